@@ -1,0 +1,55 @@
+// What the tracking allocator records: the category every buffer belongs to, the tag that says
+// which block/layer/phase asked for it, and one event per allocation or free. These are the
+// numbers the whole product shows, so they are plain data that every front end can read.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ckpt {
+
+enum class Category : uint8_t {
+    parameter,        // weights and biases
+    gradient,         // parameter gradients (allocated in backward, freed at the step's end)
+    optimizer_state,  // AdamW moments, SGD momentum
+    input,            // the batch and its target
+    activation,       // forward tensors kept for backward
+    recomputed,       // tensors rematerialised during backward of a checkpointed block
+    temporary,        // transient: an op's output not kept, backward's flowing gradients, scratch
+};
+inline constexpr int kCategoryCount = 7;
+using CategoryBytes = std::array<int64_t, kCategoryCount>;
+
+enum class Phase : uint8_t { setup, forward, loss, backward, recompute, optimizer };
+inline constexpr int kPhaseCount = 6;
+
+std::string_view category_name(Category c);  // "parameter", "optimizer_state", ...
+std::string_view phase_name(Phase p);        // "forward", "recompute", ...
+
+// Block -1 means "outside every block" (the loss, the optimizer, set-up).
+struct MemoryTag {
+    Category category = Category::temporary;
+    int32_t block = -1;
+    int32_t layer = -1;
+    Phase phase = Phase::setup;
+};
+
+// One allocation (bytes > 0) or free (bytes < 0). A retag (a transient output that a layer
+// decides to keep for backward) is a free from the old category and an alloc in the new one
+// at the same instant, so per-category live bytes stay exact.
+struct MemoryEvent {
+    int64_t time_ns = 0;   // since the step started, monotonic
+    int64_t bytes = 0;     // signed
+    MemoryTag tag;
+    int64_t live_total = 0;  // live bytes of all categories right after this event
+};
+
+inline int64_t total(const CategoryBytes& b) {
+    int64_t t = 0;
+    for (int64_t v : b) t += v;
+    return t;
+}
+
+}  // namespace ckpt

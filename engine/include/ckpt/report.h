@@ -1,0 +1,98 @@
+// What one training step produced: timings per block and phase, bytes kept and avoided per
+// block, peaks per category and where they happened, the full memory/span timeline and a
+// gradient checksum. Writers (writers.h) turn it into JSON, CSV, a Perfetto trace or tensors.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ckpt/memory.h"
+
+namespace ckpt {
+
+// A timed interval. layer == -1 marks a whole block's phase (the spans the charts draw);
+// block == -1 with phase loss/optimizer marks the loss and the optimizer step.
+struct Span {
+    int32_t block = -1;
+    int32_t layer = -1;
+    Phase phase = Phase::forward;
+    int64_t start_ns = 0;
+    int64_t end_ns = 0;
+};
+
+// A host copy of a tensor, for the safetensors dump (row-major).
+struct NamedTensor {
+    std::string name;
+    std::vector<int64_t> shape;
+    enum class Type { f32, i64 } type = Type::f32;
+    std::vector<float> f32;
+    std::vector<int64_t> i64;
+};
+
+struct BlockReport {
+    int index = 0;
+    std::string name;
+    bool checkpoint = false;
+    int64_t forward_ns = 0;
+    int64_t backward_ns = 0;   // the block's own backward, recomputation excluded
+    int64_t recompute_ns = 0;  // re-running forward inside backward (0 unless checkpointed)
+    int64_t kept_bytes = 0;            // bytes held for backward at the end of forward
+    int64_t kept_bytes_unchecked = 0;  // what the block would hold without checkpointing
+    int64_t avoided_bytes = 0;         // kept_bytes_unchecked - kept_bytes
+    int64_t recomputed_bytes = 0;      // bytes rematerialised during this block's backward
+};
+
+enum class StepStatus { ok, stopped, out_of_memory, failed };
+
+struct OutOfMemory {
+    MemoryTag tag;            // block, layer and phase of the allocation that failed
+    int64_t requested = 0;
+    int64_t free_bytes = 0;   // limit minus live at that moment
+    int64_t limit = 0;
+};
+
+struct StepReport {
+    StepStatus status = StepStatus::ok;
+    std::string message;  // one line when status != ok
+    OutOfMemory oom;      // filled when status == out_of_memory
+
+    std::string model_name;
+    std::string device;  // "cpu (2 threads)"
+    int step = 0;        // 1-based within the session
+    bool dry_run = false;
+    double loss = 0.0;
+
+    int64_t step_ns = 0;
+    int64_t forward_ns = 0, loss_ns = 0, backward_ns = 0, recompute_ns = 0, optimizer_ns = 0;
+
+    std::vector<BlockReport> blocks;
+    int64_t loss_kept_bytes = 0;  // what the loss keeps for its backward (e.g. softmax output)
+
+    CategoryBytes baseline{};      // live bytes per category when the step started
+    CategoryBytes peak{};          // peak of each category on its own during the step
+    int64_t peak_total = 0;        // peak of the sum
+    CategoryBytes at_peak{};       // the breakdown at the moment of peak_total
+    int64_t peak_event = -1;       // index into events of the event that reached peak_total
+    MemoryTag peak_tag;            // who allocated at that moment
+    int64_t peak_time_ns = 0;
+
+    std::vector<MemoryEvent> events;
+    std::vector<Span> spans;
+
+    // FNV-1a 64 over the raw bits of every parameter gradient, in parameter order: equal
+    // checksums mean bitwise-equal gradients. The sums are for humans.
+    uint64_t gradient_checksum = 0;
+    double gradient_sum = 0.0;
+    double gradient_abs_sum = 0.0;
+    bool preserve_rng = true;
+    bool dropout_present = false;
+
+    std::vector<NamedTensor> tensors;  // input, target, parameters, output, gradients on request
+
+    int64_t kept_bytes_total() const;  // sum of blocks' kept_bytes plus the loss's
+};
+
+std::string_view status_name(StepStatus s);
+
+}  // namespace ckpt

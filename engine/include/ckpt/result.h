@@ -1,0 +1,46 @@
+// Errors as values. The engine never aborts, exits or prints on bad input: functions that can
+// fail on user input return Result<T>, whose error is one line naming the field and the reason.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace ckpt {
+
+struct Error {
+    std::string message;  // one line, e.g. "blocks[2].layers[0].in: must be positive, got -4"
+};
+
+template <typename T>
+class Result {
+public:
+    Result(T value) : v_(std::move(value)) {}
+    Result(Error error) : v_(std::move(error)) {}
+
+    bool ok() const { return v_.index() == 0; }
+    explicit operator bool() const { return ok(); }
+    T& value() { return std::get<0>(v_); }
+    const T& value() const { return std::get<0>(v_); }
+    T& operator*() { return value(); }
+    T* operator->() { return &value(); }
+    const T& operator*() const { return value(); }
+    const T* operator->() const { return &value(); }
+    const Error& error() const { return std::get<1>(v_); }
+
+private:
+    std::variant<T, Error> v_;
+};
+
+// Result<void>: success or an error.
+struct Status {
+    std::optional<Error> err;
+    static Status success() { return {}; }
+    static Status failure(std::string m) { return {Error{std::move(m)}}; }
+    bool ok() const { return !err; }
+    explicit operator bool() const { return ok(); }
+    const std::string& message() const { static const std::string none; return err ? err->message : none; }
+};
+
+}  // namespace ckpt

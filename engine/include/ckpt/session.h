@@ -1,0 +1,82 @@
+// The engine's entry point: a Session owns a model's parameters, optimizer state and tracking
+// allocator on one device and runs training steps. Runs report through an EventSink (live, on
+// the calling thread) and return a StepReport. predict() runs the same executor without
+// allocating or computing, so its byte counts are the executor's own, for any size.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/report.h"
+#include "ckpt/result.h"
+
+namespace ckpt {
+
+enum class DeviceKind { cpu, cuda };
+
+struct DeviceInfo {
+    DeviceKind kind = DeviceKind::cpu;
+    int index = 0;
+    std::string name;          // "cpu", "NVIDIA H100 80GB HBM3"
+    int64_t total_bytes = 0;   // physical memory
+    std::string id() const;    // "cpu", "cuda:0"
+};
+
+std::vector<DeviceInfo> available_devices();
+// "cpu", "cuda", "cuda:N"; an error names what is missing ("no CUDA device: ...").
+Result<DeviceInfo> find_device(const std::string& id);
+
+struct RunSettings {
+    std::string device = "cpu";
+    int threads = 0;            // 0: the BLAS default
+    int64_t memory_limit = 0;   // refuse allocations past this many live bytes (0: none)
+    bool dry_run = false;       // count bytes, allocate and compute nothing
+};
+
+// Receives events as they happen, on the thread that calls step(). Keep it cheap.
+class EventSink {
+public:
+    virtual ~EventSink() = default;
+    virtual void on_memory(const MemoryEvent&) {}
+    virtual void on_span(const Span&) {}
+};
+
+struct StepOptions {
+    EventSink* sink = nullptr;
+    const std::atomic<bool>* stop = nullptr;  // checked before every layer
+    bool capture_tensors = false;             // fill StepReport::tensors
+    bool record_events = true;                // keep events/spans in the report
+};
+
+class Session {
+public:
+    static Result<std::unique_ptr<Session>> create(const ModelSpec& spec, const RunSettings& settings = {});
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    StepReport step(const StepOptions& options = {});
+
+    // Change which blocks are checkpointed between steps; parameters are kept.
+    Status set_checkpoint(const std::vector<bool>& checkpoint);
+    void set_preserve_rng(bool on);
+
+    const ModelSpec& spec() const;
+    const DeviceInfo& device() const;
+    CategoryBytes live_bytes() const;  // what is allocated right now (between steps)
+    int64_t parameter_count() const;
+
+private:
+    struct Impl;
+    explicit Session(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// The report of `steps` steps (the last one is returned) computed without allocating or
+// computing: exact byte counts and peaks, zero times.
+Result<StepReport> predict(const ModelSpec& spec, int steps = 1);
+
+}  // namespace ckpt

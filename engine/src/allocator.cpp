@@ -1,0 +1,100 @@
+// Tracking allocator: exact live/peak bytes per category and an event per alloc/free.
+#include "allocator.h"
+
+#include <string>
+
+#include "ckpt/session.h"
+
+namespace ckpt {
+
+Storage::~Storage() {
+    if (owner) owner->release(*this);
+}
+
+static std::string oom_message(const OutOfMemory& i) {
+    return "out of memory: asked for " + std::to_string(i.requested) + " bytes with " +
+           std::to_string(i.free_bytes) + " free";
+}
+
+OutOfMemoryError::OutOfMemoryError(const OutOfMemory& i) : std::runtime_error(oom_message(i)), info(i) {}
+
+Allocator::Allocator(Backend& backend, bool dry_run, int64_t limit)
+    : backend_(backend), dry_(dry_run), limit_(limit) {}
+
+std::shared_ptr<Storage> Allocator::allocate(int64_t bytes, Category category) {
+    MemoryTag tag = ctx_;
+    tag.category = category;
+    if (limit_ > 0 && live_total_ + bytes > limit_)
+        throw OutOfMemoryError({tag, bytes, limit_ - live_total_, limit_});
+    auto s = std::make_shared<Storage>();
+    if (!dry_ && bytes > 0) {
+        s->data = backend_.allocate(size_t(bytes));
+        if (!s->data) throw OutOfMemoryError({tag, bytes, limit_ > 0 ? limit_ - live_total_ : 0, limit_});
+    }
+    s->bytes = bytes;
+    s->tag = tag;
+    s->owner = this;
+    record(bytes, tag);
+    return s;
+}
+
+void Allocator::retag(Storage& s, Category category) {
+    if (s.tag.category == category) return;
+    MemoryTag from = s.tag;
+    from.phase = ctx_.phase;
+    record(-s.bytes, from);
+    s.tag = ctx_;
+    s.tag.category = category;
+    record(s.bytes, s.tag);
+}
+
+void Allocator::release(Storage& s) {
+    if (s.data) backend_.release(s.data, size_t(s.bytes));
+    s.data = nullptr;
+    MemoryTag tag = s.tag;
+    // The free happens in the current phase, whoever allocated the buffer.
+    tag.block = ctx_.block;
+    tag.layer = ctx_.layer;
+    tag.phase = ctx_.phase;
+    tag.category = s.tag.category;
+    record(-s.bytes, tag);
+}
+
+void Allocator::begin_step(bool record_events, EventSink* sink) {
+    record_ = record_events;
+    sink_ = sink;
+    events_.clear();
+    event_count_ = 0;
+    peak_ = live_;
+    at_peak_ = live_;
+    peak_total_ = live_total_;
+    peak_event_ = -1;
+    peak_time_ = 0;
+    peak_tag_ = ctx_;
+    t0_ = std::chrono::steady_clock::now();
+}
+
+int64_t Allocator::now_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_).count();
+}
+
+void Allocator::record(int64_t bytes, const MemoryTag& tag) {
+    int c = int(tag.category);
+    live_[c] += bytes;
+    live_total_ += bytes;
+    if (live_[c] > peak_[c]) peak_[c] = live_[c];
+    const int64_t index = event_count_++;
+    MemoryEvent e{0, bytes, tag, live_total_};
+    if (record_ || sink_) e.time_ns = now_ns();
+    if (bytes > 0 && live_total_ > peak_total_) {
+        peak_total_ = live_total_;
+        at_peak_ = live_;
+        peak_event_ = index;
+        peak_tag_ = tag;
+        peak_time_ = e.time_ns;
+    }
+    if (record_) events_.push_back(e);
+    if (sink_) sink_->on_memory(e);
+}
+
+}  // namespace ckpt

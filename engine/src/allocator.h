@@ -1,0 +1,83 @@
+// The tracking allocator. Every tensor buffer of a session comes from here with a tag (category,
+// block, layer, phase); it records one event per allocation or free, keeps live and peak bytes
+// per category, and can refuse allocations past a limit ("pretend this is a 16 GB card"). In a
+// dry run it hands out no memory at all, so the same executor code predicts any size.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "backend.h"
+#include "ckpt/memory.h"
+#include "ckpt/report.h"
+
+namespace ckpt {
+
+class Allocator;
+class EventSink;
+
+// One buffer. Freed (and its free recorded) when the last Tensor referring to it goes away.
+struct Storage {
+    void* data = nullptr;
+    int64_t bytes = 0;
+    MemoryTag tag;
+    Allocator* owner = nullptr;
+    ~Storage();
+};
+
+// Thrown inside a step when an allocation is refused; the executor turns it into a report.
+struct OutOfMemoryError : std::runtime_error {
+    OutOfMemory info;
+    explicit OutOfMemoryError(const OutOfMemory& i);
+};
+
+class Allocator {
+public:
+    Allocator(Backend& backend, bool dry_run, int64_t limit);
+
+    std::shared_ptr<Storage> allocate(int64_t bytes, Category category);
+    // A transient buffer a layer decides to keep for backward moves to `category`.
+    void retag(Storage& s, Category category);
+
+    void set_context(int block, int layer, Phase phase) { ctx_ = {Category::temporary, block, layer, phase}; }
+    const MemoryTag& context() const { return ctx_; }
+
+    // Starts a step: clears events, resets peaks to what is live now, restarts the clock.
+    void begin_step(bool record, EventSink* sink);
+    int64_t now_ns() const;
+
+    const CategoryBytes& live() const { return live_; }
+    int64_t live_total() const { return live_total_; }
+    const CategoryBytes& peak() const { return peak_; }
+    int64_t peak_total() const { return peak_total_; }
+    const CategoryBytes& at_peak() const { return at_peak_; }
+    int64_t peak_event() const { return peak_event_; }
+    const MemoryTag& peak_tag() const { return peak_tag_; }
+    int64_t peak_time_ns() const { return peak_time_; }
+    std::vector<MemoryEvent>& events() { return events_; }
+    bool dry_run() const { return dry_; }
+    int64_t limit() const { return limit_; }
+    Backend& backend() { return backend_; }
+
+    void release(Storage& s);
+
+private:
+    void record(int64_t bytes, const MemoryTag& tag);
+
+    Backend& backend_;
+    bool dry_;
+    int64_t limit_;
+    MemoryTag ctx_;
+    CategoryBytes live_{}, peak_{}, at_peak_{};
+    int64_t live_total_ = 0, peak_total_ = 0, peak_event_ = -1, peak_time_ = 0;
+    int64_t event_count_ = 0;
+    MemoryTag peak_tag_;
+    bool record_ = false;
+    EventSink* sink_ = nullptr;
+    std::vector<MemoryEvent> events_;
+    std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace ckpt

@@ -1,0 +1,274 @@
+// The CPU backend and reference: OpenBLAS for GEMM, OpenMP loops for everything else. Every
+// kernel is deterministic for a given thread count (reductions split the same way each time),
+// which is what lets a recomputed block reproduce its forward bit for bit.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "../backend.h"
+#include "../philox.h"
+
+namespace ckpt {
+namespace {
+
+constexpr int64_t kParallelMin = 1 << 15;  // below this, threading costs more than it saves
+constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
+constexpr float kGeluC = 0.044715f;
+
+class CpuBackend final : public Backend {
+public:
+    std::string name() const override {
+        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS)";
+    }
+
+    void* allocate(size_t bytes) override {
+        // 64-byte alignment for vector loads; the size must be a multiple of the alignment.
+        size_t rounded = (bytes + 63) / 64 * 64;
+        return std::aligned_alloc(64, rounded ? rounded : 64);
+    }
+    void release(void* p, size_t) override { std::free(p); }
+    void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+    void from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+    void set_threads(int threads) override {
+        if (threads <= 0) return;
+        openblas_set_num_threads(threads);
+        omp_set_num_threads(threads);
+    }
+
+    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    blasint(M), blasint(N), blasint(K), alpha, A, blasint(lda), B, blasint(ldb), beta,
+                    C, blasint(ldc));
+    }
+
+    void fill(float* x, int64_t n, float v) override {
+#pragma omp parallel for if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) x[i] = v;
+    }
+    void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream) override {
+#pragma omp parallel for if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) x[i] = lo + (hi - lo) * philox::to_unit(philox::word(uint64_t(i), stream, seed));
+    }
+    void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) override {
+        // Box-Muller on the two halves of each Philox block: element i uses block i / 2.
+#pragma omp parallel for if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            philox::Block r = philox::philox4x32_10(uint64_t(i) / 2, stream, seed);
+            int h = int(i % 2) * 2;
+            float u1 = (float(r[h] >> 8) + 1.0f) * (1.0f / 16777217.0f);  // (0, 1]
+            float u2 = philox::to_unit(r[h + 1]);
+            x[i] = stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795865f * u2);
+        }
+    }
+    void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) override {
+        for (int64_t i = 0; i < n; ++i) t[i] = int64_t(philox::word(uint64_t(i), stream, seed) % uint64_t(classes));
+    }
+
+    void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols) override {
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * cols, b, size_t(cols) * sizeof(float));
+    }
+    void column_sum(float* out, const float* x, int64_t rows, int64_t cols) override {
+        // Each thread owns a slice of columns and walks every row: no shared partial sums, and
+        // the summation order is fixed whatever the thread count.
+        constexpr int64_t kSlice = 256;
+        const int64_t slices = (cols + kSlice - 1) / kSlice;
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t s = 0; s < slices; ++s) {
+            const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
+            for (int64_t c = c0; c < c1; ++c) out[c] = 0.0f;
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* xr = x + r * cols;
+                for (int64_t c = c0; c < c1; ++c) out[c] += xr[c];
+            }
+        }
+    }
+
+    void relu_forward(const float* x, float* y, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    }
+    void relu_backward(const float* y, const float* dy, float* dx, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    }
+    void gelu_forward(const float* x, float* y, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            float v = x[i];
+            y[i] = 0.5f * v * (1.0f + std::tanh(kGeluK * (v + kGeluC * v * v * v)));
+        }
+    }
+    void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            float v = x[i];
+            float t = std::tanh(kGeluK * (v + kGeluC * v * v * v));
+            float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kGeluK * (1.0f + 3.0f * kGeluC * v * v);
+            dx[i] = dy[i] * d;
+        }
+    }
+    void tanh_forward(const float* x, float* y, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+    }
+    void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    }
+    void add(const float* a, const float* b, float* y, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+    }
+
+    void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                           float* rstd, int64_t rows, int64_t cols, float eps) override {
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * cols;
+            float* yr = y + r * cols;
+            double s = 0.0;
+            for (int64_t c = 0; c < cols; ++c) s += xr[c];
+            const float m = float(s / double(cols));
+            double v = 0.0;
+            for (int64_t c = 0; c < cols; ++c) { double d = double(xr[c] - m); v += d * d; }
+            const float rs = float(1.0 / std::sqrt(v / double(cols) + double(eps)));
+            mean[r] = m;
+            rstd[r] = rs;
+            if (gamma) {
+                for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+            } else {
+                for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs;
+            }
+        }
+    }
+    void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
+                            const float* dy, float* dx, float* dgamma, float* dbeta, int64_t rows,
+                            int64_t cols) override {
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * cols;
+            const float* dyr = dy + r * cols;
+            float* dxr = dx + r * cols;
+            const float m = mean[r], rs = rstd[r];
+            double sum_g = 0.0, sum_gx = 0.0;
+            for (int64_t c = 0; c < cols; ++c) {
+                const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
+                sum_g += g;
+                sum_gx += double(g) * double((xr[c] - m) * rs);
+            }
+            const float mg = float(sum_g / double(cols)), mgx = float(sum_gx / double(cols));
+            for (int64_t c = 0; c < cols; ++c) {
+                const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
+                dxr[c] = rs * (g - mg - (xr[c] - m) * rs * mgx);
+            }
+        }
+        if (!dgamma) return;
+        constexpr int64_t kSlice = 256;
+        const int64_t slices = (cols + kSlice - 1) / kSlice;
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t s = 0; s < slices; ++s) {
+            const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
+            for (int64_t c = c0; c < c1; ++c) dgamma[c] = dbeta[c] = 0.0f;
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* xr = x + r * cols;
+                const float* dyr = dy + r * cols;
+                const float m = mean[r], rs = rstd[r];
+                for (int64_t c = c0; c < c1; ++c) {
+                    dgamma[c] += dyr[c] * ((xr[c] - m) * rs);
+                    dbeta[c] += dyr[c];
+                }
+            }
+        }
+    }
+
+    void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
+                         uint64_t stream) override {
+        const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const uint8_t keep = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
+            mask[i] = keep;
+            y[i] = keep ? x[i] * scale : 0.0f;
+        }
+    }
+    void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p) override {
+        const float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    }
+
+    double mse_forward(const float* pred, const float* target, int64_t n) override {
+        double s = 0.0;
+        for (int64_t i = 0; i < n; ++i) { double d = double(pred[i]) - double(target[i]); s += d * d; }
+        return s / double(n);
+    }
+    void mse_backward(const float* pred, const float* target, float* dpred, int64_t n) override {
+        const float k = 2.0f / float(n);
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) dpred[i] = k * (pred[i] - target[i]);
+    }
+    double softmax_xent_forward(const float* logits, const int64_t* target, float* probs, int64_t rows,
+                                int64_t cols) override {
+        double loss = 0.0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* lr = logits + r * cols;
+            float* pr = probs + r * cols;
+            float mx = lr[0];
+            for (int64_t c = 1; c < cols; ++c) mx = std::max(mx, lr[c]);
+            double s = 0.0;
+            for (int64_t c = 0; c < cols; ++c) { pr[c] = std::exp(lr[c] - mx); s += pr[c]; }
+            const float inv = float(1.0 / s);
+            for (int64_t c = 0; c < cols; ++c) pr[c] *= inv;
+            loss += std::log(s) + double(mx) - double(lr[target[r]]);
+        }
+        return loss / double(rows);
+    }
+    void softmax_xent_backward(const float* probs, const int64_t* target, float* dlogits, int64_t rows,
+                               int64_t cols) override {
+        const float k = 1.0f / float(rows);
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t c = 0; c < cols; ++c) dlogits[r * cols + c] = k * probs[r * cols + c];
+            dlogits[r * cols + target[r]] -= k;
+        }
+    }
+
+    void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
+                  bool first) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            float d = g[i] + wd * w[i];
+            if (buf) { d = first ? d : momentum * buf[i] + d; buf[i] = d; }
+            w[i] -= lr * d;
+        }
+    }
+    void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
+                    float eps, float wd, int64_t step) override {
+        const float c1 = 1.0f / (1.0f - std::pow(b1, float(step)));
+        const float c2 = 1.0f / (1.0f - std::pow(b2, float(step)));
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            w[i] -= lr * wd * w[i];
+            m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+            w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+        }
+    }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+    static CpuBackend backend;
+    return backend;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,305 @@
+// One training step: forward, loss, backward (with recomputation of checkpointed blocks),
+// optimizer. Everything a step allocates is a local Tensor or a BlockState, so an error, a
+// stop or an out-of-memory unwinds and frees it all: the events always balance.
+#include "executor.h"
+
+#include <cstring>
+#include <unordered_set>
+
+#include "philox.h"
+
+namespace ckpt {
+namespace {
+
+uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+NamedTensor host_copy(Backend& be, const std::string& name, const Tensor& t) {
+    NamedTensor n;
+    n.name = name;
+    n.shape = t.shape;
+    if (t.type == ElemType::i64) {
+        n.type = NamedTensor::Type::i64;
+        n.i64.resize(size_t(t.numel()));
+        if (t.storage->data) be.to_host(n.i64.data(), t.storage->data, size_t(t.bytes()));
+    } else {
+        n.f32 = to_host_f32(be, t);
+    }
+    return n;
+}
+
+// Bytes of activation-category storages in `tensors` not seen before (shared tensors count once).
+int64_t count_new(const std::vector<Tensor>& tensors, std::unordered_set<const Storage*>& seen) {
+    int64_t bytes = 0;
+    for (const Tensor& t : tensors) {
+        const Storage* s = t.storage.get();
+        if (s->tag.category != Category::activation || !seen.insert(s).second) continue;
+        bytes += s->bytes;
+    }
+    return bytes;
+}
+
+}  // namespace
+
+Executor::Executor(const ModelSpec& spec, Allocator& alloc, bool dry)
+    : spec_(spec), alloc_(alloc), ctx_{alloc, alloc.backend(), dry, spec.seed}, loss_(spec.loss) {
+    alloc_.set_context(-1, -1, Phase::setup);
+    uint64_t stream = philox::kStreamParams;
+    for (size_t b = 0; b < spec_.blocks.size(); ++b) {
+        auto& layers = blocks_.emplace_back();
+        for (size_t l = 0; l < spec_.blocks[b].layers.size(); ++l) {
+            const std::string name = "blocks." + std::to_string(b) + "." + std::to_string(l);
+            layers.push_back(make_layer(spec_.blocks[b].layers[l], ctx_, name, stream));
+            stream += 2;
+        }
+    }
+    for (auto& layers : blocks_)
+        for (auto& layer : layers)
+            for (Param& p : layer->params()) params_.push_back(&p);
+    kept_unchecked.assign(spec_.blocks.size(), 0);
+}
+
+void Executor::check_stop() const {
+    if (opts_->stop && opts_->stop->load(std::memory_order_relaxed)) throw Stopped{};
+}
+
+void Executor::span(int block, int layer, Phase phase, int64_t start) {
+    Span s{block, layer, phase, start, now()};
+    if (opts_->record_events) rep_->spans.push_back(s);
+    if (opts_->sink) opts_->sink->on_span(s);
+}
+
+Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st, StepReport& rep) {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    auto& layers = blocks_[size_t(b)];
+    const int64_t t0 = now();
+    alloc_.set_context(b, -1, Phase::forward);
+    st.saved.assign(layers.size(), {});
+    st.dropout_stream = ctx_.dropout_stream;
+    if (bs.checkpoint) {
+        Saved keep_input;
+        ctx_.keep(&keep_input, x);
+        st.input = x;
+    }
+    Tensor h = x;
+    for (size_t l = 0; l < layers.size(); ++l) {
+        check_stop();
+        alloc_.set_context(b, int(l), Phase::forward);
+        const int64_t tl = now();
+        h = layers[l]->forward(ctx_, h, bs.checkpoint ? nullptr : &st.saved[l]);
+        span(b, int(l), Phase::forward, tl);
+    }
+    if (bs.residual) {
+        alloc_.set_context(b, -1, Phase::forward);
+        Tensor y = ctx_.make(h.shape);
+        if (!ctx_.dry) ctx_.be.add(x.f(), h.f(), y.f(), y.numel());
+        h = std::move(y);
+    }
+    span(b, -1, Phase::forward, t0);
+    rep.blocks[size_t(b)].forward_ns = now() - t0;
+    return h;
+}
+
+Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep) {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    auto& layers = blocks_[size_t(b)];
+    BlockReport& br = rep.blocks[size_t(b)];
+    if (bs.checkpoint) {
+        // Recompute: replay the forward from the kept input, this time keeping what backward needs.
+        const int64_t t0 = now();
+        const uint64_t stream_now = ctx_.dropout_stream;
+        if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
+        ctx_.keep_category = Category::recomputed;
+        Tensor h = std::move(st.input);
+        for (size_t l = 0; l < layers.size(); ++l) {
+            check_stop();
+            alloc_.set_context(b, int(l), Phase::recompute);
+            const int64_t tl = now();
+            h = layers[l]->forward(ctx_, h, &st.saved[l]);
+            span(b, int(l), Phase::recompute, tl);
+        }
+        alloc_.set_context(b, -1, Phase::recompute);
+        h.reset();  // the block's output is not needed again: backward starts from dy
+        ctx_.keep_category = Category::activation;
+        if (spec_.preserve_rng) ctx_.dropout_stream = stream_now;
+        br.recomputed_bytes = alloc_.live()[int(Category::recomputed)];
+        span(b, -1, Phase::recompute, t0);
+        br.recompute_ns = now() - t0;
+        rep.recompute_ns += br.recompute_ns;
+    }
+    const int64_t t0 = now();
+    Tensor g = dy;
+    for (size_t l = layers.size(); l-- > 0;) {
+        check_stop();
+        alloc_.set_context(b, int(l), Phase::backward);
+        const int64_t tl = now();
+        g = layers[l]->backward(ctx_, st.saved[l], g, l > 0 || need_dx);
+        st.saved[l].tensors.clear();  // free what this layer kept as soon as it is used
+        span(b, int(l), Phase::backward, tl);
+    }
+    if (bs.residual && need_dx) {
+        alloc_.set_context(b, -1, Phase::backward);
+        Tensor dx = ctx_.make(dy.shape);
+        if (!ctx_.dry) ctx_.be.add(dy.f(), g.f(), dx.f(), dx.numel());
+        g = std::move(dx);
+    }
+    span(b, -1, Phase::backward, t0);
+    br.backward_ns = now() - t0;
+    return need_dx ? g : Tensor{};
+}
+
+void Executor::run(StepReport& rep, const StepOptions& opts) {
+    const int nblocks = int(blocks_.size());
+    const int64_t rows = spec_.rows();
+    std::vector<BlockState> states(static_cast<size_t>(nblocks));
+
+    if (opts.capture_tensors)
+        for (Param* p : params_) rep.tensors.push_back(host_copy(ctx_.be, p->name, p->value));
+
+    // The batch: inputs ~ N(0, 1); targets ~ N(0, 1) for MSE, uniform class ids for cross-entropy.
+    alloc_.set_context(-1, -1, Phase::forward);
+    const int64_t t_fwd = now();
+    Tensor x = ctx_.make(spec_.input_shape, Category::input);
+    Tensor target = spec_.loss == LossType::cross_entropy
+                        ? ctx_.make({rows}, Category::input, ElemType::i64)
+                        : ctx_.make({rows, spec_.output_features()}, Category::input);
+    if (!ctx_.dry) {
+        ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
+        if (target.type == ElemType::i64)
+            ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
+        else
+            ctx_.be.fill_normal(target.f(), target.numel(), 1.0f, spec_.seed, philox::kStreamTarget);
+    }
+    if (opts.capture_tensors) {
+        rep.tensors.push_back(host_copy(ctx_.be, "input", x));
+        rep.tensors.push_back(host_copy(ctx_.be, "target", target));
+    }
+    // Views of (B, T, F) inputs as (rows, F) for the layers.
+    Tensor h = x;
+    h.shape = {rows, spec_.input_features()};
+    ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
+
+    for (int b = 0; b < nblocks; ++b) h = forward_block(b, h, states[size_t(b)], rep);
+    rep.forward_ns = now() - t_fwd;
+
+    std::unordered_set<const Storage*> seen;
+    for (int b = 0; b < nblocks; ++b) {
+        std::vector<Tensor> kept;
+        if (states[size_t(b)].input) kept.push_back(states[size_t(b)].input);
+        for (const Saved& s : states[size_t(b)].saved) kept.insert(kept.end(), s.tensors.begin(), s.tensors.end());
+        rep.blocks[size_t(b)].kept_bytes = count_new(kept, seen);
+    }
+
+    check_stop();
+    alloc_.set_context(-1, -1, Phase::loss);
+    const int64_t t_loss = now();
+    Saved loss_saved;
+    rep.loss = loss_.forward(ctx_, h, target, loss_saved);
+    rep.loss_kept_bytes = count_new(loss_saved.tensors, seen);
+    if (opts.capture_tensors) rep.tensors.push_back(host_copy(ctx_.be, "output", h));
+    h.reset();
+    target.reset();
+    span(-1, -1, Phase::loss, t_loss);
+    rep.loss_ns = now() - t_loss;
+
+    const int64_t t_bwd = now();
+    alloc_.set_context(-1, -1, Phase::backward);
+    Tensor dy = loss_.backward(ctx_, loss_saved);
+    loss_saved.tensors.clear();
+    for (int b = nblocks; b-- > 0;) dy = backward_block(b, dy, states[size_t(b)], b > 0, rep);
+    alloc_.set_context(-1, -1, Phase::backward);
+    dy.reset();
+    x.reset();
+    rep.backward_ns = now() - t_bwd;
+
+    if (!ctx_.dry) {
+        uint64_t h64 = 0xcbf29ce484222325ull;
+        for (Param* p : params_) {
+            if (!p->grad) continue;
+            std::vector<float> g = to_host_f32(ctx_.be, p->grad);
+            h64 = fnv1a(h64, g.data(), g.size() * sizeof(float));
+            for (float v : g) { rep.gradient_sum += v; rep.gradient_abs_sum += v < 0 ? -v : v; }
+            if (opts.capture_tensors) {
+                NamedTensor n{"grad." + p->name, p->grad.shape, NamedTensor::Type::f32, std::move(g), {}};
+                rep.tensors.push_back(std::move(n));
+            }
+        }
+        rep.gradient_checksum = h64;
+    }
+
+    check_stop();
+    alloc_.set_context(-1, -1, Phase::optimizer);
+    const int64_t t_opt = now();
+    optimizer_step(ctx_, spec_.optimizer, params_, step_);
+    for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
+    span(-1, -1, Phase::optimizer, t_opt);
+    rep.optimizer_ns = now() - t_opt;
+}
+
+StepReport Executor::step(const StepOptions& opts) {
+    ++step_;
+    StepReport rep;
+    rep.model_name = spec_.name;
+    rep.device = ctx_.be.name();
+    rep.step = int(step_);
+    rep.dry_run = ctx_.dry;
+    rep.preserve_rng = spec_.preserve_rng;
+    for (const BlockSpec& b : spec_.blocks)
+        for (const LayerSpec& l : b.layers) rep.dropout_present |= l.type == LayerType::dropout && l.p > 0;
+    rep.blocks.resize(spec_.blocks.size());
+    for (size_t b = 0; b < spec_.blocks.size(); ++b) {
+        rep.blocks[b].index = int(b);
+        rep.blocks[b].name = spec_.blocks[b].name;
+        rep.blocks[b].checkpoint = spec_.blocks[b].checkpoint;
+    }
+    opts_ = &opts;
+    rep_ = &rep;
+    alloc_.set_context(-1, -1, Phase::forward);
+    alloc_.begin_step(opts.record_events, opts.sink);
+    rep.baseline = alloc_.live();
+    try {
+        run(rep, opts);
+    } catch (const OutOfMemoryError& e) {
+        rep.status = StepStatus::out_of_memory;
+        rep.oom = e.info;
+        const MemoryTag& t = e.info.tag;
+        rep.message = "out of memory in " + std::string(phase_name(t.phase)) +
+                      (t.block >= 0 ? " of block " + std::to_string(t.block) : std::string()) +
+                      (t.layer >= 0 ? " layer " + std::to_string(t.layer) : std::string()) + ": asked for " +
+                      std::to_string(e.info.requested) + " bytes (" + std::string(category_name(t.category)) +
+                      ") with " + std::to_string(e.info.free_bytes) + " bytes free under a limit of " +
+                      std::to_string(e.info.limit) + " bytes";
+    } catch (const Stopped&) {
+        rep.status = StepStatus::stopped;
+        rep.message = "stopped by the user";
+    } catch (const std::bad_alloc&) {
+        rep.status = StepStatus::failed;
+        rep.message = "the system refused an allocation (std::bad_alloc)";
+    }
+    // Whatever happened, the step's gradients go; the unwinding above freed everything else.
+    alloc_.set_context(-1, -1, Phase::optimizer);
+    for (Param* p : params_) p->grad.reset();
+    if (rep.status != StepStatus::ok) --step_;  // a failed step did not advance the optimizer
+
+    for (size_t b = 0; b < rep.blocks.size() && b < kept_unchecked.size(); ++b) {
+        rep.blocks[b].kept_bytes_unchecked = kept_unchecked[b];
+        rep.blocks[b].avoided_bytes = kept_unchecked[b] - rep.blocks[b].kept_bytes;
+    }
+    rep.step_ns = now();
+    rep.peak = alloc_.peak();
+    rep.peak_total = alloc_.peak_total();
+    rep.at_peak = alloc_.at_peak();
+    rep.peak_event = alloc_.peak_event();
+    rep.peak_tag = alloc_.peak_tag();
+    rep.peak_time_ns = alloc_.peak_time_ns();
+    if (opts.record_events) rep.events = std::move(alloc_.events());
+    alloc_.begin_step(false, nullptr);
+    opts_ = nullptr;
+    rep_ = nullptr;
+    return rep;
+}
+
+}  // namespace ckpt

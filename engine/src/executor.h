@@ -1,0 +1,54 @@
+// The executor: one training step over a chain of blocks with per-block checkpointing.
+// A checkpointed block keeps only its input in forward (its intermediates are freed as soon as
+// the next op has consumed them); in backward it restores the dropout stream, re-runs its
+// forward keeping everything (tagged `recomputed`), then backpropagates. Same kernels in the
+// same order, so checkpointed gradients are bitwise identical to unchecked ones.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ckpt/session.h"
+#include "layers.h"
+
+namespace ckpt {
+
+class Executor {
+public:
+    // Allocates (and outside dry runs initialises) the parameters. Throws OutOfMemoryError.
+    Executor(const ModelSpec& spec, Allocator& alloc, bool dry);
+
+    StepReport step(const StepOptions& options);
+
+    ModelSpec& spec() { return spec_; }
+    std::vector<Param*>& params() { return params_; }
+    // What each block keeps without checkpointing (filled by the owner from a dry run).
+    std::vector<int64_t> kept_unchecked;
+
+private:
+    struct BlockState {
+        Tensor input;                // kept by a checkpointed block
+        std::vector<Saved> saved;    // one per layer
+        uint64_t dropout_stream = 0; // where the block's dropout draws started
+    };
+    struct Stopped {};
+
+    Tensor forward_block(int b, const Tensor& x, BlockState& st, StepReport& rep);
+    Tensor backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep);
+    void run(StepReport& rep, const StepOptions& options);
+    void span(int block, int layer, Phase phase, int64_t start);
+    void check_stop() const;
+    int64_t now() const { return alloc_.now_ns(); }
+
+    ModelSpec spec_;
+    Allocator& alloc_;
+    OpContext ctx_;
+    std::vector<std::vector<std::unique_ptr<Layer>>> blocks_;
+    Loss loss_;
+    std::vector<Param*> params_;
+    int64_t step_ = 0;
+    const StepOptions* opts_ = nullptr;
+    StepReport* rep_ = nullptr;
+};
+
+}  // namespace ckpt

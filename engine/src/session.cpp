@@ -1,0 +1,150 @@
+// Session: a model's parameters, optimizer state and tracking allocator on one device, plus
+// the dry-run prediction that guards creation ("does this fit at all?") and supplies each
+// block's unchecked kept bytes, against which "bytes avoided" is measured.
+#include <cstdint>
+#include <string>
+
+#include "ckpt/session.h"
+#include "ckpt/writers.h"
+#include "executor.h"
+
+namespace ckpt {
+
+int64_t StepReport::kept_bytes_total() const {
+    int64_t t = loss_kept_bytes;
+    for (const BlockReport& b : blocks) t += b.kept_bytes;
+    return t;
+}
+
+std::string_view status_name(StepStatus s) {
+    switch (s) {
+    case StepStatus::ok: return "ok";
+    case StepStatus::stopped: return "stopped";
+    case StepStatus::out_of_memory: return "out_of_memory";
+    case StepStatus::failed: return "failed";
+    }
+    return "unknown";
+}
+
+struct Session::Impl {
+    DeviceInfo device;
+    RunSettings settings;
+    // Declared before the executor: parameters must be freed while the allocator still exists.
+    std::unique_ptr<Allocator> alloc;
+    std::unique_ptr<Executor> exec;
+};
+
+Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Session::~Session() {
+    if (impl_) impl_->exec.reset();
+}
+
+namespace {
+
+// Runs `steps` dry steps and returns the report with the highest peak, or an error.
+Result<StepReport> dry_run(const ModelSpec& spec, int steps, std::vector<int64_t>* kept = nullptr) {
+    Allocator alloc(cpu_backend(), true, 0);
+    Executor exec(spec, alloc, true);
+    StepReport worst;
+    StepOptions opts;
+    opts.record_events = false;
+    for (int s = 0; s < steps; ++s) {
+        StepReport r = exec.step(opts);
+        if (r.status != StepStatus::ok) return Error{r.message};
+        if (s == 0 || r.peak_total > worst.peak_total) worst = std::move(r);
+    }
+    if (kept) {
+        kept->clear();
+        for (const BlockReport& b : worst.blocks) kept->push_back(b.kept_bytes);
+    }
+    return worst;
+}
+
+ModelSpec unchecked(ModelSpec spec) {
+    for (BlockSpec& b : spec.blocks) b.checkpoint = false;
+    return spec;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const RunSettings& settings) {
+    if (Status st = validate_model_spec(spec); !st) return *st.err;
+    Result<DeviceInfo> dev = find_device(settings.device);
+    if (!dev) return dev.error();
+    if (settings.memory_limit < 0) return Error{"memory limit: must not be negative"};
+
+    auto impl = std::make_unique<Impl>();
+    impl->device = *dev;
+    impl->settings = settings;
+    Backend& be = cpu_backend();
+    be.set_threads(settings.threads);
+
+    // Two dry steps (the second has the optimizer state of the first) give the step's peak
+    // before a byte is allocated: a model that cannot fit is refused here, not half-way.
+    std::vector<int64_t> kept_unchecked;
+    Result<StepReport> unchecked_run = dry_run(unchecked(spec), 1, &kept_unchecked);
+    if (!unchecked_run) return unchecked_run.error();
+    if (!settings.dry_run) {
+        Result<StepReport> predicted = dry_run(spec, 2);
+        if (!predicted) return predicted.error();
+        const int64_t need = predicted->peak_total;
+        if (need > dev->total_bytes)
+            return Error{"model too large for " + dev->id() + ": a step needs " + format_bytes(need) +
+                         " at peak (parameters " + format_bytes(predicted->at_peak[int(Category::parameter)]) +
+                         ") but the device has " + format_bytes(dev->total_bytes)};
+    }
+
+    impl->alloc = std::make_unique<Allocator>(be, settings.dry_run, settings.memory_limit);
+    try {
+        impl->exec = std::make_unique<Executor>(spec, *impl->alloc, settings.dry_run);
+    } catch (const OutOfMemoryError& e) {
+        return Error{"out of memory while allocating parameters: asked for " + format_bytes(e.info.requested) +
+                     " with " + format_bytes(e.info.free_bytes) + " free under the limit of " +
+                     format_bytes(e.info.limit)};
+    } catch (const std::bad_alloc&) {
+        return Error{"out of memory while allocating parameters"};
+    }
+    impl->exec->kept_unchecked = kept_unchecked;
+    return std::unique_ptr<Session>(new Session(std::move(impl)));
+}
+
+StepReport Session::step(const StepOptions& options) {
+    return impl_->exec->step(options);
+}
+
+Status Session::set_checkpoint(const std::vector<bool>& checkpoint) {
+    ModelSpec& spec = impl_->exec->spec();
+    if (checkpoint.size() != spec.blocks.size())
+        return Status::failure("checkpoint: expected " + std::to_string(spec.blocks.size()) + " flags, got " +
+                               std::to_string(checkpoint.size()));
+    apply_checkpoint_policy(spec, checkpoint);
+    return Status::success();
+}
+
+void Session::set_preserve_rng(bool on) { impl_->exec->spec().preserve_rng = on; }
+const ModelSpec& Session::spec() const { return impl_->exec->spec(); }
+const DeviceInfo& Session::device() const { return impl_->device; }
+CategoryBytes Session::live_bytes() const { return impl_->alloc->live(); }
+
+int64_t Session::parameter_count() const {
+    int64_t n = 0;
+    for (const Param* p : impl_->exec->params()) n += p->value.numel();
+    return n;
+}
+
+Result<StepReport> predict(const ModelSpec& spec, int steps) {
+    if (Status st = validate_model_spec(spec); !st) return *st.err;
+    if (steps < 1) return Error{"steps: must be at least 1"};
+    std::vector<int64_t> kept_unchecked;
+    Result<StepReport> base = dry_run(unchecked(spec), 1, &kept_unchecked);
+    if (!base) return base.error();
+    Allocator alloc(cpu_backend(), true, 0);
+    Executor exec(spec, alloc, true);
+    exec.kept_unchecked = kept_unchecked;
+    StepReport r;
+    for (int s = 0; s < steps; ++s) r = exec.step({});
+    if (r.status != StepStatus::ok) return Error{r.message};
+    return r;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,55 @@
+// Engine side of the CPU benchmark: times full training steps (forward, loss, backward,
+// optimizer) of a model spec with a checkpoint policy and prints one JSON line per workload,
+// which run_cpu_bench.py sets beside PyTorch's figures. Not a test: timings on shared machines
+// are noisy, so the figures go to the README with date and machine, never into an assertion.
+//
+//   bench_engine MODEL.json POLICY [steps] [threads] [--no-events]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "ckpt/session.h"
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: bench_engine MODEL.json POLICY [steps] [threads] [--no-events]\n");
+        return 2;
+    }
+    const int steps = argc > 3 ? std::atoi(argv[3]) : 10;
+    const int threads = argc > 4 ? std::atoi(argv[4]) : 0;
+    const bool events = !(argc > 5 && std::strcmp(argv[5], "--no-events") == 0);
+    auto spec = ckpt::load_model_spec(argv[1]);
+    if (!spec) { std::fprintf(stderr, "bench_engine: %s\n", spec.error().message.c_str()); return 2; }
+    auto policy = ckpt::parse_checkpoint_policy(argv[2], int(spec->blocks.size()));
+    if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
+    ckpt::apply_checkpoint_policy(*spec, *policy);
+    ckpt::RunSettings settings;
+    settings.threads = threads;
+    auto session = ckpt::Session::create(*spec, settings);
+    if (!session) { std::fprintf(stderr, "bench_engine: %s\n", session.error().message.c_str()); return 2; }
+
+    ckpt::StepOptions opts;
+    opts.record_events = events;
+    std::vector<double> ms;
+    ckpt::StepReport last;
+    for (int s = 0; s < steps + 2; ++s) {  // two warm-up steps: first-touch pages, optimizer state
+        const auto t0 = std::chrono::steady_clock::now();
+        last = (*session)->step(opts);
+        const auto t1 = std::chrono::steady_clock::now();
+        if (last.status != ckpt::StepStatus::ok) { std::fprintf(stderr, "bench_engine: %s\n", last.message.c_str()); return 1; }
+        if (s >= 2) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.3f, \"min_ms\": %.3f, "
+                "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.3f, \"device\": \"%s\"}\n",
+                spec->name.c_str(), argv[2], events ? "true" : "false", median, ms.front(),
+                static_cast<long long>(last.peak_total),
+                static_cast<long long>(last.peak[int(ckpt::Category::activation)]), double(last.recompute_ns) / 1e6,
+                last.device.c_str());
+    return 0;
+}

@@ -1,0 +1,107 @@
+// Model specs built in code for the engine tests, so each test states the exact shapes its
+// hand counts use. They mirror the presets in resources/presets/ (tst_model_spec checks the
+// presets parse; tst_checkpointing runs them too).
+#pragma once
+
+#include <string>
+
+#include "ckpt/model_spec.h"
+
+namespace testmodels {
+
+inline ckpt::LayerSpec linear(int64_t in, int64_t out, bool bias = true) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::linear;
+    l.in = in;
+    l.out = out;
+    l.bias = bias;
+    return l;
+}
+inline ckpt::LayerSpec act(ckpt::LayerType t) {
+    ckpt::LayerSpec l;
+    l.type = t;
+    return l;
+}
+inline ckpt::LayerSpec layernorm(int64_t dim) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::layernorm;
+    l.dim = dim;
+    return l;
+}
+inline ckpt::LayerSpec dropout(double p) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::dropout;
+    l.p = p;
+    return l;
+}
+
+// Linear 1024->1024, ReLU, Linear 1024->1024, ReLU, Linear 1024->10; batch 32; one block per pair.
+inline ckpt::ModelSpec textbook(int64_t batch = 32, int64_t d = 1024) {
+    ckpt::ModelSpec s;
+    s.name = "textbook";
+    s.input_shape = {batch, d};
+    s.loss = ckpt::LossType::cross_entropy;
+    s.optimizer.type = ckpt::OptimizerType::sgd;
+    s.optimizer.lr = 0.01;
+    s.blocks.push_back({"fc1", {linear(d, d), act(ckpt::LayerType::relu)}, false, false});
+    s.blocks.push_back({"fc2", {linear(d, d), act(ckpt::LayerType::relu)}, false, false});
+    s.blocks.push_back({"head", {linear(d, 10)}, false, false});
+    return s;
+}
+
+// Linear 10->50 | ReLU, Linear 50->50, ReLU (checkpointed) | Linear 50->1; batch 5; MSE.
+inline ckpt::ModelSpec tutorial() {
+    ckpt::ModelSpec s;
+    s.name = "tutorial";
+    s.input_shape = {5, 10};
+    s.loss = ckpt::LossType::mse;
+    s.optimizer.type = ckpt::OptimizerType::sgd;
+    s.optimizer.lr = 0.01;
+    s.blocks.push_back({"in", {linear(10, 50)}, false, false});
+    s.blocks.push_back({"segment", {act(ckpt::LayerType::relu), linear(50, 50), act(ckpt::LayerType::relu)}, false, true});
+    s.blocks.push_back({"out", {linear(50, 1)}, false, false});
+    return s;
+}
+
+// n residual blocks of LayerNorm -> Linear d->4d -> GELU -> Linear 4d->d; MSE; AdamW.
+inline ckpt::ModelSpec deep_residual(int blocks = 24, int64_t rows = 256, int64_t d = 1024, double p = 0.0) {
+    ckpt::ModelSpec s;
+    s.name = "deep_residual";
+    s.input_shape = {rows, d};
+    s.loss = ckpt::LossType::mse;
+    s.optimizer.type = ckpt::OptimizerType::adamw;
+    s.optimizer.weight_decay = 0.01;
+    for (int b = 0; b < blocks; ++b) {
+        ckpt::BlockSpec blk{"block" + std::to_string(b),
+                            {layernorm(d), linear(d, 4 * d), act(ckpt::LayerType::gelu), linear(4 * d, d)},
+                            true,
+                            false};
+        if (p > 0) blk.layers.push_back(dropout(p));
+        s.blocks.push_back(blk);
+    }
+    return s;
+}
+
+// Tanh and dropout in the mix, for the RNG tests.
+inline ckpt::ModelSpec dropout_mlp(double p = 0.2) {
+    ckpt::ModelSpec s;
+    s.name = "dropout_mlp";
+    s.input_shape = {8, 4, 16};  // (B, T, F): rows = 32
+    s.loss = ckpt::LossType::cross_entropy;
+    s.optimizer.type = ckpt::OptimizerType::adamw;
+    s.seed = 11;
+    for (int b = 0; b < 4; ++b)
+        s.blocks.push_back({"b" + std::to_string(b),
+                            {linear(16, 32), act(ckpt::LayerType::tanh), dropout(p), linear(32, 16)},
+                            b % 2 == 1,
+                            false});
+    s.blocks.push_back({"head", {layernorm(16), linear(16, 6)}, false, false});
+    return s;
+}
+
+inline ckpt::ModelSpec with_checkpoints(ckpt::ModelSpec s, const std::vector<bool>& flags) {
+    for (size_t b = 0; b < s.blocks.size() && b < flags.size(); ++b) s.blocks[b].checkpoint = flags[b];
+    return s;
+}
+
+}  // namespace testmodels

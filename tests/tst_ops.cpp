@@ -1,0 +1,237 @@
+// Every op's backward against central finite differences, plus the Philox known-answer vector
+// and one optimizer step against its formula. The kernels are f32; the finite differences
+// evaluate the scalar objective L = sum(y * r) in double with step h = 1e-2, so the error is
+// the f32 rounding of y (~1e-7 relative, divided by 2h) plus the O(h^2) truncation term. The
+// tolerance stated below, |fd - analytic| <= 2e-3 + 1e-2 * |analytic|, is about ten times the
+// worst error seen and far below the size of any real bug (a wrong sign or factor is O(1)).
+#include <QtTest>
+
+#include <cmath>
+#include <functional>
+#include <random>
+
+#include "layers.h"
+#include "philox.h"
+
+namespace ckpt::philox { bool self_test(); }
+
+using namespace ckpt;
+
+namespace {
+
+constexpr double kStep = 1e-2;
+constexpr double kAbsTol = 2e-3;
+constexpr double kRelTol = 1e-2;
+
+struct Fixture {
+    Allocator alloc{cpu_backend(), false, 0};
+    OpContext ctx{alloc, cpu_backend(), false, 42};
+};
+
+void fill_random(Tensor& t, std::mt19937& rng, double lo, double hi, bool avoid_zero = false) {
+    std::uniform_real_distribution<float> d{float(lo), float(hi)};
+    for (int64_t i = 0; i < t.numel(); ++i) {
+        float v = d(rng);
+        // Keep ReLU's kink farther than the finite-difference step from any input.
+        if (avoid_zero && std::fabs(v) < 0.05f) v = v < 0 ? -0.05f - 0.1f * std::fabs(v) : 0.05f + 0.1f * v;
+        t.f()[i] = v;
+    }
+}
+
+double dot(const Tensor& y, const Tensor& r) {
+    double s = 0.0;
+    for (int64_t i = 0; i < y.numel(); ++i) s += double(y.f()[i]) * double(r.f()[i]);
+    return s;
+}
+
+// Compares analytic gradient `an` of f with respect to the values in `v` against central
+// differences of f. Returns the worst violation ratio (<= 1 passes).
+double check(const std::function<double()>& f, float* v, const float* an, int64_t n, QString* where) {
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float saved = v[i];
+        v[i] = float(saved + kStep);
+        const double up = f();
+        v[i] = float(saved - kStep);
+        const double down = f();
+        v[i] = saved;
+        const double fd = (up - down) / (2.0 * kStep);
+        const double ratio = std::fabs(fd - an[i]) / (kAbsTol + kRelTol * std::fabs(an[i]));
+        if (ratio > worst) {
+            worst = ratio;
+            *where = QStringLiteral("element %1: finite difference %2, analytic %3").arg(i).arg(fd).arg(an[i]);
+        }
+    }
+    return worst;
+}
+
+}  // namespace
+
+class TestOps : public QObject {
+    Q_OBJECT
+
+private slots:
+    void philoxKnownAnswer() { QVERIFY(ckpt::philox::self_test()); }
+
+    void layerGradients_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<bool>("bias");
+        QTest::addColumn<double>("p");
+        QTest::newRow("linear") << int(LayerType::linear) << true << 0.0;
+        QTest::newRow("linear, no bias") << int(LayerType::linear) << false << 0.0;
+        QTest::newRow("relu") << int(LayerType::relu) << true << 0.0;
+        QTest::newRow("gelu") << int(LayerType::gelu) << true << 0.0;
+        QTest::newRow("tanh") << int(LayerType::tanh) << true << 0.0;
+        QTest::newRow("layernorm") << int(LayerType::layernorm) << true << 0.0;
+        QTest::newRow("layernorm, no affine") << int(LayerType::layernorm) << false << 0.0;
+        QTest::newRow("dropout 0.3") << int(LayerType::dropout) << true << 0.3;
+    }
+
+    void layerGradients() {
+        QFETCH(int, type);
+        QFETCH(bool, bias);
+        QFETCH(double, p);
+        Fixture fx;
+        std::mt19937 rng(7);
+        const int64_t rows = 6, in = 9;
+        LayerSpec spec;
+        spec.type = LayerType(type);
+        spec.bias = bias;
+        spec.in = in;
+        spec.out = spec.type == LayerType::linear ? 5 : in;
+        spec.dim = in;
+        spec.p = p;
+        auto layer = make_layer(spec, fx.ctx, "l", philox::kStreamParams);
+        // Non-trivial affine parameters so their gradients are exercised.
+        for (Param& prm : layer->params()) fill_random(prm.value, rng, -1.0, 1.0);
+
+        Tensor x = fx.ctx.make({rows, in});  // (rows, in)
+        fill_random(x, rng, -2.0, 2.0, spec.type == LayerType::relu);
+        Tensor r = fx.ctx.make({rows, spec.out});  // dL/dy
+        fill_random(r, rng, -1.0, 1.0);
+
+        auto objective = [&] {
+            fx.ctx.dropout_stream = 99;  // the same mask for every evaluation
+            Tensor y = layer->forward(fx.ctx, x, nullptr);
+            return dot(y, r);
+        };
+        fx.ctx.dropout_stream = 99;
+        Saved saved;
+        Tensor y = layer->forward(fx.ctx, x, &saved);
+        Tensor dx = layer->backward(fx.ctx, saved, r, true);
+        QVERIFY(dx);
+
+        QString where;
+        double worst = check(objective, x.f(), dx.f(), x.numel(), &where);
+        QVERIFY2(worst <= 1.0, qPrintable("dx " + where));
+        for (Param& prm : layer->params()) {
+            std::vector<float> g = to_host_f32(cpu_backend(), prm.grad);
+            worst = check(objective, prm.value.f(), g.data(), prm.value.numel(), &where);
+            QVERIFY2(worst <= 1.0, qPrintable(QString::fromStdString(prm.name) + " " + where));
+        }
+    }
+
+    void dropoutMaskMatchesProbability() {
+        Fixture fx;
+        LayerSpec spec;
+        spec.type = LayerType::dropout;
+        spec.p = 0.25;
+        auto layer = make_layer(spec, fx.ctx, "d", 0);
+        Tensor x = fx.ctx.make({1000, 100});
+        cpu_backend().fill(x.f(), x.numel(), 1.0f);
+        Saved saved;
+        Tensor y = layer->forward(fx.ctx, x, &saved);
+        int64_t kept = 0;
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            kept += saved.tensors[0].u8()[i];
+            QCOMPARE(y.f()[i], saved.tensors[0].u8()[i] ? 1.0f / 0.75f : 0.0f);
+        }
+        // 100,000 Bernoulli(0.75) draws: the standard deviation of the mean is 0.0014.
+        QVERIFY(std::fabs(double(kept) / double(x.numel()) - 0.75) < 0.01);
+    }
+
+    void lossGradients_data() {
+        QTest::addColumn<int>("loss");
+        QTest::newRow("mse") << int(LossType::mse);
+        QTest::newRow("cross_entropy") << int(LossType::cross_entropy);
+    }
+
+    void lossGradients() {
+        QFETCH(int, loss);
+        Fixture fx;
+        std::mt19937 rng(3);
+        const int64_t rows = 5, cols = 7;
+        Loss l{LossType(loss)};
+        Tensor out = fx.ctx.make({rows, cols});
+        fill_random(out, rng, -2.0, 2.0);
+        Tensor target;
+        if (LossType(loss) == LossType::mse) {
+            target = fx.ctx.make({rows, cols}, Category::input);
+            fill_random(target, rng, -1.0, 1.0);
+        } else {
+            target = fx.ctx.make({rows}, Category::input, ElemType::i64);
+            for (int64_t i = 0; i < rows; ++i) target.i64()[i] = (i * 3) % cols;
+        }
+        auto objective = [&] {
+            Saved s;
+            return l.forward(fx.ctx, out, target, s);
+        };
+        Saved saved;
+        const double value = l.forward(fx.ctx, out, target, saved);
+        QVERIFY(value > 0.0);
+        Tensor d = l.backward(fx.ctx, saved);
+        QString where;
+        QVERIFY2(check(objective, out.f(), d.f(), out.numel(), &where) <= 1.0, qPrintable(where));
+    }
+
+    void crossEntropyValue() {
+        // Uniform logits: the loss is log(classes) exactly.
+        Fixture fx;
+        Loss l{LossType::cross_entropy};
+        Tensor out = fx.ctx.make({4, 10});
+        cpu_backend().fill(out.f(), out.numel(), 0.5f);
+        Tensor target = fx.ctx.make({4}, Category::input, ElemType::i64);
+        for (int i = 0; i < 4; ++i) target.i64()[i] = i;
+        Saved s;
+        QVERIFY(std::fabs(l.forward(fx.ctx, out, target, s) - std::log(10.0)) < 1e-6);
+    }
+
+    void adamwStepMatchesFormula() {
+        Fixture fx;
+        Param p{"w", fx.ctx.make({3}, Category::parameter), fx.ctx.make({3}, Category::gradient), {}};
+        const float w0[3] = {0.5f, -1.0f, 2.0f}, g[3] = {0.1f, -0.2f, 0.3f};
+        for (int i = 0; i < 3; ++i) { p.value.f()[i] = w0[i]; p.grad.f()[i] = g[i]; }
+        OptimizerSpec o;
+        o.type = OptimizerType::adamw;
+        o.lr = 0.01;
+        o.weight_decay = 0.1;
+        std::vector<Param*> ps{&p};
+        optimizer_step(fx.ctx, o, ps, 1);
+        QVERIFY(p.state[0] && p.state[1]);
+        QCOMPARE(p.state[0].storage->tag.category, Category::optimizer_state);
+        for (int i = 0; i < 3; ++i) {
+            // Step 1: m_hat = g, v_hat = g^2, so the update is lr * g / (|g| + eps) after decay.
+            const double decayed = w0[i] * (1.0 - 0.01 * 0.1);
+            const double expect = decayed - 0.01 * g[i] / (std::fabs(g[i]) + 1e-8);
+            QVERIFY2(std::fabs(p.value.f()[i] - expect) < 1e-6, qPrintable(QString::number(p.value.f()[i])));
+        }
+    }
+
+    void sgdMomentumMatchesFormula() {
+        Fixture fx;
+        Param p{"w", fx.ctx.make({1}, Category::parameter), fx.ctx.make({1}, Category::gradient), {}};
+        p.value.f()[0] = 1.0f;
+        p.grad.f()[0] = 0.5f;
+        OptimizerSpec o;
+        o.type = OptimizerType::sgd;
+        o.lr = 0.1;
+        o.momentum = 0.9;
+        std::vector<Param*> ps{&p};
+        optimizer_step(fx.ctx, o, ps, 1);  // buf = 0.5, w = 1 - 0.05
+        optimizer_step(fx.ctx, o, ps, 2);  // buf = 0.45 + 0.5, w -= 0.095
+        QVERIFY(std::fabs(p.value.f()[0] - (1.0f - 0.05f - 0.095f)) < 1e-6f);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestOps)
+#include "tst_ops.moc"
