@@ -83,6 +83,7 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     live_[c] += bytes;
     live_total_ += bytes;
     if (live_[c] > peak_[c]) peak_[c] = live_[c];
+    if (live_total_ > window_peak_) window_peak_ = live_total_;
     const int64_t index = event_count_++;
     MemoryEvent e{0, bytes, tag, live_total_};
     if (record_ || sink_) e.time_ns = now_ns();

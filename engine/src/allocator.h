@@ -63,6 +63,10 @@ public:
 
     void release(Storage& s);
 
+    // The highest live total since open_window(): segment peaks for the planner's chain model.
+    void open_window() { window_peak_ = live_total_; }
+    int64_t window_peak() const { return window_peak_; }
+
 private:
     void record(int64_t bytes, const MemoryTag& tag);
 
@@ -73,6 +77,7 @@ private:
     CategoryBytes live_{}, peak_{}, at_peak_{};
     int64_t live_total_ = 0, peak_total_ = 0, peak_event_ = -1, peak_time_ = 0;
     int64_t event_count_ = 0;
+    int64_t window_peak_ = 0;
     MemoryTag peak_tag_;
     bool record_ = false;
     EventSink* sink_ = nullptr;

@@ -62,6 +62,17 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc, bool dry)
     kept_unchecked.assign(spec_.blocks.size(), 0);
 }
 
+void Executor::boundary(Segment* next) {
+    const int64_t live = alloc_.live_total();
+    if (open_segment_) {
+        open_segment_->peak = alloc_.window_peak();
+        open_segment_->end = live;
+    }
+    alloc_.open_window();
+    open_segment_ = next;
+    if (next) *next = {live, live, live};
+}
+
 void Executor::check_stop() const {
     if (opts_->stop && opts_->stop->load(std::memory_order_relaxed)) throw Stopped{};
 }
@@ -155,6 +166,9 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     const int nblocks = int(blocks_.size());
     const int64_t rows = spec_.rows();
     std::vector<BlockState> states(static_cast<size_t>(nblocks));
+    forward_segments.assign(size_t(nblocks) + 1, {});
+    backward_segments.assign(size_t(nblocks) + 1, {});
+    boundary(&before_segment);
 
     if (opts.capture_tensors)
         for (Param* p : params_) rep.tensors.push_back(host_copy(ctx_.be, p->name, p->value));
@@ -182,7 +196,10 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     h.shape = {rows, spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
-    for (int b = 0; b < nblocks; ++b) h = forward_block(b, h, states[size_t(b)], rep);
+    for (int b = 0; b < nblocks; ++b) {
+        boundary(&forward_segments[size_t(b)]);
+        h = forward_block(b, h, states[size_t(b)], rep);
+    }
     rep.forward_ns = now() - t_fwd;
 
     std::unordered_set<const Storage*> seen;
@@ -195,6 +212,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     check_stop();
     alloc_.set_context(-1, -1, Phase::loss);
+    boundary(&forward_segments[size_t(nblocks)]);
     const int64_t t_loss = now();
     Saved loss_saved;
     rep.loss = loss_.forward(ctx_, h, target, loss_saved);
@@ -207,10 +225,15 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     const int64_t t_bwd = now();
     alloc_.set_context(-1, -1, Phase::backward);
+    boundary(&backward_segments[size_t(nblocks)]);
     Tensor dy = loss_.backward(ctx_, loss_saved);
     loss_saved.tensors.clear();
-    for (int b = nblocks; b-- > 0;) dy = backward_block(b, dy, states[size_t(b)], b > 0, rep);
+    for (int b = nblocks; b-- > 0;) {
+        boundary(&backward_segments[size_t(b)]);
+        dy = backward_block(b, dy, states[size_t(b)], b > 0, rep);
+    }
     alloc_.set_context(-1, -1, Phase::backward);
+    boundary(&optimizer_segment);
     dy.reset();
     x.reset();
     rep.backward_ns = now() - t_bwd;
@@ -235,6 +258,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     const int64_t t_opt = now();
     optimizer_step(ctx_, spec_.optimizer, params_, step_);
     for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
+    boundary(nullptr);
     span(-1, -1, Phase::optimizer, t_opt);
     rep.optimizer_ns = now() - t_opt;
 }
@@ -299,6 +323,7 @@ StepReport Executor::step(const StepOptions& opts) {
     alloc_.begin_step(false, nullptr);
     opts_ = nullptr;
     rep_ = nullptr;
+    open_segment_ = nullptr;
     return rep;
 }
 

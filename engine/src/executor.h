@@ -25,6 +25,14 @@ public:
     // What each block keeps without checkpointing (filled by the owner from a dry run).
     std::vector<int64_t> kept_unchecked;
 
+    // Live bytes at the start, the highest and at the end of each stretch of the last step:
+    // forward of block b (segment b; the loss is segment n), backward of block b (including its
+    // recomputation; the loss's backward is n), and what comes before (inputs) and after
+    // (optimizer). Segments meet end to start. The planner's chain model is built from these.
+    struct Segment { int64_t start = 0, peak = 0, end = 0; };
+    std::vector<Segment> forward_segments, backward_segments;
+    Segment before_segment, optimizer_segment;
+
 private:
     struct BlockState {
         Tensor input;                // kept by a checkpointed block
@@ -39,6 +47,7 @@ private:
     void span(int block, int layer, Phase phase, int64_t start);
     void check_stop() const;
     int64_t now() const { return alloc_.now_ns(); }
+    void boundary(Segment* next);  // closes the open segment and opens `next`
 
     ModelSpec spec_;
     Allocator& alloc_;
@@ -49,6 +58,7 @@ private:
     int64_t step_ = 0;
     const StepOptions* opts_ = nullptr;
     StepReport* rep_ = nullptr;
+    Segment* open_segment_ = nullptr;
 };
 
 }  // namespace ckpt

@@ -1,0 +1,81 @@
+// Planning the trade-off: which blocks to checkpoint so that a step fits a memory budget at the
+// least recomputation. The chain model turns a spec into, for every block, how its forward and
+// its backward move live memory for each (previous block checkpointed?, this block
+// checkpointed?) pair, taken from four dry runs of the executor; with it, the peak of any
+// checkpoint set is a sum over the chain, exact to the byte, and a dynamic program finds the
+// cheapest set under a budget (in the spirit of rotor/Revolve, restricted to the per-block
+// choice the executor offers).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/result.h"
+
+namespace ckpt {
+
+// How one stretch of the step (a block's forward, or its backward with any recomputation)
+// changes live bytes, for each (previous block checkpointed, this block checkpointed) pair,
+// indexed 2 * prev + self.
+struct SegmentEffect {
+    std::array<int64_t, 4> peak{};  // highest live bytes in the stretch, minus its start
+    std::array<int64_t, 4> end{};   // live bytes at its end, minus its start
+};
+
+struct ChainModel {
+    int64_t start = 0;            // live bytes when block 0's forward begins (steady state)
+    int64_t before_peak = 0;      // peak while the batch is created
+    int64_t end = 0;              // live bytes when the last backward ends (flags do not change it)
+    int64_t optimizer_peak = 0;   // peak of the optimizer phase
+    std::vector<SegmentEffect> forward, backward;  // n blocks + the loss as entry n
+    std::vector<double> cost;     // recomputation cost of each block (its forward time or FLOPs)
+
+    int blocks() const { return int(cost.size()); }
+    // The step's peak for a checkpoint set, and the recomputation cost it pays.
+    int64_t peak(const std::vector<bool>& checkpoint) const;
+    double recompute_cost(const std::vector<bool>& checkpoint) const;
+
+    // Built from dry runs of `spec` (second step, so optimizer state is present). Costs are the
+    // blocks' forward FLOPs unless measured forward times are given.
+    static Result<ChainModel> build(const ModelSpec& spec, const std::vector<double>& forward_ns = {});
+};
+
+// Forward FLOPs of each block (2*rows*in*out per linear, a few per element for the rest).
+std::vector<double> block_forward_flops(const ModelSpec& spec);
+
+enum class PlannerKind { none, all, every_k, sqrt, dp };
+std::string_view planner_name(PlannerKind k);
+Result<PlannerKind> parse_planner(const std::string& text);  // "none", "all", "every-k", "sqrt", "dp"
+
+struct Plan {
+    std::string planner;
+    std::vector<bool> checkpoint;
+    int64_t predicted_peak = 0;
+    double recompute_cost = 0.0;     // same unit as ChainModel::cost
+    double overhead_fraction = 0.0;  // recompute cost over the unchecked step's cost
+    bool fits = true;                // predicted_peak <= budget (always, for dp)
+};
+
+// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_policy).
+Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint, const std::string& name,
+                   int64_t budget);
+// The cheapest checkpoint set whose peak stays within `budget` (exact over the chain model).
+// An infeasible budget is an error naming the smallest budget that can work.
+Result<Plan> plan_optimal(const ChainModel& model, int64_t budget);
+// Smallest peak any checkpoint set reaches.
+int64_t minimal_peak(const ChainModel& model);
+// A named planner: dp, or a fixed pattern checked against the budget.
+Result<Plan> make_plan(const ChainModel& model, PlannerKind kind, int64_t budget, int k = 2);
+
+// Every planner over `budgets` budgets between the smallest feasible peak and the unchecked
+// peak, deduplicated and sorted by peak; `frontier` marks the Pareto-optimal ones.
+struct ParetoPoint {
+    Plan plan;
+    bool frontier = false;
+};
+std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
+
+}  // namespace ckpt

@@ -1,0 +1,298 @@
+// The chain model and the planners. The executor's memory behaviour is local: a block's
+// forward and backward change live bytes in a way that depends only on whether it and its
+// predecessor are checkpointed (the boundary tensor between them is kept by one, the other,
+// both or neither). Four dry runs (none, all and the two alternating patterns) show every block
+// in all four situations, and the peak of any checkpoint set follows from prefix sums:
+//   forward of b peaks at   start + sum_{j<b} F_end[j] + F_peak[b]
+//   backward of b peaks at  end   - sum_{j<b} B_end[j] + (B_peak[b] - B_end[b])
+// (backward runs from the last block down, so its prefix is over the blocks still to come).
+// The dynamic program walks the chain keeping, per (block, checkpointed?), the Pareto set of
+// (forward prefix, backward prefix, cost) labels: exact, and small in practice.
+#include "ckpt/planner.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "allocator.h"
+#include "executor.h"
+
+namespace ckpt {
+namespace {
+
+int idx(bool prev, bool self) { return 2 * int(prev) + int(self); }
+
+}  // namespace
+
+int64_t ChainModel::peak(const std::vector<bool>& c) const {
+    const int n = blocks();
+    int64_t best = std::max(before_peak, optimizer_peak);
+    int64_t pf = 0, pb = 0;
+    for (int b = 0; b <= n; ++b) {
+        const bool prev = b > 0 && c[size_t(b - 1)];
+        const bool self = b < n && c[size_t(b)];
+        const int i = idx(prev, self);
+        const SegmentEffect &f = forward[size_t(b)], &k = backward[size_t(b)];
+        best = std::max(best, start + pf + f.peak[size_t(i)]);
+        best = std::max(best, end + pb + k.peak[size_t(i)] - k.end[size_t(i)]);
+        pf += f.end[size_t(i)];
+        pb -= k.end[size_t(i)];
+    }
+    return best;
+}
+
+double ChainModel::recompute_cost(const std::vector<bool>& c) const {
+    double t = 0.0;
+    for (int b = 0; b < blocks(); ++b)
+        if (c[size_t(b)]) t += cost[size_t(b)];
+    return t;
+}
+
+std::vector<double> block_forward_flops(const ModelSpec& spec) {
+    std::vector<double> flops;
+    const double rows = double(spec.rows());
+    int64_t features = spec.input_features();
+    for (const BlockSpec& b : spec.blocks) {
+        double f = 0.0;
+        for (const LayerSpec& l : b.layers) {
+            switch (l.type) {
+            case LayerType::linear: f += 2.0 * rows * double(l.in) * double(l.out); features = l.out; break;
+            case LayerType::gelu:
+            case LayerType::tanh: f += 20.0 * rows * double(features); break;
+            case LayerType::layernorm: f += 8.0 * rows * double(features); break;
+            default: f += 2.0 * rows * double(features); break;
+            }
+        }
+        if (b.residual) f += rows * double(features);
+        flops.push_back(f);
+    }
+    return flops;
+}
+
+Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns) {
+    if (Status st = validate_model_spec(spec); !st) return *st.err;
+    const int n = int(spec.blocks.size());
+    if (!forward_ns.empty() && int(forward_ns.size()) != n)
+        return Error{"forward times: expected " + std::to_string(n) + ", got " + std::to_string(forward_ns.size())};
+    ChainModel m;
+    m.forward.assign(size_t(n) + 1, {});
+    m.backward.assign(size_t(n) + 1, {});
+    m.cost = forward_ns.empty() ? block_forward_flops(spec) : forward_ns;
+
+    // Pattern p: 0 none, 1 all, 2 odd blocks, 3 even blocks.
+    for (int p = 0; p < 4; ++p) {
+        ModelSpec s = spec;
+        std::vector<bool> c(static_cast<size_t>(n));
+        for (int b = 0; b < n; ++b) c[size_t(b)] = p == 1 || (p == 2 && b % 2 == 1) || (p == 3 && b % 2 == 0);
+        for (int b = 0; b < n; ++b) s.blocks[size_t(b)].checkpoint = c[size_t(b)];
+        Allocator alloc(cpu_backend(), true, 0);
+        Executor exec(s, alloc, true);
+        StepOptions opts;
+        opts.record_events = false;
+        StepReport r;
+        for (int step = 0; step < 2; ++step) r = exec.step(opts);
+        if (r.status != StepStatus::ok) return Error{r.message};
+        if (p == 0) {
+            m.start = exec.forward_segments[0].start;
+            m.before_peak = exec.before_segment.peak;
+            m.end = exec.optimizer_segment.start;
+            m.optimizer_peak = exec.optimizer_segment.peak;
+        }
+        for (int b = 0; b <= n; ++b) {
+            const bool prev = b > 0 && c[size_t(b - 1)];
+            const bool self = b < n && c[size_t(b)];
+            const size_t i = size_t(idx(prev, self));
+            const Executor::Segment &f = exec.forward_segments[size_t(b)], &k = exec.backward_segments[size_t(b)];
+            m.forward[size_t(b)].peak[i] = f.peak - f.start;
+            m.forward[size_t(b)].end[i] = f.end - f.start;
+            m.backward[size_t(b)].peak[i] = k.peak - k.start;
+            m.backward[size_t(b)].end[i] = k.end - k.start;
+        }
+    }
+    return m;
+}
+
+std::string_view planner_name(PlannerKind k) {
+    switch (k) {
+    case PlannerKind::none: return "none";
+    case PlannerKind::all: return "all";
+    case PlannerKind::every_k: return "every-k";
+    case PlannerKind::sqrt: return "sqrt";
+    case PlannerKind::dp: return "dp";
+    }
+    return "unknown";
+}
+
+Result<PlannerKind> parse_planner(const std::string& t) {
+    for (PlannerKind k : {PlannerKind::none, PlannerKind::all, PlannerKind::every_k, PlannerKind::sqrt, PlannerKind::dp})
+        if (t == planner_name(k)) return k;
+    return Error{"planner: unknown \"" + t + "\" (expected dp, sqrt, every-k, all or none)"};
+}
+
+Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::string& name, int64_t budget) {
+    Plan p;
+    p.planner = name;
+    p.checkpoint = c;
+    p.predicted_peak = m.peak(c);
+    p.recompute_cost = m.recompute_cost(c);
+    double step = 0.0;  // forward + backward ~ 3x forward for GEMM-bound blocks
+    for (double t : m.cost) step += 3.0 * t;
+    p.overhead_fraction = step > 0 ? p.recompute_cost / step : 0.0;
+    p.fits = budget <= 0 || p.predicted_peak <= budget;
+    return p;
+}
+
+namespace {
+
+struct Label {
+    int64_t pf, pb;   // forward prefix, backward prefix
+    double cost;
+    int parent;       // index into the previous block's labels of state `parent_state`
+    int parent_state;
+};
+
+// Removes labels dominated in (pf, pb, cost): sort by pf, then keep a staircase of (pb, cost).
+void prune(std::vector<Label>& labels) {
+    std::sort(labels.begin(), labels.end(), [](const Label& a, const Label& b) {
+        if (a.pf != b.pf) return a.pf < b.pf;
+        if (a.pb != b.pb) return a.pb < b.pb;
+        return a.cost < b.cost;
+    });
+    std::map<int64_t, double> stair;  // pb -> least cost among kept labels with that pb or less
+    std::vector<Label> kept;
+    for (const Label& l : labels) {
+        auto it = stair.upper_bound(l.pb);
+        if (it != stair.begin() && std::prev(it)->second <= l.cost) continue;  // dominated
+        kept.push_back(l);
+        auto pos = stair.insert_or_assign(l.pb, l.cost).first;
+        for (auto nx = std::next(pos); nx != stair.end() && nx->second >= l.cost;) nx = stair.erase(nx);
+    }
+    labels.swap(kept);
+}
+
+// The DP. Returns false when nothing fits; fills `out` with the cheapest feasible set.
+bool solve(const ChainModel& m, int64_t budget, std::vector<bool>* out, double* cost) {
+    const int n = m.blocks();
+    if (m.before_peak > budget || m.optimizer_peak > budget) return false;
+    // labels[b][s]: after deciding blocks 0..b, block b checkpointed == s.
+    std::vector<std::array<std::vector<Label>, 2>> labels(size_t(n) + 1);
+    auto extend = [&](int b, const Label& from, int from_state, int from_index, bool self) -> bool {
+        const bool prev = from_state == 1;
+        const size_t i = size_t(idx(prev, self));
+        const SegmentEffect &f = m.forward[size_t(b)], &k = m.backward[size_t(b)];
+        if (m.start + from.pf + f.peak[i] > budget) return false;
+        if (m.end + from.pb + k.peak[i] - k.end[i] > budget) return false;
+        labels[size_t(b)][self].push_back({from.pf + f.end[i], from.pb - k.end[i],
+                                           from.cost + (self && b < n ? m.cost[size_t(b)] : 0.0), from_index,
+                                           from_state});
+        return true;
+    };
+    const Label root{0, 0, 0.0, -1, 0};
+    for (int b = 0; b <= n; ++b) {
+        for (int self = 0; self < (b < n ? 2 : 1); ++self) {
+            if (b == 0) {
+                extend(0, root, 0, -1, self);
+            } else {
+                for (int ps = 0; ps < 2; ++ps) {
+                    const auto& from = labels[size_t(b - 1)][size_t(ps)];
+                    for (size_t j = 0; j < from.size(); ++j) extend(b, from[j], ps, int(j), self);
+                }
+            }
+            prune(labels[size_t(b)][size_t(self)]);
+        }
+    }
+    const auto& last = labels[size_t(n)][0];
+    if (last.empty()) return false;
+    size_t best = 0;
+    for (size_t j = 1; j < last.size(); ++j)
+        if (last[j].cost < last[best].cost) best = j;
+    if (out) {
+        out->assign(size_t(n), false);
+        int state = last[best].parent_state, index = last[best].parent;
+        for (int b = n - 1; b >= 0; --b) {
+            (*out)[size_t(b)] = state == 1;
+            const Label& l = labels[size_t(b)][size_t(state)][size_t(index)];
+            state = l.parent_state;
+            index = l.parent;
+        }
+    }
+    if (cost) *cost = last[best].cost;
+    return true;
+}
+
+}  // namespace
+
+int64_t minimal_peak(const ChainModel& m) {
+    // Feasibility is monotone in the budget: bisect between a lower bound and a known peak.
+    int64_t hi = std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
+                          m.peak(std::vector<bool>(size_t(m.blocks()), true)));
+    int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
+    while (hi - lo > 1) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (solve(m, mid, nullptr, nullptr)) hi = mid;
+        else lo = mid;
+    }
+    return hi;
+}
+
+Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
+    std::vector<bool> c;
+    double cost = 0.0;
+    if (!solve(m, budget, &c, &cost)) {
+        return Error{"budget " + std::to_string(budget) + " bytes is below the smallest peak any checkpoint set "
+                     "reaches: " + std::to_string(minimal_peak(m)) + " bytes"};
+    }
+    return evaluate_plan(m, c, "dp", budget);
+}
+
+Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, int k) {
+    const int n = m.blocks();
+    switch (kind) {
+    case PlannerKind::dp: return plan_optimal(m, budget);
+    case PlannerKind::none: return evaluate_plan(m, std::vector<bool>(size_t(n), false), "none", budget);
+    case PlannerKind::all: return evaluate_plan(m, std::vector<bool>(size_t(n), true), "all", budget);
+    case PlannerKind::every_k:
+    case PlannerKind::sqrt: {
+        const std::string text = kind == PlannerKind::sqrt ? "sqrt" : "every:" + std::to_string(k);
+        Result<std::vector<bool>> c = parse_checkpoint_policy(text, n);
+        if (!c) return c.error();
+        return evaluate_plan(m, *c, kind == PlannerKind::sqrt ? "sqrt" : "every-" + std::to_string(k), budget);
+    }
+    }
+    return Error{"planner: unknown"};
+}
+
+std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
+    const int n = m.blocks();
+    std::vector<ParetoPoint> pts;
+    auto add = [&](Plan p) {
+        for (const ParetoPoint& q : pts)
+            if (q.plan.checkpoint == p.checkpoint) return;
+        pts.push_back({std::move(p), false});
+    };
+    add(evaluate_plan(m, std::vector<bool>(size_t(n), false), "none", 0));
+    add(evaluate_plan(m, std::vector<bool>(size_t(n), true), "all", 0));
+    for (int k = 2; k <= std::min(n, 8); ++k)
+        if (auto c = parse_checkpoint_policy("every:" + std::to_string(k), n)) add(evaluate_plan(m, *c, "every-" + std::to_string(k), 0));
+    if (auto c = parse_checkpoint_policy("sqrt", n)) add(evaluate_plan(m, *c, "sqrt", 0));
+    const int64_t lo = minimal_peak(m), hi = pts[0].plan.predicted_peak;
+    for (int i = 0; i < budgets; ++i) {
+        const int64_t budget = budgets > 1 ? lo + (hi - lo) * i / (budgets - 1) : hi;
+        if (auto p = plan_optimal(m, budget)) add(*p);
+    }
+    std::sort(pts.begin(), pts.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
+        return a.plan.predicted_peak != b.plan.predicted_peak ? a.plan.predicted_peak < b.plan.predicted_peak
+                                                              : a.plan.recompute_cost < b.plan.recompute_cost;
+    });
+    double best = std::numeric_limits<double>::infinity();
+    for (ParetoPoint& p : pts) {
+        if (p.plan.recompute_cost < best) {
+            p.frontier = true;
+            best = p.plan.recompute_cost;
+        }
+    }
+    return pts;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,229 @@
+// The planner's facts: the chain model's peak equals the executor's dry-run peak for every
+// checkpoint set of small real models; the prediction equals a real run to the byte, per
+// category, on 200 random stacks and policies; the dynamic program matches exhaustive search
+// over all 2^n sets on random chains (cost and feasibility) and never exceeds its budget; an
+// infeasible budget names the smallest feasible one; and a memory limit between the planned and
+// the unchecked peaks makes the unchecked run fail and the planned run succeed.
+#include <QtTest>
+
+#include <random>
+
+#include "ckpt/planner.h"
+#include "ckpt/session.h"
+#include "test_models.h"
+
+using namespace ckpt;
+
+namespace {
+
+std::vector<bool> flags_of(unsigned mask, int n) {
+    std::vector<bool> c(static_cast<size_t>(n));
+    for (int b = 0; b < n; ++b) c[size_t(b)] = (mask >> b) & 1u;
+    return c;
+}
+
+// A random stack: widths, activations, layernorm, dropout, residual blocks, both losses.
+ModelSpec random_stack(std::mt19937& rng) {
+    auto pick = [&](int n) { return int(rng() % unsigned(n)); };
+    ModelSpec s;
+    s.name = "random";
+    const int64_t widths[] = {4, 8, 12, 16};
+    int64_t f = widths[pick(4)];
+    s.input_shape = pick(2) ? std::vector<int64_t>{int64_t(1 + pick(6)), f}
+                            : std::vector<int64_t>{int64_t(1 + pick(3)), int64_t(1 + pick(4)), f};
+    s.loss = pick(2) ? LossType::mse : LossType::cross_entropy;
+    s.optimizer.type = OptimizerType(pick(3));
+    s.optimizer.momentum = pick(2) ? 0.9 : 0.0;
+    s.seed = rng();
+    const int blocks = 1 + pick(6);
+    for (int b = 0; b < blocks; ++b) {
+        BlockSpec blk;
+        blk.name = "b" + std::to_string(b);
+        blk.residual = pick(3) == 0;
+        blk.checkpoint = pick(2);
+        const int64_t in = f;
+        const int layers = 1 + pick(4);
+        for (int l = 0; l < layers; ++l) {
+            switch (pick(6)) {
+            case 0: {
+                const int64_t out = (blk.residual && l == layers - 1) ? in : widths[pick(4)];
+                blk.layers.push_back(testmodels::linear(f, out, pick(4) != 0));
+                f = out;
+                break;
+            }
+            case 1: blk.layers.push_back(testmodels::act(LayerType::relu)); break;
+            case 2: blk.layers.push_back(testmodels::act(LayerType::gelu)); break;
+            case 3: blk.layers.push_back(testmodels::act(LayerType::tanh)); break;
+            case 4: { auto ln = testmodels::layernorm(f); ln.bias = pick(2); blk.layers.push_back(ln); break; }
+            default: blk.layers.push_back(testmodels::dropout(0.25)); break;
+            }
+        }
+        if (blk.residual && f != in) blk.layers.push_back(testmodels::linear(f, in));
+        f = in == f || !blk.residual ? f : in;
+        s.blocks.push_back(blk);
+    }
+    return s;
+}
+
+// A random chain model with arbitrary segment effects: the DP must be exact for any numbers.
+ChainModel random_chain(std::mt19937& rng, int n) {
+    ChainModel m;
+    std::uniform_int_distribution<int64_t> small(0, 1000), signed_small(-400, 600);
+    m.start = 5000;
+    m.end = 5200;
+    m.before_peak = 5000;
+    m.optimizer_peak = 5300;
+    for (int b = 0; b <= n; ++b) {
+        SegmentEffect f, k;
+        for (int i = 0; i < 4; ++i) {
+            f.end[size_t(i)] = signed_small(rng);
+            f.peak[size_t(i)] = std::max<int64_t>(0, f.end[size_t(i)]) + small(rng);
+            k.end[size_t(i)] = -signed_small(rng);
+            k.peak[size_t(i)] = std::max<int64_t>(0, k.end[size_t(i)]) + small(rng);
+        }
+        m.forward.push_back(f);
+        m.backward.push_back(k);
+    }
+    std::uniform_real_distribution<double> cost(1.0, 100.0);
+    for (int b = 0; b < n; ++b) m.cost.push_back(cost(rng));
+    return m;
+}
+
+}  // namespace
+
+class TestPlanner : public QObject {
+    Q_OBJECT
+
+private slots:
+    void chainModelEqualsDryRun_data() {
+        QTest::addColumn<int>("which");
+        QTest::newRow("textbook") << 0;
+        QTest::newRow("tutorial") << 1;
+        QTest::newRow("dropout_mlp") << 2;
+        QTest::newRow("deep_residual 6 blocks") << 3;
+        for (int i = 0; i < 8; ++i) QTest::newRow(qPrintable(QString("random stack %1").arg(i))) << 10 + i;
+    }
+
+    void chainModelEqualsDryRun() {
+        QFETCH(int, which);
+        std::mt19937 rng{unsigned(which)};
+        const ModelSpec spec = which == 0 ? testmodels::textbook(8, 64)
+                             : which == 1 ? testmodels::tutorial()
+                             : which == 2 ? testmodels::dropout_mlp()
+                             : which == 3 ? testmodels::deep_residual(6, 16, 32)
+                                          : random_stack(rng);
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY2(m, m ? "" : m.error().message.c_str());
+        const int n = int(spec.blocks.size());
+        for (unsigned mask = 0; mask < (1u << n); ++mask) {
+            const auto c = flags_of(mask, n);
+            Result<StepReport> r = predict(testmodels::with_checkpoints(spec, c), 2);
+            QVERIFY(r);
+            QVERIFY2(m->peak(c) == r->peak_total,
+                     qPrintable(QString("mask %1: chain %2, dry run %3").arg(mask).arg(m->peak(c)).arg(r->peak_total)));
+        }
+    }
+
+    void predictionEqualsMeasurementOnRandomStacks() {
+        std::mt19937 rng(2024);
+        for (int i = 0; i < 200; ++i) {
+            const ModelSpec spec = random_stack(rng);
+            if (Status st = validate_model_spec(spec); !st) QFAIL(st.message().c_str());
+            auto s = Session::create(spec);
+            QVERIFY2(s, s ? "" : s.error().message.c_str());
+            for (int step = 1; step <= 2; ++step) {
+                const StepReport measured = (*s)->step();
+                QCOMPARE(measured.status, StepStatus::ok);
+                const Result<StepReport> predicted = predict(spec, step);
+                QVERIFY(predicted);
+                QVERIFY2(predicted->peak == measured.peak, qPrintable(QString("case %1 step %2").arg(i).arg(step)));
+                QCOMPARE(predicted->peak_total, measured.peak_total);
+                QCOMPARE(predicted->at_peak, measured.at_peak);
+            }
+        }
+    }
+
+    void dpMatchesExhaustiveSearch() {
+        std::mt19937 rng(99);
+        int feasible = 0, infeasible = 0;
+        for (int trial = 0; trial < 60; ++trial) {
+            const int n = 1 + int(rng() % 16u);
+            const ChainModel m = random_chain(rng, n);
+            int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+            for (unsigned mask = 0; mask < (1u << n); ++mask) {
+                const int64_t p = m.peak(flags_of(mask, n));
+                lo = std::min(lo, p);
+                hi = std::max(hi, p);
+            }
+            QCOMPARE(minimal_peak(m), lo);
+            for (int64_t budget : {lo - 1, lo, (lo + hi) / 2, lo + (hi - lo) / 5, hi}) {
+                double best = std::numeric_limits<double>::infinity();
+                for (unsigned mask = 0; mask < (1u << n); ++mask) {
+                    const auto c = flags_of(mask, n);
+                    if (m.peak(c) <= budget) best = std::min(best, m.recompute_cost(c));
+                }
+                Result<Plan> p = plan_optimal(m, budget);
+                QCOMPARE(bool(p), std::isfinite(best));
+                if (!p) {
+                    ++infeasible;
+                    QVERIFY(QString::fromStdString(p.error().message).contains(QString::number(lo)));
+                    continue;
+                }
+                ++feasible;
+                QVERIFY(p->predicted_peak <= budget);
+                QCOMPARE(p->predicted_peak, m.peak(p->checkpoint));
+                QVERIFY2(std::fabs(p->recompute_cost - best) < 1e-9,
+                         qPrintable(QString("n %1: dp %2, exhaustive %3").arg(n).arg(p->recompute_cost).arg(best)));
+            }
+        }
+        QVERIFY(feasible > 100 && infeasible > 10);
+    }
+
+    void plannedRunFitsWhereUncheckedDoesNot() {
+        // Activations dominate: many rows, narrow layers, no optimizer state.
+        ModelSpec spec = testmodels::deep_residual(8, 1024, 64);
+        spec.optimizer.type = OptimizerType::none;
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY(m);
+        const int64_t unchecked = m->peak(std::vector<bool>(8, false));
+        const int64_t floor = minimal_peak(*m);
+        QVERIFY(floor < unchecked);
+        const int64_t budget = floor + (unchecked - floor) / 3;
+        Result<Plan> plan = plan_optimal(*m, budget);
+        QVERIFY(plan);
+        QVERIFY(plan->predicted_peak <= budget);
+        QVERIFY(plan->recompute_cost > 0);
+
+        RunSettings settings;
+        settings.memory_limit = budget;
+        auto s = Session::create(spec, settings);
+        QVERIFY(s);
+        QCOMPARE((*s)->step().status, StepStatus::out_of_memory);
+        QVERIFY((*s)->set_checkpoint(plan->checkpoint).ok());
+        for (int step = 0; step < 2; ++step) {
+            const StepReport r = (*s)->step();
+            QCOMPARE(r.status, StepStatus::ok);
+            QVERIFY(r.peak_total <= budget);
+        }
+    }
+
+    void namedPlanners() {
+        Result<ChainModel> m = ChainModel::build(testmodels::deep_residual(9, 16, 32));
+        QVERIFY(m);
+        for (const char* name : {"none", "all", "sqrt", "every-k", "dp"}) {
+            Result<PlannerKind> k = parse_planner(name);
+            QVERIFY(k);
+            Result<Plan> p = make_plan(*m, *k, 1ll << 40, 3);
+            QVERIFY2(p, name);
+            QCOMPARE(int(p->checkpoint.size()), 9);
+        }
+        QVERIFY(!parse_planner("greedy"));
+        const auto sweep = pareto_sweep(*m, 8);
+        QVERIFY(sweep.size() >= 3);
+        QVERIFY(sweep.front().frontier);
+        for (size_t i = 1; i < sweep.size(); ++i) QVERIFY(sweep[i].plan.predicted_peak >= sweep[i - 1].plan.predicted_peak);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPlanner)
+#include "tst_planner.moc"
