@@ -21,6 +21,10 @@ public:
     virtual void to_host(void* dst, const void* src, size_t bytes) = 0;
     virtual void from_host(void* dst, const void* src, size_t bytes) = 0;
     virtual void synchronize() {}
+    // Returns cached, unused buffers to the system.
+    virtual void trim() {}
+    // Bytes held from the system: live buffers plus the backend's cache.
+    virtual int64_t reserved_bytes() const { return 0; }
     virtual void set_threads(int threads) {}
 
     // Row-major C(M,N) = alpha * op(A) op(B) + beta * C, op = transpose when trans is set.

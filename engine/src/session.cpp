@@ -37,6 +37,7 @@ struct Session::Impl {
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() {
     if (impl_) impl_->exec.reset();
+    cpu_backend().trim();  // a closed session's sizes are unlikely to be asked for again
 }
 
 namespace {

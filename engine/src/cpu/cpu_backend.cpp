@@ -5,6 +5,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -27,12 +31,46 @@ public:
         return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS)";
     }
 
+    // Freed buffers are kept by exact size and handed out again: a training step asks for the
+    // same sizes every time, so after the first step no page is faulted in or zeroed again
+    // (the system allocator returns large blocks to the kernel on every free). Live bytes are
+    // counted by the tracking allocator above this; the cache only changes reserved bytes.
     void* allocate(size_t bytes) override {
-        // 64-byte alignment for vector loads; the size must be a multiple of the alignment.
-        size_t rounded = (bytes + 63) / 64 * 64;
-        return std::aligned_alloc(64, rounded ? rounded : 64);
+        const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);  // 64-byte aligned
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            auto it = cache_.find(rounded);
+            if (it != cache_.end() && !it->second.empty()) {
+                void* p = it->second.back();
+                it->second.pop_back();
+                cached_ -= rounded;
+                return p;
+            }
+        }
+        void* p = std::aligned_alloc(64, rounded);
+        if (!p) {
+            trim();
+            p = std::aligned_alloc(64, rounded);
+        }
+        if (p) reserved_ += rounded;
+        return p;
     }
-    void release(void* p, size_t) override { std::free(p); }
+    void release(void* p, size_t bytes) override {
+        const size_t rounded = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+        std::lock_guard<std::mutex> lock(mutex_);
+        cache_[rounded].push_back(p);
+        cached_ += rounded;
+    }
+    void trim() override {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (auto& [size, blocks] : cache_) {
+            for (void* p : blocks) std::free(p);
+            reserved_ -= size * blocks.size();
+        }
+        cache_.clear();
+        cached_ = 0;
+    }
+    int64_t reserved_bytes() const override { return int64_t(reserved_.load()); }
     void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void set_threads(int threads) override {
@@ -262,6 +300,12 @@ public:
             w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
         }
     }
+
+private:
+    std::mutex mutex_;
+    std::unordered_map<size_t, std::vector<void*>> cache_;
+    size_t cached_ = 0;
+    std::atomic<size_t> reserved_{0};
 };
 
 }  // namespace
