@@ -9,11 +9,11 @@ private slots:
     void noQtHeaderInEngine() {
         QDirIterator it(QStringLiteral(CKPT_SOURCE_DIR "/engine"), QDir::Files, QDirIterator::Subdirectories);
         int files = 0;
-        const QRegularExpression qtInclude(QStringLiteral(R"(^\s*#\s*include\s*[<"]Q[A-Za-z]*[>/"])"),
+        const QRegularExpression qtInclude(QStringLiteral("^\\s*#\\s*include\\s*[<\"]Q[A-Za-z]*[>/\"]"),
                                            QRegularExpression::MultilineOption);
         while (it.hasNext()) {
             const QString path = it.next();
-            if (!QRegularExpression(QStringLiteral(R"(\.(h|hpp|cpp|cu|cuh)$)")).match(path).hasMatch()) continue;
+            if (!QRegularExpression(QStringLiteral("\\.(h|hpp|cpp|cu|cuh)$")).match(path).hasMatch()) continue;
             QFile f(path);
             QVERIFY(f.open(QIODevice::ReadOnly));
             const QString text = QString::fromUtf8(f.readAll());
@@ -25,7 +25,7 @@ private slots:
 
     void uiIncludesNoCudaHeader() {
         QDirIterator it(QStringLiteral(CKPT_SOURCE_DIR "/ui"), QDir::Files, QDirIterator::Subdirectories);
-        const QRegularExpression cuda(QStringLiteral(R"(#\s*include\s*[<"](cuda|cublas|curand)[A-Za-z_]*\.h)"));
+        const QRegularExpression cuda(QStringLiteral("#\\s*include\\s*[<\"](cuda|cublas|curand)[A-Za-z_]*\\.h"));
         while (it.hasNext()) {
             const QString path = it.next();
             QFile f(path);
