@@ -69,6 +69,25 @@ public:
     virtual void softmax_xent_backward(const float* probs, const int64_t* target, float* dlogits,
                                        int64_t rows, int64_t cols) = 0;
 
+    // Token embedding: out[r] = table[tokens[r]] (+ positions[r % seq] when positions is set).
+    virtual void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out,
+                                   int64_t rows, int64_t seq, int64_t dim) = 0;
+    // dtable (vocab, dim) and dpositions (seq, dim) are overwritten.
+    virtual void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
+                                    int64_t rows, int64_t seq, int64_t vocab, int64_t dim) = 0;
+
+    // Scaled dot-product attention over a fused QKV projection. qkv: (batch*seq, 3*heads*hd),
+    // laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, heads*hd). probs
+    // (batch, heads, seq, seq) receives the softmax output (kept for backward); mask (same
+    // shape, bytes) the dropout mask when p > 0; scratch holds seq*seq floats.
+    virtual void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch,
+                                   int64_t batch, int64_t seq, int64_t heads, int64_t hd, bool causal, float p,
+                                   uint64_t seed, uint64_t stream) = 0;
+    // dqkv is overwritten; scratch holds 2*seq*seq floats.
+    virtual void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout,
+                                    float* dqkv, float* scratch, int64_t batch, int64_t seq, int64_t heads,
+                                    int64_t hd, bool causal, float p) = 0;
+
     virtual void sgd_step(float* w, const float* g, float* momentum_buf, int64_t n, float lr,
                           float momentum, float weight_decay, bool first) = 0;
     virtual void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr,

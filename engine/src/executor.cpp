@@ -31,12 +31,14 @@ NamedTensor host_copy(Backend& be, const std::string& name, const Tensor& t) {
     return n;
 }
 
-// Bytes of activation-category storages in `tensors` not seen before (shared tensors count once).
-int64_t count_new(const std::vector<Tensor>& tensors, std::unordered_set<const Storage*>& seen) {
+// Bytes of `category` storages in `tensors` not seen before (shared tensors count once).
+int64_t count_new(const std::vector<Tensor>& tensors, std::unordered_set<const Storage*>& seen,
+                  Category category = Category::activation) {
     int64_t bytes = 0;
     for (const Tensor& t : tensors) {
+        if (!t) continue;
         const Storage* s = t.storage.get();
-        if (s->tag.category != Category::activation || !seen.insert(s).second) continue;
+        if (s->tag.category != category || !seen.insert(s).second) continue;
         bytes += s->bytes;
     }
     return bytes;
@@ -60,6 +62,7 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc, bool dry)
         for (auto& layer : layers)
             for (Param& p : layer->params()) params_.push_back(&p);
     kept_unchecked.assign(spec_.blocks.size(), 0);
+    ctx_.seq = spec_.sequence_length();
 }
 
 void Executor::boundary(Segment* next) {
@@ -89,6 +92,7 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st, StepRepor
     const int64_t t0 = now();
     alloc_.set_context(b, -1, Phase::forward);
     st.saved.assign(layers.size(), {});
+    st.outputs.assign(layers.size(), {});
     st.dropout_stream = ctx_.dropout_stream;
     if (bs.checkpoint) {
         Saved keep_input;
@@ -100,7 +104,15 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st, StepRepor
         check_stop();
         alloc_.set_context(b, int(l), Phase::forward);
         const int64_t tl = now();
-        h = layers[l]->forward(ctx_, h, bs.checkpoint ? nullptr : &st.saved[l]);
+        // A checkpointed block keeps nothing but its input, except the layers its policy saves:
+        // they keep what backward needs and their output, so recomputation can skip them.
+        const bool keep = !bs.checkpoint || bs.saves(l);
+        h = layers[l]->forward(ctx_, h, keep ? &st.saved[l] : nullptr);
+        if (bs.checkpoint && keep) {
+            Saved out;
+            ctx_.keep(&out, h);
+            st.outputs[l] = h;
+        }
         span(b, int(l), Phase::forward, tl);
     }
     if (bs.residual) {
@@ -127,6 +139,13 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         Tensor h = std::move(st.input);
         for (size_t l = 0; l < layers.size(); ++l) {
             check_stop();
+            if (bs.saves(l)) {
+                // Saved: its output and backward state survive from forward; draw its random
+                // streams anyway so the layers after it replay theirs.
+                h = std::move(st.outputs[l]);
+                ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
+                continue;
+            }
             alloc_.set_context(b, int(l), Phase::recompute);
             const int64_t tl = now();
             h = layers[l]->forward(ctx_, h, &st.saved[l]);
@@ -137,6 +156,9 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         ctx_.keep_category = Category::activation;
         if (spec_.preserve_rng) ctx_.dropout_stream = stream_now;
         br.recomputed_bytes = alloc_.live()[int(Category::recomputed)];
+        std::unordered_set<const Storage*> seen;
+        for (size_t l = 0; l < layers.size(); ++l)
+            br.layers[l].recomputed_bytes = count_new(st.saved[l].tensors, seen, Category::recomputed);
         span(b, -1, Phase::recompute, t0);
         br.recompute_ns = now() - t0;
         rep.recompute_ns += br.recompute_ns;
@@ -176,12 +198,16 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     // The batch: inputs ~ N(0, 1); targets ~ N(0, 1) for MSE, uniform class ids for cross-entropy.
     alloc_.set_context(-1, -1, Phase::forward);
     const int64_t t_fwd = now();
-    Tensor x = ctx_.make(spec_.input_shape, Category::input);
+    const bool tokens = spec_.token_input();
+    Tensor x = ctx_.make(spec_.input_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
     Tensor target = spec_.loss == LossType::cross_entropy
                         ? ctx_.make({rows}, Category::input, ElemType::i64)
                         : ctx_.make({rows, spec_.output_features()}, Category::input);
     if (!ctx_.dry) {
-        ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
+        if (tokens)
+            ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
+        else
+            ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
         if (target.type == ElemType::i64)
             ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
         else
@@ -193,7 +219,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     }
     // Views of (B, T, F) inputs as (rows, F) for the layers.
     Tensor h = x;
-    h.shape = {rows, spec_.input_features()};
+    h.shape = {rows, tokens ? 1 : spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
     for (int b = 0; b < nblocks; ++b) {
@@ -204,10 +230,16 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     std::unordered_set<const Storage*> seen;
     for (int b = 0; b < nblocks; ++b) {
-        std::vector<Tensor> kept;
-        if (states[size_t(b)].input) kept.push_back(states[size_t(b)].input);
-        for (const Saved& s : states[size_t(b)].saved) kept.insert(kept.end(), s.tensors.begin(), s.tensors.end());
-        rep.blocks[size_t(b)].kept_bytes = count_new(kept, seen);
+        BlockState& st = states[size_t(b)];
+        BlockReport& br = rep.blocks[size_t(b)];
+        br.input_kept_bytes = count_new({st.input}, seen);
+        br.kept_bytes = br.input_kept_bytes;
+        for (size_t l = 0; l < st.saved.size(); ++l) {
+            std::vector<Tensor> kept = st.saved[l].tensors;
+            kept.push_back(st.outputs[l]);
+            br.layers[l].kept_bytes = count_new(kept, seen);
+            br.kept_bytes += br.layers[l].kept_bytes;
+        }
     }
 
     check_stop();
@@ -278,6 +310,12 @@ StepReport Executor::step(const StepOptions& opts) {
         rep.blocks[b].index = int(b);
         rep.blocks[b].name = spec_.blocks[b].name;
         rep.blocks[b].checkpoint = spec_.blocks[b].checkpoint;
+        for (size_t l = 0; l < spec_.blocks[b].layers.size(); ++l) {
+            LayerReport lr;
+            lr.type = std::string(layer_type_name(spec_.blocks[b].layers[l].type));
+            lr.saved = spec_.blocks[b].checkpoint && spec_.blocks[b].saves(l);
+            rep.blocks[b].layers.push_back(lr);
+        }
     }
     opts_ = &opts;
     rep_ = &rep;

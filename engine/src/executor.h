@@ -37,6 +37,7 @@ private:
     struct BlockState {
         Tensor input;                // kept by a checkpointed block
         std::vector<Saved> saved;    // one per layer
+        std::vector<Tensor> outputs; // outputs of saved layers in a checkpointed block
         uint64_t dropout_stream = 0; // where the block's dropout draws started
     };
     struct Stopped {};

@@ -146,6 +146,8 @@ public:
         return y;
     }
 
+    int rng_calls() const override { return 1; }
+
     Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool need_dx) override {
         if (!need_dx) return {};
         const Tensor& mask = saved.tensors.at(0);
@@ -153,6 +155,85 @@ public:
         if (ctx.dry) return dx;
         ctx.be.dropout_backward(dy.f(), mask.u8(), dx.f(), mask.numel(), float(spec_.p));
         return dx;
+    }
+};
+
+// Token (and optionally position) embedding: (rows, 1) token ids -> (rows, dim).
+class Embedding final : public Layer {
+public:
+    Embedding(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream) : Layer(s) {
+        // N(0, 0.02) like GPT-2's initialisation.
+        Param t{name + ".weight", ctx.make({s.vocab, s.dim}, Category::parameter), {}, {}};  // (vocab, dim)
+        if (!ctx.dry) ctx.be.fill_normal(t.value.f(), t.value.numel(), 0.02f, ctx.seed, stream);
+        params_.push_back(std::move(t));
+        if (s.max_len > 0) {
+            Param p{name + ".positions", ctx.make({s.max_len, s.dim}, Category::parameter), {}, {}};
+            if (!ctx.dry) ctx.be.fill_normal(p.value.f(), p.value.numel(), 0.02f, ctx.seed, stream + 1);
+            params_.push_back(std::move(p));
+        }
+    }
+
+    Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) override {
+        const int64_t rows = x.numel();
+        Tensor y = ctx.make({rows, spec_.dim});
+        ctx.keep(saved, x);  // the token ids: `input`, so no activation bytes
+        if (ctx.dry) return y;
+        ctx.be.embedding_forward(x.i64(), params_[0].value.f(), params_.size() > 1 ? params_[1].value.f() : nullptr,
+                                 y.f(), rows, ctx.seq, spec_.dim);
+        return y;
+    }
+
+    Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool) override {
+        const Tensor& tokens = saved.tensors.at(0);
+        for (Param& p : params_)
+            if (!p.grad) p.grad = ctx.make(p.value.shape, Category::gradient);
+        if (ctx.dry) return {};
+        // Positions beyond the sequence length get zero gradient: the kernel covers seq rows.
+        float* dpos = params_.size() > 1 ? params_[1].grad.f() : nullptr;
+        if (dpos) ctx.be.fill(dpos, params_[1].grad.numel(), 0.0f);
+        ctx.be.embedding_backward(tokens.i64(), dy.f(), params_[0].grad.f(), dpos, tokens.numel(), ctx.seq,
+                                  spec_.vocab, spec_.dim);
+        return {};  // token ids have no gradient
+    }
+};
+
+// Multi-head scaled dot-product attention on a fused QKV input: (rows, 3d) -> (rows, d).
+class Attention final : public Layer {
+public:
+    using Layer::Layer;
+
+    int rng_calls() const override { return 1; }
+
+    Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) override {
+        const int64_t rows = x.rows(), d = x.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
+        Tensor y = ctx.make({rows, d});
+        Tensor probs = ctx.make({B, H, T, T});  // the softmax output
+        Tensor mask, scratch;
+        if (spec_.p > 0) {
+            mask = ctx.make({B, H, T, T}, Category::temporary, ElemType::u8);
+            scratch = ctx.make({T, T});
+        }
+        ctx.keep(saved, x);
+        ctx.keep(saved, probs);
+        if (mask) ctx.keep(saved, mask);
+        const uint64_t stream = ctx.dropout_stream++;
+        if (ctx.dry) return y;
+        ctx.be.attention_forward(x.f(), y.f(), probs.f(), mask ? mask.u8() : nullptr, scratch ? scratch.f() : nullptr,
+                                 B, T, H, d / H, spec_.causal, float(spec_.p), ctx.seed, stream);
+        return y;
+    }
+
+    Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool need_dx) override {
+        const Tensor& x = saved.tensors.at(0);
+        const Tensor& probs = saved.tensors.at(1);
+        const bool dropout = saved.tensors.size() > 2;
+        const int64_t rows = x.rows(), d = x.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
+        Tensor dx = ctx.make(x.shape);  // (rows, 3d)
+        Tensor scratch = ctx.make({2, T, T});
+        if (ctx.dry) return need_dx ? dx : Tensor{};
+        ctx.be.attention_backward(x.f(), probs.f(), dropout ? saved.tensors[2].u8() : nullptr, dy.f(), dx.f(),
+                                  scratch.f(), B, T, H, d / H, spec_.causal, float(spec_.p));
+        return need_dx ? dx : Tensor{};
     }
 };
 
@@ -164,6 +245,8 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, OpContext& ctx, const s
     case LayerType::linear: return std::make_unique<Linear>(spec, ctx, name, param_stream);
     case LayerType::layernorm: return std::make_unique<LayerNorm>(spec, ctx, name);
     case LayerType::dropout: return std::make_unique<Dropout>(spec);
+    case LayerType::embedding: return std::make_unique<Embedding>(spec, ctx, name, param_stream);
+    case LayerType::attention: return std::make_unique<Attention>(spec);
     case LayerType::relu:
     case LayerType::gelu:
     case LayerType::tanh: return std::make_unique<Activation>(spec);

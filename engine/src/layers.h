@@ -9,6 +9,9 @@
 //   gelu       its input x                          (features floats)
 //   layernorm  its input x, mean and rstd           (features + 2 floats)
 //   dropout    its mask                             (features bytes)
+//   embedding  nothing (the token ids are `input`)
+//   attention  its input (the fused QKV, 3d floats), the softmax output (heads * T floats) and,
+//              with dropout, its mask (heads * T bytes)
 // Tensors shared between layers (a ReLU's output is the next linear's input) count once.
 #pragma once
 
@@ -39,6 +42,7 @@ struct OpContext {
     uint64_t seed = 0;
     uint64_t dropout_stream = 0;  // next dropout call's Philox stream; restored for recompute
     Category keep_category = Category::activation;
+    int64_t seq = 1;  // sequence length: rows are (batch, position) pairs for attention/positions
 
     Tensor make(std::vector<int64_t> shape, Category c = Category::temporary, ElemType t = ElemType::f32) {
         return Tensor::make(alloc, std::move(shape), c, t);
@@ -61,6 +65,8 @@ public:
     virtual Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) = 0;
     // dx is skipped (empty) when need_dx is false: nothing upstream wants it.
     virtual Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool need_dx) = 0;
+    // Random streams one forward draws: recomputation that skips a saved layer advances by this.
+    virtual int rng_calls() const { return 0; }
 
 protected:
     LayerSpec spec_;

@@ -10,7 +10,7 @@
 
 namespace ckpt {
 
-enum class LayerType { linear, relu, gelu, tanh, layernorm, dropout };
+enum class LayerType { linear, relu, gelu, tanh, layernorm, dropout, embedding, attention };
 enum class LossType { mse, cross_entropy };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };
@@ -21,7 +21,16 @@ struct LayerSpec {
     bool bias = true;         // linear, layernorm (affine)
     int64_t dim = 0;          // layernorm
     double eps = 1e-5;        // layernorm
-    double p = 0.0;           // dropout probability
+    double p = 0.0;           // dropout probability (dropout; attention: on the softmax output)
+    int64_t vocab = 0;        // embedding: token ids in [0, vocab) -> rows of a (vocab, dim) table
+    int64_t max_len = 0;      // embedding: learned positions for up to max_len tokens (0: none)
+    int64_t heads = 0;        // attention: (rows, 3d) fused QKV in -> (rows, d) out, d = heads * head size
+    bool causal = false;      // attention: token t attends to tokens <= t
+    // Selective checkpointing: inside a checkpointed block, a saved layer keeps what its
+    // backward needs and its output, so recomputation skips it (BlockSpec::policy custom).
+    bool save = false;
+
+    bool operator==(const LayerSpec&) const = default;
 };
 
 struct BlockSpec {
@@ -29,6 +38,15 @@ struct BlockSpec {
     std::vector<LayerSpec> layers;
     bool residual = false;    // y = x + layers(x)
     bool checkpoint = false;  // keep only the block input, recompute in backward
+    // Which layers of a checkpointed block are saved rather than recomputed:
+    //   full            none (recompute the whole block)
+    //   save_matmuls    linear and attention layers (their matmul outputs; JAX's dots_saveable)
+    //   attention_core  all but the attention layers (Megatron-LM's selective recomputation)
+    //   custom          each layer's `save` flag
+    enum class Policy { full, save_matmuls, attention_core, custom } policy = Policy::full;
+    bool saves(size_t layer) const;  // the effective flag for one layer
+
+    bool operator==(const BlockSpec&) const = default;
 };
 
 struct OptimizerSpec {
@@ -38,6 +56,8 @@ struct OptimizerSpec {
     double beta1 = 0.9, beta2 = 0.999;     // adamw
     double eps = 1e-8;                     // adamw
     double weight_decay = 0.0;             // adamw (decoupled), sgd (L2)
+
+    bool operator==(const OptimizerSpec&) const = default;
 };
 
 struct ModelSpec {
@@ -49,13 +69,20 @@ struct ModelSpec {
     OptimizerSpec optimizer;
     uint64_t seed = 0;
     bool preserve_rng = true;  // recompute replays the same dropout masks
+    std::string description;   // optional free text shown by the GUI and the CLI
 
-    int64_t rows() const;          // product of input_shape[:-1]
+    bool operator==(const ModelSpec&) const = default;
+
+    // Token models start with an embedding: the input is (B, T) token ids and rows = B * T.
+    bool token_input() const;
+    int64_t rows() const;          // product of input_shape[:-1] (of input_shape for tokens)
+    int64_t sequence_length() const;  // T of (B, T, F) or of token input (B, T); else 1
     int64_t input_features() const;
     int64_t output_features() const;  // features after the last block
 };
 
 std::string_view layer_type_name(LayerType t);
+std::string_view policy_name(BlockSpec::Policy p);
 std::string_view loss_name(LossType t);
 std::string_view optimizer_name(OptimizerType t);
 

@@ -30,6 +30,14 @@ struct NamedTensor {
     std::vector<int64_t> i64;
 };
 
+// Per-layer attribution inside a block (selective checkpointing shows up here).
+struct LayerReport {
+    std::string type;              // "linear", "attention", ...
+    bool saved = false;            // kept rather than recomputed inside a checkpointed block
+    int64_t kept_bytes = 0;        // bytes this layer holds for backward after forward
+    int64_t recomputed_bytes = 0;  // bytes its recomputation rematerialised
+};
+
 struct BlockReport {
     int index = 0;
     std::string name;
@@ -41,6 +49,8 @@ struct BlockReport {
     int64_t kept_bytes_unchecked = 0;  // what the block would hold without checkpointing
     int64_t avoided_bytes = 0;         // kept_bytes_unchecked - kept_bytes
     int64_t recomputed_bytes = 0;      // bytes rematerialised during this block's backward
+    int64_t input_kept_bytes = 0;      // part of kept_bytes: the input a checkpointed block keeps
+    std::vector<LayerReport> layers;
 };
 
 enum class StepStatus { ok, stopped, out_of_memory, failed };

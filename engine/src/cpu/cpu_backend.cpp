@@ -25,6 +25,23 @@ constexpr int64_t kParallelMin = 1 << 15;  // below this, threading costs more t
 constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluC = 0.044715f;
 
+// Row-wise softmax of a (T, T) score matrix in place; with `causal`, entries above the
+// diagonal are excluded (probability 0).
+void softmax_rows(float* S, int64_t T, bool causal) {
+#pragma omp parallel for if (T * T > kParallelMin)
+    for (int64_t i = 0; i < T; ++i) {
+        float* row = S + i * T;
+        const int64_t n = causal ? i + 1 : T;
+        float mx = row[0];
+        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, row[j]);
+        double sum = 0.0;
+        for (int64_t j = 0; j < n; ++j) { row[j] = std::exp(row[j] - mx); sum += row[j]; }
+        const float inv = float(1.0 / sum);
+        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+        for (int64_t j = n; j < T; ++j) row[j] = 0.0f;
+    }
+}
+
 class CpuBackend final : public Backend {
 public:
     std::string name() const override {
@@ -276,6 +293,114 @@ public:
         for (int64_t r = 0; r < rows; ++r) {
             for (int64_t c = 0; c < cols; ++c) dlogits[r * cols + c] = k * probs[r * cols + c];
             dlogits[r * cols + target[r]] -= k;
+        }
+    }
+
+    void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out,
+                           int64_t rows, int64_t seq, int64_t dim) override {
+#pragma omp parallel for if (rows * dim > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* t = table + tokens[r] * dim;
+            float* o = out + r * dim;
+            if (positions) {
+                const float* pos = positions + (r % seq) * dim;
+                for (int64_t c = 0; c < dim; ++c) o[c] = t[c] + pos[c];
+            } else {
+                std::memcpy(o, t, size_t(dim) * sizeof(float));
+            }
+        }
+    }
+    void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
+                            int64_t rows, int64_t seq, int64_t vocab, int64_t dim) override {
+        // Scatter-add by column slices: each thread owns columns and walks the rows in order,
+        // so repeated tokens accumulate in a fixed order (deterministic, no atomics).
+        constexpr int64_t kSlice = 64;
+        const int64_t slices = (dim + kSlice - 1) / kSlice;
+#pragma omp parallel for if (rows * dim > kParallelMin)
+        for (int64_t s = 0; s < slices; ++s) {
+            const int64_t c0 = s * kSlice, c1 = std::min(dim, c0 + kSlice);
+            for (int64_t v = 0; v < vocab; ++v)
+                for (int64_t c = c0; c < c1; ++c) dtable[v * dim + c] = 0.0f;
+            if (dpositions)
+                for (int64_t t = 0; t < seq; ++t)
+                    for (int64_t c = c0; c < c1; ++c) dpositions[t * dim + c] = 0.0f;
+            for (int64_t r = 0; r < rows; ++r) {
+                const float* d = dout + r * dim;
+                float* t = dtable + tokens[r] * dim;
+                for (int64_t c = c0; c < c1; ++c) t[c] += d[c];
+                if (dpositions) {
+                    float* pos = dpositions + (r % seq) * dim;
+                    for (int64_t c = c0; c < c1; ++c) pos[c] += d[c];
+                }
+            }
+        }
+    }
+
+    void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch, int64_t B,
+                           int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
+                           uint64_t stream) override {
+        const int64_t d = H * hd, ld = 3 * d;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+        for (int64_t b = 0; b < B; ++b) {
+            for (int64_t h = 0; h < H; ++h) {
+                const float* Q = qkv + b * T * ld + h * hd;
+                const float* K = Q + d;
+                const float* V = Q + 2 * d;
+                float* P = probs + (b * H + h) * T * T;  // (T, T)
+                gemm(false, true, T, T, hd, scale, Q, ld, K, ld, 0.0f, P, T);
+                softmax_rows(P, T, causal);
+                const float* A = P;
+                if (p > 0.0f) {
+                    uint8_t* M = mask + (b * H + h) * T * T;
+                    const uint64_t base = uint64_t((b * H + h) * T * T);
+                    for (int64_t i = 0; i < T * T; ++i) {
+                        M[i] = philox::to_unit(philox::word(base + uint64_t(i), stream, seed)) >= p;
+                        scratch[i] = M[i] ? P[i] * keep_scale : 0.0f;
+                    }
+                    A = scratch;
+                }
+                gemm(false, false, T, hd, T, 1.0f, A, T, V, ld, 0.0f, out + b * T * d + h * hd, d);
+            }
+        }
+    }
+    void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout,
+                            float* dqkv, float* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
+                            float p) override {
+        const int64_t d = H * hd, ld = 3 * d;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+        float* dP = scratch;          // (T, T)
+        float* A = scratch + T * T;   // (T, T): the dropped-out probabilities forward used
+        for (int64_t b = 0; b < B; ++b) {
+            for (int64_t h = 0; h < H; ++h) {
+                const float* Q = qkv + b * T * ld + h * hd;
+                const float* K = Q + d;
+                const float* V = Q + 2 * d;
+                float* dQ = dqkv + b * T * ld + h * hd;
+                float* dK = dQ + d;
+                float* dV = dQ + 2 * d;
+                const float* P = probs + (b * H + h) * T * T;
+                const uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
+                const float* dO = dout + b * T * d + h * hd;
+                const float* Ause = P;
+                if (M) {
+                    for (int64_t i = 0; i < T * T; ++i) A[i] = M[i] ? P[i] * keep_scale : 0.0f;
+                    Ause = A;
+                }
+                gemm(true, false, T, hd, T, 1.0f, Ause, T, dO, d, 0.0f, dV, ld);   // dV = A^T dO
+                gemm(false, true, T, T, hd, 1.0f, dO, d, V, ld, 0.0f, dP, T);      // dA = dO V^T
+                for (int64_t i = 0; i < T; ++i) {
+                    float* g = dP + i * T;
+                    const float* pr = P + i * T;
+                    if (M)
+                        for (int64_t j = 0; j < T; ++j) g[j] = M[i * T + j] ? g[j] * keep_scale : 0.0f;
+                    double dot = 0.0;
+                    for (int64_t j = 0; j < T; ++j) dot += double(g[j]) * double(pr[j]);
+                    const float fdot = float(dot);
+                    for (int64_t j = 0; j < T; ++j) g[j] = scale * pr[j] * (g[j] - fdot);  // dS
+                }
+                gemm(false, false, T, hd, T, 1.0f, dP, T, K, ld, 0.0f, dQ, ld);    // dQ = dS K
+                gemm(true, false, T, hd, T, 1.0f, dP, T, Q, ld, 0.0f, dK, ld);     // dK = dS^T Q
+            }
         }
     }
 

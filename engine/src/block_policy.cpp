@@ -1,0 +1,38 @@
+// Selective checkpointing policies and the token-input helpers of ModelSpec: which layers of a
+// checkpointed block are saved rather than recomputed, and how token models shape their input.
+#include "ckpt/model_spec.h"
+
+namespace ckpt {
+
+bool BlockSpec::saves(size_t layer) const {
+    if (layer >= layers.size()) return false;
+    const LayerType t = layers[layer].type;
+    switch (policy) {
+    case Policy::full: return false;
+    case Policy::save_matmuls: return t == LayerType::linear || t == LayerType::attention;
+    case Policy::attention_core: return t != LayerType::attention;
+    case Policy::custom: return layers[layer].save;
+    }
+    return false;
+}
+
+std::string_view policy_name(BlockSpec::Policy p) {
+    switch (p) {
+    case BlockSpec::Policy::full: return "full";
+    case BlockSpec::Policy::save_matmuls: return "save_matmuls";
+    case BlockSpec::Policy::attention_core: return "attention_core";
+    case BlockSpec::Policy::custom: return "custom";
+    }
+    return "unknown";
+}
+
+bool ModelSpec::token_input() const {
+    return !blocks.empty() && !blocks[0].layers.empty() && blocks[0].layers[0].type == LayerType::embedding;
+}
+
+int64_t ModelSpec::sequence_length() const {
+    if (token_input()) return input_shape.size() >= 2 ? input_shape[1] : 1;
+    return input_shape.size() >= 3 ? input_shape[1] : 1;
+}
+
+}  // namespace ckpt
