@@ -99,6 +99,53 @@ inline ckpt::ModelSpec dropout_mlp(double p = 0.2) {
     return s;
 }
 
+inline ckpt::LayerSpec embedding(int64_t vocab, int64_t dim, int64_t max_len) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::embedding;
+    l.vocab = vocab;
+    l.dim = dim;
+    l.max_len = max_len;
+    return l;
+}
+inline ckpt::LayerSpec attention(int64_t heads, bool causal, double p) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::attention;
+    l.heads = heads;
+    l.causal = causal;
+    l.p = p;
+    return l;
+}
+
+// A GPT-2-shaped pre-LayerNorm transformer on token ids (B, T): an embedding block, then per
+// transformer layer an attention sub-block [LN, Linear d->3d, attention, Linear d->d, dropout]
+// and an MLP sub-block [LN, Linear d->4d, GELU, Linear 4d->d, dropout], each residual, then a
+// head [LN, Linear d->vocab] with cross-entropy on random next tokens.
+inline ckpt::ModelSpec gpt(int64_t vocab, int64_t d, int64_t heads, int layers, int64_t B, int64_t T, double p,
+                           ckpt::BlockSpec::Policy policy = ckpt::BlockSpec::Policy::full, bool checkpoint = false) {
+    ckpt::ModelSpec s;
+    s.name = "gpt";
+    s.input_shape = {B, T};
+    s.loss = ckpt::LossType::cross_entropy;
+    s.optimizer.type = ckpt::OptimizerType::adamw;
+    s.seed = 5;
+    s.blocks.push_back({"embed", {embedding(vocab, d, T)}, false, false});
+    for (int i = 0; i < layers; ++i) {
+        ckpt::BlockSpec attn{"h" + std::to_string(i) + ".attn",
+                             {layernorm(d), linear(d, 3 * d), attention(heads, true, p), linear(d, d), dropout(p)},
+                             true,
+                             checkpoint};
+        ckpt::BlockSpec mlp{"h" + std::to_string(i) + ".mlp",
+                            {layernorm(d), linear(d, 4 * d), act(ckpt::LayerType::gelu), linear(4 * d, d), dropout(p)},
+                            true,
+                            checkpoint};
+        attn.policy = mlp.policy = policy;
+        s.blocks.push_back(attn);
+        s.blocks.push_back(mlp);
+    }
+    s.blocks.push_back({"head", {layernorm(d), linear(d, vocab)}, false, false});
+    return s;
+}
+
 inline ckpt::ModelSpec with_checkpoints(ckpt::ModelSpec s, const std::vector<bool>& flags) {
     for (size_t b = 0; b < s.blocks.size() && b < flags.size(); ++b) s.blocks[b].checkpoint = flags[b];
     return s;

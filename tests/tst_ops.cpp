@@ -131,6 +131,75 @@ private slots:
         }
     }
 
+    void attentionGradients_data() {
+        QTest::addColumn<bool>("causal");
+        QTest::addColumn<double>("p");
+        QTest::newRow("bidirectional") << false << 0.0;
+        QTest::newRow("causal") << true << 0.0;
+        QTest::newRow("causal, dropout 0.2") << true << 0.2;
+    }
+
+    void attentionGradients() {
+        QFETCH(bool, causal);
+        QFETCH(double, p);
+        Fixture fx;
+        fx.ctx.seq = 4;  // batch 2 x 4 positions, 2 heads of size 3
+        std::mt19937 rng(5);
+        LayerSpec spec;
+        spec.type = LayerType::attention;
+        spec.heads = 2;
+        spec.causal = causal;
+        spec.p = p;
+        auto layer = make_layer(spec, fx.ctx, "attn", 0);
+        Tensor x = fx.ctx.make({8, 18});  // (B*T, 3 * heads * head size)
+        fill_random(x, rng, -1.5, 1.5);
+        Tensor r = fx.ctx.make({8, 6});
+        fill_random(r, rng, -1.0, 1.0);
+        auto objective = [&] {
+            fx.ctx.dropout_stream = 7;
+            return dot(layer->forward(fx.ctx, x, nullptr), r);
+        };
+        fx.ctx.dropout_stream = 7;
+        Saved saved;
+        Tensor y = layer->forward(fx.ctx, x, &saved);
+        QCOMPARE(saved.tensors.size(), size_t(p > 0 ? 3 : 2));  // qkv, softmax output (, mask)
+        if (causal) {  // position 0 attends only to itself
+            const float* probs = saved.tensors[1].f();
+            QCOMPARE(probs[0], 1.0f);
+            QCOMPARE(probs[1], 0.0f);
+        }
+        Tensor dx = layer->backward(fx.ctx, saved, r, true);
+        QString where;
+        QVERIFY2(check(objective, x.f(), dx.f(), x.numel(), &where) <= 1.0, qPrintable(where));
+    }
+
+    void embeddingGradients() {
+        Fixture fx;
+        fx.ctx.seq = 3;
+        std::mt19937 rng(9);
+        LayerSpec spec;
+        spec.type = LayerType::embedding;
+        spec.vocab = 5;
+        spec.dim = 4;
+        spec.max_len = 6;
+        auto layer = make_layer(spec, fx.ctx, "emb", philox::kStreamParams);
+        Tensor tokens = fx.ctx.make({6, 1}, Category::input, ElemType::i64);  // batch 2 x 3 positions
+        const int64_t ids[6] = {0, 3, 3, 4, 0, 3};  // repeats accumulate
+        for (int i = 0; i < 6; ++i) tokens.i64()[i] = ids[i];
+        Tensor r = fx.ctx.make({6, 4});
+        fill_random(r, rng, -1.0, 1.0);
+        auto objective = [&] { return dot(layer->forward(fx.ctx, tokens, nullptr), r); };
+        Saved saved;
+        Tensor y = layer->forward(fx.ctx, tokens, &saved);
+        QVERIFY(!layer->backward(fx.ctx, saved, r, true));  // token ids have no gradient
+        for (Param& prm : layer->params()) {
+            std::vector<float> g = to_host_f32(cpu_backend(), prm.grad);
+            QString where;
+            QVERIFY2(check(objective, prm.value.f(), g.data(), prm.value.numel(), &where) <= 1.0,
+                     qPrintable(QString::fromStdString(prm.name) + " " + where));
+        }
+    }
+
     void dropoutMaskMatchesProbability() {
         Fixture fx;
         LayerSpec spec;

@@ -76,6 +76,15 @@ void Executor::boundary(Segment* next) {
     if (next) *next = {live, live, live};
 }
 
+bool Executor::output_needed(int b, size_t l) const {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    const auto& layers = blocks_[size_t(b)];
+    if (layers[l]->rebuild_kind() == Layer::Rebuild::from_output) return true;
+    if (l + 1 == layers.size()) return false;  // backward starts from the incoming gradient
+    // The next layer needs this output as input if it runs again or rebuilds from its input.
+    return !bs.saves(l + 1) || layers[l + 1]->rebuild_kind() == Layer::Rebuild::from_input;
+}
+
 void Executor::check_stop() const {
     if (opts_->stop && opts_->stop->load(std::memory_order_relaxed)) throw Stopped{};
 }
@@ -104,11 +113,13 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st, StepRepor
         check_stop();
         alloc_.set_context(b, int(l), Phase::forward);
         const int64_t tl = now();
-        // A checkpointed block keeps nothing but its input, except the layers its policy saves:
-        // they keep what backward needs and their output, so recomputation can skip them.
-        const bool keep = !bs.checkpoint || bs.saves(l);
-        h = layers[l]->forward(ctx_, h, keep ? &st.saved[l] : nullptr);
-        if (bs.checkpoint && keep) {
+        // A checkpointed block keeps nothing but its input, except what its policy saves: a
+        // saved layer whose backward state can be rebuilt keeps only its output (when the
+        // recomputation will need it), any other saved layer keeps its state and output.
+        const bool saved = bs.checkpoint && bs.saves(l);
+        const bool keep_state = !bs.checkpoint || (saved && layers[l]->rebuild_kind() == Layer::Rebuild::no);
+        h = layers[l]->forward(ctx_, h, keep_state ? &st.saved[l] : nullptr);
+        if (saved && output_needed(b, l)) {
             Saved out;
             ctx_.keep(&out, h);
             st.outputs[l] = h;
@@ -140,10 +151,13 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         for (size_t l = 0; l < layers.size(); ++l) {
             check_stop();
             if (bs.saves(l)) {
-                // Saved: its output and backward state survive from forward; draw its random
-                // streams anyway so the layers after it replay theirs.
-                h = std::move(st.outputs[l]);
+                // Saved: not run again. Its random streams are skipped so that the layers
+                // after it replay theirs; a rebuildable layer takes its input or output as state.
                 ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
+                const Layer::Rebuild kind = layers[l]->rebuild_kind();
+                if (kind != Layer::Rebuild::no)
+                    ctx_.keep(&st.saved[l], kind == Layer::Rebuild::from_input ? h : st.outputs[l]);
+                h = std::move(st.outputs[l]);
                 continue;
             }
             alloc_.set_context(b, int(l), Phase::recompute);

@@ -23,6 +23,8 @@ public:
         }
     }
 
+    Rebuild rebuild_kind() const override { return Rebuild::from_input; }
+
     Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) override {
         const int64_t rows = x.rows();
         Tensor y = ctx.make({rows, spec_.out});  // (rows, out)
@@ -57,6 +59,10 @@ public:
 class Activation final : public Layer {
 public:
     using Layer::Layer;
+
+    Rebuild rebuild_kind() const override {
+        return spec_.type == LayerType::gelu ? Rebuild::from_input : Rebuild::from_output;
+    }
 
     Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) override {
         Tensor y = ctx.make(x.shape);

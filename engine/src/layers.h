@@ -68,6 +68,12 @@ public:
     // Random streams one forward draws: recomputation that skips a saved layer advances by this.
     virtual int rng_calls() const { return 0; }
 
+    // Whether backward's state can be put together from the layer's input or output alone, so
+    // a layer saved by a selective policy need not run again when its block is recomputed:
+    // a linear needs only its input, ReLU/Tanh only their output. Others keep their state.
+    enum class Rebuild { no, from_input, from_output };
+    virtual Rebuild rebuild_kind() const { return Rebuild::no; }
+
 protected:
     LayerSpec spec_;
     std::vector<Param> params_;

@@ -1,0 +1,721 @@
+// Reading, checking and writing the model spec (model_spec.h). Parsing is strict on purpose:
+// a typo in a key would otherwise silently fall back to a default and the app would measure a
+// model the user did not ask for. Every error is one line that starts with the field's path
+// ("blocks[2].layers[0].in: ..."). Semantic checks (shapes, ranges, size caps) live in one
+// place and serve both parse_model_spec and validate_model_spec, so the GUI's in-memory specs
+// and the CLI's files are judged by the same rules and messages.
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ckpt/model_spec.h"
+
+namespace ckpt {
+
+using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+namespace {
+
+// Caps that keep every size computation far from int64 overflow: a dim fits in int32 and no
+// tensor may have more than 2^40 elements (4 TiB of f32), so rows * features never overflows.
+constexpr int64_t kMaxDim = 2147483647;           // 2^31 - 1
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+constexpr int kMaxRepeat = 100000;
+constexpr size_t kMaxBlocks = 100000;  // after expanding "repeat"
+constexpr size_t kMaxInputDims = 8;
+constexpr size_t kMaxFileBytes = size_t(64) << 20;
+
+struct SpecError {
+    std::string message;
+};
+
+[[noreturn]] void fail(const std::string& path, const std::string& reason) {
+    throw SpecError{path.empty() ? reason : path + ": " + reason};
+}
+
+// The shortest form that reads back to the same double, so messages show what the user wrote.
+std::string num(double v) {
+    char buf[64];
+    for (int prec = 1; prec <= 17; ++prec) {
+        std::snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
+    return buf;
+}
+
+// "[json.exception.parse_error.101] parse error at line 3, column 1: ..." -> "at line 3, ...",
+// on one line.
+std::string nlohmann_reason(const std::exception& e) {
+    std::string what = e.what();
+    if (what.rfind("[json.exception.", 0) == 0) {
+        const auto close = what.find("] ");
+        if (close != std::string::npos) what = what.substr(close + 2);
+    }
+    if (what.rfind("parse error ", 0) == 0) what = what.substr(12);
+    for (char& c : what)
+        if (c == '\n' || c == '\r') c = ' ';
+    return what;
+}
+
+// How a JSON value looks in a message: short, one line.
+std::string shown(const json& v) {
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (s.size() > 40) s = s.substr(0, 37) + "...";
+    return s;
+}
+
+// Product a * b, or -1 when it would pass kMaxElements (a, b >= 0).
+int64_t capped_product(int64_t a, int64_t b) {
+    if (a == 0 || b == 0) return 0;
+    if (a > kMaxElements / b) return -1;
+    return a * b;
+}
+
+// ---- semantic checks, shared by parsing and validate_model_spec --------------------------
+
+void check_dim(int64_t v, const std::string& path) {
+    if (v <= 0) fail(path, "must be positive, got " + std::to_string(v));
+    if (v > kMaxDim) fail(path, "must be at most " + std::to_string(kMaxDim) + ", got " + std::to_string(v));
+}
+
+void check_elements(int64_t a, int64_t b, const std::string& path, const std::string& what) {
+    if (capped_product(a, b) < 0)
+        fail(path, what + " of " + std::to_string(a) + " x " + std::to_string(b) +
+                       " elements exceeds the limit of 2^40 elements per tensor");
+}
+
+void check_finite(double v, const std::string& path) {
+    if (!std::isfinite(v)) fail(path, "must be a finite number, got " + num(v));
+}
+
+void check_input(const ModelSpec& s) {
+    if (s.input_shape.size() < 2)
+        fail("input.shape", "needs at least 2 dims, (batch, features) or (batch, seq, features), got " +
+                                std::to_string(s.input_shape.size()));
+    if (s.input_shape.size() > kMaxInputDims)
+        fail("input.shape", "has " + std::to_string(s.input_shape.size()) + " dims, at most " +
+                                std::to_string(kMaxInputDims) + " are supported");
+    int64_t n = 1;
+    for (size_t i = 0; i < s.input_shape.size(); ++i) {
+        check_dim(s.input_shape[i], "input.shape[" + std::to_string(i) + "]");
+        n = capped_product(n, s.input_shape[i]);
+        if (n < 0) fail("input.shape", "the input tensor has more than 2^40 elements");
+    }
+}
+
+void check_optimizer(const OptimizerSpec& o) {
+    if (o.type == OptimizerType::none) return;
+    check_finite(o.lr, "optimizer.lr");
+    if (o.lr < 0) fail("optimizer.lr", "must not be negative, got " + num(o.lr));
+    check_finite(o.weight_decay, "optimizer.weight_decay");
+    if (o.weight_decay < 0) fail("optimizer.weight_decay", "must not be negative, got " + num(o.weight_decay));
+    if (o.type == OptimizerType::sgd) {
+        check_finite(o.momentum, "optimizer.momentum");
+        if (o.momentum < 0) fail("optimizer.momentum", "must not be negative, got " + num(o.momentum));
+    } else {
+        const double betas[2] = {o.beta1, o.beta2};
+        for (int i = 0; i < 2; ++i) {
+            const std::string path = "optimizer.betas[" + std::to_string(i) + "]";
+            check_finite(betas[i], path);
+            if (betas[i] < 0 || betas[i] >= 1) fail(path, "must be in [0, 1), got " + num(betas[i]));
+        }
+        check_finite(o.eps, "optimizer.eps");
+        if (o.eps < 0) fail("optimizer.eps", "must not be negative, got " + num(o.eps));
+    }
+}
+
+// Checks one block against the features flowing in; returns the features flowing out.
+int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t features, bool first_block,
+                    const std::string& path) {
+    if (b.layers.empty()) fail(path + ".layers", "a block needs at least one layer");
+    const int64_t in_features = features;
+    for (size_t i = 0; i < b.layers.size(); ++i) {
+        const LayerSpec& l = b.layers[i];
+        const bool first_layer = first_block && i == 0;
+        const std::string lp = path + ".layers[" + std::to_string(i) + "]";
+        switch (l.type) {
+        case LayerType::linear:
+            check_dim(l.in, lp + ".in");
+            check_dim(l.out, lp + ".out");
+            if (l.in != features)
+                fail(lp + ".in", "expected " + std::to_string(features) + " (the features coming in), got " +
+                                     std::to_string(l.in));
+            check_elements(l.in, l.out, lp, "weight");
+            check_elements(rows, l.out, lp, "output");
+            features = l.out;
+            break;
+        case LayerType::layernorm:
+            check_dim(l.dim, lp + ".dim");
+            if (l.dim != features)
+                fail(lp + ".dim", "expected " + std::to_string(features) + " (the features coming in), got " +
+                                      std::to_string(l.dim));
+            check_finite(l.eps, lp + ".eps");
+            if (l.eps <= 0) fail(lp + ".eps", "must be positive, got " + num(l.eps));
+            break;
+        case LayerType::dropout:
+            if (!(l.p >= 0 && l.p < 1)) fail(lp + ".p", "must be in [0, 1), got " + num(l.p));
+            break;
+        case LayerType::relu:
+        case LayerType::gelu:
+        case LayerType::tanh:
+            break;
+        case LayerType::embedding:
+            if (!first_layer) fail(lp + ".type", "an embedding must be the model's first layer (it reads token ids)");
+            check_dim(l.vocab, lp + ".vocab");
+            check_dim(l.dim, lp + ".dim");
+            check_elements(l.vocab, l.dim, lp, "table");
+            check_elements(rows, l.dim, lp, "output");
+            if (l.max_len < 0) fail(lp + ".max_len", "must not be negative, got " + std::to_string(l.max_len));
+            if (l.max_len > 0 && l.max_len < seq)
+                fail(lp + ".max_len", "is " + std::to_string(l.max_len) + " but the sequence has " +
+                                          std::to_string(seq) + " tokens");
+            check_elements(l.max_len, l.dim, lp, "position table");
+            features = l.dim;
+            break;
+        case LayerType::attention:
+            check_dim(l.heads, lp + ".heads");
+            if (features % 3 != 0)
+                fail(lp + ".type", "attention takes a fused QKV input of 3 * hidden features, got " +
+                                       std::to_string(features) + " (not a multiple of 3)");
+            if ((features / 3) % l.heads != 0)
+                fail(lp + ".heads", std::to_string(l.heads) + " heads do not divide the hidden size " +
+                                        std::to_string(features / 3));
+            if (!(l.p >= 0 && l.p < 1)) fail(lp + ".p", "must be in [0, 1), got " + num(l.p));
+            check_elements(capped_product(rows, l.heads), seq, lp, "attention scores");
+            features /= 3;
+            break;
+        default:
+            fail(lp + ".type", "unknown layer type " + std::to_string(int(l.type)));
+        }
+    }
+    if (b.residual && features != in_features)
+        fail(path + ".residual", "output features " + std::to_string(features) + " differ from input features " +
+                                     std::to_string(in_features) + " (a residual block must keep the width)");
+    return features;
+}
+
+// All semantic checks. block_path maps an (expanded) block index to the path to report.
+void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& block_path) {
+    if (s.dtype != DType::f32) fail("input.dtype", "expected f32");
+    check_input(s);
+    if (s.blocks.empty()) fail("blocks", "needs at least one block");
+    if (s.blocks.size() > kMaxBlocks)
+        fail("blocks", std::to_string(s.blocks.size()) + " blocks, at most " + std::to_string(kMaxBlocks) +
+                           " are supported");
+    if (s.loss != LossType::mse && s.loss != LossType::cross_entropy) fail("loss", "unknown loss");
+    const OptimizerType ot = s.optimizer.type;
+    if (ot != OptimizerType::none && ot != OptimizerType::sgd && ot != OptimizerType::adamw)
+        fail("optimizer.type", "unknown optimizer");
+    check_optimizer(s.optimizer);
+    const int64_t rows = s.rows();
+    if (rows < 0) fail("input.shape", "the input tensor has more than 2^40 elements");
+    int64_t features = s.token_input() ? 1 : s.input_features();  // a token id per row
+    for (size_t b = 0; b < s.blocks.size(); ++b)
+        features = check_block(s.blocks[b], rows, s.sequence_length(), features, b == 0, block_path(b));
+}
+
+// ---- JSON reading -------------------------------------------------------------------------
+
+// Tracks the path of the value being parsed so a duplicate key can be named exactly. nlohmann
+// keeps the last of two equal keys silently; a spec with "in" twice is almost surely a mistake.
+class DuplicateKeyFinder {
+public:
+    std::string error;
+
+    bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+            next_element();
+            stack_.push_back({true, {}, -1, {}});
+            break;
+        case json::parse_event_t::array_start:
+            next_element();
+            stack_.push_back({false, {}, -1, {}});
+            break;
+        case json::parse_event_t::object_end:
+        case json::parse_event_t::array_end:
+            if (!stack_.empty()) stack_.pop_back();
+            break;
+        case json::parse_event_t::key:
+            if (!stack_.empty() && parsed.is_string()) {
+                Frame& f = stack_.back();
+                f.key = parsed.get<std::string>();
+                if (!f.keys.insert(f.key).second && error.empty())
+                    error = path() + ": duplicate key (each key may appear once per object)";
+            }
+            break;
+        case json::parse_event_t::value:
+            next_element();
+            break;
+        }
+        return true;
+    }
+
+private:
+    struct Frame {
+        bool object;
+        std::string key;
+        int64_t index;
+        std::set<std::string> keys;
+    };
+    std::vector<Frame> stack_;
+
+    void next_element() {
+        if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
+    }
+    std::string path() const {
+        std::string p;
+        for (const Frame& f : stack_) {
+            if (f.object) {
+                if (f.key.empty() && &f != &stack_.back()) continue;
+                p += (p.empty() ? "" : ".") + f.key;
+            } else {
+                p += "[" + std::to_string(f.index) + "]";
+            }
+        }
+        return p;
+    }
+};
+
+const char* type_word(const json& v) {
+    switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::object: return "an object";
+    case json::value_t::array: return "an array";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::binary: return "binary data";
+    case json::value_t::discarded: return "nothing";
+    default: return "a number";
+    }
+}
+
+void expect_object(const json& v, const std::string& path) {
+    if (!v.is_object()) fail(path, std::string("expected an object, got ") + type_word(v));
+}
+
+// Rejects keys outside `allowed`; `what` names the object kind for the message.
+void check_keys(const json& obj, const std::string& path, const std::vector<std::string>& allowed,
+                const std::string& what) {
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        bool ok = false;
+        for (const std::string& a : allowed) ok |= a == it.key();
+        if (ok) continue;
+        std::string list;
+        for (size_t i = 0; i < allowed.size(); ++i) list += (i ? ", " : "") + allowed[i];
+        fail((path.empty() ? "" : path + ".") + it.key(), "unknown key in " + what + " (expected " + list + ")");
+    }
+}
+
+const json* find(const json& obj, const char* key) {
+    auto it = obj.find(key);
+    return it == obj.end() ? nullptr : &*it;
+}
+
+const json& require(const json& obj, const std::string& path, const char* key) {
+    const json* v = find(obj, key);
+    if (!v) fail(path.empty() ? key : path + "." + key, "required field is missing");
+    return *v;
+}
+
+std::string get_string(const json& v, const std::string& path) {
+    if (!v.is_string()) fail(path, std::string("expected a string, got ") + type_word(v) + " " + shown(v));
+    return v.get<std::string>();
+}
+
+bool get_bool(const json& v, const std::string& path) {
+    if (!v.is_boolean()) fail(path, std::string("expected true or false, got ") + shown(v));
+    return v.get<bool>();
+}
+
+double get_number(const json& v, const std::string& path) {
+    if (!v.is_number()) fail(path, std::string("expected a number, got ") + type_word(v) + " " + shown(v));
+    return v.get<double>();
+}
+
+// A dimension: a JSON integer in [1, 2^31 - 1]. Floats like 1024.0 are refused too: a size
+// written as a float is usually a computed value that went wrong.
+int64_t get_dim(const json& v, const std::string& path) {
+    if (v.is_number_unsigned()) {
+        const uint64_t u = v.get<uint64_t>();
+        if (u > uint64_t(kMaxDim)) fail(path, "must be at most " + std::to_string(kMaxDim) + ", got " + std::to_string(u));
+        return int64_t(u);
+    }
+    if (v.is_number_integer()) {
+        const int64_t i = v.get<int64_t>();
+        check_dim(i, path);
+        return i;
+    }
+    if (v.is_number_float()) {
+        const double d = v.get<double>();
+        if (std::isfinite(d) && d == std::floor(d) && d > double(kMaxDim))
+            fail(path, "must be at most " + std::to_string(kMaxDim) + ", got " + num(d));
+        fail(path, "must be an integer, got " + shown(v));
+    }
+    fail(path, std::string("must be an integer, got ") + type_word(v) + " " + shown(v));
+}
+
+LayerSpec parse_layer(const json& j, const std::string& path) {
+    expect_object(j, path);
+    LayerSpec l;
+    const std::string type = get_string(require(j, path, "type"), path + ".type");
+    if (type == "linear") {
+        l.type = LayerType::linear;
+        check_keys(j, path, {"type", "in", "out", "bias", "save"}, "a linear layer");
+        l.in = get_dim(require(j, path, "in"), path + ".in");
+        l.out = get_dim(require(j, path, "out"), path + ".out");
+        if (const json* v = find(j, "bias")) l.bias = get_bool(*v, path + ".bias");
+    } else if (type == "layernorm") {
+        l.type = LayerType::layernorm;
+        check_keys(j, path, {"type", "dim", "eps", "affine", "save"}, "a layernorm layer");
+        l.dim = get_dim(require(j, path, "dim"), path + ".dim");
+        if (const json* v = find(j, "eps")) l.eps = get_number(*v, path + ".eps");
+        if (const json* v = find(j, "affine")) l.bias = get_bool(*v, path + ".affine");
+    } else if (type == "dropout") {
+        l.type = LayerType::dropout;
+        check_keys(j, path, {"type", "p", "save"}, "a dropout layer");
+        l.p = get_number(require(j, path, "p"), path + ".p");
+    } else if (type == "relu" || type == "gelu" || type == "tanh") {
+        l.type = type == "relu" ? LayerType::relu : type == "gelu" ? LayerType::gelu : LayerType::tanh;
+        check_keys(j, path, {"type", "save"}, "a " + type + " layer");
+    } else if (type == "embedding") {
+        l.type = LayerType::embedding;
+        check_keys(j, path, {"type", "vocab", "dim", "max_len", "save"}, "an embedding layer");
+        l.vocab = get_dim(require(j, path, "vocab"), path + ".vocab");
+        l.dim = get_dim(require(j, path, "dim"), path + ".dim");
+        if (const json* v = find(j, "max_len")) l.max_len = get_dim(*v, path + ".max_len");
+    } else if (type == "attention") {
+        l.type = LayerType::attention;
+        check_keys(j, path, {"type", "heads", "causal", "p", "save"}, "an attention layer");
+        l.heads = get_dim(require(j, path, "heads"), path + ".heads");
+        if (const json* v = find(j, "causal")) l.causal = get_bool(*v, path + ".causal");
+        if (const json* v = find(j, "p")) l.p = get_number(*v, path + ".p");
+    } else {
+        fail(path + ".type", "unknown layer type " + shown(j.at("type")) +
+                                 " (expected linear, relu, gelu, tanh, layernorm, dropout, embedding or attention)");
+    }
+    if (const json* v = find(j, "save")) l.save = get_bool(*v, path + ".save");
+    return l;
+}
+
+OptimizerSpec parse_optimizer(const json& j) {
+    const std::string path = "optimizer";
+    expect_object(j, path);
+    OptimizerSpec o;
+    const std::string type = get_string(require(j, path, "type"), path + ".type");
+    if (type == "none") {
+        o.type = OptimizerType::none;
+        check_keys(j, path, {"type"}, "optimizer none");
+        return o;
+    }
+    if (type == "sgd") {
+        o.type = OptimizerType::sgd;
+        check_keys(j, path, {"type", "lr", "momentum", "weight_decay"}, "optimizer sgd");
+        if (const json* v = find(j, "momentum")) o.momentum = get_number(*v, path + ".momentum");
+    } else if (type == "adamw") {
+        o.type = OptimizerType::adamw;
+        check_keys(j, path, {"type", "lr", "betas", "eps", "weight_decay"}, "optimizer adamw");
+        if (const json* v = find(j, "betas")) {
+            if (!v->is_array() || v->size() != 2) fail(path + ".betas", "expected two numbers [beta1, beta2], got " + shown(*v));
+            o.beta1 = get_number((*v)[0], path + ".betas[0]");
+            o.beta2 = get_number((*v)[1], path + ".betas[1]");
+        }
+        if (const json* v = find(j, "eps")) o.eps = get_number(*v, path + ".eps");
+    } else {
+        fail(path + ".type", "unknown optimizer " + shown(j.at("type")) + " (expected none, sgd or adamw)");
+    }
+    if (const json* v = find(j, "lr")) o.lr = get_number(*v, path + ".lr");
+    if (const json* v = find(j, "weight_decay")) o.weight_decay = get_number(*v, path + ".weight_decay");
+    return o;
+}
+
+ModelSpec parse_document(const json& root) {
+    expect_object(root, "model file");
+    check_keys(root, "",
+               {"name", "description", "input", "seed", "preserve_rng", "loss", "optimizer", "blocks"},
+               "the model");
+    ModelSpec s;
+    if (const json* v = find(root, "name")) s.name = get_string(*v, "name");
+    if (const json* v = find(root, "description")) s.description = get_string(*v, "description");
+
+    const json& input = require(root, "", "input");
+    expect_object(input, "input");
+    check_keys(input, "input", {"shape", "dtype"}, "input");
+    const json& shape = require(input, "input", "shape");
+    if (!shape.is_array()) fail("input.shape", std::string("expected an array of sizes, got ") + type_word(shape));
+    if (shape.size() < 2)
+        fail("input.shape", "needs at least 2 dims, (batch, features) or (batch, seq, features), got " +
+                                std::to_string(shape.size()));
+    for (size_t i = 0; i < shape.size(); ++i)
+        s.input_shape.push_back(get_dim(shape[i], "input.shape[" + std::to_string(i) + "]"));
+    if (const json* v = find(input, "dtype")) {
+        const std::string dt = get_string(*v, "input.dtype");
+        if (dt != "f32") fail("input.dtype", "expected f32, got " + shown(*v) + " (only f32 is supported for now)");
+    }
+
+    if (const json* v = find(root, "seed")) {
+        if (v->is_number_unsigned()) s.seed = v->get<uint64_t>();
+        else if (v->is_number_integer()) fail("seed", "must not be negative, got " + shown(*v));
+        else fail("seed", "must be a non-negative integer, got " + shown(*v));
+    }
+    if (const json* v = find(root, "preserve_rng")) s.preserve_rng = get_bool(*v, "preserve_rng");
+    if (const json* v = find(root, "loss")) {
+        const std::string loss = get_string(*v, "loss");
+        if (loss == "mse") s.loss = LossType::mse;
+        else if (loss == "cross_entropy") s.loss = LossType::cross_entropy;
+        else fail("loss", "unknown loss " + shown(*v) + " (expected mse or cross_entropy)");
+    }
+    if (const json* v = find(root, "optimizer")) s.optimizer = parse_optimizer(*v);
+
+    const json& blocks = require(root, "", "blocks");
+    if (!blocks.is_array()) fail("blocks", std::string("expected an array of blocks, got ") + type_word(blocks));
+    if (blocks.empty()) fail("blocks", "needs at least one block");
+    // Expanded block index -> (JSON index, copy) so shape errors point into the file.
+    std::vector<std::pair<size_t, int>> origin;
+    for (size_t bi = 0; bi < blocks.size(); ++bi) {
+        const std::string path = "blocks[" + std::to_string(bi) + "]";
+        const json& bj = blocks[bi];
+        expect_object(bj, path);
+        check_keys(bj, path, {"name", "checkpoint", "residual", "repeat", "policy", "layers"}, "a block");
+        BlockSpec b;
+        b.name = "block" + std::to_string(bi);
+        if (const json* v = find(bj, "name")) b.name = get_string(*v, path + ".name");
+        if (const json* v = find(bj, "checkpoint")) b.checkpoint = get_bool(*v, path + ".checkpoint");
+        if (const json* v = find(bj, "residual")) b.residual = get_bool(*v, path + ".residual");
+        if (const json* v = find(bj, "policy")) {
+            const std::string pol = get_string(*v, path + ".policy");
+            using P = BlockSpec::Policy;
+            bool known = false;
+            for (P p : {P::full, P::save_matmuls, P::attention_core, P::custom})
+                if (pol == policy_name(p)) { b.policy = p; known = true; }
+            if (!known)
+                fail(path + ".policy", "unknown policy " + shown(*v) +
+                                           " (expected full, save_matmuls, attention_core or custom)");
+        }
+        int64_t repeat = 1;
+        if (const json* v = find(bj, "repeat")) {
+            if (!v->is_number_integer() && !v->is_number_unsigned())
+                fail(path + ".repeat", "must be an integer, got " + shown(*v));
+            if (v->is_number_unsigned() ? v->get<uint64_t>() > uint64_t(kMaxRepeat) : v->get<int64_t>() > kMaxRepeat)
+                fail(path + ".repeat", "must be at most " + std::to_string(kMaxRepeat) + ", got " + shown(*v));
+            repeat = v->get<int64_t>();
+            if (repeat < 1) fail(path + ".repeat", "must be at least 1, got " + std::to_string(repeat));
+        }
+        const json& layers = require(bj, path, "layers");
+        if (!layers.is_array()) fail(path + ".layers", std::string("expected an array of layers, got ") + type_word(layers));
+        if (layers.empty()) fail(path + ".layers", "a block needs at least one layer");
+        for (size_t li = 0; li < layers.size(); ++li)
+            b.layers.push_back(parse_layer(layers[li], path + ".layers[" + std::to_string(li) + "]"));
+        if (s.blocks.size() + size_t(repeat) > kMaxBlocks)
+            fail(path + ".repeat", "the model expands to more than " + std::to_string(kMaxBlocks) + " blocks");
+        for (int64_t r = 0; r < repeat; ++r) {
+            BlockSpec copy = b;
+            if (repeat > 1) copy.name += "." + std::to_string(r);
+            s.blocks.push_back(std::move(copy));
+            origin.emplace_back(bi, int(r));
+        }
+    }
+
+    check_spec(s, [&](size_t b) {
+        const auto [bi, copy] = origin[b];
+        std::string p = "blocks[" + std::to_string(bi) + "]";
+        // A repeated block that fails only in a later copy (its output cannot feed its input).
+        if (copy > 0) p += " (repeat copy " + std::to_string(copy) + ")";
+        return p;
+    });
+    return s;
+}
+
+}  // namespace
+
+// ---- public API ---------------------------------------------------------------------------
+
+int64_t ModelSpec::rows() const {
+    // Token ids (B, T) are one row per token; float inputs keep their last dim as features.
+    const size_t dims = token_input() ? input_shape.size() : input_shape.size() - 1;
+    int64_t r = 1;
+    for (size_t i = 0; i < dims && !input_shape.empty(); ++i) r = capped_product(r, input_shape[i]);
+    return input_shape.empty() ? 0 : r;
+}
+
+int64_t ModelSpec::input_features() const { return input_shape.empty() ? 0 : input_shape.back(); }
+
+int64_t ModelSpec::output_features() const {
+    int64_t f = input_features();
+    for (const BlockSpec& b : blocks)
+        for (const LayerSpec& l : b.layers) {
+            if (l.type == LayerType::linear) f = l.out;
+            if (l.type == LayerType::embedding) f = l.dim;
+            if (l.type == LayerType::attention) f /= 3;
+        }
+    return f;
+}
+
+std::string_view layer_type_name(LayerType t) {
+    switch (t) {
+    case LayerType::linear: return "linear";
+    case LayerType::relu: return "relu";
+    case LayerType::gelu: return "gelu";
+    case LayerType::tanh: return "tanh";
+    case LayerType::layernorm: return "layernorm";
+    case LayerType::dropout: return "dropout";
+    case LayerType::embedding: return "embedding";
+    case LayerType::attention: return "attention";
+    }
+    return "unknown";
+}
+
+std::string_view loss_name(LossType t) {
+    switch (t) {
+    case LossType::mse: return "mse";
+    case LossType::cross_entropy: return "cross_entropy";
+    }
+    return "unknown";
+}
+
+std::string_view optimizer_name(OptimizerType t) {
+    switch (t) {
+    case OptimizerType::none: return "none";
+    case OptimizerType::sgd: return "sgd";
+    case OptimizerType::adamw: return "adamw";
+    }
+    return "unknown";
+}
+
+Result<ModelSpec> parse_model_spec(const std::string& json_text) {
+    DuplicateKeyFinder dups;
+    json root;
+    try {
+        root = json::parse(json_text, std::ref(dups), /*allow_exceptions=*/true, /*ignore_comments=*/false);
+    } catch (const json::parse_error& e) {
+        if (!dups.error.empty()) return Error{dups.error};
+        return Error{"invalid JSON " + nlohmann_reason(e)};
+    } catch (const std::exception& e) {
+        if (!dups.error.empty()) return Error{dups.error};
+        return Error{"invalid JSON: " + nlohmann_reason(e)};
+    }
+    if (!dups.error.empty()) return Error{dups.error};
+    try {
+        return parse_document(root);
+    } catch (const SpecError& e) {
+        return Error{e.message};
+    } catch (const json::exception& e) {
+        return Error{"invalid model: " + nlohmann_reason(e)};
+    }
+}
+
+Result<ModelSpec> load_model_spec(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{"cannot open model file \"" + path + "\": " + std::strerror(errno)};
+    std::ostringstream text;
+    char buf[1 << 16];
+    size_t total = 0;
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        total += size_t(in.gcount());
+        if (total > kMaxFileBytes) return Error{path + ": the file is larger than 64 MiB; not a model spec"};
+        text.write(buf, in.gcount());
+    }
+    if (in.bad()) return Error{"cannot read model file \"" + path + "\""};
+    Result<ModelSpec> spec = parse_model_spec(text.str());
+    if (!spec) return Error{path + ": " + spec.error().message};
+    return spec;
+}
+
+Status validate_model_spec(const ModelSpec& spec) {
+    try {
+        check_spec(spec, [](size_t b) { return "blocks[" + std::to_string(b) + "]"; });
+    } catch (const SpecError& e) {
+        return Status::failure(e.message);
+    }
+    return Status::success();
+}
+
+// Every field is written except those the layer or optimizer type does not read (a linear layer
+// has no "eps"), because the parser refuses keys a type does not use; so the round trip is exact
+// for specs whose unused fields hold their defaults, which is every spec the parser produces.
+std::string to_json(const ModelSpec& spec) {
+    ordered_json root;
+    root["name"] = spec.name;
+    if (!spec.description.empty()) root["description"] = spec.description;
+    root["input"]["shape"] = spec.input_shape;
+    root["input"]["dtype"] = "f32";
+    root["seed"] = spec.seed;
+    root["preserve_rng"] = spec.preserve_rng;
+    root["loss"] = std::string(loss_name(spec.loss));
+    // The optimizer writes the fields its type reads; the others keep their defaults on reload.
+    const OptimizerSpec& o = spec.optimizer;
+    ordered_json opt;
+    opt["type"] = std::string(optimizer_name(o.type));
+    if (o.type == OptimizerType::sgd) {
+        opt["lr"] = o.lr;
+        opt["momentum"] = o.momentum;
+        opt["weight_decay"] = o.weight_decay;
+    } else if (o.type == OptimizerType::adamw) {
+        opt["lr"] = o.lr;
+        opt["betas"] = {o.beta1, o.beta2};
+        opt["eps"] = o.eps;
+        opt["weight_decay"] = o.weight_decay;
+    }
+    root["optimizer"] = opt;
+    ordered_json blocks = ordered_json::array();
+    for (const BlockSpec& b : spec.blocks) {
+        ordered_json bj;
+        bj["name"] = b.name;
+        bj["checkpoint"] = b.checkpoint;
+        bj["residual"] = b.residual;
+        bj["repeat"] = 1;
+        bj["policy"] = std::string(policy_name(b.policy));
+        ordered_json layers = ordered_json::array();
+        for (const LayerSpec& l : b.layers) {
+            ordered_json lj;
+            lj["type"] = std::string(layer_type_name(l.type));
+            switch (l.type) {
+            case LayerType::linear:
+                lj["in"] = l.in;
+                lj["out"] = l.out;
+                lj["bias"] = l.bias;
+                break;
+            case LayerType::layernorm:
+                lj["dim"] = l.dim;
+                lj["eps"] = l.eps;
+                lj["affine"] = l.bias;
+                break;
+            case LayerType::dropout:
+                lj["p"] = l.p;
+                break;
+            case LayerType::embedding:
+                lj["vocab"] = l.vocab;
+                lj["dim"] = l.dim;
+                lj["max_len"] = l.max_len;
+                break;
+            case LayerType::attention:
+                lj["heads"] = l.heads;
+                lj["causal"] = l.causal;
+                lj["p"] = l.p;
+                break;
+            default:
+                break;
+            }
+            if (l.save) lj["save"] = true;
+            layers.push_back(std::move(lj));
+        }
+        bj["layers"] = std::move(layers);
+        blocks.push_back(std::move(bj));
+    }
+    root["blocks"] = std::move(blocks);
+    return root.dump(2) + "\n";
+}
+
+}  // namespace ckpt
