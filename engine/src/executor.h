@@ -47,6 +47,7 @@ private:
     void run(StepReport& rep, const StepOptions& options);
     void span(int block, int layer, Phase phase, int64_t start);
     void check_stop() const;
+    void hash_gradients(StepReport& rep, bool capture);
     // Whether a saved layer of a checkpointed block must keep its output for recomputation.
     bool output_needed(int b, size_t l) const;
     int64_t now() const { return alloc_.now_ns(); }

@@ -90,8 +90,9 @@ struct StepReport {
     std::vector<MemoryEvent> events;
     std::vector<Span> spans;
 
-    // FNV-1a 64 over the raw bits of every parameter gradient, in parameter order: equal
-    // checksums mean bitwise-equal gradients. The sums are for humans.
+    // A 64-bit FNV-1a-style hash over the raw bits of every parameter gradient, taken as 64-bit
+    // words, in parameter order: equal checksums mean bitwise-equal gradients (barring a 2^-64
+    // collision). The sums are for humans. Computed after the step's timings are taken.
     uint64_t gradient_checksum = 0;
     double gradient_sum = 0.0;
     double gradient_abs_sum = 0.0;

@@ -49,6 +49,7 @@ struct StepOptions {
     const std::atomic<bool>* stop = nullptr;  // checked before every layer
     bool capture_tensors = false;             // fill StepReport::tensors
     bool record_events = true;                // keep events/spans in the report
+    bool checksum = true;                     // hash the gradients (untimed; off in benchmarks)
 };
 
 class Session {
