@@ -14,7 +14,8 @@ build=${CKPT_BUILD_DIR:-build}
 
 pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-tools libqt6svg6-dev
       libqcustomplot-dev libopenblas-dev nlohmann-json3-dev xvfb xauth)
-[ "$mode" = bench ] && pkgs+=(python3 python3-torch)
+# The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch.
+[ "$mode" != start ] && pkgs+=(python3 python3-torch)
 
 missing=()
 for p in "${pkgs[@]}"; do

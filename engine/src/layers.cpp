@@ -143,6 +143,7 @@ public:
     using Layer::Layer;
 
     Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) override {
+        if (spec_.p == 0.0) return x;  // the identity: nothing to draw, keep or allocate
         Tensor y = ctx.make(x.shape);
         Tensor mask = ctx.make(x.shape, Category::temporary, ElemType::u8);
         ctx.keep(saved, mask);
@@ -152,10 +153,11 @@ public:
         return y;
     }
 
-    int rng_calls() const override { return 1; }
+    int rng_calls() const override { return spec_.p == 0.0 ? 0 : 1; }
 
     Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool need_dx) override {
         if (!need_dx) return {};
+        if (spec_.p == 0.0) return dy;
         const Tensor& mask = saved.tensors.at(0);
         Tensor dx = ctx.make(mask.shape);
         if (ctx.dry) return dx;

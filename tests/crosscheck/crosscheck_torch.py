@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Cross-check the engine against PyTorch: same model, same parameters, same batch.
+
+For each model spec it runs `checkpointlab run SPEC --dump-tensors` (dropout probabilities set
+to 0, because PyTorch cannot replay the engine's Philox masks), rebuilds the model in PyTorch
+from the spec, loads the dumped parameters, input and target, and asserts:
+  - loss:      |engine - torch| <= 1e-5 * |torch|
+  - gradients: for every parameter, max|engine - torch| <= 2e-4 * max|torch| + 1e-7
+(f32 on both sides; the remaining difference is summation order inside GEMMs and reductions).
+It also prints, per block, the bytes the engine keeps for backward beside the bytes PyTorch's
+autograd saves (torch.autograd.graph.saved_tensors_hooks, unique storages), unchecked.
+
+Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
+
+  crosscheck_torch.py --cli build/app/checkpointlab SPEC.json [SPEC.json ...]
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+try:
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    print("crosscheck_torch: PyTorch is not installed here; skipped")
+    sys.exit(77)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        dtype = {"F32": torch.float32, "I64": torch.int64}[info["dtype"]]
+        t = torch.frombuffer(bytearray(data[base + b:base + e]), dtype=dtype)
+        out[name] = t.reshape(info["shape"]) if info["shape"] else t
+    return out
+
+
+def expand(spec):
+    blocks = []
+    for b in spec["blocks"]:
+        for _ in range(b.get("repeat", 1)):
+            blocks.append(b)
+    return blocks
+
+
+def build_forward(spec, tensors, saved_log=None):
+    """Returns (params, loss_fn) where loss_fn() runs forward and the loss in PyTorch."""
+    blocks = expand(spec)
+    shape = spec["input"]["shape"]
+    params = {}
+    for name, t in tensors.items():
+        if name.startswith("blocks."):
+            params[name] = t.clone().requires_grad_(True)
+    tokens = blocks[0]["layers"][0]["type"] == "embedding"
+    x0 = tensors["input"]
+    seq = shape[1] if (tokens or len(shape) >= 3) else 1
+    rows = x0.numel() if tokens else x0.numel() // shape[-1]
+
+    def layer(b, l, spec_l, h):
+        p = lambda n: params.get(f"blocks.{b}.{l}.{n}")
+        t = spec_l["type"]
+        if t == "linear":
+            return F.linear(h, p("weight"), p("bias"))
+        if t == "relu":
+            return torch.relu(h)
+        if t == "gelu":
+            return F.gelu(h, approximate="tanh")
+        if t == "tanh":
+            return torch.tanh(h)
+        if t == "layernorm":
+            return F.layer_norm(h, (h.shape[-1],), p("weight"), p("bias"), spec_l.get("eps", 1e-5))
+        if t == "dropout":
+            return h  # p forced to 0
+        if t == "embedding":
+            out = F.embedding(h.reshape(-1), p("weight"))
+            if p("positions") is not None:
+                pos = torch.arange(rows) % seq
+                out = out + p("positions")[pos]
+            return out
+        if t == "attention":
+            d = h.shape[-1] // 3
+            heads = spec_l["heads"]
+            hd = d // heads
+            B = rows // seq
+            q, k, v = h.reshape(B, seq, 3, heads, hd).permute(2, 0, 3, 1, 4)
+            s = q @ k.transpose(-1, -2) / hd ** 0.5
+            if spec_l.get("causal", False):
+                s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
+            o = torch.softmax(s, dim=-1) @ v
+            return o.permute(0, 2, 1, 3).reshape(rows, d)
+        raise ValueError(t)
+
+    def forward():
+        h = x0 if tokens else x0.reshape(rows, shape[-1])
+        for b, blk in enumerate(blocks):
+            def run(h):
+                y = h
+                for l, spec_l in enumerate(blk["layers"]):
+                    y = layer(b, l, spec_l, y)
+                return h + y if blk.get("residual", False) else y
+            if saved_log is not None:
+                seen = {}
+                skip = {x0.storage().data_ptr()} | {q.storage().data_ptr() for q in params.values()}
+
+                def pack(t):
+                    # Activations only: parameters and the batch are not what checkpointing saves.
+                    st = t.storage()  # views (q, k, v of the fused projection) share one storage
+                    if st.data_ptr() not in skip:
+                        seen[st.data_ptr()] = st.nbytes()
+                    return t
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                    h = run(h)
+                saved_log.append(seen)
+            else:
+                h = run(h)
+        target = tensors["target"]
+        if spec.get("loss", "mse") == "cross_entropy":
+            return F.cross_entropy(h, target)
+        return F.mse_loss(h, target)
+
+    return params, forward
+
+
+def check(cli, spec_path, workdir):
+    with open(spec_path) as f:
+        spec = json.load(f)
+    for b in spec["blocks"]:
+        for l in b["layers"]:
+            if "p" in l:
+                l["p"] = 0.0
+    tmp_spec = os.path.join(workdir, "spec.json")
+    with open(tmp_spec, "w") as f:
+        json.dump(spec, f)
+    dump = os.path.join(workdir, "dump.safetensors")
+    report = os.path.join(workdir, "report.json")
+    subprocess.run([cli, "run", tmp_spec, "--dump-tensors", dump, "--report", report, "--quiet"], check=True)
+    tensors = read_safetensors(dump)
+    with open(report) as f:
+        rep = json.load(f)
+    params, forward = build_forward(spec, tensors)
+    loss = forward()
+    loss.backward()
+    ok = True
+    engine_loss = rep["loss"]
+    if abs(engine_loss - loss.item()) > 1e-5 * abs(loss.item()):
+        print(f"  loss: engine {engine_loss!r} torch {loss.item()!r}  MISMATCH")
+        ok = False
+    worst = 0.0
+    for name, p in params.items():
+        g_engine = tensors["grad." + name]
+        g_torch = p.grad
+        err = (g_engine - g_torch).abs().max().item()
+        tol = 2e-4 * g_torch.abs().max().item() + 1e-7
+        worst = max(worst, err / tol)
+        if err > tol:
+            print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
+            ok = False
+    print(f"{spec['name']}: loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
+          f"{len(params)} gradients, worst error {worst:.3f} of tolerance -> {'agree' if ok else 'DIFFER'}")
+
+    # Saved bytes per block, unchecked, engine beside PyTorch.
+    log = []
+    _, fwd = build_forward(spec, tensors, saved_log=log)
+    fwd()
+    seen_all = set()
+    print(f"  {'block':>5} {'name':14} {'engine kept':>12} {'torch saved':>12}")
+    for b, (blk, seen) in enumerate(zip(rep["blocks"], log)):
+        fresh = {k: v for k, v in seen.items() if k not in seen_all}
+        seen_all.update(seen.keys())
+        print(f"  {b:5d} {blk['name'][:14]:14} {blk['kept_bytes_unchecked']:12d} {sum(fresh.values()):12d}")
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("specs", nargs="+")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    ok = True
+    with tempfile.TemporaryDirectory() as d:
+        for s in a.specs:
+            ok &= check(a.cli, s, d)
+    print("crosscheck_torch: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
