@@ -3,7 +3,9 @@
 // which run_cpu_bench.py sets beside PyTorch's figures. Not a test: timings on shared machines
 // are noisy, so the figures go to the README with date and machine, never into an assertion.
 //
-//   bench_engine MODEL.json POLICY [steps] [threads] [--no-events]
+//   bench_engine MODEL.json POLICY[/BLOCK_POLICY] [steps] [threads] [--no-events]
+// POLICY is a --checkpoint policy (none, all, sqrt, ...); BLOCK_POLICY, when given, sets every
+// block's selective policy (full, save_matmuls, attention_core).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -24,7 +26,17 @@ int main(int argc, char** argv) {
     const bool events = !(argc > 5 && std::strcmp(argv[5], "--no-events") == 0);
     auto spec = ckpt::load_model_spec(argv[1]);
     if (!spec) { std::fprintf(stderr, "bench_engine: %s\n", spec.error().message.c_str()); return 2; }
-    auto policy = ckpt::parse_checkpoint_policy(argv[2], int(spec->blocks.size()));
+    std::string policy_text = argv[2], block_policy;
+    if (auto slash = policy_text.find('/'); slash != std::string::npos) {
+        block_policy = policy_text.substr(slash + 1);
+        policy_text = policy_text.substr(0, slash);
+    }
+    for (ckpt::BlockSpec& b : spec->blocks) {
+        using P = ckpt::BlockSpec::Policy;
+        for (P p : {P::full, P::save_matmuls, P::attention_core})
+            if (block_policy == ckpt::policy_name(p)) b.policy = p;
+    }
+    auto policy = ckpt::parse_checkpoint_policy(policy_text, int(spec->blocks.size()));
     if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
     ckpt::apply_checkpoint_policy(*spec, *policy);
     ckpt::RunSettings settings;

@@ -37,8 +37,48 @@ def expand_blocks(spec):
     return out
 
 
+class Embedding(nn.Module):
+    def __init__(self, l, seq):
+        super().__init__()
+        self.table = nn.Embedding(l["vocab"], l["dim"])
+        self.pos = nn.Parameter(torch.zeros(l["max_len"], l["dim"])) if l.get("max_len", 0) else None
+        self.seq = seq
+
+    def forward(self, tokens):
+        out = self.table(tokens.reshape(-1))
+        if self.pos is not None:
+            out = out + self.pos[torch.arange(out.shape[0]) % self.seq]
+        return out
+
+
+class AttentionCore(nn.Module):
+    """Scaled dot-product attention on a fused QKV input, as PyTorch eager users write it."""
+
+    def __init__(self, l, seq):
+        super().__init__()
+        self.heads, self.causal, self.p, self.seq = l["heads"], l.get("causal", False), l.get("p", 0.0), seq
+
+    def forward(self, qkv):
+        rows, d3 = qkv.shape
+        d, hd = d3 // 3, d3 // 3 // self.heads
+        B = rows // self.seq
+        q, k, v = qkv.reshape(B, self.seq, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
+        s = q @ k.transpose(-1, -2) / hd ** 0.5
+        if self.causal:
+            s = s.masked_fill(torch.ones(self.seq, self.seq, dtype=torch.bool).triu(1), float("-inf"))
+        a = F.dropout(torch.softmax(s, dim=-1), self.p, self.training)
+        return (a @ v).permute(0, 2, 1, 3).reshape(rows, d)
+
+
+SEQ = 1
+
+
 def make_layer(l):
     t = l["type"]
+    if t == "embedding":
+        return Embedding(l, SEQ)
+    if t == "attention":
+        return AttentionCore(l, SEQ)
     if t == "linear":
         return nn.Linear(l["in"], l["out"], bias=l.get("bias", True))
     if t == "relu":
@@ -48,13 +88,16 @@ def make_layer(l):
     if t == "tanh":
         return nn.Tanh()
     if t == "layernorm":
-        return nn.LayerNorm(l["dim"], eps=l.get("eps", 1e-5), elementwise_affine=l.get("bias", True))
+        return nn.LayerNorm(l["dim"], eps=l.get("eps", 1e-5), elementwise_affine=l.get("affine", True))
     if t == "dropout":
         return nn.Dropout(l.get("p", 0.0))
     raise ValueError("unknown layer " + t)
 
 
 class Model(nn.Module):
+    """The spec's stack. flags[b] checkpoints block b: "full" the whole block, "attention_core"
+    only its attention cores (Megatron-style selective recomputation)."""
+
     def __init__(self, spec, flags):
         super().__init__()
         blocks = expand_blocks(spec)
@@ -64,25 +107,40 @@ class Model(nn.Module):
 
     def forward(self, x):
         for blk, res, ck in zip(self.blocks, self.residual, self.flags):
-            y = checkpoint(blk, x, use_reentrant=False) if ck else blk(x)
+            if ck == "full":
+                y = checkpoint(blk, x, use_reentrant=False)
+            elif ck == "attention_core":
+                y = x
+                for layer in blk:
+                    y = checkpoint(layer, y, use_reentrant=False) if isinstance(layer, AttentionCore) else layer(y)
+            else:
+                y = blk(x)
             x = x + y if res else y
         return x
 
 
 def policy_flags(policy, n):
     if policy == "none":
-        return [False] * n
+        return [None] * n
     if policy == "all":
-        return [True] * n
+        return ["full"] * n
+    if policy == "all/attention_core":
+        return ["attention_core"] * n
     raise ValueError(policy)
 
 
 def torch_step_ms(spec, policy, steps):
+    global SEQ
     torch.manual_seed(spec.get("seed", 0))
-    n = len(expand_blocks(spec))
-    model = Model(spec, policy_flags(policy, n))
+    blocks = expand_blocks(spec)
+    tokens = blocks[0]["layers"][0]["type"] == "embedding"
     shape = spec["input"]["shape"]
-    x = torch.randn(*shape).reshape(-1, shape[-1])
+    SEQ = shape[1] if (tokens or len(shape) >= 3) else 1
+    model = Model(spec, policy_flags(policy, len(blocks)))
+    if tokens:
+        x = torch.randint(0, blocks[0]["layers"][0]["vocab"], (shape[0] * shape[1],))
+    else:
+        x = torch.randn(*shape).reshape(-1, shape[-1])
     out_features = model(x).shape[-1]
     if spec["loss"] == "cross_entropy":
         target = torch.randint(0, out_features, (x.shape[0],))
@@ -135,14 +193,15 @@ def main():
     torch.set_num_threads(a.threads)
     print(f"# {time.strftime('%Y-%m-%d')}  {platform.processor() or platform.machine()}  "
           f"{os.cpu_count()} cores, {a.threads} threads, torch {torch.__version__}, median of {a.steps} steps")
-    workloads = [("deep_residual_mlp", 6), ("textbook_mlp", 50), ("tutorial_mlp", 200)]
+    workloads = [("deep_residual_mlp", 6, ["all"]), ("textbook_mlp", 50, ["all"]), ("tutorial_mlp", 200, ["all"]),
+                 ("gpt2_small", 5, ["all", "all/attention_core"])]
     print(f"{'workload':34} {'engine ms':>10} {'torch ms':>10} {'ratio':>7} {'engine ckpt ovh':>16} {'torch ckpt ovh':>15}")
-    for preset, steps in workloads:
+    for preset, steps, policies in workloads:
         steps = max(3, steps * a.steps // 10)
         with open(os.path.join(PRESETS, preset + ".json")) as f:
             spec = json.load(f)
         base_e = base_t = None
-        for policy in ("none", "all"):
+        for policy in ["none"] + policies:
             e = engine_step(a.build, preset, policy, steps, a.threads)
             t = torch_step_ms(spec, policy, steps)
             if policy == "none":
