@@ -86,6 +86,7 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     }
     std::uniform_real_distribution<double> cost(1.0, 100.0);
     for (int b = 0; b < n; ++b) m.cost.push_back(cost(rng));
+    m.forward_cost = m.cost;
     return m;
 }
 

@@ -49,26 +49,44 @@ double ChainModel::recompute_cost(const std::vector<bool>& c) const {
     return t;
 }
 
-std::vector<double> block_forward_flops(const ModelSpec& spec) {
-    std::vector<double> flops;
-    const double rows = double(spec.rows());
-    int64_t features = spec.input_features();
+namespace {
+
+// FLOPs of each layer's forward, block by block; `rerun_only` counts only the layers a
+// checkpointed block runs again under its policy.
+std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
+    std::vector<double> out;
+    const double rows = double(spec.rows()), seq = double(spec.sequence_length());
+    int64_t features = spec.token_input() ? 1 : spec.input_features();
     for (const BlockSpec& b : spec.blocks) {
         double f = 0.0;
-        for (const LayerSpec& l : b.layers) {
+        for (size_t i = 0; i < b.layers.size(); ++i) {
+            const LayerSpec& l = b.layers[i];
+            double lf = 0.0;
             switch (l.type) {
-            case LayerType::linear: f += 2.0 * rows * double(l.in) * double(l.out); features = l.out; break;
+            case LayerType::linear: lf = 2.0 * rows * double(l.in) * double(l.out); features = l.out; break;
+            case LayerType::attention:
+                features /= 3;  // QK^T and PV: 2 * 2 * rows * T * d, plus the softmax
+                lf = 4.0 * rows * seq * double(features) + 5.0 * rows * double(l.heads) * seq;
+                break;
+            case LayerType::embedding: lf = 2.0 * rows * double(l.dim); features = l.dim; break;
             case LayerType::gelu:
-            case LayerType::tanh: f += 20.0 * rows * double(features); break;
-            case LayerType::layernorm: f += 8.0 * rows * double(features); break;
-            default: f += 2.0 * rows * double(features); break;
+            case LayerType::tanh: lf = 20.0 * rows * double(features); break;
+            case LayerType::layernorm: lf = 8.0 * rows * double(features); break;
+            case LayerType::dropout: lf = l.p > 0 ? 3.0 * rows * double(features) : 0.0; break;
+            case LayerType::relu: lf = rows * double(features); break;
             }
+            if (!rerun_only || !b.saves(i)) f += lf;
         }
-        if (b.residual) f += rows * double(features);
-        flops.push_back(f);
+        if (b.residual && !rerun_only) f += rows * double(features);
+        out.push_back(f);
     }
-    return flops;
+    return out;
 }
+
+}  // namespace
+
+std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false); }
+std::vector<double> block_recompute_flops(const ModelSpec& spec) { return flops(spec, true); }
 
 Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns) {
     if (Status st = validate_model_spec(spec); !st) return *st.err;
@@ -78,7 +96,12 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
     ChainModel m;
     m.forward.assign(size_t(n) + 1, {});
     m.backward.assign(size_t(n) + 1, {});
-    m.cost = forward_ns.empty() ? block_forward_flops(spec) : forward_ns;
+    // Measured forward times scale by the share of FLOPs a policy reruns.
+    const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec);
+    m.forward_cost = forward_ns.empty() ? fwd : forward_ns;
+    m.cost = rerun;
+    if (!forward_ns.empty())
+        for (int b = 0; b < n; ++b) m.cost[size_t(b)] = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] * rerun[size_t(b)] / fwd[size_t(b)] : 0.0;
 
     // Pattern p: 0 none, 1 all, 2 odd blocks, 3 even blocks.
     for (int p = 0; p < 4; ++p) {
@@ -137,7 +160,7 @@ Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::s
     p.predicted_peak = m.peak(c);
     p.recompute_cost = m.recompute_cost(c);
     double step = 0.0;  // forward + backward ~ 3x forward for GEMM-bound blocks
-    for (double t : m.cost) step += 3.0 * t;
+    for (double t : m.forward_cost) step += 3.0 * t;
     p.overhead_fraction = step > 0 ? p.recompute_cost / step : 0.0;
     p.fits = budget <= 0 || p.predicted_peak <= budget;
     return p;

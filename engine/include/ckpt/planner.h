@@ -31,7 +31,8 @@ struct ChainModel {
     int64_t end = 0;              // live bytes when the last backward ends (flags do not change it)
     int64_t optimizer_peak = 0;   // peak of the optimizer phase
     std::vector<SegmentEffect> forward, backward;  // n blocks + the loss as entry n
-    std::vector<double> cost;     // recomputation cost of each block (its forward time or FLOPs)
+    std::vector<double> cost;     // recomputation cost of each block if checkpointed (time or FLOPs)
+    std::vector<double> forward_cost;  // its whole forward, same unit (for overhead fractions)
 
     int blocks() const { return int(cost.size()); }
     // The step's peak for a checkpoint set, and the recomputation cost it pays.
@@ -43,8 +44,11 @@ struct ChainModel {
     static Result<ChainModel> build(const ModelSpec& spec, const std::vector<double>& forward_ns = {});
 };
 
-// Forward FLOPs of each block (2*rows*in*out per linear, a few per element for the rest).
+// Forward FLOPs of each block (2*rows*in*out per linear, 4*rows*T*d for attention, a few per
+// element for the rest), and of the part a checkpointed block reruns under its policy (the
+// layers it does not save).
 std::vector<double> block_forward_flops(const ModelSpec& spec);
+std::vector<double> block_recompute_flops(const ModelSpec& spec);
 
 enum class PlannerKind { none, all, every_k, sqrt, dp };
 std::string_view planner_name(PlannerKind k);

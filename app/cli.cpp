@@ -1,0 +1,603 @@
+// The headless sub-commands: `run` (train steps, print a summary, write report/trace/CSV/plot/
+// tensor files) and `plan` (pick blocks to checkpoint under a budget from the engine's dry-run
+// prediction), plus the no-display demo. Usage errors, bad model files, out-of-memory and other
+// failures map to distinct exit codes (cli.h); every error is one line on stderr.
+#include "cli.h"
+
+#include "ckpt/planner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QString>
+#include <QStringList>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/session.h"
+#include "ckpt/writers.h"
+
+#ifdef CKPT_WITH_UI
+#include <QApplication>
+
+#include "ui/chart_export.h"
+#endif
+
+namespace cli {
+namespace {
+
+using ckpt::format_bytes;
+using ckpt::format_duration_ns;
+
+struct CliError {
+    int code;
+    std::string message;
+};
+
+[[noreturn]] void usage_error(const std::string& message) { throw CliError{kUsage, message}; }
+
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\n' || c == '\r') c = ' ';
+    return s;
+}
+
+void print_error(const std::string& message) {
+    std::fprintf(stderr, "checkpointlab: error: %s\n", one_line(message).c_str());
+}
+
+// Ctrl-C asks the engine to stop at the next layer; a second one kills the process as usual.
+std::atomic<bool> g_stop{false};
+extern "C" void on_interrupt(int) {
+    g_stop.store(true);
+    std::signal(SIGINT, SIG_DFL);
+}
+
+// ---- arguments ----------------------------------------------------------------------------
+
+struct OptionDef {
+    const char* name;  // without the leading "--"
+    bool takes_value;
+};
+
+struct Args {
+    std::vector<std::string> positional;
+    std::map<std::string, std::string> values;
+    std::set<std::string> flags;
+
+    bool has(const std::string& name) const { return values.count(name) || flags.count(name); }
+    std::string value(const std::string& name) const {
+        auto it = values.find(name);
+        return it == values.end() ? std::string() : it->second;
+    }
+};
+
+// "--name value", "--name=value", flags, "-h"/"--help", and "--" before positionals that
+// start with a dash.
+Args parse_args(const std::vector<std::string>& args, const std::vector<OptionDef>& defs, const std::string& command) {
+    Args out;
+    bool options_done = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (options_done || a.empty() || a[0] != '-' || a == "-") {
+            out.positional.push_back(a);
+            continue;
+        }
+        if (a == "--") {
+            options_done = true;
+            continue;
+        }
+        if (a == "-h" || a == "--help") {
+            out.flags.insert("help");
+            continue;
+        }
+        if (a.rfind("--", 0) != 0)
+            usage_error("unknown option " + a + " for " + command + " (see checkpointlab " + command + " --help)");
+        const size_t eq = a.find('=');
+        const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+        const OptionDef* def = nullptr;
+        for (const OptionDef& d : defs)
+            if (name == d.name) def = &d;
+        if (!def) usage_error("unknown option --" + name + " for " + command + " (see checkpointlab " + command + " --help)");
+        if (out.has(name)) usage_error("--" + name + " given twice");
+        if (!def->takes_value) {
+            if (eq != std::string::npos) usage_error("--" + name + " takes no value");
+            out.flags.insert(name);
+            continue;
+        }
+        if (eq != std::string::npos) {
+            out.values[name] = a.substr(eq + 1);
+        } else {
+            if (i + 1 >= args.size()) usage_error("--" + name + " needs a value");
+            out.values[name] = args[++i];
+        }
+        if (out.values[name].empty()) usage_error("--" + name + " needs a non-empty value");
+    }
+    return out;
+}
+
+int64_t parse_int(const std::string& text, const std::string& option, int64_t lo, int64_t hi) {
+    size_t used = 0;
+    long long v = 0;
+    bool ok = !text.empty() && (std::isdigit(static_cast<unsigned char>(text[0])) || text[0] == '-');
+    if (ok) {
+        try {
+            v = std::stoll(text, &used);
+        } catch (...) {
+            ok = false;
+        }
+    }
+    if (!ok || used != text.size() || v < lo || v > hi)
+        usage_error("--" + option + ": expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi) +
+                    ", got \"" + text + "\"");
+    return v;
+}
+
+// ---- Qt application and model lookup ------------------------------------------------------
+
+// The CLI never hands its own arguments to Qt (it would eat "-platform" and friends). Chart
+// export draws QCustomPlot widgets, which need a QApplication; offscreen needs no display.
+std::unique_ptr<QCoreApplication> make_app(bool widgets) {
+    static int argc = 1;
+    static char name[] = "checkpointlab";
+    static char* argv[] = {name, nullptr};
+#ifdef CKPT_WITH_UI
+    if (widgets) {
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+        return std::make_unique<QApplication>(argc, argv);
+    }
+#else
+    (void)widgets;
+#endif
+    return std::make_unique<QCoreApplication>(argc, argv);
+}
+
+QStringList preset_dirs() {
+    const QString exe = QCoreApplication::applicationDirPath();
+    return {exe + "/presets", exe + "/../share/checkpointlab/presets", QStringLiteral(CKPT_INSTALL_PRESET_DIR),
+            QStringLiteral(CKPT_SOURCE_PRESET_DIR)};
+}
+
+QString preset_names() {
+    for (const QString& dir : preset_dirs()) {
+        QStringList names = QDir(dir).entryList({"*.json"}, QDir::Files, QDir::Name);
+        if (names.isEmpty()) continue;
+        for (QString& n : names) n.chop(5);
+        return names.join(", ");
+    }
+    return QStringLiteral("none found");
+}
+
+// A path, or a preset name such as "textbook_mlp". A bad file is a usage error (exit 2).
+ckpt::ModelSpec load_model(const std::string& arg) {
+    const QString a = QString::fromStdString(arg);
+    std::string path = arg;
+    if (QFileInfo(a).isDir()) usage_error("\"" + arg + "\" is a directory, not a model file");
+    if (!QFileInfo::exists(a)) {
+        if (a.contains('/')) usage_error("cannot open model file \"" + arg + "\": no such file");
+        const QString file = a.endsWith(".json") ? a : a + ".json";
+        path.clear();
+        for (const QString& dir : preset_dirs()) {
+            if (QFileInfo(dir + "/" + file).isFile()) {
+                path = QDir::cleanPath(dir + "/" + file).toStdString();
+                break;
+            }
+        }
+        if (path.empty())
+            usage_error("no model file \"" + arg + "\" and no preset of that name (presets: " +
+                        preset_names().toStdString() + ")");
+    }
+    ckpt::Result<ckpt::ModelSpec> spec = ckpt::load_model_spec(path);
+    if (!spec) usage_error(spec.error().message);
+    return std::move(*spec);
+}
+
+// ---- printing -----------------------------------------------------------------------------
+
+// "0-3,7,9-11" for the set blocks, "none" when empty.
+std::string block_list(const std::vector<bool>& flags) {
+    std::string s;
+    for (size_t b = 0; b < flags.size();) {
+        if (!flags[b]) {
+            ++b;
+            continue;
+        }
+        size_t e = b;
+        while (e + 1 < flags.size() && flags[e + 1]) ++e;
+        if (!s.empty()) s += ',';
+        s += std::to_string(b);
+        if (e > b) s += (e == b + 1 ? "," : "-") + std::to_string(e);
+        b = e + 1;
+    }
+    return s.empty() ? "none" : s;
+}
+
+std::string where(const ckpt::MemoryTag& t) {
+    std::string s = t.block >= 0 ? "block " + std::to_string(t.block) : std::string("outside the blocks");
+    if (t.layer >= 0) s += " layer " + std::to_string(t.layer);
+    return s + ", " + std::string(ckpt::phase_name(t.phase)) + " (" + std::string(ckpt::category_name(t.category)) +
+           " allocation)";
+}
+
+void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int steps) {
+    const ckpt::ModelSpec& spec = session.spec();
+    std::printf("%s on %s, step %d of %d\n", r.model_name.c_str(), r.device.c_str(), r.step, steps);
+    std::printf("  parameters        %lld (%s)\n", static_cast<long long>(session.parameter_count()),
+                format_bytes(r.baseline[int(ckpt::Category::parameter)]).c_str());
+    std::printf("  loss              %.6g\n", r.loss);
+    std::printf("  step time         %s  (forward %s, loss %s, backward %s incl. recompute %s, optimizer %s)\n",
+                format_duration_ns(r.step_ns).c_str(), format_duration_ns(r.forward_ns).c_str(),
+                format_duration_ns(r.loss_ns).c_str(), format_duration_ns(r.backward_ns).c_str(),
+                format_duration_ns(r.recompute_ns).c_str(), format_duration_ns(r.optimizer_ns).c_str());
+    std::printf("  peak              %s at %s\n", format_bytes(r.peak_total).c_str(), where(r.peak_tag).c_str());
+    std::printf("    %-17s %12s %12s\n", "category", "at the peak", "own peak");
+    for (int c = 0; c < ckpt::kCategoryCount; ++c)
+        std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
+                    format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
+    int checkpointed = 0;
+    int64_t avoided = 0;
+    for (const ckpt::BlockReport& b : r.blocks) {
+        checkpointed += b.checkpoint;
+        avoided += b.avoided_bytes;
+    }
+    std::printf("  checkpointed      %d of %zu blocks; kept for backward %s, avoided %s\n", checkpointed,
+                spec.blocks.size(), format_bytes(r.kept_bytes_total()).c_str(), format_bytes(avoided).c_str());
+    std::printf("  gradient checksum 0x%016llx (sum %.6g, abs sum %.6g)\n",
+                static_cast<unsigned long long>(r.gradient_checksum), r.gradient_sum, r.gradient_abs_sum);
+
+    std::printf("\n  %5s  %-14s %4s  %11s %11s %10s %10s %10s\n", "block", "name", "ckpt", "kept", "avoided", "forward",
+                "backward", "recompute");
+    // Long chains: the first and the last blocks tell the story; the files hold every block.
+    const size_t n = r.blocks.size(), head = n > 40 ? 16 : n, tail = n > 40 ? 8 : 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (i == head && tail > 0) {
+            std::printf("  %5s  (%zu more blocks; see --report)\n", "...", n - head - tail);
+            i = n - tail;
+        }
+        const ckpt::BlockReport& b = r.blocks[i];
+        std::string name = b.name.size() > 14 ? b.name.substr(0, 13) + "~" : b.name;
+        std::printf("  %5d  %-14s %4s  %11s %11s %10s %10s %10s\n", b.index, name.c_str(), b.checkpoint ? "yes" : "no",
+                    format_bytes(b.kept_bytes).c_str(), format_bytes(b.avoided_bytes).c_str(),
+                    format_duration_ns(b.forward_ns).c_str(), format_duration_ns(b.backward_ns).c_str(),
+                    format_duration_ns(b.recompute_ns).c_str());
+    }
+}
+
+// ---- outputs ------------------------------------------------------------------------------
+
+struct Outputs {
+    std::string report, trace, csv, plot, tensors;
+};
+
+void check_plot_path(const std::string& plot) {
+    if (plot.empty()) return;
+#ifndef CKPT_WITH_UI
+    usage_error("--plot needs the UI build, and this checkpointlab was built with CKPT_BUILD_UI=OFF "
+                "(--csv and --trace give the same timeline)");
+#endif
+    const QString suffix = QFileInfo(QString::fromStdString(plot)).suffix().toLower();
+    if (suffix != "png" && suffix != "pdf" && suffix != "svg")
+        usage_error("--plot: cannot tell the format of \"" + plot + "\" (expected a .png, .pdf or .svg file)");
+}
+
+// Writes what was asked; returns the files written. Throws CliError (exit 1) on failure.
+std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport& r, const ckpt::ModelSpec& spec) {
+    std::vector<std::string> written;
+    auto check = [&](const ckpt::Status& st, const std::string& path) {
+        if (!st) throw CliError{kFailure, st.message()};
+        written.push_back(path);
+    };
+    if (!o.report.empty()) check(ckpt::write_report_json(o.report, r, spec), o.report);
+    if (!o.csv.empty()) check(ckpt::write_timeline_csv(o.csv, r), o.csv);
+    if (!o.trace.empty()) check(ckpt::write_trace_json(o.trace, r), o.trace);
+    if (!o.tensors.empty() && r.status == ckpt::StepStatus::ok)
+        check(ckpt::write_safetensors(o.tensors, r.tensors), o.tensors);
+#ifdef CKPT_WITH_UI
+    if (!o.plot.empty()) {
+        const QString err = ckptui::exportMemoryChart(r, QString::fromStdString(o.plot), 1600, 900);
+        if (!err.isEmpty()) throw CliError{kFailure, "cannot write \"" + o.plot + "\": " + err.toStdString()};
+        written.push_back(o.plot);
+    }
+#endif
+    return written;
+}
+
+// A Session::create failure: out of memory (exit 3) when the step cannot fit the device or the
+// parameters do not fit the limit, any other failure otherwise.
+[[noreturn]] void creation_failed(const ckpt::Error& e, const ckpt::ModelSpec& spec, const ckpt::DeviceInfo& dev) {
+    int code = kFailure;
+    if (e.message.rfind("out of memory", 0) == 0) code = kOutOfMemory;
+    ckpt::Result<ckpt::StepReport> predicted = ckpt::predict(spec, 2);
+    if (predicted && predicted->peak_total > dev.total_bytes) code = kOutOfMemory;
+    throw CliError{code, e.message};
+}
+
+// ---- run ----------------------------------------------------------------------------------
+
+int cmd_run(const std::vector<std::string>& argv) {
+    const Args a = parse_args(argv,
+                              {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
+                               {"memory-limit", true}, {"no-preserve-rng", false}, {"report", true},
+                               {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
+                               {"quiet", false}},
+                              "run");
+    if (a.has("help")) {
+        std::fputs(help_text(HelpTopic::run).c_str(), stdout);
+        return kOk;
+    }
+    if (a.positional.empty()) usage_error("run needs a MODEL: a model file or a preset name (see checkpointlab run --help)");
+    if (a.positional.size() > 1) usage_error("run takes one MODEL, got also \"" + a.positional[1] + "\"");
+    const int steps = a.has("steps") ? int(parse_int(a.value("steps"), "steps", 1, 1000000)) : 1;
+    ckpt::RunSettings settings;
+    settings.device = a.has("device") ? a.value("device") : "cpu";
+    if (a.has("threads")) settings.threads = int(parse_int(a.value("threads"), "threads", 1, 4096));
+    if (a.has("memory-limit")) {
+        ckpt::Result<int64_t> limit = ckpt::parse_bytes(a.value("memory-limit"));
+        if (!limit) usage_error("--memory-limit: " + limit.error().message);
+        if (*limit <= 0) usage_error("--memory-limit: must be more than 0 bytes");
+        settings.memory_limit = *limit;
+    }
+    const Outputs out{a.value("report"), a.value("trace"), a.value("csv"), a.value("plot"), a.value("dump-tensors")};
+    check_plot_path(out.plot);
+    const bool quiet = a.has("quiet");
+
+    auto app = make_app(!out.plot.empty());
+    ckpt::ModelSpec spec = load_model(a.positional[0]);
+    if (a.has("checkpoint")) {
+        auto flags = ckpt::parse_checkpoint_policy(a.value("checkpoint"), int(spec.blocks.size()));
+        if (!flags) usage_error("--checkpoint: " + flags.error().message);
+        ckpt::apply_checkpoint_policy(spec, *flags);
+    }
+    if (a.has("no-preserve-rng")) spec.preserve_rng = false;
+    ckpt::Result<ckpt::DeviceInfo> device = ckpt::find_device(settings.device);
+    if (!device) usage_error("--device: " + device.error().message);
+
+    auto session = ckpt::Session::create(spec, settings);
+    if (!session) creation_failed(session.error(), spec, *device);
+
+    g_stop = false;
+    std::signal(SIGINT, on_interrupt);
+    ckpt::StepReport last;
+    for (int s = 1; s <= steps; ++s) {
+        ckpt::StepOptions opts;
+        opts.stop = &g_stop;
+        opts.record_events = true;  // the files describe the last step, or the one that failed
+        opts.capture_tensors = s == steps && !out.tensors.empty();
+        last = (*session)->step(opts);
+        if (last.status != ckpt::StepStatus::ok) break;
+        if (steps > 1 && !quiet)
+            std::fprintf(stderr, "step %d/%d  loss %.6g  %s  peak %s\n", s, steps, last.loss,
+                         format_duration_ns(last.step_ns).c_str(), format_bytes(last.peak_total).c_str());
+    }
+    std::signal(SIGINT, SIG_DFL);
+
+    // An out-of-memory step still has a report and a timeline up to the failing allocation:
+    // exactly what the user needs to see, so the files are written before the error.
+    const std::vector<std::string> written = write_outputs(out, last, (*session)->spec());
+    switch (last.status) {
+    case ckpt::StepStatus::ok: break;
+    case ckpt::StepStatus::out_of_memory: throw CliError{kOutOfMemory, last.message};
+    case ckpt::StepStatus::stopped: throw CliError{kFailure, "step " + std::to_string(last.step) + ": " + last.message};
+    case ckpt::StepStatus::failed: throw CliError{kFailure, last.message};
+    }
+    if (!quiet) {
+        print_summary(**session, last, steps);
+        for (const std::string& f : written) std::printf("wrote %s\n", f.c_str());
+    }
+    return kOk;
+}
+
+// ---- plan ---------------------------------------------------------------------------------
+
+struct Candidate {
+    std::string name;  // a --checkpoint argument
+    std::vector<bool> flags;
+    int count = 0;
+    int64_t peak = 0;
+    std::string peak_phase;  // where the predicted peak happens
+};
+
+// The plans a planner considers. dp is a stand-in until the chain DP lands: the best of the
+// named families. The every-k family keeps, for each number of checkpointed blocks, the
+// smallest K (the most evenly spread blocks), so the list stays short on long chains.
+std::vector<Candidate> candidates(const std::string& planner, int n) {
+    std::vector<std::string> names;
+    if (planner == "dp") names.push_back("none");
+    if (planner != "sqrt") {
+        std::map<int, int> k_for_count;
+        for (int k = 1; k <= std::max(1, n); ++k) k_for_count.emplace((n + k - 1) / k, k);
+        for (const auto& [count, k] : k_for_count)
+            if (k > 1) names.push_back("every:" + std::to_string(k));
+    }
+    if (planner != "every-k") names.push_back("sqrt");
+    if (planner != "sqrt") names.push_back("all");
+    std::vector<Candidate> out;
+    for (const std::string& name : names) {
+        auto flags = ckpt::parse_checkpoint_policy(name, n);
+        if (!flags) throw CliError{kFailure, flags.error().message};
+        // sqrt is some every:K: list each block set once.
+        auto same = std::find_if(out.begin(), out.end(), [&](const Candidate& c) { return c.flags == *flags; });
+        if (same != out.end()) {
+            same->name = name + " (= " + same->name + ")";
+            continue;
+        }
+        out.push_back({name, *flags, int(std::count(flags->begin(), flags->end(), true)), 0, {}});
+    }
+    return out;
+}
+
+int cmd_plan(const std::vector<std::string>& argv) {
+    const Args a = parse_args(argv, {{"budget", true}, {"planner", true}}, "plan");
+    if (a.has("help")) {
+        std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
+        return kOk;
+    }
+    if (a.positional.empty()) usage_error("plan needs a MODEL: a model file or a preset name (see checkpointlab plan --help)");
+    if (a.positional.size() > 1) usage_error("plan takes one MODEL, got also \"" + a.positional[1] + "\"");
+    if (!a.has("budget")) usage_error("plan needs --budget BYTES, e.g. --budget 2GiB");
+    ckpt::Result<int64_t> budget = ckpt::parse_bytes(a.value("budget"));
+    if (!budget) usage_error("--budget: " + budget.error().message);
+    if (*budget <= 0) usage_error("--budget: must be more than 0 bytes");
+    const std::string planner = a.has("planner") ? a.value("planner") : "dp";
+    if (planner != "dp" && planner != "sqrt" && planner != "every-k")
+        usage_error("--planner: unknown planner \"" + planner + "\" (expected dp, sqrt or every-k)");
+
+    auto app = make_app(false);
+    const ckpt::ModelSpec spec = load_model(a.positional[0]);
+    const int n = int(spec.blocks.size());
+    // The chain model: exact peaks for any checkpoint set, recomputation costs from FLOPs.
+    ckpt::Result<ckpt::ChainModel> model = ckpt::ChainModel::build(spec);
+    if (!model) throw CliError{kFailure, model.error().message};
+
+    std::vector<Candidate> plans = candidates(planner, n);
+    if (planner == "dp") {
+        // The optimum under the budget, when one exists, joins the named plans.
+        if (ckpt::Result<ckpt::Plan> p = ckpt::plan_optimal(*model, *budget)) {
+            const int count = int(std::count(p->checkpoint.begin(), p->checkpoint.end(), true));
+            auto same = std::find_if(plans.begin(), plans.end(), [&](const Candidate& c) { return c.flags == p->checkpoint; });
+            if (same == plans.end()) plans.push_back({"dp", p->checkpoint, count, 0, {}});
+            else same->name += same->name.find(" (") == std::string::npos ? " (= dp)" : "";
+        }
+    }
+    for (Candidate& c : plans) {
+        ckpt::ModelSpec s = spec;
+        ckpt::apply_checkpoint_policy(s, c.flags);
+        ckpt::Result<ckpt::StepReport> r = ckpt::predict(s, 2);
+        if (!r) throw CliError{kFailure, "predicting " + c.name + ": " + r.error().message};
+        c.peak = r->peak_total;
+        c.peak_phase = std::string(ckpt::phase_name(r->peak_tag.phase));
+        if (c.peak != model->peak(c.flags))
+            throw CliError{kFailure, "internal error: the chain model and the dry run disagree for " + c.name};
+    }
+    // The cheapest recomputation first; equal cost: the lower peak.
+    std::stable_sort(plans.begin(), plans.end(), [&](const Candidate& x, const Candidate& y) {
+        const double cx = model->recompute_cost(x.flags), cy = model->recompute_cost(y.flags);
+        return cx != cy ? cx < cy : x.peak < y.peak;
+    });
+
+    std::printf("%s: %d blocks, budget %s, planner %s\n\n", spec.name.c_str(), n, format_bytes(*budget).c_str(),
+                planner.c_str());
+    std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "predicted peak", "peak in",
+                "recompute", "fits");
+    const Candidate* chosen = nullptr;
+    for (const Candidate& c : plans) {
+        const bool fits = c.peak <= *budget;
+        const ckpt::Plan e = ckpt::evaluate_plan(*model, c.flags, c.name, *budget);
+        char overhead[32];
+        std::snprintf(overhead, sizeof overhead, "+%.1f%%", 100.0 * e.overhead_fraction);
+        std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", c.name.c_str(),
+                    (std::to_string(c.count) + " of " + std::to_string(n)).c_str(), format_bytes(c.peak).c_str(),
+                    c.peak_phase.c_str(), overhead, fits ? "yes" : "no");
+        if (fits && !chosen) chosen = &c;  // sorted: least recomputation first
+    }
+    std::printf("\n  recompute: the checkpointed blocks' forward FLOPs over the step's (~3x forward)\n\n");
+    if (!chosen) {
+        throw CliError{kOutOfMemory, "no plan fits in " + format_bytes(*budget) + ": the smallest peak any checkpoint "
+                                     "set reaches is " + format_bytes(ckpt::minimal_peak(*model))};
+    }
+    // "sqrt (= every:5)" -> "sqrt"; the dp plan is written as its block list.
+    std::string label = chosen->name.substr(0, chosen->name.find(' ')), arg = label;
+    if (label == "dp" && chosen->count == 0) label = arg = "none";
+    else if (label == "dp") arg = block_list(chosen->flags);
+    std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", label.c_str(), chosen->count, n,
+                block_list(chosen->flags).c_str());
+    std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->peak).c_str(),
+                format_bytes(*budget).c_str());
+    std::printf("run it: checkpointlab run %s --checkpoint %s\n", a.positional[0].c_str(), arg.c_str());
+    return kOk;
+}
+
+int dispatch(const std::vector<std::string>& args) {
+    const std::string& cmd = args[0];
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (cmd == "run") return cmd_run(rest);
+    if (cmd == "plan") return cmd_plan(rest);
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+        const std::string topic = rest.empty() ? "" : rest[0];
+        if (topic == "run") std::fputs(help_text(HelpTopic::run).c_str(), stdout);
+        else if (topic == "plan") std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
+        else if (topic.empty()) std::fputs(help_text(HelpTopic::main).c_str(), stdout);
+        else usage_error("no help for \"" + topic + "\" (commands: run, plan)");
+        return kOk;
+    }
+    if (cmd == "--version") {
+        std::printf("checkpointlab %s\n", CKPT_VERSION);
+        return kOk;
+    }
+    std::string hint = " (expected run, plan or help; see checkpointlab --help)";
+    if (QString::fromStdString(cmd).endsWith(".json")) hint = " (did you mean: checkpointlab run " + cmd + "?)";
+    usage_error("unknown command \"" + cmd + "\"" + hint);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) return demo(argc, argv);
+    try {
+        return dispatch(args);
+    } catch (const CliError& e) {
+        print_error(e.message);
+        return e.code;
+    } catch (const std::exception& e) {
+        print_error(std::string("unexpected failure: ") + e.what());
+        return kFailure;
+    }
+}
+
+// ---- demo ---------------------------------------------------------------------------------
+
+int demo(int, char**) {
+    try {
+        auto app = make_app(true);
+        const ckpt::ModelSpec base = load_model("textbook_mlp");
+        const QString dir = QDir::current().absoluteFilePath("checkpointlab-demo");
+        if (!QDir().mkpath(dir)) throw CliError{kFailure, "cannot create \"" + dir.toStdString() + "\""};
+        std::printf("CheckpointLab demo: %s, two training steps without and with checkpointing.\n"
+                    "(Start with a display for the GUI; `checkpointlab --help` for the command line.)\n\n",
+                    base.name.c_str());
+        std::vector<std::string> written;
+        std::vector<ckpt::StepReport> reports;
+        for (const char* policy : {"none", "all"}) {
+            ckpt::ModelSpec spec = base;
+            ckpt::apply_checkpoint_policy(spec, *ckpt::parse_checkpoint_policy(policy, int(spec.blocks.size())));
+            auto session = ckpt::Session::create(spec, {});
+            if (!session) throw CliError{kFailure, session.error().message};
+            (*session)->step({});  // the first step; the second is the steady state shown
+            ckpt::StepReport r = (*session)->step({});
+            if (r.status != ckpt::StepStatus::ok) throw CliError{kFailure, r.message};
+            const std::string stem = (dir + "/checkpoint-" + policy).toStdString();
+            Outputs out{stem + ".report.json", stem + ".trace.json", stem + ".timeline.csv", {}, {}};
+#ifdef CKPT_WITH_UI
+            out.plot = stem + ".chart.png";
+#endif
+            for (const std::string& f : write_outputs(out, r, spec)) written.push_back(f);
+            std::printf("checkpoint %-4s  peak %10s  activations kept %10s  step %9s  recompute %9s  checksum 0x%016llx\n",
+                        policy, format_bytes(r.peak_total).c_str(), format_bytes(r.kept_bytes_total()).c_str(),
+                        format_duration_ns(r.step_ns).c_str(), format_duration_ns(r.recompute_ns).c_str(),
+                        static_cast<unsigned long long>(r.gradient_checksum));
+            reports.push_back(std::move(r));
+        }
+        std::printf("\ngradients bitwise identical: %s\n",
+                    reports[0].gradient_checksum == reports[1].gradient_checksum ? "yes" : "NO");
+        std::printf("\nwrote %zu files to %s/:\n", written.size(), dir.toStdString().c_str());
+        for (const std::string& f : written) std::printf("  %s\n", QFileInfo(QString::fromStdString(f)).fileName().toStdString().c_str());
+        std::printf("open the .trace.json files in https://ui.perfetto.dev to see memory per category over the step.\n");
+        return kOk;
+    } catch (const CliError& e) {
+        print_error(e.message);
+        return e.code;
+    }
+}
+
+}  // namespace cli

@@ -1,0 +1,175 @@
+// The CLI's manual pages (`checkpointlab --help`, `run --help`, `plan --help`), kept apart
+// from the logic so both stay readable. Written like man pages: NAME, SYNOPSIS, DESCRIPTION,
+// OPTIONS, EXIT STATUS, EXAMPLES.
+#include "cli.h"
+
+namespace cli {
+
+namespace {
+
+const char* kExitStatus = R"(EXIT STATUS
+    0   success
+    1   failure: a file could not be written, the run was interrupted, the step failed
+    2   bad usage or a bad model file (the message names the option or the field)
+    3   out of memory: the step needs more than --memory-limit or the device has, or (plan)
+        no checkpoint plan fits the budget
+)";
+
+}  // namespace
+
+std::string help_text(HelpTopic topic) {
+    std::string t;
+    switch (topic) {
+    case HelpTopic::main:
+        t = R"(NAME
+    checkpointlab - a laboratory for activation (gradient) checkpointing
+
+SYNOPSIS
+    checkpointlab
+    checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
+    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k]
+    checkpointlab help [run|plan]
+    checkpointlab --version
+
+DESCRIPTION
+    CheckpointLab runs real training steps (forward, loss, backward, optimizer) of a layer
+    stack through its embedded engine and measures, byte by byte, what activation
+    checkpointing saves and what the recomputation costs.
+
+    Without arguments it opens the GUI when a display is available (DISPLAY,
+    WAYLAND_DISPLAY or QT_QPA_PLATFORM is set) and otherwise runs a headless demo: the
+    textbook_mlp preset without and with checkpointing, writing reports, CSV timelines and
+    Perfetto traces into ./checkpointlab-demo/.
+
+    MODEL is a model spec JSON file, or the name of a shipped preset: textbook_mlp,
+    deep_residual_mlp, tutorial_mlp (looked up next to the program, in the installed
+    share/checkpointlab/presets and in the source tree's resources/presets).
+
+COMMANDS
+    run     run training steps and report memory and time; see `checkpointlab run --help`
+    plan    choose blocks to checkpoint under a memory budget; see `checkpointlab plan --help`
+    help    show this page, or a command's page
+
+OPTIONS
+    -h, --help
+        Show this page.
+    --version
+        Print the version.
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab run textbook_mlp --checkpoint all --report report.json
+    checkpointlab plan deep_residual_mlp --budget 2GiB
+)";
+        break;
+    case HelpTopic::run:
+        t = R"(NAME
+    checkpointlab run - run training steps of a model and measure memory and time
+
+SYNOPSIS
+    checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
+                      [--steps N] [--threads N] [--memory-limit BYTES] [--no-preserve-rng]
+                      [--report r.json] [--trace t.json] [--csv m.csv]
+                      [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
+
+DESCRIPTION
+    Loads MODEL (a model spec file or a preset name), runs N training steps on the device and
+    prints a summary of the last one: loss, step time, peak bytes per memory category, and a
+    table of blocks (checkpointed?, bytes kept for backward, bytes avoided by checkpointing,
+    forward/backward/recompute times) with the gradient checksum. Equal checksums mean
+    bitwise-equal gradients, which is how checkpointing is shown to change nothing but memory
+    and time. Progress of multi-step runs goes to standard error.
+
+    The files written describe the last step. Ctrl-C stops at the next layer boundary.
+
+OPTIONS
+    --device cpu|cuda|cuda:N
+        Where to run (default cpu).
+    --checkpoint POLICY
+        Which blocks keep only their input in forward and recompute in backward, replacing
+        the model file's "checkpoint" flags: none, all, sqrt (every round(sqrt(n))-th block,
+        counting from block 0), every:K (blocks 0, K, 2K, ...), or block indices and
+        inclusive ranges such as 0,3,5 or 4-12.
+    --steps N
+        Training steps to run (default 1). The first step creates optimizer state, so the
+        second shows the steady state.
+    --threads N
+        CPU threads for the kernels (default: the BLAS default).
+    --memory-limit BYTES
+        Refuse allocations past this many live bytes, like a smaller device: the step stops
+        with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,
+        1e9, 512MiB, 2 GiB, 1.5GB (KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000).
+    --no-preserve-rng
+        Do not replay the dropout random state when recomputing, so recomputed dropout masks
+        differ (and so do the gradients) - to see why preserving it matters.
+    --report FILE
+        Write the JSON report: every figure of the summary, peaks per category, the model.
+    --trace FILE
+        Write a Chrome/Perfetto trace (open in https://ui.perfetto.dev or chrome://tracing):
+        a live-bytes counter per category and a span per block phase and per layer.
+    --csv FILE
+        Write the memory timeline: one row per allocation or free with the live bytes of
+        every category after it (columns time_ns, bytes, category, block, layer, phase,
+        live_total, live_parameter, ..., live_temporary).
+    --plot FILE
+        Export the memory timeline chart as PNG, PDF or SVG (needs the UI build).
+    --dump-tensors FILE
+        Write input, target, parameters (before the step), output and gradients of the last
+        step as safetensors, for cross-checking against PyTorch.
+    --quiet
+        Print nothing but errors.
+    -h, --help
+        Show this page.
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab run textbook_mlp --checkpoint none
+    checkpointlab run deep_residual_mlp --checkpoint sqrt --steps 3 --trace trace.json
+    checkpointlab run model.json --memory-limit 512MiB --report oom.json
+    checkpointlab run tutorial_mlp --dump-tensors tutorial.safetensors --csv memory.csv
+)";
+        break;
+    case HelpTopic::plan:
+        t = R"(NAME
+    checkpointlab plan - choose which blocks to checkpoint under a memory budget
+
+SYNOPSIS
+    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k]
+
+DESCRIPTION
+    Predicts the peak memory of a training step (the engine's own executor run without
+    allocating or computing, so the bytes are exact) for candidate checkpoint plans, prints
+    them, and picks the plan that checkpoints the fewest blocks - the least recomputation -
+    whose predicted peak fits the budget. The chosen plan is printed as a --checkpoint
+    argument for `checkpointlab run`. Predictions use the second step, when optimizer state
+    exists.
+
+OPTIONS
+    --budget BYTES
+        The memory budget (required), e.g. 2GiB, 512 MiB, 24GB, 1e9.
+    --planner dp|sqrt|every-k
+        dp (default): the best plan among none, every-k, sqrt and all. An exact dynamic
+        program over the chain is planned; until then dp searches these families.
+        sqrt: only the sqrt plan (every round(sqrt(n))-th block), checked against the budget.
+        every-k: every:K for each possible number of checkpointed blocks (the smallest K that
+        gives it, so the blocks are spread evenly), down to every:1, which is all.
+    -h, --help
+        Show this page.
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab plan deep_residual_mlp --budget 2GiB
+    checkpointlab plan model.json --budget 24GB --planner every-k
+)";
+        break;
+    }
+    return t;
+}
+
+}  // namespace cli

@@ -1,0 +1,371 @@
+// The model spec loader refuses every malformed file with one line naming the field (the
+// files and the expected messages live in tests/data/malformed/, shared with tst_cli), accepts
+// every shipped preset, round-trips through to_json exactly, and judges in-memory specs with
+// the same rules; checkpoint policies parse to the documented block sets.
+#include <QtTest>
+
+#include "ckpt/model_spec.h"
+
+using namespace ckpt;
+
+namespace {
+
+const QString kMalformedDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/");
+const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/");
+
+// file name -> expected error substring, from expected_errors.tsv.
+QList<QPair<QString, QString>> malformedCases() {
+    QList<QPair<QString, QString>> cases;
+    QFile f(kMalformedDir + "expected_errors.tsv");
+    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot read %s", qPrintable(f.fileName()));
+    for (const QByteArray& raw : f.readAll().split('\n')) {
+        const QString line = QString::fromUtf8(raw);
+        if (line.trimmed().isEmpty() || line.startsWith('#')) continue;
+        const qsizetype tab = line.indexOf('\t');
+        if (tab < 0) qFatal("bad manifest line: %s", qPrintable(line));
+        cases.append({line.left(tab), line.mid(tab + 1)});
+    }
+    return cases;
+}
+
+std::string bits(const std::vector<bool>& flags) {
+    std::string s;
+    for (bool b : flags) s += b ? '1' : '0';
+    return s;
+}
+
+LayerSpec linear(int64_t in, int64_t out) {
+    LayerSpec l;
+    l.type = LayerType::linear;
+    l.in = in;
+    l.out = out;
+    return l;
+}
+
+LayerSpec layer(LayerType t) {
+    LayerSpec l;
+    l.type = t;
+    return l;
+}
+
+// A spec that uses every layer type and every optimizer field, with non-default values.
+ModelSpec everything() {
+    ModelSpec s;
+    s.name = "everything \"quoted\" \u00e9";
+    s.description = "all layer types";
+    s.input_shape = {3, 4, 8};
+    s.seed = 18446744073709551615ull;
+    s.preserve_rng = false;
+    s.loss = LossType::cross_entropy;
+    s.optimizer.type = OptimizerType::adamw;
+    s.optimizer.lr = 3e-4;
+    s.optimizer.beta1 = 0.8;
+    s.optimizer.beta2 = 0.95;
+    s.optimizer.eps = 1e-6;
+    s.optimizer.weight_decay = 0.1;
+    LayerSpec ln = layer(LayerType::layernorm);
+    ln.dim = 8;
+    ln.eps = 1e-6;
+    ln.bias = false;
+    LayerSpec drop = layer(LayerType::dropout);
+    drop.p = 0.125;
+    LayerSpec nobias = linear(16, 8);
+    nobias.bias = false;
+    s.blocks.push_back({"res", {ln, linear(8, 16), layer(LayerType::gelu), drop, nobias}, true, true});
+    s.blocks.push_back({"act", {layer(LayerType::relu), layer(LayerType::tanh)}, false, false});
+    s.blocks.push_back({"head", {linear(8, 5)}, false, true});
+    return s;
+}
+
+}  // namespace
+
+class TestModelSpec : public QObject {
+    Q_OBJECT
+
+private slots:
+    void malformed_data() {
+        QTest::addColumn<QString>("file");
+        QTest::addColumn<QString>("expected");
+        const auto cases = malformedCases();
+        QVERIFY2(cases.size() >= 20, "expected at least 20 malformed files");
+        for (const auto& [file, expected] : cases) QTest::newRow(qPrintable(file)) << file << expected;
+    }
+
+    void malformed() {
+        QFETCH(QString, file);
+        QFETCH(QString, expected);
+        const QString path = kMalformedDir + file;
+        QVERIFY2(QFileInfo::exists(path), qPrintable(path));
+        Result<ModelSpec> spec = load_model_spec(path.toStdString());
+        QVERIFY2(!spec.ok(), "a malformed file was accepted");
+        const QString message = QString::fromStdString(spec.error().message);
+        QVERIFY2(message.contains(expected), qPrintable("got: " + message + "\nexpected to contain: " + expected));
+        QVERIFY2(!message.contains('\n'), qPrintable("not one line: " + message));
+        QVERIFY2(message.startsWith(path + ": "), qPrintable("does not name the file: " + message));
+    }
+
+    // Every file in the folder has an expectation, so no case silently goes untested.
+    void everyMalformedFileListed() {
+        QSet<QString> listed;
+        for (const auto& c : malformedCases()) listed.insert(c.first);
+        const QStringList files = QDir(kMalformedDir).entryList({"*.json"}, QDir::Files);
+        QCOMPARE(files.size(), listed.size());
+        for (const QString& f : files) QVERIFY2(listed.contains(f), qPrintable(f + " has no expected error"));
+    }
+
+    void presets_data() {
+        QTest::addColumn<QString>("file");
+        const QStringList files = QDir(kPresetDir).entryList({"*.json"}, QDir::Files);
+        QVERIFY(files.contains("textbook_mlp.json"));
+        QVERIFY(files.contains("deep_residual_mlp.json"));
+        QVERIFY(files.contains("tutorial_mlp.json"));
+        for (const QString& f : files) QTest::newRow(qPrintable(f)) << f;
+    }
+
+    void presets() {
+        QFETCH(QString, file);
+        Result<ModelSpec> spec = load_model_spec((kPresetDir + file).toStdString());
+        QVERIFY2(spec.ok(), spec.ok() ? "" : spec.error().message.c_str());
+        QVERIFY(validate_model_spec(*spec).ok());
+        QVERIFY(!spec->description.empty());
+        Result<ModelSpec> again = parse_model_spec(to_json(*spec));
+        QVERIFY2(again.ok(), again.ok() ? "" : again.error().message.c_str());
+        QVERIFY(*again == *spec);
+    }
+
+    void textbookPreset() {
+        Result<ModelSpec> s = load_model_spec((kPresetDir + "textbook_mlp.json").toStdString());
+        QVERIFY(s.ok());
+        QCOMPARE(s->blocks.size(), size_t(3));
+        QCOMPARE(s->rows(), int64_t(32));
+        QCOMPARE(s->input_features(), int64_t(1024));
+        QCOMPARE(s->output_features(), int64_t(10));
+        QCOMPARE(s->loss, LossType::cross_entropy);
+        QCOMPARE(s->optimizer.type, OptimizerType::sgd);
+        QCOMPARE(s->optimizer.lr, 0.01);
+        QCOMPARE(s->blocks[0].layers.size(), size_t(2));
+        QCOMPARE(s->blocks[0].layers[0].type, LayerType::linear);
+        QCOMPARE(s->blocks[0].layers[1].type, LayerType::relu);
+        QCOMPARE(s->blocks[2].layers.size(), size_t(1));
+        QCOMPARE(s->blocks[2].layers[0].out, int64_t(10));
+        for (const BlockSpec& b : s->blocks) QVERIFY(!b.checkpoint);
+    }
+
+    void tutorialPreset() {
+        Result<ModelSpec> s = load_model_spec((kPresetDir + "tutorial_mlp.json").toStdString());
+        QVERIFY(s.ok());
+        QCOMPARE(s->blocks.size(), size_t(3));
+        QCOMPARE(s->rows(), int64_t(5));
+        QCOMPARE(s->output_features(), int64_t(1));
+        QCOMPARE(s->loss, LossType::mse);
+        QVERIFY(!s->blocks[0].checkpoint);
+        QVERIFY(s->blocks[1].checkpoint);
+        QVERIFY(!s->blocks[2].checkpoint);
+        const auto& mid = s->blocks[1].layers;
+        QCOMPARE(mid.size(), size_t(3));
+        QCOMPARE(mid[0].type, LayerType::relu);
+        QCOMPARE(mid[1].type, LayerType::linear);
+        QCOMPARE(mid[1].in, int64_t(50));
+        QCOMPARE(mid[1].out, int64_t(50));
+        QCOMPARE(mid[2].type, LayerType::relu);
+    }
+
+    void deepResidualPreset() {
+        Result<ModelSpec> s = load_model_spec((kPresetDir + "deep_residual_mlp.json").toStdString());
+        QVERIFY(s.ok());
+        QCOMPARE(s->blocks.size(), size_t(24));
+        QCOMPARE(s->rows(), int64_t(256));
+        QCOMPARE(s->output_features(), int64_t(1024));
+        QCOMPARE(s->optimizer.type, OptimizerType::adamw);
+        QCOMPARE(s->optimizer.weight_decay, 0.01);
+        for (size_t b = 0; b < 24; ++b) {
+            QCOMPARE(s->blocks[b].name, "block." + std::to_string(b));
+            QVERIFY(s->blocks[b].residual);
+            QCOMPARE(s->blocks[b].layers.size(), size_t(4));
+            QCOMPARE(s->blocks[b].layers[1].out, int64_t(4096));
+        }
+    }
+
+    void roundTrip() {
+        const ModelSpec s = everything();
+        QVERIFY2(validate_model_spec(s).ok(), validate_model_spec(s).message().c_str());
+        const std::string text = to_json(s);
+        Result<ModelSpec> back = parse_model_spec(text);
+        QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+        QVERIFY(*back == s);
+        QCOMPARE(to_json(*back), text);  // canonical: a fixed point
+        // Pretty-printed with two spaces, every field explicit.
+        QVERIFY(QString::fromStdString(text).contains("\n  \"input\": {"));
+        for (const char* key : {"\"seed\"", "\"preserve_rng\"", "\"repeat\": 1", "\"affine\": false",
+                                "\"bias\": false", "\"betas\"", "\"checkpoint\": true", "\"description\""})
+            QVERIFY2(text.find(key) != std::string::npos, key);
+    }
+
+    void repeatExpandsBlocks() {
+        const std::string text = R"({"input": {"shape": [2, 4]},
+            "blocks": [{"name": "r", "residual": true, "checkpoint": true, "repeat": 3,
+                        "layers": [{"type": "linear", "in": 4, "out": 4}, {"type": "tanh"}]},
+                       {"layers": [{"type": "linear", "in": 4, "out": 2}]}]})";
+        Result<ModelSpec> s = parse_model_spec(text);
+        QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+        QCOMPARE(s->blocks.size(), size_t(4));
+        QCOMPARE(s->blocks[0].name, std::string("r.0"));
+        QCOMPARE(s->blocks[2].name, std::string("r.2"));
+        QCOMPARE(s->blocks[3].name, std::string("block1"));
+        for (int b = 0; b < 3; ++b) QVERIFY(s->blocks[size_t(b)].checkpoint && s->blocks[size_t(b)].residual);
+        // Canonical JSON writes the expanded blocks, each with repeat 1.
+        Result<ModelSpec> back = parse_model_spec(to_json(*s));
+        QVERIFY(back.ok());
+        QVERIFY(*back == *s);
+    }
+
+    void defaults() {
+        Result<ModelSpec> s = parse_model_spec(
+            R"({"input": {"shape": [8, 4, 16]}, "blocks": [{"layers": [{"type": "linear", "in": 16, "out": 3},
+                {"type": "layernorm", "dim": 3}]}]})");
+        QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+        QCOMPARE(s->rows(), int64_t(32));
+        QCOMPARE(s->input_features(), int64_t(16));
+        QCOMPARE(s->output_features(), int64_t(3));
+        QCOMPARE(s->seed, uint64_t(0));
+        QVERIFY(s->preserve_rng);
+        QCOMPARE(s->loss, LossType::mse);
+        QCOMPARE(s->optimizer, OptimizerSpec{});
+        QVERIFY(s->blocks[0].layers[0].bias);
+        QVERIFY(s->blocks[0].layers[1].bias);
+        QCOMPARE(s->blocks[0].layers[1].eps, 1e-5);
+        QVERIFY(!s->blocks[0].checkpoint);
+        QVERIFY(!s->blocks[0].residual);
+    }
+
+    // The GUI edits specs in memory: validate_model_spec gives the file's messages.
+    void validateInMemory_data() {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("valid") << 0 << QString();
+        QTest::newRow("linear in") << 1 << "blocks[1].layers[0].in: expected 16 (the features coming in), got 12";
+        QTest::newRow("negative out") << 2 << "blocks[0].layers[0].out: must be positive, got -4";
+        QTest::newRow("residual") << 3 << "blocks[0].residual: output features 16 differ from input features 8";
+        QTest::newRow("no blocks") << 4 << "blocks: needs at least one block";
+        QTest::newRow("1-d input") << 5 << "input.shape: needs at least 2 dims";
+        QTest::newRow("empty block") << 6 << "blocks[1].layers: a block needs at least one layer";
+        QTest::newRow("dropout p") << 7 << "blocks[1].layers[1].p: must be in [0, 1), got 1.5";
+        QTest::newRow("layernorm dim") << 8 << "blocks[1].layers[1].dim: expected 8 (the features coming in), got 16";
+        QTest::newRow("negative lr") << 9 << "optimizer.lr: must not be negative, got -1";
+        QTest::newRow("huge dim") << 10 << "blocks[0].layers[0].out: must be at most 2147483647, got 4294967296";
+        QTest::newRow("huge weight") << 11
+                                     << "blocks[1].layers[0]: weight of 2147483647 x 2147483647 elements exceeds";
+    }
+
+    void validateInMemory() {
+        QFETCH(int, which);
+        QFETCH(QString, expected);
+        ModelSpec s;
+        s.input_shape = {4, 8};
+        s.blocks.push_back({"a", {linear(8, 16)}, false, false});
+        s.blocks.push_back({"b", {linear(16, 8), layer(LayerType::dropout)}, false, false});
+        switch (which) {
+        case 1: s.blocks[1].layers[0].in = 12; break;
+        case 2: s.blocks[0].layers[0].out = -4; break;
+        case 3: s.blocks[0].residual = true; break;
+        case 4: s.blocks.clear(); break;
+        case 5: s.input_shape = {32}; break;
+        case 6: s.blocks[1].layers.clear(); break;
+        case 7: s.blocks[1].layers[1].p = 1.5; break;
+        case 8: {
+            LayerSpec ln = layer(LayerType::layernorm);
+            ln.dim = 16;
+            s.blocks[1].layers[1] = ln;
+            break;
+        }
+        case 9: s.optimizer.lr = -1; break;
+        case 10: s.blocks[0].layers[0].out = int64_t(1) << 32; break;
+        case 11:
+            s.blocks[0].layers[0].out = 2147483647;
+            s.blocks[1].layers[0].in = 2147483647;
+            s.blocks[1].layers[0].out = 2147483647;
+            break;
+        default: break;
+        }
+        const Status st = validate_model_spec(s);
+        if (expected.isEmpty()) {
+            QVERIFY2(st.ok(), st.message().c_str());
+            return;
+        }
+        QVERIFY(!st.ok());
+        QVERIFY2(QString::fromStdString(st.message()).contains(expected), st.message().c_str());
+    }
+
+    void names() {
+        QCOMPARE(layer_type_name(LayerType::layernorm), std::string_view("layernorm"));
+        QCOMPARE(loss_name(LossType::cross_entropy), std::string_view("cross_entropy"));
+        QCOMPARE(optimizer_name(OptimizerType::adamw), std::string_view("adamw"));
+    }
+
+    void policy_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<int>("blocks");
+        QTest::addColumn<QString>("expected");  // bit string, or "error: <substring>"
+        QTest::newRow("none") << "none" << 4 << "0000";
+        QTest::newRow("all") << "all" << 3 << "111";
+        QTest::newRow("ALL, spaces") << "  ALL " << 2 << "11";
+        QTest::newRow("none of zero blocks") << "none" << 0 << "";
+        // sqrt: every:K with K = round(sqrt(n)), counting from block 0.
+        QTest::newRow("sqrt 24") << "sqrt" << 24 << "100001000010000100001000";
+        QTest::newRow("sqrt 1") << "sqrt" << 1 << "1";
+        QTest::newRow("sqrt 2") << "sqrt" << 2 << "11";
+        QTest::newRow("sqrt 3") << "sqrt" << 3 << "101";
+        QTest::newRow("sqrt 9") << "sqrt" << 9 << "100100100";
+        QTest::newRow("sqrt 12") << "sqrt" << 12 << "100100100100";
+        QTest::newRow("every:2") << "every:2" << 5 << "10101";
+        QTest::newRow("every:1") << "every:1" << 3 << "111";
+        QTest::newRow("every:8 of 5") << "every:8" << 5 << "10000";
+        QTest::newRow("list") << "0,3" << 5 << "10010";
+        QTest::newRow("list with spaces") << " 1 , 2 " << 4 << "0110";
+        QTest::newRow("range") << "1-3" << 5 << "01110";
+        QTest::newRow("range and index") << "0,2-3" << 5 << "10110";
+        QTest::newRow("out of range") << "0,5" << 5 << "error: block 5 is out of range (the model has 5 blocks, 0-4)";
+        QTest::newRow("range out of range") << "3-7" << 5 << "error: block 5 is out of range";
+        QTest::newRow("duplicate") << "1,1" << 4 << "error: block 1 is listed twice";
+        QTest::newRow("overlapping range") << "1-2,2" << 4 << "error: block 2 is listed twice";
+        QTest::newRow("every:0") << "every:0" << 4 << "error: K must be a positive integer";
+        QTest::newRow("every:x") << "every:x" << 4 << "error: K must be a positive integer";
+        QTest::newRow("word") << "half" << 4 << "error: expected none, all, sqrt, every:K or block indices";
+        QTest::newRow("empty") << "" << 4 << "error: checkpoint policy: empty";
+        QTest::newRow("backwards") << "3-1" << 4 << "error: range \"3-1\" runs backwards";
+        QTest::newRow("empty entry") << "1,,2" << 4 << "error: empty entry";
+        QTest::newRow("trailing comma") << "1," << 4 << "error: empty entry";
+        QTest::newRow("negative") << "-1" << 4 << "error: \"-1\" is not a range";
+    }
+
+    void policy() {
+        QFETCH(QString, text);
+        QFETCH(int, blocks);
+        QFETCH(QString, expected);
+        Result<std::vector<bool>> r = parse_checkpoint_policy(text.toStdString(), blocks);
+        if (expected.startsWith("error: ")) {
+            QVERIFY2(!r.ok(), "accepted");
+            const QString message = QString::fromStdString(r.error().message);
+            QVERIFY2(message.contains(expected.mid(7)), qPrintable(message));
+            QVERIFY(!message.contains('\n'));
+            return;
+        }
+        QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+        QCOMPARE(QString::fromStdString(bits(*r)), expected);
+    }
+
+    void applyPolicy() {
+        ModelSpec s = everything();
+        apply_checkpoint_policy(s, {false, true, false});
+        QCOMPARE(s.blocks[0].checkpoint, false);
+        QCOMPARE(s.blocks[1].checkpoint, true);
+        QCOMPARE(s.blocks[2].checkpoint, false);
+        auto all = parse_checkpoint_policy("all", int(s.blocks.size()));
+        QVERIFY(all.ok());
+        apply_checkpoint_policy(s, *all);
+        for (const BlockSpec& b : s.blocks) QVERIFY(b.checkpoint);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestModelSpec)
+#include "tst_model_spec.moc"

@@ -1,0 +1,319 @@
+// Human units both ways (format_bytes, format_duration_ns, parse_bytes) and the four writers on
+// a hand-made StepReport, so every number in the files can be checked against the input:
+// CSV live-per-category columns, trace counter/span events, the safetensors byte layout and
+// the report JSON's fields.
+#include <QtTest>
+
+#include <cstring>
+
+#include "ckpt/writers.h"
+
+using namespace ckpt;
+
+namespace {
+
+StepReport sampleReport() {
+    StepReport r;
+    r.model_name = "sample";
+    r.device = "cpu (1 threads)";
+    r.step = 2;
+    r.loss = 0.5;
+    r.step_ns = 9000;
+    r.forward_ns = 3000;
+    r.backward_ns = 4000;
+    r.recompute_ns = 1000;
+    r.baseline[size_t(Category::parameter)] = 1000;
+    r.blocks.push_back({0, "first", true, 3000, 4000, 1000, 64, 192, 128, 128});
+    r.gradient_checksum = 0xdeadbeefull;
+    auto ev = [&](int64_t t, int64_t bytes, Category c, int block, Phase p) {
+        MemoryEvent e;
+        e.time_ns = t;
+        e.bytes = bytes;
+        e.tag = {c, block, 0, p};
+        e.live_total = (r.events.empty() ? 1000 : r.events.back().live_total) + bytes;
+        r.events.push_back(e);
+    };
+    ev(100, 64, Category::activation, 0, Phase::forward);
+    ev(200, 256, Category::temporary, 0, Phase::forward);
+    ev(300, -256, Category::temporary, 0, Phase::forward);
+    ev(5000, 128, Category::recomputed, 0, Phase::recompute);
+    ev(6000, 1000, Category::gradient, 0, Phase::backward);
+    r.spans.push_back({0, 0, Phase::forward, 100, 2000});
+    r.spans.push_back({0, -1, Phase::forward, 50, 3050});
+    r.spans.push_back({-1, -1, Phase::loss, 3050, 3500});
+    r.spans.push_back({0, -1, Phase::recompute, 4000, 5000});
+    r.peak_total = 2192;
+    r.peak_event = 4;
+    r.peak_time_ns = 6000;
+    r.peak_tag = {Category::gradient, 0, 0, Phase::backward};
+    r.peak[size_t(Category::activation)] = 64;
+    return r;
+}
+
+ModelSpec sampleSpec() {
+    ModelSpec s;
+    s.name = "sample";
+    s.input_shape = {2, 3};
+    LayerSpec l;
+    l.type = LayerType::linear;
+    l.in = 3;
+    l.out = 3;
+    s.blocks.push_back({"first", {l}, false, true});
+    return s;
+}
+
+QByteArray readAll(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    return f.readAll();
+}
+
+}  // namespace
+
+class TestWriters : public QObject {
+    Q_OBJECT
+
+private slots:
+    void formatBytes_data() {
+        QTest::addColumn<qint64>("bytes");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("0") << qint64(0) << "0 B";
+        QTest::newRow("512") << qint64(512) << "512 B";
+        QTest::newRow("1023") << qint64(1023) << "1023 B";
+        QTest::newRow("1 KiB") << qint64(1024) << "1.00 KiB";
+        QTest::newRow("1.5 KiB") << qint64(1536) << "1.50 KiB";
+        QTest::newRow("3 MiB") << qint64(3) * 1024 * 1024 << "3.00 MiB";
+        QTest::newRow("1.25 GiB") << qint64(5) * 1024 * 1024 * 1024 / 4 << "1.25 GiB";
+        QTest::newRow("just below 1 MiB") << qint64(1048575) << "1.00 MiB";
+        QTest::newRow("1 TiB") << (qint64(1) << 40) << "1.00 TiB";
+        QTest::newRow("negative") << qint64(-1536) << "-1.50 KiB";
+    }
+
+    void formatBytes() {
+        QFETCH(qint64, bytes);
+        QFETCH(QString, text);
+        QCOMPARE(QString::fromStdString(format_bytes(bytes)), text);
+    }
+
+    void formatDuration_data() {
+        QTest::addColumn<qint64>("ns");
+        QTest::addColumn<QString>("text");
+        QTest::newRow("0") << qint64(0) << "0 ns";
+        QTest::newRow("850 ns") << qint64(850) << "850 ns";
+        QTest::newRow("1 us") << qint64(1000) << QString::fromUtf8("1.00 µs");
+        QTest::newRow("12.3 us") << qint64(12300) << QString::fromUtf8("12.3 µs");
+        QTest::newRow("123 us") << qint64(123456) << QString::fromUtf8("123 µs");
+        QTest::newRow("rounds up to 1 ms") << qint64(999999) << "1.00 ms";
+        QTest::newRow("4.56 ms") << qint64(4560000) << "4.56 ms";
+        QTest::newRow("1.23 s") << qint64(1230000000) << "1.23 s";
+        QTest::newRow("an hour") << qint64(3600) * 1000000000 << "3600 s";
+    }
+
+    void formatDuration() {
+        QFETCH(qint64, ns);
+        QFETCH(QString, text);
+        QCOMPARE(QString::fromStdString(format_duration_ns(ns)), text);
+    }
+
+    void parseBytes_data() {
+        QTest::addColumn<QString>("text");
+        QTest::addColumn<qint64>("bytes");  // -1: must be refused
+        QTest::newRow("2GiB") << "2GiB" << (qint64(2) << 30);
+        QTest::newRow("2 GiB") << "2 GiB" << (qint64(2) << 30);
+        QTest::newRow("512MiB") << "512MiB" << (qint64(512) << 20);
+        QTest::newRow("1.5GB decimal") << "1.5GB" << qint64(1500000000);
+        QTest::newRow("1e9") << "1e9" << qint64(1000000000);
+        QTest::newRow("plain bytes") << "123" << qint64(123);
+        QTest::newRow("16gib lower case") << "16gib" << (qint64(16) << 30);
+        QTest::newRow("1.5 KiB") << "1.5 KiB" << qint64(1536);
+        QTest::newRow("64 kb padded") << "  64 kb " << qint64(64000);
+        QTest::newRow("4TB") << "4TB" << qint64(4000000000000);
+        QTest::newRow("1TiB") << "1TiB" << (qint64(1) << 40);
+        QTest::newRow("bytes unit") << "100 B" << qint64(100);
+        QTest::newRow("0") << "0" << qint64(0);
+        QTest::newRow("0.3 KB") << "0.3 KB" << qint64(300);
+        QTest::newRow("empty") << "" << qint64(-1);
+        QTest::newRow("word") << "lots" << qint64(-1);
+        QTest::newRow("ambiguous G") << "16G" << qint64(-1);
+        QTest::newRow("negative") << "-1GiB" << qint64(-1);
+        QTest::newRow("half a byte") << "1.5" << qint64(-1);
+        QTest::newRow("overflow") << "1e400" << qint64(-1);
+        QTest::newRow("too large") << "9000 PB" << qint64(-1);
+        QTest::newRow("unit only") << "GiB" << qint64(-1);
+        QTest::newRow("trailing text") << "2 GiB x" << qint64(-1);
+        QTest::newRow("inf") << "inf" << qint64(-1);
+        QTest::newRow("hex") << "0x10" << qint64(-1);
+    }
+
+    void parseBytes() {
+        QFETCH(QString, text);
+        QFETCH(qint64, bytes);
+        Result<int64_t> r = parse_bytes(text.toStdString());
+        if (bytes < 0) {
+            QVERIFY2(!r.ok(), "accepted");
+            // The error quotes what it refused.
+            QVERIFY2(QString::fromStdString(r.error().message).contains('"' + text + '"'), r.error().message.c_str());
+            return;
+        }
+        QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+        QCOMPARE(qint64(*r), bytes);
+    }
+
+    void formatParseRoundTrip() {
+        for (int64_t b : {int64_t(1024), int64_t(3) << 20, int64_t(5) << 30}) {
+            Result<int64_t> r = parse_bytes(format_bytes(b));
+            QVERIFY(r.ok());
+            QCOMPARE(*r, b);
+        }
+    }
+
+    void timelineCsv() {
+        QTemporaryDir dir;
+        const StepReport r = sampleReport();
+        const QString path = dir.filePath("t.csv");
+        QVERIFY(write_timeline_csv(path.toStdString(), r).ok());
+        const QList<QByteArray> lines = readAll(path).trimmed().split('\n');
+        QCOMPARE(lines.size(), 1 + int(r.events.size()));
+        QCOMPARE(lines[0], QByteArray("time_ns,bytes,category,block,layer,phase,live_total,live_parameter,live_gradient,"
+                                      "live_optimizer_state,live_input,live_activation,live_recomputed,live_temporary"));
+        for (const QByteArray& line : lines) QCOMPARE(line.count(','), 13);
+        QCOMPARE(lines[2], QByteArray("200,256,temporary,0,0,forward,1320,1000,0,0,0,64,0,256"));
+        QCOMPARE(lines[3], QByteArray("300,-256,temporary,0,0,forward,1064,1000,0,0,0,64,0,0"));
+        QCOMPARE(lines[5], QByteArray("6000,1000,gradient,0,0,backward,2192,1000,1000,0,0,64,128,0"));
+        // The per-category columns always add up to live_total.
+        for (int i = 1; i < lines.size(); ++i) {
+            const QList<QByteArray> f = lines[i].split(',');
+            qint64 sum = 0;
+            for (int c = 7; c < 14; ++c) sum += f[c].toLongLong();
+            QCOMPARE(sum, f[6].toLongLong());
+        }
+    }
+
+    void traceJson() {
+        QTemporaryDir dir;
+        const StepReport r = sampleReport();
+        const QString path = dir.filePath("t.json");
+        QVERIFY(write_trace_json(path.toStdString(), r).ok());
+        QJsonParseError err;
+        const QJsonDocument doc = QJsonDocument::fromJson(readAll(path), &err);
+        QVERIFY2(err.error == QJsonParseError::NoError, qPrintable(err.errorString()));
+        QCOMPARE(doc.object().value("displayTimeUnit").toString(), QString("ns"));
+        const QJsonArray events = doc.object().value("traceEvents").toArray();
+        int counters = 0, spans = 0, meta = 0;
+        QJsonObject lastCounter, recompute;
+        for (const QJsonValue& v : events) {
+            const QJsonObject e = v.toObject();
+            const QString ph = e.value("ph").toString();
+            if (ph == "C") {
+                ++counters;
+                lastCounter = e;
+                QCOMPARE(e.value("args").toObject().size(), kCategoryCount);
+            } else if (ph == "X") {
+                ++spans;
+                if (e.value("name").toString() == "block 0 recompute") recompute = e;
+                QCOMPARE(e.value("tid").toInt(), e.value("args").toObject().value("layer").toInt() < 0 ? 1 : 2);
+            } else if (ph == "M") {
+                ++meta;
+            }
+        }
+        QCOMPARE(counters, 1 + int(r.events.size()));  // the baseline, then one per event
+        QCOMPARE(spans, int(r.spans.size()));
+        QCOMPARE(meta, 3);
+        QCOMPARE(lastCounter.value("ts").toDouble(), 6.0);
+        QCOMPARE(lastCounter.value("args").toObject().value("gradient").toInteger(), qint64(1000));
+        QCOMPARE(lastCounter.value("args").toObject().value("parameter").toInteger(), qint64(1000));
+        QCOMPARE(recompute.value("ts").toDouble(), 4.0);
+        QCOMPARE(recompute.value("dur").toDouble(), 1.0);
+        QCOMPARE(recompute.value("args").toObject().value("block_name").toString(), QString("first"));
+    }
+
+    void safetensors() {
+        QTemporaryDir dir;
+        NamedTensor a{"w", {2, 3}, NamedTensor::Type::f32, {1, 2, 3, 4, 5, 6.5f}, {}};
+        NamedTensor b{"ids", {4}, NamedTensor::Type::i64, {}, {7, -1, 3, int64_t(1) << 40}};
+        NamedTensor c{"scalar", {}, NamedTensor::Type::f32, {-2.0f}, {}};
+        const QString path = dir.filePath("t.safetensors");
+        QVERIFY(write_safetensors(path.toStdString(), {a, b, c}).ok());
+        const QByteArray bytes = readAll(path);
+        QVERIFY(bytes.size() > 8);
+        quint64 n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | quint8(bytes[i]);
+        QCOMPARE(n % 8, quint64(0));
+        const QJsonObject h = QJsonDocument::fromJson(bytes.mid(8, qsizetype(n))).object();
+        QCOMPARE(h.value("__metadata__").toObject().value("format").toString(), QString("pt"));
+        QCOMPARE(h.value("w").toObject().value("dtype").toString(), QString("F32"));
+        QCOMPARE(h.value("ids").toObject().value("dtype").toString(), QString("I64"));
+        QCOMPARE(h.value("w").toObject().value("shape").toArray(), QJsonArray({2, 3}));
+        QCOMPARE(h.value("scalar").toObject().value("shape").toArray(), QJsonArray());
+        QCOMPARE(h.value("w").toObject().value("data_offsets").toArray(), QJsonArray({0, 24}));
+        QCOMPARE(h.value("ids").toObject().value("data_offsets").toArray(), QJsonArray({24, 56}));
+        QCOMPARE(h.value("scalar").toObject().value("data_offsets").toArray(), QJsonArray({56, 60}));
+        QCOMPARE(quint64(bytes.size()), 8 + n + 60);
+        const char* data = bytes.constData() + 8 + n;
+        QCOMPARE(std::memcmp(data, a.f32.data(), 24), 0);
+        QCOMPARE(std::memcmp(data + 24, b.i64.data(), 32), 0);
+
+        NamedTensor wrong{"bad", {3}, NamedTensor::Type::f32, {1, 2}, {}};
+        const Status st = write_safetensors(dir.filePath("bad.safetensors").toStdString(), {wrong});
+        QVERIFY(!st.ok());
+        QVERIFY(!write_safetensors(dir.filePath("dup.safetensors").toStdString(), {a, a}).ok());
+    }
+
+    void reportJson() {
+        const StepReport r = sampleReport();
+        const QByteArray text = QByteArray::fromStdString(report_to_json(r, sampleSpec()));
+        QJsonParseError err;
+        const QJsonObject j = QJsonDocument::fromJson(text, &err).object();
+        QVERIFY2(err.error == QJsonParseError::NoError, qPrintable(err.errorString()));
+        QCOMPARE(j.value("status").toString(), QString("ok"));
+        QCOMPARE(j.value("step").toInt(), 2);
+        QCOMPARE(j.value("loss").toDouble(), 0.5);
+        QCOMPARE(j.value("gradient").toObject().value("checksum").toString(), QString("0x00000000deadbeef"));
+        QCOMPARE(j.value("timings_ns").toObject().value("recompute").toInteger(), qint64(1000));
+        const QJsonObject mem = j.value("memory").toObject();
+        QCOMPARE(mem.value("peak_total").toInteger(), qint64(2192));
+        QCOMPARE(mem.value("peak").toObject().value("activation").toInteger(), qint64(64));
+        QCOMPARE(mem.value("baseline").toObject().value("parameter").toInteger(), qint64(1000));
+        QCOMPARE(mem.value("peak_tag").toObject().value("phase").toString(), QString("backward"));
+        QCOMPARE(mem.value("kept_bytes_total").toInteger(), qint64(64));
+        const QJsonObject block = j.value("blocks").toArray().at(0).toObject();
+        QCOMPARE(block.value("name").toString(), QString("first"));
+        QCOMPARE(block.value("avoided_bytes").toInteger(), qint64(128));
+        QVERIFY(block.value("checkpoint").toBool());
+        QVERIFY(j.value("out_of_memory").isNull());
+        QVERIFY(!j.contains("events"));
+        QCOMPARE(j.value("event_count").toInt(), 5);
+        QCOMPARE(j.value("spec").toObject().value("name").toString(), QString("sample"));
+        // The embedded spec is the canonical one and parses back to the same spec.
+        const QByteArray spec = QJsonDocument(j.value("spec").toObject()).toJson();
+        Result<ModelSpec> back = parse_model_spec(spec.toStdString());
+        QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+        QVERIFY(*back == sampleSpec());
+
+        StepReport oom = r;
+        oom.status = StepStatus::out_of_memory;
+        oom.oom.requested = 4096;
+        oom.oom.limit = 8192;
+        oom.oom.tag = {Category::recomputed, 3, 1, Phase::recompute};
+        const QJsonObject o = QJsonDocument::fromJson(QByteArray::fromStdString(report_to_json(oom, sampleSpec())))
+                                  .object()
+                                  .value("out_of_memory")
+                                  .toObject();
+        QCOMPARE(o.value("requested_bytes").toInteger(), qint64(4096));
+        QCOMPARE(o.value("tag").toObject().value("block").toInt(), 3);
+        QCOMPARE(o.value("tag").toObject().value("category").toString(), QString("recomputed"));
+    }
+
+    void writeErrorsNameThePath() {
+        const std::string path = "/nonexistent-dir/sub/report.json";
+        const Status st = write_report_json(path, sampleReport(), sampleSpec());
+        QVERIFY(!st.ok());
+        QVERIFY2(QString::fromStdString(st.message()).contains(QString::fromStdString(path)), st.message().c_str());
+        QVERIFY(!write_timeline_csv(path, sampleReport()).ok());
+        QVERIFY(!write_trace_json(path, sampleReport()).ok());
+        QVERIFY(!write_safetensors(path, {}).ok());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWriters)
+#include "tst_writers.moc"
