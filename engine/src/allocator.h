@@ -47,6 +47,8 @@ public:
     // Starts a step: clears events, resets peaks to what is live now, restarts the clock.
     void begin_step(bool record, EventSink* sink);
     int64_t now_ns() const;
+    // Leaves `ns` of work out of the step's clock (verification the step itself does not need).
+    void exclude_time(int64_t ns) { t0_ += std::chrono::nanoseconds(ns); }
 
     const CategoryBytes& live() const { return live_; }
     int64_t live_total() const { return live_total_; }

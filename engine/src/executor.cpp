@@ -329,9 +329,12 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     const int64_t t_opt = now();
     optimizer_step(ctx_, spec_.optimizer, params_, step_);
     rep.optimizer_ns = now() - t_opt;
-    rep.step_ns = now();
     // Outside the timings: the checksum and the dump read the gradients before they go.
-    if (!ctx_.dry && (opts.checksum || opts.capture_tensors)) hash_gradients(rep, opts.capture_tensors);
+    if (!ctx_.dry && (opts.checksum || opts.capture_tensors)) {
+        const int64_t t_hash = now();
+        hash_gradients(rep, opts.capture_tensors);
+        alloc_.exclude_time(now() - t_hash);
+    }
     for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
     boundary(nullptr);
     span(-1, -1, Phase::optimizer, t_opt);
@@ -392,7 +395,7 @@ StepReport Executor::step(const StepOptions& opts) {
         rep.blocks[b].kept_bytes_unchecked = kept_unchecked[b];
         rep.blocks[b].avoided_bytes = kept_unchecked[b] - rep.blocks[b].kept_bytes;
     }
-    if (rep.status != StepStatus::ok) rep.step_ns = now();
+    rep.step_ns = now();
     rep.peak = alloc_.peak();
     rep.peak_total = alloc_.peak_total();
     rep.at_peak = alloc_.at_peak();

@@ -1,0 +1,131 @@
+// The stack editor panel (see stack_editor.h).
+#include "ui/stack_editor.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenu>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QToolButton>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include "ui/stack_model.h"
+
+namespace ckptui {
+
+namespace {
+
+QPushButton* button(const QString& text, const QString& tip, QWidget* parent) {
+    auto* b = new QPushButton(text, parent);
+    b->setToolTip(tip);
+    return b;
+}
+
+}  // namespace
+
+StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(parent), model_(model) {
+    view_ = new QTreeView(this);
+    view_->setModel(model);
+    view_->setObjectName(QStringLiteral("stackView"));
+    view_->setSelectionBehavior(QAbstractItemView::SelectRows);
+    view_->setDragEnabled(true);
+    view_->setAcceptDrops(true);
+    view_->setDropIndicatorShown(true);
+    view_->setDragDropMode(QAbstractItemView::DragDrop);
+    view_->setDefaultDropAction(Qt::CopyAction);
+    view_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+    view_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    view_->setAlternatingRowColors(true);
+    view_->setToolTip(tr("The layer stack, input at the top. Tick a block's Checkpoint box to keep only its input in "
+                         "forward and recompute it in backward. Expand a block to see its layers."));
+
+    auto* add = button(tr("Add block"), tr("Insert a Linear + ReLU block after the selected one."), this);
+    auto* remove = button(tr("Remove"), tr("Remove the selected block or layer."), this);
+    auto* dup = button(tr("Duplicate"), tr("Insert a copy of the selected block after it."), this);
+    auto* up = button(tr("▲"), tr("Move the selected block up (or drag it)."), this);
+    auto* down = button(tr("▼"), tr("Move the selected block down (or drag it)."), this);
+    auto* layer = new QToolButton(this);
+    layer->setText(tr("Add layer"));
+    layer->setToolTip(tr("Append a layer to the selected block; inputs follow the layer before."));
+    layer->setPopupMode(QToolButton::InstantPopup);
+    auto* menu = new QMenu(layer);
+    for (ckpt::LayerType t : {ckpt::LayerType::linear, ckpt::LayerType::relu, ckpt::LayerType::gelu, ckpt::LayerType::tanh,
+                              ckpt::LayerType::layernorm, ckpt::LayerType::dropout})
+        menu->addAction(QString::fromUtf8(ckpt::layer_type_name(t).data()), this, [this, t] { model_->addLayer(selectedBlock(), t); });
+    layer->setMenu(menu);
+
+    auto* none = button(tr("None"), tr("Checkpoint no block: everything forward computes is kept."), this);
+    auto* all = button(tr("All"), tr("Checkpoint every block: least memory, one extra forward per step."), this);
+    auto* every = button(tr("Every"), tr("Checkpoint blocks 0, k, 2k, ..."), this);
+    every_ = new QSpinBox(this);
+    every_->setRange(1, 1000);
+    every_->setValue(2);
+    every_->setToolTip(tr("k for \"checkpoint every k-th block\"."));
+    policy_ = new QComboBox(this);
+    policy_->setObjectName(QStringLiteral("policyBox"));
+    policy_->addItems({tr("full"), tr("save_matmuls"), tr("attention_core"), tr("custom")});
+    policy_->setToolTip(tr("What the selected checkpointed block saves instead of recomputing: full recomputes "
+                           "everything; save_matmuls keeps matmul outputs (JAX's dots_saveable); attention_core "
+                           "recomputes only attention (Megatron-LM); custom lets you tick layers."));
+
+    auto* row1 = new QHBoxLayout;
+    for (QWidget* w : {static_cast<QWidget*>(add), static_cast<QWidget*>(layer), static_cast<QWidget*>(dup),
+                       static_cast<QWidget*>(remove), static_cast<QWidget*>(up), static_cast<QWidget*>(down)})
+        row1->addWidget(w);
+    auto* row2 = new QHBoxLayout;
+    row2->addWidget(new QLabel(tr("Checkpoint:"), this));
+    row2->addWidget(none);
+    row2->addWidget(all);
+    row2->addWidget(every);
+    row2->addWidget(every_);
+    row2->addStretch();
+    row2->addWidget(new QLabel(tr("Policy:"), this));
+    row2->addWidget(policy_);
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(0, 0, 0, 0);
+    v->addWidget(view_);
+    v->addLayout(row1);
+    v->addLayout(row2);
+
+    connect(add, &QPushButton::clicked, this, [this] { model_->addBlock(selectedBlock() + 1); });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        const QModelIndex i = view_->currentIndex();
+        if (!i.isValid()) return;
+        if (i.parent().isValid()) model_->removeLayer(i.parent().row(), i.row());
+        else model_->removeBlock(i.row());
+    });
+    connect(dup, &QPushButton::clicked, this, [this] { model_->duplicateBlock(selectedBlock()); });
+    connect(up, &QPushButton::clicked, this, [this] {
+        const int b = selectedBlock();
+        model_->moveBlock(b, b - 1);
+        view_->setCurrentIndex(model_->index(std::max(0, b - 1), 0));
+    });
+    connect(down, &QPushButton::clicked, this, [this] {
+        const int b = selectedBlock();
+        model_->moveBlock(b, b + 1);
+        view_->setCurrentIndex(model_->index(std::min(model_->rowCount() - 1, b + 1), 0));
+    });
+    connect(none, &QPushButton::clicked, this, [this] { model_->setCheckpointAll(false); });
+    connect(all, &QPushButton::clicked, this, [this] { model_->setCheckpointAll(true); });
+    connect(every, &QPushButton::clicked, this, [this] { model_->setCheckpointEvery(every_->value()); });
+    connect(policy_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
+        if (selectedBlock() >= 0) model_->setPolicy(selectedBlock(), ckpt::BlockSpec::Policy(i));
+    });
+    connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this] { updatePolicyBox(); });
+}
+
+int StackEditor::selectedBlock() const {
+    const QModelIndex i = view_->currentIndex();
+    if (!i.isValid()) return model_->rowCount() - 1;
+    return i.parent().isValid() ? i.parent().row() : i.row();
+}
+
+void StackEditor::updatePolicyBox() {
+    const int b = selectedBlock();
+    if (b >= 0 && b < int(model_->spec().blocks.size())) policy_->setCurrentIndex(int(model_->spec().blocks[size_t(b)].policy));
+}
+
+}  // namespace ckptui

@@ -1,0 +1,422 @@
+// The layer-stack model (see stack_model.h). Internal ids: 0 for a block, block + 1 for a layer
+// of that block, so parent() needs no pointers into the spec.
+#include "ui/stack_model.h"
+
+#include <QMimeData>
+
+#include "ui/style.h"
+
+namespace ckptui {
+
+namespace {
+
+constexpr quintptr kBlockId = 0;
+
+QString policyText(ckpt::BlockSpec::Policy p) { return QString::fromUtf8(ckpt::policy_name(p).data()); }
+
+}  // namespace
+
+// One undoable edit: the spec before and after.
+class SpecCommand : public QUndoCommand {
+public:
+    SpecCommand(LayerStackModel* m, ckpt::ModelSpec before, ckpt::ModelSpec after, const QString& text, bool structural)
+        : QUndoCommand(text), m_(m), before_(std::move(before)), after_(std::move(after)), structural_(structural) {}
+    void undo() override { m_->applyFromUndo(before_, structural_); }
+    void redo() override { m_->applyFromUndo(after_, structural_); }
+
+private:
+    LayerStackModel* m_;
+    ckpt::ModelSpec before_, after_;
+    bool structural_;
+};
+
+LayerStackModel::LayerStackModel(QObject* parent) : QAbstractItemModel(parent) {}
+
+void LayerStackModel::rechain(ckpt::ModelSpec& spec) {
+    int64_t f = spec.token_input() ? 1 : spec.input_features();
+    for (ckpt::BlockSpec& b : spec.blocks) {
+        for (ckpt::LayerSpec& l : b.layers) {
+            switch (l.type) {
+            case ckpt::LayerType::linear: l.in = f; f = l.out; break;
+            case ckpt::LayerType::layernorm: l.dim = f; break;
+            case ckpt::LayerType::embedding: f = l.dim; break;
+            case ckpt::LayerType::attention: f /= 3; break;
+            default: break;
+            }
+        }
+    }
+}
+
+void LayerStackModel::applyFromUndo(const ckpt::ModelSpec& spec, bool structural) {
+    if (structural) beginResetModel();
+    spec_ = spec;
+    if (structural) {
+        report_.clear();
+        endResetModel();
+    } else if (!spec_.blocks.empty()) {
+        emit dataChanged(index(0, 0), index(int(spec_.blocks.size()) - 1, ColumnCount - 1));
+    }
+    const ckpt::Status st = ckpt::validate_model_spec(spec_);
+    error_ = st ? QString() : QString::fromStdString(st.message());
+    emit specChanged(spec_, error_);
+}
+
+void LayerStackModel::edit(const ckpt::ModelSpec& next, const QString& what, bool structural) {
+    ckpt::ModelSpec n = next;
+    rechain(n);
+    if (n == spec_) return;
+    undo_.push(new SpecCommand(this, spec_, n, what, structural));
+}
+
+void LayerStackModel::setSpec(const ckpt::ModelSpec& spec, const QString& what, bool undoable) {
+    if (undoable) {
+        edit(spec, what, true);
+    } else {
+        undo_.clear();
+        applyFromUndo(spec, true);
+    }
+}
+
+void LayerStackModel::addBlock(int row) {
+    ckpt::ModelSpec n = spec_;
+    row = std::clamp(row, 0, int(n.blocks.size()));
+    ckpt::BlockSpec b;
+    b.name = "block" + std::to_string(n.blocks.size());
+    ckpt::LayerSpec lin, relu;
+    lin.type = ckpt::LayerType::linear;
+    lin.out = 256;
+    relu.type = ckpt::LayerType::relu;
+    b.layers = {lin, relu};
+    n.blocks.insert(n.blocks.begin() + row, b);
+    edit(n, tr("add block"), true);
+}
+
+void LayerStackModel::removeBlock(int row) {
+    if (row < 0 || row >= int(spec_.blocks.size())) return;
+    ckpt::ModelSpec n = spec_;
+    n.blocks.erase(n.blocks.begin() + row);
+    edit(n, tr("remove block"), true);
+}
+
+void LayerStackModel::duplicateBlock(int row) {
+    if (row < 0 || row >= int(spec_.blocks.size())) return;
+    ckpt::ModelSpec n = spec_;
+    ckpt::BlockSpec copy = n.blocks[size_t(row)];
+    copy.name += " copy";
+    n.blocks.insert(n.blocks.begin() + row + 1, copy);
+    edit(n, tr("duplicate block"), true);
+}
+
+void LayerStackModel::moveBlock(int from, int to) {
+    const int count = int(spec_.blocks.size());
+    if (from < 0 || from >= count || to < 0 || to >= count || from == to) return;
+    ckpt::ModelSpec n = spec_;
+    ckpt::BlockSpec b = n.blocks[size_t(from)];
+    n.blocks.erase(n.blocks.begin() + from);
+    n.blocks.insert(n.blocks.begin() + to, b);
+    edit(n, tr("move block"), true);
+}
+
+void LayerStackModel::addLayer(int block, ckpt::LayerType type) {
+    if (block < 0 || block >= int(spec_.blocks.size())) return;
+    ckpt::ModelSpec n = spec_;
+    ckpt::LayerSpec l;
+    l.type = type;
+    if (type == ckpt::LayerType::linear) l.out = 256;
+    if (type == ckpt::LayerType::dropout) l.p = 0.1;
+    n.blocks[size_t(block)].layers.push_back(l);
+    edit(n, tr("add %1").arg(QString::fromUtf8(ckpt::layer_type_name(type).data())), true);
+}
+
+void LayerStackModel::removeLayer(int block, int layer) {
+    if (block < 0 || block >= int(spec_.blocks.size())) return;
+    auto& layers = spec_.blocks[size_t(block)].layers;
+    if (layer < 0 || layer >= int(layers.size())) return;
+    ckpt::ModelSpec n = spec_;
+    n.blocks[size_t(block)].layers.erase(n.blocks[size_t(block)].layers.begin() + layer);
+    edit(n, tr("remove layer"), true);
+}
+
+void LayerStackModel::setCheckpoint(int block, bool on) {
+    if (block < 0 || block >= int(spec_.blocks.size()) || spec_.blocks[size_t(block)].checkpoint == on) return;
+    ckpt::ModelSpec n = spec_;
+    n.blocks[size_t(block)].checkpoint = on;
+    edit(n, on ? tr("checkpoint block %1").arg(block) : tr("uncheckpoint block %1").arg(block), false);
+}
+
+void LayerStackModel::setCheckpointFlags(const std::vector<bool>& flags, const QString& what) {
+    ckpt::ModelSpec n = spec_;
+    ckpt::apply_checkpoint_policy(n, flags);
+    edit(n, what, false);
+}
+
+void LayerStackModel::setCheckpointAll(bool on) {
+    setCheckpointFlags(std::vector<bool>(spec_.blocks.size(), on), on ? tr("checkpoint all") : tr("checkpoint none"));
+}
+
+void LayerStackModel::setCheckpointEvery(int k) {
+    auto flags = ckpt::parse_checkpoint_policy("every:" + std::to_string(std::max(1, k)), int(spec_.blocks.size()));
+    if (flags) setCheckpointFlags(*flags, tr("checkpoint every %1").arg(k));
+}
+
+void LayerStackModel::setPolicy(int block, ckpt::BlockSpec::Policy policy) {
+    if (block < 0 || block >= int(spec_.blocks.size())) return;
+    ckpt::ModelSpec n = spec_;
+    n.blocks[size_t(block)].policy = policy;
+    edit(n, tr("policy %1").arg(policyText(policy)), false);
+}
+
+void LayerStackModel::setBatch(int64_t batch) {
+    if (spec_.input_shape.empty() || batch < 1) return;
+    ckpt::ModelSpec n = spec_;
+    n.input_shape[0] = batch;
+    edit(n, tr("batch %1").arg(batch), false);
+}
+
+void LayerStackModel::setSequence(int64_t seq) {
+    const bool has_seq = spec_.token_input() ? spec_.input_shape.size() >= 2 : spec_.input_shape.size() >= 3;
+    if (!has_seq || seq < 1) return;
+    ckpt::ModelSpec n = spec_;
+    n.input_shape[1] = seq;
+    for (ckpt::BlockSpec& b : n.blocks)
+        for (ckpt::LayerSpec& l : b.layers)
+            if (l.type == ckpt::LayerType::embedding && l.max_len > 0 && l.max_len < seq) l.max_len = seq;
+    edit(n, tr("sequence %1").arg(seq), false);
+}
+
+void LayerStackModel::setOptimizer(ckpt::OptimizerType type) {
+    ckpt::ModelSpec n = spec_;
+    n.optimizer.type = type;
+    edit(n, tr("optimizer"), false);
+}
+
+void LayerStackModel::setReport(const ckpt::StepReport& report) {
+    if (report.blocks.size() != spec_.blocks.size()) return;
+    report_ = report.blocks;
+    if (!spec_.blocks.empty())
+        emit dataChanged(index(0, KeptColumn), index(int(spec_.blocks.size()) - 1, RecomputeColumn));
+    for (int b = 0; b < int(spec_.blocks.size()); ++b) {
+        const QModelIndex p = index(b, 0);
+        const int n = rowCount(p);
+        if (n > 0) emit dataChanged(index(0, KeptColumn, p), index(n - 1, RecomputeColumn, p));
+    }
+}
+
+QModelIndex LayerStackModel::index(int row, int column, const QModelIndex& parent) const {
+    if (!hasIndex(row, column, parent)) return {};
+    if (!parent.isValid()) return createIndex(row, column, kBlockId);
+    return createIndex(row, column, quintptr(parent.row() + 1));
+}
+
+QModelIndex LayerStackModel::parent(const QModelIndex& child) const {
+    if (!child.isValid() || child.internalId() == kBlockId) return {};
+    return createIndex(int(child.internalId() - 1), 0, kBlockId);
+}
+
+int LayerStackModel::rowCount(const QModelIndex& parent) const {
+    if (!parent.isValid()) return int(spec_.blocks.size());
+    if (parent.internalId() != kBlockId || parent.column() != 0) return 0;
+    return int(spec_.blocks[size_t(parent.row())].layers.size());
+}
+
+int LayerStackModel::columnCount(const QModelIndex&) const { return ColumnCount; }
+
+QString LayerStackModel::layerSize(const ckpt::LayerSpec& l) const {
+    switch (l.type) {
+    case ckpt::LayerType::linear: return QStringLiteral("%1 → %2%3").arg(l.in).arg(l.out).arg(l.bias ? "" : ", no bias");
+    case ckpt::LayerType::layernorm: return QString::number(l.dim);
+    case ckpt::LayerType::dropout: return QStringLiteral("p = %1").arg(l.p);
+    case ckpt::LayerType::embedding: return QStringLiteral("%1 × %2").arg(l.vocab).arg(l.dim);
+    case ckpt::LayerType::attention:
+        return QStringLiteral("%1 heads%2%3").arg(l.heads).arg(l.causal ? ", causal" : "").arg(l.p > 0 ? QStringLiteral(", p = %1").arg(l.p) : QString());
+    default: return {};
+    }
+}
+
+QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
+    if (!idx.isValid()) return {};
+    const bool isBlock = idx.internalId() == kBlockId;
+    const int b = isBlock ? idx.row() : int(idx.internalId() - 1);
+    const ckpt::BlockSpec& blk = spec_.blocks[size_t(b)];
+    const ckpt::BlockReport* br = size_t(b) < report_.size() ? &report_[size_t(b)] : nullptr;
+    if (isBlock) {
+        switch (idx.column()) {
+        case NameColumn:
+            if (role == Qt::DisplayRole || role == Qt::EditRole) return QString::fromStdString(blk.name);
+            if (role == Qt::ToolTipRole)
+                return tr("Block %1: %2 layer(s)%3. Drag to reorder, double-click to rename.")
+                    .arg(b).arg(blk.layers.size()).arg(blk.residual ? tr(", residual (y = x + layers(x))") : QString());
+            break;
+        case CheckpointColumn:
+            if (role == Qt::CheckStateRole) return blk.checkpoint ? Qt::Checked : Qt::Unchecked;
+            if (role == Qt::DisplayRole && blk.checkpoint && blk.policy != ckpt::BlockSpec::Policy::full) return policyText(blk.policy);
+            if (role == Qt::ToolTipRole)
+                return tr("Checkpointed: forward keeps only the block's input and frees the rest; backward recomputes the "
+                          "block first. Saves memory, costs one more forward of the block.");
+            break;
+        case SizeColumn:
+            if (role == Qt::DisplayRole) return blk.residual ? tr("residual") : QString();
+            break;
+        case KeptColumn:
+            if (role == Qt::DisplayRole && br) return humanBytes(br->kept_bytes);
+            if (role == Qt::ToolTipRole && br)
+                return tr("Kept for backward after forward: %1. Unchecked it would keep %2 (avoided %3).")
+                    .arg(humanBytes(br->kept_bytes), humanBytes(br->kept_bytes_unchecked), humanBytes(br->avoided_bytes));
+            break;
+        case RecomputeColumn:
+            if (role == Qt::DisplayRole && br && br->checkpoint) return humanTime(br->recompute_ns);
+            if (role == Qt::ToolTipRole) return tr("Time spent recomputing this block's forward during backward.");
+            break;
+        }
+        if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
+        return {};
+    }
+    const int l = idx.row();
+    const ckpt::LayerSpec& layer = blk.layers[size_t(l)];
+    const ckpt::LayerReport* lr = br && size_t(l) < br->layers.size() ? &br->layers[size_t(l)] : nullptr;
+    switch (idx.column()) {
+    case NameColumn:
+        if (role == Qt::DisplayRole) return QString::fromUtf8(ckpt::layer_type_name(layer.type).data());
+        if (role == Qt::ToolTipRole) return tr("Layer %1 of block %2").arg(l).arg(b);
+        break;
+    case CheckpointColumn:
+        if (blk.checkpoint && role == Qt::DisplayRole) return blk.saves(size_t(l)) ? tr("saved") : tr("recomputed");
+        if (role == Qt::CheckStateRole && blk.policy == ckpt::BlockSpec::Policy::custom) return layer.save ? Qt::Checked : Qt::Unchecked;
+        if (role == Qt::ToolTipRole)
+            return tr("Inside a checkpointed block, a saved layer keeps what backward needs and is not recomputed "
+                      "(the block's policy decides; custom lets you tick layers).");
+        break;
+    case SizeColumn:
+        if (role == Qt::DisplayRole) return layerSize(layer);
+        if (role == Qt::EditRole) {
+            if (layer.type == ckpt::LayerType::linear) return qlonglong(layer.out);
+            if (layer.type == ckpt::LayerType::dropout) return layer.p;
+            if (layer.type == ckpt::LayerType::attention) return qlonglong(layer.heads);
+            if (layer.type == ckpt::LayerType::embedding) return qlonglong(layer.dim);
+        }
+        if (role == Qt::ToolTipRole)
+            return tr("Double-click to edit: output features of a linear, p of a dropout, heads of attention. Inputs "
+                      "follow the layer before.");
+        break;
+    case KeptColumn:
+        if (role == Qt::DisplayRole && lr) return humanBytes(lr->kept_bytes);
+        break;
+    case RecomputeColumn:
+        if (role == Qt::DisplayRole && lr && lr->recomputed_bytes) return humanBytes(lr->recomputed_bytes);
+        if (role == Qt::ToolTipRole && lr) return tr("Bytes this layer rematerialised during recomputation.");
+        break;
+    }
+    if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
+    return {};
+}
+
+bool LayerStackModel::setData(const QModelIndex& idx, const QVariant& value, int role) {
+    if (!idx.isValid()) return false;
+    const bool isBlock = idx.internalId() == kBlockId;
+    const int b = isBlock ? idx.row() : int(idx.internalId() - 1);
+    ckpt::ModelSpec n = spec_;
+    ckpt::BlockSpec& blk = n.blocks[size_t(b)];
+    if (isBlock) {
+        if (idx.column() == CheckpointColumn && role == Qt::CheckStateRole) {
+            setCheckpoint(b, value.toInt() == Qt::Checked);
+            return true;
+        }
+        if (idx.column() == NameColumn && role == Qt::EditRole) {
+            const QString name = value.toString().trimmed();
+            if (name.isEmpty()) return false;
+            blk.name = name.toStdString();
+            edit(n, tr("rename block"), false);
+            return true;
+        }
+        return false;
+    }
+    ckpt::LayerSpec& l = blk.layers[size_t(idx.row())];
+    if (idx.column() == CheckpointColumn && role == Qt::CheckStateRole) {
+        l.save = value.toInt() == Qt::Checked;
+        edit(n, tr("save layer"), false);
+        return true;
+    }
+    if (idx.column() != SizeColumn || role != Qt::EditRole) return false;
+    bool ok = false;
+    if (l.type == ckpt::LayerType::dropout) {
+        const double p = value.toDouble(&ok);
+        if (!ok || p < 0 || p >= 1) return false;
+        l.p = p;
+    } else {
+        const qlonglong v = value.toLongLong(&ok);
+        if (!ok || v < 1 || v > (1ll << 31) - 1) return false;
+        if (l.type == ckpt::LayerType::linear) l.out = v;
+        else if (l.type == ckpt::LayerType::attention) l.heads = v;
+        else if (l.type == ckpt::LayerType::embedding) l.dim = v;
+        else return false;
+    }
+    edit(n, tr("edit layer"), false);
+    return true;
+}
+
+Qt::ItemFlags LayerStackModel::flags(const QModelIndex& idx) const {
+    if (!idx.isValid()) return Qt::ItemIsDropEnabled;
+    Qt::ItemFlags f = Qt::ItemIsEnabled | Qt::ItemIsSelectable;
+    const bool isBlock = idx.internalId() == kBlockId;
+    if (isBlock) {
+        f |= Qt::ItemIsDragEnabled;
+        if (idx.column() == CheckpointColumn) f |= Qt::ItemIsUserCheckable;
+        if (idx.column() == NameColumn) f |= Qt::ItemIsEditable;
+    } else {
+        const ckpt::BlockSpec& blk = spec_.blocks[idx.internalId() - 1];
+        const ckpt::LayerType t = blk.layers[size_t(idx.row())].type;
+        if (idx.column() == CheckpointColumn && blk.policy == ckpt::BlockSpec::Policy::custom) f |= Qt::ItemIsUserCheckable;
+        if (idx.column() == SizeColumn &&
+            (t == ckpt::LayerType::linear || t == ckpt::LayerType::dropout || t == ckpt::LayerType::attention ||
+             t == ckpt::LayerType::embedding))
+            f |= Qt::ItemIsEditable;
+    }
+    return f;
+}
+
+QVariant LayerStackModel::headerData(int section, Qt::Orientation o, int role) const {
+    if (o != Qt::Horizontal) return {};
+    if (role == Qt::DisplayRole) {
+        switch (section) {
+        case NameColumn: return tr("Block / layer");
+        case CheckpointColumn: return tr("Checkpoint");
+        case SizeColumn: return tr("Shape");
+        case KeptColumn: return tr("Kept");
+        case RecomputeColumn: return tr("Recompute");
+        }
+    }
+    if (role == Qt::ToolTipRole) {
+        switch (section) {
+        case CheckpointColumn: return tr("Tick to checkpoint a block: keep only its input, recompute it in backward.");
+        case KeptColumn: return tr("Bytes kept for backward at the end of forward, from the last run.");
+        case RecomputeColumn: return tr("Recomputation time (blocks) or bytes rematerialised (layers), from the last run.");
+        }
+    }
+    return {};
+}
+
+QStringList LayerStackModel::mimeTypes() const { return {QStringLiteral("application/x-checkpointlab-block")}; }
+
+QMimeData* LayerStackModel::mimeData(const QModelIndexList& indexes) const {
+    for (const QModelIndex& i : indexes) {
+        if (i.isValid() && i.internalId() == kBlockId) {
+            auto* m = new QMimeData;
+            m->setData(mimeTypes().first(), QByteArray::number(i.row()));
+            return m;
+        }
+    }
+    return nullptr;
+}
+
+bool LayerStackModel::dropMimeData(const QMimeData* data, Qt::DropAction, int row, int, const QModelIndex& parent) {
+    if (!data || !data->hasFormat(mimeTypes().first())) return false;
+    const int from = data->data(mimeTypes().first()).toInt();
+    int to = row;
+    if (parent.isValid()) to = parent.internalId() == kBlockId ? parent.row() : int(parent.internalId() - 1);
+    if (to < 0) to = int(spec_.blocks.size());
+    if (to > from) --to;  // the block leaves its old place first
+    moveBlock(from, std::min(to, int(spec_.blocks.size()) - 1));
+    return false;  // moved here; the view must not delete anything
+}
+
+}  // namespace ckptui

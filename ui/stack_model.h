@@ -1,0 +1,82 @@
+// The layer-stack editor's model: blocks at the top level, their layers as children. Every edit
+// goes through one function that validates the new spec and pushes an undo command holding the
+// spec before and after, so undo/redo restores exactly what the user had. Feature sizes are
+// re-chained after each edit (a linear's input follows the layer before it), so the user only
+// edits what is theirs to choose: output widths, dropout rates, heads, checkpoint flags.
+#pragma once
+
+#include <QAbstractItemModel>
+#include <QUndoStack>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/report.h"
+
+namespace ckptui {
+
+class LayerStackModel : public QAbstractItemModel {
+    Q_OBJECT
+
+public:
+    enum Column { NameColumn, CheckpointColumn, SizeColumn, KeptColumn, RecomputeColumn, ColumnCount };
+
+    explicit LayerStackModel(QObject* parent = nullptr);
+
+    const ckpt::ModelSpec& spec() const { return spec_; }
+    QString validationError() const { return error_; }
+    QUndoStack* undoStack() { return &undo_; }
+
+    // Replaces the whole stack (loading a file or preset); undoable unless `undoable` is false.
+    void setSpec(const ckpt::ModelSpec& spec, const QString& what = QStringLiteral("load"), bool undoable = true);
+
+    // Block operations (rows of the top level).
+    void addBlock(int row);            // a Linear + ReLU block at `row`, sized to fit
+    void removeBlock(int row);
+    void duplicateBlock(int row);
+    void moveBlock(int from, int to);  // `to` is the final row
+    void addLayer(int block, ckpt::LayerType type);
+    void removeLayer(int block, int layer);
+    void setCheckpoint(int block, bool on);
+    void setCheckpointAll(bool on);
+    void setCheckpointEvery(int k);
+    void setCheckpointFlags(const std::vector<bool>& flags, const QString& what);
+    void setPolicy(int block, ckpt::BlockSpec::Policy policy);
+    void setBatch(int64_t batch);
+    void setSequence(int64_t seq);
+    void setOptimizer(ckpt::OptimizerType type);
+
+    // Per-block and per-layer numbers of the last run, shown in the Kept/Recompute columns.
+    void setReport(const ckpt::StepReport& report);
+
+    // QAbstractItemModel
+    QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
+    QModelIndex parent(const QModelIndex& child) const override;
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    bool setData(const QModelIndex& index, const QVariant& value, int role = Qt::EditRole) override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+    Qt::DropActions supportedDropActions() const override { return Qt::CopyAction; }
+    QStringList mimeTypes() const override;
+    QMimeData* mimeData(const QModelIndexList& indexes) const override;
+    bool dropMimeData(const QMimeData* data, Qt::DropAction action, int row, int column,
+                      const QModelIndex& parent) override;
+
+signals:
+    // After every change: the new spec and "" or the reason it cannot run.
+    void specChanged(const ckpt::ModelSpec& spec, const QString& error);
+
+private:
+    friend class SpecCommand;
+    void edit(const ckpt::ModelSpec& next, const QString& what, bool structural);
+    void applyFromUndo(const ckpt::ModelSpec& spec, bool structural);
+    static void rechain(ckpt::ModelSpec& spec);
+    QString layerSize(const ckpt::LayerSpec& l) const;
+
+    ckpt::ModelSpec spec_;
+    QString error_;
+    QUndoStack undo_;
+    std::vector<ckpt::BlockReport> report_;  // empty until a run
+};
+
+}  // namespace ckptui

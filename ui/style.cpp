@@ -1,0 +1,68 @@
+// Colours, labels and units shared by every chart (see style.h).
+#include "ui/style.h"
+
+#include "ckpt/writers.h"
+
+namespace ckptui {
+
+QColor categoryColor(ckpt::Category c) {
+    switch (c) {  // a colour-blind-safe palette (Okabe-Ito), one hue per category
+    case ckpt::Category::parameter: return QColor(0x56, 0xB4, 0xE9);
+    case ckpt::Category::gradient: return QColor(0x00, 0x9E, 0x73);
+    case ckpt::Category::optimizer_state: return QColor(0x99, 0x99, 0x99);
+    case ckpt::Category::input: return QColor(0xF0, 0xE4, 0x42);
+    case ckpt::Category::activation: return QColor(0xE6, 0x9F, 0x00);
+    case ckpt::Category::recomputed: return QColor(0xD5, 0x5E, 0x00);
+    case ckpt::Category::temporary: return QColor(0xCC, 0x79, 0xA7);
+    }
+    return Qt::black;
+}
+
+QColor phaseColor(ckpt::Phase p) {
+    switch (p) {
+    case ckpt::Phase::forward: return QColor(0x56, 0xB4, 0xE9, 40);
+    case ckpt::Phase::loss: return QColor(0xF0, 0xE4, 0x42, 60);
+    case ckpt::Phase::backward: return QColor(0x00, 0x9E, 0x73, 35);
+    case ckpt::Phase::recompute: return QColor(0xD5, 0x5E, 0x00, 70);
+    case ckpt::Phase::optimizer: return QColor(0x99, 0x99, 0x99, 50);
+    case ckpt::Phase::setup: return QColor(0, 0, 0, 0);
+    }
+    return QColor(0, 0, 0, 0);
+}
+
+QString categoryLabel(ckpt::Category c) {
+    switch (c) {
+    case ckpt::Category::parameter: return QStringLiteral("parameters");
+    case ckpt::Category::gradient: return QStringLiteral("gradients");
+    case ckpt::Category::optimizer_state: return QStringLiteral("optimizer state");
+    case ckpt::Category::input: return QStringLiteral("inputs");
+    case ckpt::Category::activation: return QStringLiteral("activations kept");
+    case ckpt::Category::recomputed: return QStringLiteral("recomputed");
+    case ckpt::Category::temporary: return QStringLiteral("temporaries");
+    }
+    return {};
+}
+
+QString categoryMeaning(ckpt::Category c) {
+    switch (c) {
+    case ckpt::Category::parameter: return QStringLiteral("The weights and biases: present for the whole run.");
+    case ckpt::Category::gradient:
+        return QStringLiteral("Parameter gradients: allocated as backward reaches each layer, freed after the optimizer step.");
+    case ckpt::Category::optimizer_state:
+        return QStringLiteral("SGD momentum or AdamW's two moments: created at the first step and kept.");
+    case ckpt::Category::input: return QStringLiteral("The batch and its targets.");
+    case ckpt::Category::activation:
+        return QStringLiteral("Forward results kept because backward needs them. Checkpointing a block keeps only its input.");
+    case ckpt::Category::recomputed:
+        return QStringLiteral("Activations of a checkpointed block computed again during backward, just before they are needed.");
+    case ckpt::Category::temporary:
+        return QStringLiteral("Short-lived buffers: outputs nobody keeps, and the gradients flowing backward.");
+    }
+    return {};
+}
+
+QString phaseLabel(ckpt::Phase p) { return QString::fromUtf8(ckpt::phase_name(p).data()); }
+QString humanBytes(qint64 bytes) { return QString::fromStdString(ckpt::format_bytes(bytes)); }
+QString humanTime(qint64 ns) { return QString::fromStdString(ckpt::format_duration_ns(ns)); }
+
+}  // namespace ckptui

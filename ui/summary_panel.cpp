@@ -1,0 +1,122 @@
+// Summary and help texts (see summary_panel.h).
+#include "ui/summary_panel.h"
+
+#include "ui/style.h"
+
+namespace ckptui {
+
+SummaryPanel::SummaryPanel(QWidget* parent) : QTextBrowser(parent) {
+    setObjectName(QStringLiteral("summary"));
+    setOpenLinks(false);
+    setToolTip(tr("The last step in numbers: measured beside predicted, and what checkpointing cost."));
+    render();
+}
+
+void SummaryPanel::setPrediction(const ckpt::StepReport* predicted, const QString& specError) {
+    havePrediction_ = predicted != nullptr;
+    if (predicted) predictedCopy_ = *predicted;
+    specError_ = specError;
+    render();
+}
+
+void SummaryPanel::setResult(const StepResult& r) {
+    result_ = r;
+    render();
+}
+
+void SummaryPanel::render() {
+    QString h = QStringLiteral("<style>td{padding:1px 6px} th{text-align:left;padding:1px 6px}</style>");
+    if (!specError_.isEmpty()) h += tr("<p><font color='red'><b>This stack cannot run:</b> %1</font></p>").arg(specError_.toHtmlEscaped());
+    const ckpt::StepReport* r = result_.report.get();
+    if (r) {
+        if (r->status != ckpt::StepStatus::ok)
+            h += tr("<p><font color='red'><b>%1</b></font></p>").arg(QString::fromStdString(r->message).toHtmlEscaped());
+        h += tr("<p><b>Step %1</b> on %2<br>loss %3</p>").arg(r->step).arg(QString::fromStdString(r->device).toHtmlEscaped()).arg(r->loss, 0, 'g', 6);
+    } else {
+        h += tr("<p>No run yet. Press <b>Run step</b>.</p>");
+    }
+    const ckpt::StepReport* p = havePrediction_ ? &predictedCopy_ : nullptr;
+    h += tr("<table><tr><th>peak memory</th><th align='right'>measured</th><th align='right'>predicted</th></tr>");
+    auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold) {
+        const QString b0 = bold ? QStringLiteral("<b>") : QString(), b1 = bold ? QStringLiteral("</b>") : QString();
+        h += QStringLiteral("<tr><td>%1%2%3%4</td><td align='right'>%3%5%4</td><td align='right'>%3%6%4</td></tr>")
+                 .arg(c.isValid() ? QStringLiteral("<font color='%1'>■</font> ").arg(c.name()) : QString(), name, b0, b1,
+                      r ? humanBytes(m) : QStringLiteral("–"), p ? humanBytes(pr) : QStringLiteral("–"));
+    };
+    row(tr("total"), QColor(), r ? r->peak_total : 0, p ? p->peak_total : 0, true);
+    for (ckpt::Category c : kStackOrder)
+        row(categoryLabel(c), categoryColor(c), r ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false);
+    h += QStringLiteral("</table>");
+    if (r && p) {
+        const qint64 d = r->peak_total - p->peak_total;
+        h += d == 0 ? tr("<p>Measured peak equals the prediction to the byte.</p>")
+                    : tr("<p><font color='#b00'>Measured peak differs from the prediction by %1 "
+                         "(the prediction is for a steady-state step).</font></p>").arg(humanBytes(d));
+    }
+    if (r) {
+        const ckpt::MemoryTag& t = r->peak_tag;
+        h += tr("<p>The peak falls in <b>%1</b>%2.</p>").arg(phaseLabel(t.phase), t.block >= 0 ? tr(" of block %1").arg(t.block) : QString());
+        h += tr("<p><b>Step time</b> %1 (forward %2, backward %3, of which recomputation %4, optimizer %5)</p>")
+                 .arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns), humanTime(r->recompute_ns),
+                      humanTime(r->optimizer_ns));
+        if (result_.verified) {
+            const double overhead = result_.twinStepNs > 0 ? 100.0 * double(r->step_ns - result_.twinStepNs) / double(result_.twinStepNs) : 0;
+            h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (%2).</p>")
+                     .arg(overhead, 0, 'f', 1).arg(humanTime(result_.twinStepNs));
+            h += result_.gradientsAgree
+                     ? tr("<p><font color='#060'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
+                           .arg(QString::number(r->gradient_checksum, 16))
+                     : tr("<p><font color='red'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
+                           .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
+        }
+        h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes([&] {
+                          qint64 a = 0;
+                          for (const auto& b : r->blocks) a += b.avoided_bytes;
+                          return a;
+                      }()));
+    }
+    setHtml(h);
+}
+
+QString helpHtml(const StepResult* res) {
+    const ckpt::StepReport* r = res ? res->report.get() : nullptr;
+    QString h = QObject::tr(
+        "<h3>What am I looking at?</h3>"
+        "<p><b>Activations.</b> To compute gradients, backward needs values that forward produced: a linear layer "
+        "needs its input, a ReLU its output. Training keeps them from forward until backward uses them. That memory "
+        "grows with the batch, the sequence and the depth.</p>"
+        "<p><b>Checkpointing</b> a block keeps only the block's input during forward and throws away everything "
+        "else the block computed. <b>Recomputation</b>: when backward reaches the block, it runs the block's forward "
+        "again from that input, then backpropagates. Memory goes down; one extra forward of the block is the price. "
+        "The gradients are exactly the same numbers.</p>");
+    if (r) {
+        int ckpt = 0;
+        for (const auto& b : r->blocks) ckpt += b.checkpoint;
+        qint64 avoided = 0;
+        for (const auto& b : r->blocks) avoided += b.avoided_bytes;
+        h += QObject::tr("<p><b>In your last run</b> %1 of %2 blocks were checkpointed. Forward kept %3 for "
+                         "backward; checkpointing avoided keeping %4. Recomputation took %5 of the %6 step. The step "
+                         "peaked at %7 during %8.</p>")
+                 .arg(ckpt).arg(r->blocks.size()).arg(humanBytes(r->kept_bytes_total()), humanBytes(avoided),
+                                                       humanTime(r->recompute_ns), humanTime(r->step_ns),
+                                                       humanBytes(r->peak_total), phaseLabel(r->peak_tag.phase));
+        if (r->peak_tag.phase == ckpt::Phase::optimizer)
+            h += QObject::tr("<p>Note: this peak is in the optimizer step, where parameters, gradients and optimizer "
+                             "state are all alive and no activation is. Checkpointing cannot lower it; a smaller "
+                             "optimizer state (SGD) or fewer parameters can.</p>");
+    }
+    h += QObject::tr("<p><b>The memory timeline</b> stacks live bytes by category over one step. Bands mark forward, "
+                     "backward and the optimizer; orange bands marked ↻ are recomputations. The dashed blue line is "
+                     "the predicted peak, computed from the model alone before running.</p><ul>");
+    for (ckpt::Category c : kStackOrder)
+        h += QStringLiteral("<li><font color='%1'>■</font> <b>%2</b>: %3</li>")
+                 .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c));
+    h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
+                     "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows a "
+                     "continuous run: toggle a checkpoint and the next step's point moves. <b>Compare</b> overlays "
+                     "pinned runs.</p>");
+    return h;
+}
+
+}  // namespace ckptui
