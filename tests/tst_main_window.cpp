@@ -1,0 +1,186 @@
+// The desktop app end to end, offscreen: a run fills every chart with the engine's numbers (the
+// plotted peak equals the report's to the byte); toggling checkpoints between two steps of a
+// continuous run moves the next step's peak the expected way; Stop returns within a bounded time
+// with balanced memory events; every export writes a file of the right format; a malformed
+// experiment is refused with an error and the current experiment stays as it was.
+#include <QDockWidget>
+#include <QElapsedTimer>
+#include <QJsonDocument>
+#include <QMessageBox>
+#include <QtTest>
+
+#include "ckpt/writers.h"
+#include "test_models.h"
+#include "ui/main_window.h"
+#include "ui/stack_model.h"
+#include "ui/summary_panel.h"
+#include "ui/timeline_chart.h"
+
+using namespace ckptui;
+
+namespace {
+
+// Many rows, narrow layers, no optimizer state: activations dominate the peak.
+ckpt::ModelSpec activationHeavy(int64_t rows = 2048) {
+    ckpt::ModelSpec s = testmodels::deep_residual(6, rows, 64);
+    s.optimizer.type = ckpt::OptimizerType::none;
+    return s;
+}
+
+QByteArray head(const QString& path, int n) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.read(n) : QByteArray();
+}
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init() {
+        w_ = std::make_unique<MainWindow>();
+        w_->show();
+    }
+    void cleanup() {
+        w_->stop();
+        if (w_->controller()->isRunning()) QSignalSpy(w_->controller(), &RunController::runFinished).wait(30000);
+        w_.reset();
+    }
+
+    void runFillsEveryChartWithEngineNumbers() {
+        QVERIFY(w_->loadPreset(QStringLiteral("tutorial_mlp")).isEmpty());
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(1);
+        QVERIFY(shown.wait(30000));
+        const StepResult& r = w_->lastResult();
+        QVERIFY(r.report);
+        QCOMPARE(r.report->status, ckpt::StepStatus::ok);
+        QCOMPARE(w_->timeline()->plottedPeak(), qint64(r.report->peak_total));
+        QCOMPARE(w_->timeline()->pointCount(), int(r.report->events.size()) + 1);
+        QVERIFY(r.verified && r.gradientsAgree);
+        QVERIFY(w_->summary()->text().contains(QStringLiteral("Gradients agree")));
+        QVERIFY(w_->summary()->text().contains(QStringLiteral("equals the prediction")));
+        // The model's Kept column shows the report's numbers.
+        const QModelIndex kept = w_->stackModel()->index(1, LayerStackModel::KeptColumn);
+        QCOMPARE(w_->stackModel()->data(kept).toString(),
+                 QString::fromStdString(ckpt::format_bytes(r.report->blocks[1].kept_bytes)));
+    }
+
+    void togglingBetweenStepsChangesTheNextPeak() {
+        w_->stackModel()->setSpec(activationHeavy());
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(-1);
+        QVERIFY(shown.wait(60000));
+        const qint64 unchecked = w_->lastResult().report->peak_total;
+        w_->stackModel()->setCheckpointAll(true);
+        // Steps already under way finish with the old flags; the next one has the new ones.
+        bool seen = false;
+        for (int i = 0; i < 10 && !seen; ++i) {
+            QVERIFY(shown.wait(60000));
+            const StepResult& r = w_->lastResult();
+            if (r.spec.blocks[1].checkpoint) {
+                seen = true;
+                QVERIFY2(r.report->peak_total < unchecked,
+                         qPrintable(QString("%1 !< %2").arg(r.report->peak_total).arg(unchecked)));
+                QVERIFY(r.gradientsAgree);
+            }
+        }
+        QVERIFY(seen);
+        w_->stop();
+        QVERIFY(QSignalSpy(w_->controller(), &RunController::runFinished).wait(30000));
+    }
+
+    void stopReturnsWithinBoundedTime() {
+        w_->stackModel()->setSpec(activationHeavy(16384));
+        QSignalSpy events(w_->controller(), &RunController::memoryEventsAvailable);
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        QSignalSpy finished(w_->controller(), &RunController::runFinished);
+        w_->runSteps(-1);
+        QVERIFY(events.wait(60000));
+        QElapsedTimer t;
+        t.start();
+        w_->stop();
+        QVERIFY(finished.wait(10000));
+        QVERIFY2(t.elapsed() < 5000, qPrintable(QString::number(t.elapsed())));  // a layer, not a step
+        // The interrupted step reports itself stopped, with every allocation freed again.
+        QVERIFY(!shown.isEmpty());
+        const ckpt::StepReport& r = *w_->lastResult().report;
+        if (r.status == ckpt::StepStatus::stopped) {
+            ckpt::CategoryBytes live = r.baseline;
+            for (const ckpt::MemoryEvent& e : r.events) live[int(e.tag.category)] += e.bytes;
+            QVERIFY(live == r.baseline);
+        }
+    }
+
+    void exportsWriteTheRightFormats() {
+        QVERIFY(w_->loadPreset(QStringLiteral("textbook_mlp")).isEmpty());
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(1);
+        QVERIFY(shown.wait(30000));
+        w_->pinCurrentRun(QStringLiteral("first"));
+        QTemporaryDir dir;
+        using C = MainWindow::Chart;
+        for (C c : {C::timeline, C::blockBytes, C::blockTime, C::history, C::comparison}) {
+            const QString base = dir.filePath(QStringLiteral("chart%1").arg(int(c)));
+            QCOMPARE(w_->exportChart(c, base + ".png", 800, 500), QString());
+            QCOMPARE(w_->exportChart(c, base + ".pdf", 800, 500), QString());
+            QCOMPARE(w_->exportChart(c, base + ".svg", 800, 500), QString());
+            QCOMPARE(head(base + ".png", 8), QByteArray("\x89PNG\r\n\x1a\n", 8));
+            QCOMPARE(head(base + ".pdf", 5), QByteArray("%PDF-"));
+            QVERIFY(head(base + ".svg", 400).contains("<svg"));
+        }
+        QVERIFY(!w_->exportChart(C::timeline, dir.filePath("chart.bmp"), 800, 500).isEmpty());
+        QCOMPARE(w_->exportRun(dir.filePath("run.json")), QString());
+        QCOMPARE(w_->exportRun(dir.filePath("run.csv")), QString());
+        QCOMPARE(w_->exportRun(dir.filePath("run.trace.json")), QString());
+        QFile j(dir.filePath("run.json"));
+        QVERIFY(j.open(QIODevice::ReadOnly));
+        QVERIFY(QJsonDocument::fromJson(j.readAll()).isObject());
+        QFile t(dir.filePath("run.trace.json"));
+        QVERIFY(t.open(QIODevice::ReadOnly));
+        QVERIFY(QJsonDocument::fromJson(t.readAll()).object().contains(QStringLiteral("traceEvents")));
+        QFile c(dir.filePath("run.csv"));
+        QVERIFY(c.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QList<QByteArray> lines = c.readAll().trimmed().split('\n');
+        QVERIFY(lines.size() > 10);
+        QVERIFY(lines[0].startsWith("time_ns,bytes,category"));
+        for (const QByteArray& l : lines) QCOMPARE(l.count(','), lines[0].count(','));
+        // Saving and reopening an experiment gives back the same spec.
+        const ckpt::ModelSpec spec = w_->stackModel()->spec();
+        QCOMPARE(w_->saveExperiment(dir.filePath("exp.json")), QString());
+        w_->loadPreset(QStringLiteral("tutorial_mlp"));
+        QCOMPARE(w_->openExperiment(dir.filePath("exp.json")), QString());
+        QVERIFY(w_->stackModel()->spec() == spec);
+    }
+
+    void malformedExperimentKeepsTheCurrentOne() {
+        QVERIFY(w_->loadPreset(QStringLiteral("textbook_mlp")).isEmpty());
+        const ckpt::ModelSpec before = w_->stackModel()->spec();
+        QTemporaryDir dir;
+        const QStringList bad{QStringLiteral("{\"model\": {\"input\": {\"shape\": [4, 8]}, \"blocks\": []}}"),
+                              QStringLiteral("{\"model\": "), QStringLiteral("[1, 2, 3]"),
+                              QStringLiteral("{\"model\": {}, \"run\": {\"threads\": -1}}")};
+        for (const QString& text : bad) {
+            QFile f(dir.filePath("bad.json"));
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(text.toUtf8());
+            f.close();
+            const QString err = w_->openExperiment(f.fileName());
+            QVERIFY2(!err.isEmpty(), qPrintable(text));
+            QVERIFY(w_->stackModel()->spec() == before);
+            auto* box = w_->findChild<QMessageBox*>(QStringLiteral("errorDialog"));
+            QVERIFY(box);
+            QVERIFY(box->text().contains(QStringLiteral("bad.json")));
+            box->close();
+            QCoreApplication::processEvents();
+        }
+        QVERIFY(!w_->openExperiment(dir.filePath("missing.json")).isEmpty());
+    }
+
+private:
+    std::unique_ptr<MainWindow> w_;
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_main_window.moc"

@@ -1,0 +1,118 @@
+// The layer-stack model: every edit through the model API and through simulated keys changes the
+// spec as expected, feature sizes follow the edits, undo restores the previous spec exactly, and
+// the model stays consistent throughout (QAbstractItemModelTester watches every change).
+#include <QAbstractItemModelTester>
+#include <QTreeView>
+#include <QtTest>
+
+#include "ckpt/session.h"
+#include "ckpt/writers.h"
+#include "test_models.h"
+#include "ui/stack_model.h"
+
+using namespace ckptui;
+
+class TestStackModel : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init() {
+        model_ = std::make_unique<LayerStackModel>();
+        tester_ = std::make_unique<QAbstractItemModelTester>(model_.get(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model_->setSpec(testmodels::textbook(8, 64), QStringLiteral("load"), false);
+    }
+    void cleanup() {
+        tester_.reset();
+        model_.reset();
+    }
+
+    void shape() {
+        QCOMPARE(model_->rowCount(), 3);
+        QCOMPARE(model_->rowCount(model_->index(0, 0)), 2);
+        QCOMPARE(model_->data(model_->index(0, 0)).toString(), QStringLiteral("fc1"));
+        QCOMPARE(model_->data(model_->index(0, 0, model_->index(0, 0))).toString(), QStringLiteral("linear"));
+        QCOMPARE(model_->parent(model_->index(1, 0, model_->index(1, 0))).row(), 1);
+    }
+
+    void checkpointToggleAndUndo() {
+        const ckpt::ModelSpec before = model_->spec();
+        QVERIFY(model_->setData(model_->index(1, LayerStackModel::CheckpointColumn), Qt::Checked, Qt::CheckStateRole));
+        QVERIFY(model_->spec().blocks[1].checkpoint);
+        QCOMPARE(model_->data(model_->index(1, LayerStackModel::CheckpointColumn), Qt::CheckStateRole).toInt(), int(Qt::Checked));
+        model_->undoStack()->undo();
+        QVERIFY(model_->spec() == before);
+        model_->undoStack()->redo();
+        QVERIFY(model_->spec().blocks[1].checkpoint);
+    }
+
+    void structuralEditsAndUndo() {
+        const ckpt::ModelSpec before = model_->spec();
+        model_->addBlock(1);
+        QCOMPARE(model_->rowCount(), 4);
+        model_->duplicateBlock(0);
+        QCOMPARE(model_->rowCount(), 5);
+        QCOMPARE(model_->spec().blocks[1].name, std::string("fc1 copy"));
+        model_->moveBlock(4, 0);
+        QCOMPARE(model_->spec().blocks[0].name, std::string("head"));
+        model_->removeBlock(0);
+        model_->addLayer(0, ckpt::LayerType::dropout);
+        QCOMPARE(model_->spec().blocks[0].layers.back().type, ckpt::LayerType::dropout);
+        model_->removeLayer(0, 2);
+        model_->setCheckpointEvery(2);
+        QCOMPARE(model_->spec().blocks[0].checkpoint, true);
+        QCOMPARE(model_->spec().blocks[1].checkpoint, false);
+        while (model_->undoStack()->canUndo()) model_->undoStack()->undo();
+        QVERIFY(model_->spec() == before);
+    }
+
+    void editingAWidthRechainsTheStack() {
+        // fc1's linear 64 -> 64 becomes 64 -> 32: fc2's linear now takes 32 inputs.
+        const QModelIndex lin = model_->index(0, LayerStackModel::SizeColumn, model_->index(0, 0));
+        QVERIFY(model_->setData(lin, 32));
+        QCOMPARE(model_->spec().blocks[0].layers[0].out, int64_t(32));
+        QCOMPARE(model_->spec().blocks[1].layers[0].in, int64_t(32));
+        QVERIFY(model_->validationError().isEmpty());
+        QVERIFY(!model_->setData(lin, -5));  // refused, nothing changes
+        QCOMPARE(model_->spec().blocks[0].layers[0].out, int64_t(32));
+    }
+
+    void invalidStackIsReported() {
+        // A residual block whose width changes cannot run: the error names it.
+        ckpt::ModelSpec s = testmodels::textbook(8, 64);
+        s.blocks[0].residual = true;
+        s.blocks[0].layers[0].out = 32;
+        QSignalSpy spy(model_.get(), &LayerStackModel::specChanged);
+        model_->setSpec(s);
+        QCOMPARE(spy.count(), 1);
+        QVERIFY2(spy.first().at(1).toString().contains(QStringLiteral("residual")), qPrintable(spy.first().at(1).toString()));
+    }
+
+    void keyboardTogglesCheckpoint() {
+        QTreeView view;
+        view.setModel(model_.get());
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        view.setCurrentIndex(model_->index(2, LayerStackModel::CheckpointColumn));
+        QTest::keyClick(&view, Qt::Key_Space);
+        QVERIFY(model_->spec().blocks[2].checkpoint);
+        QTest::keyClick(&view, Qt::Key_Space);
+        QVERIFY(!model_->spec().blocks[2].checkpoint);
+        QCOMPARE(model_->undoStack()->count(), 2);
+    }
+
+    void reportFillsColumns() {
+        auto s = ckpt::Session::create(model_->spec());
+        QVERIFY(s);
+        const ckpt::StepReport r = (*s)->step();
+        model_->setReport(r);
+        QCOMPARE(model_->data(model_->index(0, LayerStackModel::KeptColumn)).toString(),
+                 QString::fromStdString(ckpt::format_bytes(r.blocks[0].kept_bytes)));
+    }
+
+private:
+    std::unique_ptr<LayerStackModel> model_;
+    std::unique_ptr<QAbstractItemModelTester> tester_;
+};
+
+QTEST_MAIN(TestStackModel)
+#include "tst_stack_model.moc"
