@@ -27,18 +27,24 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     yAxis->setLabel(tr("live bytes"));
     addLayer(QStringLiteral("bands"), layer(QStringLiteral("grid")), QCustomPlot::limBelow);
-    for (ckpt::Category c : kStackOrder) {
+    // Stacked areas without channel fills (QCustomPlot computes those slowly): each series is the
+    // cumulative total and fills down to zero, drawn from the highest down, opaque, so each
+    // visible band is exactly one category.
+    graphs_.resize(ckpt::kCategoryCount);
+    for (int k = ckpt::kCategoryCount - 1; k >= 0; --k) {
+        const ckpt::Category c = kStackOrder[k];
         QCPGraph* g = addGraph();
         g->setName(categoryLabel(c));
         g->setLineStyle(QCPGraph::lsStepLeft);
-        QColor col = categoryColor(c);
-        g->setPen(QPen(col.darker(120), 1));
-        col.setAlpha(210);
-        g->setBrush(col);
+        g->setPen(QPen(categoryColor(c).darker(115), 1));
+        g->setBrush(categoryColor(c));
+        g->setAntialiased(false);
+        g->setAntialiasedFill(false);
         g->setAdaptiveSampling(false);  // decimation is ours, and keeps maxima
-        if (!graphs_.isEmpty()) g->setChannelFillGraph(graphs_.last());
-        graphs_ << g;
+        graphs_[k] = g;
     }
+    legend->clearItems();
+    for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
     // The legend goes under the chart so it never covers data.
     auto* sub = new QCPLayoutGrid;
     plotLayout()->addElement(1, 0, sub);
@@ -218,9 +224,21 @@ void TimelineChart::drawAnnotations() {
     if (loss) band(double(loss->start_ns) / unitNs_, double(loss->end_ns) / unitNs_, ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward, tr("backward"), false);
     if (opt) band(double(opt->start_ns) / unitNs_, double(opt->end_ns) / unitNs_, ckpt::Phase::optimizer, tr("optimizer"), false);
-    for (const ckpt::Span* s : recomputes)
-        band(double(s->start_ns) / unitNs_, double(s->end_ns) / unitNs_, ckpt::Phase::recompute,
-             recomputes.size() <= 12 ? tr("↻%1").arg(s->block) : QString(), true);
+    // Recomputations closer together than a pixel column of the whole step merge into one band:
+    // thousands of checkpointed blocks must not become thousands of items to paint.
+    const double merge = xAxis->range().size() / 2000.0;
+    for (int i = 0; i < recomputes.size();) {
+        double a = double(recomputes[i]->start_ns) / unitNs_, b = double(recomputes[i]->end_ns) / unitNs_;
+        int j = i + 1;
+        for (; j < recomputes.size(); ++j) {
+            const double a2 = double(recomputes[j]->start_ns) / unitNs_, b2 = double(recomputes[j]->end_ns) / unitNs_;
+            if (std::min(std::fabs(a2 - b), std::fabs(a - b2)) > merge) break;
+            a = std::min(a, a2);
+            b = std::max(b, b2);
+        }
+        band(a, b, ckpt::Phase::recompute, j == i + 1 ? tr("↻%1").arg(recomputes[i]->block) : QString(), true);
+        i = j;
+    }
 
     // Peak marker.
     const double tp = double(r.peak_time_ns) / unitNs_;
