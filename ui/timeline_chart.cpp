@@ -9,16 +9,6 @@
 
 namespace ckptui {
 
-namespace {
-
-int stackIndex(ckpt::Category c) {
-    for (int i = 0; i < ckpt::kCategoryCount; ++i)
-        if (kStackOrder[i] == c) return i;
-    return 0;
-}
-
-}  // namespace
-
 TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     setupCommonStyle(this);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
@@ -222,7 +212,8 @@ void TimelineChart::drawAnnotations() {
     };
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
     if (loss) band(double(loss->start_ns) / unitNs_, double(loss->end_ns) / unitNs_, ckpt::Phase::loss, QString(), false);
-    band(bwd0, bwd1, ckpt::Phase::backward, tr("backward"), false);
+    band(bwd0, bwd1, ckpt::Phase::backward,
+         recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false);
     if (opt) band(double(opt->start_ns) / unitNs_, double(opt->end_ns) / unitNs_, ckpt::Phase::optimizer, tr("optimizer"), false);
     // Recomputations closer together than a pixel column of the whole step merge into one band:
     // thousands of checkpointed blocks must not become thousands of items to paint.
