@@ -12,6 +12,7 @@
 #include "ckpt/writers.h"
 #include "test_models.h"
 #include "ui/main_window.h"
+#include "ui/plan_panel.h"
 #include "ui/stack_model.h"
 #include "ui/summary_panel.h"
 #include "ui/timeline_chart.h"
@@ -176,6 +177,39 @@ private slots:
             QCoreApplication::processEvents();
         }
         QVERIFY(!w_->openExperiment(dir.filePath("missing.json")).isEmpty());
+    }
+
+    void planFitsTheBudgetAndParetoApplies() {
+        const ckpt::ModelSpec spec = activationHeavy();
+        w_->stackModel()->setSpec(spec);
+        auto m = ckpt::ChainModel::build(spec);
+        QVERIFY(m);
+        const int64_t lo = ckpt::minimal_peak(*m), hi = m->peak(std::vector<bool>(spec.blocks.size(), false));
+        const int64_t budget = lo + (hi - lo) / 2;
+        PlanPanel* plan = w_->planPanel();
+        QCOMPARE(plan->plan(QString::number(budget), QStringLiteral("dp")), QString());
+        std::vector<bool> flags;
+        for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
+        QVERIFY(m->peak(flags) <= budget);
+        // The planned step, run for real, stays within the budget.
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(1);
+        QVERIFY(shown.wait(60000));
+        QVERIFY(w_->lastResult().report->peak_total <= budget);
+        // Too small: the error names the smallest budget that can work.
+        const QString err = plan->plan(QString::number(lo - 1), QStringLiteral("dp"));
+        QVERIFY2(err.contains(QString::number(lo)), qPrintable(err));
+        QVERIFY(!plan->plan(QStringLiteral("lots"), QStringLiteral("dp")).isEmpty());
+        // Pareto: every point applies its own checkpoint set.
+        plan->refreshPareto();
+        QVERIFY(plan->points().size() >= 3);
+        const int i = int(plan->points().size()) - 1;
+        plan->applyPoint(i);
+        flags.clear();
+        for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
+        QVERIFY(flags == plan->points()[size_t(i)].plan.checkpoint);
+        QTemporaryDir dir;
+        QCOMPARE(w_->exportChart(MainWindow::Chart::pareto, dir.filePath("p.svg"), 800, 500), QString());
     }
 
 private:

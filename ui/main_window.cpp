@@ -26,6 +26,7 @@
 
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
+#include "ui/plan_panel.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
@@ -49,6 +50,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     blockTime_ = new QCustomPlot(this);
     history_ = new QCustomPlot(this);
     comparison_ = new QCustomPlot(this);
+    pareto_ = new QCustomPlot(this);
+    plan_ = new PlanPanel(model_, pareto_, this);
+    connect(plan_, &PlanPanel::errorOccurred, this, &MainWindow::showError);
     setupBlockBars(blockBytes_, blockTime_);
     setupHistory(history_);
     setupComparison(comparison_);
@@ -59,6 +63,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     tabs_->addTab(chartPage(blockBytes_, blockTime_), tr("Per block"));
     tabs_->addTab(chartPage(history_), tr("Step history"));
     tabs_->addTab(chartPage(comparison_), tr("Compare"));
+    tabs_->addTab(chartPage(pareto_), tr("Pareto"));
+    tabs_->setTabToolTip(4, tr("Planners across budgets: predicted peak against step time. Click a point to apply it."));
+    connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) { if (i == 4) plan_->refreshPareto(); });
     tabs_->setTabToolTip(0, tr("Live bytes over one step, stacked by category. Drag to pan, wheel to zoom, hover for details."));
     tabs_->setTabToolTip(1, tr("What each block keeps for backward, what checkpointing avoided, and what recomputing it cost."));
     tabs_->setTabToolTip(2, tr("Peak memory and step time of every step of a continuous run."));
@@ -67,7 +74,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     auto* left = new QDockWidget(tr("Layer stack"), this);
     left->setObjectName(QStringLiteral("stackDock"));
-    left->setWidget(editor_);
+    auto* leftPane = new QWidget(this);
+    auto* leftLayout = new QVBoxLayout(leftPane);
+    leftLayout->setContentsMargins(4, 4, 4, 4);
+    leftLayout->addWidget(editor_, 1);
+    leftLayout->addWidget(plan_);
+    left->setWidget(leftPane);
     left->setFeatures(QDockWidget::DockWidgetMovable);
     addDockWidget(Qt::LeftDockWidgetArea, left);
     summary_ = new SummaryPanel(this);
@@ -289,6 +301,7 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         summary_->setPrediction(p ? &*p : nullptr, p ? QString() : QString::fromStdString(p.error().message));
         timeline_->setPrediction(p ? p->peak_total : -1);
         if (controller_->isRunning()) controller_->updateSpec(spec);
+        if (tabs_->currentIndex() == 4) plan_->refreshPareto();
         statusBar()->showMessage(p ? tr("Predicted peak %1").arg(humanBytes(p->peak_total)) : QString());
     } else {
         summary_->setPrediction(nullptr, error);
@@ -335,6 +348,8 @@ void MainWindow::onStepFinished(const StepResult& r) {
     if (r.spec.blocks.size() == model_->spec().blocks.size()) model_->setReport(rep);
     summary_->setResult(r);
     help_->setHtml(helpHtml(&r));
+    plan_->setMeasured(rep, r.spec);
+    if (tabs_->currentIndex() == 4) plan_->refreshPareto();
     statusBar()->showMessage(tr("Step %1: peak %2, %3").arg(r.step).arg(humanBytes(rep.peak_total), humanTime(rep.step_ns)));
     emit resultShown(r);
 }
@@ -361,7 +376,8 @@ QString MainWindow::exportChart(Chart which, const QString& path, int width, int
     QCustomPlot* p = which == Chart::timeline ? static_cast<QCustomPlot*>(timeline_)
                    : which == Chart::blockBytes ? blockBytes_
                    : which == Chart::blockTime ? blockTime_
-                   : which == Chart::history ? history_ : comparison_;
+                   : which == Chart::history ? history_
+                   : which == Chart::comparison ? comparison_ : pareto_;
     return exportPlot(p, path, width, height);
 }
 

@@ -24,6 +24,7 @@ class LayerStackModel;
 class StackEditor;
 class SummaryPanel;
 class TimelineChart;
+class PlanPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -39,7 +40,7 @@ public:
     void runSteps(int steps);                     // < 0: continuously
     void stop();
     void pinCurrentRun(const QString& name = {});
-    enum class Chart { timeline, blockBytes, blockTime, history, comparison };
+    enum class Chart { timeline, blockBytes, blockTime, history, comparison, pareto };
     QString exportChart(Chart which, const QString& path, int width, int height);
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
 
@@ -47,6 +48,7 @@ public:
     RunController* controller() const { return controller_; }
     TimelineChart* timeline() const { return timeline_; }
     SummaryPanel* summary() const { return summary_; }
+    PlanPanel* planPanel() const { return plan_; }
     const StepResult& lastResult() const { return last_; }
     Experiment experiment() const;
 
@@ -68,7 +70,8 @@ private:
     RunController* controller_;
     StackEditor* editor_;
     TimelineChart* timeline_;
-    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_;
+    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_, *pareto_;
+    PlanPanel* plan_;
     QTabWidget* tabs_;
     SummaryPanel* summary_;
     QTextBrowser* help_;
