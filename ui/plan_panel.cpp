@@ -56,7 +56,6 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     setupCommonStyle(pareto_);
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     pareto_->xAxis->setLabel(tr("predicted peak memory"));
-    pareto_->yAxis->setLabel(tr("predicted step time (ms; FLOP share of the unchecked step before a run)"));
     pareto_->legend->setVisible(true);
     pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     pareto_->setInteractions(QCP::iSelectPlottables);
@@ -109,7 +108,7 @@ void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& sp
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
-    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6};
+    if (r.step >= 2) measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6};  // step 1 warms up
 }
 
 void PlanPanel::refreshPareto() {
@@ -122,6 +121,9 @@ void PlanPanel::refreshPareto() {
     auto m = chainModel();
     if (!m) return;
     points_ = ckpt::pareto_sweep(*m, 16);
+    const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
+    pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
+                                      : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     all->setName(tr("plans (click to apply)"));
     all->setLineStyle(QCPGraph::lsNone);
