@@ -12,7 +12,7 @@ cd "$(dirname "$(readlink -f "$0")")/.."
 mode=${1:-start}
 build=${CKPT_BUILD_DIR:-build}
 
-pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-tools libqt6svg6-dev
+pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-tools qt6-svg-dev
       libqcustomplot-dev libopenblas-dev nlohmann-json3-dev xvfb xauth)
 # The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch.
 [ "$mode" != start ] && pkgs+=(python3 python3-torch)
