@@ -1,8 +1,13 @@
-// Renders the main window after a real run of a preset and saves it as a PNG (the README's
-// screenshot). Run it under a display, e.g. xvfb-run, through tests/screenshot/screenshot.sh:
-//   checkpointlab_screenshot OUT.png [PRESET] [CHECKPOINT-POLICY] [TAB]
+// Renders the main window after real runs of a preset and saves it as a PNG (the README's
+// screenshot). Optionally runs other checkpoint policies first and pins them, so the Compare tab
+// overlays them on the final run, and writes every tab as its own PNG for review. Run it under a
+// display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
+//   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
+//       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR]
 #include <QApplication>
-#include <QDockWidget>
+#include <QCheckBox>
+#include <QCommandLineParser>
+#include <QDir>
 #include <QEventLoop>
 #include <QTabWidget>
 #include <QTimer>
@@ -11,36 +16,110 @@
 #include "ui/main_window.h"
 #include "ui/stack_model.h"
 
-int main(int argc, char** argv) {
-    QApplication app(argc, argv);
-    if (argc < 2) {
-        qWarning("usage: checkpointlab_screenshot OUT.png [PRESET] [POLICY] [TAB]");
-        return 2;
-    }
-    const QString out = QString::fromLocal8Bit(argv[1]);
-    const QString preset = argc > 2 ? QString::fromLocal8Bit(argv[2]) : QStringLiteral("deep_residual_mlp");
-    const QString policy = argc > 3 ? QString::fromLocal8Bit(argv[3]) : QStringLiteral("every:3");
-    const int tab = argc > 4 ? QString::fromLocal8Bit(argv[4]).toInt() : 0;
-    ckptui::MainWindow w;
-    w.resize(1600, 950);
-    w.show();
-    if (!w.loadPreset(preset).isEmpty()) return 1;
-    auto flags = ckpt::parse_checkpoint_policy(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
-    if (!flags) return 1;
-    w.stackModel()->setCheckpointFlags(*flags, QStringLiteral("screenshot"));
-    if (auto* view = w.findChild<QTreeView*>(QStringLiteral("stackView"))) view->expand(w.stackModel()->index(1, 0));
+namespace {
+
+// Runs `steps` steps with the window's current settings and waits for the last one.
+bool runAndWait(ckptui::MainWindow& w, int steps) {
     QEventLoop loop;
-    QObject::connect(&w, &ckptui::MainWindow::resultShown, &loop, &QEventLoop::quit);
-    QObject::connect(w.controller(), &ckptui::RunController::runFinished, &loop, &QEventLoop::quit);
-    w.runSteps(2);  // the second step is the steady state
-    QTimer::singleShot(600000, &loop, &QEventLoop::quit);
-    int shown = 0;
-    while (shown < 2 && w.controller()->isRunning()) {
-        loop.exec();
-        ++shown;
-    }
-    if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(tab);
-    QTimer::singleShot(500, &loop, &QEventLoop::quit);  // let queued replots land
+    const auto done = QObject::connect(w.controller(), &ckptui::RunController::runFinished, &loop, &QEventLoop::quit);
+    w.runSteps(steps);
+    if (!w.controller()->isRunning()) return false;
+    QTimer::singleShot(1800000, &loop, &QEventLoop::quit);
     loop.exec();
+    QObject::disconnect(done);
+    QCoreApplication::processEvents();
+    return w.lastResult().report && w.lastResult().report->status == ckpt::StepStatus::ok;
+}
+
+bool applyPolicy(ckptui::MainWindow& w, const QString& policy) {
+    auto flags = ckpt::parse_checkpoint_policy(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
+    if (!flags) {
+        qWarning("%s", flags.error().message.c_str());
+        return false;
+    }
+    w.stackModel()->setCheckpointFlags(*flags, policy);
+    return true;
+}
+
+QString policyName(const QString& p) {
+    if (p == QLatin1String("none")) return QStringLiteral("checkpoint none");
+    if (p == QLatin1String("all")) return QStringLiteral("checkpoint all");
+    if (p.startsWith(QLatin1String("every:"))) return QStringLiteral("checkpoint every %1rd").arg(p.mid(6));
+    return QStringLiteral("checkpoint ") + p;
+}
+
+void settle(int ms) {
+    QEventLoop loop;
+    QTimer::singleShot(ms, &loop, &QEventLoop::quit);  // let queued replots land
+    loop.exec();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Grabbing a window renders its hidden tab pages too; QCustomPlot complains about their
+    // empty paint buffers, which says nothing about the picture.
+    qInstallMessageHandler([](QtMsgType type, const QMessageLogContext&, const QString& msg) {
+        if (msg.contains(QLatin1String("paint buffer returned inactive painter")) ||
+            msg.contains(QLatin1String("Paint device returned engine == 0")) || msg.contains(QLatin1String("XDG_RUNTIME_DIR")))
+            return;
+        fprintf(stderr, "%s\n", qPrintable(msg));
+        if (type == QtFatalMsg) abort();
+    });
+    QApplication app(argc, argv);
+    QCommandLineParser cli;
+    cli.addPositionalArgument(QStringLiteral("out"), QStringLiteral("the PNG to write"));
+    cli.addOptions({{QStringLiteral("preset"), QStringLiteral("preset"), QStringLiteral("name"), QStringLiteral("deep_residual_mlp")},
+                    {QStringLiteral("batch"), QStringLiteral("batch size"), QStringLiteral("n")},
+                    {QStringLiteral("optimizer"), QStringLiteral("none, sgd or adamw"), QStringLiteral("type")},
+                    {QStringLiteral("policy"), QStringLiteral("checkpoint policy of the final run"), QStringLiteral("policy"), QStringLiteral("every:3")},
+                    {QStringLiteral("compare"), QStringLiteral("policies run and pinned first"), QStringLiteral("list")},
+                    {QStringLiteral("steps"), QStringLiteral("steps of the final run"), QStringLiteral("n"), QStringLiteral("1")},
+                    {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
+                    {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")}});
+    cli.addHelpOption();
+    cli.process(app);
+    if (cli.positionalArguments().size() != 1) cli.showHelp(2);
+    const QString out = cli.positionalArguments().first();
+
+    ckptui::MainWindow w;
+    w.resize(1700, 1000);
+    w.show();
+    if (!w.loadPreset(cli.value(QStringLiteral("preset"))).isEmpty()) return 1;
+    if (cli.isSet(QStringLiteral("batch"))) w.stackModel()->setBatch(cli.value(QStringLiteral("batch")).toLongLong());
+    if (cli.isSet(QStringLiteral("optimizer"))) {
+        const QString o = cli.value(QStringLiteral("optimizer"));
+        w.stackModel()->setOptimizer(o == QLatin1String("adamw") ? ckpt::OptimizerType::adamw
+                                     : o == QLatin1String("sgd") ? ckpt::OptimizerType::sgd
+                                                                 : ckpt::OptimizerType::none);
+    }
+    QCheckBox* verify = nullptr;
+    for (QCheckBox* c : w.findChildren<QCheckBox*>())
+        if (c->text() == QLatin1String("verify")) verify = c;
+    // The pinned runs are references for the overlay: no unchecked twin needed.
+    const QStringList compare = cli.value(QStringLiteral("compare")).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    for (const QString& p : compare) {
+        if (verify) verify->setChecked(false);
+        if (!applyPolicy(w, p) || !runAndWait(w, 1)) return 1;
+        w.pinCurrentRun(policyName(p));
+        qInfo("pinned %s", qPrintable(p));
+    }
+    if (verify) verify->setChecked(true);
+    if (!applyPolicy(w, cli.value(QStringLiteral("policy")))) return 1;
+    if (auto* view = w.findChild<QTreeView*>(QStringLiteral("stackView"))) view->expand(w.stackModel()->index(1, 0));
+    if (!runAndWait(w, cli.value(QStringLiteral("steps")).toInt())) return 1;
+    auto* tabs = w.findChild<QTabWidget*>();
+    if (!tabs) return 1;
+    if (cli.isSet(QStringLiteral("tabs-dir"))) {
+        const QDir dir(cli.value(QStringLiteral("tabs-dir")));
+        dir.mkpath(QStringLiteral("."));
+        for (int i = 0; i < tabs->count(); ++i) {
+            tabs->setCurrentIndex(i);
+            settle(300);
+            w.grab().save(dir.filePath(QStringLiteral("tab-%1.png").arg(i)));
+        }
+    }
+    tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
+    settle(500);
     return w.grab().save(out) ? 0 : 1;
 }
