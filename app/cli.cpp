@@ -327,7 +327,7 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
-                               {"memory-limit", true}, {"no-preserve-rng", false}, {"report", true},
+                               {"memory-limit", true}, {"no-preserve-rng", false}, {"policy", true}, {"report", true},
                                {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
                                {"quiet", false}},
                               "run");
@@ -359,6 +359,17 @@ int cmd_run(const std::vector<std::string>& argv) {
         ckpt::apply_checkpoint_policy(spec, *flags);
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;
+    if (a.has("policy")) {
+        // Every block's selective policy: which layers a checkpointed block saves.
+        using P = ckpt::BlockSpec::Policy;
+        bool known = false;
+        for (P p : {P::full, P::save_matmuls, P::attention_core})
+            if (a.value("policy") == ckpt::policy_name(p)) {
+                for (ckpt::BlockSpec& b : spec.blocks) b.policy = p;
+                known = true;
+            }
+        if (!known) usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
+    }
     ckpt::Result<ckpt::DeviceInfo> device = ckpt::find_device(settings.device);
     if (!device) usage_error("--device: " + device.error().message);
 

@@ -70,7 +70,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES] [--no-preserve-rng]
+                      [--steps N] [--threads N] [--memory-limit BYTES] [--policy P] [--no-preserve-rng]
                       [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
 
@@ -101,6 +101,12 @@ OPTIONS
         Refuse allocations past this many live bytes, like a smaller device: the step stops
         with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,
         1e9, 512MiB, 2 GiB, 1.5GB (KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000).
+    --policy full|save_matmuls|attention_core
+        Selective checkpointing for every block, replacing the model file's "policy": what a
+        checkpointed block saves instead of recomputing. full recomputes everything;
+        save_matmuls keeps the outputs of linear and attention layers (like JAX's
+        dots_saveable); attention_core recomputes only attention (Megatron-LM's selective
+        recomputation). The per-layer bytes are in the --report file.
     --no-preserve-rng
         Do not replay the dropout random state when recomputing, so recomputed dropout masks
         differ (and so do the gradients) - to see why preserving it matters.

@@ -118,6 +118,8 @@ private slots:
         QTest::newRow("unknown device") << QStringList{"run", "tutorial_mlp", "--device", "tpu"} << 2
                                         << "--device: unknown device \"tpu\"";
         QTest::newRow("plot format") << QStringList{"run", "tutorial_mlp", "--plot", "chart.bmp"} << 2 << "--plot";
+        QTest::newRow("unknown policy") << QStringList{"run", "tutorial_mlp", "--policy", "greedy"} << 2
+                                        << "--policy: unknown policy \"greedy\"";
         QTest::newRow("plan without budget") << QStringList{"plan", "tutorial_mlp"} << 2 << "plan needs --budget";
         QTest::newRow("plan bad budget") << QStringList{"plan", "tutorial_mlp", "--budget", "lots"} << 2 << "--budget: \"lots\"";
         QTest::newRow("plan bad planner") << QStringList{"plan", "tutorial_mlp", "--budget", "1GiB", "--planner", "greedy"}

@@ -134,7 +134,14 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                           {"kept_bytes", b.kept_bytes},
                           {"kept_bytes_unchecked", b.kept_bytes_unchecked},
                           {"avoided_bytes", b.avoided_bytes},
-                          {"recomputed_bytes", b.recomputed_bytes}});
+                          {"recomputed_bytes", b.recomputed_bytes},
+                          {"input_kept_bytes", b.input_kept_bytes}});
+        // Per layer: what selective checkpointing keeps and what recomputation rematerialises.
+        ordered_json layers = ordered_json::array();
+        for (const LayerReport& l : b.layers)
+            layers.push_back({{"type", l.type}, {"saved", l.saved}, {"kept_bytes", l.kept_bytes},
+                              {"recomputed_bytes", l.recomputed_bytes}});
+        blocks.back()["layers"] = std::move(layers);
     }
     j["blocks"] = std::move(blocks);
     j["gradient"] = {{"checksum", hex64(r.gradient_checksum)},
