@@ -1,8 +1,10 @@
-// Per-block bars, step history, comparison, the bytes ticker and export (see charts.h).
+// Per-block bars, step history, comparison, the tickers, hover tips and export (see charts.h).
 #include "ui/charts.h"
 
 #include <QFileInfo>
+#include <QHelpEvent>
 #include <QSvgGenerator>
+#include <QToolTip>
 #include <cmath>
 
 #include "ui/style.h"
@@ -18,24 +20,68 @@ double unitFor(double upper) {
     return unit;
 }
 
+// The smallest "nice" step (1-2-2.5-5 times a power of ten) of at least `raw`.
+double niceStep(double raw) {
+    if (!(raw > 0)) return 1.0;
+    const double p = std::pow(10.0, std::floor(std::log10(raw)));
+    for (double n : {1.0, 2.0, 2.5, 5.0, 10.0})
+        if (raw <= n * p * (1 + 1e-9)) return n * p;
+    return 10.0 * p;
+}
+
+// Shows the spot's own text when there is one, the widget's general tooltip otherwise.
+class HoverTips : public QObject {
+public:
+    HoverTips(QCustomPlot* plot, std::function<QString(double, double)> at) : QObject(plot), plot_(plot), at_(std::move(at)) {
+        plot->installEventFilter(this);
+    }
+    bool eventFilter(QObject*, QEvent* e) override {
+        if (e->type() != QEvent::ToolTip) return false;
+        auto* he = static_cast<QHelpEvent*>(e);
+        QString text;
+        if (plot_->axisRect()->rect().contains(he->pos()))
+            text = at_(plot_->xAxis->pixelToCoord(he->pos().x()), plot_->yAxis->pixelToCoord(he->pos().y()));
+        if (text.isEmpty()) text = plot_->toolTip();
+        if (text.isEmpty()) QToolTip::hideText();
+        else QToolTip::showText(he->globalPos(), text, plot_, QRect(he->pos() - QPoint(4, 4), QSize(8, 8)));
+        return true;
+    }
+
+private:
+    QCustomPlot* plot_;
+    std::function<QString(double, double)> at_;
+};
+
+QString row(const QString& name, const QString& value) {
+    return QStringLiteral("<tr><td>%1</td><td align='right'>%2</td></tr>").arg(name, value);
+}
+
 }  // namespace
 
 double BytesTicker::tickStep(const QCPRange& range) {
     const double unit = unitFor(std::max(std::fabs(range.upper), std::fabs(range.lower)));
-    const double r = range.size() / std::max(1, tickCount()) / unit;
-    static const double nice[] = {0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25, 0.5, 1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500};
-    for (double n : nice)
-        if (r <= n) return n * unit;
-    return 1000 * unit;
+    return niceStep(range.size() / std::max(1, tickCount()) / unit) * unit;
 }
 
 QString BytesTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
-    if (tick <= 0) return QStringLiteral("0");
+    if (std::fabs(tick) < 1e-9 * std::max(1.0, mParentAxisUpper)) return QStringLiteral("0");
     static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     const double unit = unitFor(mParentAxisUpper);
     int u = 0;
     for (double x = unit; x >= 1024.0; x /= 1024.0) ++u;
     return QString::number(tick / unit, 'g', 4) + QLatin1Char(' ') + QLatin1String(units[u]);
+}
+
+double DurationTicker::getTickStep(const QCPRange& range) {
+    const double upper = std::max(std::fabs(range.upper), std::fabs(range.lower));
+    unitMs_ = upper >= 1000.0 ? 1000.0 : upper >= 1.0 ? 1.0 : 0.001;
+    return niceStep(range.size() / std::max(1, tickCount()) / unitMs_) * unitMs_;
+}
+
+QString DurationTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
+    if (std::fabs(tick) < 1e-9 * unitMs_) return QStringLiteral("0");
+    const QString unit = unitMs_ >= 1000.0 ? QStringLiteral("s") : unitMs_ >= 1.0 ? QStringLiteral("ms") : QStringLiteral("µs");
+    return QString::number(tick / unitMs_, 'g', 4) + QLatin1Char(' ') + unit;
 }
 
 QString exportPlot(QCustomPlot* plot, const QString& path, int width, int height) {
@@ -76,6 +122,31 @@ void setupCommonStyle(QCustomPlot* plot) {
     plot->setNoAntialiasingOnDrag(true);
 }
 
+void putLegendBelow(QCustomPlot* plot, int columns) {
+    auto* sub = new QCPLayoutGrid;
+    const int rowIndex = plot->plotLayout()->rowCount();
+    plot->plotLayout()->addElement(rowIndex, 0, sub);
+    plot->plotLayout()->setRowStretchFactor(rowIndex, 0.001);
+    sub->addElement(0, 0, plot->legend);
+    plot->legend->setVisible(true);
+    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    plot->legend->setWrap(columns);
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->legend->setBrush(Qt::NoBrush);
+}
+
+QCPTextElement* addTitle(QCustomPlot* plot, const QString& text) {
+    QFont f = plot->font();
+    f.setPointSize(10);
+    f.setBold(true);
+    plot->plotLayout()->insertRow(0);
+    auto* title = new QCPTextElement(plot, text, f);
+    plot->plotLayout()->addElement(0, 0, title);
+    return title;
+}
+
+void setHoverTips(QCustomPlot* plot, std::function<QString(double, double)> at) { new HoverTips(plot, std::move(at)); }
+
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     setupCommonStyle(bytes);
     setupCommonStyle(time);
@@ -83,28 +154,38 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     auto* kept = new QCPBars(bytes->xAxis, bytes->yAxis);
     auto* avoided = new QCPBars(bytes->xAxis, bytes->yAxis);
     kept->setName(QObject::tr("kept for backward"));
-    avoided->setName(QObject::tr("avoided by checkpointing"));
+    avoided->setName(QObject::tr("avoided by checkpointing (kept only when unchecked)"));
     kept->setBrush(categoryColor(ckpt::Category::activation));
     kept->setPen(Qt::NoPen);
-    avoided->setBrush(QBrush(categoryColor(ckpt::Category::activation).lighter(150), Qt::BDiagPattern));
-    avoided->setPen(QPen(categoryColor(ckpt::Category::activation)));
+    avoided->setBrush(QBrush(categoryColor(ckpt::Category::activation).darker(110), Qt::BDiagPattern));
+    avoided->setPen(QPen(categoryColor(ckpt::Category::activation).darker(110)));
     avoided->moveAbove(kept);
     bytes->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
-    bytes->yAxis->setLabel(QObject::tr("bytes per block"));
-    bytes->xAxis->setLabel(QObject::tr("block"));
-    bytes->legend->setVisible(true);
-    bytes->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    bytes->yAxis->setLabel(QObject::tr("bytes"));
+    bytes->xAxis->setLabel(QObject::tr("block (✓ = checkpointed)"));
+    addTitle(bytes, QObject::tr("What each block keeps from forward for backward"));
+    putLegendBelow(bytes, 2);
     bytes->setToolTip(QObject::tr("Per block: bytes kept for backward after forward (solid) and bytes that "
-                                  "checkpointing avoided keeping (hatched)."));
+                                  "checkpointing avoided keeping (hatched). Hover a bar for its numbers."));
 
     time->clearPlottables();
     auto* rec = new QCPBars(time->xAxis, time->yAxis);
     rec->setName(QObject::tr("recomputation time"));
     rec->setBrush(categoryColor(ckpt::Category::recomputed));
     rec->setPen(Qt::NoPen);
-    time->yAxis->setLabel(QObject::tr("recomputation (ms)"));
-    time->xAxis->setLabel(QObject::tr("block"));
-    time->setToolTip(QObject::tr("Per block: time spent re-running its forward during backward (checkpointed blocks only)."));
+    time->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
+    time->yAxis->setLabel(QObject::tr("time"));
+    time->xAxis->setLabel(QObject::tr("block (✓ = checkpointed)"));
+    addTitle(time, QObject::tr("What recomputing each checkpointed block cost during backward"));
+    time->setToolTip(QObject::tr("Per block: time spent re-running its forward during backward (checkpointed blocks "
+                                 "only). Hover a bar for its numbers."));
+    for (QCustomPlot* p : {bytes, time}) {
+        setHoverTips(p, [p](double x, double) {
+            const QStringList tips = p->property("ckptTips").toStringList();
+            const int i = int(std::lround(x));
+            return i >= 0 && i < tips.size() && std::fabs(x - i) <= 0.45 ? tips[i] : QString();
+        });
+    }
 }
 
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r) {
@@ -113,25 +194,44 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
     auto* rec = qobject_cast<QCPBars*>(time->plottable(0));
     if (!kept || !avoided || !rec) return;
     QVector<double> x, k, a, t;
+    QStringList tips;
     QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
     const int every = std::max<int>(1, int(r.blocks.size()) / 24);  // at most ~24 labels
     for (const ckpt::BlockReport& b : r.blocks) {
         x << b.index;
         k << double(b.kept_bytes);
-        a << double(std::max<int64_t>(0, b.avoided_bytes));
+        // Negative when checkpointing made the block keep more (its input, which the block
+        // before would otherwise have kept): shown below zero rather than hidden.
+        a << double(b.avoided_bytes);
         t << double(b.recompute_ns) / 1e6;
         if (b.index % every == 0)
             ticks->addTick(b.index, QString::number(b.index) + (b.checkpoint ? QStringLiteral("✓") : QString()));
+        QString tip = QStringLiteral("<b>block %1 (%2)</b>%3<table>")
+                          .arg(b.index)
+                          .arg(QString::fromStdString(b.name).toHtmlEscaped(),
+                               b.checkpoint ? QObject::tr(", checkpointed") : QObject::tr(", not checkpointed"));
+        tip += row(QObject::tr("kept for backward"), humanBytes(b.kept_bytes));
+        tip += row(QObject::tr("kept if unchecked"), humanBytes(b.kept_bytes_unchecked));
+        tip += row(QObject::tr("avoided"), humanBytes(b.avoided_bytes));
+        tip += row(QObject::tr("forward"), humanTime(b.forward_ns));
+        tip += row(QObject::tr("backward"), humanTime(b.backward_ns));
+        if (b.checkpoint) tip += row(QObject::tr("recomputation"), humanTime(b.recompute_ns));
+        tips << tip + QStringLiteral("</table>");
     }
     kept->setData(x, k, true);
     avoided->setData(x, a, true);
     rec->setData(x, t, true);
     for (QCustomPlot* p : {bytes, time}) {
+        p->setProperty("ckptTips", tips);
         p->xAxis->setTicker(ticks);
         p->xAxis->setRange(-0.7, std::max<double>(0.7, double(r.blocks.size()) - 0.3));
-        p->yAxis->rescale();
-        p->yAxis->setRangeLower(0);
-        p->yAxis->setRangeUpper(p->yAxis->range().upper * 1.15 + 1e-9);
+        double lo = 0, hi = 0;
+        for (int i = 0; i < x.size(); ++i) {
+            hi = std::max(hi, p == bytes ? k[i] + std::max(0.0, a[i]) : t[i]);
+            if (p == bytes) lo = std::min(lo, a[i]);
+        }
+        if (hi <= 0) hi = p == bytes ? 1024.0 : 1.0;
+        p->yAxis->setRange(lo * 1.1, hi * 1.1);
         p->replot(QCustomPlot::rpQueuedReplot);
     }
 }
@@ -142,41 +242,71 @@ void setupHistory(QCustomPlot* plot) {
     plot->yAxis2->setVisible(true);
     auto* peak = plot->addGraph(plot->xAxis, plot->yAxis);
     auto* time = plot->addGraph(plot->xAxis, plot->yAxis2);
-    peak->setName(QObject::tr("peak memory"));
-    time->setName(QObject::tr("step time"));
+    peak->setName(QObject::tr("peak memory (left axis)"));
+    time->setName(QObject::tr("step time (right axis)"));
     peak->setPen(QPen(categoryColor(ckpt::Category::activation).darker(130), 2));
     time->setPen(QPen(QColor(0x00, 0x72, 0xB2), 2, Qt::DashLine));
-    peak->setLineStyle(QCPGraph::lsStepCenter);
-    time->setLineStyle(QCPGraph::lsStepCenter);
-    peak->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 5));
-    time->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 5));
+    peak->setLineStyle(QCPGraph::lsLine);
+    time->setLineStyle(QCPGraph::lsLine);
+    peak->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 7));
+    time->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 7));
     plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
+    plot->yAxis2->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
+    QSharedPointer<QCPAxisTickerFixed> steps(new QCPAxisTickerFixed);
+    steps->setTickStep(1.0);
+    steps->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);  // whole steps only
+    plot->xAxis->setTicker(steps);
     plot->yAxis->setLabel(QObject::tr("peak memory"));
-    plot->yAxis2->setLabel(QObject::tr("step time (ms)"));
+    plot->yAxis2->setLabel(QObject::tr("step time"));
     plot->xAxis->setLabel(QObject::tr("step"));
-    plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
-    plot->setToolTip(QObject::tr("Each step of a continuous run: its peak memory and its time. Toggle a checkpoint "
+    addTitle(plot, QObject::tr("Peak memory and time of every step (labels: blocks checkpointed)"));
+    putLegendBelow(plot, 2);
+    plot->setToolTip(QObject::tr("Each step of a run: its peak memory and its time. Toggle a checkpoint "
                                  "while it runs and watch both change at the next step."));
+    setHoverTips(plot, [plot](double x, double) {
+        const QStringList tips = plot->property("ckptTips").toStringList();
+        const QVector<double> keys = plot->property("ckptKeys").value<QVector<double>>();
+        for (int i = 0; i < keys.size() && i < tips.size(); ++i)
+            if (std::fabs(keys[i] - x) <= 0.45) return tips[i];
+        return QString();
+    });
 }
 
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
     QVector<double> x, p, t;
-    for (const HistoryPoint& h : points) {
+    QStringList tips;
+    plot->clearItems();
+    for (int i = 0; i < points.size(); ++i) {
+        const HistoryPoint& h = points[i];
         x << h.step;
         p << double(h.peak);
         t << double(h.stepNs) / 1e6;
+        tips << QObject::tr("<b>step %1</b><br>peak %2<br>time %3<br>%4 of %5 blocks checkpointed")
+                    .arg(h.step)
+                    .arg(humanBytes(h.peak), humanTime(h.stepNs))
+                    .arg(h.checkpointed)
+                    .arg(h.blocks);
+        // Label the first point and every point where the checkpoint set changed.
+        if (i == 0 || h.checkpointed != points[i - 1].checkpointed || h.blocks != points[i - 1].blocks) {
+            auto* label = new QCPItemText(plot);
+            label->position->setCoords(h.step, double(h.peak));
+            label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+            label->setPadding(QMargins(2, 0, 2, 6));
+            label->setText(QObject::tr("%1/%2 ✓").arg(h.checkpointed).arg(h.blocks));
+            label->setColor(categoryColor(ckpt::Category::activation).darker(160));
+        }
     }
+    plot->setProperty("ckptTips", tips);
+    plot->setProperty("ckptKeys", QVariant::fromValue(x));
     plot->graph(0)->setData(x, p, true);
     plot->graph(1)->setData(x, t, true);
-    plot->xAxis->setRange(0.5, std::max(2.0, double(points.size()) + 0.5));
-    if (!points.isEmpty()) plot->xAxis->setRange(points.first().step - 0.5, points.last().step + 0.5);
-    plot->yAxis->rescale();
-    plot->yAxis2->rescale();
-    plot->yAxis->setRangeLower(0);
-    plot->yAxis2->setRangeLower(0);
-    plot->yAxis->setRangeUpper(plot->yAxis->range().upper * 1.1 + 1);
-    plot->yAxis2->setRangeUpper(plot->yAxis2->range().upper * 1.1 + 1e-6);
+    if (points.isEmpty()) plot->xAxis->setRange(0.5, 5.5);
+    else plot->xAxis->setRange(points.first().step - 0.5, std::max(points.last().step, points.first().step + 4) + 0.5);
+    double maxP = 1, maxT = 1e-3;
+    for (double v : p) maxP = std::max(maxP, v);
+    for (double v : t) maxT = std::max(maxT, v);
+    plot->yAxis->setRange(0, maxP * 1.2);
+    plot->yAxis2->setRange(0, maxT * 1.2);
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -185,7 +315,7 @@ PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name) {
     p.name = name;
     p.peak = r.peak_total;
     p.stepNs = r.step_ns;
-    // Keep at most ~4000 points, each the maximum of its time slice, so peaks survive.
+    // Keep at most ~4000 points, each the maximum of its slice of events, so peaks survive.
     const int64_t n = int64_t(r.events.size());
     const int64_t stride = std::max<int64_t>(1, n / 4000);
     p.timeMs << 0.0;
@@ -202,12 +332,27 @@ PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name) {
 void setupComparison(QCustomPlot* plot) {
     setupCommonStyle(plot);
     plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
+    plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     plot->yAxis->setLabel(QObject::tr("live bytes (all categories)"));
-    plot->xAxis->setLabel(QObject::tr("time in step (ms)"));
-    plot->legend->setVisible(true);
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    plot->xAxis->setLabel(QObject::tr("time in step"));
+    addTitle(plot, QObject::tr("Total memory over one step: pinned runs against the current one"));
+    putLegendBelow(plot, 1);
     plot->setToolTip(QObject::tr("Pinned runs beside the current one: total live memory over one step. "
                                  "Pin a run, change the checkpoints, run again."));
+    setHoverTips(plot, [plot](double x, double) {
+        QString text = QObject::tr("<b>t = %1</b><table>").arg(humanTime(qint64(x * 1e6)));
+        bool any = false;
+        for (int i = 0; i < plot->graphCount(); ++i) {
+            QCPGraph* g = plot->graph(i);
+            auto it = g->data()->findBegin(x, false);  // the last point at or before x
+            if (g->data()->isEmpty() || x < g->data()->constBegin()->key || x > (g->data()->constEnd() - 1)->key) continue;
+            if (it != g->data()->constBegin() && it->key > x) --it;
+            text += row(QStringLiteral("<font color='%1'>■</font> %2").arg(g->pen().color().name(), g->property("ckptShort").toString()),
+                        humanBytes(qint64(it->value)));
+            any = true;
+        }
+        return any ? text + QStringLiteral("</table>") : QString();
+    });
 }
 
 void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
@@ -216,14 +361,16 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
     plot->clearGraphs();
     for (int i = 0; i < runs.size(); ++i) {
         auto* g = plot->addGraph();
-        g->setName(QStringLiteral("%1 — peak %2, %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
+        g->setName(QStringLiteral("%1 — peak %2, step %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
+        g->setProperty("ckptShort", runs[i].name);
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(palette[i % 6], i == runs.size() - 1 ? 2.5 : 1.5));
         g->setData(runs[i].timeMs, runs[i].bytes, true);
     }
     plot->rescaleAxes();
+    plot->xAxis->setRangeLower(0);
     plot->yAxis->setRangeLower(0);
-    plot->yAxis->setRangeUpper(plot->yAxis->range().upper * 1.25 + 1);
+    plot->yAxis->setRangeUpper(plot->yAxis->range().upper * 1.1 + 1);
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -1,12 +1,15 @@
-// The smaller charts and what every chart shares: an axis ticker that labels bytes in
-// KiB/MiB/GiB, export to PNG/PDF/SVG, and one setup function per chart (QCustomPlot's own
-// examples' habit): per-block bars (kept, avoided, recomputation time), the step history of a
-// continuous run, and the comparison of pinned runs.
+// The smaller charts and what every chart shares: axis tickers that label bytes in KiB/MiB/GiB
+// and durations in µs/ms/s, a legend under the plot (never over the data), hover tooltips,
+// export to PNG/PDF/SVG, and one setup function per chart (QCustomPlot's own examples' habit):
+// per-block bars (kept, avoided, recomputation time), the step history, and the comparison of
+// pinned runs.
 #pragma once
 
 #include <QString>
+#include <QStringList>
 #include <QVector>
 #include <cmath>
+#include <functional>
 #include <qcustomplot.h>
 
 #include "ckpt/report.h"
@@ -25,21 +28,40 @@ protected:
     double mParentAxisUpper = 0;  // labels use the unit the range's upper end reaches
 };
 
+// For axes whose coordinates are milliseconds: ticks at 1-2-5 multiples of µs, ms or s (the
+// largest the range reaches), labelled "250 µs", "40 ms", "1.5 s".
+class DurationTicker : public QCPAxisTicker {
+protected:
+    double getTickStep(const QCPRange& range) override;
+    QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override;
+    double unitMs_ = 1.0;
+};
+
 // Writes the plot as .png, .pdf or .svg by suffix; "" on success, else the reason.
 QString exportPlot(QCustomPlot* plot, const QString& path, int width, int height);
 
 void setupCommonStyle(QCustomPlot* plot);
+// Moves the legend into a row under the axis rect, laid out in up to `columns` columns.
+void putLegendBelow(QCustomPlot* plot, int columns);
+// A bold title row above the axis rect; returns it so its text can change.
+QCPTextElement* addTitle(QCustomPlot* plot, const QString& text);
+// Tooltips that depend on where the mouse rests: `at` gets plot coordinates and returns the
+// text for that spot, or "" for the plot's general tooltip.
+void setHoverTips(QCustomPlot* plot, std::function<QString(double x, double y)> at);
 
-// Per block: kept and avoided bytes (stacked bars) and recomputation time.
+// Per block: kept and avoided bytes (stacked bars) and recomputation time. Hovering a bar
+// shows the block's numbers.
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time);
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r);
 
-// Step history: peak bytes (left axis) and step time (right axis) against the step number.
+// Step history: peak bytes (left axis) and step time (right axis) against the step number;
+// points where the checkpoint set changed are labelled with the new count.
 struct HistoryPoint {
     int step;
     qint64 peak;
     qint64 stepNs;
     int checkpointed;
+    int blocks = 0;
 };
 void setupHistory(QCustomPlot* plot);
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points);

@@ -271,6 +271,7 @@ QString MainWindow::openExperiment(const QString& path) {
     }
     runOptions_ = e.run;
     model_->setSpec(e.spec, tr("open %1").arg(QFileInfo(path).fileName()));
+    history_points_.clear();
     syncRunBar();
     return {};
 }
@@ -289,6 +290,7 @@ QString MainWindow::loadPreset(const QString& name) {
         return err;
     }
     model_->setSpec(e.spec, tr("preset %1").arg(name));
+    history_points_.clear();
     syncRunBar();
     return {};
 }
@@ -320,7 +322,6 @@ void MainWindow::runSteps(int steps) {
         showError(tr("Cannot run"), tr("memory limit: \"%1\" is not a size such as 16GiB").arg(limit_->text()));
         return;
     }
-    history_points_.clear();
     if (controller_->start(experiment(), steps)) updateRunning(true);
 }
 
@@ -340,7 +341,8 @@ void MainWindow::onStepFinished(const StepResult& r) {
     showBlockBars(blockBytes_, blockTime_, rep);
     int ckpt = 0;
     for (const auto& b : rep.blocks) ckpt += b.checkpoint;
-    history_points_ << HistoryPoint{r.step, rep.peak_total, rep.step_ns, ckpt};
+    // The history runs across Run presses (Run step, toggle, Run step...) until another model loads.
+    history_points_ << HistoryPoint{int(history_points_.size()) + 1, rep.peak_total, rep.step_ns, ckpt, int(rep.blocks.size())};
     showHistory(history_, history_points_);
     QVector<PinnedRun> runs = pinned_;
     runs << pinnedFrom(rep, tr("current (%1 of %2 checkpointed)").arg(ckpt).arg(rep.blocks.size()));

@@ -56,13 +56,20 @@ void SummaryPanel::render() {
     if (r) {
         const ckpt::MemoryTag& t = r->peak_tag;
         h += tr("<p>The peak falls in <b>%1</b>%2.</p>").arg(phaseLabel(t.phase), t.block >= 0 ? tr(" of block %1").arg(t.block) : QString());
-        h += tr("<p><b>Step time</b> %1 (forward %2, backward %3, of which recomputation %4, optimizer %5)</p>")
+        h += tr("<p><b>Step time</b> %1 (forward %2, backward %3, of which recomputation %4 = %6% of the step, "
+                "optimizer %5)</p>")
                  .arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns), humanTime(r->recompute_ns),
-                      humanTime(r->optimizer_ns));
+                      humanTime(r->optimizer_ns))
+                 .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
         if (result_.verified) {
             const double overhead = result_.twinStepNs > 0 ? 100.0 * double(r->step_ns - result_.twinStepNs) / double(result_.twinStepNs) : 0;
-            h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (%2).</p>")
-                     .arg(overhead, 0, 'f', 1).arg(humanTime(result_.twinStepNs));
+            h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (its step took %2).")
+                     .arg(overhead >= 0 ? QStringLiteral("+%1").arg(overhead, 0, 'f', 1) : QString::number(overhead, 'f', 1))
+                     .arg(humanTime(result_.twinStepNs));
+            if (r->recompute_ns > 0 && overhead < 0)
+                h += tr(" The unchecked run was slower this time: on a busy machine step times vary by more than the "
+                        "recomputation costs.");
+            h += QStringLiteral("</p>");
             h += result_.gradientsAgree
                      ? tr("<p><font color='#060'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
                            .arg(QString::number(r->gradient_checksum, 16))

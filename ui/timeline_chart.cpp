@@ -35,15 +35,8 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     }
     legend->clearItems();
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
-    // The legend goes under the chart so it never covers data.
-    auto* sub = new QCPLayoutGrid;
-    plotLayout()->addElement(1, 0, sub);
-    plotLayout()->setRowStretchFactor(1, 0.001);
-    sub->addElement(0, 0, legend);
-    legend->setVisible(true);
-    legend->setFillOrder(QCPLegend::foColumnsFirst);
-    legend->setWrap(4);
-    legend->setBorderPen(Qt::NoPen);
+    putLegendBelow(this, 7);  // under the chart, so it never covers data
+    title_ = addTitle(this, tr("Memory during one training step, stacked by category"));
     connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate(); });
     setToolTip(QString());
     setMouseTracking(true);
@@ -78,6 +71,7 @@ void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
     haveReport_ = false;
     live_ = baseline;
     clearItems();
+    title_->setText(tr("Memory during the step now running (live)"));
     addEvent({0, 0, {}, ckpt::total(baseline)});
 }
 
@@ -98,6 +92,10 @@ void TimelineChart::setReport(const ckpt::StepReport& r) {
     for (auto& s : stacked_) s.reserve(r.events.size() + 1);
     addEvent({0, 0, {}, ckpt::total(r.baseline)});
     for (const ckpt::MemoryEvent& e : r.events) addEvent(e);
+    int checkpointed = 0;
+    for (const ckpt::BlockReport& b : r.blocks) checkpointed += b.checkpoint;
+    title_->setText(r.dry_run ? tr("Predicted memory of one training step, %1 of %2 blocks checkpointed").arg(checkpointed).arg(r.blocks.size())
+                              : tr("Memory during step %1, %2 of %3 blocks checkpointed").arg(r.step).arg(checkpointed).arg(r.blocks.size()));
     report_ = r;
     report_.events.clear();  // the raw arrays above hold what the chart needs
     report_.tensors.clear();
@@ -210,6 +208,7 @@ void TimelineChart::drawAnnotations() {
         t->setColor(QColor(60, 60, 60));
         t->setClipToAxisRect(true);
     };
+    if (fwd0 < 1e300 && fwd0 > 0) band(0, fwd0, ckpt::Phase::setup, tr("batch"), false);  // making the input batch
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
     if (loss) band(double(loss->start_ns) / unitNs_, double(loss->end_ns) / unitNs_, ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward,
@@ -265,7 +264,8 @@ void TimelineChart::drawAnnotations() {
         auto* pt = new QCPItemText(this);
         pt->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
         pt->position->setCoords(0.005, double(prediction_));
-        pt->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        pt->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);  // under the line: the peak label sits above
+        pt->setPadding(QMargins(2, 3, 2, 0));
         const qint64 diff = r.peak_total - prediction_;
         pt->setText(diff == 0 ? tr("predicted peak %1 — measured equals it").arg(humanBytes(prediction_))
                               : tr("predicted peak %1 — measured differs by %2").arg(humanBytes(prediction_), humanBytes(diff)));

@@ -51,6 +51,7 @@ private:
     double unitNs_ = 1e6;      // nanoseconds per axis unit
     qint64 prediction_ = -1;
     QVector<QCPGraph*> graphs_;  // in kStackOrder
+    QCPTextElement* title_ = nullptr;
     bool redecimating_ = false;
 };
 
