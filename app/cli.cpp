@@ -6,6 +6,11 @@
 
 #include "ckpt/planner.h"
 
+#include <unistd.h>
+
+#include <QDir>
+#include <QFile>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -154,6 +159,14 @@ std::unique_ptr<QCoreApplication> make_app(bool widgets) {
 #ifdef CKPT_WITH_UI
     if (widgets) {
         qputenv("QT_QPA_PLATFORM", "offscreen");
+        // The offscreen platform wants a runtime directory; without one Qt warns on stderr,
+        // which is reserved for progress and the one-line errors.
+        if (qEnvironmentVariableIsEmpty("XDG_RUNTIME_DIR")) {
+            const QByteArray dir = QDir::tempPath().toUtf8() + "/checkpointlab-runtime-" + QByteArray::number(getuid());
+            QDir().mkpath(QString::fromUtf8(dir));
+            QFile::setPermissions(QString::fromUtf8(dir), QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ExeOwner);
+            qputenv("XDG_RUNTIME_DIR", dir);
+        }
         return std::make_unique<QApplication>(argc, argv);
     }
 #else
