@@ -195,6 +195,31 @@ private slots:
         }
     }
 
+    void presetPredictionEqualsMeasurement_data() {
+        QTest::addColumn<QString>("preset");
+        for (const char* p : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small"}) QTest::newRow(p) << p;
+    }
+
+    void presetPredictionEqualsMeasurement() {
+        // Every preset that runs on a CPU: the dry-run prediction per category equals the real
+        // steps to the byte, for the first step (optimizer state created) and the second.
+        QFETCH(QString, preset);
+        auto spec = load_model_spec(std::string(CKPT_SOURCE_DIR "/resources/presets/") + preset.toStdString() + ".json");
+        QVERIFY2(spec, spec ? "" : spec.error().message.c_str());
+        auto s = make(*spec);
+        for (int step = 1; step <= 2; ++step) {
+            StepOptions opts;
+            opts.record_events = false;
+            const StepReport measured = s->step(opts);
+            QCOMPARE(measured.status, StepStatus::ok);
+            const Result<StepReport> predicted = predict(*spec, step);
+            QVERIFY(predicted);
+            QVERIFY(predicted->peak == measured.peak);
+            QCOMPARE(predicted->peak_total, measured.peak_total);
+            QVERIFY(predicted->at_peak == measured.at_peak);
+        }
+    }
+
     void memoryLimitGivesCleanOutOfMemory() {
         // Activations dominate here: many rows, narrow layers, no optimizer state.
         ModelSpec spec = testmodels::deep_residual(6, 1024, 64);
