@@ -62,9 +62,37 @@ private slots:
         QVERIFY(r.verified && r.gradientsAgree);
         QVERIFY(w_->summary()->text().contains(QStringLiteral("Gradients agree")));
         QVERIFY(w_->summary()->text().contains(QStringLiteral("equals the prediction")));
+        // What is drawn after decimation still reaches the peak, to the byte.
+        QCOMPARE(w_->timeline()->drawnPeak(), qint64(r.report->peak_total));
+        // Per block: kept and avoided bytes and recomputation times are the report's.
+        auto* bytes = w_->findChild<QCustomPlot*>(QStringLiteral("blockBytes"));
+        auto* time = w_->findChild<QCustomPlot*>(QStringLiteral("blockTime"));
+        QVERIFY(bytes && time);
+        auto* kept = qobject_cast<QCPBars*>(bytes->plottable(0));
+        auto* avoided = qobject_cast<QCPBars*>(bytes->plottable(1));
+        auto* rec = qobject_cast<QCPBars*>(time->plottable(0));
+        QCOMPARE(kept->dataCount(), int(r.report->blocks.size()));
+        for (const ckpt::BlockReport& b : r.report->blocks) {
+            QCOMPARE(qint64(kept->data()->at(b.index)->value), qint64(b.kept_bytes));
+            QCOMPARE(qint64(avoided->data()->at(b.index)->value), qint64(b.avoided_bytes));
+            QCOMPARE(rec->data()->at(b.index)->value, double(b.recompute_ns) / 1e6);
+        }
+        QVERIFY(r.report->blocks[1].recompute_ns > 0);  // the tutorial's middle block is checkpointed
+        // Step history: one point, the step's peak and time.
+        auto* history = w_->findChild<QCustomPlot*>(QStringLiteral("history"));
+        QCOMPARE(history->graph(0)->dataCount(), 1);
+        QCOMPARE(qint64(history->graph(0)->data()->at(0)->value), qint64(r.report->peak_total));
+        QCOMPARE(history->graph(1)->data()->at(0)->value, double(r.report->step_ns) / 1e6);
+        // Compare: the current run's curve reaches the peak.
+        auto* comparison = w_->findChild<QCustomPlot*>(QStringLiteral("comparison"));
+        QCOMPARE(comparison->graphCount(), 1);
+        double top = 0;
+        for (auto it = comparison->graph(0)->data()->constBegin(); it != comparison->graph(0)->data()->constEnd(); ++it)
+            top = std::max(top, it->value);
+        QCOMPARE(qint64(top), qint64(r.report->peak_total));
         // The model's Kept column shows the report's numbers.
-        const QModelIndex kept = w_->stackModel()->index(1, LayerStackModel::KeptColumn);
-        QCOMPARE(w_->stackModel()->data(kept).toString(),
+        const QModelIndex keptCell = w_->stackModel()->index(1, LayerStackModel::KeptColumn);
+        QCOMPARE(w_->stackModel()->data(keptCell).toString(),
                  QString::fromStdString(ckpt::format_bytes(r.report->blocks[1].kept_bytes)));
     }
 
@@ -93,9 +121,15 @@ private slots:
     }
 
     void stopReturnsWithinBoundedTime() {
-        w_->stackModel()->setSpec(activationHeavy(16384));
+        // 24 blocks of short layers: a step takes seconds, a layer milliseconds.
+        ckpt::ModelSpec s = testmodels::deep_residual(24, 16384, 64);
+        s.optimizer.type = ckpt::OptimizerType::none;
+        w_->stackModel()->setSpec(s);
+        qint64 received = 0;  // memory events the window got for the step under way
+        connect(w_->controller(), &RunController::stepStarted, this, [&] { received = 0; });
+        connect(w_->controller(), &RunController::memoryEventsAvailable, this,
+                [&](const QVector<ckpt::MemoryEvent>& e) { received += e.size(); });
         QSignalSpy events(w_->controller(), &RunController::memoryEventsAvailable);
-        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         QSignalSpy finished(w_->controller(), &RunController::runFinished);
         w_->runSteps(-1);
         QVERIFY(events.wait(60000));
@@ -103,15 +137,17 @@ private slots:
         t.start();
         w_->stop();
         QVERIFY(finished.wait(10000));
-        QVERIFY2(t.elapsed() < 5000, qPrintable(QString::number(t.elapsed())));  // a layer, not a step
-        // The interrupted step reports itself stopped, with every allocation freed again.
-        QVERIFY(!shown.isEmpty());
+        // Within a layer or two, not a step: generous for a shared machine, far below a step.
+        QVERIFY2(t.elapsed() < 2000, qPrintable(QString::number(t.elapsed())));
         const ckpt::StepReport& r = *w_->lastResult().report;
-        if (r.status == ckpt::StepStatus::stopped) {
-            ckpt::CategoryBytes live = r.baseline;
-            for (const ckpt::MemoryEvent& e : r.events) live[int(e.tag.category)] += e.bytes;
-            QVERIFY(live == r.baseline);
-        }
+        QCOMPARE(r.status, ckpt::StepStatus::stopped);
+        // Every event reached the window, and the stopped step freed everything it allocated.
+        QCOMPARE(received, qint64(r.events.size()));
+        QCOMPARE(w_->timeline()->pointCount(), int(r.events.size()) + 1);
+        ckpt::CategoryBytes live = r.baseline;
+        for (const ckpt::MemoryEvent& e : r.events) live[int(e.tag.category)] += e.bytes;
+        QVERIFY(live == r.baseline);
+        QVERIFY(w_->summary()->text().contains(QStringLiteral("stopped")));
     }
 
     void exportsWriteTheRightFormats() {

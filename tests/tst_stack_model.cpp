@@ -2,12 +2,17 @@
 // spec as expected, feature sizes follow the edits, undo restores the previous spec exactly, and
 // the model stays consistent throughout (QAbstractItemModelTester watches every change).
 #include <QAbstractItemModelTester>
+#include <QAction>
+#include <QMimeData>
+#include <QPushButton>
+#include <QSpinBox>
 #include <QTreeView>
 #include <QtTest>
 
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
 #include "test_models.h"
+#include "ui/stack_editor.h"
 #include "ui/stack_model.h"
 
 using namespace ckptui;
@@ -98,6 +103,92 @@ private slots:
         QTest::keyClick(&view, Qt::Key_Space);
         QVERIFY(!model_->spec().blocks[2].checkpoint);
         QCOMPARE(model_->undoStack()->count(), 2);
+    }
+
+    void editorClicksAndUndoKey() {
+        StackEditor editor(model_.get());
+        QAction* undo = model_->undoStack()->createUndoAction(&editor);
+        undo->setShortcut(QKeySequence::Undo);
+        undo->setShortcutContext(Qt::WindowShortcut);
+        editor.addAction(undo);
+        editor.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&editor));
+        auto button = [&](const QString& text) -> QPushButton* {
+            for (QPushButton* b : editor.findChildren<QPushButton*>())
+                if (b->text() == text) return b;
+            return nullptr;
+        };
+        for (const char* t : {"Add block", "Duplicate", "Remove", "▲", "▼", "None", "All", "Every"})
+            QVERIFY2(button(QString::fromUtf8(t)), t);
+        const ckpt::ModelSpec before = model_->spec();
+        QTreeView* view = editor.view();
+
+        // Add block after the selected fc1: Linear + ReLU sized to fit, the next block re-chained.
+        view->setCurrentIndex(model_->index(0, 0));
+        QTest::mouseClick(button(QStringLiteral("Add block")), Qt::LeftButton);
+        QCOMPARE(model_->rowCount(), 4);
+        QCOMPARE(model_->spec().blocks[1].layers[0].type, ckpt::LayerType::linear);
+        QCOMPARE(model_->spec().blocks[1].layers[0].in, int64_t(64));
+        QCOMPARE(model_->spec().blocks[2].layers[0].in, model_->spec().blocks[1].layers[0].out);
+        QVERIFY(model_->validationError().isEmpty());
+
+        // Checkpoint all, none, every 2nd.
+        QTest::mouseClick(button(QStringLiteral("All")), Qt::LeftButton);
+        for (const auto& b : model_->spec().blocks) QVERIFY(b.checkpoint);
+        QTest::mouseClick(button(QStringLiteral("None")), Qt::LeftButton);
+        for (const auto& b : model_->spec().blocks) QVERIFY(!b.checkpoint);
+        editor.findChild<QSpinBox*>()->setValue(2);
+        QTest::mouseClick(button(QStringLiteral("Every")), Qt::LeftButton);
+        std::vector<bool> flags;
+        for (const auto& b : model_->spec().blocks) flags.push_back(b.checkpoint);
+        QCOMPARE(flags, (std::vector<bool>{true, false, true, false}));
+
+        // Move fc1 down one, duplicate it, remove the copy.
+        view->setCurrentIndex(model_->index(0, 0));
+        QTest::mouseClick(button(QStringLiteral("▼")), Qt::LeftButton);
+        QCOMPARE(model_->spec().blocks[1].name, std::string("fc1"));
+        QTest::mouseClick(button(QStringLiteral("Duplicate")), Qt::LeftButton);
+        QCOMPARE(model_->spec().blocks[2].name, std::string("fc1 copy"));
+        view->setCurrentIndex(model_->index(2, 0));
+        QTest::mouseClick(button(QStringLiteral("Remove")), Qt::LeftButton);
+        QCOMPARE(model_->rowCount(), 4);
+
+        // A click on a block's check box toggles its checkpoint flag.
+        const QModelIndex box = model_->index(3, LayerStackModel::CheckpointColumn);
+        const bool was = model_->spec().blocks[3].checkpoint;
+        QStyleOptionViewItem opt;
+        opt.initFrom(view);
+        opt.rect = view->visualRect(box);
+        opt.features |= QStyleOptionViewItem::HasCheckIndicator;
+        const QRect indicator = view->style()->subElementRect(QStyle::SE_ItemViewItemCheckIndicator, &opt, view);
+        QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, indicator.center());
+        QCOMPARE(model_->spec().blocks[3].checkpoint, !was);
+
+        // Ctrl+Z all the way back restores the spec exactly.
+        editor.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&editor));
+        const int edits = model_->undoStack()->count();
+        QCOMPARE(edits, 8);  // add, all, none, every, move, duplicate, remove, tick
+        for (int i = 0; i < edits; ++i) QTest::keyClick(&editor, Qt::Key_Z, Qt::ControlModifier);
+        QCOMPARE(model_->undoStack()->index(), 0);
+        QVERIFY(model_->spec() == before);
+    }
+
+    void dragAndDropMovesBlocks() {
+        // A block dragged onto row 0 moves there; the drop itself deletes nothing.
+        std::unique_ptr<QMimeData> mime(model_->mimeData({model_->index(2, 0)}));
+        QVERIFY(mime);
+        model_->dropMimeData(mime.get(), Qt::MoveAction, 0, 0, QModelIndex());
+        QCOMPARE(model_->spec().blocks[0].name, std::string("head"));
+        QCOMPARE(model_->rowCount(), 3);
+        // Dropped at the end (row -1 on the root), fc1 goes last.
+        mime.reset(model_->mimeData({model_->index(1, 0)}));
+        model_->dropMimeData(mime.get(), Qt::MoveAction, -1, -1, QModelIndex());
+        QCOMPARE(model_->spec().blocks[2].name, std::string("fc1"));
+        model_->undoStack()->undo();
+        model_->undoStack()->undo();
+        QCOMPARE(model_->spec().blocks[0].name, std::string("fc1"));
+        QCOMPARE(model_->spec().blocks[2].name, std::string("head"));
     }
 
     void reportFillsColumns() {

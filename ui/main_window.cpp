@@ -50,6 +50,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     blockTime_ = new QCustomPlot(this);
     history_ = new QCustomPlot(this);
     comparison_ = new QCustomPlot(this);
+    blockBytes_->setObjectName(QStringLiteral("blockBytes"));
+    blockTime_->setObjectName(QStringLiteral("blockTime"));
+    history_->setObjectName(QStringLiteral("history"));
+    comparison_->setObjectName(QStringLiteral("comparison"));
     pareto_ = new QCustomPlot(this);
     plan_ = new PlanPanel(model_, pareto_, this);
     connect(plan_, &PlanPanel::errorOccurred, this, &MainWindow::showError);

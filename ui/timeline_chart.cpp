@@ -123,6 +123,16 @@ qint64 TimelineChart::plottedPeak() const {
     return top.empty() ? 0 : qint64(*std::max_element(top.begin(), top.end()));
 }
 
+qint64 TimelineChart::drawnPeak() const {
+    double best = 0;
+    if (graphs_.isEmpty()) return 0;
+    // The point before the left edge is drawn (the line enters from it); one past the right is not.
+    const double right = xAxis->range().upper;
+    for (auto it = graphs_.last()->data()->constBegin(); it != graphs_.last()->data()->constEnd() && it->key <= right; ++it)
+        best = std::max(best, it->value);
+    return qint64(best);
+}
+
 int TimelineChart::drawnPoints() const { return graphs_.isEmpty() ? 0 : graphs_.first()->dataCount(); }
 
 void TimelineChart::redecimate() {

@@ -30,6 +30,8 @@ public:
     qint64 plottedPeak() const;       // the highest stacked total among the raw points
     int pointCount() const { return int(time_.size()); }
     int drawnPoints() const;          // points handed to QCustomPlot after decimation
+    qint64 drawnPeak() const;         // the highest stacked total drawn up to the right edge
+    double nsPerUnit() const { return unitNs_; }  // the time axis' unit
 
 protected:
     void mouseMoveEvent(QMouseEvent* event) override;
