@@ -294,6 +294,7 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
             label->setPadding(QMargins(2, 0, 2, 6));
             label->setText(QObject::tr("%1/%2 ✓").arg(h.checkpointed).arg(h.blocks));
             label->setColor(categoryColor(ckpt::Category::activation).darker(160));
+            label->setBrush(QColor(255, 255, 255, 210));  // readable where it crosses the time line
         }
     }
     plot->setProperty("ckptTips", tips);

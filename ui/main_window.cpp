@@ -208,22 +208,32 @@ QWidget* MainWindow::buildRunBar() {
 
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
+    file->setToolTipsVisible(true);
+    QAction* open = file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, tr("Open experiment"), {}, tr("Experiments (*.json)"));
         if (!p.isEmpty()) openExperiment(p);
     });
-    file->addAction(tr("&Save experiment…"), QKeySequence::Save, this, [this] {
+    open->setToolTip(tr("Open a saved experiment (model spec and run settings) or a bare model spec."));
+    QAction* save = file->addAction(tr("&Save experiment…"), QKeySequence::Save, this, [this] {
         const QString p = QFileDialog::getSaveFileName(this, tr("Save experiment"), QStringLiteral("experiment.json"), tr("Experiments (*.json)"));
         if (!p.isEmpty()) saveExperiment(p);
     });
-    file->addAction(tr("Export run (report, CSV, trace)…"), this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Export run"), QStringLiteral("run.json"),
-                                                       tr("Report (*.json);;Timeline (*.csv);;Perfetto trace (*.trace.json)"));
-        if (!p.isEmpty()) {
-            const QString err = exportRun(p);
-            if (!err.isEmpty()) showError(tr("Export failed"), err);
-        }
+    save->setToolTip(tr("Save the layer stack, its checkpoint flags and the run settings as one JSON file."));
+    QAction* exp = file->addAction(tr("Export run (report, CSV, trace)…"), this, [this] {
+        const QStringList filters{tr("Report (*.json)"), tr("Timeline (*.csv)"), tr("Perfetto trace (*.trace.json)")};
+        QString chosen;
+        QString p = QFileDialog::getSaveFileName(this, tr("Export run"), QStringLiteral("run.json"), filters.join(QStringLiteral(";;")), &chosen);
+        if (p.isEmpty()) return;
+        // The chosen filter decides the format when the name does not.
+        if (chosen == filters[1] && !p.endsWith(QLatin1String(".csv"))) p += QStringLiteral(".csv");
+        if (chosen == filters[2] && !p.endsWith(QLatin1String(".trace.json")))
+            p = (p.endsWith(QLatin1String(".json")) ? p.chopped(5) : p) + QStringLiteral(".trace.json");
+        const QString err = exportRun(p);
+        if (!err.isEmpty()) showError(tr("Export failed"), err);
+        else statusBar()->showMessage(tr("Wrote %1").arg(p), 5000);
     });
+    exp->setToolTip(tr("The last step as a JSON report, a CSV memory timeline (one row per allocation or free) or a "
+                       "trace for ui.perfetto.dev."));
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));
@@ -234,7 +244,12 @@ void MainWindow::buildMenus() {
     edit->addAction(undo);
     edit->addAction(redo);
     QMenu* presets = menuBar()->addMenu(tr("&Presets"));
-    for (const QString& name : presetNames()) presets->addAction(name, this, [this, name] { loadPreset(name); });
+    presets->setToolTipsVisible(true);
+    for (const QString& name : presetNames()) {
+        QAction* a = presets->addAction(name, this, [this, name] { loadPreset(name); });
+        Experiment e;
+        if (ckptui::loadPreset(name, &e).isEmpty()) a->setToolTip(QString::fromStdString(e.spec.description));
+    }
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("What am I looking at?"), QKeySequence::HelpContents, this, [this] {
         if (auto* d = findChild<QDockWidget*>(QStringLiteral("helpDock"))) { d->show(); d->raise(); }
