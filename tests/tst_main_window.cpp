@@ -113,6 +113,11 @@ private slots:
                 QVERIFY2(r.report->peak_total < unchecked,
                          qPrintable(QString("%1 !< %2").arg(r.report->peak_total).arg(unchecked)));
                 QVERIFY(r.gradientsAgree);
+                // The unchecked twin measures what checkpointing saved; the summary says so.
+                QVERIFY(r.verified);
+                QCOMPARE(r.twinPeak, unchecked);
+                QVERIFY(w_->summary()->text().contains(
+                    QStringLiteral("Checkpointing saved %1").arg(QString::fromStdString(ckpt::format_bytes(unchecked - r.report->peak_total)))));
             }
         }
         QVERIFY(seen);

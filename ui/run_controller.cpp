@@ -145,6 +145,7 @@ void RunController::run(Experiment e, int steps) {
                 r.verified = true;
                 r.gradientsAgree = t.gradient_checksum == report->gradient_checksum;
                 r.twinStepNs = t.step_ns;
+                r.twinPeak = t.peak_total;
             }
         }
         const ckpt::StepStatus status = report->status;

@@ -25,6 +25,7 @@ struct StepResult {
     bool verified = false;          // a twin ran
     bool gradientsAgree = false;    // bitwise, by checksum
     qint64 twinStepNs = 0;          // the unchecked twin's step time
+    qint64 twinPeak = 0;            // the unchecked twin's peak: what checkpointing saved
     int step = 0;                   // 1-based within this run
     ckpt::ModelSpec spec;           // what ran
 };

@@ -62,6 +62,13 @@ void SummaryPanel::render() {
                       humanTime(r->optimizer_ns))
                  .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
         if (result_.verified) {
+            const qint64 saved = result_.twinPeak - r->peak_total;
+            h += saved > 0 ? tr("<p><b>Checkpointing saved %1</b> of the peak (%2%): unchecked, this step peaks at %3.</p>")
+                                 .arg(humanBytes(saved))
+                                 .arg(100.0 * double(saved) / double(std::max<qint64>(1, result_.twinPeak)), 0, 'f', 1)
+                                 .arg(humanBytes(result_.twinPeak))
+                           : tr("<p><b>Checkpointing did not lower the peak</b> (unchecked, this step also peaks at %1).</p>")
+                                 .arg(humanBytes(result_.twinPeak));
             const double overhead = result_.twinStepNs > 0 ? 100.0 * double(r->step_ns - result_.twinStepNs) / double(result_.twinStepNs) : 0;
             h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (its step took %2).")
                      .arg(overhead >= 0 ? QStringLiteral("+%1").arg(overhead, 0, 'f', 1) : QString::number(overhead, 'f', 1))
@@ -97,6 +104,13 @@ QString helpHtml(const StepResult* res) {
         "else the block computed. <b>Recomputation</b>: when backward reaches the block, it runs the block's forward "
         "again from that input, then backpropagates. Memory goes down; one extra forward of the block is the price. "
         "The gradients are exactly the same numbers.</p>");
+    if (res && !res->spec.description.empty())
+    {
+        QStringList shape;
+        for (int64_t d : res->spec.input_shape) shape << QString::number(d);
+        h += QObject::tr("<p><b>This model.</b> %1 <i>As run: input %2.</i></p>")
+                 .arg(QString::fromStdString(res->spec.description).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
+    }
     if (r) {
         int ckpt = 0;
         for (const auto& b : r->blocks) ckpt += b.checkpoint;
@@ -108,6 +122,22 @@ QString helpHtml(const StepResult* res) {
                  .arg(ckpt).arg(r->blocks.size()).arg(humanBytes(r->kept_bytes_total()), humanBytes(avoided),
                                                        humanTime(r->recompute_ns), humanTime(r->step_ns),
                                                        humanBytes(r->peak_total), phaseLabel(r->peak_tag.phase));
+        if (res->verified)
+            h += res->twinPeak > r->peak_total
+                     ? QObject::tr("<p>Without checkpointing the same step peaks at %1, so checkpointing saved %2 of "
+                                   "peak memory for %3 of recomputation.</p>")
+                           .arg(humanBytes(res->twinPeak), humanBytes(res->twinPeak - r->peak_total), humanTime(r->recompute_ns))
+                     : QObject::tr("<p>Without checkpointing the same step also peaks at %1: here checkpointing did not "
+                                   "lower the peak.</p>").arg(humanBytes(res->twinPeak));
+        // Which category holds the most at the peak says what would lower it.
+        ckpt::Category top = ckpt::Category::activation;
+        for (ckpt::Category c : kStackOrder)
+            if (r->at_peak[int(c)] > r->at_peak[int(top)]) top = c;
+        if (top != ckpt::Category::activation && top != ckpt::Category::recomputed)
+            h += QObject::tr("<p>At the peak the largest share is <b>%1</b> (%2 of %3). Checkpointing shrinks only the "
+                             "activations kept, so it moves this peak little; it pays off where activations dominate, "
+                             "as they do with larger batches and longer sequences.</p>")
+                     .arg(categoryLabel(top), humanBytes(r->at_peak[int(top)]), humanBytes(r->peak_total));
         if (r->peak_tag.phase == ckpt::Phase::optimizer)
             h += QObject::tr("<p>Note: this peak is in the optimizer step, where parameters, gradients and optimizer "
                              "state are all alive and no activation is. Checkpointing cannot lower it; a smaller "

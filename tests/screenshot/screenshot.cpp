@@ -3,11 +3,12 @@
 // overlays them on the final run, and writes every tab as its own PNG for review. Run it under a
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
-//       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR]
+//       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
 #include <QApplication>
 #include <QCheckBox>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QDockWidget>
 #include <QEventLoop>
 #include <QTabWidget>
 #include <QTimer>
@@ -76,7 +77,8 @@ int main(int argc, char** argv) {
                     {QStringLiteral("compare"), QStringLiteral("policies run and pinned first"), QStringLiteral("list")},
                     {QStringLiteral("steps"), QStringLiteral("steps of the final run"), QStringLiteral("n"), QStringLiteral("1")},
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
-                    {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")}});
+                    {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
+                    {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
@@ -119,6 +121,8 @@ int main(int argc, char** argv) {
             w.grab().save(dir.filePath(QStringLiteral("tab-%1.png").arg(i)));
         }
     }
+    if (cli.isSet(QStringLiteral("help-panel")))
+        if (auto* help = w.findChild<QDockWidget*>(QStringLiteral("helpDock"))) help->raise();
     tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
     settle(500);
     return w.grab().save(out) ? 0 : 1;
