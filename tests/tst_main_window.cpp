@@ -3,7 +3,14 @@
 // continuous run moves the next step's peak the expected way; Stop returns within a bounded time
 // with balanced memory events; every export writes a file of the right format; a malformed
 // experiment is refused with an error and the current experiment stays as it was.
+#include <QAbstractButton>
+#include <QAbstractItemView>
+#include <QComboBox>
 #include <QDockWidget>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QTabBar>
+#include <QTabWidget>
 #include <QElapsedTimer>
 #include <QJsonDocument>
 #include <QMessageBox>
@@ -251,6 +258,32 @@ private slots:
         QVERIFY(flags == plan->points()[size_t(i)].plan.checkpoint);
         QTemporaryDir dir;
         QCOMPARE(w_->exportChart(MainWindow::Chart::pareto, dir.filePath("p.svg"), 800, 500), QString());
+    }
+
+    void everyControlHasATooltip() {
+        // Controls the user touches and every chart explain themselves; Qt's own parts inside
+        // composite widgets (a spin box's line edit, a dock's float button) are not ours to label.
+        QStringList missing;
+        for (QWidget* c : w_->findChildren<QWidget*>()) {
+            const bool control = qobject_cast<QAbstractButton*>(c) || qobject_cast<QComboBox*>(c) ||
+                                 qobject_cast<QAbstractSpinBox*>(c) || qobject_cast<QLineEdit*>(c) ||
+                                 qobject_cast<QCustomPlot*>(c) || qobject_cast<QAbstractItemView*>(c);
+            if (!control || c->objectName().startsWith(QLatin1String("qt_"))) continue;
+            QWidget* p = c->parentWidget();
+            if (p && (qobject_cast<QAbstractSpinBox*>(p) || qobject_cast<QComboBox*>(p) || qobject_cast<QDockWidget*>(p) ||
+                      qobject_cast<QTabBar*>(p) || qobject_cast<QAbstractScrollArea*>(p) ||
+                      c->inherits("QToolBarExtension") || c->inherits("QComboBoxPrivateContainer") ||
+                      (p->parentWidget() && qobject_cast<QComboBox*>(p->parentWidget()))))
+                continue;
+            if (qobject_cast<QAbstractItemView*>(c) && qobject_cast<QComboBox*>(c->window())) continue;
+            if (c->toolTip().isEmpty())
+                missing << QStringLiteral("%1 \"%2\" (%3)")
+                               .arg(QString::fromLatin1(c->metaObject()->className()), c->objectName(),
+                                    qobject_cast<QAbstractButton*>(c) ? qobject_cast<QAbstractButton*>(c)->text() : QString());
+        }
+        QVERIFY2(missing.isEmpty(), qPrintable(missing.join(QStringLiteral(", "))));
+        auto* tabs = w_->findChild<QTabWidget*>();
+        for (int i = 0; i < tabs->count(); ++i) QVERIFY2(!tabs->tabToolTip(i).isEmpty(), qPrintable(tabs->tabText(i)));
     }
 
 private:

@@ -60,7 +60,6 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setupBlockBars(blockBytes_, blockTime_);
     setupHistory(history_);
     setupComparison(comparison_);
-    timeline_->setToolTip(QString());
 
     tabs_ = new QTabWidget(this);
     tabs_->addTab(chartPage(timeline_), tr("Memory timeline"));

@@ -1,6 +1,7 @@
 // The memory timeline (see timeline_chart.h).
 #include "ui/timeline_chart.h"
 
+#include <QHelpEvent>
 #include <QToolTip>
 #include <algorithm>
 
@@ -38,7 +39,8 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     putLegendBelow(this, 7);  // under the chart, so it never covers data
     title_ = addTitle(this, tr("Memory during one training step, stacked by category"));
     connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate(); });
-    setToolTip(QString());
+    setToolTip(tr("Live bytes during one training step, stacked by category. Drag to pan, wheel to zoom, hover "
+                  "the chart for what was alive and running at that moment, hover the legend for what each colour is."));
     setMouseTracking(true);
     chooseTimeUnit(1e6);
 }
@@ -296,6 +298,24 @@ void TimelineChart::drawAnnotations() {
         ot->setColor(Qt::red);
         ot->setText(QString::fromStdString(r.message).replace(QStringLiteral(": asked"), QStringLiteral(":\nasked")));
     }
+}
+
+bool TimelineChart::event(QEvent* event) {
+    if (event->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(event);
+        // Over the data the mouse-move details are showing already.
+        if (!time_.empty() && axisRect()->rect().contains(he->pos())) return true;
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(layoutElementAt(he->pos()))) {
+            for (int k = 0; k < graphs_.size(); ++k) {
+                if (item->plottable() != graphs_[k]) continue;
+                QToolTip::showText(he->globalPos(),
+                                   QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
+                                   this, item->rect());
+                return true;
+            }
+        }
+    }
+    return QCustomPlot::event(event);
 }
 
 void TimelineChart::mouseMoveEvent(QMouseEvent* event) {

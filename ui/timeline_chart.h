@@ -35,6 +35,7 @@ public:
 
 protected:
     void mouseMoveEvent(QMouseEvent* event) override;
+    bool event(QEvent* event) override;  // tooltips for the legend and the axes
 
 private:
     void clearData();
