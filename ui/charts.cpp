@@ -142,6 +142,9 @@ QCPTextElement* addTitle(QCustomPlot* plot, const QString& text) {
     plot->plotLayout()->insertRow(0);
     auto* title = new QCPTextElement(plot, text, f);
     plot->plotLayout()->addElement(0, 0, title);
+    // Off the "main" layer, where it made every replot of the million-event timeline three
+    // times slower (bench_timeline_replot: 40 ms against 12 ms).
+    title->setLayer(QStringLiteral("legend"));
     return title;
 }
 
