@@ -70,6 +70,22 @@ private slots:
         QVERIFY(model_->spec() == before);
     }
 
+    void residualToggleAndUndo() {
+        // fc2 is 64 -> 64, so it can become residual; the head (64 -> 10) cannot, and says why.
+        const QModelIndex fc2 = model_->index(1, LayerStackModel::SizeColumn);
+        QVERIFY(model_->flags(fc2) & Qt::ItemIsUserCheckable);
+        QCOMPARE(model_->data(fc2, Qt::CheckStateRole).toInt(), int(Qt::Unchecked));
+        QVERIFY(model_->setData(fc2, Qt::Checked, Qt::CheckStateRole));
+        QVERIFY(model_->spec().blocks[1].residual);
+        QVERIFY(model_->validationError().isEmpty());
+        QVERIFY(model_->setData(model_->index(2, LayerStackModel::SizeColumn), Qt::Checked, Qt::CheckStateRole));
+        QVERIFY2(model_->validationError().contains(QStringLiteral("residual")), qPrintable(model_->validationError()));
+        model_->undoStack()->undo();
+        QVERIFY(model_->validationError().isEmpty());
+        model_->undoStack()->undo();
+        QVERIFY(!model_->spec().blocks[1].residual);
+    }
+
     void editingAWidthRechainsTheStack() {
         // fc1's linear 64 -> 64 becomes 64 -> 32: fc2's linear now takes 32 inputs.
         const QModelIndex lin = model_->index(0, LayerStackModel::SizeColumn, model_->index(0, 0));

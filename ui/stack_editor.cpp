@@ -49,11 +49,12 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     auto* down = button(tr("▼"), tr("Move the selected block down (or drag it)."), this);
     auto* layer = new QToolButton(this);
     layer->setText(tr("Add layer"));
-    layer->setToolTip(tr("Append a layer to the selected block; inputs follow the layer before."));
+    layer->setToolTip(tr("Append a layer to the selected block; inputs follow the layer before. Attention takes a fused "
+                         "(q, k, v) input three times its output width, so put a Linear d -> 3d before it."));
     layer->setPopupMode(QToolButton::InstantPopup);
     auto* menu = new QMenu(layer);
     for (ckpt::LayerType t : {ckpt::LayerType::linear, ckpt::LayerType::relu, ckpt::LayerType::gelu, ckpt::LayerType::tanh,
-                              ckpt::LayerType::layernorm, ckpt::LayerType::dropout})
+                              ckpt::LayerType::layernorm, ckpt::LayerType::dropout, ckpt::LayerType::attention})
         menu->addAction(QString::fromUtf8(ckpt::layer_type_name(t).data()), this, [this, t] { model_->addLayer(selectedBlock(), t); });
     layer->setMenu(menu);
 

@@ -124,6 +124,10 @@ void LayerStackModel::addLayer(int block, ckpt::LayerType type) {
     l.type = type;
     if (type == ckpt::LayerType::linear) l.out = 256;
     if (type == ckpt::LayerType::dropout) l.p = 0.1;
+    if (type == ckpt::LayerType::attention) {
+        l.heads = 4;
+        l.causal = true;
+    }
     n.blocks[size_t(block)].layers.push_back(l);
     edit(n, tr("add %1").arg(QString::fromUtf8(ckpt::layer_type_name(type).data())), true);
 }
@@ -255,7 +259,11 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
                           "block first. Saves memory, costs one more forward of the block.");
             break;
         case SizeColumn:
-            if (role == Qt::DisplayRole) return blk.residual ? tr("residual") : QString();
+            if (role == Qt::DisplayRole) return tr("residual");
+            if (role == Qt::CheckStateRole) return blk.residual ? Qt::Checked : Qt::Unchecked;
+            if (role == Qt::ToolTipRole)
+                return tr("Residual: the block computes y = x + layers(x), so its output width must equal its input "
+                          "width. Backward then adds the gradient of the shortcut.");
             break;
         case KeptColumn:
             if (role == Qt::DisplayRole && br) return humanBytes(br->kept_bytes);
@@ -321,6 +329,11 @@ bool LayerStackModel::setData(const QModelIndex& idx, const QVariant& value, int
             setCheckpoint(b, value.toInt() == Qt::Checked);
             return true;
         }
+        if (idx.column() == SizeColumn && role == Qt::CheckStateRole) {
+            blk.residual = value.toInt() == Qt::Checked;
+            edit(n, blk.residual ? tr("make block %1 residual").arg(b) : tr("make block %1 plain").arg(b), false);
+            return true;
+        }
         if (idx.column() == NameColumn && role == Qt::EditRole) {
             const QString name = value.toString().trimmed();
             if (name.isEmpty()) return false;
@@ -360,7 +373,7 @@ Qt::ItemFlags LayerStackModel::flags(const QModelIndex& idx) const {
     const bool isBlock = idx.internalId() == kBlockId;
     if (isBlock) {
         f |= Qt::ItemIsDragEnabled;
-        if (idx.column() == CheckpointColumn) f |= Qt::ItemIsUserCheckable;
+        if (idx.column() == CheckpointColumn || idx.column() == SizeColumn) f |= Qt::ItemIsUserCheckable;
         if (idx.column() == NameColumn) f |= Qt::ItemIsEditable;
     } else {
         const ckpt::BlockSpec& blk = spec_.blocks[idx.internalId() - 1];
