@@ -147,9 +147,25 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         const uint64_t stream_now = ctx_.dropout_stream;
         if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
         ctx_.keep_category = Category::recomputed;
+        // Which layers must run again: one whose backward needs only its input, and whose output
+        // nothing after it consumes, takes that input as its state instead of running (the
+        // block's last matmul, typically: its output only ever fed the next block).
+        std::vector<bool> run(layers.size(), true);
+        bool output_consumed = false;  // whether layer l + 1 consumes layer l's output
+        for (size_t l = layers.size(); l-- > 0;) {
+            const Layer::Rebuild kind = layers[l]->rebuild_kind();
+            run[l] = !bs.saves(l) && !(kind == Layer::Rebuild::from_input && !output_consumed);
+            output_consumed = run[l] || kind == Layer::Rebuild::from_input;
+        }
         Tensor h = std::move(st.input);
         for (size_t l = 0; l < layers.size(); ++l) {
             check_stop();
+            if (!bs.saves(l) && !run[l]) {
+                ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
+                ctx_.keep(&st.saved[l], h);
+                h.reset();
+                continue;
+            }
             if (bs.saves(l)) {
                 // Saved: not run again. Its random streams are skipped so that the layers
                 // after it replay theirs; a rebuildable layer takes its input or output as state.
