@@ -38,7 +38,12 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
     putLegendBelow(this, 7);  // under the chart, so it never covers data
     title_ = addTitle(this, tr("Memory during one training step, stacked by category"));
-    connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] { redecimate(); });
+    // Zooming re-decimates the visible range and re-lays the bands: labels appear once their band
+    // is wide enough on screen, recomputations merged at full view separate when zoomed in.
+    connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
+        redecimate();
+        if (haveReport_ && !redecimating_) drawAnnotations();
+    });
     setToolTip(tr("Live bytes during one training step, stacked by category. Drag to pan, wheel to zoom, hover "
                   "the chart for what was alive and running at that moment, hover the legend for what each colour is."));
     setMouseTracking(true);
