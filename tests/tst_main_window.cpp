@@ -143,8 +143,11 @@ private slots:
                 [&](const QVector<ckpt::MemoryEvent>& e) { received += e.size(); });
         QSignalSpy events(w_->controller(), &RunController::memoryEventsAvailable);
         QSignalSpy finished(w_->controller(), &RunController::runFinished);
+        QElapsedTimer running;
+        running.start();
         w_->runSteps(-1);
         QVERIFY(events.wait(60000));
+        while (events.count() < 10) QVERIFY(events.wait(10000));  // let it stream a while
         QElapsedTimer t;
         t.start();
         w_->stop();
@@ -155,6 +158,9 @@ private slots:
         QCOMPARE(r.status, ckpt::StepStatus::stopped);
         // Every event reached the window, and the stopped step freed everything it allocated.
         QCOMPARE(received, qint64(r.events.size()));
+        // Batches (and so live repaints) came at most 60 times a second, plus the end-of-step flush.
+        const qint64 ms = running.elapsed();
+        QVERIFY2(events.count() <= ms * 60 / 1000 + 1, qPrintable(QString("%1 batches in %2 ms").arg(events.count()).arg(ms)));
         QCOMPARE(w_->timeline()->pointCount(), int(r.events.size()) + 1);
         ckpt::CategoryBytes live = r.baseline;
         for (const ckpt::MemoryEvent& e : r.events) live[int(e.tag.category)] += e.bytes;

@@ -9,13 +9,16 @@ namespace ckptui {
 
 namespace {
 
+// At most one batch per 17 ms: under 60 a second, so the GUI repaints at most 60 times a second.
+constexpr qint64 kBatchMs = 17;
+
 // Collects memory events on the engine's thread and hands them over in batches.
 class BatchingSink : public ckpt::EventSink {
 public:
     explicit BatchingSink(RunController* c) : c_(c) { clock_.start(); }
     void on_memory(const ckpt::MemoryEvent& e) override {
         batch_.push_back(e);
-        if (clock_.elapsed() >= 16) flush();
+        if (clock_.elapsed() >= kBatchMs) flush();
     }
     void flush() {
         if (batch_.isEmpty()) return;

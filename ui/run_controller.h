@@ -1,6 +1,6 @@
 // Runs training steps on a worker thread so the window never waits for the engine. The GUI calls
 // start()/stop()/updateSpec() from its thread; results come back as queued signals. Memory
-// events are forwarded in batches at most every 16 ms (60 per second), the finished step as one
+// events are forwarded in batches at most every 17 ms (under 60 per second), the finished step as one
 // shared report. With `verify`, an unchecked twin session (same seed, same initial parameters)
 // steps in lockstep: its gradient checksum says whether checkpointing changed any bit and its
 // step time gives the recomputation overhead.
