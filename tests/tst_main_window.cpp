@@ -209,6 +209,36 @@ private slots:
         QVERIFY(w_->stackModel()->spec() == spec);
     }
 
+    void runSettingsSurviveEditsAndFiles() {
+        QTemporaryDir dir;
+        QFile f(dir.filePath("exp.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        Experiment e;
+        QVERIFY(ckptui::loadPreset(QStringLiteral("tutorial_mlp"), &e).isEmpty());
+        e.run.verify = false;
+        e.run.memoryLimit = 1234567;
+        e.run.threads = 1;
+        f.write(experimentToJson(e));
+        f.close();
+        QCOMPARE(w_->openExperiment(f.fileName()), QString());
+        QVERIFY(w_->experiment().run == e.run);
+        QVERIFY(w_->experiment().spec == e.spec);
+        // Editing the stack leaves the run settings alone.
+        w_->stackModel()->setCheckpointAll(true);
+        QVERIFY(w_->experiment().run == e.run);
+        // Saved and reopened, the settings come back exactly.
+        QCOMPARE(w_->saveExperiment(dir.filePath("again.json")), QString());
+        Experiment back;
+        QCOMPARE(loadExperiment(dir.filePath("again.json"), &back), QString());
+        QVERIFY(back.run == e.run);
+        // Clearing the limit field means no limit.
+        auto* limit = w_->findChild<QLineEdit*>(QStringLiteral("memoryLimit"));
+        QVERIFY(limit);
+        QCOMPARE(limit->text(), QStringLiteral("1234567"));
+        limit->clear();
+        QCOMPARE(w_->experiment().run.memoryLimit, qint64(0));
+    }
+
     void malformedExperimentKeepsTheCurrentOne() {
         QVERIFY(w_->loadPreset(QStringLiteral("textbook_mlp")).isEmpty());
         const ckpt::ModelSpec before = w_->stackModel()->spec();

@@ -171,6 +171,7 @@ QWidget* MainWindow::buildRunBar() {
     optimizer_->addItems({tr("none"), tr("SGD"), tr("AdamW")});
     optimizer_->setToolTip(tr("The optimizer: AdamW keeps two moments per parameter (2x the parameters' memory)."));
     limit_ = new QLineEdit(bar);
+    limit_->setObjectName(QStringLiteral("memoryLimit"));
     limit_->setPlaceholderText(tr("no limit"));
     limit_->setMaximumWidth(110);
     limit_->setToolTip(tr("Device memory limit, e.g. 16GiB: allocations past it fail as out of memory, as on a smaller card."));
@@ -262,9 +263,28 @@ Experiment MainWindow::experiment() const {
     e.run.device = device_->currentData().toString();
     e.run.verify = verify_->isChecked();
     const QString lim = limit_->text().trimmed();
-    if (!lim.isEmpty())
-        if (auto b = ckpt::parse_bytes(lim.toStdString())) e.run.memoryLimit = *b;
+    const auto bytes = ckpt::parse_bytes(lim.toStdString());
+    e.run.memoryLimit = !lim.isEmpty() && bytes ? *bytes : 0;  // an empty field means no limit
     return e;
+}
+
+void MainWindow::applyRunOptions(const RunOptions& run) {
+    runOptions_ = run;
+    const int d = device_->findData(run.device);
+    if (d >= 0) device_->setCurrentIndex(d);
+    else statusBar()->showMessage(tr("Device %1 is not available here; runs use %2.").arg(run.device, device_->currentText()));
+    verify_->setChecked(run.verify);
+    // Exact, so saving the experiment again writes the same number: "1536MiB" or plain bytes.
+    QString text;
+    if (run.memoryLimit > 0) {
+        text = QString::number(run.memoryLimit);
+        for (auto [unit, name] : {std::pair{qint64(1) << 30, "GiB"}, {qint64(1) << 20, "MiB"}, {qint64(1) << 10, "KiB"}})
+            if (run.memoryLimit % unit == 0) {
+                text = QString::number(run.memoryLimit / unit) + QLatin1String(name);
+                break;
+            }
+    }
+    limit_->setText(text);
 }
 
 void MainWindow::syncRunBar() {
@@ -275,8 +295,6 @@ void MainWindow::syncRunBar() {
     seq_->setEnabled(hasSeq);
     seq_->setValue(hasSeq ? int(s.input_shape[1]) : 1);
     optimizer_->setCurrentIndex(int(s.optimizer.type));
-    verify_->setChecked(runOptions_.verify);
-    limit_->setText(runOptions_.memoryLimit > 0 ? humanBytes(runOptions_.memoryLimit).remove(QLatin1Char(' ')) : QString());
     syncing_ = false;
 }
 
@@ -287,10 +305,10 @@ QString MainWindow::openExperiment(const QString& path) {
         showError(tr("Cannot open experiment"), err);
         return err;
     }
-    runOptions_ = e.run;
     model_->setSpec(e.spec, tr("open %1").arg(QFileInfo(path).fileName()));
     history_points_.clear();
     syncRunBar();
+    applyRunOptions(e.run);
     return {};
 }
 

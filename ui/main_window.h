@@ -63,7 +63,8 @@ private:
     void onStepFinished(const StepResult& r);
     void onRunFinished(const QString& message);
     void showError(const QString& title, const QString& message);
-    void syncRunBar();
+    void syncRunBar();                              // batch, sequence, optimizer from the spec
+    void applyRunOptions(const RunOptions& run);   // device, verify, memory limit from a file
     void updateRunning(bool running);
 
     LayerStackModel* model_;
