@@ -339,7 +339,7 @@ void setupComparison(QCustomPlot* plot) {
     plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     plot->yAxis->setLabel(QObject::tr("live bytes (all categories)"));
     plot->xAxis->setLabel(QObject::tr("time in step"));
-    addTitle(plot, QObject::tr("Total memory over one step: pinned runs against the current one"));
+    addTitle(plot, QObject::tr("Total memory over one step: pinned runs against the current one (rings: peaks)"));
     putLegendBelow(plot, 1);
     plot->setToolTip(QObject::tr("Pinned runs beside the current one: total live memory over one step. "
                                  "Pin a run, change the checkpoints, run again."));
@@ -363,6 +363,7 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
     static const QColor palette[] = {QColor(0x00, 0x72, 0xB2), QColor(0xD5, 0x5E, 0x00), QColor(0x00, 0x9E, 0x73),
                                      QColor(0xCC, 0x79, 0xA7), QColor(0x56, 0xB4, 0xE9), QColor(0xE6, 0x9F, 0x00)};
     plot->clearGraphs();
+    plot->clearItems();
     for (int i = 0; i < runs.size(); ++i) {
         auto* g = plot->addGraph();
         g->setName(QStringLiteral("%1 — peak %2, step %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
@@ -370,6 +371,18 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(palette[i % 6], i == runs.size() - 1 ? 2.5 : 1.5));
         g->setData(runs[i].timeMs, runs[i].bytes, true);
+        // A ring at each run's peak, in its colour.
+        int top = 0;
+        for (int j = 1; j < runs[i].bytes.size(); ++j)
+            if (runs[i].bytes[j] > runs[i].bytes[top]) top = j;
+        if (!runs[i].bytes.isEmpty()) {
+            auto* ring = new QCPItemTracer(plot);
+            ring->position->setCoords(runs[i].timeMs[top], runs[i].bytes[top]);
+            ring->setStyle(QCPItemTracer::tsCircle);
+            ring->setSize(9);
+            ring->setPen(QPen(palette[i % 6], 2));
+            ring->setBrush(Qt::white);
+        }
     }
     plot->rescaleAxes();
     plot->xAxis->setRangeLower(0);

@@ -23,7 +23,7 @@ QColor phaseColor(ckpt::Phase p) {
     case ckpt::Phase::forward: return QColor(0x56, 0xB4, 0xE9, 40);
     case ckpt::Phase::loss: return QColor(0xF0, 0xE4, 0x42, 60);
     case ckpt::Phase::backward: return QColor(0x00, 0x9E, 0x73, 35);
-    case ckpt::Phase::recompute: return QColor(0xD5, 0x5E, 0x00, 70);
+    case ckpt::Phase::recompute: return QColor(0xD5, 0x5E, 0x00, 105);
     case ckpt::Phase::optimizer: return QColor(0x99, 0x99, 0x99, 50);
     case ckpt::Phase::setup: return QColor(0, 0, 0, 14);
     }
