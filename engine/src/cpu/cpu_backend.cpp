@@ -113,13 +113,16 @@ public:
     }
     void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) override {
         // Box-Muller on the two halves of each Philox block: element i uses block i / 2.
+        const int64_t pairs = (n + 1) / 2;
 #pragma omp parallel for if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            philox::Block r = philox::philox4x32_10(uint64_t(i) / 2, stream, seed);
-            int h = int(i % 2) * 2;
-            float u1 = (float(r[h] >> 8) + 1.0f) * (1.0f / 16777217.0f);  // (0, 1]
-            float u2 = philox::to_unit(r[h + 1]);
-            x[i] = stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795865f * u2);
+        for (int64_t j = 0; j < pairs; ++j) {
+            const philox::Block r = philox::philox4x32_10(uint64_t(j), stream, seed);
+            for (int64_t i = 2 * j; i < std::min(n, 2 * j + 2); ++i) {
+                const int h = int(i % 2) * 2;
+                const float u1 = (float(r[h] >> 8) + 1.0f) * (1.0f / 16777217.0f);  // (0, 1]
+                const float u2 = philox::to_unit(r[h + 1]);
+                x[i] = stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795865f * u2);
+            }
         }
     }
     void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) override {
