@@ -5,12 +5,13 @@
 // documented; the manual pages have their sections.
 #include <QtTest>
 
+#include "malformed_cases.h"
+
 using namespace Qt::StringLiterals;
 
 namespace {
 
 const QString kBinary = QStringLiteral(CKPT_CLI_PATH);
-const QString kMalformedDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/");
 
 struct Run {
     QProcess::ExitStatus status = QProcess::CrashExit;
@@ -43,19 +44,6 @@ Run runCli(const QStringList& args, const QString& workDir = {}) {
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
     return r;
-}
-
-QList<QPair<QString, QString>> malformedCases() {
-    QList<QPair<QString, QString>> cases;
-    QFile f(kMalformedDir + "expected_errors.tsv");
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot read %s", qPrintable(f.fileName()));
-    for (const QByteArray& raw : f.readAll().split('\n')) {
-        const QString line = QString::fromUtf8(raw);
-        if (line.trimmed().isEmpty() || line.startsWith('#')) continue;
-        const qsizetype tab = line.indexOf('\t');
-        cases.append({line.left(tab), line.mid(tab + 1)});
-    }
-    return cases;
 }
 
 // One line: "checkpointlab: error: ...\n" and nothing else.

@@ -4,29 +4,15 @@
 // the same rules; checkpoint policies parse to the documented block sets.
 #include <QtTest>
 
+#include "malformed_cases.h"
+
 #include "ckpt/model_spec.h"
 
 using namespace ckpt;
 
 namespace {
 
-const QString kMalformedDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/");
 const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/");
-
-// file name -> expected error substring, from expected_errors.tsv.
-QList<QPair<QString, QString>> malformedCases() {
-    QList<QPair<QString, QString>> cases;
-    QFile f(kMalformedDir + "expected_errors.tsv");
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot read %s", qPrintable(f.fileName()));
-    for (const QByteArray& raw : f.readAll().split('\n')) {
-        const QString line = QString::fromUtf8(raw);
-        if (line.trimmed().isEmpty() || line.startsWith('#')) continue;
-        const qsizetype tab = line.indexOf('\t');
-        if (tab < 0) qFatal("bad manifest line: %s", qPrintable(line));
-        cases.append({line.left(tab), line.mid(tab + 1)});
-    }
-    return cases;
-}
 
 std::string bits(const std::vector<bool>& flags) {
     std::string s;

@@ -37,7 +37,7 @@ Result<DeviceInfo> find_device(const std::string& id) {
     if (id == "cpu") return cpu_info();
     if (id == "cuda" || id.rfind("cuda:", 0) == 0) {
         return Error{"no CUDA device for \"" + id +
-                     "\": this build has no CUDA backend (no CUDA toolkit was found when it was built)"};
+                     "\": this build has no CUDA backend (CheckpointLab runs on the CPU only for now)"};
     }
     return Error{"unknown device \"" + id + "\" (expected cpu, cuda or cuda:N)"};
 }
