@@ -4,6 +4,7 @@
 // failures map to distinct exit codes (cli.h); every error is one line on stderr.
 #include "cli.h"
 
+#include "ckpt/units.h"
 #include "ckpt/planner.h"
 
 #include <unistd.h>

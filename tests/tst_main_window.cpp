@@ -16,6 +16,7 @@
 #include <QMessageBox>
 #include <QtTest>
 
+#include "ckpt/units.h"
 #include "ckpt/writers.h"
 #include "test_models.h"
 #include "ui/main_window.h"

@@ -10,8 +10,8 @@
 #include <functional>
 #include <random>
 
-#include "layers.h"
-#include "philox.h"
+#include "layers/layer.h"
+#include "core/philox.h"
 
 namespace ckpt::philox { bool self_test(); }
 

@@ -9,6 +9,7 @@
 #include <QTreeView>
 #include <QtTest>
 
+#include "ckpt/units.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
 #include "test_models.h"

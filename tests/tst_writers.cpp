@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "ckpt/units.h"
 #include "ckpt/writers.h"
 
 using namespace ckpt;

@@ -24,6 +24,7 @@
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include "ckpt/units.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
 #include "ui/plan_panel.h"

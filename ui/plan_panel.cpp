@@ -8,6 +8,7 @@
 #include <QPushButton>
 #include <qcustomplot.h>
 
+#include "ckpt/units.h"
 #include "ckpt/writers.h"
 #include "ui/charts.h"
 #include "ui/stack_model.h"

@@ -1,6 +1,7 @@
 // Colours, labels and units shared by every chart (see style.h).
 #include "ui/style.h"
 
+#include "ckpt/units.h"
 #include "ckpt/writers.h"
 
 namespace ckptui {

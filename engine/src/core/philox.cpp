@@ -1,6 +1,6 @@
 // Philox is header-only for inlining into kernels; this unit keeps a known-answer check of the
 // implementation next to it (the Random123 test vector), used by tst_ops.
-#include "philox.h"
+#include "core/philox.h"
 
 namespace ckpt::philox {
 

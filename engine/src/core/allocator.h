@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "backend.h"
+#include "backends/backend.h"
 #include "ckpt/memory.h"
 #include "ckpt/report.h"
 

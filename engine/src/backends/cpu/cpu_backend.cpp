@@ -15,8 +15,8 @@
 #include <new>
 #include <string>
 
-#include "../backend.h"
-#include "../philox.h"
+#include "backends/backend.h"
+#include "core/philox.h"
 
 namespace ckpt {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "allocator.h"
+#include "core/allocator.h"
 
 namespace ckpt {
 

@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "ckpt/writers.h"
+#include "ckpt/units.h"
 
 namespace ckpt {
 

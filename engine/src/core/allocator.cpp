@@ -1,5 +1,5 @@
 // Tracking allocator: exact live/peak bytes per category and an event per alloc/free.
-#include "allocator.h"
+#include "core/allocator.h"
 
 #include <string>
 

@@ -1,6 +1,6 @@
 // Losses. MSE keeps its prediction and target; softmax cross-entropy keeps the softmax output
 // (its gradient is probs - onehot), so the logits can be freed as soon as the loss is known.
-#include "layers.h"
+#include "layers/layer.h"
 
 namespace ckpt {
 

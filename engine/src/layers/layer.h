@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "ckpt/model_spec.h"
-#include "tensor.h"
+#include "core/tensor.h"
 
 namespace ckpt {
 

@@ -15,8 +15,8 @@
 #include <limits>
 #include <map>
 
-#include "allocator.h"
-#include "executor.h"
+#include "core/allocator.h"
+#include "exec/executor.h"
 
 namespace ckpt {
 namespace {

@@ -1,12 +1,12 @@
 // One training step: forward, loss, backward (with recomputation of checkpointed blocks),
 // optimizer. Everything a step allocates is a local Tensor or a BlockState, so an error, a
 // stop or an out-of-memory unwinds and frees it all: the events always balance.
-#include "executor.h"
+#include "exec/executor.h"
 
 #include <cstring>
 #include <unordered_set>
 
-#include "philox.h"
+#include "core/philox.h"
 
 namespace ckpt {
 namespace {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "ckpt/session.h"
-#include "layers.h"
+#include "layers/layer.h"
 
 namespace ckpt {
 

@@ -1,5 +1,5 @@
 // Tensor construction and host copies.
-#include "tensor.h"
+#include "core/tensor.h"
 
 namespace ckpt {
 

@@ -4,9 +4,10 @@
 #include <cstdint>
 #include <string>
 
+#include "ckpt/units.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
-#include "executor.h"
+#include "exec/executor.h"
 
 namespace ckpt {
 

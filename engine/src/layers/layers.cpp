@@ -1,9 +1,9 @@
 // Forward and backward of every layer. Shapes: x (rows, in) -> y (rows, out), row-major.
-#include "layers.h"
+#include "layers/layer.h"
 
 #include <cmath>
 
-#include "philox.h"
+#include "core/philox.h"
 
 namespace ckpt {
 namespace {

@@ -1,6 +1,6 @@
 // Optimizer steps. Their state (SGD momentum, AdamW's two moments) is memory the user must
 // see: it is allocated as `optimizer_state` at the first step, as PyTorch does, and kept.
-#include "layers.h"
+#include "layers/layer.h"
 
 namespace ckpt {
 
