@@ -24,8 +24,8 @@ constexpr double kAbsTol = 2e-3;
 constexpr double kRelTol = 1e-2;
 
 struct Fixture {
-    Allocator alloc{cpu_backend(), false, 0};
-    OpContext ctx{alloc, cpu_backend(), false, 42};
+    Allocator alloc{cpu_backend(), 0};
+    OpContext ctx{alloc, cpu_backend(), 42};
 };
 
 void fill_random(Tensor& t, std::mt19937& rng, double lo, double hi, bool avoid_zero = false) {
@@ -116,9 +116,9 @@ private slots:
             return dot(y, r);
         };
         fx.ctx.dropout_stream = 99;
-        Saved saved;
+        StatePtr saved;
         Tensor y = layer->forward(fx.ctx, x, &saved);
-        Tensor dx = layer->backward(fx.ctx, saved, r, true);
+        Tensor dx = layer->backward(fx.ctx, *saved, r, true);
         QVERIFY(dx);
 
         QString where;
@@ -160,15 +160,15 @@ private slots:
             return dot(layer->forward(fx.ctx, x, nullptr), r);
         };
         fx.ctx.dropout_stream = 7;
-        Saved saved;
+        StatePtr saved;
         Tensor y = layer->forward(fx.ctx, x, &saved);
-        QCOMPARE(saved.tensors.size(), size_t(p > 0 ? 3 : 2));  // qkv, softmax output (, mask)
+        QCOMPARE(saved->tensors().size(), size_t(p > 0 ? 3 : 2));  // qkv, softmax output (, mask)
         if (causal) {  // position 0 attends only to itself
-            const float* probs = saved.tensors[1].f();
+            const float* probs = saved->tensors()[1]->f();
             QCOMPARE(probs[0], 1.0f);
             QCOMPARE(probs[1], 0.0f);
         }
-        Tensor dx = layer->backward(fx.ctx, saved, r, true);
+        Tensor dx = layer->backward(fx.ctx, *saved, r, true);
         QString where;
         QVERIFY2(check(objective, x.f(), dx.f(), x.numel(), &where) <= 1.0, qPrintable(where));
     }
@@ -189,9 +189,9 @@ private slots:
         Tensor r = fx.ctx.make({6, 4});
         fill_random(r, rng, -1.0, 1.0);
         auto objective = [&] { return dot(layer->forward(fx.ctx, tokens, nullptr), r); };
-        Saved saved;
+        StatePtr saved;
         Tensor y = layer->forward(fx.ctx, tokens, &saved);
-        QVERIFY(!layer->backward(fx.ctx, saved, r, true));  // token ids have no gradient
+        QVERIFY(!layer->backward(fx.ctx, *saved, r, true));  // token ids have no gradient
         for (Param& prm : layer->params()) {
             std::vector<float> g = to_host_f32(cpu_backend(), prm.grad);
             QString where;
@@ -208,12 +208,12 @@ private slots:
         auto layer = make_layer(spec, fx.ctx, "d", 0);
         Tensor x = fx.ctx.make({1000, 100});
         cpu_backend().fill(x.f(), x.numel(), 1.0f);
-        Saved saved;
+        StatePtr saved;
         Tensor y = layer->forward(fx.ctx, x, &saved);
         int64_t kept = 0;
         for (int64_t i = 0; i < x.numel(); ++i) {
-            kept += saved.tensors[0].u8()[i];
-            QCOMPARE(y.f()[i], saved.tensors[0].u8()[i] ? 1.0f / 0.75f : 0.0f);
+            kept += saved->tensors()[0]->u8()[i];
+            QCOMPARE(y.f()[i], saved->tensors()[0]->u8()[i] ? 1.0f / 0.75f : 0.0f);
         }
         // 100,000 Bernoulli(0.75) draws: the standard deviation of the mean is 0.0014.
         QVERIFY(std::fabs(double(kept) / double(x.numel()) - 0.75) < 0.01);
@@ -242,13 +242,13 @@ private slots:
             for (int64_t i = 0; i < rows; ++i) target.i64()[i] = (i * 3) % cols;
         }
         auto objective = [&] {
-            Saved s;
-            return l.forward(fx.ctx, out, target, s);
+            StatePtr s;
+            return l.forward(fx.ctx, out, target, &s);
         };
-        Saved saved;
-        const double value = l.forward(fx.ctx, out, target, saved);
+        StatePtr saved;
+        const double value = l.forward(fx.ctx, out, target, &saved);
         QVERIFY(value > 0.0);
-        Tensor d = l.backward(fx.ctx, saved);
+        Tensor d = l.backward(fx.ctx, *saved);
         QString where;
         QVERIFY2(check(objective, out.f(), d.f(), out.numel(), &where) <= 1.0, qPrintable(where));
     }
@@ -261,8 +261,8 @@ private slots:
         cpu_backend().fill(out.f(), out.numel(), 0.5f);
         Tensor target = fx.ctx.make({4}, Category::input, ElemType::i64);
         for (int i = 0; i < 4; ++i) target.i64()[i] = i;
-        Saved s;
-        QVERIFY(std::fabs(l.forward(fx.ctx, out, target, s) - std::log(10.0)) < 1e-6);
+        StatePtr s;
+        QVERIFY(std::fabs(l.forward(fx.ctx, out, target, &s) - std::log(10.0)) < 1e-6);
     }
 
     void adamwStepMatchesFormula() {

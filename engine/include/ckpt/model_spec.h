@@ -10,7 +10,7 @@
 
 namespace ckpt {
 
-enum class LayerType { linear, relu, gelu, tanh, layernorm, dropout, embedding, attention };
+enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, dropout, embedding, attention };
 enum class LossType { mse, cross_entropy };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };

@@ -14,6 +14,7 @@
 
 #include "ckpt/model_spec.h"
 #include "ckpt/result.h"
+#include "ckpt/session.h"
 
 namespace ckpt {
 
@@ -41,7 +42,9 @@ struct ChainModel {
 
     // Built from dry runs of `spec` (second step, so optimizer state is present). Costs are the
     // blocks' forward FLOPs unless measured forward times are given.
-    static Result<ChainModel> build(const ModelSpec& spec, const std::vector<double>& forward_ns = {});
+    // `kind`: the device whose bytes to predict (scratch sizes differ between CPU and GPU).
+    static Result<ChainModel> build(const ModelSpec& spec, const std::vector<double>& forward_ns = {},
+                                    DeviceKind kind = DeviceKind::cpu);
 };
 
 // Forward FLOPs of each block (2*rows*in*out per linear, 4*rows*T*d for attention, a few per

@@ -58,8 +58,20 @@ enum class StepStatus { ok, stopped, out_of_memory, failed };
 struct OutOfMemory {
     MemoryTag tag;            // block, layer and phase of the allocation that failed
     int64_t requested = 0;
-    int64_t free_bytes = 0;   // limit minus live at that moment
+    int64_t free_bytes = 0;   // limit minus live at that moment (device: what it reported free)
     int64_t limit = 0;
+    bool device = false;      // the device refused (cudaMalloc failed), not the memory limit
+};
+
+// What the device held besides the tensors the categories count (CUDA; zeros on the CPU except
+// the pool). Requested bytes are the categories; reserved is what the backend's pool took from
+// the driver to serve them, like torch.cuda.memory_reserved beside memory_allocated.
+struct DeviceMemoryReport {
+    int64_t reserved = 0;        // at the end of the step
+    int64_t reserved_peak = 0;   // highest during the step
+    int64_t workspace = 0;       // cuBLAS workspace and the backend's reduction buffers
+    int64_t context = 0;         // CUDA context and runtime, measured before the backend took any
+    int64_t total = 0;           // the device's memory
 };
 
 struct StepReport {
@@ -68,7 +80,8 @@ struct StepReport {
     OutOfMemory oom;      // filled when status == out_of_memory
 
     std::string model_name;
-    std::string device;  // "cpu (2 threads)"
+    std::string device;  // "cpu (2 threads)", "cuda:0 (NVIDIA H200)"
+    bool tf32 = false;   // CUDA GEMMs ran on TF32 tensor cores (not bitwise comparable to f32)
     int step = 0;        // 1-based within the session
     bool dry_run = false;
     double loss = 0.0;
@@ -86,6 +99,7 @@ struct StepReport {
     int64_t peak_event = -1;       // index into events of the event that reached peak_total
     MemoryTag peak_tag;            // who allocated at that moment
     int64_t peak_time_ns = 0;
+    DeviceMemoryReport device_memory;
 
     std::vector<MemoryEvent> events;
     std::vector<Span> spans;

@@ -34,6 +34,7 @@ struct RunSettings {
     int threads = 0;            // 0: the BLAS default
     int64_t memory_limit = 0;   // refuse allocations past this many live bytes (0: none)
     bool dry_run = false;       // count bytes, allocate and compute nothing
+    bool tf32 = false;          // CUDA: GEMMs on TF32 tensor cores (faster, ~1e-3 relative error)
 };
 
 // Receives events as they happen, on the thread that calls step(). Keep it cheap.
@@ -77,7 +78,8 @@ private:
 };
 
 // The report of `steps` steps (the last one is returned) computed without allocating or
-// computing: exact byte counts and peaks, zero times.
-Result<StepReport> predict(const ModelSpec& spec, int steps = 1);
+// computing: exact byte counts and peaks for a device of `kind`; the times are only those of
+// the dry run itself.
+Result<StepReport> predict(const ModelSpec& spec, int steps = 1, DeviceKind kind = DeviceKind::cpu);
 
 }  // namespace ckpt

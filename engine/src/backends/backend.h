@@ -1,19 +1,74 @@
-// The kernel interface every device implements. Ops (layers.cpp, losses.cpp, optimizers.cpp)
-// call these on raw device pointers; the CPU backend is the reference the CUDA backend is
-// tested against. Kernels never allocate tensors: every buffer an op needs comes from the
-// tracking allocator, so the byte counts stay exact.
+// The kernel interface every device implements, and the clock that times a step on it. Ops
+// (layers/, the losses and optimizers) call these on raw device pointers; the CPU backend is
+// the reference the others are tested against (tst_backend_ops). Kernels never allocate
+// tensors: every buffer an op needs comes from the tracking allocator, so byte counts stay
+// exact, and scratch space is a query (scratch.h) so a dry run predicts any device's bytes.
+//
+// Stream contract: a backend runs its kernels on ONE in-order stream. A kernel may still be
+// running when its call returns (CUDA), but every later kernel starts after it, so the
+// tracking allocator may hand a freed buffer to the next op at once: whatever reads the old
+// contents was queued before whatever writes the new ones. Calls that return host values
+// (to_host, the loss values, digest) wait for the stream.
+//
+// The dry backend computes nothing and owns no memory: the executor runs unchanged on it, and
+// its byte counts, which depend only on shapes, are the prediction.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "ckpt/session.h"
 
 namespace ckpt {
+
+// Time stamps of a step, taken in the order work is queued. On the CPU a stamp is the host
+// clock; on a GPU it is an event recorded on the stream, whose time is known only once the
+// device has passed it, so stamps are opaque and read back afterwards.
+class Clock {
+public:
+    virtual ~Clock() = default;
+    virtual void start() = 0;                     // time zero; earlier stamps become invalid
+    virtual int64_t stamp() = 0;                  // a mark at this point of the stream
+    virtual bool ready(int64_t stamp) = 0;        // its time is known without waiting
+    virtual int64_t elapsed_ns(int64_t stamp) = 0;  // ns since start(); waits for the device
+    // Leaves the work between two stamps out of every later time (verification the step itself
+    // does not need, such as the gradient checksum).
+    virtual void exclude(int64_t from, int64_t to) = 0;
+};
+
+// A content hash of a tensor's raw bits with two sums for humans, computed where the data
+// lives. The hash is defined by chunks so every device can compute it in parallel and get the
+// same value for the same bits: 64-bit words (pairs of floats, an odd last float zero-extended)
+// in chunks of kDigestChunkWords, each chunk FNV-1a'd from the offset basis, the chunk hashes
+// FNV-1a'd in order. The sums are in double, accumulated per chunk and then over chunks.
+inline constexpr int64_t kDigestChunkWords = 4096;
+inline constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+inline constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+struct Digest {
+    uint64_t hash = kFnvBasis;
+    double sum = 0.0, abs_sum = 0.0;
+};
+
+// What a device's memory holds besides the tensors the tracking allocator counts.
+struct DeviceMemory {
+    int64_t reserved = 0;       // held from the system by the backend's pool (live + cached)
+    int64_t reserved_peak = 0;  // highest `reserved` since reset_peak()
+    int64_t workspace = 0;      // library workspaces (cuBLAS), held for the session's life
+    int64_t context = 0;        // used on the device before the backend took any (CUDA context)
+    int64_t free = 0;           // what the device reports free now (0: not known)
+    int64_t total = 0;
+};
 
 class Backend {
 public:
     virtual ~Backend() = default;
     virtual std::string name() const = 0;
+    virtual DeviceKind kind() const = 0;          // the dry backend answers for the device it predicts
+    virtual bool computes() const { return true; }  // false for the dry backend
+    virtual Clock& clock() = 0;
 
     // Raw memory; nullptr when the device is out of memory.
     virtual void* allocate(size_t bytes) = 0;
@@ -23,9 +78,14 @@ public:
     virtual void synchronize() {}
     // Returns cached, unused buffers to the system.
     virtual void trim() {}
-    // Bytes held from the system: live buffers plus the backend's cache.
-    virtual int64_t reserved_bytes() const { return 0; }
+    virtual DeviceMemory memory() const { return {}; }
+    virtual void reset_peak() {}
     virtual void set_threads(int threads) {}
+    // TF32 tensor-core GEMMs (CUDA). Off by default so results track the f32 CPU reference.
+    virtual void set_tf32(bool on) {}
+    virtual bool tf32() const { return false; }
+
+    virtual Digest digest(const float* x, int64_t n) = 0;
 
     // Row-major C(M,N) = alpha * op(A) op(B) + beta * C, op = transpose when trans is set.
     virtual void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -46,6 +106,8 @@ public:
     virtual void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) = 0;
     virtual void tanh_forward(const float* x, float* y, int64_t n) = 0;
     virtual void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
+    virtual void silu_forward(const float* x, float* y, int64_t n) = 0;
+    virtual void silu_backward(const float* x, const float* dy, float* dx, int64_t n) = 0;
     virtual void add(const float* a, const float* b, float* y, int64_t n) = 0;
 
     // gamma/beta may be null (no affine). mean/rstd: (rows).
@@ -72,18 +134,19 @@ public:
     // Token embedding: out[r] = table[tokens[r]] (+ positions[r % seq] when positions is set).
     virtual void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out,
                                    int64_t rows, int64_t seq, int64_t dim) = 0;
-    // dtable (vocab, dim) and dpositions (seq, dim) are overwritten.
+    // dtable (vocab, dim) and dpositions (seq, dim) are overwritten; repeated tokens add up in
+    // row order on every device.
     virtual void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
                                     int64_t rows, int64_t seq, int64_t vocab, int64_t dim) = 0;
 
     // Scaled dot-product attention over a fused QKV projection. qkv: (batch*seq, 3*heads*hd),
     // laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, heads*hd). probs
     // (batch, heads, seq, seq) receives the softmax output (kept for backward); mask (same
-    // shape, bytes) the dropout mask when p > 0; scratch holds seq*seq floats.
+    // shape, bytes) the dropout mask when p > 0; scratch as scratch.h sizes it for this device.
     virtual void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch,
                                    int64_t batch, int64_t seq, int64_t heads, int64_t hd, bool causal, float p,
                                    uint64_t seed, uint64_t stream) = 0;
-    // dqkv is overwritten; scratch holds 2*seq*seq floats.
+    // dqkv is overwritten.
     virtual void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout,
                                     float* dqkv, float* scratch, int64_t batch, int64_t seq, int64_t heads,
                                     int64_t hd, bool causal, float p) = 0;
@@ -94,6 +157,14 @@ public:
                             float beta1, float beta2, float eps, float weight_decay, int64_t step) = 0;
 };
 
+// The backend for a device id: "cpu", "cuda", "cuda:N"; an error names what is missing.
+Result<Backend*> backend_for(const std::string& device);
 Backend& cpu_backend();
+// A backend that computes nothing and predicts the bytes of a device of `kind`.
+Backend& dry_backend(DeviceKind kind = DeviceKind::cpu);
+
+// Every CUDA device a driver reports (empty without the CUDA backend or a driver), and the
+// reason when there are none.
+std::vector<DeviceInfo> cuda_devices(std::string* why_none = nullptr);
 
 }  // namespace ckpt

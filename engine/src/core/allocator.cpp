@@ -3,7 +3,8 @@
 
 #include <string>
 
-#include "ckpt/session.h"
+#include "ckpt/units.h"
+#include "core/recorder.h"
 
 namespace ckpt {
 
@@ -12,24 +13,26 @@ Storage::~Storage() {
 }
 
 static std::string oom_message(const OutOfMemory& i) {
-    return "out of memory: asked for " + std::to_string(i.requested) + " bytes with " +
-           std::to_string(i.free_bytes) + " free";
+    if (i.device)
+        return "out of memory: the device refused " + format_bytes(i.requested) + " with " +
+               format_bytes(i.free_bytes) + " free on it";
+    return "out of memory: asked for " + format_bytes(i.requested) + " with " + format_bytes(i.free_bytes) + " free";
 }
 
 OutOfMemoryError::OutOfMemoryError(const OutOfMemory& i) : std::runtime_error(oom_message(i)), info(i) {}
 
-Allocator::Allocator(Backend& backend, bool dry_run, int64_t limit)
-    : backend_(backend), dry_(dry_run), limit_(limit) {}
+Allocator::Allocator(Backend& backend, int64_t limit) : backend_(backend), limit_(limit) {}
 
 std::shared_ptr<Storage> Allocator::allocate(int64_t bytes, Category category) {
     MemoryTag tag = ctx_;
     tag.category = category;
     if (limit_ > 0 && live_total_ + bytes > limit_)
-        throw OutOfMemoryError({tag, bytes, limit_ - live_total_, limit_});
+        throw OutOfMemoryError({tag, bytes, limit_ - live_total_, limit_, false});
     auto s = std::make_shared<Storage>();
-    if (!dry_ && bytes > 0) {
+    if (backend_.computes() && bytes > 0) {
         s->data = backend_.allocate(size_t(bytes));
-        if (!s->data) throw OutOfMemoryError({tag, bytes, limit_ > 0 ? limit_ - live_total_ : 0, limit_});
+        // The device itself refused: say how much it had left, not the (absent) limit.
+        if (!s->data) throw OutOfMemoryError({tag, bytes, backend_.memory().free, limit_, true});
     }
     s->bytes = bytes;
     s->tag = tag;
@@ -60,22 +63,15 @@ void Allocator::release(Storage& s) {
     record(-s.bytes, tag);
 }
 
-void Allocator::begin_step(bool record_events, EventSink* sink) {
-    record_ = record_events;
-    sink_ = sink;
-    events_.clear();
+void Allocator::begin_step(Recorder* recorder) {
+    recorder_ = recorder;
     event_count_ = 0;
     peak_ = live_;
     at_peak_ = live_;
     peak_total_ = live_total_;
     peak_event_ = -1;
-    peak_time_ = 0;
+    peak_stamp_ = 0;
     peak_tag_ = ctx_;
-    t0_ = std::chrono::steady_clock::now();
-}
-
-int64_t Allocator::now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0_).count();
 }
 
 void Allocator::record(int64_t bytes, const MemoryTag& tag) {
@@ -85,17 +81,17 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     if (live_[c] > peak_[c]) peak_[c] = live_[c];
     if (live_total_ > window_peak_) window_peak_ = live_total_;
     const int64_t index = event_count_++;
+    const bool recording = recorder_ && recorder_->active();
     MemoryEvent e{0, bytes, tag, live_total_};
-    if (record_ || sink_) e.time_ns = now_ns();
+    if (recording) e.time_ns = recorder_->stamp();
     if (bytes > 0 && live_total_ > peak_total_) {
         peak_total_ = live_total_;
         at_peak_ = live_;
         peak_event_ = index;
         peak_tag_ = tag;
-        peak_time_ = e.time_ns;
+        peak_stamp_ = e.time_ns;
     }
-    if (record_) events_.push_back(e);
-    if (sink_) sink_->on_memory(e);
+    if (recording) recorder_->memory(e);
 }
 
 }  // namespace ckpt

@@ -1,13 +1,11 @@
 // The tracking allocator. Every tensor buffer of a session comes from here with a tag (category,
 // block, layer, phase); it records one event per allocation or free, keeps live and peak bytes
-// per category, and can refuse allocations past a limit ("pretend this is a 16 GB card"). In a
-// dry run it hands out no memory at all, so the same executor code predicts any size.
+// per category, and can refuse allocations past a limit ("pretend this is a 16 GB card"). On
+// the dry backend it hands out no memory at all, so the same executor code predicts any size.
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <stdexcept>
-#include <vector>
 
 #include "backends/backend.h"
 #include "ckpt/memory.h"
@@ -16,7 +14,7 @@
 namespace ckpt {
 
 class Allocator;
-class EventSink;
+class Recorder;
 
 // One buffer. Freed (and its free recorded) when the last Tensor referring to it goes away.
 struct Storage {
@@ -35,20 +33,18 @@ struct OutOfMemoryError : std::runtime_error {
 
 class Allocator {
 public:
-    Allocator(Backend& backend, bool dry_run, int64_t limit);
+    Allocator(Backend& backend, int64_t limit);
 
     std::shared_ptr<Storage> allocate(int64_t bytes, Category category);
     // A transient buffer a layer decides to keep for backward moves to `category`.
     void retag(Storage& s, Category category);
+    void release(Storage& s);
 
     void set_context(int block, int layer, Phase phase) { ctx_ = {Category::temporary, block, layer, phase}; }
     const MemoryTag& context() const { return ctx_; }
 
-    // Starts a step: clears events, resets peaks to what is live now, restarts the clock.
-    void begin_step(bool record, EventSink* sink);
-    int64_t now_ns() const;
-    // Leaves `ns` of work out of the step's clock (verification the step itself does not need).
-    void exclude_time(int64_t ns) { t0_ += std::chrono::nanoseconds(ns); }
+    // Starts a step: resets peaks to what is live now; events go to `recorder` (may be null).
+    void begin_step(Recorder* recorder);
 
     const CategoryBytes& live() const { return live_; }
     int64_t live_total() const { return live_total_; }
@@ -57,13 +53,10 @@ public:
     const CategoryBytes& at_peak() const { return at_peak_; }
     int64_t peak_event() const { return peak_event_; }
     const MemoryTag& peak_tag() const { return peak_tag_; }
-    int64_t peak_time_ns() const { return peak_time_; }
-    std::vector<MemoryEvent>& events() { return events_; }
-    bool dry_run() const { return dry_; }
+    int64_t peak_stamp() const { return peak_stamp_; }  // a Clock stamp; 0 when nothing recorded
+    bool dry_run() const { return !backend_.computes(); }
     int64_t limit() const { return limit_; }
     Backend& backend() { return backend_; }
-
-    void release(Storage& s);
 
     // The highest live total since open_window(): segment peaks for the planner's chain model.
     void open_window() { window_peak_ = live_total_; }
@@ -73,18 +66,14 @@ private:
     void record(int64_t bytes, const MemoryTag& tag);
 
     Backend& backend_;
-    bool dry_;
     int64_t limit_;
     MemoryTag ctx_;
     CategoryBytes live_{}, peak_{}, at_peak_{};
-    int64_t live_total_ = 0, peak_total_ = 0, peak_event_ = -1, peak_time_ = 0;
+    int64_t live_total_ = 0, peak_total_ = 0, peak_event_ = -1, peak_stamp_ = 0;
     int64_t event_count_ = 0;
     int64_t window_peak_ = 0;
     MemoryTag peak_tag_;
-    bool record_ = false;
-    EventSink* sink_ = nullptr;
-    std::vector<MemoryEvent> events_;
-    std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+    Recorder* recorder_ = nullptr;
 };
 
 }  // namespace ckpt

@@ -1,21 +1,16 @@
 // One training step: forward, loss, backward (with recomputation of checkpointed blocks),
 // optimizer. Everything a step allocates is a local Tensor or a BlockState, so an error, a
-// stop or an out-of-memory unwinds and frees it all: the events always balance.
+// stop or an out-of-memory unwinds and frees it all: the events always balance. Times are
+// clock stamps while the step runs (on a GPU, events on the stream) and become nanoseconds
+// once it is over, so timing never waits for the device.
 #include "exec/executor.h"
 
-#include <cstring>
 #include <unordered_set>
 
 #include "core/philox.h"
 
 namespace ckpt {
 namespace {
-
-uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
-    return h;
-}
 
 NamedTensor host_copy(Backend& be, const std::string& name, const Tensor& t) {
     NamedTensor n;
@@ -31,23 +26,32 @@ NamedTensor host_copy(Backend& be, const std::string& name, const Tensor& t) {
     return n;
 }
 
-// Bytes of `category` storages in `tensors` not seen before (shared tensors count once).
-int64_t count_new(const std::vector<Tensor>& tensors, std::unordered_set<const Storage*>& seen,
+// Bytes of `category` storages among `tensors` not seen before (shared tensors count once).
+int64_t count_new(const std::vector<const Tensor*>& tensors, std::unordered_set<const Storage*>& seen,
                   Category category = Category::activation) {
     int64_t bytes = 0;
-    for (const Tensor& t : tensors) {
-        if (!t) continue;
-        const Storage* s = t.storage.get();
+    for (const Tensor* t : tensors) {
+        if (!t || !*t) continue;
+        const Storage* s = t->storage.get();
         if (s->tag.category != category || !seen.insert(s).second) continue;
         bytes += s->bytes;
     }
     return bytes;
 }
 
+std::vector<const Tensor*> state_tensors(const StatePtr& st) {
+    return st ? st->tensors() : std::vector<const Tensor*>{};
+}
+
 }  // namespace
 
-Executor::Executor(const ModelSpec& spec, Allocator& alloc, bool dry)
-    : spec_(spec), alloc_(alloc), ctx_{alloc, alloc.backend(), dry, spec.seed}, loss_(spec.loss) {
+Executor::Executor(const ModelSpec& spec, Allocator& alloc)
+    : spec_(spec),
+      alloc_(alloc),
+      ctx_{alloc, alloc.backend(), spec.seed},
+      clock_(alloc.backend().clock()),
+      recorder_(alloc.backend().clock()),
+      loss_(spec.loss) {
     alloc_.set_context(-1, -1, Phase::setup);
     uint64_t stream = philox::kStreamParams;
     for (size_t b = 0; b < spec_.blocks.size(); ++b) {
@@ -89,51 +93,46 @@ void Executor::check_stop() const {
     if (opts_->stop && opts_->stop->load(std::memory_order_relaxed)) throw Stopped{};
 }
 
-void Executor::span(int block, int layer, Phase phase, int64_t start) {
-    Span s{block, layer, phase, start, now()};
-    if (opts_->record_events) rep_->spans.push_back(s);
-    if (opts_->sink) opts_->sink->on_span(s);
+int64_t Executor::span(int block, int layer, Phase phase, int64_t start) {
+    const int64_t end = stamp();
+    if (recorder_.active()) recorder_.span({block, layer, phase, start, end});
+    return end;
 }
 
-Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st, StepReport& rep) {
+Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
-    const int64_t t0 = now();
+    // Layer spans cost a clock stamp each (an event on a GPU): only when someone looks.
+    const bool layer_spans = recorder_.active();
+    Stamps& t = block_stamps_[size_t(b)].forward;
+    t.begin = stamp();
     alloc_.set_context(b, -1, Phase::forward);
-    st.saved.assign(layers.size(), {});
+    st.state.clear();
+    st.state.resize(layers.size());
     st.outputs.assign(layers.size(), {});
     st.dropout_stream = ctx_.dropout_stream;
-    if (bs.checkpoint) {
-        Saved keep_input;
-        ctx_.keep(&keep_input, x);
-        st.input = x;
-    }
+    if (bs.checkpoint) st.input = ctx_.keep(x);
     Tensor h = x;
     for (size_t l = 0; l < layers.size(); ++l) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::forward);
-        const int64_t tl = now();
+        const int64_t tl = layer_spans ? stamp() : 0;
         // A checkpointed block keeps nothing but its input, except what its policy saves: a
         // saved layer whose backward state can be rebuilt keeps only its output (when the
         // recomputation will need it), any other saved layer keeps its state and output.
         const bool saved = bs.checkpoint && bs.saves(l);
         const bool keep_state = !bs.checkpoint || (saved && layers[l]->rebuild_kind() == Layer::Rebuild::no);
-        h = layers[l]->forward(ctx_, h, keep_state ? &st.saved[l] : nullptr);
-        if (saved && output_needed(b, l)) {
-            Saved out;
-            ctx_.keep(&out, h);
-            st.outputs[l] = h;
-        }
-        span(b, int(l), Phase::forward, tl);
+        h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
+        if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
+        if (layer_spans) span(b, int(l), Phase::forward, tl);
     }
     if (bs.residual) {
         alloc_.set_context(b, -1, Phase::forward);
         Tensor y = ctx_.make(h.shape);
-        if (!ctx_.dry) ctx_.be.add(x.f(), h.f(), y.f(), y.numel());
+        ctx_.be.add(x.f(), h.f(), y.f(), y.numel());
         h = std::move(y);
     }
-    span(b, -1, Phase::forward, t0);
-    rep.blocks[size_t(b)].forward_ns = now() - t0;
+    t.end = span(b, -1, Phase::forward, t.begin);
     return h;
 }
 
@@ -141,9 +140,11 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
     BlockReport& br = rep.blocks[size_t(b)];
+    const bool layer_spans = recorder_.active();
+    BlockStamps& bt = block_stamps_[size_t(b)];
     if (bs.checkpoint) {
         // Recompute: replay the forward from the kept input, this time keeping what backward needs.
-        const int64_t t0 = now();
+        bt.recompute.begin = stamp();
         const uint64_t stream_now = ctx_.dropout_stream;
         if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
         ctx_.keep_category = Category::recomputed;
@@ -160,26 +161,20 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         Tensor h = std::move(st.input);
         for (size_t l = 0; l < layers.size(); ++l) {
             check_stop();
-            if (!bs.saves(l) && !run[l]) {
+            if (!run[l]) {
+                // Not run again: its random streams are skipped so that the layers after it
+                // replay theirs, and a layer that can rebuilds its state from its input or its
+                // saved output; a saved layer that cannot kept its state in forward.
                 ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
-                ctx_.keep(&st.saved[l], h);
-                h.reset();
-                continue;
-            }
-            if (bs.saves(l)) {
-                // Saved: not run again. Its random streams are skipped so that the layers
-                // after it replay theirs; a rebuildable layer takes its input or output as state.
-                ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
-                const Layer::Rebuild kind = layers[l]->rebuild_kind();
-                if (kind != Layer::Rebuild::no)
-                    ctx_.keep(&st.saved[l], kind == Layer::Rebuild::from_input ? h : st.outputs[l]);
-                h = std::move(st.outputs[l]);
+                if (layers[l]->rebuild_kind() != Layer::Rebuild::no)
+                    st.state[l] = layers[l]->rebuild(ctx_, h, st.outputs[l]);
+                h = bs.saves(l) ? std::move(st.outputs[l]) : Tensor{};
                 continue;
             }
             alloc_.set_context(b, int(l), Phase::recompute);
-            const int64_t tl = now();
-            h = layers[l]->forward(ctx_, h, &st.saved[l]);
-            span(b, int(l), Phase::recompute, tl);
+            const int64_t tl = layer_spans ? stamp() : 0;
+            h = layers[l]->forward(ctx_, h, &st.state[l]);
+            if (layer_spans) span(b, int(l), Phase::recompute, tl);
         }
         alloc_.set_context(b, -1, Phase::recompute);
         h.reset();  // the block's output is not needed again: backward starts from dy
@@ -188,68 +183,39 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         br.recomputed_bytes = alloc_.live()[int(Category::recomputed)];
         std::unordered_set<const Storage*> seen;
         for (size_t l = 0; l < layers.size(); ++l)
-            br.layers[l].recomputed_bytes = count_new(st.saved[l].tensors, seen, Category::recomputed);
-        span(b, -1, Phase::recompute, t0);
-        br.recompute_ns = now() - t0;
-        rep.recompute_ns += br.recompute_ns;
+            br.layers[l].recomputed_bytes = count_new(state_tensors(st.state[l]), seen, Category::recomputed);
+        bt.recompute.end = span(b, -1, Phase::recompute, bt.recompute.begin);
     }
-    const int64_t t0 = now();
+    bt.backward.begin = stamp();
     Tensor g = dy;
     for (size_t l = layers.size(); l-- > 0;) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::backward);
-        const int64_t tl = now();
-        g = layers[l]->backward(ctx_, st.saved[l], g, l > 0 || need_dx);
-        st.saved[l].tensors.clear();  // free what this layer kept as soon as it is used
-        span(b, int(l), Phase::backward, tl);
+        const int64_t tl = layer_spans ? stamp() : 0;
+        g = layers[l]->backward(ctx_, *st.state[l], g, l > 0 || need_dx);
+        st.state[l].reset();  // free what this layer kept as soon as it is used
+        if (layer_spans) span(b, int(l), Phase::backward, tl);
     }
     if (bs.residual && need_dx) {
         alloc_.set_context(b, -1, Phase::backward);
         Tensor dx = ctx_.make(dy.shape);
-        if (!ctx_.dry) ctx_.be.add(dy.f(), g.f(), dx.f(), dx.numel());
+        ctx_.be.add(dy.f(), g.f(), dx.f(), dx.numel());
         g = std::move(dx);
     }
-    span(b, -1, Phase::backward, t0);
-    br.backward_ns = now() - t0;
+    bt.backward.end = span(b, -1, Phase::backward, bt.backward.begin);
     return need_dx ? g : Tensor{};
 }
 
 void Executor::hash_gradients(StepReport& rep, bool capture) {
-    // Per-parameter hashes in parallel, combined in parameter order.
-    const int64_t n = int64_t(params_.size());
-    std::vector<uint64_t> hashes(size_t(n), 0);
-    std::vector<double> sums(size_t(n), 0.0), abs_sums(size_t(n), 0.0);
-    std::vector<std::vector<float>> copies(static_cast<size_t>(n));
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < n; ++i) {
-        const Param* p = params_[size_t(i)];
+    // Each gradient is digested where it lives; the digests combine in parameter order.
+    uint64_t h64 = kFnvBasis;
+    for (const Param* p : params_) {
         if (!p->grad) continue;
-        copies[size_t(i)] = to_host_f32(ctx_.be, p->grad);
-        const std::vector<float>& g = copies[size_t(i)];
-        uint64_t h = 0xcbf29ce484222325ull;
-        size_t k = 0;
-        for (; k + 2 <= g.size(); k += 2) {
-            uint64_t w;
-            std::memcpy(&w, &g[k], 8);
-            h = (h ^ w) * 0x100000001b3ull;
-        }
-        if (k < g.size()) h = fnv1a(h, &g[k], sizeof(float));
-        double s = 0.0, a = 0.0;
-        for (float v : g) { s += v; a += v < 0 ? -v : v; }
-        hashes[size_t(i)] = h;
-        sums[size_t(i)] = s;
-        abs_sums[size_t(i)] = a;
-    }
-    uint64_t h64 = 0xcbf29ce484222325ull;
-    for (int64_t i = 0; i < n; ++i) {
-        if (!params_[size_t(i)]->grad) continue;
-        h64 = (h64 ^ hashes[size_t(i)]) * 0x100000001b3ull;
-        rep.gradient_sum += sums[size_t(i)];
-        rep.gradient_abs_sum += abs_sums[size_t(i)];
-        if (capture) {
-            const Param* p = params_[size_t(i)];
-            rep.tensors.push_back({"grad." + p->name, p->grad.shape, NamedTensor::Type::f32, std::move(copies[size_t(i)]), {}});
-        }
+        const Digest d = ctx_.be.digest(p->grad.f(), p->grad.numel());
+        h64 = (h64 ^ d.hash) * kFnvPrime;
+        rep.gradient_sum += d.sum;
+        rep.gradient_abs_sum += d.abs_sum;
+        if (capture) rep.tensors.push_back(host_copy(ctx_.be, "grad." + p->name, p->grad));
     }
     rep.gradient_checksum = h64;
 }
@@ -267,22 +233,20 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     // The batch: inputs ~ N(0, 1); targets ~ N(0, 1) for MSE, uniform class ids for cross-entropy.
     alloc_.set_context(-1, -1, Phase::forward);
-    const int64_t t_fwd = now();
+    forward_stamps_.begin = stamp();
     const bool tokens = spec_.token_input();
     Tensor x = ctx_.make(spec_.input_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
     Tensor target = spec_.loss == LossType::cross_entropy
                         ? ctx_.make({rows}, Category::input, ElemType::i64)
                         : ctx_.make({rows, spec_.output_features()}, Category::input);
-    if (!ctx_.dry) {
-        if (tokens)
-            ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
-        else
-            ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
-        if (target.type == ElemType::i64)
-            ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
-        else
-            ctx_.be.fill_normal(target.f(), target.numel(), 1.0f, spec_.seed, philox::kStreamTarget);
-    }
+    if (tokens)
+        ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
+    else
+        ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
+    if (target.type == ElemType::i64)
+        ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
+    else
+        ctx_.be.fill_normal(target.f(), target.numel(), 1.0f, spec_.seed, philox::kStreamTarget);
     if (opts.capture_tensors) {
         rep.tensors.push_back(host_copy(ctx_.be, "input", x));
         rep.tensors.push_back(host_copy(ctx_.be, "target", target));
@@ -294,19 +258,19 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     for (int b = 0; b < nblocks; ++b) {
         boundary(&forward_segments[size_t(b)]);
-        h = forward_block(b, h, states[size_t(b)], rep);
+        h = forward_block(b, h, states[size_t(b)]);
     }
-    rep.forward_ns = now() - t_fwd;
+    forward_stamps_.end = stamp();
 
     std::unordered_set<const Storage*> seen;
     for (int b = 0; b < nblocks; ++b) {
         BlockState& st = states[size_t(b)];
         BlockReport& br = rep.blocks[size_t(b)];
-        br.input_kept_bytes = count_new({st.input}, seen);
+        br.input_kept_bytes = count_new({&st.input}, seen);
         br.kept_bytes = br.input_kept_bytes;
-        for (size_t l = 0; l < st.saved.size(); ++l) {
-            std::vector<Tensor> kept = st.saved[l].tensors;
-            kept.push_back(st.outputs[l]);
+        for (size_t l = 0; l < st.state.size(); ++l) {
+            std::vector<const Tensor*> kept = state_tensors(st.state[l]);
+            kept.push_back(&st.outputs[l]);
             br.layers[l].kept_bytes = count_new(kept, seen);
             br.kept_bytes += br.layers[l].kept_bytes;
         }
@@ -315,21 +279,20 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     check_stop();
     alloc_.set_context(-1, -1, Phase::loss);
     boundary(&forward_segments[size_t(nblocks)]);
-    const int64_t t_loss = now();
-    Saved loss_saved;
-    rep.loss = loss_.forward(ctx_, h, target, loss_saved);
-    rep.loss_kept_bytes = count_new(loss_saved.tensors, seen);
+    loss_stamps_.begin = stamp();
+    StatePtr loss_state;
+    rep.loss = loss_.forward(ctx_, h, target, &loss_state);
+    rep.loss_kept_bytes = count_new(loss_state->tensors(), seen);
     if (opts.capture_tensors) rep.tensors.push_back(host_copy(ctx_.be, "output", h));
     h.reset();
     target.reset();
-    span(-1, -1, Phase::loss, t_loss);
-    rep.loss_ns = now() - t_loss;
+    loss_stamps_.end = span(-1, -1, Phase::loss, loss_stamps_.begin);
 
-    const int64_t t_bwd = now();
+    backward_stamps_.begin = stamp();
     alloc_.set_context(-1, -1, Phase::backward);
     boundary(&backward_segments[size_t(nblocks)]);
-    Tensor dy = loss_.backward(ctx_, loss_saved);
-    loss_saved.tensors.clear();
+    Tensor dy = loss_.backward(ctx_, *loss_state);
+    loss_state.reset();
     for (int b = nblocks; b-- > 0;) {
         boundary(&backward_segments[size_t(b)]);
         dy = backward_block(b, dy, states[size_t(b)], b > 0, rep);
@@ -338,22 +301,40 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     boundary(&optimizer_segment);
     dy.reset();
     x.reset();
-    rep.backward_ns = now() - t_bwd;
+    backward_stamps_.end = stamp();
 
     check_stop();
     alloc_.set_context(-1, -1, Phase::optimizer);
-    const int64_t t_opt = now();
+    optimizer_stamps_.begin = stamp();
     optimizer_step(ctx_, spec_.optimizer, params_, step_);
-    rep.optimizer_ns = now() - t_opt;
+    optimizer_stamps_.end = stamp();
     // Outside the timings: the checksum and the dump read the gradients before they go.
-    if (!ctx_.dry && (opts.checksum || opts.capture_tensors)) {
-        const int64_t t_hash = now();
+    if (ctx_.be.computes() && (opts.checksum || opts.capture_tensors)) {
+        const int64_t t_hash = stamp();
         hash_gradients(rep, opts.capture_tensors);
-        alloc_.exclude_time(now() - t_hash);
+        clock_.exclude(t_hash, stamp());
     }
     for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
     boundary(nullptr);
-    span(-1, -1, Phase::optimizer, t_opt);
+    span(-1, -1, Phase::optimizer, optimizer_stamps_.begin);
+}
+
+void Executor::resolve_times(StepReport& rep) {
+    rep.step_ns = clock_.elapsed_ns(stamp());
+    recorder_.finish(&rep.events, &rep.spans);
+    rep.peak_time_ns = alloc_.peak_stamp() != 0 ? clock_.elapsed_ns(alloc_.peak_stamp()) : 0;
+    rep.forward_ns = forward_stamps_.ns(clock_);
+    rep.loss_ns = loss_stamps_.ns(clock_);
+    rep.backward_ns = backward_stamps_.ns(clock_);
+    rep.optimizer_ns = optimizer_stamps_.ns(clock_);
+    rep.recompute_ns = 0;
+    for (size_t b = 0; b < rep.blocks.size(); ++b) {
+        const BlockStamps& t = block_stamps_[b];
+        rep.blocks[b].forward_ns = t.forward.ns(clock_);
+        rep.blocks[b].recompute_ns = t.recompute.ns(clock_);
+        rep.blocks[b].backward_ns = t.backward.ns(clock_);
+        rep.recompute_ns += rep.blocks[b].recompute_ns;
+    }
 }
 
 StepReport Executor::step(const StepOptions& opts) {
@@ -361,8 +342,9 @@ StepReport Executor::step(const StepOptions& opts) {
     StepReport rep;
     rep.model_name = spec_.name;
     rep.device = ctx_.be.name();
+    rep.tf32 = ctx_.be.tf32();
     rep.step = int(step_);
-    rep.dry_run = ctx_.dry;
+    rep.dry_run = !ctx_.be.computes();
     rep.preserve_rng = spec_.preserve_rng;
     for (const BlockSpec& b : spec_.blocks)
         for (const LayerSpec& l : b.layers) rep.dropout_present |= l.type == LayerType::dropout && l.p > 0;
@@ -379,9 +361,13 @@ StepReport Executor::step(const StepOptions& opts) {
         }
     }
     opts_ = &opts;
-    rep_ = &rep;
+    block_stamps_.assign(spec_.blocks.size(), {});
+    forward_stamps_ = loss_stamps_ = backward_stamps_ = optimizer_stamps_ = {};
     alloc_.set_context(-1, -1, Phase::forward);
-    alloc_.begin_step(opts.record_events, opts.sink);
+    clock_.start();
+    ctx_.be.reset_peak();
+    recorder_.begin(opts.record_events, opts.sink);
+    alloc_.begin_step(&recorder_);
     rep.baseline = alloc_.live();
     try {
         run(rep, opts);
@@ -389,12 +375,17 @@ StepReport Executor::step(const StepOptions& opts) {
         rep.status = StepStatus::out_of_memory;
         rep.oom = e.info;
         const MemoryTag& t = e.info.tag;
-        rep.message = "out of memory in " + std::string(phase_name(t.phase)) +
-                      (t.block >= 0 ? " of block " + std::to_string(t.block) : std::string()) +
-                      (t.layer >= 0 ? " layer " + std::to_string(t.layer) : std::string()) + ": asked for " +
-                      std::to_string(e.info.requested) + " bytes (" + std::string(category_name(t.category)) +
-                      ") with " + std::to_string(e.info.free_bytes) + " bytes free under a limit of " +
-                      std::to_string(e.info.limit) + " bytes";
+        const std::string where = "out of memory in " + std::string(phase_name(t.phase)) +
+                                  (t.block >= 0 ? " of block " + std::to_string(t.block) : std::string()) +
+                                  (t.layer >= 0 ? " layer " + std::to_string(t.layer) : std::string());
+        if (e.info.device)
+            rep.message = where + ": the device refused " + std::to_string(e.info.requested) + " bytes (" +
+                          std::string(category_name(t.category)) + ") with " + std::to_string(e.info.free_bytes) +
+                          " bytes free on it";
+        else
+            rep.message = where + ": asked for " + std::to_string(e.info.requested) + " bytes (" +
+                          std::string(category_name(t.category)) + ") with " + std::to_string(e.info.free_bytes) +
+                          " bytes free under a limit of " + std::to_string(e.info.limit) + " bytes";
     } catch (const Stopped&) {
         rep.status = StepStatus::stopped;
         rep.message = "stopped by the user";
@@ -411,17 +402,18 @@ StepReport Executor::step(const StepOptions& opts) {
         rep.blocks[b].kept_bytes_unchecked = kept_unchecked[b];
         rep.blocks[b].avoided_bytes = kept_unchecked[b] - rep.blocks[b].kept_bytes;
     }
-    rep.step_ns = now();
+    resolve_times(rep);
     rep.peak = alloc_.peak();
     rep.peak_total = alloc_.peak_total();
     rep.at_peak = alloc_.at_peak();
     rep.peak_event = alloc_.peak_event();
     rep.peak_tag = alloc_.peak_tag();
-    rep.peak_time_ns = alloc_.peak_time_ns();
-    if (opts.record_events) rep.events = std::move(alloc_.events());
-    alloc_.begin_step(false, nullptr);
+    // A failed step gives its cached blocks back, so the device is where it was before the step.
+    if (rep.status == StepStatus::out_of_memory) ctx_.be.trim();
+    const DeviceMemory m = ctx_.be.memory();
+    rep.device_memory = {m.reserved, m.reserved_peak, m.workspace, m.context, m.total};
+    alloc_.begin_step(nullptr);
     opts_ = nullptr;
-    rep_ = nullptr;
     open_segment_ = nullptr;
     return rep;
 }

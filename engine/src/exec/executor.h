@@ -9,14 +9,15 @@
 #include <vector>
 
 #include "ckpt/session.h"
+#include "core/recorder.h"
 #include "layers/layer.h"
 
 namespace ckpt {
 
 class Executor {
 public:
-    // Allocates (and outside dry runs initialises) the parameters. Throws OutOfMemoryError.
-    Executor(const ModelSpec& spec, Allocator& alloc, bool dry);
+    // Allocates (and on a computing backend initialises) the parameters. Throws OutOfMemoryError.
+    Executor(const ModelSpec& spec, Allocator& alloc);
 
     StepReport step(const StepOptions& options);
 
@@ -35,34 +36,45 @@ public:
 
 private:
     struct BlockState {
-        Tensor input;                // kept by a checkpointed block
-        std::vector<Saved> saved;    // one per layer
-        std::vector<Tensor> outputs; // outputs of saved layers in a checkpointed block
-        uint64_t dropout_stream = 0; // where the block's dropout draws started
+        Tensor input;                 // kept by a checkpointed block
+        std::vector<StatePtr> state;  // one per layer: what its backward needs
+        std::vector<Tensor> outputs;  // outputs of saved layers in a checkpointed block
+        uint64_t dropout_stream = 0;  // where the block's dropout draws started
     };
+    // Clock stamps of a step's stretches, resolved to times once the step is over (-1: not reached).
+    struct Stamps {
+        int64_t begin = -1, end = -1;
+        int64_t ns(Clock& c) const { return begin >= 0 && end >= 0 ? c.elapsed_ns(end) - c.elapsed_ns(begin) : 0; }
+    };
+    struct BlockStamps { Stamps forward, recompute, backward; };
     struct Stopped {};
 
-    Tensor forward_block(int b, const Tensor& x, BlockState& st, StepReport& rep);
+    Tensor forward_block(int b, const Tensor& x, BlockState& st);
     Tensor backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep);
     void run(StepReport& rep, const StepOptions& options);
-    void span(int block, int layer, Phase phase, int64_t start);
+    // Closes a span started at stamp `start`; returns its end stamp.
+    int64_t span(int block, int layer, Phase phase, int64_t start);
     void check_stop() const;
     void hash_gradients(StepReport& rep, bool capture);
+    void resolve_times(StepReport& rep);
     // Whether a saved layer of a checkpointed block must keep its output for recomputation.
     bool output_needed(int b, size_t l) const;
-    int64_t now() const { return alloc_.now_ns(); }
+    int64_t stamp() { return clock_.stamp(); }
     void boundary(Segment* next);  // closes the open segment and opens `next`
 
     ModelSpec spec_;
     Allocator& alloc_;
     OpContext ctx_;
+    Clock& clock_;
+    Recorder recorder_;
     std::vector<std::vector<std::unique_ptr<Layer>>> blocks_;
     Loss loss_;
     std::vector<Param*> params_;
     int64_t step_ = 0;
     const StepOptions* opts_ = nullptr;
-    StepReport* rep_ = nullptr;
     Segment* open_segment_ = nullptr;
+    std::vector<BlockStamps> block_stamps_;
+    Stamps forward_stamps_, loss_stamps_, backward_stamps_, optimizer_stamps_;
 };
 
 }  // namespace ckpt

@@ -7,6 +7,7 @@
 #include "ckpt/units.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
+#include "backends/backend.h"
 #include "exec/executor.h"
 
 namespace ckpt {
@@ -30,6 +31,7 @@ std::string_view status_name(StepStatus s) {
 struct Session::Impl {
     DeviceInfo device;
     RunSettings settings;
+    Backend* backend = nullptr;
     // Declared before the executor: parameters must be freed while the allocator still exists.
     std::unique_ptr<Allocator> alloc;
     std::unique_ptr<Executor> exec;
@@ -37,16 +39,17 @@ struct Session::Impl {
 
 Session::Session(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Session::~Session() {
-    if (impl_) impl_->exec.reset();
-    cpu_backend().trim();  // a closed session's sizes are unlikely to be asked for again
+    if (!impl_) return;
+    impl_->exec.reset();
+    impl_->backend->trim();  // a closed session's sizes are unlikely to be asked for again
 }
 
 namespace {
 
 // Runs `steps` dry steps and returns the report with the highest peak, or an error.
-Result<StepReport> dry_run(const ModelSpec& spec, int steps, std::vector<int64_t>* kept = nullptr) {
-    Allocator alloc(cpu_backend(), true, 0);
-    Executor exec(spec, alloc, true);
+Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, std::vector<int64_t>* kept = nullptr) {
+    Allocator alloc(dry_backend(kind), 0);
+    Executor exec(spec, alloc);
     StepReport worst;
     StepOptions opts;
     opts.record_events = false;
@@ -75,19 +78,23 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
     if (!dev) return dev.error();
     if (settings.memory_limit < 0) return Error{"memory limit: must not be negative"};
 
+    Result<Backend*> backend = settings.dry_run ? Result<Backend*>(&dry_backend(dev->kind)) : backend_for(settings.device);
+    if (!backend) return backend.error();
     auto impl = std::make_unique<Impl>();
     impl->device = *dev;
     impl->settings = settings;
-    Backend& be = cpu_backend();
+    impl->backend = *backend;
+    Backend& be = **backend;
     be.set_threads(settings.threads);
+    be.set_tf32(settings.tf32);
 
     // Two dry steps (the second has the optimizer state of the first) give the step's peak
     // before a byte is allocated: a model that cannot fit is refused here, not half-way.
     std::vector<int64_t> kept_unchecked;
-    Result<StepReport> unchecked_run = dry_run(unchecked(spec), 1, &kept_unchecked);
+    Result<StepReport> unchecked_run = dry_run(unchecked(spec), 1, dev->kind, &kept_unchecked);
     if (!unchecked_run) return unchecked_run.error();
     if (!settings.dry_run) {
-        Result<StepReport> predicted = dry_run(spec, 2);
+        Result<StepReport> predicted = dry_run(spec, 2, dev->kind);
         if (!predicted) return predicted.error();
         const int64_t need = predicted->peak_total;
         if (need > dev->total_bytes)
@@ -96,9 +103,9 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
                          ") but the device has " + format_bytes(dev->total_bytes)};
     }
 
-    impl->alloc = std::make_unique<Allocator>(be, settings.dry_run, settings.memory_limit);
+    impl->alloc = std::make_unique<Allocator>(be, settings.memory_limit);
     try {
-        impl->exec = std::make_unique<Executor>(spec, *impl->alloc, settings.dry_run);
+        impl->exec = std::make_unique<Executor>(spec, *impl->alloc);
     } catch (const OutOfMemoryError& e) {
         return Error{"out of memory while allocating parameters: asked for " + format_bytes(e.info.requested) +
                      " with " + format_bytes(e.info.free_bytes) + " free under the limit of " +
@@ -134,14 +141,14 @@ int64_t Session::parameter_count() const {
     return n;
 }
 
-Result<StepReport> predict(const ModelSpec& spec, int steps) {
+Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind) {
     if (Status st = validate_model_spec(spec); !st) return *st.err;
     if (steps < 1) return Error{"steps: must be at least 1"};
     std::vector<int64_t> kept_unchecked;
-    Result<StepReport> base = dry_run(unchecked(spec), 1, &kept_unchecked);
+    Result<StepReport> base = dry_run(unchecked(spec), 1, kind, &kept_unchecked);
     if (!base) return base.error();
-    Allocator alloc(cpu_backend(), true, 0);
-    Executor exec(spec, alloc, true);
+    Allocator alloc(dry_backend(kind), 0);
+    Executor exec(spec, alloc);
     exec.kept_unchecked = kept_unchecked;
     StepReport r;
     for (int s = 0; s < steps; ++s) r = exec.step({});

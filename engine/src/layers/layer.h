@@ -1,12 +1,14 @@
-// Layers (ops with parameters or saved state) and losses. forward() keeps exactly what its
-// backward needs in a Saved record (tiny-cuda-nn's context object); with no record it keeps
-// nothing, which is how a checkpointed block runs its forward. Kept tensors are retagged from
-// `temporary` to the context's keep category (activation, or recomputed during recompute).
+// Layers (ops with parameters or saved state), losses and optimizer steps. A layer's forward
+// returns, when asked, a typed state that its backward takes (tiny-cuda-nn's forward context):
+// each layer type names what it keeps, and the executor sees only the list of tensors, to
+// count their bytes and to free them. Without a state pointer forward keeps nothing, which is
+// how a checkpointed block runs. Kept tensors move from `temporary` to the context's keep
+// category (activation, or recomputed during recomputation).
 //
 // What each layer keeps, per row of the batch (the table the hand counts in tests follow):
 //   linear     its input x                          (in floats)
 //   relu, tanh its output y                         (features floats)
-//   gelu       its input x                          (features floats)
+//   gelu, silu its input x                          (features floats)
 //   layernorm  its input x, mean and rstd           (features + 2 floats)
 //   dropout    its mask                             (features bytes)
 //   embedding  nothing (the token ids are `input`)
@@ -31,14 +33,16 @@ struct Param {
     Tensor state[2];   // optimizer moments, allocated at the first optimizer step
 };
 
-struct Saved {
-    std::vector<Tensor> tensors;
+// What one forward kept for its backward. Each layer derives its own with named members.
+struct LayerState {
+    virtual ~LayerState() = default;
+    virtual std::vector<const Tensor*> tensors() const = 0;
 };
+using StatePtr = std::unique_ptr<LayerState>;
 
 struct OpContext {
     Allocator& alloc;
     Backend& be;
-    bool dry = false;
     uint64_t seed = 0;
     uint64_t dropout_stream = 0;  // next dropout call's Philox stream; restored for recompute
     Category keep_category = Category::activation;
@@ -47,10 +51,10 @@ struct OpContext {
     Tensor make(std::vector<int64_t> shape, Category c = Category::temporary, ElemType t = ElemType::f32) {
         return Tensor::make(alloc, std::move(shape), c, t);
     }
-    void keep(Saved* saved, const Tensor& t) {
-        if (!saved) return;
+    // Marks a tensor as kept for backward: a transient one moves to the keep category.
+    const Tensor& keep(const Tensor& t) {
         if (t.storage->tag.category == Category::temporary) alloc.retag(*t.storage, keep_category);
-        saved->tensors.push_back(t);
+        return t;
     }
 };
 
@@ -61,34 +65,43 @@ public:
     const LayerSpec& spec() const { return spec_; }
     std::vector<Param>& params() { return params_; }
 
-    // x: (rows, in). Returns (rows, out). saved == nullptr keeps nothing.
-    virtual Tensor forward(OpContext& ctx, const Tensor& x, Saved* saved) = 0;
+    // x: (rows, in). Returns (rows, out). With `state`, *state receives what backward needs.
+    virtual Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) = 0;
     // dx is skipped (empty) when need_dx is false: nothing upstream wants it.
-    virtual Tensor backward(OpContext& ctx, Saved& saved, const Tensor& dy, bool need_dx) = 0;
-    // Random streams one forward draws: recomputation that skips a saved layer advances by this.
+    virtual Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) = 0;
+    // Random streams one forward draws: recomputation that skips a layer advances by this.
     virtual int rng_calls() const { return 0; }
 
     // Whether backward's state can be put together from the layer's input or output alone, so
-    // a layer saved by a selective policy need not run again when its block is recomputed:
-    // a linear needs only its input, ReLU/Tanh only their output. Others keep their state.
+    // that a layer need not run again when its block is recomputed: a linear needs only its
+    // input, ReLU/Tanh only their output. rebuild() makes that state (keeping the tensor).
     enum class Rebuild { no, from_input, from_output };
     virtual Rebuild rebuild_kind() const { return Rebuild::no; }
+    virtual StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor& output) { return nullptr; }
 
 protected:
     LayerSpec spec_;
     std::vector<Param> params_;
 };
 
-// Creates a layer, allocating (and, outside dry runs, initialising) its parameters.
+// A state of one tensor (the common case): a linear's input, an activation's input or output,
+// a dropout mask, an embedding's token ids.
+struct OneTensorState final : LayerState {
+    Tensor kept;
+    explicit OneTensorState(Tensor t) : kept(std::move(t)) {}
+    std::vector<const Tensor*> tensors() const override { return {&kept}; }
+};
+
+// Creates a layer, allocating (and, on a computing backend, initialising) its parameters.
 std::unique_ptr<Layer> make_layer(const LayerSpec& spec, OpContext& ctx, const std::string& name,
                                   uint64_t param_stream);
 
 class Loss {
 public:
     explicit Loss(LossType type) : type_(type) {}
-    // Keeps what backward needs in `saved`; returns the mean loss (0 in dry runs).
-    double forward(OpContext& ctx, const Tensor& out, const Tensor& target, Saved& saved);
-    Tensor backward(OpContext& ctx, Saved& saved);
+    // Keeps what backward needs in *state; returns the mean loss (0 in dry runs).
+    double forward(OpContext& ctx, const Tensor& out, const Tensor& target, StatePtr* state);
+    Tensor backward(OpContext& ctx, LayerState& state);
     LossType type() const { return type_; }
 
 private:

@@ -88,7 +88,7 @@ std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
 std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false); }
 std::vector<double> block_recompute_flops(const ModelSpec& spec) { return flops(spec, true); }
 
-Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns) {
+Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind) {
     if (Status st = validate_model_spec(spec); !st) return *st.err;
     const int n = int(spec.blocks.size());
     if (!forward_ns.empty() && int(forward_ns.size()) != n)
@@ -109,8 +109,8 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
         std::vector<bool> c(static_cast<size_t>(n));
         for (int b = 0; b < n; ++b) c[size_t(b)] = p == 1 || (p == 2 && b % 2 == 1) || (p == 3 && b % 2 == 0);
         for (int b = 0; b < n; ++b) s.blocks[size_t(b)].checkpoint = c[size_t(b)];
-        Allocator alloc(cpu_backend(), true, 0);
-        Executor exec(s, alloc, true);
+        Allocator alloc(dry_backend(kind), 0);
+        Executor exec(s, alloc);
         StepOptions opts;
         opts.record_events = false;
         StepReport r;

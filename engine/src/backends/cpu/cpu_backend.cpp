@@ -16,6 +16,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/host_clock.h"
 #include "core/philox.h"
 
 namespace ckpt {
@@ -47,6 +48,8 @@ public:
     std::string name() const override {
         return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS)";
     }
+    DeviceKind kind() const override { return DeviceKind::cpu; }
+    Clock& clock() override { return clock_; }
 
     // Freed buffers are kept by exact size and handed out again: a training step asks for the
     // same sizes every time, so after the first step no page is faulted in or zeroed again
@@ -69,7 +72,10 @@ public:
             trim();
             p = std::aligned_alloc(64, rounded);
         }
-        if (p) reserved_ += rounded;
+        if (p) {
+            const size_t now = reserved_ += rounded;
+            if (now > reserved_peak_) reserved_peak_ = now;
+        }
         return p;
     }
     void release(void* p, size_t bytes) override {
@@ -87,13 +93,52 @@ public:
         cache_.clear();
         cached_ = 0;
     }
-    int64_t reserved_bytes() const override { return int64_t(reserved_.load()); }
+    DeviceMemory memory() const override {
+        DeviceMemory m;
+        m.reserved = int64_t(reserved_.load());
+        m.reserved_peak = int64_t(reserved_peak_.load());
+        return m;
+    }
+    void reset_peak() override { reserved_peak_ = reserved_.load(); }
     void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
     void set_threads(int threads) override {
         if (threads <= 0) return;
         openblas_set_num_threads(threads);
         omp_set_num_threads(threads);
+    }
+
+    Digest digest(const float* x, int64_t n) override {
+        // Chunks hashed in parallel, combined in order (backend.h defines the hash).
+        const int64_t words = (n + 1) / 2, chunks = (words + kDigestChunkWords - 1) / kDigestChunkWords;
+        std::vector<uint64_t> hashes(size_t(chunks), 0);
+        std::vector<double> sums(size_t(chunks), 0.0), abs_sums(size_t(chunks), 0.0);
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+        for (int64_t c = 0; c < chunks; ++c) {
+            const int64_t w0 = c * kDigestChunkWords, w1 = std::min(words, w0 + kDigestChunkWords);
+            uint64_t h = kFnvBasis;
+            double s = 0.0, a = 0.0;
+            for (int64_t w = w0; w < w1; ++w) {
+                uint32_t lo = 0, hi = 0;
+                std::memcpy(&lo, x + 2 * w, 4);
+                if (2 * w + 1 < n) std::memcpy(&hi, x + 2 * w + 1, 4);
+                h = (h ^ (uint64_t(lo) | uint64_t(hi) << 32)) * kFnvPrime;
+                for (int64_t i = 2 * w; i < std::min(n, 2 * w + 2); ++i) {
+                    s += x[i];
+                    a += std::fabs(x[i]);
+                }
+            }
+            hashes[size_t(c)] = h;
+            sums[size_t(c)] = s;
+            abs_sums[size_t(c)] = a;
+        }
+        Digest d;
+        for (int64_t c = 0; c < chunks; ++c) {
+            d.hash = (d.hash ^ hashes[size_t(c)]) * kFnvPrime;
+            d.sum += sums[size_t(c)];
+            d.abs_sum += abs_sums[size_t(c)];
+        }
+        return d;
     }
 
     void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -180,6 +225,17 @@ public:
     void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) override {
 #pragma omp parallel for simd if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    }
+    void silu_forward(const float* x, float* y, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
+    }
+    void silu_backward(const float* x, const float* dy, float* dx, int64_t n) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const float s = 1.0f / (1.0f + std::exp(-x[i]));
+            dx[i] = dy[i] * (s + x[i] * s * (1.0f - s));
+        }
     }
     void add(const float* a, const float* b, float* y, int64_t n) override {
 #pragma omp parallel for simd if (n > kParallelMin)
@@ -433,7 +489,8 @@ private:
     std::mutex mutex_;
     std::unordered_map<size_t, std::vector<void*>> cache_;
     size_t cached_ = 0;
-    std::atomic<size_t> reserved_{0};
+    std::atomic<size_t> reserved_{0}, reserved_peak_{0};
+    HostClock clock_;
 };
 
 }  // namespace

@@ -1,0 +1,80 @@
+// The dry backend: no memory, no arithmetic. The executor runs on it unchanged; the tracking
+// allocator counts every tensor it would have allocated, so the bytes of a step are predicted
+// exactly for any size, for the device kind it stands in for (scratch.h). Pointers it sees are
+// null and every kernel returns at once; losses are 0.
+#include "backends/backend.h"
+#include "backends/host_clock.h"
+
+namespace ckpt {
+namespace {
+
+class DryBackend final : public Backend {
+public:
+    explicit DryBackend(DeviceKind kind) : kind_(kind) {}
+    std::string name() const override { return kind_ == DeviceKind::cuda ? "dry run (cuda)" : "dry run (cpu)"; }
+    DeviceKind kind() const override { return kind_; }
+    bool computes() const override { return false; }
+    // Dry runs happen on several threads at once (the GUI predicts while a worker runs), so
+    // each thread times its own.
+    Clock& clock() override {
+        thread_local HostClock clock;
+        return clock;
+    }
+
+    void* allocate(size_t) override { return nullptr; }
+    void release(void*, size_t) override {}
+    void to_host(void*, const void*, size_t) override {}
+    void from_host(void*, const void*, size_t) override {}
+    Digest digest(const float*, int64_t) override { return {}; }
+
+    void gemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float,
+              float*, int64_t) override {}
+    void fill(float*, int64_t, float) override {}
+    void fill_uniform(float*, int64_t, float, float, uint64_t, uint64_t) override {}
+    void fill_normal(float*, int64_t, float, uint64_t, uint64_t) override {}
+    void fill_classes(int64_t*, int64_t, int64_t, uint64_t, uint64_t) override {}
+    void broadcast_rows(float*, const float*, int64_t, int64_t) override {}
+    void column_sum(float*, const float*, int64_t, int64_t) override {}
+    void relu_forward(const float*, float*, int64_t) override {}
+    void relu_backward(const float*, const float*, float*, int64_t) override {}
+    void gelu_forward(const float*, float*, int64_t) override {}
+    void gelu_backward(const float*, const float*, float*, int64_t) override {}
+    void tanh_forward(const float*, float*, int64_t) override {}
+    void tanh_backward(const float*, const float*, float*, int64_t) override {}
+    void silu_forward(const float*, float*, int64_t) override {}
+    void silu_backward(const float*, const float*, float*, int64_t) override {}
+    void add(const float*, const float*, float*, int64_t) override {}
+    void layernorm_forward(const float*, const float*, const float*, float*, float*, float*, int64_t, int64_t,
+                           float) override {}
+    void layernorm_backward(const float*, const float*, const float*, const float*, const float*, float*, float*,
+                            float*, int64_t, int64_t) override {}
+    void dropout_forward(const float*, float*, uint8_t*, int64_t, float, uint64_t, uint64_t) override {}
+    void dropout_backward(const float*, const uint8_t*, float*, int64_t, float) override {}
+    double mse_forward(const float*, const float*, int64_t) override { return 0.0; }
+    void mse_backward(const float*, const float*, float*, int64_t) override {}
+    double softmax_xent_forward(const float*, const int64_t*, float*, int64_t, int64_t) override { return 0.0; }
+    void softmax_xent_backward(const float*, const int64_t*, float*, int64_t, int64_t) override {}
+    void embedding_forward(const int64_t*, const float*, const float*, float*, int64_t, int64_t, int64_t) override {}
+    void embedding_backward(const int64_t*, const float*, float*, float*, int64_t, int64_t, int64_t,
+                            int64_t) override {}
+    void attention_forward(const float*, float*, float*, uint8_t*, float*, int64_t, int64_t, int64_t, int64_t, bool,
+                           float, uint64_t, uint64_t) override {}
+    void attention_backward(const float*, const float*, const uint8_t*, const float*, float*, float*, int64_t,
+                            int64_t, int64_t, int64_t, bool, float) override {}
+    void sgd_step(float*, const float*, float*, int64_t, float, float, float, bool) override {}
+    void adamw_step(float*, const float*, float*, float*, int64_t, float, float, float, float, float,
+                    int64_t) override {}
+
+private:
+    DeviceKind kind_;
+};
+
+}  // namespace
+
+Backend& dry_backend(DeviceKind kind) {
+    // One per kind; it holds no state.
+    static DryBackend cpu(DeviceKind::cpu), cuda(DeviceKind::cuda);
+    return kind == DeviceKind::cuda ? cuda : cpu;
+}
+
+}  // namespace ckpt

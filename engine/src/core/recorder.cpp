@@ -1,0 +1,64 @@
+// The step's event recorder (recorder.h).
+#include "core/recorder.h"
+
+namespace ckpt {
+
+void Recorder::begin(bool keep, EventSink* sink) {
+    keep_ = keep;
+    sink_ = sink;
+    events_.clear();
+    spans_.clear();
+    pending_.clear();
+}
+
+void Recorder::deliver(Item& item) {
+    if (item.is_span) {
+        item.span.start_ns = clock_.elapsed_ns(item.span.start_ns);
+        item.span.end_ns = clock_.elapsed_ns(item.span.end_ns);
+        sink_->on_span(item.span);
+    } else {
+        item.event.time_ns = clock_.elapsed_ns(item.event.time_ns);
+        sink_->on_memory(item.event);
+    }
+}
+
+void Recorder::flush(bool wait) {
+    while (!pending_.empty()) {
+        Item& front = pending_.front();
+        const int64_t last = front.is_span ? front.span.end_ns : front.event.time_ns;
+        if (!wait && !clock_.ready(last)) return;
+        deliver(front);
+        pending_.pop_front();
+    }
+}
+
+void Recorder::memory(const MemoryEvent& e) {
+    if (keep_) events_.push_back(e);
+    if (!sink_) return;
+    pending_.push_back({false, e, {}});
+    flush(false);
+}
+
+void Recorder::span(const Span& s) {
+    if (keep_) spans_.push_back(s);
+    if (!sink_) return;
+    pending_.push_back({true, {}, s});
+    flush(false);
+}
+
+void Recorder::finish(std::vector<MemoryEvent>* events, std::vector<Span>* spans) {
+    if (sink_) flush(true);
+    for (MemoryEvent& e : events_) e.time_ns = clock_.elapsed_ns(e.time_ns);
+    for (Span& s : spans_) {
+        s.start_ns = clock_.elapsed_ns(s.start_ns);
+        s.end_ns = clock_.elapsed_ns(s.end_ns);
+    }
+    if (events) *events = std::move(events_);
+    if (spans) *spans = std::move(spans_);
+    events_.clear();
+    spans_.clear();
+    keep_ = false;
+    sink_ = nullptr;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,41 @@
+// Dropout: keeps its mask (one byte per element). The mask comes from Philox(seed, stream), and
+// the stream counter is what a recomputation restores to draw the same mask again.
+#include "layers/layer_types.h"
+
+namespace ckpt {
+namespace {
+
+class Dropout final : public Layer {
+public:
+    using Layer::Layer;
+
+    int rng_calls() const override { return spec_.p == 0.0 ? 0 : 1; }
+
+    Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
+        if (spec_.p == 0.0) {  // the identity: nothing to draw, keep or allocate
+            if (state) *state = std::make_unique<OneTensorState>(Tensor{});
+            return x;
+        }
+        Tensor y = ctx.make(x.shape);
+        Tensor mask = ctx.make(x.shape, Category::temporary, ElemType::u8);
+        if (state) *state = std::make_unique<OneTensorState>(ctx.keep(mask));
+        const uint64_t stream = ctx.dropout_stream++;
+        ctx.be.dropout_forward(x.f(), y.f(), mask.u8(), x.numel(), float(spec_.p), ctx.seed, stream);
+        return y;
+    }
+
+    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) override {
+        if (!need_dx) return {};
+        if (spec_.p == 0.0) return dy;
+        const Tensor& mask = static_cast<OneTensorState&>(state).kept;
+        Tensor dx = ctx.make(mask.shape);
+        ctx.be.dropout_backward(dy.f(), mask.u8(), dx.f(), mask.numel(), float(spec_.p));
+        return dx;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_dropout(const LayerSpec& s) { return std::make_unique<Dropout>(s); }
+
+}  // namespace ckpt

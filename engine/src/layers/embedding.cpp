@@ -1,0 +1,50 @@
+// Token (and optionally learned position) embedding: (rows, 1) token ids -> (rows, dim). Keeps
+// the token ids, which are `input` bytes, so it adds no activation bytes.
+#include "layers/layer_types.h"
+
+namespace ckpt {
+namespace {
+
+class Embedding final : public Layer {
+public:
+    Embedding(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream) : Layer(s) {
+        // N(0, 0.02) like GPT-2's initialisation.
+        Param t{name + ".weight", ctx.make({s.vocab, s.dim}, Category::parameter), {}, {}};  // (vocab, dim)
+        ctx.be.fill_normal(t.value.f(), t.value.numel(), 0.02f, ctx.seed, stream);
+        params_.push_back(std::move(t));
+        if (s.max_len > 0) {
+            Param p{name + ".positions", ctx.make({s.max_len, s.dim}, Category::parameter), {}, {}};
+            ctx.be.fill_normal(p.value.f(), p.value.numel(), 0.02f, ctx.seed, stream + 1);
+            params_.push_back(std::move(p));
+        }
+    }
+
+    Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
+        const int64_t rows = x.numel();
+        Tensor y = ctx.make({rows, spec_.dim});
+        if (state) *state = std::make_unique<OneTensorState>(ctx.keep(x));
+        ctx.be.embedding_forward(x.i64(), params_[0].value.f(), params_.size() > 1 ? params_[1].value.f() : nullptr,
+                                 y.f(), rows, ctx.seq, spec_.dim);
+        return y;
+    }
+
+    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool) override {
+        const Tensor& tokens = static_cast<OneTensorState&>(state).kept;
+        for (Param& p : params_)
+            if (!p.grad) p.grad = ctx.make(p.value.shape, Category::gradient);
+        // Positions beyond the sequence length get zero gradient: the kernel covers seq rows.
+        float* dpos = params_.size() > 1 ? params_[1].grad.f() : nullptr;
+        if (dpos) ctx.be.fill(dpos, params_[1].grad.numel(), 0.0f);
+        ctx.be.embedding_backward(tokens.i64(), dy.f(), params_[0].grad.f(), dpos, tokens.numel(), ctx.seq,
+                                  spec_.vocab, spec_.dim);
+        return {};  // token ids have no gradient
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> make_embedding(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream) {
+    return std::make_unique<Embedding>(s, ctx, name, stream);
+}
+
+}  // namespace ckpt
