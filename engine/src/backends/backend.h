@@ -17,12 +17,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "backends/digest.h"
 #include "ckpt/session.h"
 
 namespace ckpt {
+
+// A device failure that is not a lack of memory (a CUDA error, a failed library call): the
+// executor turns it into a failed step with this message.
+struct DeviceError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 // Time stamps of a step, taken in the order work is queued. On the CPU a stamp is the host
 // clock; on a GPU it is an event recorded on the stream, whose time is known only once the
@@ -39,18 +47,6 @@ public:
     virtual void exclude(int64_t from, int64_t to) = 0;
 };
 
-// A content hash of a tensor's raw bits with two sums for humans, computed where the data
-// lives. The hash is defined by chunks so every device can compute it in parallel and get the
-// same value for the same bits: 64-bit words (pairs of floats, an odd last float zero-extended)
-// in chunks of kDigestChunkWords, each chunk FNV-1a'd from the offset basis, the chunk hashes
-// FNV-1a'd in order. The sums are in double, accumulated per chunk and then over chunks.
-inline constexpr int64_t kDigestChunkWords = 4096;
-inline constexpr uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-inline constexpr uint64_t kFnvPrime = 0x100000001b3ull;
-struct Digest {
-    uint64_t hash = kFnvBasis;
-    double sum = 0.0, abs_sum = 0.0;
-};
 
 // What a device's memory holds besides the tensors the tracking allocator counts.
 struct DeviceMemory {

@@ -392,6 +392,9 @@ StepReport Executor::step(const StepOptions& opts) {
     } catch (const std::bad_alloc&) {
         rep.status = StepStatus::failed;
         rep.message = "the system refused an allocation (std::bad_alloc)";
+    } catch (const DeviceError& e) {
+        rep.status = StepStatus::failed;
+        rep.message = std::string("device error: ") + e.what();
     }
     // Whatever happened, the step's gradients go; the unwinding above freed everything else.
     alloc_.set_context(-1, -1, Phase::optimizer);
@@ -402,7 +405,12 @@ StepReport Executor::step(const StepOptions& opts) {
         rep.blocks[b].kept_bytes_unchecked = kept_unchecked[b];
         rep.blocks[b].avoided_bytes = kept_unchecked[b] - rep.blocks[b].kept_bytes;
     }
-    resolve_times(rep);
+    try {
+        resolve_times(rep);  // waits for the device: a fault there surfaces here
+    } catch (const DeviceError& e) {
+        rep.status = StepStatus::failed;
+        rep.message = std::string("device error: ") + e.what();
+    }
     rep.peak = alloc_.peak();
     rep.peak_total = alloc_.peak_total();
     rep.at_peak = alloc_.at_peak();

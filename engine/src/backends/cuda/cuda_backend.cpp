@@ -1,0 +1,458 @@
+// The CUDA backend: cuBLAS for every matrix product (TF32 off unless asked, so results track
+// the f32 CPU reference), the kernels of kernels.h for everything else, a PyTorch-style caching
+// allocator for tensors, CUDA events on the stream for time stamps. Everything runs on one
+// non-blocking stream per device (the stream contract of backend.h); host values (losses,
+// digests, copies) are the only points that wait for it.
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/backend.h"
+#include "backends/cuda/caching_allocator.h"
+#include "backends/cuda/kernels.h"
+
+namespace ckpt {
+namespace {
+
+void check(cudaError_t e, const char* what) {
+    if (e != cudaSuccess) throw DeviceError(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+void check(cublasStatus_t e, const char* what) {
+    if (e != CUBLAS_STATUS_SUCCESS) throw DeviceError(std::string(what) + ": " + cublasGetStatusString(e));
+}
+
+// Kernel launches report configuration errors at once and faults at the next synchronising call.
+void launched(const char* what) { check(cudaPeekAtLastError(), what); }
+
+class CudaClock final : public Clock {
+public:
+    explicit CudaClock(cudaStream_t s) : stream_(s) {}
+    ~CudaClock() override {
+        for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    }
+    void start() override {
+        used_ = 0;
+        excluded_.clear();
+        stamp();  // stamp 0: time zero
+    }
+    int64_t stamp() override {
+        if (used_ == events_.size()) {
+            cudaEvent_t e;
+            check(cudaEventCreate(&e), "cudaEventCreate");
+            events_.push_back(e);
+        }
+        check(cudaEventRecord(events_[used_], stream_), "cudaEventRecord");
+        return int64_t(used_++);
+    }
+    bool ready(int64_t s) override { return cudaEventQuery(events_[size_t(s)]) != cudaErrorNotReady; }
+    int64_t elapsed_ns(int64_t s) override {
+        int64_t ns = between(0, s);
+        for (const auto& [a, b] : excluded_)
+            if (b <= s) ns -= between(a, b);
+        return ns < 0 ? 0 : ns;
+    }
+    void exclude(int64_t from, int64_t to) override { excluded_.push_back({from, to}); }
+
+private:
+    int64_t between(int64_t a, int64_t b) {
+        check(cudaEventSynchronize(events_[size_t(b)]), "cudaEventSynchronize");
+        float ms = 0.0f;
+        check(cudaEventElapsedTime(&ms, events_[size_t(a)], events_[size_t(b)]), "cudaEventElapsedTime");
+        return int64_t(std::llround(double(ms) * 1e6));
+    }
+
+    cudaStream_t stream_;
+    std::vector<cudaEvent_t> events_;  // reused from step to step
+    size_t used_ = 0;
+    std::vector<std::pair<int64_t, int64_t>> excluded_;
+};
+
+constexpr size_t kCublasWorkspace = size_t(32) << 20;  // what cuBLAS asks for on Hopper
+
+class CudaBackend final : public Backend {
+public:
+    CudaBackend(int index, const std::string& device_name) : index_(index), device_name_(device_name) {
+        check(cudaSetDevice(index), "cudaSetDevice");
+        check(cudaFree(nullptr), "creating the CUDA context");
+        size_t free = 0, total = 0;
+        check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+        context_ = int64_t(total - free);
+        total_ = int64_t(total);
+        check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+        clock_ = std::make_unique<CudaClock>(stream_);
+        check(cublasCreate(&cublas_), "cublasCreate");
+        check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+        // A fixed workspace keeps cuBLAS deterministic and its memory visible.
+        check(cudaMalloc(&cublas_ws_, kCublasWorkspace), "cudaMalloc (cuBLAS workspace)");
+        check(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
+        set_tf32(false);
+        const size_t ws = size_t(cuda::kWorkspaceFloats) * 4 + size_t(cuda::kWorkspaceDoubles) * 8 +
+                          size_t(cuda::kWorkspaceWords) * 8;
+        void* base = nullptr;
+        check(cudaMalloc(&base, ws), "cudaMalloc (reduction workspace)");
+        char* p = static_cast<char*>(base);
+        ws_.floats = reinterpret_cast<float*>(p);
+        ws_.doubles = reinterpret_cast<double*>(p + cuda::kWorkspaceFloats * 4);
+        ws_.words = reinterpret_cast<unsigned long long*>(p + cuda::kWorkspaceFloats * 4 + cuda::kWorkspaceDoubles * 8);
+        workspace_ = int64_t(kCublasWorkspace + ws);
+    }
+    // Backends live until the process ends (the runtime may be gone by static destruction).
+
+    std::string name() const override { return "cuda:" + std::to_string(index_) + " (" + device_name_ + ")"; }
+    DeviceKind kind() const override { return DeviceKind::cuda; }
+    Clock& clock() override {
+        use();
+        return *clock_;
+    }
+
+    void* allocate(size_t bytes) override {
+        use();
+        return pool_.allocate(bytes);
+    }
+    void release(void* p, size_t) override { pool_.release(p); }
+    void to_host(void* dst, const void* src, size_t bytes) override {
+        use();
+        check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy to host");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    }
+    void from_host(void* dst, const void* src, size_t bytes) override {
+        use();
+        check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpy to device");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    }
+    void synchronize() override {
+        use();
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    }
+    void trim() override {
+        use();
+        cudaStreamSynchronize(stream_);
+        pool_.trim();
+    }
+    DeviceMemory memory() const override {
+        DeviceMemory m;
+        m.reserved = pool_.reserved();
+        m.reserved_peak = pool_.reserved_peak();
+        m.workspace = workspace_;
+        m.context = context_;
+        m.total = total_;
+        size_t free = 0, total = 0;
+        if (cudaMemGetInfo(&free, &total) == cudaSuccess) m.free = int64_t(free);
+        return m;
+    }
+    void reset_peak() override { pool_.reset_peak(); }
+    void set_tf32(bool on) override {
+        tf32_ = on;
+        check(cublasSetMathMode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    }
+    bool tf32() const override { return tf32_; }
+
+    Digest digest(const float* x, int64_t n) override {
+        use();
+        cuda::digest(x, n, ws_, stream_);
+        launched("digest");
+        Digest d;
+        unsigned long long h = 0;
+        double sums[2] = {0.0, 0.0};
+        check(cudaMemcpyAsync(&h, ws_.words, 8, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy");
+        check(cudaMemcpyAsync(sums, ws_.doubles, 16, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        d.hash = h;
+        d.sum = sums[0];
+        d.abs_sum = sums[1];
+        return d;
+    }
+
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
+    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
+        if (M <= 0 || N <= 0) return;
+        use();
+        check(cublasSgemm_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
+                             B, ldb, A, lda, &beta, C, ldc),
+              "cublasSgemm");
+    }
+    void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      int64_t sa, const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc,
+                      int64_t sc, int64_t batch) {
+        check(cublasSgemmStridedBatched_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N,
+                                           M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, ldc, sc, batch),
+              "cublasSgemmStridedBatched");
+    }
+
+    void fill(float* x, int64_t n, float v) override {
+        use();
+        cuda::fill(x, n, v, stream_);
+        launched("fill");
+    }
+    void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream) override {
+        use();
+        cuda::fill_uniform(x, n, lo, hi, seed, stream, stream_);
+        launched("fill_uniform");
+    }
+    void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) override {
+        use();
+        cuda::fill_normal(x, n, stddev, seed, stream, stream_);
+        launched("fill_normal");
+    }
+    void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) override {
+        use();
+        cuda::fill_classes(t, n, classes, seed, stream, stream_);
+        launched("fill_classes");
+    }
+    void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols) override {
+        use();
+        cuda::broadcast_rows(y, b, rows, cols, stream_);
+        launched("broadcast_rows");
+    }
+    void column_sum(float* out, const float* x, int64_t rows, int64_t cols) override {
+        use();
+        cuda::column_sum(out, x, rows, cols, ws_, stream_);
+        launched("column_sum");
+    }
+
+    void relu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::relu, x, y, n); }
+    void gelu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::gelu, x, y, n); }
+    void tanh_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::tanh, x, y, n); }
+    void silu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::silu, x, y, n); }
+    void relu_backward(const float* y, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::relu, y, dy, dx, n); }
+    void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::gelu, x, dy, dx, n); }
+    void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::tanh, y, dy, dx, n); }
+    void silu_backward(const float* x, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::silu, x, dy, dx, n); }
+    void add(const float* a, const float* b, float* y, int64_t n) override {
+        use();
+        cuda::add(a, b, y, n, stream_);
+        launched("add");
+    }
+
+    void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+                           int64_t rows, int64_t cols, float eps) override {
+        use();
+        cuda::layernorm_forward(x, gamma, beta, y, mean, rstd, rows, cols, eps, stream_);
+        launched("layernorm_forward");
+    }
+    void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
+                            float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols) override {
+        use();
+        cuda::layernorm_backward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols, ws_, stream_);
+        launched("layernorm_backward");
+    }
+
+    void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
+                         uint64_t stream) override {
+        use();
+        cuda::dropout_forward(x, y, mask, n, p, 1.0f / (1.0f - p), 0, seed, stream, stream_);
+        launched("dropout_forward");
+    }
+    void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p) override {
+        use();
+        cuda::dropout_backward(dy, mask, dx, n, 1.0f / (1.0f - p), stream_);
+        launched("dropout_backward");
+    }
+
+    double mse_forward(const float* pred, const float* target, int64_t n) override {
+        use();
+        cuda::mse_sum(pred, target, n, ws_, stream_);
+        launched("mse_forward");
+        return read_double() / double(n);
+    }
+    void mse_backward(const float* pred, const float* target, float* dpred, int64_t n) override {
+        use();
+        cuda::mse_backward(pred, target, dpred, n, stream_);
+        launched("mse_backward");
+    }
+    double softmax_xent_forward(const float* logits, const int64_t* target, float* probs, int64_t rows,
+                                int64_t cols) override {
+        use();
+        cuda::softmax_xent_forward(logits, target, probs, rows, cols, ws_, stream_);
+        launched("softmax_xent_forward");
+        return read_double() / double(rows);
+    }
+    void softmax_xent_backward(const float* probs, const int64_t* target, float* dlogits, int64_t rows,
+                               int64_t cols) override {
+        use();
+        cuda::softmax_xent_backward(probs, target, dlogits, rows, cols, stream_);
+        launched("softmax_xent_backward");
+    }
+
+    void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out, int64_t rows,
+                           int64_t seq, int64_t dim) override {
+        use();
+        cuda::embedding_forward(tokens, table, positions, out, rows, seq, dim, stream_);
+        launched("embedding_forward");
+    }
+    void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions, int64_t rows,
+                            int64_t seq, int64_t vocab, int64_t dim) override {
+        use();
+        cuda::embedding_backward(tokens, dout, dtable, dpositions, rows, seq, vocab, dim, stream_);
+        launched("embedding_backward");
+    }
+
+    // Per batch element: every head's scores in one strided-batched product, the softmax (and
+    // dropout) over all of them, then every head's output. Scratch: (heads, T, T) with dropout.
+    void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch, int64_t B,
+                           int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
+                           uint64_t stream) override {
+        use();
+        const int64_t d = H * hd, ld = 3 * d, TT = T * T;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+        for (int64_t b = 0; b < B; ++b) {
+            const float* Q = qkv + b * T * ld;
+            float* P = probs + b * H * TT;
+            gemm_strided(false, true, T, T, hd, scale, Q, ld, hd, Q + d, ld, hd, 0.0f, P, T, TT, H);
+            cuda::attention_softmax(P, H * T, T, causal, stream_);
+            const float* A = P;
+            if (p > 0.0f) {
+                cuda::dropout_forward(P, scratch, mask + b * H * TT, H * TT, p, keep_scale, uint64_t(b * H * TT), seed,
+                                      stream, stream_);
+                A = scratch;
+            }
+            gemm_strided(false, false, T, hd, T, 1.0f, A, T, TT, Q + 2 * d, ld, hd, 0.0f, out + b * T * d, d, hd, H);
+        }
+        launched("attention_forward");
+    }
+    // Scratch: dS (heads, T, T), and the dropped-out probabilities (heads, T, T) with dropout.
+    void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout, float* dqkv,
+                            float* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
+                            float p) override {
+        use();
+        const int64_t d = H * hd, ld = 3 * d, TT = T * T;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+        float* dS = scratch;
+        float* A = scratch + H * TT;
+        for (int64_t b = 0; b < B; ++b) {
+            const float* Q = qkv + b * T * ld;
+            const float* P = probs + b * H * TT;
+            const uint8_t* M = mask ? mask + b * H * TT : nullptr;
+            const float* dO = dout + b * T * d;
+            float* dQ = dqkv + b * T * ld;
+            const float* Ause = P;
+            if (M) {
+                cuda::apply_mask(P, M, A, H * TT, keep_scale, stream_);
+                Ause = A;
+            }
+            gemm_strided(true, false, T, hd, T, 1.0f, Ause, T, TT, dO, d, hd, 0.0f, dQ + 2 * d, ld, hd, H);  // dV
+            gemm_strided(false, true, T, T, hd, 1.0f, dO, d, hd, Q + 2 * d, ld, hd, 0.0f, dS, T, TT, H);     // dA
+            cuda::attention_softmax_backward(dS, P, M, H * T, T, scale, keep_scale, stream_);
+            gemm_strided(false, false, T, hd, T, 1.0f, dS, T, TT, Q + d, ld, hd, 0.0f, dQ, ld, hd, H);       // dQ
+            gemm_strided(true, false, T, hd, T, 1.0f, dS, T, TT, Q, ld, hd, 0.0f, dQ + d, ld, hd, H);        // dK
+        }
+        launched("attention_backward");
+    }
+
+    void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
+                  bool first) override {
+        use();
+        cuda::sgd_step(w, g, buf, n, lr, momentum, wd, first, stream_);
+        launched("sgd_step");
+    }
+    void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps,
+                    float wd, int64_t step) override {
+        use();
+        // The bias corrections exactly as the CPU computes them.
+        const float c1 = 1.0f / (1.0f - std::pow(b1, float(step)));
+        const float c2 = 1.0f / (1.0f - std::pow(b2, float(step)));
+        cuda::adamw_step(w, g, m, v, n, lr, b1, b2, eps, wd, c1, c2, stream_);
+        launched("adamw_step");
+    }
+
+private:
+    // The runtime's current device is per host thread: a session may be driven from a worker.
+    void use() const {
+        thread_local int current = -1;
+        if (current != index_) {
+            check(cudaSetDevice(index_), "cudaSetDevice");
+            current = index_;
+        }
+    }
+    void act(cuda::Act a, const float* x, float* y, int64_t n) {
+        use();
+        cuda::activation_forward(a, x, y, n, stream_);
+        launched("activation_forward");
+    }
+    void dact(cuda::Act a, const float* s, const float* dy, float* dx, int64_t n) {
+        use();
+        cuda::activation_backward(a, s, dy, dx, n, stream_);
+        launched("activation_backward");
+    }
+    double read_double() {
+        double v = 0.0;
+        check(cudaMemcpyAsync(&v, ws_.doubles, 8, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        return v;
+    }
+
+    int index_;
+    std::string device_name_;
+    cudaStream_t stream_ = nullptr;
+    cublasHandle_t cublas_ = nullptr;
+    void* cublas_ws_ = nullptr;
+    cuda::Workspace ws_;
+    std::unique_ptr<CudaClock> clock_;
+    cuda::CachingAllocator pool_;
+    int64_t context_ = 0, total_ = 0, workspace_ = 0;
+    bool tf32_ = false;
+};
+
+std::string no_device_reason(cudaError_t e) {
+    switch (e) {
+    case cudaErrorNoDevice: return "no CUDA-capable GPU was found";
+    case cudaErrorInsufficientDriver:
+        return "no NVIDIA driver was found, or it is older than this build's CUDA runtime needs";
+    default: return std::string("the CUDA runtime reports: ") + cudaGetErrorString(e);
+    }
+}
+
+}  // namespace
+
+std::vector<DeviceInfo> cuda_device_list(std::string* why_none) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        if (why_none) *why_none = no_device_reason(e == cudaSuccess ? cudaErrorNoDevice : e);
+        return {};
+    }
+    std::vector<DeviceInfo> out;
+    for (int i = 0; i < count; ++i) {
+        cudaDeviceProp prop{};
+        if (cudaGetDeviceProperties(&prop, i) != cudaSuccess) {
+            cudaGetLastError();
+            continue;
+        }
+        DeviceInfo d;
+        d.kind = DeviceKind::cuda;
+        d.index = i;
+        d.name = prop.name;
+        d.total_bytes = int64_t(prop.totalGlobalMem);
+        out.push_back(d);
+    }
+    if (out.empty() && why_none) *why_none = "the CUDA runtime lists devices but describes none";
+    return out;
+}
+
+Result<Backend*> cuda_backend(int index) {
+    static std::mutex mutex;
+    static std::map<int, CudaBackend*> backends;  // never destroyed: see CudaBackend
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = backends.find(index);
+    if (it != backends.end()) return it->second;
+    const std::vector<DeviceInfo> devices = cuda_device_list(nullptr);
+    if (index < 0 || index >= int(devices.size())) return Error{"no CUDA device " + std::to_string(index)};
+    try {
+        auto* be = new CudaBackend(index, devices[size_t(index)].name);
+        backends[index] = be;
+        return be;
+    } catch (const DeviceError& err) {
+        return Error{"cannot start CUDA device " + std::to_string(index) + ": " + err.what()};
+    }
+}
+
+}  // namespace ckpt

@@ -1,0 +1,84 @@
+// Launchers of the CUDA backend's own kernels, one .cu file per family (elementwise, rng,
+// reduce, norm, loss, embedding, attention, optimizer). Plain C++ signatures, so the backend
+// class (cuda_backend.cpp) is compiled by the host compiler. Every launcher queues work on
+// `s` and returns; none allocates: scratch comes from the caller (the tracking allocator or
+// the backend's fixed workspace, see Workspace).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace ckpt::cuda {
+
+// The backend's fixed device workspace for reductions: partial sums and digests. Its size
+// does not depend on the model, so it is accounted once as `workspace`, like cuBLAS's.
+struct Workspace {
+    float* floats = nullptr;  // kWorkspaceFloats
+    double* doubles = nullptr;  // kWorkspaceDoubles
+    unsigned long long* words = nullptr;  // kWorkspaceWords
+};
+inline constexpr int64_t kWorkspaceFloats = int64_t(4) << 20;   // 16 MiB
+inline constexpr int64_t kWorkspaceDoubles = int64_t(1) << 16;  // 512 KiB
+inline constexpr int64_t kWorkspaceWords = int64_t(1) << 16;    // 512 KiB
+
+// elementwise.cu
+void fill(float* x, int64_t n, float v, cudaStream_t s);
+void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s);
+enum class Act { relu, gelu, tanh, silu };
+void activation_forward(Act a, const float* x, float* y, int64_t n, cudaStream_t s);
+// `saved` is the output for relu/tanh, the input for gelu/silu.
+void activation_backward(Act a, const float* saved, const float* dy, float* dx, int64_t n, cudaStream_t s);
+void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);
+void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float scale, cudaStream_t s);
+void mse_backward(const float* pred, const float* target, float* d, int64_t n, cudaStream_t s);
+void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd, bool first,
+              cudaStream_t s);
+void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps,
+                float wd, float c1, float c2, cudaStream_t s);
+
+// rng.cu: the same Philox streams as the CPU (core/philox.h), so masks and uniform fills are
+// equal bit for bit; normal fills go through the device's log/cos (equal to a few ulp).
+void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream, cudaStream_t s);
+void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream, cudaStream_t s);
+void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream, cudaStream_t s);
+// Draws mask[base + i] for i < n and writes y = keep ? x * scale : 0.
+void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale, uint64_t base,
+                     uint64_t seed, uint64_t stream, cudaStream_t s);
+
+// reduce.cu: deterministic reductions (fixed split, fixed order).
+void column_sum(float* out, const float* x, int64_t rows, int64_t cols, const Workspace& w, cudaStream_t s);
+// Mean squared error in double into w.doubles[0].
+void mse_sum(const float* pred, const float* target, int64_t n, const Workspace& w, cudaStream_t s);
+// The digest of backend.h: hash, sum and abs sum into w.words[0], w.doubles[0], w.doubles[1].
+void digest(const float* x, int64_t n, const Workspace& w, cudaStream_t s);
+
+// norm.cu
+void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
+                       int64_t rows, int64_t cols, float eps, cudaStream_t s);
+void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
+                        float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols, const Workspace& w,
+                        cudaStream_t s);
+
+// loss.cu: softmax cross-entropy; the summed loss in double into w.doubles[0].
+void softmax_xent_forward(const float* logits, const int64_t* target, float* probs, int64_t rows, int64_t cols,
+                          const Workspace& w, cudaStream_t s);
+void softmax_xent_backward(const float* probs, const int64_t* target, float* d, int64_t rows, int64_t cols,
+                           cudaStream_t s);
+
+// embedding.cu
+void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out, int64_t rows,
+                       int64_t seq, int64_t dim, cudaStream_t s);
+void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions, int64_t rows,
+                        int64_t seq, int64_t vocab, int64_t dim, cudaStream_t s);
+
+// attention.cu: the row-wise parts of attention (the matrix products are cuBLAS calls).
+// Softmax of `rows` rows of length T in place; with `causal`, row r % T sees columns <= r % T.
+void attention_softmax(float* P, int64_t rows, int64_t T, bool causal, cudaStream_t s);
+// dS = scale * P * (dA' - rowsum(dA' * P)), dA' = dA masked and scaled by dropout (mask may be null).
+void attention_softmax_backward(float* dA, const float* P, const uint8_t* mask, int64_t rows, int64_t T, float scale,
+                                float keep_scale, cudaStream_t s);
+// A = mask ? P * keep_scale : 0.
+void apply_mask(const float* P, const uint8_t* mask, float* A, int64_t n, float keep_scale, cudaStream_t s);
+
+}  // namespace ckpt::cuda
