@@ -266,6 +266,15 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     }
     std::printf("  checkpointed      %d of %zu blocks; kept for backward %s, avoided %s\n", checkpointed,
                 spec.blocks.size(), format_bytes(r.kept_bytes_total()).c_str(), format_bytes(avoided).c_str());
+    if (session.device().kind == ckpt::DeviceKind::cuda) {
+        // What nvidia-smi shows is more than the tensors: the pool's cache, cuBLAS, the context.
+        const ckpt::DeviceMemoryReport& d = r.device_memory;
+        std::printf("  device memory     reserved %s (peak %s) for %s of tensors at peak; workspace %s; "
+                    "context %s; %s on the device%s\n",
+                    format_bytes(d.reserved).c_str(), format_bytes(d.reserved_peak).c_str(),
+                    format_bytes(r.peak_total).c_str(), format_bytes(d.workspace).c_str(),
+                    format_bytes(d.context).c_str(), format_bytes(d.total).c_str(), r.tf32 ? "; TF32 GEMMs" : "");
+    }
     std::printf("  gradient checksum 0x%016llx (sum %.6g, abs sum %.6g)\n",
                 static_cast<unsigned long long>(r.gradient_checksum), r.gradient_sum, r.gradient_abs_sum);
 
@@ -331,7 +340,7 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
 [[noreturn]] void creation_failed(const ckpt::Error& e, const ckpt::ModelSpec& spec, const ckpt::DeviceInfo& dev) {
     int code = kFailure;
     if (e.message.rfind("out of memory", 0) == 0) code = kOutOfMemory;
-    ckpt::Result<ckpt::StepReport> predicted = ckpt::predict(spec, 2);
+    ckpt::Result<ckpt::StepReport> predicted = ckpt::predict(spec, 2, dev.kind);
     if (predicted && predicted->peak_total > dev.total_bytes) code = kOutOfMemory;
     throw CliError{code, e.message};
 }
@@ -341,7 +350,7 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
-                               {"memory-limit", true}, {"no-preserve-rng", false}, {"policy", true}, {"report", true},
+                               {"memory-limit", true}, {"no-preserve-rng", false}, {"tf32", false}, {"policy", true}, {"report", true},
                                {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
                                {"quiet", false}},
                               "run");
@@ -354,6 +363,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     const int steps = a.has("steps") ? int(parse_int(a.value("steps"), "steps", 1, 1000000)) : 1;
     ckpt::RunSettings settings;
     settings.device = a.has("device") ? a.value("device") : "cpu";
+    settings.tf32 = a.has("tf32");
     if (a.has("threads")) settings.threads = int(parse_int(a.value("threads"), "threads", 1, 4096));
     if (a.has("memory-limit")) {
         ckpt::Result<int64_t> limit = ckpt::parse_bytes(a.value("memory-limit"));

@@ -70,7 +70,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES] [--policy P] [--no-preserve-rng]
+                      [--steps N] [--threads N] [--memory-limit BYTES] [--policy P] [--no-preserve-rng] [--tf32]
                       [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
 
@@ -86,7 +86,12 @@ DESCRIPTION
 
 OPTIONS
     --device cpu|cuda|cuda:N
-        Where to run (default cpu).
+        Where to run (default cpu). cuda is cuda:0. On a GPU the summary adds what the
+        device holds besides the tensors: the caching pool's reserved bytes (what nvidia-smi
+        counts), the cuBLAS workspace and the CUDA context.
+    --tf32
+        CUDA only: matrix products on TF32 tensor cores (faster; about 1e-3 relative error,
+        so gradients no longer track the f32 CPU reference). Off by default.
     --checkpoint POLICY
         Which blocks keep only their input in forward and recompute in backward, replacing
         the model file's "checkpoint" flags: none, all, sqrt (every round(sqrt(n))-th block,

@@ -21,154 +21,20 @@ import sys
 import time
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_model import training_setup, train_step  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRESETS = os.path.join(ROOT, "resources", "presets")
 
 
-def expand_blocks(spec):
-    out = []
-    for blk in spec["blocks"]:
-        for _ in range(blk.get("repeat", 1)):
-            out.append(blk)
-    return out
-
-
-class Embedding(nn.Module):
-    def __init__(self, l, seq):
-        super().__init__()
-        self.table = nn.Embedding(l["vocab"], l["dim"])
-        self.pos = nn.Parameter(torch.zeros(l["max_len"], l["dim"])) if l.get("max_len", 0) else None
-        self.seq = seq
-
-    def forward(self, tokens):
-        out = self.table(tokens.reshape(-1))
-        if self.pos is not None:
-            out = out + self.pos[torch.arange(out.shape[0]) % self.seq]
-        return out
-
-
-class AttentionCore(nn.Module):
-    """Scaled dot-product attention on a fused QKV input, as PyTorch eager users write it."""
-
-    def __init__(self, l, seq):
-        super().__init__()
-        self.heads, self.causal, self.p, self.seq = l["heads"], l.get("causal", False), l.get("p", 0.0), seq
-
-    def forward(self, qkv):
-        rows, d3 = qkv.shape
-        d, hd = d3 // 3, d3 // 3 // self.heads
-        B = rows // self.seq
-        q, k, v = qkv.reshape(B, self.seq, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
-        s = q @ k.transpose(-1, -2) / hd ** 0.5
-        if self.causal:
-            s = s.masked_fill(torch.ones(self.seq, self.seq, dtype=torch.bool).triu(1), float("-inf"))
-        a = F.dropout(torch.softmax(s, dim=-1), self.p, self.training)
-        return (a @ v).permute(0, 2, 1, 3).reshape(rows, d)
-
-
-SEQ = 1
-
-
-def make_layer(l):
-    t = l["type"]
-    if t == "embedding":
-        return Embedding(l, SEQ)
-    if t == "attention":
-        return AttentionCore(l, SEQ)
-    if t == "linear":
-        return nn.Linear(l["in"], l["out"], bias=l.get("bias", True))
-    if t == "relu":
-        return nn.ReLU()
-    if t == "gelu":
-        return nn.GELU(approximate="tanh")
-    if t == "tanh":
-        return nn.Tanh()
-    if t == "layernorm":
-        return nn.LayerNorm(l["dim"], eps=l.get("eps", 1e-5), elementwise_affine=l.get("affine", True))
-    if t == "dropout":
-        return nn.Dropout(l.get("p", 0.0))
-    raise ValueError("unknown layer " + t)
-
-
-class Model(nn.Module):
-    """The spec's stack. flags[b] checkpoints block b: "full" the whole block, "attention_core"
-    only its attention cores (Megatron-style selective recomputation)."""
-
-    def __init__(self, spec, flags):
-        super().__init__()
-        blocks = expand_blocks(spec)
-        self.blocks = nn.ModuleList(nn.Sequential(*[make_layer(l) for l in b["layers"]]) for b in blocks)
-        self.residual = [b.get("residual", False) for b in blocks]
-        self.flags = flags
-
-    def forward(self, x):
-        for blk, res, ck in zip(self.blocks, self.residual, self.flags):
-            if ck == "full":
-                y = checkpoint(blk, x, use_reentrant=False)
-            elif ck == "attention_core":
-                y = x
-                for layer in blk:
-                    y = checkpoint(layer, y, use_reentrant=False) if isinstance(layer, AttentionCore) else layer(y)
-            else:
-                y = blk(x)
-            x = x + y if res else y
-        return x
-
-
-def policy_flags(policy, n):
-    if policy == "none":
-        return [None] * n
-    if policy == "all":
-        return ["full"] * n
-    if policy == "all/attention_core":
-        return ["attention_core"] * n
-    raise ValueError(policy)
-
-
 def torch_step_ms(spec, policy, steps):
-    global SEQ
-    torch.manual_seed(spec.get("seed", 0))
-    blocks = expand_blocks(spec)
-    tokens = blocks[0]["layers"][0]["type"] == "embedding"
-    shape = spec["input"]["shape"]
-    SEQ = shape[1] if (tokens or len(shape) >= 3) else 1
-    model = Model(spec, policy_flags(policy, len(blocks)))
-    if tokens:
-        x = torch.randint(0, blocks[0]["layers"][0]["vocab"], (shape[0] * shape[1],))
-    else:
-        x = torch.randn(*shape).reshape(-1, shape[-1])
-    out_features = model(x).shape[-1]
-    if spec["loss"] == "cross_entropy":
-        target = torch.randint(0, out_features, (x.shape[0],))
-        loss_fn = F.cross_entropy
-    else:
-        target = torch.randn(x.shape[0], out_features)
-        loss_fn = F.mse_loss
-    o = spec.get("optimizer", {"type": "sgd"})
-    if o["type"] == "adamw":
-        betas = tuple(o.get("betas", [0.9, 0.999]))
-        opt = torch.optim.AdamW(model.parameters(), lr=o.get("lr", 1e-3), betas=betas, eps=o.get("eps", 1e-8),
-                                weight_decay=o.get("weight_decay", 0.0))
-    elif o["type"] == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=o.get("lr", 1e-3), momentum=o.get("momentum", 0.0),
-                              weight_decay=o.get("weight_decay", 0.0))
-    else:
-        opt = None
+    model, x, target, loss_fn, opt = training_setup(spec, policy, "cpu")
     times = []
     for s in range(steps + 2):
         t0 = time.perf_counter()
-        if opt:
-            opt.zero_grad(set_to_none=True)
-        else:
-            model.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), target)
-        loss.backward()
-        if opt:
-            opt.step()
+        train_step(model, x, target, loss_fn, opt)
         t1 = time.perf_counter()
         if s >= 2:
             times.append((t1 - t0) * 1e3)

@@ -95,6 +95,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     ordered_json j;
     j["model"] = r.model_name;
     j["device"] = r.device;
+    j["tf32"] = r.tf32;
     j["step"] = r.step;
     j["dry_run"] = r.dry_run;
     j["status"] = std::string(status_name(r.status));
@@ -121,6 +122,11 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     mem["peak_time_ns"] = r.peak_time_ns;
     mem["kept_bytes_total"] = r.kept_bytes_total();
     mem["loss_kept_bytes"] = r.loss_kept_bytes;
+    // Beside the requested bytes above: what the device's pool held (CUDA; the CPU's cache).
+    const DeviceMemoryReport& d = r.device_memory;
+    mem["device"] = {{"reserved_bytes", d.reserved},   {"reserved_peak_bytes", d.reserved_peak},
+                     {"workspace_bytes", d.workspace}, {"context_bytes", d.context},
+                     {"total_bytes", d.total}};
     j["memory"] = std::move(mem);
 
     ordered_json blocks = ordered_json::array();
@@ -145,7 +151,9 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     }
     j["blocks"] = std::move(blocks);
     j["gradient"] = {{"checksum", hex64(r.gradient_checksum)},
-                     {"checksum_algorithm", "fnv1a64 over the raw bits of every parameter gradient"},
+                     {"checksum_algorithm",
+                      "fnv1a64 over the raw bits of every parameter gradient (64-bit words in chunks of 4096, "
+                      "chunk hashes folded in order, parameter hashes folded in order)"},
                      {"sum", r.gradient_sum},
                      {"abs_sum", r.gradient_abs_sum}};
     j["preserve_rng"] = r.preserve_rng;

@@ -9,7 +9,7 @@
 namespace ckpt::cuda {
 namespace {
 
-constexpr int kLossBlocks = 256;
+constexpr int kLossBlocks = 1024;  // enough rows in flight to fill the device
 constexpr int kWarps = kThreads / 32;
 
 __device__ float block_max(float v, float* scratch) {

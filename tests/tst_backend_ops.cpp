@@ -1,0 +1,499 @@
+// Every backend op on every available backend against the CPU reference, in the style of ggml's
+// test-backend-ops: a table of ops x shapes (odd ones included: 1, 3, 7, 127 and sizes that are
+// not multiples of any vector width), the same host inputs uploaded to each backend, outputs
+// poisoned with NaN before the op so an unwritten element fails, and the results compared:
+//   bitwise where the op is exact by design: ReLU, masks, fills, copies, adds, the embedding
+//     scatter (repeated tokens add in row order on every device), the optimizer steps and MSE's
+//     gradient (written without fused multiply-adds), and the gradient digest;
+//   otherwise by normalized mean squared error, sum (a - b)^2 / sum b^2, at most 1e-8: f32
+//     results that differ only in summation order differ by about sqrt(n) * 2^-24 relative
+//     (NMSE near 1e-14 for short sums, up to ~1e-10 for the 70,000-row column sums); a wrong
+//     index, sign or missing term is O(1). Scalars (losses, summed in double) to 1e-9 relative.
+// The dry backend computes nothing; at the layer level its byte counts must equal those of the
+// backend it predicts, allocation by allocation. A backend that is absent is a clean skip that
+// names the reason.
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <type_traits>
+
+#include "backends/backend.h"
+#include "core/philox.h"
+#include "core/recorder.h"
+#include "layers/layer.h"
+#include "test_models.h"
+
+using namespace ckpt;
+
+namespace {
+
+enum class Check { bitwise, nmse };
+constexpr double kMaxNmse = 1e-8;
+constexpr double kScalarRel = 1e-9;
+
+// The buffers of one op on one backend: inputs uploaded, outputs poisoned, results read back.
+class Run {
+public:
+    explicit Run(Backend& be) : be_(be) {}
+    ~Run() {
+        for (auto& [p, n] : bufs_) be_.release(p, n);
+    }
+    Backend& be() { return be_; }
+
+    template <typename T>
+    T* in(const std::vector<T>& h) {
+        T* p = static_cast<T*>(alloc(h.size() * sizeof(T)));
+        if (!h.empty()) be_.from_host(p, h.data(), h.size() * sizeof(T));
+        return p;
+    }
+    // An output: poisoned with 0xFF bytes (NaN for floats) and read back after the op.
+    template <typename T>
+    T* out(int64_t n, Check check) {
+        const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
+        T* p = static_cast<T*>(alloc(bytes));
+        const std::vector<unsigned char> poison(bytes, 0xFF);
+        be_.from_host(p, poison.data(), bytes);
+        outs_.push_back({p, size_t(n) * sizeof(T), check, sizeof(T) == 4 && !std::is_integral_v<T>, sizeof(T) == 8});
+        return p;
+    }
+    // An in/out buffer (optimizer weights): uploaded, then compared like an output.
+    template <typename T>
+    T* inout(const std::vector<T>& h, Check check) {
+        T* p = in(h);
+        outs_.push_back({p, h.size() * sizeof(T), check, true, false});
+        return p;
+    }
+    void scalar(double v) { scalars_.push_back(v); }
+    // Drops the last output from the comparison (scratch whose contents are the device's business).
+    void outs_pop() { outs_.pop_back(); }
+    void digest(const Digest& d) { digests_.push_back(d); }
+
+    struct Out {
+        void* p;
+        size_t bytes;
+        Check check;
+        bool f32;
+        bool i64;
+    };
+    std::vector<std::vector<unsigned char>> read() {
+        std::vector<std::vector<unsigned char>> r;
+        for (const Out& o : outs_) {
+            std::vector<unsigned char> h(o.bytes);
+            if (o.bytes) be_.to_host(h.data(), o.p, o.bytes);
+            r.push_back(std::move(h));
+        }
+        return r;
+    }
+    const std::vector<Out>& outs() const { return outs_; }
+    const std::vector<double>& scalars() const { return scalars_; }
+    const std::vector<Digest>& digests() const { return digests_; }
+
+private:
+    void* alloc(size_t bytes) {
+        void* p = be_.allocate(std::max<size_t>(bytes, 4));
+        if (!p) qFatal("backend %s: allocation of %zu bytes failed", be_.name().c_str(), bytes);
+        bufs_.push_back({p, std::max<size_t>(bytes, 4)});
+        return p;
+    }
+    Backend& be_;
+    std::vector<std::pair<void*, size_t>> bufs_;
+    std::vector<Out> outs_;
+    std::vector<double> scalars_;
+    std::vector<Digest> digests_;
+};
+
+std::vector<float> randn(int64_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(size_t(std::max<int64_t>(n, 0)));
+    for (float& x : v) x = d(rng);
+    return v;
+}
+std::vector<int64_t> randi(int64_t n, int64_t hi, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int64_t> d(0, hi - 1);
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (int64_t& x : v) x = d(rng);
+    return v;
+}
+std::vector<uint8_t> randmask(int64_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint8_t> v(static_cast<size_t>(n));
+    for (uint8_t& x : v) x = uint8_t(rng() % 10 < 8);
+    return v;
+}
+
+struct OpCase {
+    QString name;
+    std::function<void(Run&)> body;
+};
+
+// The table. Inputs come from fixed seeds, so every backend sees the same numbers.
+std::vector<OpCase> op_cases() {
+    std::vector<OpCase> cases;
+    auto add = [&](QString name, std::function<void(Run&)> body) { cases.push_back({std::move(name), std::move(body)}); };
+    const int64_t sizes[] = {1, 3, 7, 127, 1000, 65537};
+
+    for (int64_t n : sizes) {
+        const QString s = QString::number(n);
+        add("fill n=" + s, [n](Run& r) { r.be().fill(r.out<float>(n, Check::bitwise), n, 0.25f); });
+        add("fill_uniform n=" + s, [n](Run& r) {
+            r.be().fill_uniform(r.out<float>(n, Check::bitwise), n, -0.3f, 0.7f, 42, philox::kStreamParams + 5);
+        });
+        add("fill_normal n=" + s, [n](Run& r) {
+            r.be().fill_normal(r.out<float>(n, Check::nmse), n, 0.02f, 42, philox::kStreamInput);
+        });
+        add("fill_classes n=" + s, [n](Run& r) {
+            r.be().fill_classes(r.out<int64_t>(n, Check::bitwise), n, 50257, 7, philox::kStreamTarget);
+        });
+        add("add n=" + s, [n](Run& r) {
+            r.be().add(r.in(randn(n, 1)), r.in(randn(n, 2)), r.out<float>(n, Check::bitwise), n);
+        });
+        struct Act {
+            const char* name;
+            void (Backend::*fwd)(const float*, float*, int64_t);
+            void (Backend::*bwd)(const float*, const float*, float*, int64_t);
+            bool exact;
+        };
+        for (const Act& a : {Act{"relu", &Backend::relu_forward, &Backend::relu_backward, true},
+                             Act{"gelu", &Backend::gelu_forward, &Backend::gelu_backward, false},
+                             Act{"tanh", &Backend::tanh_forward, &Backend::tanh_backward, false},
+                             Act{"silu", &Backend::silu_forward, &Backend::silu_backward, false}}) {
+            const Check c = a.exact ? Check::bitwise : Check::nmse;
+            add(QString(a.name) + "_forward n=" + s, [n, a, c](Run& r) {
+                (r.be().*a.fwd)(r.in(randn(n, 3, 2.0f)), r.out<float>(n, c), n);
+            });
+            add(QString(a.name) + "_backward n=" + s, [n, a, c](Run& r) {
+                (r.be().*a.bwd)(r.in(randn(n, 4, 0.8f)), r.in(randn(n, 5)), r.out<float>(n, c), n);
+            });
+        }
+        add("dropout_forward n=" + s, [n](Run& r) {
+            r.be().dropout_forward(r.in(randn(n, 6)), r.out<float>(n, Check::bitwise), r.out<uint8_t>(n, Check::bitwise),
+                                   n, 0.3f, 11, philox::kStreamDropout + 2);
+        });
+        add("dropout_backward n=" + s, [n](Run& r) {
+            r.be().dropout_backward(r.in(randn(n, 7)), r.in(randmask(n, 8)), r.out<float>(n, Check::bitwise), n, 0.1f);
+        });
+        add("mse n=" + s, [n](Run& r) {
+            const float* p = r.in(randn(n, 9));
+            const float* t = r.in(randn(n, 10));
+            r.scalar(r.be().mse_forward(p, t, n));
+            r.be().mse_backward(p, t, r.out<float>(n, Check::bitwise), n);
+        });
+        add("sgd momentum n=" + s, [n](Run& r) {
+            float* w = r.inout(randn(n, 11), Check::bitwise);
+            float* m = r.inout(randn(n, 12), Check::bitwise);
+            r.be().sgd_step(w, r.in(randn(n, 13)), m, n, 0.01f, 0.9f, 0.001f, false);
+        });
+        add("adamw step 3 n=" + s, [n](Run& r) {
+            float* w = r.inout(randn(n, 14), Check::bitwise);
+            float* m = r.inout(randn(n, 15, 0.1f), Check::bitwise);
+            std::vector<float> v = randn(n, 16, 0.01f);
+            for (float& x : v) x = x * x;
+            float* vv = r.inout(v, Check::bitwise);
+            r.be().adamw_step(w, r.in(randn(n, 17)), m, vv, n, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 3);
+        });
+        add("digest n=" + s, [n](Run& r) { r.digest(r.be().digest(r.in(randn(n, 18)), n)); });
+    }
+
+    const int64_t mats[][2] = {{1, 1}, {3, 7}, {127, 129}, {1000, 33}, {8192, 768}, {70000, 3}};
+    for (const auto& m : mats) {
+        const int64_t rows = m[0], cols = m[1];
+        const QString s = QString("%1x%2").arg(rows).arg(cols);
+        add("broadcast_rows " + s, [=](Run& r) {
+            r.be().broadcast_rows(r.out<float>(rows * cols, Check::bitwise), r.in(randn(cols, 19)), rows, cols);
+        });
+        add("column_sum " + s, [=](Run& r) {
+            r.be().column_sum(r.out<float>(cols, Check::nmse), r.in(randn(rows * cols, 20)), rows, cols);
+        });
+        for (bool affine : {true, false}) {
+            const QString a = affine ? " affine" : "";
+            add("layernorm_forward " + s + a, [=](Run& r) {
+                std::vector<float> x = randn(rows * cols, 21, 3.0f);
+                for (float& v : x) v += 1.5f;  // a mean away from zero
+                r.be().layernorm_forward(r.in(x), affine ? r.in(randn(cols, 22)) : nullptr,
+                                         affine ? r.in(randn(cols, 23)) : nullptr, r.out<float>(rows * cols, Check::nmse),
+                                         r.out<float>(rows, Check::nmse), r.out<float>(rows, Check::nmse), rows, cols, 1e-5f);
+            });
+            add("layernorm_backward " + s + a, [=](Run& r) {
+                // Statistics from the CPU's forward are inputs here: consistent by construction.
+                std::vector<float> x = randn(rows * cols, 24, 2.0f), mean(static_cast<size_t>(rows)), rstd(static_cast<size_t>(rows));
+                std::vector<float> y(static_cast<size_t>(rows * cols));
+                cpu_backend().layernorm_forward(x.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), rows,
+                                                cols, 1e-5f);
+                r.be().layernorm_backward(r.in(x), affine ? r.in(randn(cols, 25)) : nullptr, r.in(mean), r.in(rstd),
+                                          r.in(randn(rows * cols, 26)), r.out<float>(rows * cols, Check::nmse),
+                                          affine ? r.out<float>(cols, Check::nmse) : nullptr,
+                                          affine ? r.out<float>(cols, Check::nmse) : nullptr, rows, cols);
+            });
+        }
+        add("softmax_xent " + s, [=](Run& r) {
+            const float* logits = r.in(randn(rows * cols, 27, 3.0f));
+            const int64_t* t = r.in(randi(rows, cols, 28));
+            float* probs = r.out<float>(rows * cols, Check::nmse);
+            r.scalar(r.be().softmax_xent_forward(logits, t, probs, rows, cols));
+            r.be().softmax_xent_backward(probs, t, r.out<float>(rows * cols, Check::nmse), rows, cols);
+        });
+    }
+
+    struct Gemm { int64_t M, N, K; };
+    for (const Gemm& g : {Gemm{1, 1, 1}, Gemm{3, 7, 5}, Gemm{127, 33, 65}, Gemm{256, 512, 128}, Gemm{1000, 3, 777}})
+        for (int t = 0; t < 4; ++t) {
+            const bool ta = t & 1, tb = t & 2;
+            add(QString("gemm %1x%2x%3%4%5").arg(g.M).arg(g.N).arg(g.K).arg(ta ? " At" : "").arg(tb ? " Bt" : ""),
+                [=](Run& r) {
+                    // Row-major op(A) (M,K), op(B) (K,N), C (M,N) with beta = 0.5 over a given C.
+                    const int64_t lda = ta ? g.M : g.K, ldb = tb ? g.K : g.N;
+                    float* C = r.inout(randn(g.M * g.N, 31), Check::nmse);
+                    r.be().gemm(ta, tb, g.M, g.N, g.K, 1.25f, r.in(randn(g.M * g.K, 29)), lda,
+                                r.in(randn(g.K * g.N, 30)), ldb, 0.5f, C, g.N);
+                });
+        }
+
+    struct Emb { int64_t rows, seq, vocab, dim; };
+    for (const Emb& e : {Emb{1, 1, 1, 1}, Emb{12, 3, 7, 5}, Emb{130, 13, 1000, 33}, Emb{2048, 1024, 50257, 64}}) {
+        const QString s = QString("rows %1 seq %2 vocab %3 dim %4").arg(e.rows).arg(e.seq).arg(e.vocab).arg(e.dim);
+        add("embedding_forward " + s, [=](Run& r) {
+            r.be().embedding_forward(r.in(randi(e.rows, e.vocab, 32)), r.in(randn(e.vocab * e.dim, 33)),
+                                     r.in(randn(e.seq * e.dim, 34)), r.out<float>(e.rows * e.dim, Check::bitwise), e.rows,
+                                     e.seq, e.dim);
+        });
+        add("embedding_backward " + s, [=](Run& r) {
+            // A small vocabulary so tokens repeat: their gradients must add in row order.
+            const int64_t vocab = std::min<int64_t>(e.vocab, 50);
+            r.be().embedding_backward(r.in(randi(e.rows, vocab, 35)), r.in(randn(e.rows * e.dim, 36)),
+                                      r.out<float>(e.vocab * e.dim, Check::bitwise),
+                                      r.out<float>(e.seq * e.dim, Check::bitwise), e.rows, e.seq, e.vocab, e.dim);
+        });
+    }
+
+    struct Attn { int64_t B, T, H, hd; bool causal; float p; };
+    for (const Attn& a : {Attn{1, 1, 1, 1, false, 0.0f}, Attn{2, 7, 3, 5, true, 0.0f}, Attn{2, 7, 3, 5, true, 0.2f},
+                          Attn{1, 127, 2, 16, false, 0.1f}, Attn{2, 128, 4, 32, true, 0.0f}, Attn{1, 256, 12, 64, true, 0.1f}}) {
+        const QString s = QString("B %1 T %2 H %3 hd %4%5 p %6").arg(a.B).arg(a.T).arg(a.H).arg(a.hd)
+                              .arg(a.causal ? " causal" : "").arg(double(a.p));
+        const int64_t rows = a.B * a.T, d = a.H * a.hd, probs = a.B * a.H * a.T * a.T;
+        add("attention_forward " + s, [=](Run& r) {
+            const DeviceKind k = r.be().kind();
+            float* scratch = r.out<float>(std::max<int64_t>(1, (k == DeviceKind::cuda ? a.H : 1) * a.T * a.T), Check::bitwise);
+            r.outs_pop();  // scratch contents are the device's business
+            r.be().attention_forward(r.in(randn(rows * 3 * d, 37)), r.out<float>(rows * d, Check::nmse),
+                                     r.out<float>(probs, Check::nmse), a.p > 0 ? r.out<uint8_t>(probs, Check::bitwise) : nullptr,
+                                     scratch, a.B, a.T, a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
+        });
+        add("attention_backward " + s, [=](Run& r) {
+            // The CPU's forward makes consistent probabilities and masks for the backward.
+            std::vector<float> qkv = randn(rows * 3 * d, 38), out(static_cast<size_t>(rows * d)), P(static_cast<size_t>(probs));
+            std::vector<uint8_t> M(static_cast<size_t>(probs));
+            std::vector<float> fs(static_cast<size_t>(a.T * a.T));
+            cpu_backend().attention_forward(qkv.data(), out.data(), P.data(), a.p > 0 ? M.data() : nullptr, fs.data(),
+                                            a.B, a.T, a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
+            const DeviceKind k = r.be().kind();
+            float* scratch = r.out<float>((k == DeviceKind::cuda ? 2 * a.H : 2) * a.T * a.T, Check::bitwise);
+            r.outs_pop();
+            r.be().attention_backward(r.in(qkv), r.in(P), a.p > 0 ? r.in(M) : nullptr, r.in(randn(rows * d, 39)),
+                                      r.out<float>(rows * 3 * d, Check::nmse), scratch, a.B, a.T, a.H, a.hd, a.causal, a.p);
+        });
+    }
+    return cases;
+}
+
+// Results of one case on one backend.
+struct Outcome {
+    std::vector<std::vector<unsigned char>> outs;
+    std::vector<Run::Out> meta;
+    std::vector<double> scalars;
+    std::vector<Digest> digests;
+};
+
+Outcome run_case(const OpCase& c, Backend& be) {
+    Run r(be);
+    c.body(r);
+    be.synchronize();
+    return {r.read(), r.outs(), r.scalars(), r.digests()};
+}
+
+QString compare(const Outcome& got, const Outcome& ref) {
+    if (got.outs.size() != ref.outs.size()) return "different number of outputs";
+    for (size_t i = 0; i < got.outs.size(); ++i) {
+        const auto& g = got.outs[i];
+        const auto& f = ref.outs[i];
+        const Run::Out& m = ref.meta[i];
+        if (g.size() != f.size()) return QString("output %1: sizes differ").arg(i);
+        if (m.check == Check::bitwise || !m.f32) {
+            if (std::memcmp(g.data(), f.data(), g.size()) != 0) {
+                size_t k = 0;
+                while (k < g.size() && g[k] == f[k]) ++k;
+                return QString("output %1: not bitwise equal (first difference at byte %2 of %3)").arg(i).arg(k).arg(g.size());
+            }
+            continue;
+        }
+        const float* a = reinterpret_cast<const float*>(g.data());
+        const float* b = reinterpret_cast<const float*>(f.data());
+        double err = 0.0, norm = 0.0;
+        for (size_t k = 0; k < g.size() / 4; ++k) {
+            if (!std::isfinite(a[k]) && std::isfinite(b[k])) return QString("output %1: element %2 not written (or not finite)").arg(i).arg(k);
+            err += (double(a[k]) - double(b[k])) * (double(a[k]) - double(b[k]));
+            norm += double(b[k]) * double(b[k]);
+        }
+        const double nmse = norm > 0 ? err / norm : err;
+        if (!(nmse <= kMaxNmse)) return QString("output %1: NMSE %2 > %3").arg(i).arg(nmse).arg(kMaxNmse);
+    }
+    for (size_t i = 0; i < got.scalars.size(); ++i) {
+        const double a = got.scalars[i], b = ref.scalars[i];
+        if (!(std::fabs(a - b) <= kScalarRel * std::max(1.0, std::fabs(b))))
+            return QString("scalar %1: %2 vs %3").arg(i).arg(a, 0, 'g', 17).arg(b, 0, 'g', 17);
+    }
+    for (size_t i = 0; i < got.digests.size(); ++i) {
+        const Digest& a = got.digests[i];
+        const Digest& b = ref.digests[i];
+        if (a.hash != b.hash || a.sum != b.sum || a.abs_sum != b.abs_sum)
+            return QString("digest %1: %2/%3/%4 vs %5/%6/%7").arg(i).arg(a.hash, 16, 16).arg(a.sum).arg(a.abs_sum)
+                .arg(b.hash, 16, 16).arg(b.sum).arg(b.abs_sum);
+    }
+    return {};
+}
+
+// The event stream of one layer's forward and backward: (signed bytes, category) per event.
+std::vector<std::pair<int64_t, int>> layer_events(Backend& be, const LayerSpec& spec, std::vector<int64_t> in_shape,
+                                                  int64_t seq, std::vector<int64_t>* out_shape) {
+    Allocator alloc(be, 0);
+    Recorder rec(be.clock());
+    be.clock().start();
+    rec.begin(true, nullptr);
+    alloc.begin_step(&rec);
+    std::vector<std::pair<int64_t, int>> events;
+    {
+        OpContext ctx{alloc, be, 3};
+        ctx.seq = seq;
+        auto layer = make_layer(spec, ctx, "l", philox::kStreamParams);
+        const bool tokens = spec.type == LayerType::embedding;
+        Tensor x = ctx.make(in_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
+        if (tokens) be.fill_classes(x.i64(), x.numel(), spec.vocab, 1, 2);
+        else be.fill_normal(x.f(), x.numel(), 1.0f, 1, 2);
+        StatePtr state;
+        Tensor y = layer->forward(ctx, x, &state);
+        *out_shape = y.shape;
+        Tensor dy = ctx.make(y.shape);
+        be.fill_normal(dy.f(), dy.numel(), 1.0f, 1, 3);
+        Tensor dx = layer->backward(ctx, *state, dy, true);
+        for (Param& p : layer->params()) p.grad.reset();
+    }
+    std::vector<MemoryEvent> ev;
+    rec.finish(&ev, nullptr);
+    be.synchronize();
+    for (const MemoryEvent& e : ev) events.push_back({e.bytes, int(e.tag.category)});
+    return events;
+}
+
+QString cuda_absent_reason() {
+    std::string why;
+    if (cuda_devices(&why).empty()) return QString::fromStdString(why);
+    return {};
+}
+
+}  // namespace
+
+class TestBackendOps : public QObject {
+    Q_OBJECT
+
+private slots:
+    void ops_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::addColumn<int>("index");
+        const std::vector<OpCase> cases = op_cases();
+        for (size_t i = 0; i < cases.size(); ++i)
+            QTest::newRow(qPrintable("cuda: " + cases[i].name)) << QString("cuda") << int(i);
+    }
+
+    void ops() {
+        QFETCH(QString, backend);
+        QFETCH(int, index);
+        const QString why = cuda_absent_reason();
+        if (!why.isEmpty()) QSKIP(qPrintable("no CUDA device: " + why));
+        Result<Backend*> be = backend_for(backend.toStdString());
+        QVERIFY2(be.ok(), be.ok() ? "" : be.error().message.c_str());
+        const std::vector<OpCase> cases = op_cases();
+        const OpCase& c = cases[size_t(index)];
+        const Outcome ref = run_case(c, cpu_backend());
+        const Outcome got = run_case(c, **be);
+        const QString diff = compare(got, ref);
+        QVERIFY2(diff.isEmpty(), qPrintable(c.name + ": " + diff));
+    }
+
+    // The CPU reference itself: every output written (no NaN left from the poison) on every case.
+    void cpuWritesEveryOutput() {
+        for (const OpCase& c : op_cases()) {
+            const Outcome r = run_case(c, cpu_backend());
+            for (size_t i = 0; i < r.outs.size(); ++i) {
+                if (!r.meta[i].f32) continue;
+                const float* v = reinterpret_cast<const float*>(r.outs[i].data());
+                for (size_t k = 0; k < r.outs[i].size() / 4; ++k)
+                    QVERIFY2(std::isfinite(v[k]), qPrintable(c.name + QString(": output %1 element %2").arg(i).arg(k)));
+            }
+        }
+    }
+
+    void dryBytes_data() {
+        QTest::addColumn<QString>("device");
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("variant");
+        for (const char* dev : {"cpu", "cuda"})
+            for (LayerType t : {LayerType::linear, LayerType::relu, LayerType::gelu, LayerType::tanh, LayerType::silu,
+                                LayerType::layernorm, LayerType::dropout, LayerType::embedding, LayerType::attention})
+                for (int v = 0; v < 2; ++v)
+                    QTest::newRow(qPrintable(QString("%1: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
+                                                                                                    int(layer_type_name(t).size())))
+                                                 .arg(v)))
+                        << QString(dev) << int(t) << v;
+    }
+
+    // Layer by layer, the dry backend's allocations equal the real backend's: same sizes, same
+    // categories, same order. Variants: odd small shapes, and a dropout / no-bias flavour.
+    void dryBytes() {
+        QFETCH(QString, device);
+        QFETCH(int, type);
+        QFETCH(int, variant);
+        if (device == "cuda") {
+            const QString why = cuda_absent_reason();
+            if (!why.isEmpty()) QSKIP(qPrintable("no CUDA device: " + why));
+        }
+        Result<Backend*> be = backend_for(device.toStdString());
+        QVERIFY(be.ok());
+        LayerSpec s;
+        s.type = LayerType(type);
+        const int64_t rows = variant ? 21 : 6, seq = variant ? 7 : 3, f = variant ? 12 : 9;
+        std::vector<int64_t> shape{rows, f};
+        s.in = f;
+        s.out = variant ? 5 : 13;
+        s.bias = variant == 0;
+        s.dim = f;
+        s.p = variant ? 0.3 : 0.0;
+        if (s.type == LayerType::embedding) {
+            s.vocab = 11;
+            s.dim = 6;
+            s.max_len = variant ? seq : 0;
+            shape = {rows, 1};
+        }
+        if (s.type == LayerType::attention) {
+            s.heads = 3;
+            s.causal = variant == 1;
+            shape = {rows, 3 * 3 * (variant ? 2 : 1)};
+        }
+        std::vector<int64_t> real_shape, dry_shape;
+        const auto real = layer_events(**be, s, shape, seq, &real_shape);
+        const auto dry = layer_events(dry_backend((*be)->kind()), s, shape, seq, &dry_shape);
+        QCOMPARE(dry_shape, real_shape);
+        QCOMPARE(dry.size(), real.size());
+        for (size_t i = 0; i < dry.size(); ++i) QCOMPARE(dry[i], real[i]);
+        int64_t balance = 0;
+        for (const auto& e : real) balance += e.first;
+        QCOMPARE(balance, int64_t(0));  // everything the layer allocated was freed
+    }
+};
+
+QTEST_GUILESS_MAIN(TestBackendOps)
+#include "tst_backend_ops.moc"
