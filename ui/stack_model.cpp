@@ -4,6 +4,7 @@
 
 #include <QMimeData>
 
+#include "ckpt/layer_traits.h"
 #include "ui/style.h"
 
 namespace ckptui {
@@ -33,16 +34,13 @@ private:
 LayerStackModel::LayerStackModel(QObject* parent) : QAbstractItemModel(parent) {}
 
 void LayerStackModel::rechain(ckpt::ModelSpec& spec) {
+    // Each layer takes the width coming in and passes on its own (the engine's traits table).
     int64_t f = spec.token_input() ? 1 : spec.input_features();
     for (ckpt::BlockSpec& b : spec.blocks) {
         for (ckpt::LayerSpec& l : b.layers) {
-            switch (l.type) {
-            case ckpt::LayerType::linear: l.in = f; f = l.out; break;
-            case ckpt::LayerType::layernorm: l.dim = f; break;
-            case ckpt::LayerType::embedding: f = l.dim; break;
-            case ckpt::LayerType::attention: f /= 3; break;
-            default: break;
-            }
+            const ckpt::LayerTraits& t = ckpt::layer_traits(l.type);
+            t.take_input(l, f);
+            f = t.out_features(l, f);
         }
     }
 }

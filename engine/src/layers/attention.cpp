@@ -21,8 +21,6 @@ class Attention final : public Layer {
 public:
     using Layer::Layer;
 
-    int rng_calls() const override { return 1; }
-
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
         const int64_t rows = x.rows(), d = x.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
         const bool dropout = spec_.p > 0;

@@ -9,8 +9,6 @@ class Dropout final : public Layer {
 public:
     using Layer::Layer;
 
-    int rng_calls() const override { return spec_.p == 0.0 ? 0 : 1; }
-
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
         if (spec_.p == 0.0) {  // the identity: nothing to draw, keep or allocate
             if (state) *state = std::make_unique<OneTensorState>(Tensor{});

@@ -10,8 +10,7 @@ class Elementwise final : public Layer {
 public:
     using Layer::Layer;
 
-    bool from_input() const { return spec_.type == LayerType::gelu || spec_.type == LayerType::silu; }
-    Rebuild rebuild_kind() const override { return from_input() ? Rebuild::from_input : Rebuild::from_output; }
+    bool from_input() const { return rebuild_kind() == Rebuild::from_input; }
     StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor& output) override {
         return std::make_unique<OneTensorState>(ctx.keep(from_input() ? input : output));
     }

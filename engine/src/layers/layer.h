@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
 #include "core/tensor.h"
 
@@ -70,13 +71,14 @@ public:
     // dx is skipped (empty) when need_dx is false: nothing upstream wants it.
     virtual Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) = 0;
     // Random streams one forward draws: recomputation that skips a layer advances by this.
-    virtual int rng_calls() const { return 0; }
+    int rng_calls() const { return layer_traits(spec_.type).rng_draws(spec_); }
 
     // Whether backward's state can be put together from the layer's input or output alone, so
-    // that a layer need not run again when its block is recomputed: a linear needs only its
-    // input, ReLU/Tanh only their output. rebuild() makes that state (keeping the tensor).
-    enum class Rebuild { no, from_input, from_output };
-    virtual Rebuild rebuild_kind() const { return Rebuild::no; }
+    // that a layer need not run again when its block is recomputed (the traits table says: a
+    // linear needs only its input, ReLU/Tanh only their output). rebuild() makes that state,
+    // keeping the tensor; layers that cannot are never asked.
+    using Rebuild = LayerTraits::Rebuild;
+    Rebuild rebuild_kind() const { return layer_traits(spec_.type).rebuild; }
     virtual StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor& output) { return nullptr; }
 
 protected:

@@ -22,7 +22,6 @@ public:
         }
     }
 
-    Rebuild rebuild_kind() const override { return Rebuild::from_input; }
     StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor&) override {
         return std::make_unique<OneTensorState>(ctx.keep(input));
     }

@@ -10,6 +10,8 @@
 // (forward prefix, backward prefix, cost) labels: exact, and small in practice.
 #include "ckpt/planner.h"
 
+#include "ckpt/layer_traits.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -51,8 +53,8 @@ double ChainModel::recompute_cost(const std::vector<bool>& c) const {
 
 namespace {
 
-// FLOPs of each layer's forward, block by block; `rerun_only` counts only the layers a
-// checkpointed block runs again under its policy.
+// FLOPs of each layer's forward (the traits table), block by block; `rerun_only` counts only
+// the layers a checkpointed block runs again under its policy.
 std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
     std::vector<double> out;
     const double rows = double(spec.rows()), seq = double(spec.sequence_length());
@@ -60,22 +62,9 @@ std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
     for (const BlockSpec& b : spec.blocks) {
         double f = 0.0;
         for (size_t i = 0; i < b.layers.size(); ++i) {
-            const LayerSpec& l = b.layers[i];
-            double lf = 0.0;
-            switch (l.type) {
-            case LayerType::linear: lf = 2.0 * rows * double(l.in) * double(l.out); features = l.out; break;
-            case LayerType::attention:
-                features /= 3;  // QK^T and PV: 2 * 2 * rows * T * d, plus the softmax
-                lf = 4.0 * rows * seq * double(features) + 5.0 * rows * double(l.heads) * seq;
-                break;
-            case LayerType::embedding: lf = 2.0 * rows * double(l.dim); features = l.dim; break;
-            case LayerType::gelu:
-            case LayerType::tanh: lf = 20.0 * rows * double(features); break;
-            case LayerType::layernorm: lf = 8.0 * rows * double(features); break;
-            case LayerType::dropout: lf = l.p > 0 ? 3.0 * rows * double(features) : 0.0; break;
-            case LayerType::relu: lf = rows * double(features); break;
-            }
-            if (!rerun_only || !b.saves(i)) f += lf;
+            const LayerTraits& t = layer_traits(b.layers[i].type);
+            if (!rerun_only || !b.saves(i)) f += t.forward_flops(b.layers[i], rows, seq, features);
+            features = t.out_features(b.layers[i], features);
         }
         if (b.residual && !rerun_only) f += rows * double(features);
         out.push_back(f);

@@ -569,6 +569,7 @@ std::string_view layer_type_name(LayerType t) {
     case LayerType::relu: return "relu";
     case LayerType::gelu: return "gelu";
     case LayerType::tanh: return "tanh";
+    case LayerType::silu: return "silu";
     case LayerType::layernorm: return "layernorm";
     case LayerType::dropout: return "dropout";
     case LayerType::embedding: return "embedding";

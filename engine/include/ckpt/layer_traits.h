@@ -1,0 +1,67 @@
+// Every fact about a layer type that is not its arithmetic, in one table: its JSON name and
+// fields, its width after the layer, its parameters, what it keeps for backward, its FLOPs and
+// random draws, how a recomputation can rebuild its state. The parser, the validator, the JSON
+// writer, the planner's cost model, the GUI's stack model and the CLI's help all read this
+// table; a new layer type is one entry here plus its kernels and its layer class.
+//
+// (The tests' hand counts of kept bytes stay written out independently: they are the oracle
+// the table and the executor are checked against.)
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ckpt/model_spec.h"
+
+namespace ckpt {
+
+// A JSON field a layer type reads besides "type" and "save".
+struct LayerField {
+    enum class Kind { dim, number, flag } kind;
+    const char* key;   // "in", "eps", "bias", ...
+    bool required;
+    int64_t LayerSpec::*dim = nullptr;  // the member the field sets, by kind
+    double LayerSpec::*number = nullptr;
+    bool LayerSpec::*flag = nullptr;
+    const char* help = "";
+};
+
+// Where a layer's input width comes from for a given spec: what the layer's own fields say it
+// takes, so the validator can check it and the GUI can keep it in step when widths change.
+struct LayerTraits {
+    LayerType type;
+    const char* name;     // the JSON "type"
+    const char* summary;  // one line for help texts and tooltips
+    std::vector<LayerField> fields;
+    // Recomputation: a layer whose backward needs only its input (or only its output) can
+    // rebuild its backward state from that tensor without running again.
+    enum class Rebuild { no, from_input, from_output } rebuild;
+    const char* keeps;    // what it keeps for backward, in words (the table of layers/layer.h)
+
+    // Width after the layer for `in` features coming in (attention: a fused QKV of 3d -> d).
+    int64_t (*out_features)(const LayerSpec& l, int64_t in);
+    // Sets the fields that must equal the incoming width (linear "in", layernorm "dim").
+    void (*take_input)(LayerSpec& l, int64_t in);
+    // Parameter shapes, row-major, in the order the layer creates them.
+    std::vector<std::vector<int64_t>> (*params)(const LayerSpec& l);
+    // Bytes this layer keeps for backward when it is not checkpointed, before tensors shared
+    // with the neighbouring layer are counted once (rows of the batch, T, features in).
+    int64_t (*kept_bytes)(const LayerSpec& l, int64_t rows, int64_t seq, int64_t in);
+    // Forward FLOPs (rows, T, features in); the backward costs about twice this for matrix
+    // products and about as much for elementwise layers.
+    double (*forward_flops)(const LayerSpec& l, double rows, double seq, int64_t in);
+    // Random streams one forward draws (dropout masks).
+    int (*rng_draws)(const LayerSpec& l);
+};
+
+const std::vector<LayerTraits>& all_layer_traits();
+const LayerTraits& layer_traits(LayerType type);
+// The traits of the JSON name `name`, or null.
+const LayerTraits* find_layer_traits(std::string_view name);
+// "linear, relu, gelu, tanh, silu, layernorm, dropout, embedding or attention".
+std::string layer_type_list();
+int64_t parameter_count(const LayerSpec& l);
+
+}  // namespace ckpt

@@ -1,0 +1,139 @@
+// The layer-traits table (ckpt/layer_traits.h). Sizes are in f32 (4 bytes) and masks in bytes,
+// the engine's only dtypes so far.
+#include "ckpt/layer_traits.h"
+
+namespace ckpt {
+namespace {
+
+using Field = LayerField;
+using K = LayerField::Kind;
+using R = LayerTraits::Rebuild;
+
+int64_t same_width(const LayerSpec&, int64_t in) { return in; }
+void no_input(LayerSpec&, int64_t) {}
+std::vector<std::vector<int64_t>> no_params(const LayerSpec&) { return {}; }
+int no_draws(const LayerSpec&) { return 0; }
+
+// Elementwise activations: differ only in name, what they keep and their cost per element.
+LayerTraits activation(LayerType t, const char* name, const char* summary, R rebuild, double flops_per_element) {
+    LayerTraits a{t, name, summary, {}, rebuild,
+                  rebuild == R::from_output ? "its output (features floats per row)" : "its input (features floats per row)",
+                  same_width, no_input, no_params,
+                  [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * in * 4; },
+                  nullptr, no_draws};
+    // Captureless lambdas cannot close over the per-type cost: one function per cost.
+    if (flops_per_element == 1.0)
+        a.forward_flops = [](const LayerSpec&, double rows, double, int64_t in) { return rows * double(in); };
+    else
+        a.forward_flops = [](const LayerSpec&, double rows, double, int64_t in) { return 20.0 * rows * double(in); };
+    return a;
+}
+
+std::vector<LayerTraits> make_table() {
+    std::vector<LayerTraits> t;
+    t.push_back({LayerType::linear, "linear", "y = x W^T + b: a matrix product and a bias",
+                 {Field{K::dim, "in", true, &LayerSpec::in, nullptr, nullptr, "input features"},
+                  Field{K::dim, "out", true, &LayerSpec::out, nullptr, nullptr, "output features"},
+                  Field{K::flag, "bias", false, nullptr, nullptr, &LayerSpec::bias, "add a bias (default true)"}},
+                 R::from_input, "its input (in floats per row)",
+                 [](const LayerSpec& l, int64_t) { return l.out; },
+                 [](LayerSpec& l, int64_t in) { l.in = in; },
+                 [](const LayerSpec& l) {
+                     std::vector<std::vector<int64_t>> p{{l.out, l.in}};
+                     if (l.bias) p.push_back({l.out});
+                     return p;
+                 },
+                 [](const LayerSpec& l, int64_t rows, int64_t, int64_t) { return rows * l.in * 4; },
+                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.in) * double(l.out); },
+                 no_draws});
+    t.push_back(activation(LayerType::relu, "relu", "max(x, 0)", R::from_output, 1.0));
+    t.push_back(activation(LayerType::gelu, "gelu", "GELU, tanh approximation", R::from_input, 20.0));
+    t.push_back(activation(LayerType::tanh, "tanh", "tanh(x)", R::from_output, 20.0));
+    t.push_back(activation(LayerType::silu, "silu", "SiLU (swish): x * sigmoid(x)", R::from_input, 20.0));
+    t.push_back({LayerType::layernorm, "layernorm", "normalise each row to zero mean and unit variance, then scale and shift",
+                 {Field{K::dim, "dim", true, &LayerSpec::dim, nullptr, nullptr, "features (must match the input)"},
+                  Field{K::number, "eps", false, nullptr, &LayerSpec::eps, nullptr, "added to the variance (default 1e-5)"},
+                  Field{K::flag, "affine", false, nullptr, nullptr, &LayerSpec::bias, "learned scale and shift (default true)"}},
+                 R::no, "its input, and the mean and 1/std of each row (features + 2 floats per row)",
+                 same_width, [](LayerSpec& l, int64_t in) { l.dim = in; },
+                 [](const LayerSpec& l) {
+                     return l.bias ? std::vector<std::vector<int64_t>>{{l.dim}, {l.dim}} : std::vector<std::vector<int64_t>>{};
+                 },
+                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * (in + 2) * 4; },
+                 [](const LayerSpec&, double rows, double, int64_t in) { return 8.0 * rows * double(in); }, no_draws});
+    t.push_back({LayerType::dropout, "dropout", "zero each element with probability p, scale the rest by 1/(1-p)",
+                 {Field{K::number, "p", true, nullptr, &LayerSpec::p, nullptr, "drop probability in [0, 1)"}},
+                 R::no, "its mask (features bytes per row; nothing when p = 0)", same_width, no_input, no_params,
+                 [](const LayerSpec& l, int64_t rows, int64_t, int64_t in) { return l.p > 0 ? rows * in : int64_t(0); },
+                 [](const LayerSpec& l, double rows, double, int64_t in) { return l.p > 0 ? 3.0 * rows * double(in) : 0.0; },
+                 [](const LayerSpec& l) { return l.p > 0 ? 1 : 0; }});
+    t.push_back({LayerType::embedding, "embedding", "token ids to rows of a learned table, plus learned positions",
+                 {Field{K::dim, "vocab", true, &LayerSpec::vocab, nullptr, nullptr, "table rows (token ids 0..vocab-1)"},
+                  Field{K::dim, "dim", true, &LayerSpec::dim, nullptr, nullptr, "features per token"},
+                  Field{K::dim, "max_len", false, &LayerSpec::max_len, nullptr, nullptr,
+                        "learned positions for up to max_len tokens (default none)"}},
+                 R::no, "the token ids (counted as input, not activation)",
+                 [](const LayerSpec& l, int64_t) { return l.dim; }, no_input,
+                 [](const LayerSpec& l) {
+                     std::vector<std::vector<int64_t>> p{{l.vocab, l.dim}};
+                     if (l.max_len > 0) p.push_back({l.max_len, l.dim});
+                     return p;
+                 },
+                 [](const LayerSpec&, int64_t, int64_t, int64_t) { return int64_t(0); },
+                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.dim); }, no_draws});
+    t.push_back({LayerType::attention, "attention",
+                 "multi-head scaled dot-product attention on a fused QKV input (3d features in, d out)",
+                 {Field{K::dim, "heads", true, &LayerSpec::heads, nullptr, nullptr, "heads (must divide d)"},
+                  Field{K::flag, "causal", false, nullptr, nullptr, &LayerSpec::causal, "token t sees tokens <= t (default false)"},
+                  Field{K::number, "p", false, nullptr, &LayerSpec::p, nullptr, "dropout on the softmax output (default 0)"}},
+                 R::no, "its QKV input (3d floats per row), the softmax output (heads x T floats per row) and, with "
+                        "dropout, its mask (heads x T bytes per row)",
+                 [](const LayerSpec&, int64_t in) { return in / 3; }, no_input, no_params,
+                 [](const LayerSpec& l, int64_t rows, int64_t seq, int64_t in) {
+                     return rows * in * 4 + rows * l.heads * seq * 4 + (l.p > 0 ? rows * l.heads * seq : 0);
+                 },
+                 [](const LayerSpec& l, double rows, double seq, int64_t in) {
+                     // QK^T and PV: 2 * 2 * rows * T * d, plus the softmax.
+                     return 4.0 * rows * seq * double(in / 3) + 5.0 * rows * double(l.heads) * seq;
+                 },
+                 [](const LayerSpec&) { return 1; }});
+    return t;
+}
+
+}  // namespace
+
+const std::vector<LayerTraits>& all_layer_traits() {
+    static const std::vector<LayerTraits> table = make_table();
+    return table;
+}
+
+const LayerTraits& layer_traits(LayerType type) {
+    for (const LayerTraits& t : all_layer_traits())
+        if (t.type == type) return t;
+    return all_layer_traits().front();  // unreachable for a valid LayerType
+}
+
+const LayerTraits* find_layer_traits(std::string_view name) {
+    for (const LayerTraits& t : all_layer_traits())
+        if (name == t.name) return &t;
+    return nullptr;
+}
+
+std::string layer_type_list() {
+    const auto& all = all_layer_traits();
+    std::string s;
+    for (size_t i = 0; i < all.size(); ++i) s += std::string(i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i].name;
+    return s;
+}
+
+int64_t parameter_count(const LayerSpec& l) {
+    int64_t n = 0;
+    for (const auto& shape : layer_traits(l.type).params(l)) {
+        int64_t k = 1;
+        for (int64_t d : shape) k *= d;
+        n += k;
+    }
+    return n;
+}
+
+}  // namespace ckpt
