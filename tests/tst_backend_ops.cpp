@@ -8,7 +8,8 @@
 //   otherwise by normalized mean squared error, sum (a - b)^2 / sum b^2, at most 1e-8: f32
 //     results that differ only in summation order differ by about sqrt(n) * 2^-24 relative
 //     (NMSE near 1e-14 for short sums, up to ~1e-10 for the 70,000-row column sums); a wrong
-//     index, sign or missing term is O(1). Scalars (losses, summed in double) to 1e-9 relative.
+//     index, sign or missing term is O(1). Scalars (losses, summed in double) to 1e-9 relative,
+//     except cross-entropy's (1e-6: it sums f32 exponentials, whose ulps differ by device).
 // The dry backend computes nothing; at the layer level its byte counts must equal those of the
 // backend it predicts, allocation by allocation. A backend that is absent is a clean skip that
 // names the reason.
@@ -66,7 +67,8 @@ public:
         outs_.push_back({p, h.size() * sizeof(T), check, true, false});
         return p;
     }
-    void scalar(double v) { scalars_.push_back(v); }
+    // A host value with its relative tolerance.
+    void scalar(double v, double tol = kScalarRel) { scalars_.push_back({v, tol}); }
     // Drops the last output from the comparison (scratch whose contents are the device's business).
     void outs_pop() { outs_.pop_back(); }
     void digest(const Digest& d) { digests_.push_back(d); }
@@ -88,7 +90,7 @@ public:
         return r;
     }
     const std::vector<Out>& outs() const { return outs_; }
-    const std::vector<double>& scalars() const { return scalars_; }
+    const std::vector<std::pair<double, double>>& scalars() const { return scalars_; }
     const std::vector<Digest>& digests() const { return digests_; }
 
 private:
@@ -101,7 +103,7 @@ private:
     Backend& be_;
     std::vector<std::pair<void*, size_t>> bufs_;
     std::vector<Out> outs_;
-    std::vector<double> scalars_;
+    std::vector<std::pair<double, double>> scalars_;
     std::vector<Digest> digests_;
 };
 
@@ -199,6 +201,9 @@ std::vector<OpCase> op_cases() {
         add("digest n=" + s, [n](Run& r) { r.digest(r.be().digest(r.in(randn(n, 18)), n)); });
     }
 
+    // Several launches' worth of digest chunks (a GPU folds 8M floats per launch).
+    add("digest n=9000001", [](Run& r) { r.digest(r.be().digest(r.in(randn(9000001, 40)), 9000001)); });
+
     const int64_t mats[][2] = {{1, 1}, {3, 7}, {127, 129}, {1000, 33}, {8192, 768}, {70000, 3}};
     for (const auto& m : mats) {
         const int64_t rows = m[0], cols = m[1];
@@ -234,7 +239,9 @@ std::vector<OpCase> op_cases() {
             const float* logits = r.in(randn(rows * cols, 27, 3.0f));
             const int64_t* t = r.in(randi(rows, cols, 28));
             float* probs = r.out<float>(rows * cols, Check::nmse);
-            r.scalar(r.be().softmax_xent_forward(logits, t, probs, rows, cols));
+            // The loss adds up f32 exponentials: the device's expf is within 2 ulp of the host's,
+            // so a short row can move the mean loss by a few 1e-9 relative.
+            r.scalar(r.be().softmax_xent_forward(logits, t, probs, rows, cols), 1e-6);
             r.be().softmax_xent_backward(probs, t, r.out<float>(rows * cols, Check::nmse), rows, cols);
         });
     }
@@ -305,7 +312,7 @@ std::vector<OpCase> op_cases() {
 struct Outcome {
     std::vector<std::vector<unsigned char>> outs;
     std::vector<Run::Out> meta;
-    std::vector<double> scalars;
+    std::vector<std::pair<double, double>> scalars;
     std::vector<Digest> digests;
 };
 
@@ -343,8 +350,8 @@ QString compare(const Outcome& got, const Outcome& ref) {
         if (!(nmse <= kMaxNmse)) return QString("output %1: NMSE %2 > %3").arg(i).arg(nmse).arg(kMaxNmse);
     }
     for (size_t i = 0; i < got.scalars.size(); ++i) {
-        const double a = got.scalars[i], b = ref.scalars[i];
-        if (!(std::fabs(a - b) <= kScalarRel * std::max(1.0, std::fabs(b))))
+        const double a = got.scalars[i].first, b = ref.scalars[i].first, tol = ref.scalars[i].second;
+        if (!(std::fabs(a - b) <= tol * std::max(1.0, std::fabs(b))))
             return QString("scalar %1: %2 vs %3").arg(i).arg(a, 0, 'g', 17).arg(b, 0, 'g', 17);
     }
     for (size_t i = 0; i < got.digests.size(); ++i) {

@@ -220,6 +220,35 @@ private slots:
         QVERIFY2(ok.status == StepStatus::ok, ok.message.c_str());
     }
 
+    // The GUI streams events live: on a GPU each is delivered once its CUDA event has resolved,
+    // in order, with the same times as the report's.
+    void liveSinkOnDevice() {
+        if (const QString why = no_cuda(); !why.isEmpty()) QSKIP(qPrintable(why));
+        struct Sink : EventSink {
+            std::vector<MemoryEvent> events;
+            std::vector<Span> spans;
+            void on_memory(const MemoryEvent& e) override { events.push_back(e); }
+            void on_span(const Span& s) override { spans.push_back(s); }
+        } sink;
+        auto s = Session::create(with_policy(preset("gpt2_small"), "every:2"), on("cuda"));
+        QVERIFY(s);
+        for (int step = 0; step < 2; ++step) {
+            sink.events.clear();
+            sink.spans.clear();
+            StepOptions opts;
+            opts.sink = &sink;
+            const StepReport r = (*s)->step(opts);
+            QVERIFY2(r.status == StepStatus::ok, r.message.c_str());
+            QCOMPARE(sink.events.size(), r.events.size());
+            QCOMPARE(sink.spans.size(), r.spans.size());
+            for (size_t i = 0; i < r.events.size(); ++i) {
+                QCOMPARE(sink.events[i].time_ns, r.events[i].time_ns);
+                QCOMPARE(sink.events[i].bytes, r.events[i].bytes);
+            }
+            for (size_t i = 0; i < r.spans.size(); ++i) QCOMPARE(sink.spans[i].end_ns, r.spans[i].end_ns);
+        }
+    }
+
     void deviceListedWithNameAndMemory() {
         if (const QString why = no_cuda(); !why.isEmpty()) QSKIP(qPrintable(why));
         const std::vector<DeviceInfo> all = available_devices();

@@ -3,7 +3,10 @@
 
 #include <cuda_runtime_api.h>
 
+#include "backends/backend.h"
+
 #include <algorithm>
+#include <string>
 #include <vector>
 
 namespace ckpt::cuda {
@@ -73,14 +76,18 @@ void* CachingAllocator::allocate(size_t bytes) {
     if (!b) {
         const size_t seg = segment_size(size);
         void* p = nullptr;
-        if (cudaMalloc(&p, seg) != cudaSuccess) {
+        cudaError_t e = cudaMalloc(&p, seg);
+        if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError();  // an allocation failure is not sticky: clear it
             release_free_segments();
-            if (cudaMalloc(&p, seg) != cudaSuccess) {
+            e = cudaMalloc(&p, seg);
+            if (e == cudaErrorMemoryAllocation) {
                 cudaGetLastError();
                 return nullptr;
             }
         }
+        // Anything else (a fault left by an earlier kernel) is not a lack of memory.
+        if (e != cudaSuccess) throw DeviceError(std::string("cudaMalloc: ") + cudaGetErrorString(e));
         reserved_ += int64_t(seg);
         reserved_peak_ = std::max(reserved_peak_, reserved_);
         ++segment_count_;

@@ -24,7 +24,8 @@ public:
     CachingAllocator(const CachingAllocator&) = delete;
     CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-    void* allocate(size_t bytes);  // nullptr when the device is out of memory
+    // nullptr when the device is out of memory; throws DeviceError on any other CUDA failure.
+    void* allocate(size_t bytes);
     void release(void* p);
     void trim();                   // gives every wholly free segment back to the driver
 

@@ -29,7 +29,11 @@ void check(cublasStatus_t e, const char* what) {
 }
 
 // Kernel launches report configuration errors at once and faults at the next synchronising call.
-void launched(const char* what) { check(cudaPeekAtLastError(), what); }
+// cudaGetLastError also clears a non-sticky error, so one failure does not poison later calls.
+void launched(const char* what) { check(cudaGetLastError(), what); }
+
+// The runtime's current device is per host thread; this remembers which one this thread set.
+thread_local int t_current_device = -1;
 
 class CudaClock final : public Clock {
 public:
@@ -40,6 +44,7 @@ public:
     void start() override {
         used_ = 0;
         excluded_.clear();
+        times_.clear();
         stamp();  // stamp 0: time zero
     }
     int64_t stamp() override {
@@ -51,26 +56,42 @@ public:
         check(cudaEventRecord(events_[used_], stream_), "cudaEventRecord");
         return int64_t(used_++);
     }
-    bool ready(int64_t s) override { return cudaEventQuery(events_[size_t(s)]) != cudaErrorNotReady; }
+    bool ready(int64_t s) override {
+        const cudaError_t e = cudaEventQuery(events_[size_t(s)]);
+        if (e == cudaErrorNotReady) {
+            cudaGetLastError();  // "not ready" is recorded as the last error: clear it
+            return false;
+        }
+        check(e, "cudaEventQuery");
+        return true;
+    }
+    // Every stamp is measured from stamp 0 (and cached), and an excluded stretch is the
+    // difference of two such times, so elapsed_ns is monotone in the stamp.
     int64_t elapsed_ns(int64_t s) override {
-        int64_t ns = between(0, s);
+        int64_t ns = since_start(s);
         for (const auto& [a, b] : excluded_)
-            if (b <= s) ns -= between(a, b);
+            if (b <= s) ns -= since_start(b) - since_start(a);
         return ns < 0 ? 0 : ns;
     }
     void exclude(int64_t from, int64_t to) override { excluded_.push_back({from, to}); }
 
 private:
-    int64_t between(int64_t a, int64_t b) {
-        check(cudaEventSynchronize(events_[size_t(b)]), "cudaEventSynchronize");
-        float ms = 0.0f;
-        check(cudaEventElapsedTime(&ms, events_[size_t(a)], events_[size_t(b)]), "cudaEventElapsedTime");
-        return int64_t(std::llround(double(ms) * 1e6));
+    int64_t since_start(int64_t s) {
+        if (times_.size() < used_) times_.resize(used_, -1);
+        int64_t& t = times_[size_t(s)];
+        if (t < 0) {
+            check(cudaEventSynchronize(events_[size_t(s)]), "cudaEventSynchronize");
+            float ms = 0.0f;
+            check(cudaEventElapsedTime(&ms, events_[0], events_[size_t(s)]), "cudaEventElapsedTime");
+            t = int64_t(std::llround(double(ms) * 1e6));
+        }
+        return t;
     }
 
     cudaStream_t stream_;
     std::vector<cudaEvent_t> events_;  // reused from step to step
     size_t used_ = 0;
+    std::vector<int64_t> times_;       // ns since stamp 0, -1 until read
     std::vector<std::pair<int64_t, int64_t>> excluded_;
 };
 
@@ -80,6 +101,7 @@ class CudaBackend final : public Backend {
 public:
     CudaBackend(int index, const std::string& device_name) : index_(index), device_name_(device_name) {
         check(cudaSetDevice(index), "cudaSetDevice");
+        t_current_device = index;
         check(cudaFree(nullptr), "creating the CUDA context");
         size_t free = 0, total = 0;
         check(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
@@ -137,6 +159,7 @@ public:
         pool_.trim();
     }
     DeviceMemory memory() const override {
+        use();
         DeviceMemory m;
         m.reserved = pool_.reserved();
         m.reserved_peak = pool_.reserved_peak();
@@ -145,6 +168,7 @@ public:
         m.total = total_;
         size_t free = 0, total = 0;
         if (cudaMemGetInfo(&free, &total) == cudaSuccess) m.free = int64_t(free);
+        else cudaGetLastError();
         return m;
     }
     void reset_peak() override { pool_.reset_peak(); }
@@ -182,6 +206,7 @@ public:
     void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                       int64_t sa, const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc,
                       int64_t sc, int64_t batch) {
+        if (M <= 0 || N <= 0 || batch <= 0) return;
         check(cublasSgemmStridedBatched_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N,
                                            M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, ldc, sc, batch),
               "cublasSgemmStridedBatched");
@@ -330,7 +355,7 @@ public:
         for (int64_t b = 0; b < B; ++b) {
             const float* Q = qkv + b * T * ld;
             const float* P = probs + b * H * TT;
-            const uint8_t* M = mask ? mask + b * H * TT : nullptr;
+            const uint8_t* M = p > 0.0f && mask ? mask + b * H * TT : nullptr;
             const float* dO = dout + b * T * d;
             float* dQ = dqkv + b * T * ld;
             const float* Ause = P;
@@ -366,10 +391,9 @@ public:
 private:
     // The runtime's current device is per host thread: a session may be driven from a worker.
     void use() const {
-        thread_local int current = -1;
-        if (current != index_) {
+        if (t_current_device != index_) {
             check(cudaSetDevice(index_), "cudaSetDevice");
-            current = index_;
+            t_current_device = index_;
         }
     }
     void act(cuda::Act a, const float* x, float* y, int64_t n) {

@@ -69,12 +69,14 @@ void embedding_forward(const int64_t* tokens, const float* table, const float* p
 
 void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions, int64_t rows,
                         int64_t seq, int64_t vocab, int64_t dim, cudaStream_t s) {
+    if (dim <= 0) return;
+    if (dpositions && seq > 0)
+        embedding_position_grad_k<<<grid_for(seq * dim), kThreads, 0, s>>>(dout, dpositions, rows, seq, dim);
+    if (vocab <= 0) return;
     // About two blocks per multiprocessor; small vocabularies get slices of at least 16 tokens.
     const int64_t slice = std::max<int64_t>(16, (vocab + 263) / 264);
     embedding_table_grad_k<<<unsigned((vocab + slice - 1) / slice), kThreads, 0, s>>>(tokens, dout, dtable, rows,
                                                                                       vocab, dim, slice);
-    if (dpositions && seq > 0)
-        embedding_position_grad_k<<<grid_for(seq * dim), kThreads, 0, s>>>(dout, dpositions, rows, seq, dim);
 }
 
 }  // namespace ckpt::cuda

@@ -110,10 +110,10 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
                         float* dx, float* dgamma, float* dbeta, int64_t rows, int64_t cols, const Workspace& w,
                         cudaStream_t s) {
-    if (rows <= 0) return;
+    if (rows <= 0 || cols <= 0) return;
     layernorm_dx_k<<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(x, gamma, mean, rstd, dy, dx, rows,
                                                                                 cols);
-    if (!dgamma) return;
+    if (!dgamma || cols <= 0) return;
     int64_t chunks = std::min<int64_t>({64, std::max<int64_t>(1, kWorkspaceFloats / (2 * cols)), (rows + 255) / 256});
     chunks = std::max<int64_t>(1, chunks);
     const int64_t per = (rows + chunks - 1) / chunks;

@@ -131,7 +131,8 @@ void mse_sum(const float* pred, const float* target, int64_t n, const Workspace&
 
 void digest(const float* x, int64_t n, const Workspace& w, cudaStream_t s) {
     const int64_t words = (n + 1) / 2, chunks = (words + kDigestChunkWords - 1) / kDigestChunkWords;
-    const int64_t batch = std::min<int64_t>(kWorkspaceWords - 1, (kWorkspaceDoubles - 2) / 2);
+    // 1024 chunks (8M floats) per launch: a big tensor takes several, folded in order.
+    const int64_t batch = std::min<int64_t>({1024, kWorkspaceWords - 1, (kWorkspaceDoubles - 2) / 2});
     if (chunks == 0) digest_fold_k<<<1, 1, 0, s>>>(0, true, w.words, w.doubles);
     for (int64_t first = 0; first < chunks; first += batch) {
         const int64_t count = std::min(batch, chunks - first);
