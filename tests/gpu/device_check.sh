@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
 # The whole GPU check in one call, for a lent GPU machine (../shared/gpu/README.md). Run from
 # the project root with .gpu carried (made here by ../shared/gpu/prepare.sh):
-#   bash tests/gpu/device_check.sh [--bench-full]
-# It builds the engine, the CLI and the tests with CUDA for the local GPU (no UI), runs the GPU
-# tests first, then the benchmark against PyTorch, records a GPU run with --report/--trace/--csv
-# (to open here in the app), runs the rest of the suite, and ends with compute-sanitizer over the
-# backend ops. Logs and files land in $OUT. Each stage has a time limit so the call ends in time.
+#   bash tests/gpu/device_check.sh [STAGES]
+# STAGES (comma list, default all): bench (f32 against PyTorch), bench-tf32, record (a GPU run
+# saved with --report/--trace/--csv, to open in the app), suite (the rest of the tests),
+# memcheck (compute-sanitizer over the backend ops). The build (CUDA for the local GPU, no UI)
+# and the GPU tests always run first. Logs and files land in $OUT; each stage has a time limit.
 set -uo pipefail
-out=${OUT:-/tmp/ckpt-gpu-out}
-mkdir -p "$out"
 export CKPT_BUILD=${CKPT_BUILD:-/tmp/ckpt-gpu-build}
-bench_args=--quick
-[ "${1:-}" = --bench-full ] && bench_args=
-# Stage 1 and 2 (on-device.sh): unpack the carried packages, build, run the GPU tests.
-CKPT_CTEST_ARGS="-L gpu --timeout 400" CKPT_AFTER="bash tests/gpu/after_gpu_tests.sh $bench_args" \
+export CKPT_STAGES=${1:-bench,bench-tf32,record,suite,memcheck}
+CKPT_CTEST_ARGS="-L gpu --timeout 400" CKPT_AFTER="bash tests/gpu/after_gpu_tests.sh" \
   bash .gpu/on-device.sh -DCKPT_BUILD_UI=OFF
