@@ -244,6 +244,39 @@ private slots:
         QVERIFY(r.peak_total <= settings.memory_limit);
     }
 
+    void optimizerOutOfMemoryIsAllOrNothing() {
+        // The textbook MLP with AdamW: its first step peaks in the optimizer, where the two
+        // moments are created. A limit just under that peak fails the step there: no parameter
+        // may have moved and no optimizer state may be left behind.
+        ModelSpec spec = testmodels::textbook(16, 256);
+        spec.optimizer.type = OptimizerType::adamw;
+        Result<StepReport> need = predict(spec, 1);
+        QVERIFY(need.ok());
+        QCOMPARE(need->peak_tag.phase, Phase::optimizer);
+        RunSettings settings;
+        settings.memory_limit = need->peak_total - 1;
+        auto s = make(spec, settings);
+        StepOptions capture;
+        capture.capture_tensors = true;
+        const StepReport failed = s->step(capture);
+        QCOMPARE(failed.status, StepStatus::out_of_memory);
+        QCOMPARE(failed.oom.tag.phase, Phase::optimizer);
+        verifyBalanced(failed, s->live_bytes());
+        QCOMPARE(s->live_bytes()[int(Category::optimizer_state)], int64_t(0));
+        QCOMPARE(total(s->live_bytes()), s->live_bytes()[int(Category::parameter)]);
+        // The next step starts from exactly the parameters the failed one started from.
+        const StepReport again = s->step(capture);
+        QCOMPARE(again.status, StepStatus::out_of_memory);
+        int compared = 0;
+        for (size_t i = 0; i < failed.tensors.size(); ++i) {
+            if (failed.tensors[i].name.rfind("blocks.", 0) != 0) continue;
+            QCOMPARE(again.tensors[i].name, failed.tensors[i].name);
+            QVERIFY(again.tensors[i].f32 == failed.tensors[i].f32);
+            ++compared;
+        }
+        QCOMPARE(compared, 6);
+    }
+
     void stopUnwindsCleanly() {
         auto s = make(testmodels::textbook());
         std::atomic<bool> stop{true};

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "backends/backend.h"
-#include "backends/cuda/caching_allocator.h"
+#include "backends/caching_allocator.h"
 #include "backends/cuda/kernels.h"
 
 namespace ckpt {
@@ -28,9 +28,6 @@ void check(cublasStatus_t e, const char* what) {
     if (e != CUBLAS_STATUS_SUCCESS) throw DeviceError(std::string(what) + ": " + cublasGetStatusString(e));
 }
 
-// Kernel launches report configuration errors at once and faults at the next synchronising call.
-// cudaGetLastError also clears a non-sticky error, so one failure does not poison later calls.
-void launched(const char* what) { check(cudaGetLastError(), what); }
 
 // The runtime's current device is per host thread; this remembers which one this thread set.
 thread_local int t_current_device = -1;
@@ -45,9 +42,16 @@ public:
         used_ = 0;
         excluded_.clear();
         times_.clear();
+        work_since_stamp_ = true;
         stamp();  // stamp 0: time zero
     }
+    // Work was queued on the stream since the last stamp. Without any, a new stamp would mark
+    // the same point of the stream: the last one is returned instead of recording an event, so
+    // the memory events between two kernels cost nothing.
+    void queued() { work_since_stamp_ = true; }
     int64_t stamp() override {
+        if (!work_since_stamp_ && used_ > 0) return int64_t(used_ - 1);
+        work_since_stamp_ = false;
         if (used_ == events_.size()) {
             cudaEvent_t e;
             check(cudaEventCreate(&e), "cudaEventCreate");
@@ -92,8 +96,21 @@ private:
     std::vector<cudaEvent_t> events_;  // reused from step to step
     size_t used_ = 0;
     std::vector<int64_t> times_;       // ns since stamp 0, -1 until read
+    bool work_since_stamp_ = true;
     std::vector<std::pair<int64_t, int64_t>> excluded_;
 };
+
+// The caching allocator's heap: cudaMalloc, with only a lack of memory reported as nullptr; any
+// other failure (a fault an earlier kernel left behind) is a device error.
+void* cuda_malloc(size_t bytes, void*) {
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, bytes);
+    if (e == cudaSuccess) return p;
+    cudaGetLastError();  // an allocation failure is not sticky: clear it
+    if (e == cudaErrorMemoryAllocation) return nullptr;
+    throw DeviceError(std::string("cudaMalloc: ") + cudaGetErrorString(e));
+}
+void cuda_free(void* p, void*) { cudaFree(p); }
 
 constexpr size_t kCublasWorkspace = size_t(32) << 20;  // what cuBLAS asks for on Hopper
 
@@ -148,6 +165,7 @@ public:
         use();
         check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpy to device");
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        clock_->queued();
     }
     void synchronize() override {
         use();
@@ -202,6 +220,7 @@ public:
         check(cublasSgemm_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
                              B, ldb, A, lda, &beta, C, ldc),
               "cublasSgemm");
+        clock_->queued();
     }
     void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                       int64_t sa, const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc,
@@ -210,6 +229,7 @@ public:
         check(cublasSgemmStridedBatched_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N,
                                            M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, ldc, sc, batch),
               "cublasSgemmStridedBatched");
+        clock_->queued();
     }
 
     void fill(float* x, int64_t n, float v) override {
@@ -389,6 +409,13 @@ public:
     }
 
 private:
+    // Kernel launches report configuration errors at once and faults at the next synchronising
+    // call; cudaGetLastError also clears a non-sticky error, so one failure does not poison later
+    // calls. The clock learns that the stream has new work.
+    void launched(const char* what) {
+        check(cudaGetLastError(), what);
+        clock_->queued();
+    }
     // The runtime's current device is per host thread: a session may be driven from a worker.
     void use() const {
         if (t_current_device != index_) {
@@ -420,7 +447,7 @@ private:
     void* cublas_ws_ = nullptr;
     cuda::Workspace ws_;
     std::unique_ptr<CudaClock> clock_;
-    cuda::CachingAllocator pool_;
+    CachingAllocator pool_{Heap{&cuda_malloc, &cuda_free, nullptr}};
     int64_t context_ = 0, total_ = 0, workspace_ = 0;
     bool tf32_ = false;
 };

@@ -6,20 +6,31 @@
 // it fails, every wholly free segment is given back and it is tried once more.
 //
 // Requested bytes (what tensors asked for) are the tracking allocator's business; this class
-// knows reserved bytes: what its segments hold from the driver, live or cached.
+// knows reserved bytes: what its segments hold from the driver, live or cached. It knows no
+// CUDA: the device's malloc and free come in as a Heap, so the same code runs over host memory
+// in tests on machines without a GPU (tst_caching_allocator).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <set>
+#include <string>
 #include <unordered_map>
 
-namespace ckpt::cuda {
+namespace ckpt {
+
+// Where segments come from. alloc returns nullptr when the device is out of memory (and throws
+// for any other failure); free gives a segment back.
+struct Heap {
+    void* (*alloc)(size_t bytes, void* ctx);
+    void (*free)(void* p, void* ctx);
+    void* ctx = nullptr;
+};
 
 class CachingAllocator {
 public:
-    CachingAllocator() = default;
+    explicit CachingAllocator(Heap heap) : heap_(heap) {}
     ~CachingAllocator();
     CachingAllocator(const CachingAllocator&) = delete;
     CachingAllocator& operator=(const CachingAllocator&) = delete;
@@ -33,6 +44,10 @@ public:
     int64_t reserved_peak() const { return reserved_peak_; }
     void reset_peak() { reserved_peak_ = reserved_; }
     int64_t segments() const { return segment_count_; }
+    int64_t live_blocks() const { return int64_t(live_.size()); }
+    // Checks the bookkeeping (blocks tile their segments, free ones are in their pool exactly
+    // once, no two free neighbours left unmerged); returns an empty string when it holds.
+    std::string check() const;
 
     // Sizes, public for the tests: the rounded block size and the segment a request opens.
     static size_t round_size(size_t bytes);
@@ -58,10 +73,11 @@ private:
     void split(Block* b, size_t size, Pool& pool);
     void release_free_segments();
 
+    Heap heap_;
     std::mutex mutex_;
     Pool small_, large_;
     std::unordered_map<void*, Block*> live_;
     int64_t reserved_ = 0, reserved_peak_ = 0, segment_count_ = 0;
 };
 
-}  // namespace ckpt::cuda
+}  // namespace ckpt

@@ -1,15 +1,11 @@
 // The caching device allocator (caching_allocator.h).
-#include "backends/cuda/caching_allocator.h"
-
-#include <cuda_runtime_api.h>
-
-#include "backends/backend.h"
+#include "backends/caching_allocator.h"
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
-namespace ckpt::cuda {
+namespace ckpt {
 namespace {
 
 constexpr size_t kMinBlock = 512;                 // every size is a multiple of this
@@ -39,7 +35,7 @@ CachingAllocator::~CachingAllocator() {
             if (!b->prev) bases.push_back(b->ptr);
     for (auto& [p, b] : live_)
         if (!b->prev) bases.push_back(b->ptr);
-    for (char* p : bases) cudaFree(p);
+    for (char* p : bases) heap_.free(p, heap_.ctx);
     for (Pool* pool : {&small_, &large_})
         for (Block* b : *pool) delete b;
     for (auto& [p, b] : live_) delete b;
@@ -75,19 +71,12 @@ void* CachingAllocator::allocate(size_t bytes) {
     Block* b = take(pool, size);
     if (!b) {
         const size_t seg = segment_size(size);
-        void* p = nullptr;
-        cudaError_t e = cudaMalloc(&p, seg);
-        if (e == cudaErrorMemoryAllocation) {
-            cudaGetLastError();  // an allocation failure is not sticky: clear it
-            release_free_segments();
-            e = cudaMalloc(&p, seg);
-            if (e == cudaErrorMemoryAllocation) {
-                cudaGetLastError();
-                return nullptr;
-            }
+        void* p = heap_.alloc(seg, heap_.ctx);
+        if (!p) {
+            release_free_segments();  // what is cached may be what the device lacks
+            p = heap_.alloc(seg, heap_.ctx);
+            if (!p) return nullptr;
         }
-        // Anything else (a fault left by an earlier kernel) is not a lack of memory.
-        if (e != cudaSuccess) throw DeviceError(std::string("cudaMalloc: ") + cudaGetErrorString(e));
         reserved_ += int64_t(seg);
         reserved_peak_ = std::max(reserved_peak_, reserved_);
         ++segment_count_;
@@ -134,7 +123,7 @@ void CachingAllocator::release_free_segments() {
         for (auto it = pool->begin(); it != pool->end();) {
             Block* b = *it;
             if (!b->prev && !b->next) {  // a whole segment, free
-                cudaFree(b->ptr);
+                heap_.free(b->ptr, heap_.ctx);
                 reserved_ -= int64_t(b->size);
                 --segment_count_;
                 delete b;
@@ -151,4 +140,51 @@ void CachingAllocator::trim() {
     release_free_segments();
 }
 
-}  // namespace ckpt::cuda
+}  // namespace ckpt
+
+namespace ckpt {
+
+std::string CachingAllocator::check() const {
+    std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mutex_));
+    // Collect segment heads from both the free pools and the live blocks.
+    std::set<const Block*> heads;
+    size_t free_seen = 0;
+    for (const Pool* pool : {&small_, &large_})
+        for (const Block* b : *pool) {
+            if (b->allocated) return "an allocated block sits in a free pool";
+            const Block* h = b;
+            while (h->prev) h = h->prev;
+            heads.insert(h);
+        }
+    for (const auto& [p, b] : live_) {
+        if (!b->allocated) return "a live block is marked free";
+        if (b->ptr != p) return "a live block is filed under another address";
+        const Block* h = b;
+        while (h->prev) h = h->prev;
+        heads.insert(h);
+    }
+    int64_t reserved = 0;
+    size_t blocks = 0;
+    for (const Block* h : heads) {
+        for (const Block* b = h; b; b = b->next) {
+            ++blocks;
+            reserved += int64_t(b->size);
+            if (b->next && b->next->ptr != b->ptr + b->size) return "blocks of a segment do not tile it";
+            if (b->next && b->next->prev != b) return "a segment's links disagree";
+            if (!b->allocated) {
+                ++free_seen;
+                if (b->next && !b->next->allocated) return "two free neighbours were not merged";
+                const Pool& pool = b->small ? small_ : large_;
+                if (!pool.count(const_cast<Block*>(b))) return "a free block is missing from its pool";
+            } else if (!live_.count(b->ptr)) {
+                return "an allocated block is not in the live map";
+            }
+        }
+    }
+    if (free_seen != small_.size() + large_.size()) return "a pool holds blocks of no segment";
+    if (blocks != free_seen + live_.size()) return "blocks are counted twice";
+    if (reserved != reserved_) return "reserved bytes disagree with the segments";
+    return {};
+}
+
+}  // namespace ckpt
