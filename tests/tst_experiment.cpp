@@ -38,6 +38,7 @@ Experiment everySetting(uint64_t seed, int64_t limit) {
     e.run.settings.device = "cuda:1";
     e.run.settings.threads = 7;
     e.run.settings.memory_limit = limit;
+    e.run.settings.tf32 = true;
     e.run.verify = false;
     return e;
 }

@@ -1,5 +1,6 @@
 // An experiment: a model spec and the settings to run it with, in one JSON file
-//   {"model": <model spec>, "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "verify": true}}
+//   {"model": <model spec>,
+//    "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "tf32": false, "verify": true}}
 // The GUI saves and opens it; `checkpointlab run FILE` runs it, its options overriding the file's
 // settings. A bare model spec loads too, with default settings. The engine reads and writes the
 // file so that both front ends judge it by the same rules, and so that 64-bit integers (a seed up
@@ -16,8 +17,8 @@
 namespace ckpt {
 
 struct ExperimentRun {
-    // device, threads and memory_limit are saved; dry_run is not: it is how a front end asks
-    // for a prediction, not part of what the user set up.
+    // device, threads, memory_limit and tf32 are saved; dry_run is not: it is how a front end
+    // asks for a prediction, not part of what the user set up.
     RunSettings settings;
     bool verify = true;  // the GUI steps an unchecked twin beside the run to compare gradients and time
 

@@ -127,8 +127,9 @@ struct PlanTable {
 // Each candidate's peak comes from the chain model and is checked against a dry run of the
 // executor, which also says where the peak happens. The choice is the first candidate that
 // fits, i.e. the least recomputation; for dp that is the optimum. Recomputation costs are the
-// measured forward times when given (one per block), else FLOPs.
+// measured forward times when given (one per block), else FLOPs. Bytes are those of a device
+// of `kind` (as ChainModel::build).
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns = {});
+                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu);
 
 }  // namespace ckpt

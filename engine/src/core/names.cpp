@@ -32,11 +32,12 @@ constexpr std::array<EnumName<Phase>, 6> kPhases{{
 }};
 static_assert(kPhases.size() == kPhaseCount);
 
-constexpr std::array<EnumName<LayerType>, 8> kLayerTypes{{
+constexpr std::array<EnumName<LayerType>, 9> kLayerTypes{{
     {LayerType::linear, "linear"},
     {LayerType::relu, "relu"},
     {LayerType::gelu, "gelu"},
     {LayerType::tanh, "tanh"},
+    {LayerType::silu, "silu"},
     {LayerType::layernorm, "layernorm"},
     {LayerType::dropout, "dropout"},
     {LayerType::embedding, "embedding"},

@@ -55,9 +55,9 @@ Error PlanTable::no_fit_error() const {
 }
 
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns) {
+                             const std::vector<double>& forward_ns, DeviceKind kind) {
     if (budget <= 0) return Error{"budget: must be more than 0 bytes"};
-    Result<ChainModel> model = ChainModel::build(spec, forward_ns);
+    Result<ChainModel> model = ChainModel::build(spec, forward_ns, kind);
     if (!model) return model.error();
     PlanTable t;
     t.planner = planner;
@@ -98,7 +98,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     for (PlanCandidate& c : t.candidates) {
         ModelSpec s = spec;
         apply_checkpoint_policy(s, c.plan.checkpoint);
-        Result<StepReport> r = predict(s, 2);  // the second step: optimizer state exists
+        Result<StepReport> r = predict(s, 2, kind);  // the second step: optimizer state exists
         if (!r) return Error{"predicting " + c.plan.planner + ": " + r.error().message, r.error().kind};
         c.peak_tag = r->peak_tag;
         // Not the user's doing: the engine disagrees with itself, a failure to report, not a plan.

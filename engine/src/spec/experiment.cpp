@@ -140,11 +140,14 @@ Result<ExperimentRun> parse_run(const std::string& text, const Member& run_membe
             const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max());
             if (!fits) return Error{path + ": expected a whole number of bytes, 0 for no limit, got " + shown(v)};
             out.settings.memory_limit = int64_t(v.get<uint64_t>());
+        } else if (it.key() == "tf32") {
+            if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
+            out.settings.tf32 = v.get<bool>();
         } else if (it.key() == "verify") {
             if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
             out.verify = v.get<bool>();
         } else {
-            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, verify)"};
+            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, verify)"};
         }
     }
     return out;
@@ -215,6 +218,7 @@ std::string to_json(const Experiment& e) {
     run["device"] = e.run.settings.device;
     run["threads"] = e.run.settings.threads;
     run["memory_limit"] = e.run.settings.memory_limit;
+    run["tf32"] = e.run.settings.tf32;
     run["verify"] = e.run.verify;
     root["run"] = std::move(run);
     return root.dump(2) + "\n";

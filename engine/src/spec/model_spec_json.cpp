@@ -172,6 +172,7 @@ int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t featu
         case LayerType::relu:
         case LayerType::gelu:
         case LayerType::tanh:
+        case LayerType::silu:
             break;
         case LayerType::embedding:
             if (!first_layer) fail(lp + ".type", "an embedding must be the model's first layer (it reads token ids)");
@@ -390,7 +391,8 @@ LayerSpec parse_layer(const json& j, const std::string& path) {
     } else if (l.type == LayerType::dropout) {
         check_keys(j, path, {"type", "p", "save"}, "a dropout layer");
         l.p = get_number(require(j, path, "p"), path + ".p");
-    } else if (l.type == LayerType::relu || l.type == LayerType::gelu || l.type == LayerType::tanh) {
+    } else if (l.type == LayerType::relu || l.type == LayerType::gelu || l.type == LayerType::tanh ||
+               l.type == LayerType::silu) {
         check_keys(j, path, {"type", "save"}, "a " + type + " layer");
     } else if (l.type == LayerType::embedding) {
         check_keys(j, path, {"type", "vocab", "dim", "max_len", "save"}, "an embedding layer");
