@@ -122,7 +122,6 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     mem["peak_time_ns"] = r.peak_time_ns;
     mem["kept_bytes_total"] = r.kept_bytes_total();
     mem["avoided_bytes_total"] = r.avoided_bytes_total();
-    mem["checkpointed_blocks"] = r.checkpointed_blocks();
     mem["loss_kept_bytes"] = r.loss_kept_bytes;
     // Beside the requested bytes above: what the device's pool held (CUDA; the CPU's cache).
     const DeviceMemoryReport& d = r.device_memory;
@@ -151,6 +150,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                               {"recomputed_bytes", l.recomputed_bytes}});
         blocks.back()["layers"] = std::move(layers);
     }
+    j["checkpointed_blocks"] = r.checkpointed_blocks();
     j["blocks"] = std::move(blocks);
     j["gradient"] = {{"checksum", hex64(r.gradient_checksum)},
                      {"checksum_algorithm",
