@@ -74,20 +74,20 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES] [--policy P] [--no-preserve-rng] [--tf32]
-                      [--report r.json] [--trace t.json] [--csv m.csv]
+                      [--steps N] [--threads N] [--memory-limit BYTES|none] [--policy P]
+                      [--no-preserve-rng] [--tf32] [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
 
 DESCRIPTION
-    Loads MODEL (a model spec file, an experiment file or a preset name), runs N training steps
-    on the device and prints a summary of the last one: loss, step time, peak bytes per memory category, and a
-    table of blocks (checkpointed?, bytes kept for backward, bytes avoided by checkpointing,
-    forward/backward/recompute times) with the gradient checksum. Equal checksums mean
-    bitwise-equal gradients, which is how checkpointing is shown to change nothing but memory
-    and time. Progress of multi-step runs goes to standard error.
+    Loads MODEL (a model spec file, an experiment file or a preset name), runs N training
+    steps on the device and prints a summary of the last one: loss, step time, peak bytes per
+    memory category, and a table of blocks (checkpointed?, bytes kept for backward, bytes
+    avoided by checkpointing, forward/backward/recompute times) with the gradient checksum.
+    Equal checksums mean bitwise-equal gradients, which is how checkpointing is shown to change
+    nothing but memory and time. Progress of multi-step runs goes to standard error.
 
     An experiment file saved by the GUI runs with its own settings (device, threads, memory
-    limit); the options below override them. Its "verify" setting (the GUI's unchecked twin
+    limit, tf32); the options below override them. Its "verify" setting (the GUI's unchecked twin
     run) is not used here: compare checksums of two runs instead.
 
     The files written describe the last step. Ctrl-C stops at the next layer boundary.
@@ -172,8 +172,9 @@ DESCRIPTION
     Peaks come from a chain model of the step built from four dry runs of the engine's own
     executor (no allocation, no arithmetic), exact to the byte, and each candidate's is
     checked against a dry run of its own; they are the steady state (the second step, when
-    optimizer state exists). Recomputation is counted in forward FLOPs of the blocks that
-    are checkpointed, as a share of the step (about three forwards).
+    optimizer state exists). Recomputation is counted in the forward FLOPs a checkpointed
+    block runs again (its layers but those its policy saves), as a share of the step (about
+    three forwards).
 
 OPTIONS
     --budget BYTES
@@ -182,7 +183,8 @@ OPTIONS
         dp (default): the optimum - a dynamic program over the chain of blocks finds the
         checkpoint set with the least recomputation whose peak fits the budget (exact over
         the chain model; any set of blocks, not only regular patterns). The table lists it
-        beside none, every-k, sqrt and all for comparison.
+        beside none, every-k, sqrt and all for comparison (marked "= dp" where it is one of
+        them).
         sqrt: only the sqrt plan (every round(sqrt(n))-th block), checked against the budget.
         every-k: every:K for each possible number of checkpointed blocks (the smallest K that
         gives it, so the blocks are spread evenly), down to every:1, which is all; the
