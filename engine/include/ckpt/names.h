@@ -1,8 +1,9 @@
 // The one table of names per enum. Every enum the engine writes as text or reads back (memory
 // categories, phases, layer types, losses, optimizers, checkpoint policies, planners, step
-// statuses, error kinds) has exactly one {value, name} table, in src/core/names.cpp; the
-// to-name and from-name functions below and every "expected a, b or c" message read that table,
-// so a name cannot be spelt one way when written and another when parsed.
+// statuses, error kinds) has exactly one {value, name} table, in src/core/names.cpp (layer
+// types read theirs from the layer-traits table); the to-name and from-name functions below
+// and every "expected a, b or c" message read that table, so a name cannot be spelt one way
+// when written and another when parsed.
 #pragma once
 
 #include <optional>

@@ -1,9 +1,13 @@
 // The name tables (ckpt/names.h): one {value, name} table per enum, and the per-enum name
 // functions the rest of the code calls, all reading those tables. A table's order is the order
-// error messages list the choices in, and the order the GUI offers them.
+// error messages list the choices in, and the order the GUI offers them. Layer types keep theirs
+// in the layer-traits table (ckpt/layer_traits.h), beside every other fact about a layer type.
 #include "ckpt/names.h"
 
 #include <array>
+#include <vector>
+
+#include "ckpt/layer_traits.h"
 
 namespace ckpt {
 
@@ -31,18 +35,6 @@ constexpr std::array<EnumName<Phase>, 6> kPhases{{
     {Phase::optimizer, "optimizer"},
 }};
 static_assert(kPhases.size() == kPhaseCount);
-
-constexpr std::array<EnumName<LayerType>, 9> kLayerTypes{{
-    {LayerType::linear, "linear"},
-    {LayerType::relu, "relu"},
-    {LayerType::gelu, "gelu"},
-    {LayerType::tanh, "tanh"},
-    {LayerType::silu, "silu"},
-    {LayerType::layernorm, "layernorm"},
-    {LayerType::dropout, "dropout"},
-    {LayerType::embedding, "embedding"},
-    {LayerType::attention, "attention"},
-}};
 
 constexpr std::array<EnumName<LossType>, 2> kLosses{{
     {LossType::mse, "mse"},
@@ -90,7 +82,15 @@ constexpr std::array<EnumName<ErrorKind>, 5> kErrorKinds{{
 
 template <> std::span<const EnumName<Category>> enum_names<Category>() { return kCategories; }
 template <> std::span<const EnumName<Phase>> enum_names<Phase>() { return kPhases; }
-template <> std::span<const EnumName<LayerType>> enum_names<LayerType>() { return kLayerTypes; }
+// Layer types keep their names in the layer-traits table with every other fact about them.
+template <> std::span<const EnumName<LayerType>> enum_names<LayerType>() {
+    static const std::vector<EnumName<LayerType>> names = [] {
+        std::vector<EnumName<LayerType>> v;
+        for (const LayerTraits& t : all_layer_traits()) v.push_back({t.type, t.name});
+        return v;
+    }();
+    return names;
+}
 template <> std::span<const EnumName<LossType>> enum_names<LossType>() { return kLosses; }
 template <> std::span<const EnumName<OptimizerType>> enum_names<OptimizerType>() { return kOptimizers; }
 template <> std::span<const EnumName<P>> enum_names<P>() { return kPolicies; }
