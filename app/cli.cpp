@@ -1,36 +1,36 @@
-// The headless sub-commands: `run` (train steps, print a summary, write report/trace/CSV/plot/
-// tensor files) and `plan` (pick blocks to checkpoint under a budget from the engine's dry-run
-// prediction), plus the no-display demo. Usage errors, bad model files, out-of-memory and other
-// failures map to distinct exit codes (cli.h); every error is one line on stderr.
+// The headless sub-commands: `run` (train steps of a model or experiment file, print a summary,
+// write report/trace/CSV/plot/tensor files) and `plan` (print the engine's plan table for a
+// budget), plus the no-display demo. The CLI only parses options and prints: loading, planning
+// and running are engine calls, and an engine error's kind decides the exit code (cli.h);
+// every error is one line on stderr.
 #include "cli.h"
-
-#include "ckpt/units.h"
-#include "ckpt/planner.h"
 
 #include <unistd.h>
 
-#include <QDir>
-#include <QFile>
-
-#include <algorithm>
 #include <atomic>
-#include <cmath>
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <QCoreApplication>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QString>
 #include <QStringList>
 
+#include "ckpt/experiment.h"
 #include "ckpt/model_spec.h"
+#include "ckpt/names.h"
+#include "ckpt/planner.h"
 #include "ckpt/session.h"
+#include "ckpt/units.h"
 #include "ckpt/writers.h"
 
 #ifdef CKPT_WITH_UI
@@ -51,6 +51,22 @@ struct CliError {
 };
 
 [[noreturn]] void usage_error(const std::string& message) { throw CliError{kUsage, message}; }
+
+// The exit status of an engine error, by its kind (the EXIT STATUS section of the manual).
+int exit_code(ckpt::ErrorKind kind) {
+    switch (kind) {
+    case ckpt::ErrorKind::bad_input: return kUsage;
+    case ckpt::ErrorKind::out_of_memory: return kOutOfMemory;
+    case ckpt::ErrorKind::io:
+    case ckpt::ErrorKind::stopped:
+    case ckpt::ErrorKind::device: return kFailure;
+    }
+    return kFailure;
+}
+
+[[noreturn]] void fail(const ckpt::Error& e, const std::string& prefix = {}) {
+    throw CliError{exit_code(e.kind), prefix + e.message};
+}
 
 std::string one_line(std::string s) {
     for (char& c : s)
@@ -192,8 +208,9 @@ QString preset_names() {
     return QStringLiteral("none found");
 }
 
-// A path, or a preset name such as "textbook_mlp". A bad file is a usage error (exit 2).
-ckpt::ModelSpec load_model(const std::string& arg) {
+// A path to a model or experiment file, or a preset name such as "textbook_mlp". A bad file is
+// a usage error (exit 2), an unreadable one a failure (exit 1).
+ckpt::Experiment load_model(const std::string& arg) {
     const QString a = QString::fromStdString(arg);
     std::string path = arg;
     if (QFileInfo(a).isDir()) usage_error("\"" + arg + "\" is a directory, not a model file");
@@ -211,30 +228,12 @@ ckpt::ModelSpec load_model(const std::string& arg) {
             usage_error("no model file \"" + arg + "\" and no preset of that name (presets: " +
                         preset_names().toStdString() + ")");
     }
-    ckpt::Result<ckpt::ModelSpec> spec = ckpt::load_model_spec(path);
-    if (!spec) usage_error(spec.error().message);
-    return std::move(*spec);
+    ckpt::Result<ckpt::Experiment> e = ckpt::load_experiment(path);
+    if (!e) fail(e.error());
+    return std::move(*e);
 }
 
 // ---- printing -----------------------------------------------------------------------------
-
-// "0-3,7,9-11" for the set blocks, "none" when empty.
-std::string block_list(const std::vector<bool>& flags) {
-    std::string s;
-    for (size_t b = 0; b < flags.size();) {
-        if (!flags[b]) {
-            ++b;
-            continue;
-        }
-        size_t e = b;
-        while (e + 1 < flags.size() && flags[e + 1]) ++e;
-        if (!s.empty()) s += ',';
-        s += std::to_string(b);
-        if (e > b) s += (e == b + 1 ? "," : "-") + std::to_string(e);
-        b = e + 1;
-    }
-    return s.empty() ? "none" : s;
-}
 
 std::string where(const ckpt::MemoryTag& t) {
     std::string s = t.block >= 0 ? "block " + std::to_string(t.block) : std::string("outside the blocks");
@@ -244,7 +243,6 @@ std::string where(const ckpt::MemoryTag& t) {
 }
 
 void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int steps) {
-    const ckpt::ModelSpec& spec = session.spec();
     std::printf("%s on %s, step %d of %d\n", r.model_name.c_str(), r.device.c_str(), r.step, steps);
     std::printf("  parameters        %lld (%s)\n", static_cast<long long>(session.parameter_count()),
                 format_bytes(r.baseline[int(ckpt::Category::parameter)]).c_str());
@@ -258,14 +256,8 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     for (int c = 0; c < ckpt::kCategoryCount; ++c)
         std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
                     format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
-    int checkpointed = 0;
-    int64_t avoided = 0;
-    for (const ckpt::BlockReport& b : r.blocks) {
-        checkpointed += b.checkpoint;
-        avoided += b.avoided_bytes;
-    }
-    std::printf("  checkpointed      %d of %zu blocks; kept for backward %s, avoided %s\n", checkpointed,
-                spec.blocks.size(), format_bytes(r.kept_bytes_total()).c_str(), format_bytes(avoided).c_str());
+    std::printf("  checkpointed      %d of %zu blocks; kept for backward %s, avoided %s\n", r.checkpointed_blocks(),
+                r.blocks.size(), format_bytes(r.kept_bytes_total()).c_str(), format_bytes(r.avoided_bytes_total()).c_str());
     if (session.device().kind == ckpt::DeviceKind::cuda) {
         // What nvidia-smi shows is more than the tensors: the pool's cache, cuBLAS, the context.
         const ckpt::DeviceMemoryReport& d = r.device_memory;
@@ -317,7 +309,7 @@ void check_plot_path(const std::string& plot) {
 std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport& r, const ckpt::ModelSpec& spec) {
     std::vector<std::string> written;
     auto check = [&](const ckpt::Status& st, const std::string& path) {
-        if (!st) throw CliError{kFailure, st.message()};
+        if (!st) fail(*st.err);
         written.push_back(path);
     };
     if (!o.report.empty()) check(ckpt::write_report_json(o.report, r, spec), o.report);
@@ -335,16 +327,6 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
     return written;
 }
 
-// A Session::create failure: out of memory (exit 3) when the step cannot fit the device or the
-// parameters do not fit the limit, any other failure otherwise.
-[[noreturn]] void creation_failed(const ckpt::Error& e, const ckpt::ModelSpec& spec, const ckpt::DeviceInfo& dev) {
-    int code = kFailure;
-    if (e.message.rfind("out of memory", 0) == 0) code = kOutOfMemory;
-    ckpt::Result<ckpt::StepReport> predicted = ckpt::predict(spec, 2, dev.kind);
-    if (predicted && predicted->peak_total > dev.total_bytes) code = kOutOfMemory;
-    throw CliError{code, e.message};
-}
-
 // ---- run ----------------------------------------------------------------------------------
 
 int cmd_run(const std::vector<std::string>& argv) {
@@ -358,47 +340,51 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::fputs(help_text(HelpTopic::run).c_str(), stdout);
         return kOk;
     }
-    if (a.positional.empty()) usage_error("run needs a MODEL: a model file or a preset name (see checkpointlab run --help)");
+    if (a.positional.empty()) usage_error("run needs a MODEL: a model or experiment file or a preset name (see checkpointlab run --help)");
     if (a.positional.size() > 1) usage_error("run takes one MODEL, got also \"" + a.positional[1] + "\"");
+    // Options are checked before the file is read, so a typo is named before a slow load; they
+    // override the experiment file's run settings once it is.
     const int steps = a.has("steps") ? int(parse_int(a.value("steps"), "steps", 1, 1000000)) : 1;
-    ckpt::RunSettings settings;
-    settings.device = a.has("device") ? a.value("device") : "cpu";
-    settings.tf32 = a.has("tf32");
-    if (a.has("threads")) settings.threads = int(parse_int(a.value("threads"), "threads", 1, 4096));
-    if (a.has("memory-limit")) {
+    const int threads = a.has("threads") ? int(parse_int(a.value("threads"), "threads", 1, 4096)) : 0;
+    int64_t memory_limit = 0;
+    if (a.has("memory-limit") && a.value("memory-limit") != "none") {
         ckpt::Result<int64_t> limit = ckpt::parse_bytes(a.value("memory-limit"));
         if (!limit) usage_error("--memory-limit: " + limit.error().message);
-        if (*limit <= 0) usage_error("--memory-limit: must be more than 0 bytes");
-        settings.memory_limit = *limit;
+        if (*limit <= 0) usage_error("--memory-limit: must be more than 0 bytes (or none)");
+        memory_limit = *limit;
+    }
+    std::optional<ckpt::BlockSpec::Policy> policy;
+    if (a.has("policy")) {
+        // custom needs per-layer "save" flags, which only a model file can give.
+        policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
+        if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
+            usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
     }
     const Outputs out{a.value("report"), a.value("trace"), a.value("csv"), a.value("plot"), a.value("dump-tensors")};
     check_plot_path(out.plot);
     const bool quiet = a.has("quiet");
 
     auto app = make_app(!out.plot.empty());
-    ckpt::ModelSpec spec = load_model(a.positional[0]);
+    ckpt::Experiment experiment = load_model(a.positional[0]);
+    ckpt::ModelSpec& spec = experiment.spec;
+    ckpt::RunSettings settings = experiment.run.settings;
+    if (a.has("device")) settings.device = a.value("device");
+    if (a.has("threads")) settings.threads = threads;
+    if (a.has("memory-limit")) settings.memory_limit = memory_limit;
+    if (a.has("tf32")) settings.tf32 = true;
     if (a.has("checkpoint")) {
         auto flags = ckpt::parse_checkpoint_policy(a.value("checkpoint"), int(spec.blocks.size()));
         if (!flags) usage_error("--checkpoint: " + flags.error().message);
         ckpt::apply_checkpoint_policy(spec, *flags);
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;
-    if (a.has("policy")) {
-        // Every block's selective policy: which layers a checkpointed block saves.
-        using P = ckpt::BlockSpec::Policy;
-        bool known = false;
-        for (P p : {P::full, P::save_matmuls, P::attention_core})
-            if (a.value("policy") == ckpt::policy_name(p)) {
-                for (ckpt::BlockSpec& b : spec.blocks) b.policy = p;
-                known = true;
-            }
-        if (!known) usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
-    }
+    if (policy)
+        for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
     ckpt::Result<ckpt::DeviceInfo> device = ckpt::find_device(settings.device);
-    if (!device) usage_error("--device: " + device.error().message);
+    if (!device) fail(device.error(), a.has("device") ? "--device: " : "run.device: ");
 
     auto session = ckpt::Session::create(spec, settings);
-    if (!session) creation_failed(session.error(), spec, *device);
+    if (!session) fail(session.error());
 
     g_stop = false;
     std::signal(SIGINT, on_interrupt);
@@ -419,12 +405,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     // An out-of-memory step still has a report and a timeline up to the failing allocation:
     // exactly what the user needs to see, so the files are written before the error.
     const std::vector<std::string> written = write_outputs(out, last, (*session)->spec());
-    switch (last.status) {
-    case ckpt::StepStatus::ok: break;
-    case ckpt::StepStatus::out_of_memory: throw CliError{kOutOfMemory, last.message};
-    case ckpt::StepStatus::stopped: throw CliError{kFailure, "step " + std::to_string(last.step) + ": " + last.message};
-    case ckpt::StepStatus::failed: throw CliError{kFailure, last.message};
-    }
+    if (last.status == ckpt::StepStatus::stopped)
+        fail({last.message, ckpt::ErrorKind::stopped}, "step " + std::to_string(last.step) + ": ");
+    if (last.status != ckpt::StepStatus::ok) fail({last.message, ckpt::error_kind(last.status)});
     if (!quiet) {
         print_summary(**session, last, steps);
         for (const std::string& f : written) std::printf("wrote %s\n", f.c_str());
@@ -434,121 +417,47 @@ int cmd_run(const std::vector<std::string>& argv) {
 
 // ---- plan ---------------------------------------------------------------------------------
 
-struct Candidate {
-    std::string name;  // a --checkpoint argument
-    std::vector<bool> flags;
-    int count = 0;
-    int64_t peak = 0;
-    std::string peak_phase;  // where the predicted peak happens
-};
-
-// The plans a planner considers. dp is a stand-in until the chain DP lands: the best of the
-// named families. The every-k family keeps, for each number of checkpointed blocks, the
-// smallest K (the most evenly spread blocks), so the list stays short on long chains.
-std::vector<Candidate> candidates(const std::string& planner, int n) {
-    std::vector<std::string> names;
-    if (planner == "dp") names.push_back("none");
-    if (planner != "sqrt") {
-        std::map<int, int> k_for_count;
-        for (int k = 1; k <= std::max(1, n); ++k) k_for_count.emplace((n + k - 1) / k, k);
-        for (const auto& [count, k] : k_for_count)
-            if (k > 1) names.push_back("every:" + std::to_string(k));
-    }
-    if (planner != "every-k") names.push_back("sqrt");
-    if (planner != "sqrt") names.push_back("all");
-    std::vector<Candidate> out;
-    for (const std::string& name : names) {
-        auto flags = ckpt::parse_checkpoint_policy(name, n);
-        if (!flags) throw CliError{kFailure, flags.error().message};
-        // sqrt is some every:K: list each block set once.
-        auto same = std::find_if(out.begin(), out.end(), [&](const Candidate& c) { return c.flags == *flags; });
-        if (same != out.end()) {
-            same->name = name + " (= " + same->name + ")";
-            continue;
-        }
-        out.push_back({name, *flags, int(std::count(flags->begin(), flags->end(), true)), 0, {}});
-    }
-    return out;
-}
-
 int cmd_plan(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv, {{"budget", true}, {"planner", true}}, "plan");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
         return kOk;
     }
-    if (a.positional.empty()) usage_error("plan needs a MODEL: a model file or a preset name (see checkpointlab plan --help)");
+    if (a.positional.empty()) usage_error("plan needs a MODEL: a model or experiment file or a preset name (see checkpointlab plan --help)");
     if (a.positional.size() > 1) usage_error("plan takes one MODEL, got also \"" + a.positional[1] + "\"");
     if (!a.has("budget")) usage_error("plan needs --budget BYTES, e.g. --budget 2GiB");
     ckpt::Result<int64_t> budget = ckpt::parse_bytes(a.value("budget"));
     if (!budget) usage_error("--budget: " + budget.error().message);
     if (*budget <= 0) usage_error("--budget: must be more than 0 bytes");
-    const std::string planner = a.has("planner") ? a.value("planner") : "dp";
-    if (planner != "dp" && planner != "sqrt" && planner != "every-k")
-        usage_error("--planner: unknown planner \"" + planner + "\" (expected dp, sqrt or every-k)");
+    ckpt::Result<ckpt::PlannerKind> planner = ckpt::parse_planner(a.has("planner") ? a.value("planner") : "dp");
+    if (!planner) fail(planner.error(), "--planner: ");
 
     auto app = make_app(false);
-    const ckpt::ModelSpec spec = load_model(a.positional[0]);
-    const int n = int(spec.blocks.size());
-    // The chain model: exact peaks for any checkpoint set, recomputation costs from FLOPs.
-    ckpt::Result<ckpt::ChainModel> model = ckpt::ChainModel::build(spec);
-    if (!model) throw CliError{kFailure, model.error().message};
+    const ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    const ckpt::Result<ckpt::PlanTable> table = ckpt::plan_table(spec, *planner, *budget);
+    if (!table) fail(table.error());
 
-    std::vector<Candidate> plans = candidates(planner, n);
-    if (planner == "dp") {
-        // The optimum under the budget, when one exists, joins the named plans.
-        if (ckpt::Result<ckpt::Plan> p = ckpt::plan_optimal(*model, *budget)) {
-            const int count = int(std::count(p->checkpoint.begin(), p->checkpoint.end(), true));
-            auto same = std::find_if(plans.begin(), plans.end(), [&](const Candidate& c) { return c.flags == p->checkpoint; });
-            if (same == plans.end()) plans.push_back({"dp", p->checkpoint, count, 0, {}});
-            else same->name += same->name.find(" (") == std::string::npos ? " (= dp)" : "";
-        }
-    }
-    for (Candidate& c : plans) {
-        ckpt::ModelSpec s = spec;
-        ckpt::apply_checkpoint_policy(s, c.flags);
-        ckpt::Result<ckpt::StepReport> r = ckpt::predict(s, 2);
-        if (!r) throw CliError{kFailure, "predicting " + c.name + ": " + r.error().message};
-        c.peak = r->peak_total;
-        c.peak_phase = std::string(ckpt::phase_name(r->peak_tag.phase));
-        if (c.peak != model->peak(c.flags))
-            throw CliError{kFailure, "internal error: the chain model and the dry run disagree for " + c.name};
-    }
-    // The cheapest recomputation first; equal cost: the lower peak.
-    std::stable_sort(plans.begin(), plans.end(), [&](const Candidate& x, const Candidate& y) {
-        const double cx = model->recompute_cost(x.flags), cy = model->recompute_cost(y.flags);
-        return cx != cy ? cx < cy : x.peak < y.peak;
-    });
-
+    const int n = table->blocks;
     std::printf("%s: %d blocks, budget %s, planner %s\n\n", spec.name.c_str(), n, format_bytes(*budget).c_str(),
-                planner.c_str());
+                std::string(ckpt::planner_name(*planner)).c_str());
     std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "predicted peak", "peak in",
                 "recompute", "fits");
-    const Candidate* chosen = nullptr;
-    for (const Candidate& c : plans) {
-        const bool fits = c.peak <= *budget;
-        const ckpt::Plan e = ckpt::evaluate_plan(*model, c.flags, c.name, *budget);
+    for (const ckpt::PlanCandidate& c : table->candidates) {
         char overhead[32];
-        std::snprintf(overhead, sizeof overhead, "+%.1f%%", 100.0 * e.overhead_fraction);
-        std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", c.name.c_str(),
-                    (std::to_string(c.count) + " of " + std::to_string(n)).c_str(), format_bytes(c.peak).c_str(),
-                    c.peak_phase.c_str(), overhead, fits ? "yes" : "no");
-        if (fits && !chosen) chosen = &c;  // sorted: least recomputation first
+        std::snprintf(overhead, sizeof overhead, "+%.1f%%", 100.0 * c.plan.overhead_fraction);
+        std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", c.label().c_str(),
+                    (std::to_string(c.plan.checkpointed()) + " of " + std::to_string(n)).c_str(),
+                    format_bytes(c.plan.predicted_peak).c_str(), std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(),
+                    overhead, c.plan.fits ? "yes" : "no");
     }
     std::printf("\n  recompute: the checkpointed blocks' forward FLOPs over the step's (~3x forward)\n\n");
-    if (!chosen) {
-        throw CliError{kOutOfMemory, "no plan fits in " + format_bytes(*budget) + ": the smallest peak any checkpoint "
-                                     "set reaches is " + format_bytes(ckpt::minimal_peak(*model))};
-    }
-    // "sqrt (= every:5)" -> "sqrt"; the dp plan is written as its block list.
-    std::string label = chosen->name.substr(0, chosen->name.find(' ')), arg = label;
-    if (label == "dp" && chosen->count == 0) label = arg = "none";
-    else if (label == "dp") arg = block_list(chosen->flags);
-    std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", label.c_str(), chosen->count, n,
-                block_list(chosen->flags).c_str());
-    std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->peak).c_str(),
+    const ckpt::PlanCandidate* chosen = table->chosen_candidate();
+    if (!chosen) fail(table->no_fit_error());
+    std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", chosen->plan.planner.c_str(), chosen->plan.checkpointed(),
+                n, ckpt::format_checkpoint_policy(chosen->plan.checkpoint).c_str());
+    std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
-    std::printf("run it: checkpointlab run %s --checkpoint %s\n", a.positional[0].c_str(), arg.c_str());
+    std::printf("run it: checkpointlab run %s --checkpoint %s\n", a.positional[0].c_str(), chosen->checkpoint_arg.c_str());
     return kOk;
 }
 
@@ -595,7 +504,7 @@ int main(int argc, char** argv) {
 int demo(int, char**) {
     try {
         auto app = make_app(true);
-        const ckpt::ModelSpec base = load_model("textbook_mlp");
+        const ckpt::ModelSpec base = load_model("textbook_mlp").spec;
         const QString dir = QDir::current().absoluteFilePath("checkpointlab-demo");
         if (!QDir().mkpath(dir)) throw CliError{kFailure, "cannot create \"" + dir.toStdString() + "\""};
         std::printf("CheckpointLab demo: %s, two training steps without and with checkpointing.\n"
@@ -607,10 +516,10 @@ int demo(int, char**) {
             ckpt::ModelSpec spec = base;
             ckpt::apply_checkpoint_policy(spec, *ckpt::parse_checkpoint_policy(policy, int(spec.blocks.size())));
             auto session = ckpt::Session::create(spec, {});
-            if (!session) throw CliError{kFailure, session.error().message};
+            if (!session) fail(session.error());
             (*session)->step({});  // the first step; the second is the steady state shown
             ckpt::StepReport r = (*session)->step({});
-            if (r.status != ckpt::StepStatus::ok) throw CliError{kFailure, r.message};
+            if (r.status != ckpt::StepStatus::ok) fail({r.message, ckpt::error_kind(r.status)});
             const std::string stem = (dir + "/checkpoint-" + policy).toStdString();
             Outputs out{stem + ".report.json", stem + ".trace.json", stem + ".timeline.csv", {}, {}};
 #ifdef CKPT_WITH_UI

@@ -7,11 +7,13 @@ namespace cli {
 
 namespace {
 
+// The engine's error kinds map to these: bad_input 2, out_of_memory 3, io, stopped and device 1.
 const char* kExitStatus = R"(EXIT STATUS
     0   success
-    1   failure: a file could not be written, the run was interrupted, the step failed
-    2   bad usage or a bad model file (the message names the option or the field)
-    3   out of memory: the step needs more than --memory-limit or the device has, or (plan)
+    1   failure: a file could not be read or written, the run was interrupted, the device
+        failed (e.g. the system refused memory)
+    2   bad usage or a bad model or experiment file (the message names the option or the field)
+    3   out of memory: the step needs more than the memory limit or the device has, or (plan)
         no checkpoint plan fits the budget
 )";
 
@@ -27,7 +29,7 @@ std::string help_text(HelpTopic topic) {
 SYNOPSIS
     checkpointlab
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
-    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k]
+    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
     checkpointlab help [run|plan]
     checkpointlab --version
 
@@ -41,9 +43,11 @@ DESCRIPTION
     textbook_mlp preset without and with checkpointing, writing reports, CSV timelines and
     Perfetto traces into ./checkpointlab-demo/.
 
-    MODEL is a model spec JSON file, or the name of a shipped preset: textbook_mlp,
-    deep_residual_mlp, tutorial_mlp (looked up next to the program, in the installed
-    share/checkpointlab/presets and in the source tree's resources/presets).
+    MODEL is a model spec JSON file, an experiment file saved by the GUI ({"model": ...,
+    "run": ...}: the model and its run settings), or the name of a shipped preset:
+    textbook_mlp, deep_residual_mlp, tutorial_mlp, gpt2_small, ... (looked up next to the
+    program, in the installed share/checkpointlab/presets and in the source tree's
+    resources/presets).
 
 COMMANDS
     run     run training steps and report memory and time; see `checkpointlab run --help`
@@ -70,28 +74,33 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES] [--policy P] [--no-preserve-rng] [--tf32]
-                      [--report r.json] [--trace t.json] [--csv m.csv]
+                      [--steps N] [--threads N] [--memory-limit BYTES|none] [--policy P]
+                      [--no-preserve-rng] [--tf32] [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
 
 DESCRIPTION
-    Loads MODEL (a model spec file or a preset name), runs N training steps on the device and
-    prints a summary of the last one: loss, step time, peak bytes per memory category, and a
-    table of blocks (checkpointed?, bytes kept for backward, bytes avoided by checkpointing,
-    forward/backward/recompute times) with the gradient checksum. Equal checksums mean
-    bitwise-equal gradients, which is how checkpointing is shown to change nothing but memory
-    and time. Progress of multi-step runs goes to standard error.
+    Loads MODEL (a model spec file, an experiment file or a preset name), runs N training
+    steps on the device and prints a summary of the last one: loss, step time, peak bytes per
+    memory category, and a table of blocks (checkpointed?, bytes kept for backward, bytes
+    avoided by checkpointing, forward/backward/recompute times) with the gradient checksum.
+    Equal checksums mean bitwise-equal gradients, which is how checkpointing is shown to change
+    nothing but memory and time. Progress of multi-step runs goes to standard error.
+
+    An experiment file saved by the GUI runs with its own settings (device, threads, memory
+    limit, tf32); the options below override them. Its "verify" setting (the GUI's unchecked twin
+    run) is not used here: compare checksums of two runs instead.
 
     The files written describe the last step. Ctrl-C stops at the next layer boundary.
 
 OPTIONS
     --device cpu|cuda|cuda:N
-        Where to run (default cpu). cuda is cuda:0. On a GPU the summary adds what the
-        device holds besides the tensors: the caching pool's reserved bytes (what nvidia-smi
-        counts), the cuBLAS workspace and the CUDA context.
+        Where to run (default: the experiment file's device, else cpu). cuda is cuda:0. On a
+        GPU the summary adds what the device holds besides the tensors: the caching pool's
+        reserved bytes (what nvidia-smi counts), the cuBLAS workspace and the CUDA context.
     --tf32
         CUDA only: matrix products on TF32 tensor cores (faster; about 1e-3 relative error,
-        so gradients no longer track the f32 CPU reference). Off by default.
+        so gradients no longer track the f32 CPU reference). Off by default, unless the
+        experiment file turns it on.
     --checkpoint POLICY
         Which blocks keep only their input in forward and recompute in backward, replacing
         the model file's "checkpoint" flags: none, all, sqrt (every round(sqrt(n))-th block,
@@ -101,11 +110,12 @@ OPTIONS
         Training steps to run (default 1). The first step creates optimizer state, so the
         second shows the steady state.
     --threads N
-        CPU threads for the kernels (default: the BLAS default).
-    --memory-limit BYTES
+        CPU threads for the kernels (default: the experiment file's, else the BLAS default).
+    --memory-limit BYTES|none
         Refuse allocations past this many live bytes, like a smaller device: the step stops
         with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,
         1e9, 512MiB, 2 GiB, 1.5GB (KiB/MiB/GiB/TiB are powers of 1024, KB/MB/GB/TB of 1000).
+        Default: the experiment file's limit, else none; "none" lifts the file's limit.
     --policy full|save_matmuls|attention_core
         Selective checkpointing for every block, replacing the model file's "policy": what a
         checkpointed block saves instead of recomputing. full recomputes everything;
@@ -141,6 +151,7 @@ EXAMPLES
     checkpointlab run textbook_mlp --checkpoint none
     checkpointlab run deep_residual_mlp --checkpoint sqrt --steps 3 --trace trace.json
     checkpointlab run model.json --memory-limit 512MiB --report oom.json
+    checkpointlab run experiment.json --threads 2
     checkpointlab run tutorial_mlp --dump-tensors tutorial.safetensors --csv memory.csv
 )";
         break;
@@ -149,25 +160,36 @@ EXAMPLES
     checkpointlab plan - choose which blocks to checkpoint under a memory budget
 
 SYNOPSIS
-    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k]
+    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
 
 DESCRIPTION
-    Predicts the peak memory of a training step (the engine's own executor run without
-    allocating or computing, so the bytes are exact) for candidate checkpoint plans, prints
-    them, and picks the plan that checkpoints the fewest blocks - the least recomputation -
-    whose predicted peak fits the budget. The chosen plan is printed as a --checkpoint
-    argument for `checkpointlab run`. Predictions use the second step, when optimizer state
-    exists.
+    Prints the candidate checkpoint plans of a planner with each one's predicted peak memory,
+    where that peak happens and its recomputation cost, cheapest first, and picks the first
+    whose peak fits the budget: the least recomputation that fits. The chosen plan is printed
+    as a --checkpoint argument for `checkpointlab run`. The GUI's Plan button asks the engine
+    the same question and gets the same answer.
+
+    Peaks come from a chain model of the step built from four dry runs of the engine's own
+    executor (no allocation, no arithmetic), exact to the byte, and each candidate's is
+    checked against a dry run of its own; they are the steady state (the second step, when
+    optimizer state exists). Recomputation is counted in the forward FLOPs a checkpointed
+    block runs again (its layers but those its policy saves), as a share of the step (about
+    three forwards).
 
 OPTIONS
     --budget BYTES
         The memory budget (required), e.g. 2GiB, 512 MiB, 24GB, 1e9.
-    --planner dp|sqrt|every-k
-        dp (default): the best plan among none, every-k, sqrt and all. An exact dynamic
-        program over the chain is planned; until then dp searches these families.
+    --planner dp|sqrt|every-k|all|none
+        dp (default): the optimum - a dynamic program over the chain of blocks finds the
+        checkpoint set with the least recomputation whose peak fits the budget (exact over
+        the chain model; any set of blocks, not only regular patterns). The table lists it
+        beside none, every-k, sqrt and all for comparison (marked "= dp" where it is one of
+        them).
         sqrt: only the sqrt plan (every round(sqrt(n))-th block), checked against the budget.
         every-k: every:K for each possible number of checkpointed blocks (the smallest K that
-        gives it, so the blocks are spread evenly), down to every:1, which is all.
+        gives it, so the blocks are spread evenly), down to every:1, which is all; the
+        cheapest that fits is chosen.
+        all, none: that one plan, checked against the budget.
     -h, --help
         Show this page.
 

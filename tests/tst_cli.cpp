@@ -2,10 +2,23 @@
 // file and every bad option ends with a normal exit, the documented exit code and exactly one
 // line on stderr naming the problem; a run of the tutorial preset writes a report, CSV, trace
 // and safetensors dump that parse and agree with each other; out-of-memory and plan behave as
-// documented; the manual pages have their sections.
+// documented; the manual pages have their sections. The plan table printed is the engine's
+// plan_table, row for row; an experiment file (saved by the engine, and by the GUI where the UI
+// is built) runs with its own settings, which options override, and opens again exactly.
 #include <QtTest>
 
+#include <limits>
+
 #include "malformed_cases.h"
+
+#include "ckpt/experiment.h"
+#include "ckpt/names.h"
+#include "ckpt/planner.h"
+#include "ckpt/units.h"
+
+#ifdef CKPT_TEST_UI
+#include "ui/experiment.h"
+#endif
 
 using namespace Qt::StringLiterals;
 
@@ -55,6 +68,53 @@ QJsonObject readJson(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return {};
     return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+QByteArray readBytes(const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+}
+
+const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/");
+
+// A row of `plan`'s table as the CLI prints it, rebuilt from the engine's candidate.
+QString expectedRow(const ckpt::PlanCandidate& c, int blocks) {
+    return QStringLiteral("  %1 %2 %3  %4 %5  %6")
+        .arg(QString::fromStdString(c.label()), -22)
+        .arg(QStringLiteral("%1 of %2").arg(c.plan.checkpointed()).arg(blocks), 14)
+        .arg(QString::fromStdString(ckpt::format_bytes(c.plan.predicted_peak)), 16)
+        .arg(QString::fromUtf8(ckpt::phase_name(c.peak_tag.phase).data()), -10)
+        .arg(QStringLiteral("+%1%").arg(100.0 * c.plan.overhead_fraction, 0, 'f', 1), 11)
+        .arg(c.plan.fits ? u"yes"_s : u"no"_s);
+}
+
+// The runs a saved experiment must support: its settings used, and overridden by options.
+// textbook_mlp's gradients do not fit 12 MiB; its parameters do.
+void checkExperimentRuns(const QString& file) {
+    QTemporaryDir dir;
+    const Run oom = runCli({"run", file, "--report", "oom.json"}, dir.path());
+    QCOMPARE(oom.code, 3);  // the file's memory limit
+    QVERIFY2(oom.err.contains("out of memory in backward"), qPrintable(oom.err));
+    const QJsonObject report = readJson(dir.filePath("oom.json"));
+    QCOMPARE(report.value("out_of_memory").toObject().value("limit_bytes").toInteger(), qint64(12) << 20);
+    QVERIFY(readBytes(dir.filePath("oom.json")).contains("\"seed\": 18446744073709551615"));
+
+    const Run ok = runCli({"run", file, "--memory-limit", "none"}, dir.path());
+    QVERIFY2(ok.code == 0, qPrintable(ok.err));
+    QVERIFY2(ok.out.contains("on cpu (3 threads"), qPrintable(ok.out));  // the file's threads
+    const Run over = runCli({"run", file, "--memory-limit", "1GiB", "--threads", "1"}, dir.path());
+    QVERIFY2(over.code == 0, qPrintable(over.err));
+    QVERIFY2(over.out.contains("on cpu (1 threads"), qPrintable(over.out));
+}
+
+ckpt::Experiment textbookExperiment() {
+    ckpt::Result<ckpt::Experiment> e = ckpt::load_experiment((kPresetDir + "textbook_mlp.json").toStdString());
+    if (!e) qFatal("%s", e.error().message.c_str());
+    e->spec.seed = std::numeric_limits<uint64_t>::max();  // exact only if no double is involved
+    e->run.settings.memory_limit = 12 << 20;
+    e->run.settings.threads = 3;
+    e->run.verify = false;
+    return *e;
 }
 
 }  // namespace
@@ -326,6 +386,93 @@ private slots:
         QCOMPARE(sq.code, 0);
         QVERIFY(sq.out.contains("chosen: sqrt - checkpoint 2 of 3 blocks: 0,2"));
     }
+
+    // `plan` prints the engine's table row for row, for every planner, fitting or not.
+    void planPrintsTheEngineTable_data() {
+        QTest::addColumn<QString>("preset");
+        QTest::addColumn<QString>("planner");
+        QTest::addColumn<QString>("budget");
+        for (const auto& [kind, name] : ckpt::enum_names<ckpt::PlannerKind>()) {
+            const QString p = QString::fromUtf8(name.data(), qsizetype(name.size()));
+            QTest::newRow(qPrintable("deep_residual_mlp " + p)) << "deep_residual_mlp" << p << "3.01GiB";
+            QTest::newRow(qPrintable("tutorial_mlp " + p)) << "tutorial_mlp" << p << "1MiB";
+            QTest::newRow(qPrintable("tutorial_mlp tight " + p)) << "tutorial_mlp" << p << "26KiB";
+        }
+    }
+
+    void planPrintsTheEngineTable() {
+        QFETCH(QString, preset);
+        QFETCH(QString, planner);
+        QFETCH(QString, budget);
+        const Run r = runCli({"plan", preset, "--budget", budget, "--planner", planner});
+        QCOMPARE(r.status, QProcess::NormalExit);
+        ckpt::Result<ckpt::Experiment> e = ckpt::load_experiment((kPresetDir + preset + ".json").toStdString());
+        QVERIFY(e);
+        const ckpt::Result<ckpt::PlanTable> t =
+            ckpt::plan_table(e->spec, *ckpt::parse_planner(planner.toStdString()), *ckpt::parse_bytes(budget.toStdString()));
+        QVERIFY(t);
+        const int n = t->blocks;
+        QStringList rows;
+        for (const QString& line : r.out.split('\n'))
+            if (line.startsWith("  ") && line.contains(QRegularExpression(" \\d+ of \\d+ "))) rows << line;
+        QCOMPARE(rows.size(), int(t->candidates.size()));
+        for (size_t i = 0; i < t->candidates.size(); ++i) QCOMPARE(rows[int(i)], expectedRow(t->candidates[i], n));
+        if (const ckpt::PlanCandidate* c = t->chosen_candidate()) {
+            QCOMPARE(r.code, 0);
+            QVERIFY2(r.out.contains(QStringLiteral("chosen: %1 - checkpoint %2 of %3 blocks: %4\n")
+                                        .arg(QString::fromStdString(c->plan.planner)).arg(c->plan.checkpointed()).arg(n)
+                                        .arg(QString::fromStdString(ckpt::format_checkpoint_policy(c->plan.checkpoint)))),
+                     qPrintable(r.out));
+            QVERIFY(r.out.contains("--checkpoint " + QString::fromStdString(c->checkpoint_arg) + "\n"));
+        } else {
+            QCOMPARE(r.code, 3);
+            QVERIFY(isOneErrorLine(r.err));
+            QVERIFY2(r.err.contains(QString::fromStdString(t->no_fit_error().message)), qPrintable(r.err));
+        }
+    }
+
+    // An experiment file saved by the engine runs from the command line with its settings.
+    void experimentFileRuns() {
+        QTemporaryDir dir;
+        const QString file = dir.filePath("exp.json");
+        QVERIFY(ckpt::save_experiment(file.toStdString(), textbookExperiment()).ok());
+        checkExperimentRuns(file);
+
+        // Its device is used too, and a bad one is named as the file's.
+        ckpt::Experiment e = textbookExperiment();
+        e.run.settings.device = "cuda:99";
+        QVERIFY(ckpt::save_experiment(file.toStdString(), e).ok());
+        const Run r = runCli({"run", file}, dir.path());
+        QVERIFY(r.code != 0);
+        QVERIFY2(isOneErrorLine(r.err) && r.err.contains("run.device: "), qPrintable(r.err));
+
+        // A bad run setting is a bad file: exit 2, the path and the field named.
+        QFile bad(dir.filePath("bad.json"));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write(QByteArray::fromStdString("{\"model\": " + ckpt::to_json(e.spec) + ", \"run\": {\"memory_limit\": 1.5e9}}"));
+        bad.close();
+        const Run b = runCli({"run", bad.fileName()});
+        QCOMPARE(b.code, 2);
+        QVERIFY2(isOneErrorLine(b.err) && b.err.contains("bad.json: run.memory_limit: expected a whole number of bytes"),
+                 qPrintable(b.err));
+        const Run p = runCli({"plan", file, "--budget", "1GiB"});  // plan reads the model part
+        QVERIFY2(p.code == 0, qPrintable(p.err));
+    }
+
+#ifdef CKPT_TEST_UI
+    // What the GUI saves, the CLI runs with the same settings, and the GUI opens it again exactly.
+    void guiSavedExperimentRuns() {
+        QTemporaryDir dir;
+        const QString file = dir.filePath("gui.json");
+        const ckptui::Experiment e = textbookExperiment();
+        QCOMPARE(ckptui::saveExperiment(file, e), QString());
+        checkExperimentRuns(file);
+        ckptui::Experiment back;
+        QCOMPARE(ckptui::loadExperiment(file, &back), QString());
+        QVERIFY(back == e);
+        QCOMPARE(ckptui::experimentToJson(back), readBytes(file));
+    }
+#endif
 
     // With no arguments and no display: the demo writes its files into ./checkpointlab-demo/.
     void demoWithoutDisplay() {

@@ -217,8 +217,8 @@ private slots:
         Experiment e;
         QVERIFY(ckptui::loadPreset(QStringLiteral("tutorial_mlp"), &e).isEmpty());
         e.run.verify = false;
-        e.run.memoryLimit = 1234567;
-        e.run.threads = 1;
+        e.run.settings.memory_limit = 1234567;
+        e.run.settings.threads = 1;
         f.write(experimentToJson(e));
         f.close();
         QCOMPARE(w_->openExperiment(f.fileName()), QString());
@@ -237,7 +237,7 @@ private slots:
         QVERIFY(limit);
         QCOMPARE(limit->text(), QStringLiteral("1234567"));
         limit->clear();
-        QCOMPARE(w_->experiment().run.memoryLimit, qint64(0));
+        QCOMPARE(w_->experiment().run.settings.memory_limit, int64_t(0));
     }
 
     void malformedExperimentKeepsTheCurrentOne() {

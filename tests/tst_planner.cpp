@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "ckpt/names.h"
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
 #include "test_models.h"
@@ -20,6 +21,14 @@ std::vector<bool> flags_of(unsigned mask, int n) {
     std::vector<bool> c(static_cast<size_t>(n));
     for (int b = 0; b < n; ++b) c[size_t(b)] = (mask >> b) & 1u;
     return c;
+}
+
+// Many rows, narrow layers, no optimizer state: activations decide the peak, so checkpoint
+// sets differ in it.
+ModelSpec activation_bound() {
+    ModelSpec s = testmodels::deep_residual(9, 512, 16);
+    s.optimizer.type = OptimizerType::none;
+    return s;
 }
 
 // A random stack: widths, activations, layernorm, dropout, residual blocks, both losses.
@@ -223,6 +232,72 @@ private slots:
         QVERIFY(sweep.size() >= 3);
         QVERIFY(sweep.front().frontier);
         for (size_t i = 1; i < sweep.size(); ++i) QVERIFY(sweep[i].plan.predicted_peak >= sweep[i - 1].plan.predicted_peak);
+    }
+
+    // The plan table both front ends show: each planner lists its sets once, cheapest first,
+    // with the chain model's exact peak and a --checkpoint text that selects the same set; the
+    // choice is the first that fits, and for dp it costs what the DP's optimum costs.
+    void planTable_data() {
+        QTest::addColumn<int>("planner");
+        for (const auto& [k, name] : enum_names<PlannerKind>()) QTest::newRow(name.data()) << int(k);
+    }
+
+    void planTable() {
+        QFETCH(int, planner);
+        const PlannerKind kind = PlannerKind(planner);
+        const ModelSpec spec = activation_bound();
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY(m);
+        const int64_t lo = minimal_peak(*m), hi = m->peak(std::vector<bool>(9, false));
+        QVERIFY(lo < hi);
+        for (const int64_t budget : {lo, lo + (hi - lo) / 2, hi, int64_t(1) << 40}) {
+            Result<PlanTable> t = plan_table(spec, kind, budget);
+            QVERIFY2(t, t ? "" : t.error().message.c_str());
+            QCOMPARE(t->blocks, 9);
+            QVERIFY(!t->candidates.empty());
+            for (size_t i = 0; i < t->candidates.size(); ++i) {
+                const PlanCandidate& c = t->candidates[i];
+                QCOMPARE(c.plan.predicted_peak, m->peak(c.plan.checkpoint));
+                QCOMPARE(c.plan.fits, c.plan.predicted_peak <= budget);
+                Result<std::vector<bool>> again = parse_checkpoint_policy(c.checkpoint_arg, 9);
+                QVERIFY(again && *again == c.plan.checkpoint);
+                for (size_t j = 0; j < i; ++j) {
+                    QVERIFY(t->candidates[j].plan.checkpoint != c.plan.checkpoint);  // each set once
+                    QVERIFY(t->candidates[j].plan.recompute_cost <= c.plan.recompute_cost);
+                }
+            }
+            const PlanCandidate* chosen = t->chosen_candidate();
+            for (int i = 0; i < (chosen ? t->chosen : int(t->candidates.size())); ++i)
+                QVERIFY(!t->candidates[size_t(i)].plan.fits);
+            if (chosen) QVERIFY(chosen->plan.fits);
+            else QCOMPARE(t->minimal_peak, lo);  // a fixed pattern can miss a budget the DP meets
+            if (kind == PlannerKind::dp) {
+                Result<Plan> best = plan_optimal(*m, budget);
+                QVERIFY(best && chosen);
+                QCOMPARE(chosen->plan.recompute_cost, best->recompute_cost);
+            }
+            if (kind == PlannerKind::all || kind == PlannerKind::none || kind == PlannerKind::sqrt)
+                QCOMPARE(int(t->candidates.size()), 1);
+            if (budget == int64_t(1) << 40) QVERIFY(chosen && t->chosen == 0);  // everything fits: the cheapest
+        }
+    }
+
+    // Nothing fits: the table is still there to print, with the smallest budget that works.
+    void planTableWhenNothingFits() {
+        const ModelSpec spec = activation_bound();
+        Result<ChainModel> m = ChainModel::build(spec);
+        const int64_t lo = minimal_peak(*m);
+        Result<PlanTable> t = plan_table(spec, PlannerKind::dp, lo - 1);
+        QVERIFY(t);
+        QCOMPARE(t->chosen, -1);
+        QCOMPARE(t->minimal_peak, lo);
+        QCOMPARE(t->no_fit_error().kind, ErrorKind::out_of_memory);
+        QVERIFY(t->no_fit_error().message.find(std::to_string(lo) + " bytes") != std::string::npos);
+        // A fixed planner that misses a budget dp can meet says so.
+        Result<PlanTable> none = plan_table(spec, PlannerKind::none, lo);
+        QVERIFY(none && none->chosen < 0);
+        QVERIFY(none->no_fit_error().message.rfind("no none plan fits in", 0) == 0);
+        QVERIFY(!plan_table(spec, PlannerKind::dp, 0));
     }
 };
 

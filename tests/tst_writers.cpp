@@ -281,6 +281,10 @@ private slots:
         QCOMPARE(block.value("name").toString(), QString("first"));
         QCOMPARE(block.value("avoided_bytes").toInteger(), qint64(128));
         QVERIFY(block.value("checkpoint").toBool());
+        // The report's derived figures, as the front ends show them.
+        QCOMPARE(mem.value("avoided_bytes_total").toInteger(), qint64(r.avoided_bytes_total()));
+        QCOMPARE(j.value("checkpointed_blocks").toInt(), r.checkpointed_blocks());
+        QVERIFY(r.checkpointed_blocks() >= 1);
         QVERIFY(j.value("out_of_memory").isNull());
         QVERIFY(!j.contains("events"));
         QCOMPARE(j.value("event_count").toInt(), 5);

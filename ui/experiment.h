@@ -1,29 +1,22 @@
-// An experiment: the model spec plus the run settings, saved as one JSON file
-// {"model": <model spec>, "run": {...}}. A bare model-spec file opens too. Loading returns an
-// error naming the problem and never touches the experiment the user has open.
+// An experiment in the window: the engine's Experiment (model spec plus run settings, one JSON
+// file {"model": <model spec>, "run": {...}}; see ckpt/experiment.h), read and written by the
+// engine so that the file the GUI saves is the file `checkpointlab run` runs. These wrappers
+// add what only Qt knows: Qt resource paths (the compiled-in presets) and QString errors.
+// Loading returns an error naming the file and never touches the experiment the user has open.
 #pragma once
 
 #include <QString>
+#include <QStringList>
 
-#include "ckpt/model_spec.h"
+#include "ckpt/experiment.h"
 
 namespace ckptui {
 
-struct RunOptions {
-    QString device = QStringLiteral("cpu");
-    int threads = 0;           // 0: the BLAS default
-    qint64 memoryLimit = 0;    // bytes; 0: none
-    bool verify = true;        // run an unchecked twin to compare gradients and time
-    bool operator==(const RunOptions&) const = default;
-};
+using Experiment = ckpt::Experiment;
+using RunOptions = ckpt::ExperimentRun;
 
-struct Experiment {
-    ckpt::ModelSpec spec;
-    RunOptions run;
-};
-
-// Returns an empty string on success, else a one-line error.
-QString loadExperiment(const QString& path, Experiment* out);
+// Return an empty string on success, else a one-line error.
+QString loadExperiment(const QString& path, Experiment* out);  // also ":/presets/..." resources
 QString saveExperiment(const QString& path, const Experiment& e);
 QString parseExperiment(const QByteArray& json, Experiment* out);
 QByteArray experimentToJson(const Experiment& e);

@@ -261,27 +261,29 @@ Experiment MainWindow::experiment() const {
     Experiment e;
     e.spec = model_->spec();
     e.run = runOptions_;
-    e.run.device = device_->currentData().toString();
+    e.run.settings.device = device_->currentData().toString().toStdString();
     e.run.verify = verify_->isChecked();
     const QString lim = limit_->text().trimmed();
     const auto bytes = ckpt::parse_bytes(lim.toStdString());
-    e.run.memoryLimit = !lim.isEmpty() && bytes ? *bytes : 0;  // an empty field means no limit
+    e.run.settings.memory_limit = !lim.isEmpty() && bytes ? *bytes : 0;  // an empty field means no limit
     return e;
 }
 
 void MainWindow::applyRunOptions(const RunOptions& run) {
     runOptions_ = run;
-    const int d = device_->findData(run.device);
+    const QString device = QString::fromStdString(run.settings.device);
+    const int d = device_->findData(device);
     if (d >= 0) device_->setCurrentIndex(d);
-    else statusBar()->showMessage(tr("Device %1 is not available here; runs use %2.").arg(run.device, device_->currentText()));
+    else statusBar()->showMessage(tr("Device %1 is not available here; runs use %2.").arg(device, device_->currentText()));
     verify_->setChecked(run.verify);
     // Exact, so saving the experiment again writes the same number: "1536MiB" or plain bytes.
     QString text;
-    if (run.memoryLimit > 0) {
-        text = QString::number(run.memoryLimit);
+    const qint64 limit = run.settings.memory_limit;
+    if (limit > 0) {
+        text = QString::number(limit);
         for (auto [unit, name] : {std::pair{qint64(1) << 30, "GiB"}, {qint64(1) << 20, "MiB"}, {qint64(1) << 10, "KiB"}})
-            if (run.memoryLimit % unit == 0) {
-                text = QString::number(run.memoryLimit / unit) + QLatin1String(name);
+            if (limit % unit == 0) {
+                text = QString::number(limit / unit) + QLatin1String(name);
                 break;
             }
     }
@@ -376,8 +378,7 @@ void MainWindow::onStepFinished(const StepResult& r) {
     const ckpt::StepReport& rep = *r.report;
     timeline_->setReport(rep);
     showBlockBars(blockBytes_, blockTime_, rep);
-    int ckpt = 0;
-    for (const auto& b : rep.blocks) ckpt += b.checkpoint;
+    const int ckpt = rep.checkpointed_blocks();
     // The history runs across Run presses (Run step, toggle, Run step...) until another model loads.
     history_points_ << HistoryPoint{int(history_points_.size()) + 1, rep.peak_total, rep.step_ns, ckpt, int(rep.blocks.size())};
     showHistory(history_, history_points_);
@@ -393,19 +394,15 @@ void MainWindow::onStepFinished(const StepResult& r) {
     emit resultShown(r);
 }
 
-void MainWindow::onRunFinished(const QString& message) {
+void MainWindow::onRunFinished(const QString& error, bool stopped) {
     updateRunning(false);
-    if (message.isEmpty() || message == tr("stopped") || message == QLatin1String("stopped by the user")) {
-        if (!message.isEmpty()) statusBar()->showMessage(tr("Stopped."));
-        return;
-    }
-    showError(tr("The run ended"), message);
+    if (stopped) statusBar()->showMessage(tr("Stopped."));
+    if (!error.isEmpty()) showError(tr("The run ended"), error);
 }
 
 void MainWindow::pinCurrentRun(const QString& name) {
     if (!last_.report) return;
-    int ckpt = 0;
-    for (const auto& b : last_.report->blocks) ckpt += b.checkpoint;
+    const int ckpt = last_.report->checkpointed_blocks();
     pinned_ << pinnedFrom(*last_.report, name.isEmpty() ? tr("pinned %1: %2 of %3 checkpointed").arg(pinned_.size() + 1).arg(ckpt).arg(last_.report->blocks.size()) : name);
     showComparison(comparison_, pinned_);
     tabs_->setCurrentIndex(3);

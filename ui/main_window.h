@@ -61,7 +61,7 @@ private:
     QWidget* chartPage(QCustomPlot* plot, QCustomPlot* second = nullptr);
     void onSpecChanged(const ckpt::ModelSpec& spec, const QString& error);
     void onStepFinished(const StepResult& r);
-    void onRunFinished(const QString& message);
+    void onRunFinished(const QString& error, bool stopped);
     void showError(const QString& title, const QString& message);
     void syncRunBar();                              // batch, sequence, optimizer from the spec
     void applyRunOptions(const RunOptions& run);   // device, verify, memory limit from a file

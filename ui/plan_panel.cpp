@@ -8,6 +8,7 @@
 #include <QPushButton>
 #include <qcustomplot.h>
 
+#include "ckpt/names.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 #include "ui/charts.h"
@@ -32,9 +33,11 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     budget_->setObjectName(QStringLiteral("budget"));
     budget_->setToolTip(tr("The memory a step may use at its peak, e.g. 24GiB for a 24 GB card."));
     planner_ = new QComboBox(this);
-    planner_->addItems({QStringLiteral("dp"), QStringLiteral("sqrt"), QStringLiteral("every-k"), QStringLiteral("all"), QStringLiteral("none")});
+    for (const auto& [kind, name] : ckpt::enum_names<ckpt::PlannerKind>())
+        planner_->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())));
     planner_->setToolTip(tr("dp: the least recomputation that fits (exact, dynamic programming over the blocks); "
-                            "sqrt: Chen et al.'s spacing; every-k: every second block; all / none."));
+                            "sqrt: Chen et al.'s spacing; every-k: the evenly spread every k-th block with the least "
+                            "recomputation that fits; all / none. The same planners as `checkpointlab plan`."));
     auto* go = new QPushButton(tr("Plan"), this);
     go->setToolTip(tr("Tick the blocks the planner chooses for this budget."));
     result_ = new QLabel(this);
@@ -67,10 +70,13 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     });
 }
 
+std::vector<double> PlanPanel::measuredForwardNs() const {
+    const bool measured = measuredSpec_ && withoutFlags(*measuredSpec_) == withoutFlags(model_->spec());
+    return measured ? forwardNs_ : std::vector<double>{};
+}
+
 ckpt::Result<ckpt::ChainModel> PlanPanel::chainModel() const {
-    const ckpt::ModelSpec& spec = model_->spec();
-    const bool measured = measuredSpec_ && withoutFlags(*measuredSpec_) == withoutFlags(spec);
-    return ckpt::ChainModel::build(spec, measured ? forwardNs_ : std::vector<double>{});
+    return ckpt::ChainModel::build(model_->spec(), measuredForwardNs());
 }
 
 double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
@@ -86,19 +92,17 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!model_->validationError().isEmpty()) return model_->validationError();
     auto kind = ckpt::parse_planner(planner.toStdString());
     if (!kind) return QString::fromStdString(kind.error().message);
-    auto m = chainModel();
-    if (!m) return QString::fromStdString(m.error().message);
-    auto p = ckpt::make_plan(*m, *kind, *budget, 2);
-    if (!p) return QString::fromStdString(p.error().message);
-    if (!p->fits)
-        return tr("%1 needs %2, over the %3 budget; the smallest peak any plan reaches is %4")
-            .arg(planner, humanBytes(p->predicted_peak), humanBytes(*budget), humanBytes(ckpt::minimal_peak(*m)));
-    model_->setCheckpointFlags(p->checkpoint, tr("plan %1 for %2").arg(planner, humanBytes(*budget)));
-    int n = 0;
-    for (bool c : p->checkpoint) n += c;
+    // The engine's plan table, as `checkpointlab plan` prints it; the window applies its choice.
+    auto table = ckpt::plan_table(model_->spec(), *kind, *budget, measuredForwardNs());
+    if (!table) return QString::fromStdString(table.error().message);
+    const ckpt::PlanCandidate* chosen = table->chosen_candidate();
+    if (!chosen) return QString::fromStdString(table->no_fit_error().message);
+    const ckpt::Plan& p = chosen->plan;
+    const QString name = QString::fromStdString(chosen->label());
+    model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(*budget)));
     result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4, recomputation +%5% of the step.")
-                         .arg(planner).arg(n).arg(p->checkpoint.size()).arg(humanBytes(p->predicted_peak))
-                         .arg(100.0 * p->overhead_fraction, 0, 'f', 1));
+                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak))
+                         .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
     return {};
 }
 

@@ -1,6 +1,6 @@
-// Planning in the window: a memory budget and a planner; "Plan" ticks the blocks that fit the
-// budget at the least recomputation (the engine's chain-model DP), or says the smallest budget
-// that can work. The Pareto tab sweeps planners and budgets: predicted peak against predicted
+// Planning in the window: a memory budget and a planner; "Plan" ticks the blocks the engine's
+// plan table chooses (the same call and answer as `checkpointlab plan`: for dp, the least
+// recomputation that fits), or says the smallest budget that can work. The Pareto tab sweeps planners and budgets: predicted peak against predicted
 // step time, the frontier drawn, measured runs beside them; clicking a point applies it.
 #pragma once
 
@@ -36,6 +36,7 @@ signals:
     void errorOccurred(const QString& title, const QString& message);
 
 private:
+    std::vector<double> measuredForwardNs() const;  // the last run's, when it ran this structure
     ckpt::Result<ckpt::ChainModel> chainModel() const;
     double stepEstimateMs(const ckpt::Plan& p) const;
 

@@ -82,10 +82,7 @@ void RunController::updateSpec(const ckpt::ModelSpec& spec) {
 }
 
 void RunController::run(Experiment e, int steps) {
-    ckpt::RunSettings settings;
-    settings.device = e.run.device.toStdString();
-    settings.threads = e.run.threads;
-    settings.memory_limit = e.run.memoryLimit;
+    const ckpt::RunSettings settings = e.run.settings;
     std::unique_ptr<ckpt::Session> session, twin;
     auto rebuild = [&](const ckpt::ModelSpec& spec) -> QString {
         session.reset();
@@ -104,6 +101,7 @@ void RunController::run(Experiment e, int steps) {
         return {};
     };
     QString message;
+    bool stopped = false;
     if (QString err = rebuild(e.spec); !err.isEmpty()) {
         running_ = false;
         emit runFailed(err);
@@ -112,7 +110,7 @@ void RunController::run(Experiment e, int steps) {
     BatchingSink sink(this);
     for (int i = 1; steps < 0 || i <= steps; ++i) {
         if (stop_) {
-            message = tr("stopped");
+            stopped = true;
             break;
         }
         // Edits made while running apply here, at the step boundary.
@@ -155,12 +153,14 @@ void RunController::run(Experiment e, int steps) {
         r.report = std::move(report);
         emit stepFinished(r);
         if (status != ckpt::StepStatus::ok) {
-            message = QString::fromStdString(r.report->message);
+            // The report says why; stopping is the user's wish, not an error to show.
+            stopped = status == ckpt::StepStatus::stopped;
+            if (!stopped) message = QString::fromStdString(r.report->message);
             break;
         }
     }
     running_ = false;
-    emit runFinished(message);
+    emit runFinished(message, stopped);
 }
 
 }  // namespace ckptui

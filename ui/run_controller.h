@@ -47,7 +47,8 @@ signals:
     void stepStarted(const ckpt::CategoryBytes& baseline);  // live bytes when the step begins
     void memoryEventsAvailable(const QVector<ckpt::MemoryEvent>& events);
     void stepFinished(const ckptui::StepResult& result);
-    void runFinished(const QString& message);  // "" when it ended normally
+    // error: "" when the run ended normally or was stopped (stopped says which).
+    void runFinished(const QString& error, bool stopped);
     void runFailed(const QString& error);      // the session could not be created
 
 private:

@@ -12,6 +12,7 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include "ckpt/names.h"
 #include "ui/stack_model.h"
 
 namespace ckptui {
@@ -67,7 +68,8 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     every_->setToolTip(tr("k for \"checkpoint every k-th block\"."));
     policy_ = new QComboBox(this);
     policy_->setObjectName(QStringLiteral("policyBox"));
-    policy_->addItems({tr("full"), tr("save_matmuls"), tr("attention_core"), tr("custom")});
+    for (const auto& [policy, name] : ckpt::enum_names<ckpt::BlockSpec::Policy>())
+        policy_->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(policy));
     policy_->setToolTip(tr("What the selected checkpointed block saves instead of recomputing: full recomputes "
                            "everything; save_matmuls keeps matmul outputs (JAX's dots_saveable); attention_core "
                            "recomputes only attention (Megatron-LM); custom lets you tick layers."));
@@ -113,7 +115,7 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     connect(all, &QPushButton::clicked, this, [this] { model_->setCheckpointAll(true); });
     connect(every, &QPushButton::clicked, this, [this] { model_->setCheckpointEvery(every_->value()); });
     connect(policy_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
-        if (selectedBlock() >= 0) model_->setPolicy(selectedBlock(), ckpt::BlockSpec::Policy(i));
+        if (selectedBlock() >= 0) model_->setPolicy(selectedBlock(), ckpt::BlockSpec::Policy(policy_->itemData(i).toInt()));
     });
     connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this] { updatePolicyBox(); });
 }
@@ -126,7 +128,8 @@ int StackEditor::selectedBlock() const {
 
 void StackEditor::updatePolicyBox() {
     const int b = selectedBlock();
-    if (b >= 0 && b < int(model_->spec().blocks.size())) policy_->setCurrentIndex(int(model_->spec().blocks[size_t(b)].policy));
+    if (b >= 0 && b < int(model_->spec().blocks.size()))
+        policy_->setCurrentIndex(policy_->findData(int(model_->spec().blocks[size_t(b)].policy)));
 }
 
 }  // namespace ckptui

@@ -84,11 +84,7 @@ void SummaryPanel::render() {
                            .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
         }
         h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
-                 .arg(humanBytes(r->kept_bytes_total()), humanBytes([&] {
-                          qint64 a = 0;
-                          for (const auto& b : r->blocks) a += b.avoided_bytes;
-                          return a;
-                      }()));
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
     }
     setHtml(h);
 }
@@ -112,14 +108,10 @@ QString helpHtml(const StepResult* res) {
                  .arg(QString::fromStdString(res->spec.description).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
     }
     if (r) {
-        int ckpt = 0;
-        for (const auto& b : r->blocks) ckpt += b.checkpoint;
-        qint64 avoided = 0;
-        for (const auto& b : r->blocks) avoided += b.avoided_bytes;
         h += QObject::tr("<p><b>In your last run</b> %1 of %2 blocks were checkpointed. Forward kept %3 for "
                          "backward; checkpointing avoided keeping %4. Recomputation took %5 of the %6 step. The step "
                          "peaked at %7 during %8.</p>")
-                 .arg(ckpt).arg(r->blocks.size()).arg(humanBytes(r->kept_bytes_total()), humanBytes(avoided),
+                 .arg(r->checkpointed_blocks()).arg(r->blocks.size()).arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()),
                                                        humanTime(r->recompute_ns), humanTime(r->step_ns),
                                                        humanBytes(r->peak_total), phaseLabel(r->peak_tag.phase));
         if (res->verified)

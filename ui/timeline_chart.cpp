@@ -99,8 +99,7 @@ void TimelineChart::setReport(const ckpt::StepReport& r) {
     for (auto& s : stacked_) s.reserve(r.events.size() + 1);
     addEvent({0, 0, {}, ckpt::total(r.baseline)});
     for (const ckpt::MemoryEvent& e : r.events) addEvent(e);
-    int checkpointed = 0;
-    for (const ckpt::BlockReport& b : r.blocks) checkpointed += b.checkpoint;
+    const int checkpointed = r.checkpointed_blocks();
     title_->setText(r.dry_run ? tr("Predicted memory of one training step, %1 of %2 blocks checkpointed").arg(checkpointed).arg(r.blocks.size())
                               : tr("Memory during step %1, %2 of %3 blocks checkpointed").arg(r.step).arg(checkpointed).arg(r.blocks.size()));
     report_ = r;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/names.h"
 #include "ckpt/session.h"
 
 int main(int argc, char** argv) {
@@ -40,11 +41,8 @@ int main(int argc, char** argv) {
         block_policy = policy_text.substr(slash + 1);
         policy_text = policy_text.substr(0, slash);
     }
-    for (ckpt::BlockSpec& b : spec->blocks) {
-        using P = ckpt::BlockSpec::Policy;
-        for (P p : {P::full, P::save_matmuls, P::attention_core})
-            if (block_policy == ckpt::policy_name(p)) b.policy = p;
-    }
+    if (auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy))
+        for (ckpt::BlockSpec& b : spec->blocks) b.policy = *p;
     auto policy = ckpt::parse_checkpoint_policy(policy_text, int(spec->blocks.size()));
     if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
     ckpt::apply_checkpoint_policy(*spec, *policy);

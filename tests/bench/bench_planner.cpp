@@ -63,8 +63,7 @@ int main(int argc, char** argv) {
     ckpt::Result<ckpt::Plan> plan = ckpt::plan_optimal(*model, budget);
     if (!plan) { std::fprintf(stderr, "%s\n", plan.error().message.c_str()); return 1; }
     const double plan_ms = best_ms(3, [&] { (void)ckpt::plan_optimal(*model, budget); });
-    int checkpointed = 0;
-    for (bool c : plan->checkpoint) checkpointed += c;
+    const int checkpointed = plan->checkpointed();
     std::printf("%d blocks: predict (dry run) %.3f ms | chain model build %.1f ms | chain model eval %.4f ms | "
                 "dp plan %.1f ms (%d of %d checkpointed, peak %lld <= budget %lld)\n",
                 blocks, predict_ms, build_ms, eval_ms, plan_ms, checkpointed, blocks,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ckpt/memory.h"
 #include "ckpt/model_spec.h"
 #include "ckpt/result.h"
 #include "ckpt/session.h"
@@ -55,7 +56,7 @@ std::vector<double> block_recompute_flops(const ModelSpec& spec);
 
 enum class PlannerKind { none, all, every_k, sqrt, dp };
 std::string_view planner_name(PlannerKind k);
-Result<PlannerKind> parse_planner(const std::string& text);  // "none", "all", "every-k", "sqrt", "dp"
+Result<PlannerKind> parse_planner(const std::string& text);  // "dp", "sqrt", "every-k", "all", "none"
 
 struct Plan {
     std::string planner;
@@ -64,6 +65,12 @@ struct Plan {
     double recompute_cost = 0.0;     // same unit as ChainModel::cost
     double overhead_fraction = 0.0;  // recompute cost over the unchecked step's cost
     bool fits = true;                // predicted_peak <= budget (always, for dp)
+
+    int checkpointed() const {
+        int n = 0;
+        for (bool c : checkpoint) n += c ? 1 : 0;
+        return n;
+    }
 };
 
 // A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_policy).
@@ -84,5 +91,45 @@ struct ParetoPoint {
     bool frontier = false;
 };
 std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
+
+// ---- The plan table: what `checkpointlab plan` prints and the GUI's Plan button applies ----
+
+// One checkpoint set a planner considers.
+struct PlanCandidate {
+    Plan plan;                         // plan.planner is its name: "none", "every:3", "sqrt", "all", "dp"
+    std::vector<std::string> same_as;  // other names of the same set ("every:2" beside "sqrt" on 3 blocks)
+    std::string checkpoint_arg;        // the --checkpoint text that selects it ("sqrt", "0,3-5")
+    MemoryTag peak_tag;                // where the predicted peak happens (block, layer, phase)
+
+    std::string label() const;  // "sqrt (= every:2)"
+};
+
+struct PlanTable {
+    PlannerKind planner = PlannerKind::dp;
+    int64_t budget = 0;
+    int blocks = 0;
+    std::vector<PlanCandidate> candidates;  // least recomputation first; equal cost: lower peak first
+    int chosen = -1;                        // the first candidate that fits; -1 when none does
+    int64_t minimal_peak = 0;               // set when none fits: the smallest peak any set reaches
+
+    const PlanCandidate* chosen_candidate() const {
+        return chosen >= 0 ? &candidates[size_t(chosen)] : nullptr;
+    }
+    // When none fits: an out_of_memory error naming the smallest budget that can work.
+    Error no_fit_error() const;
+};
+
+// Planning as both front ends do it. The candidates of each planner:
+//   dp       none, every:K for each count of checkpointed blocks (the smallest K giving it), sqrt,
+//            all, and the dynamic program's optimum under the budget (exact over the chain model)
+//   every-k  the every:K family and all
+//   sqrt, all, none  their one set
+// Each candidate's peak comes from the chain model and is checked against a dry run of the
+// executor, which also says where the peak happens. The choice is the first candidate that
+// fits, i.e. the least recomputation; for dp that is the optimum. Recomputation costs are the
+// measured forward times when given (one per block), else FLOPs. Bytes are those of a device
+// of `kind` (as ChainModel::build).
+Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
+                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu);
 
 }  // namespace ckpt

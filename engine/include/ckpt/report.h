@@ -5,9 +5,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ckpt/memory.h"
+#include "ckpt/result.h"
 
 namespace ckpt {
 
@@ -115,9 +117,37 @@ struct StepReport {
 
     std::vector<NamedTensor> tensors;  // input, target, parameters, output, gradients on request
 
-    int64_t kept_bytes_total() const;  // sum of blocks' kept_bytes plus the loss's
+    // Figures derived from the blocks, computed here once so every front end and writer shows
+    // the same number.
+    int64_t kept_bytes_total() const {  // sum of blocks' kept_bytes plus the loss's
+        int64_t t = loss_kept_bytes;
+        for (const BlockReport& b : blocks) t += b.kept_bytes;
+        return t;
+    }
+    int checkpointed_blocks() const {
+        int n = 0;
+        for (const BlockReport& b : blocks) n += b.checkpoint ? 1 : 0;
+        return n;
+    }
+    // What checkpointing saved over the whole model (single blocks can be negative; see README).
+    int64_t avoided_bytes_total() const {
+        int64_t t = 0;
+        for (const BlockReport& b : blocks) t += b.avoided_bytes;
+        return t;
+    }
 };
 
-std::string_view status_name(StepStatus s);
+std::string_view status_name(StepStatus s);  // "ok", "stopped", "out_of_memory", "failed"
+// The error kind of a step that did not finish: stopped, out_of_memory, or (failed: the system
+// refused memory outside the limit) device. bad_input for ok, which is no error.
+inline ErrorKind error_kind(StepStatus s) {
+    switch (s) {
+    case StepStatus::stopped: return ErrorKind::stopped;
+    case StepStatus::out_of_memory: return ErrorKind::out_of_memory;
+    case StepStatus::failed: return ErrorKind::device;
+    case StepStatus::ok: break;
+    }
+    return ErrorKind::bad_input;
+}
 
 }  // namespace ckpt

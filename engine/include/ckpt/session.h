@@ -35,6 +35,8 @@ struct RunSettings {
     int64_t memory_limit = 0;   // refuse allocations past this many live bytes (0: none)
     bool dry_run = false;       // count bytes, allocate and compute nothing
     bool tf32 = false;          // CUDA: GEMMs on TF32 tensor cores (faster, ~1e-3 relative error)
+
+    bool operator==(const RunSettings&) const = default;
 };
 
 // Receives events as they happen, on the thread that calls step(). Keep it cheap.

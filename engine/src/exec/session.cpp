@@ -12,22 +12,6 @@
 
 namespace ckpt {
 
-int64_t StepReport::kept_bytes_total() const {
-    int64_t t = loss_kept_bytes;
-    for (const BlockReport& b : blocks) t += b.kept_bytes;
-    return t;
-}
-
-std::string_view status_name(StepStatus s) {
-    switch (s) {
-    case StepStatus::ok: return "ok";
-    case StepStatus::stopped: return "stopped";
-    case StepStatus::out_of_memory: return "out_of_memory";
-    case StepStatus::failed: return "failed";
-    }
-    return "unknown";
-}
-
 struct Session::Impl {
     DeviceInfo device;
     RunSettings settings;
@@ -55,7 +39,7 @@ Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, st
     opts.record_events = false;
     for (int s = 0; s < steps; ++s) {
         StepReport r = exec.step(opts);
-        if (r.status != StepStatus::ok) return Error{r.message};
+        if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
         if (s == 0 || r.peak_total > worst.peak_total) worst = std::move(r);
     }
     if (kept) {
@@ -100,7 +84,7 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
         if (need > dev->total_bytes)
             return Error{"model too large for " + dev->id() + ": a step needs " + format_bytes(need) +
                          " at peak (parameters " + format_bytes(predicted->at_peak[int(Category::parameter)]) +
-                         ") but the device has " + format_bytes(dev->total_bytes)};
+                         ") but the device has " + format_bytes(dev->total_bytes), ErrorKind::out_of_memory};
     }
 
     impl->alloc = std::make_unique<Allocator>(be, settings.memory_limit);
@@ -109,9 +93,9 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
     } catch (const OutOfMemoryError& e) {
         return Error{"out of memory while allocating parameters: asked for " + format_bytes(e.info.requested) +
                      " with " + format_bytes(e.info.free_bytes) + " free under the limit of " +
-                     format_bytes(e.info.limit)};
+                     format_bytes(e.info.limit), ErrorKind::out_of_memory};
     } catch (const std::bad_alloc&) {
-        return Error{"out of memory while allocating parameters"};
+        return Error{"out of memory while allocating parameters", ErrorKind::out_of_memory};
     }
     impl->exec->kept_unchecked = kept_unchecked;
     return std::unique_ptr<Session>(new Session(std::move(impl)));
@@ -152,7 +136,7 @@ Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind) {
     exec.kept_unchecked = kept_unchecked;
     StepReport r;
     for (int s = 0; s < steps; ++s) r = exec.step({});
-    if (r.status != StepStatus::ok) return Error{r.message};
+    if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
     return r;
 }
 

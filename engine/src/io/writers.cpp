@@ -43,10 +43,10 @@ namespace {
 
 Status write_file(const std::string& path, const std::string& data) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno));
+    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
     out.write(data.data(), std::streamsize(data.size()));
     out.close();
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno));
+    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
     return Status::success();
 }
 
@@ -121,6 +121,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     mem["peak_event"] = r.peak_event;
     mem["peak_time_ns"] = r.peak_time_ns;
     mem["kept_bytes_total"] = r.kept_bytes_total();
+    mem["avoided_bytes_total"] = r.avoided_bytes_total();
     mem["loss_kept_bytes"] = r.loss_kept_bytes;
     // Beside the requested bytes above: what the device's pool held (CUDA; the CPU's cache).
     const DeviceMemoryReport& d = r.device_memory;
@@ -149,6 +150,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                               {"recomputed_bytes", l.recomputed_bytes}});
         blocks.back()["layers"] = std::move(layers);
     }
+    j["checkpointed_blocks"] = r.checkpointed_blocks();
     j["blocks"] = std::move(blocks);
     j["gradient"] = {{"checksum", hex64(r.gradient_checksum)},
                      {"checksum_algorithm",

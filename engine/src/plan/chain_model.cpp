@@ -16,7 +16,9 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 
+#include "ckpt/names.h"
 #include "core/allocator.h"
 #include "exec/executor.h"
 
@@ -104,7 +106,7 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
         opts.record_events = false;
         StepReport r;
         for (int step = 0; step < 2; ++step) r = exec.step(opts);
-        if (r.status != StepStatus::ok) return Error{r.message};
+        if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
         if (p == 0) {
             m.start = exec.forward_segments[0].start;
             m.before_peak = exec.before_segment.peak;
@@ -125,21 +127,9 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
     return m;
 }
 
-std::string_view planner_name(PlannerKind k) {
-    switch (k) {
-    case PlannerKind::none: return "none";
-    case PlannerKind::all: return "all";
-    case PlannerKind::every_k: return "every-k";
-    case PlannerKind::sqrt: return "sqrt";
-    case PlannerKind::dp: return "dp";
-    }
-    return "unknown";
-}
-
 Result<PlannerKind> parse_planner(const std::string& t) {
-    for (PlannerKind k : {PlannerKind::none, PlannerKind::all, PlannerKind::every_k, PlannerKind::sqrt, PlannerKind::dp})
-        if (t == planner_name(k)) return k;
-    return Error{"planner: unknown \"" + t + "\" (expected dp, sqrt, every-k, all or none)"};
+    if (std::optional<PlannerKind> k = enum_from_name<PlannerKind>(t)) return *k;
+    return Error{"unknown planner \"" + t + "\" (expected " + enum_choices<PlannerKind>() + ")"};
 }
 
 Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::string& name, int64_t budget) {
@@ -253,7 +243,7 @@ Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
     double cost = 0.0;
     if (!solve(m, budget, &c, &cost)) {
         return Error{"budget " + std::to_string(budget) + " bytes is below the smallest peak any checkpoint set "
-                     "reaches: " + std::to_string(minimal_peak(m)) + " bytes"};
+                     "reaches: " + std::to_string(minimal_peak(m)) + " bytes", ErrorKind::out_of_memory};
     }
     return evaluate_plan(m, c, "dp", budget);
 }

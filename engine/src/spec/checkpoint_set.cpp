@@ -9,6 +9,7 @@
 //             blocks, one at the start of each segment of about sqrt(n) blocks.
 //             n = 24 -> K = 5 -> blocks 0, 5, 10, 15, 20.
 //   0,3,5     the listed block indices; "4-12" is an inclusive range; spaces are ignored
+//             (format_checkpoint_policy writes any set this way)
 //
 // Counting from block 0 means a policy never comes out empty when K >= n (every:8 on a
 // 5-block model checkpoints block 0), which would silently measure the unchecked model.
@@ -103,6 +104,26 @@ Result<std::vector<bool>> parse_checkpoint_policy(const std::string& text, int b
         }
     }
     return flags;
+}
+
+std::string format_checkpoint_policy(const std::vector<bool>& flags) {
+    std::string s;
+    for (size_t b = 0; b < flags.size();) {
+        if (!flags[b]) {
+            ++b;
+            continue;
+        }
+        size_t e = b;
+        while (e + 1 < flags.size() && flags[e + 1]) ++e;
+        if (!s.empty()) s += ',';
+        s += std::to_string(b);
+        if (e > b) {
+            s += e == b + 1 ? ',' : '-';  // "4,5" reads better than "4-5"
+            s += std::to_string(e);
+        }
+        b = e + 1;
+    }
+    return s.empty() ? "none" : s;
 }
 
 void apply_checkpoint_policy(ModelSpec& spec, const std::vector<bool>& checkpoint) {

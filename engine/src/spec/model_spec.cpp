@@ -16,16 +16,6 @@ bool BlockSpec::saves(size_t layer) const {
     return false;
 }
 
-std::string_view policy_name(BlockSpec::Policy p) {
-    switch (p) {
-    case BlockSpec::Policy::full: return "full";
-    case BlockSpec::Policy::save_matmuls: return "save_matmuls";
-    case BlockSpec::Policy::attention_core: return "attention_core";
-    case BlockSpec::Policy::custom: return "custom";
-    }
-    return "unknown";
-}
-
 bool ModelSpec::token_input() const {
     return !blocks.empty() && !blocks[0].layers.empty() && blocks[0].layers[0].type == LayerType::embedding;
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/model_spec.h"
+#include "ckpt/names.h"
 
 namespace ckpt {
 
@@ -170,6 +172,7 @@ int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t featu
         case LayerType::relu:
         case LayerType::gelu:
         case LayerType::tanh:
+        case LayerType::silu:
             break;
         case LayerType::embedding:
             if (!first_layer) fail(lp + ".type", "an embedding must be the model's first layer (it reads token ids)");
@@ -371,40 +374,36 @@ LayerSpec parse_layer(const json& j, const std::string& path) {
     expect_object(j, path);
     LayerSpec l;
     const std::string type = get_string(require(j, path, "type"), path + ".type");
-    if (type == "linear") {
-        l.type = LayerType::linear;
+    const std::optional<LayerType> known = enum_from_name<LayerType>(type);
+    if (!known)
+        fail(path + ".type", "unknown layer type " + shown(j.at("type")) + " (expected " + enum_choices<LayerType>() + ")");
+    l.type = *known;
+    if (l.type == LayerType::linear) {
         check_keys(j, path, {"type", "in", "out", "bias", "save"}, "a linear layer");
         l.in = get_dim(require(j, path, "in"), path + ".in");
         l.out = get_dim(require(j, path, "out"), path + ".out");
         if (const json* v = find(j, "bias")) l.bias = get_bool(*v, path + ".bias");
-    } else if (type == "layernorm") {
-        l.type = LayerType::layernorm;
+    } else if (l.type == LayerType::layernorm) {
         check_keys(j, path, {"type", "dim", "eps", "affine", "save"}, "a layernorm layer");
         l.dim = get_dim(require(j, path, "dim"), path + ".dim");
         if (const json* v = find(j, "eps")) l.eps = get_number(*v, path + ".eps");
         if (const json* v = find(j, "affine")) l.bias = get_bool(*v, path + ".affine");
-    } else if (type == "dropout") {
-        l.type = LayerType::dropout;
+    } else if (l.type == LayerType::dropout) {
         check_keys(j, path, {"type", "p", "save"}, "a dropout layer");
         l.p = get_number(require(j, path, "p"), path + ".p");
-    } else if (type == "relu" || type == "gelu" || type == "tanh") {
-        l.type = type == "relu" ? LayerType::relu : type == "gelu" ? LayerType::gelu : LayerType::tanh;
+    } else if (l.type == LayerType::relu || l.type == LayerType::gelu || l.type == LayerType::tanh ||
+               l.type == LayerType::silu) {
         check_keys(j, path, {"type", "save"}, "a " + type + " layer");
-    } else if (type == "embedding") {
-        l.type = LayerType::embedding;
+    } else if (l.type == LayerType::embedding) {
         check_keys(j, path, {"type", "vocab", "dim", "max_len", "save"}, "an embedding layer");
         l.vocab = get_dim(require(j, path, "vocab"), path + ".vocab");
         l.dim = get_dim(require(j, path, "dim"), path + ".dim");
         if (const json* v = find(j, "max_len")) l.max_len = get_dim(*v, path + ".max_len");
-    } else if (type == "attention") {
-        l.type = LayerType::attention;
+    } else if (l.type == LayerType::attention) {
         check_keys(j, path, {"type", "heads", "causal", "p", "save"}, "an attention layer");
         l.heads = get_dim(require(j, path, "heads"), path + ".heads");
         if (const json* v = find(j, "causal")) l.causal = get_bool(*v, path + ".causal");
         if (const json* v = find(j, "p")) l.p = get_number(*v, path + ".p");
-    } else {
-        fail(path + ".type", "unknown layer type " + shown(j.at("type")) +
-                                 " (expected linear, relu, gelu, tanh, layernorm, dropout, embedding or attention)");
     }
     if (const json* v = find(j, "save")) l.save = get_bool(*v, path + ".save");
     return l;
@@ -415,17 +414,18 @@ OptimizerSpec parse_optimizer(const json& j) {
     expect_object(j, path);
     OptimizerSpec o;
     const std::string type = get_string(require(j, path, "type"), path + ".type");
-    if (type == "none") {
-        o.type = OptimizerType::none;
+    const std::optional<OptimizerType> known = enum_from_name<OptimizerType>(type);
+    if (!known)
+        fail(path + ".type", "unknown optimizer " + shown(j.at("type")) + " (expected " + enum_choices<OptimizerType>() + ")");
+    o.type = *known;
+    if (o.type == OptimizerType::none) {
         check_keys(j, path, {"type"}, "optimizer none");
         return o;
     }
-    if (type == "sgd") {
-        o.type = OptimizerType::sgd;
+    if (o.type == OptimizerType::sgd) {
         check_keys(j, path, {"type", "lr", "momentum", "weight_decay"}, "optimizer sgd");
         if (const json* v = find(j, "momentum")) o.momentum = get_number(*v, path + ".momentum");
-    } else if (type == "adamw") {
-        o.type = OptimizerType::adamw;
+    } else {
         check_keys(j, path, {"type", "lr", "betas", "eps", "weight_decay"}, "optimizer adamw");
         if (const json* v = find(j, "betas")) {
             if (!v->is_array() || v->size() != 2) fail(path + ".betas", "expected two numbers [beta1, beta2], got " + shown(*v));
@@ -433,8 +433,6 @@ OptimizerSpec parse_optimizer(const json& j) {
             o.beta2 = get_number((*v)[1], path + ".betas[1]");
         }
         if (const json* v = find(j, "eps")) o.eps = get_number(*v, path + ".eps");
-    } else {
-        fail(path + ".type", "unknown optimizer " + shown(j.at("type")) + " (expected none, sgd or adamw)");
     }
     if (const json* v = find(j, "lr")) o.lr = get_number(*v, path + ".lr");
     if (const json* v = find(j, "weight_decay")) o.weight_decay = get_number(*v, path + ".weight_decay");
@@ -472,10 +470,9 @@ ModelSpec parse_document(const json& root) {
     }
     if (const json* v = find(root, "preserve_rng")) s.preserve_rng = get_bool(*v, "preserve_rng");
     if (const json* v = find(root, "loss")) {
-        const std::string loss = get_string(*v, "loss");
-        if (loss == "mse") s.loss = LossType::mse;
-        else if (loss == "cross_entropy") s.loss = LossType::cross_entropy;
-        else fail("loss", "unknown loss " + shown(*v) + " (expected mse or cross_entropy)");
+        const std::optional<LossType> loss = enum_from_name<LossType>(get_string(*v, "loss"));
+        if (!loss) fail("loss", "unknown loss " + shown(*v) + " (expected " + enum_choices<LossType>() + ")");
+        s.loss = *loss;
     }
     if (const json* v = find(root, "optimizer")) s.optimizer = parse_optimizer(*v);
 
@@ -495,14 +492,10 @@ ModelSpec parse_document(const json& root) {
         if (const json* v = find(bj, "checkpoint")) b.checkpoint = get_bool(*v, path + ".checkpoint");
         if (const json* v = find(bj, "residual")) b.residual = get_bool(*v, path + ".residual");
         if (const json* v = find(bj, "policy")) {
-            const std::string pol = get_string(*v, path + ".policy");
-            using P = BlockSpec::Policy;
-            bool known = false;
-            for (P p : {P::full, P::save_matmuls, P::attention_core, P::custom})
-                if (pol == policy_name(p)) { b.policy = p; known = true; }
-            if (!known)
-                fail(path + ".policy", "unknown policy " + shown(*v) +
-                                           " (expected full, save_matmuls, attention_core or custom)");
+            const std::optional<BlockSpec::Policy> pol = enum_from_name<BlockSpec::Policy>(get_string(*v, path + ".policy"));
+            if (!pol)
+                fail(path + ".policy", "unknown policy " + shown(*v) + " (expected " + enum_choices<BlockSpec::Policy>() + ")");
+            b.policy = *pol;
         }
         int64_t repeat = 1;
         if (const json* v = find(bj, "repeat")) {
@@ -561,38 +554,6 @@ int64_t ModelSpec::output_features() const {
             if (l.type == LayerType::attention) f /= 3;
         }
     return f;
-}
-
-std::string_view layer_type_name(LayerType t) {
-    switch (t) {
-    case LayerType::linear: return "linear";
-    case LayerType::relu: return "relu";
-    case LayerType::gelu: return "gelu";
-    case LayerType::tanh: return "tanh";
-    case LayerType::silu: return "silu";
-    case LayerType::layernorm: return "layernorm";
-    case LayerType::dropout: return "dropout";
-    case LayerType::embedding: return "embedding";
-    case LayerType::attention: return "attention";
-    }
-    return "unknown";
-}
-
-std::string_view loss_name(LossType t) {
-    switch (t) {
-    case LossType::mse: return "mse";
-    case LossType::cross_entropy: return "cross_entropy";
-    }
-    return "unknown";
-}
-
-std::string_view optimizer_name(OptimizerType t) {
-    switch (t) {
-    case OptimizerType::none: return "none";
-    case OptimizerType::sgd: return "sgd";
-    case OptimizerType::adamw: return "adamw";
-    }
-    return "unknown";
 }
 
 Result<ModelSpec> parse_model_spec(const std::string& json_text) {

@@ -1,0 +1,237 @@
+// Reading and writing experiment files (experiment.h). The model part must be judged exactly as
+// a bare model file is, so it is not re-encoded: the document is parsed once to check its
+// syntax, then a small scanner finds the raw text of the "model" value and hands that text to
+// parse_model_spec. Duplicate keys inside it, sizes written as 1024.0, every message: the same
+// as the CLI gives for the model file on its own. The scanner also finds duplicate keys at the
+// top level and in "run", which a parsed document would have silently collapsed.
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ckpt/experiment.h"
+
+namespace ckpt {
+
+using json = nlohmann::json;
+using ordered_json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr size_t kMaxFileBytes = size_t(64) << 20;  // as for model files
+constexpr int kMaxThreads = 4096;                   // as the CLI's --threads
+
+// ---- the raw-text scanner; it only ever runs on text nlohmann has accepted as JSON ---------
+
+struct Member {
+    std::string key;
+    size_t begin = 0, end = 0;  // the value's text
+};
+
+size_t skip_space(const std::string& t, size_t i) {
+    while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r')) ++i;
+    return i;
+}
+
+// i at an opening quote; returns the index after the closing one.
+size_t skip_string(const std::string& t, size_t i) {
+    for (++i; i < t.size() && t[i] != '"'; ++i)
+        if (t[i] == '\\') ++i;
+    return i + 1;
+}
+
+size_t skip_value(const std::string& t, size_t i) {
+    if (i >= t.size()) return i;
+    if (t[i] == '"') return skip_string(t, i);
+    if (t[i] == '{' || t[i] == '[') {
+        int depth = 0;
+        while (i < t.size()) {
+            const char c = t[i];
+            if (c == '"') {
+                i = skip_string(t, i);
+                continue;
+            }
+            if (c == '{' || c == '[') ++depth;
+            if ((c == '}' || c == ']') && --depth == 0) return i + 1;
+            ++i;
+        }
+        return i;
+    }
+    while (i < t.size() && !std::strchr(",}] \t\n\r", t[i])) ++i;  // a number, true, false, null
+    return i;
+}
+
+// The members of the object whose text starts at `begin`, keys decoded ("mod\u0065l" is model).
+std::vector<Member> members(const std::string& t, size_t begin) {
+    std::vector<Member> out;
+    size_t i = skip_space(t, begin);
+    if (i >= t.size() || t[i] != '{') return out;
+    i = skip_space(t, i + 1);
+    while (i < t.size() && t[i] == '"') {
+        const size_t key_end = skip_string(t, i);
+        Member m;
+        m.key = json::parse(t.substr(i, key_end - i)).get<std::string>();
+        i = skip_space(t, key_end);
+        if (i >= t.size() || t[i] != ':') break;
+        m.begin = skip_space(t, i + 1);
+        m.end = skip_value(t, m.begin);
+        out.push_back(m);
+        i = skip_space(t, m.end);
+        if (i >= t.size() || t[i] != ',') break;
+        i = skip_space(t, i + 1);
+    }
+    return out;
+}
+
+// The first key that appears twice among `ms`, or "".
+std::string duplicate_key(const std::vector<Member>& ms) {
+    std::set<std::string> seen;
+    for (const Member& m : ms)
+        if (!seen.insert(m.key).second) return m.key;
+    return {};
+}
+
+std::string duplicate_message(const std::string& path) {
+    return path + ": duplicate key (each key may appear once per object)";
+}
+
+// ---- the run settings ------------------------------------------------------------------------
+
+std::string shown(const json& v) {
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+// "cpu", "cuda" or "cuda:N": whether such a device exists here is for the run to say, so that a
+// file saved on a GPU machine still opens on a laptop.
+bool device_syntax(const std::string& d) {
+    if (d == "cpu" || d == "cuda") return true;
+    if (d.rfind("cuda:", 0) != 0 || d.size() == 5 || d.size() > 9) return false;
+    return d.find_first_not_of("0123456789", 5) == std::string::npos;
+}
+
+Result<ExperimentRun> parse_run(const std::string& text, const Member& run_member, const json& run) {
+    ExperimentRun out;
+    if (!run.is_object()) return Error{"run: expected an object, got " + shown(run)};
+    if (std::string dup = duplicate_key(members(text, run_member.begin)); !dup.empty())
+        return Error{duplicate_message("run." + dup)};
+    for (auto it = run.begin(); it != run.end(); ++it) {
+        const std::string path = "run." + it.key();
+        const json& v = it.value();
+        if (it.key() == "device") {
+            if (!v.is_string() || !device_syntax(v.get<std::string>()))
+                return Error{path + ": expected \"cpu\", \"cuda\" or \"cuda:N\", got " + shown(v)};
+            out.settings.device = v.get<std::string>();
+        } else if (it.key() == "threads") {
+            // Integers only, compared as integers: 2.5 threads or 1e3 is a mistake, not a rounding.
+            const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(kMaxThreads);
+            if (!fits)
+                return Error{path + ": expected an integer from 0 (the BLAS default) to " + std::to_string(kMaxThreads) +
+                             ", got " + shown(v)};
+            out.settings.threads = int(v.get<uint64_t>());
+        } else if (it.key() == "memory_limit") {
+            const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(std::numeric_limits<int64_t>::max());
+            if (!fits) return Error{path + ": expected a whole number of bytes, 0 for no limit, got " + shown(v)};
+            out.settings.memory_limit = int64_t(v.get<uint64_t>());
+        } else if (it.key() == "tf32") {
+            if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
+            out.settings.tf32 = v.get<bool>();
+        } else if (it.key() == "verify") {
+            if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
+            out.verify = v.get<bool>();
+        } else {
+            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, verify)"};
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Result<Experiment> parse_experiment(const std::string& text) {
+    // A bare model spec, or text that is not JSON at all: the model parser says what is wrong,
+    // in the words it uses for model files.
+    auto bare = [&]() -> Result<Experiment> {
+        Result<ModelSpec> spec = parse_model_spec(text);
+        if (!spec) return spec.error();
+        return Experiment{std::move(*spec), {}};
+    };
+    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object() || !doc.contains("model")) return bare();
+
+    // nlohmann skips a UTF-8 byte order mark; the scanner must too.
+    const size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
+    const std::vector<Member> top = members(text, start);
+    if (std::string dup = duplicate_key(top); !dup.empty()) return Error{duplicate_message(dup)};
+    const Member* model = nullptr;
+    const Member* run = nullptr;
+    for (const Member& m : top) {
+        if (m.key == "model") model = &m;
+        else if (m.key == "run") run = &m;
+        else return Error{m.key + ": unknown key in an experiment (expected model, run)"};
+    }
+    if (!model) return Error{"model: the experiment's model could not be found"};  // cannot happen: doc has it
+    if (!doc.at("model").is_object()) return Error{"model: expected an object (a model spec), got " + shown(doc.at("model"))};
+
+    Experiment e;
+    Result<ModelSpec> spec = parse_model_spec(text.substr(model->begin, model->end - model->begin));
+    if (!spec) return Error{"model." + spec.error().message, spec.error().kind};
+    e.spec = std::move(*spec);
+    if (run) {
+        Result<ExperimentRun> r = parse_run(text, *run, doc.at("run"));
+        if (!r) return r.error();
+        e.run = *r;
+    }
+    return e;
+}
+
+Result<Experiment> load_experiment(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{"cannot open \"" + path + "\": " + std::strerror(errno), ErrorKind::io};
+    std::ostringstream text;
+    char buf[1 << 16];
+    size_t total = 0;
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        total += size_t(in.gcount());
+        if (total > kMaxFileBytes) return Error{path + ": the file is larger than 64 MiB; not an experiment or a model spec"};
+        text.write(buf, in.gcount());
+    }
+    if (in.bad()) return Error{"cannot read \"" + path + "\"", ErrorKind::io};
+    Result<Experiment> e = parse_experiment(text.str());
+    if (!e) return Error{path + ": " + e.error().message, e.error().kind};
+    return e;
+}
+
+std::string to_json(const Experiment& e) {
+    ordered_json root;
+    // Re-read with nlohmann's own parser: integers stay integers (unsigned for the seed) and
+    // doubles keep the shortest text that reads back to the same bits.
+    root["model"] = ordered_json::parse(to_json(e.spec));
+    ordered_json run;
+    run["device"] = e.run.settings.device;
+    run["threads"] = e.run.settings.threads;
+    run["memory_limit"] = e.run.settings.memory_limit;
+    run["tf32"] = e.run.settings.tf32;
+    run["verify"] = e.run.verify;
+    root["run"] = std::move(run);
+    return root.dump(2) + "\n";
+}
+
+Status save_experiment(const std::string& path, const Experiment& e) {
+    const std::string text = to_json(e);
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
+    out.write(text.data(), std::streamsize(text.size()));
+    out.close();
+    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
+    return Status::success();
+}
+
+}  // namespace ckpt
