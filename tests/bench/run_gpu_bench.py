@@ -52,11 +52,27 @@ def torch_step(spec, policy, steps, device, tf32):
     return statistics.median(times), peak
 
 
-def engine_step(build, preset, policy, steps, device, tf32):
+def torch_library_bytes(device):
+    """What PyTorch's caching allocator holds for cuBLAS/cuBLASLt workspaces once a linear layer
+    has run forward and backward: counted in max_memory_allocated, but not a tensor of the model
+    (the engine reports its own cuBLAS workspace separately, as `workspace`)."""
+    torch.cuda.empty_cache()
+    before = torch.cuda.memory_allocated(device)
+    lin = torch.nn.Linear(64, 64).to(device)
+    x = torch.randn(32, 64, device=device, requires_grad=True)
+    lin(x).sum().backward()
+    del lin, x
+    torch.cuda.synchronize()
+    return torch.cuda.memory_allocated(device) - before
+
+
+def engine_step(build, preset, policy, steps, device, tf32, events=True):
     exe = os.path.join(build, "tests", "bench", "bench_engine")
     args = [exe, os.path.join(PRESETS, preset + ".json"), policy, str(steps), "0", "--device", device]
     if tf32:
         args.append("--tf32")
+    if not events:
+        args.append("--no-events")
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -72,10 +88,13 @@ def main():
     print(f"# {time.strftime('%Y-%m-%d')}  {props.name}, {props.total_memory / 2**30:.0f} GiB, "
           f"torch {torch.__version__} (CUDA {torch.version.cuda}), median of {a.steps} steps after warm-up, "
           "CUDA events around each step on both sides")
+    lib = torch_library_bytes(a.device)
+    print(f"# PyTorch's library workspaces in its allocator: {lib / MiB:.1f} MiB (in torch peak; 'torch-lib' "
+          "takes them out)")
     workloads = [("deep_residual_mlp", ["none", "all"]), ("textbook_mlp", ["none", "all"]),
                  ("gpt2_small_gpu", ["none", "all", "all/attention_core"])]
     print(f"{'workload':40} {'engine ms':>10} {'torch ms':>10} {'ratio':>6} {'ckpt ovh e/t':>15} "
-          f"{'engine peak':>12} {'torch peak':>12} {'diff':>7}")
+          f"{'engine peak':>12} {'torch peak':>12} {'torch-lib':>12} {'diff':>7}")
     for tf32 in ([False] if a.quick else [False, True]):
         for preset, policies in workloads:
             with open(os.path.join(PRESETS, preset + ".json")) as f:
@@ -91,11 +110,15 @@ def main():
                 else:
                     ovh = f"{100 * (e_ms / base[0] - 1):+6.1f}%/{100 * (t_ms / base[1] - 1):+5.1f}%"
                 name = f"{preset} / {policy}{' / tf32' if tf32 else ''}"
-                diff = 100 * (e["peak_bytes"] / t_peak - 1)
+                diff = 100 * (e["peak_bytes"] / (t_peak - lib) - 1)
                 print(f"{name:40} {e_ms:10.2f} {t_ms:10.2f} {e_ms / t_ms:5.2f}x {ovh:>15} "
-                      f"{e['peak_bytes'] / MiB:10.1f}Mi {t_peak / MiB:10.1f}Mi {diff:+6.2f}%  "
-                      f"(engine wall {e['median_ms']:.2f} ms, reserved {e['reserved_peak_bytes'] / MiB:.0f} MiB)",
-                      flush=True)
+                      f"{e['peak_bytes'] / MiB:10.1f}Mi {t_peak / MiB:10.1f}Mi {(t_peak - lib) / MiB:10.1f}Mi "
+                      f"{diff:+6.2f}%  (engine wall {e['median_ms']:.2f} ms, reserved "
+                      f"{e['reserved_peak_bytes'] / MiB:.0f} MiB)", flush=True)
+                if policy == "none" and not tf32:
+                    q = engine_step(a.build, preset, policy, a.steps, a.device, tf32, events=False)
+                    print(f"{name + ', no event recording':40} {q['engine_step_ms']:10.2f} {'':>10} {'':>6} "
+                          f"recording costs {100 * (e_ms / q['engine_step_ms'] - 1):+.1f}%", flush=True)
 
 
 if __name__ == "__main__":

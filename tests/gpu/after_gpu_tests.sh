@@ -17,6 +17,8 @@ if has record; then
   timeout 60 "$b/app/checkpointlab" run gpt2_small_gpu --device cuda --checkpoint every:2 --steps 2 \
     --report "$out/gpu_report.json" --trace "$out/gpu_trace.json" --csv "$out/gpu_timeline.csv"
   echo "exit $?"
+  timeout 60 "$b/app/checkpointlab" run deep_residual_mlp --device cuda --steps 3 --quiet --trace "$out/deep_trace.json"
+  echo "exit $?"
   timeout 60 "$b/app/checkpointlab" run gpt2_long_context --device cuda --quiet --memory-limit 20GiB
   echo "exit $? (3 expected: out of memory)"
 fi

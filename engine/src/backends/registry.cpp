@@ -67,11 +67,12 @@ Result<DeviceInfo> find_device(const std::string& id) {
         if (index < 0) return Error{"unknown device \"" + id + "\" (expected cpu, cuda or cuda:N)"};
         std::string why;
         const std::vector<DeviceInfo> gpus = cuda_devices(&why);
-        if (gpus.empty()) return Error{"no CUDA device for \"" + id + "\": " + why};
+        if (gpus.empty()) return Error{"no CUDA device for \"" + id + "\": " + why, ErrorKind::device};
         if (index >= int(gpus.size()))
             return Error{"no CUDA device " + std::to_string(index) + ": this machine has " +
                          std::to_string(gpus.size()) + " (cuda:0" +
-                         (gpus.size() > 1 ? " to cuda:" + std::to_string(gpus.size() - 1) : std::string()) + ")"};
+                         (gpus.size() > 1 ? " to cuda:" + std::to_string(gpus.size() - 1) : std::string()) + ")",
+                     ErrorKind::device};
         return gpus[size_t(index)];
     }
     return Error{"unknown device \"" + id + "\" (expected cpu, cuda or cuda:N)"};
@@ -84,7 +85,7 @@ Result<Backend*> backend_for(const std::string& id) {
 #ifdef CKPT_HAVE_CUDA
     return cuda_backend(dev->index);
 #else
-    return Error{"no CUDA device for \"" + id + "\""};
+    return Error{"no CUDA device for \"" + id + "\"", ErrorKind::device};
 #endif
 }
 

@@ -496,13 +496,13 @@ Result<Backend*> cuda_backend(int index) {
     auto it = backends.find(index);
     if (it != backends.end()) return it->second;
     const std::vector<DeviceInfo> devices = cuda_device_list(nullptr);
-    if (index < 0 || index >= int(devices.size())) return Error{"no CUDA device " + std::to_string(index)};
+    if (index < 0 || index >= int(devices.size())) return Error{"no CUDA device " + std::to_string(index), ErrorKind::device};
     try {
         auto* be = new CudaBackend(index, devices[size_t(index)].name);
         backends[index] = be;
         return be;
     } catch (const DeviceError& err) {
-        return Error{"cannot start CUDA device " + std::to_string(index) + ": " + err.what()};
+        return Error{"cannot start CUDA device " + std::to_string(index) + ": " + err.what(), ErrorKind::device};
     }
 }
 
