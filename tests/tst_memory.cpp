@@ -72,6 +72,32 @@ private slots:
         QCOMPARE(r.blocks[1].recomputed_bytes, relu_out);  // fc2's ReLU output, rematerialised
     }
 
+    void siluKeptBytes() {
+        // Linear F->H | SiLU | Linear H->C, batch B, MSE, one block each. SiLU differentiates
+        // from its input (x * sigmoid(x) needs x), which is the first Linear's output (B, H);
+        // the last Linear keeps its input, the SiLU output (B, H). MSE keeps its prediction.
+        const int64_t B = 6, Fin = 5, H = 7, C = 3;
+        ModelSpec spec;
+        spec.input_shape = {B, Fin};
+        spec.optimizer.type = OptimizerType::sgd;
+        LayerSpec silu;
+        silu.type = LayerType::silu;
+        spec.blocks.push_back({"in", {testmodels::linear(Fin, H)}, false, false});
+        spec.blocks.push_back({"act", {silu}, false, false});
+        spec.blocks.push_back({"out", {testmodels::linear(H, C)}, false, false});
+        auto s = make(spec);
+        StepReport r = s->step();
+        QCOMPARE(r.status, StepStatus::ok);
+        QCOMPARE(kept(r), (std::vector<int64_t>{0, B * H * F, B * H * F}));
+        QCOMPARE(r.loss_kept_bytes, B * C * F);
+        // Checkpointing the SiLU block keeps its input, the same (B, H) tensor: nothing saved,
+        // and recomputation rebuilds SiLU's state from that input without running it.
+        s->set_checkpoint({false, true, false});
+        r = s->step();
+        QCOMPARE(kept(r), (std::vector<int64_t>{0, B * H * F, B * H * F}));
+        QCOMPARE(r.blocks[1].recomputed_bytes, int64_t(0));
+    }
+
     void tutorialKeptBytes() {
         // Linear 10->50 | [ReLU, Linear 50->50, ReLU] checkpointed | Linear 50->1, batch 5, MSE.
         const int64_t B = 5, hidden = 50;

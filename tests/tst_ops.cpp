@@ -82,6 +82,7 @@ private slots:
         QTest::newRow("relu") << int(LayerType::relu) << true << 0.0;
         QTest::newRow("gelu") << int(LayerType::gelu) << true << 0.0;
         QTest::newRow("tanh") << int(LayerType::tanh) << true << 0.0;
+        QTest::newRow("silu") << int(LayerType::silu) << true << 0.0;
         QTest::newRow("layernorm") << int(LayerType::layernorm) << true << 0.0;
         QTest::newRow("layernorm, no affine") << int(LayerType::layernorm) << false << 0.0;
         QTest::newRow("dropout 0.3") << int(LayerType::dropout) << true << 0.3;

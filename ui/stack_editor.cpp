@@ -1,6 +1,8 @@
 // The stack editor panel (see stack_editor.h).
 #include "ui/stack_editor.h"
 
+#include "ckpt/layer_traits.h"
+
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
@@ -54,9 +56,13 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
                          "(q, k, v) input three times its output width, so put a Linear d -> 3d before it."));
     layer->setPopupMode(QToolButton::InstantPopup);
     auto* menu = new QMenu(layer);
-    for (ckpt::LayerType t : {ckpt::LayerType::linear, ckpt::LayerType::relu, ckpt::LayerType::gelu, ckpt::LayerType::tanh,
-                              ckpt::LayerType::layernorm, ckpt::LayerType::dropout, ckpt::LayerType::attention})
-        menu->addAction(QString::fromUtf8(ckpt::layer_type_name(t).data()), this, [this, t] { model_->addLayer(selectedBlock(), t); });
+    // Every layer type of the engine's table except the embedding, which only opens a model.
+    for (const ckpt::LayerTraits& lt : ckpt::all_layer_traits()) {
+        if (lt.type == ckpt::LayerType::embedding) continue;
+        QAction* a = menu->addAction(QString::fromUtf8(lt.name), this,
+                                     [this, t = lt.type] { model_->addLayer(selectedBlock(), t); });
+        a->setToolTip(QString::fromUtf8(lt.summary));
+    }
     layer->setMenu(menu);
 
     auto* none = button(tr("None"), tr("Checkpoint no block: everything forward computes is kept."), this);

@@ -26,6 +26,16 @@ struct LayerField {
     double LayerSpec::*number = nullptr;
     bool LayerSpec::*flag = nullptr;
     const char* help = "";
+    // What the validator accepts. A required dim is in [1, 2^31 - 1], an optional one may be 0
+    // ("none"); a number is finite and positive, or a probability in [0, 1).
+    enum class Range { any, positive, probability } range = Range::any;
+};
+
+// What the validator knows about a layer's place in the model, for the checks a type adds.
+struct LayerPlace {
+    bool first_in_model;  // the model's first layer (an embedding must be)
+    int64_t rows, seq;    // rows of the batch, sequence length
+    int64_t in;           // features coming in
 };
 
 // Where a layer's input width comes from for a given spec: what the layer's own fields say it
@@ -54,6 +64,13 @@ struct LayerTraits {
     double (*forward_flops)(const LayerSpec& l, double rows, double seq, int64_t in);
     // Random streams one forward draws (dropout masks).
     int (*rng_draws)(const LayerSpec& l);
+    // The field that must equal the features coming in ("in", "dim"), or null.
+    const char* input_field = nullptr;
+    // The checks a type needs beyond its fields' ranges, the input width and the sizes of its
+    // parameters and output: sets *field (a key, or "type") and returns the reason, or "".
+    std::string (*check)(const LayerSpec& l, const LayerPlace& at, std::string* field) = nullptr;
+    // How a parameter is named in size errors ("weight", "table"), by position.
+    std::vector<const char*> param_names = {};
 };
 
 const std::vector<LayerTraits>& all_layer_traits();
@@ -63,5 +80,7 @@ const LayerTraits* find_layer_traits(std::string_view name);
 // "linear, relu, gelu, tanh, silu, layernorm, dropout, embedding or attention".
 std::string layer_type_list();
 int64_t parameter_count(const LayerSpec& l);
+// "a linear layer", "an embedding layer": how messages name a layer of this type.
+std::string layer_kind_phrase(const LayerTraits& t);
 
 }  // namespace ckpt

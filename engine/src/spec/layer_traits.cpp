@@ -8,6 +8,7 @@ namespace {
 using Field = LayerField;
 using K = LayerField::Kind;
 using R = LayerTraits::Rebuild;
+using Range = LayerField::Range;
 
 int64_t same_width(const LayerSpec&, int64_t in) { return in; }
 void no_input(LayerSpec&, int64_t) {}
@@ -45,14 +46,15 @@ std::vector<LayerTraits> make_table() {
                  },
                  [](const LayerSpec& l, int64_t rows, int64_t, int64_t) { return rows * l.in * 4; },
                  [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.in) * double(l.out); },
-                 no_draws});
+                 no_draws, "in", nullptr, {"weight", "bias"}});
     t.push_back(activation(LayerType::relu, "relu", "max(x, 0)", R::from_output, 1.0));
     t.push_back(activation(LayerType::gelu, "gelu", "GELU, tanh approximation", R::from_input, 20.0));
     t.push_back(activation(LayerType::tanh, "tanh", "tanh(x)", R::from_output, 20.0));
     t.push_back(activation(LayerType::silu, "silu", "SiLU (swish): x * sigmoid(x)", R::from_input, 20.0));
     t.push_back({LayerType::layernorm, "layernorm", "normalise each row to zero mean and unit variance, then scale and shift",
                  {Field{K::dim, "dim", true, &LayerSpec::dim, nullptr, nullptr, "features (must match the input)"},
-                  Field{K::number, "eps", false, nullptr, &LayerSpec::eps, nullptr, "added to the variance (default 1e-5)"},
+                  Field{K::number, "eps", false, nullptr, &LayerSpec::eps, nullptr, "added to the variance (default 1e-5)",
+                        Range::positive},
                   Field{K::flag, "affine", false, nullptr, nullptr, &LayerSpec::bias, "learned scale and shift (default true)"}},
                  R::no, "its input, and the mean and 1/std of each row (features + 2 floats per row)",
                  same_width, [](LayerSpec& l, int64_t in) { l.dim = in; },
@@ -60,9 +62,10 @@ std::vector<LayerTraits> make_table() {
                      return l.bias ? std::vector<std::vector<int64_t>>{{l.dim}, {l.dim}} : std::vector<std::vector<int64_t>>{};
                  },
                  [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * (in + 2) * 4; },
-                 [](const LayerSpec&, double rows, double, int64_t in) { return 8.0 * rows * double(in); }, no_draws});
+                 [](const LayerSpec&, double rows, double, int64_t in) { return 8.0 * rows * double(in); }, no_draws, "dim",
+                 nullptr, {"weight", "bias"}});
     t.push_back({LayerType::dropout, "dropout", "zero each element with probability p, scale the rest by 1/(1-p)",
-                 {Field{K::number, "p", true, nullptr, &LayerSpec::p, nullptr, "drop probability in [0, 1)"}},
+                 {Field{K::number, "p", true, nullptr, &LayerSpec::p, nullptr, "drop probability in [0, 1)", Range::probability}},
                  R::no, "its mask (features bytes per row; nothing when p = 0)", same_width, no_input, no_params,
                  [](const LayerSpec& l, int64_t rows, int64_t, int64_t in) { return l.p > 0 ? rows * in : int64_t(0); },
                  [](const LayerSpec& l, double rows, double, int64_t in) { return l.p > 0 ? 3.0 * rows * double(in) : 0.0; },
@@ -80,12 +83,24 @@ std::vector<LayerTraits> make_table() {
                      return p;
                  },
                  [](const LayerSpec&, int64_t, int64_t, int64_t) { return int64_t(0); },
-                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.dim); }, no_draws});
+                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.dim); }, no_draws,
+                 nullptr,
+                 [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
+                     *field = "type";
+                     if (!at.first_in_model) return "an embedding must be the model's first layer (it reads token ids)";
+                     *field = "max_len";
+                     if (l.max_len > 0 && l.max_len < at.seq)
+                         return "is " + std::to_string(l.max_len) + " but the sequence has " + std::to_string(at.seq) +
+                                " tokens";
+                     return {};
+                 },
+                 {"table", "position table"}});
     t.push_back({LayerType::attention, "attention",
                  "multi-head scaled dot-product attention on a fused QKV input (3d features in, d out)",
                  {Field{K::dim, "heads", true, &LayerSpec::heads, nullptr, nullptr, "heads (must divide d)"},
                   Field{K::flag, "causal", false, nullptr, nullptr, &LayerSpec::causal, "token t sees tokens <= t (default false)"},
-                  Field{K::number, "p", false, nullptr, &LayerSpec::p, nullptr, "dropout on the softmax output (default 0)"}},
+                  Field{K::number, "p", false, nullptr, &LayerSpec::p, nullptr, "dropout on the softmax output (default 0)",
+                        Range::probability}},
                  R::no, "its QKV input (3d floats per row), the softmax output (heads x T floats per row) and, with "
                         "dropout, its mask (heads x T bytes per row)",
                  [](const LayerSpec&, int64_t in) { return in / 3; }, no_input, no_params,
@@ -96,7 +111,23 @@ std::vector<LayerTraits> make_table() {
                      // QK^T and PV: 2 * 2 * rows * T * d, plus the softmax.
                      return 4.0 * rows * seq * double(in / 3) + 5.0 * rows * double(l.heads) * seq;
                  },
-                 [](const LayerSpec&) { return 1; }});
+                 [](const LayerSpec&) { return 1; }, nullptr,
+                 [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
+                     *field = "type";
+                     if (at.in % 3 != 0)
+                         return "attention takes a fused QKV input of 3 * hidden features, got " + std::to_string(at.in) +
+                                " (not a multiple of 3)";
+                     *field = "heads";
+                     if ((at.in / 3) % l.heads != 0)
+                         return std::to_string(l.heads) + " heads do not divide the hidden size " + std::to_string(at.in / 3);
+                     // The scores (rows x heads x T) must stay within the element cap like any tensor.
+                     *field = "";
+                     const int64_t cap = int64_t(1) << 40;
+                     if (at.rows > cap / l.heads || at.rows * l.heads > cap / at.seq)
+                         return "attention scores of " + std::to_string(at.rows) + " x " + std::to_string(l.heads) + " x " +
+                                std::to_string(at.seq) + " elements exceed the limit of 2^40 elements per tensor";
+                     return {};
+                 }});
     return t;
 }
 
@@ -124,6 +155,12 @@ std::string layer_type_list() {
     std::string s;
     for (size_t i = 0; i < all.size(); ++i) s += std::string(i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i].name;
     return s;
+}
+
+std::string layer_kind_phrase(const LayerTraits& t) {
+    const char c = t.name[0];
+    const bool vowel = c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u';
+    return std::string(vowel ? "an " : "a ") + t.name + " layer";
 }
 
 int64_t parameter_count(const LayerSpec& l) {

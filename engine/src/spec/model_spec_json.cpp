@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
 #include "ckpt/names.h"
 
@@ -138,70 +139,64 @@ void check_optimizer(const OptimizerSpec& o) {
     }
 }
 
-// Checks one block against the features flowing in; returns the features flowing out.
+// Checks one layer's fields against the ranges the traits table gives them.
+void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& lp) {
+    for (const LayerField& f : t.fields) {
+        const std::string fp = lp + "." + f.key;
+        if (f.kind == LayerField::Kind::dim) {
+            const int64_t v = l.*f.dim;
+            if (f.required) check_dim(v, fp);
+            else if (v < 0) fail(fp, "must not be negative, got " + std::to_string(v));
+            else if (v > kMaxDim) fail(fp, "must be at most " + std::to_string(kMaxDim) + ", got " + std::to_string(v));
+        } else if (f.kind == LayerField::Kind::number) {
+            const double v = l.*f.number;
+            if (f.range == LayerField::Range::probability && !(v >= 0 && v < 1))
+                fail(fp, "must be in [0, 1), got " + num(v));
+            if (f.range == LayerField::Range::positive) {
+                check_finite(v, fp);
+                if (v <= 0) fail(fp, "must be positive, got " + num(v));
+            }
+        }
+    }
+}
+
+// Checks one block against the features flowing in; returns the features flowing out. Every
+// rule but the block's own (at least one layer, a residual keeps the width) comes from the
+// layer-traits table: field ranges, the field that must match the incoming width, parameter
+// and output sizes, and the checks a type adds.
 int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t features, bool first_block,
                     const std::string& path) {
     if (b.layers.empty()) fail(path + ".layers", "a block needs at least one layer");
     const int64_t in_features = features;
     for (size_t i = 0; i < b.layers.size(); ++i) {
         const LayerSpec& l = b.layers[i];
-        const bool first_layer = first_block && i == 0;
         const std::string lp = path + ".layers[" + std::to_string(i) + "]";
-        switch (l.type) {
-        case LayerType::linear:
-            check_dim(l.in, lp + ".in");
-            check_dim(l.out, lp + ".out");
-            if (l.in != features)
-                fail(lp + ".in", "expected " + std::to_string(features) + " (the features coming in), got " +
-                                     std::to_string(l.in));
-            check_elements(l.in, l.out, lp, "weight");
-            check_elements(rows, l.out, lp, "output");
-            features = l.out;
-            break;
-        case LayerType::layernorm:
-            check_dim(l.dim, lp + ".dim");
-            if (l.dim != features)
-                fail(lp + ".dim", "expected " + std::to_string(features) + " (the features coming in), got " +
-                                      std::to_string(l.dim));
-            check_finite(l.eps, lp + ".eps");
-            if (l.eps <= 0) fail(lp + ".eps", "must be positive, got " + num(l.eps));
-            break;
-        case LayerType::dropout:
-            if (!(l.p >= 0 && l.p < 1)) fail(lp + ".p", "must be in [0, 1), got " + num(l.p));
-            break;
-        case LayerType::relu:
-        case LayerType::gelu:
-        case LayerType::tanh:
-        case LayerType::silu:
-            break;
-        case LayerType::embedding:
-            if (!first_layer) fail(lp + ".type", "an embedding must be the model's first layer (it reads token ids)");
-            check_dim(l.vocab, lp + ".vocab");
-            check_dim(l.dim, lp + ".dim");
-            check_elements(l.vocab, l.dim, lp, "table");
-            check_elements(rows, l.dim, lp, "output");
-            if (l.max_len < 0) fail(lp + ".max_len", "must not be negative, got " + std::to_string(l.max_len));
-            if (l.max_len > 0 && l.max_len < seq)
-                fail(lp + ".max_len", "is " + std::to_string(l.max_len) + " but the sequence has " +
-                                          std::to_string(seq) + " tokens");
-            check_elements(l.max_len, l.dim, lp, "position table");
-            features = l.dim;
-            break;
-        case LayerType::attention:
-            check_dim(l.heads, lp + ".heads");
-            if (features % 3 != 0)
-                fail(lp + ".type", "attention takes a fused QKV input of 3 * hidden features, got " +
-                                       std::to_string(features) + " (not a multiple of 3)");
-            if ((features / 3) % l.heads != 0)
-                fail(lp + ".heads", std::to_string(l.heads) + " heads do not divide the hidden size " +
-                                        std::to_string(features / 3));
-            if (!(l.p >= 0 && l.p < 1)) fail(lp + ".p", "must be in [0, 1), got " + num(l.p));
-            check_elements(capped_product(rows, l.heads), seq, lp, "attention scores");
-            features /= 3;
-            break;
-        default:
-            fail(lp + ".type", "unknown layer type " + std::to_string(int(l.type)));
+        const LayerTraits* t = nullptr;
+        for (const LayerTraits& c : all_layer_traits())
+            if (c.type == l.type) t = &c;
+        if (!t) fail(lp + ".type", "unknown layer type " + std::to_string(int(l.type)));
+        check_fields(l, *t, lp);
+        if (t->input_field) {
+            for (const LayerField& f : t->fields)
+                if (f.key == std::string_view(t->input_field) && l.*f.dim != features)
+                    fail(lp + "." + f.key, "expected " + std::to_string(features) + " (the features coming in), got " +
+                                               std::to_string(l.*f.dim));
         }
+        const std::vector<std::vector<int64_t>> params = t->params(l);
+        for (size_t k = 0; k < params.size(); ++k) {
+            // Sizes are named as the user writes them (in x out for a linear's weight).
+            const std::vector<int64_t>& shape = params[k];
+            const char* what = k < t->param_names.size() ? t->param_names[k] : "parameter";
+            if (shape.size() == 2) check_elements(shape[1], shape[0], lp, what);
+        }
+        const int64_t out = t->out_features(l, features);
+        check_elements(rows, out, lp, "output");
+        if (t->check) {
+            std::string field;
+            const std::string reason = t->check(l, LayerPlace{first_block && i == 0, rows, seq, features}, &field);
+            if (!reason.empty()) fail(field.empty() ? lp : lp + "." + field, reason);
+        }
+        features = out;
     }
     if (b.residual && features != in_features)
         fail(path + ".residual", "output features " + std::to_string(features) + " differ from input features " +
@@ -370,40 +365,30 @@ int64_t get_dim(const json& v, const std::string& path) {
     fail(path, std::string("must be an integer, got ") + type_word(v) + " " + shown(v));
 }
 
+// A layer: its type names a row of the layer-traits table, which lists the keys it reads. An
+// optional dimension may be 0, meaning none (an embedding without learned positions).
 LayerSpec parse_layer(const json& j, const std::string& path) {
     expect_object(j, path);
     LayerSpec l;
     const std::string type = get_string(require(j, path, "type"), path + ".type");
-    const std::optional<LayerType> known = enum_from_name<LayerType>(type);
-    if (!known)
-        fail(path + ".type", "unknown layer type " + shown(j.at("type")) + " (expected " + enum_choices<LayerType>() + ")");
-    l.type = *known;
-    if (l.type == LayerType::linear) {
-        check_keys(j, path, {"type", "in", "out", "bias", "save"}, "a linear layer");
-        l.in = get_dim(require(j, path, "in"), path + ".in");
-        l.out = get_dim(require(j, path, "out"), path + ".out");
-        if (const json* v = find(j, "bias")) l.bias = get_bool(*v, path + ".bias");
-    } else if (l.type == LayerType::layernorm) {
-        check_keys(j, path, {"type", "dim", "eps", "affine", "save"}, "a layernorm layer");
-        l.dim = get_dim(require(j, path, "dim"), path + ".dim");
-        if (const json* v = find(j, "eps")) l.eps = get_number(*v, path + ".eps");
-        if (const json* v = find(j, "affine")) l.bias = get_bool(*v, path + ".affine");
-    } else if (l.type == LayerType::dropout) {
-        check_keys(j, path, {"type", "p", "save"}, "a dropout layer");
-        l.p = get_number(require(j, path, "p"), path + ".p");
-    } else if (l.type == LayerType::relu || l.type == LayerType::gelu || l.type == LayerType::tanh ||
-               l.type == LayerType::silu) {
-        check_keys(j, path, {"type", "save"}, "a " + type + " layer");
-    } else if (l.type == LayerType::embedding) {
-        check_keys(j, path, {"type", "vocab", "dim", "max_len", "save"}, "an embedding layer");
-        l.vocab = get_dim(require(j, path, "vocab"), path + ".vocab");
-        l.dim = get_dim(require(j, path, "dim"), path + ".dim");
-        if (const json* v = find(j, "max_len")) l.max_len = get_dim(*v, path + ".max_len");
-    } else if (l.type == LayerType::attention) {
-        check_keys(j, path, {"type", "heads", "causal", "p", "save"}, "an attention layer");
-        l.heads = get_dim(require(j, path, "heads"), path + ".heads");
-        if (const json* v = find(j, "causal")) l.causal = get_bool(*v, path + ".causal");
-        if (const json* v = find(j, "p")) l.p = get_number(*v, path + ".p");
+    const LayerTraits* t = find_layer_traits(type);
+    if (!t) fail(path + ".type", "unknown layer type " + shown(j.at("type")) + " (expected " + layer_type_list() + ")");
+    l.type = t->type;
+    std::vector<std::string> allowed{"type"};
+    for (const LayerField& f : t->fields) allowed.push_back(f.key);
+    allowed.push_back("save");
+    check_keys(j, path, allowed, layer_kind_phrase(*t));
+    for (const LayerField& f : t->fields) {
+        const json* v = f.required ? &require(j, path, f.key) : find(j, f.key);
+        if (!v) continue;
+        const std::string fp = path + "." + f.key;
+        switch (f.kind) {
+        case LayerField::Kind::dim:
+            l.*f.dim = !f.required && v->is_number_integer() && v->get<int64_t>() == 0 ? 0 : get_dim(*v, fp);
+            break;
+        case LayerField::Kind::number: l.*f.number = get_number(*v, fp); break;
+        case LayerField::Kind::flag: l.*f.flag = get_bool(*v, fp); break;
+        }
     }
     if (const json* v = find(j, "save")) l.save = get_bool(*v, path + ".save");
     return l;
@@ -546,13 +531,9 @@ int64_t ModelSpec::rows() const {
 int64_t ModelSpec::input_features() const { return input_shape.empty() ? 0 : input_shape.back(); }
 
 int64_t ModelSpec::output_features() const {
-    int64_t f = input_features();
+    int64_t f = token_input() ? 1 : input_features();
     for (const BlockSpec& b : blocks)
-        for (const LayerSpec& l : b.layers) {
-            if (l.type == LayerType::linear) f = l.out;
-            if (l.type == LayerType::embedding) f = l.dim;
-            if (l.type == LayerType::attention) f /= 3;
-        }
+        for (const LayerSpec& l : b.layers) f = layer_traits(l.type).out_features(l, f);
     return f;
 }
 
@@ -642,33 +623,14 @@ std::string to_json(const ModelSpec& spec) {
         ordered_json layers = ordered_json::array();
         for (const LayerSpec& l : b.layers) {
             ordered_json lj;
-            lj["type"] = std::string(layer_type_name(l.type));
-            switch (l.type) {
-            case LayerType::linear:
-                lj["in"] = l.in;
-                lj["out"] = l.out;
-                lj["bias"] = l.bias;
-                break;
-            case LayerType::layernorm:
-                lj["dim"] = l.dim;
-                lj["eps"] = l.eps;
-                lj["affine"] = l.bias;
-                break;
-            case LayerType::dropout:
-                lj["p"] = l.p;
-                break;
-            case LayerType::embedding:
-                lj["vocab"] = l.vocab;
-                lj["dim"] = l.dim;
-                lj["max_len"] = l.max_len;
-                break;
-            case LayerType::attention:
-                lj["heads"] = l.heads;
-                lj["causal"] = l.causal;
-                lj["p"] = l.p;
-                break;
-            default:
-                break;
+            const LayerTraits& t = layer_traits(l.type);
+            lj["type"] = t.name;
+            for (const LayerField& f : t.fields) {
+                switch (f.kind) {
+                case LayerField::Kind::dim: lj[f.key] = l.*f.dim; break;
+                case LayerField::Kind::number: lj[f.key] = l.*f.number; break;
+                case LayerField::Kind::flag: lj[f.key] = l.*f.flag; break;
+                }
             }
             if (l.save) lj["save"] = true;
             layers.push_back(std::move(lj));
