@@ -373,9 +373,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (a.has("memory-limit")) settings.memory_limit = memory_limit;
     if (a.has("tf32")) settings.tf32 = true;
     if (a.has("checkpoint")) {
-        auto flags = ckpt::parse_checkpoint_policy(a.value("checkpoint"), int(spec.blocks.size()));
+        auto flags = ckpt::parse_checkpoint_set(a.value("checkpoint"), int(spec.blocks.size()));
         if (!flags) usage_error("--checkpoint: " + flags.error().message);
-        ckpt::apply_checkpoint_policy(spec, *flags);
+        ckpt::apply_checkpoint_set(spec, *flags);
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;
     if (policy)
@@ -454,7 +454,7 @@ int cmd_plan(const std::vector<std::string>& argv) {
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
     if (!chosen) fail(table->no_fit_error());
     std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", chosen->plan.planner.c_str(), chosen->plan.checkpointed(),
-                n, ckpt::format_checkpoint_policy(chosen->plan.checkpoint).c_str());
+                n, ckpt::format_checkpoint_set(chosen->plan.checkpoint).c_str());
     std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
     std::printf("run it: checkpointlab run %s --checkpoint %s\n", a.positional[0].c_str(), chosen->checkpoint_arg.c_str());
@@ -514,7 +514,7 @@ int demo(int, char**) {
         std::vector<ckpt::StepReport> reports;
         for (const char* policy : {"none", "all"}) {
             ckpt::ModelSpec spec = base;
-            ckpt::apply_checkpoint_policy(spec, *ckpt::parse_checkpoint_policy(policy, int(spec.blocks.size())));
+            ckpt::apply_checkpoint_set(spec, *ckpt::parse_checkpoint_set(policy, int(spec.blocks.size())));
             auto session = ckpt::Session::create(spec, {});
             if (!session) fail(session.error());
             (*session)->step({});  // the first step; the second is the steady state shown

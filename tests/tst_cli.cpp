@@ -421,7 +421,7 @@ private slots:
             QCOMPARE(r.code, 0);
             QVERIFY2(r.out.contains(QStringLiteral("chosen: %1 - checkpoint %2 of %3 blocks: %4\n")
                                         .arg(QString::fromStdString(c->plan.planner)).arg(c->plan.checkpointed()).arg(n)
-                                        .arg(QString::fromStdString(ckpt::format_checkpoint_policy(c->plan.checkpoint)))),
+                                        .arg(QString::fromStdString(ckpt::format_checkpoint_set(c->plan.checkpoint)))),
                      qPrintable(r.out));
             QVERIFY(r.out.contains("--checkpoint " + QString::fromStdString(c->checkpoint_arg) + "\n"));
         } else {

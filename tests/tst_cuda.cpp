@@ -33,9 +33,9 @@ ModelSpec preset(const QString& name) {
 }
 
 ModelSpec with_policy(ModelSpec s, const QString& policy) {
-    auto flags = parse_checkpoint_policy(policy.toStdString(), int(s.blocks.size()));
+    auto flags = parse_checkpoint_set(policy.toStdString(), int(s.blocks.size()));
     if (!flags) qFatal("%s", flags.error().message.c_str());
-    apply_checkpoint_policy(s, *flags);
+    apply_checkpoint_set(s, *flags);
     return s;
 }
 

@@ -328,7 +328,7 @@ private slots:
         QFETCH(QString, text);
         QFETCH(int, blocks);
         QFETCH(QString, expected);
-        Result<std::vector<bool>> r = parse_checkpoint_policy(text.toStdString(), blocks);
+        Result<std::vector<bool>> r = parse_checkpoint_set(text.toStdString(), blocks);
         if (expected.startsWith("error: ")) {
             QVERIFY2(!r.ok(), "accepted");
             const QString message = QString::fromStdString(r.error().message);
@@ -342,13 +342,13 @@ private slots:
 
     void applyPolicy() {
         ModelSpec s = everything();
-        apply_checkpoint_policy(s, {false, true, false});
+        apply_checkpoint_set(s, {false, true, false});
         QCOMPARE(s.blocks[0].checkpoint, false);
         QCOMPARE(s.blocks[1].checkpoint, true);
         QCOMPARE(s.blocks[2].checkpoint, false);
-        auto all = parse_checkpoint_policy("all", int(s.blocks.size()));
+        auto all = parse_checkpoint_set("all", int(s.blocks.size()));
         QVERIFY(all.ok());
-        apply_checkpoint_policy(s, *all);
+        apply_checkpoint_set(s, *all);
         for (const BlockSpec& b : s.blocks) QVERIFY(b.checkpoint);
     }
 };

@@ -259,7 +259,7 @@ private slots:
                 const PlanCandidate& c = t->candidates[i];
                 QCOMPARE(c.plan.predicted_peak, m->peak(c.plan.checkpoint));
                 QCOMPARE(c.plan.fits, c.plan.predicted_peak <= budget);
-                Result<std::vector<bool>> again = parse_checkpoint_policy(c.checkpoint_arg, 9);
+                Result<std::vector<bool>> again = parse_checkpoint_set(c.checkpoint_arg, 9);
                 QVERIFY(again && *again == c.plan.checkpoint);
                 for (size_t j = 0; j < i; ++j) {
                     QVERIFY(t->candidates[j].plan.checkpoint != c.plan.checkpoint);  // each set once

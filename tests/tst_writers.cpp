@@ -75,6 +75,36 @@ class TestWriters : public QObject {
     Q_OBJECT
 
 private slots:
+    // Every file the engine writes goes through one atomic writer (io/files.h): a failed write
+    // reports an error and leaves the old file as it was, never a truncated one.
+    void failedWriteKeepsTheOldFile() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        // A name so long that the temporary file beside it cannot be created (NAME_MAX), which
+        // fails even for root, where a read-only directory would not.
+        const QString path = dir.filePath(QString(250, 'r') + ".json");
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("the old report\n");
+        }
+        const Status st = write_report_json(path.toStdString(), sampleReport(), sampleSpec());
+        QVERIFY(!st.ok());
+        QCOMPARE(st.err->kind, ErrorKind::io);
+        QVERIFY2(QString::fromStdString(st.message()).startsWith("cannot write \""), st.message().c_str());
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        QCOMPARE(f.readAll(), QByteArray("the old report\n"));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files).size(), 1);  // no temporary left behind
+    }
+
+    void fullDeviceIsAnError() {
+        if (!QFileInfo::exists("/dev/full")) QSKIP("no /dev/full on this system");
+        const Status st = write_timeline_csv("/dev/full", sampleReport());
+        QVERIFY(!st.ok());
+        QVERIFY2(QString::fromStdString(st.message()).contains("No space left"), st.message().c_str());
+    }
+
     void formatBytes_data() {
         QTest::addColumn<qint64>("bytes");
         QTest::addColumn<QString>("text");

@@ -148,7 +148,7 @@ void LayerStackModel::setCheckpoint(int block, bool on) {
 
 void LayerStackModel::setCheckpointFlags(const std::vector<bool>& flags, const QString& what) {
     ckpt::ModelSpec n = spec_;
-    ckpt::apply_checkpoint_policy(n, flags);
+    ckpt::apply_checkpoint_set(n, flags);
     edit(n, what, false);
 }
 
@@ -157,7 +157,7 @@ void LayerStackModel::setCheckpointAll(bool on) {
 }
 
 void LayerStackModel::setCheckpointEvery(int k) {
-    auto flags = ckpt::parse_checkpoint_policy("every:" + std::to_string(std::max(1, k)), int(spec_.blocks.size()));
+    auto flags = ckpt::parse_checkpoint_set("every:" + std::to_string(std::max(1, k)), int(spec_.blocks.size()));
     if (flags) setCheckpointFlags(*flags, tr("checkpoint every %1").arg(k));
 }
 

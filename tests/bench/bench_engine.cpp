@@ -43,9 +43,9 @@ int main(int argc, char** argv) {
     }
     if (auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy))
         for (ckpt::BlockSpec& b : spec->blocks) b.policy = *p;
-    auto policy = ckpt::parse_checkpoint_policy(policy_text, int(spec->blocks.size()));
+    auto policy = ckpt::parse_checkpoint_set(policy_text, int(spec->blocks.size()));
     if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
-    ckpt::apply_checkpoint_policy(*spec, *policy);
+    ckpt::apply_checkpoint_set(*spec, *policy);
     ckpt::RunSettings settings;
     settings.threads = threads;
     settings.device = device;

@@ -33,7 +33,7 @@ bool runAndWait(ckptui::MainWindow& w, int steps) {
 }
 
 bool applyPolicy(ckptui::MainWindow& w, const QString& policy) {
-    auto flags = ckpt::parse_checkpoint_policy(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
+    auto flags = ckpt::parse_checkpoint_set(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
     if (!flags) {
         qWarning("%s", flags.error().message.c_str());
         return false;

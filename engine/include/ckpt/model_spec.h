@@ -95,9 +95,9 @@ Status validate_model_spec(const ModelSpec& spec);
 std::string to_json(const ModelSpec& spec);
 
 // "none", "all", "sqrt", "every:K" or a comma list of block indices ("0,3,5").
-Result<std::vector<bool>> parse_checkpoint_policy(const std::string& text, int block_count);
-// The block-list form of a set, which parse_checkpoint_policy reads back: "0-3,7,9", "none".
-std::string format_checkpoint_policy(const std::vector<bool>& checkpoint);
-void apply_checkpoint_policy(ModelSpec& spec, const std::vector<bool>& checkpoint);
+Result<std::vector<bool>> parse_checkpoint_set(const std::string& text, int block_count);
+// The block-list form of a set, which parse_checkpoint_set reads back: "0-3,7,9", "none".
+std::string format_checkpoint_set(const std::vector<bool>& checkpoint);
+void apply_checkpoint_set(ModelSpec& spec, const std::vector<bool>& checkpoint);
 
 }  // namespace ckpt

@@ -73,7 +73,7 @@ struct Plan {
     }
 };
 
-// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_policy).
+// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_set).
 Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint, const std::string& name,
                    int64_t budget);
 // The cheapest checkpoint set whose peak stays within `budget` (exact over the chain model).

@@ -110,7 +110,7 @@ Status Session::set_checkpoint(const std::vector<bool>& checkpoint) {
     if (checkpoint.size() != spec.blocks.size())
         return Status::failure("checkpoint: expected " + std::to_string(spec.blocks.size()) + " flags, got " +
                                std::to_string(checkpoint.size()));
-    apply_checkpoint_policy(spec, checkpoint);
+    apply_checkpoint_set(spec, checkpoint);
     return Status::success();
 }
 

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/writers.h"
+#include "io/files.h"
 
 namespace ckpt {
 
@@ -41,14 +42,6 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-Status write_file(const std::string& path, const std::string& data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
-    out.write(data.data(), std::streamsize(data.size()));
-    out.close();
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
-    return Status::success();
-}
 
 ordered_json categories_json(const CategoryBytes& b) {
     ordered_json j = ordered_json::object();
@@ -167,7 +160,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
 }
 
 Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec) {
-    return write_file(path, report_to_json(report, spec));
+    return write_file_atomic(path, report_to_json(report, spec));
 }
 
 Status write_timeline_csv(const std::string& path, const StepReport& r) {
@@ -184,7 +177,7 @@ Status write_timeline_csv(const std::string& path, const StepReport& r) {
         for (int64_t v : live) out += ',' + std::to_string(v);
         out += '\n';
     }
-    return write_file(path, out);
+    return write_file_atomic(path, out);
 }
 
 Status write_trace_json(const std::string& path, const StepReport& r) {
@@ -229,7 +222,7 @@ Status write_trace_json(const std::string& path, const StepReport& r) {
     ordered_json doc;
     doc["traceEvents"] = std::move(ev);
     doc["displayTimeUnit"] = "ns";
-    return write_file(path, doc.dump() + "\n");
+    return write_file_atomic(path, doc.dump() + "\n");
 }
 
 Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors) {
@@ -276,7 +269,7 @@ Status write_safetensors(const std::string& path, const std::vector<NamedTensor>
                 for (int64_t v : t.i64) append_le(out, v);
         }
     }
-    return write_file(path, out);
+    return write_file_atomic(path, out);
 }
 
 }  // namespace ckpt

@@ -257,7 +257,7 @@ Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, in
     case PlannerKind::every_k:
     case PlannerKind::sqrt: {
         const std::string text = kind == PlannerKind::sqrt ? "sqrt" : "every:" + std::to_string(k);
-        Result<std::vector<bool>> c = parse_checkpoint_policy(text, n);
+        Result<std::vector<bool>> c = parse_checkpoint_set(text, n);
         if (!c) return c.error();
         return evaluate_plan(m, *c, kind == PlannerKind::sqrt ? "sqrt" : "every-" + std::to_string(k), budget);
     }
@@ -276,8 +276,8 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
     add(evaluate_plan(m, std::vector<bool>(size_t(n), false), "none", 0));
     add(evaluate_plan(m, std::vector<bool>(size_t(n), true), "all", 0));
     for (int k = 2; k <= std::min(n, 8); ++k)
-        if (auto c = parse_checkpoint_policy("every:" + std::to_string(k), n)) add(evaluate_plan(m, *c, "every-" + std::to_string(k), 0));
-    if (auto c = parse_checkpoint_policy("sqrt", n)) add(evaluate_plan(m, *c, "sqrt", 0));
+        if (auto c = parse_checkpoint_set("every:" + std::to_string(k), n)) add(evaluate_plan(m, *c, "every-" + std::to_string(k), 0));
+    if (auto c = parse_checkpoint_set("sqrt", n)) add(evaluate_plan(m, *c, "sqrt", 0));
     const int64_t lo = minimal_peak(m), hi = pts[0].plan.predicted_peak;
     for (int i = 0; i < budgets; ++i) {
         const int64_t budget = budgets > 1 ? lo + (hi - lo) * i / (budgets - 1) : hi;

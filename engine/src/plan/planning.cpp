@@ -69,7 +69,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
                             [&](const PlanCandidate& c) { return c.plan.checkpoint == flags; });
     };
     for (const std::string& name : named_sets(planner, t.blocks)) {
-        Result<std::vector<bool>> flags = parse_checkpoint_policy(name, t.blocks);
+        Result<std::vector<bool>> flags = parse_checkpoint_set(name, t.blocks);
         if (!flags) return flags.error();
         // sqrt is some every:K: list each set once, under the later (better known) name.
         if (auto same = same_set(*flags); same != t.candidates.end()) {
@@ -90,14 +90,14 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
             } else {
                 PlanCandidate c;
                 c.plan = *p;
-                c.checkpoint_arg = format_checkpoint_policy(p->checkpoint);
+                c.checkpoint_arg = format_checkpoint_set(p->checkpoint);
                 t.candidates.push_back(std::move(c));
             }
         }
     }
     for (PlanCandidate& c : t.candidates) {
         ModelSpec s = spec;
-        apply_checkpoint_policy(s, c.plan.checkpoint);
+        apply_checkpoint_set(s, c.plan.checkpoint);
         Result<StepReport> r = predict(s, 2, kind);  // the second step: optimizer state exists
         if (!r) return Error{"predicting " + c.plan.planner + ": " + r.error().message, r.error().kind};
         c.peak_tag = r->peak_tag;

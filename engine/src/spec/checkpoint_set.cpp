@@ -1,5 +1,6 @@
-// Checkpoint policies written as text (the CLI's --checkpoint, the planner's output): which
-// blocks keep only their input in forward and recompute the rest in backward.
+// Checkpoint sets written as text (the CLI's --checkpoint, the planner's output): which blocks
+// keep only their input in forward and recompute the rest in backward. (A block's "policy" is
+// something else: which of its layers a checkpointed block saves; see BlockSpec::Policy.)
 //
 //   none      no block is checkpointed
 //   all       every block is checkpointed
@@ -9,7 +10,7 @@
 //             blocks, one at the start of each segment of about sqrt(n) blocks.
 //             n = 24 -> K = 5 -> blocks 0, 5, 10, 15, 20.
 //   0,3,5     the listed block indices; "4-12" is an inclusive range; spaces are ignored
-//             (format_checkpoint_policy writes any set this way)
+//             (format_checkpoint_set writes any set this way)
 //
 // Counting from block 0 means a policy never comes out empty when K >= n (every:8 on a
 // 5-block model checkpoints block 0), which would silently measure the unchecked model.
@@ -55,7 +56,7 @@ std::vector<bool> every(int n, int64_t k) {
 
 }  // namespace
 
-Result<std::vector<bool>> parse_checkpoint_policy(const std::string& text, int block_count) {
+Result<std::vector<bool>> parse_checkpoint_set(const std::string& text, int block_count) {
     const std::string t = lower(trim(text));
     const std::string quoted = "checkpoint policy \"" + text + "\"";
     if (block_count < 0) return Error{quoted + ": the model has a negative block count"};
@@ -106,7 +107,7 @@ Result<std::vector<bool>> parse_checkpoint_policy(const std::string& text, int b
     return flags;
 }
 
-std::string format_checkpoint_policy(const std::vector<bool>& flags) {
+std::string format_checkpoint_set(const std::vector<bool>& flags) {
     std::string s;
     for (size_t b = 0; b < flags.size();) {
         if (!flags[b]) {
@@ -126,7 +127,7 @@ std::string format_checkpoint_policy(const std::vector<bool>& flags) {
     return s.empty() ? "none" : s;
 }
 
-void apply_checkpoint_policy(ModelSpec& spec, const std::vector<bool>& checkpoint) {
+void apply_checkpoint_set(ModelSpec& spec, const std::vector<bool>& checkpoint) {
     for (size_t b = 0; b < spec.blocks.size() && b < checkpoint.size(); ++b) spec.blocks[b].checkpoint = checkpoint[b];
 }
 

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/experiment.h"
+#include "io/files.h"
 
 namespace ckpt {
 
@@ -193,18 +194,9 @@ Result<Experiment> parse_experiment(const std::string& text) {
 }
 
 Result<Experiment> load_experiment(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{"cannot open \"" + path + "\": " + std::strerror(errno), ErrorKind::io};
-    std::ostringstream text;
-    char buf[1 << 16];
-    size_t total = 0;
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        total += size_t(in.gcount());
-        if (total > kMaxFileBytes) return Error{path + ": the file is larger than 64 MiB; not an experiment or a model spec"};
-        text.write(buf, in.gcount());
-    }
-    if (in.bad()) return Error{"cannot read \"" + path + "\"", ErrorKind::io};
-    Result<Experiment> e = parse_experiment(text.str());
+    Result<std::string> text = read_text_file(path, kMaxFileBytes, "experiment or model file");
+    if (!text) return text.error();
+    Result<Experiment> e = parse_experiment(*text);
     if (!e) return Error{path + ": " + e.error().message, e.error().kind};
     return e;
 }
@@ -224,14 +216,6 @@ std::string to_json(const Experiment& e) {
     return root.dump(2) + "\n";
 }
 
-Status save_experiment(const std::string& path, const Experiment& e) {
-    const std::string text = to_json(e);
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
-    out.write(text.data(), std::streamsize(text.size()));
-    out.close();
-    if (!out) return Status::failure("cannot write \"" + path + "\": " + std::strerror(errno), ErrorKind::io);
-    return Status::success();
-}
+Status save_experiment(const std::string& path, const Experiment& e) { return write_file_atomic(path, to_json(e)); }
 
 }  // namespace ckpt

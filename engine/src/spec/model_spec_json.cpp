@@ -22,6 +22,7 @@
 
 #include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
+#include "io/files.h"
 #include "ckpt/names.h"
 
 namespace ckpt {
@@ -560,19 +561,10 @@ Result<ModelSpec> parse_model_spec(const std::string& json_text) {
 }
 
 Result<ModelSpec> load_model_spec(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{"cannot open model file \"" + path + "\": " + std::strerror(errno)};
-    std::ostringstream text;
-    char buf[1 << 16];
-    size_t total = 0;
-    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        total += size_t(in.gcount());
-        if (total > kMaxFileBytes) return Error{path + ": the file is larger than 64 MiB; not a model spec"};
-        text.write(buf, in.gcount());
-    }
-    if (in.bad()) return Error{"cannot read model file \"" + path + "\""};
-    Result<ModelSpec> spec = parse_model_spec(text.str());
-    if (!spec) return Error{path + ": " + spec.error().message};
+    Result<std::string> text = read_text_file(path, kMaxFileBytes, "model file");
+    if (!text) return text.error();
+    Result<ModelSpec> spec = parse_model_spec(*text);
+    if (!spec) return Error{path + ": " + spec.error().message, spec.error().kind};
     return spec;
 }
 
