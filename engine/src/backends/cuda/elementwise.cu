@@ -1,8 +1,7 @@
 // Elementwise kernels: fills, broadcasts, activations and their gradients, residual adds,
-// dropout's backward, MSE's gradient and the optimizer steps. Memory-bound, one grid-stride
-// loop each. Where the CPU reference computes a value with plain multiplies and adds, so does
-// this code (__fmul_rn/__fadd_rn stop the compiler from fusing them), so the optimizers and
-// masks agree with the CPU bit for bit on equal inputs.
+// dropout's backward and MSE's gradient. Memory-bound, one grid-stride loop each. Where the CPU
+// reference computes a value with plain multiplies and adds, so does this code (__fmul_rn and
+// __fadd_rn stop the compiler from fusing them), so those results agree with the CPU bit for bit.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
 
@@ -61,33 +60,6 @@ __global__ void mse_backward_k(const float* pred, const float* target, float* d,
     CKPT_GRID_STRIDE(i, n) d[i] = __fmul_rn(k, __fsub_rn(pred[i], target[i]));
 }
 
-__global__ void sgd_k(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd, bool first) {
-    CKPT_GRID_STRIDE(i, n) {
-        float d = __fadd_rn(g[i], __fmul_rn(wd, w[i]));
-        if (buf) {
-            d = first ? d : __fadd_rn(__fmul_rn(momentum, buf[i]), d);
-            buf[i] = d;
-        }
-        w[i] = __fsub_rn(w[i], __fmul_rn(lr, d));
-    }
-}
-
-__global__ void adamw_k(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
-                        float eps, float wd, float c1, float c2) {
-    CKPT_GRID_STRIDE(i, n) {
-        float wi = w[i];
-        const float gi = g[i];
-        wi = __fsub_rn(wi, __fmul_rn(__fmul_rn(lr, wd), wi));
-        const float mi = __fadd_rn(__fmul_rn(b1, m[i]), __fmul_rn(1.0f - b1, gi));
-        const float vi = __fadd_rn(__fmul_rn(b2, v[i]), __fmul_rn(__fmul_rn(1.0f - b2, gi), gi));
-        m[i] = mi;
-        v[i] = vi;
-        const float num = __fmul_rn(lr, __fmul_rn(mi, c1));
-        const float den = __fadd_rn(__fsqrt_rn(__fmul_rn(vi, c2)), eps);
-        w[i] = __fsub_rn(wi, __fdiv_rn(num, den));
-    }
-}
-
 }  // namespace
 
 void fill(float* x, int64_t n, float v, cudaStream_t s) {
@@ -130,16 +102,6 @@ void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n
 
 void mse_backward(const float* pred, const float* target, float* d, int64_t n, cudaStream_t s) {
     if (n > 0) mse_backward_k<<<grid_for(n), kThreads, 0, s>>>(pred, target, d, n, 2.0f / float(n));
-}
-
-void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd, bool first,
-              cudaStream_t s) {
-    if (n > 0) sgd_k<<<grid_for(n), kThreads, 0, s>>>(w, g, buf, n, lr, momentum, wd, first);
-}
-
-void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps,
-                float wd, float c1, float c2, cudaStream_t s) {
-    if (n > 0) adamw_k<<<grid_for(n), kThreads, 0, s>>>(w, g, m, v, n, lr, b1, b2, eps, wd, c1, c2);
 }
 
 }  // namespace ckpt::cuda

@@ -22,7 +22,7 @@ inline constexpr int64_t kWorkspaceFloats = int64_t(4) << 20;   // 16 MiB
 inline constexpr int64_t kWorkspaceDoubles = int64_t(1) << 16;  // 512 KiB
 inline constexpr int64_t kWorkspaceWords = int64_t(1) << 16;    // 512 KiB
 
-// elementwise.cu
+// elementwise.cu (and optimizer.cu: the optimizer steps)
 void fill(float* x, int64_t n, float v, cudaStream_t s);
 void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s);
 enum class Act { relu, gelu, tanh, silu };
