@@ -5,11 +5,15 @@
 //   bitwise where the op is exact by design: ReLU, masks, fills, copies, adds, the embedding
 //     scatter (repeated tokens add in row order on every device), the optimizer steps and MSE's
 //     gradient (written without fused multiply-adds), and the gradient digest;
-//   otherwise by normalized mean squared error, sum (a - b)^2 / sum b^2, at most 1e-8: f32
-//     results that differ only in summation order differ by about sqrt(n) * 2^-24 relative
-//     (NMSE near 1e-14 for short sums, up to ~1e-10 for the 70,000-row column sums); a wrong
-//     index, sign or missing term is O(1). Scalars (losses, summed in double) to 1e-9 relative,
-//     except cross-entropy's (1e-6: it sums f32 exponentials, whose ulps differ by device).
+//   otherwise by normalized mean squared error, sum (a - b)^2 / sum b^2: f32 results that
+//     differ only in summation order differ by about sqrt(n) * 2^-24 relative (NMSE near 1e-14
+//     for short sums, up to ~1e-10 for the 70,000-row column sums), so at most 1e-8; a 16-bit
+//     result can land one unit of its last place away where the f32 values before rounding
+//     differed in their last bits (2^-8 relative for bf16, 2^-11 for f16), so at most 1e-4
+//     (bf16) and 1e-6 (f16) — still far below a wrong index, sign or missing term, which is O(1).
+//     Scalars (losses, summed in double) to 1e-9 relative, except cross-entropy's (1e-6: it sums
+//     f32 exponentials, whose ulps differ by device).
+// Every typed op runs in f32, bf16 and f16 (the mixed-precision paths).
 // The dry backend computes nothing; at the layer level its byte counts must equal those of the
 // backend it predicts, allocation by allocation. A backend that is absent is a clean skip that
 // names the reason.
@@ -18,10 +22,12 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <random>
 #include <type_traits>
 
 #include "backends/backend.h"
+#include "backends/scratch.h"
 #include "core/philox.h"
 #include "core/recorder.h"
 #include "layers/layer.h"
@@ -32,8 +38,35 @@ using namespace ckpt;
 namespace {
 
 enum class Check { bitwise, nmse };
-constexpr double kMaxNmse = 1e-8;
 constexpr double kScalarRel = 1e-9;
+
+double max_nmse(ElemType t) { return t == ElemType::bf16 ? 1e-4 : t == ElemType::f16 ? 1e-6 : 1e-8; }
+
+const char* type_name(ElemType t) { return t == ElemType::bf16 ? "bf16" : t == ElemType::f16 ? "f16" : "f32"; }
+
+// Host values in a device type's bytes (rounded to nearest even), and back.
+std::vector<unsigned char> to_bytes(const std::vector<float>& v, ElemType t) {
+    std::vector<unsigned char> b(v.size() * size_t(elem_size(t)));
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (t == ElemType::f32) {
+            std::memcpy(b.data() + 4 * i, &v[i], 4);
+        } else {
+            const uint16_t h = t == ElemType::bf16 ? f32_to_bf16(v[i]) : f32_to_f16(v[i]);
+            std::memcpy(b.data() + 2 * i, &h, 2);
+        }
+    }
+    return b;
+}
+float value_at(const unsigned char* b, size_t i, ElemType t) {
+    if (t == ElemType::f32) {
+        float f;
+        std::memcpy(&f, b + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    std::memcpy(&h, b + 2 * i, 2);
+    return t == ElemType::bf16 ? bf16_to_f32(h) : f16_to_f32(h);
+}
 
 // The buffers of one op on one backend: inputs uploaded, outputs poisoned, results read back.
 class Run {
@@ -50,21 +83,32 @@ public:
         if (!h.empty()) be_.from_host(p, h.data(), h.size() * sizeof(T));
         return p;
     }
-    // An output: poisoned with 0xFF bytes (NaN for floats) and read back after the op.
-    template <typename T>
-    T* out(int64_t n, Check check) {
-        const size_t bytes = size_t(std::max<int64_t>(n, 1)) * sizeof(T);
-        T* p = static_cast<T*>(alloc(bytes));
-        const std::vector<unsigned char> poison(bytes, 0xFF);
-        be_.from_host(p, poison.data(), bytes);
-        outs_.push_back({p, size_t(n) * sizeof(T), check, sizeof(T) == 4 && !std::is_integral_v<T>, sizeof(T) == 8});
+    // Host floats as a device tensor of type t.
+    void* in(const std::vector<float>& h, ElemType t) {
+        const std::vector<unsigned char> b = to_bytes(h, t);
+        void* p = alloc(b.size());
+        if (!b.empty()) be_.from_host(p, b.data(), b.size());
         return p;
     }
-    // An in/out buffer (optimizer weights): uploaded, then compared like an output.
+    // An output: poisoned with 0xFF bytes (NaN for every float type) and read back after the op.
     template <typename T>
-    T* inout(const std::vector<T>& h, Check check) {
-        T* p = in(h);
-        outs_.push_back({p, h.size() * sizeof(T), check, true, false});
+    T* out(int64_t n, Check check) {
+        const ElemType t = std::is_same_v<T, float> ? ElemType::f32 : std::is_same_v<T, int64_t> ? ElemType::i64 : ElemType::u8;
+        return static_cast<T*>(out(n, t, check));
+    }
+    void* out(int64_t n, ElemType t, Check check) {
+        const size_t bytes = size_t(std::max<int64_t>(n, 1)) * size_t(elem_size(t));
+        void* p = alloc(bytes);
+        const std::vector<unsigned char> poison(bytes, 0xFF);
+        be_.from_host(p, poison.data(), bytes);
+        outs_.push_back({p, size_t(n) * size_t(elem_size(t)), check, t});
+        return p;
+    }
+    // An in/out buffer (optimizer weights, a GEMM's C): uploaded, then compared like an output.
+    float* inout(const std::vector<float>& h, Check check) { return static_cast<float*>(inout(h, ElemType::f32, check)); }
+    void* inout(const std::vector<float>& h, ElemType t, Check check) {
+        void* p = in(h, t);
+        outs_.push_back({p, h.size() * size_t(elem_size(t)), check, t});
         return p;
     }
     // A host value with its relative tolerance.
@@ -77,8 +121,8 @@ public:
         void* p;
         size_t bytes;
         Check check;
-        bool f32;
-        bool i64;
+        ElemType type;
+        bool floating() const { return type == ElemType::f32 || is_low_precision(type); }
     };
     std::vector<std::vector<unsigned char>> read() {
         std::vector<std::vector<unsigned char>> r;
@@ -138,6 +182,7 @@ std::vector<OpCase> op_cases() {
     std::vector<OpCase> cases;
     auto add = [&](QString name, std::function<void(Run&)> body) { cases.push_back({std::move(name), std::move(body)}); };
     const int64_t sizes[] = {1, 3, 7, 127, 1000, 65537};
+    const ElemType types[] = {ElemType::f32, ElemType::bf16, ElemType::f16};
 
     for (int64_t n : sizes) {
         const QString s = QString::number(n);
@@ -151,33 +196,40 @@ std::vector<OpCase> op_cases() {
         add("fill_classes n=" + s, [n](Run& r) {
             r.be().fill_classes(r.out<int64_t>(n, Check::bitwise), n, 50257, 7, philox::kStreamTarget);
         });
-        add("add n=" + s, [n](Run& r) {
-            r.be().add(r.in(randn(n, 1)), r.in(randn(n, 2)), r.out<float>(n, Check::bitwise), n);
-        });
-        struct Act {
-            const char* name;
-            void (Backend::*fwd)(const float*, float*, int64_t);
-            void (Backend::*bwd)(const float*, const float*, float*, int64_t);
-            bool exact;
-        };
-        for (const Act& a : {Act{"relu", &Backend::relu_forward, &Backend::relu_backward, true},
-                             Act{"gelu", &Backend::gelu_forward, &Backend::gelu_backward, false},
-                             Act{"tanh", &Backend::tanh_forward, &Backend::tanh_backward, false},
-                             Act{"silu", &Backend::silu_forward, &Backend::silu_backward, false}}) {
-            const Check c = a.exact ? Check::bitwise : Check::nmse;
-            add(QString(a.name) + "_forward n=" + s, [n, a, c](Run& r) {
-                (r.be().*a.fwd)(r.in(randn(n, 3, 2.0f)), r.out<float>(n, c), n);
+        for (ElemType t : types) {
+            const QString ts = QString(" ") + type_name(t);
+            if (t != ElemType::f32) {
+                add("cast f32 to" + ts + " n=" + s, [n, t](Run& r) {
+                    r.be().cast(r.in(randn(n, 41, 300.0f)), ElemType::f32, r.out(n, t, Check::bitwise), t, n);
+                });
+                add("cast" + ts + " to f32 n=" + s, [n, t](Run& r) {
+                    r.be().cast(r.in(randn(n, 42), t), t, r.out<float>(n, Check::bitwise), ElemType::f32, n);
+                });
+            }
+            add("add" + ts + " n=" + s, [n, t](Run& r) {
+                r.be().add(r.in(randn(n, 1), t), t, r.in(randn(n, 2), t), t, r.out(n, t, Check::bitwise), t, n);
             });
-            add(QString(a.name) + "_backward n=" + s, [n, a, c](Run& r) {
-                (r.be().*a.bwd)(r.in(randn(n, 4, 0.8f)), r.in(randn(n, 5)), r.out<float>(n, c), n);
+            for (Act a : {Act::relu, Act::gelu, Act::tanh, Act::silu}) {
+                const char* names[] = {"relu", "gelu", "tanh", "silu"};
+                const Check c = a == Act::relu ? Check::bitwise : Check::nmse;
+                add(QString(names[int(a)]) + "_forward" + ts + " n=" + s, [n, a, t, c](Run& r) {
+                    r.be().activation_forward(a, t, r.in(randn(n, 3, 2.0f), t), r.out(n, t, c), n);
+                });
+                add(QString(names[int(a)]) + "_backward" + ts + " n=" + s, [n, a, t, c](Run& r) {
+                    r.be().activation_backward(a, t, r.in(randn(n, 4, 0.8f), t), r.in(randn(n, 5), t), r.out(n, t, c), n);
+                });
+            }
+            add("dropout_forward" + ts + " n=" + s, [n, t](Run& r) {
+                r.be().dropout_forward(t, r.in(randn(n, 6), t), r.out(n, t, Check::bitwise),
+                                       r.out<uint8_t>(n, Check::bitwise), n, 0.3f, 11, philox::kStreamDropout + 2);
+            });
+            add("dropout_backward" + ts + " n=" + s, [n, t](Run& r) {
+                r.be().dropout_backward(t, r.in(randn(n, 7), t), r.in(randmask(n, 8)), r.out(n, t, Check::bitwise), n, 0.1f);
             });
         }
-        add("dropout_forward n=" + s, [n](Run& r) {
-            r.be().dropout_forward(r.in(randn(n, 6)), r.out<float>(n, Check::bitwise), r.out<uint8_t>(n, Check::bitwise),
-                                   n, 0.3f, 11, philox::kStreamDropout + 2);
-        });
-        add("dropout_backward n=" + s, [n](Run& r) {
-            r.be().dropout_backward(r.in(randn(n, 7)), r.in(randmask(n, 8)), r.out<float>(n, Check::bitwise), n, 0.1f);
+        add("add f32 + bf16 -> f32 n=" + s, [n](Run& r) {
+            r.be().add(r.in(randn(n, 1)), ElemType::f32, r.in(randn(n, 2), ElemType::bf16), ElemType::bf16,
+                       r.out<float>(n, Check::bitwise), ElemType::f32, n);
         });
         add("mse n=" + s, [n](Run& r) {
             const float* p = r.in(randn(n, 9));
@@ -198,9 +250,16 @@ std::vector<OpCase> op_cases() {
             float* vv = r.inout(v, Check::bitwise);
             r.be().adamw_step(w, r.in(randn(n, 17)), m, vv, n, 3e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 3);
         });
+        add("scale and all_finite n=" + s, [n](Run& r) {
+            std::vector<float> v = randn(n, 43);
+            float* x = r.inout(v, Check::bitwise);
+            r.be().scale(x, n, 0.125f);
+            r.scalar(r.be().all_finite(x, n) ? 1.0 : 0.0);
+            v[size_t(n / 2)] = std::numeric_limits<float>::infinity();
+            r.scalar(r.be().all_finite(r.in(v), n) ? 1.0 : 0.0);
+        });
         add("digest n=" + s, [n](Run& r) { r.digest(r.be().digest(r.in(randn(n, 18)), n)); });
     }
-
     // Several launches' worth of digest chunks (a GPU folds 8M floats per launch).
     add("digest n=9000001", [](Run& r) { r.digest(r.be().digest(r.in(randn(9000001, 40)), 9000001)); });
 
@@ -208,12 +267,15 @@ std::vector<OpCase> op_cases() {
     for (const auto& m : mats) {
         const int64_t rows = m[0], cols = m[1];
         const QString s = QString("%1x%2").arg(rows).arg(cols);
-        add("broadcast_rows " + s, [=](Run& r) {
-            r.be().broadcast_rows(r.out<float>(rows * cols, Check::bitwise), r.in(randn(cols, 19)), rows, cols);
-        });
-        add("column_sum " + s, [=](Run& r) {
-            r.be().column_sum(r.out<float>(cols, Check::nmse), r.in(randn(rows * cols, 20)), rows, cols);
-        });
+        for (ElemType t : types) {
+            const QString ts = QString(" ") + type_name(t);
+            add("broadcast_rows" + ts + " " + s, [=](Run& r) {
+                r.be().broadcast_rows(r.out(rows * cols, t, Check::bitwise), r.in(randn(cols, 19), t), rows, cols, t);
+            });
+            add("column_sum" + ts + " " + s, [=](Run& r) {
+                r.be().column_sum(r.out<float>(cols, Check::nmse), r.in(randn(rows * cols, 20), t), rows, cols, t);
+            });
+        }
         for (bool affine : {true, false}) {
             const QString a = affine ? " affine" : "";
             add("layernorm_forward " + s + a, [=](Run& r) {
@@ -247,18 +309,25 @@ std::vector<OpCase> op_cases() {
     }
 
     struct Gemm { int64_t M, N, K; };
-    for (const Gemm& g : {Gemm{1, 1, 1}, Gemm{3, 7, 5}, Gemm{127, 33, 65}, Gemm{256, 512, 128}, Gemm{1000, 3, 777}})
-        for (int t = 0; t < 4; ++t) {
-            const bool ta = t & 1, tb = t & 2;
-            add(QString("gemm %1x%2x%3%4%5").arg(g.M).arg(g.N).arg(g.K).arg(ta ? " At" : "").arg(tb ? " Bt" : ""),
-                [=](Run& r) {
-                    // Row-major op(A) (M,K), op(B) (K,N), C (M,N) with beta = 0.5 over a given C.
-                    const int64_t lda = ta ? g.M : g.K, ldb = tb ? g.K : g.N;
-                    float* C = r.inout(randn(g.M * g.N, 31), Check::nmse);
-                    r.be().gemm(ta, tb, g.M, g.N, g.K, 1.25f, r.in(randn(g.M * g.K, 29)), lda,
-                                r.in(randn(g.K * g.N, 30)), ldb, 0.5f, C, g.N);
-                });
-        }
+    for (const Gemm& g : {Gemm{1, 1, 1}, Gemm{3, 7, 5}, Gemm{127, 33, 65}, Gemm{256, 512, 128}, Gemm{1000, 3, 777},
+                          Gemm{300, 260, 530}})
+        for (int t = 0; t < 4; ++t)
+            for (ElemType ab : types)
+                for (ElemType c : {ElemType::f32, ab}) {
+                    if (ab == ElemType::f32 && c != ElemType::f32) continue;
+                    if (ab != ElemType::f32 && c == ElemType::f32 && t != 0) continue;  // one layout is enough
+                    const bool ta = t & 1, tb = t & 2;
+                    add(QString("gemm %1x%2x%3%4%5 %6 -> %7")
+                            .arg(g.M).arg(g.N).arg(g.K).arg(ta ? " At" : "").arg(tb ? " Bt" : "")
+                            .arg(type_name(ab)).arg(type_name(c)),
+                        [=](Run& r) {
+                            // Row-major op(A) (M,K), op(B) (K,N), C (M,N) with beta = 0.5 over a given C.
+                            const int64_t lda = ta ? g.M : g.K, ldb = tb ? g.K : g.N;
+                            void* C = r.inout(randn(g.M * g.N, 31), c, Check::nmse);
+                            r.be().gemm_ex(ta, tb, g.M, g.N, g.K, 1.25f, r.in(randn(g.M * g.K, 29), ab), lda,
+                                           r.in(randn(g.K * g.N, 30), ab), ldb, 0.5f, C, g.N, ab, c);
+                        });
+                }
 
     struct Emb { int64_t rows, seq, vocab, dim; };
     for (const Emb& e : {Emb{1, 1, 1, 1}, Emb{12, 3, 7, 5}, Emb{130, 13, 1000, 33}, Emb{2048, 1024, 50257, 64}}) {
@@ -279,32 +348,40 @@ std::vector<OpCase> op_cases() {
 
     struct Attn { int64_t B, T, H, hd; bool causal; float p; };
     for (const Attn& a : {Attn{1, 1, 1, 1, false, 0.0f}, Attn{2, 7, 3, 5, true, 0.0f}, Attn{2, 7, 3, 5, true, 0.2f},
-                          Attn{1, 127, 2, 16, false, 0.1f}, Attn{2, 128, 4, 32, true, 0.0f}, Attn{1, 256, 12, 64, true, 0.1f}}) {
-        const QString s = QString("B %1 T %2 H %3 hd %4%5 p %6").arg(a.B).arg(a.T).arg(a.H).arg(a.hd)
-                              .arg(a.causal ? " causal" : "").arg(double(a.p));
-        const int64_t rows = a.B * a.T, d = a.H * a.hd, probs = a.B * a.H * a.T * a.T;
-        add("attention_forward " + s, [=](Run& r) {
-            const DeviceKind k = r.be().kind();
-            float* scratch = r.out<float>(std::max<int64_t>(1, (k == DeviceKind::cuda ? a.H : 1) * a.T * a.T), Check::bitwise);
-            r.outs_pop();  // scratch contents are the device's business
-            r.be().attention_forward(r.in(randn(rows * 3 * d, 37)), r.out<float>(rows * d, Check::nmse),
-                                     r.out<float>(probs, Check::nmse), a.p > 0 ? r.out<uint8_t>(probs, Check::bitwise) : nullptr,
-                                     scratch, a.B, a.T, a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
-        });
-        add("attention_backward " + s, [=](Run& r) {
-            // The CPU's forward makes consistent probabilities and masks for the backward.
-            std::vector<float> qkv = randn(rows * 3 * d, 38), out(static_cast<size_t>(rows * d)), P(static_cast<size_t>(probs));
-            std::vector<uint8_t> M(static_cast<size_t>(probs));
-            std::vector<float> fs(static_cast<size_t>(a.T * a.T));
-            cpu_backend().attention_forward(qkv.data(), out.data(), P.data(), a.p > 0 ? M.data() : nullptr, fs.data(),
-                                            a.B, a.T, a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
-            const DeviceKind k = r.be().kind();
-            float* scratch = r.out<float>((k == DeviceKind::cuda ? 2 * a.H : 2) * a.T * a.T, Check::bitwise);
-            r.outs_pop();
-            r.be().attention_backward(r.in(qkv), r.in(P), a.p > 0 ? r.in(M) : nullptr, r.in(randn(rows * d, 39)),
-                                      r.out<float>(rows * 3 * d, Check::nmse), scratch, a.B, a.T, a.H, a.hd, a.causal, a.p);
-        });
-    }
+                          Attn{1, 127, 2, 16, false, 0.1f}, Attn{2, 128, 4, 32, true, 0.0f}, Attn{1, 256, 12, 64, true, 0.1f}})
+        for (ElemType t : types) {
+            const QString s = QString("%7 B %1 T %2 H %3 hd %4%5 p %6").arg(a.B).arg(a.T).arg(a.H).arg(a.hd)
+                                  .arg(a.causal ? " causal" : "").arg(double(a.p)).arg(type_name(t));
+            const int64_t rows = a.B * a.T, d = a.H * a.hd, probs = a.B * a.H * a.T * a.T;
+            add("attention_forward " + s, [=](Run& r) {
+                const int64_t bytes = attention_forward_scratch_bytes(r.be().kind(), a.T, a.H, a.p > 0, t);
+                void* scratch = r.out(std::max<int64_t>(1, bytes), ElemType::u8, Check::bitwise);
+                r.outs_pop();  // scratch contents are the device's business
+                r.be().attention_forward(t, r.in(randn(rows * 3 * d, 37), t), r.out(rows * d, t, Check::nmse),
+                                         r.out<float>(probs, Check::nmse),
+                                         a.p > 0 ? r.out<uint8_t>(probs, Check::bitwise) : nullptr, scratch, a.B, a.T,
+                                         a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
+            });
+            add("attention_backward " + s, [=](Run& r) {
+                // The CPU's forward makes consistent probabilities and masks for the backward.
+                const std::vector<unsigned char> qkv = to_bytes(randn(rows * 3 * d, 38), t);
+                std::vector<unsigned char> out(static_cast<size_t>(rows * d * elem_size(t)));
+                std::vector<float> P(static_cast<size_t>(probs));
+                std::vector<uint8_t> M(static_cast<size_t>(probs));
+                std::vector<unsigned char> fs(static_cast<size_t>(
+                    std::max<int64_t>(1, attention_forward_scratch_bytes(DeviceKind::cpu, a.T, a.H, a.p > 0, t))));
+                cpu_backend().attention_forward(t, qkv.data(), out.data(), P.data(), a.p > 0 ? M.data() : nullptr,
+                                                fs.data(), a.B, a.T, a.H, a.hd, a.causal, a.p, 3,
+                                                philox::kStreamDropout + 1);
+                void* qkv_dev = r.in(qkv);  // the same bytes the CPU's forward read
+                const int64_t bytes = attention_backward_scratch_bytes(r.be().kind(), a.T, a.H, a.p > 0, t);
+                void* scratch = r.out(bytes, ElemType::u8, Check::bitwise);
+                r.outs_pop();
+                r.be().attention_backward(t, qkv_dev, r.in(P), a.p > 0 ? r.in(M) : nullptr, r.in(randn(rows * d, 39), t),
+                                          r.out(rows * 3 * d, t, Check::nmse), scratch, a.B, a.T, a.H, a.hd, a.causal,
+                                          a.p);
+            });
+        }
     return cases;
 }
 
@@ -330,7 +407,7 @@ QString compare(const Outcome& got, const Outcome& ref) {
         const auto& f = ref.outs[i];
         const Run::Out& m = ref.meta[i];
         if (g.size() != f.size()) return QString("output %1: sizes differ").arg(i);
-        if (m.check == Check::bitwise || !m.f32) {
+        if (m.check == Check::bitwise || !m.floating()) {
             if (std::memcmp(g.data(), f.data(), g.size()) != 0) {
                 size_t k = 0;
                 while (k < g.size() && g[k] == f[k]) ++k;
@@ -338,16 +415,15 @@ QString compare(const Outcome& got, const Outcome& ref) {
             }
             continue;
         }
-        const float* a = reinterpret_cast<const float*>(g.data());
-        const float* b = reinterpret_cast<const float*>(f.data());
         double err = 0.0, norm = 0.0;
-        for (size_t k = 0; k < g.size() / 4; ++k) {
-            if (!std::isfinite(a[k]) && std::isfinite(b[k])) return QString("output %1: element %2 not written (or not finite)").arg(i).arg(k);
-            err += (double(a[k]) - double(b[k])) * (double(a[k]) - double(b[k]));
-            norm += double(b[k]) * double(b[k]);
+        for (size_t k = 0; k < g.size() / size_t(elem_size(m.type)); ++k) {
+            const float a = value_at(g.data(), k, m.type), b = value_at(f.data(), k, m.type);
+            if (!std::isfinite(a) && std::isfinite(b)) return QString("output %1: element %2 not written (or not finite)").arg(i).arg(k);
+            err += (double(a) - double(b)) * (double(a) - double(b));
+            norm += double(b) * double(b);
         }
-        const double nmse = norm > 0 ? err / norm : err;
-        if (!(nmse <= kMaxNmse)) return QString("output %1: NMSE %2 > %3").arg(i).arg(nmse).arg(kMaxNmse);
+        const double nmse = norm > 0 ? err / norm : err, limit = max_nmse(m.type);
+        if (!(nmse <= limit)) return QString("output %1 (%4): NMSE %2 > %3").arg(i).arg(nmse).arg(limit).arg(type_name(m.type));
     }
     for (size_t i = 0; i < got.scalars.size(); ++i) {
         const double a = got.scalars[i].first, b = ref.scalars[i].first, tol = ref.scalars[i].second;
@@ -366,7 +442,7 @@ QString compare(const Outcome& got, const Outcome& ref) {
 
 // The event stream of one layer's forward and backward: (signed bytes, category) per event.
 std::vector<std::pair<int64_t, int>> layer_events(Backend& be, const LayerSpec& spec, std::vector<int64_t> in_shape,
-                                                  int64_t seq, std::vector<int64_t>* out_shape) {
+                                                  int64_t seq, ElemType compute, std::vector<int64_t>* out_shape) {
     Allocator alloc(be, 0);
     Recorder rec(be.clock());
     be.clock().start();
@@ -376,6 +452,7 @@ std::vector<std::pair<int64_t, int>> layer_events(Backend& be, const LayerSpec& 
     {
         OpContext ctx{alloc, be, 3};
         ctx.seq = seq;
+        ctx.compute = compute;
         auto layer = make_layer(spec, ctx, "l", philox::kStreamParams);
         const bool tokens = spec.type == LayerType::embedding;
         Tensor x = ctx.make(in_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
@@ -384,8 +461,9 @@ std::vector<std::pair<int64_t, int>> layer_events(Backend& be, const LayerSpec& 
         StatePtr state;
         Tensor y = layer->forward(ctx, x, &state);
         *out_shape = y.shape;
-        Tensor dy = ctx.make(y.shape);
-        be.fill_normal(dy.f(), dy.numel(), 1.0f, 1, 3);
+        Tensor dy32 = ctx.make(y.shape);
+        be.fill_normal(dy32.f(), dy32.numel(), 1.0f, 1, 3);
+        Tensor dy = ctx.cast_to(dy32, y.type);
         Tensor dx = layer->backward(ctx, *state, dy, true);
         for (Param& p : layer->params()) p.grad.reset();
     }
@@ -436,10 +514,10 @@ private slots:
         for (const OpCase& c : op_cases()) {
             const Outcome r = run_case(c, cpu_backend());
             for (size_t i = 0; i < r.outs.size(); ++i) {
-                if (!r.meta[i].f32) continue;
-                const float* v = reinterpret_cast<const float*>(r.outs[i].data());
-                for (size_t k = 0; k < r.outs[i].size() / 4; ++k)
-                    QVERIFY2(std::isfinite(v[k]), qPrintable(c.name + QString(": output %1 element %2").arg(i).arg(k)));
+                if (!r.meta[i].floating()) continue;
+                for (size_t k = 0; k < r.outs[i].size() / size_t(elem_size(r.meta[i].type)); ++k)
+                    QVERIFY2(std::isfinite(value_at(r.outs[i].data(), k, r.meta[i].type)),
+                             qPrintable(c.name + QString(": output %1 element %2").arg(i).arg(k)));
             }
         }
     }
@@ -448,14 +526,16 @@ private slots:
         QTest::addColumn<QString>("device");
         QTest::addColumn<int>("type");
         QTest::addColumn<int>("variant");
+        QTest::addColumn<int>("compute");
+        for (ElemType compute : {ElemType::f32, ElemType::bf16})
         for (const char* dev : {"cpu", "cuda"})
             for (LayerType t : {LayerType::linear, LayerType::relu, LayerType::gelu, LayerType::tanh, LayerType::silu,
                                 LayerType::layernorm, LayerType::dropout, LayerType::embedding, LayerType::attention})
                 for (int v = 0; v < 2; ++v)
-                    QTest::newRow(qPrintable(QString("%1: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
+                    QTest::newRow(qPrintable(QString("%1 %4: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
                                                                                                     int(layer_type_name(t).size())))
-                                                 .arg(v)))
-                        << QString(dev) << int(t) << v;
+                                                 .arg(v).arg(type_name(compute))))
+                        << QString(dev) << int(t) << v << int(compute);
     }
 
     // Layer by layer, the dry backend's allocations equal the real backend's: same sizes, same
@@ -464,6 +544,7 @@ private slots:
         QFETCH(QString, device);
         QFETCH(int, type);
         QFETCH(int, variant);
+        QFETCH(int, compute);
         if (device == "cuda") {
             const QString why = cuda_absent_reason();
             if (!why.isEmpty()) QSKIP(qPrintable("no CUDA device: " + why));
@@ -491,8 +572,8 @@ private slots:
             shape = {rows, 3 * 3 * (variant ? 2 : 1)};
         }
         std::vector<int64_t> real_shape, dry_shape;
-        const auto real = layer_events(**be, s, shape, seq, &real_shape);
-        const auto dry = layer_events(dry_backend((*be)->kind()), s, shape, seq, &dry_shape);
+        const auto real = layer_events(**be, s, shape, seq, ElemType(compute), &real_shape);
+        const auto dry = layer_events(dry_backend((*be)->kind()), s, shape, seq, ElemType(compute), &dry_shape);
         QCOMPARE(dry_shape, real_shape);
         QCOMPARE(dry.size(), real.size());
         for (size_t i = 0; i < dry.size(); ++i) QCOMPARE(dry[i], real[i]);

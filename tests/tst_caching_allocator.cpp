@@ -74,47 +74,47 @@ public:
     Digest digest(const float* x, int64_t n) override { return cpu.digest(x, n); }
 #define FWD(name, params, args) \
     void name params override { cpu.name args; }
-    FWD(gemm, (bool a, bool b, int64_t M, int64_t N, int64_t K, float al, const float* A, int64_t la, const float* B,
-               int64_t lb, float be, float* C, int64_t lc), (a, b, M, N, K, al, A, la, B, lb, be, C, lc))
+    FWD(gemm_ex, (bool a, bool b, int64_t M, int64_t N, int64_t K, float al, const void* A, int64_t la, const void* B,
+                  int64_t lb, float be, void* C, int64_t lc, ElemType ab, ElemType c),
+        (a, b, M, N, K, al, A, la, B, lb, be, C, lc, ab, c))
+    FWD(cast, (const void* x, ElemType f, void* y, ElemType t, int64_t n), (x, f, y, t, n))
     FWD(fill, (float* x, int64_t n, float v), (x, n, v))
     FWD(fill_uniform, (float* x, int64_t n, float lo, float hi, uint64_t s, uint64_t st), (x, n, lo, hi, s, st))
     FWD(fill_normal, (float* x, int64_t n, float sd, uint64_t s, uint64_t st), (x, n, sd, s, st))
     FWD(fill_classes, (int64_t* t, int64_t n, int64_t c, uint64_t s, uint64_t st), (t, n, c, s, st))
-    FWD(broadcast_rows, (float* y, const float* b, int64_t r, int64_t c), (y, b, r, c))
-    FWD(column_sum, (float* o, const float* x, int64_t r, int64_t c), (o, x, r, c))
-    FWD(relu_forward, (const float* x, float* y, int64_t n), (x, y, n))
-    FWD(relu_backward, (const float* y, const float* dy, float* dx, int64_t n), (y, dy, dx, n))
-    FWD(gelu_forward, (const float* x, float* y, int64_t n), (x, y, n))
-    FWD(gelu_backward, (const float* x, const float* dy, float* dx, int64_t n), (x, dy, dx, n))
-    FWD(tanh_forward, (const float* x, float* y, int64_t n), (x, y, n))
-    FWD(tanh_backward, (const float* y, const float* dy, float* dx, int64_t n), (y, dy, dx, n))
-    FWD(silu_forward, (const float* x, float* y, int64_t n), (x, y, n))
-    FWD(silu_backward, (const float* x, const float* dy, float* dx, int64_t n), (x, dy, dx, n))
-    FWD(add, (const float* a, const float* b, float* y, int64_t n), (a, b, y, n))
+    FWD(broadcast_rows, (void* y, const void* b, int64_t r, int64_t c, ElemType t), (y, b, r, c, t))
+    FWD(column_sum, (float* o, const void* x, int64_t r, int64_t c, ElemType t), (o, x, r, c, t))
+    FWD(activation_forward, (Act a, ElemType t, const void* x, void* y, int64_t n), (a, t, x, y, n))
+    FWD(activation_backward, (Act a, ElemType t, const void* s, const void* dy, void* dx, int64_t n), (a, t, s, dy, dx, n))
+    FWD(add, (const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n),
+        (a, ta, b, tb, y, ty, n))
     FWD(layernorm_forward, (const float* x, const float* g, const float* b, float* y, float* m, float* r, int64_t R,
                             int64_t C, float e), (x, g, b, y, m, r, R, C, e))
     FWD(layernorm_backward, (const float* x, const float* g, const float* m, const float* r, const float* dy, float* dx,
                              float* dg, float* db, int64_t R, int64_t C), (x, g, m, r, dy, dx, dg, db, R, C))
-    FWD(dropout_forward, (const float* x, float* y, uint8_t* m, int64_t n, float p, uint64_t s, uint64_t st),
-        (x, y, m, n, p, s, st))
-    FWD(dropout_backward, (const float* dy, const uint8_t* m, float* dx, int64_t n, float p), (dy, m, dx, n, p))
+    FWD(dropout_forward, (ElemType t, const void* x, void* y, uint8_t* m, int64_t n, float p, uint64_t s, uint64_t st),
+        (t, x, y, m, n, p, s, st))
+    FWD(dropout_backward, (ElemType t, const void* dy, const uint8_t* m, void* dx, int64_t n, float p), (t, dy, m, dx, n, p))
     FWD(mse_backward, (const float* p, const float* t, float* d, int64_t n), (p, t, d, n))
     FWD(softmax_xent_backward, (const float* p, const int64_t* t, float* d, int64_t r, int64_t c), (p, t, d, r, c))
     FWD(embedding_forward, (const int64_t* t, const float* tab, const float* pos, float* o, int64_t r, int64_t s,
                             int64_t d), (t, tab, pos, o, r, s, d))
     FWD(embedding_backward, (const int64_t* t, const float* dout, float* dt, float* dp, int64_t r, int64_t s,
                              int64_t v, int64_t d), (t, dout, dt, dp, r, s, v, d))
-    FWD(attention_forward, (const float* q, float* o, float* p, uint8_t* m, float* sc, int64_t B, int64_t T, int64_t H,
-                            int64_t hd, bool c, float pp, uint64_t s, uint64_t st), (q, o, p, m, sc, B, T, H, hd, c, pp, s, st))
-    FWD(attention_backward, (const float* q, const float* p, const uint8_t* m, const float* dout, float* dq, float* sc,
-                             int64_t B, int64_t T, int64_t H, int64_t hd, bool c, float pp),
-        (q, p, m, dout, dq, sc, B, T, H, hd, c, pp))
+    FWD(attention_forward, (ElemType t, const void* q, void* o, float* p, uint8_t* m, void* sc, int64_t B, int64_t T,
+                            int64_t H, int64_t hd, bool c, float pp, uint64_t s, uint64_t st),
+        (t, q, o, p, m, sc, B, T, H, hd, c, pp, s, st))
+    FWD(attention_backward, (ElemType t, const void* q, const float* p, const uint8_t* m, const void* dout, void* dq,
+                             void* sc, int64_t B, int64_t T, int64_t H, int64_t hd, bool c, float pp),
+        (t, q, p, m, dout, dq, sc, B, T, H, hd, c, pp))
     FWD(sgd_step, (float* w, const float* g, float* b, int64_t n, float lr, float m, float wd, bool f),
         (w, g, b, n, lr, m, wd, f))
     FWD(adamw_step, (float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float e,
                      float wd, int64_t s), (w, g, m, v, n, lr, b1, b2, e, wd, s))
+    FWD(scale, (float* x, int64_t n, float s), (x, n, s))
 #undef FWD
     double mse_forward(const float* p, const float* t, int64_t n) override { return cpu.mse_forward(p, t, n); }
+    bool all_finite(const float* x, int64_t n) override { return cpu.all_finite(x, n); }
     double softmax_xent_forward(const float* l, const int64_t* t, float* p, int64_t r, int64_t c) override {
         return cpu.softmax_xent_forward(l, t, p, r, c);
     }

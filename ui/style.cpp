@@ -9,6 +9,7 @@ namespace ckptui {
 QColor categoryColor(ckpt::Category c) {
     switch (c) {  // a colour-blind-safe palette (Okabe-Ito), one hue per category
     case ckpt::Category::parameter: return QColor(0x56, 0xB4, 0xE9);
+    case ckpt::Category::weight_cast: return QColor(0x00, 0x72, 0xB2);
     case ckpt::Category::gradient: return QColor(0x00, 0x9E, 0x73);
     case ckpt::Category::optimizer_state: return QColor(0x99, 0x99, 0x99);
     case ckpt::Category::input: return QColor(0xF0, 0xE4, 0x42);
@@ -34,6 +35,7 @@ QColor phaseColor(ckpt::Phase p) {
 QString categoryLabel(ckpt::Category c) {
     switch (c) {
     case ckpt::Category::parameter: return QStringLiteral("parameters");
+    case ckpt::Category::weight_cast: return QStringLiteral("weight casts");
     case ckpt::Category::gradient: return QStringLiteral("gradients");
     case ckpt::Category::optimizer_state: return QStringLiteral("optimizer state");
     case ckpt::Category::input: return QStringLiteral("inputs");
@@ -47,6 +49,9 @@ QString categoryLabel(ckpt::Category c) {
 QString categoryMeaning(ckpt::Category c) {
     switch (c) {
     case ckpt::Category::parameter: return QStringLiteral("The weights and biases: present for the whole run.");
+    case ckpt::Category::weight_cast:
+        return QStringLiteral("Mixed precision: 16-bit copies of the weights made for the matrix products and kept "
+                              "for backward, as PyTorch's autocast keeps them.");
     case ckpt::Category::gradient:
         return QStringLiteral("Parameter gradients: allocated as backward reaches each layer, freed after the optimizer step.");
     case ckpt::Category::optimizer_state:

@@ -14,6 +14,11 @@ enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, dropout, embed
 enum class LossType { mse, cross_entropy };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };
+// How a step computes (what PyTorch calls autocast): f32 throughout, or mixed precision with an
+// f32 optimizer: parameters, gradients and optimizer state in f32, matrix products in bf16 or
+// f16 with f32 accumulation, LayerNorm, softmax and the losses in f32; fp16 adds dynamic loss
+// scaling.
+enum class Precision { f32, bf16_mixed, fp16_mixed };
 
 struct LayerSpec {
     LayerType type = LayerType::relu;
@@ -64,6 +69,7 @@ struct ModelSpec {
     std::string name;
     std::vector<int64_t> input_shape;  // (B, features) or (B, T, features); rows = all but last
     DType dtype = DType::f32;
+    Precision precision = Precision::f32;
     std::vector<BlockSpec> blocks;
     LossType loss = LossType::mse;
     OptimizerSpec optimizer;
@@ -84,6 +90,7 @@ struct ModelSpec {
 std::string_view layer_type_name(LayerType t);
 std::string_view policy_name(BlockSpec::Policy p);
 std::string_view loss_name(LossType t);
+std::string_view precision_name(Precision p);  // "f32", "bf16-mixed", "fp16-mixed"
 std::string_view optimizer_name(OptimizerType t);
 
 // Parse and validate. The error names the field path and the reason in one line.

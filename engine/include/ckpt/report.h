@@ -52,6 +52,7 @@ struct BlockReport {
     int64_t avoided_bytes = 0;         // kept_bytes_unchecked - kept_bytes
     int64_t recomputed_bytes = 0;      // bytes rematerialised during this block's backward
     int64_t input_kept_bytes = 0;      // part of kept_bytes: the input a checkpointed block keeps
+    int64_t weight_cast_bytes = 0;     // mixed precision: 16-bit weight copies kept for backward
     std::vector<LayerReport> layers;
 };
 
@@ -84,6 +85,9 @@ struct StepReport {
     std::string model_name;
     std::string device;  // "cpu (2 threads)", "cuda:0 (NVIDIA H200)"
     bool tf32 = false;   // CUDA GEMMs ran on TF32 tensor cores (not bitwise comparable to f32)
+    std::string precision = "f32";  // "f32", "bf16-mixed", "fp16-mixed"
+    float loss_scale = 1.0f;         // fp16: the loss scale this step's backward used
+    bool step_skipped = false;       // fp16: gradients overflowed, the optimizer step was skipped
     int step = 0;        // 1-based within the session
     bool dry_run = false;
     double loss = 0.0;

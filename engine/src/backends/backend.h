@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "backends/digest.h"
+#include "core/elem_type.h"
 #include "ckpt/session.h"
 
 namespace ckpt {
@@ -47,6 +48,9 @@ public:
     virtual void exclude(int64_t from, int64_t to) = 0;
 };
 
+
+// The elementwise activations (the layer types relu, gelu, tanh, silu).
+enum class Act : uint8_t { relu, gelu, tanh, silu };
 
 // What a device's memory holds besides the tensors the tracking allocator counts.
 struct DeviceMemory {
@@ -83,30 +87,38 @@ public:
 
     virtual Digest digest(const float* x, int64_t n) = 0;
 
-    // Row-major C(M,N) = alpha * op(A) op(B) + beta * C, op = transpose when trans is set.
-    virtual void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
-                      int64_t ldc) = 0;
+    // Row-major C(M,N) = alpha * op(A) op(B) + beta * C, op = transpose when trans is set. A and
+    // B are of type `ab` (f32, bf16 or f16) and C of type `c` (f32, or `ab`); products are
+    // accumulated in f32 and C is rounded once (mixed precision: autocast's matmul).
+    virtual void gemm_ex(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
+                         int64_t lda, const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab,
+                         ElemType c) = 0;
+    void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+        gemm_ex(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ElemType::f32, ElemType::f32);
+    }
+    // y = x converted between f32 and bf16/f16 (either way), rounding to nearest even.
+    virtual void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n) = 0;
 
     virtual void fill(float* x, int64_t n, float value) = 0;
     virtual void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream) = 0;
     virtual void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) = 0;
     virtual void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) = 0;
 
-    virtual void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols) = 0;  // y[r,:] = b
-    virtual void column_sum(float* out, const float* x, int64_t rows, int64_t cols) = 0;    // out = sum_r x[r,:]
+    // The elementwise ops below take and return tensors of type t (f32, bf16 or f16), compute
+    // in f32 and round their result once.
+    virtual void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t) = 0;  // y[r,:] = b
+    // out (f32) = sum over rows of x (type t), accumulated in f32.
+    virtual void column_sum(float* out, const void* x, int64_t rows, int64_t cols, ElemType t) = 0;
 
-    virtual void relu_forward(const float* x, float* y, int64_t n) = 0;
-    virtual void relu_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
-    virtual void gelu_forward(const float* x, float* y, int64_t n) = 0;
-    virtual void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) = 0;
-    virtual void tanh_forward(const float* x, float* y, int64_t n) = 0;
-    virtual void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) = 0;
-    virtual void silu_forward(const float* x, float* y, int64_t n) = 0;
-    virtual void silu_backward(const float* x, const float* dy, float* dx, int64_t n) = 0;
-    virtual void add(const float* a, const float* b, float* y, int64_t n) = 0;
+    // `saved` is what the activation keeps: its output for ReLU and Tanh, its input for GELU and
+    // SiLU (the layer-traits table's Rebuild says which).
+    virtual void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n) = 0;
+    virtual void activation_backward(Act a, ElemType t, const void* saved, const void* dy, void* dx, int64_t n) = 0;
+    // y = a + b with each operand of its own type (a residual add promotes, as PyTorch does).
+    virtual void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n) = 0;
 
-    // gamma/beta may be null (no affine). mean/rstd: (rows).
+    // gamma/beta may be null (no affine). mean/rstd: (rows). f32 only: autocast runs it in f32.
     virtual void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y,
                                    float* mean, float* rstd, int64_t rows, int64_t cols, float eps) = 0;
     // dgamma/dbeta are overwritten (may be null).
@@ -115,10 +127,11 @@ public:
                                     float* dbeta, int64_t rows, int64_t cols) = 0;
 
     // mask[i] = 1 keeps x[i] (scaled by 1/(1-p)); drawn from Philox(seed, stream).
-    virtual void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p,
+    virtual void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p,
                                  uint64_t seed, uint64_t stream) = 0;
-    virtual void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p) = 0;
+    virtual void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) = 0;
 
+    // The losses run in f32 (autocast casts their inputs up).
     virtual double mse_forward(const float* pred, const float* target, int64_t n) = 0;
     virtual void mse_backward(const float* pred, const float* target, float* dpred, int64_t n) = 0;
     // probs = softmax(logits); returns mean cross-entropy.
@@ -135,17 +148,22 @@ public:
     virtual void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
                                     int64_t rows, int64_t seq, int64_t vocab, int64_t dim) = 0;
 
-    // Scaled dot-product attention over a fused QKV projection. qkv: (batch*seq, 3*heads*hd),
-    // laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, heads*hd). probs
-    // (batch, heads, seq, seq) receives the softmax output (kept for backward); mask (same
-    // shape, bytes) the dropout mask when p > 0; scratch as scratch.h sizes it for this device.
-    virtual void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch,
+    // Scaled dot-product attention over a fused QKV projection. qkv: (batch*seq, 3*heads*hd) of
+    // type t, laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, heads*hd) of type
+    // t. The two products run in t (f32 accumulation); the softmax runs in f32 and probs
+    // (batch, heads, seq, seq) receives its f32 output (kept for backward); mask (same shape,
+    // bytes) the dropout mask when p > 0; scratch as scratch.h sizes it for this device and t.
+    virtual void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
                                    int64_t batch, int64_t seq, int64_t heads, int64_t hd, bool causal, float p,
                                    uint64_t seed, uint64_t stream) = 0;
-    // dqkv is overwritten.
-    virtual void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout,
-                                    float* dqkv, float* scratch, int64_t batch, int64_t seq, int64_t heads,
-                                    int64_t hd, bool causal, float p) = 0;
+    // dqkv (type t) is overwritten.
+    virtual void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask,
+                                    const void* dout, void* dqkv, void* scratch, int64_t batch, int64_t seq,
+                                    int64_t heads, int64_t hd, bool causal, float p) = 0;
+
+    // Loss scaling (fp16): whether every value is finite, and x *= s.
+    virtual bool all_finite(const float* x, int64_t n) = 0;
+    virtual void scale(float* x, int64_t n, float s) = 0;
 
     virtual void sgd_step(float* w, const float* g, float* momentum_buf, int64_t n, float lr,
                           float momentum, float weight_decay, bool first) = 0;

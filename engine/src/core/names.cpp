@@ -15,8 +15,9 @@ namespace {
 
 using P = BlockSpec::Policy;
 
-constexpr std::array<EnumName<Category>, 7> kCategories{{
+constexpr std::array<EnumName<Category>, 8> kCategories{{
     {Category::parameter, "parameter"},
+    {Category::weight_cast, "weight_cast"},
     {Category::gradient, "gradient"},
     {Category::optimizer_state, "optimizer_state"},
     {Category::input, "input"},
@@ -35,6 +36,12 @@ constexpr std::array<EnumName<Phase>, 6> kPhases{{
     {Phase::optimizer, "optimizer"},
 }};
 static_assert(kPhases.size() == kPhaseCount);
+
+constexpr std::array<EnumName<Precision>, 3> kPrecisions{{
+    {Precision::f32, "f32"},
+    {Precision::bf16_mixed, "bf16-mixed"},
+    {Precision::fp16_mixed, "fp16-mixed"},
+}};
 
 constexpr std::array<EnumName<LossType>, 2> kLosses{{
     {LossType::mse, "mse"},
@@ -81,6 +88,7 @@ constexpr std::array<EnumName<ErrorKind>, 5> kErrorKinds{{
 }  // namespace
 
 template <> std::span<const EnumName<Category>> enum_names<Category>() { return kCategories; }
+template <> std::span<const EnumName<Precision>> enum_names<Precision>() { return kPrecisions; }
 template <> std::span<const EnumName<Phase>> enum_names<Phase>() { return kPhases; }
 // Layer types keep their names in the layer-traits table with every other fact about them.
 template <> std::span<const EnumName<LayerType>> enum_names<LayerType>() {
@@ -102,6 +110,7 @@ std::string_view category_name(Category c) { return enum_name(c); }
 std::string_view phase_name(Phase p) { return enum_name(p); }
 std::string_view layer_type_name(LayerType t) { return enum_name(t); }
 std::string_view loss_name(LossType t) { return enum_name(t); }
+std::string_view precision_name(Precision p) { return enum_name(p); }
 std::string_view optimizer_name(OptimizerType t) { return enum_name(t); }
 std::string_view policy_name(BlockSpec::Policy p) { return enum_name(p); }
 std::string_view planner_name(PlannerKind k) { return enum_name(k); }

@@ -1,6 +1,7 @@
 // Tensors: a shape over reference-counted storage from the tracking allocator. Row-major and
-// contiguous; f32 for values, u8 for dropout masks, i64 for class targets. The last Tensor
-// dropping a Storage returns its buffer, so live bytes are always exact.
+// contiguous; f32 for values (bf16 or f16 for the activations of a mixed-precision run), u8 for
+// dropout masks, i64 for class targets. The last Tensor dropping a Storage returns its buffer,
+// so live bytes are always exact.
 #pragma once
 
 #include <cstdint>
@@ -8,11 +9,10 @@
 #include <vector>
 
 #include "core/allocator.h"
+#include "core/elem_type.h"
 
 namespace ckpt {
 
-enum class ElemType : uint8_t { f32, u8, i64 };
-inline int64_t elem_size(ElemType t) { return t == ElemType::f32 ? 4 : t == ElemType::u8 ? 1 : 8; }
 
 struct Tensor {
     std::shared_ptr<Storage> storage;
@@ -27,6 +27,7 @@ struct Tensor {
     int64_t rows() const { return numel() / cols(); }  // all but the last dim
     int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
     float* f() const { return static_cast<float*>(storage->data); }
+    void* data() const { return storage->data; }
     uint8_t* u8() const { return static_cast<uint8_t*>(storage->data); }
     int64_t* i64() const { return static_cast<int64_t*>(storage->data); }
     void reset() { storage.reset(); }

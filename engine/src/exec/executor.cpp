@@ -67,6 +67,10 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
             for (Param& p : layer->params()) params_.push_back(&p);
     kept_unchecked.assign(spec_.blocks.size(), 0);
     ctx_.seq = spec_.sequence_length();
+    ctx_.compute = spec_.precision == Precision::bf16_mixed   ? ElemType::bf16
+                   : spec_.precision == Precision::fp16_mixed ? ElemType::f16
+                                                             : ElemType::f32;
+    if (spec_.precision == Precision::fp16_mixed) loss_scale_ = 65536.0f;
 }
 
 void Executor::boundary(Segment* next) {
@@ -126,10 +130,13 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
         if (layer_spans) span(b, int(l), Phase::forward, tl);
     }
+    st.out_type = h.type;
     if (bs.residual) {
+        // x + h promotes as PyTorch does: f32 when either is (the residual stream stays f32).
         alloc_.set_context(b, -1, Phase::forward);
-        Tensor y = ctx_.make(h.shape);
-        ctx_.be.add(x.f(), h.f(), y.f(), y.numel());
+        const ElemType ty = x.type == ElemType::f32 || h.type == ElemType::f32 ? ElemType::f32 : x.type;
+        Tensor y = ctx_.make(h.shape, Category::temporary, ty);
+        ctx_.be.add(x.data(), x.type, h.data(), h.type, y.data(), ty, y.numel());
         h = std::move(y);
     }
     t.end = span(b, -1, Phase::forward, t.begin);
@@ -187,7 +194,9 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         bt.recompute.end = span(b, -1, Phase::recompute, bt.recompute.begin);
     }
     bt.backward.begin = stamp();
-    Tensor g = dy;
+    // The gradient of the block's output, in the type its last layer produced (the promotion's
+    // backward casts it down).
+    Tensor g = ctx_.cast_to(dy, st.out_type);
     for (size_t l = layers.size(); l-- > 0;) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::backward);
@@ -198,8 +207,8 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
     }
     if (bs.residual && need_dx) {
         alloc_.set_context(b, -1, Phase::backward);
-        Tensor dx = ctx_.make(dy.shape);
-        ctx_.be.add(dy.f(), g.f(), dx.f(), dx.numel());
+        Tensor dx = ctx_.make(dy.shape, Category::temporary, g.type);
+        ctx_.be.add(dy.data(), dy.type, g.data(), g.type, dx.data(), g.type, dx.numel());
         g = std::move(dx);
     }
     bt.backward.end = span(b, -1, Phase::backward, bt.backward.begin);
@@ -273,6 +282,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
             kept.push_back(&st.outputs[l]);
             br.layers[l].kept_bytes = count_new(kept, seen);
             br.kept_bytes += br.layers[l].kept_bytes;
+            br.weight_cast_bytes += count_new(kept, seen, Category::weight_cast);
         }
     }
 
@@ -291,7 +301,8 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     backward_stamps_.begin = stamp();
     alloc_.set_context(-1, -1, Phase::backward);
     boundary(&backward_segments[size_t(nblocks)]);
-    Tensor dy = loss_.backward(ctx_, *loss_state);
+    rep.loss_scale = loss_scale_;
+    Tensor dy = loss_.backward(ctx_, *loss_state, loss_scale_);
     loss_state.reset();
     for (int b = nblocks; b-- > 0;) {
         boundary(&backward_segments[size_t(b)]);
@@ -306,7 +317,26 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     check_stop();
     alloc_.set_context(-1, -1, Phase::optimizer);
     optimizer_stamps_.begin = stamp();
-    optimizer_step(ctx_, spec_.optimizer, params_, step_);
+    if (spec_.precision == Precision::fp16_mixed) {
+        // GradScaler: gradients that overflowed skip the step and halve the scale; finite ones
+        // are unscaled first.
+        bool finite = true;
+        for (Param* p : params_)
+            if (p->grad && !ctx_.be.all_finite(p->grad.f(), p->grad.numel())) finite = false;
+        if (!finite) {
+            rep.step_skipped = true;
+            loss_scale_ *= 0.5f;
+            good_steps_ = 0;
+        } else {
+            for (Param* p : params_)
+                if (p->grad) ctx_.be.scale(p->grad.f(), p->grad.numel(), 1.0f / loss_scale_);
+            if (++good_steps_ == 2000) {
+                loss_scale_ *= 2.0f;
+                good_steps_ = 0;
+            }
+        }
+    }
+    if (!rep.step_skipped) optimizer_step(ctx_, spec_.optimizer, params_, step_);
     optimizer_stamps_.end = stamp();
     // Outside the timings: the checksum and the dump read the gradients before they go.
     if (ctx_.be.computes() && (opts.checksum || opts.capture_tensors)) {
@@ -343,6 +373,7 @@ StepReport Executor::step(const StepOptions& opts) {
     rep.model_name = spec_.name;
     rep.device = ctx_.be.name();
     rep.tf32 = ctx_.be.tf32();
+    rep.precision = std::string(precision_name(spec_.precision));
     rep.step = int(step_);
     rep.dry_run = !ctx_.be.computes();
     rep.preserve_rng = spec_.preserve_rng;

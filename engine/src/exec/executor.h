@@ -40,6 +40,7 @@ private:
         std::vector<StatePtr> state;  // one per layer: what its backward needs
         std::vector<Tensor> outputs;  // outputs of saved layers in a checkpointed block
         uint64_t dropout_stream = 0;  // where the block's dropout draws started
+        ElemType out_type = ElemType::f32;  // its layers' output type: backward starts in it
     };
     // Clock stamps of a step's stretches, resolved to times once the step is over (-1: not reached).
     struct Stamps {
@@ -71,6 +72,10 @@ private:
     Loss loss_;
     std::vector<Param*> params_;
     int64_t step_ = 0;
+    // fp16 loss scaling (PyTorch's GradScaler defaults): the scale, and the steps since it last
+    // changed; a step whose gradients overflow is skipped and halves it, 2000 good ones double it.
+    float loss_scale_ = 1.0f;
+    int good_steps_ = 0;
     const StepOptions* opts_ = nullptr;
     Segment* open_segment_ = nullptr;
     std::vector<BlockStamps> block_stamps_;

@@ -1,6 +1,7 @@
 // Multi-head scaled dot-product attention on a fused QKV input: (rows, 3d) -> (rows, d). Keeps
-// its input, the softmax output (batch, heads, T, T) and, with dropout, the mask; its scratch
-// depends on the device's kernel layout (backends/scratch.h).
+// its input, the softmax output (batch, heads, T, T, always f32: autocast's softmax) and, with
+// dropout, the mask; its products run in the input's type; its scratch depends on the device's
+// kernel layout and the precision (backends/scratch.h).
 #include "backends/scratch.h"
 #include "layers/layer_types.h"
 
@@ -24,13 +25,12 @@ public:
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
         const int64_t rows = x.rows(), d = x.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
         const bool dropout = spec_.p > 0;
-        Tensor y = ctx.make({rows, d});
-        Tensor probs = ctx.make({B, H, T, T});  // the softmax output
+        Tensor y = ctx.make({rows, d}, Category::temporary, x.type);
+        Tensor probs = ctx.make({B, H, T, T});  // the softmax output, f32
         Tensor mask, scratch;
-        if (dropout) {
-            mask = ctx.make({B, H, T, T}, Category::temporary, ElemType::u8);
-            scratch = ctx.make({attention_forward_scratch(ctx.be.kind(), T, H, true)});
-        }
+        if (dropout) mask = ctx.make({B, H, T, T}, Category::temporary, ElemType::u8);
+        if (const int64_t bytes = attention_forward_scratch_bytes(ctx.be.kind(), T, H, dropout, x.type))
+            scratch = ctx.make({bytes}, Category::temporary, ElemType::u8);
         if (state) {
             auto st = std::make_unique<AttentionState>();
             st->qkv = ctx.keep(x);
@@ -39,8 +39,9 @@ public:
             *state = std::move(st);
         }
         const uint64_t stream = ctx.dropout_stream++;
-        ctx.be.attention_forward(x.f(), y.f(), probs.f(), mask ? mask.u8() : nullptr, scratch ? scratch.f() : nullptr,
-                                 B, T, H, d / H, spec_.causal, float(spec_.p), ctx.seed, stream);
+        ctx.be.attention_forward(x.type, x.data(), y.data(), probs.f(), mask ? mask.u8() : nullptr,
+                                 scratch ? scratch.data() : nullptr, B, T, H, d / H, spec_.causal, float(spec_.p),
+                                 ctx.seed, stream);
         return y;
     }
 
@@ -48,10 +49,12 @@ public:
         const auto& st = static_cast<AttentionState&>(state);
         const bool dropout = bool(st.mask);
         const int64_t rows = st.qkv.rows(), d = st.qkv.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
-        Tensor dx = ctx.make(st.qkv.shape);  // (rows, 3d)
-        Tensor scratch = ctx.make({attention_backward_scratch(ctx.be.kind(), T, H, dropout)});
-        ctx.be.attention_backward(st.qkv.f(), st.probs.f(), dropout ? st.mask.u8() : nullptr, dy.f(), dx.f(),
-                                  scratch.f(), B, T, H, d / H, spec_.causal, float(spec_.p));
+        const ElemType t = st.qkv.type;
+        Tensor dx = ctx.make(st.qkv.shape, Category::temporary, t);  // (rows, 3d)
+        Tensor scratch = ctx.make({attention_backward_scratch_bytes(ctx.be.kind(), T, H, dropout, t)},
+                                  Category::temporary, ElemType::u8);
+        ctx.be.attention_backward(t, st.qkv.data(), st.probs.f(), dropout ? st.mask.u8() : nullptr, dy.data(),
+                                  dx.data(), scratch.data(), B, T, H, d / H, spec_.causal, float(spec_.p));
         return need_dx ? dx : Tensor{};
     }
 };

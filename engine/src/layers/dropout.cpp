@@ -1,5 +1,6 @@
 // Dropout: keeps its mask (one byte per element). The mask comes from Philox(seed, stream), and
-// the stream counter is what a recomputation restores to draw the same mask again.
+// the stream counter is what a recomputation restores to draw the same mask again. It runs in
+// the type of its input.
 #include "layers/layer_types.h"
 
 namespace ckpt {
@@ -14,11 +15,11 @@ public:
             if (state) *state = std::make_unique<OneTensorState>(Tensor{});
             return x;
         }
-        Tensor y = ctx.make(x.shape);
+        Tensor y = ctx.make(x.shape, Category::temporary, x.type);
         Tensor mask = ctx.make(x.shape, Category::temporary, ElemType::u8);
         if (state) *state = std::make_unique<OneTensorState>(ctx.keep(mask));
         const uint64_t stream = ctx.dropout_stream++;
-        ctx.be.dropout_forward(x.f(), y.f(), mask.u8(), x.numel(), float(spec_.p), ctx.seed, stream);
+        ctx.be.dropout_forward(x.type, x.data(), y.data(), mask.u8(), x.numel(), float(spec_.p), ctx.seed, stream);
         return y;
     }
 
@@ -26,8 +27,8 @@ public:
         if (!need_dx) return {};
         if (spec_.p == 0.0) return dy;
         const Tensor& mask = static_cast<OneTensorState&>(state).kept;
-        Tensor dx = ctx.make(mask.shape);
-        ctx.be.dropout_backward(dy.f(), mask.u8(), dx.f(), mask.numel(), float(spec_.p));
+        Tensor dx = ctx.make(mask.shape, Category::temporary, dy.type);
+        ctx.be.dropout_backward(dy.type, dy.data(), mask.u8(), dx.data(), mask.numel(), float(spec_.p));
         return dx;
     }
 };

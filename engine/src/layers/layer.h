@@ -5,7 +5,10 @@
 // how a checkpointed block runs. Kept tensors move from `temporary` to the context's keep
 // category (activation, or recomputed during recomputation).
 //
-// What each layer keeps, per row of the batch (the table the hand counts in tests follow):
+// What each layer keeps, per row of the batch (the table the hand counts in tests follow), in
+// f32; in a mixed-precision run a kept tensor has the type the layer computed it in (16 bits
+// for what a matrix product made, f32 after LayerNorm, softmax and the losses), and a linear
+// also keeps the 16-bit copy of its weight (category weight_cast):
 //   linear     its input x                          (in floats)
 //   relu, tanh its output y                         (features floats)
 //   gelu, silu its input x                          (features floats)
@@ -48,9 +51,18 @@ struct OpContext {
     uint64_t dropout_stream = 0;  // next dropout call's Philox stream; restored for recompute
     Category keep_category = Category::activation;
     int64_t seq = 1;  // sequence length: rows are (batch, position) pairs for attention/positions
+    // The type matrix products run in: f32, or bf16/f16 in a mixed-precision run (autocast's).
+    ElemType compute = ElemType::f32;
 
     Tensor make(std::vector<int64_t> shape, Category c = Category::temporary, ElemType t = ElemType::f32) {
         return Tensor::make(alloc, std::move(shape), c, t);
+    }
+    // x as type t: x itself when it already is, else a new tensor of category c (autocast's casts).
+    Tensor cast_to(const Tensor& x, ElemType t, Category c = Category::temporary) {
+        if (x.type == t) return x;
+        Tensor y = make(x.shape, c, t);
+        be.cast(x.data(), x.type, y.data(), t, x.numel());
+        return y;
     }
     // Marks a tensor as kept for backward: a transient one moves to the keep category.
     const Tensor& keep(const Tensor& t) {
@@ -103,7 +115,8 @@ public:
     explicit Loss(LossType type) : type_(type) {}
     // Keeps what backward needs in *state; returns the mean loss (0 in dry runs).
     double forward(OpContext& ctx, const Tensor& out, const Tensor& target, StatePtr* state);
-    Tensor backward(OpContext& ctx, LayerState& state);
+    // grad_scale multiplies the gradient (fp16 loss scaling; 1 otherwise).
+    Tensor backward(OpContext& ctx, LayerState& state, float grad_scale = 1.0f);
     LossType type() const { return type_; }
 
 private:

@@ -1,12 +1,13 @@
 // LayerNorm over the last dim, with optional affine parameters ("affine": false in the spec).
-// Keeps its input and the per-row mean and 1/std for backward.
+// Keeps its input and the per-row mean and 1/std for backward. Always f32, as under autocast.
 #include "layers/layer_types.h"
 
 namespace ckpt {
 namespace {
 
 struct LayerNormState final : LayerState {
-    Tensor x, mean, rstd;  // (rows, cols), (rows), (rows)
+    Tensor x, mean, rstd;  // (rows, cols) in f32, (rows), (rows)
+    ElemType in_type = ElemType::f32;  // a 16-bit input was cast up; dx goes back down
     std::vector<const Tensor*> tensors() const override { return {&x, &mean, &rstd}; }
 };
 
@@ -22,13 +23,16 @@ public:
         params_.push_back(std::move(b));
     }
 
-    Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
+    Tensor forward(OpContext& ctx, const Tensor& in, StatePtr* state) override {
+        // Autocast runs LayerNorm in f32: a 16-bit input is cast up, and that copy is what it keeps.
+        const Tensor x = ctx.cast_to(in, ElemType::f32);
         const int64_t rows = x.rows(), cols = x.cols();
         Tensor y = ctx.make(x.shape);
         Tensor mean = ctx.make({rows});
         Tensor rstd = ctx.make({rows});
         if (state) {
             auto st = std::make_unique<LayerNormState>();
+            st->in_type = in.type;
             st->x = ctx.keep(x);
             st->mean = ctx.keep(mean);
             st->rstd = ctx.keep(rstd);
@@ -51,7 +55,8 @@ public:
         ctx.be.layernorm_backward(st.x.f(), affine ? params_[0].value.f() : nullptr, st.mean.f(), st.rstd.f(),
                                   dy.f(), dx.f(), affine ? params_[0].grad.f() : nullptr,
                                   affine ? params_[1].grad.f() : nullptr, st.x.rows(), st.x.cols());
-        return need_dx ? dx : Tensor{};
+        if (!need_dx) return {};
+        return st.in_type == ElemType::f32 ? dx : ctx.cast_to(dx, st.in_type);
     }
 };
 

@@ -1,11 +1,24 @@
 // Linear: y = x W^T + b. x (rows, in), W (out, in), b (out), y (rows, out). Backward needs only
 // x, so a recomputation can rebuild its state from its input without running it.
+//
+// In a mixed-precision run it does what autocast does to a linear: the input, the weight and
+// the bias are cast to 16 bits (the weight's copy is the category weight_cast, kept for
+// backward like autocast's cached cast), the product accumulates in f32 and its output is
+// 16-bit; backward computes dx and dW in 16 bits and the weight's gradient reaches the f32
+// parameter's gradient through the cast, so it is a 16-bit value held in f32.
 #include <cmath>
 
 #include "layers/layer_types.h"
 
 namespace ckpt {
 namespace {
+
+struct LinearState final : LayerState {
+    Tensor x;       // (rows, in): the input as the product read it
+    Tensor w_cast;  // (out, in): the weight's 16-bit copy (mixed precision only)
+    ElemType in_type = ElemType::f32;  // the input's own type, which dx is returned in
+    std::vector<const Tensor*> tensors() const override { return {&x, &w_cast}; }
+};
 
 class Linear final : public Layer {
 public:
@@ -23,33 +36,84 @@ public:
     }
 
     StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor&) override {
-        return std::make_unique<OneTensorState>(ctx.keep(input));
+        auto st = std::make_unique<LinearState>();
+        st->in_type = input.type;
+        st->x = ctx.keep(ctx.cast_to(input, ctx.compute));
+        if (ctx.compute != ElemType::f32) st->w_cast = ctx.cast_to(params_[0].value, ctx.compute, Category::weight_cast);
+        return st;
     }
 
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
         const int64_t rows = x.rows();
-        Tensor y = ctx.make({rows, spec_.out});  // (rows, out)
-        if (state) *state = std::make_unique<OneTensorState>(ctx.keep(x));
-        const float* W = params_[0].value.f();
-        if (spec_.bias) ctx.be.broadcast_rows(y.f(), params_[1].value.f(), rows, spec_.out);
-        ctx.be.gemm(false, true, rows, spec_.out, spec_.in, 1.0f, x.f(), spec_.in, W, spec_.in,
-                    spec_.bias ? 1.0f : 0.0f, y.f(), spec_.out);
+        const ElemType c = ctx.compute;
+        if (c == ElemType::f32) {
+            Tensor y = ctx.make({rows, spec_.out});  // (rows, out)
+            if (state) {
+                auto st = std::make_unique<LinearState>();
+                st->x = ctx.keep(x);
+                *state = std::move(st);
+            }
+            const float* W = params_[0].value.f();
+            if (spec_.bias) ctx.be.broadcast_rows(y.f(), params_[1].value.f(), rows, spec_.out, ElemType::f32);
+            ctx.be.gemm(false, true, rows, spec_.out, spec_.in, 1.0f, x.f(), spec_.in, W, spec_.in,
+                        spec_.bias ? 1.0f : 0.0f, y.f(), spec_.out);
+            return y;
+        }
+        Tensor xc = ctx.cast_to(x, c);
+        Tensor wc = ctx.cast_to(params_[0].value, c, Category::weight_cast);
+        Tensor y = ctx.make({rows, spec_.out}, Category::temporary, c);
+        if (spec_.bias) {
+            Tensor bc = ctx.cast_to(params_[1].value, c, Category::weight_cast);
+            ctx.be.broadcast_rows(y.data(), bc.data(), rows, spec_.out, c);
+        }
+        ctx.be.gemm_ex(false, true, rows, spec_.out, spec_.in, 1.0f, xc.data(), spec_.in, wc.data(), spec_.in,
+                       spec_.bias ? 1.0f : 0.0f, y.data(), spec_.out, c, c);
+        if (state) {
+            auto st = std::make_unique<LinearState>();
+            st->in_type = x.type;
+            st->x = ctx.keep(xc);
+            st->w_cast = std::move(wc);
+            *state = std::move(st);
+        }
         return y;
     }
 
     Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) override {
-        const Tensor& x = static_cast<OneTensorState&>(state).kept;  // (rows, in)
+        auto& st = static_cast<LinearState&>(state);
+        const Tensor& x = st.x;  // (rows, in)
         const int64_t rows = x.rows();
+        const ElemType c = x.type;
         Tensor dx;
-        if (need_dx) dx = ctx.make({rows, spec_.in});
+        if (need_dx) dx = ctx.make({rows, spec_.in}, Category::temporary, c);
         for (Param& p : params_)
             if (!p.grad) p.grad = ctx.make(p.value.shape, Category::gradient);
+        if (c == ElemType::f32) {
+            if (need_dx)
+                ctx.be.gemm(false, false, rows, spec_.in, spec_.out, 1.0f, dy.f(), spec_.out, params_[0].value.f(),
+                            spec_.in, 0.0f, dx.f(), spec_.in);
+            ctx.be.gemm(true, false, spec_.out, spec_.in, rows, 1.0f, dy.f(), spec_.out, x.f(), spec_.in, 0.0f,
+                        params_[0].grad.f(), spec_.in);
+            if (spec_.bias) ctx.be.column_sum(params_[1].grad.f(), dy.f(), rows, spec_.out, ElemType::f32);
+            return dx;
+        }
         if (need_dx)
-            ctx.be.gemm(false, false, rows, spec_.in, spec_.out, 1.0f, dy.f(), spec_.out,
-                        params_[0].value.f(), spec_.in, 0.0f, dx.f(), spec_.in);
-        ctx.be.gemm(true, false, spec_.out, spec_.in, rows, 1.0f, dy.f(), spec_.out, x.f(), spec_.in, 0.0f,
-                    params_[0].grad.f(), spec_.in);
-        if (spec_.bias) ctx.be.column_sum(params_[1].grad.f(), dy.f(), rows, spec_.out);
+            ctx.be.gemm_ex(false, false, rows, spec_.in, spec_.out, 1.0f, dy.data(), spec_.out, st.w_cast.data(),
+                           spec_.in, 0.0f, dx.data(), spec_.in, c, c);
+        st.w_cast.reset();  // the weight's copy is not needed any more
+        {
+            Tensor dw = ctx.make({spec_.out, spec_.in}, Category::temporary, c);
+            ctx.be.gemm_ex(true, false, spec_.out, spec_.in, rows, 1.0f, dy.data(), spec_.out, x.data(), spec_.in, 0.0f,
+                           dw.data(), spec_.in, c, c);
+            ctx.be.cast(dw.data(), c, params_[0].grad.data(), ElemType::f32, dw.numel());
+        }
+        if (spec_.bias) {
+            // The bias's gradient is a 16-bit sum (PyTorch's bias grad in autocast), held in f32.
+            Tensor db = ctx.make({spec_.out}, Category::temporary, c);
+            ctx.be.column_sum(params_[1].grad.f(), dy.data(), rows, spec_.out, c);
+            ctx.be.cast(params_[1].grad.data(), ElemType::f32, db.data(), c, spec_.out);
+            ctx.be.cast(db.data(), c, params_[1].grad.data(), ElemType::f32, spec_.out);
+        }
+        if (need_dx && st.in_type != c) return ctx.cast_to(dx, st.in_type);
         return dx;
     }
 };

@@ -214,6 +214,7 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
         fail("blocks", std::to_string(s.blocks.size()) + " blocks, at most " + std::to_string(kMaxBlocks) +
                            " are supported");
     if (s.loss != LossType::mse && s.loss != LossType::cross_entropy) fail("loss", "unknown loss");
+    if (enum_name(s.precision) == "unknown") fail("precision", "unknown precision");
     const OptimizerType ot = s.optimizer.type;
     if (ot != OptimizerType::none && ot != OptimizerType::sgd && ot != OptimizerType::adamw)
         fail("optimizer.type", "unknown optimizer");
@@ -428,7 +429,7 @@ OptimizerSpec parse_optimizer(const json& j) {
 ModelSpec parse_document(const json& root) {
     expect_object(root, "model file");
     check_keys(root, "",
-               {"name", "description", "input", "seed", "preserve_rng", "loss", "optimizer", "blocks"},
+               {"name", "description", "input", "precision", "seed", "preserve_rng", "loss", "optimizer", "blocks"},
                "the model");
     ModelSpec s;
     if (const json* v = find(root, "name")) s.name = get_string(*v, "name");
@@ -455,6 +456,11 @@ ModelSpec parse_document(const json& root) {
         else fail("seed", "must be a non-negative integer, got " + shown(*v));
     }
     if (const json* v = find(root, "preserve_rng")) s.preserve_rng = get_bool(*v, "preserve_rng");
+    if (const json* v = find(root, "precision")) {
+        const std::optional<Precision> p = enum_from_name<Precision>(get_string(*v, "precision"));
+        if (!p) fail("precision", "unknown precision " + shown(*v) + " (expected " + enum_choices<Precision>() + ")");
+        s.precision = *p;
+    }
     if (const json* v = find(root, "loss")) {
         const std::optional<LossType> loss = enum_from_name<LossType>(get_string(*v, "loss"));
         if (!loss) fail("loss", "unknown loss " + shown(*v) + " (expected " + enum_choices<LossType>() + ")");
@@ -586,6 +592,7 @@ std::string to_json(const ModelSpec& spec) {
     if (!spec.description.empty()) root["description"] = spec.description;
     root["input"]["shape"] = spec.input_shape;
     root["input"]["dtype"] = "f32";
+    root["precision"] = std::string(enum_name(spec.precision));
     root["seed"] = spec.seed;
     root["preserve_rng"] = spec.preserve_rng;
     root["loss"] = std::string(loss_name(spec.loss));

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/cpu/cpu_kernels.h"
 #include "backends/host_clock.h"
 #include "core/philox.h"
 
@@ -25,23 +26,6 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;  // below this, threading costs more than it saves
 constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluC = 0.044715f;
-
-// Row-wise softmax of a (T, T) score matrix in place; with `causal`, entries above the
-// diagonal are excluded (probability 0).
-void softmax_rows(float* S, int64_t T, bool causal) {
-#pragma omp parallel for if (T * T > kParallelMin)
-    for (int64_t i = 0; i < T; ++i) {
-        float* row = S + i * T;
-        const int64_t n = causal ? i + 1 : T;
-        float mx = row[0];
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, row[j]);
-        double sum = 0.0;
-        for (int64_t j = 0; j < n; ++j) { row[j] = std::exp(row[j] - mx); sum += row[j]; }
-        const float inv = float(1.0 / sum);
-        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-        for (int64_t j = n; j < T; ++j) row[j] = 0.0f;
-    }
-}
 
 class CpuBackend final : public Backend {
 public:
@@ -141,11 +125,19 @@ public:
         return d;
     }
 
-    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    blasint(M), blasint(N), blasint(K), alpha, A, blasint(lda), B, blasint(ldb), beta,
-                    C, blasint(ldc));
+    void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
+                 const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c) override {
+        cpu::gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ab, c);
+    }
+    void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n) override {
+        cpu::dispatch(from, [&](auto in) {
+            cpu::dispatch(to, [&](auto out) {
+                using In = decltype(in);
+                using Out = decltype(out);
+#pragma omp parallel for if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) Out::store(y, i, In::load(x, i));
+            });
+        });
     }
 
     void fill(float* x, int64_t n, float v) override {
@@ -174,72 +166,110 @@ public:
         for (int64_t i = 0; i < n; ++i) t[i] = int64_t(philox::word(uint64_t(i), stream, seed) % uint64_t(classes));
     }
 
-    void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols) override {
+    void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t) override {
+        const size_t row = size_t(cols * elem_size(t));
 #pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * cols, b, size_t(cols) * sizeof(float));
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(static_cast<char*>(y) + size_t(r) * row, b, row);
     }
-    void column_sum(float* out, const float* x, int64_t rows, int64_t cols) override {
+    void column_sum(float* out, const void* x, int64_t rows, int64_t cols, ElemType t) override {
         // Each thread owns a slice of columns and walks every row: no shared partial sums, and
         // the summation order is fixed whatever the thread count.
-        constexpr int64_t kSlice = 256;
-        const int64_t slices = (cols + kSlice - 1) / kSlice;
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
+            constexpr int64_t kSlice = 256;
+            const int64_t slices = (cols + kSlice - 1) / kSlice;
 #pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t s = 0; s < slices; ++s) {
-            const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
-            for (int64_t c = c0; c < c1; ++c) out[c] = 0.0f;
-            for (int64_t r = 0; r < rows; ++r) {
-                const float* xr = x + r * cols;
-                for (int64_t c = c0; c < c1; ++c) out[c] += xr[c];
+            for (int64_t s = 0; s < slices; ++s) {
+                const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
+                for (int64_t c = c0; c < c1; ++c) out[c] = 0.0f;
+                for (int64_t r = 0; r < rows; ++r)
+                    for (int64_t c = c0; c < c1; ++c) out[c] += IO::load(x, r * cols + c);
             }
-        }
+        });
     }
 
-    void relu_forward(const float* x, float* y, int64_t n) override {
+    // f32 runs the historical loops (vectorised); 16-bit values are widened, computed the same
+    // way and rounded.
+    void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n) override {
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
+            switch (a) {
+            case Act::relu:
 #pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(x, i);
+                    IO::store(y, i, v > 0.0f ? v : 0.0f);
+                }
+                break;
+            case Act::gelu:
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(x, i);
+                    IO::store(y, i, 0.5f * v * (1.0f + std::tanh(kGeluK * (v + kGeluC * v * v * v))));
+                }
+                break;
+            case Act::tanh:
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) IO::store(y, i, std::tanh(IO::load(x, i)));
+                break;
+            case Act::silu:
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(x, i);
+                    IO::store(y, i, v / (1.0f + std::exp(-v)));
+                }
+                break;
+            }
+        });
     }
-    void relu_backward(const float* y, const float* dy, float* dx, int64_t n) override {
+    void activation_backward(Act a, ElemType t, const void* saved, const void* dy, void* dx, int64_t n) override {
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
+            switch (a) {
+            case Act::relu:  // saved: the output
 #pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+                for (int64_t i = 0; i < n; ++i) IO::store(dx, i, IO::load(saved, i) > 0.0f ? IO::load(dy, i) : 0.0f);
+                break;
+            case Act::gelu:  // saved: the input
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(saved, i);
+                    const float th = std::tanh(kGeluK * (v + kGeluC * v * v * v));
+                    const float d =
+                        0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * kGeluK * (1.0f + 3.0f * kGeluC * v * v);
+                    IO::store(dx, i, IO::load(dy, i) * d);
+                }
+                break;
+            case Act::tanh:  // saved: the output
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(saved, i);
+                    IO::store(dx, i, IO::load(dy, i) * (1.0f - v * v));
+                }
+                break;
+            case Act::silu:  // saved: the input
+#pragma omp parallel for simd if (n > kParallelMin)
+                for (int64_t i = 0; i < n; ++i) {
+                    const float v = IO::load(saved, i);
+                    const float sg = 1.0f / (1.0f + std::exp(-v));
+                    IO::store(dx, i, IO::load(dy, i) * (sg + v * sg * (1.0f - sg)));
+                }
+                break;
+            }
+        });
     }
-    void gelu_forward(const float* x, float* y, int64_t n) override {
+    void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n) override {
+        cpu::dispatch(ta, [&](auto ia) {
+            cpu::dispatch(tb, [&](auto ib) {
+                cpu::dispatch(ty, [&](auto oy) {
+                    using A = decltype(ia);
+                    using B = decltype(ib);
+                    using Y = decltype(oy);
 #pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            float v = x[i];
-            y[i] = 0.5f * v * (1.0f + std::tanh(kGeluK * (v + kGeluC * v * v * v)));
-        }
-    }
-    void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            float v = x[i];
-            float t = std::tanh(kGeluK * (v + kGeluC * v * v * v));
-            float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * kGeluK * (1.0f + 3.0f * kGeluC * v * v);
-            dx[i] = dy[i] * d;
-        }
-    }
-    void tanh_forward(const float* x, float* y, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
-    }
-    void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-    }
-    void silu_forward(const float* x, float* y, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::exp(-x[i]));
-    }
-    void silu_backward(const float* x, const float* dy, float* dx, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            const float s = 1.0f / (1.0f + std::exp(-x[i]));
-            dx[i] = dy[i] * (s + x[i] * s * (1.0f - s));
-        }
-    }
-    void add(const float* a, const float* b, float* y, int64_t n) override {
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+                    for (int64_t i = 0; i < n; ++i) Y::store(y, i, A::load(a, i) + B::load(b, i));
+                });
+            });
+        });
     }
 
     void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
@@ -303,20 +333,26 @@ public:
         }
     }
 
-    void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
+    void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                          uint64_t stream) override {
         const float scale = 1.0f / (1.0f - p);
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
 #pragma omp parallel for if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            const uint8_t keep = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
-            mask[i] = keep;
-            y[i] = keep ? x[i] * scale : 0.0f;
-        }
+            for (int64_t i = 0; i < n; ++i) {
+                const uint8_t keep = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
+                mask[i] = keep;
+                IO::store(y, i, keep ? IO::load(x, i) * scale : 0.0f);
+            }
+        });
     }
-    void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p) override {
+    void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         const float scale = 1.0f / (1.0f - p);
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
 #pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+            for (int64_t i = 0; i < n; ++i) IO::store(dx, i, mask[i] ? IO::load(dy, i) * scale : 0.0f);
+        });
     }
 
     double mse_forward(const float* pred, const float* target, int64_t n) override {
@@ -395,72 +431,26 @@ public:
         }
     }
 
-    void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch, int64_t B,
-                           int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
+    void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
+                           int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
                            uint64_t stream) override {
-        const int64_t d = H * hd, ld = 3 * d;
-        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
-        for (int64_t b = 0; b < B; ++b) {
-            for (int64_t h = 0; h < H; ++h) {
-                const float* Q = qkv + b * T * ld + h * hd;
-                const float* K = Q + d;
-                const float* V = Q + 2 * d;
-                float* P = probs + (b * H + h) * T * T;  // (T, T)
-                gemm(false, true, T, T, hd, scale, Q, ld, K, ld, 0.0f, P, T);
-                softmax_rows(P, T, causal);
-                const float* A = P;
-                if (p > 0.0f) {
-                    uint8_t* M = mask + (b * H + h) * T * T;
-                    const uint64_t base = uint64_t((b * H + h) * T * T);
-                    for (int64_t i = 0; i < T * T; ++i) {
-                        M[i] = philox::to_unit(philox::word(base + uint64_t(i), stream, seed)) >= p;
-                        scratch[i] = M[i] ? P[i] * keep_scale : 0.0f;
-                    }
-                    A = scratch;
-                }
-                gemm(false, false, T, hd, T, 1.0f, A, T, V, ld, 0.0f, out + b * T * d + h * hd, d);
-            }
-        }
+        cpu::attention_forward(t, qkv, out, probs, mask, scratch, B, T, H, hd, causal, p, seed, stream);
     }
-    void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout,
-                            float* dqkv, float* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
+    void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
+                            void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
                             float p) override {
-        const int64_t d = H * hd, ld = 3 * d;
-        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
-        float* dP = scratch;          // (T, T)
-        float* A = scratch + T * T;   // (T, T): the dropped-out probabilities forward used
-        for (int64_t b = 0; b < B; ++b) {
-            for (int64_t h = 0; h < H; ++h) {
-                const float* Q = qkv + b * T * ld + h * hd;
-                const float* K = Q + d;
-                const float* V = Q + 2 * d;
-                float* dQ = dqkv + b * T * ld + h * hd;
-                float* dK = dQ + d;
-                float* dV = dQ + 2 * d;
-                const float* P = probs + (b * H + h) * T * T;
-                const uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
-                const float* dO = dout + b * T * d + h * hd;
-                const float* Ause = P;
-                if (M) {
-                    for (int64_t i = 0; i < T * T; ++i) A[i] = M[i] ? P[i] * keep_scale : 0.0f;
-                    Ause = A;
-                }
-                gemm(true, false, T, hd, T, 1.0f, Ause, T, dO, d, 0.0f, dV, ld);   // dV = A^T dO
-                gemm(false, true, T, T, hd, 1.0f, dO, d, V, ld, 0.0f, dP, T);      // dA = dO V^T
-                for (int64_t i = 0; i < T; ++i) {
-                    float* g = dP + i * T;
-                    const float* pr = P + i * T;
-                    if (M)
-                        for (int64_t j = 0; j < T; ++j) g[j] = M[i * T + j] ? g[j] * keep_scale : 0.0f;
-                    double dot = 0.0;
-                    for (int64_t j = 0; j < T; ++j) dot += double(g[j]) * double(pr[j]);
-                    const float fdot = float(dot);
-                    for (int64_t j = 0; j < T; ++j) g[j] = scale * pr[j] * (g[j] - fdot);  // dS
-                }
-                gemm(false, false, T, hd, T, 1.0f, dP, T, K, ld, 0.0f, dQ, ld);    // dQ = dS K
-                gemm(true, false, T, hd, T, 1.0f, dP, T, Q, ld, 0.0f, dK, ld);     // dK = dS^T Q
-            }
-        }
+        cpu::attention_backward(t, qkv, probs, mask, dout, dqkv, scratch, B, T, H, hd, causal, p);
+    }
+
+    bool all_finite(const float* x, int64_t n) override {
+        int bad = 0;
+#pragma omp parallel for reduction(| : bad) if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(x[i]);
+        return !bad;
+    }
+    void scale(float* x, int64_t n, float s) override {
+#pragma omp parallel for simd if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) x[i] *= s;
     }
 
     void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,

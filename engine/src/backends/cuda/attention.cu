@@ -1,27 +1,32 @@
 // The row-wise parts of attention; the four matrix products per head are cuBLAS calls made by
-// the backend (cuda_backend.cpp). One warp per row of the (T, T) score matrix.
+// the backend (cuda_backend.cpp). One warp per row of the (T, T) score matrix. Scores, the
+// gradient of the scores and the probabilities that enter the products are of the run's type
+// (f32, or 16-bit in mixed precision); the softmax itself always computes and keeps f32.
 #include <cfloat>
 
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/typed.cuh"
 
 namespace ckpt::cuda {
 namespace {
 
 constexpr int kWarps = kThreads / 32;
 
-__global__ void softmax_k(float* P, int64_t rows, int64_t T, bool causal) {
+template <typename IO>
+__global__ void softmax_k(const void* S, float* P, int64_t rows, int64_t T, bool causal) {
     const int64_t row = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
     if (row >= rows) return;
-    float* p = P + row * T;
+    const int64_t base = row * T;
+    float* p = P + base;
     const int64_t n = causal ? row % T + 1 : T;  // entries above the diagonal get probability 0
     float mx = -FLT_MAX;
-    for (int64_t j = lane; j < n; j += 32) mx = fmaxf(mx, p[j]);
+    for (int64_t j = lane; j < n; j += 32) mx = fmaxf(mx, IO::load(S, base + j));
     mx = warp_max(mx);
     float sum = 0.0f;
     for (int64_t j = lane; j < n; j += 32) {
-        const float e = expf(p[j] - mx);
+        const float e = expf(IO::load(S, base + j) - mx);
         p[j] = e;
         sum += e;
     }
@@ -30,44 +35,57 @@ __global__ void softmax_k(float* P, int64_t rows, int64_t T, bool causal) {
     for (int64_t j = n + lane; j < T; j += 32) p[j] = 0.0f;
 }
 
-__global__ void softmax_backward_k(float* dA, const float* P, const uint8_t* mask, int64_t rows, int64_t T,
-                                   float scale, float keep_scale) {
+template <typename IO>
+__global__ void softmax_backward_k(void* dA, const float* P, const uint8_t* mask, int64_t rows, int64_t T, float scale,
+                                   float keep_scale) {
     const int64_t row = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
     if (row >= rows) return;
-    float* g = dA + row * T;
-    const float* p = P + row * T;
-    const uint8_t* m = mask ? mask + row * T : nullptr;
+    const int64_t base = row * T;
+    const float* p = P + base;
+    const uint8_t* m = mask ? mask + base : nullptr;
     float dot = 0.0f;
     for (int64_t j = lane; j < T; j += 32) {
-        float v = g[j];
+        float v = IO::load(dA, base + j);
         if (m) v = m[j] ? v * keep_scale : 0.0f;
-        g[j] = v;
         dot += v * p[j];
     }
     dot = warp_sum(dot);
-    for (int64_t j = lane; j < T; j += 32) g[j] = scale * p[j] * (g[j] - dot);
+    for (int64_t j = lane; j < T; j += 32) {
+        float v = IO::load(dA, base + j);
+        if (m) v = m[j] ? v * keep_scale : 0.0f;
+        IO::store(dA, base + j, scale * p[j] * (v - dot));
+    }
 }
 
-__global__ void apply_mask_k(const float* P, const uint8_t* mask, float* A, int64_t n, float keep_scale) {
-    CKPT_GRID_STRIDE(i, n) A[i] = mask[i] ? __fmul_rn(P[i], keep_scale) : 0.0f;
+template <typename IO>
+__global__ void apply_mask_k(const float* P, const uint8_t* mask, void* A, int64_t n, float keep_scale) {
+    CKPT_GRID_STRIDE(i, n) IO::store(A, i, mask ? (mask[i] ? __fmul_rn(P[i], keep_scale) : 0.0f) : P[i]);
 }
 
 }  // namespace
 
-void attention_softmax(float* P, int64_t rows, int64_t T, bool causal, cudaStream_t s) {
-    if (rows > 0) softmax_k<<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(P, rows, T, causal);
+void attention_softmax(const void* S, ElemType t, float* P, int64_t rows, int64_t T, bool causal, cudaStream_t s) {
+    if (rows <= 0) return;
+    dispatch_type(t, [&](auto io) {
+        softmax_k<decltype(io)><<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(S, P, rows, T, causal);
+    });
 }
 
-void attention_softmax_backward(float* dA, const float* P, const uint8_t* mask, int64_t rows, int64_t T, float scale,
-                                float keep_scale, cudaStream_t s) {
-    if (rows > 0)
-        softmax_backward_k<<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(dA, P, mask, rows, T, scale,
-                                                                                         keep_scale);
+void attention_softmax_backward(void* dA, ElemType t, const float* P, const uint8_t* mask, int64_t rows, int64_t T,
+                                float scale, float keep_scale, cudaStream_t s) {
+    if (rows <= 0) return;
+    dispatch_type(t, [&](auto io) {
+        softmax_backward_k<decltype(io)><<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(
+            dA, P, mask, rows, T, scale, keep_scale);
+    });
 }
 
-void apply_mask(const float* P, const uint8_t* mask, float* A, int64_t n, float keep_scale, cudaStream_t s) {
-    if (n > 0) apply_mask_k<<<grid_for(n), kThreads, 0, s>>>(P, mask, A, n, keep_scale);
+void apply_mask(const float* P, const uint8_t* mask, void* A, ElemType t, int64_t n, float keep_scale, cudaStream_t s) {
+    if (n <= 0) return;
+    dispatch_type(t, [&](auto io) {
+        apply_mask_k<decltype(io)><<<grid_for(n), kThreads, 0, s>>>(P, mask, A, n, keep_scale);
+    });
 }
 
 }  // namespace ckpt::cuda

@@ -112,6 +112,14 @@ void* cuda_malloc(size_t bytes, void*) {
 }
 void cuda_free(void* p, void*) { cudaFree(p); }
 
+cudaDataType_t cuda_type(ElemType t) {
+    switch (t) {
+    case ElemType::bf16: return CUDA_R_16BF;
+    case ElemType::f16: return CUDA_R_16F;
+    default: return CUDA_R_32F;
+    }
+}
+
 constexpr size_t kCublasWorkspace = size_t(32) << 20;  // what cuBLAS asks for on Hopper
 
 class CudaBackend final : public Backend {
@@ -212,24 +220,45 @@ public:
         return d;
     }
 
-    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands.
-    void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-              const float* B, int64_t ldb, float beta, float* C, int64_t ldc) override {
+    // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: swap the operands. f32
+    // uses cublasSgemm (which honours the TF32 setting); 16-bit operands use cublasGemmEx with
+    // f32 accumulation.
+    void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
+                 const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c) override {
         if (M <= 0 || N <= 0) return;
         use();
-        check(cublasSgemm_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M, K, &alpha,
-                             B, ldb, A, lda, &beta, C, ldc),
-              "cublasSgemm");
+        const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+        if (ab == ElemType::f32 && c == ElemType::f32)
+            check(cublasSgemm_64(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb,
+                                 static_cast<const float*>(A), lda, &beta, static_cast<float*>(C), ldc),
+                  "cublasSgemm");
+        else
+            check(cublasGemmEx_64(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(ab), ldb, A, cuda_type(ab), lda, &beta,
+                                  C, cuda_type(c), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                  "cublasGemmEx");
         clock_->queued();
     }
-    void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                      int64_t sa, const float* B, int64_t ldb, int64_t sb, float beta, float* C, int64_t ldc,
-                      int64_t sc, int64_t batch) {
+    void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
+                      int64_t sa, const void* B, int64_t ldb, int64_t sb, float beta, void* C, int64_t ldc,
+                      int64_t sc, int64_t batch, ElemType t) {
         if (M <= 0 || N <= 0 || batch <= 0) return;
-        check(cublasSgemmStridedBatched_64(cublas_, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N,
-                                           M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C, ldc, sc, batch),
-              "cublasSgemmStridedBatched");
+        const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+        if (t == ElemType::f32)
+            check(cublasSgemmStridedBatched_64(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb, sb,
+                                               static_cast<const float*>(A), lda, sa, &beta, static_cast<float*>(C),
+                                               ldc, sc, batch),
+                  "cublasSgemmStridedBatched");
+        else
+            check(cublasGemmStridedBatchedEx_64(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(t), ldb, sb, A,
+                                                cuda_type(t), lda, sa, &beta, C, cuda_type(t), ldc, sc, batch,
+                                                CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                  "cublasGemmStridedBatchedEx");
         clock_->queued();
+    }
+    void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n) override {
+        use();
+        cuda::cast(x, from, y, to, n, stream_);
+        launched("cast");
     }
 
     void fill(float* x, int64_t n, float v) override {
@@ -252,28 +281,29 @@ public:
         cuda::fill_classes(t, n, classes, seed, stream, stream_);
         launched("fill_classes");
     }
-    void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols) override {
+    void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t) override {
         use();
-        cuda::broadcast_rows(y, b, rows, cols, stream_);
+        cuda::broadcast_rows(y, b, rows, cols, t, stream_);
         launched("broadcast_rows");
     }
-    void column_sum(float* out, const float* x, int64_t rows, int64_t cols) override {
+    void column_sum(float* out, const void* x, int64_t rows, int64_t cols, ElemType t) override {
         use();
-        cuda::column_sum(out, x, rows, cols, ws_, stream_);
+        cuda::column_sum(out, x, t, rows, cols, ws_, stream_);
         launched("column_sum");
     }
-
-    void relu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::relu, x, y, n); }
-    void gelu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::gelu, x, y, n); }
-    void tanh_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::tanh, x, y, n); }
-    void silu_forward(const float* x, float* y, int64_t n) override { act(cuda::Act::silu, x, y, n); }
-    void relu_backward(const float* y, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::relu, y, dy, dx, n); }
-    void gelu_backward(const float* x, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::gelu, x, dy, dx, n); }
-    void tanh_backward(const float* y, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::tanh, y, dy, dx, n); }
-    void silu_backward(const float* x, const float* dy, float* dx, int64_t n) override { dact(cuda::Act::silu, x, dy, dx, n); }
-    void add(const float* a, const float* b, float* y, int64_t n) override {
+    void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n) override {
         use();
-        cuda::add(a, b, y, n, stream_);
+        cuda::activation_forward(cuda::Act(int(a)), t, x, y, n, stream_);
+        launched("activation_forward");
+    }
+    void activation_backward(Act a, ElemType t, const void* saved, const void* dy, void* dx, int64_t n) override {
+        use();
+        cuda::activation_backward(cuda::Act(int(a)), t, saved, dy, dx, n, stream_);
+        launched("activation_backward");
+    }
+    void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n) override {
+        use();
+        cuda::add(a, ta, b, tb, y, ty, n, stream_);
         launched("add");
     }
 
@@ -290,15 +320,15 @@ public:
         launched("layernorm_backward");
     }
 
-    void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
+    void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                          uint64_t stream) override {
         use();
-        cuda::dropout_forward(x, y, mask, n, p, 1.0f / (1.0f - p), 0, seed, stream, stream_);
+        cuda::dropout_forward(t, x, y, t, mask, n, p, 1.0f / (1.0f - p), 0, seed, stream, stream_);
         launched("dropout_forward");
     }
-    void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p) override {
+    void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         use();
-        cuda::dropout_backward(dy, mask, dx, n, 1.0f / (1.0f - p), stream_);
+        cuda::dropout_backward(t, dy, mask, dx, n, 1.0f / (1.0f - p), stream_);
         launched("dropout_backward");
     }
 
@@ -341,55 +371,82 @@ public:
     }
 
     // Per batch element: every head's scores in one strided-batched product, the softmax (and
-    // dropout) over all of them, then every head's output. Scratch: (heads, T, T) with dropout.
-    void attention_forward(const float* qkv, float* out, float* probs, uint8_t* mask, float* scratch, int64_t B,
-                           int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
+    // dropout) over all of them, then every head's output. f32 puts the scores straight into the
+    // kept probabilities; 16-bit runs score into the scratch (heads, T, T) and feeds P V the
+    // probabilities rounded to 16 bits (dropped out first), as autocast does.
+    void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
+                           int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
                            uint64_t stream) override {
         use();
-        const int64_t d = H * hd, ld = 3 * d, TT = T * T;
+        const int64_t d = H * hd, ld = 3 * d, TT = T * T, es = elem_size(t);
         const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+        const bool f32 = t == ElemType::f32;
         for (int64_t b = 0; b < B; ++b) {
-            const float* Q = qkv + b * T * ld;
+            const char* Q = static_cast<const char*>(qkv) + b * T * ld * es;
             float* P = probs + b * H * TT;
-            gemm_strided(false, true, T, T, hd, scale, Q, ld, hd, Q + d, ld, hd, 0.0f, P, T, TT, H);
-            cuda::attention_softmax(P, H * T, T, causal, stream_);
-            const float* A = P;
-            if (p > 0.0f) {
-                cuda::dropout_forward(P, scratch, mask + b * H * TT, H * TT, p, keep_scale, uint64_t(b * H * TT), seed,
-                                      stream, stream_);
+            uint8_t* M = p > 0.0f ? mask + b * H * TT : nullptr;
+            void* S = f32 ? static_cast<void*>(P) : scratch;
+            gemm_strided(false, true, T, T, hd, scale, Q, ld, hd, Q + d * es, ld, hd, 0.0f, S, T, TT, H, t);
+            cuda::attention_softmax(S, t, P, H * T, T, causal, stream_);
+            const void* A = P;
+            if (M) {
+                cuda::dropout_forward(ElemType::f32, P, scratch, t, M, H * TT, p, keep_scale, uint64_t(b * H * TT),
+                                      seed, stream, stream_);
+                A = scratch;
+            } else if (!f32) {
+                cuda::apply_mask(P, nullptr, scratch, t, H * TT, 1.0f, stream_);
                 A = scratch;
             }
-            gemm_strided(false, false, T, hd, T, 1.0f, A, T, TT, Q + 2 * d, ld, hd, 0.0f, out + b * T * d, d, hd, H);
+            gemm_strided(false, false, T, hd, T, 1.0f, A, T, TT, Q + 2 * d * es, ld, hd, 0.0f,
+                         static_cast<char*>(out) + b * T * d * es, d, hd, H, t);
         }
         launched("attention_forward");
     }
-    // Scratch: dS (heads, T, T), and the dropped-out probabilities (heads, T, T) with dropout.
-    void attention_backward(const float* qkv, const float* probs, const uint8_t* mask, const float* dout, float* dqkv,
-                            float* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
+    // Scratch: f32: dS (heads, T, T), and the dropped-out probabilities with dropout; 16-bit:
+    // the probabilities as the products read them, then dS.
+    void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
+                            void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
                             float p) override {
         use();
-        const int64_t d = H * hd, ld = 3 * d, TT = T * T;
+        const int64_t d = H * hd, ld = 3 * d, TT = T * T, es = elem_size(t);
         const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
-        float* dS = scratch;
-        float* A = scratch + H * TT;
+        const bool f32 = t == ElemType::f32;
+        void* dS = f32 ? scratch : static_cast<char*>(scratch) + H * TT * es;
+        void* A = f32 ? static_cast<char*>(scratch) + H * TT * es : scratch;
         for (int64_t b = 0; b < B; ++b) {
-            const float* Q = qkv + b * T * ld;
+            const char* Q = static_cast<const char*>(qkv) + b * T * ld * es;
             const float* P = probs + b * H * TT;
             const uint8_t* M = p > 0.0f && mask ? mask + b * H * TT : nullptr;
-            const float* dO = dout + b * T * d;
-            float* dQ = dqkv + b * T * ld;
-            const float* Ause = P;
-            if (M) {
-                cuda::apply_mask(P, M, A, H * TT, keep_scale, stream_);
+            const char* dO = static_cast<const char*>(dout) + b * T * d * es;
+            char* dQ = static_cast<char*>(dqkv) + b * T * ld * es;
+            const void* Ause = P;
+            if (M || !f32) {
+                cuda::apply_mask(P, M, A, t, H * TT, keep_scale, stream_);
                 Ause = A;
             }
-            gemm_strided(true, false, T, hd, T, 1.0f, Ause, T, TT, dO, d, hd, 0.0f, dQ + 2 * d, ld, hd, H);  // dV
-            gemm_strided(false, true, T, T, hd, 1.0f, dO, d, hd, Q + 2 * d, ld, hd, 0.0f, dS, T, TT, H);     // dA
-            cuda::attention_softmax_backward(dS, P, M, H * T, T, scale, keep_scale, stream_);
-            gemm_strided(false, false, T, hd, T, 1.0f, dS, T, TT, Q + d, ld, hd, 0.0f, dQ, ld, hd, H);       // dQ
-            gemm_strided(true, false, T, hd, T, 1.0f, dS, T, TT, Q, ld, hd, 0.0f, dQ + d, ld, hd, H);        // dK
+            gemm_strided(true, false, T, hd, T, 1.0f, Ause, T, TT, dO, d, hd, 0.0f, dQ + 2 * d * es, ld, hd, H, t);  // dV
+            gemm_strided(false, true, T, T, hd, 1.0f, dO, d, hd, Q + 2 * d * es, ld, hd, 0.0f, dS, T, TT, H, t);     // dA
+            cuda::attention_softmax_backward(dS, t, P, M, H * T, T, scale, keep_scale, stream_);
+            gemm_strided(false, false, T, hd, T, 1.0f, dS, T, TT, Q + d * es, ld, hd, 0.0f, dQ, ld, hd, H, t);       // dQ
+            gemm_strided(true, false, T, hd, T, 1.0f, dS, T, TT, Q, ld, hd, 0.0f, dQ + d * es, ld, hd, H, t);        // dK
         }
         launched("attention_backward");
+    }
+
+    bool all_finite(const float* x, int64_t n) override {
+        use();
+        check(cudaMemsetAsync(ws_.words, 0, 8, stream_), "cudaMemset");
+        cuda::flag_nonfinite(x, n, ws_, stream_);
+        launched("all_finite");
+        unsigned long long flag = 0;
+        check(cudaMemcpyAsync(&flag, ws_.words, 8, cudaMemcpyDeviceToHost, stream_), "cudaMemcpy");
+        check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+        return flag == 0;
+    }
+    void scale(float* x, int64_t n, float s) override {
+        use();
+        cuda::scale(x, n, s, stream_);
+        launched("scale");
     }
 
     void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
@@ -422,16 +479,6 @@ private:
             check(cudaSetDevice(index_), "cudaSetDevice");
             t_current_device = index_;
         }
-    }
-    void act(cuda::Act a, const float* x, float* y, int64_t n) {
-        use();
-        cuda::activation_forward(a, x, y, n, stream_);
-        launched("activation_forward");
-    }
-    void dact(cuda::Act a, const float* s, const float* dy, float* dx, int64_t n) {
-        use();
-        cuda::activation_backward(a, s, dy, dx, n, stream_);
-        launched("activation_backward");
     }
     double read_double() {
         double v = 0.0;

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "core/elem_type.h"
+
 namespace ckpt::cuda {
 
 // The backend's fixed device workspace for reductions: partial sums and digests. Its size
@@ -22,16 +24,19 @@ inline constexpr int64_t kWorkspaceFloats = int64_t(4) << 20;   // 16 MiB
 inline constexpr int64_t kWorkspaceDoubles = int64_t(1) << 16;  // 512 KiB
 inline constexpr int64_t kWorkspaceWords = int64_t(1) << 16;    // 512 KiB
 
-// elementwise.cu (and optimizer.cu: the optimizer steps)
+// elementwise.cu (and optimizer.cu: the optimizer steps). Typed tensors (f32, bf16, f16) are
+// read as f32 and written rounded to nearest even.
 void fill(float* x, int64_t n, float v, cudaStream_t s);
-void broadcast_rows(float* y, const float* b, int64_t rows, int64_t cols, cudaStream_t s);
+void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n, cudaStream_t s);
+void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t, cudaStream_t s);
 enum class Act { relu, gelu, tanh, silu };
-void activation_forward(Act a, const float* x, float* y, int64_t n, cudaStream_t s);
+void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n, cudaStream_t s);
 // `saved` is the output for relu/tanh, the input for gelu/silu.
-void activation_backward(Act a, const float* saved, const float* dy, float* dx, int64_t n, cudaStream_t s);
-void add(const float* a, const float* b, float* y, int64_t n, cudaStream_t s);
-void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float scale, cudaStream_t s);
+void activation_backward(Act a, ElemType t, const void* saved, const void* dy, void* dx, int64_t n, cudaStream_t s);
+void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n, cudaStream_t s);
+void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float scale, cudaStream_t s);
 void mse_backward(const float* pred, const float* target, float* d, int64_t n, cudaStream_t s);
+void scale(float* x, int64_t n, float v, cudaStream_t s);
 void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd, bool first,
               cudaStream_t s);
 void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float eps,
@@ -42,12 +47,15 @@ void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float l
 void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream, cudaStream_t s);
 void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream, cudaStream_t s);
 void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream, cudaStream_t s);
-// Draws mask[base + i] for i < n and writes y = keep ? x * scale : 0.
-void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale, uint64_t base,
-                     uint64_t seed, uint64_t stream, cudaStream_t s);
+// Draws mask[base + i] for i < n and writes y (type tout) = keep ? x (type tin) * scale : 0.
+void dropout_forward(ElemType tin, const void* x, void* y, ElemType tout, uint8_t* mask, int64_t n, float p,
+                     float scale, uint64_t base, uint64_t seed, uint64_t stream, cudaStream_t s);
 
 // reduce.cu: deterministic reductions (fixed split, fixed order).
-void column_sum(float* out, const float* x, int64_t rows, int64_t cols, const Workspace& w, cudaStream_t s);
+void column_sum(float* out, const void* x, ElemType t, int64_t rows, int64_t cols, const Workspace& w,
+                cudaStream_t s);
+// w.words[0] = 1 when any of x is not finite (the caller zeroes it first).
+void flag_nonfinite(const float* x, int64_t n, const Workspace& w, cudaStream_t s);
 // Mean squared error in double into w.doubles[0].
 void mse_sum(const float* pred, const float* target, int64_t n, const Workspace& w, cudaStream_t s);
 // The digest of backend.h: hash, sum and abs sum into w.words[0], w.doubles[0], w.doubles[1].
@@ -73,12 +81,14 @@ void embedding_backward(const int64_t* tokens, const float* dout, float* dtable,
                         int64_t seq, int64_t vocab, int64_t dim, cudaStream_t s);
 
 // attention.cu: the row-wise parts of attention (the matrix products are cuBLAS calls).
-// Softmax of `rows` rows of length T in place; with `causal`, row r % T sees columns <= r % T.
-void attention_softmax(float* P, int64_t rows, int64_t T, bool causal, cudaStream_t s);
-// dS = scale * P * (dA' - rowsum(dA' * P)), dA' = dA masked and scaled by dropout (mask may be null).
-void attention_softmax_backward(float* dA, const float* P, const uint8_t* mask, int64_t rows, int64_t T, float scale,
-                                float keep_scale, cudaStream_t s);
-// A = mask ? P * keep_scale : 0.
-void apply_mask(const float* P, const uint8_t* mask, float* A, int64_t n, float keep_scale, cudaStream_t s);
+// Softmax of `rows` rows of length T from scores S (type t) into P (f32); with `causal`, row
+// r % T sees columns <= r % T. In place when S is P (f32).
+void attention_softmax(const void* S, ElemType t, float* P, int64_t rows, int64_t T, bool causal, cudaStream_t s);
+// dS = scale * P * (dA' - rowsum(dA' * P)), dA' = dA (type t) masked and scaled by dropout (mask
+// may be null); dS is written over dA, in type t.
+void attention_softmax_backward(void* dA, ElemType t, const float* P, const uint8_t* mask, int64_t rows, int64_t T,
+                                float scale, float keep_scale, cudaStream_t s);
+// A (type t) = mask ? P * keep_scale : 0, or P itself (rounded) without a mask.
+void apply_mask(const float* P, const uint8_t* mask, void* A, ElemType t, int64_t n, float keep_scale, cudaStream_t s);
 
 }  // namespace ckpt::cuda

@@ -4,6 +4,7 @@
 #include "backends/digest.h"
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/typed.cuh"
 
 namespace ckpt::cuda {
 namespace {
@@ -11,13 +12,14 @@ namespace {
 constexpr int kColTile = 32, kRowLanes = 8;
 
 // Block (32, 8) sums column tile blockIdx.x over the rows of chunk blockIdx.y.
-__global__ void column_partial_k(float* out, const float* x, int64_t rows, int64_t cols, int64_t rows_per_chunk) {
+template <typename IO>
+__global__ void column_partial_k(float* out, const void* x, int64_t rows, int64_t cols, int64_t rows_per_chunk) {
     __shared__ float part[kRowLanes][kColTile];
     const int64_t c = int64_t(blockIdx.x) * kColTile + threadIdx.x;
     const int64_t r0 = int64_t(blockIdx.y) * rows_per_chunk, r1 = min(rows, r0 + rows_per_chunk);
     float s = 0.0f;
     if (c < cols)
-        for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) s += x[r * cols + c];
+        for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) s += IO::load(x, r * cols + c);
     part[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y == 0 && c < cols) {
@@ -57,6 +59,10 @@ __global__ void mse_partial_k(const float* pred, const float* target, int64_t n,
     }
     const double t = block_sum(s);
     if (threadIdx.x == 0) part[blockIdx.x] = t;
+}
+
+__global__ void flag_nonfinite_k(const float* x, int64_t n, unsigned long long* flag) {
+    CKPT_GRID_STRIDE(i, n) if (!isfinite(x[i])) *flag = 1ull;  // every writer writes the same value
 }
 
 __global__ void sum_partials_k(const double* part, int n, double* out) {
@@ -105,7 +111,8 @@ __global__ void digest_fold_k(int64_t count, bool init, unsigned long long* hash
 
 }  // namespace
 
-void column_sum(float* out, const float* x, int64_t rows, int64_t cols, const Workspace& w, cudaStream_t s) {
+void column_sum(float* out, const void* x, ElemType t, int64_t rows, int64_t cols, const Workspace& w,
+                cudaStream_t s) {
     if (cols <= 0) return;
     if (rows <= 0) {
         fill(out, cols, 0.0f, s);
@@ -116,12 +123,19 @@ void column_sum(float* out, const float* x, int64_t rows, int64_t cols, const Wo
     chunks = std::max<int64_t>(1, chunks);
     const int64_t per = (rows + chunks - 1) / chunks;
     const dim3 grid(unsigned((cols + kColTile - 1) / kColTile), unsigned(chunks)), block(kColTile, kRowLanes);
-    if (chunks == 1) {
-        column_partial_k<<<grid, block, 0, s>>>(out, x, rows, cols, per);
-        return;
-    }
-    column_partial_k<<<grid, block, 0, s>>>(w.floats, x, rows, cols, per);
-    column_combine_k<<<grid_for(cols), kThreads, 0, s>>>(out, w.floats, chunks, cols);
+    dispatch_type(t, [&](auto io) {
+        using IO = decltype(io);
+        if (chunks == 1) {
+            column_partial_k<IO><<<grid, block, 0, s>>>(out, x, rows, cols, per);
+            return;
+        }
+        column_partial_k<IO><<<grid, block, 0, s>>>(w.floats, x, rows, cols, per);
+        column_combine_k<<<grid_for(cols), kThreads, 0, s>>>(out, w.floats, chunks, cols);
+    });
+}
+
+void flag_nonfinite(const float* x, int64_t n, const Workspace& w, cudaStream_t s) {
+    if (n > 0) flag_nonfinite_k<<<grid_for(n), kThreads, 0, s>>>(x, n, w.words);
 }
 
 void mse_sum(const float* pred, const float* target, int64_t n, const Workspace& w, cudaStream_t s) {

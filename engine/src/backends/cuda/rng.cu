@@ -5,6 +5,7 @@
 // ulp of the host's.
 #include "backends/cuda/common.cuh"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/typed.cuh"
 #include "core/philox.h"
 
 namespace ckpt::cuda {
@@ -46,16 +47,18 @@ __global__ void fill_classes_k(int64_t* t, int64_t n, uint64_t classes, uint64_t
 
 // Element i of the launch is element base + i of the stream; base is a multiple of 4 only when
 // the caller says so, so the general path draws per element.
-__global__ void dropout_forward_k(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale,
+template <typename In, typename Out>
+__global__ void dropout_forward_k(const void* x, void* y, uint8_t* mask, int64_t n, float p, float scale,
                                   uint64_t base, uint64_t seed, uint64_t stream) {
     CKPT_GRID_STRIDE(i, n) {
         const uint8_t keep = philox::to_unit(philox::word(base + uint64_t(i), stream, seed)) >= p;
         mask[i] = keep;
-        y[i] = keep ? __fmul_rn(x[i], scale) : 0.0f;
+        Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
     }
 }
 
-__global__ void dropout_forward4_k(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale,
+template <typename In, typename Out>
+__global__ void dropout_forward4_k(const void* x, void* y, uint8_t* mask, int64_t n, float p, float scale,
                                    uint64_t base, uint64_t seed, uint64_t stream) {
     CKPT_GRID_STRIDE(b, (n + 3) / 4) {
         const philox::Block r = philox::philox4x32_10((base >> 2) + uint64_t(b), stream, seed);
@@ -64,7 +67,7 @@ __global__ void dropout_forward4_k(const float* x, float* y, uint8_t* mask, int6
             if (i >= n) break;
             const uint8_t keep = philox::to_unit(r[k]) >= p;
             mask[i] = keep;
-            y[i] = keep ? __fmul_rn(x[i], scale) : 0.0f;
+            Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
         }
     }
 }
@@ -83,13 +86,20 @@ void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_
     if (n > 0) fill_classes_k<<<grid_for((n + 3) / 4), kThreads, 0, s>>>(t, n, uint64_t(classes), seed, stream);
 }
 
-void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, float scale, uint64_t base,
-                     uint64_t seed, uint64_t stream, cudaStream_t s) {
+void dropout_forward(ElemType tin, const void* x, void* y, ElemType tout, uint8_t* mask, int64_t n, float p,
+                     float scale, uint64_t base, uint64_t seed, uint64_t stream, cudaStream_t s) {
     if (n <= 0) return;
-    if (base % 4 == 0)
-        dropout_forward4_k<<<grid_for((n + 3) / 4), kThreads, 0, s>>>(x, y, mask, n, p, scale, base, seed, stream);
-    else
-        dropout_forward_k<<<grid_for(n), kThreads, 0, s>>>(x, y, mask, n, p, scale, base, seed, stream);
+    dispatch_type(tin, [&](auto in) {
+        dispatch_type(tout, [&](auto out) {
+            using In = decltype(in);
+            using Out = decltype(out);
+            if (base % 4 == 0)
+                dropout_forward4_k<In, Out>
+                    <<<grid_for((n + 3) / 4), kThreads, 0, s>>>(x, y, mask, n, p, scale, base, seed, stream);
+            else
+                dropout_forward_k<In, Out><<<grid_for(n), kThreads, 0, s>>>(x, y, mask, n, p, scale, base, seed, stream);
+        });
+    });
 }
 
 }  // namespace ckpt::cuda

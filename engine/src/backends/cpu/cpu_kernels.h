@@ -1,0 +1,57 @@
+// Pieces of the CPU backend shared by its translation units: typed element access for the
+// mixed-precision paths (a kernel is written once and instantiated for f32, bf16 and f16, each
+// value read as f32 and written rounded to nearest even), the f32/16-bit matrix product, and
+// attention. The f32 paths keep their historical arithmetic exactly.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "core/elem_type.h"
+
+namespace ckpt::cpu {
+
+struct F32 {
+    static constexpr ElemType type = ElemType::f32;
+    static float load(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+    static void store(void* p, int64_t i, float v) { static_cast<float*>(p)[i] = v; }
+};
+struct BF16 {
+    static constexpr ElemType type = ElemType::bf16;
+    static float load(const void* p, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+    static void store(void* p, int64_t i, float v) { static_cast<uint16_t*>(p)[i] = f32_to_bf16(v); }
+};
+struct F16 {
+    static constexpr ElemType type = ElemType::f16;
+    static float load(const void* p, int64_t i) { return f16_to_f32(static_cast<const uint16_t*>(p)[i]); }
+    static void store(void* p, int64_t i, float v) { static_cast<uint16_t*>(p)[i] = f32_to_f16(v); }
+};
+
+// Calls f(F32{}), f(BF16{}) or f(F16{}) for t.
+template <typename Fn>
+void dispatch(ElemType t, Fn&& f) {
+    switch (t) {
+    case ElemType::bf16: f(BF16{}); break;
+    case ElemType::f16: f(F16{}); break;
+    default: f(F32{}); break;
+    }
+}
+
+// Element i of a typed buffer, with byte-size arithmetic for pointers into it.
+inline const void* offset(const void* p, int64_t elements, ElemType t) {
+    return static_cast<const char*>(p) + elements * elem_size(t);
+}
+inline void* offset(void* p, int64_t elements, ElemType t) { return static_cast<char*>(p) + elements * elem_size(t); }
+
+// Row-major C = alpha op(A) op(B) + beta C; f32 x f32 -> f32 goes to OpenBLAS directly, any
+// 16-bit case converts tiles to f32 (exactly), multiplies them with OpenBLAS, accumulates in an
+// f32 tile across K and rounds C once.
+void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
+             const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c);
+
+void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch, int64_t B,
+                       int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed, uint64_t stream);
+void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
+                        void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p);
+
+}  // namespace ckpt::cpu
