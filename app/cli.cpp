@@ -247,6 +247,13 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     std::printf("  parameters        %lld (%s)\n", static_cast<long long>(session.parameter_count()),
                 format_bytes(r.baseline[int(ckpt::Category::parameter)]).c_str());
     std::printf("  loss              %.6g\n", r.loss);
+    if (r.precision != "f32") {
+        std::printf("  precision         %s (matrix products in 16 bits, f32 accumulation; f32 parameters, "
+                    "gradients, optimizer)", r.precision.c_str());
+        if (r.precision == "fp16-mixed")
+            std::printf("; loss scale %g%s", double(r.loss_scale), r.step_skipped ? ", step skipped: gradients overflowed" : "");
+        std::printf("\n");
+    }
     std::printf("  step time         %s  (forward %s, loss %s, backward %s incl. recompute %s, optimizer %s)\n",
                 format_duration_ns(r.step_ns).c_str(), format_duration_ns(r.forward_ns).c_str(),
                 format_duration_ns(r.loss_ns).c_str(), format_duration_ns(r.backward_ns).c_str(),
@@ -329,10 +336,21 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
 
 // ---- run ----------------------------------------------------------------------------------
 
+// --precision f32|bf16-mixed|fp16-mixed, replacing the model file's "precision".
+std::optional<ckpt::Precision> parse_precision(const Args& a) {
+    if (!a.has("precision")) return std::nullopt;
+    const std::optional<ckpt::Precision> p = ckpt::enum_from_name<ckpt::Precision>(a.value("precision"));
+    if (!p)
+        usage_error("--precision: unknown precision \"" + a.value("precision") + "\" (expected " +
+                    ckpt::enum_choices<ckpt::Precision>() + ")");
+    return p;
+}
+
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
-                               {"memory-limit", true}, {"no-preserve-rng", false}, {"tf32", false}, {"policy", true}, {"report", true},
+                               {"memory-limit", true}, {"no-preserve-rng", false}, {"tf32", false}, {"precision", true},
+                               {"policy", true}, {"report", true},
                                {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
                                {"quiet", false}},
                               "run");
@@ -360,6 +378,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
             usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
     }
+    const std::optional<ckpt::Precision> precision = parse_precision(a);
     const Outputs out{a.value("report"), a.value("trace"), a.value("csv"), a.value("plot"), a.value("dump-tensors")};
     check_plot_path(out.plot);
     const bool quiet = a.has("quiet");
@@ -378,6 +397,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         ckpt::apply_checkpoint_set(spec, *flags);
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;
+    if (precision) spec.precision = *precision;
     if (policy)
         for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
     ckpt::Result<ckpt::DeviceInfo> device = ckpt::find_device(settings.device);
@@ -418,7 +438,7 @@ int cmd_run(const std::vector<std::string>& argv) {
 // ---- plan ---------------------------------------------------------------------------------
 
 int cmd_plan(const std::vector<std::string>& argv) {
-    const Args a = parse_args(argv, {{"budget", true}, {"planner", true}}, "plan");
+    const Args a = parse_args(argv, {{"budget", true}, {"planner", true}, {"precision", true}}, "plan");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
         return kOk;
@@ -433,12 +453,15 @@ int cmd_plan(const std::vector<std::string>& argv) {
     if (!planner) fail(planner.error(), "--planner: ");
 
     auto app = make_app(false);
-    const ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    const std::optional<ckpt::Precision> precision = parse_precision(a);
+    ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    if (precision) spec.precision = *precision;
     const ckpt::Result<ckpt::PlanTable> table = ckpt::plan_table(spec, *planner, *budget);
     if (!table) fail(table.error());
 
     const int n = table->blocks;
-    std::printf("%s: %d blocks, budget %s, planner %s\n\n", spec.name.c_str(), n, format_bytes(*budget).c_str(),
+    std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", spec.name.c_str(),
+                std::string(ckpt::precision_name(spec.precision)).c_str(), n, format_bytes(*budget).c_str(),
                 std::string(ckpt::planner_name(*planner)).c_str());
     std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "predicted peak", "peak in",
                 "recompute", "fits");

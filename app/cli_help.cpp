@@ -161,6 +161,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
+                       [--precision f32|bf16-mixed|fp16-mixed]
 
 DESCRIPTION
     Prints the candidate checkpoint plans of a planner with each one's predicted peak memory,
@@ -190,6 +191,9 @@ OPTIONS
         gives it, so the blocks are spread evenly), down to every:1, which is all; the
         cheapest that fits is chosen.
         all, none: that one plan, checked against the budget.
+    --precision f32|bf16-mixed|fp16-mixed
+        Plan for this precision instead of the model file's (16-bit activations and weight
+        casts change every peak).
     -h, --help
         Show this page.
 
