@@ -215,7 +215,7 @@ private slots:
         for (int i = 1; i < lines.size(); ++i) {
             const QList<QByteArray> f = lines[i].split(',');
             qint64 sum = 0;
-            for (int c = 7; c < 14; ++c) sum += f[c].toLongLong();
+            for (int c = 7; c < 7 + kCategoryCount; ++c) sum += f[c].toLongLong();
             QCOMPARE(sum, f[6].toLongLong());
         }
     }
