@@ -275,14 +275,16 @@ private slots:
     void textbookKeptBytesInBf16() {
         // Linear 64->64, ReLU | Linear 64->64, ReLU | Linear 64->10, batch 8, cross-entropy.
         // fc1's linear keeps its input cast to bf16 (the batch is f32 `input`, its 16-bit copy an
-        // activation) and the bf16 copy of its weight; its ReLU keeps its bf16 output, which
-        // fc2's linear reads as it is. The loss keeps its f32 probabilities.
+        // activation) but no copy of its weight: that serves only dx, and the batch wants no
+        // gradient (autograd saves it only when needed too). Its ReLU keeps its bf16 output,
+        // which fc2's linear reads as it is; fc2 and the head keep their weights' bf16 copies.
+        // The loss keeps its f32 probabilities.
         const int64_t B = 8, d = 64, C = 10;
         auto s = make(with(testmodels::textbook(B, d), Precision::bf16_mixed));
         const StepReport r = s->step();
         QCOMPARE(r.status, StepStatus::ok);
         QCOMPARE(kept(r), (std::vector<int64_t>{B * d * H + B * d * H, B * d * H, 0}));
-        QCOMPARE(r.blocks[0].weight_cast_bytes, d * d * H);
+        QCOMPARE(r.blocks[0].weight_cast_bytes, int64_t(0));
         QCOMPARE(r.blocks[1].weight_cast_bytes, d * d * H);
         QCOMPARE(r.blocks[2].weight_cast_bytes, C * d * H);
         QCOMPARE(r.loss_kept_bytes, B * C * F);

@@ -10,9 +10,27 @@ from the spec, loads the dumped parameters, input and target, and asserts:
 It also prints, per block, the bytes the engine keeps for backward beside the bytes PyTorch's
 autograd saves (torch.autograd.graph.saved_tensors_hooks, unique storages), unchecked.
 
+With --precision bf16-mixed both sides run mixed precision as CUDA's autocast defines it: the
+engine with --precision bf16-mixed, PyTorch inside torch.autocast("cpu", dtype=torch.bfloat16)
+(linear and matmul in bf16 with f32 accumulation) with LayerNorm and softmax given f32 inputs
+explicitly (CUDA autocast runs them in f32; CPU autocast in this PyTorch leaves softmax in bf16
+and cannot run LayerNorm on bf16 at all) and the losses in f32 (autocast's own rule). Then:
+  - loss:      |engine - torch| <= 2e-2 * |torch|
+  - gradients: max|engine - torch| <= 5e-2 * max|torch|
+bf16 keeps 8 significant bits; both sides round every matrix product's output, but not at the
+same places (PyTorch divides the scores by sqrt(hd) in a separate bf16 op, the engine folds it
+into the product), so results differ by a few bf16 units; the worst seen is printed. Saved bytes
+are then compared exactly: the engine's kept activations plus its 16-bit weight copies
+(weight_cast) against PyTorch's saved tensors, which hold autocast's cached weight casts too;
+for a (causal) attention layer PyTorch also keeps the bf16 copy of the probabilities that
+a @ v saves (B*H*T*T*2 bytes, which the engine rebuilds from the f32 softmax output) and the
+causal mask (T*T bytes), and the divisor 1/sqrt(hd) as a 0-dim double (8 bytes); an embedding
+with learned positions keeps its int64 position index (rows*8 bytes): those terms are the whole
+difference, asserted per block.
+
 Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
 
-  crosscheck_torch.py --cli build/app/checkpointlab SPEC.json [SPEC.json ...]
+  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] SPEC.json ...
 """
 import argparse
 import json
@@ -55,8 +73,9 @@ def expand(spec):
     return blocks
 
 
-def build_forward(spec, tensors, saved_log=None):
-    """Returns (params, loss_fn) where loss_fn() runs forward and the loss in PyTorch."""
+def build_forward(spec, tensors, saved_log=None, bf16=False):
+    """Returns (params, loss_fn) where loss_fn() runs forward and the loss in PyTorch; with
+    bf16, under CPU autocast with CUDA autocast's f32 rules for LayerNorm and softmax."""
     blocks = expand(spec)
     shape = spec["input"]["shape"]
     params = {}
@@ -79,8 +98,10 @@ def build_forward(spec, tensors, saved_log=None):
             return F.gelu(h, approximate="tanh")
         if t == "tanh":
             return torch.tanh(h)
+        if t == "silu":
+            return F.silu(h)
         if t == "layernorm":
-            return F.layer_norm(h, (h.shape[-1],), p("weight"), p("bias"), spec_l.get("eps", 1e-5))
+            return F.layer_norm(h.float(), (h.shape[-1],), p("weight"), p("bias"), spec_l.get("eps", 1e-5))
         if t == "dropout":
             return h  # p forced to 0
         if t == "embedding":
@@ -98,11 +119,17 @@ def build_forward(spec, tensors, saved_log=None):
             s = q @ k.transpose(-1, -2) / hd ** 0.5
             if spec_l.get("causal", False):
                 s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
-            o = torch.softmax(s, dim=-1) @ v
+            o = torch.softmax(s.float() if bf16 else s, dim=-1) @ v
             return o.permute(0, 2, 1, 3).reshape(rows, d)
         raise ValueError(t)
 
     def forward():
+        if bf16:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return forward_any()
+        return forward_any()
+
+    def forward_any():
         h = x0 if tokens else x0.reshape(rows, shape[-1])
         for b, blk in enumerate(blocks):
             def run(h):
@@ -133,7 +160,8 @@ def build_forward(spec, tensors, saved_log=None):
     return params, forward
 
 
-def check(cli, spec_path, workdir):
+def check(cli, spec_path, workdir, precision):
+    bf16 = precision == "bf16-mixed"
     with open(spec_path) as f:
         spec = json.load(f)
     for b in spec["blocks"]:
@@ -145,16 +173,19 @@ def check(cli, spec_path, workdir):
         json.dump(spec, f)
     dump = os.path.join(workdir, "dump.safetensors")
     report = os.path.join(workdir, "report.json")
-    subprocess.run([cli, "run", tmp_spec, "--dump-tensors", dump, "--report", report, "--quiet"], check=True)
+    # Unchecked, so the engine's kept bytes and weight casts are those PyTorch saves.
+    subprocess.run([cli, "run", tmp_spec, "--dump-tensors", dump, "--report", report, "--quiet", "--checkpoint", "none",
+                    "--precision", precision], check=True)
     tensors = read_safetensors(dump)
     with open(report) as f:
         rep = json.load(f)
-    params, forward = build_forward(spec, tensors)
+    params, forward = build_forward(spec, tensors, bf16=bf16)
     loss = forward()
     loss.backward()
     ok = True
     engine_loss = rep["loss"]
-    if abs(engine_loss - loss.item()) > 1e-5 * abs(loss.item()):
+    loss_tol, grad_tol = (2e-2, 5e-2) if bf16 else (1e-5, 2e-4)
+    if abs(engine_loss - loss.item()) > loss_tol * abs(loss.item()):
         print(f"  loss: engine {engine_loss!r} torch {loss.item()!r}  MISMATCH")
         ok = False
     worst = 0.0
@@ -162,37 +193,60 @@ def check(cli, spec_path, workdir):
         g_engine = tensors["grad." + name]
         g_torch = p.grad
         err = (g_engine - g_torch).abs().max().item()
-        tol = 2e-4 * g_torch.abs().max().item() + 1e-7
+        tol = grad_tol * g_torch.abs().max().item() + 1e-7
         worst = max(worst, err / tol)
         if err > tol:
             print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
             ok = False
-    print(f"{spec['name']}: loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
+    print(f"{spec['name']} ({precision}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
           f"{len(params)} gradients, worst error {worst:.3f} of tolerance -> {'agree' if ok else 'DIFFER'}")
 
     # Saved bytes per block, unchecked, engine beside PyTorch.
     log = []
-    _, fwd = build_forward(spec, tensors, saved_log=log)
+    _, fwd = build_forward(spec, tensors, saved_log=log, bf16=bf16)
     fwd()
     seen_all = set()
+    blocks = expand(spec)
+    shape = spec["input"]["shape"]
     print(f"  {'block':>5} {'name':14} {'engine kept':>12} {'torch saved':>12}")
     for b, (blk, seen) in enumerate(zip(rep["blocks"], log)):
         fresh = {k: v for k, v in seen.items() if k not in seen_all}
         seen_all.update(seen.keys())
-        print(f"  {b:5d} {blk['name'][:14]:14} {blk['kept_bytes_unchecked']:12d} {sum(fresh.values()):12d}")
+        engine = blk["kept_bytes_unchecked"] + (blk.get("weight_cast_bytes", 0) if bf16 else 0)
+        torch_saved = sum(fresh.values())
+        line = f"  {b:5d} {blk['name'][:14]:14} {engine:12d} {torch_saved:12d}"
+        if bf16:
+            # The explained difference: per attention layer, a @ v's bf16 copy of the
+            # probabilities and the causal mask.
+            extra = 0
+            for l in blocks[b]["layers"]:
+                if l["type"] == "attention":
+                    T = shape[1]
+                    B = shape[0]
+                    # a @ v's bf16 probabilities, the causal mask, and the divisor 1/sqrt(hd),
+                    # which PyTorch wraps as a 0-dim double tensor that the division keeps.
+                    extra += B * l["heads"] * T * T * 2 + (T * T if l.get("causal", False) else 0) + 8
+                if l["type"] == "embedding" and l.get("max_len", 0):
+                    extra += shape[0] * shape[1] * 8  # the position index the gather keeps (int64)
+            line += f"  (+{extra} explained)"
+            if torch_saved != engine + extra:
+                line += "  MISMATCH"
+                ok = False
+        print(line)
     return ok
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True)
+    ap.add_argument("--precision", default="f32", choices=["f32", "bf16-mixed"])
     ap.add_argument("specs", nargs="+")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ok = True
     with tempfile.TemporaryDirectory() as d:
         for s in a.specs:
-            ok &= check(a.cli, s, d)
+            ok &= check(a.cli, s, d, a.precision)
     print("crosscheck_torch: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     sys.exit(0 if ok else 1)
 

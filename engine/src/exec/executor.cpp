@@ -126,6 +126,7 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
         // recomputation will need it), any other saved layer keeps its state and output.
         const bool saved = bs.checkpoint && bs.saves(l);
         const bool keep_state = !bs.checkpoint || (saved && layers[l]->rebuild_kind() == Layer::Rebuild::no);
+        ctx_.input_needs_grad = b > 0 || l > 0;
         h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
         if (layer_spans) span(b, int(l), Phase::forward, tl);
@@ -168,6 +169,7 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         Tensor h = std::move(st.input);
         for (size_t l = 0; l < layers.size(); ++l) {
             check_stop();
+            ctx_.input_needs_grad = b > 0 || l > 0;
             if (!run[l]) {
                 // Not run again: its random streams are skipped so that the layers after it
                 // replay theirs, and a layer that can rebuilds its state from its input or its

@@ -89,6 +89,9 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     j["model"] = r.model_name;
     j["device"] = r.device;
     j["tf32"] = r.tf32;
+    j["precision"] = r.precision;
+    j["loss_scale"] = r.loss_scale;
+    j["step_skipped"] = r.step_skipped;
     j["step"] = r.step;
     j["dry_run"] = r.dry_run;
     j["status"] = std::string(status_name(r.status));
@@ -135,7 +138,8 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                           {"kept_bytes_unchecked", b.kept_bytes_unchecked},
                           {"avoided_bytes", b.avoided_bytes},
                           {"recomputed_bytes", b.recomputed_bytes},
-                          {"input_kept_bytes", b.input_kept_bytes}});
+                          {"input_kept_bytes", b.input_kept_bytes},
+                          {"weight_cast_bytes", b.weight_cast_bytes}});
         // Per layer: what selective checkpointing keeps and what recomputation rematerialises.
         ordered_json layers = ordered_json::array();
         for (const LayerReport& l : b.layers)

@@ -53,6 +53,9 @@ struct OpContext {
     int64_t seq = 1;  // sequence length: rows are (batch, position) pairs for attention/positions
     // The type matrix products run in: f32, or bf16/f16 in a mixed-precision run (autocast's).
     ElemType compute = ElemType::f32;
+    // Whether the layer's input will want a gradient: false for the model's first layer (its
+    // input is the batch), which then keeps only what its parameters' gradients need.
+    bool input_needs_grad = true;
 
     Tensor make(std::vector<int64_t> shape, Category c = Category::temporary, ElemType t = ElemType::f32) {
         return Tensor::make(alloc, std::move(shape), c, t);

@@ -5,7 +5,8 @@
 // the bias are cast to 16 bits (the weight's copy is the category weight_cast, kept for
 // backward like autocast's cached cast), the product accumulates in f32 and its output is
 // 16-bit; backward computes dx and dW in 16 bits and the weight's gradient reaches the f32
-// parameter's gradient through the cast, so it is a 16-bit value held in f32.
+// parameter's gradient through the cast, so it is a 16-bit value held in f32. Like autograd, it
+// keeps the weight's copy only when its input wants a gradient (not for the model's first layer).
 #include <cmath>
 
 #include "layers/layer_types.h"
@@ -39,7 +40,8 @@ public:
         auto st = std::make_unique<LinearState>();
         st->in_type = input.type;
         st->x = ctx.keep(ctx.cast_to(input, ctx.compute));
-        if (ctx.compute != ElemType::f32) st->w_cast = ctx.cast_to(params_[0].value, ctx.compute, Category::weight_cast);
+        if (ctx.compute != ElemType::f32 && ctx.input_needs_grad)
+            st->w_cast = ctx.cast_to(params_[0].value, ctx.compute, Category::weight_cast);
         return st;
     }
 
@@ -72,7 +74,8 @@ public:
             auto st = std::make_unique<LinearState>();
             st->in_type = x.type;
             st->x = ctx.keep(xc);
-            st->w_cast = std::move(wc);
+            // The weight's copy serves dx only: the model's first layer does without it.
+            if (ctx.input_needs_grad) st->w_cast = std::move(wc);
             *state = std::move(st);
         }
         return y;
