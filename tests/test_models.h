@@ -146,6 +146,45 @@ inline ckpt::ModelSpec gpt(int64_t vocab, int64_t d, int64_t heads, int layers, 
     return s;
 }
 
+// A LLaMA-shaped decoder on token ids (B, T): per layer an attention sub-block [RMSNorm, Linear
+// d -> (heads + 2 kv_heads) hd without bias, grouped-query attention with rotary positions, Linear
+// d -> d] and a SwiGLU MLP sub-block [RMSNorm, Linear d -> 2f (gate | up), SwiGLU, Linear f -> d],
+// each residual, then [RMSNorm, a head tied to the embedding].
+inline ckpt::ModelSpec llama(int64_t vocab, int64_t d, int64_t heads, int64_t kv_heads, int64_t f, int layers, int64_t B,
+                             int64_t T, bool checkpoint = false) {
+    ckpt::ModelSpec s;
+    s.name = "llama";
+    s.input_shape = {B, T};
+    s.loss = ckpt::LossType::cross_entropy;
+    s.optimizer.type = ckpt::OptimizerType::adamw;
+    s.seed = 6;
+    const int64_t hd = d / heads;
+    auto norm = [&] {
+        ckpt::LayerSpec n;
+        n.type = ckpt::LayerType::rmsnorm;
+        n.dim = d;
+        return n;
+    };
+    ckpt::LayerSpec attn = attention(heads, true, 0.0);
+    attn.kv_heads = kv_heads;
+    attn.rope_theta = 10000.0;
+    s.blocks.push_back({"embed", {embedding(vocab, d, 0)}, false, false});
+    for (int i = 0; i < layers; ++i) {
+        s.blocks.push_back({"l" + std::to_string(i) + ".attn",
+                            {norm(), linear(d, (heads + 2 * kv_heads) * hd, false), attn, linear(d, d, false)},
+                            true,
+                            checkpoint});
+        s.blocks.push_back({"l" + std::to_string(i) + ".mlp",
+                            {norm(), linear(d, 2 * f, false), act(ckpt::LayerType::swiglu), linear(f, d, false)},
+                            true,
+                            checkpoint});
+    }
+    ckpt::LayerSpec head = linear(d, vocab, false);
+    head.tied = true;
+    s.blocks.push_back({"head", {norm(), head}, false, false});
+    return s;
+}
+
 inline ckpt::ModelSpec with_checkpoints(ckpt::ModelSpec s, const std::vector<bool>& flags) {
     for (size_t b = 0; b < s.blocks.size() && b < flags.size(); ++b) s.blocks[b].checkpoint = flags[b];
     return s;

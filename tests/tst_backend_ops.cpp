@@ -346,42 +346,81 @@ std::vector<OpCase> op_cases() {
         });
     }
 
-    struct Attn { int64_t B, T, H, hd; bool causal; float p; };
-    for (const Attn& a : {Attn{1, 1, 1, 1, false, 0.0f}, Attn{2, 7, 3, 5, true, 0.0f}, Attn{2, 7, 3, 5, true, 0.2f},
-                          Attn{1, 127, 2, 16, false, 0.1f}, Attn{2, 128, 4, 32, true, 0.0f}, Attn{1, 256, 12, 64, true, 0.1f}})
+    struct Attn { int64_t B, T, H, Hk, hd; bool causal; float p; float rope; };
+    for (const Attn& a : {Attn{1, 1, 1, 1, 1, false, 0.0f, 0.0f}, Attn{2, 7, 3, 3, 5, true, 0.0f, 0.0f},
+                          Attn{2, 7, 3, 3, 5, true, 0.2f, 0.0f}, Attn{1, 127, 2, 2, 16, false, 0.1f, 0.0f},
+                          Attn{2, 128, 4, 4, 32, true, 0.0f, 0.0f}, Attn{1, 256, 12, 12, 64, true, 0.1f, 0.0f},
+                          Attn{2, 9, 6, 2, 8, true, 0.0f, 10000.0f}, Attn{1, 64, 8, 1, 16, true, 0.1f, 500000.0f},
+                          Attn{2, 33, 4, 4, 6, false, 0.0f, 10000.0f}})
         for (ElemType t : types) {
-            const QString s = QString("%7 B %1 T %2 H %3 hd %4%5 p %6").arg(a.B).arg(a.T).arg(a.H).arg(a.hd)
-                                  .arg(a.causal ? " causal" : "").arg(double(a.p)).arg(type_name(t));
-            const int64_t rows = a.B * a.T, d = a.H * a.hd, probs = a.B * a.H * a.T * a.T;
+            const QString s = QString("%7 B %1 T %2 H %3 kv %8 hd %4%5 p %6%9").arg(a.B).arg(a.T).arg(a.H).arg(a.hd)
+                                  .arg(a.causal ? " causal" : "").arg(double(a.p)).arg(type_name(t)).arg(a.Hk)
+                                  .arg(a.rope > 0 ? QString(" rope %1").arg(double(a.rope)) : QString());
+            AttentionShape shape;
+            shape.batch = a.B;
+            shape.seq = a.T;
+            shape.heads = a.H;
+            shape.kv_heads = a.Hk;
+            shape.head_dim = a.hd;
+            shape.causal = a.causal;
+            shape.p = a.p;
+            shape.rope_theta = a.rope;
+            const int64_t rows = a.B * a.T, W = shape.width(), d = shape.out(), probs = a.B * a.H * a.T * a.T;
+            auto scratch_bytes = [=](DeviceKind k, bool forward) {
+                return rope_scratch_bytes(rows, a.H, a.Hk, a.hd, a.rope > 0, t) +
+                       (forward ? attention_forward_scratch_bytes(k, a.T, a.H, a.p > 0, t)
+                                : attention_backward_scratch_bytes(k, a.T, a.H, a.p > 0, t));
+            };
             add("attention_forward " + s, [=](Run& r) {
-                const int64_t bytes = attention_forward_scratch_bytes(r.be().kind(), a.T, a.H, a.p > 0, t);
-                void* scratch = r.out(std::max<int64_t>(1, bytes), ElemType::u8, Check::bitwise);
+                void* scratch = r.out(std::max<int64_t>(1, scratch_bytes(r.be().kind(), true)), ElemType::u8, Check::bitwise);
                 r.outs_pop();  // scratch contents are the device's business
-                r.be().attention_forward(t, r.in(randn(rows * 3 * d, 37), t), r.out(rows * d, t, Check::nmse),
+                r.be().attention_forward(t, shape, r.in(randn(rows * W, 37), t), r.out(rows * d, t, Check::nmse),
                                          r.out<float>(probs, Check::nmse),
-                                         a.p > 0 ? r.out<uint8_t>(probs, Check::bitwise) : nullptr, scratch, a.B, a.T,
-                                         a.H, a.hd, a.causal, a.p, 3, philox::kStreamDropout + 1);
+                                         a.p > 0 ? r.out<uint8_t>(probs, Check::bitwise) : nullptr, scratch, 3,
+                                         philox::kStreamDropout + 1);
             });
             add("attention_backward " + s, [=](Run& r) {
                 // The CPU's forward makes consistent probabilities and masks for the backward.
-                const std::vector<unsigned char> qkv = to_bytes(randn(rows * 3 * d, 38), t);
+                const std::vector<unsigned char> qkv = to_bytes(randn(rows * W, 38), t);
                 std::vector<unsigned char> out(static_cast<size_t>(rows * d * elem_size(t)));
                 std::vector<float> P(static_cast<size_t>(probs));
                 std::vector<uint8_t> M(static_cast<size_t>(probs));
-                std::vector<unsigned char> fs(static_cast<size_t>(
-                    std::max<int64_t>(1, attention_forward_scratch_bytes(DeviceKind::cpu, a.T, a.H, a.p > 0, t))));
-                cpu_backend().attention_forward(t, qkv.data(), out.data(), P.data(), a.p > 0 ? M.data() : nullptr,
-                                                fs.data(), a.B, a.T, a.H, a.hd, a.causal, a.p, 3,
-                                                philox::kStreamDropout + 1);
+                std::vector<unsigned char> fs(static_cast<size_t>(std::max<int64_t>(1, scratch_bytes(DeviceKind::cpu, true))));
+                cpu_backend().attention_forward(t, shape, qkv.data(), out.data(), P.data(), a.p > 0 ? M.data() : nullptr,
+                                                fs.data(), 3, philox::kStreamDropout + 1);
                 void* qkv_dev = r.in(qkv);  // the same bytes the CPU's forward read
-                const int64_t bytes = attention_backward_scratch_bytes(r.be().kind(), a.T, a.H, a.p > 0, t);
-                void* scratch = r.out(bytes, ElemType::u8, Check::bitwise);
+                void* scratch = r.out(std::max<int64_t>(1, scratch_bytes(r.be().kind(), false)), ElemType::u8, Check::bitwise);
                 r.outs_pop();
-                r.be().attention_backward(t, qkv_dev, r.in(P), a.p > 0 ? r.in(M) : nullptr, r.in(randn(rows * d, 39), t),
-                                          r.out(rows * 3 * d, t, Check::nmse), scratch, a.B, a.T, a.H, a.hd, a.causal,
-                                          a.p);
+                r.be().attention_backward(t, shape, qkv_dev, r.in(P), a.p > 0 ? r.in(M) : nullptr,
+                                          r.in(randn(rows * d, 39), t), r.out(rows * W, t, Check::nmse), scratch);
             });
         }
+
+    for (const auto& m : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {127, 129}, {1000, 33}, {4096, 768}}) {
+        const int64_t rows = m.first, cols = m.second;
+        const QString s = QString("%1x%2").arg(rows).arg(cols);
+        add("rmsnorm_forward " + s, [=](Run& r) {
+            r.be().rmsnorm_forward(r.in(randn(rows * cols, 44, 2.0f)), r.in(randn(cols, 45)),
+                                   r.out<float>(rows * cols, Check::nmse), r.out<float>(rows, Check::nmse), rows, cols, 1e-5f);
+        });
+        add("rmsnorm_backward " + s, [=](Run& r) {
+            std::vector<float> x = randn(rows * cols, 46, 2.0f), rstd(static_cast<size_t>(rows));
+            std::vector<float> y(static_cast<size_t>(rows * cols)), g = randn(cols, 47);
+            cpu_backend().rmsnorm_forward(x.data(), g.data(), y.data(), rstd.data(), rows, cols, 1e-5f);
+            r.be().rmsnorm_backward(r.in(x), r.in(g), r.in(rstd), r.in(randn(rows * cols, 48)),
+                                    r.out<float>(rows * cols, Check::nmse), r.out<float>(cols, Check::nmse), rows, cols);
+        });
+        for (ElemType t : types) {
+            const QString ts = QString(" ") + type_name(t);
+            add("swiglu_forward" + ts + " " + s, [=](Run& r) {
+                r.be().swiglu_forward(t, r.in(randn(rows * 2 * cols, 49, 2.0f), t), r.out(rows * cols, t, Check::nmse), rows, cols);
+            });
+            add("swiglu_backward" + ts + " " + s, [=](Run& r) {
+                r.be().swiglu_backward(t, r.in(randn(rows * 2 * cols, 50, 2.0f), t), r.in(randn(rows * cols, 51), t),
+                                       r.out(rows * 2 * cols, t, Check::nmse), rows, cols);
+            });
+        }
+    }
     return cases;
 }
 
@@ -530,7 +569,8 @@ private slots:
         for (ElemType compute : {ElemType::f32, ElemType::bf16})
         for (const char* dev : {"cpu", "cuda"})
             for (LayerType t : {LayerType::linear, LayerType::relu, LayerType::gelu, LayerType::tanh, LayerType::silu,
-                                LayerType::layernorm, LayerType::dropout, LayerType::embedding, LayerType::attention})
+                                LayerType::layernorm, LayerType::rmsnorm, LayerType::dropout, LayerType::embedding,
+                                LayerType::attention, LayerType::swiglu})
                 for (int v = 0; v < 2; ++v)
                     QTest::newRow(qPrintable(QString("%1 %4: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
                                                                                                     int(layer_type_name(t).size())))
@@ -567,10 +607,14 @@ private slots:
             shape = {rows, 1};
         }
         if (s.type == LayerType::attention) {
-            s.heads = 3;
+            // Variant 1: grouped-query (6 query heads sharing 2 key/value heads) with rotary positions.
+            s.heads = variant ? 6 : 3;
+            s.kv_heads = variant ? 2 : 0;
+            s.rope_theta = variant ? 10000.0 : 0.0;
             s.causal = variant == 1;
-            shape = {rows, 3 * 3 * (variant ? 2 : 1)};
+            shape = {rows, variant ? (6 + 2 * 2) * 2 : 3 * 3};
         }
+        if (s.type == LayerType::swiglu) shape = {rows, 2 * f};
         std::vector<int64_t> real_shape, dry_shape;
         const auto real = layer_events(**be, s, shape, seq, ElemType(compute), &real_shape);
         const auto dry = layer_events(dry_backend((*be)->kind()), s, shape, seq, ElemType(compute), &dry_shape);

@@ -101,12 +101,16 @@ public:
                             int64_t d), (t, tab, pos, o, r, s, d))
     FWD(embedding_backward, (const int64_t* t, const float* dout, float* dt, float* dp, int64_t r, int64_t s,
                              int64_t v, int64_t d), (t, dout, dt, dp, r, s, v, d))
-    FWD(attention_forward, (ElemType t, const void* q, void* o, float* p, uint8_t* m, void* sc, int64_t B, int64_t T,
-                            int64_t H, int64_t hd, bool c, float pp, uint64_t s, uint64_t st),
-        (t, q, o, p, m, sc, B, T, H, hd, c, pp, s, st))
-    FWD(attention_backward, (ElemType t, const void* q, const float* p, const uint8_t* m, const void* dout, void* dq,
-                             void* sc, int64_t B, int64_t T, int64_t H, int64_t hd, bool c, float pp),
-        (t, q, p, m, dout, dq, sc, B, T, H, hd, c, pp))
+    FWD(attention_forward, (ElemType t, const AttentionShape& a, const void* q, void* o, float* p, uint8_t* m, void* sc,
+                            uint64_t s, uint64_t st), (t, a, q, o, p, m, sc, s, st))
+    FWD(attention_backward, (ElemType t, const AttentionShape& a, const void* q, const float* p, const uint8_t* m,
+                             const void* dout, void* dq, void* sc), (t, a, q, p, m, dout, dq, sc))
+    FWD(rmsnorm_forward, (const float* x, const float* g, float* y, float* r, int64_t R, int64_t C, float e),
+        (x, g, y, r, R, C, e))
+    FWD(rmsnorm_backward, (const float* x, const float* g, const float* r, const float* dy, float* dx, float* dg,
+                           int64_t R, int64_t C), (x, g, r, dy, dx, dg, R, C))
+    FWD(swiglu_forward, (ElemType t, const void* x, void* y, int64_t r, int64_t f), (t, x, y, r, f))
+    FWD(swiglu_backward, (ElemType t, const void* x, const void* dy, void* dx, int64_t r, int64_t f), (t, x, dy, dx, r, f))
     FWD(sgd_step, (float* w, const float* g, float* b, int64_t n, float lr, float m, float wd, bool f),
         (w, g, b, n, lr, m, wd, f))
     FWD(adamw_step, (float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float e,

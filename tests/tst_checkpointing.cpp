@@ -51,6 +51,7 @@ ModelSpec load(const QString& which) {
     if (which == "tutorial") return testmodels::tutorial();
     if (which == "deep_residual (6 blocks, d=256)") return testmodels::deep_residual(6, 64, 256);
     if (which == "dropout_mlp") return testmodels::dropout_mlp();
+    if (which == "llama (tied, grouped-query, rotary)") return testmodels::llama(97, 32, 4, 2, 43, 2, 2, 8);
     // The shipped preset files themselves.
     auto spec = load_model_spec(std::string(CKPT_SOURCE_DIR "/resources/presets/") + which.toStdString() + ".json");
     if (!spec) qFatal("%s", spec.error().message.c_str());
@@ -67,7 +68,7 @@ private slots:
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("pattern");
         const QStringList models{"textbook", "tutorial", "deep_residual (6 blocks, d=256)", "dropout_mlp",
-                                 "tutorial_mlp", "textbook_mlp"};
+                                 "tutorial_mlp", "textbook_mlp", "llama (tied, grouped-query, rotary)"};
         for (const QString& m : models)
             for (const QString& p : {"all", "first", "last", "odd", "even"})
                 QTest::newRow(qPrintable(m + " / " + p)) << m << p;

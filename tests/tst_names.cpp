@@ -41,7 +41,8 @@ private slots:
     void everyTableIsComplete() {
         QVERIFY(tableIsComplete<Category>(kCategoryCount));
         QVERIFY(tableIsComplete<Phase>(kPhaseCount));
-        QVERIFY(tableIsComplete<LayerType>(9));
+        QVERIFY(tableIsComplete<LayerType>(11));  // linear ... swiglu
+        QVERIFY(tableIsComplete<Precision>(3));
         QVERIFY(tableIsComplete<LossType>(2));
         QVERIFY(tableIsComplete<OptimizerType>(3));
         QVERIFY(tableIsComplete<BlockSpec::Policy>(4));

@@ -83,6 +83,8 @@ private slots:
         QTest::newRow("gelu") << int(LayerType::gelu) << true << 0.0;
         QTest::newRow("tanh") << int(LayerType::tanh) << true << 0.0;
         QTest::newRow("silu") << int(LayerType::silu) << true << 0.0;
+        QTest::newRow("rmsnorm") << int(LayerType::rmsnorm) << true << 0.0;
+        QTest::newRow("swiglu") << int(LayerType::swiglu) << true << 0.0;
         QTest::newRow("layernorm") << int(LayerType::layernorm) << true << 0.0;
         QTest::newRow("layernorm, no affine") << int(LayerType::layernorm) << false << 0.0;
         QTest::newRow("dropout 0.3") << int(LayerType::dropout) << true << 0.3;
@@ -94,12 +96,12 @@ private slots:
         QFETCH(double, p);
         Fixture fx;
         std::mt19937 rng(7);
-        const int64_t rows = 6, in = 9;
+        const int64_t rows = 6, in = LayerType(type) == LayerType::swiglu ? 10 : 9;  // swiglu: [gate | up]
         LayerSpec spec;
         spec.type = LayerType(type);
         spec.bias = bias;
         spec.in = in;
-        spec.out = spec.type == LayerType::linear ? 5 : in;
+        spec.out = spec.type == LayerType::linear ? 5 : spec.type == LayerType::swiglu ? in / 2 : in;
         spec.dim = in;
         spec.p = p;
         auto layer = make_layer(spec, fx.ctx, "l", philox::kStreamParams);
@@ -135,26 +137,39 @@ private slots:
     void attentionGradients_data() {
         QTest::addColumn<bool>("causal");
         QTest::addColumn<double>("p");
-        QTest::newRow("bidirectional") << false << 0.0;
-        QTest::newRow("causal") << true << 0.0;
-        QTest::newRow("causal, dropout 0.2") << true << 0.2;
+        QTest::addColumn<int>("heads");
+        QTest::addColumn<int>("kv_heads");
+        QTest::addColumn<double>("rope");
+        QTest::newRow("bidirectional") << false << 0.0 << 2 << 0 << 0.0;
+        QTest::newRow("causal") << true << 0.0 << 2 << 0 << 0.0;
+        QTest::newRow("causal, dropout 0.2") << true << 0.2 << 2 << 0 << 0.0;
+        // Grouped-query: 4 query heads share 2 key/value heads; rotary positions.
+        QTest::newRow("grouped-query") << true << 0.0 << 4 << 2 << 0.0;
+        QTest::newRow("rotary") << true << 0.0 << 2 << 0 << 100.0;
+        QTest::newRow("grouped-query, rotary, dropout 0.2") << true << 0.2 << 4 << 1 << 10000.0;
     }
 
     void attentionGradients() {
         QFETCH(bool, causal);
         QFETCH(double, p);
+        QFETCH(int, heads);
+        QFETCH(int, kv_heads);
+        QFETCH(double, rope);
         Fixture fx;
-        fx.ctx.seq = 4;  // batch 2 x 4 positions, 2 heads of size 3
+        fx.ctx.seq = 4;  // batch 2 x 4 positions, head size 4 (even, for the rotary pairs)
         std::mt19937 rng(5);
         LayerSpec spec;
         spec.type = LayerType::attention;
-        spec.heads = 2;
+        spec.heads = heads;
+        spec.kv_heads = kv_heads;
+        spec.rope_theta = rope;
         spec.causal = causal;
         spec.p = p;
         auto layer = make_layer(spec, fx.ctx, "attn", 0);
-        Tensor x = fx.ctx.make({8, 18});  // (B*T, 3 * heads * head size)
+        const int64_t hd = 4, kv = kv_heads > 0 ? kv_heads : heads;
+        Tensor x = fx.ctx.make({8, (heads + 2 * kv) * hd});  // (B*T, (heads + 2 kv_heads) * head size)
         fill_random(x, rng, -1.5, 1.5);
-        Tensor r = fx.ctx.make({8, 6});
+        Tensor r = fx.ctx.make({8, heads * hd});
         fill_random(r, rng, -1.0, 1.0);
         auto objective = [&] {
             fx.ctx.dropout_stream = 7;

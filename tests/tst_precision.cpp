@@ -112,9 +112,11 @@ private slots:
         QTest::addColumn<bool>("half_input");  // the input arrives already in 16 bits
         for (Precision p : {Precision::bf16_mixed, Precision::fp16_mixed})
             for (LayerType t : {LayerType::linear, LayerType::relu, LayerType::gelu, LayerType::tanh, LayerType::silu,
-                                LayerType::layernorm, LayerType::dropout, LayerType::attention})
+                                LayerType::layernorm, LayerType::rmsnorm, LayerType::dropout, LayerType::attention,
+                                LayerType::swiglu})
                 for (bool half : {false, true}) {
-                    if (t != LayerType::linear && t != LayerType::layernorm && !half) continue;  // see forward()
+                    if (t != LayerType::linear && t != LayerType::layernorm && t != LayerType::rmsnorm && !half)
+                        continue;  // the others run in their input's type: f32 in is the f32 path
                     QTest::newRow(qPrintable(QString("%1 %2%3").arg(QString::fromUtf8(layer_type_name(t).data()))
                                                  .arg(QString::fromUtf8(precision_name(p).data()))
                                                  .arg(half ? ", 16-bit input" : ", f32 input")))
@@ -134,16 +136,19 @@ private slots:
         ctx.seq = T;
         LayerSpec spec;
         spec.type = LayerType(type);
-        int64_t in = 9;
+        int64_t in = spec.type == LayerType::swiglu ? 10 : 9;
         spec.in = in;
         spec.out = 5;
         spec.dim = in;
         spec.p = 0.3;
         if (spec.type == LayerType::attention) {
-            spec.heads = 2;
+            // Grouped-query (4 query heads on 2 key/value heads) with rotary positions.
+            spec.heads = 4;
+            spec.kv_heads = 2;
+            spec.rope_theta = 1000.0;
             spec.causal = true;
             spec.p = 0.2;
-            in = 3 * 2 * 3;
+            in = (4 + 2 * 2) * 2;
         }
         auto layer = make_layer(spec, ctx, "l", philox::kStreamParams);
         for (Param& prm : layer->params()) fill_random(prm.value, rng, -1.0, 1.0, low);
@@ -202,7 +207,7 @@ private slots:
         QTest::addColumn<int>("precision");
         QTest::addColumn<QString>("model");
         for (Precision p : {Precision::bf16_mixed, Precision::fp16_mixed})
-            for (const char* m : {"textbook", "deep_residual", "dropout_mlp", "gpt"})
+            for (const char* m : {"textbook", "deep_residual", "dropout_mlp", "gpt", "llama"})
                 QTest::newRow(qPrintable(QString("%1 %2").arg(m, QString::fromUtf8(precision_name(p).data())))) << int(p)
                                                                                                                   << QString(m);
     }
@@ -214,6 +219,7 @@ private slots:
         ModelSpec base = model == "textbook"        ? testmodels::textbook(8, 64)
                          : model == "deep_residual" ? testmodels::deep_residual(4, 16, 32, 0.2)
                          : model == "dropout_mlp"   ? testmodels::dropout_mlp()
+                         : model == "llama"         ? testmodels::llama(97, 32, 4, 2, 43, 2, 2, 8)
                                                     : testmodels::gpt(97, 24, 2, 2, 2, 8, 0.1, BlockSpec::Policy::full);
         base.precision = Precision(precision);
         const int n = int(base.blocks.size());

@@ -28,7 +28,7 @@ struct LayerField {
     const char* help = "";
     // What the validator accepts. A required dim is in [1, 2^31 - 1], an optional one may be 0
     // ("none"); a number is finite and positive, or a probability in [0, 1).
-    enum class Range { any, positive, probability } range = Range::any;
+    enum class Range { any, positive, non_negative, probability } range = Range::any;
 };
 
 // What the validator knows about a layer's place in the model, for the checks a type adds.
@@ -36,6 +36,7 @@ struct LayerPlace {
     bool first_in_model;  // the model's first layer (an embedding must be)
     int64_t rows, seq;    // rows of the batch, sequence length
     int64_t in;           // features coming in
+    const LayerSpec* embedding = nullptr;  // the model's first layer when it is an embedding
 };
 
 // Where a layer's input width comes from for a given spec: what the layer's own fields say it

@@ -10,7 +10,7 @@
 
 namespace ckpt {
 
-enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, dropout, embedding, attention };
+enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, rmsnorm, dropout, embedding, attention, swiglu };
 enum class LossType { mse, cross_entropy };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };
@@ -24,13 +24,18 @@ struct LayerSpec {
     LayerType type = LayerType::relu;
     int64_t in = 0, out = 0;  // linear
     bool bias = true;         // linear, layernorm (affine)
-    int64_t dim = 0;          // layernorm
-    double eps = 1e-5;        // layernorm
+    bool tied = false;        // linear: its weight is the model's embedding table (a tied LM head)
+    int64_t dim = 0;          // layernorm, rmsnorm
+    double eps = 1e-5;        // layernorm, rmsnorm
     double p = 0.0;           // dropout probability (dropout; attention: on the softmax output)
     int64_t vocab = 0;        // embedding: token ids in [0, vocab) -> rows of a (vocab, dim) table
     int64_t max_len = 0;      // embedding: learned positions for up to max_len tokens (0: none)
-    int64_t heads = 0;        // attention: (rows, 3d) fused QKV in -> (rows, d) out, d = heads * head size
+    // attention: a fused [Q | K | V] input of (heads + 2 kv_heads) * head size features in,
+    // heads * head size out; kv_heads < heads is grouped-query attention (0: as many as heads)
+    int64_t heads = 0;
+    int64_t kv_heads = 0;
     bool causal = false;      // attention: token t attends to tokens <= t
+    double rope_theta = 0.0;  // attention: rotary position embedding base (0: none; LLaMA 10000, Llama 3 500000)
     // Selective checkpointing: inside a checkpointed block, a saved layer keeps what its
     // backward needs and its output, so recomputation skips it (BlockSpec::policy custom).
     bool save = false;

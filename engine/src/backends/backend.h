@@ -52,6 +52,18 @@ public:
 // The elementwise activations (the layer types relu, gelu, tanh, silu).
 enum class Act : uint8_t { relu, gelu, tanh, silu };
 
+// An attention call's shape. The fused input has (heads + 2 kv_heads) parts of head_dim: Q's
+// heads, then K's and V's kv_heads; query head h reads key/value head h / (heads / kv_heads).
+struct AttentionShape {
+    int64_t batch = 1, seq = 1, heads = 1, kv_heads = 1, head_dim = 1;
+    bool causal = false;
+    float p = 0.0f;           // dropout on the softmax output
+    float rope_theta = 0.0f;  // rotary position embedding base (0: none)
+    int64_t width() const { return (heads + 2 * kv_heads) * head_dim; }  // features in
+    int64_t out() const { return heads * head_dim; }                     // features out
+    int64_t group() const { return heads / kv_heads; }
+};
+
 // What a device's memory holds besides the tensors the tracking allocator counts.
 struct DeviceMemory {
     int64_t reserved = 0;       // held from the system by the backend's pool (live + cached)
@@ -148,18 +160,27 @@ public:
     virtual void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
                                     int64_t rows, int64_t seq, int64_t vocab, int64_t dim) = 0;
 
-    // Scaled dot-product attention over a fused QKV projection. qkv: (batch*seq, 3*heads*hd) of
-    // type t, laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, heads*hd) of type
-    // t. The two products run in t (f32 accumulation); the softmax runs in f32 and probs
+    // Scaled dot-product attention over a fused projection. qkv: (batch*seq, a.width()) of type
+    // t, laid out [Q | K | V], head h in columns h*hd..; out: (batch*seq, a.out()) of type t.
+    // With rope_theta, Q and K are rotated by their position (LLaMA's rotate_half) on the way
+    // in. The two products run in t (f32 accumulation); the softmax runs in f32 and probs
     // (batch, heads, seq, seq) receives its f32 output (kept for backward); mask (same shape,
     // bytes) the dropout mask when p > 0; scratch as scratch.h sizes it for this device and t.
-    virtual void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
-                                   int64_t batch, int64_t seq, int64_t heads, int64_t hd, bool causal, float p,
-                                   uint64_t seed, uint64_t stream) = 0;
+    virtual void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs,
+                                   uint8_t* mask, void* scratch, uint64_t seed, uint64_t stream) = 0;
     // dqkv (type t) is overwritten.
-    virtual void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask,
-                                    const void* dout, void* dqkv, void* scratch, int64_t batch, int64_t seq,
-                                    int64_t heads, int64_t hd, bool causal, float p) = 0;
+    virtual void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs,
+                                    const uint8_t* mask, const void* dout, void* dqkv, void* scratch) = 0;
+
+    // RMSNorm in f32 (LLaMA's norm): y = x * rstd * gamma, rstd = 1 / sqrt(mean(x^2) + eps);
+    // rstd (rows) is kept for backward; dgamma is overwritten.
+    virtual void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
+                                 float eps) = 0;
+    virtual void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
+                                  float* dgamma, int64_t rows, int64_t cols) = 0;
+    // SwiGLU: x (rows, 2f) = [gate | up] -> y (rows, f) = silu(gate) * up, type t.
+    virtual void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) = 0;
+    virtual void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) = 0;
 
     // Loss scaling (fp16): whether every value is finite, and x *= s.
     virtual bool all_finite(const float* x, int64_t n) = 0;

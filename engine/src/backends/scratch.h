@@ -13,6 +13,12 @@
 
 namespace ckpt {
 
+// Rotary embeddings: Q and K rotated by position, for the whole batch (rows x (heads +
+// kv_heads) x head_dim of type t), laid out before the per-head matrices.
+inline int64_t rope_scratch_bytes(int64_t rows, int64_t heads, int64_t kv_heads, int64_t head_dim, bool rope, ElemType t) {
+    return rope ? rows * (heads + kv_heads) * head_dim * elem_size(t) : 0;
+}
+
 // f32: the dropped-out probabilities when p > 0. 16-bit: the scores, then (in the same place)
 // the probabilities as the product P V reads them.
 inline int64_t attention_forward_scratch_bytes(DeviceKind kind, int64_t seq, int64_t heads, bool dropout, ElemType t) {

@@ -62,6 +62,10 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
             stream += 2;
         }
     }
+    // A tied head shares the embedding's table (the validator made sure the model has one).
+    for (auto& layers : blocks_)
+        for (auto& layer : layers)
+            if (layer->spec().tied) layer->tie(&blocks_[0][0]->params()[0]);
     for (auto& layers : blocks_)
         for (auto& layer : layers)
             for (Param& p : layer->params()) params_.push_back(&p);

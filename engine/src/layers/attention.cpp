@@ -1,7 +1,9 @@
-// Multi-head scaled dot-product attention on a fused QKV input: (rows, 3d) -> (rows, d). Keeps
-// its input, the softmax output (batch, heads, T, T, always f32: autocast's softmax) and, with
-// dropout, the mask; its products run in the input's type; its scratch depends on the device's
-// kernel layout and the precision (backends/scratch.h).
+// Multi-head scaled dot-product attention on a fused [Q | K | V] input: (rows, (H + 2 Hkv) hd)
+// -> (rows, H hd). Grouped-query attention shares each of Hkv key/value heads among H / Hkv
+// query heads; rotary embeddings (rope_theta) rotate Q and K by position. Keeps its input, the
+// softmax output (batch, heads, T, T, always f32: autocast's softmax) and, with dropout, the
+// mask; its products run in the input's type; its scratch depends on the device's kernel
+// layout and the precision (backends/scratch.h).
 #include "backends/scratch.h"
 #include "layers/layer_types.h"
 
@@ -9,7 +11,7 @@ namespace ckpt {
 namespace {
 
 struct AttentionState final : LayerState {
-    Tensor qkv;    // (rows, 3d)
+    Tensor qkv;    // (rows, (H + 2 Hkv) hd)
     Tensor probs;  // (B, H, T, T)
     Tensor mask;   // (B, H, T, T) bytes, only with dropout
     std::vector<const Tensor*> tensors() const override {
@@ -22,15 +24,37 @@ class Attention final : public Layer {
 public:
     using Layer::Layer;
 
+    AttentionShape shape(OpContext& ctx, const Tensor& x) const {
+        AttentionShape a;
+        a.heads = spec_.heads;
+        a.kv_heads = spec_.kv_heads > 0 ? spec_.kv_heads : spec_.heads;
+        a.head_dim = x.cols() / (a.heads + 2 * a.kv_heads);
+        a.seq = ctx.seq;
+        a.batch = x.rows() / ctx.seq;
+        a.causal = spec_.causal;
+        a.p = float(spec_.p);
+        a.rope_theta = float(spec_.rope_theta);
+        return a;
+    }
+
+    Tensor scratch(OpContext& ctx, const AttentionShape& a, ElemType t, bool forward) const {
+        const DeviceKind k = ctx.be.kind();
+        const bool dropout = a.p > 0;
+        const int64_t bytes =
+            rope_scratch_bytes(a.batch * a.seq, a.heads, a.kv_heads, a.head_dim, a.rope_theta > 0, t) +
+            (forward ? attention_forward_scratch_bytes(k, a.seq, a.heads, dropout, t)
+                     : attention_backward_scratch_bytes(k, a.seq, a.heads, dropout, t));
+        return bytes > 0 ? ctx.make({bytes}, Category::temporary, ElemType::u8) : Tensor{};
+    }
+
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
-        const int64_t rows = x.rows(), d = x.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
-        const bool dropout = spec_.p > 0;
-        Tensor y = ctx.make({rows, d}, Category::temporary, x.type);
+        const AttentionShape a = shape(ctx, x);
+        const int64_t rows = x.rows(), B = a.batch, H = a.heads, T = a.seq;
+        Tensor y = ctx.make({rows, a.out()}, Category::temporary, x.type);
         Tensor probs = ctx.make({B, H, T, T});  // the softmax output, f32
-        Tensor mask, scratch;
-        if (dropout) mask = ctx.make({B, H, T, T}, Category::temporary, ElemType::u8);
-        if (const int64_t bytes = attention_forward_scratch_bytes(ctx.be.kind(), T, H, dropout, x.type))
-            scratch = ctx.make({bytes}, Category::temporary, ElemType::u8);
+        Tensor mask;
+        if (a.p > 0) mask = ctx.make({B, H, T, T}, Category::temporary, ElemType::u8);
+        Tensor work = scratch(ctx, a, x.type, true);
         if (state) {
             auto st = std::make_unique<AttentionState>();
             st->qkv = ctx.keep(x);
@@ -39,22 +63,19 @@ public:
             *state = std::move(st);
         }
         const uint64_t stream = ctx.dropout_stream++;
-        ctx.be.attention_forward(x.type, x.data(), y.data(), probs.f(), mask ? mask.u8() : nullptr,
-                                 scratch ? scratch.data() : nullptr, B, T, H, d / H, spec_.causal, float(spec_.p),
-                                 ctx.seed, stream);
+        ctx.be.attention_forward(x.type, a, x.data(), y.data(), probs.f(), mask ? mask.u8() : nullptr,
+                                 work ? work.data() : nullptr, ctx.seed, stream);
         return y;
     }
 
     Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) override {
         const auto& st = static_cast<AttentionState&>(state);
-        const bool dropout = bool(st.mask);
-        const int64_t rows = st.qkv.rows(), d = st.qkv.cols() / 3, T = ctx.seq, B = rows / T, H = spec_.heads;
+        const AttentionShape a = shape(ctx, st.qkv);
         const ElemType t = st.qkv.type;
-        Tensor dx = ctx.make(st.qkv.shape, Category::temporary, t);  // (rows, 3d)
-        Tensor scratch = ctx.make({attention_backward_scratch_bytes(ctx.be.kind(), T, H, dropout, t)},
-                                  Category::temporary, ElemType::u8);
-        ctx.be.attention_backward(t, st.qkv.data(), st.probs.f(), dropout ? st.mask.u8() : nullptr, dy.data(),
-                                  dx.data(), scratch.data(), B, T, H, d / H, spec_.causal, float(spec_.p));
+        Tensor dx = ctx.make(st.qkv.shape, Category::temporary, t);
+        Tensor work = scratch(ctx, a, t, false);
+        ctx.be.attention_backward(t, a, st.qkv.data(), st.probs.f(), st.mask ? st.mask.u8() : nullptr, dy.data(),
+                                  dx.data(), work ? work.data() : nullptr);
         return need_dx ? dx : Tensor{};
     }
 };

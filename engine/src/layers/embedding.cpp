@@ -30,13 +30,20 @@ public:
 
     Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool) override {
         const Tensor& tokens = static_cast<OneTensorState&>(state).kept;
+        // A tied LM head ran its backward first and left the table's gradient: this one is
+        // computed beside it and added, as autograd accumulates a shared parameter's gradient.
+        Tensor table_grad;
+        if (params_[0].grad) table_grad = ctx.make(params_[0].value.shape);
         for (Param& p : params_)
             if (!p.grad) p.grad = ctx.make(p.value.shape, Category::gradient);
         // Positions beyond the sequence length get zero gradient: the kernel covers seq rows.
         float* dpos = params_.size() > 1 ? params_[1].grad.f() : nullptr;
         if (dpos) ctx.be.fill(dpos, params_[1].grad.numel(), 0.0f);
-        ctx.be.embedding_backward(tokens.i64(), dy.f(), params_[0].grad.f(), dpos, tokens.numel(), ctx.seq,
-                                  spec_.vocab, spec_.dim);
+        float* dtable = table_grad ? table_grad.f() : params_[0].grad.f();
+        ctx.be.embedding_backward(tokens.i64(), dy.f(), dtable, dpos, tokens.numel(), ctx.seq, spec_.vocab, spec_.dim);
+        if (table_grad)
+            ctx.be.add(params_[0].grad.data(), ElemType::f32, table_grad.data(), ElemType::f32, params_[0].grad.data(),
+                       ElemType::f32, table_grad.numel());
         return {};  // token ids have no gradient
     }
 };

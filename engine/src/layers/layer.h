@@ -95,6 +95,8 @@ public:
     using Rebuild = LayerTraits::Rebuild;
     Rebuild rebuild_kind() const { return layer_traits(spec_.type).rebuild; }
     virtual StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor& output) { return nullptr; }
+    // A tied LM head shares the embedding's table: the executor hands it that parameter.
+    virtual void tie(Param* shared) {}
 
 protected:
     LayerSpec spec_;

@@ -12,5 +12,7 @@ std::unique_ptr<Layer> make_layernorm(const LayerSpec& s, OpContext& ctx, const 
 std::unique_ptr<Layer> make_dropout(const LayerSpec& s);
 std::unique_ptr<Layer> make_embedding(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream);
 std::unique_ptr<Layer> make_attention(const LayerSpec& s);
+std::unique_ptr<Layer> make_rmsnorm(const LayerSpec& s, OpContext& ctx, const std::string& name);
+std::unique_ptr<Layer> make_swiglu(const LayerSpec& s);
 
 }  // namespace ckpt

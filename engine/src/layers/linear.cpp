@@ -24,11 +24,14 @@ struct LinearState final : LayerState {
 class Linear final : public Layer {
 public:
     Linear(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream) : Layer(s) {
-        // PyTorch's default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+        // PyTorch's default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. A tied head has no
+        // weight of its own: it uses the embedding's table (tie()).
         const float bound = 1.0f / std::sqrt(float(s.in));
-        Param w{name + ".weight", ctx.make({s.out, s.in}, Category::parameter), {}, {}};  // (out, in)
-        ctx.be.fill_uniform(w.value.f(), w.value.numel(), -bound, bound, ctx.seed, stream);
-        params_.push_back(std::move(w));
+        if (!s.tied) {
+            Param w{name + ".weight", ctx.make({s.out, s.in}, Category::parameter), {}, {}};  // (out, in)
+            ctx.be.fill_uniform(w.value.f(), w.value.numel(), -bound, bound, ctx.seed, stream);
+            params_.push_back(std::move(w));
+        }
         if (s.bias) {
             Param b{name + ".bias", ctx.make({s.out}, Category::parameter), {}, {}};  // (out)
             ctx.be.fill_uniform(b.value.f(), s.out, -bound, bound, ctx.seed, stream + 1);
@@ -36,12 +39,14 @@ public:
         }
     }
 
+    void tie(Param* shared) override { tied_ = shared; }
+
     StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor&) override {
         auto st = std::make_unique<LinearState>();
         st->in_type = input.type;
         st->x = ctx.keep(ctx.cast_to(input, ctx.compute));
         if (ctx.compute != ElemType::f32 && ctx.input_needs_grad)
-            st->w_cast = ctx.cast_to(params_[0].value, ctx.compute, Category::weight_cast);
+            st->w_cast = ctx.cast_to(weight().value, ctx.compute, Category::weight_cast);
         return st;
     }
 
@@ -55,17 +60,17 @@ public:
                 st->x = ctx.keep(x);
                 *state = std::move(st);
             }
-            const float* W = params_[0].value.f();
-            if (spec_.bias) ctx.be.broadcast_rows(y.f(), params_[1].value.f(), rows, spec_.out, ElemType::f32);
+            const float* W = weight().value.f();
+            if (spec_.bias) ctx.be.broadcast_rows(y.f(), bias()->value.f(), rows, spec_.out, ElemType::f32);
             ctx.be.gemm(false, true, rows, spec_.out, spec_.in, 1.0f, x.f(), spec_.in, W, spec_.in,
                         spec_.bias ? 1.0f : 0.0f, y.f(), spec_.out);
             return y;
         }
         Tensor xc = ctx.cast_to(x, c);
-        Tensor wc = ctx.cast_to(params_[0].value, c, Category::weight_cast);
+        Tensor wc = ctx.cast_to(weight().value, c, Category::weight_cast);
         Tensor y = ctx.make({rows, spec_.out}, Category::temporary, c);
         if (spec_.bias) {
-            Tensor bc = ctx.cast_to(params_[1].value, c, Category::weight_cast);
+            Tensor bc = ctx.cast_to(bias()->value, c, Category::weight_cast);
             ctx.be.broadcast_rows(y.data(), bc.data(), rows, spec_.out, c);
         }
         ctx.be.gemm_ex(false, true, rows, spec_.out, spec_.in, 1.0f, xc.data(), spec_.in, wc.data(), spec_.in,
@@ -86,17 +91,20 @@ public:
         const Tensor& x = st.x;  // (rows, in)
         const int64_t rows = x.rows();
         const ElemType c = x.type;
+        Param& w = weight();
         Tensor dx;
         if (need_dx) dx = ctx.make({rows, spec_.in}, Category::temporary, c);
-        for (Param& p : params_)
-            if (!p.grad) p.grad = ctx.make(p.value.shape, Category::gradient);
+        // A gradient that already exists (a tied weight the embedding also uses) is added to.
+        const bool accumulate = bool(w.grad);
+        if (!w.grad) w.grad = ctx.make(w.value.shape, Category::gradient);
+        if (Param* b = bias(); b && !b->grad) b->grad = ctx.make(b->value.shape, Category::gradient);
         if (c == ElemType::f32) {
             if (need_dx)
-                ctx.be.gemm(false, false, rows, spec_.in, spec_.out, 1.0f, dy.f(), spec_.out, params_[0].value.f(),
-                            spec_.in, 0.0f, dx.f(), spec_.in);
-            ctx.be.gemm(true, false, spec_.out, spec_.in, rows, 1.0f, dy.f(), spec_.out, x.f(), spec_.in, 0.0f,
-                        params_[0].grad.f(), spec_.in);
-            if (spec_.bias) ctx.be.column_sum(params_[1].grad.f(), dy.f(), rows, spec_.out, ElemType::f32);
+                ctx.be.gemm(false, false, rows, spec_.in, spec_.out, 1.0f, dy.f(), spec_.out, w.value.f(), spec_.in, 0.0f,
+                            dx.f(), spec_.in);
+            ctx.be.gemm(true, false, spec_.out, spec_.in, rows, 1.0f, dy.f(), spec_.out, x.f(), spec_.in,
+                        accumulate ? 1.0f : 0.0f, w.grad.f(), spec_.in);
+            if (spec_.bias) ctx.be.column_sum(bias()->grad.f(), dy.f(), rows, spec_.out, ElemType::f32);
             return dx;
         }
         if (need_dx)
@@ -107,18 +115,28 @@ public:
             Tensor dw = ctx.make({spec_.out, spec_.in}, Category::temporary, c);
             ctx.be.gemm_ex(true, false, spec_.out, spec_.in, rows, 1.0f, dy.data(), spec_.out, x.data(), spec_.in, 0.0f,
                            dw.data(), spec_.in, c, c);
-            ctx.be.cast(dw.data(), c, params_[0].grad.data(), ElemType::f32, dw.numel());
+            if (accumulate)
+                ctx.be.add(w.grad.data(), ElemType::f32, dw.data(), c, w.grad.data(), ElemType::f32, dw.numel());
+            else
+                ctx.be.cast(dw.data(), c, w.grad.data(), ElemType::f32, dw.numel());
         }
         if (spec_.bias) {
             // The bias's gradient is a 16-bit sum (PyTorch's bias grad in autocast), held in f32.
+            Param& b = *bias();
             Tensor db = ctx.make({spec_.out}, Category::temporary, c);
-            ctx.be.column_sum(params_[1].grad.f(), dy.data(), rows, spec_.out, c);
-            ctx.be.cast(params_[1].grad.data(), ElemType::f32, db.data(), c, spec_.out);
-            ctx.be.cast(db.data(), c, params_[1].grad.data(), ElemType::f32, spec_.out);
+            ctx.be.column_sum(b.grad.f(), dy.data(), rows, spec_.out, c);
+            ctx.be.cast(b.grad.data(), ElemType::f32, db.data(), c, spec_.out);
+            ctx.be.cast(db.data(), c, b.grad.data(), ElemType::f32, spec_.out);
         }
         if (need_dx && st.in_type != c) return ctx.cast_to(dx, st.in_type);
         return dx;
     }
+
+private:
+    Param& weight() { return tied_ ? *tied_ : params_[0]; }
+    Param* bias() { return spec_.bias ? &params_[spec_.tied ? 0 : 1] : nullptr; }
+
+    Param* tied_ = nullptr;
 };
 
 }  // namespace

@@ -11,6 +11,8 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, OpContext& ctx, const s
     case LayerType::dropout: return make_dropout(spec);
     case LayerType::embedding: return make_embedding(spec, ctx, name, param_stream);
     case LayerType::attention: return make_attention(spec);
+    case LayerType::rmsnorm: return make_rmsnorm(spec, ctx, name);
+    case LayerType::swiglu: return make_swiglu(spec);
     case LayerType::relu:
     case LayerType::gelu:
     case LayerType::silu:

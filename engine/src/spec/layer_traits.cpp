@@ -15,6 +15,9 @@ void no_input(LayerSpec&, int64_t) {}
 std::vector<std::vector<int64_t>> no_params(const LayerSpec&) { return {}; }
 int no_draws(const LayerSpec&) { return 0; }
 
+// Attention's input is (heads + 2 kv_heads) head-sized parts.
+int64_t attention_width_units(const LayerSpec& l) { return l.heads + 2 * (l.kv_heads > 0 ? l.kv_heads : l.heads); }
+
 // Elementwise activations: differ only in name, what they keep and their cost per element.
 LayerTraits activation(LayerType t, const char* name, const char* summary, R rebuild, double flops_per_element) {
     LayerTraits a{t, name, summary, {}, rebuild,
@@ -35,18 +38,33 @@ std::vector<LayerTraits> make_table() {
     t.push_back({LayerType::linear, "linear", "y = x W^T + b: a matrix product and a bias",
                  {Field{K::dim, "in", true, &LayerSpec::in, nullptr, nullptr, "input features"},
                   Field{K::dim, "out", true, &LayerSpec::out, nullptr, nullptr, "output features"},
-                  Field{K::flag, "bias", false, nullptr, nullptr, &LayerSpec::bias, "add a bias (default true)"}},
+                  Field{K::flag, "bias", false, nullptr, nullptr, &LayerSpec::bias, "add a bias (default true)"},
+                  Field{K::flag, "tied", false, nullptr, nullptr, &LayerSpec::tied,
+                        "the weight is the model's embedding table (a tied LM head: one parameter, counted once)"}},
                  R::from_input, "its input (in floats per row)",
                  [](const LayerSpec& l, int64_t) { return l.out; },
                  [](LayerSpec& l, int64_t in) { l.in = in; },
                  [](const LayerSpec& l) {
-                     std::vector<std::vector<int64_t>> p{{l.out, l.in}};
+                     std::vector<std::vector<int64_t>> p;
+                     if (!l.tied) p.push_back({l.out, l.in});
                      if (l.bias) p.push_back({l.out});
                      return p;
                  },
                  [](const LayerSpec& l, int64_t rows, int64_t, int64_t) { return rows * l.in * 4; },
                  [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.in) * double(l.out); },
-                 no_draws, "in", nullptr, {"weight", "bias"}});
+                 no_draws, "in",
+                 [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
+                     if (!l.tied) return {};
+                     *field = "tied";
+                     if (!at.embedding) return "a tied linear needs the model to start with an embedding";
+                     if (at.embedding->vocab != l.out || at.embedding->dim != l.in)
+                         return "a tied linear must map the embedding's dim " + std::to_string(at.embedding->dim) +
+                                " to its vocab " + std::to_string(at.embedding->vocab) + ", got " + std::to_string(l.in) +
+                                " -> " + std::to_string(l.out);
+                     if (l.bias) return "a tied linear has no bias (set \"bias\": false)";
+                     return {};
+                 },
+                 {"weight", "bias"}});
     t.push_back(activation(LayerType::relu, "relu", "max(x, 0)", R::from_output, 1.0));
     t.push_back(activation(LayerType::gelu, "gelu", "GELU, tanh approximation", R::from_input, 20.0));
     t.push_back(activation(LayerType::tanh, "tanh", "tanh(x)", R::from_output, 20.0));
@@ -96,36 +114,82 @@ std::vector<LayerTraits> make_table() {
                  },
                  {"table", "position table"}});
     t.push_back({LayerType::attention, "attention",
-                 "multi-head scaled dot-product attention on a fused QKV input (3d features in, d out)",
-                 {Field{K::dim, "heads", true, &LayerSpec::heads, nullptr, nullptr, "heads (must divide d)"},
+                 "multi-head scaled dot-product attention on a fused [Q | K | V] input; grouped-query with "
+                 "kv_heads < heads; rotary positions with rope_theta",
+                 {Field{K::dim, "heads", true, &LayerSpec::heads, nullptr, nullptr, "query heads"},
+                  Field{K::dim, "kv_heads", false, &LayerSpec::kv_heads, nullptr, nullptr,
+                        "key/value heads, dividing heads (default: as many as heads)"},
                   Field{K::flag, "causal", false, nullptr, nullptr, &LayerSpec::causal, "token t sees tokens <= t (default false)"},
                   Field{K::number, "p", false, nullptr, &LayerSpec::p, nullptr, "dropout on the softmax output (default 0)",
-                        Range::probability}},
-                 R::no, "its QKV input (3d floats per row), the softmax output (heads x T floats per row) and, with "
-                        "dropout, its mask (heads x T bytes per row)",
-                 [](const LayerSpec&, int64_t in) { return in / 3; }, no_input, no_params,
+                        Range::probability},
+                  Field{K::number, "rope_theta", false, nullptr, &LayerSpec::rope_theta, nullptr,
+                        "rotary position embedding base, e.g. 10000 (default 0: none)", Range::non_negative}},
+                 R::no, "its QKV input ((heads + 2 kv_heads) x head size per row), the softmax output (heads x T "
+                        "floats per row) and, with dropout, its mask (heads x T bytes per row)",
+                 [](const LayerSpec& l, int64_t in) { return l.heads * (in / attention_width_units(l)); }, no_input,
+                 no_params,
                  [](const LayerSpec& l, int64_t rows, int64_t seq, int64_t in) {
                      return rows * in * 4 + rows * l.heads * seq * 4 + (l.p > 0 ? rows * l.heads * seq : 0);
                  },
                  [](const LayerSpec& l, double rows, double seq, int64_t in) {
-                     // QK^T and PV: 2 * 2 * rows * T * d, plus the softmax.
-                     return 4.0 * rows * seq * double(in / 3) + 5.0 * rows * double(l.heads) * seq;
+                     // QK^T and PV: 2 * 2 * rows * T * (heads x head size), plus the softmax.
+                     const double d = double(l.heads * (in / attention_width_units(l)));
+                     return 4.0 * rows * seq * d + 5.0 * rows * double(l.heads) * seq;
                  },
                  [](const LayerSpec&) { return 1; }, nullptr,
                  [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
-                     *field = "type";
-                     if (at.in % 3 != 0)
-                         return "attention takes a fused QKV input of 3 * hidden features, got " + std::to_string(at.in) +
-                                " (not a multiple of 3)";
-                     *field = "heads";
-                     if ((at.in / 3) % l.heads != 0)
-                         return std::to_string(l.heads) + " heads do not divide the hidden size " + std::to_string(at.in / 3);
+                     const int64_t kv = l.kv_heads > 0 ? l.kv_heads : l.heads, units = l.heads + 2 * kv;
+                     if (kv == l.heads) {  // plain multi-head attention: the messages people know
+                         *field = "type";
+                         if (at.in % 3 != 0)
+                             return "attention takes a fused QKV input of 3 * hidden features, got " +
+                                    std::to_string(at.in) + " (not a multiple of 3)";
+                         *field = "heads";
+                         if ((at.in / 3) % l.heads != 0)
+                             return std::to_string(l.heads) + " heads do not divide the hidden size " +
+                                    std::to_string(at.in / 3);
+                     } else {
+                         *field = "kv_heads";
+                         if (l.heads % kv != 0)
+                             return std::to_string(kv) + " key/value heads do not divide " + std::to_string(l.heads) +
+                                    " query heads";
+                         *field = "type";
+                         if (at.in % units != 0)
+                             return "grouped-query attention takes (heads + 2 kv_heads) = " + std::to_string(units) +
+                                    " head-sized parts, got " + std::to_string(at.in) + " features (not a multiple)";
+                     }
+                     *field = "rope_theta";
+                     if (l.rope_theta > 0 && (at.in / units) % 2 != 0)
+                         return "rotary embeddings need an even head size, got " + std::to_string(at.in / units);
                      // The scores (rows x heads x T) must stay within the element cap like any tensor.
                      *field = "";
                      const int64_t cap = int64_t(1) << 40;
                      if (at.rows > cap / l.heads || at.rows * l.heads > cap / at.seq)
                          return "attention scores of " + std::to_string(at.rows) + " x " + std::to_string(l.heads) + " x " +
                                 std::to_string(at.seq) + " elements exceed the limit of 2^40 elements per tensor";
+                     return {};
+                 }});
+    t.push_back({LayerType::rmsnorm, "rmsnorm", "x / sqrt(mean(x^2) + eps) times a learned scale (LLaMA's norm)",
+                 {Field{K::dim, "dim", true, &LayerSpec::dim, nullptr, nullptr, "features (must match the input)"},
+                  Field{K::number, "eps", false, nullptr, &LayerSpec::eps, nullptr, "added to the mean square (default 1e-5)",
+                        Range::positive}},
+                 R::no, "its input and the 1/rms of each row (features + 1 floats per row)", same_width,
+                 [](LayerSpec& l, int64_t in) { l.dim = in; },
+                 [](const LayerSpec& l) { return std::vector<std::vector<int64_t>>{{l.dim}}; },
+                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * (in + 1) * 4; },
+                 [](const LayerSpec&, double rows, double, int64_t in) { return 5.0 * rows * double(in); }, no_draws, "dim",
+                 nullptr, {"weight"}});
+    t.push_back({LayerType::swiglu, "swiglu", "SwiGLU: a [gate | up] input of 2f features to silu(gate) * up, f features",
+                 {}, R::from_input, "its [gate | up] input (2f per row)",
+                 [](const LayerSpec&, int64_t in) { return in / 2; }, no_input, no_params,
+                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * in * 4; },
+                 [](const LayerSpec&, double rows, double, int64_t in) { return 12.0 * rows * double(in); }, no_draws,
+                 nullptr,
+                 [](const LayerSpec&, const LayerPlace& at, std::string* field) -> std::string {
+                     *field = "type";
+                     if (at.in % 2 != 0)
+                         return "swiglu takes a [gate | up] input of 2f features, got " + std::to_string(at.in) +
+                                " (not even)";
                      return {};
                  }});
     return t;

@@ -157,6 +157,10 @@ void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& l
                 check_finite(v, fp);
                 if (v <= 0) fail(fp, "must be positive, got " + num(v));
             }
+            if (f.range == LayerField::Range::non_negative) {
+                check_finite(v, fp);
+                if (v < 0) fail(fp, "must not be negative, got " + num(v));
+            }
         }
     }
 }
@@ -166,7 +170,7 @@ void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& l
 // layer-traits table: field ranges, the field that must match the incoming width, parameter
 // and output sizes, and the checks a type adds.
 int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t features, bool first_block,
-                    const std::string& path) {
+                    const LayerSpec* embedding, const std::string& path) {
     if (b.layers.empty()) fail(path + ".layers", "a block needs at least one layer");
     const int64_t in_features = features;
     for (size_t i = 0; i < b.layers.size(); ++i) {
@@ -194,7 +198,8 @@ int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t featu
         check_elements(rows, out, lp, "output");
         if (t->check) {
             std::string field;
-            const std::string reason = t->check(l, LayerPlace{first_block && i == 0, rows, seq, features}, &field);
+            const std::string reason =
+                t->check(l, LayerPlace{first_block && i == 0, rows, seq, features, embedding}, &field);
             if (!reason.empty()) fail(field.empty() ? lp : lp + "." + field, reason);
         }
         features = out;
@@ -222,8 +227,9 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
     const int64_t rows = s.rows();
     if (rows < 0) fail("input.shape", "the input tensor has more than 2^40 elements");
     int64_t features = s.token_input() ? 1 : s.input_features();  // a token id per row
+    const LayerSpec* embedding = s.token_input() ? &s.blocks[0].layers[0] : nullptr;
     for (size_t b = 0; b < s.blocks.size(); ++b)
-        features = check_block(s.blocks[b], rows, s.sequence_length(), features, b == 0, block_path(b));
+        features = check_block(s.blocks[b], rows, s.sequence_length(), features, b == 0, embedding, block_path(b));
 }
 
 // ---- JSON reading -------------------------------------------------------------------------

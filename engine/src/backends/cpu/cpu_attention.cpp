@@ -3,6 +3,10 @@
 // (T, T) scratch. The 16-bit path follows autocast: the products run in 16 bits with f32
 // accumulation (scores into a 16-bit scratch), the softmax reads them and writes its f32
 // output (kept), and the probabilities enter P V rounded to 16 bits (dropped out first).
+// Grouped-query attention reads key/value head h / group for query head h, and the gradients
+// of a shared head add up over its group in head order. Rotary embeddings rotate Q and K into a
+// scratch copy before the products (LLaMA's rotate_half); the gradients come out of the
+// products in the rotated frame and are rotated back in place.
 #include <omp.h>
 
 #include <algorithm>
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/scratch.h"
 #include "core/philox.h"
 
 namespace ckpt::cpu {
@@ -50,60 +55,112 @@ void dropped(const float* P, uint8_t* M, void* A, int64_t n, float p, bool draw,
     }
 }
 
+// Rotates head vectors of `heads` consecutive parts of every row (position = row % T) by the
+// rotary angles, from src (row stride lds) to dst (row stride ldd); `sign` -1 rotates back.
+template <typename IO>
+void rotate(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, int64_t T, int64_t heads, int64_t hd,
+            float theta, float sign) {
+    const int64_t half = hd / 2;
+    std::vector<float> inv(static_cast<size_t>(half));
+    for (int64_t i = 0; i < half; ++i) inv[size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(hd));
+#pragma omp parallel for if (rows * heads * hd > kParallelMin)
+    for (int64_t r = 0; r < rows; ++r) {
+        const float pos = float(r % T);
+        for (int64_t h = 0; h < heads; ++h) {
+            const int64_t s0 = r * lds + h * hd, d0 = r * ldd + h * hd;
+            for (int64_t i = 0; i < half; ++i) {
+                const float angle = pos * inv[size_t(i)];
+                const float c = std::cos(angle), sn = sign * std::sin(angle);
+                const float x1 = IO::load(src, s0 + i), x2 = IO::load(src, s0 + i + half);
+                IO::store(dst, d0 + i, x1 * c - x2 * sn);
+                IO::store(dst, d0 + i + half, x2 * c + x1 * sn);
+            }
+        }
+    }
+}
+
 }  // namespace
 
-void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch, int64_t B,
-                       int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed, uint64_t stream) {
-    const int64_t d = H * hd, ld = 3 * d;
-    const float scale = 1.0f / std::sqrt(float(hd));
+void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs, uint8_t* mask,
+                       void* scratch, uint64_t seed, uint64_t stream) {
+    const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
+    const int64_t W = a.width(), d = a.out(), rows = B * T;
+    const float scale = 1.0f / std::sqrt(float(hd)), p = a.p;
+    const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
+        // Q and K as the products read them: rotated into the scratch's first part, or in place.
+        const void* qk = qkv;
+        int64_t ldqk = W;
+        void* work = scratch;
+        if (rope) {
+            rotate<IO>(qkv, W, scratch, (H + Hk) * hd, rows, T, H + Hk, hd, a.rope_theta, 1.0f);
+            qk = scratch;
+            ldqk = (H + Hk) * hd;
+            work = offset(scratch, rows * (H + Hk) * hd, t);
+        }
         for (int64_t b = 0; b < B; ++b) {
             for (int64_t h = 0; h < H; ++h) {
-                const void* Q = offset(qkv, b * T * ld + h * hd, t);
-                const void* K = offset(Q, d, t);
-                const void* V = offset(Q, 2 * d, t);
+                const int64_t j = h / g;  // its key/value head
+                const void* Q = offset(qk, b * T * ldqk + h * hd, t);
+                const void* K = offset(qk, b * T * ldqk + (H + j) * hd, t);
+                const void* V = offset(qkv, b * T * W + (H + Hk + j) * hd, t);
                 float* P = probs + (b * H + h) * T * T;  // (T, T)
                 uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
                 const uint64_t base = uint64_t((b * H + h) * T * T);
                 void* O = offset(out, b * T * d + h * hd, t);
                 if (t == ElemType::f32) {
-                    gemm_ex(false, true, T, T, hd, scale, Q, ld, K, ld, 0.0f, P, T, t, t);
-                    softmax_rows<F32>(P, P, T, causal);
+                    gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, P, T, t, t);
+                    softmax_rows<F32>(P, P, T, a.causal);
                     const float* A = P;
                     if (p > 0.0f) {
-                        dropped<F32>(P, M, scratch, T * T, p, true, base, seed, stream);
-                        A = static_cast<const float*>(scratch);
+                        dropped<F32>(P, M, work, T * T, p, true, base, seed, stream);
+                        A = static_cast<const float*>(work);
                     }
-                    gemm_ex(false, false, T, hd, T, 1.0f, A, T, V, ld, 0.0f, O, d, t, t);
+                    gemm_ex(false, false, T, hd, T, 1.0f, A, T, V, W, 0.0f, O, d, t, t);
                 } else {
-                    gemm_ex(false, true, T, T, hd, scale, Q, ld, K, ld, 0.0f, scratch, T, t, t);  // scores, 16-bit
-                    softmax_rows<IO>(scratch, P, T, causal);
-                    dropped<IO>(P, M, scratch, T * T, p, true, base, seed, stream);
-                    gemm_ex(false, false, T, hd, T, 1.0f, scratch, T, V, ld, 0.0f, O, d, t, t);
+                    gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, work, T, t, t);  // scores, 16-bit
+                    softmax_rows<IO>(work, P, T, a.causal);
+                    dropped<IO>(P, M, work, T * T, p, true, base, seed, stream);
+                    gemm_ex(false, false, T, hd, T, 1.0f, work, T, V, W, 0.0f, O, d, t, t);
                 }
             }
         }
     });
 }
 
-void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
-                        void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p) {
-    const int64_t d = H * hd, ld = 3 * d;
-    const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
+void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs, const uint8_t* mask,
+                        const void* dout, void* dqkv, void* scratch) {
+    const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
+    const int64_t W = a.width(), d = a.out(), rows = B * T;
+    const float scale = 1.0f / std::sqrt(float(hd)), p = a.p, keep_scale = 1.0f / (1.0f - p);
+    const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
+        const void* qk = qkv;
+        int64_t ldqk = W;
+        void* work = scratch;
+        if (rope) {
+            rotate<IO>(qkv, W, scratch, (H + Hk) * hd, rows, T, H + Hk, hd, a.rope_theta, 1.0f);
+            qk = scratch;
+            ldqk = (H + Hk) * hd;
+            work = offset(scratch, rows * (H + Hk) * hd, t);
+        }
         // f32: dP then the dropped-out probabilities; 16-bit: those probabilities, then dS.
-        void* first = scratch;
-        void* second = offset(scratch, T * T, t);
+        void* first = work;
+        void* second = offset(work, T * T, t);
+        thread_local std::vector<float> gbuf;
+        gbuf.resize(size_t(T));
         for (int64_t b = 0; b < B; ++b) {
             for (int64_t h = 0; h < H; ++h) {
-                const void* Q = offset(qkv, b * T * ld + h * hd, t);
-                const void* K = offset(Q, d, t);
-                const void* V = offset(Q, 2 * d, t);
-                void* dQ = offset(dqkv, b * T * ld + h * hd, t);
-                void* dK = offset(dQ, d, t);
-                void* dV = offset(dQ, 2 * d, t);
+                const int64_t j = h / g;
+                const float beta = h % g == 0 ? 0.0f : 1.0f;  // a shared head's gradient adds up in order
+                const void* Q = offset(qk, b * T * ldqk + h * hd, t);
+                const void* K = offset(qk, b * T * ldqk + (H + j) * hd, t);
+                const void* V = offset(qkv, b * T * W + (H + Hk + j) * hd, t);
+                void* dQ = offset(dqkv, b * T * W + h * hd, t);
+                void* dK = offset(dqkv, b * T * W + (H + j) * hd, t);
+                void* dV = offset(dqkv, b * T * W + (H + Hk + j) * hd, t);
                 const float* P = probs + (b * H + h) * T * T;
                 const uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
                 const void* dO = offset(dout, b * T * d + h * hd, t);
@@ -114,27 +171,27 @@ void attention_backward(ElemType t, const void* qkv, const float* probs, const u
                     dropped<IO>(P, const_cast<uint8_t*>(M), buf, T * T, M ? p : 0.0f, false, 0, 0, 0);
                     A = buf;
                 }
-                gemm_ex(true, false, T, hd, T, 1.0f, A, T, dO, d, 0.0f, dV, ld, t, t);   // dV = A^T dO
-                gemm_ex(false, true, T, T, hd, 1.0f, dO, d, V, ld, 0.0f, dS, T, t, t);   // dA = dO V^T
-                thread_local std::vector<float> g;
-                g.resize(size_t(T));
+                gemm_ex(true, false, T, hd, T, 1.0f, A, T, dO, d, beta, dV, W, t, t);    // dV (+)= A^T dO
+                gemm_ex(false, true, T, T, hd, 1.0f, dO, d, V, W, 0.0f, dS, T, t, t);    // dA = dO V^T
                 for (int64_t i = 0; i < T; ++i) {
                     // dA through the dropout, then dS = scale * P * (dA - rowsum(dA * P)).
                     const float* pr = P + i * T;
                     double dot = 0.0;
-                    for (int64_t j = 0; j < T; ++j) {
-                        float v = IO::load(dS, i * T + j);
-                        if (M) v = M[i * T + j] ? v * keep_scale : 0.0f;
-                        g[size_t(j)] = v;
-                        dot += double(v) * double(pr[j]);
+                    for (int64_t k = 0; k < T; ++k) {
+                        float v = IO::load(dS, i * T + k);
+                        if (M) v = M[i * T + k] ? v * keep_scale : 0.0f;
+                        gbuf[size_t(k)] = v;
+                        dot += double(v) * double(pr[k]);
                     }
                     const float fdot = float(dot);
-                    for (int64_t j = 0; j < T; ++j) IO::store(dS, i * T + j, scale * pr[j] * (g[size_t(j)] - fdot));
+                    for (int64_t k = 0; k < T; ++k) IO::store(dS, i * T + k, scale * pr[k] * (gbuf[size_t(k)] - fdot));
                 }
-                gemm_ex(false, false, T, hd, T, 1.0f, dS, T, K, ld, 0.0f, dQ, ld, t, t);  // dQ = dS K
-                gemm_ex(true, false, T, hd, T, 1.0f, dS, T, Q, ld, 0.0f, dK, ld, t, t);   // dK = dS^T Q
+                gemm_ex(false, false, T, hd, T, 1.0f, dS, T, K, ldqk, 0.0f, dQ, W, t, t);  // dQ = dS K
+                gemm_ex(true, false, T, hd, T, 1.0f, dS, T, Q, ldqk, beta, dK, W, t, t);   // dK (+)= dS^T Q
             }
         }
+        // The products gave dQ and dK in the rotated frame: rotate them back, in place.
+        if (rope) rotate<IO>(dqkv, W, dqkv, W, rows, T, H + Hk, hd, a.rope_theta, -1.0f);
     });
 }
 

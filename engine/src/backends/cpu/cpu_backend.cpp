@@ -431,15 +431,77 @@ public:
         }
     }
 
-    void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
-                           int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
-                           uint64_t stream) override {
-        cpu::attention_forward(t, qkv, out, probs, mask, scratch, B, T, H, hd, causal, p, seed, stream);
+    void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs,
+                           uint8_t* mask, void* scratch, uint64_t seed, uint64_t stream) override {
+        cpu::attention_forward(t, a, qkv, out, probs, mask, scratch, seed, stream);
     }
-    void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
-                            void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
-                            float p) override {
-        cpu::attention_backward(t, qkv, probs, mask, dout, dqkv, scratch, B, T, H, hd, causal, p);
+    void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs,
+                            const uint8_t* mask, const void* dout, void* dqkv, void* scratch) override {
+        cpu::attention_backward(t, a, qkv, probs, mask, dout, dqkv, scratch);
+    }
+
+    // RMSNorm: statistics in double like LayerNorm's.
+    void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
+                         float eps) override {
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * cols;
+            float* yr = y + r * cols;
+            double ss = 0.0;
+            for (int64_t c = 0; c < cols; ++c) ss += double(xr[c]) * double(xr[c]);
+            const float rs = float(1.0 / std::sqrt(ss / double(cols) + double(eps)));
+            rstd[r] = rs;
+            for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * rs * gamma[c];
+        }
+    }
+    void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
+                          float* dgamma, int64_t rows, int64_t cols) override {
+        // dx = rs * (g - xhat * mean(g * xhat)), g = dy * gamma, xhat = x * rs.
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t r = 0; r < rows; ++r) {
+            const float* xr = x + r * cols;
+            const float* dyr = dy + r * cols;
+            float* dxr = dx + r * cols;
+            const float rs = rstd[r];
+            double s = 0.0;
+            for (int64_t c = 0; c < cols; ++c) s += double(dyr[c] * gamma[c]) * double(xr[c] * rs);
+            const float m = float(s / double(cols));
+            for (int64_t c = 0; c < cols; ++c) dxr[c] = rs * (dyr[c] * gamma[c] - xr[c] * rs * m);
+        }
+        constexpr int64_t kSlice = 256;
+        const int64_t slices = (cols + kSlice - 1) / kSlice;
+#pragma omp parallel for if (rows * cols > kParallelMin)
+        for (int64_t sl = 0; sl < slices; ++sl) {
+            const int64_t c0 = sl * kSlice, c1 = std::min(cols, c0 + kSlice);
+            for (int64_t c = c0; c < c1; ++c) dgamma[c] = 0.0f;
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = c0; c < c1; ++c) dgamma[c] += dy[r * cols + c] * (x[r * cols + c] * rstd[r]);
+        }
+    }
+    void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) override {
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
+#pragma omp parallel for if (rows * f > kParallelMin)
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = 0; c < f; ++c) {
+                    const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
+                    IO::store(y, r * f + c, gate / (1.0f + std::exp(-gate)) * up);
+                }
+        });
+    }
+    void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) override {
+        cpu::dispatch(t, [&](auto io) {
+            using IO = decltype(io);
+#pragma omp parallel for if (rows * f > kParallelMin)
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t c = 0; c < f; ++c) {
+                    const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
+                    const float g = IO::load(dy, r * f + c);
+                    const float sg = 1.0f / (1.0f + std::exp(-gate)), silu = gate * sg;
+                    IO::store(dx, r * 2 * f + c, g * up * (sg + gate * sg * (1.0f - sg)));
+                    IO::store(dx, r * 2 * f + f + c, g * silu);
+                }
+        });
     }
 
     bool all_finite(const float* x, int64_t n) override {

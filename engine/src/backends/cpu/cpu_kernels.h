@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "backends/backend.h"
 #include "core/elem_type.h"
 
 namespace ckpt::cpu {
@@ -49,9 +50,9 @@ inline void* offset(void* p, int64_t elements, ElemType t) { return static_cast<
 void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
              const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c);
 
-void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch, int64_t B,
-                       int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed, uint64_t stream);
-void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
-                        void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p);
+void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs, uint8_t* mask,
+                       void* scratch, uint64_t seed, uint64_t stream);
+void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs, const uint8_t* mask,
+                        const void* dout, void* dqkv, void* scratch);
 
 }  // namespace ckpt::cpu

@@ -59,6 +59,22 @@ __global__ void softmax_backward_k(void* dA, const float* P, const uint8_t* mask
 }
 
 template <typename IO>
+__global__ void rope_k(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, int64_t T, int64_t heads,
+                       int64_t hd, float theta, float sign) {
+    const int64_t half = hd / 2;
+    CKPT_GRID_STRIDE(k, rows * heads * half) {
+        const int64_t i = k % half, h = (k / half) % heads, r = k / (half * heads);
+        const float inv = 1.0f / powf(theta, float(2 * i) / float(hd));
+        const float angle = float(r % T) * inv;
+        const float c = cosf(angle), sn = sign * sinf(angle);
+        const int64_t s0 = r * lds + h * hd, d0 = r * ldd + h * hd;
+        const float x1 = IO::load(src, s0 + i), x2 = IO::load(src, s0 + i + half);
+        IO::store(dst, d0 + i, x1 * c - x2 * sn);
+        IO::store(dst, d0 + i + half, x2 * c + x1 * sn);
+    }
+}
+
+template <typename IO>
 __global__ void apply_mask_k(const float* P, const uint8_t* mask, void* A, int64_t n, float keep_scale) {
     CKPT_GRID_STRIDE(i, n) IO::store(A, i, mask ? (mask[i] ? __fmul_rn(P[i], keep_scale) : 0.0f) : P[i]);
 }
@@ -78,6 +94,15 @@ void attention_softmax_backward(void* dA, ElemType t, const float* P, const uint
     dispatch_type(t, [&](auto io) {
         softmax_backward_k<decltype(io)><<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(
             dA, P, mask, rows, T, scale, keep_scale);
+    });
+}
+
+void rope_rotate(const void* src, int64_t lds, void* dst, int64_t ldd, ElemType t, int64_t rows, int64_t T,
+                 int64_t heads, int64_t hd, float theta, float sign, cudaStream_t s) {
+    const int64_t n = rows * heads * (hd / 2);
+    if (n <= 0) return;
+    dispatch_type(t, [&](auto io) {
+        rope_k<decltype(io)><<<grid_for(n), kThreads, 0, s>>>(src, lds, dst, ldd, rows, T, heads, hd, theta, sign);
     });
 }
 

@@ -370,67 +370,136 @@ public:
         launched("embedding_backward");
     }
 
-    // Per batch element: every head's scores in one strided-batched product, the softmax (and
-    // dropout) over all of them, then every head's output. f32 puts the scores straight into the
-    // kept probabilities; 16-bit runs score into the scratch (heads, T, T) and feeds P V the
-    // probabilities rounded to 16 bits (dropped out first), as autocast does.
-    void attention_forward(ElemType t, const void* qkv, void* out, float* probs, uint8_t* mask, void* scratch,
-                           int64_t B, int64_t T, int64_t H, int64_t hd, bool causal, float p, uint64_t seed,
-                           uint64_t stream) override {
+    // Per batch element: the scores of the heads in one strided-batched product (for grouped
+    // heads, one product per position k in the group, batched over the kv_heads groups, the
+    // key/value head shared through its stride), the softmax (and dropout) over all of them,
+    // then the heads' outputs. f32 puts the scores straight into the kept probabilities; 16-bit
+    // runs score into the scratch (heads, T, T) and feeds P V the probabilities rounded to 16
+    // bits (dropped out first), as autocast does. Rotary embeddings rotate Q and K into the
+    // scratch's first part first.
+    void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs,
+                           uint8_t* mask, void* scratch, uint64_t seed, uint64_t stream) override {
         use();
-        const int64_t d = H * hd, ld = 3 * d, TT = T * T, es = elem_size(t);
-        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
-        const bool f32 = t == ElemType::f32;
+        const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
+        const int64_t W = a.width(), d = a.out(), TT = T * T, es = elem_size(t), rows = B * T;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - a.p);
+        const bool f32 = t == ElemType::f32, rope = a.rope_theta > 0.0f;
+        const char* qk = static_cast<const char*>(qkv);
+        int64_t ldqk = W;
+        char* work = static_cast<char*>(scratch);
+        if (rope) {
+            cuda::rope_rotate(qkv, W, scratch, (H + Hk) * hd, t, rows, T, H + Hk, hd, a.rope_theta, 1.0f, stream_);
+            qk = static_cast<const char*>(scratch);
+            ldqk = (H + Hk) * hd;
+            work += rows * (H + Hk) * hd * es;
+        }
         for (int64_t b = 0; b < B; ++b) {
-            const char* Q = static_cast<const char*>(qkv) + b * T * ld * es;
+            const char* Qb = qk + b * T * ldqk * es;
+            const char* Vb = static_cast<const char*>(qkv) + (b * T * W + (H + Hk) * hd) * es;
             float* P = probs + b * H * TT;
-            uint8_t* M = p > 0.0f ? mask + b * H * TT : nullptr;
-            void* S = f32 ? static_cast<void*>(P) : scratch;
-            gemm_strided(false, true, T, T, hd, scale, Q, ld, hd, Q + d * es, ld, hd, 0.0f, S, T, TT, H, t);
-            cuda::attention_softmax(S, t, P, H * T, T, causal, stream_);
-            const void* A = P;
+            uint8_t* M = a.p > 0.0f ? mask + b * H * TT : nullptr;
+            char* S = f32 ? reinterpret_cast<char*>(P) : work;
+            const int64_t ses = f32 ? 4 : es;  // bytes per score element
+            for (int64_t k = 0; k < g; ++k)
+                gemm_strided(false, true, T, T, hd, scale, Qb + k * hd * es, ldqk, g * hd, Qb + H * hd * es, ldqk, hd,
+                             0.0f, S + k * TT * ses, T, g * TT, Hk, t);
+            cuda::attention_softmax(S, t, P, H * T, T, a.causal, stream_);
+            const char* A = reinterpret_cast<const char*>(P);
+            int64_t aes = 4;
             if (M) {
-                cuda::dropout_forward(ElemType::f32, P, scratch, t, M, H * TT, p, keep_scale, uint64_t(b * H * TT),
-                                      seed, stream, stream_);
-                A = scratch;
+                cuda::dropout_forward(ElemType::f32, P, work, t, M, H * TT, a.p, keep_scale, uint64_t(b * H * TT), seed,
+                                      stream, stream_);
+                A = work;
+                aes = es;
             } else if (!f32) {
-                cuda::apply_mask(P, nullptr, scratch, t, H * TT, 1.0f, stream_);
-                A = scratch;
+                cuda::apply_mask(P, nullptr, work, t, H * TT, 1.0f, stream_);
+                A = work;
+                aes = es;
             }
-            gemm_strided(false, false, T, hd, T, 1.0f, A, T, TT, Q + 2 * d * es, ld, hd, 0.0f,
-                         static_cast<char*>(out) + b * T * d * es, d, hd, H, t);
+            char* O = static_cast<char*>(out) + b * T * d * es;
+            for (int64_t k = 0; k < g; ++k)
+                gemm_strided(false, false, T, hd, T, 1.0f, A + k * TT * aes, T, g * TT, Vb, W, hd, 0.0f,
+                             O + k * hd * es, d, g * hd, Hk, t);
         }
         launched("attention_forward");
     }
-    // Scratch: f32: dS (heads, T, T), and the dropped-out probabilities with dropout; 16-bit:
-    // the probabilities as the products read them, then dS.
-    void attention_backward(ElemType t, const void* qkv, const float* probs, const uint8_t* mask, const void* dout,
-                            void* dqkv, void* scratch, int64_t B, int64_t T, int64_t H, int64_t hd, bool causal,
-                            float p) override {
+    // Scratch: the rotated Q and K with rotary embeddings, then f32: dS (heads, T, T), and the
+    // dropped-out probabilities with dropout; 16-bit: the probabilities as the products read
+    // them, then dS. The gradient of a shared key/value head adds up over its group in order k.
+    void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs,
+                            const uint8_t* mask, const void* dout, void* dqkv, void* scratch) override {
         use();
-        const int64_t d = H * hd, ld = 3 * d, TT = T * T, es = elem_size(t);
-        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - p);
-        const bool f32 = t == ElemType::f32;
-        void* dS = f32 ? scratch : static_cast<char*>(scratch) + H * TT * es;
-        void* A = f32 ? static_cast<char*>(scratch) + H * TT * es : scratch;
-        for (int64_t b = 0; b < B; ++b) {
-            const char* Q = static_cast<const char*>(qkv) + b * T * ld * es;
-            const float* P = probs + b * H * TT;
-            const uint8_t* M = p > 0.0f && mask ? mask + b * H * TT : nullptr;
-            const char* dO = static_cast<const char*>(dout) + b * T * d * es;
-            char* dQ = static_cast<char*>(dqkv) + b * T * ld * es;
-            const void* Ause = P;
-            if (M || !f32) {
-                cuda::apply_mask(P, M, A, t, H * TT, keep_scale, stream_);
-                Ause = A;
-            }
-            gemm_strided(true, false, T, hd, T, 1.0f, Ause, T, TT, dO, d, hd, 0.0f, dQ + 2 * d * es, ld, hd, H, t);  // dV
-            gemm_strided(false, true, T, T, hd, 1.0f, dO, d, hd, Q + 2 * d * es, ld, hd, 0.0f, dS, T, TT, H, t);     // dA
-            cuda::attention_softmax_backward(dS, t, P, M, H * T, T, scale, keep_scale, stream_);
-            gemm_strided(false, false, T, hd, T, 1.0f, dS, T, TT, Q + d * es, ld, hd, 0.0f, dQ, ld, hd, H, t);       // dQ
-            gemm_strided(true, false, T, hd, T, 1.0f, dS, T, TT, Q, ld, hd, 0.0f, dQ + d * es, ld, hd, H, t);        // dK
+        const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
+        const int64_t W = a.width(), d = a.out(), TT = T * T, es = elem_size(t), rows = B * T;
+        const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - a.p);
+        const bool f32 = t == ElemType::f32, rope = a.rope_theta > 0.0f;
+        const char* qk = static_cast<const char*>(qkv);
+        int64_t ldqk = W;
+        char* work = static_cast<char*>(scratch);
+        if (rope) {
+            cuda::rope_rotate(qkv, W, scratch, (H + Hk) * hd, t, rows, T, H + Hk, hd, a.rope_theta, 1.0f, stream_);
+            qk = static_cast<const char*>(scratch);
+            ldqk = (H + Hk) * hd;
+            work += rows * (H + Hk) * hd * es;
         }
+        const int64_t ses = f32 ? 4 : es;
+        char* dS = f32 ? work : work + H * TT * es;
+        char* Abuf = f32 ? work + H * TT * 4 : work;
+        for (int64_t b = 0; b < B; ++b) {
+            const char* Qb = qk + b * T * ldqk * es;
+            const char* Vb = static_cast<const char*>(qkv) + (b * T * W + (H + Hk) * hd) * es;
+            const float* P = probs + b * H * TT;
+            const uint8_t* M = a.p > 0.0f && mask ? mask + b * H * TT : nullptr;
+            const char* dO = static_cast<const char*>(dout) + b * T * d * es;
+            char* dQb = static_cast<char*>(dqkv) + b * T * W * es;
+            const char* A = reinterpret_cast<const char*>(P);
+            int64_t aes = 4;
+            if (M || !f32) {
+                cuda::apply_mask(P, M, Abuf, t, H * TT, keep_scale, stream_);
+                A = Abuf;
+                aes = es;
+            }
+            for (int64_t k = 0; k < g; ++k) {
+                const float beta = k == 0 ? 0.0f : 1.0f;
+                gemm_strided(true, false, T, hd, T, 1.0f, A + k * TT * aes, T, g * TT, dO + k * hd * es, d, g * hd, beta,
+                             dQb + (H + Hk) * hd * es, W, hd, Hk, t);  // dV (+)= A^T dO
+                gemm_strided(false, true, T, T, hd, 1.0f, dO + k * hd * es, d, g * hd, Vb, W, hd, 0.0f,
+                             dS + k * TT * ses, T, g * TT, Hk, t);  // dA = dO V^T
+            }
+            cuda::attention_softmax_backward(dS, t, P, M, H * T, T, scale, keep_scale, stream_);
+            for (int64_t k = 0; k < g; ++k) {
+                const float beta = k == 0 ? 0.0f : 1.0f;
+                gemm_strided(false, false, T, hd, T, 1.0f, dS + k * TT * ses, T, g * TT, Qb + H * hd * es, ldqk, hd, 0.0f,
+                             dQb + k * hd * es, W, g * hd, Hk, t);  // dQ = dS K
+                gemm_strided(true, false, T, hd, T, 1.0f, dS + k * TT * ses, T, g * TT, Qb + k * hd * es, ldqk, g * hd,
+                             beta, dQb + H * hd * es, W, hd, Hk, t);  // dK (+)= dS^T Q
+            }
+        }
+        if (rope) cuda::rope_rotate(dqkv, W, dqkv, W, t, rows, T, H + Hk, hd, a.rope_theta, -1.0f, stream_);
         launched("attention_backward");
+    }
+
+    void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
+                         float eps) override {
+        use();
+        cuda::rmsnorm_forward(x, gamma, y, rstd, rows, cols, eps, stream_);
+        launched("rmsnorm_forward");
+    }
+    void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
+                          float* dgamma, int64_t rows, int64_t cols) override {
+        use();
+        cuda::rmsnorm_backward(x, gamma, rstd, dy, dx, dgamma, rows, cols, ws_, stream_);
+        launched("rmsnorm_backward");
+    }
+    void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) override {
+        use();
+        cuda::swiglu_forward(t, x, y, rows, f, stream_);
+        launched("swiglu_forward");
+    }
+    void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) override {
+        use();
+        cuda::swiglu_backward(t, x, dy, dx, rows, f, stream_);
+        launched("swiglu_backward");
     }
 
     bool all_finite(const float* x, int64_t n) override {

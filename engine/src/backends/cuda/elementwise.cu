@@ -76,6 +76,26 @@ __global__ void scale_k(float* x, int64_t n, float v) {
     CKPT_GRID_STRIDE(i, n) x[i] = __fmul_rn(x[i], v);
 }
 
+template <typename IO>
+__global__ void swiglu_forward_k(const void* x, void* y, int64_t rows, int64_t f) {
+    CKPT_GRID_STRIDE(i, rows * f) {
+        const int64_t r = i / f, c = i % f;
+        const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
+        IO::store(y, i, gate / (1.0f + expf(-gate)) * up);
+    }
+}
+
+template <typename IO>
+__global__ void swiglu_backward_k(const void* x, const void* dy, void* dx, int64_t rows, int64_t f) {
+    CKPT_GRID_STRIDE(i, rows * f) {
+        const int64_t r = i / f, c = i % f;
+        const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c), g = IO::load(dy, i);
+        const float sg = 1.0f / (1.0f + expf(-gate));
+        IO::store(dx, r * 2 * f + c, g * up * (sg + gate * sg * (1.0f - sg)));
+        IO::store(dx, r * 2 * f + f + c, g * (gate * sg));
+    }
+}
+
 template <Act A>
 void act_forward_for(ElemType t, const void* x, void* y, int64_t n, cudaStream_t s) {
     dispatch_type(t, [&](auto io) { act_forward_k<A, decltype(io)><<<grid_for(n), kThreads, 0, s>>>(x, y, n); });
@@ -135,6 +155,18 @@ void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx,
 
 void mse_backward(const float* pred, const float* target, float* d, int64_t n, cudaStream_t s) {
     if (n > 0) mse_backward_k<<<grid_for(n), kThreads, 0, s>>>(pred, target, d, n, 2.0f / float(n));
+}
+
+void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f, cudaStream_t s) {
+    if (rows * f <= 0) return;
+    dispatch_type(t, [&](auto io) { swiglu_forward_k<decltype(io)><<<grid_for(rows * f), kThreads, 0, s>>>(x, y, rows, f); });
+}
+
+void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f, cudaStream_t s) {
+    if (rows * f <= 0) return;
+    dispatch_type(t, [&](auto io) {
+        swiglu_backward_k<decltype(io)><<<grid_for(rows * f), kThreads, 0, s>>>(x, dy, dx, rows, f);
+    });
 }
 
 void scale(float* x, int64_t n, float v, cudaStream_t s) {

@@ -36,6 +36,9 @@ void activation_backward(Act a, ElemType t, const void* saved, const void* dy, v
 void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n, cudaStream_t s);
 void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float scale, cudaStream_t s);
 void mse_backward(const float* pred, const float* target, float* d, int64_t n, cudaStream_t s);
+// SwiGLU: x (rows, 2f) = [gate | up] -> y (rows, f) = silu(gate) * up, and its gradient.
+void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f, cudaStream_t s);
+void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f, cudaStream_t s);
 void scale(float* x, int64_t n, float v, cudaStream_t s);
 void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd, bool first,
               cudaStream_t s);
@@ -62,6 +65,10 @@ void mse_sum(const float* pred, const float* target, int64_t n, const Workspace&
 void digest(const float* x, int64_t n, const Workspace& w, cudaStream_t s);
 
 // norm.cu
+void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols, float eps,
+                     cudaStream_t s);
+void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx, float* dgamma,
+                      int64_t rows, int64_t cols, const Workspace& w, cudaStream_t s);
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t cols, float eps, cudaStream_t s);
 void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd, const float* dy,
@@ -88,6 +95,10 @@ void attention_softmax(const void* S, ElemType t, float* P, int64_t rows, int64_
 // may be null); dS is written over dA, in type t.
 void attention_softmax_backward(void* dA, ElemType t, const float* P, const uint8_t* mask, int64_t rows, int64_t T,
                                 float scale, float keep_scale, cudaStream_t s);
+// Rotary embeddings: rotates `heads` head vectors of every row (position row % T) from src (row
+// stride lds) to dst (row stride ldd), LLaMA's rotate_half; sign -1 rotates back. In place ok.
+void rope_rotate(const void* src, int64_t lds, void* dst, int64_t ldd, ElemType t, int64_t rows, int64_t T,
+                 int64_t heads, int64_t hd, float theta, float sign, cudaStream_t s);
 // A (type t) = mask ? P * keep_scale : 0, or P itself (rounded) without a mask.
 void apply_mask(const float* P, const uint8_t* mask, void* A, ElemType t, int64_t n, float keep_scale, cudaStream_t s);
 

@@ -86,6 +86,61 @@ __global__ void layernorm_dparams_k(const float* x, const float* mean, const flo
     }
 }
 
+__global__ void rmsnorm_forward_k(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
+                                  float eps) {
+    const int64_t row = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+    const int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const float* xr = x + row * cols;
+    float* yr = y + row * cols;
+    double ss = 0.0;
+    for (int64_t c = lane; c < cols; c += 32) ss += double(xr[c]) * double(xr[c]);
+    const float rs = float(1.0 / sqrt(warp_sum(ss) / double(cols) + double(eps)));
+    if (lane == 0) rstd[row] = rs;
+    for (int64_t c = lane; c < cols; c += 32) yr[c] = xr[c] * rs * gamma[c];
+}
+
+__global__ void rmsnorm_dx_k(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
+                             int64_t rows, int64_t cols) {
+    const int64_t row = int64_t(blockIdx.x) * kWarps + threadIdx.x / 32;
+    const int lane = threadIdx.x % 32;
+    if (row >= rows) return;
+    const float* xr = x + row * cols;
+    const float* dyr = dy + row * cols;
+    float* dxr = dx + row * cols;
+    const float rs = rstd[row];
+    double s = 0.0;
+    for (int64_t c = lane; c < cols; c += 32) s += double(dyr[c] * gamma[c]) * double(xr[c] * rs);
+    const float m = float(warp_sum(s) / double(cols));
+    for (int64_t c = lane; c < cols; c += 32) dxr[c] = rs * (dyr[c] * gamma[c] - xr[c] * rs * m);
+}
+
+// dgamma = sum_r dy * x * rstd over the rows of chunk blockIdx.y.
+__global__ void rmsnorm_dgamma_k(const float* x, const float* rstd, const float* dy, float* out, int64_t rows,
+                                 int64_t cols, int64_t per) {
+    __shared__ float pg[kRowLanes][kColTile];
+    const int64_t c = int64_t(blockIdx.x) * kColTile + threadIdx.x;
+    const int64_t r0 = int64_t(blockIdx.y) * per, r1 = min(rows, r0 + per);
+    float sg = 0.0f;
+    if (c < cols)
+        for (int64_t r = r0 + threadIdx.y; r < r1; r += kRowLanes) sg += dy[r * cols + c] * (x[r * cols + c] * rstd[r]);
+    pg[threadIdx.y][threadIdx.x] = sg;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < cols) {
+        float t = 0.0f;
+        for (int k = 0; k < kRowLanes; ++k) t += pg[k][threadIdx.x];
+        out[int64_t(blockIdx.y) * cols + c] = t;
+    }
+}
+
+__global__ void combine1_k(float* a, const float* pa, int64_t chunks, int64_t cols) {
+    CKPT_GRID_STRIDE(c, cols) {
+        float t = 0.0f;
+        for (int64_t k = 0; k < chunks; ++k) t += pa[k * cols + c];
+        a[c] = t;
+    }
+}
+
 __global__ void combine2_k(float* a, float* b, const float* pa, const float* pb, int64_t chunks, int64_t cols) {
     CKPT_GRID_STRIDE(c, cols) {
         float ta = 0.0f, tb = 0.0f;
@@ -99,6 +154,28 @@ __global__ void combine2_k(float* a, float* b, const float* pa, const float* pb,
 }
 
 }  // namespace
+
+void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols, float eps,
+                     cudaStream_t s) {
+    if (rows <= 0 || cols <= 0) return;
+    rmsnorm_forward_k<<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(x, gamma, y, rstd, rows, cols, eps);
+}
+
+void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx, float* dgamma,
+                      int64_t rows, int64_t cols, const Workspace& w, cudaStream_t s) {
+    if (rows <= 0 || cols <= 0) return;
+    rmsnorm_dx_k<<<unsigned((rows + kWarps - 1) / kWarps), kThreads, 0, s>>>(x, gamma, rstd, dy, dx, rows, cols);
+    int64_t chunks = std::min<int64_t>({64, std::max<int64_t>(1, kWorkspaceFloats / cols), (rows + 255) / 256});
+    chunks = std::max<int64_t>(1, chunks);
+    const int64_t per = (rows + chunks - 1) / chunks;
+    const dim3 grid(unsigned((cols + kColTile - 1) / kColTile), unsigned(chunks)), block(kColTile, kRowLanes);
+    if (chunks == 1) {
+        rmsnorm_dgamma_k<<<grid, block, 0, s>>>(x, rstd, dy, dgamma, rows, cols, per);
+        return;
+    }
+    rmsnorm_dgamma_k<<<grid, block, 0, s>>>(x, rstd, dy, w.floats, rows, cols, per);
+    combine1_k<<<grid_for(cols), kThreads, 0, s>>>(dgamma, w.floats, chunks, cols);
+}
 
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                        int64_t rows, int64_t cols, float eps, cudaStream_t s) {

@@ -52,10 +52,15 @@ public:
     void embedding_forward(const int64_t*, const float*, const float*, float*, int64_t, int64_t, int64_t) override {}
     void embedding_backward(const int64_t*, const float*, float*, float*, int64_t, int64_t, int64_t,
                             int64_t) override {}
-    void attention_forward(ElemType, const void*, void*, float*, uint8_t*, void*, int64_t, int64_t, int64_t, int64_t,
-                           bool, float, uint64_t, uint64_t) override {}
-    void attention_backward(ElemType, const void*, const float*, const uint8_t*, const void*, void*, void*, int64_t,
-                            int64_t, int64_t, int64_t, bool, float) override {}
+    void attention_forward(ElemType, const AttentionShape&, const void*, void*, float*, uint8_t*, void*, uint64_t,
+                           uint64_t) override {}
+    void attention_backward(ElemType, const AttentionShape&, const void*, const float*, const uint8_t*, const void*,
+                            void*, void*) override {}
+    void rmsnorm_forward(const float*, const float*, float*, float*, int64_t, int64_t, float) override {}
+    void rmsnorm_backward(const float*, const float*, const float*, const float*, float*, float*, int64_t,
+                          int64_t) override {}
+    void swiglu_forward(ElemType, const void*, void*, int64_t, int64_t) override {}
+    void swiglu_backward(ElemType, const void*, const void*, void*, int64_t, int64_t) override {}
     // Nothing overflows in a run that computes nothing.
     bool all_finite(const float*, int64_t) override { return true; }
     void scale(float*, int64_t, float) override {}
