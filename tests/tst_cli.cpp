@@ -5,6 +5,7 @@
 // documented; the manual pages have their sections. The plan table printed is the engine's
 // plan_table, row for row; an experiment file (saved by the engine, and by the GUI where the UI
 // is built) runs with its own settings, which options override, and opens again exactly.
+#include <QRegularExpression>
 #include <QtTest>
 
 #include <limits>
@@ -334,6 +335,17 @@ private slots:
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.isEmpty());
         QVERIFY(r.err.isEmpty());
+    }
+
+    // Where the peak fell, in words: a block, or outside any block.
+    void peakPlaceReads() {
+        const Run first = runCli({"run", "lesson2_optimizer_state", "--steps", "1"});  // peaks creating AdamW's moments
+        QCOMPARE(first.code, 0);
+        QVERIFY2(first.out.contains(QRegularExpression("peak +[0-9.]+ MiB outside any block, optimizer")), qPrintable(first.out));
+        const Run steady = runCli({"run", "lesson1_activations", "--steps", "1"});
+        QCOMPARE(steady.code, 0);
+        QVERIFY2(steady.out.contains(QRegularExpression("peak +[0-9.]+ MiB at block 7 layer 3, backward")), qPrintable(steady.out));
+        QVERIFY(!steady.out.contains("at outside"));
     }
 
     // Checkpointing changes memory and time, never the gradients: equal checksums end to end.
