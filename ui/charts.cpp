@@ -129,8 +129,9 @@ void putLegendBelow(QCustomPlot* plot, int columns) {
     plot->plotLayout()->setRowStretchFactor(rowIndex, 0.001);
     sub->addElement(0, 0, plot->legend);
     plot->legend->setVisible(true);
-    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    // The wrap first: changing the fill order lays out the items already there with it.
     plot->legend->setWrap(columns);
+    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
     plot->legend->setBorderPen(Qt::NoPen);
     plot->legend->setBrush(Qt::NoBrush);
 }

@@ -38,8 +38,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     editor_ = new StackEditor(model_, this);
     tabs_ = new ChartTabs(this);
     plan_ = new PlanPanel(model_, tabs_->pareto(), this);
-    connect(plan_, &PlanPanel::errorOccurred, this, &MainWindow::showError);
-    connect(tabs_, &ChartTabs::errorOccurred, this, &MainWindow::showError);
+    auto error = [this](const QString& title, const QString& message) { showError(title, message); };
+    connect(plan_, &PlanPanel::errorOccurred, this, error);
+    connect(tabs_, &ChartTabs::errorOccurred, this, error);
     connect(tabs_, &ChartTabs::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
     connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) { if (i == ChartTabs::ParetoTab) plan_->refreshPareto(); });
     setCentralWidget(tabs_);
@@ -323,10 +324,11 @@ void MainWindow::onRunFinished(const QString& error, bool stopped) {
     if (!shownIsCurrent() && prediction_.ok() && !stopped) tabs_->showPrediction(prediction_);
     if (error.isEmpty()) return;
     // One dialog, in human units, saying where it struck (the summary and the timeline mark it too).
+    const QString brief = tr("Step %1 did not finish: see the summary and the timeline.").arg(last_.step);
     if (last_.report && last_.report->status == ckpt::StepStatus::out_of_memory)
-        showError(tr("Out of memory"), unfinishedText(*last_.report, last_.spec, last_.step));
+        showError(tr("Out of memory"), unfinishedText(*last_.report, last_.spec, last_.step), brief);
     else if (last_.report && last_.report->status == ckpt::StepStatus::failed)
-        showError(tr("The step failed"), unfinishedText(*last_.report, last_.spec, last_.step));
+        showError(tr("The step failed"), unfinishedText(*last_.report, last_.spec, last_.step), brief);
     else
         showError(tr("The run ended"), error);
 }
@@ -356,13 +358,13 @@ QString MainWindow::exportRun(const QString& path) {
     return st ? QString() : QString::fromStdString(st.message());
 }
 
-void MainWindow::showError(const QString& title, const QString& message) {
+void MainWindow::showError(const QString& title, const QString& message, const QString& status) {
     // Window-modal but not blocking: the experiment stays as it was and the app keeps running.
     auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
     box->setObjectName(QStringLiteral("errorDialog"));
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
-    statusBar()->showMessage(message);
+    statusBar()->showMessage(status.isEmpty() ? message : status);
 }
 
 }  // namespace ckptui

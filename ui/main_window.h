@@ -71,7 +71,7 @@ private:
     void onStepFinished(const StepResult& r);
     void onStopped(const StepResult& r);
     void onRunFinished(const QString& error, bool stopped);
-    void showError(const QString& title, const QString& message);
+    void showError(const QString& title, const QString& message, const QString& status = {});
     void startAfresh();  // another model was loaded: history, sessions and shown step go
     bool shownIsCurrent() const;
 

@@ -1,6 +1,8 @@
 // Summary and help texts (see summary_panel.h).
 #include "ui/summary_panel.h"
 
+#include <cmath>
+
 #include "ui/messages.h"
 #include "ui/style.h"
 
@@ -94,6 +96,14 @@ QString SummaryPanel::resultHtml() const {
             .arg(modelLabel(res.spec), humanBytes(r->peak_total), humanTime(r->step_ns));
     }
     QString h;
+    if (r->status != ckpt::StepStatus::ok) {
+        // No loss, no phase times: the step ended early, as the line on top says.
+        int64_t at = 0;
+        for (const ckpt::MemoryEvent& e : r->events) at = std::max(at, e.time_ns);
+        return h + tr("<p><b>Step %1</b> on %2 ended %3 into the step, at %4 of memory: nothing after that point ran.</p>")
+                       .arg(res.step)
+                       .arg(QString::fromStdString(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
+    }
     h += tr("<p><b>Step %1</b>%2 on %3<br>loss %4</p>")
              .arg(res.step)
              .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
@@ -121,13 +131,23 @@ QString SummaryPanel::resultHtml() const {
             h += tr("<p><b>Recomputation overhead</b>: run another step. This first step's time includes warm-up, so it "
                     "is not compared.</p>");
         } else {
-            const double overhead = res.twinStepNs > 0 ? 100.0 * double(r->step_ns - res.twinStepNs) / double(res.twinStepNs) : 0;
-            h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (its step took %2).")
-                     .arg(overhead >= 0 ? QStringLiteral("+%1").arg(overhead, 0, 'f', 1) : QString::number(overhead, 'f', 1))
-                     .arg(humanTime(res.twinStepNs));
-            if (overhead < 0)
-                h += tr(" The unchecked run was slower this time: on a busy machine step times vary by more than the "
-                        "recomputation costs.");
+            // From this step alone: its recomputation against the rest of it, both timed under the
+            // same conditions. The twin's step is timed apart (and without the live chart being
+            // drawn beside it), so the difference of the two steps is shown only as context.
+            const int64_t rest = std::max<int64_t>(1, r->step_ns - r->recompute_ns);
+            const double own = 100.0 * double(r->recompute_ns) / double(rest);
+            h += tr("<p><b>Recomputation overhead</b> +%1%: recomputing took %2 on top of the %3 the rest of this step took.")
+                     .arg(own, 0, 'f', 1)
+                     .arg(humanTime(r->recompute_ns), humanTime(rest));
+            if (res.twinStepNs > 0) {
+                const double twin = 100.0 * double(r->step_ns - res.twinStepNs) / double(res.twinStepNs);
+                h += tr(" The same stack unchecked took %1 in its own step").arg(humanTime(res.twinStepNs));
+                if (std::fabs(twin - own) <= 10.0) h += QStringLiteral(".");
+                else
+                    h += (twin >= 0 ? tr(" (this step took %1% longer: ") : tr(" (this step took %1% less: "))
+                             .arg(std::fabs(twin), 0, 'f', 1) +
+                         tr("separate steps on a busy machine vary by more than the recomputation costs).");
+            }
             h += QStringLiteral("</p>");
         }
     }
@@ -226,15 +246,19 @@ QString helpHtml(const StepResult* res) {
                              "optimizer state (SGD) or fewer parameters can.</p>");
     }
     h += QObject::tr("<p><b>The memory timeline</b> stacks live bytes by category over one step. Bands mark forward, "
-                     "backward and the optimizer; orange bands marked ↻ are recomputations. The dashed blue line is "
-                     "the predicted peak, computed from the model alone before running.</p><ul>");
+                     "backward and the optimizer; orange bands marked ↻ are recomputations. Before a run it shows the "
+                     "<i>prediction</i>: a dry run of the engine that counts every byte without computing anything, "
+                     "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
+                     "line where the peak would be without checkpointing. After a run it shows the measurement in "
+                     "time, with the prediction of the same step dashed in blue over it.</p><ul>");
     for (ckpt::Category c : kStackOrder)
         h += QStringLiteral("<li><font color='%1'>■</font> <b>%2</b>: %3</li>")
                  .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c));
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
-                     "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows a "
-                     "continuous run: toggle a checkpoint and the next step's point moves. <b>Compare</b> overlays "
-                     "pinned runs.</p>");
+                     "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
+                     "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "
+                     "step's point moves. <b>Compare</b> overlays pinned runs. <b>Pareto</b> places every plan by "
+                     "memory and time; click one to apply it.</p>");
     return h;
 }
 

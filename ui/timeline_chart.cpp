@@ -52,7 +52,7 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     }
     // The prediction's total over a measured step: a dashed line on top of the stack.
     overlayGraph_ = addGraph();
-    overlayGraph_->setName(tr("predicted total (dry run)"));
+    overlayGraph_->setName(tr("predicted (dry run)"));
     overlayGraph_->setLineStyle(QCPGraph::lsStepLeft);
     overlayGraph_->setPen(QPen(kPredictedColor, 1.5, Qt::DashLine));
     overlayGraph_->setAdaptiveSampling(false);
@@ -439,8 +439,8 @@ void TimelineChart::drawAnnotations() {
         if (r.status != ckpt::StepStatus::ok) text = tr("predicted peak of the whole step %1").arg(humanBytes(prediction_));
         level(prediction_, kPredictedColor, text, Qt::AlignLeft);
     }
-    // Where a step that did not finish ended: a vertical line and a one-line label at the very
-    // top, clear of the levels' labels (those sit under their lines, a fifth of the way down).
+    // Where a step that did not finish ended: a vertical line and a one-line label near the top,
+    // clear of the levels' labels (those sit under their lines, a fifth of the way down or lower).
     if (r.status == ckpt::StepStatus::out_of_memory || r.status == ckpt::StepStatus::stopped ||
         r.status == ckpt::StepStatus::failed) {
         const bool oom = r.status != ckpt::StepStatus::stopped;
@@ -451,7 +451,7 @@ void TimelineChart::drawAnnotations() {
         end->setPen(QPen(oom ? Qt::red : Qt::darkGray, 2));
         auto* et = new QCPItemText(this);
         et->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-        et->position->setCoords(t, 0.0);
+        et->position->setCoords(t, 0.055);  // under the band labels' row
         et->setPositionAlignment((t > xAxis->range().center() ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
         et->setPadding(QMargins(6, 3, 6, 3));
         et->setBrush(QColor(255, 255, 255, 230));
