@@ -219,6 +219,27 @@ private slots:
         }
     }
 
+    // The plan examples a reader copies from the help pages and the README work (exit 0): no
+    // budget that no plan fits.
+    void planExamplesWork() {
+        QStringList lines;
+        for (const QStringList& args : {QStringList{"--help"}, QStringList{"plan", "--help"}}) {
+            const Run r = runCli(args);
+            const QString examples = r.out.section("\nEXAMPLES\n", 1);
+            for (const QString& l : examples.split('\n'))
+                if (l.trimmed().startsWith("checkpointlab plan ") && !l.contains("model.json")) lines << l.trimmed();
+        }
+        QFile readme(QStringLiteral(CKPT_SOURCE_DIR "/README.md"));
+        QVERIFY(readme.open(QIODevice::ReadOnly));
+        for (const QString& l : QString::fromUtf8(readme.readAll()).split('\n'))
+            if (l.startsWith("$ checkpointlab plan ")) lines << l.mid(2).section('#', 0, 0).trimmed();
+        QVERIFY(lines.size() >= 3);
+        for (const QString& l : lines) {
+            const Run r = runCli(l.split(' ', Qt::SkipEmptyParts).mid(1));
+            QVERIFY2(r.code == 0, qPrintable(l + ": " + r.err));
+        }
+    }
+
     void version() {
         const Run r = runCli({"--version"});
         QCOMPARE(r.code, 0);
