@@ -157,6 +157,36 @@ private slots:
         QVERIFY2(w_->summary()->text().contains(QLatin1String("equals the prediction")), qPrintable(w_->summary()->text()));
     }
 
+    void undoLeadsBackToTheMeasurement() {
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(1);
+        QVERIFY(shown.wait(60000));
+        const StepResult r = w_->lastResult();
+        QSignalSpy predicted(w_.get(), &MainWindow::predictionShown);
+        w_->stackModel()->setCheckpointAll(false);
+        QVERIFY(predicted.wait(30000));
+        QCOMPARE(w_->timeline()->mode(), TimelineChart::Mode::predicted);
+        w_->stackModel()->undoStack()->undo();  // the stack that ran
+        QVERIFY(predicted.wait(30000));
+        QCOMPARE(w_->timeline()->mode(), TimelineChart::Mode::measured);
+        QCOMPARE(w_->timeline()->plottedPeak(), qint64(r.report->peak_total));
+        QVERIFY(!w_->stackModel()->reportIsPredicted());
+        QVERIFY(w_->summary()->text().contains(QLatin1String("equals the prediction")));
+        QVERIFY(!w_->summary()->text().contains(QLatin1String("before your edits")));
+    }
+
+    void lessonLimitComesAndGoes() {
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson4_memory_limit")), QString());
+        QCOMPARE(w_->runBar()->memoryLimit(), findLesson(QStringLiteral("lesson4_memory_limit"))->memoryLimit);
+        QVERIFY(w_->planPanel()->budgetPlaceholder().contains(QLatin1String("10MiB (the memory limit)")) ||
+                QSignalSpy(w_.get(), &MainWindow::predictionShown).wait(30000));
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson1_activations")), QString());
+        QCOMPARE(w_->runBar()->memoryLimit(), qint64(0));  // the lesson's limit leaves with it
+        w_->runBar()->setMemoryLimit(qint64(64) << 20);     // a limit the user typed stays
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
+        QCOMPARE(w_->runBar()->memoryLimit(), qint64(64) << 20);
+    }
+
     void planLineFollowsTheStack() {
         PlanPanel* plan = w_->planPanel();
         QCOMPARE(plan->plan(QStringLiteral("12MiB"), QStringLiteral("dp")), QString());

@@ -246,8 +246,12 @@ void MainWindow::onPrediction(const Prediction& p) {
         return;
     }
     plan_->setSuggestion(p.minimalPeak, p.uncheckedPeak);
-    // A measured step of this same stack stays on screen; anything else gives way.
-    if (!shownIsCurrent()) {
+    // A measured step of this same stack (an undo can lead back to it) is shown rather than the
+    // prediction; anything else gives way to the prediction.
+    if (shownIsCurrent()) {
+        model_->setReport(shown_.report->status == ckpt::StepStatus::ok ? *shown_.report : *p.step);
+        if (!controller_->isRunning()) tabs_->showStep(shown_);
+    } else {
         model_->setReport(*p.step);
         if (!controller_->isRunning()) tabs_->showPrediction(p);
     }

@@ -172,8 +172,8 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
             overlay_.push_back(double(ckpt::total(predicted->baseline)));
             for (size_t i = 0; i < n; ++i) overlay_.push_back(double(predicted->events[i].live_total));
         }
-        prediction_ = predicted->peak_total;
     }
+    prediction_ = predicted ? predicted->peak_total : -1;  // never another step's prediction
     note_.clear();
     setMode(Mode::measured);
     finishReport(r);

@@ -40,7 +40,8 @@ public:
     void appendLive(const QVector<ckpt::MemoryEvent>& events);
     // Nothing to draw: the axes go and `text` says why ("no run yet", a spec error).
     void showMessage(const QString& text);
-    void setPrediction(qint64 peakBytes);  // the dashed predicted peak over a measured step; < 0 hides it
+    // The dashed predicted peak over the measured step shown (setReport sets it from `predicted`).
+    void setPrediction(qint64 peakBytes);  // < 0 hides it
     void setTitleNote(const QString& note);  // appended to the title ("step 5 was stopped ...")
 
     Mode mode() const { return mode_; }
