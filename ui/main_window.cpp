@@ -326,6 +326,9 @@ void MainWindow::onRunFinished(const QString& error, bool stopped) {
     runBar_->setRunning(false);
     // The stack was edited while the last steps ran: show what the stack on screen will do.
     if (!shownIsCurrent() && prediction_.ok() && !stopped) tabs_->showPrediction(prediction_);
+    // Stopped between two steps: nothing was cut short.
+    if (stopped && (!last_.report || last_.report->status != ckpt::StepStatus::stopped))
+        statusBar()->showMessage(shown_.report ? tr("Stopped after step %1.").arg(shown_.step) : tr("Stopped."));
     if (error.isEmpty()) return;
     // One dialog, in human units, saying where it struck (the summary and the timeline mark it too).
     const QString brief = tr("Step %1 did not finish: see the summary and the timeline.").arg(last_.step);
