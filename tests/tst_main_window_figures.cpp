@@ -246,6 +246,7 @@ private slots:
             QVERIFY2(!s.contains(QLatin1String("did not lower")), qPrintable(s));
             QVERIFY(!s.contains(QLatin1String("of which recomputation")));
             QVERIFY(s.contains(QLatin1String("No block is checkpointed")));
+            QVERIFY(isEmptyShown(w_->charts()->blockTime()));  // no recomputation bars over nothing
         }
     }
 

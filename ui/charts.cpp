@@ -305,6 +305,9 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         p->yAxis->setRange(lo * 1.1, hi * 1.1);
         p->replot(QCustomPlot::rpQueuedReplot);
     }
+    // Nothing checkpointed: no recomputation to draw, and no axes pretending there is.
+    if (r.checkpointed_blocks() == 0)
+        showEmpty(time, QObject::tr("No block is checkpointed, so nothing is recomputed"));
 }
 
 void setupHistory(QCustomPlot* plot) {
