@@ -144,9 +144,11 @@ QString SummaryPanel::resultHtml() const {
                 h += tr(" The same stack unchecked took %1 in its own step").arg(humanTime(res.twinStepNs));
                 if (std::fabs(twin - own) <= 10.0) h += QStringLiteral(".");
                 else
-                    h += (twin >= 0 ? tr(" (this step took %1% longer: ") : tr(" (this step took %1% less: "))
-                             .arg(std::fabs(twin), 0, 'f', 1) +
-                         tr("separate steps on a busy machine vary by more than the recomputation costs).");
+                    h += (twin >= 0 ? tr(" (this one took %1% longer; across two separate steps the machine's own "
+                                         "timing noise counts too).")
+                                    : tr(" (this one took %1% less; across two separate steps the machine's own "
+                                         "timing noise counts too)."))
+                             .arg(std::fabs(twin), 0, 'f', 1);
             }
             h += QStringLiteral("</p>");
         }
