@@ -40,14 +40,14 @@ DESCRIPTION
 
     Without arguments it opens the GUI when a display is available (DISPLAY,
     WAYLAND_DISPLAY or QT_QPA_PLATFORM is set) and otherwise runs a headless demo: the
-    textbook_mlp preset without and with checkpointing, writing reports, CSV timelines and
-    Perfetto traces into ./checkpointlab-demo/.
+    lesson1_activations preset without and with checkpointing, writing reports, CSV timelines
+    and Perfetto traces into ./checkpointlab-demo/.
 
     MODEL is a model spec JSON file, an experiment file saved by the GUI ({"model": ...,
     "run": ...}: the model and its run settings), or the name of a shipped preset:
-    textbook_mlp, deep_residual_mlp, tutorial_mlp, gpt2_small, ... (looked up next to the
-    program, in the installed share/checkpointlab/presets and in the source tree's
-    resources/presets).
+    lesson1_activations to lesson4_memory_limit, textbook_mlp, deep_residual_mlp, ...
+    (looked up next to the program, in the installed share/checkpointlab/presets and in
+    the source tree's resources/presets).
 
 COMMANDS
     run     run training steps and report memory and time; see `checkpointlab run --help`
@@ -65,7 +65,7 @@ OPTIONS
         t += R"(
 EXAMPLES
     checkpointlab run textbook_mlp --checkpoint all --report report.json
-    checkpointlab plan deep_residual_mlp --budget 2GiB
+    checkpointlab plan lesson4_memory_limit --budget 10MiB
 )";
         break;
     case HelpTopic::run:
@@ -201,7 +201,8 @@ OPTIONS
         t += kExitStatus;
         t += R"(
 EXAMPLES
-    checkpointlab plan deep_residual_mlp --budget 2GiB
+    checkpointlab plan lesson4_memory_limit --budget 10MiB
+    checkpointlab plan lesson1_activations --budget 12MiB --planner every-k
     checkpointlab plan model.json --budget 24GB --planner every-k
 )";
         break;

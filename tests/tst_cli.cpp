@@ -5,6 +5,7 @@
 // documented; the manual pages have their sections. The plan table printed is the engine's
 // plan_table, row for row; an experiment file (saved by the engine, and by the GUI where the UI
 // is built) runs with its own settings, which options override, and opens again exactly.
+#include <QRegularExpression>
 #include <QtTest>
 
 #include <limits>
@@ -218,6 +219,27 @@ private slots:
         }
     }
 
+    // The plan examples a reader copies from the help pages and the README work (exit 0): no
+    // budget that no plan fits.
+    void planExamplesWork() {
+        QStringList lines;
+        for (const QStringList& args : {QStringList{"--help"}, QStringList{"plan", "--help"}}) {
+            const Run r = runCli(args);
+            const QString examples = r.out.section("\nEXAMPLES\n", 1);
+            for (const QString& l : examples.split('\n'))
+                if (l.trimmed().startsWith("checkpointlab plan ") && !l.contains("model.json")) lines << l.trimmed();
+        }
+        QFile readme(QStringLiteral(CKPT_SOURCE_DIR "/README.md"));
+        QVERIFY(readme.open(QIODevice::ReadOnly));
+        for (const QString& l : QString::fromUtf8(readme.readAll()).split('\n'))
+            if (l.startsWith("$ checkpointlab plan ")) lines << l.mid(2).section('#', 0, 0).trimmed();
+        QVERIFY(lines.size() >= 3);
+        for (const QString& l : lines) {
+            const Run r = runCli(l.split(' ', Qt::SkipEmptyParts).mid(1));
+            QVERIFY2(r.code == 0, qPrintable(l + ": " + r.err));
+        }
+    }
+
     void version() {
         const Run r = runCli({"--version"});
         QCOMPARE(r.code, 0);
@@ -334,6 +356,17 @@ private slots:
         QCOMPARE(r.code, 0);
         QVERIFY(r.out.isEmpty());
         QVERIFY(r.err.isEmpty());
+    }
+
+    // Where the peak fell, in words: a block, or outside any block.
+    void peakPlaceReads() {
+        const Run first = runCli({"run", "lesson2_optimizer_state", "--steps", "1"});  // peaks creating AdamW's moments
+        QCOMPARE(first.code, 0);
+        QVERIFY2(first.out.contains(QRegularExpression("peak +[0-9.]+ MiB outside any block, optimizer")), qPrintable(first.out));
+        const Run steady = runCli({"run", "lesson1_activations", "--steps", "1"});
+        QCOMPARE(steady.code, 0);
+        QVERIFY2(steady.out.contains(QRegularExpression("peak +[0-9.]+ MiB at block 7 layer 3, backward")), qPrintable(steady.out));
+        QVERIFY(!steady.out.contains("at outside"));
     }
 
     // Checkpointing changes memory and time, never the gradients: equal checksums end to end.

@@ -129,8 +129,9 @@ void putLegendBelow(QCustomPlot* plot, int columns) {
     plot->plotLayout()->setRowStretchFactor(rowIndex, 0.001);
     sub->addElement(0, 0, plot->legend);
     plot->legend->setVisible(true);
-    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    // The wrap first: changing the fill order lays out the items already there with it.
     plot->legend->setWrap(columns);
+    plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
     plot->legend->setBorderPen(Qt::NoPen);
     plot->legend->setBrush(Qt::NoBrush);
 }
@@ -149,6 +150,39 @@ QCPTextElement* addTitle(QCustomPlot* plot, const QString& text) {
 }
 
 void setHoverTips(QCustomPlot* plot, std::function<QString(double, double)> at) { new HoverTips(plot, std::move(at)); }
+
+void showEmpty(QCustomPlot* plot, const QString& text) {
+    plot->clearItems();
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* g = qobject_cast<QCPGraph*>(plot->plottable(i))) g->data()->clear();
+        else if (auto* b = qobject_cast<QCPBars*>(plot->plottable(i))) b->data()->clear();
+    for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->yAxis2}) {
+        a->setProperty("ckptWasVisible", a->property("ckptWasVisible").isValid() ? a->property("ckptWasVisible") : a->visible());
+        a->setVisible(false);
+    }
+    plot->legend->setVisible(false);
+    auto* t = new QCPItemText(plot);
+    t->position->setType(QCPItemPosition::ptAxisRectRatio);
+    t->position->setCoords(0.5, 0.45);
+    t->setText(text);
+    QFont f = plot->font();
+    f.setPointSize(12);
+    t->setFont(f);
+    t->setColor(QColor(110, 110, 110));
+    plot->setProperty("ckptEmpty", true);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void clearEmpty(QCustomPlot* plot) {
+    if (!plot->property("ckptEmpty").toBool()) return;
+    for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->yAxis2})
+        a->setVisible(a->property("ckptWasVisible").isValid() ? a->property("ckptWasVisible").toBool() : true);
+    plot->legend->setVisible(true);
+    plot->clearItems();
+    plot->setProperty("ckptEmpty", false);
+}
+
+bool isEmptyShown(const QCustomPlot* plot) { return plot->property("ckptEmpty").toBool(); }
 
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     setupCommonStyle(bytes);
@@ -191,11 +225,29 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     }
 }
 
-void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r) {
+void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r, const std::vector<double>& recomputeFlops,
+                   int step) {
+    if (step < 0) step = r.step;
     auto* kept = qobject_cast<QCPBars*>(bytes->plottable(0));
     auto* avoided = qobject_cast<QCPBars*>(bytes->plottable(1));
     auto* rec = qobject_cast<QCPBars*>(time->plottable(0));
     if (!kept || !avoided || !rec) return;
+    clearEmpty(bytes);
+    clearEmpty(time);
+    const bool predicted = r.dry_run;
+    // Recomputation work before a run: FLOPs in the unit the largest reaches.
+    double flopUnit = 1e6;
+    QString flopName = QObject::tr("MFLOP");
+    if (predicted) {
+        double most = 0;
+        for (size_t i = 0; i < r.blocks.size() && i < recomputeFlops.size(); ++i)
+            if (r.blocks[i].checkpoint) most = std::max(most, recomputeFlops[i]);
+        if (most >= 1e10) { flopUnit = 1e9; flopName = QObject::tr("GFLOP"); }
+        if (most >= 1e13) { flopUnit = 1e12; flopName = QObject::tr("TFLOP"); }
+    }
+    auto flopsOf = [&](const ckpt::BlockReport& b) {
+        return b.checkpoint && size_t(b.index) < recomputeFlops.size() ? recomputeFlops[size_t(b.index)] : 0.0;
+    };
     QVector<double> x, k, a, t;
     QStringList tips;
     QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
@@ -206,24 +258,40 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         // Negative when checkpointing made the block keep more (its input, which the block
         // before would otherwise have kept): shown below zero rather than hidden.
         a << double(b.avoided_bytes);
-        t << double(b.recompute_ns) / 1e6;
+        t << (predicted ? flopsOf(b) / flopUnit : double(b.recompute_ns) / 1e6);
         if (b.index % every == 0)
             ticks->addTick(b.index, QString::number(b.index) + (b.checkpoint ? QStringLiteral("✓") : QString()));
-        QString tip = QStringLiteral("<b>block %1 (%2)</b>%3<table>")
+        QString tip = QStringLiteral("<b>block %1 (%2)</b>%3%4<table>")
                           .arg(b.index)
                           .arg(QString::fromStdString(b.name).toHtmlEscaped(),
-                               b.checkpoint ? QObject::tr(", checkpointed") : QObject::tr(", not checkpointed"));
+                               b.checkpoint ? QObject::tr(", checkpointed") : QObject::tr(", not checkpointed"),
+                               predicted ? QObject::tr(" — predicted") : QString());
         tip += row(QObject::tr("kept for backward"), humanBytes(b.kept_bytes));
         tip += row(QObject::tr("kept if unchecked"), humanBytes(b.kept_bytes_unchecked));
         tip += row(QObject::tr("avoided"), humanBytes(b.avoided_bytes));
-        tip += row(QObject::tr("forward"), humanTime(b.forward_ns));
-        tip += row(QObject::tr("backward"), humanTime(b.backward_ns));
-        if (b.checkpoint) tip += row(QObject::tr("recomputation"), humanTime(b.recompute_ns));
+        if (predicted) {
+            if (b.checkpoint) tip += row(QObject::tr("recomputation work"), QStringLiteral("%1 %2").arg(flopsOf(b) / flopUnit, 0, 'g', 3).arg(flopName));
+        } else {
+            tip += row(QObject::tr("forward"), humanTime(b.forward_ns));
+            tip += row(QObject::tr("backward"), humanTime(b.backward_ns));
+            if (b.checkpoint) tip += row(QObject::tr("recomputation"), humanTime(b.recompute_ns));
+        }
         tips << tip + QStringLiteral("</table>");
     }
     kept->setData(x, k, true);
     avoided->setData(x, a, true);
     rec->setData(x, t, true);
+    if (auto* title = qobject_cast<QCPTextElement*>(bytes->plotLayout()->element(0, 0)))
+        title->setText(predicted ? QObject::tr("Predicted (no run yet): what each block keeps from forward for backward")
+                                 : QObject::tr("Measured in step %1: what each block keeps from forward for backward").arg(step));
+    if (auto* title = qobject_cast<QCPTextElement*>(time->plotLayout()->element(0, 0)))
+        title->setText(predicted ? QObject::tr("Predicted recomputation work of each checkpointed block (FLOPs; run a step to measure its time)")
+                                 : QObject::tr("Measured in step %1: what recomputing each checkpointed block cost during backward").arg(step));
+    static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
+    static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
+    time->yAxis->setTicker(predicted ? plainTicker : durationTicker);
+    time->yAxis->setLabel(predicted ? QObject::tr("work (%1)").arg(flopName) : QObject::tr("time"));
+    rec->setName(predicted ? QObject::tr("recomputation work (predicted)") : QObject::tr("recomputation time"));
     for (QCustomPlot* p : {bytes, time}) {
         p->setProperty("ckptTips", tips);
         p->xAxis->setTicker(ticks);
@@ -237,6 +305,9 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         p->yAxis->setRange(lo * 1.1, hi * 1.1);
         p->replot(QCustomPlot::rpQueuedReplot);
     }
+    // Nothing checkpointed: no recomputation to draw, and no axes pretending there is.
+    if (r.checkpointed_blocks() == 0)
+        showEmpty(time, QObject::tr("No block is checkpointed, so nothing is recomputed"));
 }
 
 void setupHistory(QCustomPlot* plot) {
@@ -276,6 +347,11 @@ void setupHistory(QCustomPlot* plot) {
 }
 
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
+    if (points.isEmpty()) {
+        showEmpty(plot, QObject::tr("No run yet: every step you run adds a point here"));
+        return;
+    }
+    clearEmpty(plot);
     QVector<double> x, p, t;
     QStringList tips;
     plot->clearItems();
@@ -284,18 +360,25 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
         x << h.step;
         p << double(h.peak);
         t << double(h.stepNs) / 1e6;
-        tips << QObject::tr("<b>step %1</b><br>peak %2<br>time %3<br>%4 of %5 blocks checkpointed")
+        tips << QObject::tr("<b>step %1</b>%6<br>peak %2<br>time %3<br>%4 of %5 blocks checkpointed")
                     .arg(h.step)
                     .arg(humanBytes(h.peak), humanTime(h.stepNs))
                     .arg(h.checkpointed)
-                    .arg(h.blocks);
-        // Label the first point and every point where the checkpoint set changed.
-        if (i == 0 || h.checkpointed != points[i - 1].checkpointed || h.blocks != points[i - 1].blocks) {
+                    .arg(h.blocks)
+                    .arg(h.warmup ? QObject::tr(" (warm-up: its time includes one-off costs)") : QString());
+        // Label the first point and every point where the checkpoint set or the model changed;
+        // a warm-up step says so, since its time is no time to compare.
+        QStringList text;
+        if (i == 0 || h.checkpointed != points[i - 1].checkpointed || h.blocks != points[i - 1].blocks || h.modelChanged)
+            text << QObject::tr("%1/%2 ✓").arg(h.checkpointed).arg(h.blocks);
+        if (h.modelChanged && i > 0) text.prepend(QObject::tr("model edited"));
+        if (h.warmup) text << QObject::tr("warm-up");
+        if (!text.isEmpty()) {
             auto* label = new QCPItemText(plot);
             label->position->setCoords(h.step, double(h.peak));
             label->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
             label->setPadding(QMargins(2, 0, 2, 6));
-            label->setText(QObject::tr("%1/%2 ✓").arg(h.checkpointed).arg(h.blocks));
+            label->setText(text.join(QLatin1Char('\n')));
             label->setColor(categoryColor(ckpt::Category::activation).darker(160));
             label->setBrush(QColor(255, 255, 255, 210));  // readable where it crosses the time line
         }
@@ -363,10 +446,15 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
     static const QColor palette[] = {QColor(0x00, 0x72, 0xB2), QColor(0xD5, 0x5E, 0x00), QColor(0x00, 0x9E, 0x73),
                                      QColor(0xCC, 0x79, 0xA7), QColor(0x56, 0xB4, 0xE9), QColor(0xE6, 0x9F, 0x00)};
     plot->clearGraphs();
+    if (runs.isEmpty()) {
+        showEmpty(plot, QObject::tr("No run yet: run a step, pin it, change the checkpoints, run again"));
+        return;
+    }
+    clearEmpty(plot);
     plot->clearItems();
     for (int i = 0; i < runs.size(); ++i) {
         auto* g = plot->addGraph();
-        g->setName(QStringLiteral("%1 — peak %2, step %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
+        g->setName(QStringLiteral("%1 — peak %2, %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
         g->setProperty("ckptShort", runs[i].name);
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(palette[i % 6], i == runs.size() - 1 ? 2.5 : 1.5));

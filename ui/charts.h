@@ -49,10 +49,19 @@ QCPTextElement* addTitle(QCustomPlot* plot, const QString& text);
 // text for that spot, or "" for the plot's general tooltip.
 void setHoverTips(QCustomPlot* plot, std::function<QString(double x, double y)> at);
 
+// An empty chart says why instead of showing axes over nothing ("no run yet"); drawing data
+// again brings the axes back.
+void showEmpty(QCustomPlot* plot, const QString& text);
+void clearEmpty(QCustomPlot* plot);
+bool isEmptyShown(const QCustomPlot* plot);
+
 // Per block: kept and avoided bytes (stacked bars) and recomputation time. Hovering a bar
-// shows the block's numbers.
+// shows the block's numbers. A dry-run report (r.dry_run) is drawn as a prediction: its bytes
+// are exact, its times are not measured, so the lower chart shows `recomputeFlops` (the work
+// each checkpointed block's recomputation will do) instead of times.
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time);
-void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r);
+void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r,
+                   const std::vector<double>& recomputeFlops = {}, int step = -1);
 
 // Step history: peak bytes (left axis) and step time (right axis) against the step number;
 // points where the checkpoint set changed are labelled with the new count.
@@ -62,6 +71,8 @@ struct HistoryPoint {
     qint64 stepNs;
     int checkpointed;
     int blocks = 0;
+    bool warmup = false;       // the session's first step: its time includes one-off costs
+    bool modelChanged = false; // the stack differs from the step before in more than its ticks
 };
 void setupHistory(QCustomPlot* plot);
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points);
@@ -69,11 +80,13 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points);
 // Comparison: total live bytes over the step for pinned runs and the current one.
 struct PinnedRun {
     QString name;
+    QString model;  // the model it came from, as its name and batch say it
     QVector<double> timeMs, bytes;
     qint64 peak = 0;
     qint64 stepNs = 0;
 };
 PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name);
+
 void setupComparison(QCustomPlot* plot);
 void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs);
 

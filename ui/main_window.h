@@ -1,6 +1,12 @@
-// The main window: the stack editor on the left, the run bar on top, the charts in the middle,
-// the summary and help on the right. It owns the experiment; every way in (edit, preset, open)
-// goes through the stack model, and a file that fails to load leaves the experiment untouched.
+// The main window: the stack editor and the planner on the left, the run bar on top, the charts
+// in the middle, the summary and help on the right. It owns the experiment; every way in (edit,
+// preset, open) goes through the stack model, and a file that fails to load leaves the
+// experiment untouched.
+//
+// What is on screen always belongs to the stack on screen: its prediction arrives from a worker
+// as soon as it changes (the timeline, the per-block bars, the Kept column, the summary); a
+// measured step replaces the prediction only while it is a step of that same stack; a stopped
+// step leaves the last complete one in place and says where it stopped.
 #pragma once
 
 #include <QMainWindow>
@@ -8,15 +14,10 @@
 #include "ckpt/report.h"
 #include "ui/charts.h"
 #include "ui/experiment.h"
+#include "ui/predictor.h"
 #include "ui/run_controller.h"
 
-class QComboBox;
-class QSpinBox;
-class QCheckBox;
-class QLineEdit;
-class QTabWidget;
 class QTextBrowser;
-class QAction;
 
 namespace ckptui {
 
@@ -25,6 +26,8 @@ class StackEditor;
 class SummaryPanel;
 class TimelineChart;
 class PlanPanel;
+class RunBar;
+class ChartTabs;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -46,46 +49,46 @@ public:
 
     LayerStackModel* stackModel() const { return model_; }
     RunController* controller() const { return controller_; }
-    TimelineChart* timeline() const { return timeline_; }
+    TimelineChart* timeline() const;
     SummaryPanel* summary() const { return summary_; }
     PlanPanel* planPanel() const { return plan_; }
-    const StepResult& lastResult() const { return last_; }
+    ChartTabs* charts() const { return tabs_; }
+    RunBar* runBar() const { return runBar_; }
+    const StepResult& lastResult() const { return last_; }    // the last step, whatever its end
+    const StepResult& shownResult() const { return shown_; }  // the last complete (or failed) step
+    const Prediction& prediction() const { return prediction_; }
     Experiment experiment() const;
 
 signals:
-    void resultShown(const ckptui::StepResult& r);  // after every chart has the step
+    void resultShown(const ckptui::StepResult& r);          // after every chart has the step
+    void predictionShown(const ckptui::Prediction& p);      // after the stack's prediction is drawn
 
 private:
     void buildMenus();
-    QWidget* buildRunBar();
-    QWidget* chartPage(QCustomPlot* plot, QCustomPlot* second = nullptr);
+    void buildDocks();
     void onSpecChanged(const ckpt::ModelSpec& spec, const QString& error);
+    void onPrediction(const Prediction& p);
     void onStepFinished(const StepResult& r);
+    void onStopped(const StepResult& r);
     void onRunFinished(const QString& error, bool stopped);
-    void showError(const QString& title, const QString& message);
-    void syncRunBar();                              // batch, sequence, optimizer from the spec
-    void applyRunOptions(const RunOptions& run);   // device, verify, memory limit from a file
-    void updateRunning(bool running);
+    void showError(const QString& title, const QString& message, const QString& status = {});
+    void startAfresh();  // another model was loaded: history, sessions and shown step go
+    bool shownIsCurrent() const;
 
     LayerStackModel* model_;
     RunController* controller_;
+    Predictor* predictor_;
     StackEditor* editor_;
-    TimelineChart* timeline_;
-    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_, *pareto_;
+    ChartTabs* tabs_;
     PlanPanel* plan_;
-    QTabWidget* tabs_;
     SummaryPanel* summary_;
     QTextBrowser* help_;
-    QComboBox *device_, *optimizer_;
-    QSpinBox *batch_, *seq_;
-    QLineEdit* limit_;
-    QCheckBox* verify_;
-    QAction *runStep_, *runCont_, *stop_;
+    RunBar* runBar_;
     RunOptions runOptions_;
-    StepResult last_;
-    QVector<HistoryPoint> history_points_;
-    QVector<PinnedRun> pinned_;
-    bool syncing_ = false;
+    StepResult last_, shown_;
+    Prediction prediction_;
+    ckpt::ModelSpec historySpec_;  // the stack of the last step in the history
+    qint64 lessonLimit_ = 0;       // the memory limit a lesson put in the run bar
 };
 
 }  // namespace ckptui

@@ -12,6 +12,7 @@
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 #include "ui/charts.h"
+#include "ui/messages.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
 
@@ -22,6 +23,28 @@ namespace {
 ckpt::ModelSpec withoutFlags(ckpt::ModelSpec s) {
     for (auto& b : s.blocks) b.checkpoint = false;
     return s;
+}
+
+// A budget a user can type, two significant digits rounded up: "15MiB", "3.1GiB".
+QString niceBudget(qint64 bytes) {
+    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = double(std::max<qint64>(bytes, 1));
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        ++u;
+    }
+    const double scale = std::pow(10.0, std::floor(std::log10(v)) - 1);
+    const double up = std::ceil(v / scale - 1e-9) * scale;
+    return QString::number(up, 'g', 3) + QLatin1String(units[u]);
+}
+
+QString planName(const ckpt::Plan& p) {
+    return QStringLiteral("%1: %2 of %3 blocks checkpointed (%4)")
+        .arg(QString::fromStdString(p.planner))
+        .arg(p.checkpointed())
+        .arg(p.checkpoint.size())
+        .arg(QString::fromStdString(ckpt::format_checkpoint_set(p.checkpoint)));
 }
 
 }  // namespace
@@ -56,6 +79,10 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
     });
     connect(budget_, &QLineEdit::returnPressed, go, &QPushButton::click);
+    connect(budget_, &QLineEdit::textChanged, this, [this] {
+        if (pareto_->isVisible()) refreshPareto();
+    });
+    connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
 
     setupCommonStyle(pareto_);
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
@@ -64,10 +91,46 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     pareto_->setInteractions(QCP::iSelectPlottables);
     pareto_->setToolTip(tr("Every planner across budgets: memory against time. The line joins the plans no other "
-                           "plan beats on both. Click a point to apply that plan."));
+                           "plan beats on both. Hover a point for its plan; click a point or the line to apply it."));
     connect(pareto_, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable* p, int index, QMouseEvent*) {
         if (p->property("paretoIndex").isValid()) applyPoint(p->property("paretoIndex").toList().value(index).toInt());
     });
+    setHoverTips(pareto_, [this](double x, double y) { return paretoTipAt(x, y); });
+}
+
+void PlanPanel::onSpecChanged() {
+    // The line under the box describes a plan of one stack; any other stack makes it wrong.
+    if (planned_ && !(*planned_ == model_->spec())) {
+        result_->clear();
+        planned_.reset();
+    }
+}
+
+QString PlanPanel::resultText() const { return result_->text(); }
+QString PlanPanel::budgetPlaceholder() const { return budget_->placeholderText(); }
+
+void PlanPanel::setMemoryLimit(qint64 bytes) {
+    memoryLimit_ = bytes;
+    if (pareto_->isVisible()) refreshPareto();
+}
+
+void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
+    if (minimalPeak <= 0) {
+        budget_->setPlaceholderText(tr("e.g. 2.5GiB"));
+        return;
+    }
+    QString tip;
+    if (memoryLimit_ >= minimalPeak) {
+        budget_->setPlaceholderText(tr("e.g. %1 (the memory limit)").arg(niceBudget(memoryLimit_)));
+    } else if (uncheckedPeak > minimalPeak) {
+        // Halfway between what no plan can beat and what needs no plan: a budget that asks for one.
+        budget_->setPlaceholderText(tr("e.g. %1").arg(niceBudget(minimalPeak + (uncheckedPeak - minimalPeak) / 2)));
+    } else {
+        budget_->setPlaceholderText(tr("e.g. %1 (no plan goes lower)").arg(niceBudget(minimalPeak)));
+    }
+    budget_->setToolTip(tr("The memory a step may use at its peak, e.g. 24GiB for a 24 GB card. This stack: %1 "
+                           "without checkpointing, %2 at the least any plan reaches.")
+                            .arg(humanBytes(uncheckedPeak), humanBytes(minimalPeak)));
 }
 
 std::vector<double> PlanPanel::measuredForwardNs() const {
@@ -87,7 +150,8 @@ double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
 }
 
 QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
-    auto budget = ckpt::parse_bytes(budgetText.trimmed().toStdString());
+    const QString typed = budgetText.trimmed();
+    auto budget = ckpt::parse_bytes(typed.toStdString());
     if (!budget) return QStringLiteral("budget: ") + QString::fromStdString(budget.error().message);
     if (!model_->validationError().isEmpty()) return model_->validationError();
     auto kind = ckpt::parse_planner(planner.toStdString());
@@ -96,47 +160,54 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     auto table = ckpt::plan_table(model_->spec(), *kind, *budget, measuredForwardNs());
     if (!table) return QString::fromStdString(table.error().message);
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
-    if (!chosen) return QString::fromStdString(table->no_fit_error().message);
+    // A budget typed in bytes gets its answer in bytes too, beside the human size.
+    bool bare = false;
+    typed.toLongLong(&bare);
+    if (!chosen) return noPlanText(*table, bare);
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
     model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(*budget)));
-    result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4, recomputation +%5% of the step.")
-                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak))
+    planned_ = model_->spec();
+    result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
+                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(*budget))
                          .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
     return {};
 }
 
-void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec) {
+void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, bool warmup) {
     if (r.status != ckpt::StepStatus::ok) return;
     if (!measuredSpec_ || withoutFlags(*measuredSpec_) != withoutFlags(spec)) measuredPoints_.clear();
     measuredSpec_ = spec;
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
-    if (r.step >= 2) measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6};  // step 1 warms up
+    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
 }
 
 void PlanPanel::refreshPareto() {
     pareto_->clearPlottables();
+    pareto_->clearItems();
     points_.clear();
+    budgetLine_ = 0;
     if (!model_->validationError().isEmpty()) {
-        pareto_->replot(QCustomPlot::rpQueuedReplot);
+        showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
         return;
     }
     auto m = chainModel();
     if (!m) return;
+    clearEmpty(pareto_);
     points_ = ckpt::pareto_sweep(*m, 16);
     const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
     pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
                                       : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
-    all->setName(tr("plans (click to apply)"));
+    all->setName(tr("plans (hover to name, click to apply)"));
     all->setLineStyle(QCPGraph::lsNone);
     all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x00, 0x72, 0xB2), Qt::white, 8));
     auto* front = new QCPCurve(pareto_->xAxis, pareto_->yAxis);
-    front->setName(tr("Pareto frontier"));
+    front->setName(tr("Pareto frontier (click to apply)"));
     front->setPen(QPen(QColor(0x00, 0x72, 0xB2), 1.5));
-    QVariantList indexOf;
+    QVariantList indexOf, frontIndexOf;
     // A graph keeps its points sorted by x; remember which sweep point each one is.
     std::vector<int> order(points_.size());
     for (size_t i = 0; i < points_.size(); ++i) order[i] = int(i);
@@ -145,10 +216,16 @@ void PlanPanel::refreshPareto() {
         const ckpt::Plan& p = points_[size_t(i)].plan;
         all->addData(double(p.predicted_peak), stepEstimateMs(p));
         indexOf << i;
-        if (points_[size_t(i)].frontier) front->addData(double(p.predicted_peak), stepEstimateMs(p));
+        if (points_[size_t(i)].frontier) {
+            front->addData(double(p.predicted_peak), stepEstimateMs(p));
+            frontIndexOf << i;
+        }
     }
     all->setProperty("paretoIndex", indexOf);
     all->setSelectable(QCP::stSingleData);
+    // The line applies the frontier point nearest the click.
+    front->setProperty("paretoIndex", frontIndexOf);
+    front->setSelectable(QCP::stSingleData);
     auto* current = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
@@ -159,16 +236,72 @@ void PlanPanel::refreshPareto() {
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
     if (!measuredPoints_.isEmpty() && !forwardNs_.empty()) {
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
-        meas->setName(tr("measured runs"));
+        meas->setName(tr("measured steps"));
         meas->setLineStyle(QCPGraph::lsNone);
         meas->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCross, QColor(0x00, 0x9E, 0x73), 10));
-        for (const Measured& x : measuredPoints_) meas->addData(double(x.peak), x.stepMs);
+        QCPGraph* warm = nullptr;
+        for (const Measured& x : measuredPoints_) {
+            if (!x.warmup) {
+                meas->addData(double(x.peak), x.stepMs);
+                continue;
+            }
+            if (!warm) {
+                warm = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
+                warm->setName(tr("measured warm-up step (time includes one-off costs)"));
+                warm->setLineStyle(QCPGraph::lsNone);
+                warm->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0x00, 0x9E, 0x73), 1.5), Qt::NoBrush, 9));
+            }
+            warm->addData(double(x.peak), x.stepMs);
+        }
+        if (meas->dataCount() == 0) pareto_->removePlottable(meas);
     }
     pareto_->rescaleAxes();
-    const QCPRange xr = pareto_->xAxis->range(), yr = pareto_->yAxis->range();
+    // The budget (typed, else the device limit) as a line: plans left of it fit.
+    const auto typed = ckpt::parse_bytes(budget_->text().trimmed().toStdString());
+    budgetLine_ = typed && *typed > 0 ? *typed : memoryLimit_;
+    QCPRange xr = pareto_->xAxis->range();
+    if (budgetLine_ > 0) xr.expand(double(budgetLine_));
+    const QCPRange yr = pareto_->yAxis->range();
     pareto_->xAxis->setRange(xr.lower - 0.05 * xr.size() - 1, xr.upper + 0.05 * xr.size() + 1);
     pareto_->yAxis->setRange(yr.lower - 0.1 * yr.size() - 1, yr.upper + 0.25 * yr.size() + 1);
+    if (budgetLine_ > 0) {
+        auto* line = new QCPItemStraightLine(pareto_);
+        line->point1->setCoords(double(budgetLine_), 0);
+        line->point2->setCoords(double(budgetLine_), 1);
+        line->setPen(QPen(QColor(0xCC, 0x00, 0x00), 1.5, Qt::DashLine));
+        auto* label = new QCPItemText(pareto_);
+        label->position->setTypeX(QCPItemPosition::ptPlotCoords);
+        label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(double(budgetLine_), 0.02);
+        label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+        label->setPadding(QMargins(4, 2, 6, 2));
+        label->setColor(QColor(0xCC, 0x00, 0x00));
+        label->setText(typed && *typed > 0 ? tr("budget %1: plans to the left fit").arg(humanBytes(budgetLine_))
+                                           : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_)));
+    }
     pareto_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString PlanPanel::paretoTipAt(double x, double y) const {
+    // The point nearest the cursor on screen, within a few pixels.
+    int best = -1;
+    double bestPx = 12.0;
+    for (size_t i = 0; i < points_.size(); ++i) {
+        const ckpt::Plan& p = points_[i].plan;
+        const double dx = pareto_->xAxis->coordToPixel(double(p.predicted_peak)) - pareto_->xAxis->coordToPixel(x);
+        const double dy = pareto_->yAxis->coordToPixel(stepEstimateMs(p)) - pareto_->yAxis->coordToPixel(y);
+        const double d = std::hypot(dx, dy);
+        if (d < bestPx) {
+            bestPx = d;
+            best = int(i);
+        }
+    }
+    if (best < 0) return {};
+    const ckpt::Plan& p = points_[size_t(best)].plan;
+    return tr("<b>%1</b><br>predicted peak %2<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
+        .arg(planName(p).toHtmlEscaped(), humanBytes(p.predicted_peak))
+        .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
+        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString());
 }
 
 void PlanPanel::applyPoint(int index) {

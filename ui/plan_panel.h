@@ -1,7 +1,10 @@
 // Planning in the window: a memory budget and a planner; "Plan" ticks the blocks the engine's
 // plan table chooses (the same call and answer as `checkpointlab plan`: for dp, the least
-// recomputation that fits), or says the smallest budget that can work. The Pareto tab sweeps planners and budgets: predicted peak against predicted
-// step time, the frontier drawn, measured runs beside them; clicking a point applies it.
+// recomputation that fits), or says the smallest budget that can work. The line under the box
+// describes the plan while the stack is the one it planned, and goes when the stack changes. The
+// Budget box suggests a budget this stack can meet. The Pareto tab sweeps planners and budgets:
+// predicted peak against predicted step time, the frontier drawn, the budget as a line, measured
+// steps beside them; hovering names a plan, clicking a point or the frontier applies it.
 #pragma once
 
 #include <QWidget>
@@ -28,14 +31,24 @@ public:
     // "" or the error. Uses the last run's forward times when it ran this stack.
     QString plan(const QString& budget, const QString& planner);
     void refreshPareto();
-    void setMeasured(const ckpt::StepReport& report, const ckpt::ModelSpec& spec);
+    // A measured step of `spec`; a warm-up step's point is drawn apart (its time is not steady).
+    void setMeasured(const ckpt::StepReport& report, const ckpt::ModelSpec& spec, bool warmup = false);
+    // What the Budget box suggests: from the stack's prediction, or the device limit when one is set.
+    void setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak);
+    void setMemoryLimit(qint64 bytes);  // 0: none
     const std::vector<ckpt::ParetoPoint>& points() const { return points_; }
     void applyPoint(int index);
+    QString resultText() const;
+    QString budgetPlaceholder() const;
+    // The tooltip for the Pareto chart at plot coordinates (x bytes, y estimate), "" off the points.
+    QString paretoTipAt(double x, double y) const;
+    qint64 budgetLine() const { return budgetLine_; }  // where the budget is drawn (0: not drawn)
 
 signals:
     void errorOccurred(const QString& title, const QString& message);
 
 private:
+    void onSpecChanged();
     std::vector<double> measuredForwardNs() const;  // the last run's, when it ran this structure
     ckpt::Result<ckpt::ChainModel> chainModel() const;
     double stepEstimateMs(const ckpt::Plan& p) const;
@@ -50,8 +63,11 @@ private:
     std::optional<ckpt::ModelSpec> measuredSpec_;
     std::vector<double> forwardNs_;
     double measuredStepNs_ = 0;
-    struct Measured { qint64 peak; double stepMs; };
+    struct Measured { qint64 peak; double stepMs; bool warmup; };
     QVector<Measured> measuredPoints_;
+    std::optional<ckpt::ModelSpec> planned_;  // the stack the result line describes
+    qint64 memoryLimit_ = 0;
+    qint64 budgetLine_ = 0;
 };
 
 }  // namespace ckptui

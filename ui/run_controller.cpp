@@ -33,13 +33,6 @@ private:
     QElapsedTimer clock_;
 };
 
-// Same model apart from which blocks are checkpointed (what Session::set_checkpoint can change).
-bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b) {
-    for (auto& blk : a.blocks) blk.checkpoint = false;
-    for (auto& blk : b.blocks) blk.checkpoint = false;
-    return a == b;
-}
-
 std::vector<bool> flagsOf(const ckpt::ModelSpec& s) {
     std::vector<bool> f;
     for (const auto& b : s.blocks) f.push_back(b.checkpoint);
@@ -47,6 +40,12 @@ std::vector<bool> flagsOf(const ckpt::ModelSpec& s) {
 }
 
 }  // namespace
+
+bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b) {
+    for (auto& blk : a.blocks) blk.checkpoint = false;
+    for (auto& blk : b.blocks) blk.checkpoint = false;
+    return a == b;
+}
 
 RunController::RunController(QObject* parent) : QObject(parent) {
     qRegisterMetaType<ckptui::StepResult>();
@@ -58,6 +57,9 @@ RunController::RunController(QObject* parent) : QObject(parent) {
 
 RunController::~RunController() {
     stop_ = true;
+    // Sessions go where they were made (a device backend may hold per-thread state); a run under
+    // way ends within a layer first.
+    QMetaObject::invokeMethod(&worker_, [this] { session_.reset(); twin_.reset(); }, Qt::BlockingQueuedConnection);
     thread_.quit();
     thread_.wait();
 }
@@ -81,28 +83,63 @@ void RunController::updateSpec(const ckpt::ModelSpec& spec) {
     pending_ = std::make_unique<ckpt::ModelSpec>(spec);
 }
 
-void RunController::run(Experiment e, int steps) {
-    const ckpt::RunSettings settings = e.run.settings;
-    std::unique_ptr<ckpt::Session> session, twin;
-    auto rebuild = [&](const ckpt::ModelSpec& spec) -> QString {
-        session.reset();
-        twin.reset();
-        auto s = ckpt::Session::create(spec, settings);
-        if (!s) return QString::fromStdString(s.error().message);
-        session = std::move(*s);
-        if (e.run.verify) {
-            ckpt::ModelSpec plain = spec;
-            for (auto& b : plain.blocks) b.checkpoint = false;
-            ckpt::RunSettings ts = settings;
-            ts.memory_limit = 0;  // the twin is a reference, not a device
-            auto t = ckpt::Session::create(plain, ts);
-            if (t) twin = std::move(*t);
+QString RunController::prepare(const Experiment& e) {
+    const bool reuse = session_ && sameStructure(e.spec, sessionFor_.spec) && e.run == sessionFor_.run &&
+                       (twinInStep_ || !e.run.verify);
+    if (reuse) {
+        if (flagsOf(e.spec) != flagsOf(sessionFor_.spec) && !session_->set_checkpoint(flagsOf(e.spec)).ok())
+            session_.reset();  // cannot happen for a valid spec; start afresh rather than run the wrong flags
+        else {
+            sessionFor_ = e;
+            return {};
         }
-        return {};
+    }
+    session_.reset();
+    twin_.reset();
+    okSteps_ = 0;
+    twinInStep_ = true;
+    auto s = ckpt::Session::create(e.spec, e.run.settings);
+    if (!s) return QString::fromStdString(s.error().message);
+    session_ = std::move(*s);
+    if (e.run.verify) {
+        ckpt::ModelSpec plain = e.spec;
+        for (auto& b : plain.blocks) b.checkpoint = false;
+        ckpt::RunSettings ts = e.run.settings;
+        ts.memory_limit = 0;  // the twin is a reference, not a device
+        auto t = ckpt::Session::create(plain, ts);
+        if (t) twin_ = std::move(*t);
+    }
+    sessionFor_ = e;
+    return {};
+}
+
+ReportPtr RunController::predictionFor(const ckpt::ModelSpec& spec, const ckpt::StepReport& measured) {
+    if (!(spec == predictedSpec_)) {
+        predictedSpec_ = spec;
+        predictedFirst_.reset();
+        predictedSteady_.reset();
+    }
+    const ckpt::DeviceKind kind = session_ ? session_->device().kind : ckpt::DeviceKind::cpu;
+    // The step with the same starting state: the first (no optimizer state yet) or a later one.
+    auto dry = [&](int steps) -> ReportPtr {
+        auto p = ckpt::predict(spec, steps, kind);
+        return p ? std::make_shared<const ckpt::StepReport>(std::move(*p)) : nullptr;
     };
+    if (!predictedSteady_) predictedSteady_ = dry(2);
+    if (predictedSteady_ && predictedSteady_->baseline == measured.baseline) return predictedSteady_;
+    if (!predictedFirst_) predictedFirst_ = dry(1);
+    if (predictedFirst_ && predictedFirst_->baseline == measured.baseline) return predictedFirst_;
+    return predictedSteady_;
+}
+
+void RunController::run(Experiment e, int steps) {
+    if (reset_.exchange(false)) {
+        session_.reset();
+        counter_ = 0;
+    }
     QString message;
     bool stopped = false;
-    if (QString err = rebuild(e.spec); !err.isEmpty()) {
+    if (QString err = prepare(e); !err.isEmpty()) {
         running_ = false;
         emit runFailed(err);
         return;
@@ -119,37 +156,45 @@ void RunController::run(Experiment e, int steps) {
             QMutexLocker lock(&mutex_);
             next = std::move(pending_);
         }
-        if (next && ckpt::validate_model_spec(*next).ok()) {
-            if (sameStructure(*next, e.spec)) {
-                session->set_checkpoint(flagsOf(*next));
-            } else if (QString err = rebuild(*next); !err.isEmpty()) {
-                message = err;
-                break;
-            }
-            e.spec = *next;
+        if (reset_.exchange(false)) {
+            session_.reset();
+            counter_ = 0;
         }
-        emit stepStarted(session->live_bytes());
+        if (next && ckpt::validate_model_spec(*next).ok()) e.spec = *next;
+        if (QString err = prepare(e); !err.isEmpty()) {
+            message = err;
+            break;
+        }
+        emit stepStarted(session_->live_bytes());
         ckpt::StepOptions opts;
         opts.sink = &sink;
         opts.stop = &stop_;
-        auto report = std::make_shared<ckpt::StepReport>(session->step(opts));
+        auto report = std::make_shared<ckpt::StepReport>(session_->step(opts));
         sink.flush();
         StepResult r;
-        r.step = i;
         r.spec = e.spec;
-        if (twin && report->status == ckpt::StepStatus::ok) {
+        const ckpt::StepStatus status = report->status;
+        if (status == ckpt::StepStatus::stopped) {
+            r.step = counter_ + 1;  // the number this step would have had; the next one takes it
+        } else {
+            r.step = ++counter_;
+            if (status == ckpt::StepStatus::ok) r.warmup = ++okSteps_ == 1;
+            r.predicted = predictionFor(e.spec, *report);
+        }
+        if (twin_ && twinInStep_ && status == ckpt::StepStatus::ok) {
             ckpt::StepOptions quiet;
             quiet.record_events = false;
             quiet.stop = &stop_;
-            const ckpt::StepReport t = twin->step(quiet);
+            const ckpt::StepReport t = twin_->step(quiet);
             if (t.status == ckpt::StepStatus::ok) {
                 r.verified = true;
                 r.gradientsAgree = t.gradient_checksum == report->gradient_checksum;
                 r.twinStepNs = t.step_ns;
                 r.twinPeak = t.peak_total;
+            } else {
+                twinInStep_ = false;  // its parameters no longer follow the session's
             }
         }
-        const ckpt::StepStatus status = report->status;
         r.report = std::move(report);
         emit stepFinished(r);
         if (status != ckpt::StepStatus::ok) {

@@ -4,6 +4,12 @@
 // shared report. With `verify`, an unchecked twin session (same seed, same initial parameters)
 // steps in lockstep: its gradient checksum says whether checkpointing changed any bit and its
 // step time gives the recomputation overhead.
+//
+// The sessions outlive a Run press: pressing Run step again continues the same training (step
+// numbers go on, the optimizer state is kept, checkpoint ticks apply through set_checkpoint) until
+// the model's structure or the run settings change, or resetSteps() says another model was loaded.
+// Every step also carries the dry run of its own spec for the same kind of step, so a measurement
+// is only ever compared with the prediction of what actually ran.
 #pragma once
 
 #include <QMutex>
@@ -22,13 +28,22 @@ using ReportPtr = std::shared_ptr<const ckpt::StepReport>;
 
 struct StepResult {
     ReportPtr report;
+    ReportPtr predicted;            // the dry run of `spec` for a step with the same starting state
     bool verified = false;          // a twin ran
     bool gradientsAgree = false;    // bitwise, by checksum
     qint64 twinStepNs = 0;          // the unchecked twin's step time
     qint64 twinPeak = 0;            // the unchecked twin's peak: what checkpointing saved
-    int step = 0;                   // 1-based within this run
+    // Numbered from 1 since the model was loaded, across Run presses; a stopped step takes no
+    // number (the next step gets it).
+    int step = 0;
+    // The session's first complete step: its time includes one-off costs (creating the optimizer
+    // state, first touches of memory, the BLAS threads starting), so it is no time to compare.
+    bool warmup = false;
     ckpt::ModelSpec spec;           // what ran
 };
+
+// Same model apart from which blocks are checkpointed (what Session::set_checkpoint can change).
+bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b);
 
 class RunController : public QObject {
     Q_OBJECT
@@ -41,6 +56,8 @@ public:
     bool start(const Experiment& e, int steps);
     void stop();                                    // returns at once; the run ends within a layer
     void updateSpec(const ckpt::ModelSpec& spec);   // applied at the next step of a running run
+    // Another model was loaded: the next step starts new sessions and is numbered 1.
+    void resetSteps() { reset_ = true; }
     bool isRunning() const { return running_.load(); }
 
 signals:
@@ -53,13 +70,26 @@ signals:
 
 private:
     void run(Experiment e, int steps);  // on the worker thread
+    // Worker thread: the sessions for `e`, reused when only checkpoint ticks changed.
+    QString prepare(const Experiment& e);
+    ReportPtr predictionFor(const ckpt::ModelSpec& spec, const ckpt::StepReport& measured);
 
     QThread thread_;
     QObject worker_;  // lives in thread_; run() is queued onto it
     std::atomic<bool> stop_{false};
     std::atomic<bool> running_{false};
+    std::atomic<bool> reset_{false};
     QMutex mutex_;
     std::unique_ptr<ckpt::ModelSpec> pending_;
+
+    // Worker thread only.
+    std::unique_ptr<ckpt::Session> session_, twin_;
+    Experiment sessionFor_;      // the experiment the sessions were made for (flags as last set)
+    bool twinInStep_ = true;     // false once a twin step failed: the two no longer match
+    int okSteps_ = 0;            // complete steps of session_
+    int counter_ = 0;            // the last step number handed out
+    ckpt::ModelSpec predictedSpec_;
+    ReportPtr predictedFirst_, predictedSteady_;  // cached dry runs of predictedSpec_
 };
 
 }  // namespace ckptui

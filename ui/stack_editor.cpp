@@ -80,6 +80,10 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
                            "everything; save_matmuls keeps matmul outputs (JAX's dots_saveable); attention_core "
                            "recomputes only attention (Megatron-LM); custom lets you tick layers."));
 
+    auto* toAll = button(tr("to all"), tr("Give every block the policy chosen here (compare full against "
+                                          "attention_core on a whole transformer in one click)."), this);
+    toAll->setObjectName(QStringLiteral("policyToAll"));
+
     auto* row1 = new QHBoxLayout;
     for (QWidget* w : {static_cast<QWidget*>(add), static_cast<QWidget*>(layer), static_cast<QWidget*>(dup),
                        static_cast<QWidget*>(remove), static_cast<QWidget*>(up), static_cast<QWidget*>(down)})
@@ -93,6 +97,7 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     row2->addStretch();
     row2->addWidget(new QLabel(tr("Policy:"), this));
     row2->addWidget(policy_);
+    row2->addWidget(toAll);
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     v->addWidget(view_);
@@ -122,6 +127,9 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     connect(every, &QPushButton::clicked, this, [this] { model_->setCheckpointEvery(every_->value()); });
     connect(policy_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
         if (selectedBlock() >= 0) model_->setPolicy(selectedBlock(), ckpt::BlockSpec::Policy(policy_->itemData(i).toInt()));
+    });
+    connect(toAll, &QPushButton::clicked, this, [this] {
+        model_->setPolicyAll(ckpt::BlockSpec::Policy(policy_->currentData().toInt()));
     });
     connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this] { updatePolicyBox(); });
 }

@@ -2,6 +2,7 @@
 // of that block, so parent() needs no pointers into the spec.
 #include "ui/stack_model.h"
 
+#include <QFont>
 #include <QMimeData>
 
 #include "ckpt/layer_traits.h"
@@ -48,11 +49,12 @@ void LayerStackModel::rechain(ckpt::ModelSpec& spec) {
 void LayerStackModel::applyFromUndo(const ckpt::ModelSpec& spec, bool structural) {
     if (structural) beginResetModel();
     spec_ = spec;
+    report_.clear();  // it described the stack before this edit
     if (structural) {
-        report_.clear();
         endResetModel();
     } else if (!spec_.blocks.empty()) {
         emit dataChanged(index(0, 0), index(int(spec_.blocks.size()) - 1, ColumnCount - 1));
+        announceReportColumns();  // the layers' rows too
     }
     const ckpt::Status st = ckpt::validate_model_spec(spec_);
     error_ = st ? QString() : QString::fromStdString(st.message());
@@ -168,6 +170,12 @@ void LayerStackModel::setPolicy(int block, ckpt::BlockSpec::Policy policy) {
     edit(n, tr("policy %1").arg(policyText(policy)), false);
 }
 
+void LayerStackModel::setPolicyAll(ckpt::BlockSpec::Policy policy) {
+    ckpt::ModelSpec n = spec_;
+    for (ckpt::BlockSpec& b : n.blocks) b.policy = policy;
+    edit(n, tr("policy %1 for every block").arg(policyText(policy)), false);
+}
+
 void LayerStackModel::setBatch(int64_t batch) {
     if (spec_.input_shape.empty() || batch < 1) return;
     ckpt::ModelSpec n = spec_;
@@ -195,6 +203,11 @@ void LayerStackModel::setOptimizer(ckpt::OptimizerType type) {
 void LayerStackModel::setReport(const ckpt::StepReport& report) {
     if (report.blocks.size() != spec_.blocks.size()) return;
     report_ = report.blocks;
+    predicted_ = report.dry_run;
+    announceReportColumns();
+}
+
+void LayerStackModel::announceReportColumns() {
     if (!spec_.blocks.empty())
         emit dataChanged(index(0, KeptColumn), index(int(spec_.blocks.size()) - 1, RecomputeColumn));
     for (int b = 0; b < int(spec_.blocks.size()); ++b) {
@@ -266,15 +279,23 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
         case KeptColumn:
             if (role == Qt::DisplayRole && br) return humanBytes(br->kept_bytes);
             if (role == Qt::ToolTipRole && br)
-                return tr("Kept for backward after forward: %1. Unchecked it would keep %2 (avoided %3).")
-                    .arg(humanBytes(br->kept_bytes), humanBytes(br->kept_bytes_unchecked), humanBytes(br->avoided_bytes));
+                return tr("Kept for backward after forward: %1. Unchecked it would keep %2 (avoided %3). %4")
+                    .arg(humanBytes(br->kept_bytes), humanBytes(br->kept_bytes_unchecked), humanBytes(br->avoided_bytes),
+                         predicted_ ? tr("Predicted for the stack as it is now.") : tr("Measured in the last step."));
             break;
         case RecomputeColumn:
-            if (role == Qt::DisplayRole && br && br->checkpoint) return humanTime(br->recompute_ns);
-            if (role == Qt::ToolTipRole) return tr("Time spent recomputing this block's forward during backward.");
+            if (role == Qt::DisplayRole && br && br->checkpoint && !predicted_) return humanTime(br->recompute_ns);
+            if (role == Qt::ToolTipRole)
+                return predicted_ && blk.checkpoint ? tr("Recomputation time is measured: run a step.")
+                                                    : tr("Time spent recomputing this block's forward during backward.");
             break;
         }
         if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
+        if (role == Qt::FontRole && idx.column() >= KeptColumn && predicted_ && br) {
+            QFont f;
+            f.setItalic(true);
+            return f;
+        }
         return {};
     }
     const int l = idx.row();
@@ -313,6 +334,11 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
         break;
     }
     if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
+    if (role == Qt::FontRole && idx.column() >= KeptColumn && predicted_ && lr) {
+        QFont f;
+        f.setItalic(true);
+        return f;
+    }
     return {};
 }
 
@@ -399,8 +425,11 @@ QVariant LayerStackModel::headerData(int section, Qt::Orientation o, int role) c
     if (role == Qt::ToolTipRole) {
         switch (section) {
         case CheckpointColumn: return tr("Tick to checkpoint a block: keep only its input, recompute it in backward.");
-        case KeptColumn: return tr("Bytes kept for backward at the end of forward, from the last run.");
-        case RecomputeColumn: return tr("Recomputation time (blocks) or bytes rematerialised (layers), from the last run.");
+        case KeptColumn:
+            return tr("Bytes kept for backward at the end of forward: predicted (italics) for the stack as it is, "
+                      "measured after a step of it.");
+        case RecomputeColumn:
+            return tr("Recomputation time (blocks, measured) or bytes rematerialised (layers), for the stack as it is.");
         }
     }
     return {};

@@ -40,12 +40,18 @@ public:
     void setCheckpointEvery(int k);
     void setCheckpointFlags(const std::vector<bool>& flags, const QString& what);
     void setPolicy(int block, ckpt::BlockSpec::Policy policy);
+    void setPolicyAll(ckpt::BlockSpec::Policy policy);  // one undoable edit
     void setBatch(int64_t batch);
     void setSequence(int64_t seq);
     void setOptimizer(ckpt::OptimizerType type);
 
-    // Per-block and per-layer numbers of the last run, shown in the Kept/Recompute columns.
+    // Per-block and per-layer numbers of the stack as it is now, shown in the Kept/Recompute
+    // columns: a prediction (report.dry_run: bytes only, in italics) or a measured step. Any edit
+    // clears them, so they never describe a stack that is no longer there; a report whose block
+    // count differs from the stack is ignored.
     void setReport(const ckpt::StepReport& report);
+    bool reportIsPredicted() const { return predicted_; }
+    bool hasReport() const { return !report_.empty(); }
 
     // QAbstractItemModel
     QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
@@ -76,7 +82,10 @@ private:
     ckpt::ModelSpec spec_;
     QString error_;
     QUndoStack undo_;
-    std::vector<ckpt::BlockReport> report_;  // empty until a run
+    void announceReportColumns();
+
+    std::vector<ckpt::BlockReport> report_;  // empty until a prediction or a run of this spec
+    bool predicted_ = false;
 };
 
 }  // namespace ckptui

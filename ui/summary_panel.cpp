@@ -1,91 +1,203 @@
 // Summary and help texts (see summary_panel.h).
 #include "ui/summary_panel.h"
 
+#include <cmath>
+
+#include "ui/messages.h"
 #include "ui/style.h"
 
 namespace ckptui {
 
+namespace {
+
+QString percent(double part, double whole) { return QString::number(100.0 * part / std::max(1.0, whole), 'f', 0) + QLatin1Char('%'); }
+
+int checkpointedIn(const ckpt::ModelSpec& s) {
+    int n = 0;
+    for (const auto& b : s.blocks) n += b.checkpoint ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
 SummaryPanel::SummaryPanel(QWidget* parent) : QTextBrowser(parent) {
     setObjectName(QStringLiteral("summary"));
     setOpenLinks(false);
-    setToolTip(tr("The last step in numbers: measured beside predicted, and what checkpointing cost."));
+    setToolTip(tr("The stack's prediction, then the last step in numbers: measured beside predicted, and what "
+                  "checkpointing saved and cost."));
     render();
 }
 
-void SummaryPanel::setPrediction(const ckpt::StepReport* predicted, const QString& specError) {
-    havePrediction_ = predicted != nullptr;
-    if (predicted) predictedCopy_ = *predicted;
+void SummaryPanel::setPrediction(const Prediction* p, const QString& specError) {
+    havePrediction_ = p && p->ok();
+    if (p) prediction_ = *p;
     specError_ = specError;
     render();
 }
 
-void SummaryPanel::setResult(const StepResult& r) {
+void SummaryPanel::setResult(const StepResult& r, bool current) {
     result_ = r;
+    current_ = current;
     render();
+}
+
+void SummaryPanel::setCurrent(bool current) {
+    if (current_ == current) return;
+    current_ = current;
+    render();
+}
+
+void SummaryPanel::setBanner(const QString& text, bool alarm) {
+    banner_ = text;
+    alarm_ = alarm;
+    render();
+}
+
+QString SummaryPanel::predictionHtml() const {
+    const Prediction& p = prediction_;
+    const ckpt::StepReport& s = *p.step;
+    const int k = checkpointedIn(p.spec), n = int(p.spec.blocks.size());
+    QString h = tr("<p><b>This stack, predicted</b> (a dry run: exact bytes, nothing computed): peak <b>%1</b> %2, "
+                   "%3 of %4 blocks checkpointed.")
+                    .arg(humanBytes(s.peak_total), whereText(s.peak_tag, &p.spec))
+                    .arg(k)
+                    .arg(n);
+    // The lesson: what checkpointing does here, from the two ends of the trade-off.
+    if (k > 0 && p.uncheckedPeak > s.peak_total)
+        h += tr(" Without checkpointing it would peak at %1: these %2 blocks save %3 (%4).")
+                 .arg(humanBytes(p.uncheckedPeak))
+                 .arg(k)
+                 .arg(humanBytes(p.uncheckedPeak - s.peak_total), percent(double(p.uncheckedPeak - s.peak_total), double(p.uncheckedPeak)));
+    else if (k > 0 && p.uncheckedPeak >= 0)
+        h += tr(" Without checkpointing it would peak at %1 too: here checkpointing does not lower the peak, it only "
+                "adds recomputation.").arg(humanBytes(p.uncheckedPeak));
+    else if (k == 0 && p.allPeak >= 0 && p.allPeak < s.peak_total)
+        h += tr(" Checkpointing every block would lower it to %1 (%2 less).")
+                 .arg(humanBytes(p.allPeak), percent(double(s.peak_total - p.allPeak), double(s.peak_total)));
+    else if (k == 0 && p.minimalPeak >= s.peak_total)
+        h += tr(" No checkpoint set lowers this peak: the activations are not what fills memory there.");
+    if (p.minimalPeak >= 0 && p.minimalPeak < s.peak_total && p.minimalPeak < p.allPeak)
+        h += tr(" The lowest any checkpoint plan reaches is %1.").arg(humanBytes(p.minimalPeak));
+    return h + QStringLiteral("</p>");
+}
+
+QString SummaryPanel::resultHtml() const {
+    const StepResult& res = result_;
+    const ckpt::StepReport* r = res.report.get();
+    const int k = r->checkpointed_blocks();
+    if (!current_) {
+        // Another stack's step: its own figures, compared with nothing of this one.
+        return tr("<p style='color:#666'><b>Last run: step %1, of the stack before your edits</b> (%2 of %3 blocks "
+                  "checkpointed, %4): peak %5, step time %6. Those figures belong to that stack; run a step to measure "
+                  "this one.</p>")
+            .arg(res.step)
+            .arg(k)
+            .arg(r->blocks.size())
+            .arg(modelLabel(res.spec), humanBytes(r->peak_total), humanTime(r->step_ns));
+    }
+    QString h;
+    if (r->status != ckpt::StepStatus::ok) {
+        // No loss, no phase times: the step ended early, as the line on top says.
+        int64_t at = 0;
+        for (const ckpt::MemoryEvent& e : r->events) at = std::max(at, e.time_ns);
+        return h + tr("<p><b>Step %1</b> on %2 ended %3 into the step, at %4 of memory: nothing after that point ran.</p>")
+                       .arg(res.step)
+                       .arg(QString::fromStdString(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
+    }
+    h += tr("<p><b>Step %1</b>%2 on %3<br>loss %4</p>")
+             .arg(res.step)
+             .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
+                  QString::fromStdString(r->device).toHtmlEscaped())
+             .arg(r->loss, 0, 'g', 6);
+    const bool ok = r->status == ckpt::StepStatus::ok;
+    if (ok) h += tr("<p>The peak falls <b>%1</b>.</p>").arg(whereText(r->peak_tag, &res.spec));
+    QString time = tr("<p><b>Step time</b> %1 (forward %2, backward %3").arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns));
+    if (k > 0)
+        time += tr(", of which recomputation %1 = %2% of the step").arg(humanTime(r->recompute_ns))
+                    .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
+    h += time + tr(", optimizer %1)</p>").arg(humanTime(r->optimizer_ns));
+    if (ok && k == 0) {
+        h += tr("<p>No block is checkpointed, so nothing is recomputed: tick blocks (or press All) and run again to see "
+                "what checkpointing saves and costs.</p>");
+    } else if (ok && res.verified) {
+        const qint64 saved = res.twinPeak - r->peak_total;
+        h += saved > 0 ? tr("<p><b>Checkpointing saved %1</b> of the peak (%2%): unchecked, this step peaks at %3.</p>")
+                             .arg(humanBytes(saved))
+                             .arg(100.0 * double(saved) / double(std::max<qint64>(1, res.twinPeak)), 0, 'f', 1)
+                             .arg(humanBytes(res.twinPeak))
+                       : tr("<p><b>Checkpointing did not lower the peak</b> (unchecked, this step also peaks at %1): the "
+                            "peak is not made of activations here.</p>").arg(humanBytes(res.twinPeak));
+        if (res.warmup) {
+            h += tr("<p><b>Recomputation overhead</b>: run another step. This first step's time includes warm-up, so it "
+                    "is not compared.</p>");
+        } else {
+            // From this step alone: its recomputation against the rest of it, both timed under the
+            // same conditions. The twin's step is timed apart (and without the live chart being
+            // drawn beside it), so the difference of the two steps is shown only as context.
+            const int64_t rest = std::max<int64_t>(1, r->step_ns - r->recompute_ns);
+            const double own = 100.0 * double(r->recompute_ns) / double(rest);
+            h += tr("<p><b>Recomputation overhead</b> +%1%: recomputing took %2 on top of the %3 the rest of this step took.")
+                     .arg(own, 0, 'f', 1)
+                     .arg(humanTime(r->recompute_ns), humanTime(rest));
+            if (res.twinStepNs > 0) {
+                const double twin = 100.0 * double(r->step_ns - res.twinStepNs) / double(res.twinStepNs);
+                h += tr(" The same stack unchecked took %1 in its own step").arg(humanTime(res.twinStepNs));
+                if (std::fabs(twin - own) <= 10.0) h += QStringLiteral(".");
+                else
+                    h += (twin >= 0 ? tr(" (this one took %1% longer; across two separate steps the machine's own "
+                                         "timing noise counts too).")
+                                    : tr(" (this one took %1% less; across two separate steps the machine's own "
+                                         "timing noise counts too)."))
+                             .arg(std::fabs(twin), 0, 'f', 1);
+            }
+            h += QStringLiteral("</p>");
+        }
+    }
+    if (ok && res.verified)
+        h += res.gradientsAgree
+                 ? tr("<p><font color='#060'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
+                       .arg(QString::number(r->gradient_checksum, 16))
+                 : tr("<p><font color='red'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
+                       .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
+    if (ok)
+        h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
+    return h;
 }
 
 void SummaryPanel::render() {
     QString h = QStringLiteral("<style>td{padding:1px 6px} th{text-align:left;padding:1px 6px}</style>");
     if (!specError_.isEmpty()) h += tr("<p><font color='red'><b>This stack cannot run:</b> %1</font></p>").arg(specError_.toHtmlEscaped());
+    if (!banner_.isEmpty())
+        h += QStringLiteral("<p><font color='%1'><b>%2</b></font></p>").arg(alarm_ ? QStringLiteral("red") : QStringLiteral("#555"), banner_.toHtmlEscaped());
+    if (havePrediction_ && specError_.isEmpty()) h += predictionHtml();
     const ckpt::StepReport* r = result_.report.get();
-    if (r) {
-        if (r->status != ckpt::StepStatus::ok)
-            h += tr("<p><font color='red'><b>%1</b></font></p>").arg(QString::fromStdString(r->message).toHtmlEscaped());
-        h += tr("<p><b>Step %1</b> on %2<br>loss %3</p>").arg(r->step).arg(QString::fromStdString(r->device).toHtmlEscaped()).arg(r->loss, 0, 'g', 6);
-    } else {
-        h += tr("<p>No run yet. Press <b>Run step</b>.</p>");
-    }
-    const ckpt::StepReport* p = havePrediction_ ? &predictedCopy_ : nullptr;
+    const bool compare = r && current_;
+    // Measured beside the prediction of that same step; before a run (or after an edit) the
+    // prediction of the stack on screen alone.
+    const ckpt::StepReport* p = compare ? result_.predicted.get() : (havePrediction_ ? prediction_.step.get() : nullptr);
+    if (!r) h += tr("<p>No run yet. Press <b>Run step</b> to measure what is predicted above.</p>");
     h += tr("<table><tr><th>peak memory</th><th align='right'>measured</th><th align='right'>predicted</th></tr>");
     auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold) {
         const QString b0 = bold ? QStringLiteral("<b>") : QString(), b1 = bold ? QStringLiteral("</b>") : QString();
         h += QStringLiteral("<tr><td>%1%2%3%4</td><td align='right'>%3%5%4</td><td align='right'>%3%6%4</td></tr>")
                  .arg(c.isValid() ? QStringLiteral("<font color='%1'>■</font> ").arg(c.name()) : QString(), name, b0, b1,
-                      r ? humanBytes(m) : QStringLiteral("–"), p ? humanBytes(pr) : QStringLiteral("–"));
+                      compare ? humanBytes(m) : QStringLiteral("–"), p ? humanBytes(pr) : QStringLiteral("–"));
     };
-    row(tr("total"), QColor(), r ? r->peak_total : 0, p ? p->peak_total : 0, true);
+    row(tr("total"), QColor(), compare ? r->peak_total : 0, p ? p->peak_total : 0, true);
     for (ckpt::Category c : kStackOrder)
-        row(categoryLabel(c), categoryColor(c), r ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false);
+        row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false);
     h += QStringLiteral("</table>");
-    if (r && p) {
+    if (compare && p) {
         const qint64 d = r->peak_total - p->peak_total;
-        h += d == 0 ? tr("<p>Measured peak equals the prediction to the byte.</p>")
-                    : tr("<p><font color='#b00'>Measured peak differs from the prediction by %1 "
-                         "(the prediction is for a steady-state step).</font></p>").arg(humanBytes(d));
+        if (r->status != ckpt::StepStatus::ok)
+            h += tr("<p>The prediction is of the whole step; this one ended early.</p>");
+        else
+            h += d == 0 ? tr("<p>Measured peak equals the prediction to the byte.</p>")
+                        : tr("<p><font color='#b00'>Measured peak differs from the prediction of the same step by %1.</font></p>")
+                              .arg(humanBytes(d));
     }
-    if (r) {
-        const ckpt::MemoryTag& t = r->peak_tag;
-        h += tr("<p>The peak falls in <b>%1</b>%2.</p>").arg(phaseLabel(t.phase), t.block >= 0 ? tr(" of block %1").arg(t.block) : QString());
-        h += tr("<p><b>Step time</b> %1 (forward %2, backward %3, of which recomputation %4 = %6% of the step, "
-                "optimizer %5)</p>")
-                 .arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns), humanTime(r->recompute_ns),
-                      humanTime(r->optimizer_ns))
-                 .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
-        if (result_.verified) {
-            const qint64 saved = result_.twinPeak - r->peak_total;
-            h += saved > 0 ? tr("<p><b>Checkpointing saved %1</b> of the peak (%2%): unchecked, this step peaks at %3.</p>")
-                                 .arg(humanBytes(saved))
-                                 .arg(100.0 * double(saved) / double(std::max<qint64>(1, result_.twinPeak)), 0, 'f', 1)
-                                 .arg(humanBytes(result_.twinPeak))
-                           : tr("<p><b>Checkpointing did not lower the peak</b> (unchecked, this step also peaks at %1).</p>")
-                                 .arg(humanBytes(result_.twinPeak));
-            const double overhead = result_.twinStepNs > 0 ? 100.0 * double(r->step_ns - result_.twinStepNs) / double(result_.twinStepNs) : 0;
-            h += tr("<p><b>Recomputation overhead</b> %1% against the same stack unchecked (its step took %2).")
-                     .arg(overhead >= 0 ? QStringLiteral("+%1").arg(overhead, 0, 'f', 1) : QString::number(overhead, 'f', 1))
-                     .arg(humanTime(result_.twinStepNs));
-            if (r->recompute_ns > 0 && overhead < 0)
-                h += tr(" The unchecked run was slower this time: on a busy machine step times vary by more than the "
-                        "recomputation costs.");
-            h += QStringLiteral("</p>");
-            h += result_.gradientsAgree
-                     ? tr("<p><font color='#060'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
-                           .arg(QString::number(r->gradient_checksum, 16))
-                     : tr("<p><font color='red'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
-                           .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
-        }
-        h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
-                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
-    }
+    if (r) h += resultHtml();
     setHtml(h);
 }
 
@@ -136,15 +248,19 @@ QString helpHtml(const StepResult* res) {
                              "optimizer state (SGD) or fewer parameters can.</p>");
     }
     h += QObject::tr("<p><b>The memory timeline</b> stacks live bytes by category over one step. Bands mark forward, "
-                     "backward and the optimizer; orange bands marked ↻ are recomputations. The dashed blue line is "
-                     "the predicted peak, computed from the model alone before running.</p><ul>");
+                     "backward and the optimizer; orange bands marked ↻ are recomputations. Before a run it shows the "
+                     "<i>prediction</i>: a dry run of the engine that counts every byte without computing anything, "
+                     "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
+                     "line where the peak would be without checkpointing. After a run it shows the measurement in "
+                     "time, with the prediction of the same step dashed in blue over it.</p><ul>");
     for (ckpt::Category c : kStackOrder)
         h += QStringLiteral("<li><font color='%1'>■</font> <b>%2</b>: %3</li>")
                  .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c));
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
-                     "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows a "
-                     "continuous run: toggle a checkpoint and the next step's point moves. <b>Compare</b> overlays "
-                     "pinned runs.</p>");
+                     "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
+                     "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "
+                     "step's point moves. <b>Compare</b> overlays pinned runs. <b>Pareto</b> places every plan by "
+                     "memory and time; click one to apply it.</p>");
     return h;
 }
 

@@ -1,11 +1,16 @@
-// The numbers beside the charts: peak memory measured and predicted per category, step time,
-// recomputation overhead against the unchecked twin, whether gradients agree bit for bit. And
-// the help text ("What am I looking at?") written with the current run's own numbers.
+// The numbers beside the charts. On top, the prediction for the stack on screen, with what
+// checkpointing changes there (the peak without it, with every block checkpointed, the lowest
+// any plan reaches), so the trade-off shows before anything runs. Then the last step: peak per
+// category measured beside the prediction of that same step, time by phase, what checkpointing
+// saved against the unchecked twin, the recomputation overhead, whether gradients agree bit for
+// bit. A step of a stack that has since been edited is marked as such and compared with nothing
+// but its own prediction. And the help text ("What am I looking at?") with the run's own numbers.
 #pragma once
 
 #include <QTextBrowser>
 
 #include "ckpt/report.h"
+#include "ui/predictor.h"
 #include "ui/run_controller.h"
 
 namespace ckptui {
@@ -15,17 +20,27 @@ class SummaryPanel : public QTextBrowser {
 
 public:
     explicit SummaryPanel(QWidget* parent = nullptr);
-    void setPrediction(const ckpt::StepReport* predicted, const QString& specError);
-    void setResult(const StepResult& r);
+    // The prediction of the stack on screen (null while none), or why it cannot run.
+    void setPrediction(const Prediction* prediction, const QString& specError);
+    // The last complete (or failed) step; `current`: it ran the stack now on screen.
+    void setResult(const StepResult& r, bool current);
+    void setCurrent(bool current);
+    // A line above everything else (a stopped step, an out-of-memory); "" removes it.
+    void setBanner(const QString& text, bool alarm);
     QString text() const { return toPlainText(); }
 
 private:
     void render();
-    const ckpt::StepReport* predicted_ = nullptr;
-    ckpt::StepReport predictedCopy_;
+    QString predictionHtml() const;
+    QString resultHtml() const;
+
+    Prediction prediction_;
     bool havePrediction_ = false;
     QString specError_;
     StepResult result_;
+    bool current_ = false;
+    QString banner_;
+    bool alarm_ = false;
 };
 
 // HTML for the help panel, using `r` (may be null before the first run).

@@ -6,9 +6,23 @@
 #include <algorithm>
 
 #include "ui/charts.h"
+#include "ui/messages.h"
 #include "ui/style.h"
 
 namespace ckptui {
+
+namespace {
+
+const QColor kPredictedColor(0x00, 0x72, 0xB2);
+
+QFont smallFont(const QFont& base, int points, bool bold = false) {
+    QFont f = base;
+    f.setPointSize(points);
+    f.setBold(bold);
+    return f;
+}
+
+}  // namespace
 
 TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     setupCommonStyle(this);
@@ -17,6 +31,8 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     axisRect()->setRangeZoom(Qt::Horizontal);
     yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     yAxis->setLabel(tr("live bytes"));
+    timeTicker_ = QSharedPointer<QCPAxisTicker>(new DurationTicker);
+    orderTicker_ = QSharedPointer<QCPAxisTicker>(new QCPAxisTicker);
     addLayer(QStringLiteral("bands"), layer(QStringLiteral("grid")), QCustomPlot::limBelow);
     // Stacked areas without channel fills (QCustomPlot computes those slowly): each series is the
     // cumulative total and fills down to zero, drawn from the highest down, opaque, so each
@@ -34,37 +50,63 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
         g->setAdaptiveSampling(false);  // decimation is ours, and keeps maxima
         graphs_[k] = g;
     }
+    // The prediction's total over a measured step: a dashed line on top of the stack.
+    overlayGraph_ = addGraph();
+    overlayGraph_->setName(tr("predicted (dry run)"));
+    overlayGraph_->setLineStyle(QCPGraph::lsStepLeft);
+    overlayGraph_->setPen(QPen(kPredictedColor, 1.5, Qt::DashLine));
+    overlayGraph_->setAdaptiveSampling(false);
     legend->clearItems();
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
-    putLegendBelow(this, 7);  // under the chart, so it never covers data
-    title_ = addTitle(this, tr("Memory during one training step, stacked by category"));
+    putLegendBelow(this, 4);  // under the chart, so it never covers data
+    title_ = addTitle(this, QString());
     // Zooming re-decimates the visible range and re-lays the bands: labels appear once their band
     // is wide enough on screen, recomputations merged at full view separate when zoomed in.
     connect(xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this, [this] {
         redecimate();
         if (haveReport_ && !redecimating_) drawAnnotations();
     });
-    setToolTip(tr("Live bytes during one training step, stacked by category. Drag to pan, wheel to zoom, hover "
-                  "the chart for what was alive and running at that moment, hover the legend for what each colour is."));
+    setToolTip(tr("Live bytes during one training step, stacked by category. Before a run it shows the engine's "
+                  "prediction (a dry run: exact bytes, in the order they are allocated and freed); after a run, the "
+                  "measurement in time with the prediction dashed over it. Drag to pan, wheel to zoom, hover for "
+                  "what was alive and running; hover the legend for what each colour is."));
     setMouseTracking(true);
-    chooseTimeUnit(1e6);
+    showMessage(tr("no run yet"));
 }
 
-void TimelineChart::chooseTimeUnit(double maxNs) {
-    if (maxNs < 2e6) { unitNs_ = 1e3; xAxis->setLabel(tr("time in step (µs)")); }
-    else if (maxNs < 2e9) { unitNs_ = 1e6; xAxis->setLabel(tr("time in step (ms)")); }
-    else { unitNs_ = 1e9; xAxis->setLabel(tr("time in step (s)")); }
+void TimelineChart::setMode(Mode m) {
+    mode_ = m;
+    const bool data = m != Mode::empty;
+    xAxis->setVisible(data);
+    yAxis->setVisible(data);
+    if (m == Mode::predicted) {
+        xAxis->setTicker(orderTicker_);
+        xAxis->setLabel(tr("allocations and frees, in order (a prediction: no time measured yet)"));
+    } else {
+        xAxis->setTicker(timeTicker_);
+        xAxis->setLabel(tr("time in step"));
+    }
+    if (overlayGraph_->visible() != (m == Mode::measured && !overlay_.empty())) {
+        const bool on = m == Mode::measured && !overlay_.empty();
+        overlayGraph_->setVisible(on);
+        if (on) overlayGraph_->addToLegend();
+        else overlayGraph_->removeFromLegend();
+    }
+    updateTitle();
 }
 
 void TimelineChart::clearData() {
-    time_.clear();
+    x_.clear();
+    ns_.clear();
     tags_.clear();
+    overlay_.clear();
     for (auto& s : stacked_) s.clear();
 }
 
-void TimelineChart::addEvent(const ckpt::MemoryEvent& e) {
+void TimelineChart::addEvent(const ckpt::MemoryEvent& e, double x) {
     live_[int(e.tag.category)] += e.bytes;
-    time_.push_back(double(e.time_ns) / unitNs_);
+    x_.push_back(x);
+    ns_.push_back(e.time_ns);
     tags_.push_back(e.tag);
     double sum = 0;
     for (int k = 0; k < ckpt::kCategoryCount; ++k) {
@@ -73,43 +115,97 @@ void TimelineChart::addEvent(const ckpt::MemoryEvent& e) {
     }
 }
 
+void TimelineChart::showMessage(const QString& text) {
+    clearData();
+    haveReport_ = false;
+    clearItems();
+    for (QCPGraph* g : graphs_) g->data()->clear();
+    overlayGraph_->data()->clear();
+    setMode(Mode::empty);
+    title_->setText(tr("Memory during one training step"));
+    auto* t = new QCPItemText(this);
+    t->position->setType(QCPItemPosition::ptAxisRectRatio);
+    t->position->setCoords(0.5, 0.45);
+    t->setText(text);
+    t->setFont(smallFont(font(), 12));
+    t->setColor(QColor(110, 110, 110));
+    message_ = t;
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
 void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
     clearData();
     haveReport_ = false;
     live_ = baseline;
     clearItems();
-    title_->setText(tr("Memory during the step now running (live)"));
-    addEvent({0, 0, {}, ckpt::total(baseline)});
+    message_ = nullptr;
+    note_.clear();
+    setMode(Mode::live);
+    addEvent({0, 0, {}, ckpt::total(baseline)}, 0.0);
 }
 
 void TimelineChart::appendLive(const QVector<ckpt::MemoryEvent>& events) {
-    for (const ckpt::MemoryEvent& e : events) addEvent(e);
-    if (!time_.empty()) xAxis->setRange(0, std::max(time_.back(), 1e-9));
+    if (mode_ != Mode::live) return;  // a batch that arrived after the step was shown
+    for (const ckpt::MemoryEvent& e : events) addEvent(e, double(e.time_ns) / 1e6);
+    if (!x_.empty()) xAxis->setRange(0, std::max(x_.back(), 1e-6));
     redecimate();
     yAxis->setRange(0, std::max(1.0, *std::max_element(stacked_.back().begin(), stacked_.back().end()) * 1.15));
     replot(QCustomPlot::rpQueuedReplot);
 }
 
-void TimelineChart::setReport(const ckpt::StepReport& r) {
-    chooseTimeUnit(double(std::max<int64_t>(r.step_ns, 1)));
+void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport* predicted, int step) {
+    step_ = step >= 0 ? step : r.step;
     clearData();
     live_ = r.baseline;
-    time_.reserve(r.events.size() + 1);
-    tags_.reserve(r.events.size() + 1);
+    x_.reserve(r.events.size() + 1);
     for (auto& s : stacked_) s.reserve(r.events.size() + 1);
-    addEvent({0, 0, {}, ckpt::total(r.baseline)});
-    for (const ckpt::MemoryEvent& e : r.events) addEvent(e);
-    const int checkpointed = r.checkpointed_blocks();
-    title_->setText(r.dry_run ? tr("Predicted memory of one training step, %1 of %2 blocks checkpointed").arg(checkpointed).arg(r.blocks.size())
-                              : tr("Memory during step %1, %2 of %3 blocks checkpointed").arg(r.step).arg(checkpointed).arg(r.blocks.size()));
+    addEvent({0, 0, {}, ckpt::total(r.baseline)}, 0.0);
+    for (const ckpt::MemoryEvent& e : r.events) addEvent(e, double(e.time_ns) / 1e6);
+    // The prediction's total at every measured event, while the two streams are the same events:
+    // all of them for a complete step, the part before the failure for an out-of-memory one.
+    if (predicted && !predicted->events.empty()) {
+        const size_t n = std::min(predicted->events.size(), r.events.size());
+        bool same = ckpt::total(predicted->baseline) == ckpt::total(r.baseline);
+        for (size_t i = 0; i < n && same; ++i) same = predicted->events[i].bytes == r.events[i].bytes;
+        if (same && n > 0) {
+            overlay_.reserve(n + 1);
+            overlay_.push_back(double(ckpt::total(predicted->baseline)));
+            for (size_t i = 0; i < n; ++i) overlay_.push_back(double(predicted->events[i].live_total));
+        }
+    }
+    prediction_ = predicted ? predicted->peak_total : -1;  // never another step's prediction
+    note_.clear();
+    setMode(Mode::measured);
+    finishReport(r);
+}
+
+void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak) {
+    clearData();
+    live_ = p.baseline;
+    x_.reserve(p.events.size() + 1);
+    for (auto& s : stacked_) s.reserve(p.events.size() + 1);
+    addEvent({0, 0, {}, ckpt::total(p.baseline)}, 0.0);
+    for (size_t i = 0; i < p.events.size(); ++i) addEvent(p.events[i], double(i + 1));
+    uncheckedPeak_ = uncheckedPeak;
+    note_.clear();
+    setMode(Mode::predicted);
+    finishReport(p);
+}
+
+void TimelineChart::finishReport(const ckpt::StepReport& r) {
     report_ = r;
     report_.events.clear();  // the raw arrays above hold what the chart needs
     report_.tensors.clear();
     haveReport_ = true;
+    updateTitle();
     redecimating_ = true;
-    xAxis->setRange(0, std::max(double(r.step_ns) / unitNs_, time_.back()) * 1.01);
+    const double end = mode_ == Mode::predicted ? double(x_.size()) : std::max(double(r.step_ns) / 1e6, x_.back()) * 1.01;
+    xAxis->setRange(0, std::max(end, 1e-6));
     redecimating_ = false;
-    yAxis->setRange(0, std::max<double>({1.0, double(r.peak_total), double(prediction_)}) * 1.22);
+    double top = std::max<double>(1.0, double(r.peak_total));
+    if (mode_ == Mode::measured && prediction_ > 0) top = std::max(top, double(prediction_));
+    if (mode_ == Mode::predicted && uncheckedPeak_ > 0) top = std::max(top, double(uncheckedPeak_));
+    yAxis->setRange(0, top * 1.22);
     redecimate();
     drawAnnotations();
     replot(QCustomPlot::rpQueuedReplot);
@@ -117,12 +213,38 @@ void TimelineChart::setReport(const ckpt::StepReport& r) {
 
 void TimelineChart::setPrediction(qint64 peak) {
     prediction_ = peak;
-    if (haveReport_) {
+    if (haveReport_ && mode_ == Mode::measured) {
         yAxis->setRange(0, std::max<double>({1.0, double(report_.peak_total), double(prediction_)}) * 1.22);
         drawAnnotations();
         replot(QCustomPlot::rpQueuedReplot);
     }
 }
+
+void TimelineChart::setTitleNote(const QString& note) {
+    note_ = note;
+    updateTitle();
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+void TimelineChart::updateTitle() {
+    QString t;
+    const int k = report_.checkpointed_blocks(), n = int(report_.blocks.size());
+    switch (mode_) {
+    case Mode::empty: t = tr("Memory during one training step"); break;
+    case Mode::live: t = tr("Memory during the step now running (live)"); break;
+    case Mode::predicted:
+        t = tr("Predicted memory of one step (dry run, exact bytes), %1 of %2 blocks checkpointed").arg(k).arg(n);
+        break;
+    case Mode::measured:
+        t = report_.dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
+                            : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
+        break;
+    }
+    if (!note_.isEmpty()) t += QStringLiteral(" — ") + note_;
+    title_->setText(t);
+}
+
+QString TimelineChart::title() const { return title_->text(); }
 
 qint64 TimelineChart::plottedPeak() const {
     const auto& top = stacked_.back();
@@ -140,43 +262,68 @@ qint64 TimelineChart::drawnPeak() const {
 }
 
 int TimelineChart::drawnPoints() const { return graphs_.isEmpty() ? 0 : graphs_.first()->dataCount(); }
+int TimelineChart::overlayPoints() const { return overlayGraph_->visible() ? overlayGraph_->dataCount() : 0; }
+
+QList<QCPItemText*> TimelineChart::labels() const {
+    QList<QCPItemText*> out;
+    for (int i = 0; i < itemCount(); ++i)
+        if (auto* t = qobject_cast<QCPItemText*>(item(i))) out << t;
+    return out;
+}
+
+double TimelineChart::xOfNs(int64_t ns) const {
+    if (mode_ != Mode::predicted) return double(ns) / 1e6;
+    // The dry run's clock orders events and spans: a span boundary sits at the first event at
+    // or after it.
+    const size_t i = size_t(std::lower_bound(ns_.begin() + 1, ns_.end(), ns) - ns_.begin());
+    return i < x_.size() ? x_[i] : double(x_.size());
+}
 
 void TimelineChart::redecimate() {
-    if (redecimating_ || time_.empty()) return;
+    if (redecimating_ || x_.empty()) return;
     const QCPRange r = xAxis->range();
-    const size_t n = time_.size();
+    const size_t n = x_.size();
+    const bool withOverlay = !overlay_.empty();
+    const int series = ckpt::kCategoryCount + (withOverlay ? 1 : 0);
+    auto value = [&](int k, size_t i) {
+        if (k < ckpt::kCategoryCount) return stacked_[size_t(k)][i];
+        return i < overlay_.size() ? overlay_[i] : std::numeric_limits<double>::quiet_NaN();
+    };
     // From the last event at or before the left edge, so the step line starts at the right height.
-    size_t i0 = size_t(std::upper_bound(time_.begin(), time_.end(), r.lower) - time_.begin());
+    size_t i0 = size_t(std::upper_bound(x_.begin(), x_.end(), r.lower) - x_.begin());
     i0 = i0 > 0 ? i0 - 1 : 0;
-    const size_t i1 = size_t(std::upper_bound(time_.begin(), time_.end(), r.upper) - time_.begin());
+    const size_t i1 = size_t(std::upper_bound(x_.begin(), x_.end(), r.upper) - x_.begin());
     const int columns = std::max(200, axisRect()->width() > 10 ? axisRect()->width() : 2000);
-    std::array<QVector<QCPGraphData>, ckpt::kCategoryCount> out;
+    std::vector<QVector<QCPGraphData>> out(static_cast<size_t>(series));
     if (i1 - i0 <= size_t(2 * columns)) {
-        for (int k = 0; k < ckpt::kCategoryCount; ++k) {
+        for (int k = 0; k < series; ++k) {
             out[size_t(k)].reserve(int(i1 - i0 + 1));
-            for (size_t i = i0; i < std::min(n, i1 + 1); ++i) out[size_t(k)].append({time_[i], stacked_[size_t(k)][i]});
+            for (size_t i = i0; i < std::min(n, i1 + 1); ++i) out[size_t(k)].append({x_[i], value(k, i)});
         }
     } else {
         // One point per pixel column: the maximum of each stacked series within the column.
         const double width = (r.upper - r.lower) / columns;
         size_t i = i0;
+        std::vector<double> mx(static_cast<size_t>(series));
         for (int c = 0; c < columns && i < i1; ++c) {
             const double end = r.lower + (c + 1) * width;
-            std::array<double, ckpt::kCategoryCount> mx;
-            for (int k = 0; k < ckpt::kCategoryCount; ++k) mx[size_t(k)] = stacked_[size_t(k)][i];
-            const double t0 = std::max(time_[i], r.lower + c * width);
-            for (; i < i1 && time_[i] < end; ++i)
-                for (int k = 0; k < ckpt::kCategoryCount; ++k) mx[size_t(k)] = std::max(mx[size_t(k)], stacked_[size_t(k)][i]);
-            for (int k = 0; k < ckpt::kCategoryCount; ++k) out[size_t(k)].append({t0, mx[size_t(k)]});
+            for (int k = 0; k < series; ++k) mx[size_t(k)] = value(k, i);
+            const double t0 = std::max(x_[i], r.lower + c * width);
+            for (; i < i1 && x_[i] < end; ++i)
+                for (int k = 0; k < series; ++k) mx[size_t(k)] = std::fmax(mx[size_t(k)], value(k, i));
+            for (int k = 0; k < series; ++k) out[size_t(k)].append({t0, mx[size_t(k)]});
             if (i > i0) --i;  // the last event of this column also opens the next one
-            if (i + 1 < i1 && time_[i + 1] >= end) ++i;
+            if (i + 1 < i1 && x_[i + 1] >= end) ++i;
         }
     }
     for (int k = 0; k < ckpt::kCategoryCount; ++k) graphs_[k]->data()->set(out[size_t(k)], true);
+    if (withOverlay) overlayGraph_->data()->set(out.back(), true);
+    else overlayGraph_->data()->clear();
 }
 
 void TimelineChart::drawAnnotations() {
     clearItems();
+    message_ = nullptr;
     if (!haveReport_) return;
     const ckpt::StepReport& r = report_;
     // Phase bands: forward, loss, backward and optimizer, plus each block's recomputation.
@@ -186,7 +333,7 @@ void TimelineChart::drawAnnotations() {
     const ckpt::Span* opt = nullptr;
     for (const ckpt::Span& s : r.spans) {
         if (s.layer != -1) continue;
-        const double a = double(s.start_ns) / unitNs_, b = double(s.end_ns) / unitNs_;
+        const double a = xOfNs(s.start_ns), b = xOfNs(s.end_ns);
         if (s.phase == ckpt::Phase::forward && s.block >= 0) { fwd0 = std::min(fwd0, a); fwd1 = std::max(fwd1, b); }
         if ((s.phase == ckpt::Phase::backward || s.phase == ckpt::Phase::recompute) && s.block >= 0) {
             bwd0 = std::min(bwd0, a);
@@ -204,7 +351,7 @@ void TimelineChart::drawAnnotations() {
         rect->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
         rect->bottomRight->setTypeX(QCPItemPosition::ptPlotCoords);
         rect->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
-        rect->topLeft->setCoords(a, strong ? 0.0 : 0.0);
+        rect->topLeft->setCoords(a, 0.0);
         rect->bottomRight->setCoords(b, 1.0);
         rect->setPen(Qt::NoPen);
         rect->setBrush(phaseColor(p));
@@ -218,26 +365,24 @@ void TimelineChart::drawAnnotations() {
         t->position->setCoords((a + b) / 2, strong ? 0.08 : 0.02);
         t->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
         t->setText(label);
-        QFont f = font();
-        f.setPointSize(8);
-        t->setFont(f);
+        t->setFont(smallFont(font(), 8));
         t->setColor(QColor(60, 60, 60));
         t->setClipToAxisRect(true);
     };
     if (fwd0 < 1e300 && fwd0 > 0) band(0, fwd0, ckpt::Phase::setup, tr("batch"), false);  // making the input batch
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
-    if (loss) band(double(loss->start_ns) / unitNs_, double(loss->end_ns) / unitNs_, ckpt::Phase::loss, QString(), false);
+    if (loss) band(xOfNs(loss->start_ns), xOfNs(loss->end_ns), ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward,
          recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false);
-    if (opt) band(double(opt->start_ns) / unitNs_, double(opt->end_ns) / unitNs_, ckpt::Phase::optimizer, tr("optimizer"), false);
+    if (opt) band(xOfNs(opt->start_ns), xOfNs(opt->end_ns), ckpt::Phase::optimizer, tr("optimizer"), false);
     // Recomputations closer together than a pixel column of the whole step merge into one band:
     // thousands of checkpointed blocks must not become thousands of items to paint.
     const double merge = xAxis->range().size() / 2000.0;
     for (int i = 0; i < recomputes.size();) {
-        double a = double(recomputes[i]->start_ns) / unitNs_, b = double(recomputes[i]->end_ns) / unitNs_;
+        double a = xOfNs(recomputes[i]->start_ns), b = xOfNs(recomputes[i]->end_ns);
         int j = i + 1;
         for (; j < recomputes.size(); ++j) {
-            const double a2 = double(recomputes[j]->start_ns) / unitNs_, b2 = double(recomputes[j]->end_ns) / unitNs_;
+            const double a2 = xOfNs(recomputes[j]->start_ns), b2 = xOfNs(recomputes[j]->end_ns);
             if (std::min(std::fabs(a2 - b), std::fabs(a - b2)) > merge) break;
             a = std::min(a, a2);
             b = std::max(b, b2);
@@ -246,8 +391,26 @@ void TimelineChart::drawAnnotations() {
         i = j;
     }
 
-    // Peak marker.
-    const double tp = double(r.peak_time_ns) / unitNs_;
+    // A dashed level with its label under it at the left (the peak label sits above its point).
+    auto level = [&](qint64 bytes, const QColor& colour, const QString& text, Qt::Alignment side) {
+        auto* pl = new QCPItemStraightLine(this);
+        pl->point1->setCoords(0, double(bytes));
+        pl->point2->setCoords(1, double(bytes));
+        pl->setPen(QPen(colour, 1.5, Qt::DashLine));
+        auto* pt = new QCPItemText(this);
+        pt->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+        pt->position->setCoords(side == Qt::AlignLeft ? 0.005 : 0.995, double(bytes));
+        pt->setPositionAlignment(side | Qt::AlignTop);
+        pt->setPadding(QMargins(2, 3, 2, 0));
+        pt->setText(text);
+        pt->setColor(colour);
+        pt->setBrush(QColor(255, 255, 255, 200));
+    };
+
+    // Peak marker, at the event that reached it.
+    const bool predicted = mode_ == Mode::predicted;
+    const size_t pi = r.peak_event >= 0 && size_t(r.peak_event + 1) < x_.size() ? size_t(r.peak_event + 1) : 0;
+    const double tp = pi > 0 ? x_[pi] : xOfNs(r.peak_time_ns);
     auto* line = new QCPItemLine(this);
     line->start->setCoords(tp, 0);
     line->end->setCoords(tp, double(r.peak_total));
@@ -263,44 +426,40 @@ void TimelineChart::drawAnnotations() {
     const bool right = tp > xAxis->range().center();
     label->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignBottom);
     label->setPadding(QMargins(6, 0, 6, 4));
-    const ckpt::MemoryTag& tag = r.peak_tag;
-    QString where = phaseLabel(tag.phase);
-    if (tag.block >= 0) where = tr("block %1 %2").arg(tag.block).arg(where);
-    label->setText(tr("peak %1 (%2)").arg(humanBytes(r.peak_total), where));
-    QFont bold = font();
-    bold.setBold(true);
-    bold.setPointSize(9);
-    label->setFont(bold);
+    label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
+    label->setFont(smallFont(font(), 9, true));
 
-    if (prediction_ >= 0) {
-        auto* pl = new QCPItemStraightLine(this);
-        pl->point1->setCoords(0, double(prediction_));
-        pl->point2->setCoords(1, double(prediction_));
-        pl->setPen(QPen(QColor(0x00, 0x72, 0xB2), 1.5, Qt::DashLine));
-        auto* pt = new QCPItemText(this);
-        pt->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
-        pt->position->setCoords(0.005, double(prediction_));
-        pt->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);  // under the line: the peak label sits above
-        pt->setPadding(QMargins(2, 3, 2, 0));
+    if (predicted && uncheckedPeak_ > 0 && uncheckedPeak_ != r.peak_total)
+        level(uncheckedPeak_, QColor(110, 110, 110),
+              tr("without checkpointing: %1 (predicted)").arg(humanBytes(uncheckedPeak_)), Qt::AlignLeft);
+    if (!predicted && prediction_ >= 0) {
         const qint64 diff = r.peak_total - prediction_;
-        pt->setText(diff == 0 ? tr("predicted peak %1 — measured equals it").arg(humanBytes(prediction_))
-                              : tr("predicted peak %1 — measured differs by %2").arg(humanBytes(prediction_), humanBytes(diff)));
-        pt->setColor(QColor(0x00, 0x72, 0xB2));
+        QString text = diff == 0 ? tr("predicted peak %1 — measured equals it").arg(humanBytes(prediction_))
+                                 : tr("predicted peak %1 — measured differs by %2").arg(humanBytes(prediction_), humanBytes(diff));
+        if (r.status != ckpt::StepStatus::ok) text = tr("predicted peak of the whole step %1").arg(humanBytes(prediction_));
+        level(prediction_, kPredictedColor, text, Qt::AlignLeft);
     }
-    if (r.status == ckpt::StepStatus::out_of_memory) {
-        const double t = time_.empty() ? 0 : time_.back();
-        auto* oom = new QCPItemStraightLine(this);
-        oom->point1->setCoords(t, 0);
-        oom->point2->setCoords(t, 1);
-        oom->setPen(QPen(Qt::red, 2));
-        auto* ot = new QCPItemText(this);
-        ot->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-        ot->position->setCoords(t, 0.2);
-        ot->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-        ot->setPadding(QMargins(4, 2, 6, 2));
-        ot->setBrush(QColor(255, 255, 255, 220));
-        ot->setColor(Qt::red);
-        ot->setText(QString::fromStdString(r.message).replace(QStringLiteral(": asked"), QStringLiteral(":\nasked")));
+    // Where a step that did not finish ended: a vertical line and a one-line label near the top,
+    // clear of the levels' labels (those sit under their lines, a fifth of the way down or lower).
+    if (r.status == ckpt::StepStatus::out_of_memory || r.status == ckpt::StepStatus::stopped ||
+        r.status == ckpt::StepStatus::failed) {
+        const bool oom = r.status != ckpt::StepStatus::stopped;
+        const double t = x_.empty() ? 0 : x_.back();
+        auto* end = new QCPItemStraightLine(this);
+        end->point1->setCoords(t, 0);
+        end->point2->setCoords(t, 1);
+        end->setPen(QPen(oom ? Qt::red : Qt::darkGray, 2));
+        auto* et = new QCPItemText(this);
+        et->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        et->position->setCoords(t, 0.055);  // under the band labels' row
+        et->setPositionAlignment((t > xAxis->range().center() ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
+        et->setPadding(QMargins(6, 3, 6, 3));
+        et->setBrush(QColor(255, 255, 255, 230));
+        et->setColor(oom ? Qt::red : Qt::darkGray);
+        et->setFont(smallFont(font(), 9, true));
+        const ckpt::MemoryTag tag = tags_.empty() ? ckpt::MemoryTag{} : tags_.back();
+        et->setText(oom ? (r.status == ckpt::StepStatus::failed ? tr("the step failed here") : tr("out of memory here, %1").arg(whereText(r.oom.tag)))
+                        : tr("stopped here, %1").arg(whereText(tag)));
     }
 }
 
@@ -308,12 +467,20 @@ bool TimelineChart::event(QEvent* event) {
     if (event->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(event);
         // Over the data the mouse-move details are showing already.
-        if (!time_.empty() && axisRect()->rect().contains(he->pos())) return true;
+        if (!x_.empty() && axisRect()->rect().contains(he->pos())) return true;
         if (auto* item = qobject_cast<QCPPlottableLegendItem*>(layoutElementAt(he->pos()))) {
             for (int k = 0; k < graphs_.size(); ++k) {
                 if (item->plottable() != graphs_[k]) continue;
                 QToolTip::showText(he->globalPos(),
                                    QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
+                                   this, item->rect());
+                return true;
+            }
+            if (item->plottable() == overlayGraph_) {
+                QToolTip::showText(he->globalPos(),
+                                   tr("The engine's prediction of this same step (a dry run: nothing allocated or "
+                                      "computed), drawn at the measured events' times. Where it covers the top of the "
+                                      "stack exactly, the prediction was right to the byte."),
                                    this, item->rect());
                 return true;
             }
@@ -324,12 +491,13 @@ bool TimelineChart::event(QEvent* event) {
 
 void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     QCustomPlot::mouseMoveEvent(event);
-    if (time_.empty() || !axisRect()->rect().contains(event->pos())) return;
+    if (x_.empty() || !axisRect()->rect().contains(event->pos())) return;
     const double x = xAxis->pixelToCoord(event->position().x());
-    size_t i = size_t(std::upper_bound(time_.begin(), time_.end(), x) - time_.begin());
+    size_t i = size_t(std::upper_bound(x_.begin(), x_.end(), x) - x_.begin());
     if (i == 0) return;
     --i;
-    QString text = tr("<b>t = %1</b>").arg(humanTime(qint64(time_[i] * unitNs_)));
+    QString text = mode_ == Mode::predicted ? tr("<b>event %1 of %2</b> (predicted)").arg(i).arg(x_.size() - 1)
+                                            : tr("<b>t = %1</b>").arg(humanTime(qint64(x_[i] * 1e6)));
     const ckpt::MemoryTag& tag = tags_[i];
     if (i > 0) {
         QString who = phaseLabel(tag.phase);
@@ -343,7 +511,10 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
         text += QStringLiteral("<tr><td><font color='%1'>■</font> %2</td><td align='right'>%3</td></tr>")
                     .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v));
     }
-    text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr></table>").arg(humanBytes(qint64(stacked_.back()[i])));
+    text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr>").arg(humanBytes(qint64(stacked_.back()[i])));
+    if (i < overlay_.size())
+        text += tr("<tr><td>predicted total</td><td align='right'>%1</td></tr>").arg(humanBytes(qint64(overlay_[i])));
+    text += QStringLiteral("</table>");
     QToolTip::showText(event->globalPosition().toPoint(), text, this);
 }
 

@@ -1,8 +1,13 @@
-// The memory timeline of one step: live bytes over time stacked by category, bands marking
-// forward, loss, backward, optimizer and every block's recomputation, a marker at the peak, a
-// dashed line at the predicted peak, and a tooltip that tells what was alive at the cursor and
-// who was running. Long steps are decimated per pixel column keeping each column's maximum, so
-// a 1,000,000-event step replots quickly and no peak disappears; zooming re-decimates the range.
+// The memory timeline of one step: live bytes stacked by category, bands marking forward, loss,
+// backward, optimizer and every block's recomputation, a marker at the peak, and a tooltip that
+// tells what was alive at the cursor and who was running. It shows one of three things:
+//   - a prediction (the engine's dry run, before any run or after an edit): exact bytes, but no
+//     time was measured, so the x axis is the order of the allocations and frees and says so;
+//   - a measured step, in time, with the prediction of the same step overlaid as a dashed total
+//     and its peak as a dashed line (they coincide when the engine's count is right);
+//   - the step now running, live.
+// Long steps are decimated per pixel column keeping each column's maximum, so a 1,000,000-event
+// step replots quickly and no peak disappears; zooming re-decimates the range.
 #pragma once
 
 #include <QVector>
@@ -19,19 +24,36 @@ class TimelineChart : public QCustomPlot {
     Q_OBJECT
 
 public:
+    enum class Mode { empty, predicted, measured, live };
+
     explicit TimelineChart(QWidget* parent = nullptr);
 
-    void setReport(const ckpt::StepReport& report);
+    // A measured step, in time; `predicted` (the dry run of the same spec and step kind) is
+    // overlaid. (A dry-run report drawn this way is on the dry run's own clock.)
+    // `step` numbers it in the title (default: the session's own count, report.step).
+    void setReport(const ckpt::StepReport& report, const ckpt::StepReport* predicted = nullptr, int step = -1);
+    // A prediction on its own, in event order; `uncheckedPeak` (> 0) adds the line "without
+    // checkpointing" when it differs from the predicted peak.
+    void setPredicted(const ckpt::StepReport& predicted, qint64 uncheckedPeak = -1);
     // Live view while a step runs: start from the baseline, then append event batches.
     void beginLive(const ckpt::CategoryBytes& baseline);
     void appendLive(const QVector<ckpt::MemoryEvent>& events);
-    void setPrediction(qint64 peakBytes);  // < 0 hides the line
+    // Nothing to draw: the axes go and `text` says why ("no run yet", a spec error).
+    void showMessage(const QString& text);
+    // The dashed predicted peak over the measured step shown (setReport sets it from `predicted`).
+    void setPrediction(qint64 peakBytes);  // < 0 hides it
+    void setTitleNote(const QString& note);  // appended to the title ("step 5 was stopped ...")
 
+    Mode mode() const { return mode_; }
+    QString title() const;
     qint64 plottedPeak() const;       // the highest stacked total among the raw points
-    int pointCount() const { return int(time_.size()); }
+    int pointCount() const { return int(x_.size()); }
     int drawnPoints() const;          // points handed to QCustomPlot after decimation
     qint64 drawnPeak() const;         // the highest stacked total drawn up to the right edge
-    double nsPerUnit() const { return unitNs_; }  // the time axis' unit
+    int overlayPoints() const;        // points of the predicted total drawn over a measured step
+    double nsPerUnit() const { return 1e6; }  // a measured step's x axis is in milliseconds
+    // The texts drawn on the plot (labels of peak, prediction, out of memory, bands), for tests.
+    QList<QCPItemText*> labels() const;
 
 protected:
     void mouseMoveEvent(QMouseEvent* event) override;
@@ -39,22 +61,34 @@ protected:
 
 private:
     void clearData();
-    void addEvent(const ckpt::MemoryEvent& e);
+    void addEvent(const ckpt::MemoryEvent& e, double x);
+    void setMode(Mode m);
+    void finishReport(const ckpt::StepReport& r);
     void redecimate();
     void drawAnnotations();
-    void chooseTimeUnit(double maxNs);
+    double xOfNs(int64_t ns) const;   // a span boundary on the x axis
+    void updateTitle();
 
-    // Raw data: time in the axis unit and the stacked totals after each event.
-    std::vector<double> time_;
+    Mode mode_ = Mode::empty;
+    // Raw data, one point per event plus the baseline first: the x coordinate, the event's own
+    // time (the dry run's clock for a prediction: it orders events and spans), stacked totals.
+    std::vector<double> x_;
+    std::vector<int64_t> ns_;
     std::array<std::vector<double>, ckpt::kCategoryCount> stacked_;
+    std::vector<double> overlay_;  // the predicted total at each measured point (empty: none)
     std::vector<ckpt::MemoryTag> tags_;
     ckpt::CategoryBytes live_{};
-    ckpt::StepReport report_;  // spans, peak and status of the last finished step (events dropped)
+    ckpt::StepReport report_;  // spans, peak and status of the step shown (events dropped)
     bool haveReport_ = false;
-    double unitNs_ = 1e6;      // nanoseconds per axis unit
     qint64 prediction_ = -1;
+    qint64 uncheckedPeak_ = -1;
+    QString note_;
+    int step_ = 0;
     QVector<QCPGraph*> graphs_;  // in kStackOrder
+    QCPGraph* overlayGraph_ = nullptr;
     QCPTextElement* title_ = nullptr;
+    QCPItemText* message_ = nullptr;
+    QSharedPointer<QCPAxisTicker> timeTicker_, orderTicker_;
     bool redecimating_ = false;
 };
 

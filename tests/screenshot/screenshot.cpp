@@ -1,9 +1,11 @@
 // Renders the main window after real runs of a preset and saves it as a PNG (the README's
 // screenshot). Optionally runs other checkpoint policies first and pins them, so the Compare tab
-// overlays them on the final run, and writes every tab as its own PNG for review. Run it under a
+// overlays them on the final run, and writes every tab as its own PNG for review. With --steps 0
+// nothing runs: the window shows the prediction, as a student first sees it. Run it under a
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
+//       [--threads N]
 #include <QApplication>
 #include <QCheckBox>
 #include <QCommandLineParser>
@@ -11,9 +13,11 @@
 #include <QDockWidget>
 #include <QEventLoop>
 #include <QTabWidget>
+#include <QTemporaryDir>
 #include <QTimer>
 #include <QTreeView>
 
+#include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/stack_model.h"
 
@@ -32,7 +36,12 @@ bool runAndWait(ckptui::MainWindow& w, int steps) {
     return w.lastResult().report && w.lastResult().report->status == ckpt::StepStatus::ok;
 }
 
-bool applyPolicy(ckptui::MainWindow& w, const QString& policy) {
+// `policy`, or the preset's own ticks when it is empty.
+bool applyPolicy(ckptui::MainWindow& w, const QString& policy, const std::vector<bool>& presetFlags) {
+    if (policy.isEmpty()) {
+        w.stackModel()->setCheckpointFlags(presetFlags, QStringLiteral("preset"));
+        return true;
+    }
     auto flags = ckpt::parse_checkpoint_set(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
     if (!flags) {
         qWarning("%s", flags.error().message.c_str());
@@ -45,7 +54,11 @@ bool applyPolicy(ckptui::MainWindow& w, const QString& policy) {
 QString policyName(const QString& p) {
     if (p == QLatin1String("none")) return QStringLiteral("checkpoint none");
     if (p == QLatin1String("all")) return QStringLiteral("checkpoint all");
-    if (p.startsWith(QLatin1String("every:"))) return QStringLiteral("checkpoint every %1rd").arg(p.mid(6));
+    if (p.startsWith(QLatin1String("every:"))) {
+        const int k = p.mid(6).toInt();
+        const char* th = k % 10 == 1 && k != 11 ? "st" : k % 10 == 2 && k != 12 ? "nd" : k % 10 == 3 && k != 13 ? "rd" : "th";
+        return QStringLiteral("checkpoint every %1%2 block").arg(k).arg(QLatin1String(th));
+    }
     return QStringLiteral("checkpoint ") + p;
 }
 
@@ -70,15 +83,16 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QCommandLineParser cli;
     cli.addPositionalArgument(QStringLiteral("out"), QStringLiteral("the PNG to write"));
-    cli.addOptions({{QStringLiteral("preset"), QStringLiteral("preset"), QStringLiteral("name"), QStringLiteral("deep_residual_mlp")},
+    cli.addOptions({{QStringLiteral("preset"), QStringLiteral("preset"), QStringLiteral("name"), ckptui::startupPreset()},
                     {QStringLiteral("batch"), QStringLiteral("batch size"), QStringLiteral("n")},
                     {QStringLiteral("optimizer"), QStringLiteral("none, sgd or adamw"), QStringLiteral("type")},
-                    {QStringLiteral("policy"), QStringLiteral("checkpoint policy of the final run"), QStringLiteral("policy"), QStringLiteral("every:3")},
+                    {QStringLiteral("policy"), QStringLiteral("checkpoint policy of the final run (default: the preset's)"), QStringLiteral("policy")},
                     {QStringLiteral("compare"), QStringLiteral("policies run and pinned first"), QStringLiteral("list")},
-                    {QStringLiteral("steps"), QStringLiteral("steps of the final run"), QStringLiteral("n"), QStringLiteral("1")},
+                    {QStringLiteral("steps"), QStringLiteral("steps of the final run (0: none, the prediction only)"), QStringLiteral("n"), QStringLiteral("1")},
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
                     {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
-                    {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")}});
+                    {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")},
+                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
@@ -88,6 +102,16 @@ int main(int argc, char** argv) {
     w.resize(1700, 1000);
     w.show();
     if (!w.loadPreset(cli.value(QStringLiteral("preset"))).isEmpty()) return 1;
+    if (cli.isSet(QStringLiteral("threads"))) {
+        // Run settings come with an experiment: save the preset with the thread count and open it.
+        ckptui::Experiment e = w.experiment();
+        e.run.settings.threads = cli.value(QStringLiteral("threads")).toInt();
+        QTemporaryDir tmp;
+        const QString path = tmp.filePath(QStringLiteral("experiment.json"));
+        if (!ckptui::saveExperiment(path, e).isEmpty() || !w.openExperiment(path).isEmpty()) return 1;
+    }
+    std::vector<bool> presetFlags;
+    for (const auto& b : w.stackModel()->spec().blocks) presetFlags.push_back(b.checkpoint);
     if (cli.isSet(QStringLiteral("batch"))) w.stackModel()->setBatch(cli.value(QStringLiteral("batch")).toLongLong());
     if (cli.isSet(QStringLiteral("optimizer"))) {
         const QString o = cli.value(QStringLiteral("optimizer"));
@@ -102,14 +126,17 @@ int main(int argc, char** argv) {
     const QStringList compare = cli.value(QStringLiteral("compare")).split(QLatin1Char(','), Qt::SkipEmptyParts);
     for (const QString& p : compare) {
         if (verify) verify->setChecked(false);
-        if (!applyPolicy(w, p) || !runAndWait(w, 1)) return 1;
+        if (!applyPolicy(w, p, presetFlags) || !runAndWait(w, 1)) return 1;
         w.pinCurrentRun(policyName(p));
         qInfo("pinned %s", qPrintable(p));
     }
     if (verify) verify->setChecked(true);
-    if (!applyPolicy(w, cli.value(QStringLiteral("policy")))) return 1;
+    if (!applyPolicy(w, cli.value(QStringLiteral("policy")), presetFlags)) return 1;
     if (auto* view = w.findChild<QTreeView*>(QStringLiteral("stackView"))) view->expand(w.stackModel()->index(1, 0));
-    if (!runAndWait(w, cli.value(QStringLiteral("steps")).toInt())) return 1;
+    const int steps = cli.value(QStringLiteral("steps")).toInt();
+    // A step that ends out of memory is a picture too (the memory-limit lesson).
+    if (steps > 0 && !runAndWait(w, steps)) qWarning("the final run did not end with a complete step");
+    if (steps == 0) settle(1000);  // the prediction arrives from its worker
     auto* tabs = w.findChild<QTabWidget*>();
     if (!tabs) return 1;
     if (cli.isSet(QStringLiteral("tabs-dir"))) {

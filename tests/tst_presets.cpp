@@ -1,0 +1,217 @@
+// Every preset says in its description what it teaches; this test holds each one to it. The
+// presets small enough for a CPU in CI time are measured (real steps, steady state); the big
+// ones are checked on the prediction, which equals the measurement to the byte (tst_memory).
+// Each row names the sentence of the description it checks, so the words and the numbers
+// cannot drift apart, and every preset file must have a row.
+#include <QDir>
+#include <QFile>
+#include <QRegularExpression>
+#include <QtTest>
+
+#include "ckpt/planner.h"
+#include "ckpt/session.h"
+#include "ckpt/units.h"
+#include "ui/lessons.h"
+
+namespace {
+
+const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/");
+
+enum class Claim {
+    cutsPeakByHalf,      // checkpointing every block at least halves the peak
+    cannotLowerPeak,     // no checkpoint set lowers the peak (the preset's own included)
+    selectiveBeatsFull,  // the preset's policy keeps most of full recomputation's saving for a fraction of its work
+    onlyAPlanFits,       // under the lesson's memory limit: none, every:2 and sqrt run out; dp fits, cheaper than all
+};
+
+ckpt::ModelSpec load(const QString& preset) {
+    auto s = ckpt::load_model_spec((kPresetDir + preset + ".json").toStdString());
+    if (!s) qFatal("%s", s.error().message.c_str());
+    return *s;
+}
+
+ckpt::ModelSpec withFlags(ckpt::ModelSpec s, bool on) {
+    for (auto& b : s.blocks) b.checkpoint = on;
+    return s;
+}
+
+// The steady-state step (the second: optimizer state exists), measured or predicted.
+ckpt::StepReport steadyStep(const ckpt::ModelSpec& spec, bool measure, int64_t limit = 0) {
+    if (!measure) {
+        auto p = ckpt::predict(spec, 2);
+        if (!p) qFatal("%s", p.error().message.c_str());
+        return *p;
+    }
+    ckpt::RunSettings settings;
+    settings.memory_limit = limit;
+    auto s = ckpt::Session::create(spec, settings);
+    if (!s) qFatal("%s", s.error().message.c_str());
+    ckpt::StepOptions quiet;
+    quiet.record_events = false;
+    const ckpt::StepReport first = (*s)->step(quiet);
+    if (first.status != ckpt::StepStatus::ok) return first;
+    return (*s)->step(quiet);
+}
+
+double recomputeFlops(const ckpt::ModelSpec& s) {
+    const std::vector<double> f = ckpt::block_recompute_flops(s);
+    double t = 0;
+    for (size_t i = 0; i < f.size(); ++i) t += s.blocks[i].checkpoint ? f[i] : 0.0;
+    return t;
+}
+
+QString mib(int64_t b) { return QString::fromStdString(ckpt::format_bytes(b)); }
+
+}  // namespace
+
+class TestPresets : public QObject {
+    Q_OBJECT
+
+private slots:
+    void everyPresetHasAClaimAndIsCompiledIn() {
+        const QStringList files = QDir(kPresetDir).entryList({QStringLiteral("*.json")}, QDir::Files);
+        QStringList rows;
+        for (const auto& r : table()) rows << r.preset;
+        for (const QString& f : files) QVERIFY2(rows.contains(f.chopped(5)), qPrintable(f + " has no claim row here"));
+        QFile qrc(QStringLiteral(CKPT_SOURCE_DIR "/resources/checkpointlab.qrc"));
+        QVERIFY(qrc.open(QIODevice::ReadOnly));
+        const QByteArray listed = qrc.readAll();
+        for (const QString& f : files) QVERIFY2(listed.contains("presets/" + f.toUtf8()), qPrintable(f + " is not in the .qrc"));
+        for (const ckptui::Lesson& l : ckptui::lessons()) QVERIFY2(files.contains(l.preset + ".json"), qPrintable(l.preset));
+    }
+
+    void startupPresetIsQuickAndActivationBound() {
+        // "Well under a second on two cores": a step (about three forwards plus a recomputed
+        // one) stays under 3 GFLOP, about 150 ms on one busy laptop core at 20 GFLOP/s.
+        const ckpt::ModelSpec s = load(ckptui::startupPreset());
+        double forward = 0;
+        for (double f : ckpt::block_forward_flops(s)) forward += f;
+        QVERIFY2(4 * forward < 3e9, qPrintable(QString::number(4 * forward)));
+        QCOMPARE(s.optimizer.type, ckpt::OptimizerType::sgd);
+    }
+
+    void lesson2SgdHalvesThePeak() {
+        // "Switch the optimizer to SGD (no moments) and watch the peak halve instead."
+        const ckpt::ModelSpec adamw = load(QStringLiteral("lesson2_optimizer_state"));
+        QVERIFY(QString::fromStdString(adamw.description).contains(QLatin1String("watch the peak halve")));
+        ckpt::ModelSpec sgd = adamw;
+        sgd.optimizer.type = ckpt::OptimizerType::sgd;
+        const int64_t a = steadyStep(adamw, true).peak_total, b = steadyStep(sgd, true).peak_total;
+        QVERIFY2(b <= a * 0.55 && b >= a * 0.45, qPrintable(mib(b) + " against " + mib(a)));
+    }
+
+    void claimHolds_data() {
+        QTest::addColumn<QString>("preset");
+        QTest::addColumn<QString>("sentence");
+        QTest::addColumn<int>("claim");
+        QTest::addColumn<bool>("measure");
+        QTest::addColumn<double>("share");  // selectiveBeatsFull: least share of full's saving
+        QTest::addColumn<double>("work");   // selectiveBeatsFull: most share of full's recomputation FLOPs
+        for (const auto& r : table())
+            QTest::newRow(qPrintable(r.preset)) << r.preset << r.sentence << int(r.claim) << r.measure << r.share << r.work;
+    }
+
+    void claimHolds() {
+        QFETCH(QString, preset);
+        QFETCH(QString, sentence);
+        QFETCH(int, claim);
+        QFETCH(bool, measure);
+        QFETCH(double, share);
+        QFETCH(double, work);
+        const ckpt::ModelSpec spec = load(preset);
+        const QString description = QString::fromStdString(spec.description);
+        QVERIFY2(description.contains(sentence), qPrintable(description));
+        // What the description says the window starts with.
+        if (description.contains(QLatin1String("starts checkpointed")))
+            for (const auto& b : spec.blocks) QVERIFY2(b.checkpoint, qPrintable(QString::fromStdString(b.name)));
+        if (description.contains(QLatin1String("no block checkpointed")))
+            for (const auto& b : spec.blocks) QVERIFY(!b.checkpoint);
+
+        const ckpt::StepReport none = steadyStep(withFlags(spec, false), measure);
+        QCOMPARE(none.status, ckpt::StepStatus::ok);
+        switch (Claim(claim)) {
+        case Claim::cutsPeakByHalf: {
+            const ckpt::StepReport all = steadyStep(withFlags(spec, true), measure);
+            QVERIFY2(2 * all.peak_total < none.peak_total, qPrintable(mib(all.peak_total) + " vs " + mib(none.peak_total)));
+            // Because activations dominate the unchecked peak.
+            QVERIFY(2 * none.at_peak[int(ckpt::Category::activation)] > none.peak_total);
+            break;
+        }
+        case Claim::cannotLowerPeak: {
+            for (const ckpt::ModelSpec& s : {withFlags(spec, true), spec}) {
+                const ckpt::StepReport r = steadyStep(s, measure);
+                QVERIFY2(r.peak_total >= none.peak_total, qPrintable(mib(r.peak_total) + " < " + mib(none.peak_total)));
+            }
+            // Not any set: the planner's smallest reachable peak is the unchecked one.
+            auto chain = ckpt::ChainModel::build(spec);
+            QVERIFY(chain);
+            QVERIFY2(ckpt::minimal_peak(*chain) >= none.peak_total, qPrintable(mib(ckpt::minimal_peak(*chain))));
+            break;
+        }
+        case Claim::selectiveBeatsFull: {
+            ckpt::ModelSpec full = spec;
+            for (auto& b : full.blocks) b.policy = ckpt::BlockSpec::Policy::full;
+            const ckpt::StepReport sel = steadyStep(spec, measure), all = steadyStep(full, measure);
+            const double savedSel = double(none.peak_total - sel.peak_total), savedFull = double(none.peak_total - all.peak_total);
+            QVERIFY(savedFull > 0);
+            QVERIFY2(savedSel >= share * savedFull, qPrintable(QString("%1 of %2").arg(savedSel).arg(savedFull)));
+            QVERIFY2(recomputeFlops(spec) <= work * recomputeFlops(full),
+                     qPrintable(QString("%1 of %2 FLOPs").arg(recomputeFlops(spec)).arg(recomputeFlops(full))));
+            break;
+        }
+        case Claim::onlyAPlanFits: {
+            const ckptui::Lesson* lesson = ckptui::findLesson(preset);
+            QVERIFY(lesson && lesson->memoryLimit > 0);
+            const int64_t limit = lesson->memoryLimit;
+            QVERIFY2(description.contains(QStringLiteral("--memory-limit %1MiB").arg(limit >> 20)), qPrintable(description));
+            const int n = int(spec.blocks.size());
+            for (const char* policy : {"none", "every:2", "sqrt"}) {
+                ckpt::ModelSpec s = spec;
+                ckpt::apply_checkpoint_set(s, *ckpt::parse_checkpoint_set(policy, n));
+                QCOMPARE(steadyStep(s, measure, limit).status, ckpt::StepStatus::out_of_memory);
+            }
+            auto table = ckpt::plan_table(spec, ckpt::PlannerKind::dp, limit);
+            QVERIFY(table && table->chosen_candidate());
+            const ckpt::Plan& plan = table->chosen_candidate()->plan;
+            QVERIFY(plan.checkpointed() < n);
+            ckpt::ModelSpec planned = spec;
+            ckpt::apply_checkpoint_set(planned, plan.checkpoint);
+            const ckpt::StepReport fits = steadyStep(planned, measure, limit);
+            QCOMPARE(fits.status, ckpt::StepStatus::ok);
+            QVERIFY(fits.peak_total <= limit);
+            QVERIFY(recomputeFlops(planned) < recomputeFlops(withFlags(spec, true)));
+            break;
+        }
+        }
+    }
+
+private:
+    struct Row {
+        QString preset, sentence;
+        Claim claim;
+        bool measure;
+        double share = 0, work = 0;
+    };
+    static QVector<Row> table() {
+        return {
+            {"lesson1_activations", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
+            {"lesson2_optimizer_state", "checkpointing cannot lower the peak", Claim::cannotLowerPeak, true},
+            {"lesson3_selective_attention",
+             "attention_core keeps over 80% of the bytes that full recomputation saves, for under a quarter of its "
+             "recomputation work",
+             Claim::selectiveBeatsFull, true, 0.8, 0.25},
+            {"lesson4_memory_limit", "a memory limit that only a plan fits", Claim::onlyAPlanFits, true},
+            {"textbook_mlp", "Checkpointing saves nothing here", Claim::cannotLowerPeak, true},
+            {"tutorial_mlp", "Checkpointing saves nothing here", Claim::cannotLowerPeak, true},
+            {"deep_residual_mlp", "no checkpoint plan lowers the peak", Claim::cannotLowerPeak, false},
+            {"gpt2_small", "checkpointing cannot lower the peak", Claim::cannotLowerPeak, false},
+            {"gpt2_small_gpu", "checkpointing every block cuts the predicted peak by more than half", Claim::cutsPeakByHalf, false},
+            {"gpt2_long_context",
+             "keeps over 90% of the bytes full recomputation saves, for under 70% of its recomputation work",
+             Claim::selectiveBeatsFull, false, 0.9, 0.7},
+        };
+    }
+};
+
+QTEST_GUILESS_MAIN(TestPresets)
+#include "tst_presets.moc"

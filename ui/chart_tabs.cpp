@@ -1,0 +1,201 @@
+// The chart tabs (see chart_tabs.h).
+#include "ui/chart_tabs.h"
+
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHBoxLayout>
+#include <QInputDialog>
+#include <QLabel>
+#include <QListWidget>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+#include "ui/messages.h"
+#include "ui/timeline_chart.h"
+
+namespace ckptui {
+
+ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
+    timeline_ = new TimelineChart(this);
+    timeline_->setObjectName(QStringLiteral("timeline"));
+    blockBytes_ = new QCustomPlot(this);
+    blockTime_ = new QCustomPlot(this);
+    history_ = new QCustomPlot(this);
+    comparison_ = new QCustomPlot(this);
+    pareto_ = new QCustomPlot(this);
+    blockBytes_->setObjectName(QStringLiteral("blockBytes"));
+    blockTime_->setObjectName(QStringLiteral("blockTime"));
+    history_->setObjectName(QStringLiteral("history"));
+    comparison_->setObjectName(QStringLiteral("comparison"));
+    pareto_->setObjectName(QStringLiteral("pareto"));
+    setupBlockBars(blockBytes_, blockTime_);
+    setupHistory(history_);
+    setupComparison(comparison_);
+    addTab(chartPage(timeline_), tr("Memory timeline"));
+    addTab(chartPage(blockBytes_, blockTime_), tr("Per block"));
+    addTab(chartPage(history_), tr("Step history"));
+    addTab(chartPage(comparison_, nullptr, pinList()), tr("Compare"));
+    addTab(chartPage(pareto_), tr("Pareto"));
+    setTabToolTip(TimelineTab, tr("Live bytes over one step, stacked by category: predicted before a run, measured "
+                                  "after. Drag to pan, wheel to zoom, hover for details."));
+    setTabToolTip(BlocksTab, tr("What each block keeps for backward, what checkpointing avoided, and what recomputing it "
+                                "costs."));
+    setTabToolTip(HistoryTab, tr("Peak memory and step time of every step run on this model."));
+    setTabToolTip(CompareTab, tr("Pinned runs overlaid on the current one."));
+    setTabToolTip(ParetoTab, tr("Planners across budgets: predicted peak against step time. Hover a point to name it, "
+                                "click it to apply it."));
+    showHistory(history_, history_points_);
+    redrawComparison();
+}
+
+QWidget* ChartTabs::chartPage(QCustomPlot* plot, QCustomPlot* second, QWidget* side) {
+    auto* page = new QWidget(this);
+    auto* v = new QVBoxLayout(page);
+    auto* charts = new QHBoxLayout;
+    auto* plots = new QVBoxLayout;
+    plots->addWidget(plot, 1);
+    if (second) plots->addWidget(second, 1);
+    charts->addLayout(plots, 1);
+    if (side) charts->addWidget(side);
+    v->addLayout(charts, 1);
+    auto* row = new QHBoxLayout;
+    row->addStretch();
+    auto* exp = new QPushButton(tr("Export chart…"), page);
+    exp->setToolTip(tr("Save this chart as PNG, PDF or SVG at a size you choose."));
+    row->addWidget(exp);
+    v->addLayout(row);
+    connect(exp, &QPushButton::clicked, this, [this, plot, second] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), QStringLiteral("chart.png"),
+                                                          tr("Images (*.png *.pdf *.svg)"));
+        if (path.isEmpty()) return;
+        bool ok = false;
+        const int w = QInputDialog::getInt(this, tr("Export chart"), tr("Width (px)"), 1600, 200, 10000, 100, &ok);
+        if (!ok) return;
+        const int h = QInputDialog::getInt(this, tr("Export chart"), tr("Height (px)"), 900, 200, 10000, 100, &ok);
+        if (!ok) return;
+        QString err = exportPlot(plot, path, w, h);
+        if (err.isEmpty() && second) {
+            const QFileInfo fi(path);
+            err = exportPlot(second, fi.path() + "/" + fi.completeBaseName() + "-time." + fi.suffix(), w, h);
+        }
+        if (!err.isEmpty()) emit errorOccurred(tr("Export failed"), err);
+        else emit statusMessage(tr("Wrote %1").arg(path));
+    });
+    return page;
+}
+
+QWidget* ChartTabs::pinList() {
+    auto* box = new QWidget(this);
+    box->setMaximumWidth(280);
+    auto* v = new QVBoxLayout(box);
+    v->setContentsMargins(0, 0, 0, 0);
+    v->addWidget(new QLabel(tr("Pinned runs"), box));
+    pins_ = new QListWidget(box);
+    pins_->setObjectName(QStringLiteral("pinList"));
+    pins_->setWordWrap(true);
+    pins_->setToolTip(tr("The runs kept for comparison, each with the model it came from. Select one and press "
+                         "Remove, or Clear to start over."));
+    v->addWidget(pins_, 1);
+    auto* row = new QHBoxLayout;
+    auto* remove = new QPushButton(tr("Remove"), box);
+    remove->setObjectName(QStringLiteral("unpin"));
+    remove->setToolTip(tr("Remove the selected pinned run from the comparison."));
+    auto* clear = new QPushButton(tr("Clear"), box);
+    clear->setToolTip(tr("Remove every pinned run."));
+    row->addWidget(remove);
+    row->addWidget(clear);
+    v->addLayout(row);
+    connect(remove, &QPushButton::clicked, this, [this] {
+        if (pins_->currentRow() >= 0) unpin(pins_->currentRow());
+    });
+    connect(clear, &QPushButton::clicked, this, &ChartTabs::clearPins);
+    return box;
+}
+
+void ChartTabs::showPrediction(const Prediction& p) {
+    if (!p.ok()) {
+        showNothing(p.error);
+        return;
+    }
+    timeline_->setPredicted(*p.step, p.uncheckedPeak);
+    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
+}
+
+void ChartTabs::showStep(const StepResult& r) {
+    timeline_->setReport(*r.report, r.predicted.get(), r.step);
+    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+}
+
+void ChartTabs::showNothing(const QString& why) {
+    timeline_->showMessage(tr("Nothing to predict: %1").arg(why));
+    showEmpty(blockBytes_, tr("This stack cannot run"));
+    showEmpty(blockTime_, why);
+}
+
+void ChartTabs::addHistory(const StepResult& r, bool modelChanged) {
+    const ckpt::StepReport& rep = *r.report;
+    history_points_ << HistoryPoint{r.step, rep.peak_total, rep.step_ns, rep.checkpointed_blocks(), int(rep.blocks.size()),
+                                    r.warmup, modelChanged};
+    showHistory(history_, history_points_);
+}
+
+void ChartTabs::clearHistory() {
+    history_points_.clear();
+    showHistory(history_, history_points_);
+}
+
+void ChartTabs::setCurrentRun(const StepResult& r) {
+    const ckpt::StepReport& rep = *r.report;
+    current_ = pinnedFrom(rep, tr("step %1 (current), %2/%3 ✓").arg(r.step).arg(rep.checkpointed_blocks()).arg(rep.blocks.size()));
+    current_->model = modelLabel(r.spec);
+    redrawComparison();
+}
+
+void ChartTabs::pin(const StepResult& r, const QString& name) {
+    const ckpt::StepReport& rep = *r.report;
+    PinnedRun p = pinnedFrom(rep, name.isEmpty() ? tr("pinned %1, %2/%3 ✓")
+                                                       .arg(pinned_.size() + 1)
+                                                       .arg(rep.checkpointed_blocks())
+                                                       .arg(rep.blocks.size())
+                                                 : name);
+    p.model = modelLabel(r.spec);
+    pinned_ << p;
+    redrawComparison();
+}
+
+void ChartTabs::unpin(int index) {
+    if (index < 0 || index >= pinned_.size()) return;
+    pinned_.remove(index);
+    redrawComparison();
+}
+
+void ChartTabs::clearPins() {
+    pinned_.clear();
+    redrawComparison();
+}
+
+QStringList ChartTabs::pinNames() const {
+    QStringList out;
+    for (const PinnedRun& p : pinned_) out << p.name + QStringLiteral(" · ") + p.model;
+    return out;
+}
+
+void ChartTabs::redrawComparison() {
+    QVector<PinnedRun> runs;
+    for (PinnedRun p : pinned_) {
+        p.name += QStringLiteral(" · ") + p.model;
+        runs << p;
+    }
+    if (current_) {
+        PinnedRun c = *current_;
+        c.name += QStringLiteral(" · ") + c.model;
+        runs << c;
+    }
+    showComparison(comparison_, runs);
+    if (pins_) {
+        pins_->clear();
+        pins_->addItems(pinNames());
+    }
+}
+
+}  // namespace ckptui

@@ -1,0 +1,71 @@
+// The charts in the middle of the window, one tab each: the memory timeline, per-block bars,
+// the step history, the comparison of pinned runs (with the list to remove them) and the
+// Pareto chart (drawn by the plan panel). The window decides what is current; these pages draw
+// a prediction or a measured step, keep the history and the pins, and export any chart.
+#pragma once
+
+#include <QTabWidget>
+#include <QVector>
+#include <optional>
+
+#include "ui/charts.h"
+#include "ui/predictor.h"
+#include "ui/run_controller.h"
+
+class QListWidget;
+
+namespace ckptui {
+
+class TimelineChart;
+
+class ChartTabs : public QTabWidget {
+    Q_OBJECT
+
+public:
+    enum Tab { TimelineTab, BlocksTab, HistoryTab, CompareTab, ParetoTab };
+
+    explicit ChartTabs(QWidget* parent = nullptr);
+
+    TimelineChart* timeline() const { return timeline_; }
+    QCustomPlot* blockBytes() const { return blockBytes_; }
+    QCustomPlot* blockTime() const { return blockTime_; }
+    QCustomPlot* history() const { return history_; }
+    QCustomPlot* comparison() const { return comparison_; }
+    QCustomPlot* pareto() const { return pareto_; }
+
+    // The stack's prediction in the timeline (event order, "without checkpointing" line) and the
+    // per-block bars (bytes, recomputation work).
+    void showPrediction(const Prediction& p);
+    // A measured step with its own prediction overlaid, in the timeline and the per-block bars.
+    void showStep(const StepResult& r);
+    void showNothing(const QString& why);  // a stack that cannot run
+
+    void addHistory(const StepResult& r, bool modelChanged);
+    void clearHistory();
+    int historySize() const { return history_points_.size(); }
+
+    // Compare: the current step over the pinned ones; pins carry the model they came from.
+    void setCurrentRun(const StepResult& r);
+    void pin(const StepResult& r, const QString& name = {});
+    void unpin(int index);
+    void clearPins();
+    QStringList pinNames() const;
+
+signals:
+    void errorOccurred(const QString& title, const QString& message);
+    void statusMessage(const QString& message);
+
+private:
+    QWidget* chartPage(QCustomPlot* plot, QCustomPlot* second = nullptr, QWidget* side = nullptr);
+    QWidget* pinList();
+    void redrawComparison();
+
+    TimelineChart* timeline_;
+    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_, *pareto_;
+    QListWidget* pins_ = nullptr;
+    QVector<HistoryPoint> history_points_;
+    QVector<PinnedRun> pinned_;
+    std::optional<PinnedRun> current_;
+};
+
+}  // namespace ckptui

@@ -1,0 +1,58 @@
+// The run bar along the top: device, batch, sequence length, optimizer, a device memory limit,
+// verify, and Run step / Run continuously / Stop / Pin run. Batch, sequence and optimizer edit
+// the stack (through the model, so they are undoable and follow loaded files); device, limit and
+// verify are the experiment's run settings.
+#pragma once
+
+#include <QToolBar>
+
+#include "ckpt/session.h"
+#include "ui/experiment.h"
+
+class QComboBox;
+class QSpinBox;
+class QCheckBox;
+class QLineEdit;
+class QAction;
+
+namespace ckptui {
+
+class LayerStackModel;
+
+class RunBar : public QToolBar {
+    Q_OBJECT
+
+public:
+    RunBar(LayerStackModel* model, QWidget* parent = nullptr);
+
+    // The run settings as shown, over `base` (threads and tf32 come from a loaded file).
+    RunOptions runOptions(const RunOptions& base) const;
+    ckpt::DeviceKind deviceKind() const;
+    // "" when the limit field is empty or a size; else why it is not.
+    QString limitError() const;
+    qint64 memoryLimit() const;  // 0: none
+    // Shows a file's settings; returns a warning when its device is not available here.
+    QString applyRunOptions(const RunOptions& run);
+    void setMemoryLimit(qint64 bytes);
+    void syncFromSpec(const ckpt::ModelSpec& spec);  // batch, sequence, optimizer
+    void setRunning(bool running);
+
+signals:
+    void runStepRequested();
+    void runContinuouslyRequested();
+    void stopRequested();
+    void pinRequested();
+    void memoryLimitChanged(qint64 bytes);  // as typed, once it parses (0: none)
+    void deviceChanged();
+
+private:
+    LayerStackModel* model_;
+    QComboBox *device_, *optimizer_;
+    QSpinBox *batch_, *seq_;
+    QLineEdit* limit_;
+    QCheckBox* verify_;
+    QAction *runStep_, *runCont_, *stop_;
+    bool syncing_ = false;
+};
+
+}  // namespace ckptui
