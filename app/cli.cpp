@@ -30,6 +30,7 @@
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
+#include "ckpt/templates.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -485,24 +486,63 @@ int cmd_plan(const std::vector<std::string>& argv) {
     return kOk;
 }
 
+// `import CONFIG.json --batch B --seq S [-o model.json]`: a model spec from a Hugging Face
+// config. Without -o the spec goes to stdout (for a pipe) and the summary to stderr.
+int cmd_import(std::vector<std::string> argv) {
+    for (std::string& arg : argv)
+        if (arg == "-o") arg = "--output";
+    const Args a = parse_args(argv, {{"batch", true}, {"seq", true}, {"output", true}, {"precision", true}}, "import");
+    if (a.has("help")) {
+        std::fputs(help_text(HelpTopic::import).c_str(), stdout);
+        return kOk;
+    }
+    if (a.positional.empty()) usage_error("import needs a CONFIG: a Hugging Face config.json (see checkpointlab import --help)");
+    if (a.positional.size() > 1) usage_error("import takes one CONFIG, got also \"" + a.positional[1] + "\"");
+    if (!a.has("batch")) usage_error("import needs --batch B, the sequences per step");
+    if (!a.has("seq")) usage_error("import needs --seq S, the tokens per sequence");
+    const int64_t batch = parse_int(a.value("batch"), "batch", 1, 1 << 30);
+    const int64_t seq = parse_int(a.value("seq"), "seq", 1, 1 << 30);
+    const std::optional<ckpt::Precision> precision = parse_precision(a);
+
+    ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
+    if (!spec) fail(spec.error());
+    if (precision) spec->precision = *precision;
+    const std::string summary = spec->name + ": " + std::to_string(spec->blocks.size()) + " blocks, " +
+                                ckpt::format_count(ckpt::parameter_count(*spec)) + " parameters, batch " +
+                                std::to_string(batch) + " x " + std::to_string(seq) + " tokens, " +
+                                std::string(ckpt::precision_name(spec->precision));
+    if (!a.has("output")) {
+        std::fputs(ckpt::to_json(*spec).c_str(), stdout);
+        std::fprintf(stderr, "%s\n", summary.c_str());
+        return kOk;
+    }
+    const ckpt::Status st = ckpt::save_model_spec(a.value("output"), *spec);
+    if (!st) fail(*st.err);
+    std::printf("wrote %s - %s\n", a.value("output").c_str(), summary.c_str());
+    std::printf("will it fit: checkpointlab plan %s --budget 80GB\n", a.value("output").c_str());
+    return kOk;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     const std::string& cmd = args[0];
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "plan") return cmd_plan(rest);
+    if (cmd == "import") return cmd_import(rest);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         const std::string topic = rest.empty() ? "" : rest[0];
         if (topic == "run") std::fputs(help_text(HelpTopic::run).c_str(), stdout);
         else if (topic == "plan") std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
+        else if (topic == "import") std::fputs(help_text(HelpTopic::import).c_str(), stdout);
         else if (topic.empty()) std::fputs(help_text(HelpTopic::main).c_str(), stdout);
-        else usage_error("no help for \"" + topic + "\" (commands: run, plan)");
+        else usage_error("no help for \"" + topic + "\" (commands: run, plan, import)");
         return kOk;
     }
     if (cmd == "--version") {
         std::printf("checkpointlab %s\n", CKPT_VERSION);
         return kOk;
     }
-    std::string hint = " (expected run, plan or help; see checkpointlab --help)";
+    std::string hint = " (expected run, plan, import or help; see checkpointlab --help)";
     if (QString::fromStdString(cmd).endsWith(".json")) hint = " (did you mean: checkpointlab run " + cmd + "?)";
     usage_error("unknown command \"" + cmd + "\"" + hint);
 }

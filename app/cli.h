@@ -1,4 +1,4 @@
-// The headless side of the checkpointlab executable: the `run` and `plan` sub-commands, the
+// The headless side of the checkpointlab executable: the `run`, `plan` and `import` sub-commands, the
 // demo that runs when there is no display, and their manual pages. Everything returns an
 // exit status; errors are one line on stderr ("checkpointlab: error: ...").
 #pragma once
@@ -9,12 +9,12 @@ namespace cli {
 
 enum ExitCode { kOk = 0, kFailure = 1, kUsage = 2, kOutOfMemory = 3 };
 
-// argv[1] is the sub-command ("run", "plan", "help", "--help", "--version").
+// argv[1] is the sub-command ("run", "plan", "import", "help", "--help", "--version").
 int main(int argc, char** argv);
 // The demo: textbook_mlp unchecked and fully checkpointed, files into ./checkpointlab-demo/.
 int demo(int argc, char** argv);
 
-enum class HelpTopic { main, run, plan };
+enum class HelpTopic { main, run, plan, import };
 std::string help_text(HelpTopic topic);
 
 }  // namespace cli

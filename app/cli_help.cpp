@@ -1,4 +1,5 @@
-// The CLI's manual pages (`checkpointlab --help`, `run --help`, `plan --help`), kept apart
+// The CLI's manual pages (`checkpointlab --help`, `run --help`, `plan --help`,
+// `import --help`), kept apart
 // from the logic so both stay readable. Written like man pages: NAME, SYNOPSIS, DESCRIPTION,
 // OPTIONS, EXIT STATUS, EXAMPLES.
 #include "cli.h"
@@ -30,7 +31,8 @@ SYNOPSIS
     checkpointlab
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
     checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
-    checkpointlab help [run|plan]
+    checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
+    checkpointlab help [run|plan|import]
     checkpointlab --version
 
 DESCRIPTION
@@ -52,6 +54,8 @@ DESCRIPTION
 COMMANDS
     run     run training steps and report memory and time; see `checkpointlab run --help`
     plan    choose blocks to checkpoint under a memory budget; see `checkpointlab plan --help`
+    import  a model spec from a Hugging Face config.json (GPT-2, LLaMA, Mistral, Qwen2); see
+            `checkpointlab import --help`
     help    show this page, or a command's page
 
 OPTIONS
@@ -204,6 +208,51 @@ EXAMPLES
     checkpointlab plan lesson4_memory_limit --budget 10MiB
     checkpointlab plan lesson1_activations --budget 12MiB --planner every-k
     checkpointlab plan model.json --budget 24GB --planner every-k
+)";
+        break;
+    case HelpTopic::import:
+        t = R"(NAME
+    checkpointlab import - a model spec from a Hugging Face config.json
+
+SYNOPSIS
+    checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
+                         [--precision f32|bf16-mixed|fp16-mixed]
+
+DESCRIPTION
+    Reads the config.json of a GPT-2 (model_type gpt2: n_embd, n_layer, n_head, vocab_size,
+    n_positions, n_inner, layer_norm_epsilon, tie_word_embeddings, resid_pdrop) or of a
+    LLaMA, Mistral or Qwen2 model (hidden_size, intermediate_size, num_attention_heads,
+    num_key_value_heads, num_hidden_layers, vocab_size, tie_word_embeddings, rms_norm_eps,
+    rope_theta, head_dim, attention_bias, mlp_bias; Qwen2's q, k and v projections carry a
+    bias) and writes the model spec of one training step at B sequences of S tokens: an
+    embedding block, per transformer layer an attention block and an MLP block (each residual,
+    so a plan can checkpoint either), and the head. The parameter count equals the published
+    one (GPT-2 124,439,808; Llama-3-8B 8,030,261,248). The optimizer is AdamW (lr 3e-4,
+    betas 0.9/0.95, weight decay 0.1); edit the spec to change it.
+
+    Not modelled: rope_scaling (memory and time are the same), sliding-window attention
+    shorter than the sequence (an error), activations other than GELU (GPT-2) and SiLU.
+
+OPTIONS
+    --batch B
+        Sequences per step (required).
+    --seq S
+        Tokens per sequence (required); at most GPT-2's n_positions.
+    -o, --output FILE
+        Write the spec to FILE (atomically) and print a summary; without it the spec goes
+        to stdout and the summary to stderr.
+    --precision f32|bf16-mixed|fp16-mixed
+        The spec's precision (default f32).
+    -h, --help
+        Show this page.
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab import config.json --batch 1 --seq 8192 --precision bf16-mixed -o llama.json
+    checkpointlab plan llama.json --budget 80GB
+    checkpointlab import gpt2/config.json --batch 8 --seq 1024 > gpt2.json
 )";
         break;
     }

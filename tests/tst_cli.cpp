@@ -77,6 +77,8 @@ QByteArray readBytes(const QString& path) {
 }
 
 const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/");
+const QString kSourceDir = QStringLiteral(CKPT_SOURCE_DIR "/");
+const QString kConfigDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/configs/");
 
 // A row of `plan`'s table as the CLI prints it, rebuilt from the engine's candidate.
 QString expectedRow(const ckpt::PlanCandidate& c, int blocks) {
@@ -174,6 +176,16 @@ private slots:
         QTest::newRow("plan bad planner") << QStringList{"plan", "tutorial_mlp", "--budget", "1GiB", "--planner", "greedy"}
                                           << 2 << "unknown planner \"greedy\"";
         QTest::newRow("help topic") << QStringList{"help", "train"} << 2 << "no help for \"train\"";
+        QTest::newRow("import without seq") << QStringList{"import", kConfigDir + "gpt2.json", "--batch", "1"} << 2
+                                            << "import needs --seq S";
+        QTest::newRow("import seq past positions")
+            << QStringList{"import", kConfigDir + "gpt2.json", "--batch", "1", "--seq", "2048"} << 2
+            << "--seq 2048 exceeds the model's n_positions 1024";
+        QTest::newRow("import missing file") << QStringList{"import", "no/config.json", "--batch", "1", "--seq", "8"} << 1
+                                             << "no/config.json";
+        QTest::newRow("import a model spec") << QStringList{"import", kSourceDir + "resources/presets/tutorial_mlp.json",
+                                                            "--batch", "1", "--seq", "8"}
+                                             << 2 << "no \"model_type\" or \"architectures\" says which architecture";
         QTest::newRow("write failure") << QStringList{"run", "tutorial_mlp", "--report", "/nonexistent-dir/r.json"} << 1
                                        << "cannot write \"/nonexistent-dir/r.json\"";
         QTest::newRow("plan infeasible") << QStringList{"plan", "tutorial_mlp", "--budget", "1KiB"} << 3
@@ -203,6 +215,7 @@ private slots:
         QTest::newRow("run --help") << QStringList{"run", "--help"};
         QTest::newRow("help run") << QStringList{"help", "run"};
         QTest::newRow("plan --help") << QStringList{"plan", "-h"};
+        QTest::newRow("import --help") << QStringList{"import", "--help"};
     }
 
     void helpPages() {
@@ -238,6 +251,27 @@ private slots:
             const Run r = runCli(l.split(' ', Qt::SkipEmptyParts).mid(1));
             QVERIFY2(r.code == 0, qPrintable(l + ": " + r.err));
         }
+    }
+
+    // A published config becomes a spec that plans: to a file with -o, to stdout without.
+    void importWritesASpecThatPlans() {
+        QTemporaryDir dir;
+        const Run r = runCli({"import", kConfigDir + "llama3_8b.json", "--batch", "1", "--seq", "8192", "--precision",
+                              "bf16-mixed", "-o", "llama.json"},
+                             dir.path());
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("8,030,261,248 parameters"), qPrintable(r.out));
+        auto spec = ckpt::load_model_spec(dir.filePath("llama.json").toStdString());
+        QVERIFY2(spec, spec ? "" : spec.error().message.c_str());
+        QCOMPARE(spec->precision, ckpt::Precision::bf16_mixed);
+        // Llama-3-8B with AdamW does not fit one 80 GB device whatever is checkpointed (exit 3).
+        const Run plan = runCli({"plan", "llama.json", "--budget", "80GB"}, dir.path());
+        QCOMPARE(plan.code, 3);
+        QVERIFY2(plan.out.contains("all ") && isOneErrorLine(plan.err), qPrintable(plan.out + plan.err));
+        const Run piped = runCli({"import", kConfigDir + "gpt2.json", "--batch", "2", "--seq", "64"});
+        QCOMPARE(piped.code, 0);
+        QVERIFY2(piped.err.contains("124,439,808 parameters"), qPrintable(piped.err));
+        QVERIFY(ckpt::parse_model_spec(piped.out.toStdString()));
     }
 
     void version() {

@@ -105,6 +105,8 @@ Result<ModelSpec> load_model_spec(const std::string& path);
 Status validate_model_spec(const ModelSpec& spec);
 // The canonical JSON of a spec (what the GUI saves); parse_model_spec(to_json(s)) == s.
 std::string to_json(const ModelSpec& spec);
+// Writes to_json(spec) to `path` atomically (a failed write leaves the old file whole).
+Status save_model_spec(const std::string& path, const ModelSpec& spec);
 
 // "none", "all", "sqrt", "every:K" or a comma list of block indices ("0,3,5").
 Result<std::vector<bool>> parse_checkpoint_set(const std::string& text, int block_count);

@@ -110,4 +110,14 @@ Result<int64_t> parse_bytes(const std::string& text) {
     return int64_t(whole);
 }
 
+std::string format_count(int64_t n) {
+    std::string digits = std::to_string(n < 0 ? -(n + 1) + 1ULL : uint64_t(n));
+    std::string out;
+    for (size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return n < 0 ? "-" + out : out;
+}
+
 }  // namespace ckpt

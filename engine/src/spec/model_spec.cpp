@@ -1,6 +1,8 @@
 // Selective checkpointing policies and the token-input helpers of ModelSpec: which layers of a
-// checkpointed block are saved rather than recomputed, and how token models shape their input.
+// checkpointed block are saved rather than recomputed, how token models shape their input, and
+// saving a spec to a file.
 #include "ckpt/model_spec.h"
+#include "io/files.h"
 
 namespace ckpt {
 
@@ -23,6 +25,10 @@ bool ModelSpec::token_input() const {
 int64_t ModelSpec::sequence_length() const {
     if (token_input()) return input_shape.size() >= 2 ? input_shape[1] : 1;
     return input_shape.size() >= 3 ? input_shape[1] : 1;
+}
+
+Status save_model_spec(const std::string& path, const ModelSpec& spec) {
+    return write_file_atomic(path, to_json(spec));
 }
 
 }  // namespace ckpt
