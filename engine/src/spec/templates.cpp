@@ -444,7 +444,7 @@ Result<ModelSpec> import_hf_config_file(const std::string& path, int64_t batch, 
 int64_t parameter_count(const ModelSpec& spec) {
     int64_t n = 0;
     for (const auto& b : spec.blocks)
-        for (const auto& l : b.layers) n += parameter_count(l);
+        for (size_t l = 0; l < b.layer_count(); ++l) n += parameter_count(b.layer(l));
     return n;
 }
 
