@@ -1,0 +1,403 @@
+// The image layers (conv2d, batchnorm2d, max/avg/global-average pooling, flatten) and the
+// ResNet-shaped blocks built from them: every backward against central finite differences
+// (tst_ops's method and tolerance: |fd - analytic| <= 2e-3 + 1e-2 * |analytic| with h = 1e-2),
+// checkpointed gradients and batch norm's running statistics bitwise equal to unchecked ones,
+// running statistics moved once per step (a recomputation leaves them alone), kept bytes per
+// block against a hand count from the shapes, dry-run predictions equal to the measurement
+// per category, and one-line errors for shapes that cannot work.
+//
+// The hand counts follow engine/src/layers/layer.h: conv2d and max pooling keep their input,
+// batchnorm2d its input plus the batch mean and 1/std of each channel (2C floats, not per
+// row), ReLU its output, a linear its input; average pooling, global average pooling and
+// flatten keep nothing; a tensor kept by two layers counts once, for the first block that
+// keeps it; the batch is `input`. Running statistics are `buffer` bytes (2C floats per batch
+// norm).
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <numeric>
+#include <random>
+
+#include "ckpt/session.h"
+#include "core/philox.h"
+#include "layers/layer.h"
+#include "test_models.h"
+
+using namespace ckpt;
+
+namespace {
+
+constexpr double kStep = 1e-2;
+constexpr double kAbsTol = 2e-3;
+constexpr double kRelTol = 1e-2;
+constexpr int64_t F = 4;  // bytes per f32
+
+struct Fixture {
+    Allocator alloc{cpu_backend(), 0};
+    OpContext ctx{alloc, cpu_backend(), 42};
+};
+
+double dot(const Tensor& y, const Tensor& r) {
+    double s = 0.0;
+    for (int64_t i = 0; i < y.numel(); ++i) s += double(y.f()[i]) * double(r.f()[i]);
+    return s;
+}
+
+// The worst violation ratio of analytic `an` against central differences of f (<= 1 passes).
+double check(const std::function<double()>& f, float* v, const float* an, int64_t n, QString* where) {
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const float saved = v[i];
+        v[i] = float(saved + kStep);
+        const double up = f();
+        v[i] = float(saved - kStep);
+        const double down = f();
+        v[i] = saved;
+        const double fd = (up - down) / (2.0 * kStep);
+        const double ratio = std::fabs(fd - an[i]) / (kAbsTol + kRelTol * std::fabs(an[i]));
+        if (ratio > worst) {
+            worst = ratio;
+            *where = QStringLiteral("element %1: finite difference %2, analytic %3").arg(i).arg(fd).arg(an[i]);
+        }
+    }
+    return worst;
+}
+
+// One finite-difference case: a layer and the image (B, C, H, W) it takes.
+struct Case {
+    const char* name;
+    LayerSpec layer;
+    std::vector<int64_t> in;
+};
+
+std::vector<Case> cases() {
+    using testmodels::conv;
+    using testmodels::pool;
+    LayerSpec bn = testmodels::batchnorm(3), bn_plain = testmodels::batchnorm(3);
+    bn_plain.bias = false;
+    return {
+        {"conv2d 3x3 pad 1, bias", conv(4, 6, 3, 1, 1, true), {2, 4, 5, 5}},
+        {"conv2d 3x3 stride 2, no padding, no bias", conv(3, 4, 3, 2, 0), {2, 3, 7, 7}},
+        {"conv2d 3x3 stride 2 pad 1, groups 2", conv(4, 6, 3, 2, 1, true, 2), {2, 4, 6, 6}},
+        {"conv2d 3x3 depthwise (groups = channels)", conv(4, 4, 3, 1, 1, false, 4), {2, 4, 5, 5}},
+        {"conv2d 1x1 stride 2 (projection)", conv(4, 5, 1, 2), {2, 4, 6, 6}},
+        {"conv2d 7x7 stride 2 pad 3 (ResNet stem)", conv(3, 2, 7, 2, 3), {1, 3, 9, 9}},
+        {"batchnorm2d", bn, {3, 3, 4, 4}},
+        {"batchnorm2d, no affine", bn_plain, {3, 3, 4, 4}},
+        {"maxpool2d 3 stride 2 pad 1", pool(LayerType::maxpool2d, 3, 2, 1), {2, 3, 7, 7}},
+        {"maxpool2d 2", pool(LayerType::maxpool2d, 2), {2, 3, 6, 6}},
+        {"avgpool2d 3 stride 2 pad 1", pool(LayerType::avgpool2d, 3, 2, 1), {2, 3, 7, 7}},
+        {"avgpool2d 2", pool(LayerType::avgpool2d, 2), {2, 3, 6, 6}},
+        {"global_avgpool", pool(LayerType::global_avgpool), {2, 3, 5, 4}},
+        {"flatten", testmodels::act(LayerType::flatten), {2, 3, 2, 2}},
+    };
+}
+
+std::unique_ptr<Session> make(const ModelSpec& spec) {
+    auto s = Session::create(spec);
+    if (!s) qFatal("%s", s.error().message.c_str());
+    return std::move(*s);
+}
+
+std::vector<int64_t> kept(const StepReport& r) {
+    std::vector<int64_t> k;
+    for (const BlockReport& b : r.blocks) k.push_back(b.kept_bytes);
+    return k;
+}
+
+struct Outcome {
+    std::vector<uint64_t> checksums;
+    std::vector<double> losses;
+    std::vector<NamedTensor> tensors;  // gradients and buffers of the last step
+};
+
+Outcome run(const ModelSpec& spec, int steps) {
+    Outcome o;
+    auto session = make(spec);
+    for (int s = 0; s < steps; ++s) {
+        StepOptions opts;
+        opts.capture_tensors = s == steps - 1;
+        StepReport r = session->step(opts);
+        if (r.status != StepStatus::ok) qFatal("%s", r.message.c_str());
+        o.checksums.push_back(r.gradient_checksum);
+        o.losses.push_back(r.loss);
+        for (NamedTensor& t : r.tensors)
+            if (t.name.rfind("grad.", 0) == 0 || t.name.rfind("buffer.", 0) == 0 || t.name == "input")
+                o.tensors.push_back(std::move(t));
+    }
+    return o;
+}
+
+const NamedTensor* find(const Outcome& o, const std::string& name) {
+    for (const NamedTensor& t : o.tensors)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+QString error_of(const ModelSpec& spec) {
+    const Result<ModelSpec> r = parse_model_spec(to_json(spec));
+    return r ? QString() : QString::fromStdString(r.error().message);
+}
+
+}  // namespace
+
+class TestCnn : public QObject {
+    Q_OBJECT
+
+private slots:
+    void layerGradients_data() {
+        QTest::addColumn<int>("which");
+        const std::vector<Case> all = cases();
+        for (size_t i = 0; i < all.size(); ++i) QTest::newRow(all[i].name) << int(i);
+    }
+
+    void layerGradients() {
+        QFETCH(int, which);
+        const Case c = cases()[size_t(which)];
+        Fixture fx;
+        std::mt19937 rng(11 + which);
+        auto layer = make_layer(c.layer, fx.ctx, "l", philox::kStreamParams);
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        for (Param& p : layer->params())
+            for (int64_t i = 0; i < p.value.numel(); ++i) p.value.f()[i] = u(rng);
+
+        Tensor x = fx.ctx.make(c.in);  // (B, C, H, W)
+        // Distinct values 0.05 apart, shuffled: no two elements of a pooling window lie within
+        // the finite-difference step of each other, so the maximum never changes place.
+        std::vector<int64_t> order(size_t(x.numel()));
+        std::iota(order.begin(), order.end(), 0);
+        std::shuffle(order.begin(), order.end(), rng);
+        for (int64_t i = 0; i < x.numel(); ++i) x.f()[i] = 0.05f * float(order[size_t(i)]) - 0.025f * float(x.numel());
+        if (c.layer.type != LayerType::maxpool2d)
+            for (int64_t i = 0; i < x.numel(); ++i) x.f()[i] = 2.0f * u(rng);
+
+        StatePtr saved;
+        Tensor y = layer->forward(fx.ctx, x, &saved);
+        Tensor r = fx.ctx.make(y.shape);  // dL/dy
+        for (int64_t i = 0; i < r.numel(); ++i) r.f()[i] = u(rng);
+        Tensor dx = layer->backward(fx.ctx, *saved, r, true);
+        QVERIFY(dx);
+        QCOMPARE(dx.shape, x.shape);
+        // Flatten's gradient is a view of dy: copy before the objective reuses anything.
+        std::vector<float> dxv(dx.f(), dx.f() + dx.numel());
+
+        auto objective = [&] { return dot(layer->forward(fx.ctx, x, nullptr), r); };
+        QString where;
+        double worst = check(objective, x.f(), dxv.data(), x.numel(), &where);
+        QVERIFY2(worst <= 1.0, qPrintable("dx " + where));
+        for (Param& p : layer->params()) {
+            std::vector<float> g = to_host_f32(cpu_backend(), p.grad);
+            worst = check(objective, p.value.f(), g.data(), p.value.numel(), &where);
+            QVERIFY2(worst <= 1.0, qPrintable(QString::fromStdString(p.name) + " " + where));
+        }
+    }
+
+    void outputShapes() {
+        // PyTorch's sizes: floor((n + 2p - k) / s) + 1 per side.
+        Fixture fx;
+        auto conv = make_layer(testmodels::conv(3, 8, 3, 2, 1), fx.ctx, "c", philox::kStreamParams);
+        Tensor x = fx.ctx.make({2, 3, 7, 7});
+        std::fill(x.f(), x.f() + x.numel(), 0.5f);
+        QCOMPARE(conv->forward(fx.ctx, x, nullptr).shape, (std::vector<int64_t>{2, 8, 4, 4}));
+        auto mp = make_layer(testmodels::pool(LayerType::maxpool2d, 3, 2, 1), fx.ctx, "m", 0);
+        QCOMPARE(mp->forward(fx.ctx, x, nullptr).shape, (std::vector<int64_t>{2, 3, 4, 4}));
+        auto gp = make_layer(testmodels::pool(LayerType::global_avgpool), fx.ctx, "g", 0);
+        QCOMPARE(gp->forward(fx.ctx, x, nullptr).shape, (std::vector<int64_t>{2, 3, 1, 1}));
+    }
+
+    void checkpointedBitwiseIdentical_data() {
+        QTest::addColumn<QString>("pattern");
+        QTest::addColumn<int>("policy");
+        for (const char* p : {"all", "first", "last", "odd", "even"})
+            QTest::newRow(p) << QString(p) << int(BlockSpec::Policy::full);
+        QTest::newRow("all, save_matmuls") << QString("all") << int(BlockSpec::Policy::save_matmuls);
+    }
+
+    void checkpointedBitwiseIdentical() {
+        // A ResNet with batch norm everywhere (stem, both paths of the projection block): three
+        // steps each way, the gradients, the loss and the running statistics bit for bit.
+        QFETCH(QString, pattern);
+        QFETCH(int, policy);
+        const ModelSpec base = testmodels::resnet(4, 8, {8, 16});
+        const int n = int(base.blocks.size());
+        std::vector<bool> flags(static_cast<size_t>(n), false);
+        for (int b = 0; b < n; ++b)
+            flags[size_t(b)] = pattern == "all" || (pattern == "first" && b == 0) || (pattern == "last" && b == n - 1) ||
+                               (pattern == "odd" && b % 2 == 1) || (pattern == "even" && b % 2 == 0);
+        ModelSpec checked = testmodels::with_checkpoints(base, flags);
+        for (auto& b : checked.blocks) b.policy = BlockSpec::Policy(policy);
+        const Outcome ref = run(base, 3);
+        const Outcome got = run(checked, 3);
+        QCOMPARE(got.losses, ref.losses);
+        QCOMPARE(got.checksums, ref.checksums);
+        QCOMPARE(got.tensors.size(), ref.tensors.size());
+        int buffers = 0;
+        for (size_t i = 0; i < got.tensors.size(); ++i) {
+            QCOMPARE(got.tensors[i].name, ref.tensors[i].name);
+            buffers += got.tensors[i].name.rfind("buffer.", 0) == 0;
+            QVERIFY2(std::memcmp(got.tensors[i].f32.data(), ref.tensors[i].f32.data(), got.tensors[i].f32.size() * 4) == 0,
+                     got.tensors[i].name.c_str());
+        }
+        QCOMPARE(buffers, 2 * 6);  // six batch norms, a mean and a variance each
+        QVERIFY(ref.checksums[0] != 0);
+    }
+
+    void runningStatisticsMoveOncePerStep() {
+        // Batch norm first on the batch itself, in a checkpointed block: after one step its
+        // running mean is momentum * the batch mean and its running variance (1 - momentum) +
+        // momentum * the unbiased batch variance, computed here from the dumped input. A second
+        // update in the recomputation would give 0.19 * the mean instead of 0.1.
+        ModelSpec spec = testmodels::resnet(4, 6, {8});
+        spec.blocks[0].layers.insert(spec.blocks[0].layers.begin(), testmodels::batchnorm(3));
+        for (bool checkpoint : {false, true}) {
+            for (auto& b : spec.blocks) b.checkpoint = checkpoint;
+            const Outcome o = run(spec, 1);
+            const NamedTensor* x = find(o, "input");
+            const NamedTensor* mean = find(o, "buffer.blocks.0.0.running_mean");
+            const NamedTensor* var = find(o, "buffer.blocks.0.0.running_var");
+            QVERIFY(x && mean && var);
+            const int64_t B = 4, C = 3, HW = 36;
+            for (int64_t c = 0; c < C; ++c) {
+                double s = 0, ss = 0;
+                for (int64_t i = 0; i < B; ++i)
+                    for (int64_t p = 0; p < HW; ++p) s += x->f32[size_t((i * C + c) * HW + p)];
+                const double m = s / double(B * HW);
+                for (int64_t i = 0; i < B; ++i)
+                    for (int64_t p = 0; p < HW; ++p) {
+                        const double d = x->f32[size_t((i * C + c) * HW + p)] - m;
+                        ss += d * d;
+                    }
+                const double unbiased = ss / double(B * HW - 1);
+                QVERIFY2(std::fabs(mean->f32[size_t(c)] - 0.1 * m) <= 1e-6 + 1e-5 * std::fabs(0.1 * m),
+                         qPrintable(QString("channel %1: %2 against %3").arg(c).arg(mean->f32[size_t(c)]).arg(0.1 * m)));
+                QVERIFY2(std::fabs(var->f32[size_t(c)] - (0.9 + 0.1 * unbiased)) <= 1e-5,
+                         qPrintable(QString("channel %1: %2 against %3").arg(c).arg(var->f32[size_t(c)]).arg(0.9 + 0.1 * unbiased)));
+            }
+        }
+    }
+
+    void keptBytesHandCount() {
+        // stem [conv 3->8, BN, ReLU] on (B, 3, 8, 8); stage0: a basic block 8->8 at stride 1
+        // (identity shortcut); stage1: 8->16 at stride 2 with a [conv1x1, BN] shortcut; head
+        // [global average pool, flatten, Linear 16->10]; cross-entropy.
+        const int64_t B = 4;
+        const int64_t a8 = B * 8 * 8 * 8 * F;    // one (B, 8, 8, 8) f32 image
+        const int64_t a16 = B * 16 * 4 * 4 * F;  // one (B, 16, 4, 4) f32 image
+        const int64_t stats8 = 2 * 8 * F, stats16 = 2 * 16 * F;  // a batch norm's mean and 1/std
+        auto s = make(testmodels::resnet(B, 8, {8, 16}));
+        StepReport r = s->step();
+        QCOMPARE(r.status, StepStatus::ok);
+        // stem: BN's input (conv's output) and stats, ReLU's output (conv keeps the batch: input).
+        // stage0: BN1's input, ReLU's output (conv2's input too), BN2's input, the post ReLU's
+        // output; conv1 keeps the block input, counted in the stem.
+        // stage1: the same four plus the shortcut BN's input and stats (the shortcut conv keeps
+        // the block input, counted in stage0).
+        // head: the Linear's input, the pooled (B, 16, 1, 1) seen flat (pooling keeps nothing).
+        QCOMPARE(kept(r), (std::vector<int64_t>{a8 + stats8 + a8, 4 * a8 + 2 * stats8, 5 * a16 + 3 * stats16, B * 16 * F}));
+        QCOMPARE(r.loss_kept_bytes, B * 10 * F);  // softmax output
+
+        // Parameters and buffers, counted from the shapes.
+        const int64_t params = 3 * 8 * 9 + 2 * 8                                  // stem conv (no bias), BN
+                               + 2 * (8 * 8 * 9 + 2 * 8)                          // stage0
+                               + 8 * 16 * 9 + 16 * 16 * 9 + 8 * 16 + 3 * 2 * 16  // stage1: convs, shortcut, 3 BNs
+                               + 16 * 10 + 10;                                    // head
+        QCOMPARE(r.peak[int(Category::parameter)], params * F);
+        QCOMPARE(r.peak[int(Category::buffer)], (8 + 2 * 8 + 3 * 16) * 2 * F);
+        QCOMPARE(r.at_peak[int(Category::buffer)], (8 + 2 * 8 + 3 * 16) * 2 * F);
+
+        // All checkpointed: each block keeps its input (the stem's is the batch). stage1's
+        // recomputation rematerialises what it kept unchecked.
+        s->set_checkpoint({true, true, true, true});
+        r = s->step();
+        QCOMPARE(r.status, StepStatus::ok);
+        QCOMPARE(kept(r), (std::vector<int64_t>{0, a8, a8, a16}));
+        QCOMPARE(r.blocks[2].recomputed_bytes, 5 * a16 + 3 * stats16);
+        QCOMPARE(r.blocks[2].avoided_bytes, 5 * a16 + 3 * stats16 - a8);
+        QCOMPARE(r.peak[int(Category::buffer)], (8 + 2 * 8 + 3 * 16) * 2 * F);
+    }
+
+    void predictionEqualsMeasurement_data() {
+        QTest::addColumn<bool>("checkpoint");
+        QTest::newRow("unchecked") << false;
+        QTest::newRow("all checkpointed") << true;
+    }
+
+    void predictionEqualsMeasurement() {
+        QFETCH(bool, checkpoint);
+        ModelSpec spec = testmodels::resnet(4, 8, {8, 16});
+        for (auto& b : spec.blocks) b.checkpoint = checkpoint;
+        auto s = make(spec);
+        for (int step = 1; step <= 2; ++step) {
+            const StepReport measured = s->step();
+            const Result<StepReport> predicted = predict(spec, step);
+            QVERIFY(predicted);
+            QCOMPARE(predicted->peak, measured.peak);
+            QCOMPARE(predicted->peak_total, measured.peak_total);
+            QCOMPARE(predicted->at_peak, measured.at_peak);
+            QCOMPARE(kept(*predicted), kept(measured));
+        }
+    }
+
+    void impossibleShapesAreOneLineErrors_data() {
+        QTest::addColumn<int>("which");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("kernel larger than the image") << 0 << "blocks[0].layers[0].kernel: a 12 x 12 window does not fit the 10 x 10 padded image";
+        QTest::newRow("groups") << 1 << "blocks[0].layers[0].groups: 3 groups do not divide 3 input and 8 output channels";
+        QTest::newRow("channels") << 2 << "blocks[1].layers[0].in_channels: expected 8 (the channels coming in), got 4";
+        QTest::newRow("batchnorm channels") << 3 << "blocks[0].layers[1].channels: expected 8 (the channels coming in), got 7";
+        QTest::newRow("linear on an image") << 4 << "takes flat features, but an image (16, 4, 4) comes in (add a flatten before it)";
+        QTest::newRow("ends in an image") << 5 << "loss: the model ends in an image (16, 1, 1)";
+        QTest::newRow("shortcut shape") << 6 << "blocks[2].shortcut: ends in (16, 8, 8) but the layers end in (16, 4, 4)";
+        QTest::newRow("identity shortcut, new shape") << 7 << "blocks[2].residual: output features (16, 4, 4) differ from input features (8, 8, 8)";
+        QTest::newRow("pool padding") << 8 << "blocks[3].layers[0].padding: must be at most half the kernel (1), got 2";
+        QTest::newRow("conv on flat features") << 9 << "takes an image (C, H, W), but 12 flat features come in";
+    }
+
+    void impossibleShapesAreOneLineErrors() {
+        QFETCH(int, which);
+        QFETCH(QString, expected);
+        ModelSpec s = testmodels::resnet(2, 8, {8, 16});
+        switch (which) {
+        case 0: s.blocks[0].layers[0].kernel = 12; break;
+        case 1: s.blocks[0].layers[0].groups = 3; break;
+        case 2: s.blocks[1].layers[0].in = 4; break;
+        case 3: s.blocks[0].layers[1].dim = 7; break;
+        case 4: s.blocks[3].layers.erase(s.blocks[3].layers.begin(), s.blocks[3].layers.begin() + 2); break;
+        case 5: s.blocks[3].layers.resize(1); break;
+        case 6: s.blocks[2].shortcut[0].stride = 1; break;
+        case 7: s.blocks[2].shortcut.clear(); break;
+        case 8: s.blocks[3].layers[0] = testmodels::pool(LayerType::avgpool2d, 3, 1, 2); break;
+        case 9:
+            s.input_shape = {2, 12};
+            s.blocks.resize(1);
+            break;
+        }
+        const QString message = error_of(s);
+        QVERIFY2(message.contains(expected), qPrintable(message));
+        QVERIFY(!message.contains('\n'));
+    }
+
+    void mixedPrecisionRuns() {
+        // bf16-mixed: convolutions in bf16 (their weights' copies are weight_cast), batch norm's
+        // statistics, parameters and buffers in f32; the step trains and predictions still equal
+        // the measurement.
+        ModelSpec spec = testmodels::resnet(4, 8, {8, 16});
+        spec.precision = Precision::bf16_mixed;
+        auto s = make(spec);
+        const StepReport r = s->step();
+        QCOMPARE(r.status, StepStatus::ok);
+        QVERIFY(std::isfinite(r.loss));
+        QVERIFY(r.peak[int(Category::weight_cast)] > 0);
+        QCOMPARE(r.peak[int(Category::buffer)], (8 + 2 * 8 + 3 * 16) * 2 * F);
+        const Result<StepReport> predicted = predict(spec, 1);
+        QVERIFY(predicted);
+        QCOMPARE(predicted->at_peak, r.at_peak);
+        QCOMPARE(kept(*predicted), kept(r));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCnn)
+#include "tst_cnn.moc"
