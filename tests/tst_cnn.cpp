@@ -22,6 +22,7 @@
 #include <random>
 
 #include "ckpt/session.h"
+#include "ckpt/templates.h"
 #include "core/philox.h"
 #include "layers/layer.h"
 #include "test_models.h"
@@ -378,6 +379,42 @@ private slots:
         const QString message = error_of(s);
         QVERIFY2(message.contains(expected), qPrintable(message));
         QVERIFY(!message.contains('\n'));
+    }
+
+    void presetParameterCounts() {
+        // The shipped ResNets against arithmetic on the published architectures (no torchvision
+        // here): a convolution has out * in * k * k weights (no bias before a batch norm), a
+        // batch norm 2C, a linear in * out + out.
+        auto conv = [](int64_t in, int64_t out, int64_t k) { return in * out * k * k; };
+        auto bn = [](int64_t c) { return 2 * c; };
+        // ResNet-50: stem 7x7 3->64; bottlenecks [1x1 in->m, 3x3 m->m, 1x1 m->4m], a BN after
+        // each, a projection [1x1 in->4m, BN] in each stage's first block; fc 2048 -> 1000.
+        int64_t r50 = conv(3, 64, 7) + bn(64), in = 64;
+        for (auto [m, n] : {std::pair{64, 3}, {128, 4}, {256, 6}, {512, 3}})
+            for (int i = 0; i < n; ++i) {
+                r50 += conv(in, m, 1) + bn(m) + conv(m, m, 3) + bn(m) + conv(m, 4 * m, 1) + bn(4 * m);
+                if (i == 0) r50 += conv(in, 4 * m, 1) + bn(4 * m);
+                in = 4 * m;
+            }
+        r50 += 2048 * 1000 + 1000;
+        QCOMPARE(r50, int64_t(25557032));  // torchvision's resnet50()
+        // ResNet-20: stem 3x3 3->16; three stages of three basic blocks [3x3, BN, 3x3, BN] at
+        // 16, 32, 64 channels, a projection [1x1, BN] where the width doubles; fc 64 -> 10.
+        int64_t r20 = conv(3, 16, 3) + bn(16);
+        in = 16;
+        for (int64_t w : {16, 32, 64})
+            for (int i = 0; i < 3; ++i) {
+                r20 += conv(in, w, 3) + bn(w) + conv(w, w, 3) + bn(w);
+                if (in != w) r20 += conv(in, w, 1) + bn(w);
+                in = w;
+            }
+        r20 += 64 * 10 + 10;
+        for (auto [preset, count] : {std::pair{"resnet50_imagenet", r50}, {"resnet20_cifar", r20}}) {
+            auto spec = load_model_spec(std::string(CKPT_SOURCE_DIR "/resources/presets/") + preset + ".json");
+            QVERIFY2(spec, preset);
+            QCOMPARE(parameter_count(*spec), count);
+        }
+        QCOMPARE(r20, int64_t(272474));
     }
 
     void mixedPrecisionRuns() {
