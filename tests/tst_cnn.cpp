@@ -355,6 +355,7 @@ private slots:
         QTest::newRow("identity shortcut, new shape") << 7 << "blocks[2].residual: output features (16, 4, 4) differ from input features (8, 8, 8)";
         QTest::newRow("pool padding") << 8 << "blocks[3].layers[0].padding: must be at most half the kernel (1), got 2";
         QTest::newRow("conv on flat features") << 9 << "takes an image (C, H, W), but 12 flat features come in";
+        QTest::newRow("batch norm of one value") << 10 << "blocks[3].layers[1].type: batch norm needs more than one value per channel";
     }
 
     void impossibleShapesAreOneLineErrors() {
@@ -374,6 +375,10 @@ private slots:
         case 9:
             s.input_shape = {2, 12};
             s.blocks.resize(1);
+            break;
+        case 10:  // after global pooling, a batch of one leaves one value per channel
+            s.input_shape[0] = 1;
+            s.blocks[3].layers.insert(s.blocks[3].layers.begin() + 1, testmodels::batchnorm(16));
             break;
         }
         const QString message = error_of(s);

@@ -108,7 +108,16 @@ void add_image_layer_traits(std::vector<LayerTraits>& t) {
                  [](const LayerSpec& l) { return l.bias ? Shapes{{l.dim}, {l.dim}} : Shapes{}; },
                  [](const LayerSpec&, int64_t rows, int64_t, const Features& in) { return rows * in.size() * 4 + 2 * in.c * 4; },
                  [](const LayerSpec&, double rows, double, const Features& in) { return 8.0 * rows * double(in.size()); },
-                 no_draws, "channels", nullptr, {"weight", "bias"}, Takes::image,
+                 no_draws, "channels",
+                 [](const LayerSpec&, const LayerPlace& at, std::string* field) -> std::string {
+                     // One value per channel has no variance to normalise by (and an unbiased
+                     // running variance of 0 / 0); PyTorch refuses it in training too.
+                     *field = "type";
+                     if (at.rows * at.in.h * at.in.w < 2)
+                         return "batch norm needs more than one value per channel (batch x height x width is 1)";
+                     return {};
+                 },
+                 {"weight", "bias"}, Takes::image,
                  [](const LayerSpec& l) { return Shapes{{l.dim}, {l.dim}}; }});
     auto pool_check = [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
         *field = "padding";
