@@ -99,6 +99,16 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     return m;
 }
 
+// A ResNet whose blocks end in their residual add and checkpoint selectively.
+ModelSpec resnet_variant() {
+    ModelSpec s = testmodels::resnet(4, 8, {8, 16, 32});
+    for (BlockSpec& b : s.blocks) {
+        b.post.clear();
+        b.policy = BlockSpec::Policy::save_matmuls;
+    }
+    return s;
+}
+
 }  // namespace
 
 class TestPlanner : public QObject {
@@ -111,6 +121,8 @@ private slots:
         QTest::newRow("tutorial") << 1;
         QTest::newRow("dropout_mlp") << 2;
         QTest::newRow("deep_residual 6 blocks") << 3;
+        QTest::newRow("resnet (projection shortcuts, batch norm)") << 4;
+        QTest::newRow("resnet, selective (save_matmuls), no ReLU after the adds") << 5;
         for (int i = 0; i < 8; ++i) QTest::newRow(qPrintable(QString("random stack %1").arg(i))) << 10 + i;
     }
 
@@ -121,6 +133,8 @@ private slots:
                              : which == 1 ? testmodels::tutorial()
                              : which == 2 ? testmodels::dropout_mlp()
                              : which == 3 ? testmodels::deep_residual(6, 16, 32)
+                             : which == 4 ? testmodels::resnet(4, 8, {8, 16, 16, 32})
+                             : which == 5 ? resnet_variant()
                                           : random_stack(rng);
         Result<ChainModel> m = ChainModel::build(spec);
         QVERIFY2(m, m ? "" : m.error().message.c_str());
