@@ -21,6 +21,7 @@
 #include <numeric>
 #include <random>
 
+#include "ckpt/layer_traits.h"
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
 #include "core/philox.h"
@@ -194,6 +195,43 @@ private slots:
             worst = check(objective, p.value.f(), g.data(), p.value.numel(), &where);
             QVERIFY2(worst <= 1.0, qPrintable(QString::fromStdString(p.name) + " " + where));
         }
+    }
+
+    void traitsTableMatchesWhatLayersKeep_data() { layerGradients_data(); }
+
+    void traitsTableMatchesWhatLayersKeep() {
+        // The traits table's kept bytes and output shape (what the validator, the GUI and the
+        // FLOP counts read) against what each layer's forward really keeps and returns, in f32.
+        QFETCH(int, which);
+        const Case c = cases()[size_t(which)];
+        Fixture fx;
+        auto layer = make_layer(c.layer, fx.ctx, "l", philox::kStreamParams);
+        Tensor x = fx.ctx.make(c.in);
+        std::fill(x.f(), x.f() + x.numel(), 0.5f);
+        for (int64_t i = 0; i < x.numel(); i += 3) x.f()[i] = -1.0f;
+        StatePtr state;
+        const Tensor y = layer->forward(fx.ctx, x, &state);
+        QVERIFY(state);
+        int64_t kept = 0;
+        std::vector<const void*> seen;
+        for (const Tensor* t : state->tensors())
+            if (*t && std::find(seen.begin(), seen.end(), t->data()) == seen.end()) {
+                seen.push_back(t->data());
+                kept += t->bytes();
+            }
+        const LayerTraits& traits = layer_traits(c.layer.type);
+        const Features in = Features::image(c.in[1], c.in[2], c.in[3]);
+        QCOMPARE(traits.kept_bytes(c.layer, c.in[0], 1, in), kept);
+        const Features out = traits.out_features(c.layer, in);
+        std::vector<int64_t> want{c.in[0], out.c};
+        if (out.is_image()) want.insert(want.end(), {out.h, out.w});
+        QCOMPARE(y.shape, want);
+        int64_t params = 0;
+        for (Param& p : layer->params()) params += p.value.numel();
+        QCOMPARE(parameter_count(c.layer), params);
+        int64_t buffers = 0;
+        for (Param& p : layer->buffers()) buffers += p.value.numel();
+        QCOMPARE(buffer_count(c.layer), buffers);
     }
 
     void outputShapes() {
