@@ -385,6 +385,31 @@ private slots:
 #endif
     }
 
+    // Names and arguments come back printable: a model whose name and block names hold escape
+    // sequences, and an argument holding one, leave no control character on the terminal.
+    void hostileNamesArePrintable() {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("names.json");
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{\"name\": \"\\u001b]0;title\\u0007model\\u009b2J\", \"input\": {\"shape\": [2, 4]},"
+                " \"blocks\": [{\"name\": \"\\u001b[31mred\\u202e\", \"layers\": [{\"type\": \"relu\"}]}]}");
+        f.close();
+        const Run r = runCli({"run", path});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("\\x1B]0;title\\x07model\\u009B2J on cpu"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("\\x1B[31mred\\u~"), qPrintable(r.out));  // cut to the table's 14 bytes
+        const Run bad = runCli({"run", QString::fromUtf8("no\x1b[2J\xc2\x9bsuch.json")});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("no\\x1B[2J\\u009Bsuch.json"), qPrintable(bad.err));
+        for (const QString& text : {r.out, r.err, bad.err}) {
+            for (QChar c : text) {
+                const bool control = c < QChar(' ') || (c >= QChar(0x7f) && c <= QChar(0x9f)) || c == QChar(0x202e);
+                QVERIFY2(c == '\n' || !control, qPrintable(text));
+            }
+        }
+    }
+
     void quietPrintsNothing() {
         const Run r = runCli({"run", "tutorial_mlp", "--steps", "3", "--quiet"});
         QCOMPARE(r.code, 0);
