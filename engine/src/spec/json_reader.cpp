@@ -23,9 +23,9 @@ public:
     json root;
     std::string error;
 
-    // The key of the root object's member being read, if the root is an object.
+    // The key of the root object's member whose value is being read (inside it), if any.
     std::string root_member() const {
-        return !frames_.empty() && frames_[0].node->is_object() ? frames_[0].key : std::string();
+        return frames_.size() > 1 && frames_[0].node->is_object() ? frames_[0].key : std::string();
     }
 
     bool null() { return add(json(nullptr)) != nullptr; }

@@ -33,8 +33,9 @@ inline constexpr JsonLimits kExperimentJsonLimits{kMaxJsonDepth, kMaxJsonValues,
 // The document, or a one-line error: "invalid JSON at line 3, column 1: ..." for bad syntax,
 // "<path>: duplicate key (...)", or "<path>: <the limit passed>". Paths and echoed text are
 // made printable and capped (printable.h).
-// When the root is an object and reading fails inside one of its members, *failed_in gets that
-// member's key (an experiment tells a failure in its model from one elsewhere).
+// When the root is an object and reading fails inside the value of one of its members,
+// *failed_in gets that member's key (an experiment tells a failure in its model from one
+// elsewhere); otherwise it is left empty.
 Result<nlohmann::json> read_json(std::string_view text, const JsonLimits& limits, std::string* failed_in = nullptr);
 
 // "[json.exception.parse_error.101] parse error at line 3, column 1: ..." -> "at line 3, ...",
