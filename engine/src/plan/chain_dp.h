@@ -21,10 +21,10 @@ namespace ckpt::dp {
 // instead of eating the machine.
 inline constexpr size_t kMaxRuns = 8000000;
 inline constexpr size_t kMaxLabelsPerStep = 4000000;
-// The most work one solve may do, in label comparisons (about 20-50 ns each): a few seconds.
+// The most work one solve may do, in label comparisons (about 20-50 ns each): 1-3 seconds.
 // Chains of two or more alternating block kinds with unrelated costs can have Pareto sets that
 // grow with the square of the chain; past this the planner says so rather than run for hours.
-inline constexpr uint64_t kMaxWork = 150000000;
+inline constexpr uint64_t kMaxWork = 60000000;
 
 struct Solution {
     bool feasible = false;
