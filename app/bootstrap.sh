@@ -47,12 +47,14 @@ if [ "$mode" = sanitize ]; then
   (cd "$build" && ctest --output-on-failure -j"$(nproc)" -LE slow)
   # Every seed and regression file once, then a minute of fuzzing from them.
   fuzz="$build/tests/fuzz/fuzz_model_spec"
-  "$fuzz" -timeout=5 resources/presets/*.json tests/data/malformed/*.json tests/fuzz/seeds/*.json 2>"$build/fuzz-seeds.log" \
+  "$fuzz" -timeout=5 resources/presets/*.json tests/data/malformed/*.json tests/data/configs/*.json \
+    tests/fuzz/seeds/*.json 2>"$build/fuzz-seeds.log" \
     || { tail -40 "$build/fuzz-seeds.log"; exit 1; }
   mkdir -p "$build/fuzz-corpus"
   "$fuzz" -max_total_time="${CKPT_FUZZ_SECONDS:-60}" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
     -dict=tests/fuzz/model_spec.dict -artifact_prefix="$build/fuzz-" "$build/fuzz-corpus" \
-    resources/presets tests/data/malformed tests/fuzz/seeds 2>"$build/fuzz.log" || { tail -60 "$build/fuzz.log"; exit 1; }
+    resources/presets tests/data/malformed tests/data/configs tests/fuzz/seeds 2>"$build/fuzz.log" \
+    || { tail -60 "$build/fuzz.log"; exit 1; }
   tail -1 "$build/fuzz.log"
   exit 0
 fi

@@ -383,7 +383,7 @@ private slots:
         const size_t room = kMaxJsonValues - 6;
         Result<ModelSpec> inside = parse_model_spec(file(room));
         QVERIFY(!inside);
-        QCOMPARE(QString::fromStdString(inside.error().message), QString("x: unknown key in the model (expected name, description, input, seed, "
+        QCOMPARE(QString::fromStdString(inside.error().message), QString("x: unknown key in the model (expected name, description, input, precision, seed, "
                                                      "preserve_rng, loss, optimizer, blocks)"));
         Result<ModelSpec> past = parse_model_spec(file(room + 1));
         QVERIFY(!past);

@@ -1,6 +1,7 @@
 // libFuzzer entry point for the model-spec and experiment loaders (CKPT_FUZZ=ON, clang): every
-// input is read as a model file and as an experiment file, and besides "no crash, no sanitizer
-// report, no hang" the loaders' promises are checked, so a violation is a finding too:
+// input is read as a model file, as an experiment file and as a Hugging Face config.json (the
+// import command), and besides "no crash, no sanitizer report, no hang" the loaders' promises
+// are checked, so a violation is a finding too:
 //   - an error is one line, printable and short (printable.h), of kind bad_input (or
 //     out_of_memory when reading the document exhausted memory);
 //   - a model file is judged the same by both loaders (the same spec, or the same message);
@@ -19,6 +20,7 @@
 #include "ckpt/experiment.h"
 #include "ckpt/model_spec.h"
 #include "ckpt/printable.h"
+#include "ckpt/templates.h"
 
 namespace {
 
@@ -75,6 +77,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (!again) broken("canonical experiment refused", again.error().message);
         if (!(*again == *experiment)) broken("experiment round trip changed it", "");
         if (ckpt::to_json(*again) != json) broken("experiment to_json not a fixed point", "");
+    }
+    // The config importer: the same kind of errors; what it builds validates and round-trips.
+    const ckpt::Result<ckpt::ModelSpec> imported = ckpt::import_hf_config(text, 2, 16);
+    if (!imported) {
+        check_error(imported.error());
+    } else {
+        if (!ckpt::validate_model_spec(*imported)) broken("imported spec does not validate", "");
+        const ckpt::Result<ckpt::ModelSpec> again = ckpt::parse_model_spec(ckpt::to_json(*imported));
+        if (!again || !(*again == *imported)) broken("imported spec does not round-trip", "");
     }
     return 0;
 }

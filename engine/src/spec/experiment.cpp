@@ -94,11 +94,7 @@ std::vector<Member> members(const std::string& t, size_t begin) {
 
 // ---- the run settings ------------------------------------------------------------------------
 
-// Short, one line, printable; a container only by its kind (a run setting is never one).
-std::string shown(const json& v) {
-    if (v.is_structured()) return v.is_object() ? "an object" : "an array";
-    return printable(v.dump(-1, ' ', false, json::error_handler_t::replace), 40);
-}
+std::string shown(const json& v) { return json_shown(v); }
 
 // "cpu", "cuda" or "cuda:N": whether such a device exists here is for the run to say, so that a
 // file saved on a GPU machine still opens on a laptop.

@@ -138,6 +138,21 @@ std::string json_error_reason(const std::exception& e) {
     return printable(what, 300);
 }
 
+std::string json_shown(const json& v) {
+    if (v.is_structured()) {
+        bool flat = v.size() <= 8;
+        for (const json& e : v) flat = flat && !e.is_structured();
+        if (!flat) return v.is_object() ? "{...}" : "[...]";
+    }
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (s.size() > 40) {
+        size_t cut = 37;
+        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole characters
+        s = s.substr(0, cut) + "...";
+    }
+    return printable(s, 80);
+}
+
 Result<json> read_json(std::string_view text, const JsonLimits& limits, std::string* failed_in) {
     BoundedBuilder builder(limits);
     bool ok = false;

@@ -42,4 +42,8 @@ Result<nlohmann::json> read_json(std::string_view text, const JsonLimits& limits
 // on one line, printable, capped.
 std::string json_error_reason(const std::exception& e);
 
+// How a JSON value looks in a message: at most about 40 characters, one line, printable. Only a
+// small flat container is written out, so showing a value never walks a large or deep one.
+std::string json_shown(const nlohmann::json& v);
+
 }  // namespace ckpt

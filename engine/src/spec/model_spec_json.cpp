@@ -57,22 +57,7 @@ std::string num(double v) {
     return buf;
 }
 
-// How a JSON value looks in a message: short, one line, printable. Only a small flat container
-// is written out, so showing a value never walks a large or deep one.
-std::string shown(const json& v) {
-    if (v.is_structured()) {
-        bool flat = v.size() <= 8;
-        for (const json& e : v) flat = flat && !e.is_structured();
-        if (!flat) return v.is_object() ? "{...}" : "[...]";
-    }
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (s.size() > 40) {
-        size_t cut = 37;
-        while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // whole characters
-        s = s.substr(0, cut) + "...";
-    }
-    return printable(s, 80);
-}
+std::string shown(const json& v) { return json_shown(v); }
 
 // Product a * b, or -1 when it would pass kMaxElements (a, b >= 0).
 int64_t capped_product(int64_t a, int64_t b) {
