@@ -15,7 +15,7 @@ mode=${1:-start}
 build=${CKPT_BUILD_DIR:-build}
 
 pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-tools qt6-svg-dev
-      libqcustomplot-dev libopenblas-dev nlohmann-json3-dev xvfb xauth)
+      libqcustomplot-dev libopenblas-openmp-dev nlohmann-json3-dev xvfb xauth)
 # The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch; the sanitizer
 # stage of CI (test, sanitize) needs clang, its sanitizer and libFuzzer runtimes, and clang's
 # OpenMP.

@@ -49,7 +49,10 @@ public:
     ~CpuBackend() override { trim(); }
 
     std::string name() const override {
-        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS)";
+        // OpenBLAS says which thread pool it was built for; the OpenMP one shares the engine's.
+        const int pool = openblas_get_parallel();
+        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS" +
+               (pool == 2 ? ", one OpenMP pool)" : pool == 1 ? " with its own pthreads pool)" : ", sequential)");
     }
     DeviceKind kind() const override { return DeviceKind::cpu; }
     Clock& clock() override { return clock_; }
