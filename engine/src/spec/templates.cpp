@@ -428,11 +428,14 @@ Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, 
         }
         s.name = c.text_or("_name_or_path", c.arch);
         if (s.name.empty()) s.name = c.arch;
-        const int64_t params = parameter_count(s);
-        s.description = "Imported from a " + c.arch + " config.json: " + format_count(params) + " parameters, batch " +
-                        std::to_string(batch) + " x " + std::to_string(seq) + " tokens." +
-                        (note.empty() ? "" : " Note:" + note.substr(0, note.size() - 1) + ".");
-        return validated(std::move(s), "config.json");
+        // Validated before counting: the shape checks bound every tensor, so the count cannot
+        // overflow (UBSan caught 6e9 x 2e9 when the count came first).
+        Result<ModelSpec> v = validated(std::move(s), "config.json");
+        if (!v) return v;
+        v->description = "Imported from a " + c.arch + " config.json: " + format_count(parameter_count(*v)) +
+                         " parameters, batch " + std::to_string(batch) + " x " + std::to_string(seq) + " tokens." +
+                         (note.empty() ? "" : " Note:" + note.substr(0, note.size() - 1) + ".");
+        return v;
     } catch (const Error& e) {
         return e;
     } catch (const json::exception& e) {
