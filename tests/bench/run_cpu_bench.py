@@ -4,7 +4,8 @@
 For each workload (a preset and a checkpoint policy) it times full training steps -- forward,
 loss, backward, optimizer -- in the engine (bench_engine, one JSON line per workload) and in
 PyTorch built from the same model-spec JSON (same shapes, f32, same thread count,
-torch.utils.checkpoint for checkpointed blocks), then prints one line per workload: engine ms,
+torch.utils.checkpoint for checkpointed blocks, a fresh batch drawn inside each timed step on
+both sides), then prints one line per workload: engine ms,
 PyTorch ms, their ratio, and each side's checkpoint overhead against its own unchecked step.
 
   run_cpu_bench.py BUILD_DIR [--steps N] [--threads N]
@@ -30,10 +31,11 @@ PRESETS = os.path.join(ROOT, "resources", "presets")
 
 
 def torch_step_ms(spec, policy, steps):
-    model, x, target, loss_fn, opt = training_setup(spec, policy, "cpu")
+    model, x, target, loss_fn, opt, draw = training_setup(spec, policy, "cpu")
     times = []
     for s in range(steps + 2):
         t0 = time.perf_counter()
+        x, target = draw()  # the engine draws its batch inside every step too
         train_step(model, x, target, loss_fn, opt)
         t1 = time.perf_counter()
         if s >= 2:
