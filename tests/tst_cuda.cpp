@@ -131,11 +131,11 @@ private slots:
         QTest::addColumn<QString>("policy");
         QTest::addColumn<QString>("precision");
         for (const char* m : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small", "gpt2_small_gpu",
-                              "gpt2_long_context", "llama_small"})
+                              "gpt2_long_context", "llama_small", "resnet20_cifar"})
             for (const char* p : {"all", "every:3"})
                 QTest::newRow(qPrintable(QString("%1 / %2").arg(m, p))) << QString(m) << QString(p) << QString("f32");
         // Exact promises hold in every precision: bitwise checkpointing, prediction to the byte.
-        for (const char* m : {"deep_residual_mlp", "gpt2_small", "gpt2_small_gpu", "llama_small"})
+        for (const char* m : {"deep_residual_mlp", "gpt2_small", "gpt2_small_gpu", "llama_small", "resnet20_cifar"})
             for (const char* pr : {"bf16-mixed", "fp16-mixed"})
                 QTest::newRow(qPrintable(QString("%1 / every:3 / %2").arg(m, pr))) << QString(m) << QString("every:3") << QString(pr);
     }
