@@ -25,6 +25,7 @@
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
 #include "core/philox.h"
+#include "finite_differences.h"
 #include "layers/layer.h"
 #include "test_models.h"
 
@@ -32,41 +33,13 @@ using namespace ckpt;
 
 namespace {
 
-constexpr double kStep = 1e-2;
-constexpr double kAbsTol = 2e-3;
-constexpr double kRelTol = 1e-2;
+using fd::Fixture;
+using fd::check;
+using fd::dot;
 constexpr int64_t F = 4;  // bytes per f32
 
-struct Fixture {
-    Allocator alloc{cpu_backend(), 0};
-    OpContext ctx{alloc, cpu_backend(), 42};
-};
 
-double dot(const Tensor& y, const Tensor& r) {
-    double s = 0.0;
-    for (int64_t i = 0; i < y.numel(); ++i) s += double(y.f()[i]) * double(r.f()[i]);
-    return s;
-}
 
-// The worst violation ratio of analytic `an` against central differences of f (<= 1 passes).
-double check(const std::function<double()>& f, float* v, const float* an, int64_t n, QString* where) {
-    double worst = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const float saved = v[i];
-        v[i] = float(saved + kStep);
-        const double up = f();
-        v[i] = float(saved - kStep);
-        const double down = f();
-        v[i] = saved;
-        const double fd = (up - down) / (2.0 * kStep);
-        const double ratio = std::fabs(fd - an[i]) / (kAbsTol + kRelTol * std::fabs(an[i]));
-        if (ratio > worst) {
-            worst = ratio;
-            *where = QStringLiteral("element %1: finite difference %2, analytic %3").arg(i).arg(fd).arg(an[i]);
-        }
-    }
-    return worst;
-}
 
 // One finite-difference case: a layer and the image (B, C, H, W) it takes.
 struct Case {
