@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/image_windows.h"
 
 namespace ckpt::cpu {
 namespace {
@@ -24,13 +25,6 @@ constexpr int64_t kParallelMin = 1 << 15;
 constexpr int64_t kPerImageParallelMin = int64_t(1) << 22;
 
 // The first and last output index (inclusive) along one side whose window covers input i.
-inline void covering(int64_t i, int64_t kernel, int64_t stride, int64_t padding, int64_t outs, int64_t* first,
-                     int64_t* last) {
-    const int64_t hi = i + padding;  // o * stride <= hi and o * stride + kernel > hi
-    *first = hi - kernel + 1 <= 0 ? 0 : (hi - kernel + 1 + stride - 1) / stride;
-    *last = std::min(outs - 1, hi / stride);
-}
-
 // One image's columns of one group: cols (K = channels * k * k, Ho * Wo) from x_g, the group's
 // channels of one image (channels, H, W); padding reads zeros.
 template <typename IO>
@@ -217,26 +211,6 @@ namespace {
 
 // The flat index (in one plane) of the first maximum of output (oh, ow)'s window, or -1 when the
 // window holds only padding (the validator's padding rule rules that out).
-template <typename IO>
-int64_t window_argmax(const void* x, int64_t plane, const PoolShape& s, int64_t oh, int64_t ow) {
-    int64_t best = -1;
-    float bv = -std::numeric_limits<float>::infinity();
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.padding + kh;
-        if (ih < 0 || ih >= s.height) continue;
-        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-            const int64_t iw = ow * s.stride_w - s.padding + kw;
-            if (iw < 0 || iw >= s.width) continue;
-            const float v = IO::load(x, plane + ih * s.width + iw);
-            if (best < 0 || v > bv) {
-                bv = v;
-                best = ih * s.width + iw;
-            }
-        }
-    }
-    return best;
-}
-
 }  // namespace
 
 void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) {

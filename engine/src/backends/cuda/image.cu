@@ -5,6 +5,7 @@
 // per input element, in the CPU reference's order, so a recomputed step repeats the forward's
 // bits and the pooling kernels agree with the CPU's bit for bit.
 #include "backends/cuda/common.cuh"
+#include "backends/image_windows.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/typed.cuh"
 
@@ -12,13 +13,6 @@ namespace ckpt::cuda {
 namespace {
 
 // The first and last output index (inclusive) along one side whose window covers input i.
-__device__ __forceinline__ void covering(int64_t i, int64_t kernel, int64_t stride, int64_t padding, int64_t outs,
-                                         int64_t* first, int64_t* last) {
-    const int64_t hi = i + padding;
-    *first = hi - kernel + 1 <= 0 ? 0 : (hi - kernel + 1 + stride - 1) / stride;
-    *last = min(outs - 1, hi / stride);
-}
-
 // Block-wide sum in a fixed tree; every thread gets the result.
 template <typename T>
 __device__ T block_total(T v) {
@@ -147,26 +141,6 @@ __global__ void batchnorm_backward_k(const void* x, const float* gamma, const fl
 }
 
 // The flat index (in one plane) of the first maximum of output (oh, ow)'s window.
-template <typename IO>
-__device__ int64_t window_argmax(const void* x, int64_t plane, const PoolGeometry& s, int64_t oh, int64_t ow) {
-    int64_t best = -1;
-    float bv = 0.0f;
-    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.padding + kh;
-        if (ih < 0 || ih >= s.height) continue;
-        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-            const int64_t iw = ow * s.stride_w - s.padding + kw;
-            if (iw < 0 || iw >= s.width) continue;
-            const float v = IO::load(x, plane + ih * s.width + iw);
-            if (best < 0 || v > bv) {
-                bv = v;
-                best = ih * s.width + iw;
-            }
-        }
-    }
-    return best;
-}
-
 template <typename IO>
 __global__ void maxpool_forward_k(const void* x, void* y, PoolGeometry s) {
     const int64_t Ho = s.out_h, Wo = s.out_w, HW = s.height * s.width;
