@@ -1,11 +1,14 @@
 // Human units both ways (format_bytes, format_duration_ns, parse_bytes) and the four writers on
 // a hand-made StepReport, so every number in the files can be checked against the input:
 // CSV live-per-category columns, trace counter/span events, the safetensors byte layout and
-// the report JSON's fields.
+// the report JSON's fields; the report read back (File > Open run) gives the same report, and a
+// damaged or hostile report is refused with the field it failed on.
 #include <QtTest>
 
 #include <cstring>
 
+#include "ckpt/recorded_run.h"
+#include "ckpt/session.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -316,8 +319,14 @@ private slots:
         QCOMPARE(j.value("checkpointed_blocks").toInt(), r.checkpointed_blocks());
         QVERIFY(r.checkpointed_blocks() >= 1);
         QVERIFY(j.value("out_of_memory").isNull());
-        QVERIFY(!j.contains("events"));
         QCOMPARE(j.value("event_count").toInt(), 5);
+        // The timeline travels with the report, one row per event and span.
+        const QJsonArray events = j.value("events").toArray();
+        QCOMPARE(events.size(), 5);
+        QCOMPARE(events.at(3).toArray(), QJsonArray({5000, 128, "recomputed", 0, 0, "recompute", 1192}));
+        const QJsonArray spans = j.value("spans").toArray();
+        QCOMPARE(spans.size(), 4);
+        QCOMPARE(spans.at(2).toArray(), QJsonArray({-1, -1, "loss", 3050, 3500}));
         QCOMPARE(j.value("spec").toObject().value("name").toString(), QString("sample"));
         // The embedded spec is the canonical one and parses back to the same spec.
         const QByteArray spec = QJsonDocument(j.value("spec").toObject()).toJson();
@@ -337,6 +346,91 @@ private slots:
         QCOMPARE(o.value("requested_bytes").toInteger(), qint64(4096));
         QCOMPARE(o.value("tag").toObject().value("block").toInt(), 3);
         QCOMPARE(o.value("tag").toObject().value("category").toString(), QString("recomputed"));
+    }
+
+    // What --report wrote reads back as the same step: written again, the bytes are the same,
+    // so every field (events, spans, blocks, peaks, checksum) survived exactly.
+    void recordedRunRoundTrip() {
+        // A real step of a small checkpointed model, with every event and span.
+        ModelSpec spec = sampleSpec();
+        spec.input_shape = {64, 3};
+        spec.blocks.push_back(spec.blocks[0]);
+        spec.blocks[1].checkpoint = false;
+        auto session = Session::create(spec, {});
+        QVERIFY(session.ok());
+        (*session)->step();
+        const StepReport r = (*session)->step();
+        QCOMPARE(r.status, StepStatus::ok);
+        QVERIFY(r.events.size() > 10 && r.spans.size() > 5);
+        const std::string text = report_to_json(r, spec);
+        Result<RecordedRun> back = parse_recorded_run(text);
+        QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+        QVERIFY(back->has_timeline);
+        QVERIFY(back->spec == spec);
+        QCOMPARE(back->report.events.size(), r.events.size());
+        QCOMPARE(back->report.events.back().live_total, r.events.back().live_total);
+        QCOMPARE(back->report.gradient_checksum, r.gradient_checksum);
+        QCOMPARE(report_to_json(back->report, back->spec), text);
+        // Through a file too.
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("run.json").toStdString();
+        QVERIFY(write_report_json(path, r, spec).ok());
+        Result<RecordedRun> loaded = load_recorded_run(path);
+        QVERIFY(loaded.ok());
+        QCOMPARE(report_to_json(loaded->report, loaded->spec), text);
+    }
+
+    // The H200 run of 2026-11-29 was recorded before reports carried the timeline: it loads,
+    // with its figures, and says it has no timeline rather than inventing one.
+    void recordedRunWithoutTimeline() {
+        Result<RecordedRun> r = load_recorded_run(CKPT_SOURCE_DIR "/tests/data/gpu_h200_2026-11-29/gpu_report.json");
+        QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+        QVERIFY(!r->has_timeline);
+        QVERIFY(r->report.events.empty());
+        QCOMPARE(r->report.device, std::string("cuda:0 (NVIDIA H200)"));
+        QCOMPARE(r->report.blocks.size(), size_t(26));
+        QCOMPARE(r->spec.blocks.size(), size_t(26));
+        QCOMPARE(r->report.step, 2);
+        QVERIFY(r->report.peak_total > (int64_t(12) << 30));
+    }
+
+    void recordedRunRefusesDamage_data() {
+        QTest::addColumn<QString>("from");
+        QTest::addColumn<QString>("to");
+        QTest::addColumn<QString>("error");
+        QTest::newRow("category") << "\"recomputed\",0,0" << "\"nonsense\",0,0" << "report.events[3][2]: unknown name";
+        QTest::newRow("block out of range") << "[5000,128,\"recomputed\",0" << "[5000,128,\"recomputed\",7"
+                                            << "report.events[3][3]: expected an integer from -1 to 0";
+        QTest::newRow("live total") << "\"recompute\",1192]" << "\"recompute\",1193]"
+                                    << "report.events[3][6]: does not equal the baseline";
+        QTest::newRow("status") << "\"status\": \"ok\"" << "\"status\": \"fine\"" << "report.status: unknown name";
+        QTest::newRow("missing") << "\"peak_total\"" << "\"peak_totals\"" << "report.memory.peak_total: missing";
+        QTest::newRow("span phase") << "[-1,-1,\"loss\"" << "[-1,-1,\"lost\"" << "report.spans[2][2]: unknown name";
+        QTest::newRow("not json") << "{" << "" << "not valid JSON";
+    }
+    void recordedRunRefusesDamage() {
+        QFETCH(QString, from);
+        QFETCH(QString, to);
+        QFETCH(QString, error);
+        StepReport sample = sampleReport();
+        sample.blocks[0].layers.push_back({"linear", false, 64, 128});  // one per layer of the spec
+        std::string text = report_to_json(sample, sampleSpec());
+        QVERIFY(parse_recorded_run(text).ok());
+        const size_t at = text.find(from.toStdString());
+        QVERIFY2(at != std::string::npos, qPrintable(from));
+        text.replace(at, size_t(from.size()), to.toStdString());
+        Result<RecordedRun> r = parse_recorded_run(text);
+        QVERIFY(!r.ok());
+        QVERIFY2(QString::fromStdString(r.error().message).startsWith(error), r.error().message.c_str());
+    }
+
+    // Hostile input: nesting that would exhaust a recursive reader, a device file.
+    void recordedRunRefusesHostileInput() {
+        Result<RecordedRun> deep = parse_recorded_run(std::string(100000, '[') + std::string(100000, ']'));
+        QVERIFY(!deep.ok());
+        QVERIFY2(deep.error().message.find("nests deeper") != std::string::npos, deep.error().message.c_str());
+        Result<RecordedRun> zero = load_recorded_run("/dev/null");
+        QVERIFY(!zero.ok());
     }
 
     void writeErrorsNameThePath() {

@@ -4,10 +4,13 @@
 // planner ask here.
 #include <unistd.h>
 
+#include <cblas.h>
+
 #include <fstream>
 #include <string>
 
 #include "backends/backend.h"
+#include "ckpt/build_info.h"
 
 namespace ckpt {
 
@@ -15,7 +18,21 @@ namespace ckpt {
 // backends/cuda: the CUDA backend of device `index`, created on first use.
 Result<Backend*> cuda_backend(int index);
 std::vector<DeviceInfo> cuda_device_list(std::string* why_none);
+std::string cuda_version_text();
 #endif
+
+LibraryVersions library_versions() {
+    LibraryVersions v;
+    const char* config = openblas_get_config();
+    v.blas = config ? config : "OpenBLAS";
+    while (!v.blas.empty() && v.blas.back() == ' ') v.blas.pop_back();
+#ifdef CKPT_HAVE_CUDA
+    v.cuda = cuda_version_text();
+#else
+    v.cuda = "none";
+#endif
+    return v;
+}
 
 std::string DeviceInfo::id() const {
     return kind == DeviceKind::cpu ? "cpu" : "cuda:" + std::to_string(index);

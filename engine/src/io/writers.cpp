@@ -1,9 +1,13 @@
 // The files a run leaves behind (writers.h).
 //
-// Report JSON: every field of the StepReport except the raw events and spans (those go to the
-// CSV and the trace), plus the model spec as an object, so one file says what ran and what it
-// cost. The gradient checksum is a hex string: JSON numbers are doubles in most readers and
-// would lose the low bits of a 64-bit hash.
+// Report JSON: every field of the StepReport, plus the model spec as an object, so one file says
+// what ran and what it cost and the GUI's File > Open run can draw every chart from it
+// (recorded_run.h reads it back). The memory events and spans are arrays of rows, one per line:
+//   "events": [[time_ns, bytes, category, block, layer, phase, live_total], ...]
+//   "spans":  [[block, layer, phase, start_ns, end_ns], ...]
+// (the field names are in "event_fields" and "span_fields"). The gradient checksum is a hex
+// string: JSON numbers are doubles in most readers and would lose the low bits of a 64-bit hash;
+// every other integer is written as an integer, exactly.
 //
 // Timeline CSV, one row per memory event:
 //   time_ns      nanoseconds since the step started
@@ -100,6 +104,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
         j["out_of_memory"] = {{"requested_bytes", r.oom.requested},
                               {"free_bytes", r.oom.free_bytes},
                               {"limit_bytes", r.oom.limit},
+                              {"device_refused", r.oom.device},
                               {"tag", tag_json(r.oom.tag)}};
     } else {
         j["out_of_memory"] = nullptr;
@@ -160,7 +165,31 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     j["event_count"] = r.events.size();
     j["span_count"] = r.spans.size();
     j["spec"] = ordered_json::parse(to_json(spec));
-    return j.dump(2) + "\n";
+    j["event_fields"] = {"time_ns", "bytes", "category", "block", "layer", "phase", "live_total"};
+    j["span_fields"] = {"block", "layer", "phase", "start_ns", "end_ns"};
+    // The rows are appended by hand, one per line: dump(2) would spread every number over a line
+    // of its own and make a million-event report ten times larger.
+    std::string out = j.dump(2);
+    out.pop_back();  // the closing brace
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    out += ",\n  \"events\": [";
+    for (size_t i = 0; i < r.events.size(); ++i) {
+        const MemoryEvent& e = r.events[i];
+        out += i ? ",\n    [" : "\n    [";
+        out += std::to_string(e.time_ns) + ',' + std::to_string(e.bytes) + ",\"" +
+               std::string(category_name(e.tag.category)) + "\"," + std::to_string(e.tag.block) + ',' +
+               std::to_string(e.tag.layer) + ",\"" + std::string(phase_name(e.tag.phase)) + "\"," +
+               std::to_string(e.live_total) + ']';
+    }
+    out += r.events.empty() ? "],\n  \"spans\": [" : "\n  ],\n  \"spans\": [";
+    for (size_t i = 0; i < r.spans.size(); ++i) {
+        const Span& s = r.spans[i];
+        out += i ? ",\n    [" : "\n    [";
+        out += std::to_string(s.block) + ',' + std::to_string(s.layer) + ",\"" + std::string(phase_name(s.phase)) +
+               "\"," + std::to_string(s.start_ns) + ',' + std::to_string(s.end_ns) + ']';
+    }
+    out += r.spans.empty() ? "]\n}\n" : "\n  ]\n}\n";
+    return out;
 }
 
 Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec) {

@@ -579,6 +579,15 @@ std::string no_device_reason(cudaError_t e) {
 
 }  // namespace
 
+// "runtime 12.4, driver 12.8": the runtime linked in and the driver installed (registry.cpp).
+std::string cuda_version_text() {
+    auto text = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+    int driver = 0;
+    const bool have_driver = cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0;
+    cudaGetLastError();
+    return "runtime " + text(CUDART_VERSION) + (have_driver ? ", driver " + text(driver) : std::string(", no driver"));
+}
+
 std::vector<DeviceInfo> cuda_device_list(std::string* why_none) {
     int count = 0;
     const cudaError_t e = cudaGetDeviceCount(&count);

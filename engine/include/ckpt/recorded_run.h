@@ -1,0 +1,32 @@
+// A run recorded elsewhere: the JSON report `checkpointlab run --report` writes (writers.h),
+// read back into the StepReport and the model spec it came from, so a front end can show a step
+// that ran on a headless GPU server exactly as if it had run here. The file is untrusted input:
+// its size and nesting are capped before parsing, every field is checked (types, enum names,
+// block indices, event and span counts) and the first bad one is named in a one-line error.
+// Reports written before they carried the memory events and spans still load; `has_timeline`
+// says whether the timeline can be drawn.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/report.h"
+#include "ckpt/result.h"
+
+namespace ckpt {
+
+struct RecordedRun {
+    StepReport report;
+    ModelSpec spec;
+    bool has_timeline = false;  // the file carried its memory events and spans
+};
+
+// The largest report file read (a million-event step writes about 60 MiB).
+inline constexpr size_t kMaxReportBytes = size_t(256) << 20;
+
+Result<RecordedRun> parse_recorded_run(const std::string& json_text);
+// Errors start with the path; a file that cannot be read is an io error.
+Result<RecordedRun> load_recorded_run(const std::string& path);
+
+}  // namespace ckpt
