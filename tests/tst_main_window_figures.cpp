@@ -17,6 +17,7 @@
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/messages.h"
+#include "plan_wait.h"
 #include "ui/plan_panel.h"
 #include "ui/run_bar.h"
 #include "ui/stack_model.h"
@@ -77,7 +78,7 @@ private slots:
         const QString hint = w_->planPanel()->budgetPlaceholder();
         const auto suggested = ckpt::parse_bytes(hint.section(QLatin1Char(' '), 1, 1).toStdString());
         QVERIFY2(suggested, qPrintable(hint));
-        QCOMPARE(w_->planPanel()->plan(hint.section(QLatin1Char(' '), 1, 1), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), hint.section(QLatin1Char(' '), 1, 1), QStringLiteral("dp")), QString());
     }
 
     void predictionFollowsEveryTick() {
@@ -189,7 +190,7 @@ private slots:
 
     void planLineFollowsTheStack() {
         PlanPanel* plan = w_->planPanel();
-        QCOMPARE(plan->plan(QStringLiteral("12MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(plan, QStringLiteral("12MiB"), QStringLiteral("dp")), QString());
         QVERIFY(plan->resultText().contains(QLatin1String("checkpointed")));
         w_->stackModel()->setBatch(2048);
         QVERIFY(plan->resultText().isEmpty());
@@ -280,7 +281,7 @@ private slots:
         QCOMPARE(h->graph(0)->dataCount(), 2);
         QCOMPARE(h->graph(0)->data()->at(0)->key, 1.0);
         QCOMPARE(h->graph(0)->data()->at(1)->key, 2.0);
-        w_->planPanel()->refreshPareto();
+        QVERIFY(paretoAndWait(w_->planPanel()));
         int measured = 0;
         for (int i = 0; i < w_->charts()->pareto()->plottableCount(); ++i)
             if (w_->charts()->pareto()->plottable(i)->name().startsWith(QLatin1String("measured")))
@@ -316,7 +317,7 @@ private slots:
         QFETCH(QString, budget);
         QFETCH(bool, fits);
         QCOMPARE(w_->loadPreset(preset), QString());
-        const QString err = w_->planPanel()->plan(budget, planner);
+        const QString err = planAndWait(w_->planPanel(), budget, planner);
         QCOMPARE(err.isEmpty(), fits);
         if (fits) return;
         QVERIFY2(!err.contains(kRawBytes), qPrintable(err));
@@ -324,7 +325,7 @@ private slots:
         // The budget it suggests is one that works.
         const QString suggested = err.section(QStringLiteral("A budget of "), 1).section(QLatin1Char(' '), 0, 0);
         QVERIFY2(!suggested.isEmpty(), qPrintable(err));
-        QCOMPARE(w_->planPanel()->plan(suggested, QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), suggested, QStringLiteral("dp")), QString());
     }
 
     void outOfMemoryIsReportedOnceInHumanUnits() {
@@ -359,7 +360,7 @@ private slots:
         QVERIFY2(!a.intersects(b), qPrintable(QStringLiteral("%1 over %2").arg(oom->text(), pred->text())));
         // Then the plan the lesson asks for fits the limit.
         boxes.first()->close();
-        QCOMPARE(w_->planPanel()->plan(QStringLiteral("10MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), QStringLiteral("10MiB"), QStringLiteral("dp")), QString());
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
@@ -412,7 +413,7 @@ private slots:
         QCustomPlot* pareto = w_->charts()->pareto();
         w_->charts()->setCurrentIndex(ChartTabs::ParetoTab);
         QCoreApplication::processEvents();
-        plan->refreshPareto();
+        QVERIFY(paretoAndWait(plan));
         pareto->replot();
         QVERIFY(plan->points().size() >= 3);
         QCPCurve* frontier = nullptr;
@@ -427,7 +428,7 @@ private slots:
         for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
         QVERIFY(flags == plan->points()[size_t(sweep)].plan.checkpoint);
         // Hover names the plan under the cursor (the chart was redrawn for the new ticks).
-        plan->refreshPareto();
+        QVERIFY(paretoAndWait(plan));
         pareto->replot();
         for (int i = 0; i < pareto->plottableCount(); ++i)
             if (auto* c = qobject_cast<QCPCurve*>(pareto->plottable(i))) frontier = c;
