@@ -203,6 +203,9 @@ void setupCommonStyle(QCustomPlot* plot) {
     }
     plot->legend->setFont(f);
     plot->setNoAntialiasingOnDrag(true);
+    // Without a minimum of its own a chart asks for its whole legend's width in one row, and the
+    // window could not shrink below 1,600 px; the legends wrap instead.
+    plot->setMinimumSize(280, 150);
     if (!plot->findChild<PaletteWatcher*>()) new PaletteWatcher(plot);
     applyChartPalette(plot, plot->palette());
 }

@@ -4,6 +4,7 @@
 #include "ckpt/layer_traits.h"
 
 #include <QComboBox>
+#include <QGridLayout>
 #include <QHBoxLayout>
 #include <QAction>
 #include <QHeaderView>
@@ -93,10 +94,14 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
                                           "attention_core on a whole transformer in one click)."), this);
     toAll->setObjectName(QStringLiteral("policyToAll"));
 
-    auto* row1 = new QHBoxLayout;
+    // Two rows of three: the editor fits a dock a third of a 1280-pixel screen wide.
+    auto* row1 = new QGridLayout;
+    int cell = 0;
     for (QWidget* w : {static_cast<QWidget*>(add), static_cast<QWidget*>(layer), static_cast<QWidget*>(dup),
-                       static_cast<QWidget*>(remove), static_cast<QWidget*>(up), static_cast<QWidget*>(down)})
-        row1->addWidget(w);
+                       static_cast<QWidget*>(remove), static_cast<QWidget*>(up), static_cast<QWidget*>(down)}) {
+        row1->addWidget(w, cell / 3, cell % 3);
+        ++cell;
+    }
     auto* row2 = new QHBoxLayout;
     row2->addWidget(new QLabel(tr("Checkpoint:"), this));
     row2->addWidget(none);
@@ -104,14 +109,17 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     row2->addWidget(every);
     row2->addWidget(every_);
     row2->addStretch();
-    row2->addWidget(new QLabel(tr("Policy:"), this));
-    row2->addWidget(policy_);
-    row2->addWidget(toAll);
+    // The policy on a row of its own: the stack's dock stays narrow on a laptop screen.
+    auto* row3 = new QHBoxLayout;
+    row3->addWidget(new QLabel(tr("Policy:"), this));
+    row3->addWidget(policy_, 1);
+    row3->addWidget(toAll);
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     v->addWidget(view_);
     v->addLayout(row1);
     v->addLayout(row2);
+    v->addLayout(row3);
 
     // Actions with shortcuts, active while the stack has the focus (Del in a text field deletes
     // text, not a block); the Edit menu and the tree's context menu show them too.
