@@ -61,6 +61,8 @@ public:
     // The menus' way: asks about unsaved changes, then reads and parses on a worker and applies the
     // file when it arrives; fileOpened says how it ended.
     void openFile(const QString& path, FileKind kind = FileKind::any);
+    // File > Import config without its dialogs: a Hugging Face config.json at batch x seq tokens.
+    void importConfigFile(const QString& path, qint64 batch, qint64 seq);
     // `checkpointlab FILE.json`: the file among the arguments (after the program's name), if any.
     static QString fileArgument(const QStringList& arguments);
     void openArguments(const QStringList& arguments);

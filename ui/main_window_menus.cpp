@@ -78,7 +78,8 @@ void MainWindow::buildMenus() {
         if (auto spec = ckpt::make_template(ckpt::TemplateKind::mlp, k)) newModel(*spec, tr("Untitled"));
     });
     tipWithShortcut(a, tr("A small MLP to build on: add blocks and layers, edit their widths."));
-    a = file->addAction(tr("New from &template…"), this, &MainWindow::newFromTemplate);
+    a = file->addAction(tr("New from &template…"), QKeySequence(tr("Ctrl+Shift+N")), this, &MainWindow::newFromTemplate);
+    a->setObjectName(QStringLiteral("newFromTemplate"));
     a->setToolTip(tr("An MLP, a residual MLP, GPT-2 or LLaMA, at the depth, width, heads, sequence and batch you choose."));
     file->addSeparator();
     a = file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
@@ -98,6 +99,7 @@ void MainWindow::buildMenus() {
     recentMenu_->setObjectName(QStringLiteral("recentMenu"));
     connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
     a = file->addAction(tr("&Import config…"), this, &MainWindow::importConfig);
+    a->setObjectName(QStringLiteral("importConfig"));
     a->setToolTip(tr("A model from a Hugging Face config.json (GPT-2, LLaMA, Mistral, Qwen2) at a batch and sequence."));
     file->addSeparator();
     a = file->addAction(tr("&Save"), QKeySequence::Save, this, [this] { save(); });
@@ -211,8 +213,17 @@ void MainWindow::importConfig() {
     form->addRow(buttons);
     connect(buttons, &QDialogButtonBox::accepted, &ask, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &ask, &QDialog::reject);
-    if (ask.exec() != QDialog::Accepted || !maybeSave()) return;
-    loader_->load(p, FileKind::config, batch->value(), seq->value());
+    if (ask.exec() != QDialog::Accepted) return;
+    importConfigFile(p, batch->value(), seq->value());
+}
+
+void MainWindow::importConfigFile(const QString& path, qint64 batch, qint64 seq) {
+    if (!maybeSave()) {
+        emit fileOpened(path, tr("cancelled"));
+        return;
+    }
+    statusBar()->showMessage(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    loader_->load(path, FileKind::config, batch, seq);
 }
 
 // ---- chart and run files ----------------------------------------------------------------------
