@@ -24,6 +24,7 @@
 #include "ui/export_dialog.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
+#include "ui/save_file.h"
 #include "ui/plan_panel.h"
 #include "ui/run_bar.h"
 #include "ui/stack_editor.h"
@@ -327,13 +328,12 @@ void MainWindow::exportRunDialog() {
 
 QString MainWindow::exportRun(const QString& path) {
     if (!shown_.report) return tr("nothing to export: run a step first");
-    // The engine's writers replace a file atomically: a failure leaves the old one whole.
-    const std::string p = QFile::encodeName(path).toStdString();
-    ckpt::Status st;
-    if (path.endsWith(QLatin1String(".trace.json"))) st = ckpt::write_trace_json(p, *shown_.report);
-    else if (path.endsWith(QLatin1String(".csv"))) st = ckpt::write_timeline_csv(p, *shown_.report);
-    else st = ckpt::write_report_json(p, *shown_.report, shown_.spec);
-    return st ? QString() : QString::fromStdString(st.message());
+    // Through QSaveFile: a failure leaves the old file whole.
+    const ckpt::StepReport& r = *shown_.report;
+    const std::string text = path.endsWith(QLatin1String(".trace.json")) ? ckpt::trace_json(r)
+                           : path.endsWith(QLatin1String(".csv"))        ? ckpt::timeline_csv(r)
+                                                                         : ckpt::report_to_json(r, shown_.spec);
+    return saveFileAtomically(path, QByteArray::fromStdString(text));
 }
 
 }  // namespace ckptui

@@ -46,6 +46,10 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     view_->setDefaultDropAction(Qt::CopyAction);
     view_->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
     view_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Column widths from the first rows, not all of them: a 20,000-block chain would otherwise be
+    // measured row by row on every edit, and the window would stall for seconds.
+    view_->header()->setResizeContentsPrecision(256);
+    view_->setUniformRowHeights(true);
     view_->setAlternatingRowColors(true);
     view_->setToolTip(tr("The layer stack, input at the top. Tick a block's Checkpoint box to keep only its input in "
                          "forward and recompute it in backward. Expand a block to see its layers; select several "
