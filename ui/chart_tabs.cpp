@@ -68,7 +68,7 @@ QWidget* ChartTabs::chartPage(QCustomPlot* plot, QCustomPlot* second, QWidget* s
 
 QWidget* ChartTabs::pinList() {
     auto* box = new QWidget(this);
-    box->setMaximumWidth(280);
+    box->setMaximumWidth(200);
     auto* v = new QVBoxLayout(box);
     v->setContentsMargins(0, 0, 0, 0);
     v->addWidget(new QLabel(tr("Pinned runs"), box));
