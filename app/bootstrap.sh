@@ -4,6 +4,8 @@
 #   bash app/bootstrap.sh start   # install what is missing, build (Release), start the program
 #   bash app/bootstrap.sh test    # install what is missing, build, run every test (offscreen)
 #   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
+#   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
+#                                   # build-asan: the fast tests, and the fuzz target over its seeds
 #
 # Idempotent: packages already present are not reinstalled and the build is incremental.
 # Works as root or through sudo. The build folder is ./build (override with CKPT_BUILD_DIR).
@@ -13,9 +15,12 @@ mode=${1:-start}
 build=${CKPT_BUILD_DIR:-build}
 
 pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-tools qt6-svg-dev
-      libqcustomplot-dev libopenblas-dev nlohmann-json3-dev xvfb xauth)
-# The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch.
+      libqcustomplot-dev libopenblas-openmp-dev nlohmann-json3-dev xvfb xauth)
+# The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch; the sanitizer
+# stage of CI (test, sanitize) needs clang, its sanitizer and libFuzzer runtimes, and clang's
+# OpenMP.
 [ "$mode" != start ] && pkgs+=(python3 python3-torch)
+if [ "$mode" = test ] || [ "$mode" = sanitize ]; then pkgs+=(clang libclang-rt-14-dev libomp-dev); fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -27,6 +32,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$mode" = sanitize ]; then
+  # Engine, CLI and tests with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on,
+  # UB aborts), and the fuzz target. The step-level tests (tst_memory, tst_checkpointing: dozens
+  # of full training steps each, 3-4 minutes apiece under ASan) are left to the Release run.
+  build=${CKPT_ASAN_BUILD_DIR:-build-asan}
+  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_SANITIZE=ON \
+    -DCKPT_FUZZ=ON -DCKPT_BUILD_UI=OFF -DCKPT_WITH_CUDA=OFF >/dev/null
+  cmake --build "$build" -j"$(nproc)"
+  export ASAN_OPTIONS=detect_leaks=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd "$build" && ctest --output-on-failure -j"$(nproc)" -LE slow)
+  # Every seed and regression file once, then a minute of fuzzing from them.
+  fuzz="$build/tests/fuzz/fuzz_model_spec"
+  "$fuzz" -timeout=5 resources/presets/*.json tests/data/malformed/*.json tests/data/configs/*.json \
+    tests/fuzz/seeds/*.json 2>"$build/fuzz-seeds.log" \
+    || { tail -40 "$build/fuzz-seeds.log"; exit 1; }
+  mkdir -p "$build/fuzz-corpus"
+  "$fuzz" -max_total_time="${CKPT_FUZZ_SECONDS:-60}" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+    -dict=tests/fuzz/model_spec.dict -artifact_prefix="$build/fuzz-" "$build/fuzz-corpus" \
+    resources/presets tests/data/malformed tests/data/configs tests/fuzz/seeds 2>"$build/fuzz.log" \
+    || { tail -60 "$build/fuzz.log"; exit 1; }
+  tail -1 "$build/fuzz.log"
+  exit 0
 fi
 
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CKPT_CMAKE_ARGS:-} >/dev/null
@@ -42,5 +72,5 @@ case "$mode" in
   bench)
     /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
   *)
-    echo "usage: bash app/bootstrap.sh start|test|bench" >&2; exit 2 ;;
+    echo "usage: bash app/bootstrap.sh start|test|bench|sanitize" >&2; exit 2 ;;
 esac

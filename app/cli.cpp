@@ -29,6 +29,7 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
+#include "ckpt/printable.h"
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
 #include "ckpt/units.h"
@@ -69,14 +70,19 @@ int exit_code(ckpt::ErrorKind kind) {
     throw CliError{exit_code(e.kind), prefix + e.message};
 }
 
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    return s;
+// Messages echo file names, keys and arguments a user (or a hostile file) chose: one line, no
+// escape sequences, bounded (printable.h).
+void print_error(const std::string& message) {
+    std::fprintf(stderr, "checkpointlab: error: %s\n", ckpt::printable(message, 2000).c_str());
 }
 
-void print_error(const std::string& message) {
-    std::fprintf(stderr, "checkpointlab: error: %s\n", one_line(message).c_str());
+// A name from the model file, shown in at most `width` bytes and whole characters.
+std::string shown_name(const std::string& name, size_t width) {
+    std::string s = ckpt::printable(name, 200);
+    if (s.size() <= width) return s;
+    size_t cut = width - 1;
+    while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+    return s.substr(0, cut) + "~";
 }
 
 // Ctrl-C asks the engine to stop at the next layer; a second one kills the process as usual.
@@ -245,7 +251,8 @@ std::string where(const ckpt::MemoryTag& t) {
 }
 
 void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int steps) {
-    std::printf("%s on %s, step %d of %d\n", r.model_name.c_str(), r.device.c_str(), r.step, steps);
+    std::printf("%s on %s, step %d of %d\n", ckpt::printable(r.model_name, 200).c_str(), r.device.c_str(), r.step,
+                steps);
     std::printf("  parameters        %lld (%s)\n", static_cast<long long>(session.parameter_count()),
                 format_bytes(r.baseline[int(ckpt::Category::parameter)]).c_str());
     std::printf("  loss              %.6g\n", r.loss);
@@ -289,7 +296,7 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
             i = n - tail;
         }
         const ckpt::BlockReport& b = r.blocks[i];
-        std::string name = b.name.size() > 14 ? b.name.substr(0, 13) + "~" : b.name;
+        const std::string name = shown_name(b.name, 14);
         std::printf("  %5d  %-14s %4s  %11s %11s %10s %10s %10s\n", b.index, name.c_str(), b.checkpoint ? "yes" : "no",
                     format_bytes(b.kept_bytes).c_str(), format_bytes(b.avoided_bytes).c_str(),
                     format_duration_ns(b.forward_ns).c_str(), format_duration_ns(b.backward_ns).c_str(),
@@ -462,7 +469,7 @@ int cmd_plan(const std::vector<std::string>& argv) {
     if (!table) fail(table.error());
 
     const int n = table->blocks;
-    std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", spec.name.c_str(),
+    std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", ckpt::printable(spec.name, 200).c_str(),
                 std::string(ckpt::precision_name(spec.precision)).c_str(), n, format_bytes(*budget).c_str(),
                 std::string(ckpt::planner_name(*planner)).c_str());
     std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "predicted peak", "peak in",
@@ -482,7 +489,8 @@ int cmd_plan(const std::vector<std::string>& argv) {
                 n, ckpt::format_checkpoint_set(chosen->plan.checkpoint).c_str());
     std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
-    std::printf("run it: checkpointlab run %s --checkpoint %s\n", a.positional[0].c_str(), chosen->checkpoint_arg.c_str());
+    std::printf("run it: checkpointlab run %s --checkpoint %s\n", ckpt::printable(a.positional[0], 2000).c_str(),
+                chosen->checkpoint_arg.c_str());
     return kOk;
 }
 
@@ -507,7 +515,7 @@ int cmd_import(std::vector<std::string> argv) {
     ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
     if (!spec) fail(spec.error());
     if (precision) spec->precision = *precision;
-    const std::string summary = spec->name + ": " + std::to_string(spec->blocks.size()) + " blocks, " +
+    const std::string summary = ckpt::printable(spec->name, 200) + ": " + std::to_string(spec->blocks.size()) + " blocks, " +
                                 ckpt::format_count(ckpt::parameter_count(*spec)) + " parameters, batch " +
                                 std::to_string(batch) + " x " + std::to_string(seq) + " tokens, " +
                                 std::string(ckpt::precision_name(spec->precision));
@@ -518,8 +526,9 @@ int cmd_import(std::vector<std::string> argv) {
     }
     const ckpt::Status st = ckpt::save_model_spec(a.value("output"), *spec);
     if (!st) fail(*st.err);
-    std::printf("wrote %s - %s\n", a.value("output").c_str(), summary.c_str());
-    std::printf("will it fit: checkpointlab plan %s --budget 80GB\n", a.value("output").c_str());
+    const std::string out = ckpt::printable(a.value("output"), 2000);
+    std::printf("wrote %s - %s\n", out.c_str(), summary.c_str());
+    std::printf("will it fit: checkpointlab plan %s --budget 80GB\n", out.c_str());
     return kOk;
 }
 
@@ -574,7 +583,7 @@ int demo(int, char**) {
         if (!QDir().mkpath(dir)) throw CliError{kFailure, "cannot create \"" + dir.toStdString() + "\""};
         std::printf("CheckpointLab demo: %s, two training steps without and with checkpointing.\n"
                     "(Start with a display for the GUI; `checkpointlab --help` for the command line.)\n\n",
-                    base.name.c_str());
+                    ckpt::printable(base.name, 200).c_str());
         std::vector<std::string> written;
         std::vector<ckpt::StepReport> reports;
         for (const char* policy : {"none", "all"}) {

@@ -1,6 +1,8 @@
 // The malformed model files shared by tst_model_spec (the loader) and tst_cli (the command
 // line): tests/data/malformed/*.json, with the expected error substring of each listed in
-// expected_errors.tsv as "file<TAB>substring".
+// expected_errors.tsv as "file<TAB>substring". Files named experiment_*.json are experiment
+// files (the model file loader would only say "model: unknown key"); the others are model files,
+// which the experiment loader must judge the same way.
 #pragma once
 
 #include <QFile>
@@ -9,6 +11,8 @@
 #include <QString>
 
 inline const QString kMalformedDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/");
+
+inline bool isExperimentCase(const QString& file) { return file.startsWith(QLatin1String("experiment_")); }
 
 inline QList<QPair<QString, QString>> malformedCases() {
     QList<QPair<QString, QString>> cases;

@@ -554,9 +554,11 @@ private slots:
             const Outcome r = run_case(c, cpu_backend());
             for (size_t i = 0; i < r.outs.size(); ++i) {
                 if (!r.meta[i].floating()) continue;
+                // The message is built only for a failure: formatting it for every element took
+                // minutes under AddressSanitizer.
                 for (size_t k = 0; k < r.outs[i].size() / size_t(elem_size(r.meta[i].type)); ++k)
-                    QVERIFY2(std::isfinite(value_at(r.outs[i].data(), k, r.meta[i].type)),
-                             qPrintable(c.name + QString(": output %1 element %2").arg(i).arg(k)));
+                    if (!std::isfinite(value_at(r.outs[i].data(), k, r.meta[i].type)))
+                        QFAIL(qPrintable(c.name + QString(": output %1 element %2 is not finite").arg(i).arg(k)));
             }
         }
     }

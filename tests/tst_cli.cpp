@@ -33,9 +33,10 @@ struct Run {
     QString out, err;
 };
 
-Run runCli(const QStringList& args, const QString& workDir = {}) {
+Run runCli(const QStringList& args, const QString& workDir = {}, const QList<QPair<QString, QString>>& setEnv = {}) {
     QProcess p;
     QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    for (const auto& [name, value] : setEnv) env.insert(name, value);
     env.remove("DISPLAY");
     env.remove("WAYLAND_DISPLAY");
     env.remove("QT_QPA_PLATFORM");  // with none of the three, no arguments means the demo, not the GUI
@@ -385,6 +386,31 @@ private slots:
 #endif
     }
 
+    // Names and arguments come back printable: a model whose name and block names hold escape
+    // sequences, and an argument holding one, leave no control character on the terminal.
+    void hostileNamesArePrintable() {
+        QTemporaryDir dir;
+        const QString path = dir.filePath("names.json");
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("{\"name\": \"\\u001b]0;title\\u0007model\\u009b2J\", \"input\": {\"shape\": [2, 4]},"
+                " \"blocks\": [{\"name\": \"\\u001b[31mred\\u202e\", \"layers\": [{\"type\": \"relu\"}]}]}");
+        f.close();
+        const Run r = runCli({"run", path});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("\\x1B]0;title\\x07model\\u009B2J on cpu"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("\\x1B[31mred\\u~"), qPrintable(r.out));  // cut to the table's 14 bytes
+        const Run bad = runCli({"run", QString::fromUtf8("no\x1b[2J\xc2\x9bsuch.json")});
+        QCOMPARE(bad.code, 2);
+        QVERIFY2(bad.err.contains("no\\x1B[2J\\u009Bsuch.json"), qPrintable(bad.err));
+        for (const QString& text : {r.out, r.err, bad.err}) {
+            for (QChar c : text) {
+                const bool control = c < QChar(' ') || (c >= QChar(0x7f) && c <= QChar(0x9f)) || c == QChar(0x202e);
+                QVERIFY2(c == '\n' || !control, qPrintable(text));
+            }
+        }
+    }
+
     void quietPrintsNothing() {
         const Run r = runCli({"run", "tutorial_mlp", "--steps", "3", "--quiet"});
         QCOMPARE(r.code, 0);
@@ -437,6 +463,32 @@ private slots:
         const QJsonObject oom = report.value("out_of_memory").toObject();
         QCOMPARE(oom.value("limit_bytes").toInteger(), qint64(12) << 20);
         QVERIFY(oom.value("requested_bytes").toInteger() > oom.value("free_bytes").toInteger());
+    }
+
+    // Parameters the system refuses are an out-of-memory error (exit 3) in every build. Under
+    // AddressSanitizer an allocation past its max_allocation_size_mb stands in for the refusal
+    // (the engine makes ASan return null, as the C library does, instead of aborting with 1).
+    void parametersThatDoNotFit() {
+#ifndef CKPT_SANITIZED
+        QSKIP("needs the sanitizer build (CKPT_SANITIZE), where ASan can be told to refuse an allocation");
+#else
+        QTemporaryDir dir;
+        QFile f(dir.filePath("big.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(R"({"input": {"shape": [2, 8192]}, "optimizer": {"type": "none"},)"
+                R"( "blocks": [{"layers": [{"type": "linear", "in": 8192, "out": 8192}]}]})");  // 256 MiB of weight
+        f.close();
+        const QString asan = qEnvironmentVariable("ASAN_OPTIONS");
+        const Run r = runCli({"run", f.fileName()}, {},
+                             {{"ASAN_OPTIONS", (asan.isEmpty() ? "" : asan + ":") + "max_allocation_size_mb=64"}});
+        QCOMPARE(r.status, QProcess::NormalExit);
+        QCOMPARE(r.code, 3);
+        QString err;  // less ASan's own "failed to allocate" warnings
+        for (const QString& line : r.err.split('\n', Qt::SkipEmptyParts))
+            if (!line.startsWith("==")) err += line + '\n';
+        QVERIFY2(isOneErrorLine(err), qPrintable(r.err));
+        QVERIFY2(err.contains("out of memory while allocating parameters: the system refused 256.00 MiB"), qPrintable(err));
+#endif
     }
 
     void plan() {

@@ -211,9 +211,9 @@ private slots:
         QVERIFY(shown.wait(120000));
         const StepResult first = w_->lastResult();
         QCOMPARE(first.report->status, ckpt::StepStatus::ok);
-        while (started.count() < 2) QVERIFY(started.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(started.count() >= 2, 60000);  // polled: emitted on the engine's thread
         const int before = events.count();
-        while (events.count() < before + 3) QVERIFY(events.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(events.count() >= before + 3, 30000);
         w_->stop();
         QVERIFY(finished.wait(30000));
         QCOMPARE(w_->lastResult().report->status, ckpt::StepStatus::stopped);

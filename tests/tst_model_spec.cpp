@@ -6,7 +6,9 @@
 
 #include "malformed_cases.h"
 
+#include "ckpt/experiment.h"
 #include "ckpt/model_spec.h"
+#include "ckpt/printable.h"
 
 using namespace ckpt;
 
@@ -82,12 +84,23 @@ private slots:
         QFETCH(QString, expected);
         const QString path = kMalformedDir + file;
         QVERIFY2(QFileInfo::exists(path), qPrintable(path));
-        Result<ModelSpec> spec = load_model_spec(path.toStdString());
-        QVERIFY2(!spec.ok(), "a malformed file was accepted");
-        const QString message = QString::fromStdString(spec.error().message);
+        Result<Experiment> experiment = load_experiment(path.toStdString());
+        QVERIFY2(!experiment.ok(), "a malformed file was accepted");
+        const std::string raw = experiment.error().message;
+        if (!isExperimentCase(file)) {
+            Result<ModelSpec> spec = load_model_spec(path.toStdString());
+            QVERIFY2(!spec.ok(), "a malformed file was accepted");
+            QCOMPARE(spec.error().message, raw);  // both loaders judge a model file alike
+        }
+        QCOMPARE(experiment.error().kind, ErrorKind::bad_input);
+        const QString message = QString::fromStdString(raw);
         QVERIFY2(message.contains(expected), qPrintable("got: " + message + "\nexpected to contain: " + expected));
         QVERIFY2(!message.contains('\n'), qPrintable("not one line: " + message));
         QVERIFY2(message.startsWith(path + ": "), qPrintable("does not name the file: " + message));
+        // Whatever the file holds, the message is printable (no escape sequences, valid UTF-8)
+        // and short enough for a dialog.
+        QCOMPARE(printable(raw, raw.size()), raw);
+        QVERIFY2(message.size() < 700, qPrintable(QString("%1 characters").arg(message.size())));
     }
 
     // Every file in the folder has an expectation, so no case silently goes untested.
@@ -338,6 +351,116 @@ private slots:
         }
         QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
         QCOMPARE(QString::fromStdString(bits(*r)), expected);
+    }
+
+    // The limits of model files (model_spec.h), at their edges: the first value past a limit is
+    // refused with a message naming the limit and where it was passed; the last one inside is not.
+    void nestingDepthLimit() {
+        auto nested = [](size_t depth) {  // "input.shape" nested so that its innermost array has `depth`
+            const size_t extra = depth - 2;  // the root object and "input" are two levels
+            return "{\"input\": {\"shape\": " + std::string(extra, '[') + std::string(extra, ']') + "}, \"blocks\": []}";
+        };
+        Result<ModelSpec> inside = parse_model_spec(nested(kMaxJsonDepth));
+        QVERIFY(!inside);
+        QVERIFY2(inside.error().message.find("nested") == std::string::npos, inside.error().message.c_str());
+        Result<ModelSpec> past = parse_model_spec(nested(kMaxJsonDepth + 1));
+        QVERIFY(!past);
+        std::string path = "input.shape";
+        for (size_t i = 0; i < kMaxJsonDepth - 2; ++i) path += "[0]";  // shape and the arrays in it
+        QCOMPARE(QString::fromStdString(past.error().message),
+                 QString::fromStdString(path) + ": arrays and objects nested more than 64 deep (the limit for model and experiment files)");
+    }
+
+    void valueCountLimit() {
+        // Six values before x's elements (the root, input, shape and its two sizes, the array
+        // x): its elements fill the rest.
+        auto file = [](size_t elements) {
+            std::string t = "{\"input\": {\"shape\": [2, 4]}, \"x\": [";
+            t.reserve(t.size() + 2 * elements + 64);
+            for (size_t i = 0; i < elements; ++i) t += i ? ",0" : "0";
+            return t + "]}";
+        };
+        const size_t room = kMaxJsonValues - 6;
+        Result<ModelSpec> inside = parse_model_spec(file(room));
+        QVERIFY(!inside);
+        QCOMPARE(QString::fromStdString(inside.error().message), QString("x: unknown key in the model (expected name, description, input, precision, seed, "
+                                                     "preserve_rng, loss, optimizer, blocks)"));
+        Result<ModelSpec> past = parse_model_spec(file(room + 1));
+        QVERIFY(!past);
+        QCOMPARE(QString::fromStdString(past.error().message), "x[" + QString::number(room) + "]: the file has more than 4000000 JSON values "
+                                       "(the limit for model and experiment files)");
+    }
+
+    // The duplicate-key check is one lookup per key: 400,000 objects (27 s with the old
+    // callback parser, which rescanned each parent) and a 200,000-key object read in well under
+    // the time a quadratic check would need, and a duplicate at the end is still found.
+    void readingIsLinear() {
+        std::string objects = "{\"input\": {\"shape\": [2, 4]}, \"x\": [";
+        for (int i = 0; i < 400000; ++i) objects += i ? ",{}" : "{}";
+        objects += "]}";
+        std::string wide = "{\"input\": {\"shape\": [2, 4]}, \"x\": {";
+        for (int i = 0; i < 200000; ++i) wide += (i ? ",\"k" : "\"k") + std::to_string(i) + "\": 0";
+        wide += ", \"k123456\": 1}}";
+        QElapsedTimer timer;
+        timer.start();
+        Result<ModelSpec> a = parse_model_spec(objects);
+        Result<ModelSpec> b = parse_model_spec(wide);
+        const qint64 ms = timer.elapsed();
+        QVERIFY(!a && a.error().message.rfind("x: unknown key", 0) == 0);
+        QVERIFY(!b);
+        QCOMPARE(QString::fromStdString(b.error().message), QString("x.k123456: duplicate key (each key may appear once per object)"));
+        QVERIFY2(ms < 5000, qPrintable(QString("%1 ms").arg(ms)));  // about 0.3 s in Release, 2 s under ASan
+    }
+
+    void layerCountLimit() {
+        // In a file: repeat x layers is checked before a block is copied.
+        std::string layers;
+        for (int i = 0; i < 20; ++i) layers += i ? ", {\"type\": \"relu\"}" : "{\"type\": \"relu\"}";
+        auto file = [&](int repeat) {
+            return "{\"input\": {\"shape\": [2, 4]}, \"blocks\": [{\"layers\": [{\"type\": \"relu\"}]}, "
+                   "{\"repeat\": " + std::to_string(repeat) + ", \"layers\": [" + layers + "]}]}";
+        };
+        Result<ModelSpec> fits = parse_model_spec(file(49999));  // 1 + 999,980 layers
+        QVERIFY2(fits, fits ? "" : fits.error().message.c_str());
+        QCOMPARE(fits->blocks.size(), size_t(50000));
+        Result<ModelSpec> past = parse_model_spec(file(50000));
+        QVERIFY(!past);
+        QCOMPARE(QString::fromStdString(past.error().message), QString("blocks[1].repeat: the model expands to 1000001 layers by this "
+                                                   "block, more than the limit of 1000000"));
+        // In memory (the GUI's specs): the same limit.
+        ModelSpec s;
+        s.input_shape = {2, 4};
+        s.blocks.push_back({"wide", std::vector<LayerSpec>(kMaxLayers + 1, layer(LayerType::relu)), false, false});
+        QCOMPARE(QString::fromStdString(validate_model_spec(s).message()), QString("blocks: 1000001 layers, at most 1000000 are supported"));
+        s.blocks[0].layers.pop_back();
+        QVERIFY(validate_model_spec(s).ok());
+    }
+
+    void printableText_data() {
+        QTest::addColumn<QByteArray>("text");
+        QTest::addColumn<int>("cap");
+        QTest::addColumn<QByteArray>("expected");
+        QTest::newRow("plain") << QByteArray("blocks[0].in") << 64 << QByteArray("blocks[0].in");
+        QTest::newRow("utf-8 kept") << QByteArray("caf\xC3\xA9 \xE2\x88\x9A") << 64 << QByteArray("caf\xC3\xA9 \xE2\x88\x9A");
+        QTest::newRow("escape") << QByteArray("\x1b[31mred") << 64 << QByteArray("\\x1B[31mred");
+        QTest::newRow("newline, tab, DEL") << QByteArray("a\nb\tc\x7f") << 64 << QByteArray("a\\x0Ab\\x09c\\x7F");
+        QTest::newRow("C1 CSI") << QByteArray("\xC2\x9B" "2J") << 64 << QByteArray("\\u009B2J");
+        QTest::newRow("bidi override") << QByteArray("a\xE2\x80\xAE" "b") << 64 << QByteArray("a\\u202Eb");
+        QTest::newRow("not UTF-8") << QByteArray("\xff\xC3(") << 64 << QByteArray("\\xFF\\xC3(");
+        QTest::newRow("overlong") << QByteArray("\xC0\xAF") << 64 << QByteArray("\\xC0\\xAF");
+        QTest::newRow("surrogate") << QByteArray("\xED\xA0\x80") << 64 << QByteArray("\\xED\\xA0\\x80");
+        QTest::newRow("cut") << QByteArray(100, 'k') << 8 << QByteArray("kkkkkkkk...(100 bytes)");
+        QTest::newRow("cut keeps characters") << QByteArray("aaaaaaa\xC3\xA9") << 8 << QByteArray("aaaaaaa...(9 bytes)");
+        QTest::newRow("cut keeps escapes") << QByteArray("aaaaaa\x1b") << 8 << QByteArray("aaaaaa...(7 bytes)");
+    }
+
+    void printableText() {
+        QFETCH(QByteArray, text);
+        QFETCH(int, cap);
+        QFETCH(QByteArray, expected);
+        const std::string out = printable(std::string_view(text.constData(), size_t(text.size())), size_t(cap));
+        QCOMPARE(QByteArray::fromStdString(out), expected);
+        QCOMPARE(printable(out, out.size()), out);  // a fixed point: valid, printable UTF-8
     }
 
     void applyPolicy() {

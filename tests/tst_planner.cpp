@@ -11,6 +11,7 @@
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
+#include "plan/chain_dp.h"
 #include "test_models.h"
 
 using namespace ckpt;
@@ -99,6 +100,34 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     return m;
 }
 
+// A chain of n copies of one random block (the first block and the loss differ): the shape a
+// model with "repeat" has, where the dynamic program's labels line up in runs. `tied`: the
+// backward frees what the forward kept plus a constant (residual blocks); `whole`: costs are
+// whole numbers (FLOPs) or not (measured times, where runs are not formed).
+ChainModel identical_chain(std::mt19937& rng, int n, bool tied, bool whole) {
+    const ChainModel one = random_chain(rng, 2);
+    ChainModel m = one;
+    m.forward.assign(size_t(n) + 1, one.forward[1]);
+    m.backward.assign(size_t(n) + 1, one.backward[1]);
+    m.forward[0] = one.forward[0];
+    m.backward[0] = one.backward[0];
+    m.forward[size_t(n)] = one.forward[2];
+    m.backward[size_t(n)] = one.backward[2];
+    if (tied) {
+        for (int b = 0; b < n; ++b) {
+            SegmentEffect& k = m.backward[size_t(b)];
+            for (size_t i = 0; i < 4; ++i) {
+                k.end[i] = 300 - m.forward[size_t(b)].end[i];
+                k.peak[i] = std::max<int64_t>(0, k.end[i]) + 50 * int64_t(i);
+            }
+        }
+    }
+    const double c = whole ? double(1 + rng() % 50u) : 0.1 * double(1 + rng() % 50u);
+    m.cost.assign(size_t(n), c);
+    m.forward_cost = m.cost;
+    return m;
+}
+
 }  // namespace
 
 class TestPlanner : public QObject {
@@ -131,6 +160,13 @@ private slots:
             QVERIFY(r);
             QVERIFY2(m->peak(c) == r->peak_total,
                      qPrintable(QString("mask %1: chain %2, dry run %3").arg(mask).arg(m->peak(c)).arg(r->peak_total)));
+            // And where: the allocation that first reaches the peak.
+            const MemoryTag t = m->peak_tag(c);
+            QVERIFY2(t.block == r->peak_tag.block && t.layer == r->peak_tag.layer && t.phase == r->peak_tag.phase &&
+                         t.category == r->peak_tag.category,
+                     qPrintable(QString("mask %1: chain block %2 layer %3 phase %4, dry run block %5 layer %6 phase %7")
+                                    .arg(mask).arg(t.block).arg(t.layer).arg(int(t.phase)).arg(r->peak_tag.block)
+                                    .arg(r->peak_tag.layer).arg(int(r->peak_tag.phase))));
         }
     }
 
@@ -187,6 +223,110 @@ private slots:
             }
         }
         QVERIFY(feasible > 100 && infeasible > 10);
+    }
+
+    // The run pruning (chain_dp.cpp) on chains of identical blocks, forced on for every label
+    // set, against exhaustive search: the same least cost and feasibility, a set within budget.
+    void runsMatchExhaustiveSearch() {
+        std::mt19937 rng(7);
+        int checked = 0;
+        for (int trial = 0; trial < 120; ++trial) {
+            const int n = 1 + int(rng() % 14u);
+            const ChainModel m = identical_chain(rng, n, trial % 2 == 0, trial % 3 != 0);
+            int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+            for (unsigned mask = 0; mask < (1u << n); ++mask) {
+                const int64_t p = m.peak(flags_of(mask, n));
+                lo = std::min(lo, p);
+                hi = std::max(hi, p);
+            }
+            QCOMPARE(minimal_peak(m), lo);
+            for (int64_t budget : {lo - 1, lo, lo + (hi - lo) / 4, (lo + hi) / 2, hi}) {
+                double best = std::numeric_limits<double>::infinity();
+                for (unsigned mask = 0; mask < (1u << n); ++mask) {
+                    const auto c = flags_of(mask, n);
+                    if (m.peak(c) <= budget) best = std::min(best, m.recompute_cost(c));
+                }
+                Result<dp::Solution> s = dp::solve(m, budget, true, true, /*run_threshold=*/0);
+                QVERIFY(s);
+                QCOMPARE(s->feasible, std::isfinite(best));
+                if (!s->feasible) continue;
+                QVERIFY(m.peak(s->checkpoint) <= budget);
+                QVERIFY2(std::fabs(m.recompute_cost(s->checkpoint) - best) < 1e-9,
+                         qPrintable(QString("n %1: runs %2, exhaustive %3").arg(n).arg(s->cost).arg(best)));
+                ++checked;
+            }
+        }
+        QVERIFY(checked > 300);
+    }
+
+    // Long chains of identical blocks from real specs (residual, plain, with dropout, with
+    // selective checkpointing): runs and label-by-label pruning agree on the cost, and the runs
+    // stay at one per state and block (the bound chain_dp.cpp states), where label by label
+    // holds up to a label per checkpointed block.
+    void runsStayFewOnLongChains_data() {
+        QTest::addColumn<int>("which");
+        QTest::newRow("residual MLP") << 0;
+        QTest::newRow("linear gelu") << 1;
+        QTest::newRow("linear gelu dropout") << 2;
+        QTest::newRow("residual, save_matmuls") << 3;
+    }
+
+    void runsStayFewOnLongChains() {
+        QFETCH(int, which);
+        const int n = 1500;
+        // Parameters about as large as activations (as in bench_planner): the budget binds late in
+        // the chain, so early blocks have many checkpoint counts open and label sets are wide.
+        ModelSpec spec = testmodels::deep_residual(n, 128, 128, 0.1);
+        spec.optimizer = OptimizerSpec{};  // plain SGD: no state, the optimizer phase is not the peak
+        if (which == 1 || which == 2) {
+            for (BlockSpec& b : spec.blocks) {
+                b.residual = false;
+                b.layers = {testmodels::linear(128, 128), testmodels::act(LayerType::gelu)};
+                if (which == 2) b.layers.push_back(testmodels::dropout(0.1));
+            }
+        }
+        if (which == 3)
+            for (BlockSpec& b : spec.blocks) b.policy = BlockSpec::Policy::save_matmuls;
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY2(m, m ? "" : m.error().message.c_str());
+        const int64_t lo = minimal_peak(*m), hi = m->peak(std::vector<bool>(size_t(n), false));
+        QVERIFY(lo < hi);
+        for (int64_t budget : {lo, lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3}) {
+            Result<dp::Solution> runs = dp::solve(*m, budget, true);
+            Result<dp::Solution> labels = dp::solve(*m, budget, true, true, std::numeric_limits<size_t>::max());
+            QVERIFY(runs && labels);
+            QVERIFY(runs->feasible && labels->feasible);
+            QCOMPARE(runs->cost, labels->cost);
+            QVERIFY(m->peak(runs->checkpoint) <= budget);
+            QCOMPARE(m->recompute_cost(runs->checkpoint), runs->cost);
+            QVERIFY2(runs->runs_held <= 2 * size_t(n + 1),
+                     qPrintable(QString("%1 runs for %2 blocks").arg(runs->runs_held).arg(n)));
+            if (budget > lo)  // (at the smallest peak every label set is narrow anyway)
+                QVERIFY2(runs->work * 20 < labels->work, qPrintable(QString("work: runs %1, labels %2")
+                                                                      .arg(runs->work).arg(labels->work)));
+        }
+    }
+
+    // Alternating block kinds with unrelated costs can make the exact Pareto sets grow with the
+    // square of the chain: the planner stops at its limit with an error naming it, in bounded
+    // time, and the plan table says so instead of choosing without the optimum.
+    void plannerLimitIsAnError() {
+        ModelSpec spec = testmodels::deep_residual(3000, 16, 32, 0.0);
+        for (size_t b = 0; b < spec.blocks.size(); b += 2)
+            spec.blocks[b].layers = {testmodels::layernorm(32), testmodels::linear(32, 32), testmodels::act(LayerType::tanh)};
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY(m);
+        const int64_t lo = minimal_peak(*m), hi = m->peak(std::vector<bool>(spec.blocks.size(), false));
+        QElapsedTimer timer;
+        timer.start();
+        Result<Plan> p = plan_optimal(*m, lo + (hi - lo) / 2);
+        QVERIFY(!p);
+        QCOMPARE(p.error().kind, ErrorKind::bad_input);
+        QVERIFY2(p.error().message.find("(the planner's limit)") != std::string::npos, p.error().message.c_str());
+        QVERIFY2(timer.elapsed() < 60000, qPrintable(QString("%1 ms").arg(timer.elapsed())));
+        Result<PlanTable> t = plan_table(spec, PlannerKind::dp, lo + (hi - lo) / 2);
+        QVERIFY(!t);
+        QCOMPARE(t.error().message, p.error().message);
     }
 
     void plannedRunFitsWhereUncheckedDoesNot() {

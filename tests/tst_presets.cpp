@@ -10,6 +10,7 @@
 
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
+#include "ckpt/templates.h"
 #include "ckpt/units.h"
 #include "ui/lessons.h"
 
@@ -22,7 +23,18 @@ enum class Claim {
     cannotLowerPeak,     // no checkpoint set lowers the peak (the preset's own included)
     selectiveBeatsFull,  // the preset's policy keeps most of full recomputation's saving for a fraction of its work
     onlyAPlanFits,       // under the lesson's memory limit: none, every:2 and sqrt run out; dp fits, cheaper than all
+    noPlanFits,          // no checkpoint set fits the row's budget (and checkpointing every block still halves the peak)
 };
+
+// "(147.33 MiB to 67.42 MiB)": a description's quoted peaks, unchecked then all checkpointed.
+bool quotedPeaks(const QString& description, QString* none, QString* all) {
+    static const QRegularExpression re(QStringLiteral("\\(([0-9.]+ [KMGT]?i?B) to ([0-9.]+ [KMGT]?i?B)\\)"));
+    const QRegularExpressionMatch m = re.match(description);
+    if (!m.hasMatch()) return false;
+    *none = m.captured(1);
+    *all = m.captured(2);
+    return true;
+}
 
 ckpt::ModelSpec load(const QString& preset) {
     auto s = ckpt::load_model_spec((kPresetDir + preset + ".json").toStdString());
@@ -100,6 +112,20 @@ private slots:
         QVERIFY2(b <= a * 0.55 && b >= a * 0.45, qPrintable(mib(b) + " against " + mib(a)));
     }
 
+    // "124,439,808 parameters" in a description is the model's count, to the parameter.
+    void quotedParameterCounts() {
+        static const QRegularExpression re(QStringLiteral("([0-9]{1,3}(,[0-9]{3})+) parameters"));
+        int quoted = 0;
+        for (const QString& f : QDir(kPresetDir).entryList({QStringLiteral("*.json")}, QDir::Files)) {
+            const ckpt::ModelSpec spec = load(f.chopped(5));
+            const QRegularExpressionMatch m = re.match(QString::fromStdString(spec.description));
+            if (!m.hasMatch()) continue;
+            ++quoted;
+            QCOMPARE(m.captured(1), QString::fromStdString(ckpt::format_count(ckpt::parameter_count(spec))));
+        }
+        QVERIFY(quoted >= 3);
+    }
+
     void claimHolds_data() {
         QTest::addColumn<QString>("preset");
         QTest::addColumn<QString>("sentence");
@@ -107,8 +133,10 @@ private slots:
         QTest::addColumn<bool>("measure");
         QTest::addColumn<double>("share");  // selectiveBeatsFull: least share of full's saving
         QTest::addColumn<double>("work");   // selectiveBeatsFull: most share of full's recomputation FLOPs
+        QTest::addColumn<qint64>("budget");  // noPlanFits
         for (const auto& r : table())
-            QTest::newRow(qPrintable(r.preset)) << r.preset << r.sentence << int(r.claim) << r.measure << r.share << r.work;
+            QTest::newRow(qPrintable(r.preset)) << r.preset << r.sentence << int(r.claim) << r.measure << r.share << r.work
+                                                << r.budget;
     }
 
     void claimHolds() {
@@ -118,6 +146,7 @@ private slots:
         QFETCH(bool, measure);
         QFETCH(double, share);
         QFETCH(double, work);
+        QFETCH(qint64, budget);
         const ckpt::ModelSpec spec = load(preset);
         const QString description = QString::fromStdString(spec.description);
         QVERIFY2(description.contains(sentence), qPrintable(description));
@@ -130,11 +159,24 @@ private slots:
         const ckpt::StepReport none = steadyStep(withFlags(spec, false), measure);
         QCOMPARE(none.status, ckpt::StepStatus::ok);
         switch (Claim(claim)) {
-        case Claim::cutsPeakByHalf: {
+        case Claim::cutsPeakByHalf:
+        case Claim::noPlanFits: {
             const ckpt::StepReport all = steadyStep(withFlags(spec, true), measure);
             QVERIFY2(2 * all.peak_total < none.peak_total, qPrintable(mib(all.peak_total) + " vs " + mib(none.peak_total)));
             // Because activations dominate the unchecked peak.
             QVERIFY(2 * none.at_peak[int(ckpt::Category::activation)] > none.peak_total);
+            QString quotedNone, quotedAll;
+            if (quotedPeaks(description, &quotedNone, &quotedAll)) {
+                QCOMPARE(quotedNone, mib(none.peak_total));
+                QCOMPARE(quotedAll, mib(all.peak_total));
+            }
+            if (Claim(claim) == Claim::noPlanFits) {
+                auto chain = ckpt::ChainModel::build(spec);
+                QVERIFY(chain);
+                QVERIFY2(ckpt::minimal_peak(*chain) > budget, qPrintable(mib(ckpt::minimal_peak(*chain))));
+                auto table = ckpt::plan_table(spec, ckpt::PlannerKind::dp, budget);
+                QVERIFY(table && !table->chosen_candidate());
+            }
             break;
         }
         case Claim::cannotLowerPeak: {
@@ -191,6 +233,7 @@ private:
         Claim claim;
         bool measure;
         double share = 0, work = 0;
+        qint64 budget = 0;
     };
     static QVector<Row> table() {
         return {
@@ -209,6 +252,9 @@ private:
             {"gpt2_long_context",
              "keeps over 90% of the bytes full recomputation saves, for under 70% of its recomputation work",
              Claim::selectiveBeatsFull, false, 0.9, 0.7},
+            {"llama_small", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
+            {"gpt2_124m", "checkpointing every block cuts the predicted peak by more than half", Claim::cutsPeakByHalf, false},
+            {"llama3_8b_8k", "No checkpoint plan fits 80 GB", Claim::noPlanFits, false, 0, 0, qint64(80) * 1000 * 1000 * 1000},
         };
     }
 };

@@ -11,6 +11,7 @@
 
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
+#include "ckpt/printable.h"
 #include "ckpt/templates.h"
 #include "ckpt/units.h"
 
@@ -218,6 +219,17 @@ private slots:
         QTest::newRow("too big") << "{\"model_type\": \"llama\", \"hidden_size\": 2000000000, \"num_hidden_layers\": 2, "
                                     "\"num_attention_heads\": 4, \"intermediate_size\": 100, \"vocab_size\": 2000000000}"
                                  << "config.json: ";
+        // Hostile configs (issue 16): a value nested a million deep (once a stack overflow when
+        // the message printed it), escape sequences, a duplicate key.
+        QTest::newRow("deep value") << "{\"model_type\": \"gpt2\", \"vocab_size\": 10, \"n_embd\": " +
+                                           QString(1000000, '[') + QString(1000000, ']') + "}"
+                                    << "config.json: n_embd[0][0][0]";
+        QTest::newRow("escape in architecture") << "{\"model_type\": \"\\u001b[2Jbert\"}"
+                                                << "architecture \"\\x1B[2Jbert\" is not supported";
+        QTest::newRow("escape in value") << "{\"model_type\": \"gpt2\", \"vocab_size\": \"\\u009b31m\"}"
+                                         << "\"vocab_size\" must be a positive integer, got \"\\u009B31m\"";
+        QTest::newRow("duplicate key") << "{\"model_type\": \"gpt2\", \"n_embd\": 8, \"n_embd\": 16}"
+                                       << "config.json: n_embd: duplicate key";
     }
 
     void badConfigs() {
@@ -228,6 +240,8 @@ private slots:
         const QString m = QString::fromStdString(s.error().message);
         QVERIFY2(m.contains(expected), qPrintable(m));
         QVERIFY2(!m.contains('\n'), qPrintable(m));
+        QCOMPARE(printable(s.error().message, s.error().message.size()), s.error().message);  // printable
+        QVERIFY2(m.size() < 700, qPrintable(m));
         QCOMPARE(s.error().kind, ErrorKind::bad_input);
     }
 

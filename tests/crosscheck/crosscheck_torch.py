@@ -7,8 +7,9 @@ from the spec, loads the dumped parameters, input and target, and asserts:
   - loss:      |engine - torch| <= 1e-5 * |torch|
   - gradients: for every parameter, max|engine - torch| <= 2e-4 * max|torch| + 1e-7
 (f32 on both sides; the remaining difference is summation order inside GEMMs and reductions).
-It also prints, per block, the bytes the engine keeps for backward beside the bytes PyTorch's
-autograd saves (torch.autograd.graph.saved_tensors_hooks, unique storages), unchecked.
+It also compares, per block, the bytes the engine keeps for backward with the bytes PyTorch's
+autograd saves (torch.autograd.graph.saved_tensors_hooks, unique storages), unchecked: equal
+once what PyTorch's composites keep besides is added, term by term (torch_extra_bytes).
 
 With --precision bf16-mixed both sides run mixed precision as CUDA's autocast defines it: the
 engine with --precision bf16-mixed, PyTorch inside torch.autocast("cpu", dtype=torch.bfloat16)
@@ -20,13 +21,9 @@ and cannot run LayerNorm on bf16 at all) and the losses in f32 (autocast's own r
 bf16 keeps 8 significant bits; both sides round every matrix product's output, but not at the
 same places (PyTorch divides the scores by sqrt(hd) in a separate bf16 op, the engine folds it
 into the product), so results differ by a few bf16 units; the worst seen is printed. Saved bytes
-are then compared exactly: the engine's kept activations plus its 16-bit weight copies
-(weight_cast) against PyTorch's saved tensors, which hold autocast's cached weight casts too;
-for a (causal) attention layer PyTorch also keeps the bf16 copy of the probabilities that
-a @ v saves (B*H*T*T*2 bytes, which the engine rebuilds from the f32 softmax output) and the
-causal mask (T*T bytes), and the divisor 1/sqrt(hd) as a 0-dim double (8 bytes); an embedding
-with learned positions keeps its int64 position index (rows*8 bytes): those terms are the whole
-difference, asserted per block.
+are compared exactly as in f32, the engine's 16-bit weight copies (weight_cast) added, since
+PyTorch's saved tensors hold autocast's cached weight casts too; torch_extra_bytes lists every
+other term, bf16 ones included.
 
 Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
 
@@ -185,6 +182,68 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
     return params, forward
 
 
+def out_width(l, width):
+    """Features after a layer, from the features coming in (the engine's layer-traits rule)."""
+    t = l["type"]
+    if t == "linear":
+        return l["out"]
+    if t == "embedding":
+        return l["dim"]
+    if t == "swiglu":
+        return width // 2
+    if t == "attention":
+        kv = l.get("kv_heads", 0) or l["heads"]
+        return l["heads"] * (width // (l["heads"] + 2 * kv))
+    return width
+
+
+def torch_extra_bytes(l, shape, bf16, width):
+    """What PyTorch's autograd saves for one layer beyond the engine's kept bytes, unchecked.
+
+    Found by logging every saved tensor (saved_tensors_hooks) of each composite below:
+      - embedding with learned positions: the int64 position index of the gather (rows*8).
+      - attention: the divisor 1/sqrt(hd), a 0-dim double (8); the causal mask (T*T bools); in
+        bf16, a @ v's bf16 copy of the probabilities (B*H*T*T*2). Rotary positions keep cos and
+        sin (2*T*hd*4) and the rotated Q (and K, unless grouped-query repeats it) instead of
+        views of the fused projection; grouped-query attention keeps the repeated K and V
+        (B*H*T*hd*e each) and repeat_interleave's int64 index (H*8, twice). When both replace
+        every view, PyTorch no longer keeps the fused projection itself, which the engine does.
+      - rmsnorm: x**2 and the normalized x before the weight (2*rows*dim*4: the residual
+        stream it normalizes is f32 in both precisions).
+      - swiglu: silu(gate) (rows*f*e).
+    e is the element size of a matrix product's output: 4, or 2 in bf16 (the projections, their
+    rotated, repeated and gated copies are bf16 there; cos, sin and the f32 softmax output stay
+    f32).
+    `width` is the features coming into the layer.
+    """
+    B, T = shape[0], shape[1]
+    rows = B * T
+    e = 2 if bf16 else 4
+    t = l["type"]
+    if t == "embedding":
+        return rows * 8 if l.get("max_len", 0) else 0
+    if t == "rmsnorm":
+        return 2 * rows * l["dim"] * 4
+    if t == "swiglu":
+        return rows * (width // 2) * e
+    if t != "attention":
+        return 0
+    H = l["heads"]
+    kv = l.get("kv_heads", 0) or H
+    extra = 8 + (T * T if l.get("causal", False) else 0)
+    if bf16:
+        extra += B * H * T * T * 2
+    rope, gqa = bool(l.get("rope_theta", 0)), kv != H
+    hd = width // (H + 2 * kv)
+    if rope:
+        extra += 2 * T * hd * 4 + B * H * T * hd * e + (0 if gqa else B * kv * T * hd * e)
+    if gqa:
+        extra += 2 * H * 8 + 2 * B * H * T * hd * e
+    if rope and gqa:
+        extra -= rows * width * e
+    return extra
+
+
 def check(cli, spec_path, workdir, precision):
     bf16 = precision == "bf16-mixed"
     with open(spec_path) as f:
@@ -233,35 +292,22 @@ def check(cli, spec_path, workdir, precision):
     seen_all = set()
     blocks = expand(spec)
     shape = spec["input"]["shape"]
-    # Byte-exact where every difference is modelled: PyTorch's composites for RMSNorm, SwiGLU,
-    # rotary embeddings and grouped-query attention keep more intermediates (the normalized input,
-    # silu(gate), rotated and repeated copies of Q, K, V); those rows are printed, not asserted.
-    exact = all(l["type"] not in ("rmsnorm", "swiglu") and not l.get("rope_theta", 0) and
-                not (l.get("kv_heads", 0) and l["kv_heads"] != l.get("heads")) for b in blocks for l in b["layers"])
+    # Byte-exact: every difference is modelled (torch_extra_bytes).
     print(f"  {'block':>5} {'name':14} {'engine kept':>12} {'torch saved':>12}")
+    width = shape[-1]  # features into the first layer (an embedding replaces them)
     for b, (blk, seen) in enumerate(zip(rep["blocks"], log)):
         fresh = {k: v for k, v in seen.items() if k not in seen_all}
         seen_all.update(seen.keys())
         engine = blk["kept_bytes_unchecked"] + (blk.get("weight_cast_bytes", 0) if bf16 else 0)
         torch_saved = sum(fresh.values())
-        line = f"  {b:5d} {blk['name'][:14]:14} {engine:12d} {torch_saved:12d}"
-        if bf16:
-            # The explained difference: per attention layer, a @ v's bf16 copy of the
-            # probabilities and the causal mask.
-            extra = 0
-            for l in blocks[b]["layers"]:
-                if l["type"] == "attention":
-                    T = shape[1]
-                    B = shape[0]
-                    # a @ v's bf16 probabilities, the causal mask, and the divisor 1/sqrt(hd),
-                    # which PyTorch wraps as a 0-dim double tensor that the division keeps.
-                    extra += B * l["heads"] * T * T * 2 + (T * T if l.get("causal", False) else 0) + 8
-                if l["type"] == "embedding" and l.get("max_len", 0):
-                    extra += shape[0] * shape[1] * 8  # the position index the gather keeps (int64)
-            line += f"  (+{extra} explained)"
-            if exact and torch_saved != engine + extra:
-                line += "  MISMATCH"
-                ok = False
+        extra = 0
+        for l in blocks[b]["layers"]:
+            extra += torch_extra_bytes(l, shape, bf16, width)
+            width = out_width(l, width)
+        line = f"  {b:5d} {blk['name'][:14]:14} {engine:12d} {torch_saved:12d}  ({extra:+d} explained)"
+        if torch_saved != engine + extra:
+            line += "  MISMATCH"
+            ok = False
         print(line)
     return ok
 

@@ -2,6 +2,7 @@
 // field and returns an error naming the first bad one; nothing here allocates tensors.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,6 +10,16 @@
 #include "ckpt/result.h"
 
 namespace ckpt {
+
+// The sizes a model or experiment file may reach. Each is checked before the work it bounds
+// grows (reading stops at the first value past a limit; "repeat" is multiplied out only after
+// the product is checked), and each has a one-line error naming the limit and the field.
+inline constexpr size_t kMaxModelFileBytes = size_t(64) << 20;  // the file itself
+inline constexpr size_t kMaxJsonDepth = 64;          // arrays and objects nested in each other
+inline constexpr size_t kMaxJsonValues = 4000000;    // values of any kind in one file
+inline constexpr int kMaxRepeat = 100000;            // a block's "repeat"
+inline constexpr size_t kMaxBlocks = 100000;         // blocks after "repeat" is multiplied out
+inline constexpr size_t kMaxLayers = 1000000;        // layers after "repeat" is multiplied out
 
 enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, rmsnorm, dropout, embedding, attention, swiglu };
 enum class LossType { mse, cross_entropy };

@@ -25,6 +25,7 @@ namespace ckpt {
 struct SegmentEffect {
     std::array<int64_t, 4> peak{};  // highest live bytes in the stretch, minus its start
     std::array<int64_t, 4> end{};   // live bytes at its end, minus its start
+    std::array<MemoryTag, 4> tag{};  // the allocation that first reaches that peak
 };
 
 struct ChainModel {
@@ -32,6 +33,7 @@ struct ChainModel {
     int64_t before_peak = 0;      // peak while the batch is created
     int64_t end = 0;              // live bytes when the last backward ends (flags do not change it)
     int64_t optimizer_peak = 0;   // peak of the optimizer phase
+    MemoryTag before_tag, optimizer_tag;  // where those two peaks happen
     std::vector<SegmentEffect> forward, backward;  // n blocks + the loss as entry n
     std::vector<double> cost;     // recomputation cost of each block if checkpointed (time or FLOPs)
     std::vector<double> forward_cost;  // its whole forward, same unit (for overhead fractions)
@@ -39,6 +41,8 @@ struct ChainModel {
     int blocks() const { return int(cost.size()); }
     // The step's peak for a checkpoint set, and the recomputation cost it pays.
     int64_t peak(const std::vector<bool>& checkpoint) const;
+    // Where that peak happens: the allocation that first reaches it (as a dry run's peak_tag).
+    MemoryTag peak_tag(const std::vector<bool>& checkpoint) const;
     double recompute_cost(const std::vector<bool>& checkpoint) const;
 
     // Built from dry runs of `spec` (second step, so optimizer state is present). Costs are the
@@ -124,8 +128,9 @@ struct PlanTable {
 //            all, and the dynamic program's optimum under the budget (exact over the chain model)
 //   every-k  the every:K family and all
 //   sqrt, all, none  their one set
-// Each candidate's peak comes from the chain model and is checked against a dry run of the
-// executor, which also says where the peak happens. The choice is the first candidate that
+// Each candidate's peak and where it happens come from the chain model; a dry run of the
+// executor checks both, for every candidate on short chains (blocks x candidates <= 20,000)
+// and for the chosen one on long chains, so planning stays linear in the chain. The choice is the first candidate that
 // fits, i.e. the least recomputation; for dp that is the optimum. Recomputation costs are the
 // measured forward times when given (one per block), else FLOPs. Bytes are those of a device
 // of `kind` (as ChainModel::build).

@@ -79,7 +79,10 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     live_[c] += bytes;
     live_total_ += bytes;
     if (live_[c] > peak_[c]) peak_[c] = live_[c];
-    if (live_total_ > window_peak_) window_peak_ = live_total_;
+    if (live_total_ > window_peak_) {
+        window_peak_ = live_total_;
+        window_peak_tag_ = tag;
+    }
     const int64_t index = event_count_++;
     const bool recording = recorder_ && recorder_->active();
     MemoryEvent e{0, bytes, tag, live_total_};

@@ -58,9 +58,14 @@ public:
     int64_t limit() const { return limit_; }
     Backend& backend() { return backend_; }
 
-    // The highest live total since open_window(): segment peaks for the planner's chain model.
-    void open_window() { window_peak_ = live_total_; }
+    // The highest live total since open_window(), and the allocation that first reached it:
+    // segment peaks for the planner's chain model.
+    void open_window() {
+        window_peak_ = live_total_;
+        window_peak_tag_ = ctx_;
+    }
     int64_t window_peak() const { return window_peak_; }
+    const MemoryTag& window_peak_tag() const { return window_peak_tag_; }
 
 private:
     void record(int64_t bytes, const MemoryTag& tag);
@@ -72,6 +77,7 @@ private:
     int64_t live_total_ = 0, peak_total_ = 0, peak_event_ = -1, peak_stamp_ = 0;
     int64_t event_count_ = 0;
     int64_t window_peak_ = 0;
+    MemoryTag window_peak_tag_;
     MemoryTag peak_tag_;
     Recorder* recorder_ = nullptr;
 };

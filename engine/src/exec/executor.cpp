@@ -81,11 +81,12 @@ void Executor::boundary(Segment* next) {
     const int64_t live = alloc_.live_total();
     if (open_segment_) {
         open_segment_->peak = alloc_.window_peak();
+        open_segment_->peak_tag = alloc_.window_peak_tag();
         open_segment_->end = live;
     }
     alloc_.open_window();
     open_segment_ = next;
-    if (next) *next = {live, live, live};
+    if (next) *next = {live, live, live, alloc_.window_peak_tag()};
 }
 
 bool Executor::output_needed(int b, size_t l) const {

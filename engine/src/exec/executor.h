@@ -30,7 +30,10 @@ public:
     // forward of block b (segment b; the loss is segment n), backward of block b (including its
     // recomputation; the loss's backward is n), and what comes before (inputs) and after
     // (optimizer). Segments meet end to start. The planner's chain model is built from these.
-    struct Segment { int64_t start = 0, peak = 0, end = 0; };
+    struct Segment {
+        int64_t start = 0, peak = 0, end = 0;
+        MemoryTag peak_tag;  // the allocation that first reached `peak` in the segment
+    };
     std::vector<Segment> forward_segments, backward_segments;
     Segment before_segment, optimizer_segment;
 

@@ -91,6 +91,9 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
     try {
         impl->exec = std::make_unique<Executor>(spec, *impl->alloc);
     } catch (const OutOfMemoryError& e) {
+        if (e.info.limit <= 0)  // no limit set: the system refused
+            return Error{"out of memory while allocating parameters: the system refused " +
+                         format_bytes(e.info.requested), ErrorKind::out_of_memory};
         return Error{"out of memory while allocating parameters: asked for " + format_bytes(e.info.requested) +
                      " with " + format_bytes(e.info.free_bytes) + " free under the limit of " +
                      format_bytes(e.info.limit), ErrorKind::out_of_memory};

@@ -6,8 +6,9 @@
 //   forward of b peaks at   start + sum_{j<b} F_end[j] + F_peak[b]
 //   backward of b peaks at  end   - sum_{j<b} B_end[j] + (B_peak[b] - B_end[b])
 // (backward runs from the last block down, so its prefix is over the blocks still to come).
-// The dynamic program walks the chain keeping, per (block, checkpointed?), the Pareto set of
-// (forward prefix, backward prefix, cost) labels: exact, and small in practice.
+// The dynamic program (chain_dp.cpp) walks the chain keeping, per (block, checkpointed?), the
+// Pareto set of (forward prefix, backward prefix, cost) labels: exact, and linear in the length
+// of chains of identical blocks.
 #include "ckpt/planner.h"
 
 #include "ckpt/layer_traits.h"
@@ -21,6 +22,7 @@
 #include "ckpt/names.h"
 #include "core/allocator.h"
 #include "exec/executor.h"
+#include "plan/chain_dp.h"
 
 namespace ckpt {
 namespace {
@@ -44,6 +46,39 @@ int64_t ChainModel::peak(const std::vector<bool>& c) const {
         pb -= k.end[size_t(i)];
     }
     return best;
+}
+
+MemoryTag ChainModel::peak_tag(const std::vector<bool>& c) const {
+    // The segments in the order they run (before, forward 0..n, backward n..0, optimizer): the
+    // first to reach the step's peak holds the allocation that reached it first.
+    const int n = blocks();
+    int64_t best = before_peak;
+    MemoryTag tag = before_tag;
+    std::vector<int64_t> back_at(size_t(n) + 1);  // backward of b peaks at this
+    std::vector<int> pattern(size_t(n) + 1);
+    int64_t pf = 0, pb = 0;
+    for (int b = 0; b <= n; ++b) {
+        const bool prev = b > 0 && c[size_t(b - 1)];
+        const bool self = b < n && c[size_t(b)];
+        const int i = idx(prev, self);
+        pattern[size_t(b)] = i;
+        const SegmentEffect &f = forward[size_t(b)], &k = backward[size_t(b)];
+        if (start + pf + f.peak[size_t(i)] > best) {
+            best = start + pf + f.peak[size_t(i)];
+            tag = f.tag[size_t(i)];
+        }
+        back_at[size_t(b)] = end + pb + k.peak[size_t(i)] - k.end[size_t(i)];
+        pf += f.end[size_t(i)];
+        pb -= k.end[size_t(i)];
+    }
+    for (int b = n; b >= 0; --b) {
+        if (back_at[size_t(b)] > best) {
+            best = back_at[size_t(b)];
+            tag = backward[size_t(b)].tag[size_t(pattern[size_t(b)])];
+        }
+    }
+    if (optimizer_peak > best) tag = optimizer_tag;
+    return tag;
 }
 
 double ChainModel::recompute_cost(const std::vector<bool>& c) const {
@@ -94,7 +129,10 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
     if (!forward_ns.empty())
         for (int b = 0; b < n; ++b) m.cost[size_t(b)] = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] * rerun[size_t(b)] / fwd[size_t(b)] : 0.0;
 
-    // Pattern p: 0 none, 1 all, 2 odd blocks, 3 even blocks.
+    // Pattern p: 0 none, 1 all, 2 odd blocks, 3 even blocks. What a segment does relative to
+    // its start is the same at every step (optimizer state is created in the optimizer phase,
+    // after the segments), so one step per pattern gives the effects; the unchecked pattern runs
+    // a second step for the steady-state levels.
     for (int p = 0; p < 4; ++p) {
         ModelSpec s = spec;
         std::vector<bool> c(static_cast<size_t>(n));
@@ -105,13 +143,15 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
         StepOptions opts;
         opts.record_events = false;
         StepReport r;
-        for (int step = 0; step < 2; ++step) r = exec.step(opts);
+        for (int step = 0; step < (p == 0 ? 2 : 1); ++step) r = exec.step(opts);
         if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
         if (p == 0) {
             m.start = exec.forward_segments[0].start;
             m.before_peak = exec.before_segment.peak;
+            m.before_tag = exec.before_segment.peak_tag;
             m.end = exec.optimizer_segment.start;
             m.optimizer_peak = exec.optimizer_segment.peak;
+            m.optimizer_tag = exec.optimizer_segment.peak_tag;
         }
         for (int b = 0; b <= n; ++b) {
             const bool prev = b > 0 && c[size_t(b - 1)];
@@ -122,6 +162,8 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
             m.forward[size_t(b)].end[i] = f.end - f.start;
             m.backward[size_t(b)].peak[i] = k.peak - k.start;
             m.backward[size_t(b)].end[i] = k.end - k.start;
+            m.forward[size_t(b)].tag[i] = f.peak_tag;
+            m.backward[size_t(b)].tag[i] = k.peak_tag;
         }
     }
     return m;
@@ -145,107 +187,39 @@ Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::s
     return p;
 }
 
-namespace {
-
-struct Label {
-    int64_t pf, pb;   // forward prefix, backward prefix
-    double cost;
-    int parent;       // index into the previous block's labels of state `parent_state`
-    int parent_state;
-};
-
-// Removes labels dominated in (pf, pb, cost): sort by pf, then keep a staircase of (pb, cost).
-void prune(std::vector<Label>& labels) {
-    std::sort(labels.begin(), labels.end(), [](const Label& a, const Label& b) {
-        if (a.pf != b.pf) return a.pf < b.pf;
-        if (a.pb != b.pb) return a.pb < b.pb;
-        return a.cost < b.cost;
-    });
-    std::map<int64_t, double> stair;  // pb -> least cost among kept labels with that pb or less
-    std::vector<Label> kept;
-    for (const Label& l : labels) {
-        auto it = stair.upper_bound(l.pb);
-        if (it != stair.begin() && std::prev(it)->second <= l.cost) continue;  // dominated
-        kept.push_back(l);
-        auto pos = stair.insert_or_assign(l.pb, l.cost).first;
-        for (auto nx = std::next(pos); nx != stair.end() && nx->second >= l.cost;) nx = stair.erase(nx);
-    }
-    labels.swap(kept);
-}
-
-// The DP. Returns false when nothing fits; fills `out` with the cheapest feasible set.
-bool solve(const ChainModel& m, int64_t budget, std::vector<bool>* out, double* cost) {
-    const int n = m.blocks();
-    if (m.before_peak > budget || m.optimizer_peak > budget) return false;
-    // labels[b][s]: after deciding blocks 0..b, block b checkpointed == s.
-    std::vector<std::array<std::vector<Label>, 2>> labels(size_t(n) + 1);
-    auto extend = [&](int b, const Label& from, int from_state, int from_index, bool self) -> bool {
-        const bool prev = from_state == 1;
-        const size_t i = size_t(idx(prev, self));
-        const SegmentEffect &f = m.forward[size_t(b)], &k = m.backward[size_t(b)];
-        if (m.start + from.pf + f.peak[i] > budget) return false;
-        if (m.end + from.pb + k.peak[i] - k.end[i] > budget) return false;
-        labels[size_t(b)][self].push_back({from.pf + f.end[i], from.pb - k.end[i],
-                                           from.cost + (self && b < n ? m.cost[size_t(b)] : 0.0), from_index,
-                                           from_state});
-        return true;
-    };
-    const Label root{0, 0, 0.0, -1, 0};
-    for (int b = 0; b <= n; ++b) {
-        for (int self = 0; self < (b < n ? 2 : 1); ++self) {
-            if (b == 0) {
-                extend(0, root, 0, -1, self);
-            } else {
-                for (int ps = 0; ps < 2; ++ps) {
-                    const auto& from = labels[size_t(b - 1)][size_t(ps)];
-                    for (size_t j = 0; j < from.size(); ++j) extend(b, from[j], ps, int(j), self);
-                }
-            }
-            prune(labels[size_t(b)][size_t(self)]);
-        }
-    }
-    const auto& last = labels[size_t(n)][0];
-    if (last.empty()) return false;
-    size_t best = 0;
-    for (size_t j = 1; j < last.size(); ++j)
-        if (last[j].cost < last[best].cost) best = j;
-    if (out) {
-        out->assign(size_t(n), false);
-        int state = last[best].parent_state, index = last[best].parent;
-        for (int b = n - 1; b >= 0; --b) {
-            (*out)[size_t(b)] = state == 1;
-            const Label& l = labels[size_t(b)][size_t(state)][size_t(index)];
-            state = l.parent_state;
-            index = l.parent;
-        }
-    }
-    if (cost) *cost = last[best].cost;
-    return true;
-}
-
-}  // namespace
-
-int64_t minimal_peak(const ChainModel& m) {
-    // Feasibility is monotone in the budget: bisect between a lower bound and a known peak.
+Result<int64_t> minimal_peak_checked(const ChainModel& m) {
+    // Feasibility is monotone in the budget: bisect between a lower bound and a known peak. Each
+    // probe decides feasibility only (no costs), which keeps the label sets small.
     int64_t hi = std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
                           m.peak(std::vector<bool>(size_t(m.blocks()), true)));
     int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
     while (hi - lo > 1) {
         const int64_t mid = lo + (hi - lo) / 2;
-        if (solve(m, mid, nullptr, nullptr)) hi = mid;
+        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false);
+        if (!s) return s.error();
+        if (s->feasible) hi = mid;
         else lo = mid;
     }
     return hi;
 }
 
+int64_t minimal_peak(const ChainModel& m) {
+    Result<int64_t> p = minimal_peak_checked(m);
+    if (p) return *p;
+    return std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
+                    m.peak(std::vector<bool>(size_t(m.blocks()), true)));
+}
+
 Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
-    std::vector<bool> c;
-    double cost = 0.0;
-    if (!solve(m, budget, &c, &cost)) {
+    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true);
+    if (!s) return s.error();
+    if (!s->feasible) {
+        Result<int64_t> floor = minimal_peak_checked(m);
+        if (!floor) return floor.error();
         return Error{"budget " + std::to_string(budget) + " bytes is below the smallest peak any checkpoint set "
-                     "reaches: " + std::to_string(minimal_peak(m)) + " bytes", ErrorKind::out_of_memory};
+                     "reaches: " + std::to_string(*floor) + " bytes", ErrorKind::out_of_memory};
     }
-    return evaluate_plan(m, c, "dp", budget);
+    return evaluate_plan(m, s->checkpoint, "dp", budget);
 }
 
 Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, int k) {

@@ -10,10 +10,31 @@
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
 #include "ckpt/units.h"
+#include "core/allocator.h"
+#include "exec/executor.h"
+#include "plan/chain_dp.h"
 
 namespace ckpt {
 
 namespace {
+
+// Chains up to this many blocks times candidates have every candidate checked by a dry run.
+constexpr int64_t kCheckAllBlocks = 20000;
+
+// The second dry step of `spec` (the optimizer state of the first exists), as the chain model
+// predicts it; no events are recorded (the peak and where it happens are all that is checked).
+Result<StepReport> dry_second_step(const ModelSpec& spec, DeviceKind kind) {
+    Allocator alloc(dry_backend(kind), 0);
+    Executor exec(spec, alloc);
+    StepOptions opts;
+    opts.record_events = false;
+    StepReport r;
+    for (int step = 0; step < 2; ++step) {
+        r = exec.step(opts);
+        if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
+    }
+    return r;
+}
 
 // The named sets a planner lists, in the order they are added (which decides, among equal
 // sets, the name shown first). The every:K family keeps, for each number of checkpointed
@@ -84,7 +105,10 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     }
     if (planner == PlannerKind::dp) {
         // The optimum under the budget, when one exists, joins the named sets.
-        if (Result<Plan> p = plan_optimal(*model, budget)) {
+        Result<Plan> p = plan_optimal(*model, budget);
+        // No set fits (out of memory) leaves the named sets; the planner's own limit is an error.
+        if (!p && p.error().kind != ErrorKind::out_of_memory) return p.error();
+        if (p) {
             if (auto same = same_set(p->checkpoint); same != t.candidates.end()) {
                 same->same_as.push_back("dp");
             } else {
@@ -95,24 +119,37 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
             }
         }
     }
-    for (PlanCandidate& c : t.candidates) {
-        ModelSpec s = spec;
-        apply_checkpoint_set(s, c.plan.checkpoint);
-        Result<StepReport> r = predict(s, 2, kind);  // the second step: optimizer state exists
-        if (!r) return Error{"predicting " + c.plan.planner + ": " + r.error().message, r.error().kind};
-        c.peak_tag = r->peak_tag;
-        // Not the user's doing: the engine disagrees with itself, a failure to report, not a plan.
-        if (r->peak_total != c.plan.predicted_peak)
-            return Error{"internal error: the chain model and the dry run disagree for " + c.plan.planner,
-                         ErrorKind::device};
-    }
+    for (PlanCandidate& c : t.candidates) c.peak_tag = model->peak_tag(c.plan.checkpoint);
     std::stable_sort(t.candidates.begin(), t.candidates.end(), [](const PlanCandidate& x, const PlanCandidate& y) {
         return x.plan.recompute_cost != y.plan.recompute_cost ? x.plan.recompute_cost < y.plan.recompute_cost
                                                               : x.plan.predicted_peak < y.plan.predicted_peak;
     });
     for (size_t i = 0; i < t.candidates.size() && t.chosen < 0; ++i)
         if (t.candidates[i].plan.fits) t.chosen = int(i);
-    if (t.chosen < 0) t.minimal_peak = minimal_peak(*model);
+    // The chain model is checked against a dry run of the executor: every candidate on a short
+    // chain, the chosen one (or the first) on a long one, where one dry run costs as much as the
+    // chain model did and a check per candidate would make planning quadratic.
+    const bool short_chain = int64_t(t.blocks) * int64_t(t.candidates.size()) <= kCheckAllBlocks;
+    for (size_t i = 0; i < t.candidates.size(); ++i) {
+        if (!short_chain && int(i) != std::max(t.chosen, 0)) continue;
+        PlanCandidate& c = t.candidates[i];
+        ModelSpec s = spec;
+        apply_checkpoint_set(s, c.plan.checkpoint);
+        Result<StepReport> r = dry_second_step(s, kind);
+        if (!r) return Error{"predicting " + c.plan.planner + ": " + r.error().message, r.error().kind};
+        // Not the user's doing: the engine disagrees with itself, a failure to report, not a plan.
+        const MemoryTag& a = r->peak_tag;
+        const MemoryTag& b = c.peak_tag;
+        if (r->peak_total != c.plan.predicted_peak || a.block != b.block || a.layer != b.layer ||
+            a.phase != b.phase || a.category != b.category)
+            return Error{"internal error: the chain model and the dry run disagree for " + c.plan.planner,
+                         ErrorKind::device};
+    }
+    if (t.chosen < 0) {
+        Result<int64_t> floor = minimal_peak_checked(*model);
+        if (!floor) return floor.error();
+        t.minimal_peak = *floor;
+    }
     return t;
 }
 

@@ -1,9 +1,9 @@
 // Reading and writing experiment files (experiment.h). The model part must be judged exactly as
 // a bare model file is, so it is not re-encoded: the document is parsed once to check its
-// syntax, then a small scanner finds the raw text of the "model" value and hands that text to
-// parse_model_spec. Duplicate keys inside it, sizes written as 1024.0, every message: the same
-// as the CLI gives for the model file on its own. The scanner also finds duplicate keys at the
-// top level and in "run", which a parsed document would have silently collapsed.
+// syntax and the file limits (json_reader.h: depth, values, duplicate keys anywhere, named by
+// their path), then a small scanner finds the raw text of the "model" value and hands that text
+// to parse_model_spec. Sizes written as 1024.0, every message: the same as the CLI gives for
+// the model file on its own.
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/experiment.h"
+#include "ckpt/printable.h"
 #include "io/files.h"
+#include "spec/json_reader.h"
 
 namespace ckpt {
 
@@ -26,7 +28,6 @@ using ordered_json = nlohmann::ordered_json;
 
 namespace {
 
-constexpr size_t kMaxFileBytes = size_t(64) << 20;  // as for model files
 constexpr int kMaxThreads = 4096;                   // as the CLI's --threads
 
 // ---- the raw-text scanner; it only ever runs on text nlohmann has accepted as JSON ---------
@@ -91,24 +92,9 @@ std::vector<Member> members(const std::string& t, size_t begin) {
     return out;
 }
 
-// The first key that appears twice among `ms`, or "".
-std::string duplicate_key(const std::vector<Member>& ms) {
-    std::set<std::string> seen;
-    for (const Member& m : ms)
-        if (!seen.insert(m.key).second) return m.key;
-    return {};
-}
-
-std::string duplicate_message(const std::string& path) {
-    return path + ": duplicate key (each key may appear once per object)";
-}
-
 // ---- the run settings ------------------------------------------------------------------------
 
-std::string shown(const json& v) {
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    return s.size() > 40 ? s.substr(0, 37) + "..." : s;
-}
+std::string shown(const json& v) { return json_shown(v); }
 
 // "cpu", "cuda" or "cuda:N": whether such a device exists here is for the run to say, so that a
 // file saved on a GPU machine still opens on a laptop.
@@ -118,13 +104,11 @@ bool device_syntax(const std::string& d) {
     return d.find_first_not_of("0123456789", 5) == std::string::npos;
 }
 
-Result<ExperimentRun> parse_run(const std::string& text, const Member& run_member, const json& run) {
+Result<ExperimentRun> parse_run(const json& run) {
     ExperimentRun out;
     if (!run.is_object()) return Error{"run: expected an object, got " + shown(run)};
-    if (std::string dup = duplicate_key(members(text, run_member.begin)); !dup.empty())
-        return Error{duplicate_message("run." + dup)};
     for (auto it = run.begin(); it != run.end(); ++it) {
-        const std::string path = "run." + it.key();
+        const std::string path = "run." + printable(it.key());
         const json& v = it.value();
         if (it.key() == "device") {
             if (!v.is_string() || !device_syntax(v.get<std::string>()))
@@ -159,34 +143,47 @@ Result<ExperimentRun> parse_run(const std::string& text, const Member& run_membe
 Result<Experiment> parse_experiment(const std::string& text) {
     // A bare model spec, or text that is not JSON at all: the model parser says what is wrong,
     // in the words it uses for model files.
-    auto bare = [&]() -> Result<Experiment> {
+    auto bare = [&]() -> Result<Experiment> {  // (reads the text a second time: still linear)
         Result<ModelSpec> spec = parse_model_spec(text);
         if (!spec) return spec.error();
         return Experiment{std::move(*spec), {}};
     };
-    const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.is_object() || !doc.contains("model")) return bare();
+    // Read once within the file limits (depth, values, duplicate keys anywhere, with the path:
+    // "model.blocks[0].layers[0].in: duplicate key"). A failure inside "model" is the model
+    // part's, at the value and with the message the bare model file would have (the wrapper's
+    // level and values are allowed on top); any other is the whole text's, as a model file's.
+    std::string failed_in;
+    Result<json> parsed = read_json(text, kExperimentJsonLimits, &failed_in);
+    if (!parsed) return failed_in == "model" ? parsed.error() : bare();
+    if (!parsed->is_object() || !parsed->contains("model")) {
+        *parsed = json();  // one document in memory at a time
+        return bare();
+    }
+    // What is needed of the document is taken out of it before the model is read again.
+    json model_value = std::move((*parsed)["model"]);
+    if (model_value.is_object()) model_value = json::object();  // read again from its text below
+    json run_value = parsed->contains("run") ? std::move((*parsed)["run"]) : json();
+    *parsed = json();
 
     // nlohmann skips a UTF-8 byte order mark; the scanner must too.
     const size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
     const std::vector<Member> top = members(text, start);
-    if (std::string dup = duplicate_key(top); !dup.empty()) return Error{duplicate_message(dup)};
     const Member* model = nullptr;
     const Member* run = nullptr;
     for (const Member& m : top) {
         if (m.key == "model") model = &m;
         else if (m.key == "run") run = &m;
-        else return Error{m.key + ": unknown key in an experiment (expected model, run)"};
+        else return Error{printable(m.key) + ": unknown key in an experiment (expected model, run)"};
     }
     if (!model) return Error{"model: the experiment's model could not be found"};  // cannot happen: doc has it
-    if (!doc.at("model").is_object()) return Error{"model: expected an object (a model spec), got " + shown(doc.at("model"))};
+    if (!model_value.is_object()) return Error{"model: expected an object (a model spec), got " + shown(model_value)};
 
     Experiment e;
     Result<ModelSpec> spec = parse_model_spec(text.substr(model->begin, model->end - model->begin));
     if (!spec) return Error{"model." + spec.error().message, spec.error().kind};
     e.spec = std::move(*spec);
     if (run) {
-        Result<ExperimentRun> r = parse_run(text, *run, doc.at("run"));
+        Result<ExperimentRun> r = parse_run(run_value);
         if (!r) return r.error();
         e.run = *r;
     }
@@ -194,7 +191,7 @@ Result<Experiment> parse_experiment(const std::string& text) {
 }
 
 Result<Experiment> load_experiment(const std::string& path) {
-    Result<std::string> text = read_text_file(path, kMaxFileBytes, "experiment or model file");
+    Result<std::string> text = read_text_file(path, kMaxModelFileBytes, "experiment or model file");
     if (!text) return text.error();
     Result<Experiment> e = parse_experiment(*text);
     if (!e) return Error{path + ": " + e.error().message, e.error().kind};

@@ -13,7 +13,6 @@
 #include <functional>
 #include <limits>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -22,8 +21,10 @@
 
 #include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
-#include "io/files.h"
 #include "ckpt/names.h"
+#include "ckpt/printable.h"
+#include "io/files.h"
+#include "spec/json_reader.h"
 
 namespace ckpt {
 
@@ -36,10 +37,7 @@ namespace {
 // tensor may have more than 2^40 elements (4 TiB of f32), so rows * features never overflows.
 constexpr int64_t kMaxDim = 2147483647;           // 2^31 - 1
 constexpr int64_t kMaxElements = int64_t(1) << 40;
-constexpr int kMaxRepeat = 100000;
-constexpr size_t kMaxBlocks = 100000;  // after expanding "repeat"
 constexpr size_t kMaxInputDims = 8;
-constexpr size_t kMaxFileBytes = size_t(64) << 20;
 
 struct SpecError {
     std::string message;
@@ -59,26 +57,7 @@ std::string num(double v) {
     return buf;
 }
 
-// "[json.exception.parse_error.101] parse error at line 3, column 1: ..." -> "at line 3, ...",
-// on one line.
-std::string nlohmann_reason(const std::exception& e) {
-    std::string what = e.what();
-    if (what.rfind("[json.exception.", 0) == 0) {
-        const auto close = what.find("] ");
-        if (close != std::string::npos) what = what.substr(close + 2);
-    }
-    if (what.rfind("parse error ", 0) == 0) what = what.substr(12);
-    for (char& c : what)
-        if (c == '\n' || c == '\r') c = ' ';
-    return what;
-}
-
-// How a JSON value looks in a message: short, one line.
-std::string shown(const json& v) {
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (s.size() > 40) s = s.substr(0, 37) + "...";
-    return s;
-}
+std::string shown(const json& v) { return json_shown(v); }
 
 // Product a * b, or -1 when it would pass kMaxElements (a, b >= 0).
 int64_t capped_product(int64_t a, int64_t b) {
@@ -218,6 +197,10 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
     if (s.blocks.size() > kMaxBlocks)
         fail("blocks", std::to_string(s.blocks.size()) + " blocks, at most " + std::to_string(kMaxBlocks) +
                            " are supported");
+    size_t layers = 0;
+    for (const BlockSpec& b : s.blocks) layers += b.layers.size();
+    if (layers > kMaxLayers)
+        fail("blocks", std::to_string(layers) + " layers, at most " + std::to_string(kMaxLayers) + " are supported");
     if (s.loss != LossType::mse && s.loss != LossType::cross_entropy) fail("loss", "unknown loss");
     if (enum_name(s.precision) == "unknown") fail("precision", "unknown precision");
     const OptimizerType ot = s.optimizer.type;
@@ -233,67 +216,6 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
 }
 
 // ---- JSON reading -------------------------------------------------------------------------
-
-// Tracks the path of the value being parsed so a duplicate key can be named exactly. nlohmann
-// keeps the last of two equal keys silently; a spec with "in" twice is almost surely a mistake.
-class DuplicateKeyFinder {
-public:
-    std::string error;
-
-    bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
-        switch (event) {
-        case json::parse_event_t::object_start:
-            next_element();
-            stack_.push_back({true, {}, -1, {}});
-            break;
-        case json::parse_event_t::array_start:
-            next_element();
-            stack_.push_back({false, {}, -1, {}});
-            break;
-        case json::parse_event_t::object_end:
-        case json::parse_event_t::array_end:
-            if (!stack_.empty()) stack_.pop_back();
-            break;
-        case json::parse_event_t::key:
-            if (!stack_.empty() && parsed.is_string()) {
-                Frame& f = stack_.back();
-                f.key = parsed.get<std::string>();
-                if (!f.keys.insert(f.key).second && error.empty())
-                    error = path() + ": duplicate key (each key may appear once per object)";
-            }
-            break;
-        case json::parse_event_t::value:
-            next_element();
-            break;
-        }
-        return true;
-    }
-
-private:
-    struct Frame {
-        bool object;
-        std::string key;
-        int64_t index;
-        std::set<std::string> keys;
-    };
-    std::vector<Frame> stack_;
-
-    void next_element() {
-        if (!stack_.empty() && !stack_.back().object) ++stack_.back().index;
-    }
-    std::string path() const {
-        std::string p;
-        for (const Frame& f : stack_) {
-            if (f.object) {
-                if (f.key.empty() && &f != &stack_.back()) continue;
-                p += (p.empty() ? "" : ".") + f.key;
-            } else {
-                p += "[" + std::to_string(f.index) + "]";
-            }
-        }
-        return p;
-    }
-};
 
 const char* type_word(const json& v) {
     switch (v.type()) {
@@ -321,7 +243,7 @@ void check_keys(const json& obj, const std::string& path, const std::vector<std:
         if (ok) continue;
         std::string list;
         for (size_t i = 0; i < allowed.size(); ++i) list += (i ? ", " : "") + allowed[i];
-        fail((path.empty() ? "" : path + ".") + it.key(), "unknown key in " + what + " (expected " + list + ")");
+        fail((path.empty() ? "" : path + ".") + printable(it.key()), "unknown key in " + what + " (expected " + list + ")");
     }
 }
 
@@ -479,6 +401,7 @@ ModelSpec parse_document(const json& root) {
     if (blocks.empty()) fail("blocks", "needs at least one block");
     // Expanded block index -> (JSON index, copy) so shape errors point into the file.
     std::vector<std::pair<size_t, int>> origin;
+    size_t layer_total = 0;  // after "repeat", checked before a block is copied
     for (size_t bi = 0; bi < blocks.size(); ++bi) {
         const std::string path = "blocks[" + std::to_string(bi) + "]";
         const json& bj = blocks[bi];
@@ -507,10 +430,16 @@ ModelSpec parse_document(const json& root) {
         const json& layers = require(bj, path, "layers");
         if (!layers.is_array()) fail(path + ".layers", std::string("expected an array of layers, got ") + type_word(layers));
         if (layers.empty()) fail(path + ".layers", "a block needs at least one layer");
-        for (size_t li = 0; li < layers.size(); ++li)
-            b.layers.push_back(parse_layer(layers[li], path + ".layers[" + std::to_string(li) + "]"));
+        // The copies are counted before a layer is read or a block copied.
         if (s.blocks.size() + size_t(repeat) > kMaxBlocks)
             fail(path + ".repeat", "the model expands to more than " + std::to_string(kMaxBlocks) + " blocks");
+        layer_total += layers.size() * size_t(repeat);  // layers < 4 * 10^6 values, repeat <= 10^5: no overflow
+        if (layer_total > kMaxLayers)
+            fail(repeat > 1 ? path + ".repeat" : path + ".layers",
+                 "the model expands to " + std::to_string(layer_total) + " layers by this block, more than the limit of " +
+                     std::to_string(kMaxLayers));
+        for (size_t li = 0; li < layers.size(); ++li)
+            b.layers.push_back(parse_layer(layers[li], path + ".layers[" + std::to_string(li) + "]"));
         for (int64_t r = 0; r < repeat; ++r) {
             BlockSpec copy = b;
             if (repeat > 1) copy.name += "." + std::to_string(r);
@@ -551,29 +480,21 @@ int64_t ModelSpec::output_features() const {
 }
 
 Result<ModelSpec> parse_model_spec(const std::string& json_text) {
-    DuplicateKeyFinder dups;
-    json root;
+    Result<json> root = read_json(json_text, kModelJsonLimits);
+    if (!root) return root.error();
     try {
-        root = json::parse(json_text, std::ref(dups), /*allow_exceptions=*/true, /*ignore_comments=*/false);
-    } catch (const json::parse_error& e) {
-        if (!dups.error.empty()) return Error{dups.error};
-        return Error{"invalid JSON " + nlohmann_reason(e)};
-    } catch (const std::exception& e) {
-        if (!dups.error.empty()) return Error{dups.error};
-        return Error{"invalid JSON: " + nlohmann_reason(e)};
-    }
-    if (!dups.error.empty()) return Error{dups.error};
-    try {
-        return parse_document(root);
+        return parse_document(*root);
     } catch (const SpecError& e) {
         return Error{e.message};
     } catch (const json::exception& e) {
-        return Error{"invalid model: " + nlohmann_reason(e)};
+        return Error{"invalid model: " + json_error_reason(e)};
+    } catch (const std::bad_alloc&) {
+        return Error{"out of memory while reading the model", ErrorKind::out_of_memory};
     }
 }
 
 Result<ModelSpec> load_model_spec(const std::string& path) {
-    Result<std::string> text = read_text_file(path, kMaxFileBytes, "model file");
+    Result<std::string> text = read_text_file(path, kMaxModelFileBytes, "model file");
     if (!text) return text.error();
     Result<ModelSpec> spec = parse_model_spec(*text);
     if (!spec) return Error{path + ": " + spec.error().message, spec.error().kind};

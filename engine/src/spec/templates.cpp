@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/layer_traits.h"
+#include "ckpt/printable.h"
 #include "ckpt/templates.h"
 #include "ckpt/units.h"
 #include "io/files.h"
+#include "spec/json_reader.h"
 
 namespace ckpt {
 
@@ -22,6 +24,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr size_t kMaxConfigBytes = size_t(4) << 20;  // configs are a few KiB
+constexpr JsonLimits kConfigJsonLimits{kMaxJsonDepth, 100000, "config files"};
 
 LayerSpec linear(int64_t in, int64_t out, bool bias = true) {
     LayerSpec l;
@@ -278,9 +281,9 @@ struct Config {
     }
     int64_t integer(const char* key) const {
         const json* v = find(key);
-        if (!v) throw Error{"config.json (" + arch + "): missing field \"" + key + "\""};
+        if (!v) throw Error{"config.json (" + printable(arch) + "): missing field \"" + key + "\""};
         if (!v->is_number_integer() || v->get<int64_t>() < 1 || v->get<int64_t>() > 2147483647)
-            throw Error{"config.json: \"" + std::string(key) + "\" must be a positive integer, got " + v->dump()};
+            throw Error{"config.json: \"" + std::string(key) + "\" must be a positive integer, got " + json_shown(*v)};
         return v->get<int64_t>();
     }
     int64_t integer_or(const char* key, int64_t fallback) const { return find(key) ? integer(key) : fallback; }
@@ -288,26 +291,26 @@ struct Config {
         const json* v = find(key);
         if (!v) return fallback;
         if (!v->is_number() || !(v->get<double>() > 0) || !std::isfinite(v->get<double>()))
-            throw Error{"config.json: \"" + std::string(key) + "\" must be a positive number, got " + v->dump()};
+            throw Error{"config.json: \"" + std::string(key) + "\" must be a positive number, got " + json_shown(*v)};
         return v->get<double>();
     }
     double probability_or(const char* key, double fallback) const {
         const json* v = find(key);
         if (!v) return fallback;
         if (!v->is_number() || !(v->get<double>() >= 0 && v->get<double>() < 1))
-            throw Error{"config.json: \"" + std::string(key) + "\" must be a probability in [0, 1), got " + v->dump()};
+            throw Error{"config.json: \"" + std::string(key) + "\" must be a probability in [0, 1), got " + json_shown(*v)};
         return v->get<double>();
     }
     bool flag_or(const char* key, bool fallback) const {
         const json* v = find(key);
         if (!v) return fallback;
-        if (!v->is_boolean()) throw Error{"config.json: \"" + std::string(key) + "\" must be true or false, got " + v->dump()};
+        if (!v->is_boolean()) throw Error{"config.json: \"" + std::string(key) + "\" must be true or false, got " + json_shown(*v)};
         return v->get<bool>();
     }
     std::string text_or(const char* key, const std::string& fallback) const {
         const json* v = find(key);
         if (!v) return fallback;
-        if (!v->is_string()) throw Error{"config.json: \"" + std::string(key) + "\" must be a string, got " + v->dump()};
+        if (!v->is_string()) throw Error{"config.json: \"" + std::string(key) + "\" must be a string, got " + json_shown(*v)};
         return v->get<std::string>();
     }
 };
@@ -329,7 +332,7 @@ std::string architecture_of(const json& j) {
 ModelSpec import_gpt2(const Config& c, int64_t batch, int64_t seq, std::string* note) {
     const std::string act = c.text_or("activation_function", "gelu_new");
     if (act != "gelu_new" && act != "gelu_pytorch_tanh" && act != "gelu")
-        throw Error{"config.json: activation_function \"" + act + "\" is not supported (gelu_new)"};
+        throw Error{"config.json: activation_function \"" + printable(act) + "\" is not supported (gelu_new)"};
     if (act == "gelu") *note += " activation_function gelu (erf) computed with the tanh approximation;";
     Gpt2Shape g;
     g.vocab = c.integer("vocab_size");
@@ -354,7 +357,7 @@ ModelSpec import_gpt2(const Config& c, int64_t batch, int64_t seq, std::string* 
 
 ModelSpec import_llama(const Config& c, int64_t batch, int64_t seq, std::string* note) {
     const std::string act = c.text_or("hidden_act", "silu");
-    if (act != "silu") throw Error{"config.json: hidden_act \"" + act + "\" is not supported (silu, for SwiGLU)"};
+    if (act != "silu") throw Error{"config.json: hidden_act \"" + printable(act) + "\" is not supported (silu, for SwiGLU)"};
     LlamaShape g;
     g.vocab = c.integer("vocab_size");
     g.d = c.integer("hidden_size");
@@ -400,12 +403,16 @@ ModelSpec import_llama(const Config& c, int64_t batch, int64_t seq, std::string*
 Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, int64_t seq) {
     if (batch < 1) return Error{"--batch must be at least 1, got " + std::to_string(batch)};
     if (seq < 1) return Error{"--seq must be at least 1, got " + std::to_string(seq)};
-    json j;
-    try {
-        j = json::parse(json_text);
-    } catch (const json::parse_error& e) {
-        return Error{"config.json: not valid JSON (" + std::string(e.what()) + ")"};
+    // Read within bounds (nesting, values, duplicate keys): a value nested a million deep must
+    // not reach a recursive walk, and nothing is echoed unbounded or unprintable.
+    Result<json> parsed = read_json(json_text, kConfigJsonLimits);
+    if (!parsed) {
+        const std::string& m = parsed.error().message;  // "invalid JSON at line 1, ..." or a limit
+        if (m.rfind("invalid JSON", 0) == 0)
+            return Error{"config.json: not valid JSON (" + m.substr(m.find_first_not_of(" :", 12)) + ")"};
+        return Error{"config.json: " + m, parsed.error().kind};
     }
+    const json& j = *parsed;
     if (!j.is_object()) return Error{"config.json: the top level must be an object"};
     try {
         Config c{j, architecture_of(j)};
@@ -416,20 +423,23 @@ Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, 
         } else if (c.arch == "llama" || c.arch == "mistral" || c.arch == "qwen2") {
             s = import_llama(c, batch, seq, &note);
         } else {
-            return Error{"config.json: architecture \"" + c.arch +
+            return Error{"config.json: architecture \"" + printable(c.arch) +
                          "\" is not supported (gpt2, llama, mistral, qwen2)"};
         }
         s.name = c.text_or("_name_or_path", c.arch);
         if (s.name.empty()) s.name = c.arch;
-        const int64_t params = parameter_count(s);
-        s.description = "Imported from a " + c.arch + " config.json: " + format_count(params) + " parameters, batch " +
-                        std::to_string(batch) + " x " + std::to_string(seq) + " tokens." +
-                        (note.empty() ? "" : " Note:" + note.substr(0, note.size() - 1) + ".");
-        return validated(std::move(s), "config.json");
+        // Validated before counting: the shape checks bound every tensor, so the count cannot
+        // overflow (UBSan caught 6e9 x 2e9 when the count came first).
+        Result<ModelSpec> v = validated(std::move(s), "config.json");
+        if (!v) return v;
+        v->description = "Imported from a " + c.arch + " config.json: " + format_count(parameter_count(*v)) +
+                         " parameters, batch " + std::to_string(batch) + " x " + std::to_string(seq) + " tokens." +
+                         (note.empty() ? "" : " Note:" + note.substr(0, note.size() - 1) + ".");
+        return v;
     } catch (const Error& e) {
         return e;
     } catch (const json::exception& e) {
-        return Error{"config.json: " + std::string(e.what())};
+        return Error{"config.json: " + json_error_reason(e)};
     }
 }
 

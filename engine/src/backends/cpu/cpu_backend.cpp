@@ -20,6 +20,21 @@
 #include "backends/host_clock.h"
 #include "core/philox.h"
 
+// Under AddressSanitizer (CKPT_SANITIZE, the fuzzer) an allocation the system refuses must come
+// back as a null pointer, as it does from the C library, so that it is an out-of-memory error
+// (exit 3) and not a sanitizer abort (exit 1). ASAN_OPTIONS still overrides this default.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CKPT_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define CKPT_ASAN 1
+#endif
+#ifdef CKPT_ASAN
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+#endif
+
 namespace ckpt {
 namespace {
 
@@ -29,8 +44,15 @@ constexpr float kGeluC = 0.044715f;
 
 class CpuBackend final : public Backend {
 public:
+    // The one backend lives until exit; its cache goes back to the system then, so a leak
+    // checker sees every buffer freed whether or not a session ever trimmed it.
+    ~CpuBackend() override { trim(); }
+
     std::string name() const override {
-        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS)";
+        // OpenBLAS says which thread pool it was built for; the OpenMP one shares the engine's.
+        const int pool = openblas_get_parallel();
+        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS" +
+               (pool == 2 ? ", one OpenMP pool)" : pool == 1 ? " with its own pthreads pool)" : ", sequential)");
     }
     DeviceKind kind() const override { return DeviceKind::cpu; }
     Clock& clock() override { return clock_; }
