@@ -4,6 +4,7 @@
 // and running are engine calls, and an engine error's kind decides the exit code (cli.h);
 // every error is one line on stderr.
 #include "cli.h"
+#include "cli_progress.h"
 
 #include <unistd.h>
 
@@ -417,13 +418,22 @@ int cmd_run(const std::vector<std::string>& argv) {
 
     g_stop = false;
     std::signal(SIGINT, on_interrupt);
+    // Progress for long steps on a terminal; the prediction's event count says how far a step is.
+    std::FILE* progress_out = ProgressLine::stream_for(quiet);
+    int64_t expected_events = 0;
+    if (progress_out)
+        if (auto p = ckpt::predict((*session)->spec(), 1, device->kind)) expected_events = int64_t(p->events.size());
+    ProgressLine progress(progress_out, steps, int((*session)->spec().blocks.size()), expected_events);
     ckpt::StepReport last;
     for (int s = 1; s <= steps; ++s) {
         ckpt::StepOptions opts;
         opts.stop = &g_stop;
+        opts.sink = &progress;
+        progress.begin_step(s);
         opts.record_events = true;  // the files describe the last step, or the one that failed
         opts.capture_tensors = s == steps && !out.tensors.empty();
         last = (*session)->step(opts);
+        progress.end_step();
         if (last.status != ckpt::StepStatus::ok) break;
         if (steps > 1 && !quiet)
             std::fprintf(stderr, "step %d/%d  loss %.6g  %s  peak %s\n", s, steps, last.loss,

@@ -12,6 +12,8 @@
 
 #include "malformed_cases.h"
 
+#include "app/cli_progress.h"
+
 #include "ckpt/experiment.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
@@ -128,6 +130,41 @@ class TestCli : public QObject {
 
 private slots:
     void initTestCase() { QVERIFY2(QFileInfo(kBinary).isExecutable(), qPrintable(kBinary)); }
+
+    // The progress line of long steps (shown only on a terminal): where the step is and how far.
+    void progressLineSaysWhereTheStepIs() {
+        using std::chrono::milliseconds;
+        std::FILE* f = std::tmpfile();
+        QVERIFY(f);
+        {
+            cli::ProgressLine line(f, 2, 3, 4, milliseconds(0), milliseconds(0));
+            line.begin_step(1);
+            ckpt::MemoryEvent e;
+            e.tag.phase = ckpt::Phase::backward;
+            e.tag.block = 1;
+            line.on_memory(e);
+            QVERIFY(line.shown());
+            line.end_step();
+        }
+        // A short step prints nothing; a silent line (not a terminal, or --quiet) neither.
+        {
+            cli::ProgressLine line(f, 1, 3, 4);
+            line.begin_step(1);
+            line.on_memory(ckpt::MemoryEvent{});
+            QVERIFY(!line.shown());
+            cli::ProgressLine silent(nullptr, 1, 3, 4, milliseconds(0), milliseconds(0));
+            silent.begin_step(1);
+            silent.on_memory(ckpt::MemoryEvent{});
+            QVERIFY(!silent.shown());
+        }
+        std::rewind(f);
+        char buf[256] = {};
+        const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        const QByteArray out(buf, qsizetype(n));
+        QVERIFY2(out.startsWith("\r\033[Kstep 1/2: backward, block 2/3  25%  0.0 s"), out.constData());
+        QVERIFY(out.endsWith("\r\033[K"));  // the line is cleared before the summary
+    }
 
     void malformedModel_data() {
         QTest::addColumn<QString>("file");

@@ -330,6 +330,29 @@ private slots:
         QVERIFY(w.windowTitle().contains(QLatin1String("run.json")));
     }
 
+    void progressBarSaysWhereTheStepIs() {
+        MainWindow w;
+        w.show();
+        QCOMPARE(w.loadPreset(QStringLiteral("lesson1_activations")), QString());
+        QTRY_VERIFY_WITH_TIMEOUT(w.prediction().ok(), 30000);  // the estimate counts the prediction's events
+        QSignalSpy shown(&w, &MainWindow::resultShown);
+        QStringList seen;
+        QTimer poll;
+        poll.setInterval(1);
+        connect(&poll, &QTimer::timeout, &w, [&] {
+            if (w.progressBar()->isVisible() && !seen.contains(w.progressBar()->format())) seen << w.progressBar()->format();
+        });
+        poll.start();
+        w.runSteps(1);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.size() >= 1, 60000);
+        poll.stop();
+        bool phaseAndBlock = false;
+        for (const QString& f : seen)
+            if (f.contains(QLatin1String("block")) && f.contains(QLatin1Char('%'))) phaseAndBlock = true;
+        QVERIFY2(phaseAndBlock, qPrintable(seen.join(QLatin1String(" | "))));
+        QTRY_VERIFY_WITH_TIMEOUT(!w.progressBar()->isVisible(), 30000);
+    }
+
 private:
     QTemporaryDir settingsDir_;
 };

@@ -111,7 +111,7 @@ private slots:
     }
 
     void staysResponsiveWhileItPlansAndParses() {
-        const int blocks = qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") > 0 ? qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") : 1500;
+        const int blocks = qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") > 0 ? qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") : 20000;
         const ckpt::ModelSpec spec = longChain(blocks);
         QTemporaryDir dir;
         const QString path = dir.filePath("chain.json");

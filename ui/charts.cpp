@@ -206,7 +206,12 @@ void setupCommonStyle(QCustomPlot* plot) {
     // Without a minimum of its own a chart asks for its whole legend's width in one row, and the
     // window could not shrink below 1,600 px; the legends wrap instead.
     plot->setMinimumSize(280, 150);
-    if (!plot->findChild<PaletteWatcher*>()) new PaletteWatcher(plot);
+    // A property, not findChild: the watcher has no Q_OBJECT, so findChild<PaletteWatcher*> would
+    // take any child object for it and the chart would never follow the palette.
+    if (!plot->property("ckptPaletteWatched").toBool()) {
+        plot->setProperty("ckptPaletteWatched", true);
+        new PaletteWatcher(plot);
+    }
     applyChartPalette(plot, plot->palette());
 }
 

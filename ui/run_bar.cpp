@@ -23,6 +23,11 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
                                                            humanBytes(d.total_bytes)),
                          QString::fromStdString(d.id()));
     device_->setToolTip(tr("Where the steps run: the CPU, or a CUDA GPU when this build has one."));
+    // A CPU's full name is long: the box shows its start (the list shows all of it), so Stop
+    // and Pin stay on a 1366-pixel screen.
+    device_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    device_->setMinimumContentsLength(16);
+    for (int i = 0; i < device_->count(); ++i) device_->setItemData(i, device_->itemText(i), Qt::ToolTipRole);
     batch_ = new QSpinBox(this);
     batch_->setRange(1, 1 << 20);
     batch_->setToolTip(tr("Batch size: activations grow in proportion to it; parameters do not."));
