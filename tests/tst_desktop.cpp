@@ -294,6 +294,30 @@ private slots:
         QVERIFY2(std::abs(box[3].toDouble() - 141.7) < 1.0, box[3].constData());
     }
 
+    void exportAllChartsToAFolder() {
+        MainWindow w;
+        w.show();
+        QTemporaryDir dir;
+        ExportOptions o;
+        o.widthPx = 640;
+        o.heightPx = 400;
+        o.dpi = 96;
+        QStringList written;
+        QCOMPARE(w.exportAllCharts(dir.path(), QStringLiteral("png"), o, &written), QString());
+        QCOMPARE(written.size(), 6);
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files), [] {
+            QStringList n = MainWindow::chartFileNames(QStringLiteral("png"));
+            n.sort();
+            return n;
+        }());
+        for (const QString& f : written) {
+            const QImage png(f);
+            QCOMPARE(png.size(), QSize(640, 400));
+            QCOMPARE(qRound(png.dotsPerMeterX() * 0.0254), 96);
+        }
+        QVERIFY(!w.exportAllCharts(dir.filePath("missing"), QStringLiteral("png"), o).isEmpty());
+    }
+
     void openRunDrawsTheLiveRun() {
         QTemporaryDir dir;
         const QString report = dir.filePath("run.json");
