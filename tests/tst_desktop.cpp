@@ -8,6 +8,7 @@
 #include <QDropEvent>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QTemporaryDir>
@@ -15,6 +16,7 @@
 #include <QtTest>
 #include <qcustomplot.h>
 
+#include "ckpt/recorded_run.h"
 #include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
 #include "ui/file_loading.h"
@@ -375,6 +377,34 @@ private slots:
             if (f.contains(QLatin1String("block")) && f.contains(QLatin1Char('%'))) phaseAndBlock = true;
         QVERIFY2(phaseAndBlock, qPrintable(seen.join(QLatin1String(" | "))));
         QTRY_VERIFY_WITH_TIMEOUT(!w.progressBar()->isVisible(), 30000);
+    }
+
+    // A report from `checkpointlab run --report` (as on a headless GPU server) opens with its step.
+    void openRunFromTheCommandLine() {
+        QTemporaryDir dir;
+        QProcess cli;
+        cli.setWorkingDirectory(dir.path());
+        cli.start(QStringLiteral(CKPT_BINARY_DIR "/app/checkpointlab"),
+                  {QStringLiteral("run"), QStringLiteral("lesson1_activations"), QStringLiteral("--steps"), QStringLiteral("2"),
+                   QStringLiteral("--report"), QStringLiteral("r.json"), QStringLiteral("--quiet")});
+        QVERIFY(cli.waitForFinished(120000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+        const auto recorded = ckpt::load_recorded_run(QFile::encodeName(dir.filePath("r.json")).toStdString());
+        QVERIFY(recorded);
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::fileOpened);
+        w.openFile(dir.filePath("r.json"), FileKind::run);
+        QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 30000);
+        QCOMPARE(fileOpenedError(opened), QString());
+        QCOMPARE(w.shownResult().step, 2);
+        QVERIFY(w.stackModel()->spec() == recorded->spec);
+        QCOMPARE(w.timeline()->mode(), TimelineChart::Mode::measured);
+        QCOMPARE(w.timeline()->plottedPeak(), qint64(recorded->report.peak_total));
+        QCOMPARE(w.timeline()->pointCount(), int(recorded->report.events.size()) + 1);
+        QCOMPARE(w.charts()->history()->graph(0)->dataCount(), 1);
+        QVERIFY(!w.isModified());
+        QVERIFY(w.recentFiles().contains(QFileInfo(dir.filePath("r.json")).absoluteFilePath()));
     }
 
 private:
