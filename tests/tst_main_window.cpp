@@ -63,6 +63,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult& r = w_->lastResult();
         QVERIFY(r.report);
         QCOMPARE(r.report->status, ckpt::StepStatus::ok);
@@ -176,6 +177,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun(QStringLiteral("first"));
         QTemporaryDir dir;
         using C = MainWindow::Chart;
@@ -282,6 +284,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QVERIFY(w_->lastResult().report->peak_total <= budget);
         // Too small: the error names the smallest budget that can work.
         const QString err = planAndWait(plan, QString::number(lo - 1), QStringLiteral("dp"));

@@ -112,6 +112,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult& r = w_->lastResult();
         QVERIFY(r.predicted);
         QCOMPARE(w_->timeline()->mode(), TimelineChart::Mode::measured);
@@ -133,6 +134,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QSignalSpy predicted(w_.get(), &MainWindow::predictionShown);
         LayerStackModel* m = w_->stackModel();
         if (edit == QLatin1String("tick")) m->setCheckpoint(2, false);
@@ -155,6 +157,7 @@ private slots:
         // Running the edited stack compares it with its own prediction.
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QVERIFY2(w_->summary()->text().contains(QLatin1String("equals the prediction")), qPrintable(w_->summary()->text()));
     }
 
@@ -162,6 +165,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult r = w_->lastResult();
         QSignalSpy predicted(w_.get(), &MainWindow::predictionShown);
         w_->stackModel()->setCheckpointAll(false);
@@ -230,6 +234,7 @@ private slots:
         // The next step takes the stopped one's number.
         w_->runSteps(1);
         QVERIFY(shown.wait(120000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().step, first.step + 1);
     }
 
@@ -240,7 +245,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(2);
         for (int i = 0; i < 2; ++i) {
-            QVERIFY(shown.wait(60000));
+            QTRY_VERIFY_WITH_TIMEOUT(shown.size() >= i + 1, 60000);  // step 2 may land while step 1 is checked
             QCOMPARE(w_->lastResult().report->checkpointed_blocks(), 0);
             const QString s = w_->summary()->text();
             QVERIFY2(!s.contains(QLatin1String("overhead")), qPrintable(s));
@@ -255,6 +260,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult first = w_->lastResult();
         QCOMPARE(first.step, 1);
         QVERIFY(first.warmup);
@@ -264,6 +270,7 @@ private slots:
         // A second press continues the same training: step 2, no warm-up, an overhead figure.
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult second = w_->lastResult();
         QCOMPARE(second.step, 2);
         QVERIFY(!second.warmup);
@@ -291,6 +298,7 @@ private slots:
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().step, 1);
         QVERIFY(w_->lastResult().warmup);
     }
@@ -364,6 +372,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().report->status, ckpt::StepStatus::ok);
         QVERIFY(w_->lastResult().report->peak_total <= (int64_t(10) << 20));
     }
@@ -387,6 +396,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         for (QCustomPlot* p : {w_->charts()->history(), w_->charts()->comparison()}) {
             QVERIFY(!isEmptyShown(p));
             QVERIFY(p->xAxis->visible() && p->yAxis->visible());
@@ -447,10 +457,12 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun();
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun();
         const QStringList names = w_->charts()->pinNames();
         QCOMPARE(names.size(), 2);

@@ -1,6 +1,7 @@
 // The memory timeline (see timeline_chart.h).
 #include "ui/timeline_chart.h"
 
+#include <QFontMetrics>
 #include <QHelpEvent>
 #include <QToolTip>
 #include <algorithm>
@@ -423,11 +424,22 @@ void TimelineChart::drawAnnotations() {
     setInk(dot, Ink::text);
     auto* label = new QCPItemText(this);
     label->position->setCoords(tp, double(r.peak_total));
-    const bool right = tp > xAxis->range().center();
-    label->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignBottom);
     label->setPadding(QMargins(6, 0, 6, 4));
     label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
     label->setFont(smallFont(font(), 9, true));
+    // The side with room for the whole text (a narrow chart on a laptop cut it at the edge):
+    // to the right if it fits there, else to the left, else centred on the peak.
+    {
+        const QRect area = axisRect()->rect();
+        const double px = xAxis->coordToPixel(tp);
+        const int textWidth = QFontMetrics(label->font()).horizontalAdvance(label->text()) + 12;
+        const bool fitsRight = px + textWidth <= area.right(), fitsLeft = px - textWidth >= area.left();
+        const bool preferRight = tp <= xAxis->range().center();
+        const Qt::Alignment side = (preferRight && fitsRight) || (fitsRight && !fitsLeft) ? Qt::AlignLeft
+                                   : fitsLeft                                            ? Qt::AlignRight
+                                                                                         : Qt::AlignHCenter;
+        label->setPositionAlignment(side | Qt::AlignBottom);
+    }
     setInk(label, Ink::text);
 
     if (predicted && uncheckedPeak_ > 0 && uncheckedPeak_ != r.peak_total)
