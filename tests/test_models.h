@@ -185,6 +185,74 @@ inline ckpt::ModelSpec llama(int64_t vocab, int64_t d, int64_t heads, int64_t kv
     return s;
 }
 
+// ---- image models ----------------------------------------------------------------------
+
+inline ckpt::LayerSpec conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1, int64_t padding = 0,
+                            bool bias = false, int64_t groups = 1) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::conv2d;
+    l.in = in;
+    l.out = out;
+    l.kernel = kernel;
+    l.stride = stride;
+    l.padding = padding;
+    l.bias = bias;
+    l.groups = groups;
+    return l;
+}
+inline ckpt::LayerSpec batchnorm(int64_t channels) {
+    ckpt::LayerSpec l;
+    l.type = ckpt::LayerType::batchnorm2d;
+    l.dim = channels;
+    return l;
+}
+inline ckpt::LayerSpec pool(ckpt::LayerType t, int64_t kernel = 0, int64_t stride = 0, int64_t padding = 0) {
+    ckpt::LayerSpec l;
+    l.type = t;
+    l.kernel = kernel;
+    l.stride = stride;
+    l.padding = padding;
+    return l;
+}
+
+// ResNet's basic block: [conv3x3 (stride s), BN, ReLU, conv3x3, BN] + shortcut, then ReLU; the
+// shortcut is the identity, or [conv1x1 stride s, BN] where the shape changes.
+inline ckpt::BlockSpec basic_block(const std::string& name, int64_t in, int64_t out, int64_t stride) {
+    ckpt::BlockSpec b{name,
+                      {conv(in, out, 3, stride, 1), batchnorm(out), act(ckpt::LayerType::relu), conv(out, out, 3, 1, 1),
+                       batchnorm(out)},
+                      true,
+                      false};
+    if (stride != 1 || in != out) b.shortcut = {conv(in, out, 1, stride), batchnorm(out)};
+    b.post = {act(ckpt::LayerType::relu)};
+    return b;
+}
+
+// A CIFAR-shaped ResNet on (B, 3, S, S) images: a stem [conv3x3 3->w0, BN, ReLU], one basic
+// block per width (the first at stride 1, the others at stride 2 with a projection shortcut),
+// a head [global average pool, flatten, Linear -> classes]; cross-entropy, SGD with momentum.
+inline ckpt::ModelSpec resnet(int64_t B, int64_t S, std::vector<int64_t> widths = {8, 16}, int64_t classes = 10) {
+    ckpt::ModelSpec s;
+    s.name = "resnet";
+    s.input_shape = {B, 3, S, S};
+    s.loss = ckpt::LossType::cross_entropy;
+    s.optimizer.type = ckpt::OptimizerType::sgd;
+    s.optimizer.lr = 0.05;
+    s.optimizer.momentum = 0.9;
+    s.seed = 9;
+    s.blocks.push_back({"stem", {conv(3, widths[0], 3, 1, 1), batchnorm(widths[0]), act(ckpt::LayerType::relu)}, false, false});
+    int64_t c = widths[0];
+    for (size_t i = 0; i < widths.size(); ++i) {
+        s.blocks.push_back(basic_block("stage" + std::to_string(i), c, widths[i], i == 0 ? 1 : 2));
+        c = widths[i];
+    }
+    s.blocks.push_back({"head",
+                        {pool(ckpt::LayerType::global_avgpool), act(ckpt::LayerType::flatten), linear(c, classes)},
+                        false,
+                        false});
+    return s;
+}
+
 inline ckpt::ModelSpec with_checkpoints(ckpt::ModelSpec s, const std::vector<bool>& flags) {
     for (size_t b = 0; b < s.blocks.size() && b < flags.size(); ++b) s.blocks[b].checkpoint = flags[b];
     return s;

@@ -19,6 +19,7 @@
 // names the reason.
 #include <QtTest>
 
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,6 +28,7 @@
 #include <type_traits>
 
 #include "backends/backend.h"
+#include "ckpt/layer_traits.h"
 #include "backends/scratch.h"
 #include "core/philox.h"
 #include "core/recorder.h"
@@ -421,6 +423,91 @@ std::vector<OpCase> op_cases() {
             });
         }
     }
+    // The image ops: convolutions (padded, strided, grouped, pointwise, a batch that does not
+    // fill a GPU chunk evenly), batch norm with and without affine parameters and running
+    // statistics, pooling with overlapping and padded windows.
+    struct Conv {
+        const char* name;
+        ConvShape s;
+    };
+    for (const Conv& cv : {Conv{"3x3 pad 1", {3, 4, 6, 7, 7, 3, 1, 1, 1}}, Conv{"3x3 stride 2 groups 2", {2, 4, 6, 9, 8, 3, 2, 1, 2}},
+                           Conv{"1x1 pointwise", {3, 8, 5, 5, 5, 1, 1, 0, 1}}, Conv{"1x1 stride 2", {2, 8, 16, 7, 7, 1, 2, 0, 1}},
+                           Conv{"7x7 stride 2 pad 3", {5, 3, 16, 23, 23, 7, 2, 3, 1}},
+                           Conv{"depthwise 3x3", {2, 6, 6, 11, 11, 3, 1, 1, 6}}}) {
+        const ConvShape cs = cv.s;
+        const int64_t xn = cs.batch * cs.in_channels * cs.height * cs.width, wn = cs.out_channels * cs.col_rows();
+        const int64_t yn = cs.batch * cs.out_channels * cs.out_h() * cs.out_w();
+        for (ElemType t : types) {
+            const QString ts = QString(" ") + type_name(t) + " " + cv.name;
+            add("conv2d_forward" + ts, [=](Run& r) {
+                const int64_t sb = conv_forward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
+                                                              cs.out_h(), cs.out_w(), cs.pointwise(), t);
+                void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
+                r.outs_pop();
+                r.be().conv2d_forward(t, cs, r.in(randn(xn, 60), t), r.in(randn(wn, 61, 0.3f), t),
+                                      r.in(randn(cs.out_channels, 62), t), r.out(yn, t, Check::nmse), scratch);
+            });
+            add("conv2d_backward" + ts, [=](Run& r) {
+                const int64_t sb = conv_backward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
+                                                               cs.out_h(), cs.out_w(), cs.pointwise(), true, t);
+                void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
+                r.outs_pop();
+                r.be().conv2d_backward(t, cs, r.in(randn(xn, 63), t), r.in(randn(wn, 64, 0.3f), t), r.in(randn(yn, 65), t),
+                                       r.out(xn, t, Check::nmse), r.out<float>(wn, Check::nmse),
+                                       r.out<float>(cs.out_channels, Check::nmse), scratch);
+            });
+        }
+    }
+    for (const auto& b : {std::array<int64_t, 3>{2, 3, 25}, {8, 16, 64}, {1, 5, 2}, {32, 4, 1024}}) {
+        const int64_t n = b[0], c = b[1], hw = b[2];
+        const QString sz = QString(" %1x%2x%3").arg(n).arg(c).arg(hw);
+        for (ElemType t : types)
+            for (bool affine : {true, false}) {
+                const QString ts = QString(" ") + type_name(t) + (affine ? "" : " no affine") + sz;
+                add("batchnorm_forward" + ts, [=](Run& r) {
+                    std::vector<float> rm = randn(c, 70), rv = randn(c, 71);
+                    for (float& v : rv) v = std::fabs(v) + 0.5f;
+                    r.be().batchnorm_forward(t, r.in(randn(n * c * hw, 72, 2.0f), t), affine ? r.in(randn(c, 73)) : nullptr,
+                                             affine ? r.in(randn(c, 74)) : nullptr, r.out(n * c * hw, t, Check::nmse),
+                                             r.out<float>(c, Check::nmse), r.out<float>(c, Check::nmse), n, c, hw, 1e-5f,
+                                             affine ? r.inout(rm, Check::nmse) : nullptr,
+                                             affine ? r.inout(rv, Check::nmse) : nullptr, 0.1f);
+                });
+                add("batchnorm_backward" + ts, [=](Run& r) {
+                    std::vector<float> mean = randn(c, 75, 0.5f), rstd = randn(c, 76);
+                    for (float& v : rstd) v = std::fabs(v) + 0.5f;
+                    r.be().batchnorm_backward(t, r.in(randn(n * c * hw, 77, 2.0f), t), affine ? r.in(randn(c, 78)) : nullptr,
+                                              r.in(mean), r.in(rstd), r.in(randn(n * c * hw, 79), t),
+                                              r.out(n * c * hw, t, Check::nmse), affine ? r.out<float>(c, Check::nmse) : nullptr,
+                                              affine ? r.out<float>(c, Check::nmse) : nullptr, n, c, hw);
+                });
+            }
+    }
+    struct Pool {
+        const char* name;
+        PoolShape s;
+    };
+    for (const Pool& pl : {Pool{"3 stride 2 pad 1", {2, 3, 9, 8, 3, 3, 2, 2, 1}}, Pool{"2", {3, 4, 6, 6, 2, 2, 2, 2, 0}},
+                           Pool{"global 7x7", {4, 5, 7, 7, 7, 7, 7, 7, 0}}, Pool{"3 stride 1", {1, 2, 5, 5, 3, 3, 1, 1, 0}}}) {
+        const PoolShape ps = pl.s;
+        const int64_t xn = ps.batch * ps.channels * ps.height * ps.width, yn = ps.batch * ps.channels * ps.out_h() * ps.out_w();
+        for (ElemType t : types) {
+            const QString ts = QString(" ") + type_name(t) + " " + pl.name;
+            // Max pooling picks elements: exact on every device.
+            add("maxpool_forward" + ts, [=](Run& r) {
+                r.be().maxpool_forward(t, ps, r.in(randn(xn, 80), t), r.out(yn, t, Check::bitwise));
+            });
+            add("maxpool_backward" + ts, [=](Run& r) {
+                r.be().maxpool_backward(t, ps, r.in(randn(xn, 81), t), r.in(randn(yn, 82), t), r.out(xn, t, Check::nmse));
+            });
+            add("avgpool_forward" + ts, [=](Run& r) {
+                r.be().avgpool_forward(t, ps, r.in(randn(xn, 83), t), r.out(yn, t, Check::nmse));
+            });
+            add("avgpool_backward" + ts, [=](Run& r) {
+                r.be().avgpool_backward(t, ps, r.in(randn(yn, 84), t), r.out(xn, t, Check::nmse));
+            });
+        }
+    }
     return cases;
 }
 
@@ -572,7 +659,8 @@ private slots:
         for (const char* dev : {"cpu", "cuda"})
             for (LayerType t : {LayerType::linear, LayerType::relu, LayerType::gelu, LayerType::tanh, LayerType::silu,
                                 LayerType::layernorm, LayerType::rmsnorm, LayerType::dropout, LayerType::embedding,
-                                LayerType::attention, LayerType::swiglu})
+                                LayerType::attention, LayerType::swiglu, LayerType::conv2d, LayerType::batchnorm2d,
+                                LayerType::maxpool2d, LayerType::avgpool2d, LayerType::global_avgpool, LayerType::flatten})
                 for (int v = 0; v < 2; ++v)
                     QTest::newRow(qPrintable(QString("%1 %4: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
                                                                                                     int(layer_type_name(t).size())))
@@ -617,6 +705,17 @@ private slots:
             shape = {rows, variant ? (6 + 2 * 2) * 2 : 3 * 3};
         }
         if (s.type == LayerType::swiglu) shape = {rows, 2 * f};
+        if (layer_traits(s.type).takes != LayerTraits::Takes::flat && s.type >= LayerType::conv2d) {
+            // Images (B, C, H, W); variant 1: strided, padded, grouped, first-in-model.
+            shape = {variant ? 3 : 2, 4, variant ? 9 : 6, variant ? 7 : 6};
+            s.in = 4;
+            s.out = 6;
+            s.dim = 4;
+            s.kernel = 3;
+            s.stride = variant ? 2 : 0;
+            s.padding = variant ? 1 : 0;
+            s.groups = variant ? 2 : 1;
+        }
         std::vector<int64_t> real_shape, dry_shape;
         const auto real = layer_events(**be, s, shape, seq, ElemType(compute), &real_shape);
         const auto dry = layer_events(dry_backend((*be)->kind()), s, shape, seq, ElemType(compute), &dry_shape);

@@ -116,6 +116,20 @@ public:
     FWD(adamw_step, (float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2, float e,
                      float wd, int64_t s), (w, g, m, v, n, lr, b1, b2, e, wd, s))
     FWD(scale, (float* x, int64_t n, float s), (x, n, s))
+    FWD(conv2d_forward, (ElemType t, const ConvShape& c, const void* x, const void* w, const void* b, void* y, void* sc),
+        (t, c, x, w, b, y, sc))
+    FWD(conv2d_backward, (ElemType t, const ConvShape& c, const void* x, const void* w, const void* dy, void* dx, float* dw,
+                          float* db, void* sc), (t, c, x, w, dy, dx, dw, db, sc))
+    FWD(batchnorm_forward, (ElemType t, const void* x, const float* g, const float* b, void* y, float* m, float* r,
+                            int64_t n, int64_t c, int64_t hw, float e, float* rm, float* rv, float mo),
+        (t, x, g, b, y, m, r, n, c, hw, e, rm, rv, mo))
+    FWD(batchnorm_backward, (ElemType t, const void* x, const float* g, const float* m, const float* r, const void* dy,
+                             void* dx, float* dg, float* db, int64_t n, int64_t c, int64_t hw),
+        (t, x, g, m, r, dy, dx, dg, db, n, c, hw))
+    FWD(maxpool_forward, (ElemType t, const PoolShape& s, const void* x, void* y), (t, s, x, y))
+    FWD(maxpool_backward, (ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx), (t, s, x, dy, dx))
+    FWD(avgpool_forward, (ElemType t, const PoolShape& s, const void* x, void* y), (t, s, x, y))
+    FWD(avgpool_backward, (ElemType t, const PoolShape& s, const void* dy, void* dx), (t, s, dy, dx))
 #undef FWD
     double mse_forward(const float* p, const float* t, int64_t n) override { return cpu.mse_forward(p, t, n); }
     bool all_finite(const float* x, int64_t n) override { return cpu.all_finite(x, n); }

@@ -6,6 +6,8 @@
 //   - Every preset that fits the device x {all, every:3}: gradients bitwise equal to the
 //     unchecked run on the device itself, two steps; the prediction for a CUDA device equals
 //     the measured requested bytes per category; events balance and times are ordered.
+//   - The same in bf16-mixed and fp16-mixed (gradients against the CPU within the bf16
+//     cross-check's bound; checkpointing and prediction exact as in f32), and on llama_small.
 //   - Out of memory under a limit, 100 times in one process: a clean report each time and the
 //     device's memory back where it was; and a real cudaMalloc failure (another session holds
 //     most of the card) reported the same way, as the device's refusal.
@@ -14,6 +16,7 @@
 #include <cmath>
 
 #include "backends/backend.h"
+#include "ckpt/names.h"
 #include "ckpt/session.h"
 #include "test_models.h"
 
@@ -36,6 +39,13 @@ ModelSpec with_policy(ModelSpec s, const QString& policy) {
     auto flags = parse_checkpoint_set(policy.toStdString(), int(s.blocks.size()));
     if (!flags) qFatal("%s", flags.error().message.c_str());
     apply_checkpoint_set(s, *flags);
+    return s;
+}
+
+ModelSpec in_precision(ModelSpec s, const QString& precision) {
+    auto p = enum_from_name<Precision>(precision.toStdString());
+    if (!p) qFatal("unknown precision %s", qPrintable(precision));
+    s.precision = *p;
     return s;
 }
 
@@ -64,15 +74,27 @@ private slots:
     void againstCpu_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("policy");
-        for (const char* m : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small"})
-            for (const char* p : {"none", "all", "every:3"}) QTest::newRow(qPrintable(QString("%1 / %2").arg(m, p))) << QString(m) << QString(p);
+        QTest::addColumn<QString>("precision");
+        for (const char* m : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small", "llama_small"})
+            for (const char* p : {"none", "all", "every:3"})
+                QTest::newRow(qPrintable(QString("%1 / %2").arg(m, p))) << QString(m) << QString(p) << QString("f32");
+        // Mixed precision: every product rounds its result to 16 bits, so a different summation
+        // order in cuBLAS and OpenBLAS can flip the last bf16 bit of an activation (2^-8
+        // relative) and gradients move by up to a few of those: the bound is the PyTorch bf16
+        // cross-check's (5e-2 of the largest entry), the loss within 1e-2 relative.
+        for (const char* m : {"textbook_mlp", "gpt2_small", "llama_small"})
+            for (const char* pr : {"bf16-mixed", "fp16-mixed"})
+                QTest::newRow(qPrintable(QString("%1 / every:3 / %2").arg(m, pr))) << QString(m) << QString("every:3") << QString(pr);
     }
 
     void againstCpu() {
         QFETCH(QString, model);
         QFETCH(QString, policy);
+        QFETCH(QString, precision);
         if (const QString why = no_cuda(); !why.isEmpty()) QSKIP(qPrintable(why));
-        const ModelSpec spec = with_policy(preset(model), policy);
+        const ModelSpec spec = in_precision(with_policy(preset(model), policy), precision);
+        const bool mixed = precision != "f32";
+        const double loss_tol = mixed ? 1e-2 : 1e-5, grad_tol = mixed ? 5e-2 : 2e-4;
         StepOptions opts;
         opts.capture_tensors = true;
         auto cpu = Session::create(spec, on("cpu"));
@@ -81,7 +103,7 @@ private slots:
         const StepReport a = (*cpu)->step(opts), b = (*gpu)->step(opts);
         QVERIFY2(b.status == StepStatus::ok, b.message.c_str());
         QVERIFY(QString::fromStdString(b.device).startsWith("cuda:0"));
-        QVERIFY2(std::fabs(b.loss - a.loss) <= 1e-5 * std::fabs(a.loss),
+        QVERIFY2(std::fabs(b.loss - a.loss) <= loss_tol * std::fabs(a.loss),
                  qPrintable(QString("loss %1 on cuda, %2 on cpu").arg(b.loss, 0, 'g', 10).arg(a.loss, 0, 'g', 10)));
         QCOMPARE(b.tensors.size(), a.tensors.size());
         int grads = 0;
@@ -95,29 +117,36 @@ private slots:
                 largest = std::max(largest, double(std::fabs(x.f32[k])));
                 worst = std::max(worst, double(std::fabs(x.f32[k] - y.f32[k])));
             }
-            QVERIFY2(worst <= 2e-4 * largest,
+            QVERIFY2(worst <= grad_tol * largest,
                      qPrintable(QString("%1: worst difference %2, largest entry %3").arg(QString::fromStdString(x.name)).arg(worst).arg(largest)));
         }
         QVERIFY(grads > 0);
         // The same bytes on both devices, category by category (scratch aside, which differs
         // only inside attention, absent from these presets' MLPs).
-        if (!model.startsWith("gpt2")) QCOMPARE(b.peak, a.peak);
+        if (!model.startsWith("gpt2") && !model.startsWith("llama")) QCOMPARE(b.peak, a.peak);
     }
 
     void onDevice_data() {
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("policy");
+        QTest::addColumn<QString>("precision");
         for (const char* m : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small", "gpt2_small_gpu",
-                              "gpt2_long_context"})
-            for (const char* p : {"all", "every:3"}) QTest::newRow(qPrintable(QString("%1 / %2").arg(m, p))) << QString(m) << QString(p);
+                              "gpt2_long_context", "llama_small", "resnet20_cifar"})
+            for (const char* p : {"all", "every:3"})
+                QTest::newRow(qPrintable(QString("%1 / %2").arg(m, p))) << QString(m) << QString(p) << QString("f32");
+        // Exact promises hold in every precision: bitwise checkpointing, prediction to the byte.
+        for (const char* m : {"deep_residual_mlp", "gpt2_small", "gpt2_small_gpu", "llama_small", "resnet20_cifar"})
+            for (const char* pr : {"bf16-mixed", "fp16-mixed"})
+                QTest::newRow(qPrintable(QString("%1 / every:3 / %2").arg(m, pr))) << QString(m) << QString("every:3") << QString(pr);
     }
 
     // Checkpointed against unchecked on the device, prediction against measurement, events.
     void onDevice() {
         QFETCH(QString, model);
         QFETCH(QString, policy);
+        QFETCH(QString, precision);
         if (const QString why = no_cuda(); !why.isEmpty()) QSKIP(qPrintable(why));
-        const ModelSpec base = preset(model);
+        const ModelSpec base = in_precision(preset(model), precision);
         std::vector<uint64_t> sums[2];
         std::vector<double> losses[2];
         for (int k = 0; k < 2; ++k) {

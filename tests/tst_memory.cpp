@@ -223,7 +223,8 @@ private slots:
 
     void presetPredictionEqualsMeasurement_data() {
         QTest::addColumn<QString>("preset");
-        for (const char* p : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small"}) QTest::newRow(p) << p;
+        for (const char* p : {"tutorial_mlp", "textbook_mlp", "deep_residual_mlp", "gpt2_small", "resnet20_cifar"})
+            QTest::newRow(p) << p;
     }
 
     void presetPredictionEqualsMeasurement() {

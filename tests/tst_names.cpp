@@ -41,7 +41,7 @@ private slots:
     void everyTableIsComplete() {
         QVERIFY(tableIsComplete<Category>(kCategoryCount));
         QVERIFY(tableIsComplete<Phase>(kPhaseCount));
-        QVERIFY(tableIsComplete<LayerType>(11));  // linear ... swiglu
+        QVERIFY(tableIsComplete<LayerType>(17));  // linear ... swiglu, conv2d ... flatten
         QVERIFY(tableIsComplete<Precision>(3));
         QVERIFY(tableIsComplete<LossType>(2));
         QVERIFY(tableIsComplete<OptimizerType>(3));

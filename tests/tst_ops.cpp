@@ -10,6 +10,7 @@
 #include <functional>
 #include <random>
 
+#include "finite_differences.h"
 #include "layers/layer.h"
 #include "core/philox.h"
 
@@ -19,14 +20,10 @@ using namespace ckpt;
 
 namespace {
 
-constexpr double kStep = 1e-2;
-constexpr double kAbsTol = 2e-3;
-constexpr double kRelTol = 1e-2;
+using fd::Fixture;
+using fd::check;
+using fd::dot;
 
-struct Fixture {
-    Allocator alloc{cpu_backend(), 0};
-    OpContext ctx{alloc, cpu_backend(), 42};
-};
 
 void fill_random(Tensor& t, std::mt19937& rng, double lo, double hi, bool avoid_zero = false) {
     std::uniform_real_distribution<float> d{float(lo), float(hi)};
@@ -38,32 +35,7 @@ void fill_random(Tensor& t, std::mt19937& rng, double lo, double hi, bool avoid_
     }
 }
 
-double dot(const Tensor& y, const Tensor& r) {
-    double s = 0.0;
-    for (int64_t i = 0; i < y.numel(); ++i) s += double(y.f()[i]) * double(r.f()[i]);
-    return s;
-}
 
-// Compares analytic gradient `an` of f with respect to the values in `v` against central
-// differences of f. Returns the worst violation ratio (<= 1 passes).
-double check(const std::function<double()>& f, float* v, const float* an, int64_t n, QString* where) {
-    double worst = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const float saved = v[i];
-        v[i] = float(saved + kStep);
-        const double up = f();
-        v[i] = float(saved - kStep);
-        const double down = f();
-        v[i] = saved;
-        const double fd = (up - down) / (2.0 * kStep);
-        const double ratio = std::fabs(fd - an[i]) / (kAbsTol + kRelTol * std::fabs(an[i]));
-        if (ratio > worst) {
-            worst = ratio;
-            *where = QStringLiteral("element %1: finite difference %2, analytic %3").arg(i).arg(fd).arg(an[i]);
-        }
-    }
-    return worst;
-}
 
 }  // namespace
 

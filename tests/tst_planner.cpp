@@ -100,6 +100,16 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     return m;
 }
 
+// A ResNet whose blocks end in their residual add and checkpoint selectively.
+ModelSpec resnet_variant() {
+    ModelSpec s = testmodels::resnet(4, 8, {8, 16, 32});
+    for (BlockSpec& b : s.blocks) {
+        b.post.clear();
+        b.policy = BlockSpec::Policy::save_matmuls;
+    }
+    return s;
+}
+
 // A chain of n copies of one random block (the first block and the loss differ): the shape a
 // model with "repeat" has, where the dynamic program's labels line up in runs. `tied`: the
 // backward frees what the forward kept plus a constant (residual blocks); `whole`: costs are
@@ -140,6 +150,8 @@ private slots:
         QTest::newRow("tutorial") << 1;
         QTest::newRow("dropout_mlp") << 2;
         QTest::newRow("deep_residual 6 blocks") << 3;
+        QTest::newRow("resnet (projection shortcuts, batch norm)") << 4;
+        QTest::newRow("resnet, selective (save_matmuls), no ReLU after the adds") << 5;
         for (int i = 0; i < 8; ++i) QTest::newRow(qPrintable(QString("random stack %1").arg(i))) << 10 + i;
     }
 
@@ -150,6 +162,8 @@ private slots:
                              : which == 1 ? testmodels::tutorial()
                              : which == 2 ? testmodels::dropout_mlp()
                              : which == 3 ? testmodels::deep_residual(6, 16, 32)
+                             : which == 4 ? testmodels::resnet(4, 8, {8, 16, 16, 32})
+                             : which == 5 ? resnet_variant()
                                           : random_stack(rng);
         Result<ChainModel> m = ChainModel::build(spec);
         QVERIFY2(m, m ? "" : m.error().message.c_str());

@@ -255,6 +255,9 @@ private:
             {"llama_small", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
             {"gpt2_124m", "checkpointing every block cuts the predicted peak by more than half", Claim::cutsPeakByHalf, false},
             {"llama3_8b_8k", "No checkpoint plan fits 80 GB", Claim::noPlanFits, false, 0, 0, qint64(80) * 1000 * 1000 * 1000},
+            {"resnet20_cifar", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
+            {"resnet50_imagenet", "checkpointing every block cuts the predicted peak by more than half", Claim::cutsPeakByHalf,
+             false},
         };
     }
 };

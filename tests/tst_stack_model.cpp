@@ -98,6 +98,26 @@ private slots:
         QCOMPARE(model_->spec().blocks[0].layers[0].out, int64_t(32));
     }
 
+    void resnetBlocksShowTheirShortcutAndPost() {
+        // A projection block lists its layers, then its shortcut, then what runs after the add;
+        // removing a shortcut layer edits the shortcut, and undo restores it.
+        const ckpt::ModelSpec resnet = testmodels::resnet(4, 8, {8, 16});
+        model_->setSpec(resnet, QStringLiteral("load"), false);
+        QVERIFY2(model_->validationError().isEmpty(), qPrintable(model_->validationError()));
+        const QModelIndex stage1 = model_->index(2, 0);
+        QCOMPARE(model_->rowCount(stage1), 5 + 2 + 1);
+        QCOMPARE(model_->data(model_->index(0, 0, stage1)).toString(), QStringLiteral("conv2d"));
+        QCOMPARE(model_->data(model_->index(5, 0, stage1)).toString(), QStringLiteral("shortcut: conv2d"));
+        QCOMPARE(model_->data(model_->index(6, 0, stage1)).toString(), QStringLiteral("shortcut: batchnorm2d"));
+        QCOMPARE(model_->data(model_->index(7, 0, stage1)).toString(), QStringLiteral("after the add: relu"));
+        model_->removeLayer(2, 6);
+        QCOMPARE(model_->spec().blocks[2].shortcut.size(), size_t(1));
+        QCOMPARE(model_->spec().blocks[2].layers.size(), size_t(5));
+        QVERIFY(model_->validationError().isEmpty());
+        model_->undoStack()->undo();
+        QVERIFY(model_->spec() == resnet);
+    }
+
     void invalidStackIsReported() {
         // A residual block whose width changes cannot run: the error names it.
         ckpt::ModelSpec s = testmodels::textbook(8, 64);

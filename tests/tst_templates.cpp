@@ -108,7 +108,8 @@ private slots:
     // its measured peak is the prediction's.
     void templatesRun_data() {
         QTest::addColumn<int>("kind");
-        for (TemplateKind k : {TemplateKind::mlp, TemplateKind::residual_mlp, TemplateKind::gpt2, TemplateKind::llama})
+        for (TemplateKind k : {TemplateKind::mlp, TemplateKind::residual_mlp, TemplateKind::gpt2, TemplateKind::llama,
+                               TemplateKind::resnet})
             QTest::newRow(std::string(template_name(k)).c_str()) << int(k);
     }
 
@@ -149,6 +150,25 @@ private slots:
         QCOMPARE(s->blocks[2].layers[3].in, int64_t(10944));
     }
 
+    void resnetIsResNet20() {
+        // Depth 3 at width 16 on 32x32 images is ResNet-20 with projection shortcuts, the
+        // resnet20_cifar preset (up to its name, description and batch).
+        TemplateKnobs k;
+        k.depth = 3;
+        k.width = 16;
+        k.batch = 32;
+        k.image = 32;
+        auto t = make_template(TemplateKind::resnet, k);
+        QVERIFY2(t, t ? "" : t.error().message.c_str());
+        QCOMPARE(parameter_count(*t), int64_t(272474));
+        auto preset = load_model_spec(CKPT_SOURCE_DIR "/resources/presets/resnet20_cifar.json");
+        QVERIFY(preset);
+        QCOMPARE(t->blocks.size(), preset->blocks.size());
+        for (size_t b = 0; b < t->blocks.size(); ++b)
+            QVERIFY2(t->blocks[b] == preset->blocks[b], t->blocks[b].name.c_str());
+        QCOMPARE(t->input_shape, preset->input_shape);
+    }
+
     void badKnobs_data() {
         QTest::addColumn<int>("kind");
         QTest::addColumn<QString>("knob");
@@ -160,6 +180,7 @@ private slots:
         QTest::newRow("heads not a multiple of kv heads")
             << int(TemplateKind::llama) << "kv_heads" << qint64(3) << "template llama: heads 8 is not a multiple of kv_heads 3";
         QTest::newRow("vocab 0") << int(TemplateKind::llama) << "vocab" << qint64(0) << "template llama: vocab must be at least 1";
+        QTest::newRow("image 0") << int(TemplateKind::resnet) << "image" << qint64(0) << "template resnet: image must be at least 1";
         QTest::newRow("too big") << int(TemplateKind::residual_mlp) << "width" << qint64(int64_t(1) << 40)
                                  << "template residual_mlp: ";
     }
@@ -174,6 +195,7 @@ private slots:
         if (knob == "width") k.width = value;
         if (knob == "kv_heads") k.kv_heads = value;
         if (knob == "vocab") k.vocab = value;
+        if (knob == "image") k.image = value;
         auto s = make_template(TemplateKind(kind), k);
         QVERIFY(!s);
         const QString m = QString::fromStdString(s.error().message);

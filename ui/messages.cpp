@@ -13,9 +13,9 @@ namespace {
 
 QString layerName(const ckpt::MemoryTag& tag, const ckpt::ModelSpec* spec) {
     if (!spec || tag.block < 0 || size_t(tag.block) >= spec->blocks.size()) return {};
-    const auto& layers = spec->blocks[size_t(tag.block)].layers;
-    if (tag.layer < 0 || size_t(tag.layer) >= layers.size()) return {};
-    return QStringLiteral(" (%1)").arg(QString::fromUtf8(ckpt::layer_type_name(layers[size_t(tag.layer)].type).data()));
+    const ckpt::BlockSpec& b = spec->blocks[size_t(tag.block)];
+    if (tag.layer < 0 || size_t(tag.layer) >= b.layer_count()) return {};
+    return QStringLiteral(" (%1)").arg(QString::fromUtf8(ckpt::layer_type_name(b.layer(size_t(tag.layer)).type).data()));
 }
 
 }  // namespace

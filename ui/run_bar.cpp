@@ -153,7 +153,7 @@ QString RunBar::applyRunOptions(const RunOptions& run) {
 void RunBar::syncFromSpec(const ckpt::ModelSpec& s) {
     syncing_ = true;
     if (!s.input_shape.empty()) batch_->setValue(int(s.input_shape[0]));
-    const bool hasSeq = s.token_input() ? s.input_shape.size() >= 2 : s.input_shape.size() >= 3;
+    const bool hasSeq = s.token_input() ? s.input_shape.size() >= 2 : s.input_shape.size() >= 3 && !s.image_input();
     seq_->setEnabled(hasSeq);
     seq_->setValue(hasSeq ? int(s.input_shape[1]) : 1);
     optimizer_->setCurrentIndex(int(s.optimizer.type));

@@ -37,13 +37,23 @@ private:
 LayerStackModel::LayerStackModel(QObject* parent) : QAbstractItemModel(parent) {}
 
 void LayerStackModel::rechain(ckpt::ModelSpec& spec) {
-    // Each layer takes the width coming in and passes on its own (the engine's traits table).
-    int64_t f = spec.token_input() ? 1 : spec.input_features();
-    for (ckpt::BlockSpec& b : spec.blocks) {
-        for (ckpt::LayerSpec& l : b.layers) {
+    // Each layer takes the width coming in and passes on its own (the engine's traits table); a
+    // residual block's shortcut starts from the block's input and post from the sum.
+    auto chain = [](std::vector<ckpt::LayerSpec>& layers, ckpt::Features f) {
+        for (ckpt::LayerSpec& l : layers) {
             const ckpt::LayerTraits& t = ckpt::layer_traits(l.type);
             t.take_input(l, f);
             f = t.out_features(l, f);
+        }
+        return f;
+    };
+    ckpt::Features f = spec.input_shape_features();
+    for (ckpt::BlockSpec& b : spec.blocks) {
+        const ckpt::Features in = f;
+        f = chain(b.layers, in);
+        if (b.residual) {
+            chain(b.shortcut, in);
+            f = chain(b.post, f);
         }
     }
 }
@@ -176,10 +186,21 @@ void LayerStackModel::insertLayer(int block, int position, ckpt::LayerType type)
 
 void LayerStackModel::removeLayer(int block, int layer) {
     if (block < 0 || block >= int(spec_.blocks.size())) return;
-    auto& layers = spec_.blocks[size_t(block)].layers;
-    if (layer < 0 || layer >= int(layers.size())) return;
+    if (layer < 0 || layer >= int(spec_.blocks[size_t(block)].layer_count())) return;
     ckpt::ModelSpec n = spec_;
-    n.blocks[size_t(block)].layers.erase(n.blocks[size_t(block)].layers.begin() + layer);
+    ckpt::BlockSpec& b = n.blocks[size_t(block)];
+    // Rows number the block's layers, then its shortcut, then post (BlockSpec::layer's order).
+    size_t i = size_t(layer);
+    std::vector<ckpt::LayerSpec>* path = &b.layers;
+    if (i >= b.layers.size()) {
+        i -= b.layers.size();
+        path = &b.shortcut;
+        if (i >= b.shortcut.size()) {
+            i -= b.shortcut.size();
+            path = &b.post;
+        }
+    }
+    path->erase(path->begin() + std::ptrdiff_t(i));
     edit(n, tr("remove layer"), true);
 }
 
@@ -243,7 +264,8 @@ void LayerStackModel::setBatch(int64_t batch) {
 }
 
 void LayerStackModel::setSequence(int64_t seq) {
-    const bool has_seq = spec_.token_input() ? spec_.input_shape.size() >= 2 : spec_.input_shape.size() >= 3;
+    const bool has_seq = spec_.token_input() ? spec_.input_shape.size() >= 2
+                                             : spec_.input_shape.size() >= 3 && !spec_.image_input();
     if (!has_seq || seq < 1) return;
     ckpt::ModelSpec n = spec_;
     n.input_shape[1] = seq;
@@ -302,7 +324,7 @@ QModelIndex LayerStackModel::parent(const QModelIndex& child) const {
 int LayerStackModel::rowCount(const QModelIndex& parent) const {
     if (!parent.isValid()) return int(spec_.blocks.size());
     if (parent.internalId() != kBlockId || parent.column() != 0) return 0;
-    return int(spec_.blocks[size_t(parent.row())].layers.size());
+    return int(spec_.blocks[size_t(parent.row())].layer_count());
 }
 
 int LayerStackModel::columnCount(const QModelIndex&) const { return ColumnCount; }
@@ -315,6 +337,12 @@ QString LayerStackModel::layerSize(const ckpt::LayerSpec& l) const {
     case ckpt::LayerType::embedding: return QStringLiteral("%1 × %2").arg(l.vocab).arg(l.dim);
     case ckpt::LayerType::attention:
         return QStringLiteral("%1 heads%2%3").arg(l.heads).arg(l.causal ? ", causal" : "").arg(l.p > 0 ? QStringLiteral(", p = %1").arg(l.p) : QString());
+    case ckpt::LayerType::conv2d:
+        return QStringLiteral("%1 → %2, %3×%3 / %4%5").arg(l.in).arg(l.out).arg(l.kernel).arg(ckpt::effective_stride(l))
+            .arg(l.groups > 1 ? QStringLiteral(", %1 groups").arg(l.groups) : QString());
+    case ckpt::LayerType::batchnorm2d: return QString::number(l.dim);
+    case ckpt::LayerType::maxpool2d:
+    case ckpt::LayerType::avgpool2d: return QStringLiteral("%1×%1 / %2").arg(l.kernel).arg(ckpt::effective_stride(l));
     default: return {};
     }
 }
@@ -335,7 +363,10 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
             if (role == Qt::DisplayRole || role == Qt::EditRole) return QString::fromStdString(blk.name);
             if (role == Qt::ToolTipRole)
                 return tr("Block %1: %2 layer(s)%3. Drag to reorder, double-click to rename.")
-                    .arg(b).arg(blk.layers.size()).arg(blk.residual ? tr(", residual (y = x + layers(x))") : QString());
+                    .arg(b).arg(blk.layer_count())
+                    .arg(!blk.residual                                       ? QString()
+                         : blk.shortcut.empty() && blk.post.empty()          ? tr(", residual (y = x + layers(x))")
+                                                                             : tr(", residual (y = post(shortcut(x) + layers(x)))"));
             break;
         case CheckpointColumn:
             if (role == Qt::CheckStateRole) return blk.checkpoint ? Qt::Checked : Qt::Unchecked;
@@ -374,11 +405,18 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
         return {};
     }
     const int l = idx.row();
-    const ckpt::LayerSpec& layer = blk.layers[size_t(l)];
+    const ckpt::LayerSpec& layer = blk.layer(size_t(l));
     const ckpt::LayerReport* lr = br && size_t(l) < br->layers.size() ? &br->layers[size_t(l)] : nullptr;
     switch (idx.column()) {
     case NameColumn:
-        if (role == Qt::DisplayRole) return QString::fromUtf8(ckpt::layer_type_name(layer.type).data());
+        if (role == Qt::DisplayRole) {
+            const QString name = QString::fromUtf8(ckpt::layer_type_name(layer.type).data());
+            switch (blk.part(size_t(l))) {
+            case ckpt::BlockSpec::Part::shortcut: return tr("shortcut: %1").arg(name);
+            case ckpt::BlockSpec::Part::post: return tr("after the add: %1").arg(name);
+            default: return name;
+            }
+        }
         if (role == Qt::ToolTipRole) return tr("Layer %1 of block %2").arg(l).arg(b);
         break;
     case CheckpointColumn:
@@ -442,7 +480,7 @@ bool LayerStackModel::setData(const QModelIndex& idx, const QVariant& value, int
         }
         return false;
     }
-    ckpt::LayerSpec& l = blk.layers[size_t(idx.row())];
+    ckpt::LayerSpec& l = blk.layer(size_t(idx.row()));
     if (idx.column() == CheckpointColumn && role == Qt::CheckStateRole) {
         l.save = value.toInt() == Qt::Checked;
         edit(n, tr("save layer"), false);
@@ -476,7 +514,7 @@ Qt::ItemFlags LayerStackModel::flags(const QModelIndex& idx) const {
         if (idx.column() == NameColumn) f |= Qt::ItemIsEditable;
     } else {
         const ckpt::BlockSpec& blk = spec_.blocks[idx.internalId() - 1];
-        const ckpt::LayerType t = blk.layers[size_t(idx.row())].type;
+        const ckpt::LayerType t = blk.layer(size_t(idx.row())).type;
         if (idx.column() == CheckpointColumn && blk.policy == ckpt::BlockSpec::Policy::custom) f |= Qt::ItemIsUserCheckable;
         if (idx.column() == SizeColumn &&
             (t == ckpt::LayerType::linear || t == ckpt::LayerType::dropout || t == ckpt::LayerType::attention ||

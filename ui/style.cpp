@@ -9,6 +9,7 @@ namespace ckptui {
 QColor categoryColor(ckpt::Category c) {
     switch (c) {  // a colour-blind-safe palette (Okabe-Ito), one hue per category
     case ckpt::Category::parameter: return QColor(0x56, 0xB4, 0xE9);
+    case ckpt::Category::buffer: return QColor(0x33, 0x33, 0x33);  // Okabe-Ito's eighth, softened
     case ckpt::Category::weight_cast: return QColor(0x00, 0x72, 0xB2);
     case ckpt::Category::gradient: return QColor(0x00, 0x9E, 0x73);
     case ckpt::Category::optimizer_state: return QColor(0x99, 0x99, 0x99);
@@ -35,6 +36,7 @@ QColor phaseColor(ckpt::Phase p) {
 QString categoryLabel(ckpt::Category c) {
     switch (c) {
     case ckpt::Category::parameter: return QStringLiteral("parameters");
+    case ckpt::Category::buffer: return QStringLiteral("buffers");
     case ckpt::Category::weight_cast: return QStringLiteral("weight casts");
     case ckpt::Category::gradient: return QStringLiteral("gradients");
     case ckpt::Category::optimizer_state: return QStringLiteral("optimizer state");
@@ -49,6 +51,9 @@ QString categoryLabel(ckpt::Category c) {
 QString categoryMeaning(ckpt::Category c) {
     switch (c) {
     case ckpt::Category::parameter: return QStringLiteral("The weights and biases: present for the whole run.");
+    case ckpt::Category::buffer:
+        return QStringLiteral("State a layer keeps between steps that is not trained: batch norm's running mean and "
+                              "variance. Present for the whole run; checkpointing does not touch them.");
     case ckpt::Category::weight_cast:
         return QStringLiteral("Mixed precision: 16-bit copies of the weights made for the matrix products and kept "
                               "for backward, as PyTorch's autocast keeps them.");

@@ -19,7 +19,7 @@ QString humanTime(qint64 ns);               // "12.3 ms"
 
 // The order categories are stacked in, bottom to top: what lives longest at the bottom.
 inline constexpr ckpt::Category kStackOrder[] = {
-    ckpt::Category::parameter, ckpt::Category::optimizer_state, ckpt::Category::weight_cast, ckpt::Category::gradient,
+    ckpt::Category::parameter, ckpt::Category::buffer, ckpt::Category::optimizer_state, ckpt::Category::weight_cast, ckpt::Category::gradient,
     ckpt::Category::input,
     ckpt::Category::activation, ckpt::Category::recomputed, ckpt::Category::temporary};
 

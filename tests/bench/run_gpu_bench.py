@@ -33,7 +33,7 @@ def torch_step(spec, policy, steps, device, tf32):
     torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.allow_tf32 = tf32
     torch.cuda.empty_cache()
-    model, x, target, loss_fn, opt = training_setup(spec, policy, device)
+    model, x, target, loss_fn, opt, draw = training_setup(spec, policy, device)
     for _ in range(3):  # warm-up: cuBLAS handles, optimizer state, the caching allocator's pools
         train_step(model, x, target, loss_fn, opt)
     torch.cuda.synchronize()

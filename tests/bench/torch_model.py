@@ -116,8 +116,10 @@ def policy_flags(policy, n):
 
 
 def training_setup(spec, policy, device):
-    """Model, batch, target, loss function and optimizer for one workload on `device`. On CUDA
-    the optimizers are the fused ones (one kernel per step, no temporaries), like the engine's."""
+    """Model, batch, target, loss function, optimizer and a batch drawer for one workload on
+    `device`. On CUDA the optimizers are the fused ones (one kernel per step, no temporaries),
+    like the engine's. draw() makes a fresh batch and target of the same shapes, as the engine
+    does at the start of every step; the benchmarks time it inside the step on both sides."""
     torch.manual_seed(spec.get("seed", 0))
     blocks = expand_blocks(spec)
     tokens = blocks[0]["layers"][0]["type"] == "embedding"
@@ -146,7 +148,19 @@ def training_setup(spec, policy, device):
                               weight_decay=o.get("weight_decay", 0.0), **fused)
     else:
         opt = None
-    return model, x, target, loss_fn, opt
+
+    def draw():
+        if tokens:
+            nx = torch.randint(0, blocks[0]["layers"][0]["vocab"], x.shape, device=device)
+        else:
+            nx = torch.randn(x.shape, device=device)
+        if spec["loss"] == "cross_entropy":
+            nt = torch.randint(0, out_features, target.shape, device=device)
+        else:
+            nt = torch.randn(target.shape, device=device)
+        return nx, nt
+
+    return model, x, target, loss_fn, opt, draw
 
 
 def train_step(model, x, target, loss_fn, opt):

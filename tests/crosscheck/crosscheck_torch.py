@@ -80,9 +80,19 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
         if name.startswith("blocks."):
             params[name] = t.clone().requires_grad_(True)
     tokens = blocks[0]["layers"][0]["type"] == "embedding"
+    image = len(shape) == 4 and not tokens  # (B, C, H, W), kept as an image
     x0 = tensors["input"]
-    seq = shape[1] if (tokens or len(shape) >= 3) else 1
-    rows = x0.numel() if tokens else x0.numel() // shape[-1]
+    seq = shape[1] if (tokens or (len(shape) >= 3 and not image)) else 1
+    rows = shape[0] if image else x0.numel() if tokens else x0.numel() // shape[-1]
+    # Batch norm's running statistics start as PyTorch's (mean 0, variance 1); they are buffers,
+    # moved by the forward, compared with the engine's after the step (running_stats).
+    running = {}
+    for b, blk in enumerate(blocks):
+        for l, spec_l in enumerate(block_layers(blk)):
+            if spec_l["type"] == "batchnorm2d":
+                c = spec_l["channels"]
+                running[f"blocks.{b}.{l}.running_mean"] = torch.zeros(c)
+                running[f"blocks.{b}.{l}.running_var"] = torch.ones(c)
 
     def layer(b, l, spec_l, h):
         p = lambda n: params.get(f"blocks.{b}.{l}.{n}")
@@ -97,6 +107,22 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
         if t == "swiglu":
             gate, up = h.chunk(2, dim=-1)
             return F.silu(gate) * up
+        if t == "conv2d":
+            k = spec_l["kernel"]
+            return F.conv2d(h, p("weight"), p("bias"), stride=spec_l.get("stride", 0) or 1,
+                            padding=spec_l.get("padding", 0), groups=spec_l.get("groups", 1))
+        if t == "batchnorm2d":
+            return F.batch_norm(h, running[f"blocks.{b}.{l}.running_mean"], running[f"blocks.{b}.{l}.running_var"],
+                                p("weight"), p("bias"), training=True, momentum=spec_l.get("momentum", 0.1),
+                                eps=spec_l.get("eps", 1e-5))
+        if t in ("maxpool2d", "avgpool2d"):
+            k = spec_l["kernel"]
+            pool = F.max_pool2d if t == "maxpool2d" else F.avg_pool2d
+            return pool(h, k, stride=spec_l.get("stride", 0) or k, padding=spec_l.get("padding", 0))
+        if t == "global_avgpool":
+            return h.mean((2, 3), keepdim=True)  # torchvision's adaptive_avg_pool2d(1), the same sums
+        if t == "flatten":
+            return h.flatten(1)
         if t == "relu":
             return torch.relu(h)
         if t == "gelu":
@@ -152,16 +178,28 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
         return forward_any()
 
     def forward_any():
-        h = x0 if tokens else x0.reshape(rows, shape[-1])
+        h = x0 if (tokens or image) else x0.reshape(rows, shape[-1])
         for b, blk in enumerate(blocks):
             def run(h):
+                # The engine numbers a block's layers main path, shortcut, post (ResNet's order:
+                # y = post(shortcut(x) + layers(x)), the shortcut the identity when it has none).
+                main, side, post = blk["layers"], blk.get("shortcut", []), blk.get("post", [])
                 y = h
-                for l, spec_l in enumerate(blk["layers"]):
+                for l, spec_l in enumerate(main):
                     y = layer(b, l, spec_l, y)
-                return h + y if blk.get("residual", False) else y
+                if not blk.get("residual", False):
+                    return y
+                s = h
+                for l, spec_l in enumerate(side):
+                    s = layer(b, len(main) + l, spec_l, s)
+                z = s + y
+                for l, spec_l in enumerate(post):
+                    z = layer(b, len(main) + len(side) + l, spec_l, z)
+                return z
             if saved_log is not None:
                 seen = {}
-                skip = {x0.storage().data_ptr()} | {q.storage().data_ptr() for q in params.values()}
+                skip = ({x0.storage().data_ptr()} | {q.storage().data_ptr() for q in params.values()}
+                        | {q.storage().data_ptr() for q in running.values()})
 
                 def pack(t):
                     # Activations only: parameters and the batch are not what checkpointing saves.
@@ -179,12 +217,32 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
             return F.cross_entropy(h, target)
         return F.mse_loss(h, target)
 
-    return params, forward
+    return params, forward, running
+
+
+def block_layers(blk):
+    """A block's layers in the engine's order: main path, shortcut, post."""
+    return blk["layers"] + blk.get("shortcut", []) + blk.get("post", [])
+
+
+def window(n, l):
+    k = l["kernel"]
+    s = l.get("stride", 0) or (1 if l["type"] == "conv2d" else k)
+    return (n + 2 * l.get("padding", 0) - k) // s + 1
 
 
 def out_width(l, width):
-    """Features after a layer, from the features coming in (the engine's layer-traits rule)."""
+    """Features after a layer, from the features coming in (the engine's layer-traits rule); an
+    image is a tuple (C, H, W)."""
     t = l["type"]
+    if t == "conv2d":
+        return (l["out_channels"], window(width[1], l), window(width[2], l))
+    if t in ("maxpool2d", "avgpool2d"):
+        return (width[0], window(width[1], l), window(width[2], l))
+    if t == "global_avgpool":
+        return (width[0], 1, 1)
+    if t == "flatten":
+        return width[0] * width[1] * width[2]
     if t == "linear":
         return l["out"]
     if t == "embedding":
@@ -197,7 +255,11 @@ def out_width(l, width):
     return width
 
 
-def torch_extra_bytes(l, shape, bf16, width):
+def size(width):
+    return width[0] * width[1] * width[2] if isinstance(width, tuple) else width
+
+
+def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     """What PyTorch's autograd saves for one layer beyond the engine's kept bytes, unchecked.
 
     Found by logging every saved tensor (saved_tensors_hooks) of each composite below:
@@ -211,6 +273,19 @@ def torch_extra_bytes(l, shape, bf16, width):
       - rmsnorm: x**2 and the normalized x before the weight (2*rows*dim*4: the residual
         stream it normalizes is f32 in both precisions).
       - swiglu: silu(gate) (rows*f*e).
+      - maxpool2d: the int64 indices of each maximum (B*C*Ho*Wo*8); the engine finds each
+        window's maximum again in backward from the input both keep.
+      - avgpool2d and global_avgpool (mean((2, 3)), which in this PyTorch keeps its input as
+        adaptive_avg_pool2d does): the input (B*C*H*W*e), which the engine does not keep (the
+        backward needs only shapes), unless another layer keeps that tensor anyway (input_saved:
+        it is a ReLU's output, as after every residual block of a ResNet).
+      - conv2d in bf16 as the model's first layer (its input, the batch, wants no gradient):
+        the weight's bf16 copy (C_out*C_in/groups*k*k*2), which convolution's backward saves
+        whatever it will compute, while the engine keeps it only for dx (as both sides do for
+        a linear, whose addmm saves the weight only when the input wants a gradient).
+      conv2d keeps its input and batchnorm2d its input plus save_mean and save_invstd (2C f32)
+      on both sides; batch norm's running statistics are buffers, left out like parameters;
+      flatten is a view.
     e is the element size of a matrix product's output: 4, or 2 in bf16 (the projections, their
     rotated, repeated and gated copies are bf16 there; cos, sin and the f32 softmax output stay
     f32).
@@ -220,6 +295,15 @@ def torch_extra_bytes(l, shape, bf16, width):
     rows = B * T
     e = 2 if bf16 else 4
     t = l["type"]
+    if t == "maxpool2d":
+        return B * size(out_width(l, width)) * 8
+    if t in ("avgpool2d", "global_avgpool"):
+        return 0 if input_saved else B * size(width) * e
+    if t == "conv2d":
+        k = l["kernel"]
+        return l["out_channels"] * (l["in_channels"] // l.get("groups", 1)) * k * k * 2 if bf16 and first else 0
+    if t in ("batchnorm2d", "flatten"):
+        return 0
     if t == "embedding":
         return rows * 8 if l.get("max_len", 0) else 0
     if t == "rmsnorm":
@@ -249,7 +333,7 @@ def check(cli, spec_path, workdir, precision):
     with open(spec_path) as f:
         spec = json.load(f)
     for b in spec["blocks"]:
-        for l in b["layers"]:
+        for l in block_layers(b):
             if "p" in l:
                 l["p"] = 0.0
     tmp_spec = os.path.join(workdir, "spec.json")
@@ -263,10 +347,19 @@ def check(cli, spec_path, workdir, precision):
     tensors = read_safetensors(dump)
     with open(report) as f:
         rep = json.load(f)
-    params, forward = build_forward(spec, tensors, bf16=bf16)
+    params, forward, running = build_forward(spec, tensors, bf16=bf16)
     loss = forward()
     loss.backward()
     ok = True
+    # Batch norm's running statistics after the step: moved once, as PyTorch's.
+    stats_worst = 0.0
+    for name, r in running.items():
+        err = (tensors["buffer." + name] - r).abs().max().item()
+        tol = (2e-2 if bf16 else 1e-5) * r.abs().max().item() + 1e-7
+        stats_worst = max(stats_worst, err / tol)
+        if err > tol:
+            print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
+            ok = False
     engine_loss = rep["loss"]
     loss_tol, grad_tol = (2e-2, 5e-2) if bf16 else (1e-5, 2e-4)
     if abs(engine_loss - loss.item()) > loss_tol * abs(loss.item()):
@@ -283,27 +376,43 @@ def check(cli, spec_path, workdir, precision):
             print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
             ok = False
     print(f"{spec['name']} ({precision}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
-          f"{len(params)} gradients, worst error {worst:.3f} of tolerance -> {'agree' if ok else 'DIFFER'}")
+          f"{len(params)} gradients, worst error {worst:.3f} of tolerance"
+          + (f"; {len(running)} running statistics, worst {stats_worst:.3f}" if running else "")
+          + f" -> {'agree' if ok else 'DIFFER'}")
 
     # Saved bytes per block, unchecked, engine beside PyTorch.
     log = []
-    _, fwd = build_forward(spec, tensors, saved_log=log, bf16=bf16)
+    _, fwd, _ = build_forward(spec, tensors, saved_log=log, bf16=bf16)
     fwd()
     seen_all = set()
     blocks = expand(spec)
     shape = spec["input"]["shape"]
     # Byte-exact: every difference is modelled (torch_extra_bytes).
     print(f"  {'block':>5} {'name':14} {'engine kept':>12} {'torch saved':>12}")
-    width = shape[-1]  # features into the first layer (an embedding replaces them)
+    # Features into the first layer (an embedding replaces them); an image is (C, H, W).
+    width = tuple(shape[1:]) if len(shape) == 4 and blocks[0]["layers"][0]["type"] != "embedding" else shape[-1]
+    prev = None  # the type of the layer that made the tensor coming in
     for b, (blk, seen) in enumerate(zip(rep["blocks"], log)):
         fresh = {k: v for k, v in seen.items() if k not in seen_all}
         seen_all.update(seen.keys())
         engine = blk["kept_bytes_unchecked"] + (blk.get("weight_cast_bytes", 0) if bf16 else 0)
         torch_saved = sum(fresh.values())
         extra = 0
-        for l in blocks[b]["layers"]:
-            extra += torch_extra_bytes(l, shape, bf16, width)
-            width = out_width(l, width)
+        # Each path from the features it takes: the layers and the shortcut from the block's
+        # input, post from their sum.
+        w_in, p_in = width, prev
+        for path, w0, p0 in ((blocks[b]["layers"], w_in, p_in), (blocks[b].get("shortcut", []), w_in, p_in),
+                             (blocks[b].get("post", []), None, "add")):
+            if w0 is None:
+                w0 = width
+            w, p = w0, p0
+            for l in path:
+                extra += torch_extra_bytes(l, shape, bf16, w, input_saved=p == "relu", first=p is None)
+                w, p = out_width(l, w), l["type"]
+            if path is blocks[b]["layers"] or path is blocks[b].get("post"):
+                width, prev = w, p
+        if blocks[b].get("residual", False) and not blocks[b].get("post"):
+            prev = "add"
         line = f"  {b:5d} {blk['name'][:14]:14} {engine:12d} {torch_saved:12d}  ({extra:+d} explained)"
         if torch_saved != engine + extra:
             line += "  MISMATCH"

@@ -28,14 +28,15 @@ struct LayerField {
     const char* help = "";
     // What the validator accepts. A required dim is in [1, 2^31 - 1], an optional one may be 0
     // ("none"); a number is finite and positive, or a probability in [0, 1).
-    enum class Range { any, positive, non_negative, probability } range = Range::any;
+    // A fraction is in [0, 1] (batchnorm2d's momentum).
+    enum class Range { any, positive, non_negative, probability, fraction } range = Range::any;
 };
 
 // What the validator knows about a layer's place in the model, for the checks a type adds.
 struct LayerPlace {
     bool first_in_model;  // the model's first layer (an embedding must be)
     int64_t rows, seq;    // rows of the batch, sequence length
-    int64_t in;           // features coming in
+    Features in;          // features coming in (flat, or an image)
     const LayerSpec* embedding = nullptr;  // the model's first layer when it is an embedding
 };
 
@@ -51,18 +52,20 @@ struct LayerTraits {
     enum class Rebuild { no, from_input, from_output } rebuild;
     const char* keeps;    // what it keeps for backward, in words (the table of layers/layer.h)
 
-    // Width after the layer for `in` features coming in (attention: a fused QKV of 3d -> d).
-    int64_t (*out_features)(const LayerSpec& l, int64_t in);
-    // Sets the fields that must equal the incoming width (linear "in", layernorm "dim").
-    void (*take_input)(LayerSpec& l, int64_t in);
+    // Features after the layer for `in` coming in (attention: a fused QKV of 3d -> d; conv2d:
+    // an image of out channels at the strided size).
+    Features (*out_features)(const LayerSpec& l, const Features& in);
+    // Sets the fields that must equal the incoming width (linear "in", layernorm "dim",
+    // conv2d "in_channels").
+    void (*take_input)(LayerSpec& l, const Features& in);
     // Parameter shapes, row-major, in the order the layer creates them.
     std::vector<std::vector<int64_t>> (*params)(const LayerSpec& l);
     // Bytes this layer keeps for backward when it is not checkpointed, before tensors shared
     // with the neighbouring layer are counted once (rows of the batch, T, features in).
-    int64_t (*kept_bytes)(const LayerSpec& l, int64_t rows, int64_t seq, int64_t in);
+    int64_t (*kept_bytes)(const LayerSpec& l, int64_t rows, int64_t seq, const Features& in);
     // Forward FLOPs (rows, T, features in); the backward costs about twice this for matrix
     // products and about as much for elementwise layers.
-    double (*forward_flops)(const LayerSpec& l, double rows, double seq, int64_t in);
+    double (*forward_flops)(const LayerSpec& l, double rows, double seq, const Features& in);
     // Random streams one forward draws (dropout masks).
     int (*rng_draws)(const LayerSpec& l);
     // The field that must equal the features coming in ("in", "dim"), or null.
@@ -72,6 +75,11 @@ struct LayerTraits {
     std::string (*check)(const LayerSpec& l, const LayerPlace& at, std::string* field) = nullptr;
     // How a parameter is named in size errors ("weight", "table"), by position.
     std::vector<const char*> param_names = {};
+    // What comes in: flat features (a linear), an image (a convolution), or either (ReLU).
+    enum class Takes { flat, image, any } takes = Takes::flat;
+    // Buffers: state a layer keeps across steps that is not trained (batch norm's running
+    // statistics), shapes in the order the layer creates them; they count as `buffer` bytes.
+    std::vector<std::vector<int64_t>> (*buffers)(const LayerSpec& l) = nullptr;
 };
 
 const std::vector<LayerTraits>& all_layer_traits();
@@ -81,6 +89,15 @@ const LayerTraits* find_layer_traits(std::string_view name);
 // "linear, relu, gelu, tanh, silu, layernorm, dropout, embedding or attention".
 std::string layer_type_list();
 int64_t parameter_count(const LayerSpec& l);
+int64_t buffer_count(const LayerSpec& l);  // elements of its buffers
+// The features after one layer, and after a whole block (its main path, then post; a residual
+// block's shortcut ends where its main path does).
+Features layer_output(const LayerSpec& l, const Features& in);
+Features block_output(const BlockSpec& b, const Features& in);
+// conv2d's and pooling's effective stride (a stride of 0 is the layer's default).
+int64_t effective_stride(const LayerSpec& l);
+// The output size of a convolution or pooling window along one side: (n + 2p - k) / s + 1.
+int64_t window_output(int64_t n, int64_t kernel, int64_t stride, int64_t padding);
 // "a linear layer", "an embedding layer": how messages name a layer of this type.
 std::string layer_kind_phrase(const LayerTraits& t);
 

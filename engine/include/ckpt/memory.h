@@ -12,6 +12,7 @@ namespace ckpt {
 
 enum class Category : uint8_t {
     parameter,        // weights and biases
+    buffer,           // state a layer keeps across steps that is not trained: batch norm's running statistics
     weight_cast,      // mixed precision: 16-bit copies of weights for the matrix products (autocast's)
     gradient,         // parameter gradients (allocated in backward, freed at the step's end)
     optimizer_state,  // AdamW moments, SGD momentum
@@ -20,7 +21,7 @@ enum class Category : uint8_t {
     recomputed,       // tensors rematerialised during backward of a checkpointed block
     temporary,        // transient: an op's output not kept, backward's flowing gradients, scratch
 };
-inline constexpr int kCategoryCount = 8;
+inline constexpr int kCategoryCount = 9;
 using CategoryBytes = std::array<int64_t, kCategoryCount>;
 
 enum class Phase : uint8_t { setup, forward, loss, backward, recompute, optimizer };

@@ -21,7 +21,10 @@ inline constexpr int kMaxRepeat = 100000;            // a block's "repeat"
 inline constexpr size_t kMaxBlocks = 100000;         // blocks after "repeat" is multiplied out
 inline constexpr size_t kMaxLayers = 1000000;        // layers after "repeat" is multiplied out
 
-enum class LayerType { linear, relu, gelu, tanh, silu, layernorm, rmsnorm, dropout, embedding, attention, swiglu };
+enum class LayerType {
+    linear, relu, gelu, tanh, silu, layernorm, rmsnorm, dropout, embedding, attention, swiglu,
+    conv2d, batchnorm2d, maxpool2d, avgpool2d, global_avgpool, flatten
+};
 enum class LossType { mse, cross_entropy };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };
@@ -31,10 +34,26 @@ enum class DType { f32 };
 // scaling.
 enum class Precision { f32, bf16_mixed, fp16_mixed };
 
+// What one row of the batch (one sample) carries from layer to layer: flat features, or an
+// image of (channels, height, width) stored NCHW, row-major per sample, so that its features
+// are c * h * w and every layer that does not care about the layout (ReLU, dropout) sees a
+// plain row. Convolutions, batch norm and pooling read h and w; linear layers, norms over
+// features and attention take flat features only (a flatten turns an image into them).
+struct Features {
+    int64_t c = 0, h = 0, w = 0;  // an image (c, h, w); flat features c with h = w = 0
+
+    static Features flat(int64_t n) { return {n, 0, 0}; }
+    static Features image(int64_t c, int64_t h, int64_t w) { return {c, h, w}; }
+    bool is_image() const { return h > 0; }
+    int64_t size() const { return is_image() ? c * h * w : c; }  // features per row
+    std::string text() const;  // "512" or "(64, 56, 56)"
+    bool operator==(const Features&) const = default;
+};
+
 struct LayerSpec {
     LayerType type = LayerType::relu;
-    int64_t in = 0, out = 0;  // linear
-    bool bias = true;         // linear, layernorm (affine)
+    int64_t in = 0, out = 0;  // linear: features; conv2d: channels
+    bool bias = true;         // linear, conv2d, layernorm and batchnorm2d (affine)
     bool tied = false;        // linear: its weight is the model's embedding table (a tied LM head)
     int64_t dim = 0;          // layernorm, rmsnorm
     double eps = 1e-5;        // layernorm, rmsnorm
@@ -47,6 +66,10 @@ struct LayerSpec {
     int64_t kv_heads = 0;
     bool causal = false;      // attention: token t attends to tokens <= t
     double rope_theta = 0.0;  // attention: rotary position embedding base (0: none; LLaMA 10000, Llama 3 500000)
+    // conv2d and pooling: a square kernel, its stride (0: the default, 1 for conv2d and the
+    // kernel size for pooling, as PyTorch's) and the padding on each side; conv2d's groups.
+    int64_t kernel = 0, stride = 0, padding = 0, groups = 1;
+    double momentum = 0.1;    // batchnorm2d: running stats += momentum * (batch stat - running)
     // Selective checkpointing: inside a checkpointed block, a saved layer keeps what its
     // backward needs and its output, so recomputation skips it (BlockSpec::policy custom).
     bool save = false;
@@ -65,7 +88,21 @@ struct BlockSpec {
     //   attention_core  all but the attention layers (Megatron-LM's selective recomputation)
     //   custom          each layer's `save` flag
     enum class Policy { full, save_matmuls, attention_core, custom } policy = Policy::full;
-    bool saves(size_t layer) const;  // the effective flag for one layer
+    bool saves(size_t layer) const;  // the effective flag for one layer (an index of layer())
+    // A residual block's other paths (ResNet's): y = post(shortcut(x) + layers(x)). The
+    // shortcut (a projection such as a strided 1x1 conv2d and a batchnorm2d) replaces the
+    // identity when the shape changes; post runs on the sum (ResNet's ReLU after the add). Both
+    // empty: y = x + layers(x).
+    std::vector<LayerSpec> shortcut;
+    std::vector<LayerSpec> post;
+
+    // Every layer of the block in the order it runs: layers, then shortcut, then post. Reports,
+    // parameter names ("blocks.B.L.weight") and allocation tags number a block's layers so.
+    enum class Part { main, shortcut, post };
+    size_t layer_count() const { return layers.size() + shortcut.size() + post.size(); }
+    const LayerSpec& layer(size_t i) const;
+    LayerSpec& layer(size_t i);
+    Part part(size_t i) const;
 
     bool operator==(const BlockSpec&) const = default;
 };
@@ -83,7 +120,10 @@ struct OptimizerSpec {
 
 struct ModelSpec {
     std::string name;
-    std::vector<int64_t> input_shape;  // (B, features) or (B, T, features); rows = all but last
+    // (B, features) or (B, T, features): rows = all but the last dim; (B, C, H, W): B rows of
+    // an image (the first layer takes images); (B, T) token ids for a model that starts with
+    // an embedding.
+    std::vector<int64_t> input_shape;
     DType dtype = DType::f32;
     Precision precision = Precision::f32;
     std::vector<BlockSpec> blocks;
@@ -97,10 +137,14 @@ struct ModelSpec {
 
     // Token models start with an embedding: the input is (B, T) token ids and rows = B * T.
     bool token_input() const;
-    int64_t rows() const;          // product of input_shape[:-1] (of input_shape for tokens)
+    // Image models take (B, C, H, W): four dims, and not token ids.
+    bool image_input() const;
+    int64_t rows() const;          // product of input_shape[:-1] (of input_shape for tokens; B for images)
     int64_t sequence_length() const;  // T of (B, T, F) or of token input (B, T); else 1
-    int64_t input_features() const;
+    int64_t input_features() const;   // features per row (C * H * W for an image)
+    Features input_shape_features() const;  // what the first layer takes: flat, or (C, H, W)
     int64_t output_features() const;  // features after the last block
+    Features output_shape_features() const;
 };
 
 std::string_view layer_type_name(LayerType t);

@@ -13,24 +13,25 @@
 
 namespace ckpt {
 
-enum class TemplateKind { mlp, residual_mlp, gpt2, llama };
+enum class TemplateKind { mlp, residual_mlp, gpt2, llama, resnet };
 
 // The knobs of a template; each template reads the ones that apply to it.
 struct TemplateKnobs {
     int64_t batch = 8;
     int64_t seq = 256;        // token models
-    int64_t depth = 4;        // blocks (MLPs) or transformer layers
-    int64_t width = 512;      // features (MLPs) or the hidden size d
+    int64_t depth = 4;        // blocks (MLPs), transformer layers or ResNet basic blocks per stage
+    int64_t width = 512;      // features (MLPs), the hidden size d or a ResNet's first-stage channels
     int64_t heads = 8;
     int64_t kv_heads = 8;     // LLaMA: grouped-query when fewer than heads
     int64_t ffn = 0;          // LLaMA: the SwiGLU width f (0: 8/3 d rounded up to a multiple of 64)
     int64_t vocab = 32000;
+    int64_t image = 32;       // ResNet: the side of its square RGB input images
     double dropout = 0.0;
     bool tied = false;        // the LM head shares the embedding table
     Precision precision = Precision::f32;
 };
 
-std::string_view template_name(TemplateKind k);  // "mlp", "residual_mlp", "gpt2", "llama"
+std::string_view template_name(TemplateKind k);  // "mlp", "residual_mlp", "gpt2", "llama", "resnet"
 Result<TemplateKind> parse_template(const std::string& name);
 // The template with its knobs (validated; an impossible combination is a one-line error).
 Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& knobs);

@@ -64,6 +64,28 @@ struct AttentionShape {
     int64_t group() const { return heads / kv_heads; }
 };
 
+// A conv2d call's shape: a batch of images (batch, in_channels, height, width), NCHW, a square
+// kernel with stride, zero padding and groups, giving (batch, out_channels, out_h, out_w).
+struct ConvShape {
+    int64_t batch = 1, in_channels = 1, out_channels = 1, height = 1, width = 1;
+    int64_t kernel = 1, stride = 1, padding = 0, groups = 1;
+    int64_t out_h() const { return (height + 2 * padding - kernel) / stride + 1; }
+    int64_t out_w() const { return (width + 2 * padding - kernel) / stride + 1; }
+    // Rows of one group's im2col matrix: the inputs one output reads.
+    int64_t col_rows() const { return in_channels / groups * kernel * kernel; }
+    // A 1x1 convolution with stride 1 and no padding reads its input as the im2col matrix.
+    bool pointwise() const { return kernel == 1 && stride == 1 && padding == 0; }
+};
+
+// A pooling call's shape: windows of kernel_h x kernel_w moved by stride_h, stride_w over each
+// channel of (batch, channels, height, width), padded by `padding` on each side.
+struct PoolShape {
+    int64_t batch = 1, channels = 1, height = 1, width = 1;
+    int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, padding = 0;
+    int64_t out_h() const { return (height + 2 * padding - kernel_h) / stride_h + 1; }
+    int64_t out_w() const { return (width + 2 * padding - kernel_w) / stride_w + 1; }
+};
+
 // What a device's memory holds besides the tensors the tracking allocator counts.
 struct DeviceMemory {
     int64_t reserved = 0;       // held from the system by the backend's pool (live + cached)
@@ -181,6 +203,38 @@ public:
     // SwiGLU: x (rows, 2f) = [gate | up] -> y (rows, f) = silu(gate) * up, type t.
     virtual void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) = 0;
     virtual void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) = 0;
+
+    // conv2d by im2col and matrix products, type t (f32, bf16, f16: products accumulate in f32).
+    // x (batch, in, H, W), w (out, in / groups, k, k), bias (out) or null, y (batch, out, Ho, Wo);
+    // scratch as scratch.h sizes it for this device and t.
+    virtual void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias,
+                                void* y, void* scratch) = 0;
+    // dw (f32, the weight's shape) and dbias (f32, or null) are overwritten with sums over the
+    // batch accumulated in f32; dx (type t) is skipped when null.
+    virtual void conv2d_backward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* dy, void* dx,
+                                 float* dw, float* dbias, void* scratch) = 0;
+
+    // Batch norm in train mode over (n, c, hw) of type t, statistics in f32 (accumulated in
+    // double): y = (x - mean_c) * rstd_c * gamma_c + beta_c, gamma/beta null without affine;
+    // mean and rstd (c) are kept for backward. With running_mean/running_var (buffers) set,
+    // they move towards the batch's mean and unbiased variance by `momentum` (PyTorch's rule);
+    // null leaves them alone (a recomputation).
+    virtual void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y,
+                                   float* mean, float* rstd, int64_t n, int64_t c, int64_t hw, float eps,
+                                   float* running_mean, float* running_var, float momentum) = 0;
+    // dx (type t) and, when not null, dgamma and dbeta (f32, overwritten).
+    virtual void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
+                                    const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
+                                    int64_t hw) = 0;
+
+    // Pooling over (batch, channels, H, W) of type t. Max pooling's backward finds each window's
+    // first maximum again from x and routes the gradient there; average pooling divides by the
+    // whole window (padding counts as zeros). Backward gathers per input element, so every
+    // device adds the same terms in the same order.
+    virtual void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) = 0;
+    virtual void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx) = 0;
+    virtual void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) = 0;
+    virtual void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx) = 0;
 
     // Loss scaling (fp16): whether every value is finite, and x *= s.
     virtual bool all_finite(const float* x, int64_t n) = 0;

@@ -38,4 +38,29 @@ inline int64_t attention_backward_scratch_bytes(DeviceKind kind, int64_t seq, in
     return 2 * per * 4;
 }
 
+// conv2d's im2col columns: (in / groups * k * k) x (Ho * Wo) elements of type t per image, for
+// `conv_chunk` images at a time: one on the CPU (a product per image), on a GPU as many as fit
+// 64 MiB (a batched product per group). A pointwise convolution (1x1, stride 1, no padding)
+// reads its input as the columns and needs none. Backward holds the columns and, when the input
+// wants a gradient, the columns' gradient.
+inline int64_t conv_chunk(DeviceKind kind, int64_t batch, int64_t per_image_bytes) {
+    if (kind != DeviceKind::cuda || per_image_bytes <= 0) return 1;
+    const int64_t fit = (int64_t(64) << 20) / per_image_bytes;
+    return fit < 1 ? 1 : fit > batch ? batch : fit;
+}
+inline int64_t conv_columns_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel, int64_t out_h,
+                                  int64_t out_w, bool pointwise, ElemType t) {
+    if (pointwise) return 0;
+    const int64_t per = in_channels * kernel * kernel * out_h * out_w * elem_size(t);
+    return conv_chunk(kind, batch, per) * per;
+}
+inline int64_t conv_forward_scratch_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel,
+                                          int64_t out_h, int64_t out_w, bool pointwise, ElemType t) {
+    return conv_columns_bytes(kind, batch, in_channels, kernel, out_h, out_w, pointwise, t);
+}
+inline int64_t conv_backward_scratch_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel,
+                                           int64_t out_h, int64_t out_w, bool pointwise, bool need_dx, ElemType t) {
+    return (need_dx ? 2 : 1) * conv_columns_bytes(kind, batch, in_channels, kernel, out_h, out_w, pointwise, t);
+}
+
 }  // namespace ckpt

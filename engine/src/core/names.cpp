@@ -15,8 +15,9 @@ namespace {
 
 using P = BlockSpec::Policy;
 
-constexpr std::array<EnumName<Category>, 8> kCategories{{
+constexpr std::array<EnumName<Category>, 9> kCategories{{
     {Category::parameter, "parameter"},
+    {Category::buffer, "buffer"},
     {Category::weight_cast, "weight_cast"},
     {Category::gradient, "gradient"},
     {Category::optimizer_state, "optimizer_state"},

@@ -56,9 +56,9 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
     uint64_t stream = philox::kStreamParams;
     for (size_t b = 0; b < spec_.blocks.size(); ++b) {
         auto& layers = blocks_.emplace_back();
-        for (size_t l = 0; l < spec_.blocks[b].layers.size(); ++l) {
+        for (size_t l = 0; l < spec_.blocks[b].layer_count(); ++l) {
             const std::string name = "blocks." + std::to_string(b) + "." + std::to_string(l);
-            layers.push_back(make_layer(spec_.blocks[b].layers[l], ctx_, name, stream));
+            layers.push_back(make_layer(spec_.blocks[b].layer(l), ctx_, name, stream));
             stream += 2;
         }
     }
@@ -67,8 +67,10 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
         for (auto& layer : layers)
             if (layer->spec().tied) layer->tie(&blocks_[0][0]->params()[0]);
     for (auto& layers : blocks_)
-        for (auto& layer : layers)
+        for (auto& layer : layers) {
             for (Param& p : layer->params()) params_.push_back(&p);
+            for (Param& p : layer->buffers()) buffers_.push_back(&p);
+        }
     kept_unchecked.assign(spec_.blocks.size(), 0);
     ctx_.seq = spec_.sequence_length();
     ctx_.compute = spec_.precision == Precision::bf16_mixed   ? ElemType::bf16
@@ -89,11 +91,32 @@ void Executor::boundary(Segment* next) {
     if (next) *next = {live, live, live, alloc_.window_peak_tag()};
 }
 
+Executor::Path Executor::main_path(int b) const {
+    return {0, spec_.blocks[size_t(b)].layers.size()};
+}
+Executor::Path Executor::shortcut_path(int b) const {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    return {bs.layers.size(), bs.layers.size() + bs.shortcut.size()};
+}
+Executor::Path Executor::post_path(int b) const {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    return {bs.layers.size() + bs.shortcut.size(), bs.layer_count()};
+}
+
+bool Executor::sum_needed(int b) const {
+    const Path post = post_path(b);
+    if (post.empty()) return false;  // the sum is the block's output: backward starts from dy
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    return !bs.saves(post.begin) || blocks_[size_t(b)][post.begin]->rebuild_kind() == Layer::Rebuild::from_input;
+}
+
 bool Executor::output_needed(int b, size_t l) const {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     const auto& layers = blocks_[size_t(b)];
     if (layers[l]->rebuild_kind() == Layer::Rebuild::from_output) return true;
-    if (l + 1 == layers.size()) return false;  // backward starts from the incoming gradient
+    // The last layer of a path feeds the residual add (or nothing: backward starts from dy).
+    const Path p = l < main_path(b).end ? main_path(b) : l < shortcut_path(b).end ? shortcut_path(b) : post_path(b);
+    if (l + 1 == p.end) return p.begin < post_path(b).begin && sum_needed(b);
     // The next layer needs this output as input if it runs again or rebuilds from its input.
     return !bs.saves(l + 1) || layers[l + 1]->rebuild_kind() == Layer::Rebuild::from_input;
 }
@@ -108,21 +131,12 @@ int64_t Executor::span(int block, int layer, Phase phase, int64_t start) {
     return end;
 }
 
-Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
+Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool input_needs_grad) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
     // Layer spans cost a clock stamp each (an event on a GPU): only when someone looks.
     const bool layer_spans = recorder_.active();
-    Stamps& t = block_stamps_[size_t(b)].forward;
-    t.begin = stamp();
-    alloc_.set_context(b, -1, Phase::forward);
-    st.state.clear();
-    st.state.resize(layers.size());
-    st.outputs.assign(layers.size(), {});
-    st.dropout_stream = ctx_.dropout_stream;
-    if (bs.checkpoint) st.input = ctx_.keep(x);
-    Tensor h = x;
-    for (size_t l = 0; l < layers.size(); ++l) {
+    for (size_t l = p.begin; l < p.end; ++l) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::forward);
         const int64_t tl = layer_spans ? stamp() : 0;
@@ -131,68 +145,141 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
         // recomputation will need it), any other saved layer keeps its state and output.
         const bool saved = bs.checkpoint && bs.saves(l);
         const bool keep_state = !bs.checkpoint || (saved && layers[l]->rebuild_kind() == Layer::Rebuild::no);
-        ctx_.input_needs_grad = b > 0 || l > 0;
+        ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
         if (layer_spans) span(b, int(l), Phase::forward, tl);
     }
+    return h;
+}
+
+Tensor Executor::residual_add(const Tensor& a, const Tensor& h) {
+    // a + h promotes as PyTorch does: f32 when either is (the residual stream stays f32).
+    const ElemType ty = a.type == ElemType::f32 || h.type == ElemType::f32 ? ElemType::f32 : a.type;
+    Tensor y = ctx_.make(h.shape, Category::temporary, ty);
+    ctx_.be.add(a.data(), a.type, h.data(), h.type, y.data(), ty, y.numel());
+    return y;
+}
+
+Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    Stamps& t = block_stamps_[size_t(b)].forward;
+    t.begin = stamp();
+    alloc_.set_context(b, -1, Phase::forward);
+    st.state.clear();
+    st.state.resize(bs.layer_count());
+    st.outputs.assign(bs.layer_count(), {});
+    st.dropout_stream = ctx_.dropout_stream;
+    if (bs.checkpoint) st.input = ctx_.keep(x);
+    // The main path, then (ResNet's order) the shortcut from the same input, their sum, post.
+    Tensor h = forward_path(b, main_path(b), x, st, b > 0);
     st.out_type = h.type;
     if (bs.residual) {
-        // x + h promotes as PyTorch does: f32 when either is (the residual stream stays f32).
+        Tensor side = forward_path(b, shortcut_path(b), x, st, b > 0);
+        st.shortcut_type = side.type;
         alloc_.set_context(b, -1, Phase::forward);
-        const ElemType ty = x.type == ElemType::f32 || h.type == ElemType::f32 ? ElemType::f32 : x.type;
-        Tensor y = ctx_.make(h.shape, Category::temporary, ty);
-        ctx_.be.add(x.data(), x.type, h.data(), h.type, y.data(), ty, y.numel());
-        h = std::move(y);
+        h = residual_add(side, h);
+        side.reset();
+        h = forward_path(b, post_path(b), std::move(h), st, true);
+        st.post_type = h.type;
     }
     t.end = span(b, -1, Phase::forward, t.begin);
     return h;
+}
+
+Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const std::vector<bool>& run,
+                                bool input_needs_grad) {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    auto& layers = blocks_[size_t(b)];
+    const bool layer_spans = recorder_.active();
+    for (size_t l = p.begin; l < p.end; ++l) {
+        check_stop();
+        ctx_.input_needs_grad = l > p.begin || input_needs_grad;
+        if (!run[l]) {
+            // Not run again: its random streams are skipped so that the layers after it
+            // replay theirs, and a layer that can rebuilds its state from its input or its
+            // saved output; a saved layer that cannot kept its state in forward.
+            ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
+            if (layers[l]->rebuild_kind() != Layer::Rebuild::no) {
+                alloc_.set_context(b, int(l), Phase::recompute);
+                st.state[l] = layers[l]->rebuild(ctx_, h, st.outputs[l]);
+            }
+            h = bs.saves(l) ? std::move(st.outputs[l]) : Tensor{};
+            continue;
+        }
+        alloc_.set_context(b, int(l), Phase::recompute);
+        const int64_t tl = layer_spans ? stamp() : 0;
+        h = layers[l]->forward(ctx_, h, &st.state[l]);
+        if (layer_spans) span(b, int(l), Phase::recompute, tl);
+    }
+    return h;
+}
+
+Tensor Executor::backward_path(int b, Path p, Tensor g, BlockState& st, bool need_dx) {
+    auto& layers = blocks_[size_t(b)];
+    const bool layer_spans = recorder_.active();
+    for (size_t l = p.end; l-- > p.begin;) {
+        check_stop();
+        alloc_.set_context(b, int(l), Phase::backward);
+        const int64_t tl = layer_spans ? stamp() : 0;
+        g = layers[l]->backward(ctx_, *st.state[l], g, l > p.begin || need_dx);
+        st.state[l].reset();  // free what this layer kept as soon as it is used
+        if (layer_spans) span(b, int(l), Phase::backward, tl);
+    }
+    return g;
 }
 
 Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
     BlockReport& br = rep.blocks[size_t(b)];
-    const bool layer_spans = recorder_.active();
     BlockStamps& bt = block_stamps_[size_t(b)];
+    const Path main = main_path(b), side = shortcut_path(b), post = post_path(b);
     if (bs.checkpoint) {
         // Recompute: replay the forward from the kept input, this time keeping what backward needs.
         bt.recompute.begin = stamp();
         const uint64_t stream_now = ctx_.dropout_stream;
         if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
         ctx_.keep_category = Category::recomputed;
+        ctx_.recomputing = true;
         // Which layers must run again: one whose backward needs only its input, and whose output
         // nothing after it consumes, takes that input as its state instead of running (the
-        // block's last matmul, typically: its output only ever fed the next block).
+        // block's last matmul, typically: its output only ever fed the next block). Each path
+        // is walked from its end; the two paths of a residual add feed post's first layer.
         std::vector<bool> run(layers.size(), true);
-        bool output_consumed = false;  // whether layer l + 1 consumes layer l's output
-        for (size_t l = layers.size(); l-- > 0;) {
-            const Layer::Rebuild kind = layers[l]->rebuild_kind();
-            run[l] = !bs.saves(l) && !(kind == Layer::Rebuild::from_input && !output_consumed);
-            output_consumed = run[l] || kind == Layer::Rebuild::from_input;
-        }
-        Tensor h = std::move(st.input);
-        for (size_t l = 0; l < layers.size(); ++l) {
-            check_stop();
-            ctx_.input_needs_grad = b > 0 || l > 0;
-            if (!run[l]) {
-                // Not run again: its random streams are skipped so that the layers after it
-                // replay theirs, and a layer that can rebuilds its state from its input or its
-                // saved output; a saved layer that cannot kept its state in forward.
-                ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
-                if (layers[l]->rebuild_kind() != Layer::Rebuild::no)
-                    st.state[l] = layers[l]->rebuild(ctx_, h, st.outputs[l]);
-                h = bs.saves(l) ? std::move(st.outputs[l]) : Tensor{};
-                continue;
+        auto plan = [&](Path p, bool output_consumed) {  // whether the path's output is consumed
+            for (size_t l = p.end; l-- > p.begin;) {
+                const Layer::Rebuild kind = layers[l]->rebuild_kind();
+                run[l] = !bs.saves(l) && !(kind == Layer::Rebuild::from_input && !output_consumed);
+                output_consumed = run[l] || kind == Layer::Rebuild::from_input;
             }
-            alloc_.set_context(b, int(l), Phase::recompute);
-            const int64_t tl = layer_spans ? stamp() : 0;
-            h = layers[l]->forward(ctx_, h, &st.state[l]);
-            if (layer_spans) span(b, int(l), Phase::recompute, tl);
+        };
+        const bool sum = sum_needed(b);
+        plan(post, false);
+        plan(main, sum);
+        plan(side, sum);
+        // The shortcut (or the identity, for the sum) reads the block's input again after the
+        // main path; otherwise the input goes as soon as the first layer is done with it.
+        Tensor x = std::move(st.input);
+        Tensor h;
+        if (bs.residual && (!side.empty() || sum)) h = recompute_path(b, main, x, st, run, b > 0);
+        else h = recompute_path(b, main, std::move(x), st, run, b > 0);
+        if (bs.residual) {
+            Tensor s = side.empty() ? x : recompute_path(b, side, x, st, run, b > 0);
+            x.reset();
+            Tensor z;
+            if (sum) {
+                alloc_.set_context(b, -1, Phase::recompute);
+                z = residual_add(s, h);
+            }
+            s.reset();
+            h.reset();
+            h = recompute_path(b, post, std::move(z), st, run, true);
         }
         alloc_.set_context(b, -1, Phase::recompute);
         h.reset();  // the block's output is not needed again: backward starts from dy
         ctx_.keep_category = Category::activation;
+        ctx_.recomputing = false;
         if (spec_.preserve_rng) ctx_.dropout_stream = stream_now;
         br.recomputed_bytes = alloc_.live()[int(Category::recomputed)];
         std::unordered_set<const Storage*> seen;
@@ -201,21 +288,20 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         bt.recompute.end = span(b, -1, Phase::recompute, bt.recompute.begin);
     }
     bt.backward.begin = stamp();
-    // The gradient of the block's output, in the type its last layer produced (the promotion's
-    // backward casts it down).
-    Tensor g = ctx_.cast_to(dy, st.out_type);
-    for (size_t l = layers.size(); l-- > 0;) {
-        check_stop();
-        alloc_.set_context(b, int(l), Phase::backward);
-        const int64_t tl = layer_spans ? stamp() : 0;
-        g = layers[l]->backward(ctx_, *st.state[l], g, l > 0 || need_dx);
-        st.state[l].reset();  // free what this layer kept as soon as it is used
-        if (layer_spans) span(b, int(l), Phase::backward, tl);
-    }
+    // Post's layers from the block's gradient, to the gradient of the residual sum.
+    Tensor gz = post.empty() ? dy : backward_path(b, post, ctx_.cast_to(dy, st.post_type), st, true);
+    // The shortcut first (autograd reaches the later-made branch first), then the main path,
+    // each from the sum's gradient in the type its last layer produced (the promotion's
+    // backward casts it down); their input gradients add up.
+    Tensor gs;
+    if (!side.empty()) gs = backward_path(b, side, ctx_.cast_to(gz, st.shortcut_type), st, need_dx);
+    else if (bs.residual && need_dx) gs = gz;
+    Tensor g = backward_path(b, main, ctx_.cast_to(gz, st.out_type), st, need_dx);
+    gz.reset();
     if (bs.residual && need_dx) {
         alloc_.set_context(b, -1, Phase::backward);
-        Tensor dx = ctx_.make(dy.shape, Category::temporary, g.type);
-        ctx_.be.add(dy.data(), dy.type, g.data(), g.type, dx.data(), g.type, dx.numel());
+        Tensor dx = ctx_.make(g.shape, Category::temporary, g.type);
+        ctx_.be.add(gs.data(), gs.type, g.data(), g.type, dx.data(), g.type, dx.numel());
         g = std::move(dx);
     }
     bt.backward.end = span(b, -1, Phase::backward, bt.backward.begin);
@@ -240,6 +326,9 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     const int nblocks = int(blocks_.size());
     const int64_t rows = spec_.rows();
     std::vector<BlockState> states(static_cast<size_t>(nblocks));
+    // A step that stopped or ran out of memory inside a recomputation left these set.
+    ctx_.keep_category = Category::activation;
+    ctx_.recomputing = false;
     forward_segments.assign(size_t(nblocks) + 1, {});
     backward_segments.assign(size_t(nblocks) + 1, {});
     boundary(&before_segment);
@@ -267,9 +356,9 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
         rep.tensors.push_back(host_copy(ctx_.be, "input", x));
         rep.tensors.push_back(host_copy(ctx_.be, "target", target));
     }
-    // Views of (B, T, F) inputs as (rows, F) for the layers.
+    // Views of (B, T, F) inputs as (rows, F) for the layers; an image batch stays (B, C, H, W).
     Tensor h = x;
-    h.shape = {rows, tokens ? 1 : spec_.input_features()};
+    if (!spec_.image_input()) h.shape = {rows, tokens ? 1 : spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
     for (int b = 0; b < nblocks; ++b) {
@@ -349,6 +438,9 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     if (ctx_.be.computes() && (opts.checksum || opts.capture_tensors)) {
         const int64_t t_hash = stamp();
         hash_gradients(rep, opts.capture_tensors);
+        // Buffers as the step left them (batch norm's running statistics, moved once).
+        if (opts.capture_tensors)
+            for (const Param* p : buffers_) rep.tensors.push_back(host_copy(ctx_.be, "buffer." + p->name, p->value));
         clock_.exclude(t_hash, stamp());
     }
     for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
@@ -385,15 +477,15 @@ StepReport Executor::step(const StepOptions& opts) {
     rep.dry_run = !ctx_.be.computes();
     rep.preserve_rng = spec_.preserve_rng;
     for (const BlockSpec& b : spec_.blocks)
-        for (const LayerSpec& l : b.layers) rep.dropout_present |= l.type == LayerType::dropout && l.p > 0;
+        for (size_t l = 0; l < b.layer_count(); ++l) rep.dropout_present |= b.layer(l).type == LayerType::dropout && b.layer(l).p > 0;
     rep.blocks.resize(spec_.blocks.size());
     for (size_t b = 0; b < spec_.blocks.size(); ++b) {
         rep.blocks[b].index = int(b);
         rep.blocks[b].name = spec_.blocks[b].name;
         rep.blocks[b].checkpoint = spec_.blocks[b].checkpoint;
-        for (size_t l = 0; l < spec_.blocks[b].layers.size(); ++l) {
+        for (size_t l = 0; l < spec_.blocks[b].layer_count(); ++l) {
             LayerReport lr;
-            lr.type = std::string(layer_type_name(spec_.blocks[b].layers[l].type));
+            lr.type = std::string(layer_type_name(spec_.blocks[b].layer(l).type));
             lr.saved = spec_.blocks[b].checkpoint && spec_.blocks[b].saves(l);
             rep.blocks[b].layers.push_back(lr);
         }

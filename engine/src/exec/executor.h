@@ -40,10 +40,16 @@ public:
 private:
     struct BlockState {
         Tensor input;                 // kept by a checkpointed block
-        std::vector<StatePtr> state;  // one per layer: what its backward needs
+        std::vector<StatePtr> state;  // one per layer (BlockSpec::layer's order): what its backward needs
         std::vector<Tensor> outputs;  // outputs of saved layers in a checkpointed block
         uint64_t dropout_stream = 0;  // where the block's dropout draws started
-        ElemType out_type = ElemType::f32;  // its layers' output type: backward starts in it
+        // The output types of the block's paths: each path's backward starts in its own.
+        ElemType out_type = ElemType::f32, shortcut_type = ElemType::f32, post_type = ElemType::f32;
+    };
+    // A block's layers [begin, end) of one path (its layers, shortcut or post).
+    struct Path {
+        size_t begin = 0, end = 0;
+        bool empty() const { return begin == end; }
     };
     // Clock stamps of a step's stretches, resolved to times once the step is over (-1: not reached).
     struct Stamps {
@@ -55,6 +61,20 @@ private:
 
     Tensor forward_block(int b, const Tensor& x, BlockState& st);
     Tensor backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep);
+    // One path of a block forward from h; the first layer's input wants a gradient or not.
+    Tensor forward_path(int b, Path p, Tensor h, BlockState& st, bool input_needs_grad);
+    // One path of a checkpointed block again in backward: the layers marked in `run` run, the
+    // others rebuild their state or pass on their saved output.
+    Tensor recompute_path(int b, Path p, Tensor h, BlockState& st, const std::vector<bool>& run, bool input_needs_grad);
+    // One path backward from g; returns the gradient of its input (empty without need_dx).
+    Tensor backward_path(int b, Path p, Tensor g, BlockState& st, bool need_dx);
+    // The residual add of a block's two paths, promoting as PyTorch does.
+    Tensor residual_add(const Tensor& a, const Tensor& b);
+    Path main_path(int b) const;
+    Path shortcut_path(int b) const;
+    Path post_path(int b) const;
+    // Whether post's first layer needs the residual sum in a recomputation.
+    bool sum_needed(int b) const;
     void run(StepReport& rep, const StepOptions& options);
     // Closes a span started at stamp `start`; returns its end stamp.
     int64_t span(int block, int layer, Phase phase, int64_t start);
@@ -74,6 +94,7 @@ private:
     std::vector<std::vector<std::unique_ptr<Layer>>> blocks_;
     Loss loss_;
     std::vector<Param*> params_;
+    std::vector<Param*> buffers_;  // not trained: batch norm's running statistics
     int64_t step_ = 0;
     // fp16 loss scaling (PyTorch's GradScaler defaults): the scale, and the steps since it last
     // changed; a step whose gradients overflow is skipped and halves it, 2000 good ones double it.

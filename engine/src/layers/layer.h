@@ -17,7 +17,15 @@
 //   embedding  nothing (the token ids are `input`)
 //   attention  its input (the fused QKV, 3d floats), the softmax output (heads * T floats) and,
 //              with dropout, its mask (heads * T bytes)
-// Tensors shared between layers (a ReLU's output is the next linear's input) count once.
+//   conv2d     its input x                          (C * H * W floats)
+//   batchnorm2d its input x                         (C * H * W floats), and the batch's mean
+//              and 1/std of each channel (2C floats in all, not per row)
+//   maxpool2d  its input x                          (C * H * W floats)
+//   avgpool2d, global_avgpool, flatten: nothing (backward needs only shapes; flatten is a view)
+// Tensors shared between layers (a ReLU's output is the next linear's input) count once. Image
+// tensors have the shape (batch, C, H, W); a layer on flat features sees (rows, features).
+// Batch norm's running statistics are buffers (category buffer): made with the layer, updated
+// by every forward except a recomputation's.
 #pragma once
 
 #include <memory>
@@ -56,6 +64,9 @@ struct OpContext {
     // Whether the layer's input will want a gradient: false for the model's first layer (its
     // input is the batch), which then keeps only what its parameters' gradients need.
     bool input_needs_grad = true;
+    // A checkpointed block's forward run again in backward: batch norm recomputes the same
+    // batch statistics but must not move its running statistics a second time.
+    bool recomputing = false;
 
     Tensor make(std::vector<int64_t> shape, Category c = Category::temporary, ElemType t = ElemType::f32) {
         return Tensor::make(alloc, std::move(shape), c, t);
@@ -80,8 +91,12 @@ public:
     virtual ~Layer() = default;
     const LayerSpec& spec() const { return spec_; }
     std::vector<Param>& params() { return params_; }
+    // State kept across steps that is not trained (batch norm's running statistics): no
+    // gradient, no optimizer state; only `value` is used.
+    std::vector<Param>& buffers() { return buffers_; }
 
-    // x: (rows, in). Returns (rows, out). With `state`, *state receives what backward needs.
+    // x: (rows, in), or (batch, C, H, W) for an image. Returns (rows, out) or an image. With
+    // `state`, *state receives what backward needs.
     virtual Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) = 0;
     // dx is skipped (empty) when need_dx is false: nothing upstream wants it.
     virtual Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) = 0;
@@ -101,6 +116,7 @@ public:
 protected:
     LayerSpec spec_;
     std::vector<Param> params_;
+    std::vector<Param> buffers_;
 };
 
 // A state of one tensor (the common case): a linear's input, an activation's input or output,

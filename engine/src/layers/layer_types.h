@@ -14,5 +14,9 @@ std::unique_ptr<Layer> make_embedding(const LayerSpec& s, OpContext& ctx, const 
 std::unique_ptr<Layer> make_attention(const LayerSpec& s);
 std::unique_ptr<Layer> make_rmsnorm(const LayerSpec& s, OpContext& ctx, const std::string& name);
 std::unique_ptr<Layer> make_swiglu(const LayerSpec& s);
+std::unique_ptr<Layer> make_conv2d(const LayerSpec& s, OpContext& ctx, const std::string& name, uint64_t stream);
+std::unique_ptr<Layer> make_batchnorm2d(const LayerSpec& s, OpContext& ctx, const std::string& name);
+std::unique_ptr<Layer> make_pooling(const LayerSpec& s);  // maxpool2d, avgpool2d, global_avgpool
+std::unique_ptr<Layer> make_flatten(const LayerSpec& s);
 
 }  // namespace ckpt

@@ -13,6 +13,12 @@ std::unique_ptr<Layer> make_layer(const LayerSpec& spec, OpContext& ctx, const s
     case LayerType::attention: return make_attention(spec);
     case LayerType::rmsnorm: return make_rmsnorm(spec, ctx, name);
     case LayerType::swiglu: return make_swiglu(spec);
+    case LayerType::conv2d: return make_conv2d(spec, ctx, name, param_stream);
+    case LayerType::batchnorm2d: return make_batchnorm2d(spec, ctx, name);
+    case LayerType::maxpool2d:
+    case LayerType::avgpool2d:
+    case LayerType::global_avgpool: return make_pooling(spec);
+    case LayerType::flatten: return make_flatten(spec);
     case LayerType::relu:
     case LayerType::gelu:
     case LayerType::silu:

@@ -95,15 +95,25 @@ namespace {
 std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
     std::vector<double> out;
     const double rows = double(spec.rows()), seq = double(spec.sequence_length());
-    int64_t features = spec.token_input() ? 1 : spec.input_features();
+    Features features = spec.input_shape_features();
     for (const BlockSpec& b : spec.blocks) {
         double f = 0.0;
-        for (size_t i = 0; i < b.layers.size(); ++i) {
-            const LayerTraits& t = layer_traits(b.layers[i].type);
-            if (!rerun_only || !b.saves(i)) f += t.forward_flops(b.layers[i], rows, seq, features);
-            features = t.out_features(b.layers[i], features);
+        // One path of the block from the features coming into it; `first` is its first layer's index.
+        auto path = [&](const std::vector<LayerSpec>& layers, size_t first, Features x) {
+            for (size_t i = 0; i < layers.size(); ++i) {
+                const LayerTraits& t = layer_traits(layers[i].type);
+                if (!rerun_only || !b.saves(first + i)) f += t.forward_flops(layers[i], rows, seq, x);
+                x = t.out_features(layers[i], x);
+            }
+            return x;
+        };
+        const Features in = features, sum = path(b.layers, 0, in);
+        features = sum;
+        if (b.residual) {
+            path(b.shortcut, b.layers.size(), in);
+            if (!rerun_only) f += rows * double(sum.size());  // the add
+            features = path(b.post, b.layers.size() + b.shortcut.size(), sum);
         }
-        if (b.residual && !rerun_only) f += rows * double(features);
         out.push_back(f);
     }
     return out;

@@ -1,6 +1,8 @@
-// The layer-traits table (ckpt/layer_traits.h). Sizes are in f32 (4 bytes) and masks in bytes,
-// the engine's only dtypes so far.
+// The layer-traits table (ckpt/layer_traits.h): the layers on flat features here, the image
+// layers (convolution, batch norm, pooling, flatten) in layer_traits_image.cpp. Sizes are in
+// f32 (4 bytes) and masks in bytes.
 #include "ckpt/layer_traits.h"
+#include "spec/layer_traits_image.h"
 
 namespace ckpt {
 namespace {
@@ -10,8 +12,8 @@ using K = LayerField::Kind;
 using R = LayerTraits::Rebuild;
 using Range = LayerField::Range;
 
-int64_t same_width(const LayerSpec&, int64_t in) { return in; }
-void no_input(LayerSpec&, int64_t) {}
+Features same_width(const LayerSpec&, const Features& in) { return in; }
+void no_input(LayerSpec&, const Features&) {}
 std::vector<std::vector<int64_t>> no_params(const LayerSpec&) { return {}; }
 int no_draws(const LayerSpec&) { return 0; }
 
@@ -23,13 +25,16 @@ LayerTraits activation(LayerType t, const char* name, const char* summary, R reb
     LayerTraits a{t, name, summary, {}, rebuild,
                   rebuild == R::from_output ? "its output (features floats per row)" : "its input (features floats per row)",
                   same_width, no_input, no_params,
-                  [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * in * 4; },
+                  [](const LayerSpec&, int64_t rows, int64_t, const Features& in) { return rows * in.size() * 4; },
                   nullptr, no_draws};
+    a.takes = LayerTraits::Takes::any;  // elementwise: any layout
     // Captureless lambdas cannot close over the per-type cost: one function per cost.
     if (flops_per_element == 1.0)
-        a.forward_flops = [](const LayerSpec&, double rows, double, int64_t in) { return rows * double(in); };
+        a.forward_flops = [](const LayerSpec&, double rows, double, const Features& in) { return rows * double(in.size()); };
     else
-        a.forward_flops = [](const LayerSpec&, double rows, double, int64_t in) { return 20.0 * rows * double(in); };
+        a.forward_flops = [](const LayerSpec&, double rows, double, const Features& in) {
+            return 20.0 * rows * double(in.size());
+        };
     return a;
 }
 
@@ -42,16 +47,18 @@ std::vector<LayerTraits> make_table() {
                   Field{K::flag, "tied", false, nullptr, nullptr, &LayerSpec::tied,
                         "the weight is the model's embedding table (a tied LM head: one parameter, counted once)"}},
                  R::from_input, "its input (in floats per row)",
-                 [](const LayerSpec& l, int64_t) { return l.out; },
-                 [](LayerSpec& l, int64_t in) { l.in = in; },
+                 [](const LayerSpec& l, const Features&) { return Features::flat(l.out); },
+                 [](LayerSpec& l, const Features& in) { l.in = in.size(); },
                  [](const LayerSpec& l) {
                      std::vector<std::vector<int64_t>> p;
                      if (!l.tied) p.push_back({l.out, l.in});
                      if (l.bias) p.push_back({l.out});
                      return p;
                  },
-                 [](const LayerSpec& l, int64_t rows, int64_t, int64_t) { return rows * l.in * 4; },
-                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.in) * double(l.out); },
+                 [](const LayerSpec& l, int64_t rows, int64_t, const Features&) { return rows * l.in * 4; },
+                 [](const LayerSpec& l, double rows, double, const Features&) {
+                     return 2.0 * rows * double(l.in) * double(l.out);
+                 },
                  no_draws, "in",
                  [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
                      if (!l.tied) return {};
@@ -75,33 +82,37 @@ std::vector<LayerTraits> make_table() {
                         Range::positive},
                   Field{K::flag, "affine", false, nullptr, nullptr, &LayerSpec::bias, "learned scale and shift (default true)"}},
                  R::no, "its input, and the mean and 1/std of each row (features + 2 floats per row)",
-                 same_width, [](LayerSpec& l, int64_t in) { l.dim = in; },
+                 same_width, [](LayerSpec& l, const Features& in) { l.dim = in.size(); },
                  [](const LayerSpec& l) {
                      return l.bias ? std::vector<std::vector<int64_t>>{{l.dim}, {l.dim}} : std::vector<std::vector<int64_t>>{};
                  },
-                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * (in + 2) * 4; },
-                 [](const LayerSpec&, double rows, double, int64_t in) { return 8.0 * rows * double(in); }, no_draws, "dim",
+                 [](const LayerSpec&, int64_t rows, int64_t, const Features& in) { return rows * (in.size() + 2) * 4; },
+                 [](const LayerSpec&, double rows, double, const Features& in) { return 8.0 * rows * double(in.size()); },
+                 no_draws, "dim",
                  nullptr, {"weight", "bias"}});
     t.push_back({LayerType::dropout, "dropout", "zero each element with probability p, scale the rest by 1/(1-p)",
                  {Field{K::number, "p", true, nullptr, &LayerSpec::p, nullptr, "drop probability in [0, 1)", Range::probability}},
                  R::no, "its mask (features bytes per row; nothing when p = 0)", same_width, no_input, no_params,
-                 [](const LayerSpec& l, int64_t rows, int64_t, int64_t in) { return l.p > 0 ? rows * in : int64_t(0); },
-                 [](const LayerSpec& l, double rows, double, int64_t in) { return l.p > 0 ? 3.0 * rows * double(in) : 0.0; },
+                 [](const LayerSpec& l, int64_t rows, int64_t, const Features& in) { return l.p > 0 ? rows * in.size() : int64_t(0); },
+                 [](const LayerSpec& l, double rows, double, const Features& in) {
+                     return l.p > 0 ? 3.0 * rows * double(in.size()) : 0.0;
+                 },
                  [](const LayerSpec& l) { return l.p > 0 ? 1 : 0; }});
+    t.back().takes = LayerTraits::Takes::any;
     t.push_back({LayerType::embedding, "embedding", "token ids to rows of a learned table, plus learned positions",
                  {Field{K::dim, "vocab", true, &LayerSpec::vocab, nullptr, nullptr, "table rows (token ids 0..vocab-1)"},
                   Field{K::dim, "dim", true, &LayerSpec::dim, nullptr, nullptr, "features per token"},
                   Field{K::dim, "max_len", false, &LayerSpec::max_len, nullptr, nullptr,
                         "learned positions for up to max_len tokens (default none)"}},
                  R::no, "the token ids (counted as input, not activation)",
-                 [](const LayerSpec& l, int64_t) { return l.dim; }, no_input,
+                 [](const LayerSpec& l, const Features&) { return Features::flat(l.dim); }, no_input,
                  [](const LayerSpec& l) {
                      std::vector<std::vector<int64_t>> p{{l.vocab, l.dim}};
                      if (l.max_len > 0) p.push_back({l.max_len, l.dim});
                      return p;
                  },
-                 [](const LayerSpec&, int64_t, int64_t, int64_t) { return int64_t(0); },
-                 [](const LayerSpec& l, double rows, double, int64_t) { return 2.0 * rows * double(l.dim); }, no_draws,
+                 [](const LayerSpec&, int64_t, int64_t, const Features&) { return int64_t(0); },
+                 [](const LayerSpec& l, double rows, double, const Features&) { return 2.0 * rows * double(l.dim); }, no_draws,
                  nullptr,
                  [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
                      *field = "type";
@@ -126,41 +137,44 @@ std::vector<LayerTraits> make_table() {
                         "rotary position embedding base, e.g. 10000 (default 0: none)", Range::non_negative}},
                  R::no, "its QKV input ((heads + 2 kv_heads) x head size per row), the softmax output (heads x T "
                         "floats per row) and, with dropout, its mask (heads x T bytes per row)",
-                 [](const LayerSpec& l, int64_t in) { return l.heads * (in / attention_width_units(l)); }, no_input,
-                 no_params,
-                 [](const LayerSpec& l, int64_t rows, int64_t seq, int64_t in) {
-                     return rows * in * 4 + rows * l.heads * seq * 4 + (l.p > 0 ? rows * l.heads * seq : 0);
+                 [](const LayerSpec& l, const Features& in) {
+                     return Features::flat(l.heads * (in.size() / attention_width_units(l)));
                  },
-                 [](const LayerSpec& l, double rows, double seq, int64_t in) {
+                 no_input, no_params,
+                 [](const LayerSpec& l, int64_t rows, int64_t seq, const Features& in) {
+                     return rows * in.size() * 4 + rows * l.heads * seq * 4 + (l.p > 0 ? rows * l.heads * seq : 0);
+                 },
+                 [](const LayerSpec& l, double rows, double seq, const Features& in) {
                      // QK^T and PV: 2 * 2 * rows * T * (heads x head size), plus the softmax.
-                     const double d = double(l.heads * (in / attention_width_units(l)));
+                     const double d = double(l.heads * (in.size() / attention_width_units(l)));
                      return 4.0 * rows * seq * d + 5.0 * rows * double(l.heads) * seq;
                  },
                  [](const LayerSpec&) { return 1; }, nullptr,
                  [](const LayerSpec& l, const LayerPlace& at, std::string* field) -> std::string {
                      const int64_t kv = l.kv_heads > 0 ? l.kv_heads : l.heads, units = l.heads + 2 * kv;
+                     const int64_t in = at.in.size();
                      if (kv == l.heads) {  // plain multi-head attention: the messages people know
                          *field = "type";
-                         if (at.in % 3 != 0)
+                         if (in % 3 != 0)
                              return "attention takes a fused QKV input of 3 * hidden features, got " +
-                                    std::to_string(at.in) + " (not a multiple of 3)";
+                                    std::to_string(in) + " (not a multiple of 3)";
                          *field = "heads";
-                         if ((at.in / 3) % l.heads != 0)
+                         if ((in / 3) % l.heads != 0)
                              return std::to_string(l.heads) + " heads do not divide the hidden size " +
-                                    std::to_string(at.in / 3);
+                                    std::to_string(in / 3);
                      } else {
                          *field = "kv_heads";
                          if (l.heads % kv != 0)
                              return std::to_string(kv) + " key/value heads do not divide " + std::to_string(l.heads) +
                                     " query heads";
                          *field = "type";
-                         if (at.in % units != 0)
+                         if (in % units != 0)
                              return "grouped-query attention takes (heads + 2 kv_heads) = " + std::to_string(units) +
-                                    " head-sized parts, got " + std::to_string(at.in) + " features (not a multiple)";
+                                    " head-sized parts, got " + std::to_string(in) + " features (not a multiple)";
                      }
                      *field = "rope_theta";
-                     if (l.rope_theta > 0 && (at.in / units) % 2 != 0)
-                         return "rotary embeddings need an even head size, got " + std::to_string(at.in / units);
+                     if (l.rope_theta > 0 && (in / units) % 2 != 0)
+                         return "rotary embeddings need an even head size, got " + std::to_string(in / units);
                      // The scores (rows x heads x T) must stay within the element cap like any tensor.
                      *field = "";
                      const int64_t cap = int64_t(1) << 40;
@@ -174,24 +188,27 @@ std::vector<LayerTraits> make_table() {
                   Field{K::number, "eps", false, nullptr, &LayerSpec::eps, nullptr, "added to the mean square (default 1e-5)",
                         Range::positive}},
                  R::no, "its input and the 1/rms of each row (features + 1 floats per row)", same_width,
-                 [](LayerSpec& l, int64_t in) { l.dim = in; },
+                 [](LayerSpec& l, const Features& in) { l.dim = in.size(); },
                  [](const LayerSpec& l) { return std::vector<std::vector<int64_t>>{{l.dim}}; },
-                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * (in + 1) * 4; },
-                 [](const LayerSpec&, double rows, double, int64_t in) { return 5.0 * rows * double(in); }, no_draws, "dim",
+                 [](const LayerSpec&, int64_t rows, int64_t, const Features& in) { return rows * (in.size() + 1) * 4; },
+                 [](const LayerSpec&, double rows, double, const Features& in) { return 5.0 * rows * double(in.size()); },
+                 no_draws, "dim",
                  nullptr, {"weight"}});
     t.push_back({LayerType::swiglu, "swiglu", "SwiGLU: a [gate | up] input of 2f features to silu(gate) * up, f features",
                  {}, R::from_input, "its [gate | up] input (2f per row)",
-                 [](const LayerSpec&, int64_t in) { return in / 2; }, no_input, no_params,
-                 [](const LayerSpec&, int64_t rows, int64_t, int64_t in) { return rows * in * 4; },
-                 [](const LayerSpec&, double rows, double, int64_t in) { return 12.0 * rows * double(in); }, no_draws,
+                 [](const LayerSpec&, const Features& in) { return Features::flat(in.size() / 2); }, no_input, no_params,
+                 [](const LayerSpec&, int64_t rows, int64_t, const Features& in) { return rows * in.size() * 4; },
+                 [](const LayerSpec&, double rows, double, const Features& in) { return 12.0 * rows * double(in.size()); },
+                 no_draws,
                  nullptr,
                  [](const LayerSpec&, const LayerPlace& at, std::string* field) -> std::string {
                      *field = "type";
-                     if (at.in % 2 != 0)
-                         return "swiglu takes a [gate | up] input of 2f features, got " + std::to_string(at.in) +
+                     if (at.in.size() % 2 != 0)
+                         return "swiglu takes a [gate | up] input of 2f features, got " + std::to_string(at.in.size()) +
                                 " (not even)";
                      return {};
                  }});
+    add_image_layer_traits(t);
     return t;
 }
 
@@ -227,14 +244,32 @@ std::string layer_kind_phrase(const LayerTraits& t) {
     return std::string(vowel ? "an " : "a ") + t.name + " layer";
 }
 
-int64_t parameter_count(const LayerSpec& l) {
+namespace {
+int64_t elements(const std::vector<std::vector<int64_t>>& shapes) {
     int64_t n = 0;
-    for (const auto& shape : layer_traits(l.type).params(l)) {
+    for (const auto& shape : shapes) {
         int64_t k = 1;
         for (int64_t d : shape) k *= d;
         n += k;
     }
     return n;
+}
+}  // namespace
+
+int64_t parameter_count(const LayerSpec& l) { return elements(layer_traits(l.type).params(l)); }
+
+int64_t buffer_count(const LayerSpec& l) {
+    const LayerTraits& t = layer_traits(l.type);
+    return t.buffers ? elements(t.buffers(l)) : 0;
+}
+
+Features layer_output(const LayerSpec& l, const Features& in) { return layer_traits(l.type).out_features(l, in); }
+
+Features block_output(const BlockSpec& b, const Features& in) {
+    Features f = in;
+    for (const LayerSpec& l : b.layers) f = layer_output(l, f);
+    for (const LayerSpec& l : b.post) f = layer_output(l, f);
+    return f;
 }
 
 }  // namespace ckpt

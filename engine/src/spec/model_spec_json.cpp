@@ -15,6 +15,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -132,6 +133,8 @@ void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& l
             const double v = l.*f.number;
             if (f.range == LayerField::Range::probability && !(v >= 0 && v < 1))
                 fail(fp, "must be in [0, 1), got " + num(v));
+            if (f.range == LayerField::Range::fraction && !(v >= 0 && v <= 1))
+                fail(fp, "must be in [0, 1], got " + num(v));
             if (f.range == LayerField::Range::positive) {
                 check_finite(v, fp);
                 if (v <= 0) fail(fp, "must be positive, got " + num(v));
@@ -144,49 +147,99 @@ void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& l
     }
 }
 
-// Checks one block against the features flowing in; returns the features flowing out. Every
-// rule but the block's own (at least one layer, a residual keeps the width) comes from the
-// layer-traits table: field ranges, the field that must match the incoming width, parameter
-// and output sizes, and the checks a type adds.
-int64_t check_block(const BlockSpec& b, int64_t rows, int64_t seq, int64_t features, bool first_block,
-                    const LayerSpec* embedding, const std::string& path) {
-    if (b.layers.empty()) fail(path + ".layers", "a block needs at least one layer");
-    const int64_t in_features = features;
-    for (size_t i = 0; i < b.layers.size(); ++i) {
-        const LayerSpec& l = b.layers[i];
-        const std::string lp = path + ".layers[" + std::to_string(i) + "]";
-        const LayerTraits* t = nullptr;
-        for (const LayerTraits& c : all_layer_traits())
-            if (c.type == l.type) t = &c;
-        if (!t) fail(lp + ".type", "unknown layer type " + std::to_string(int(l.type)));
-        check_fields(l, *t, lp);
-        if (t->input_field) {
-            for (const LayerField& f : t->fields)
-                if (f.key == std::string_view(t->input_field) && l.*f.dim != features)
-                    fail(lp + "." + f.key, "expected " + std::to_string(features) + " (the features coming in), got " +
-                                               std::to_string(l.*f.dim));
-        }
-        const std::vector<std::vector<int64_t>> params = t->params(l);
-        for (size_t k = 0; k < params.size(); ++k) {
-            // Sizes are named as the user writes them (in x out for a linear's weight).
-            const std::vector<int64_t>& shape = params[k];
-            const char* what = k < t->param_names.size() ? t->param_names[k] : "parameter";
-            if (shape.size() == 2) check_elements(shape[1], shape[0], lp, what);
-        }
-        const int64_t out = t->out_features(l, features);
-        check_elements(rows, out, lp, "output");
-        if (t->check) {
-            std::string field;
-            const std::string reason =
-                t->check(l, LayerPlace{first_block && i == 0, rows, seq, features, embedding}, &field);
-            if (!reason.empty()) fail(field.empty() ? lp : lp + "." + field, reason);
-        }
-        features = out;
+// "an image (64, 8, 8)" or "512 flat features": what comes into a layer, for messages.
+std::string described(const Features& f) {
+    return f.is_image() ? "an image " + f.text() : std::to_string(f.c) + " flat features";
+}
+
+// Checks one layer against the features flowing in; returns the features flowing out. Every
+// rule comes from the layer-traits table: field ranges, the layout it takes, the field that
+// must match the incoming width, parameter and output sizes, and the checks a type adds.
+Features check_layer(const LayerSpec& l, int64_t rows, int64_t seq, const Features& in, bool first_in_model,
+                     const LayerSpec* embedding, const std::string& lp) {
+    const LayerTraits* t = nullptr;
+    for (const LayerTraits& c : all_layer_traits())
+        if (c.type == l.type) t = &c;
+    if (!t) fail(lp + ".type", "unknown layer type " + std::to_string(int(l.type)));
+    check_fields(l, *t, lp);
+    if (t->takes == LayerTraits::Takes::flat && in.is_image())
+        fail(lp + ".type", layer_kind_phrase(*t) + " takes flat features, but " + described(in) +
+                               " comes in (add a flatten before it)");
+    if (t->takes == LayerTraits::Takes::image && !in.is_image())
+        fail(lp + ".type", layer_kind_phrase(*t) + " takes an image (C, H, W), but " + described(in) +
+                               " come in (the input is (batch, channels, height, width))");
+    if (t->input_field) {
+        // Flat layers match the features, image layers the channels.
+        const int64_t want = in.c;
+        for (const LayerField& f : t->fields)
+            if (f.key == std::string_view(t->input_field) && l.*f.dim != want)
+                fail(lp + "." + f.key, "expected " + std::to_string(want) +
+                                           (in.is_image() ? " (the channels coming in), got " : " (the features coming in), got ") +
+                                           std::to_string(l.*f.dim));
     }
-    if (b.residual && features != in_features)
-        fail(path + ".residual", "output features " + std::to_string(features) + " differ from input features " +
-                                     std::to_string(in_features) + " (a residual block must keep the width)");
-    return features;
+    const std::vector<std::vector<int64_t>> params = t->params(l);
+    for (size_t k = 0; k < params.size(); ++k) {
+        // Sizes are named as the user writes them (in x out for a linear's weight).
+        const std::vector<int64_t>& shape = params[k];
+        const char* what = k < t->param_names.size() ? t->param_names[k] : "parameter";
+        if (shape.size() == 2) check_elements(shape[1], shape[0], lp, what);
+        if (shape.size() > 2) {
+            int64_t n = 1;
+            std::string dims;
+            for (int64_t d : shape) {
+                n = n < 0 ? -1 : capped_product(n, d);
+                dims += (dims.empty() ? "" : " x ") + std::to_string(d);
+            }
+            if (n < 0) fail(lp, std::string(what) + " of " + dims + " elements exceeds the limit of 2^40 elements per tensor");
+        }
+    }
+    if (t->check) {
+        std::string field;
+        const std::string reason = t->check(l, LayerPlace{first_in_model, rows, seq, in, embedding}, &field);
+        if (!reason.empty()) fail(field.empty() ? lp : lp + "." + field, reason);
+    }
+    const Features out = t->out_features(l, in);
+    if (out.is_image()) {
+        if (out.h > kMaxDim || out.w > kMaxDim) fail(lp, "output image of " + out.text() + " is too large");
+        const int64_t per_row = capped_product(capped_product(out.c, out.h), out.w);
+        if (per_row < 0) fail(lp, "output image of " + out.text() + " exceeds the limit of 2^40 elements per tensor");
+        check_elements(rows, per_row, lp, "output");
+    } else {
+        check_elements(rows, out.c, lp, "output");
+    }
+    return out;
+}
+
+// Checks one path of a block (its layers, shortcut or post) from `in`; returns what comes out.
+Features check_path(const std::vector<LayerSpec>& layers, const char* key, int64_t rows, int64_t seq, Features f,
+                    bool first_block, const LayerSpec* embedding, const std::string& path) {
+    for (size_t i = 0; i < layers.size(); ++i)
+        f = check_layer(layers[i], rows, seq, f, first_block && i == 0 && std::string_view(key) == "layers", embedding,
+                        path + "." + key + "[" + std::to_string(i) + "]");
+    return f;
+}
+
+// Checks one block against the features flowing in; returns the features flowing out. The
+// block's own rules: at least one layer, and a residual's two paths meet in one shape (the
+// shortcut, or the identity, against the layers) before post runs on their sum.
+Features check_block(const BlockSpec& b, int64_t rows, int64_t seq, const Features& in, bool first_block,
+                     const LayerSpec* embedding, const std::string& path) {
+    if (b.layers.empty()) fail(path + ".layers", "a block needs at least one layer");
+    if (!b.residual && !b.shortcut.empty())
+        fail(path + ".shortcut", "a shortcut needs \"residual\": true (it is the other path of the residual add)");
+    if (!b.residual && !b.post.empty())
+        fail(path + ".post", "post layers need \"residual\": true (they run after the residual add)");
+    const Features main = check_path(b.layers, "layers", rows, seq, in, first_block, embedding, path);
+    if (!b.residual) return main;
+    const Features side = check_path(b.shortcut, "shortcut", rows, seq, in, false, embedding, path);
+    if (main != side) {
+        if (b.shortcut.empty())
+            fail(path + ".residual", "output features " + main.text() + " differ from input features " + in.text() +
+                                         " (a residual block must keep the shape, or have a shortcut)");
+        fail(path + ".shortcut", "ends in " + side.text() + " but the layers end in " + main.text() +
+                                     " (the two paths of the residual add must meet in one shape)");
+    }
+    return check_path(b.post, "post", rows, seq, main, false, embedding, path);
 }
 
 // All semantic checks. block_path maps an (expanded) block index to the path to report.
@@ -209,10 +262,13 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
     check_optimizer(s.optimizer);
     const int64_t rows = s.rows();
     if (rows < 0) fail("input.shape", "the input tensor has more than 2^40 elements");
-    int64_t features = s.token_input() ? 1 : s.input_features();  // a token id per row
+    Features features = s.input_shape_features();  // a token id per row, flat features or an image
     const LayerSpec* embedding = s.token_input() ? &s.blocks[0].layers[0] : nullptr;
     for (size_t b = 0; b < s.blocks.size(); ++b)
         features = check_block(s.blocks[b], rows, s.sequence_length(), features, b == 0, embedding, block_path(b));
+    if (features.is_image())
+        fail("loss", "the model ends in an image " + features.text() +
+                         "; the loss takes flat features (end with a flatten, or global_avgpool then flatten)");
 }
 
 // ---- JSON reading -------------------------------------------------------------------------
@@ -406,7 +462,8 @@ ModelSpec parse_document(const json& root) {
         const std::string path = "blocks[" + std::to_string(bi) + "]";
         const json& bj = blocks[bi];
         expect_object(bj, path);
-        check_keys(bj, path, {"name", "checkpoint", "residual", "repeat", "policy", "layers"}, "a block");
+        check_keys(bj, path, {"name", "checkpoint", "residual", "repeat", "policy", "layers", "shortcut", "post"},
+                   "a block");
         BlockSpec b;
         b.name = "block" + std::to_string(bi);
         if (const json* v = find(bj, "name")) b.name = get_string(*v, path + ".name");
@@ -430,16 +487,26 @@ ModelSpec parse_document(const json& root) {
         const json& layers = require(bj, path, "layers");
         if (!layers.is_array()) fail(path + ".layers", std::string("expected an array of layers, got ") + type_word(layers));
         if (layers.empty()) fail(path + ".layers", "a block needs at least one layer");
+        // A residual block's shortcut path and the layers after its add: optional, maybe empty.
+        const json* shortcut = find(bj, "shortcut");
+        const json* post = find(bj, "post");
+        for (auto [key, v] : {std::pair{"shortcut", shortcut}, {"post", post}})
+            if (v && !v->is_array())
+                fail(path + "." + key, std::string("expected an array of layers, got ") + type_word(*v));
         // The copies are counted before a layer is read or a block copied.
         if (s.blocks.size() + size_t(repeat) > kMaxBlocks)
             fail(path + ".repeat", "the model expands to more than " + std::to_string(kMaxBlocks) + " blocks");
-        layer_total += layers.size() * size_t(repeat);  // layers < 4 * 10^6 values, repeat <= 10^5: no overflow
+        const size_t per_copy = layers.size() + (shortcut ? shortcut->size() : 0) + (post ? post->size() : 0);
+        layer_total += per_copy * size_t(repeat);  // layers < 4 * 10^6 values, repeat <= 10^5: no overflow
         if (layer_total > kMaxLayers)
             fail(repeat > 1 ? path + ".repeat" : path + ".layers",
                  "the model expands to " + std::to_string(layer_total) + " layers by this block, more than the limit of " +
                      std::to_string(kMaxLayers));
         for (size_t li = 0; li < layers.size(); ++li)
             b.layers.push_back(parse_layer(layers[li], path + ".layers[" + std::to_string(li) + "]"));
+        for (auto [key, v, into] : {std::tuple{"shortcut", shortcut, &b.shortcut}, {"post", post, &b.post}})
+            for (size_t li = 0; v && li < v->size(); ++li)
+                into->push_back(parse_layer((*v)[li], path + "." + key + "[" + std::to_string(li) + "]"));
         for (int64_t r = 0; r < repeat; ++r) {
             BlockSpec copy = b;
             if (repeat > 1) copy.name += "." + std::to_string(r);
@@ -463,21 +530,26 @@ ModelSpec parse_document(const json& root) {
 // ---- public API ---------------------------------------------------------------------------
 
 int64_t ModelSpec::rows() const {
-    // Token ids (B, T) are one row per token; float inputs keep their last dim as features.
-    const size_t dims = token_input() ? input_shape.size() : input_shape.size() - 1;
+    // Token ids (B, T) are one row per token; an image batch (B, C, H, W) one row per image;
+    // other float inputs keep their last dim as features.
+    const size_t dims = token_input() ? input_shape.size() : image_input() ? 1 : input_shape.size() - 1;
     int64_t r = 1;
     for (size_t i = 0; i < dims && !input_shape.empty(); ++i) r = capped_product(r, input_shape[i]);
     return input_shape.empty() ? 0 : r;
 }
 
-int64_t ModelSpec::input_features() const { return input_shape.empty() ? 0 : input_shape.back(); }
+int64_t ModelSpec::input_features() const {
+    if (image_input()) return capped_product(capped_product(input_shape[1], input_shape[2]), input_shape[3]);
+    return input_shape.empty() ? 0 : input_shape.back();
+}
 
-int64_t ModelSpec::output_features() const {
-    int64_t f = token_input() ? 1 : input_features();
-    for (const BlockSpec& b : blocks)
-        for (const LayerSpec& l : b.layers) f = layer_traits(l.type).out_features(l, f);
+Features ModelSpec::output_shape_features() const {
+    Features f = input_shape_features();
+    for (const BlockSpec& b : blocks) f = block_output(b, f);
     return f;
 }
+
+int64_t ModelSpec::output_features() const { return output_shape_features().size(); }
 
 Result<ModelSpec> parse_model_spec(const std::string& json_text) {
     Result<json> root = read_json(json_text, kModelJsonLimits);
@@ -509,6 +581,29 @@ Status validate_model_spec(const ModelSpec& spec) {
     }
     return Status::success();
 }
+
+namespace {
+
+ordered_json layers_json(const std::vector<LayerSpec>& layers) {
+    ordered_json out = ordered_json::array();
+    for (const LayerSpec& l : layers) {
+        ordered_json lj;
+        const LayerTraits& t = layer_traits(l.type);
+        lj["type"] = t.name;
+        for (const LayerField& f : t.fields) {
+            switch (f.kind) {
+            case LayerField::Kind::dim: lj[f.key] = l.*f.dim; break;
+            case LayerField::Kind::number: lj[f.key] = l.*f.number; break;
+            case LayerField::Kind::flag: lj[f.key] = l.*f.flag; break;
+            }
+        }
+        if (l.save) lj["save"] = true;
+        out.push_back(std::move(lj));
+    }
+    return out;
+}
+
+}  // namespace
 
 // Every field is written except those the layer or optimizer type does not read (a linear layer
 // has no "eps"), because the parser refuses keys a type does not use; so the round trip is exact
@@ -546,22 +641,10 @@ std::string to_json(const ModelSpec& spec) {
         bj["residual"] = b.residual;
         bj["repeat"] = 1;
         bj["policy"] = std::string(policy_name(b.policy));
-        ordered_json layers = ordered_json::array();
-        for (const LayerSpec& l : b.layers) {
-            ordered_json lj;
-            const LayerTraits& t = layer_traits(l.type);
-            lj["type"] = t.name;
-            for (const LayerField& f : t.fields) {
-                switch (f.kind) {
-                case LayerField::Kind::dim: lj[f.key] = l.*f.dim; break;
-                case LayerField::Kind::number: lj[f.key] = l.*f.number; break;
-                case LayerField::Kind::flag: lj[f.key] = l.*f.flag; break;
-                }
-            }
-            if (l.save) lj["save"] = true;
-            layers.push_back(std::move(lj));
-        }
-        bj["layers"] = std::move(layers);
+        bj["layers"] = layers_json(b.layers);
+        // Written only when present, so files of plain residual blocks stay as they were.
+        if (!b.shortcut.empty()) bj["shortcut"] = layers_json(b.shortcut);
+        if (!b.post.empty()) bj["post"] = layers_json(b.post);
         blocks.push_back(std::move(bj));
     }
     root["blocks"] = std::move(blocks);

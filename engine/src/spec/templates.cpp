@@ -60,6 +60,24 @@ LayerSpec embedding(int64_t vocab, int64_t dim, int64_t max_len) {
     l.max_len = max_len;
     return l;
 }
+LayerSpec conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding) {
+    LayerSpec l;
+    l.type = LayerType::conv2d;
+    l.in = in;
+    l.out = out;
+    l.kernel = kernel;
+    l.stride = stride;
+    l.padding = padding;
+    l.bias = false;  // a batch norm follows: a bias would have nothing to learn
+    return l;
+}
+LayerSpec batchnorm(int64_t channels) {
+    LayerSpec l;
+    l.type = LayerType::batchnorm2d;
+    l.dim = channels;
+    return l;
+}
+
 BlockSpec block(std::string name, std::vector<LayerSpec> layers, bool residual) {
     BlockSpec b;
     b.name = std::move(name);
@@ -174,14 +192,16 @@ std::string_view template_name(TemplateKind k) {
         case TemplateKind::residual_mlp: return "residual_mlp";
         case TemplateKind::gpt2: return "gpt2";
         case TemplateKind::llama: return "llama";
+        case TemplateKind::resnet: return "resnet";
     }
     return "?";
 }
 
 Result<TemplateKind> parse_template(const std::string& name) {
-    for (TemplateKind k : {TemplateKind::mlp, TemplateKind::residual_mlp, TemplateKind::gpt2, TemplateKind::llama})
+    for (TemplateKind k : {TemplateKind::mlp, TemplateKind::residual_mlp, TemplateKind::gpt2, TemplateKind::llama,
+                           TemplateKind::resnet})
         if (template_name(k) == name) return k;
-    return Error{"unknown template '" + name + "' (one of: mlp, residual_mlp, gpt2, llama)"};
+    return Error{"unknown template '" + name + "' (one of: mlp, residual_mlp, gpt2, llama, resnet)"};
 }
 
 Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& k) {
@@ -260,6 +280,40 @@ Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& k) {
                             ", " + std::to_string(k.heads) + " heads (" + std::to_string(k.kv_heads) +
                             " key/value heads), SwiGLU width " + std::to_string(ffn) + ", rotary positions, " +
                             (k.tied ? "head tied to the embedding" : "untied head") + ".";
+            break;
+        }
+        case TemplateKind::resnet: {
+            // A CIFAR-style ResNet (He et al. 2016): a 3x3 stem, three stages of `depth` basic
+            // blocks at width, 2 width and 4 width channels, each later stage starting at stride
+            // 2 with a [1x1 conv, batch norm] projection shortcut; global pooling, 10 classes.
+            if (auto e = positive(k.image, "image"); !e.empty()) return Error{e};
+            s.input_shape = {k.batch, 3, k.image, k.image};
+            s.loss = LossType::cross_entropy;
+            s.optimizer.type = OptimizerType::sgd;
+            s.optimizer.lr = 0.1;
+            s.optimizer.momentum = 0.9;
+            const LayerSpec relu = of_type(LayerType::relu);
+            s.blocks.push_back(block("stem", {conv(3, k.width, 3, 1, 1), batchnorm(k.width), relu}, false));
+            int64_t c = k.width;
+            for (int64_t stage = 0; stage < 3; ++stage) {
+                const int64_t w = k.width << stage;
+                for (int64_t i = 0; i < k.depth; ++i) {
+                    const int64_t stride = stage > 0 && i == 0 ? 2 : 1;
+                    BlockSpec b = block(numbered("s", stage + 1, (".b" + std::to_string(i)).c_str()),
+                                        {conv(c, w, 3, stride, 1), batchnorm(w), relu, conv(w, w, 3, 1, 1), batchnorm(w)},
+                                        true);
+                    if (stride != 1 || c != w) b.shortcut = {conv(c, w, 1, stride, 0), batchnorm(w)};
+                    b.post = {relu};
+                    s.blocks.push_back(std::move(b));
+                    c = w;
+                }
+            }
+            s.blocks.push_back(
+                block("head", {of_type(LayerType::global_avgpool), of_type(LayerType::flatten), linear(c, 10)}, false));
+            s.description = "ResNet-" + std::to_string(6 * k.depth + 2) + " for " + std::to_string(k.image) + "x" +
+                            std::to_string(k.image) + " images: three stages of " + std::to_string(k.depth) +
+                            " basic blocks at " + std::to_string(k.width) + ", " + std::to_string(2 * k.width) + " and " +
+                            std::to_string(4 * k.width) + " channels with batch norm, a 10-class head, SGD with momentum.";
             break;
         }
     }
@@ -454,7 +508,7 @@ Result<ModelSpec> import_hf_config_file(const std::string& path, int64_t batch, 
 int64_t parameter_count(const ModelSpec& spec) {
     int64_t n = 0;
     for (const auto& b : spec.blocks)
-        for (const auto& l : b.layers) n += parameter_count(l);
+        for (size_t l = 0; l < b.layer_count(); ++l) n += parameter_count(b.layer(l));
     return n;
 }
 

@@ -526,6 +526,37 @@ public:
         });
     }
 
+    void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias, void* y,
+                        void* scratch) override {
+        cpu::conv2d_forward(t, s, x, w, bias, y, scratch);
+    }
+    void conv2d_backward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* dy, void* dx,
+                         float* dw, float* dbias, void* scratch) override {
+        cpu::conv2d_backward(t, s, x, w, dy, dx, dw, dbias, scratch);
+    }
+    void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y, float* mean,
+                           float* rstd, int64_t n, int64_t c, int64_t hw, float eps, float* running_mean,
+                           float* running_var, float momentum) override {
+        cpu::batchnorm_forward(t, x, gamma, beta, y, mean, rstd, n, c, hw, eps, running_mean, running_var, momentum);
+    }
+    void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
+                            const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
+                            int64_t hw) override {
+        cpu::batchnorm_backward(t, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, n, c, hw);
+    }
+    void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        cpu::maxpool_forward(t, s, x, y);
+    }
+    void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx) override {
+        cpu::maxpool_backward(t, s, x, dy, dx);
+    }
+    void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        cpu::avgpool_forward(t, s, x, y);
+    }
+    void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx) override {
+        cpu::avgpool_backward(t, s, dy, dx);
+    }
+
     bool all_finite(const float* x, int64_t n) override {
         int bad = 0;
 #pragma omp parallel for reduction(| : bad) if (n > kParallelMin)

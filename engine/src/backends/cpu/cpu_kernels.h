@@ -1,7 +1,7 @@
 // Pieces of the CPU backend shared by its translation units: typed element access for the
 // mixed-precision paths (a kernel is written once and instantiated for f32, bf16 and f16, each
 // value read as f32 and written rounded to nearest even), the f32/16-bit matrix product, and
-// attention. The f32 paths keep their historical arithmetic exactly.
+// attention and the image kernels. The f32 paths keep their historical arithmetic exactly.
 #pragma once
 
 #include <cstdint>
@@ -54,5 +54,20 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
                        void* scratch, uint64_t seed, uint64_t stream);
 void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs, const uint8_t* mask,
                         const void* dout, void* dqkv, void* scratch);
+
+// cpu_image.cpp: the image kernels of backend.h, one image at a time for conv2d.
+void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias, void* y,
+                    void* scratch);
+void conv2d_backward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* dy, void* dx,
+                     float* dw, float* dbias, void* scratch);
+void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y, float* mean,
+                       float* rstd, int64_t n, int64_t c, int64_t hw, float eps, float* running_mean,
+                       float* running_var, float momentum);
+void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
+                        const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw);
+void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y);
+void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx);
+void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y);
+void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx);
 
 }  // namespace ckpt::cpu

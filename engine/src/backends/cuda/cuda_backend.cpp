@@ -6,6 +6,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "backends/backend.h"
 #include "backends/caching_allocator.h"
 #include "backends/cuda/kernels.h"
+#include "backends/scratch.h"
 
 namespace ckpt {
 namespace {
@@ -502,6 +504,106 @@ public:
         launched("swiglu_backward");
     }
 
+    // conv2d: im2col of as many images as scratch.h's chunk allows, then per group one
+    // strided-batched product over the chunk (the weight shared through a zero stride), written
+    // straight into NCHW. A pointwise convolution reads its input as the columns. Backward:
+    // the weight's gradient adds image by image in f32 (a fixed order), the columns' gradient
+    // is one batched product per group, gathered back by col2im.
+    void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias, void* y,
+                        void* scratch) override {
+        use();
+        const int64_t G = s.groups, Cin = s.in_channels / G, Cout = s.out_channels / G, K = s.col_rows();
+        const int64_t HW = s.height * s.width, P = s.out_h() * s.out_w(), es = elem_size(t);
+        const cuda::ConvGeometry g = geometry(s);
+        if (bias) cuda::channel_fill(t, y, bias, s.batch, s.out_channels, P, stream_);
+        const int64_t chunk = conv_chunk(DeviceKind::cuda, s.batch, K * P * es);
+        for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
+            const int64_t m = std::min(chunk, s.batch - n0);
+            for (int64_t gi = 0; gi < G; ++gi) {
+                const char* cols = static_cast<const char*>(x) + ((n0 * s.in_channels + gi * Cin) * HW) * es;
+                int64_t stride_cols = s.in_channels * HW;
+                if (!s.pointwise()) {
+                    cuda::im2col(t, x, scratch, g, n0, m, gi, stream_);
+                    cols = static_cast<const char*>(scratch);
+                    stride_cols = K * P;
+                }
+                gemm_strided(false, false, Cout, P, K, 1.0f, static_cast<const char*>(w) + gi * Cout * K * es, K, 0, cols,
+                             P, stride_cols, bias ? 1.0f : 0.0f,
+                             static_cast<char*>(y) + ((n0 * s.out_channels + gi * Cout) * P) * es, P, s.out_channels * P, m,
+                             t);
+            }
+        }
+        launched("conv2d_forward");
+    }
+    void conv2d_backward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* dy, void* dx,
+                         float* dw, float* dbias, void* scratch) override {
+        use();
+        const int64_t G = s.groups, Cin = s.in_channels / G, Cout = s.out_channels / G, K = s.col_rows();
+        const int64_t HW = s.height * s.width, P = s.out_h() * s.out_w(), es = elem_size(t);
+        const cuda::ConvGeometry g = geometry(s);
+        const int64_t chunk = conv_chunk(DeviceKind::cuda, s.batch, K * P * es);
+        char* cols_buf = static_cast<char*>(scratch);
+        char* dcols_buf = s.pointwise() ? nullptr : cols_buf + chunk * K * P * es;
+        for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
+            const int64_t m = std::min(chunk, s.batch - n0);
+            for (int64_t gi = 0; gi < G; ++gi) {
+                const char* cols = static_cast<const char*>(x) + ((n0 * s.in_channels + gi * Cin) * HW) * es;
+                int64_t stride_cols = s.in_channels * HW;
+                if (!s.pointwise()) {
+                    cuda::im2col(t, x, cols_buf, g, n0, m, gi, stream_);
+                    cols = cols_buf;
+                    stride_cols = K * P;
+                }
+                const char* dyg = static_cast<const char*>(dy) + ((n0 * s.out_channels + gi * Cout) * P) * es;
+                for (int64_t i = 0; i < m; ++i)  // dW_g (+)= dY cols^T, image after image
+                    gemm_ex(false, true, Cout, K, P, 1.0f, dyg + i * s.out_channels * P * es, P, cols + i * stride_cols * es,
+                            P, n0 + i == 0 ? 0.0f : 1.0f, dw + gi * Cout * K, K, t, ElemType::f32);
+                if (!dx) continue;
+                char* dcols = s.pointwise() ? static_cast<char*>(dx) + ((n0 * s.in_channels + gi * Cin) * HW) * es : dcols_buf;
+                gemm_strided(true, false, K, P, Cout, 1.0f, static_cast<const char*>(w) + gi * Cout * K * es, K, 0, dyg, P,
+                             s.out_channels * P, 0.0f, dcols, P, s.pointwise() ? s.in_channels * HW : K * P, m, t);
+                if (!s.pointwise()) cuda::col2im(t, dcols, dx, g, n0, m, gi, stream_);
+            }
+        }
+        if (dbias) cuda::channel_sum(t, dy, dbias, s.batch, s.out_channels, P, stream_);
+        launched("conv2d_backward");
+    }
+    void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y, float* mean,
+                           float* rstd, int64_t n, int64_t c, int64_t hw, float eps, float* running_mean,
+                           float* running_var, float momentum) override {
+        use();
+        cuda::batchnorm_forward(t, x, gamma, beta, y, mean, rstd, n, c, hw, eps, running_mean, running_var, momentum,
+                                stream_);
+        launched("batchnorm_forward");
+    }
+    void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
+                            const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
+                            int64_t hw) override {
+        use();
+        cuda::batchnorm_backward(t, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, n, c, hw, stream_);
+        launched("batchnorm_backward");
+    }
+    void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        use();
+        cuda::maxpool_forward(t, geometry(s), x, y, stream_);
+        launched("maxpool_forward");
+    }
+    void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx) override {
+        use();
+        cuda::maxpool_backward(t, geometry(s), x, dy, dx, stream_);
+        launched("maxpool_backward");
+    }
+    void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        use();
+        cuda::avgpool_forward(t, geometry(s), x, y, stream_);
+        launched("avgpool_forward");
+    }
+    void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx) override {
+        use();
+        cuda::avgpool_backward(t, geometry(s), dy, dx, stream_);
+        launched("avgpool_backward");
+    }
+
     bool all_finite(const float* x, int64_t n) override {
         use();
         check(cudaMemsetAsync(ws_.words, 0, 8, stream_), "cudaMemset");
@@ -548,6 +650,14 @@ private:
             check(cudaSetDevice(index_), "cudaSetDevice");
             t_current_device = index_;
         }
+    }
+    static cuda::ConvGeometry geometry(const ConvShape& s) {
+        return {s.in_channels, s.in_channels / s.groups, s.height, s.width, s.kernel, s.stride, s.padding, s.out_h(),
+                s.out_w()};
+    }
+    static cuda::PoolGeometry geometry(const PoolShape& s) {
+        return {s.batch * s.channels, s.height, s.width, s.kernel_h, s.kernel_w, s.stride_h, s.stride_w, s.padding,
+                s.out_h(), s.out_w()};
     }
     double read_double() {
         double v = 0.0;

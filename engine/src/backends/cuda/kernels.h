@@ -1,5 +1,5 @@
 // Launchers of the CUDA backend's own kernels, one .cu file per family (elementwise, rng,
-// reduce, norm, loss, embedding, attention, optimizer). Plain C++ signatures, so the backend
+// reduce, norm, loss, embedding, attention, optimizer, image). Plain C++ signatures, so the backend
 // class (cuda_backend.cpp) is compiled by the host compiler. Every launcher queues work on
 // `s` and returns; none allocates: scratch comes from the caller (the tracking allocator or
 // the backend's fixed workspace, see Workspace).
@@ -101,5 +101,33 @@ void rope_rotate(const void* src, int64_t lds, void* dst, int64_t ldd, ElemType 
                  int64_t heads, int64_t hd, float theta, float sign, cudaStream_t s);
 // A (type t) = mask ? P * keep_scale : 0, or P itself (rounded) without a mask.
 void apply_mask(const float* P, const uint8_t* mask, void* A, ElemType t, int64_t n, float keep_scale, cudaStream_t s);
+
+// image.cu: the image kernels (conv2d's products are cuBLAS calls in the backend).
+// One convolution's geometry, passed to kernels by value.
+struct ConvGeometry {
+    int64_t in_channels, group_in, height, width, kernel, stride, padding, out_h, out_w;
+};
+// im2col of `chunk` images from image n0, one group's channels: cols (chunk, K, Ho * Wo), K =
+// group_in * k * k; col2im gathers a columns' gradient back into those images' dx.
+void im2col(ElemType t, const void* x, void* cols, const ConvGeometry& g, int64_t n0, int64_t chunk, int64_t group,
+            cudaStream_t s);
+void col2im(ElemType t, const void* dcols, void* dx, const ConvGeometry& g, int64_t n0, int64_t chunk, int64_t group,
+            cudaStream_t s);
+// y (batch, channels, pixels) = bias[channel]; out[channel] = the sum of dy over batch and pixels.
+void channel_fill(ElemType t, void* y, const void* bias, int64_t batch, int64_t channels, int64_t pixels, cudaStream_t s);
+void channel_sum(ElemType t, const void* dy, float* out, int64_t batch, int64_t channels, int64_t pixels, cudaStream_t s);
+void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y, float* mean,
+                       float* rstd, int64_t n, int64_t c, int64_t hw, float eps, float* running_mean, float* running_var,
+                       float momentum, cudaStream_t s);
+void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
+                        const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw,
+                        cudaStream_t s);
+struct PoolGeometry {
+    int64_t planes, height, width, kernel_h, kernel_w, stride_h, stride_w, padding, out_h, out_w;
+};
+void maxpool_forward(ElemType t, const PoolGeometry& g, const void* x, void* y, cudaStream_t s);
+void maxpool_backward(ElemType t, const PoolGeometry& g, const void* x, const void* dy, void* dx, cudaStream_t s);
+void avgpool_forward(ElemType t, const PoolGeometry& g, const void* x, void* y, cudaStream_t s);
+void avgpool_backward(ElemType t, const PoolGeometry& g, const void* dy, void* dx, cudaStream_t s);
 
 }  // namespace ckpt::cuda

@@ -61,6 +61,17 @@ public:
                           int64_t) override {}
     void swiglu_forward(ElemType, const void*, void*, int64_t, int64_t) override {}
     void swiglu_backward(ElemType, const void*, const void*, void*, int64_t, int64_t) override {}
+    void conv2d_forward(ElemType, const ConvShape&, const void*, const void*, const void*, void*, void*) override {}
+    void conv2d_backward(ElemType, const ConvShape&, const void*, const void*, const void*, void*, float*, float*,
+                         void*) override {}
+    void batchnorm_forward(ElemType, const void*, const float*, const float*, void*, float*, float*, int64_t, int64_t,
+                           int64_t, float, float*, float*, float) override {}
+    void batchnorm_backward(ElemType, const void*, const float*, const float*, const float*, const void*, void*, float*,
+                            float*, int64_t, int64_t, int64_t) override {}
+    void maxpool_forward(ElemType, const PoolShape&, const void*, void*) override {}
+    void maxpool_backward(ElemType, const PoolShape&, const void*, const void*, void*) override {}
+    void avgpool_forward(ElemType, const PoolShape&, const void*, void*) override {}
+    void avgpool_backward(ElemType, const PoolShape&, const void*, void*) override {}
     // Nothing overflows in a run that computes nothing.
     bool all_finite(const float*, int64_t) override { return true; }
     void scale(float*, int64_t, float) override {}
