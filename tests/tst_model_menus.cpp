@@ -129,6 +129,18 @@ private slots:
         QVERIFY(w_->stackModel()->validationError().isEmpty());
         QVERIFY2(w_->windowTitle().contains(QLatin1String("24")), qPrintable(w_->windowTitle()));
         QVERIFY(w_->currentFile().isEmpty());
+        // The ResNet family (ResNet-20 at its defaults) is the engine's template too.
+        TemplateDialog r;
+        r.setFamily(ckpt::TemplateKind::resnet);
+        ckpt::TemplateKnobs rk;
+        rk.depth = 3;
+        rk.width = 16;
+        rk.image = 32;
+        rk.batch = 32;
+        const auto resnet = ckpt::make_template(ckpt::TemplateKind::resnet, rk);
+        QVERIFY(resnet && r.model());
+        QVERIFY(*r.model() == *resnet);
+        QCOMPARE(ckpt::parameter_count(*resnet), int64_t(272474));
         // An impossible combination is the engine's one-line reason, and OK is off.
         TemplateDialog d;
         d.setFamily(ckpt::TemplateKind::gpt2);

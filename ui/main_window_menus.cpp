@@ -81,7 +81,7 @@ void MainWindow::buildMenus() {
     tipWithShortcut(a, tr("A small MLP to build on: add blocks and layers, edit their widths."));
     a = file->addAction(tr("New from &template…"), QKeySequence(tr("Ctrl+Shift+N")), this, &MainWindow::newFromTemplate);
     a->setObjectName(QStringLiteral("newFromTemplate"));
-    a->setToolTip(tr("An MLP, a residual MLP, GPT-2 or LLaMA, at the depth, width, heads, sequence and batch you choose."));
+    a->setToolTip(tr("An MLP, a residual MLP, GPT-2, LLaMA or a ResNet, at the depth, width, heads, sequence or image size and batch you choose."));
     file->addSeparator();
     a = file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
         const QString p = QFileDialog::getOpenFileName(this, tr("Open experiment"), QFileInfo(currentFile_).path(),

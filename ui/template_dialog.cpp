@@ -43,14 +43,16 @@ using K = ckpt::TemplateKnobs;
 
 const std::vector<TemplateKnob>& knobTable() {
     static const std::vector<TemplateKnob> t{
-        {"depth", "Depth", "Blocks (MLPs) or transformer layers.", &K::depth},
-        {"width", "Width", "Features of the MLP, or the transformer's hidden size d.", &K::width},
+        {"depth", "Depth", "Blocks (MLPs), transformer layers, or a ResNet's basic blocks per stage.", &K::depth},
+        {"width", "Width", "Features of the MLP, the transformer's hidden size d, or a ResNet's first-stage channels.",
+         &K::width},
+        {"image", "Image size", "A ResNet's square RGB input, this many pixels on a side.", &K::image},
         {"heads", "Heads", "Attention (query) heads; the width must be a multiple of it.", &K::heads},
         {"kv_heads", "KV heads", "Key/value heads: fewer than heads is grouped-query attention.", &K::kv_heads},
         {"ffn", "FFN width", "The SwiGLU width; 0 takes 8/3 of the width, rounded up to a multiple of 64.", &K::ffn,
          nullptr, nullptr, 0},
         {"seq", "Sequence", "Tokens per sequence. Attention memory grows with its square.", &K::seq},
-        {"batch", "Batch", "Rows (MLPs) or sequences per step. Activations grow in proportion.", &K::batch},
+        {"batch", "Batch", "Rows (MLPs), sequences or images per step. Activations grow in proportion.", &K::batch},
         {"vocab", "Vocabulary", "Token ids 0 .. vocab-1: rows of the embedding and width of the head.", &K::vocab},
         {"dropout", "Dropout", "Drop probability after each block (MLPs) or in attention and after each sub-block.",
          nullptr, &K::dropout, nullptr, 0, 1},
@@ -81,6 +83,10 @@ const std::vector<TemplateFamily>& templateFamilies() {
          "A LLaMA-style decoder: RMSNorm, SwiGLU, rotary positions, grouped-query attention.",
          {{"depth", 4}, {"width", 256}, {"heads", 8}, {"kv_heads", 2}, {"ffn", 0}, {"seq", 128}, {"batch", 4}, {"vocab", 32000},
           {"tied", 0}}},
+        {ckpt::TemplateKind::resnet, "ResNet",
+         "A CIFAR-style ResNet: three stages of basic blocks at width, 2 x width and 4 x width channels, projection "
+         "shortcuts, batch norm (depth 3, width 16, image 32 is ResNet-20).",
+         {{"depth", 3}, {"width", 16}, {"image", 32}, {"batch", 32}}},
     };
     return t;
 }

@@ -1,6 +1,6 @@
-// File > New from template: a model family (MLP, residual MLP, GPT-2, LLaMA) and its knobs
-// (depth, width, heads, kv heads, ffn, sequence, batch, vocabulary, dropout, tied head,
-// precision). The knobs a family reads come from one small table in template_dialog.cpp, so a
+// File > New from template: a model family (MLP, residual MLP, GPT-2, LLaMA, ResNet) and its
+// knobs (depth, width, heads, kv heads, ffn, sequence, image size, batch, vocabulary, dropout,
+// tied head, precision). The knobs a family reads come from one small table in template_dialog.cpp, so a
 // new family (a ResNet) is one row there; the model is the engine's make_template, and the
 // dialog shows its parameter count, or the engine's one-line reason it cannot be built, as the
 // knobs change.
