@@ -96,7 +96,8 @@ double smallestTextPoints(QCustomPlot* plot, const ExportOptions& o) {
     if (plot->legend && plot->legend->visible() && plot->legend->itemCount() > 0) {
         smallest = std::min(smallest, pointsOf(plot->legend->font()));
         for (int i = 0; i < plot->legend->itemCount(); ++i)
-            smallest = std::min(smallest, pointsOf(plot->legend->item(i)->font()));
+            if (QCPAbstractLegendItem* item = plot->legend->item(i))  // null: a wrapped legend's empty cell
+                smallest = std::min(smallest, pointsOf(item->font()));
     }
     QCPLayoutGrid* grid = plot->plotLayout();
     for (int i = 0; i < grid->elementCount(); ++i)
