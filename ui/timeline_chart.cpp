@@ -12,6 +12,33 @@
 
 namespace ckptui {
 
+void TimelineChart::placePeakLabel() {
+    // The side with room for the whole text, decided once the chart is laid out (a narrow chart
+    // on a laptop cut it at the edge): to the right of the peak if it fits there, else to the
+    // left, else as far right as the whole text fits.
+    for (int i = 0; i < itemCount(); ++i) {
+        auto* label = qobject_cast<QCPItemText*>(item(i));
+        if (!label || !label->property("ckptPeakX").isValid()) continue;
+        const double tp = label->property("ckptPeakX").toDouble();
+        const QRect area = axisRect()->rect();
+        const double px = xAxis->coordToPixel(tp);
+        const int textWidth = QFontMetrics(label->font()).horizontalAdvance(label->text()) + 12;
+        const bool fitsRight = px + textWidth <= area.right(), fitsLeft = px - textWidth >= area.left();
+        const bool preferRight = tp <= xAxis->range().center();
+        const double y = label->position->coords().y();
+        if ((preferRight && fitsRight) || (fitsRight && !fitsLeft)) {
+            label->position->setCoords(tp, y);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        } else if (fitsLeft) {
+            label->position->setCoords(tp, y);
+            label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+        } else {  // wider than either side: as far right as it fits whole (the dot marks the peak)
+            label->position->setCoords(xAxis->pixelToCoord(std::max<double>(area.left(), area.right() - textWidth)), y);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        }
+    }
+}
+
 namespace {
 
 const QColor kPredictedColor(0x00, 0x72, 0xB2);
@@ -27,6 +54,7 @@ QFont smallFont(const QFont& base, int points, bool bold = false) {
 
 TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     setupCommonStyle(this);
+    connect(this, &QCustomPlot::afterLayout, this, &TimelineChart::placePeakLabel);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     axisRect()->setRangeDrag(Qt::Horizontal);
     axisRect()->setRangeZoom(Qt::Horizontal);
@@ -427,19 +455,7 @@ void TimelineChart::drawAnnotations() {
     label->setPadding(QMargins(6, 0, 6, 4));
     label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
     label->setFont(smallFont(font(), 9, true));
-    // The side with room for the whole text (a narrow chart on a laptop cut it at the edge):
-    // to the right if it fits there, else to the left, else centred on the peak.
-    {
-        const QRect area = axisRect()->rect();
-        const double px = xAxis->coordToPixel(tp);
-        const int textWidth = QFontMetrics(label->font()).horizontalAdvance(label->text()) + 12;
-        const bool fitsRight = px + textWidth <= area.right(), fitsLeft = px - textWidth >= area.left();
-        const bool preferRight = tp <= xAxis->range().center();
-        const Qt::Alignment side = (preferRight && fitsRight) || (fitsRight && !fitsLeft) ? Qt::AlignLeft
-                                   : fitsLeft                                            ? Qt::AlignRight
-                                                                                         : Qt::AlignHCenter;
-        label->setPositionAlignment(side | Qt::AlignBottom);
-    }
+    label->setProperty("ckptPeakX", tp);  // placed on its side at every layout (placePeakLabel)
     setInk(label, Ink::text);
 
     if (predicted && uncheckedPeak_ > 0 && uncheckedPeak_ != r.peak_total)
