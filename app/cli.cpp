@@ -4,6 +4,7 @@
 // and running are engine calls, and an engine error's kind decides the exit code (cli.h);
 // every error is one line on stderr.
 #include "cli.h"
+#include "cli_progress.h"
 
 #include <unistd.h>
 
@@ -308,13 +309,49 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
 
 struct Outputs {
     std::string report, trace, csv, plot, tensors;
+    // The chart's options, as the GUI's export dialog has them (empty: the dialog's defaults).
+    std::string plot_size, plot_dpi, plot_font_scale;
+    bool plot_no_title = false;
 };
 
-void check_plot_path(const std::string& plot) {
-    if (plot.empty()) return;
+#ifdef CKPT_WITH_UI
+// --plot-size, --plot-dpi, --plot-font-scale, --plot-no-title: the export dialog's options.
+ckptui::ExportOptions plot_options(const Outputs& o) {
+    ckptui::ExportOptions opt;
+    auto number = [](const std::string& text, const char* option, double lo, double hi) {
+        bool ok = false;
+        const double v = QString::fromStdString(text).toDouble(&ok);
+        if (!ok || !(v >= lo && v <= hi))
+            usage_error(std::string("--") + option + ": expected a number from " + QString::number(lo).toStdString() + " to " +
+                        QString::number(hi).toStdString() + ", got \"" + text + "\"");
+        return v;
+    };
+    if (!o.plot_dpi.empty()) opt.dpi = number(o.plot_dpi, "plot-dpi", 10, 2400);
+    if (!o.plot_font_scale.empty()) opt.fontScale = number(o.plot_font_scale, "plot-font-scale", 0.25, 8);
+    if (!o.plot_size.empty()) {  // after the DPI: a size in cm or inches is converted at it
+        const QString err = ckptui::parsePlotSize(QString::fromStdString(o.plot_size), &opt);
+        if (!err.isEmpty()) usage_error("--plot-size: " + err.toStdString());
+        if (opt.widthPx < 16 || opt.heightPx < 16 || opt.widthPx > 20000 || opt.heightPx > 20000)
+            usage_error("--plot-size: " + std::to_string(opt.widthPx) + " x " + std::to_string(opt.heightPx) +
+                        " pixels is not a size between 16 and 20000 on each side");
+    }
+    opt.title = !o.plot_no_title;
+    return opt;
+}
+#endif
+
+void check_plot_path(const Outputs& o) {
+    const std::string& plot = o.plot;
+    if (plot.empty()) {
+        if (!o.plot_size.empty() || !o.plot_dpi.empty() || !o.plot_font_scale.empty() || o.plot_no_title)
+            usage_error("--plot-size, --plot-dpi, --plot-font-scale and --plot-no-title go with --plot FILE");
+        return;
+    }
 #ifndef CKPT_WITH_UI
     usage_error("--plot needs the UI build, and this checkpointlab was built with CKPT_BUILD_UI=OFF "
                 "(--csv and --trace give the same timeline)");
+#else
+    plot_options(o);  // a bad option is named before the model is loaded
 #endif
     const QString suffix = QFileInfo(QString::fromStdString(plot)).suffix().toLower();
     if (suffix != "png" && suffix != "pdf" && suffix != "svg")
@@ -335,7 +372,7 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
         check(ckpt::write_safetensors(o.tensors, r.tensors), o.tensors);
 #ifdef CKPT_WITH_UI
     if (!o.plot.empty()) {
-        const QString err = ckptui::exportMemoryChart(r, QString::fromStdString(o.plot), 1600, 900);
+        const QString err = ckptui::exportMemoryChart(r, QString::fromStdString(o.plot), plot_options(o));
         if (!err.isEmpty()) throw CliError{kFailure, "cannot write \"" + o.plot + "\": " + err.toStdString()};
         written.push_back(o.plot);
     }
@@ -361,6 +398,7 @@ int cmd_run(const std::vector<std::string>& argv) {
                                {"memory-limit", true}, {"no-preserve-rng", false}, {"tf32", false}, {"precision", true},
                                {"policy", true}, {"report", true},
                                {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
+                               {"plot-size", true}, {"plot-dpi", true}, {"plot-font-scale", true}, {"plot-no-title", false},
                                {"quiet", false}},
                               "run");
     if (a.has("help")) {
@@ -388,8 +426,10 @@ int cmd_run(const std::vector<std::string>& argv) {
             usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
     }
     const std::optional<ckpt::Precision> precision = parse_precision(a);
-    const Outputs out{a.value("report"), a.value("trace"), a.value("csv"), a.value("plot"), a.value("dump-tensors")};
-    check_plot_path(out.plot);
+    const Outputs out{a.value("report"),    a.value("trace"),    a.value("csv"),
+                      a.value("plot"),      a.value("dump-tensors"), a.value("plot-size"),
+                      a.value("plot-dpi"),  a.value("plot-font-scale"), a.has("plot-no-title")};
+    check_plot_path(out);
     const bool quiet = a.has("quiet");
 
     auto app = make_app(!out.plot.empty());
@@ -417,13 +457,22 @@ int cmd_run(const std::vector<std::string>& argv) {
 
     g_stop = false;
     std::signal(SIGINT, on_interrupt);
+    // Progress for long steps on a terminal; the prediction's event count says how far a step is.
+    std::FILE* progress_out = ProgressLine::stream_for(quiet);
+    int64_t expected_events = 0;
+    if (progress_out)
+        if (auto p = ckpt::predict((*session)->spec(), 1, device->kind)) expected_events = int64_t(p->events.size());
+    ProgressLine progress(progress_out, steps, int((*session)->spec().blocks.size()), expected_events);
     ckpt::StepReport last;
     for (int s = 1; s <= steps; ++s) {
         ckpt::StepOptions opts;
         opts.stop = &g_stop;
+        opts.sink = &progress;
+        progress.begin_step(s);
         opts.record_events = true;  // the files describe the last step, or the one that failed
         opts.capture_tensors = s == steps && !out.tensors.empty();
         last = (*session)->step(opts);
+        progress.end_step();
         if (last.status != ckpt::StepStatus::ok) break;
         if (steps > 1 && !quiet)
             std::fprintf(stderr, "step %d/%d  loss %.6g  %s  peak %s\n", s, steps, last.loss,

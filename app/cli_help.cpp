@@ -80,7 +80,8 @@ SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
                       [--steps N] [--threads N] [--memory-limit BYTES|none] [--policy P]
                       [--no-preserve-rng] [--tf32] [--report r.json] [--trace t.json] [--csv m.csv]
-                      [--plot chart.png|.pdf|.svg] [--dump-tensors t.safetensors] [--quiet]
+                      [--plot chart.png|.pdf|.svg] [--plot-size 1600x900|16x9cm|6x4in] [--plot-dpi N]
+                      [--plot-font-scale F] [--plot-no-title] [--dump-tensors t.safetensors] [--quiet]
 
 DESCRIPTION
     Loads MODEL (a model spec file, an experiment file or a preset name), runs N training
@@ -139,7 +140,19 @@ OPTIONS
         every category after it (columns time_ns, bytes, category, block, layer, phase,
         live_total, live_parameter, ..., live_temporary).
     --plot FILE
-        Export the memory timeline chart as PNG, PDF or SVG (needs the UI build).
+        Export the memory timeline chart as PNG, PDF or SVG (needs the UI build), with the
+        GUI export dialog's defaults: 1600 x 900 px at 120 DPI, fonts x 1.5 (no text under
+        12 pt on a slide), the title on.
+    --plot-size SIZE
+        The chart's size: pixels (1600x900), centimetres (16x9cm) or inches (6x4in), converted
+        at the DPI.
+    --plot-dpi N
+        Dots per inch, written into the file (PNG pixels per metre, the PDF's page size);
+        sets how large a point of text is. 10 to 2400.
+    --plot-font-scale F
+        Text size against the screen's (0.25 to 8).
+    --plot-no-title
+        Leave the chart's title out (a figure caption gives it).
     --dump-tensors FILE
         Write input, target, parameters (before the step), output and gradients of the last
         step as safetensors, for cross-checking against PyTorch.

@@ -12,6 +12,8 @@
 
 #include "malformed_cases.h"
 
+#include "app/cli_progress.h"
+
 #include "ckpt/experiment.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
@@ -129,6 +131,61 @@ class TestCli : public QObject {
 private slots:
     void initTestCase() { QVERIFY2(QFileInfo(kBinary).isExecutable(), qPrintable(kBinary)); }
 
+#ifdef CKPT_TEST_UI
+    // --plot takes the export dialog's options: the size and DPI are found again in the file.
+    void plotOptionsReachTheFile() {
+        QTemporaryDir dir;
+        const Run r = runCli({"run", "tutorial_mlp", "--plot", "c.png", "--plot-size", "10x5cm", "--plot-dpi", "300",
+                              "--plot-font-scale", "2", "--plot-no-title", "--quiet"},
+                             dir.path());
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QImage png(dir.filePath("c.png"));
+        QCOMPARE(png.size(), QSize(1181, 591));
+        QCOMPARE(qRound(png.dotsPerMeterX() * 0.0254), 300);
+        // The defaults: 1600 x 900 at 120 DPI.
+        const Run d = runCli({"run", "tutorial_mlp", "--plot", "d.png", "--quiet"}, dir.path());
+        QVERIFY2(d.code == 0, qPrintable(d.err));
+        const QImage dflt(dir.filePath("d.png"));
+        QCOMPARE(dflt.size(), QSize(1600, 900));
+        QCOMPARE(qRound(dflt.dotsPerMeterX() * 0.0254), 120);
+    }
+#endif
+
+    // The progress line of long steps (shown only on a terminal): where the step is and how far.
+    void progressLineSaysWhereTheStepIs() {
+        using std::chrono::milliseconds;
+        std::FILE* f = std::tmpfile();
+        QVERIFY(f);
+        {
+            cli::ProgressLine line(f, 2, 3, 4, milliseconds(0), milliseconds(0));
+            line.begin_step(1);
+            ckpt::MemoryEvent e;
+            e.tag.phase = ckpt::Phase::backward;
+            e.tag.block = 1;
+            line.on_memory(e);
+            QVERIFY(line.shown());
+            line.end_step();
+        }
+        // A short step prints nothing; a silent line (not a terminal, or --quiet) neither.
+        {
+            cli::ProgressLine line(f, 1, 3, 4);
+            line.begin_step(1);
+            line.on_memory(ckpt::MemoryEvent{});
+            QVERIFY(!line.shown());
+            cli::ProgressLine silent(nullptr, 1, 3, 4, milliseconds(0), milliseconds(0));
+            silent.begin_step(1);
+            silent.on_memory(ckpt::MemoryEvent{});
+            QVERIFY(!silent.shown());
+        }
+        std::rewind(f);
+        char buf[256] = {};
+        const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        const QByteArray out(buf, qsizetype(n));
+        QVERIFY2(out.startsWith("\r\033[Kstep 1/2: backward, block 2/3  25%  0.0 s"), out.constData());
+        QVERIFY(out.endsWith("\r\033[K"));  // the line is cleared before the summary
+    }
+
     void malformedModel_data() {
         QTest::addColumn<QString>("file");
         QTest::addColumn<QString>("expected");
@@ -194,7 +251,16 @@ private slots:
 #ifndef CKPT_TEST_UI
         QTest::newRow("plot without UI") << QStringList{"run", "tutorial_mlp", "--plot", "chart.png"} << 2
                                          << "--plot needs the UI build";
+#else
+        QTest::newRow("plot dpi") << QStringList{"run", "tutorial_mlp", "--plot", "c.png", "--plot-dpi", "5"} << 2
+                                  << "--plot-dpi: expected a number from 10 to 2400";
+        QTest::newRow("plot size") << QStringList{"run", "tutorial_mlp", "--plot", "c.png", "--plot-size", "big"} << 2
+                                   << "--plot-size: expected WIDTHxHEIGHT";
+        QTest::newRow("plot size huge") << QStringList{"run", "tutorial_mlp", "--plot", "c.png", "--plot-size", "200x100in"} << 2
+                                        << "not a size between 16 and 20000";
 #endif
+        QTest::newRow("plot options alone") << QStringList{"run", "tutorial_mlp", "--plot-size", "10x5cm"} << 2
+                                            << "go with --plot FILE";
     }
 
     void badUsage() {

@@ -20,6 +20,7 @@
 #include "ckpt/writers.h"
 #include "test_models.h"
 #include "ui/main_window.h"
+#include "plan_wait.h"
 #include "ui/plan_panel.h"
 #include "ui/stack_model.h"
 #include "ui/summary_panel.h"
@@ -62,6 +63,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult& r = w_->lastResult();
         QVERIFY(r.report);
         QCOMPARE(r.report->status, ckpt::StepStatus::ok);
@@ -175,6 +177,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(30000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun(QStringLiteral("first"));
         QTemporaryDir dir;
         using C = MainWindow::Chart;
@@ -273,7 +276,7 @@ private slots:
         const int64_t lo = ckpt::minimal_peak(*m), hi = m->peak(std::vector<bool>(spec.blocks.size(), false));
         const int64_t budget = lo + (hi - lo) / 2;
         PlanPanel* plan = w_->planPanel();
-        QCOMPARE(plan->plan(QString::number(budget), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(plan, QString::number(budget), QStringLiteral("dp")), QString());
         std::vector<bool> flags;
         for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
         QVERIFY(m->peak(flags) <= budget);
@@ -281,13 +284,14 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QVERIFY(w_->lastResult().report->peak_total <= budget);
         // Too small: the error names the smallest budget that can work.
-        const QString err = plan->plan(QString::number(lo - 1), QStringLiteral("dp"));
+        const QString err = planAndWait(plan, QString::number(lo - 1), QStringLiteral("dp"));
         QVERIFY2(err.contains(QString::number(lo)), qPrintable(err));
-        QVERIFY(!plan->plan(QStringLiteral("lots"), QStringLiteral("dp")).isEmpty());
+        QVERIFY(!planAndWait(plan, QStringLiteral("lots"), QStringLiteral("dp")).isEmpty());
         // Pareto: every point applies its own checkpoint set.
-        plan->refreshPareto();
+        QVERIFY(paretoAndWait(plan));
         QVERIFY(plan->points().size() >= 3);
         const int i = int(plan->points().size()) - 1;
         plan->applyPoint(i);

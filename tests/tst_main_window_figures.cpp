@@ -17,6 +17,7 @@
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/messages.h"
+#include "plan_wait.h"
 #include "ui/plan_panel.h"
 #include "ui/run_bar.h"
 #include "ui/stack_model.h"
@@ -77,7 +78,7 @@ private slots:
         const QString hint = w_->planPanel()->budgetPlaceholder();
         const auto suggested = ckpt::parse_bytes(hint.section(QLatin1Char(' '), 1, 1).toStdString());
         QVERIFY2(suggested, qPrintable(hint));
-        QCOMPARE(w_->planPanel()->plan(hint.section(QLatin1Char(' '), 1, 1), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), hint.section(QLatin1Char(' '), 1, 1), QStringLiteral("dp")), QString());
     }
 
     void predictionFollowsEveryTick() {
@@ -111,6 +112,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult& r = w_->lastResult();
         QVERIFY(r.predicted);
         QCOMPARE(w_->timeline()->mode(), TimelineChart::Mode::measured);
@@ -132,6 +134,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QSignalSpy predicted(w_.get(), &MainWindow::predictionShown);
         LayerStackModel* m = w_->stackModel();
         if (edit == QLatin1String("tick")) m->setCheckpoint(2, false);
@@ -154,6 +157,7 @@ private slots:
         // Running the edited stack compares it with its own prediction.
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QVERIFY2(w_->summary()->text().contains(QLatin1String("equals the prediction")), qPrintable(w_->summary()->text()));
     }
 
@@ -161,6 +165,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult r = w_->lastResult();
         QSignalSpy predicted(w_.get(), &MainWindow::predictionShown);
         w_->stackModel()->setCheckpointAll(false);
@@ -189,7 +194,7 @@ private slots:
 
     void planLineFollowsTheStack() {
         PlanPanel* plan = w_->planPanel();
-        QCOMPARE(plan->plan(QStringLiteral("12MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(plan, QStringLiteral("12MiB"), QStringLiteral("dp")), QString());
         QVERIFY(plan->resultText().contains(QLatin1String("checkpointed")));
         w_->stackModel()->setBatch(2048);
         QVERIFY(plan->resultText().isEmpty());
@@ -229,6 +234,7 @@ private slots:
         // The next step takes the stopped one's number.
         w_->runSteps(1);
         QVERIFY(shown.wait(120000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().step, first.step + 1);
     }
 
@@ -239,7 +245,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(2);
         for (int i = 0; i < 2; ++i) {
-            QVERIFY(shown.wait(60000));
+            QTRY_VERIFY_WITH_TIMEOUT(shown.size() >= i + 1, 60000);  // step 2 may land while step 1 is checked
             QCOMPARE(w_->lastResult().report->checkpointed_blocks(), 0);
             const QString s = w_->summary()->text();
             QVERIFY2(!s.contains(QLatin1String("overhead")), qPrintable(s));
@@ -254,6 +260,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult first = w_->lastResult();
         QCOMPARE(first.step, 1);
         QVERIFY(first.warmup);
@@ -263,6 +270,7 @@ private slots:
         // A second press continues the same training: step 2, no warm-up, an overhead figure.
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         const StepResult second = w_->lastResult();
         QCOMPARE(second.step, 2);
         QVERIFY(!second.warmup);
@@ -280,7 +288,7 @@ private slots:
         QCOMPARE(h->graph(0)->dataCount(), 2);
         QCOMPARE(h->graph(0)->data()->at(0)->key, 1.0);
         QCOMPARE(h->graph(0)->data()->at(1)->key, 2.0);
-        w_->planPanel()->refreshPareto();
+        QVERIFY(paretoAndWait(w_->planPanel()));
         int measured = 0;
         for (int i = 0; i < w_->charts()->pareto()->plottableCount(); ++i)
             if (w_->charts()->pareto()->plottable(i)->name().startsWith(QLatin1String("measured")))
@@ -290,6 +298,7 @@ private slots:
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().step, 1);
         QVERIFY(w_->lastResult().warmup);
     }
@@ -316,7 +325,7 @@ private slots:
         QFETCH(QString, budget);
         QFETCH(bool, fits);
         QCOMPARE(w_->loadPreset(preset), QString());
-        const QString err = w_->planPanel()->plan(budget, planner);
+        const QString err = planAndWait(w_->planPanel(), budget, planner);
         QCOMPARE(err.isEmpty(), fits);
         if (fits) return;
         QVERIFY2(!err.contains(kRawBytes), qPrintable(err));
@@ -324,7 +333,7 @@ private slots:
         // The budget it suggests is one that works.
         const QString suggested = err.section(QStringLiteral("A budget of "), 1).section(QLatin1Char(' '), 0, 0);
         QVERIFY2(!suggested.isEmpty(), qPrintable(err));
-        QCOMPARE(w_->planPanel()->plan(suggested, QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), suggested, QStringLiteral("dp")), QString());
     }
 
     void outOfMemoryIsReportedOnceInHumanUnits() {
@@ -359,10 +368,11 @@ private slots:
         QVERIFY2(!a.intersects(b), qPrintable(QStringLiteral("%1 over %2").arg(oom->text(), pred->text())));
         // Then the plan the lesson asks for fits the limit.
         boxes.first()->close();
-        QCOMPARE(w_->planPanel()->plan(QStringLiteral("10MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(planAndWait(w_->planPanel(), QStringLiteral("10MiB"), QStringLiteral("dp")), QString());
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         QCOMPARE(w_->lastResult().report->status, ckpt::StepStatus::ok);
         QVERIFY(w_->lastResult().report->peak_total <= (int64_t(10) << 20));
     }
@@ -386,6 +396,7 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         for (QCustomPlot* p : {w_->charts()->history(), w_->charts()->comparison()}) {
             QVERIFY(!isEmptyShown(p));
             QVERIFY(p->xAxis->visible() && p->yAxis->visible());
@@ -412,7 +423,7 @@ private slots:
         QCustomPlot* pareto = w_->charts()->pareto();
         w_->charts()->setCurrentIndex(ChartTabs::ParetoTab);
         QCoreApplication::processEvents();
-        plan->refreshPareto();
+        QVERIFY(paretoAndWait(plan));
         pareto->replot();
         QVERIFY(plan->points().size() >= 3);
         QCPCurve* frontier = nullptr;
@@ -427,7 +438,7 @@ private slots:
         for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
         QVERIFY(flags == plan->points()[size_t(sweep)].plan.checkpoint);
         // Hover names the plan under the cursor (the chart was redrawn for the new ticks).
-        plan->refreshPareto();
+        QVERIFY(paretoAndWait(plan));
         pareto->replot();
         for (int i = 0; i < pareto->plottableCount(); ++i)
             if (auto* c = qobject_cast<QCPCurve*>(pareto->plottable(i))) frontier = c;
@@ -446,10 +457,12 @@ private slots:
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun();
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
         w_->runSteps(1);
         QVERIFY(shown.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);  // the run has wound down
         w_->pinCurrentRun();
         const QStringList names = w_->charts()->pinNames();
         QCOMPARE(names.size(), 2);

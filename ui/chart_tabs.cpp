@@ -1,10 +1,7 @@
 // The chart tabs (see chart_tabs.h).
 #include "ui/chart_tabs.h"
 
-#include <QFileDialog>
-#include <QFileInfo>
 #include <QHBoxLayout>
-#include <QInputDialog>
 #include <QLabel>
 #include <QListWidget>
 #include <QPushButton>
@@ -61,32 +58,17 @@ QWidget* ChartTabs::chartPage(QCustomPlot* plot, QCustomPlot* second, QWidget* s
     auto* row = new QHBoxLayout;
     row->addStretch();
     auto* exp = new QPushButton(tr("Export chart…"), page);
-    exp->setToolTip(tr("Save this chart as PNG, PDF or SVG at a size you choose."));
+    exp->setToolTip(tr("Save this chart as PNG, PDF or SVG for a paper or a slide: size, DPI, font scale, title, with a "
+                       "preview (Ctrl+E)."));
     row->addWidget(exp);
     v->addLayout(row);
-    connect(exp, &QPushButton::clicked, this, [this, plot, second] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export chart"), QStringLiteral("chart.png"),
-                                                          tr("Images (*.png *.pdf *.svg)"));
-        if (path.isEmpty()) return;
-        bool ok = false;
-        const int w = QInputDialog::getInt(this, tr("Export chart"), tr("Width (px)"), 1600, 200, 10000, 100, &ok);
-        if (!ok) return;
-        const int h = QInputDialog::getInt(this, tr("Export chart"), tr("Height (px)"), 900, 200, 10000, 100, &ok);
-        if (!ok) return;
-        QString err = exportPlot(plot, path, w, h);
-        if (err.isEmpty() && second) {
-            const QFileInfo fi(path);
-            err = exportPlot(second, fi.path() + "/" + fi.completeBaseName() + "-time." + fi.suffix(), w, h);
-        }
-        if (!err.isEmpty()) emit errorOccurred(tr("Export failed"), err);
-        else emit statusMessage(tr("Wrote %1").arg(path));
-    });
+    connect(exp, &QPushButton::clicked, this, &ChartTabs::exportRequested);
     return page;
 }
 
 QWidget* ChartTabs::pinList() {
     auto* box = new QWidget(this);
-    box->setMaximumWidth(280);
+    box->setMaximumWidth(200);
     auto* v = new QVBoxLayout(box);
     v->setContentsMargins(0, 0, 0, 0);
     v->addWidget(new QLabel(tr("Pinned runs"), box));
@@ -121,7 +103,27 @@ void ChartTabs::showPrediction(const Prediction& p) {
     showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
 }
 
+QList<QPair<QString, QCustomPlot*>> ChartTabs::chartsOf(int tab) const {
+    switch (tab) {
+    case TimelineTab: return {{tr("Memory timeline"), timeline_}};
+    case BlocksTab: return {{tr("Per block: bytes kept and avoided"), blockBytes_}, {tr("Per block: recomputation"), blockTime_}};
+    case HistoryTab: return {{tr("Step history"), history_}};
+    case CompareTab: return {{tr("Compare"), comparison_}};
+    case ParetoTab: return {{tr("Pareto"), pareto_}};
+    }
+    return {};
+}
+
 void ChartTabs::showStep(const StepResult& r) {
+    if (r.report->events.empty() && r.report->spans.empty() && !r.origin.isEmpty()) {
+        // A report written before reports carried their memory events: its figures are real, its
+        // timeline is not in the file, and nothing is drawn in its place.
+        timeline_->showMessage(tr("%1 has no memory timeline: it was written before reports carried their events.\n"
+                                  "The per-block bars, the step history and the summary are its own. Record the run again "
+                                  "with checkpointlab run --report to see it here.").arg(r.origin));
+        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+        return;
+    }
     timeline_->setReport(*r.report, r.predicted.get(), r.step);
     if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
 }

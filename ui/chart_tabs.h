@@ -1,7 +1,8 @@
 // The charts in the middle of the window, one tab each: the memory timeline, per-block bars,
 // the step history, the comparison of pinned runs (with the list to remove them) and the
 // Pareto chart (drawn by the plan panel). The window decides what is current; these pages draw
-// a prediction or a measured step, keep the history and the pins, and export any chart.
+// a prediction or a measured step (run here or opened from a report), keep the history and the
+// pins, and ask the window to export a tab's charts.
 #pragma once
 
 #include <QTabWidget>
@@ -32,6 +33,8 @@ public:
     QCustomPlot* history() const { return history_; }
     QCustomPlot* comparison() const { return comparison_; }
     QCustomPlot* pareto() const { return pareto_; }
+    // The charts of a tab with their names (Per block has two), for the export dialog.
+    QList<QPair<QString, QCustomPlot*>> chartsOf(int tab) const;
 
     // The stack's prediction in the timeline (event order, "without checkpointing" line) and the
     // per-block bars (bytes, recomputation work).
@@ -54,6 +57,7 @@ public:
 signals:
     void errorOccurred(const QString& title, const QString& message);
     void statusMessage(const QString& message);
+    void exportRequested();  // a tab's Export chart… button
 
 private:
     QWidget* chartPage(QCustomPlot* plot, QCustomPlot* second = nullptr, QWidget* side = nullptr);

@@ -3,10 +3,10 @@
 
 #include <QFileInfo>
 #include <QHelpEvent>
-#include <QSvgGenerator>
 #include <QToolTip>
 #include <cmath>
 
+#include "ui/chart_export.h"
 #include "ui/style.h"
 
 namespace ckptui {
@@ -85,28 +85,111 @@ QString DurationTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
 }
 
 QString exportPlot(QCustomPlot* plot, const QString& path, int width, int height) {
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    bool ok = false;
-    if (suffix == QLatin1String("png")) {
-        ok = plot->savePng(path, width, height);
-    } else if (suffix == QLatin1String("pdf")) {
-        ok = plot->savePdf(path, width, height);
-    } else if (suffix == QLatin1String("svg")) {
-        QSvgGenerator gen;
-        gen.setFileName(path);
-        gen.setSize(QSize(width, height));
-        gen.setViewBox(QRect(0, 0, width, height));
-        gen.setTitle(QStringLiteral("CheckpointLab chart"));
-        QCPPainter painter;
-        if (painter.begin(&gen)) {
-            plot->toPainter(&painter, width, height);
-            painter.end();
-            ok = QFileInfo(path).size() > 0;
+    ExportOptions o;
+    o.widthPx = width;
+    o.heightPx = height;
+    o.dpi = QImage(1, 1, QImage::Format_ARGB32).logicalDpiY();  // one file pixel per screen pixel
+    o.fontScale = 1.0;
+    return exportPlot(plot, path, o);
+}
+
+namespace {
+
+// Re-inks a chart when the desktop's palette changes (a dark theme switched on).
+class PaletteWatcher : public QObject {
+public:
+    explicit PaletteWatcher(QCustomPlot* plot) : QObject(plot), plot_(plot) { plot->installEventFilter(this); }
+    bool eventFilter(QObject*, QEvent* e) override {
+        if (e->type() == QEvent::PaletteChange) {
+            applyChartPalette(plot_, plot_->palette());
+            plot_->replot(QCustomPlot::rpQueuedReplot);
         }
-    } else {
-        return QStringLiteral("%1: unknown format \"%2\" (expected .png, .pdf or .svg)").arg(path, suffix);
+        return false;
     }
-    return ok ? QString() : QStringLiteral("could not write %1").arg(path);
+
+private:
+    QCustomPlot* plot_;
+};
+
+QColor muted(const QPalette& p) {
+    const QColor t = p.color(QPalette::Text), b = p.color(QPalette::Base);
+    return QColor((t.red() * 3 + b.red() * 2) / 5, (t.green() * 3 + b.green() * 2) / 5, (t.blue() * 3 + b.blue() * 2) / 5);
+}
+
+void inkItem(QCPAbstractItem* item, const QPalette& p) {
+    const QString ink = item->property("ckptInk").toString();
+    if (ink.isEmpty()) return;
+    const QColor colour = ink == QLatin1String("muted") ? muted(p) : p.color(QPalette::Text);
+    QColor box = p.color(QPalette::Base);
+    box.setAlpha(item->property("ckptBoxAlpha").toInt());
+    if (auto* t = qobject_cast<QCPItemText*>(item)) {
+        if (ink != QLatin1String("box")) t->setColor(colour);
+        if (item->property("ckptBoxAlpha").toInt() > 0) t->setBrush(box);
+    } else if (auto* tr = qobject_cast<QCPItemTracer*>(item)) {
+        if (ink != QLatin1String("box")) tr->setPen(QPen(colour, tr->pen().widthF()));
+        tr->setBrush(p.color(QPalette::Base));
+    } else if (auto* l = qobject_cast<QCPItemLine*>(item)) {
+        QPen pen = l->pen();
+        pen.setColor(colour);
+        l->setPen(pen);
+    } else if (auto* sl = qobject_cast<QCPItemStraightLine*>(item)) {
+        QPen pen = sl->pen();
+        pen.setColor(colour);
+        sl->setPen(pen);
+    }
+}
+
+}  // namespace
+
+QPalette lightChartPalette() {
+    QPalette p;
+    p.setColor(QPalette::Base, Qt::white);
+    p.setColor(QPalette::Window, Qt::white);
+    p.setColor(QPalette::Text, QColor(0x20, 0x20, 0x20));
+    p.setColor(QPalette::WindowText, QColor(0x20, 0x20, 0x20));
+    p.setColor(QPalette::Mid, QColor(0xC8, 0xC8, 0xC8));
+    return p;
+}
+
+QPalette chartPalette(const QCustomPlot* plot) {
+    const QVariant v = plot->property("ckptPalette");
+    return v.isValid() ? v.value<QPalette>() : plot->palette();
+}
+
+void applyChartPalette(QCustomPlot* plot, const QPalette& p) {
+    plot->setProperty("ckptPalette", QVariant::fromValue(p));
+    const QColor text = p.color(QPalette::Text);
+    QColor grid = p.color(QPalette::Mid);
+    grid.setAlpha(140);
+    plot->setBackground(p.color(QPalette::Base));
+    for (QCPAxisRect* r : plot->axisRects()) {
+        r->setBackground(Qt::NoBrush);
+        for (QCPAxis* a : r->axes()) {
+            a->setBasePen(QPen(text, 1));
+            a->setTickPen(QPen(text, 1));
+            a->setSubTickPen(QPen(text, 1));
+            a->setTickLabelColor(text);
+            a->setLabelColor(text);
+            a->grid()->setPen(QPen(grid, 1, Qt::DotLine));
+            a->grid()->setZeroLinePen(QPen(grid, 1));
+        }
+    }
+    if (plot->legend) {
+        plot->legend->setTextColor(text);
+        // A wrapped legend leaves empty cells: item() is null there.
+        for (int i = 0; i < plot->legend->itemCount(); ++i)
+            if (QCPAbstractLegendItem* item = plot->legend->item(i)) item->setTextColor(text);
+    }
+    QCPLayoutGrid* layout = plot->plotLayout();
+    for (int i = 0; i < layout->elementCount(); ++i)
+        if (auto* t = qobject_cast<QCPTextElement*>(layout->elementAt(i))) t->setTextColor(text);
+    for (int i = 0; i < plot->itemCount(); ++i) inkItem(plot->item(i), p);
+}
+
+void setInk(QCPAbstractItem* item, Ink ink, int boxAlpha) {
+    item->setProperty("ckptInk", ink == Ink::muted ? QStringLiteral("muted") : ink == Ink::box ? QStringLiteral("box") : QStringLiteral("text"));
+    item->setProperty("ckptBoxAlpha", boxAlpha);
+    inkItem(item, chartPalette(item->parentPlot()));
 }
 
 void setupCommonStyle(QCustomPlot* plot) {
@@ -120,6 +203,16 @@ void setupCommonStyle(QCustomPlot* plot) {
     }
     plot->legend->setFont(f);
     plot->setNoAntialiasingOnDrag(true);
+    // Without a minimum of its own a chart asks for its whole legend's width in one row, and the
+    // window could not shrink below 1,600 px; the legends wrap instead.
+    plot->setMinimumSize(280, 150);
+    // A property, not findChild: the watcher has no Q_OBJECT, so findChild<PaletteWatcher*> would
+    // take any child object for it and the chart would never follow the palette.
+    if (!plot->property("ckptPaletteWatched").toBool()) {
+        plot->setProperty("ckptPaletteWatched", true);
+        new PaletteWatcher(plot);
+    }
+    applyChartPalette(plot, plot->palette());
 }
 
 void putLegendBelow(QCustomPlot* plot, int columns) {
@@ -168,7 +261,7 @@ void showEmpty(QCustomPlot* plot, const QString& text) {
     QFont f = plot->font();
     f.setPointSize(12);
     t->setFont(f);
-    t->setColor(QColor(110, 110, 110));
+    setInk(t, Ink::muted);
     plot->setProperty("ckptEmpty", true);
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
@@ -380,7 +473,7 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
             label->setPadding(QMargins(2, 0, 2, 6));
             label->setText(text.join(QLatin1Char('\n')));
             label->setColor(categoryColor(ckpt::Category::activation).darker(160));
-            label->setBrush(QColor(255, 255, 255, 210));  // readable where it crosses the time line
+            setInk(label, Ink::box, 210);  // readable where it crosses the time line
         }
     }
     plot->setProperty("ckptTips", tips);
@@ -469,7 +562,7 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs) {
             ring->setStyle(QCPItemTracer::tsCircle);
             ring->setSize(9);
             ring->setPen(QPen(palette[i % 6], 2));
-            ring->setBrush(Qt::white);
+            setInk(ring, Ink::box);
         }
     }
     plot->rescaleAxes();

@@ -37,8 +37,20 @@ protected:
     double unitMs_ = 1.0;
 };
 
-// Writes the plot as .png, .pdf or .svg by suffix; "" on success, else the reason.
+// Writes the plot as .png, .pdf or .svg by suffix at `width` x `height` screen pixels; "" on
+// success, else the reason. (chart_export.h has the options for papers and slides.)
 QString exportPlot(QCustomPlot* plot, const QString& path, int width, int height);
+
+// Text, axes, grids and backgrounds follow a palette: the desktop's on screen (a dark theme
+// stays readable), a light one in exported files. The category colours never change.
+// setupCommonStyle applies the widget's palette and follows its changes.
+QPalette lightChartPalette();
+QPalette chartPalette(const QCustomPlot* plot);  // the palette the chart is drawn with now
+void applyChartPalette(QCustomPlot* plot, const QPalette& palette);
+// Items drawn in the palette's ink: the text colour, a muted text colour, or (box) their own
+// colour on a box of the background colour (alpha `boxAlpha`); re-inked with the palette.
+enum class Ink { text, muted, box };
+void setInk(QCPAbstractItem* item, Ink ink, int boxAlpha = 0);
 
 void setupCommonStyle(QCustomPlot* plot);
 // Moves the legend into a row under the axis rect, laid out in up to `columns` columns.

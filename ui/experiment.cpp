@@ -6,6 +6,9 @@
 #include <QFile>
 #include <QFileInfo>
 
+#include "ui/file_loading.h"
+#include "ui/save_file.h"
+
 namespace ckptui {
 
 QString parseExperiment(const QByteArray& json, Experiment* out) {
@@ -16,10 +19,19 @@ QString parseExperiment(const QByteArray& json, Experiment* out) {
 }
 
 QString loadExperiment(const QString& path, Experiment* out) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return QStringLiteral("cannot open %1: %2").arg(path, f.errorString());
+    // A preset is ours; any other file is read with the size cap every opened file has.
+    QByteArray text;
+    if (path.startsWith(QLatin1String(":/"))) {
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly)) return QStringLiteral("cannot open %1: %2").arg(path, f.errorString());
+        text = f.readAll();
+    } else {
+        QString why;
+        text = readCapped(path, qint64(64) << 20, &why);
+        if (!why.isEmpty()) return why;
+    }
     Experiment e;
-    const QString err = parseExperiment(f.readAll(), &e);
+    const QString err = parseExperiment(text, &e);
     if (!err.isEmpty()) return QStringLiteral("%1: %2").arg(QFileInfo(path).fileName(), err);
     *out = std::move(e);
     return {};
@@ -27,10 +39,7 @@ QString loadExperiment(const QString& path, Experiment* out) {
 
 QByteArray experimentToJson(const Experiment& e) { return QByteArray::fromStdString(ckpt::to_json(e)); }
 
-QString saveExperiment(const QString& path, const Experiment& e) {
-    const ckpt::Status st = ckpt::save_experiment(QFile::encodeName(path).toStdString(), e);
-    return st ? QString() : QString::fromStdString(st.message());
-}
+QString saveExperiment(const QString& path, const Experiment& e) { return saveFileAtomically(path, experimentToJson(e)); }
 
 QStringList presetNames() {
     QStringList names;

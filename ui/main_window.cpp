@@ -1,12 +1,13 @@
-// The main window (see main_window.h).
+// The main window: the stack, its prediction and its steps (see main_window.h; files and
+// settings are in main_window_files.cpp, menus in main_window_menus.cpp).
 #include "ui/main_window.h"
 
 #include <QAction>
 #include <QDockWidget>
-#include <QFileDialog>
 #include <QFileInfo>
-#include <QMenuBar>
 #include <QMessageBox>
+#include <QProgressBar>
+#include <QSettings>
 #include <QStatusBar>
 #include <QTextBrowser>
 #include <QUndoStack>
@@ -17,6 +18,7 @@
 #include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/plan_panel.h"
+#include "ui/properties_panel.h"
 #include "ui/run_bar.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
@@ -31,18 +33,25 @@ namespace ckptui {
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     initResources();
-    setWindowTitle(tr("CheckpointLab"));
+    qRegisterMetaType<LoadedFile>();
+    setWindowIcon(QIcon(QStringLiteral(":/icons/checkpointlab.svg")));
+    setAcceptDrops(true);
+    setDockOptions(dockOptions() | QMainWindow::AllowTabbedDocks | QMainWindow::AnimatedDocks);
     model_ = new LayerStackModel(this);
     controller_ = new RunController(this);
     predictor_ = new Predictor(this);
+    loader_ = new FileLoader(this);
     editor_ = new StackEditor(model_, this);
+    properties_ = new PropertiesPanel(model_, editor_, this);
     tabs_ = new ChartTabs(this);
     plan_ = new PlanPanel(model_, tabs_->pareto(), this);
     auto error = [this](const QString& title, const QString& message) { showError(title, message); };
     connect(plan_, &PlanPanel::errorOccurred, this, error);
     connect(tabs_, &ChartTabs::errorOccurred, this, error);
     connect(tabs_, &ChartTabs::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
+    connect(tabs_, &ChartTabs::exportRequested, this, &MainWindow::exportChartDialog);
     connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) { if (i == ChartTabs::ParetoTab) plan_->refreshPareto(); });
+    connect(loader_, &FileLoader::loaded, this, &MainWindow::applyLoaded);
     setCentralWidget(tabs_);
     buildDocks();
 
@@ -59,22 +68,40 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
         if (model_->validationError().isEmpty()) predictor_->request(model_->spec(), runBar_->deviceKind());
     });
+    connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
+    connect(model_->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
+    progress_ = new QProgressBar(this);
+    progress_->setObjectName(QStringLiteral("stepProgress"));
+    progress_->setMaximumWidth(420);
+    progress_->setMinimumWidth(160);
+    progress_->setTextVisible(true);
+    progress_->setToolTip(tr("The step under way: its phase and block, and how far it is through the allocations and "
+                             "frees the prediction counts for this step."));
+    progress_->hide();
+    statusBar()->addPermanentWidget(progress_);
     buildMenus();
     statusBar()->showMessage(tr("Pick a preset or build a stack, then Run step."));
 
     connect(model_, &LayerStackModel::specChanged, this, &MainWindow::onSpecChanged);
     connect(predictor_, &Predictor::predictionAvailable, this, &MainWindow::onPrediction);
-    connect(controller_, &RunController::stepStarted, this, [this](const ckpt::CategoryBytes& b) { timeline()->beginLive(b); });
+    connect(controller_, &RunController::stepStarted, this, [this](const ckpt::CategoryBytes& b) {
+        timeline()->beginLive(b);
+        beginProgress();
+    });
     connect(controller_, &RunController::memoryEventsAvailable, timeline(), &TimelineChart::appendLive);
+    connect(controller_, &RunController::memoryEventsAvailable, this, &MainWindow::advanceProgress);
     connect(controller_, &RunController::stepFinished, this, &MainWindow::onStepFinished);
     connect(controller_, &RunController::runFinished, this, &MainWindow::onRunFinished);
     connect(controller_, &RunController::runFailed, this, [this](const QString& e) {
         runBar_->setRunning(false);
+        progress_->hide();
         showError(tr("Cannot run"), e);
     });
-    resize(1500, 900);
+    resize(1280, 760);
     loadPreset(startupPreset());
     model_->undoStack()->clear();
+    markClean();
+    restoreSettings();
 }
 
 MainWindow::~MainWindow() { controller_->stop(); }
@@ -82,6 +109,9 @@ MainWindow::~MainWindow() { controller_->stop(); }
 TimelineChart* MainWindow::timeline() const { return tabs_->timeline(); }
 
 void MainWindow::buildDocks() {
+    // Every panel is a dock that can be closed, floated, moved or tabbed (View menu to bring
+    // it back), so a small screen gives the charts the room.
+    const auto features = QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetFloatable;
     auto* left = new QDockWidget(tr("Layer stack"), this);
     left->setObjectName(QStringLiteral("stackDock"));
     auto* leftPane = new QWidget(this);
@@ -90,79 +120,33 @@ void MainWindow::buildDocks() {
     leftLayout->addWidget(editor_, 1);
     leftLayout->addWidget(plan_);
     left->setWidget(leftPane);
-    left->setFeatures(QDockWidget::DockWidgetMovable);
+    left->setFeatures(features);
     addDockWidget(Qt::LeftDockWidgetArea, left);
+    auto* props = new QDockWidget(tr("Properties"), this);
+    props->setObjectName(QStringLiteral("propertiesDock"));
+    props->setWidget(properties_);
+    props->setFeatures(features);
+    addDockWidget(Qt::LeftDockWidgetArea, props);
+    splitDockWidget(left, props, Qt::Vertical);
     summary_ = new SummaryPanel(this);
-    summary_->setMinimumWidth(360);
+    summary_->setMinimumWidth(220);
     auto* right = new QDockWidget(tr("Summary"), this);
     right->setObjectName(QStringLiteral("summaryDock"));
     right->setWidget(summary_);
-    right->setFeatures(QDockWidget::DockWidgetMovable);
+    right->setFeatures(features);
     addDockWidget(Qt::RightDockWidgetArea, right);
     help_ = new QTextBrowser(this);
+    help_->setObjectName(QStringLiteral("help"));
     help_->setHtml(helpHtml(nullptr));
     auto* helpDock = new QDockWidget(tr("What am I looking at?"), this);
     helpDock->setObjectName(QStringLiteral("helpDock"));
     helpDock->setWidget(help_);
+    helpDock->setFeatures(features);
     addDockWidget(Qt::RightDockWidgetArea, helpDock);
     tabifyDockWidget(right, helpDock);
     right->raise();
-}
-
-void MainWindow::buildMenus() {
-    QMenu* file = menuBar()->addMenu(tr("&File"));
-    file->setToolTipsVisible(true);
-    QAction* open = file->addAction(tr("&Open experiment…"), QKeySequence::Open, this, [this] {
-        const QString p = QFileDialog::getOpenFileName(this, tr("Open experiment"), {}, tr("Experiments (*.json)"));
-        if (!p.isEmpty()) openExperiment(p);
-    });
-    open->setToolTip(tr("Open a saved experiment (model spec and run settings) or a bare model spec."));
-    QAction* save = file->addAction(tr("&Save experiment…"), QKeySequence::Save, this, [this] {
-        const QString p = QFileDialog::getSaveFileName(this, tr("Save experiment"), QStringLiteral("experiment.json"), tr("Experiments (*.json)"));
-        if (!p.isEmpty()) saveExperiment(p);
-    });
-    save->setToolTip(tr("Save the layer stack, its checkpoint flags and the run settings as one JSON file."));
-    QAction* exp = file->addAction(tr("Export run (report, CSV, trace)…"), this, [this] {
-        const QStringList filters{tr("Report (*.json)"), tr("Timeline (*.csv)"), tr("Perfetto trace (*.trace.json)")};
-        QString chosen;
-        QString p = QFileDialog::getSaveFileName(this, tr("Export run"), QStringLiteral("run.json"), filters.join(QStringLiteral(";;")), &chosen);
-        if (p.isEmpty()) return;
-        // The chosen filter decides the format when the name does not.
-        if (chosen == filters[1] && !p.endsWith(QLatin1String(".csv"))) p += QStringLiteral(".csv");
-        if (chosen == filters[2] && !p.endsWith(QLatin1String(".trace.json")))
-            p = (p.endsWith(QLatin1String(".json")) ? p.chopped(5) : p) + QStringLiteral(".trace.json");
-        const QString err = exportRun(p);
-        if (!err.isEmpty()) showError(tr("Export failed"), err);
-        else statusBar()->showMessage(tr("Wrote %1").arg(p), 5000);
-    });
-    exp->setToolTip(tr("The last complete step as a JSON report, a CSV memory timeline (one row per allocation or free) "
-                       "or a trace for ui.perfetto.dev."));
-    file->addSeparator();
-    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
-    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
-    QAction* undo = model_->undoStack()->createUndoAction(this);
-    undo->setShortcut(QKeySequence::Undo);
-    QAction* redo = model_->undoStack()->createRedoAction(this);
-    redo->setShortcut(QKeySequence::Redo);
-    edit->addAction(undo);
-    edit->addAction(redo);
-    // Lessons first, in teaching order, then the other examples.
-    QMenu* presets = menuBar()->addMenu(tr("&Presets"));
-    presets->setToolTipsVisible(true);
-    auto add = [this, presets](const QString& name, const QString& title) {
-        QAction* a = presets->addAction(title, this, [this, name] { loadPreset(name); });
-        Experiment e;
-        if (ckptui::loadPreset(name, &e).isEmpty()) a->setToolTip(QString::fromStdString(e.spec.description));
-    };
-    presets->addSection(tr("Lessons"));
-    for (const Lesson& l : lessons()) add(l.preset, l.title);
-    presets->addSection(tr("Examples"));
-    for (const QString& name : presetNames())
-        if (!findLesson(name)) add(name, name);
-    QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("What am I looking at?"), QKeySequence::HelpContents, this, [this] {
-        if (auto* d = findChild<QDockWidget*>(QStringLiteral("helpDock"))) { d->show(); d->raise(); }
-    });
+    resizeDocks({left, right}, {400, 330}, Qt::Horizontal);
+    resizeDocks({left, props}, {480, 200}, Qt::Vertical);
 }
 
 Experiment MainWindow::experiment() const {
@@ -179,44 +163,6 @@ void MainWindow::startAfresh() {
     summary_->setResult(shown_, false);
     summary_->setBanner({}, false);
     help_->setHtml(helpHtml(nullptr));
-}
-
-QString MainWindow::openExperiment(const QString& path) {
-    Experiment e;
-    const QString err = ckptui::loadExperiment(path, &e);
-    if (!err.isEmpty()) {
-        showError(tr("Cannot open experiment"), err);
-        return err;
-    }
-    startAfresh();
-    model_->setSpec(e.spec, tr("open %1").arg(QFileInfo(path).fileName()));
-    runOptions_ = e.run;
-    lessonLimit_ = 0;
-    if (const QString warning = runBar_->applyRunOptions(e.run); !warning.isEmpty()) statusBar()->showMessage(warning);
-    return {};
-}
-
-QString MainWindow::saveExperiment(const QString& path) {
-    const QString err = ckptui::saveExperiment(path, experiment());
-    if (!err.isEmpty()) showError(tr("Cannot save experiment"), err);
-    return err;
-}
-
-QString MainWindow::loadPreset(const QString& name) {
-    Experiment e;
-    const QString err = ckptui::loadPreset(name, &e);
-    if (!err.isEmpty()) {
-        showError(tr("Cannot load preset"), err);
-        return err;
-    }
-    startAfresh();
-    model_->setSpec(e.spec, tr("preset %1").arg(name));
-    // A lesson about a memory limit sets it; the next preset takes away only a limit a lesson set.
-    const Lesson* lesson = findLesson(name);
-    const qint64 limit = lesson ? lesson->memoryLimit : 0;
-    if (limit > 0 || (lessonLimit_ > 0 && runBar_->memoryLimit() == lessonLimit_)) runBar_->setMemoryLimit(limit);
-    lessonLimit_ = limit;
-    return {};
 }
 
 bool MainWindow::shownIsCurrent() const { return shown_.report && shown_.spec == model_->spec(); }
@@ -278,6 +224,7 @@ void MainWindow::stop() { controller_->stop(); }
 
 void MainWindow::onStepFinished(const StepResult& r) {
     last_ = r;
+    if (controller_->isRunning()) progress_->setFormat(tr("step %1 done").arg(r.step));
     const ckpt::StepReport& rep = *r.report;
     if (rep.status == ckpt::StepStatus::stopped) {
         onStopped(r);
@@ -307,6 +254,69 @@ void MainWindow::onStepFinished(const StepResult& r) {
     emit resultShown(r);
 }
 
+void MainWindow::showRecordedRun(const LoadedFile& f) {
+    // A step recorded elsewhere, shown as a step run here: the model on screen is its model (the
+    // caller loaded it), so the charts, the summary and the Kept column treat it as current.
+    StepResult r;
+    r.report = std::make_shared<const ckpt::StepReport>(f.run->report);
+    r.predicted = f.predicted;
+    r.step = f.run->report.step;
+    r.spec = f.run->spec;
+    r.origin = QFileInfo(f.path).fileName();
+    last_ = shown_ = r;
+    const ckpt::StepReport& rep = *r.report;
+    tabs_->showStep(r);
+    tabs_->addHistory(r, false);
+    historySpec_ = r.spec;
+    tabs_->setCurrentRun(r);
+    if (rep.status == ckpt::StepStatus::ok) model_->setReport(rep);
+    const QString unfinished = rep.status == ckpt::StepStatus::ok ? QString() : unfinishedText(rep, r.spec, r.step);
+    summary_->setBanner(unfinished, !unfinished.isEmpty());
+    summary_->setResult(r, true);
+    help_->setHtml(helpHtml(&r));
+    plan_->setMeasured(rep, r.spec, false);
+    statusBar()->showMessage(tr("Opened %1: step %2 of %3 on %4, peak %5%6")
+                                 .arg(r.origin)
+                                 .arg(r.step)
+                                 .arg(QString::fromStdString(rep.model_name), QString::fromStdString(rep.device), humanBytes(rep.peak_total),
+                                      f.run->has_timeline ? QString() : tr(" (the report carries no timeline)")));
+    emit resultShown(r);
+}
+
+void MainWindow::beginProgress() {
+    // The prediction of this stack counts the step's allocations and frees exactly: the share of
+    // them seen so far is how far the step is.
+    progressEvents_ = 0;
+    progressTotal_ = prediction_.ok() && prediction_.spec == model_->spec() ? qint64(prediction_.step->events.size()) : 0;
+    blockCount_ = int(model_->spec().blocks.size());
+    stepClock_.start();
+    progress_->setRange(0, progressTotal_ > 0 ? 1000 : 0);  // no count yet: a busy bar
+    progress_->setValue(0);
+    progress_->setFormat(tr("starting the step"));
+    progress_->show();
+}
+
+void MainWindow::advanceProgress(const QVector<ckpt::MemoryEvent>& events) {
+    if (events.isEmpty() || !progress_->isVisible()) return;
+    progressEvents_ += events.size();
+    const ckpt::MemoryTag& t = events.back().tag;
+    QString where = phaseLabel(t.phase);
+    if (t.block >= 0) where += tr(" · block %1 of %2").arg(t.block + 1).arg(blockCount_);
+    if (progressTotal_ > 0 && progressEvents_ >= progressTotal_ && runBar_->runOptions(runOptions_).verify) {
+        progress_->setValue(999);
+        progress_->setFormat(tr("step done; running it unchecked to compare"));
+        return;
+    }
+    if (progressTotal_ > 0) {
+        const double done = std::min(0.99, double(progressEvents_) / double(progressTotal_));
+        progress_->setValue(int(done * 1000));
+        where += QStringLiteral(" · %1%").arg(int(done * 100));
+        const double elapsed = stepClock_.elapsed() / 1000.0;
+        if (elapsed > 1.0 && done > 0.02) where += tr(" · about %1 left").arg(humanTime(qint64(elapsed * (1 - done) / done * 1e9)));
+    }
+    progress_->setFormat(where);
+}
+
 void MainWindow::onStopped(const StepResult& r) {
     // The stopped step is no result: the last complete one stays, and a line says where it stopped.
     const QString where = stoppedText(*r.report, r.spec, r.step);
@@ -324,6 +334,7 @@ void MainWindow::onStopped(const StepResult& r) {
 
 void MainWindow::onRunFinished(const QString& error, bool stopped) {
     runBar_->setRunning(false);
+    progress_->hide();
     // The stack was edited while the last steps ran: show what the stack on screen will do.
     if (!shownIsCurrent() && prediction_.ok() && !stopped) tabs_->showPrediction(prediction_);
     // Stopped between two steps: nothing was cut short.
@@ -344,25 +355,6 @@ void MainWindow::pinCurrentRun(const QString& name) {
     if (!shown_.report || shown_.report->status != ckpt::StepStatus::ok) return;
     tabs_->pin(shown_, name);
     tabs_->setCurrentIndex(ChartTabs::CompareTab);
-}
-
-QString MainWindow::exportChart(Chart which, const QString& path, int width, int height) {
-    QCustomPlot* p = which == Chart::timeline ? static_cast<QCustomPlot*>(timeline())
-                   : which == Chart::blockBytes ? tabs_->blockBytes()
-                   : which == Chart::blockTime ? tabs_->blockTime()
-                   : which == Chart::history ? tabs_->history()
-                   : which == Chart::comparison ? tabs_->comparison() : tabs_->pareto();
-    return exportPlot(p, path, width, height);
-}
-
-QString MainWindow::exportRun(const QString& path) {
-    if (!shown_.report) return tr("nothing to export: run a step first");
-    const std::string p = path.toStdString();
-    ckpt::Status st;
-    if (path.endsWith(QLatin1String(".trace.json"))) st = ckpt::write_trace_json(p, *shown_.report);
-    else if (path.endsWith(QLatin1String(".csv"))) st = ckpt::write_timeline_csv(p, *shown_.report);
-    else st = ckpt::write_report_json(p, *shown_.report, shown_.spec);
-    return st ? QString() : QString::fromStdString(st.message());
 }
 
 void MainWindow::showError(const QString& title, const QString& message, const QString& status) {

@@ -1,28 +1,43 @@
-// The main window: the stack editor and the planner on the left, the run bar on top, the charts
-// in the middle, the summary and help on the right. It owns the experiment; every way in (edit,
-// preset, open) goes through the stack model, and a file that fails to load leaves the
-// experiment untouched.
+// The main window: the stack editor, its properties and the planner on the left, the run bar on
+// top, the charts in the middle, the summary and help on the right (docks that can be closed,
+// moved and tabbed, so the window fits a 1280 x 720 laptop). It owns the experiment; every way in
+// (edit, preset, open, template, import, a recorded run) goes through the stack model, and a file
+// that fails to load leaves the experiment untouched.
 //
 // What is on screen always belongs to the stack on screen: its prediction arrives from a worker
 // as soon as it changes (the timeline, the per-block bars, the Kept column, the summary); a
 // measured step replaces the prediction only while it is a step of that same stack; a stopped
 // step leaves the last complete one in place and says where it stopped.
+//
+// The window behaves as desktop programs do (main_window_files.cpp): a current file with a
+// modified mark in the title, New / Open / Open Recent / Save / Save As, a prompt before unsaved
+// changes are lost, files dropped on the window or named on the command line, and QSettings for
+// geometry, docks, the last file and the run settings (when the application has an
+// organisation name; tests without one persist nothing). Menus, shortcuts and the About dialog
+// are in main_window_menus.cpp.
 #pragma once
 
+#include <QElapsedTimer>
 #include <QMainWindow>
 
 #include "ckpt/report.h"
+#include "ui/chart_export.h"
 #include "ui/charts.h"
 #include "ui/experiment.h"
+#include "ui/file_loading.h"
 #include "ui/predictor.h"
 #include "ui/run_controller.h"
 
 class QTextBrowser;
+class QProgressBar;
+class QSettings;
+class QMenu;
 
 namespace ckptui {
 
 class LayerStackModel;
 class StackEditor;
+class PropertiesPanel;
 class SummaryPanel;
 class TimelineChart;
 class PlanPanel;
@@ -36,15 +51,38 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    // The API the menus use, public for tests and scripts.
+    // The API the menus use, public for tests and scripts. These load and save at once and ask
+    // nothing; the menus ask about unsaved changes first and load on a worker (openFile).
     QString openExperiment(const QString& path);  // "" or the error (also shown in a dialog)
-    QString saveExperiment(const QString& path);
+    QString saveExperiment(const QString& path);  // and it becomes the current file
     QString loadPreset(const QString& name);
+    QString openRun(const QString& path);         // a report written by `checkpointlab run --report`
+    void newModel(const ckpt::ModelSpec& spec, const QString& title);  // a template or an import
+    // The menus' way: asks about unsaved changes, then reads and parses on a worker and applies the
+    // file when it arrives; fileOpened says how it ended.
+    void openFile(const QString& path, FileKind kind = FileKind::any);
+    // File > Import config without its dialogs: a Hugging Face config.json at batch x seq tokens.
+    void importConfigFile(const QString& path, qint64 batch, qint64 seq);
+    // `checkpointlab FILE.json`: the file among the arguments (after the program's name), if any.
+    static QString fileArgument(const QStringList& arguments);
+    void openArguments(const QStringList& arguments);
+    // "Save" / "Save As": false when cancelled or failed (the error is shown).
+    bool save();
+    bool saveAs();
+    // Asks whether to save unsaved changes: true to go on (saved or discarded), false to stay.
+    bool maybeSave();
+
     void runSteps(int steps);                     // < 0: continuously
     void stop();
     void pinCurrentRun(const QString& name = {});
     enum class Chart { timeline, blockBytes, blockTime, history, comparison, pareto };
     QString exportChart(Chart which, const QString& path, int width, int height);
+    QString exportChart(Chart which, const QString& path, const ExportOptions& options);
+    // Every chart into `dir` as timeline.png, per-block-bytes.png, ... (chartFileNames).
+    QString exportAllCharts(const QString& dir, const QString& suffix, const ExportOptions& options,
+                            QStringList* written = nullptr);
+    static QStringList chartFileNames(const QString& suffix);
+    static QString aboutText();  // the About dialog: versions of Qt, QCustomPlot, BLAS and CUDA
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
 
     LayerStackModel* stackModel() const { return model_; }
@@ -54,17 +92,31 @@ public:
     PlanPanel* planPanel() const { return plan_; }
     ChartTabs* charts() const { return tabs_; }
     RunBar* runBar() const { return runBar_; }
+    StackEditor* stackEditor() const { return editor_; }
+    PropertiesPanel* properties() const { return properties_; }
+    QProgressBar* progressBar() const { return progress_; }
     const StepResult& lastResult() const { return last_; }    // the last step, whatever its end
     const StepResult& shownResult() const { return shown_; }  // the last complete (or failed) step
     const Prediction& prediction() const { return prediction_; }
     Experiment experiment() const;
+    QString currentFile() const { return currentFile_; }
+    bool isModified() const;
+    QStringList recentFiles() const { return recent_; }
+    ExportOptions exportOptions() const { return exportOptions_; }
+    void setExportOptions(const ExportOptions& o) { exportOptions_ = o; }
 
 signals:
     void resultShown(const ckptui::StepResult& r);          // after every chart has the step
     void predictionShown(const ckptui::Prediction& p);      // after the stack's prediction is drawn
+    void fileOpened(const QString& path, const QString& error);  // an openFile ended ("" if applied)
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
-    void buildMenus();
+    // main_window.cpp: the stack, its prediction and its steps
     void buildDocks();
     void onSpecChanged(const ckpt::ModelSpec& spec, const QString& error);
     void onPrediction(const Prediction& p);
@@ -74,21 +126,59 @@ private:
     void showError(const QString& title, const QString& message, const QString& status = {});
     void startAfresh();  // another model was loaded: history, sessions and shown step go
     bool shownIsCurrent() const;
+    void showRecordedRun(const LoadedFile& f);
+    void beginProgress();
+    void advanceProgress(const QVector<ckpt::MemoryEvent>& events);
+    // main_window_menus.cpp
+    void buildMenus();
+    void showAbout();
+    void exportChartDialog();
+    void exportAllDialog();
+    void exportRunDialog();
+    void newFromTemplate();
+    void importConfig();
+    void fillRecentMenu();
+    // main_window_files.cpp
+    void applyLoaded(const LoadedFile& f);
+    void applyExperiment(const Experiment& e, const QString& path, const QString& what);
+    void setCurrentFile(const QString& path, const QString& title);
+    void markClean();
+    void updateTitle();
+    void addRecent(const QString& path);
+    void restoreSettings();
+    void saveSettings();
 
     LayerStackModel* model_;
     RunController* controller_;
     Predictor* predictor_;
+    FileLoader* loader_;
     StackEditor* editor_;
+    PropertiesPanel* properties_;
     ChartTabs* tabs_;
     PlanPanel* plan_;
     SummaryPanel* summary_;
     QTextBrowser* help_;
     RunBar* runBar_;
+    QProgressBar* progress_;
+    QMenu* recentMenu_ = nullptr;
     RunOptions runOptions_;
     StepResult last_, shown_;
     Prediction prediction_;
     ckpt::ModelSpec historySpec_;  // the stack of the last step in the history
     qint64 lessonLimit_ = 0;       // the memory limit a lesson put in the run bar
+    // The document: the file it was opened from or saved to ("" for a preset, a template, a
+    // recorded run), its title, and the run settings as last saved (with the undo stack's clean
+    // state, what "modified" compares against).
+    QString currentFile_, title_;
+    RunOptions savedRun_;
+    QStringList recent_;
+    QString lastPreset_;
+    QSettings* settings_ = nullptr;  // null: nothing is remembered (no organisation name)
+    ExportOptions exportOptions_;
+    // Progress of the running step: events seen against the prediction's count.
+    QElapsedTimer stepClock_;
+    qint64 progressEvents_ = 0, progressTotal_ = 0;
+    int blockCount_ = 0;
 };
 
 }  // namespace ckptui

@@ -2,7 +2,9 @@
 #include "ui/plan_panel.h"
 
 #include <QComboBox>
+#include <QFutureWatcher>
 #include <QHBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
@@ -61,7 +63,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     planner_->setToolTip(tr("dp: the least recomputation that fits (exact, dynamic programming over the blocks); "
                             "sqrt: Chen et al.'s spacing; every-k: the evenly spread every k-th block with the least "
                             "recomputation that fits; all / none. The same planners as `checkpointlab plan`."));
-    auto* go = new QPushButton(tr("Plan"), this);
+    auto* go = go_ = new QPushButton(tr("Plan"), this);
     go->setToolTip(tr("Tick the blocks the planner chooses for this budget."));
     result_ = new QLabel(this);
     result_->setWordWrap(true);
@@ -79,8 +81,11 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
     });
     connect(budget_, &QLineEdit::returnPressed, go, &QPushButton::click);
+    // A typed budget moves the line at once: the sweep on screen is redrawn, not recomputed.
     connect(budget_, &QLineEdit::textChanged, this, [this] {
-        if (pareto_->isVisible()) refreshPareto();
+        if (!pareto_->isVisible()) return;
+        if (lastPareto_ && lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
+        else refreshPareto();
     });
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
 
@@ -138,9 +143,7 @@ std::vector<double> PlanPanel::measuredForwardNs() const {
     return measured ? forwardNs_ : std::vector<double>{};
 }
 
-ckpt::Result<ckpt::ChainModel> PlanPanel::chainModel() const {
-    return ckpt::ChainModel::build(model_->spec(), measuredForwardNs());
-}
+bool PlanPanel::isPlanning() const { return !go_->isEnabled(); }
 
 double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
     // With a measured unchecked step: that time plus the plan's recomputation. Before any run:
@@ -156,8 +159,37 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!model_->validationError().isEmpty()) return model_->validationError();
     auto kind = ckpt::parse_planner(planner.toStdString());
     if (!kind) return QString::fromStdString(kind.error().message);
-    // The engine's plan table, as `checkpointlab plan` prints it; the window applies its choice.
-    auto table = ckpt::plan_table(model_->spec(), *kind, *budget, measuredForwardNs());
+    // The engine's plan table, as `checkpointlab plan` prints it, computed on a worker (a long
+    // chain takes seconds); the window applies its choice if the stack is still the one planned.
+    const ckpt::ModelSpec spec = model_->spec();
+    const std::vector<double> forward = measuredForwardNs();
+    const int64_t bytes = *budget;
+    const ckpt::PlannerKind k = *kind;
+    const int generation = ++planGeneration_;
+    auto* watcher = new QFutureWatcher<ckpt::Result<ckpt::PlanTable>>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, spec, bytes, typed, generation] {
+        watcher->deleteLater();
+        if (generation != planGeneration_) return;  // a newer request replaced this one
+        setPlanning(false);
+        const QString err = applyPlan(watcher->result(), spec, bytes, typed);
+        if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
+        emit planFinished(err);
+    });
+    setPlanning(true);
+    result_->setText(tr("Planning for %1…").arg(humanBytes(bytes)));
+    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward] { return ckpt::plan_table(spec, k, bytes, forward); }));
+    return {};
+}
+
+void PlanPanel::setPlanning(bool on) {
+    go_->setEnabled(!on);
+    go_->setText(on ? tr("Planning…") : tr("Plan"));
+}
+
+QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const ckpt::ModelSpec& spec, int64_t budget,
+                             const QString& typed) {
+    result_->clear();
+    if (!(spec == model_->spec())) return tr("the stack changed while it was being planned: press Plan again");
     if (!table) return QString::fromStdString(table.error().message);
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
     // A budget typed in bytes gets its answer in bytes too, beside the human size.
@@ -166,10 +198,10 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!chosen) return noPlanText(*table, bare);
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
-    model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(*budget)));
+    model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(budget)));
     planned_ = model_->spec();
     result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
-                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(*budget))
+                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
                          .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
     return {};
 }
@@ -185,25 +217,64 @@ void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& sp
 }
 
 void PlanPanel::refreshPareto() {
+    const int generation = ++paretoGeneration_;
+    if (!model_->validationError().isEmpty()) {
+        pareto_->clearPlottables();
+        pareto_->clearItems();
+        points_.clear();
+        budgetLine_ = 0;
+        showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
+        emit paretoDrawn();
+        return;
+    }
+    // Four dry runs and a sweep of every planner: on a worker, drawn when it arrives.
+    const ckpt::ModelSpec spec = model_->spec();
+    const std::vector<double> forward = measuredForwardNs();
+    auto* watcher = new QFutureWatcher<ParetoWork>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != paretoGeneration_) return;
+        const ParetoWork w = watcher->result();
+        if (w.spec == model_->spec()) drawPareto(w);
+        else refreshPareto();  // the stack moved on while this was computed
+    });
+    watcher->setFuture(QtConcurrent::run([spec, forward] {
+        ParetoWork w;
+        w.spec = spec;
+        auto m = ckpt::ChainModel::build(spec, forward);
+        if (!m) {
+            w.error = QString::fromStdString(m.error().message);
+            return w;
+        }
+        w.points = ckpt::pareto_sweep(*m, 16);
+        std::vector<bool> flags;
+        for (const auto& b : spec.blocks) flags.push_back(b.checkpoint);
+        w.current = ckpt::evaluate_plan(*m, flags, "current", 0);
+        return w;
+    }));
+}
+
+void PlanPanel::drawPareto(const ParetoWork& work) {
+    const ParetoWork w = work;  // `work` may be lastPareto_ itself
+    lastPareto_ = w;
     pareto_->clearPlottables();
     pareto_->clearItems();
     points_.clear();
     budgetLine_ = 0;
-    if (!model_->validationError().isEmpty()) {
-        showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
+    if (!w.error.isEmpty()) {
+        showEmpty(pareto_, w.error);
+        emit paretoDrawn();
         return;
     }
-    auto m = chainModel();
-    if (!m) return;
     clearEmpty(pareto_);
-    points_ = ckpt::pareto_sweep(*m, 16);
+    points_ = w.points;
     const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
     pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
                                       : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     all->setName(tr("plans (hover to name, click to apply)"));
     all->setLineStyle(QCPGraph::lsNone);
-    all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x00, 0x72, 0xB2), Qt::white, 8));
+    all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x00, 0x72, 0xB2), chartPalette(pareto_).color(QPalette::Base), 8));
     auto* front = new QCPCurve(pareto_->xAxis, pareto_->yAxis);
     front->setName(tr("Pareto frontier (click to apply)"));
     front->setPen(QPen(QColor(0x00, 0x72, 0xB2), 1.5));
@@ -230,9 +301,7 @@ void PlanPanel::refreshPareto() {
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
     current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QColor(0xD5, 0x5E, 0x00), 14));
-    std::vector<bool> flags;
-    for (const auto& b : model_->spec().blocks) flags.push_back(b.checkpoint);
-    const ckpt::Plan cur = ckpt::evaluate_plan(*m, flags, "current", 0);
+    const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
     if (!measuredPoints_.isEmpty() && !forwardNs_.empty()) {
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
@@ -280,6 +349,7 @@ void PlanPanel::refreshPareto() {
                                            : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_)));
     }
     pareto_->replot(QCustomPlot::rpQueuedReplot);
+    emit paretoDrawn();
 }
 
 QString PlanPanel::paretoTipAt(double x, double y) const {

@@ -5,6 +5,8 @@
 // Budget box suggests a budget this stack can meet. The Pareto tab sweeps planners and budgets:
 // predicted peak against predicted step time, the frontier drawn, the budget as a line, measured
 // steps beside them; hovering names a plan, clicking a point or the frontier applies it.
+// Planning and the sweep run on worker threads (a long chain takes seconds): the window stays
+// responsive, and a result is applied only while the stack is still the one it was computed for.
 #pragma once
 
 #include <QWidget>
@@ -16,6 +18,7 @@
 class QComboBox;
 class QLineEdit;
 class QLabel;
+class QPushButton;
 class QCustomPlot;
 
 namespace ckptui {
@@ -28,9 +31,12 @@ class PlanPanel : public QWidget {
 public:
     PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* parent = nullptr);
 
-    // "" or the error. Uses the last run's forward times when it ran this stack.
+    // Starts planning; returns an error found at once (a budget that is not a size) or "". The
+    // plan is applied when it arrives, then planFinished says "" or why there is none. Uses the
+    // last run's forward times when it ran this stack.
     QString plan(const QString& budget, const QString& planner);
-    void refreshPareto();
+    bool isPlanning() const;
+    void refreshPareto();  // starts the sweep; paretoDrawn() once it is on the chart
     // A measured step of `spec`; a warm-up step's point is drawn apart (its time is not steady).
     void setMeasured(const ckpt::StepReport& report, const ckpt::ModelSpec& spec, bool warmup = false);
     // What the Budget box suggests: from the stack's prediction, or the device limit when one is set.
@@ -46,11 +52,22 @@ public:
 
 signals:
     void errorOccurred(const QString& title, const QString& message);
+    void planFinished(const QString& error);
+    void paretoDrawn();
 
 private:
+    struct ParetoWork {
+        ckpt::ModelSpec spec;
+        std::vector<ckpt::ParetoPoint> points;
+        ckpt::Plan current;  // the ticks on screen
+        QString error;
+    };
     void onSpecChanged();
+    void setPlanning(bool on);
+    QString applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const ckpt::ModelSpec& spec, int64_t budget,
+                      const QString& typed);
+    void drawPareto(const ParetoWork& w);
     std::vector<double> measuredForwardNs() const;  // the last run's, when it ran this structure
-    ckpt::Result<ckpt::ChainModel> chainModel() const;
     double stepEstimateMs(const ckpt::Plan& p) const;
 
     LayerStackModel* model_;
@@ -58,7 +75,10 @@ private:
     QLineEdit* budget_;
     QComboBox* planner_;
     QLabel* result_;
+    QPushButton* go_;
+    int planGeneration_ = 0, paretoGeneration_ = 0;
     std::vector<ckpt::ParetoPoint> points_;
+    std::optional<ParetoWork> lastPareto_;  // the sweep on screen, redrawn when the budget is typed
     // The last measured run of this stack's structure: forward times per block, unchecked step.
     std::optional<ckpt::ModelSpec> measuredSpec_;
     std::vector<double> forwardNs_;

@@ -8,6 +8,7 @@
 #include <QLineEdit>
 #include <QSpinBox>
 
+#include "ckpt/names.h"
 #include "ckpt/units.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
@@ -22,6 +23,11 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
                                                            humanBytes(d.total_bytes)),
                          QString::fromStdString(d.id()));
     device_->setToolTip(tr("Where the steps run: the CPU, or a CUDA GPU when this build has one."));
+    // A CPU's full name is long: the box shows its start (the list shows all of it), so Stop
+    // and Pin stay on a 1366-pixel screen.
+    device_->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    device_->setMinimumContentsLength(16);
+    for (int i = 0; i < device_->count(); ++i) device_->setItemData(i, device_->itemText(i), Qt::ToolTipRole);
     batch_ = new QSpinBox(this);
     batch_->setRange(1, 1 << 20);
     batch_->setToolTip(tr("Batch size: activations grow in proportion to it; parameters do not."));
@@ -31,6 +37,13 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
     optimizer_ = new QComboBox(this);
     optimizer_->addItems({tr("none"), tr("SGD"), tr("AdamW")});
     optimizer_->setToolTip(tr("The optimizer: AdamW keeps two moments per parameter (2x the parameters' memory)."));
+    precision_ = new QComboBox(this);
+    precision_->setObjectName(QStringLiteral("precision"));
+    for (const auto& [p, name] : ckpt::enum_names<ckpt::Precision>())
+        precision_->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(p));
+    precision_->setToolTip(tr("f32, or mixed precision as PyTorch's autocast: matrix products in bf16 or fp16 (with "
+                              "f32 accumulation), weights, gradients and optimizer state in f32. fp16 scales the loss "
+                              "and skips a step whose gradients overflow; the summary says so."));
     limit_ = new QLineEdit(this);
     limit_->setObjectName(QStringLiteral("memoryLimit"));
     limit_->setPlaceholderText(tr("no limit"));
@@ -47,28 +60,44 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
     addWidget(seq_);
     addWidget(new QLabel(tr(" Optimizer "), this));
     addWidget(optimizer_);
+    addWidget(new QLabel(tr(" Precision "), this));
+    addWidget(precision_);
     addWidget(new QLabel(tr(" Memory limit "), this));
     addWidget(limit_);
     addWidget(verify_);
     addSeparator();
-    runStep_ = addAction(tr("Run step"), this, &RunBar::runStepRequested);
-    runStep_->setToolTip(tr("Run one training step: forward, loss, backward (with recomputation), optimizer. Pressed "
-                            "again, it continues the same training: step numbers go on."));
-    runCont_ = addAction(tr("Run continuously"), this, &RunBar::runContinuouslyRequested);
-    runCont_->setToolTip(tr("Keep running steps; edits apply at the next step."));
-    stop_ = addAction(tr("Stop"), this, &RunBar::stopRequested);
-    stop_->setToolTip(tr("Stop within the layer that is running now; the last complete step stays on screen."));
+    // Shortcuts as debuggers have them: F5 runs, Shift+F5 stops.
+    auto action = [this](const QString& text, const QKeySequence& key, void (RunBar::*signal)(), const QString& tip) {
+        QAction* a = addAction(text, this, signal);
+        a->setShortcut(key);
+        a->setToolTip(QStringLiteral("%1 (%2)").arg(tip, key.toString(QKeySequence::NativeText)));
+        return a;
+    };
+    runStep_ = action(tr("Run step"), QKeySequence(Qt::Key_F5), &RunBar::runStepRequested,
+                      tr("Run one training step: forward, loss, backward (with recomputation), optimizer. Pressed "
+                         "again, it continues the same training: step numbers go on."));
+    runCont_ = action(tr("Run continuously"), QKeySequence(Qt::CTRL | Qt::Key_F5), &RunBar::runContinuouslyRequested,
+                      tr("Keep running steps; edits apply at the next step."));
+    stop_ = action(tr("Stop"), QKeySequence(Qt::SHIFT | Qt::Key_F5), &RunBar::stopRequested,
+                   tr("Stop within the layer that is running now; the last complete step stays on screen."));
     stop_->setEnabled(false);
-    auto* pin = addAction(tr("Pin run"), this, &RunBar::pinRequested);
-    pin->setToolTip(tr("Keep the last step for the Compare tab."));
+    pin_ = action(tr("Pin run"), QKeySequence(Qt::CTRL | Qt::Key_P), &RunBar::pinRequested,
+                  tr("Keep the last step for the Compare tab."));
+    for (QAction* a : {runStep_, runCont_, stop_, pin_}) a->setShortcutContext(Qt::WindowShortcut);
 
     connect(batch_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int v) { if (!syncing_) model_->setBatch(v); });
     connect(seq_, qOverload<int>(&QSpinBox::valueChanged), this, [this](int v) { if (!syncing_) model_->setSequence(v); });
     connect(optimizer_, qOverload<int>(&QComboBox::activated), this, [this](int i) { model_->setOptimizer(ckpt::OptimizerType(i)); });
+    connect(precision_, qOverload<int>(&QComboBox::activated), this, [this](int i) {
+        model_->setPrecision(ckpt::Precision(precision_->itemData(i).toInt()));
+    });
     connect(limit_, &QLineEdit::textChanged, this, [this] {
         if (limitError().isEmpty()) emit memoryLimitChanged(memoryLimit());
+        emit settingsChanged();
     });
     connect(device_, qOverload<int>(&QComboBox::currentIndexChanged), this, &RunBar::deviceChanged);
+    connect(device_, qOverload<int>(&QComboBox::currentIndexChanged), this, &RunBar::settingsChanged);
+    connect(verify_, &QCheckBox::toggled, this, &RunBar::settingsChanged);
 }
 
 RunOptions RunBar::runOptions(const RunOptions& base) const {
@@ -128,8 +157,11 @@ void RunBar::syncFromSpec(const ckpt::ModelSpec& s) {
     seq_->setEnabled(hasSeq);
     seq_->setValue(hasSeq ? int(s.input_shape[1]) : 1);
     optimizer_->setCurrentIndex(int(s.optimizer.type));
+    precision_->setCurrentIndex(precision_->findData(int(s.precision)));
     syncing_ = false;
 }
+
+void RunBar::setVerify(bool on) { verify_->setChecked(on); }
 
 void RunBar::setRunning(bool running) {
     runStep_->setEnabled(!running);

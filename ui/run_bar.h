@@ -1,7 +1,8 @@
-// The run bar along the top: device, batch, sequence length, optimizer, a device memory limit,
-// verify, and Run step / Run continuously / Stop / Pin run. Batch, sequence and optimizer edit
-// the stack (through the model, so they are undoable and follow loaded files); device, limit and
-// verify are the experiment's run settings.
+// The run bar along the top: device, batch, sequence length, optimizer, precision, a device
+// memory limit, verify, and Run step / Run continuously / Stop / Pin run (actions with
+// shortcuts, also in the window's Run menu). Batch, sequence, optimizer and precision edit the
+// stack (through the model, so they are undoable, saved in experiments and follow loaded files);
+// device, limit and verify are the experiment's run settings.
 #pragma once
 
 #include <QToolBar>
@@ -34,8 +35,10 @@ public:
     // Shows a file's settings; returns a warning when its device is not available here.
     QString applyRunOptions(const RunOptions& run);
     void setMemoryLimit(qint64 bytes);
-    void syncFromSpec(const ckpt::ModelSpec& spec);  // batch, sequence, optimizer
+    void syncFromSpec(const ckpt::ModelSpec& spec);  // batch, sequence, optimizer, precision
     void setRunning(bool running);
+    void setVerify(bool on);
+    QList<QAction*> runActions() const { return {runStep_, runCont_, stop_, pin_}; }
 
 signals:
     void runStepRequested();
@@ -44,14 +47,15 @@ signals:
     void pinRequested();
     void memoryLimitChanged(qint64 bytes);  // as typed, once it parses (0: none)
     void deviceChanged();
+    void settingsChanged();  // device, memory limit or verify: the experiment's run settings
 
 private:
     LayerStackModel* model_;
-    QComboBox *device_, *optimizer_;
+    QComboBox *device_, *optimizer_, *precision_;
     QSpinBox *batch_, *seq_;
     QLineEdit* limit_;
     QCheckBox* verify_;
-    QAction *runStep_, *runCont_, *stop_;
+    QAction *runStep_, *runCont_, *stop_, *pin_;
     bool syncing_ = false;
 };
 

@@ -97,6 +97,7 @@ QString RunController::prepare(const Experiment& e) {
     session_.reset();
     twin_.reset();
     okSteps_ = 0;
+    skippedSteps_ = 0;
     twinInStep_ = true;
     auto s = ckpt::Session::create(e.spec, e.run.settings);
     if (!s) return QString::fromStdString(s.error().message);
@@ -179,6 +180,8 @@ void RunController::run(Experiment e, int steps) {
         } else {
             r.step = ++counter_;
             if (status == ckpt::StepStatus::ok) r.warmup = ++okSteps_ == 1;
+            if (status == ckpt::StepStatus::ok && report->step_skipped) ++skippedSteps_;
+            r.skippedSteps = skippedSteps_;
             r.predicted = predictionFor(e.spec, *report);
         }
         if (twin_ && twinInStep_ && status == ckpt::StepStatus::ok) {

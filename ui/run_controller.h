@@ -39,7 +39,9 @@ struct StepResult {
     // The session's first complete step: its time includes one-off costs (creating the optimizer
     // state, first touches of memory, the BLAS threads starting), so it is no time to compare.
     bool warmup = false;
+    int skippedSteps = 0;           // fp16: steps of this session skipped so far (gradients overflowed)
     ckpt::ModelSpec spec;           // what ran
+    QString origin;                 // "" for a step run here; the report's file name for a run opened from one
 };
 
 // Same model apart from which blocks are checkpointed (what Session::set_checkpoint can change).
@@ -87,6 +89,7 @@ private:
     Experiment sessionFor_;      // the experiment the sessions were made for (flags as last set)
     bool twinInStep_ = true;     // false once a twin step failed: the two no longer match
     int okSteps_ = 0;            // complete steps of session_
+    int skippedSteps_ = 0;       // of those, fp16 steps skipped because the gradients overflowed
     int counter_ = 0;            // the last step number handed out
     ckpt::ModelSpec predictedSpec_;
     ReportPtr predictedFirst_, predictedSteady_;  // cached dry runs of predictedSpec_

@@ -1,6 +1,7 @@
 // The left panel: the layer stack as a tree (blocks, expandable to their layers) with the
-// buttons that edit it: add, remove, duplicate, move blocks, add layers, checkpoint none / all /
-// every k, and a policy choice for the selected block.
+// buttons that edit it: add, remove, duplicate, repeat, move blocks, insert layers where the
+// selection is, checkpoint none / all / every k or the selected blocks at once, and a policy
+// choice for the selected block. The tree keeps which blocks are expanded across edits.
 #pragma once
 
 #include <QWidget>
@@ -8,6 +9,7 @@
 class QTreeView;
 class QSpinBox;
 class QComboBox;
+class QAction;
 
 namespace ckptui {
 
@@ -20,14 +22,22 @@ public:
     StackEditor(LayerStackModel* model, QWidget* parent = nullptr);
     QTreeView* view() const { return view_; }
     int selectedBlock() const;
+    QList<int> selectedBlocks() const;  // every block with a selected row, in order
+    // Remove (Del), Duplicate, Repeat…, Checkpoint / Uncheckpoint selected: for the Edit menu too.
+    QList<QAction*> editActions() const { return actions_; }
+    void repeatSelected(int times);
 
 private:
     void updatePolicyBox();
+    void rememberExpanded();
+    void restoreExpanded();
 
     LayerStackModel* model_;
     QTreeView* view_;
     QSpinBox* every_;
     QComboBox* policy_;
+    QList<QAction*> actions_;
+    QStringList expanded_;  // "name#n": the n-th block of that name, expanded
 };
 
 }  // namespace ckptui

@@ -2,8 +2,10 @@
 // of that block, so parent() needs no pointers into the spec.
 #include "ui/stack_model.h"
 
+#include <QColor>
 #include <QFont>
 #include <QMimeData>
+#include <QRegularExpression>
 
 #include "ckpt/layer_traits.h"
 #include "ui/style.h"
@@ -68,7 +70,36 @@ void LayerStackModel::applyFromUndo(const ckpt::ModelSpec& spec, bool structural
     }
     const ckpt::Status st = ckpt::validate_model_spec(spec_);
     error_ = st ? QString() : QString::fromStdString(st.message());
+    // The row the error names, so the view can mark it.
+    static const QRegularExpression place(QStringLiteral("^blocks\\[(\\d+)\\](?:\\.layers\\[(\\d+)\\])?"));
+    const ErrorPlace before = errorPlace_;
+    errorPlace_ = {};
+    if (const QRegularExpressionMatch m = place.match(error_); m.hasMatch()) {
+        errorPlace_.block = m.captured(1).toInt();
+        errorPlace_.layer = m.captured(2).isEmpty() ? -1 : m.captured(2).toInt();
+    }
+    if (!structural)
+        for (int b : {before.block, errorPlace_.block})
+            if (b >= 0 && b < int(spec_.blocks.size())) {
+                emit dataChanged(index(b, 0), index(b, ColumnCount - 1));
+                const QModelIndex p = index(b, 0);
+                if (rowCount(p) > 0) emit dataChanged(index(0, 0, p), index(rowCount(p) - 1, ColumnCount - 1, p));
+            }
     emit specChanged(spec_, error_);
+}
+
+QString LayerStackModel::errorText() const {
+    if (error_.isEmpty() || errorPlace_.block < 0 || errorPlace_.block >= int(spec_.blocks.size())) return error_;
+    // "blocks[2].layers[1].heads: reason" -> "block 2 (attn), layer 1 (attention): heads: reason"
+    const ckpt::BlockSpec& b = spec_.blocks[size_t(errorPlace_.block)];
+    QString where = tr("block %1 (%2)").arg(errorPlace_.block).arg(QString::fromStdString(b.name));
+    if (errorPlace_.layer >= 0 && errorPlace_.layer < int(b.layers.size()))
+        where += tr(", layer %1 (%2)").arg(errorPlace_.layer).arg(QString::fromUtf8(ckpt::layer_type_name(b.layers[size_t(errorPlace_.layer)].type).data()));
+    static const QRegularExpression parts(QStringLiteral("^blocks\\[\\d+\\](?:\\.layers\\[\\d+\\])?\\.?([^:]*):\\s*(.*)$"));
+    const QRegularExpressionMatch m = parts.match(error_);
+    if (!m.hasMatch()) return error_;
+    const QString rest = m.captured(1), reason = m.captured(2);
+    return rest.isEmpty() ? QStringLiteral("%1: %2").arg(where, reason) : QStringLiteral("%1: %2: %3").arg(where, rest, reason);
 }
 
 void LayerStackModel::edit(const ckpt::ModelSpec& next, const QString& what, bool structural) {
@@ -129,7 +160,14 @@ void LayerStackModel::moveBlock(int from, int to) {
 
 void LayerStackModel::addLayer(int block, ckpt::LayerType type) {
     if (block < 0 || block >= int(spec_.blocks.size())) return;
+    insertLayer(block, int(spec_.blocks[size_t(block)].layers.size()), type);
+}
+
+void LayerStackModel::insertLayer(int block, int position, ckpt::LayerType type) {
+    if (block < 0 || block >= int(spec_.blocks.size())) return;
     ckpt::ModelSpec n = spec_;
+    auto& layers = n.blocks[size_t(block)].layers;
+    position = std::clamp(position, 0, int(layers.size()));
     ckpt::LayerSpec l;
     l.type = type;
     if (type == ckpt::LayerType::linear) l.out = 256;
@@ -138,7 +176,11 @@ void LayerStackModel::addLayer(int block, ckpt::LayerType type) {
         l.heads = 4;
         l.causal = true;
     }
-    n.blocks[size_t(block)].layers.push_back(l);
+    if (type == ckpt::LayerType::embedding) {
+        l.vocab = 32000;
+        l.dim = 256;
+    }
+    layers.insert(layers.begin() + position, l);
     edit(n, tr("add %1").arg(QString::fromUtf8(ckpt::layer_type_name(type).data())), true);
 }
 
@@ -173,6 +215,23 @@ void LayerStackModel::setCheckpointFlags(const std::vector<bool>& flags, const Q
     ckpt::ModelSpec n = spec_;
     ckpt::apply_checkpoint_set(n, flags);
     edit(n, what, false);
+}
+
+void LayerStackModel::repeatBlock(int row, int times) {
+    if (row < 0 || row >= int(spec_.blocks.size()) || times < 2) return;
+    ckpt::ModelSpec n = spec_;
+    const ckpt::BlockSpec b = n.blocks[size_t(row)];
+    std::vector<ckpt::BlockSpec> copies(size_t(times - 1), b);
+    for (size_t i = 0; i < copies.size(); ++i) copies[i].name = b.name + " " + std::to_string(i + 2);
+    n.blocks.insert(n.blocks.begin() + row + 1, copies.begin(), copies.end());
+    edit(n, tr("repeat block %1 x%2").arg(row).arg(times), true);
+}
+
+void LayerStackModel::setCheckpointRows(const QList<int>& rows, bool on) {
+    ckpt::ModelSpec n = spec_;
+    for (int r : rows)
+        if (r >= 0 && r < int(n.blocks.size())) n.blocks[size_t(r)].checkpoint = on;
+    edit(n, on ? tr("checkpoint %1 blocks").arg(rows.size()) : tr("uncheckpoint %1 blocks").arg(rows.size()), false);
 }
 
 void LayerStackModel::setCheckpointAll(bool on) {
@@ -220,6 +279,18 @@ void LayerStackModel::setOptimizer(ckpt::OptimizerType type) {
     ckpt::ModelSpec n = spec_;
     n.optimizer.type = type;
     edit(n, tr("optimizer"), false);
+}
+
+void LayerStackModel::setPrecision(ckpt::Precision precision) {
+    ckpt::ModelSpec n = spec_;
+    n.precision = precision;
+    edit(n, tr("precision %1").arg(QString::fromUtf8(ckpt::precision_name(precision).data())), false);
+}
+
+void LayerStackModel::applyEdit(const std::function<void(ckpt::ModelSpec&)>& change, const QString& what, bool structural) {
+    ckpt::ModelSpec n = spec_;
+    change(n);
+    edit(n, what, structural);
 }
 
 void LayerStackModel::setReport(const ckpt::StepReport& report) {
@@ -282,6 +353,10 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
     const int b = isBlock ? idx.row() : int(idx.internalId() - 1);
     const ckpt::BlockSpec& blk = spec_.blocks[size_t(b)];
     const ckpt::BlockReport* br = size_t(b) < report_.size() ? &report_[size_t(b)] : nullptr;
+    // The block and layer the engine's error names: tinted, with the error as their tooltip.
+    const bool wrong = b == errorPlace_.block && (isBlock ? true : idx.row() == errorPlace_.layer);
+    if (wrong && role == Qt::BackgroundRole) return QColor(220, 40, 40, isBlock && errorPlace_.layer >= 0 ? 40 : 90);
+    if (wrong && role == Qt::ToolTipRole && (!isBlock || errorPlace_.layer < 0)) return errorText();
     if (isBlock) {
         switch (idx.column()) {
         case NameColumn:

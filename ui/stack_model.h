@@ -2,11 +2,13 @@
 // goes through one function that validates the new spec and pushes an undo command holding the
 // spec before and after, so undo/redo restores exactly what the user had. Feature sizes are
 // re-chained after each edit (a linear's input follows the layer before it), so the user only
-// edits what is theirs to choose: output widths, dropout rates, heads, checkpoint flags.
+// edits what is theirs to choose: output widths, dropout rates, heads, checkpoint flags. A stack
+// the engine refuses still shows; the block and layer its error names are highlighted.
 #pragma once
 
 #include <QAbstractItemModel>
 #include <QUndoStack>
+#include <functional>
 
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
@@ -23,6 +25,13 @@ public:
 
     const ckpt::ModelSpec& spec() const { return spec_; }
     QString validationError() const { return error_; }
+    // Where the error is (block and layer, -1 when it names none) and the error in words:
+    // "block 2 (attn), layer 1 (attention): heads: ..." instead of "blocks[2].layers[1].heads: ...".
+    struct ErrorPlace {
+        int block = -1, layer = -1;
+    };
+    ErrorPlace errorPlace() const { return errorPlace_; }
+    QString errorText() const;
     QUndoStack* undoStack() { return &undo_; }
 
     // Replaces the whole stack (loading a file or preset); undoable unless `undoable` is false.
@@ -34,9 +43,12 @@ public:
     void duplicateBlock(int row);
     void moveBlock(int from, int to);  // `to` is the final row
     void addLayer(int block, ckpt::LayerType type);
+    void insertLayer(int block, int position, ckpt::LayerType type);  // before layer `position`
+    void repeatBlock(int row, int times);  // the block `times` times in a row (copies follow it)
     void removeLayer(int block, int layer);
     void setCheckpoint(int block, bool on);
     void setCheckpointAll(bool on);
+    void setCheckpointRows(const QList<int>& rows, bool on);  // several blocks, one undoable edit
     void setCheckpointEvery(int k);
     void setCheckpointFlags(const std::vector<bool>& flags, const QString& what);
     void setPolicy(int block, ckpt::BlockSpec::Policy policy);
@@ -44,6 +56,9 @@ public:
     void setBatch(int64_t batch);
     void setSequence(int64_t seq);
     void setOptimizer(ckpt::OptimizerType type);
+    void setPrecision(ckpt::Precision precision);
+    // Any other edit (the properties panel: model, block and layer fields), undoable like the rest.
+    void applyEdit(const std::function<void(ckpt::ModelSpec&)>& change, const QString& what, bool structural = false);
 
     // Per-block and per-layer numbers of the stack as it is now, shown in the Kept/Recompute
     // columns: a prediction (report.dry_run: bytes only, in italics) or a measured step. Any edit
@@ -81,6 +96,7 @@ private:
 
     ckpt::ModelSpec spec_;
     QString error_;
+    ErrorPlace errorPlace_;
     QUndoStack undo_;
     void announceReportColumns();
 

@@ -1,6 +1,7 @@
 // Summary and help texts (see summary_panel.h).
 #include "ui/summary_panel.h"
 
+#include <QEvent>
 #include <cmath>
 
 #include "ui/messages.h"
@@ -53,6 +54,17 @@ void SummaryPanel::setBanner(const QString& text, bool alarm) {
     render();
 }
 
+QColor SummaryPanel::mutedColor() const {
+    // Between the text and the background: grey on a light theme and on a dark one.
+    const QColor t = palette().color(QPalette::Text), b = palette().color(QPalette::Base);
+    return QColor((t.red() * 3 + b.red() * 2) / 5, (t.green() * 3 + b.green() * 2) / 5, (t.blue() * 3 + b.blue() * 2) / 5);
+}
+
+void SummaryPanel::changeEvent(QEvent* e) {
+    QTextBrowser::changeEvent(e);
+    if (e->type() == QEvent::PaletteChange) render();
+}
+
 QString SummaryPanel::predictionHtml() const {
     const Prediction& p = prediction_;
     const ckpt::StepReport& s = *p.step;
@@ -87,13 +99,13 @@ QString SummaryPanel::resultHtml() const {
     const int k = r->checkpointed_blocks();
     if (!current_) {
         // Another stack's step: its own figures, compared with nothing of this one.
-        return tr("<p style='color:#666'><b>Last run: step %1, of the stack before your edits</b> (%2 of %3 blocks "
+        return tr("<p style='color:%7'><b>Last run: step %1, of the stack before your edits</b> (%2 of %3 blocks "
                   "checkpointed, %4): peak %5, step time %6. Those figures belong to that stack; run a step to measure "
                   "this one.</p>")
             .arg(res.step)
             .arg(k)
             .arg(r->blocks.size())
-            .arg(modelLabel(res.spec), humanBytes(r->peak_total), humanTime(r->step_ns));
+            .arg(modelLabel(res.spec), humanBytes(r->peak_total), humanTime(r->step_ns), mutedColor().name());
     }
     QString h;
     if (r->status != ckpt::StepStatus::ok) {
@@ -104,11 +116,25 @@ QString SummaryPanel::resultHtml() const {
                        .arg(res.step)
                        .arg(QString::fromStdString(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
     }
-    h += tr("<p><b>Step %1</b>%2 on %3<br>loss %4</p>")
+    h += tr("<p><b>Step %1</b>%2 on %3, %4<br>loss %5")
              .arg(res.step)
              .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
-                  QString::fromStdString(r->device).toHtmlEscaped())
+                  QString::fromStdString(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
              .arg(r->loss, 0, 'g', 6);
+    // fp16 scales the loss; a step whose gradients overflowed changed nothing and says so.
+    if (r->precision == "fp16-mixed") {
+        h += tr("<br>loss scale %1").arg(double(r->loss_scale), 0, 'g', 6);
+        if (r->step_skipped) h += tr("; <b>this step was skipped</b>: its gradients overflowed, so the optimizer did not run and the scale halved");
+        if (res.skippedSteps > 0) h += tr("; %n step(s) skipped so far", nullptr, res.skippedSteps);
+    }
+    if (!res.origin.isEmpty())
+        h += tr("<br><i>Opened from %1: recorded there, not run here.</i>").arg(res.origin.toHtmlEscaped());
+    h += QStringLiteral("</p>");
+    // On a GPU: what the caching allocator held beside the tensors (what nvidia-smi counts).
+    const ckpt::DeviceMemoryReport& d = r->device_memory;
+    if (d.reserved_peak > 0 && QString::fromStdString(r->device).startsWith(QLatin1String("cuda")))
+        h += tr("<p>Reserved by the caching allocator: %1 at most (the tensors' peak is %2); workspaces %3; CUDA context %4.</p>")
+                 .arg(humanBytes(d.reserved_peak), humanBytes(r->peak_total), humanBytes(d.workspace), humanBytes(d.context));
     const bool ok = r->status == ckpt::StepStatus::ok;
     if (ok) h += tr("<p>The peak falls <b>%1</b>.</p>").arg(whereText(r->peak_tag, &res.spec));
     QString time = tr("<p><b>Step time</b> %1 (forward %2, backward %3").arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns));
@@ -155,9 +181,9 @@ QString SummaryPanel::resultHtml() const {
     }
     if (ok && res.verified)
         h += res.gradientsAgree
-                 ? tr("<p><font color='#060'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
+                 ? tr("<p><font color='#1a9e3a'><b>Gradients agree</b> with the unchecked run, bit for bit (checksum %1).</font></p>")
                        .arg(QString::number(r->gradient_checksum, 16))
-                 : tr("<p><font color='red'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
+                 : tr("<p><font color='#d33'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
                        .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
     if (ok)
         h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
@@ -167,9 +193,9 @@ QString SummaryPanel::resultHtml() const {
 
 void SummaryPanel::render() {
     QString h = QStringLiteral("<style>td{padding:1px 6px} th{text-align:left;padding:1px 6px}</style>");
-    if (!specError_.isEmpty()) h += tr("<p><font color='red'><b>This stack cannot run:</b> %1</font></p>").arg(specError_.toHtmlEscaped());
+    if (!specError_.isEmpty()) h += tr("<p><font color='#d33'><b>This stack cannot run:</b> %1</font></p>").arg(specError_.toHtmlEscaped());
     if (!banner_.isEmpty())
-        h += QStringLiteral("<p><font color='%1'><b>%2</b></font></p>").arg(alarm_ ? QStringLiteral("red") : QStringLiteral("#555"), banner_.toHtmlEscaped());
+        h += QStringLiteral("<p><font color='%1'><b>%2</b></font></p>").arg(alarm_ ? QStringLiteral("#d33") : mutedColor().name(), banner_.toHtmlEscaped());
     if (havePrediction_ && specError_.isEmpty()) h += predictionHtml();
     const ckpt::StepReport* r = result_.report.get();
     const bool compare = r && current_;
@@ -194,7 +220,7 @@ void SummaryPanel::render() {
             h += tr("<p>The prediction is of the whole step; this one ended early.</p>");
         else
             h += d == 0 ? tr("<p>Measured peak equals the prediction to the byte.</p>")
-                        : tr("<p><font color='#b00'>Measured peak differs from the prediction of the same step by %1.</font></p>")
+                        : tr("<p><font color='#d33'>Measured peak differs from the prediction of the same step by %1.</font></p>")
                               .arg(humanBytes(d));
     }
     if (r) h += resultHtml();

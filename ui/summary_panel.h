@@ -4,7 +4,9 @@
 // category measured beside the prediction of that same step, time by phase, what checkpointing
 // saved against the unchecked twin, the recomputation overhead, whether gradients agree bit for
 // bit. A step of a stack that has since been edited is marked as such and compared with nothing
-// but its own prediction. And the help text ("What am I looking at?") with the run's own numbers.
+// but its own prediction. The step's precision, and for fp16 its loss scale and the steps skipped
+// because gradients overflowed; a GPU's reserved memory; a step opened from a report says so. And
+// the help text ("What am I looking at?") with the run's own numbers.
 #pragma once
 
 #include <QTextBrowser>
@@ -29,7 +31,11 @@ public:
     void setBanner(const QString& text, bool alarm);
     QString text() const { return toPlainText(); }
 
+protected:
+    void changeEvent(QEvent* e) override;  // a new palette: colours again
+
 private:
+    QColor mutedColor() const;
     void render();
     QString predictionHtml() const;
     QString resultHtml() const;

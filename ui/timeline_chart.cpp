@@ -1,6 +1,7 @@
 // The memory timeline (see timeline_chart.h).
 #include "ui/timeline_chart.h"
 
+#include <QFontMetrics>
 #include <QHelpEvent>
 #include <QToolTip>
 #include <algorithm>
@@ -10,6 +11,33 @@
 #include "ui/style.h"
 
 namespace ckptui {
+
+void TimelineChart::placePeakLabel() {
+    // The side with room for the whole text, decided once the chart is laid out (a narrow chart
+    // on a laptop cut it at the edge): to the right of the peak if it fits there, else to the
+    // left, else as far right as the whole text fits.
+    for (int i = 0; i < itemCount(); ++i) {
+        auto* label = qobject_cast<QCPItemText*>(item(i));
+        if (!label || !label->property("ckptPeakX").isValid()) continue;
+        const double tp = label->property("ckptPeakX").toDouble();
+        const QRect area = axisRect()->rect();
+        const double px = xAxis->coordToPixel(tp);
+        const int textWidth = QFontMetrics(label->font()).horizontalAdvance(label->text()) + 12;
+        const bool fitsRight = px + textWidth <= area.right(), fitsLeft = px - textWidth >= area.left();
+        const bool preferRight = tp <= xAxis->range().center();
+        const double y = label->position->coords().y();
+        if ((preferRight && fitsRight) || (fitsRight && !fitsLeft)) {
+            label->position->setCoords(tp, y);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        } else if (fitsLeft) {
+            label->position->setCoords(tp, y);
+            label->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+        } else {  // wider than either side: as far right as it fits whole (the dot marks the peak)
+            label->position->setCoords(xAxis->pixelToCoord(std::max<double>(area.left(), area.right() - textWidth)), y);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
+        }
+    }
+}
 
 namespace {
 
@@ -26,6 +54,7 @@ QFont smallFont(const QFont& base, int points, bool bold = false) {
 
 TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     setupCommonStyle(this);
+    connect(this, &QCustomPlot::afterLayout, this, &TimelineChart::placePeakLabel);
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     axisRect()->setRangeDrag(Qt::Horizontal);
     axisRect()->setRangeZoom(Qt::Horizontal);
@@ -128,7 +157,7 @@ void TimelineChart::showMessage(const QString& text) {
     t->position->setCoords(0.5, 0.45);
     t->setText(text);
     t->setFont(smallFont(font(), 12));
-    t->setColor(QColor(110, 110, 110));
+    setInk(t, Ink::muted);
     message_ = t;
     replot(QCustomPlot::rpQueuedReplot);
 }
@@ -366,7 +395,7 @@ void TimelineChart::drawAnnotations() {
         t->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
         t->setText(label);
         t->setFont(smallFont(font(), 8));
-        t->setColor(QColor(60, 60, 60));
+        setInk(t, Ink::text);
         t->setClipToAxisRect(true);
     };
     if (fwd0 < 1e300 && fwd0 > 0) band(0, fwd0, ckpt::Phase::setup, tr("batch"), false);  // making the input batch
@@ -404,7 +433,7 @@ void TimelineChart::drawAnnotations() {
         pt->setPadding(QMargins(2, 3, 2, 0));
         pt->setText(text);
         pt->setColor(colour);
-        pt->setBrush(QColor(255, 255, 255, 200));
+        setInk(pt, Ink::box, 200);
     };
 
     // Peak marker, at the event that reached it.
@@ -415,19 +444,19 @@ void TimelineChart::drawAnnotations() {
     line->start->setCoords(tp, 0);
     line->end->setCoords(tp, double(r.peak_total));
     line->setPen(QPen(Qt::black, 1, Qt::DashLine));
+    setInk(line, Ink::text);
     auto* dot = new QCPItemTracer(this);
     dot->position->setCoords(tp, double(r.peak_total));
     dot->setStyle(QCPItemTracer::tsCircle);
     dot->setSize(7);
-    dot->setPen(QPen(Qt::black));
-    dot->setBrush(Qt::white);
+    setInk(dot, Ink::text);
     auto* label = new QCPItemText(this);
     label->position->setCoords(tp, double(r.peak_total));
-    const bool right = tp > xAxis->range().center();
-    label->setPositionAlignment((right ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignBottom);
     label->setPadding(QMargins(6, 0, 6, 4));
     label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
     label->setFont(smallFont(font(), 9, true));
+    label->setProperty("ckptPeakX", tp);  // placed on its side at every layout (placePeakLabel)
+    setInk(label, Ink::text);
 
     if (predicted && uncheckedPeak_ > 0 && uncheckedPeak_ != r.peak_total)
         level(uncheckedPeak_, QColor(110, 110, 110),
@@ -454,8 +483,8 @@ void TimelineChart::drawAnnotations() {
         et->position->setCoords(t, 0.055);  // under the band labels' row
         et->setPositionAlignment((t > xAxis->range().center() ? Qt::AlignRight : Qt::AlignLeft) | Qt::AlignTop);
         et->setPadding(QMargins(6, 3, 6, 3));
-        et->setBrush(QColor(255, 255, 255, 230));
         et->setColor(oom ? Qt::red : Qt::darkGray);
+        setInk(et, Ink::box, 230);
         et->setFont(smallFont(font(), 9, true));
         const ckpt::MemoryTag tag = tags_.empty() ? ckpt::MemoryTag{} : tags_.back();
         et->setText(oom ? (r.status == ckpt::StepStatus::failed ? tr("the step failed here") : tr("out of memory here, %1").arg(whereText(r.oom.tag)))

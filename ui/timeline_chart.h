@@ -60,6 +60,7 @@ protected:
     bool event(QEvent* event) override;  // tooltips for the legend and the axes
 
 private:
+    void placePeakLabel();
     void clearData();
     void addEvent(const ckpt::MemoryEvent& e, double x);
     void setMode(Mode m);

@@ -5,7 +5,7 @@
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N]
+//       [--threads N] [--size WxH]
 #include <QApplication>
 #include <QCheckBox>
 #include <QCommandLineParser>
@@ -92,14 +92,17 @@ int main(int argc, char** argv) {
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
                     {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
                     {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")},
-                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")}});
+                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")},
+                    {QStringLiteral("size"), QStringLiteral("window size (a 1366 x 768 laptop by default)"), QStringLiteral("WxH"),
+                     QStringLiteral("1366x768")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
     const QString out = cli.positionalArguments().first();
 
     ckptui::MainWindow w;
-    w.resize(1700, 1000);
+    const QStringList size = cli.value(QStringLiteral("size")).split(QLatin1Char('x'));
+    w.resize(size.value(0).toInt(), size.value(1).toInt());
     w.show();
     if (!w.loadPreset(cli.value(QStringLiteral("preset"))).isEmpty()) return 1;
     if (cli.isSet(QStringLiteral("threads"))) {

@@ -14,6 +14,9 @@ namespace ckpt {
 std::string report_to_json(const StepReport& report, const ModelSpec& spec);
 Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec);
 Status write_timeline_csv(const std::string& path, const StepReport& report);
+// The texts the two writers above write (the GUI writes them through its own QSaveFile).
+std::string timeline_csv(const StepReport& report);
+std::string trace_json(const StepReport& report);
 Status write_trace_json(const std::string& path, const StepReport& report);
 Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors);
 

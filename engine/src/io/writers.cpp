@@ -196,7 +196,7 @@ Status write_report_json(const std::string& path, const StepReport& report, cons
     return write_file_atomic(path, report_to_json(report, spec));
 }
 
-Status write_timeline_csv(const std::string& path, const StepReport& r) {
+std::string timeline_csv(const StepReport& r) {
     std::string out = "time_ns,bytes,category,block,layer,phase,live_total";
     for (int c = 0; c < kCategoryCount; ++c) out += ",live_" + std::string(category_name(Category(c)));
     out += '\n';
@@ -210,10 +210,12 @@ Status write_timeline_csv(const std::string& path, const StepReport& r) {
         for (int64_t v : live) out += ',' + std::to_string(v);
         out += '\n';
     }
-    return write_file_atomic(path, out);
+    return out;
 }
 
-Status write_trace_json(const std::string& path, const StepReport& r) {
+Status write_timeline_csv(const std::string& path, const StepReport& r) { return write_file_atomic(path, timeline_csv(r)); }
+
+std::string trace_json(const StepReport& r) {
     constexpr int pid = 1, tid_blocks = 1, tid_layers = 2;
     ordered_json ev = ordered_json::array();
     const std::string process = "checkpointlab: " + r.model_name + " step " + std::to_string(r.step);
@@ -255,8 +257,10 @@ Status write_trace_json(const std::string& path, const StepReport& r) {
     ordered_json doc;
     doc["traceEvents"] = std::move(ev);
     doc["displayTimeUnit"] = "ns";
-    return write_file_atomic(path, doc.dump() + "\n");
+    return doc.dump() + "\n";
 }
+
+Status write_trace_json(const std::string& path, const StepReport& r) { return write_file_atomic(path, trace_json(r)); }
 
 Status write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors) {
     ordered_json header = ordered_json::object();

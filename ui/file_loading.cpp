@@ -1,0 +1,132 @@
+// Loading files off the GUI thread (see file_loading.h).
+#include "ui/file_loading.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QFutureWatcher>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "ckpt/templates.h"
+
+namespace ckptui {
+
+namespace {
+
+constexpr qint64 kMaxExperimentBytes = qint64(64) << 20;  // as the engine's loaders
+constexpr qint64 kMaxConfigBytes = qint64(1) << 20;
+
+QString fileName(const QString& path) { return QFileInfo(path).fileName(); }
+
+// A report is recognised by the fields only a report has, before it is parsed as one.
+bool looksLikeReport(const QByteArray& text) {
+    return text.contains("\"timings_ns\"") && text.contains("\"spec\"") && text.contains("\"blocks\"");
+}
+
+LoadedFile loadRun(LoadedFile out, const QByteArray& text) {
+    out.kind = FileKind::run;
+    ckpt::Result<ckpt::RecordedRun> r = ckpt::parse_recorded_run(text.toStdString());
+    if (!r) {
+        out.error = QStringLiteral("%1: %2").arg(fileName(out.path), QString::fromStdString(r.error().message));
+        return out;
+    }
+    // The dry run of the same model for the same kind of step on the same kind of device: the
+    // steady step, or the first one when the run started without optimizer state.
+    const ckpt::DeviceKind device =
+        r->report.device.rfind("cuda", 0) == 0 ? ckpt::DeviceKind::cuda : ckpt::DeviceKind::cpu;
+    for (int steps : {2, 1}) {
+        ckpt::Result<ckpt::StepReport> p = ckpt::predict(r->spec, steps, device);
+        if (p && p->baseline == r->report.baseline) {
+            out.predicted = std::make_shared<const ckpt::StepReport>(std::move(*p));
+            break;
+        }
+    }
+    out.experiment.spec = r->spec;
+    out.run = std::make_shared<const ckpt::RecordedRun>(std::move(*r));
+    return out;
+}
+
+}  // namespace
+
+QByteArray readCapped(const QString& path, qint64 cap, QString* error) {
+    const QFileInfo info(path);
+    if (!info.exists()) {
+        *error = QStringLiteral("%1: no such file").arg(path);
+        return {};
+    }
+    if (!info.isFile()) {
+        *error = QStringLiteral("%1: not a regular file").arg(path);
+        return {};
+    }
+    if (info.size() > cap) {
+        *error = QStringLiteral("%1: %2 MiB is larger than the %3 MiB such a file may have")
+                     .arg(fileName(path))
+                     .arg(double(info.size()) / (1 << 20), 0, 'f', 1)
+                     .arg(cap >> 20);
+        return {};
+    }
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot open %1: %2").arg(path, f.errorString());
+        return {};
+    }
+    QByteArray data = f.read(cap + 1);  // a file that grew since: still never more than the cap
+    if (data.size() > cap) {
+        *error = QStringLiteral("%1: larger than the %2 MiB such a file may have").arg(fileName(path)).arg(cap >> 20);
+        return {};
+    }
+    error->clear();
+    return data;
+}
+
+LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch, qint64 seq) {
+    LoadedFile out;
+    out.path = path;
+    out.kind = kind == FileKind::any ? FileKind::experiment : kind;
+    if (kind == FileKind::config) {
+        QString err;
+        readCapped(path, kMaxConfigBytes, &err);  // the same refusals as every other file, first
+        if (!err.isEmpty()) {
+            out.error = err;
+            return out;
+        }
+        ckpt::Result<ckpt::ModelSpec> s = ckpt::import_hf_config_file(path.toStdString(), batch, seq);
+        if (!s) out.error = QString::fromStdString(s.error().message);
+        else out.experiment.spec = std::move(*s);
+        return out;
+    }
+    const qint64 cap = kind == FileKind::experiment ? kMaxExperimentBytes : qint64(ckpt::kMaxReportBytes);
+    QString err;
+    const QByteArray text = readCapped(path, cap, &err);
+    if (!err.isEmpty()) {
+        out.error = err;
+        return out;
+    }
+    if (kind == FileKind::run || (kind == FileKind::any && looksLikeReport(text))) return loadRun(out, text);
+    if (text.size() > kMaxExperimentBytes) {
+        out.error = QStringLiteral("%1: larger than the %2 MiB a model or experiment file may have")
+                        .arg(fileName(path))
+                        .arg(kMaxExperimentBytes >> 20);
+        return out;
+    }
+    const QString e = parseExperiment(text, &out.experiment);
+    if (!e.isEmpty()) out.error = QStringLiteral("%1: %2").arg(fileName(path), e);
+    return out;
+}
+
+FileLoader::FileLoader(QObject* parent) : QObject(parent) { qRegisterMetaType<LoadedFile>(); }
+
+FileLoader::~FileLoader() = default;
+
+void FileLoader::load(const QString& path, FileKind kind, qint64 batch, qint64 seq) {
+    const int generation = ++generation_;
+    ++pending_;
+    auto* watcher = new QFutureWatcher<LoadedFile>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        --pending_;
+        if (generation == generation_) emit loaded(watcher->result());
+    });
+    watcher->setFuture(QtConcurrent::run([path, kind, batch, seq] { return loadFile(path, kind, batch, seq); }));
+}
+
+}  // namespace ckptui

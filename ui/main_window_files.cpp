@@ -1,0 +1,299 @@
+// The window as a document (see main_window.h): the current file and its title with a modified
+// mark, opening (at once for scripts and tests, on a worker for the menus, drops and the command
+// line), saving (through the engine's atomic writer: a failed save keeps the old file and says
+// why), the unsaved-changes prompt, recent files, and the settings remembered between sessions.
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSettings>
+#include <QStatusBar>
+#include <QUndoStack>
+
+#include "ui/chart_tabs.h"
+#include "ui/lessons.h"
+#include "ui/main_window.h"
+#include "ui/run_bar.h"
+#include "ui/stack_model.h"
+#include "ui/summary_panel.h"
+
+namespace ckptui {
+
+namespace {
+
+constexpr int kRecentFiles = 8;
+
+bool isJsonFile(const QUrl& url) {
+    return url.isLocalFile() && url.toLocalFile().endsWith(QLatin1String(".json"), Qt::CaseInsensitive);
+}
+
+}  // namespace
+
+// ---- opening --------------------------------------------------------------------------------
+
+QString MainWindow::openExperiment(const QString& path) {
+    LoadedFile f = loadFile(path, FileKind::experiment);
+    if (!f.ok()) {
+        showError(tr("Cannot open experiment"), f.error);
+        return f.error;
+    }
+    applyLoaded(f);
+    return {};
+}
+
+QString MainWindow::openRun(const QString& path) {
+    LoadedFile f = loadFile(path, FileKind::run);
+    if (!f.ok()) {
+        showError(tr("Cannot open run"), f.error);
+        return f.error;
+    }
+    applyLoaded(f);
+    return {};
+}
+
+void MainWindow::openFile(const QString& path, FileKind kind) {
+    if (!maybeSave()) {
+        emit fileOpened(path, tr("cancelled"));
+        return;
+    }
+    statusBar()->showMessage(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    loader_->load(path, kind);
+}
+
+void MainWindow::applyLoaded(const LoadedFile& f) {
+    if (!f.ok()) {
+        showError(f.kind == FileKind::run ? tr("Cannot open run") : tr("Cannot open file"), f.error);
+        emit fileOpened(f.path, f.error);
+        return;
+    }
+    const QString name = QFileInfo(f.path).fileName();
+    if (f.kind == FileKind::run) {
+        startAfresh();
+        model_->setSpec(f.experiment.spec, tr("open run %1").arg(name));
+        lessonLimit_ = 0;
+        setCurrentFile({}, tr("%1 (recorded run)").arg(name));
+        markClean();
+        showRecordedRun(f);
+        addRecent(f.path);
+    } else if (f.kind == FileKind::config) {
+        newModel(f.experiment.spec, tr("%1 (imported)").arg(QString::fromStdString(f.experiment.spec.name)));
+        statusBar()->showMessage(tr("Imported %1").arg(f.path), 5000);
+    } else {
+        applyExperiment(f.experiment, f.path, tr("open %1").arg(name));
+        statusBar()->showMessage(tr("Opened %1").arg(f.path), 5000);
+    }
+    emit fileOpened(f.path, QString());
+}
+
+void MainWindow::applyExperiment(const Experiment& e, const QString& path, const QString& what) {
+    startAfresh();
+    model_->setSpec(e.spec, what);
+    runOptions_ = e.run;
+    lessonLimit_ = 0;
+    if (const QString warning = runBar_->applyRunOptions(e.run); !warning.isEmpty()) statusBar()->showMessage(warning);
+    setCurrentFile(path, QFileInfo(path).fileName());
+    markClean();
+    addRecent(path);
+}
+
+QString MainWindow::loadPreset(const QString& name) {
+    Experiment e;
+    const QString err = ckptui::loadPreset(name, &e);
+    if (!err.isEmpty()) {
+        showError(tr("Cannot load preset"), err);
+        return err;
+    }
+    startAfresh();
+    model_->setSpec(e.spec, tr("preset %1").arg(name));
+    // A lesson about a memory limit sets it; the next preset takes away only a limit a lesson set.
+    const Lesson* lesson = findLesson(name);
+    const qint64 limit = lesson ? lesson->memoryLimit : 0;
+    if (limit > 0 || (lessonLimit_ > 0 && runBar_->memoryLimit() == lessonLimit_)) runBar_->setMemoryLimit(limit);
+    lessonLimit_ = limit;
+    lastPreset_ = name;
+    setCurrentFile({}, tr("%1 (preset)").arg(name));
+    markClean();
+    return {};
+}
+
+void MainWindow::newModel(const ckpt::ModelSpec& spec, const QString& title) {
+    startAfresh();
+    model_->setSpec(spec, tr("new %1").arg(title));
+    lessonLimit_ = 0;
+    setCurrentFile({}, title);
+    markClean();
+}
+
+QString MainWindow::fileArgument(const QStringList& arguments) {
+    // `checkpointlab FILE`: one argument that is not an option names the file to open.
+    if (arguments.size() != 2 || arguments[1].startsWith(QLatin1Char('-'))) return {};
+    return arguments[1];
+}
+
+void MainWindow::openArguments(const QStringList& arguments) {
+    const QString file = fileArgument(arguments);
+    if (file.isEmpty()) return;
+    // Nothing to lose yet at start-up: no prompt.
+    statusBar()->showMessage(tr("Reading %1…").arg(QFileInfo(file).fileName()));
+    loader_->load(QFileInfo(file).absoluteFilePath(), FileKind::any);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.size() == 1 && isJsonFile(urls.first())) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QList<QUrl> urls = event->mimeData()->urls();
+    if (urls.size() != 1 || !isJsonFile(urls.first())) return;
+    event->acceptProposedAction();
+    // After the drop has returned: the prompt must not run inside the drag's event.
+    const QString path = urls.first().toLocalFile();
+    QMetaObject::invokeMethod(this, [this, path] { openFile(path, FileKind::any); }, Qt::QueuedConnection);
+}
+
+// ---- saving -----------------------------------------------------------------------------------
+
+QString MainWindow::saveExperiment(const QString& path) {
+    const Experiment e = experiment();
+    const QString err = ckptui::saveExperiment(path, e);
+    if (!err.isEmpty()) {
+        showError(tr("Cannot save experiment"), tr("%1\n\nThe file on disk was left as it was.").arg(err));
+        return err;
+    }
+    runOptions_ = e.run;
+    setCurrentFile(path, QFileInfo(path).fileName());
+    markClean();
+    addRecent(path);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    return {};
+}
+
+bool MainWindow::save() {
+    if (currentFile_.isEmpty()) return saveAs();
+    return saveExperiment(currentFile_).isEmpty();
+}
+
+bool MainWindow::saveAs() {
+    const QString start = currentFile_.isEmpty()
+                              ? QDir::home().filePath(QString::fromStdString(model_->spec().name).replace(QLatin1Char(' '), QLatin1Char('_')) +
+                                                      QStringLiteral(".json"))
+                              : currentFile_;
+    QString p = QFileDialog::getSaveFileName(this, tr("Save experiment as"), start, tr("Experiments (*.json)"));
+    if (p.isEmpty()) return false;
+    if (!p.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)) p += QStringLiteral(".json");
+    return saveExperiment(p).isEmpty();
+}
+
+bool MainWindow::isModified() const {
+    return !model_->undoStack()->isClean() || !(runBar_->runOptions(runOptions_) == savedRun_);
+}
+
+void MainWindow::markClean() {
+    model_->undoStack()->setClean();
+    savedRun_ = runBar_->runOptions(runOptions_);
+    updateTitle();
+}
+
+bool MainWindow::maybeSave() {
+    if (!isModified()) return true;
+    QMessageBox box(QMessageBox::Warning, tr("Unsaved changes"),
+                    tr("%1 has changes that are not saved.").arg(title_.isEmpty() ? tr("The experiment") : title_),
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setObjectName(QStringLiteral("unsavedPrompt"));
+    box.setInformativeText(tr("Save them first?"));
+    box.setDefaultButton(QMessageBox::Save);
+    switch (box.exec()) {
+    case QMessageBox::Save: return save();
+    case QMessageBox::Discard: return true;
+    default: return false;
+    }
+}
+
+void MainWindow::setCurrentFile(const QString& path, const QString& title) {
+    currentFile_ = path;
+    title_ = title;
+    updateTitle();
+}
+
+void MainWindow::updateTitle() {
+    setWindowModified(isModified());
+    setWindowTitle(tr("%1[*] — CheckpointLab").arg(title_.isEmpty() ? tr("Untitled") : title_));
+}
+
+void MainWindow::addRecent(const QString& path) {
+    const QString abs = QFileInfo(path).absoluteFilePath();
+    recent_.removeAll(abs);
+    recent_.prepend(abs);
+    while (recent_.size() > kRecentFiles) recent_.removeLast();
+    if (settings_) settings_->setValue(QStringLiteral("recentFiles"), recent_);
+}
+
+// ---- closing and settings ---------------------------------------------------------------------
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!maybeSave()) {
+        event->ignore();
+        return;
+    }
+    saveSettings();
+    controller_->stop();
+    event->accept();
+}
+
+void MainWindow::restoreSettings() {
+    // Only an application with an organisation name remembers anything (gui_main sets one); the
+    // tests that want settings point QSettings at a temporary folder.
+    if (QCoreApplication::organizationName().isEmpty()) return;
+    settings_ = new QSettings(this);
+    QSettings& s = *settings_;
+    recent_ = s.value(QStringLiteral("recentFiles")).toStringList();
+    restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+    ExportOptions& o = exportOptions_;
+    o.widthPx = s.value(QStringLiteral("export/width"), o.widthPx).toInt();
+    o.heightPx = s.value(QStringLiteral("export/height"), o.heightPx).toInt();
+    o.dpi = s.value(QStringLiteral("export/dpi"), o.dpi).toDouble();
+    o.fontScale = s.value(QStringLiteral("export/fontScale"), o.fontScale).toDouble();
+    o.title = s.value(QStringLiteral("export/title"), o.title).toBool();
+    // What was open: the last file (on the worker, like any open), else the last preset.
+    const QString file = s.value(QStringLiteral("lastFile")).toString();
+    const QString preset = s.value(QStringLiteral("lastPreset")).toString();
+    if (!preset.isEmpty() && preset != lastPreset_ && presetNames().contains(preset)) loadPreset(preset);
+    // The run settings as the user left them (a file opened below brings its own).
+    RunOptions run = runBar_->runOptions(runOptions_);
+    run.settings.device = s.value(QStringLiteral("run/device"), QString::fromStdString(run.settings.device)).toString().toStdString();
+    run.settings.memory_limit = s.value(QStringLiteral("run/memoryLimit"), qlonglong(run.settings.memory_limit)).toLongLong();
+    run.settings.threads = s.value(QStringLiteral("run/threads"), run.settings.threads).toInt();
+    run.verify = s.value(QStringLiteral("run/verify"), run.verify).toBool();
+    runOptions_ = run;
+    runBar_->applyRunOptions(run);
+    markClean();
+    if (!file.isEmpty() && QFileInfo(file).isFile()) loader_->load(file, FileKind::any);
+}
+
+void MainWindow::saveSettings() {
+    if (!settings_) return;
+    QSettings& s = *settings_;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    s.setValue(QStringLiteral("window/state"), saveState());
+    s.setValue(QStringLiteral("lastFile"), currentFile_);
+    s.setValue(QStringLiteral("lastPreset"), currentFile_.isEmpty() ? lastPreset_ : QString());
+    const RunOptions run = runBar_->runOptions(runOptions_);
+    s.setValue(QStringLiteral("run/device"), QString::fromStdString(run.settings.device));
+    s.setValue(QStringLiteral("run/memoryLimit"), qlonglong(run.settings.memory_limit));
+    s.setValue(QStringLiteral("run/threads"), run.settings.threads);
+    s.setValue(QStringLiteral("run/verify"), run.verify);
+    s.setValue(QStringLiteral("recentFiles"), recent_);
+    s.setValue(QStringLiteral("export/width"), exportOptions_.widthPx);
+    s.setValue(QStringLiteral("export/height"), exportOptions_.heightPx);
+    s.setValue(QStringLiteral("export/dpi"), exportOptions_.dpi);
+    s.setValue(QStringLiteral("export/fontScale"), exportOptions_.fontScale);
+    s.setValue(QStringLiteral("export/title"), exportOptions_.title);
+    s.sync();
+}
+
+}  // namespace ckptui

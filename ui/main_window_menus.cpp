@@ -1,0 +1,339 @@
+// The window's menus and shortcuts (see main_window.h): File (new, template, open, open run,
+// recent, import config, save, export), Edit, Run (the run bar's actions, with their shortcuts),
+// Presets, View (every dock, a layout reset) and Help (the help panel, About with the versions of
+// what the program runs on). The export dialogs and the chart files are here too.
+#include <QAction>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QDockWidget>
+#include <QEventLoop>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QTimer>
+#include <QUndoStack>
+#include <qcustomplot.h>
+
+#include "ckpt/build_info.h"
+#include "ckpt/writers.h"
+#include "ui/chart_tabs.h"
+#include "ui/export_dialog.h"
+#include "ui/lessons.h"
+#include "ui/main_window.h"
+#include "ui/save_file.h"
+#include "ui/plan_panel.h"
+#include "ui/run_bar.h"
+#include "ui/stack_editor.h"
+#include "ui/stack_model.h"
+#include "ui/template_dialog.h"
+#include "ui/timeline_chart.h"
+
+namespace ckptui {
+
+namespace {
+
+// "Run one training step (F5)": a tooltip names its shortcut.
+void tipWithShortcut(QAction* a, const QString& tip) {
+    a->setToolTip(a->shortcut().isEmpty() ? tip : QStringLiteral("%1 (%2)").arg(tip, a->shortcut().toString(QKeySequence::NativeText)));
+}
+
+}  // namespace
+
+QString MainWindow::aboutText() {
+    const ckpt::LibraryVersions v = ckpt::library_versions();
+    return tr("<h3>CheckpointLab %1</h3>"
+              "<p>A laboratory for activation checkpointing: real training steps, every byte accounted for.</p>"
+              "<table>"
+              "<tr><td>Qt</td><td>%2 (built with %3)</td></tr>"
+              "<tr><td>QCustomPlot</td><td>%4</td></tr>"
+              "<tr><td>BLAS</td><td>%5</td></tr>"
+              "<tr><td>CUDA</td><td>%6</td></tr>"
+              "</table>"
+              "<p>GPL-3.0-or-later. QCustomPlot is GPL-3.0.</p>")
+        .arg(QStringLiteral(CKPT_VERSION), QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR),
+             QStringLiteral(QCUSTOMPLOT_VERSION_STR), QString::fromStdString(v.blas).toHtmlEscaped(),
+             QString::fromStdString(v.cuda).toHtmlEscaped());
+}
+
+void MainWindow::showAbout() {
+    auto* box = new QMessageBox(QMessageBox::NoIcon, tr("About CheckpointLab"), aboutText(), QMessageBox::Ok, this);
+    box->setObjectName(QStringLiteral("aboutDialog"));
+    box->setIconPixmap(windowIcon().pixmap(64, 64));
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->setToolTipsVisible(true);
+    QAction* a = file->addAction(tr("&New"), QKeySequence::New, this, [this] {
+        if (!maybeSave()) return;
+        ckpt::TemplateKnobs k;
+        k.depth = 2;
+        k.width = 256;
+        k.batch = 32;
+        if (auto spec = ckpt::make_template(ckpt::TemplateKind::mlp, k)) newModel(*spec, tr("Untitled"));
+    });
+    tipWithShortcut(a, tr("A small MLP to build on: add blocks and layers, edit their widths."));
+    a = file->addAction(tr("New from &template…"), QKeySequence(tr("Ctrl+Shift+N")), this, &MainWindow::newFromTemplate);
+    a->setObjectName(QStringLiteral("newFromTemplate"));
+    a->setToolTip(tr("An MLP, a residual MLP, GPT-2, LLaMA or a ResNet, at the depth, width, heads, sequence or image size and batch you choose."));
+    file->addSeparator();
+    a = file->addAction(tr("&Open…"), QKeySequence::Open, this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open experiment"), QFileInfo(currentFile_).path(),
+                                                       tr("Experiments and model specs (*.json)"));
+        if (!p.isEmpty()) openFile(p, FileKind::experiment);
+    });
+    tipWithShortcut(a, tr("Open a saved experiment (model spec and run settings) or a bare model spec."));
+    a = file->addAction(tr("Open &run…"), QKeySequence(tr("Ctrl+Shift+O")), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open run"), QFileInfo(currentFile_).path(),
+                                                       tr("Run reports (*.json)"));
+        if (!p.isEmpty()) openFile(p, FileKind::run);
+    });
+    tipWithShortcut(a, tr("Show a run recorded elsewhere (checkpointlab run --report r.json on a GPU server) with every "
+                          "chart, as if it had run here."));
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    recentMenu_->setObjectName(QStringLiteral("recentMenu"));
+    connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
+    a = file->addAction(tr("&Import config…"), this, &MainWindow::importConfig);
+    a->setObjectName(QStringLiteral("importConfig"));
+    a->setToolTip(tr("A model from a Hugging Face config.json (GPT-2, LLaMA, Mistral, Qwen2) at a batch and sequence."));
+    file->addSeparator();
+    a = file->addAction(tr("&Save"), QKeySequence::Save, this, [this] { save(); });
+    tipWithShortcut(a, tr("Save the layer stack, its checkpoint flags and the run settings to the current file."));
+    a = file->addAction(tr("Save &As…"), QKeySequence::SaveAs, this, [this] { saveAs(); });
+    tipWithShortcut(a, tr("Save the experiment to a new file."));
+    file->addSeparator();
+    a = file->addAction(tr("&Export chart…"), QKeySequence(tr("Ctrl+E")), this, &MainWindow::exportChartDialog);
+    tipWithShortcut(a, tr("The chart on screen as PNG, PDF or SVG, sized for a paper or a slide."));
+    a = file->addAction(tr("Export &all charts…"), QKeySequence(tr("Ctrl+Shift+E")), this, &MainWindow::exportAllDialog);
+    tipWithShortcut(a, tr("Every chart into one folder, with the same options."));
+    a = file->addAction(tr("Export r&un (report, CSV, trace)…"), this, &MainWindow::exportRunDialog);
+    a->setToolTip(tr("The last complete step as a JSON report (File > Open run reads it back), a CSV memory timeline or "
+                     "a trace for ui.perfetto.dev."));
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    edit->setToolTipsVisible(true);
+    QAction* undo = model_->undoStack()->createUndoAction(this);
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = model_->undoStack()->createRedoAction(this);
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    for (QAction* e : editor_->editActions()) edit->addAction(e);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    run->setToolTipsVisible(true);
+    for (QAction* r : runBar_->runActions()) run->addAction(r);
+
+    // Lessons first, in teaching order, then the other examples.
+    QMenu* presets = menuBar()->addMenu(tr("&Presets"));
+    presets->setToolTipsVisible(true);
+    auto add = [this, presets](const QString& name, const QString& title) {
+        QAction* p = presets->addAction(title, this, [this, name] {
+            if (maybeSave()) loadPreset(name);
+        });
+        Experiment e;
+        if (ckptui::loadPreset(name, &e).isEmpty()) p->setToolTip(QString::fromStdString(e.spec.description));
+    };
+    presets->addSection(tr("Lessons"));
+    for (const Lesson& l : lessons()) add(l.preset, l.title);
+    presets->addSection(tr("Examples"));
+    for (const QString& name : presetNames())
+        if (!findLesson(name)) add(name, name);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    const QByteArray initial = saveState();
+    for (QDockWidget* d : findChildren<QDockWidget*>()) view->addAction(d->toggleViewAction());
+    view->addAction(runBar_->toggleViewAction());
+    view->addSeparator();
+    view->addAction(tr("Reset layout"), this, [this, initial] {
+        restoreState(initial);
+        for (QDockWidget* d : findChildren<QDockWidget*>()) d->show();
+    });
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("What am I looking at?"), QKeySequence::HelpContents, this, [this] {
+        if (auto* d = findChild<QDockWidget*>(QStringLiteral("helpDock"))) {
+            d->show();
+            d->raise();
+        }
+    });
+    help->addAction(tr("&About CheckpointLab"), this, &MainWindow::showAbout);
+}
+
+void MainWindow::fillRecentMenu() {
+    recentMenu_->clear();
+    for (const QString& path : recent_) {
+        recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] {
+            if (!QFileInfo(path).isFile()) {
+                recent_.removeAll(path);
+                showError(tr("Cannot open"), tr("%1 is no longer there.").arg(path));
+                return;
+            }
+            openFile(path, FileKind::any);
+        })->setToolTip(path);
+    }
+    if (recent_.isEmpty()) recentMenu_->addAction(tr("(none yet)"))->setEnabled(false);
+}
+
+void MainWindow::newFromTemplate() {
+    TemplateDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted || !maybeSave()) return;
+    const auto spec = dialog.model();
+    if (!spec) {
+        showError(tr("Cannot build the template"), QString::fromStdString(spec.error().message));
+        return;
+    }
+    newModel(*spec, dialog.title());
+}
+
+void MainWindow::importConfig() {
+    const QString p = QFileDialog::getOpenFileName(this, tr("Import config"), QString(), tr("Hugging Face configs (*.json)"));
+    if (p.isEmpty()) return;
+    // The config has the architecture; the step's shape is the user's: batch and sequence.
+    QDialog ask(this);
+    ask.setWindowTitle(tr("Import %1").arg(QFileInfo(p).fileName()));
+    auto* form = new QFormLayout(&ask);
+    auto* batch = new QSpinBox(&ask);
+    batch->setRange(1, 1 << 20);
+    batch->setValue(8);
+    auto* seq = new QSpinBox(&ask);
+    seq->setRange(1, 1 << 20);
+    seq->setValue(1024);
+    form->addRow(tr("Batch (sequences per step)"), batch);
+    form->addRow(tr("Sequence (tokens)"), seq);
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, &ask);
+    form->addRow(buttons);
+    connect(buttons, &QDialogButtonBox::accepted, &ask, &QDialog::accept);
+    connect(buttons, &QDialogButtonBox::rejected, &ask, &QDialog::reject);
+    if (ask.exec() != QDialog::Accepted) return;
+    importConfigFile(p, batch->value(), seq->value());
+}
+
+void MainWindow::importConfigFile(const QString& path, qint64 batch, qint64 seq) {
+    if (!maybeSave()) {
+        emit fileOpened(path, tr("cancelled"));
+        return;
+    }
+    statusBar()->showMessage(tr("Reading %1…").arg(QFileInfo(path).fileName()));
+    loader_->load(path, FileKind::config, batch, seq);
+}
+
+// ---- chart and run files ----------------------------------------------------------------------
+
+QString MainWindow::exportChart(Chart which, const QString& path, const ExportOptions& options) {
+    QCustomPlot* p = which == Chart::timeline ? static_cast<QCustomPlot*>(timeline())
+                   : which == Chart::blockBytes ? tabs_->blockBytes()
+                   : which == Chart::blockTime ? tabs_->blockTime()
+                   : which == Chart::history ? tabs_->history()
+                   : which == Chart::comparison ? tabs_->comparison() : tabs_->pareto();
+    return exportPlot(p, path, options);
+}
+
+QString MainWindow::exportChart(Chart which, const QString& path, int width, int height) {
+    ExportOptions o;
+    o.widthPx = width;
+    o.heightPx = height;
+    return exportChart(which, path, o);
+}
+
+QStringList MainWindow::chartFileNames(const QString& suffix) {
+    QStringList names;
+    for (const char* n : {"timeline", "per-block-bytes", "per-block-recomputation", "step-history", "compare", "pareto"})
+        names << QStringLiteral("%1.%2").arg(QLatin1String(n), suffix);
+    return names;
+}
+
+QString MainWindow::exportAllCharts(const QString& dir, const QString& suffix, const ExportOptions& options,
+                                    QStringList* written) {
+    if (!QFileInfo(dir).isDir()) return tr("%1 is not a folder").arg(dir);
+    // The Pareto chart is drawn on demand, on a worker: draw it for this stack first.
+    {
+        QEventLoop wait;
+        connect(plan_, &PlanPanel::paretoDrawn, &wait, &QEventLoop::quit);
+        QTimer::singleShot(60000, &wait, &QEventLoop::quit);
+        plan_->refreshPareto();
+        wait.exec();
+    }
+    const Chart charts[] = {Chart::timeline, Chart::blockBytes, Chart::blockTime, Chart::history, Chart::comparison, Chart::pareto};
+    const QStringList names = chartFileNames(suffix);
+    for (int i = 0; i < names.size(); ++i) {
+        const QString path = QDir(dir).filePath(names[i]);
+        if (const QString err = exportChart(charts[i], path, options); !err.isEmpty()) return err;
+        if (written) *written << path;
+    }
+    return {};
+}
+
+void MainWindow::exportChartDialog() {
+    const QList<ExportDialog::NamedChart> charts = tabs_->chartsOf(tabs_->currentIndex());
+    if (charts.isEmpty()) return;
+    const QString base = QStringList{QStringLiteral("timeline"), QStringLiteral("per-block"), QStringLiteral("step-history"),
+                                     QStringLiteral("compare"), QStringLiteral("pareto")}
+                             .value(tabs_->currentIndex(), QStringLiteral("chart"));
+    const QString dir = QFileInfo(currentFile_).isFile() ? QFileInfo(currentFile_).path() : QDir::homePath();
+    ExportDialog dialog(charts, exportOptions_, QDir(dir).filePath(base + QStringLiteral(".png")), false, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    exportOptions_ = dialog.options();
+    const QString path = dialog.path();
+    if (QFileInfo::exists(path) &&
+        QMessageBox::question(this, tr("Replace file?"), tr("%1 exists. Replace it?").arg(path)) != QMessageBox::Yes)
+        return;
+    const QString err = exportPlot(dialog.chart(), path, exportOptions_);
+    if (!err.isEmpty()) showError(tr("Export failed"), tr("%1\n\nAn existing file was left as it was.").arg(err));
+    else statusBar()->showMessage(tr("Wrote %1").arg(path), 5000);
+}
+
+void MainWindow::exportAllDialog() {
+    const QString dir = QFileInfo(currentFile_).isFile() ? QFileInfo(currentFile_).path() : QDir::homePath();
+    ExportDialog dialog(tabs_->chartsOf(tabs_->currentIndex()), exportOptions_, dir, true, this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    exportOptions_ = dialog.options();
+    // Never a file replaced silently: name the ones that exist and ask once.
+    QStringList existing;
+    for (const QString& n : chartFileNames(dialog.suffix()))
+        if (QFileInfo::exists(QDir(dialog.path()).filePath(n))) existing << n;
+    if (!existing.isEmpty() &&
+        QMessageBox::question(this, tr("Replace files?"),
+                              tr("%1 already holds %2. Replace them?").arg(dialog.path(), existing.join(QStringLiteral(", ")))) !=
+            QMessageBox::Yes)
+        return;
+    QStringList written;
+    const QString err = exportAllCharts(dialog.path(), dialog.suffix(), exportOptions_, &written);
+    if (!err.isEmpty()) showError(tr("Export failed"), err);
+    else statusBar()->showMessage(tr("Wrote %1 charts to %2").arg(written.size()).arg(dialog.path()), 5000);
+}
+
+void MainWindow::exportRunDialog() {
+    const QStringList filters{tr("Report (*.json)"), tr("Timeline (*.csv)"), tr("Perfetto trace (*.trace.json)")};
+    QString chosen;
+    QString p = QFileDialog::getSaveFileName(this, tr("Export run"), QStringLiteral("run.json"), filters.join(QStringLiteral(";;")), &chosen);
+    if (p.isEmpty()) return;
+    // The chosen filter decides the format when the name does not.
+    if (chosen == filters[1] && !p.endsWith(QLatin1String(".csv"))) p += QStringLiteral(".csv");
+    if (chosen == filters[2] && !p.endsWith(QLatin1String(".trace.json")))
+        p = (p.endsWith(QLatin1String(".json")) ? p.chopped(5) : p) + QStringLiteral(".trace.json");
+    const QString err = exportRun(p);
+    if (!err.isEmpty()) showError(tr("Export failed"), err);
+    else statusBar()->showMessage(tr("Wrote %1").arg(p), 5000);
+}
+
+QString MainWindow::exportRun(const QString& path) {
+    if (!shown_.report) return tr("nothing to export: run a step first");
+    // Through QSaveFile: a failure leaves the old file whole.
+    const ckpt::StepReport& r = *shown_.report;
+    const std::string text = path.endsWith(QLatin1String(".trace.json")) ? ckpt::trace_json(r)
+                           : path.endsWith(QLatin1String(".csv"))        ? ckpt::timeline_csv(r)
+                                                                         : ckpt::report_to_json(r, shown_.spec);
+    return saveFileAtomically(path, QByteArray::fromStdString(text));
+}
+
+}  // namespace ckptui

@@ -1,0 +1,294 @@
+// The properties panel (see properties_panel.h). The layer fields come from the engine's
+// layer-traits table (ckpt/layer_traits.h), the one place a layer type's fields are listed; the
+// field that follows the layer before (a linear's "in") is shown but not editable.
+#include "ui/properties_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QScrollArea>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include "ckpt/layer_traits.h"
+#include "ckpt/names.h"
+#include "ui/stack_editor.h"
+#include "ui/stack_model.h"
+
+namespace ckptui {
+
+namespace {
+
+QString num(double v) { return QString::number(v, 'g', 10); }
+
+bool parseCount(const QString& text, int64_t lo, int64_t* out) {
+    bool ok = false;
+    const qlonglong v = text.trimmed().toLongLong(&ok);
+    if (!ok || v < lo || v > (qlonglong(1) << 31) - 1) return false;
+    *out = v;
+    return true;
+}
+
+bool parseNumber(const QString& text, double* out) {
+    bool ok = false;
+    const double v = text.trimmed().toDouble(&ok);
+    if (!ok || !std::isfinite(v)) return false;
+    *out = v;
+    return true;
+}
+
+}  // namespace
+
+PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QWidget* parent)
+    : QWidget(parent), model_(model), editor_(editor) {
+    setObjectName(QStringLiteral("properties"));
+    auto* inner = new QWidget;
+    auto* v = new QVBoxLayout(inner);
+    v->setContentsMargins(4, 4, 4, 4);
+    modelBox_ = new QGroupBox(tr("Model"), inner);
+    modelForm_ = new QFormLayout(modelBox_);
+    selectionBox_ = new QGroupBox(inner);
+    selectionForm_ = new QFormLayout(selectionBox_);
+    for (QFormLayout* f : {modelForm_, selectionForm_}) f->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    v->addWidget(selectionBox_);
+    v->addWidget(modelBox_);
+    v->addStretch();
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidget(inner);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    outer->addWidget(scroll);
+    connect(editor_->view()->selectionModel(), &QItemSelectionModel::currentChanged, this, &PropertiesPanel::rebuild);
+    connect(model_, &LayerStackModel::specChanged, this, [this] {
+        // A structural edit can move the selection's target: rebuild; otherwise new values only.
+        const QModelIndex i = editor_->view()->currentIndex();
+        const int b = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
+        const int l = i.isValid() && i.parent().isValid() ? i.row() : -1;
+        const auto& blocks = model_->spec().blocks;
+        const bool same = b == block_ && l == layer_ &&
+                          (l < 0 || (b < int(blocks.size()) && l < int(blocks[size_t(b)].layers.size()) &&
+                                     blocks[size_t(b)].layers[size_t(l)].type == layerType_));
+        if (same) refresh();
+        else rebuild();
+    });
+    rebuild();
+}
+
+QWidget* PropertiesPanel::field(const QString& key) const { return fields_.value(key); }
+QString PropertiesPanel::selectionTitle() const { return selectionBox_->isVisible() ? selectionBox_->title() : QString(); }
+
+void PropertiesPanel::addField(QFormLayout* form, const QString& key, const QString& label, QWidget* w, const QString& tip) {
+    w->setObjectName(QStringLiteral("prop_") + key);
+    w->setToolTip(tip);
+    auto* l = new QLabel(label);
+    l->setToolTip(tip);
+    form->addRow(l, w);
+    fields_.insert(key, w);
+}
+
+QLineEdit* PropertiesPanel::numberField(QFormLayout* form, const QString& key, const QString& label, const QString& tip,
+                                        std::function<QString(const ckpt::ModelSpec&)> show,
+                                        std::function<bool(ckpt::ModelSpec&, const QString&)> set) {
+    auto* e = new QLineEdit;
+    addField(form, key, label, e, tip);
+    refreshers_ << [this, e, show] {
+        e->setText(show(model_->spec()));
+        e->setStyleSheet(QString());
+    };
+    connect(e, &QLineEdit::editingFinished, this, [this, e, show, set, label] {
+        if (refreshing_ || e->text() == show(model_->spec())) return;
+        ckpt::ModelSpec n = model_->spec();
+        if (!set(n, e->text())) {
+            // Not a number of the right kind: say so on the field, keep the stack as it is.
+            e->setStyleSheet(QStringLiteral("QLineEdit { border: 1px solid #c00; }"));
+            e->setToolTip(tr("\"%1\" is not a value %2 can take.").arg(e->text(), label.toLower()));
+            return;
+        }
+        model_->applyEdit([&n](ckpt::ModelSpec& s) { s = n; }, tr("edit %1").arg(label.toLower()));
+    });
+    return e;
+}
+
+void PropertiesPanel::rebuild() {
+    const QModelIndex i = editor_->view()->currentIndex();
+    block_ = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
+    layer_ = i.isValid() && i.parent().isValid() ? i.row() : -1;
+    fields_.clear();
+    refreshers_.clear();
+    for (QFormLayout* f : {modelForm_, selectionForm_})
+        while (f->rowCount() > 0) f->removeRow(0);
+    buildSelection();
+    buildModel();
+    refresh();
+}
+
+void PropertiesPanel::refresh() {
+    refreshing_ = true;
+    for (const auto& r : refreshers_) r();
+    refreshing_ = false;
+}
+
+void PropertiesPanel::buildModel() {
+    const ckpt::ModelSpec& s = model_->spec();
+    using S = ckpt::ModelSpec;
+    if (!s.token_input() && !s.input_shape.empty())
+        numberField(modelForm_, QStringLiteral("in_features"), tr("Input features"),
+                    tr("Features of each input row: the width the first layer takes."),
+                    [](const S& s) { return s.input_shape.empty() ? QString() : QString::number(s.input_shape.back()); },
+                    [](S& s, const QString& t) {
+                        int64_t v = 0;
+                        if (s.input_shape.empty() || !parseCount(t, 1, &v)) return false;
+                        s.input_shape.back() = v;
+                        return true;
+                    });
+    auto* loss = new QComboBox;
+    for (const auto& [value, name] : ckpt::enum_names<ckpt::LossType>())
+        loss->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(value));
+    addField(modelForm_, QStringLiteral("loss"), tr("Loss"), loss,
+             tr("mse against a target of the output's shape, or cross_entropy over class ids (it keeps the softmax for backward)."));
+    refreshers_ << [this, loss] { loss->setCurrentIndex(loss->findData(int(model_->spec().loss))); };
+    connect(loss, qOverload<int>(&QComboBox::activated), this, [this, loss](int i) {
+        model_->applyEdit([t = ckpt::LossType(loss->itemData(i).toInt())](S& s) { s.loss = t; }, tr("loss"));
+    });
+    auto* opt = new QComboBox;
+    for (const auto& [value, name] : ckpt::enum_names<ckpt::OptimizerType>())
+        opt->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(value));
+    addField(modelForm_, QStringLiteral("optimizer"), tr("Optimizer"), opt,
+             tr("none, SGD (momentum adds one buffer per parameter) or AdamW (two moments per parameter)."));
+    refreshers_ << [this, opt] { opt->setCurrentIndex(opt->findData(int(model_->spec().optimizer.type))); };
+    connect(opt, qOverload<int>(&QComboBox::activated), this, [this, opt](int i) {
+        model_->applyEdit([t = ckpt::OptimizerType(opt->itemData(i).toInt())](S& s) { s.optimizer.type = t; }, tr("optimizer"));
+    });
+    // The hyperparameters of the optimizer chosen.
+    auto hyper = [this](const QString& key, const QString& label, const QString& tip, double ckpt::OptimizerSpec::*m, bool positive) {
+        numberField(modelForm_, key, label, tip, [m](const S& s) { return num(s.optimizer.*m); },
+                    [m, positive](S& s, const QString& t) {
+                        double v = 0;
+                        if (!parseNumber(t, &v) || v < 0 || (positive && v == 0)) return false;
+                        s.optimizer.*m = v;
+                        return true;
+                    });
+    };
+    if (s.optimizer.type != ckpt::OptimizerType::none)
+        hyper(QStringLiteral("lr"), tr("Learning rate"), tr("The step size of every update."), &ckpt::OptimizerSpec::lr, false);
+    if (s.optimizer.type == ckpt::OptimizerType::sgd)
+        hyper(QStringLiteral("momentum"), tr("Momentum"), tr("0: no momentum buffer; above 0 SGD keeps one per parameter."),
+              &ckpt::OptimizerSpec::momentum, false);
+    if (s.optimizer.type == ckpt::OptimizerType::adamw) {
+        hyper(QStringLiteral("beta1"), tr("Beta 1"), tr("Decay of AdamW's first moment (0.9)."), &ckpt::OptimizerSpec::beta1, false);
+        hyper(QStringLiteral("beta2"), tr("Beta 2"), tr("Decay of AdamW's second moment (0.999)."), &ckpt::OptimizerSpec::beta2, false);
+        hyper(QStringLiteral("eps"), tr("Epsilon"), tr("Added to the second moment's root (1e-8)."), &ckpt::OptimizerSpec::eps, true);
+    }
+    if (s.optimizer.type != ckpt::OptimizerType::none)
+        hyper(QStringLiteral("weight_decay"), tr("Weight decay"), tr("AdamW: decoupled; SGD: L2."), &ckpt::OptimizerSpec::weight_decay, false);
+    numberField(modelForm_, QStringLiteral("seed"), tr("Seed"), tr("Parameters, the batch and dropout masks are drawn from it."),
+                [](const S& s) { return QString::number(s.seed); },
+                [](S& s, const QString& t) {
+                    bool ok = false;
+                    const qulonglong v = t.trimmed().toULongLong(&ok);
+                    if (!ok) return false;
+                    s.seed = v;
+                    return true;
+                });
+    auto* rng = new QCheckBox(tr("replay dropout masks"));
+    addField(modelForm_, QStringLiteral("preserve_rng"), tr("Recompute"), rng,
+             tr("Recomputation replays the same dropout masks, so checkpointed gradients are bitwise the unchecked ones. "
+                "Untick to see them differ."));
+    refreshers_ << [this, rng] { rng->setChecked(model_->spec().preserve_rng); };
+    connect(rng, &QCheckBox::toggled, this, [this](bool on) {
+        if (!refreshing_) model_->applyEdit([on](S& s) { s.preserve_rng = on; }, tr("preserve rng"));
+    });
+}
+
+void PropertiesPanel::buildSelection() {
+    const ckpt::ModelSpec& s = model_->spec();
+    using S = ckpt::ModelSpec;
+    if (block_ < 0 || block_ >= int(s.blocks.size())) {
+        selectionBox_->hide();
+        return;
+    }
+    selectionBox_->show();
+    const int b = block_;
+    if (layer_ < 0) {
+        selectionBox_->setTitle(tr("Block %1").arg(b));
+        auto* name = new QLineEdit;
+        addField(selectionForm_, QStringLiteral("block.name"), tr("Name"), name, tr("Shown in the charts and the report."));
+        refreshers_ << [this, name, b] { name->setText(QString::fromStdString(model_->spec().blocks[size_t(b)].name)); };
+        connect(name, &QLineEdit::editingFinished, this, [this, name, b] {
+            const std::string v = name->text().trimmed().toStdString();
+            if (refreshing_ || v.empty() || v == model_->spec().blocks[size_t(b)].name) return;
+            model_->applyEdit([b, v](S& s) { s.blocks[size_t(b)].name = v; }, tr("rename block"));
+        });
+        auto flag = [this, b](const QString& key, const QString& label, const QString& tip, bool ckpt::BlockSpec::*m) {
+            auto* c = new QCheckBox;
+            addField(selectionForm_, key, label, c, tip);
+            refreshers_ << [this, c, b, m] { c->setChecked(model_->spec().blocks[size_t(b)].*m); };
+            connect(c, &QCheckBox::toggled, this, [this, b, m, label](bool on) {
+                if (!refreshing_) model_->applyEdit([b, m, on](S& s) { s.blocks[size_t(b)].*m = on; }, label.toLower());
+            });
+        };
+        flag(QStringLiteral("block.checkpoint"), tr("Checkpoint"), tr("Keep only the block's input in forward; recompute it in backward."),
+             &ckpt::BlockSpec::checkpoint);
+        flag(QStringLiteral("block.residual"), tr("Residual"), tr("y = x + layers(x): the output width must equal the input's."),
+             &ckpt::BlockSpec::residual);
+        return;
+    }
+    const ckpt::LayerSpec& layer = s.blocks[size_t(b)].layers[size_t(layer_)];
+    layerType_ = layer.type;
+    const ckpt::LayerTraits& t = ckpt::layer_traits(layer.type);
+    selectionBox_->setTitle(tr("Block %1, layer %2: %3").arg(b).arg(layer_).arg(QString::fromUtf8(t.name)));
+    selectionBox_->setToolTip(QString::fromUtf8(t.summary));
+    const int l = layer_;
+    for (const ckpt::LayerField& f : t.fields) {
+        const QString key = QStringLiteral("layer.") + QString::fromUtf8(f.key);
+        const QString tip = QString::fromUtf8(f.help);
+        if (t.input_field && QString::fromUtf8(t.input_field) == QString::fromUtf8(f.key)) {
+            // Follows the layer before: shown, not edited.
+            auto* shown = new QLabel;
+            addField(selectionForm_, key, QString::fromUtf8(f.key), shown, tip + tr(" (follows the layer before)"));
+            refreshers_ << [this, shown, b, l, f] {
+                shown->setText(tr("%1 (from the layer before)").arg(model_->spec().blocks[size_t(b)].layers[size_t(l)].*(f.dim)));
+            };
+            continue;
+        }
+        if (f.kind == ckpt::LayerField::Kind::flag) {
+            auto* c = new QCheckBox;
+            addField(selectionForm_, key, QString::fromUtf8(f.key), c, tip);
+            refreshers_ << [this, c, b, l, f] { c->setChecked(model_->spec().blocks[size_t(b)].layers[size_t(l)].*(f.flag)); };
+            connect(c, &QCheckBox::toggled, this, [this, b, l, f](bool on) {
+                if (!refreshing_)
+                    model_->applyEdit([b, l, f, on](S& s) { s.blocks[size_t(b)].layers[size_t(l)].*(f.flag) = on; },
+                                      tr("edit %1").arg(QString::fromUtf8(f.key)));
+            });
+            continue;
+        }
+        const bool dim = f.kind == ckpt::LayerField::Kind::dim;
+        numberField(selectionForm_, key, QString::fromUtf8(f.key), tip,
+                    [b, l, f, dim](const S& s) {
+                        const ckpt::LayerSpec& x = s.blocks[size_t(b)].layers[size_t(l)];
+                        return dim ? QString::number(x.*(f.dim)) : num(x.*(f.number));
+                    },
+                    [b, l, f, dim](S& s, const QString& text) {
+                        ckpt::LayerSpec& x = s.blocks[size_t(b)].layers[size_t(l)];
+                        if (dim) {
+                            int64_t v = 0;
+                            if (!parseCount(text, f.required ? 1 : 0, &v)) return false;
+                            x.*(f.dim) = v;
+                        } else {
+                            double v = 0;
+                            if (!parseNumber(text, &v)) return false;
+                            x.*(f.number) = v;  // the engine checks its range and says so on the row
+                        }
+                        return true;
+                    });
+    }
+    if (t.fields.empty()) selectionForm_->addRow(new QLabel(tr("No settings: %1").arg(QString::fromUtf8(t.summary))));
+}
+
+}  // namespace ckptui
