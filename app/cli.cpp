@@ -644,7 +644,10 @@ int demo(int, char**) {
             ckpt::StepReport r = (*session)->step({});
             if (r.status != ckpt::StepStatus::ok) fail({r.message, ckpt::error_kind(r.status)});
             const std::string stem = (dir + "/checkpoint-" + policy).toStdString();
-            Outputs out{stem + ".report.json", stem + ".trace.json", stem + ".timeline.csv", {}, {}};
+            Outputs out;
+            out.report = stem + ".report.json";
+            out.trace = stem + ".trace.json";
+            out.csv = stem + ".timeline.csv";
 #ifdef CKPT_WITH_UI
             out.plot = stem + ".chart.png";
 #endif

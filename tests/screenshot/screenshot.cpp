@@ -94,7 +94,10 @@ int main(int argc, char** argv) {
                     {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")},
                     {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")},
                     {QStringLiteral("size"), QStringLiteral("window size (a 1366 x 768 laptop by default)"), QStringLiteral("WxH"),
-                     QStringLiteral("1366x768")}});
+                     QStringLiteral("1366x768")},
+                    {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
+                                                                "(File > Open run) instead of running"),
+                     QStringLiteral("report.json")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
@@ -112,6 +115,17 @@ int main(int argc, char** argv) {
         QTemporaryDir tmp;
         const QString path = tmp.filePath(QStringLiteral("experiment.json"));
         if (!ckptui::saveExperiment(path, e).isEmpty() || !w.openExperiment(path).isEmpty()) return 1;
+    }
+    if (cli.isSet(QStringLiteral("open-run"))) {  // a run recorded elsewhere, a GPU server's say
+        const QString err = w.openRun(cli.value(QStringLiteral("open-run")));
+        if (!err.isEmpty()) {
+            fprintf(stderr, "%s\n", qPrintable(err));
+            return 1;
+        }
+        settle(1000);
+        if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
+        settle(500);
+        return w.grab().save(out) ? 0 : 1;
     }
     std::vector<bool> presetFlags;
     for (const auto& b : w.stackModel()->spec().blocks) presetFlags.push_back(b.checkpoint);
