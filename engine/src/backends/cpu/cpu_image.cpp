@@ -234,17 +234,8 @@ void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void*
 #pragma omp parallel for if (planes * HW * s.kernel_h * s.kernel_w > kParallelMin)
         for (int64_t q = 0; q < planes; ++q)
             for (int64_t ih = 0; ih < s.height; ++ih)
-                for (int64_t iw = 0; iw < s.width; ++iw) {
-                    int64_t oh0, oh1, ow0, ow1;
-                    covering(ih, s.kernel_h, s.stride_h, s.padding, Ho, &oh0, &oh1);
-                    covering(iw, s.kernel_w, s.stride_w, s.padding, Wo, &ow0, &ow1);
-                    float acc = 0.0f;
-                    for (int64_t oh = oh0; oh <= oh1; ++oh)
-                        for (int64_t ow = ow0; ow <= ow1; ++ow)
-                            if (window_argmax<IO>(x, q * HW, s, oh, ow) == ih * s.width + iw)
-                                acc += IO::load(dy, (q * Ho + oh) * Wo + ow);
-                    IO::store(dx, q * HW + ih * s.width + iw, acc);
-                }
+                for (int64_t iw = 0; iw < s.width; ++iw)
+                    IO::store(dx, q * HW + ih * s.width + iw, pool_grad_at<IO>(x, dy, q, s, Ho, Wo, ih, iw, true));
     });
 }
 
@@ -256,18 +247,8 @@ void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) {
 #pragma omp parallel for if (planes * Ho * Wo * s.kernel_h * s.kernel_w > kParallelMin)
         for (int64_t q = 0; q < planes; ++q)
             for (int64_t oh = 0; oh < Ho; ++oh)
-                for (int64_t ow = 0; ow < Wo; ++ow) {
-                    float acc = 0.0f;
-                    for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-                        const int64_t ih = oh * s.stride_h - s.padding + kh;
-                        if (ih < 0 || ih >= s.height) continue;
-                        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-                            const int64_t iw = ow * s.stride_w - s.padding + kw;
-                            if (iw >= 0 && iw < s.width) acc += IO::load(x, (q * s.height + ih) * s.width + iw);
-                        }
-                    }
-                    IO::store(y, (q * Ho + oh) * Wo + ow, acc * inv);
-                }
+                for (int64_t ow = 0; ow < Wo; ++ow)
+                    IO::store(y, (q * Ho + oh) * Wo + ow, window_sum<IO>(x, q * s.height * s.width, s, oh, ow) * inv);
     });
 }
 
@@ -279,15 +260,9 @@ void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx) 
 #pragma omp parallel for if (planes * HW > kParallelMin)
         for (int64_t q = 0; q < planes; ++q)
             for (int64_t ih = 0; ih < s.height; ++ih)
-                for (int64_t iw = 0; iw < s.width; ++iw) {
-                    int64_t oh0, oh1, ow0, ow1;
-                    covering(ih, s.kernel_h, s.stride_h, s.padding, Ho, &oh0, &oh1);
-                    covering(iw, s.kernel_w, s.stride_w, s.padding, Wo, &ow0, &ow1);
-                    float acc = 0.0f;
-                    for (int64_t oh = oh0; oh <= oh1; ++oh)
-                        for (int64_t ow = ow0; ow <= ow1; ++ow) acc += IO::load(dy, (q * Ho + oh) * Wo + ow);
-                    IO::store(dx, q * HW + ih * s.width + iw, acc * inv);
-                }
+                for (int64_t iw = 0; iw < s.width; ++iw)
+                    IO::store(dx, q * HW + ih * s.width + iw,
+                              pool_grad_at<IO>(nullptr, dy, q, s, Ho, Wo, ih, iw, false) * inv);
     });
 }
 

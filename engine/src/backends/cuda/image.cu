@@ -155,14 +155,7 @@ __global__ void maxpool_backward_k(const void* x, const void* dy, void* dx, Pool
     const int64_t Ho = s.out_h, Wo = s.out_w, HW = s.height * s.width;
     CKPT_GRID_STRIDE(i, s.planes * HW) {
         const int64_t q = i / HW, ih = (i % HW) / s.width, iw = i % s.width;
-        int64_t oh0, oh1, ow0, ow1;
-        covering(ih, s.kernel_h, s.stride_h, s.padding, Ho, &oh0, &oh1);
-        covering(iw, s.kernel_w, s.stride_w, s.padding, Wo, &ow0, &ow1);
-        float acc = 0.0f;
-        for (int64_t oh = oh0; oh <= oh1; ++oh)
-            for (int64_t ow = ow0; ow <= ow1; ++ow)
-                if (window_argmax<IO>(x, q * HW, s, oh, ow) == ih * s.width + iw) acc += IO::load(dy, (q * Ho + oh) * Wo + ow);
-        IO::store(dx, i, acc);
+        IO::store(dx, i, pool_grad_at<IO>(x, dy, q, s, Ho, Wo, ih, iw, true));
     }
 }
 
@@ -171,16 +164,7 @@ __global__ void avgpool_forward_k(const void* x, void* y, PoolGeometry s, float 
     const int64_t Ho = s.out_h, Wo = s.out_w;
     CKPT_GRID_STRIDE(i, s.planes * Ho * Wo) {
         const int64_t q = i / (Ho * Wo), oh = (i / Wo) % Ho, ow = i % Wo;
-        float acc = 0.0f;
-        for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-            const int64_t ih = oh * s.stride_h - s.padding + kh;
-            if (ih < 0 || ih >= s.height) continue;
-            for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-                const int64_t iw = ow * s.stride_w - s.padding + kw;
-                if (iw >= 0 && iw < s.width) acc += IO::load(x, (q * s.height + ih) * s.width + iw);
-            }
-        }
-        IO::store(y, i, __fmul_rn(acc, inv));
+        IO::store(y, i, __fmul_rn(window_sum<IO>(x, q * s.height * s.width, s, oh, ow), inv));
     }
 }
 
@@ -189,13 +173,7 @@ __global__ void avgpool_backward_k(const void* dy, void* dx, PoolGeometry s, flo
     const int64_t Ho = s.out_h, Wo = s.out_w, HW = s.height * s.width;
     CKPT_GRID_STRIDE(i, s.planes * HW) {
         const int64_t q = i / HW, ih = (i % HW) / s.width, iw = i % s.width;
-        int64_t oh0, oh1, ow0, ow1;
-        covering(ih, s.kernel_h, s.stride_h, s.padding, Ho, &oh0, &oh1);
-        covering(iw, s.kernel_w, s.stride_w, s.padding, Wo, &ow0, &ow1);
-        float acc = 0.0f;
-        for (int64_t oh = oh0; oh <= oh1; ++oh)
-            for (int64_t ow = ow0; ow <= ow1; ++ow) acc += IO::load(dy, (q * Ho + oh) * Wo + ow);
-        IO::store(dx, i, __fmul_rn(acc, inv));
+        IO::store(dx, i, __fmul_rn(pool_grad_at<IO>(nullptr, dy, q, s, Ho, Wo, ih, iw, false), inv));
     }
 }
 
