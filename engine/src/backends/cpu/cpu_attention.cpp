@@ -79,26 +79,32 @@ void rotate(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, 
     }
 }
 
+// Where the products read Q and K, and where the rest of the scratch starts: with rotary
+// positions, Q and K rotated into the scratch's first part; without, the QKV input in place.
+struct QkView {
+    const void* qk;
+    int64_t ldqk;
+    void* work;
+};
+
+template <typename IO>
+QkView rotated_qk(ElemType t, const AttentionShape& a, const void* qkv, void* scratch) {
+    if (a.rope_theta <= 0.0f) return {qkv, a.width(), scratch};
+    const int64_t rows = a.batch * a.seq, ld = (a.heads + a.kv_heads) * a.head_dim;
+    rotate<IO>(qkv, a.width(), scratch, ld, rows, a.seq, a.heads + a.kv_heads, a.head_dim, a.rope_theta, 1.0f);
+    return {scratch, ld, offset(scratch, rows * ld, t)};
+}
+
 }  // namespace
 
 void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs, uint8_t* mask,
                        void* scratch, uint64_t seed, uint64_t stream) {
     const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
-    const int64_t W = a.width(), d = a.out(), rows = B * T;
+    const int64_t W = a.width(), d = a.out();
     const float scale = 1.0f / std::sqrt(float(hd)), p = a.p;
-    const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        // Q and K as the products read them: rotated into the scratch's first part, or in place.
-        const void* qk = qkv;
-        int64_t ldqk = W;
-        void* work = scratch;
-        if (rope) {
-            rotate<IO>(qkv, W, scratch, (H + Hk) * hd, rows, T, H + Hk, hd, a.rope_theta, 1.0f);
-            qk = scratch;
-            ldqk = (H + Hk) * hd;
-            work = offset(scratch, rows * (H + Hk) * hd, t);
-        }
+        const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
         for (int64_t b = 0; b < B; ++b) {
             for (int64_t h = 0; h < H; ++h) {
                 const int64_t j = h / g;  // its key/value head
@@ -137,15 +143,7 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
     const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        const void* qk = qkv;
-        int64_t ldqk = W;
-        void* work = scratch;
-        if (rope) {
-            rotate<IO>(qkv, W, scratch, (H + Hk) * hd, rows, T, H + Hk, hd, a.rope_theta, 1.0f);
-            qk = scratch;
-            ldqk = (H + Hk) * hd;
-            work = offset(scratch, rows * (H + Hk) * hd, t);
-        }
+        const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
         // f32: dP then the dropped-out probabilities; 16-bit: those probabilities, then dS.
         void* first = work;
         void* second = offset(work, T * T, t);

@@ -372,6 +372,20 @@ public:
         launched("embedding_backward");
     }
 
+    // Where the products read Q and K, and where the rest of the scratch starts: with rotary
+    // positions, Q and K rotated into the scratch's first part; without, the QKV input in place.
+    struct QkView {
+        const char* qk;
+        int64_t ldqk;
+        char* work;
+    };
+    QkView rotated_qk(ElemType t, const AttentionShape& a, const void* qkv, void* scratch) {
+        if (a.rope_theta <= 0.0f) return {static_cast<const char*>(qkv), a.width(), static_cast<char*>(scratch)};
+        const int64_t rows = a.batch * a.seq, heads = a.heads + a.kv_heads, ld = heads * a.head_dim;
+        cuda::rope_rotate(qkv, a.width(), scratch, ld, t, rows, a.seq, heads, a.head_dim, a.rope_theta, 1.0f, stream_);
+        return {static_cast<const char*>(scratch), ld, static_cast<char*>(scratch) + rows * ld * elem_size(t)};
+    }
+
     // Per batch element: the scores of the heads in one strided-batched product (for grouped
     // heads, one product per position k in the group, batched over the kv_heads groups, the
     // key/value head shared through its stride), the softmax (and dropout) over all of them,
@@ -383,18 +397,10 @@ public:
                            uint8_t* mask, void* scratch, uint64_t seed, uint64_t stream) override {
         use();
         const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
-        const int64_t W = a.width(), d = a.out(), TT = T * T, es = elem_size(t), rows = B * T;
+        const int64_t W = a.width(), d = a.out(), TT = T * T, es = elem_size(t);
         const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - a.p);
-        const bool f32 = t == ElemType::f32, rope = a.rope_theta > 0.0f;
-        const char* qk = static_cast<const char*>(qkv);
-        int64_t ldqk = W;
-        char* work = static_cast<char*>(scratch);
-        if (rope) {
-            cuda::rope_rotate(qkv, W, scratch, (H + Hk) * hd, t, rows, T, H + Hk, hd, a.rope_theta, 1.0f, stream_);
-            qk = static_cast<const char*>(scratch);
-            ldqk = (H + Hk) * hd;
-            work += rows * (H + Hk) * hd * es;
-        }
+        const bool f32 = t == ElemType::f32;
+        const auto [qk, ldqk, work] = rotated_qk(t, a, qkv, scratch);
         for (int64_t b = 0; b < B; ++b) {
             const char* Qb = qk + b * T * ldqk * es;
             const char* Vb = static_cast<const char*>(qkv) + (b * T * W + (H + Hk) * hd) * es;
@@ -435,15 +441,7 @@ public:
         const int64_t W = a.width(), d = a.out(), TT = T * T, es = elem_size(t), rows = B * T;
         const float scale = 1.0f / std::sqrt(float(hd)), keep_scale = 1.0f / (1.0f - a.p);
         const bool f32 = t == ElemType::f32, rope = a.rope_theta > 0.0f;
-        const char* qk = static_cast<const char*>(qkv);
-        int64_t ldqk = W;
-        char* work = static_cast<char*>(scratch);
-        if (rope) {
-            cuda::rope_rotate(qkv, W, scratch, (H + Hk) * hd, t, rows, T, H + Hk, hd, a.rope_theta, 1.0f, stream_);
-            qk = static_cast<const char*>(scratch);
-            ldqk = (H + Hk) * hd;
-            work += rows * (H + Hk) * hd * es;
-        }
+        const auto [qk, ldqk, work] = rotated_qk(t, a, qkv, scratch);
         const int64_t ses = f32 ? 4 : es;
         char* dS = f32 ? work : work + H * TT * es;
         char* Abuf = f32 ? work + H * TT * 4 : work;
