@@ -7,6 +7,7 @@
 
 #include <unordered_set>
 
+#include "ckpt/units.h"
 #include "core/philox.h"
 
 namespace ckpt {
@@ -508,14 +509,16 @@ StepReport Executor::step(const StepOptions& opts) {
         const std::string where = "out of memory in " + std::string(phase_name(t.phase)) +
                                   (t.block >= 0 ? " of block " + std::to_string(t.block) : std::string()) +
                                   (t.layer >= 0 ? " layer " + std::to_string(t.layer) : std::string());
+        // Human units, as everywhere a person reads bytes; the exact counts stay in rep.oom (and
+        // the report's out_of_memory object).
         if (e.info.device)
-            rep.message = where + ": the device refused " + std::to_string(e.info.requested) + " bytes (" +
-                          std::string(category_name(t.category)) + ") with " + std::to_string(e.info.free_bytes) +
-                          " bytes free on it";
+            rep.message = where + ": the device refused " + format_bytes(e.info.requested) + " (" +
+                          std::string(category_name(t.category)) + ") with " + format_bytes(e.info.free_bytes) +
+                          " free on it";
         else
-            rep.message = where + ": asked for " + std::to_string(e.info.requested) + " bytes (" +
-                          std::string(category_name(t.category)) + ") with " + std::to_string(e.info.free_bytes) +
-                          " bytes free under a limit of " + std::to_string(e.info.limit) + " bytes";
+            rep.message = where + ": asked for " + format_bytes(e.info.requested) + " (" +
+                          std::string(category_name(t.category)) + ") with " + format_bytes(e.info.free_bytes) +
+                          " free under a limit of " + format_bytes(e.info.limit);
     } catch (const Stopped&) {
         rep.status = StepStatus::stopped;
         rep.message = "stopped by the user";
