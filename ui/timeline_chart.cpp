@@ -269,7 +269,9 @@ void TimelineChart::updateTitle() {
                             : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
         break;
     }
-    if (!note_.isEmpty()) t += QStringLiteral(" — ") + note_;
+    // The note on a line of its own: appended, it pushed the title past a 1366-px window's
+    // chart and both ends were cut.
+    if (!note_.isEmpty()) t += QLatin1Char('\n') + note_;
     title_->setText(t);
 }
 
@@ -372,7 +374,7 @@ void TimelineChart::drawAnnotations() {
         if (s.phase == ckpt::Phase::loss) loss = &s;
         if (s.phase == ckpt::Phase::optimizer) opt = &s;
     }
-    auto band = [&](double a, double b, ckpt::Phase p, const QString& label, bool strong) {
+    auto band = [&](double a, double b, ckpt::Phase p, QString label, bool strong, const QString& shorter = QString()) {
         if (!(b > a)) return;
         auto* rect = new QCPItemRect(this);
         rect->setLayer(QStringLiteral("bands"));
@@ -385,9 +387,11 @@ void TimelineChart::drawAnnotations() {
         rect->setPen(Qt::NoPen);
         rect->setBrush(phaseColor(p));
         rect->setClipToAxisRect(true);
-        // A label only where the band is wide enough on screen to hold it.
+        // A label only where the band is wide enough on screen to hold it (else its short form).
         const double px = std::fabs(xAxis->coordToPixel(b) - xAxis->coordToPixel(a));
-        if (label.isEmpty() || px < 8.0 * label.size() + 6) return;
+        auto fits = [&](const QString& l) { return !l.isEmpty() && px >= 8.0 * l.size() + 6; };
+        if (!fits(label)) label = shorter;
+        if (!fits(label)) return;
         auto* t = new QCPItemText(this);
         t->position->setTypeX(QCPItemPosition::ptPlotCoords);
         t->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
@@ -402,7 +406,8 @@ void TimelineChart::drawAnnotations() {
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
     if (loss) band(xOfNs(loss->start_ns), xOfNs(loss->end_ns), ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward,
-         recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false);
+         recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false,
+         recomputes.isEmpty() ? QString() : tr("backward (orange: recompute)"));
     if (opt) band(xOfNs(opt->start_ns), xOfNs(opt->end_ns), ckpt::Phase::optimizer, tr("optimizer"), false);
     // Recomputations closer together than a pixel column of the whole step merge into one band:
     // thousands of checkpointed blocks must not become thousands of items to paint.
