@@ -453,6 +453,115 @@ private slots:
         QVERIFY(none->no_fit_error().message.rfind("no none plan fits in", 0) == 0);
         QVERIFY(!plan_table(spec, PlannerKind::dp, 0));
     }
+
+    // Long chains of repeated blocks are measured shortened (chain_compress.h). The shortened
+    // model must be the whole one, field by field and tag by tag: built both ways on chains
+    // short enough to measure whole.
+    void shortenedChainModelEqualsWhole_data() {
+        QTest::addColumn<int>("which");
+        QTest::newRow("identical residual blocks, adamw") << 0;
+        QTest::newRow("gpt: embedding, attention/MLP pairs (period 2), head; attention_core") << 1;
+        QTest::newRow("llama, bf16-mixed") << 2;
+        QTest::newRow("two stretches of different widths and one of period 3, fp16-mixed") << 3;
+        QTest::newRow("resnet with a run of equal basic blocks (batch-norm buffers)") << 4;
+        QTest::newRow("more kinds of period than are shortened") << 5;
+    }
+
+    void shortenedChainModelEqualsWhole() {
+        QFETCH(int, which);
+        ModelSpec spec;
+        if (which == 0) {
+            spec = testmodels::deep_residual(40, 16, 16);
+            spec.optimizer.type = OptimizerType::adamw;
+        } else if (which == 1) {
+            spec = testmodels::gpt(50, 16, 2, 14, 2, 8, 0.1, BlockSpec::Policy::attention_core);
+        } else if (which == 2) {
+            spec = testmodels::llama(40, 16, 4, 2, 24, 12, 2, 8);
+            spec.precision = Precision::bf16_mixed;
+        } else if (which == 3) {
+            spec = testmodels::deep_residual(25, 16, 16);
+            const ModelSpec wide = testmodels::deep_residual(30, 16, 24);
+            spec.blocks.push_back(wide.blocks[0]);  // 16 -> 24 is not residual: make it a plain block
+            spec.blocks.back().residual = false;
+            spec.blocks.back().layers = {testmodels::linear(16, 24)};
+            for (const BlockSpec& b : wide.blocks) spec.blocks.push_back(b);
+            for (int r = 0; r < 12; ++r) {  // period 3: relu, gelu, tanh blocks of width 24
+                for (LayerType t : {LayerType::relu, LayerType::gelu, LayerType::tanh}) {
+                    BlockSpec b{"p3", {testmodels::act(t)}, false, false};
+                    spec.blocks.push_back(b);
+                }
+            }
+            spec.precision = Precision::fp16_mixed;
+            spec.optimizer.type = OptimizerType::sgd;
+            spec.optimizer.momentum = 0.9;
+        } else if (which == 4) {
+            spec = testmodels::resnet(2, 8, std::vector<int64_t>(14, 8));
+        } else {
+            // Ten widths, each a stretch of 12 identical blocks joined by plain projections:
+            // only the first kMaxGroups kinds are shortened, the rest measured as they are.
+            spec = testmodels::deep_residual(0, 8, 8);
+            int64_t w = 8;
+            for (int k = 0; k < 10; ++k) {
+                const int64_t next = 8 + 2 * k;
+                if (next != w) spec.blocks.push_back({"proj", {testmodels::linear(w, next)}, false, false});
+                for (const BlockSpec& b : testmodels::deep_residual(12, 8, next).blocks) spec.blocks.push_back(b);
+                w = next;
+            }
+        }
+        QVERIFY2(validate_model_spec(spec), validate_model_spec(spec) ? "" : validate_model_spec(spec).err->message.c_str());
+        Result<ChainModel> whole = build_chain_model(spec, {}, DeviceKind::cpu, std::numeric_limits<int>::max());
+        Result<ChainModel> shortened = build_chain_model(spec, {}, DeviceKind::cpu, 1);
+        QVERIFY(whole && shortened);
+        QVERIFY(whole->measured_whole);
+        QVERIFY2(!shortened->measured_whole, "the chain was not shortened");
+        const auto same = [](const MemoryTag& a, const MemoryTag& b) {
+            return a.block == b.block && a.layer == b.layer && a.phase == b.phase && a.category == b.category;
+        };
+        QCOMPARE(shortened->start, whole->start);
+        QCOMPARE(shortened->end, whole->end);
+        QCOMPARE(shortened->before_peak, whole->before_peak);
+        QCOMPARE(shortened->optimizer_peak, whole->optimizer_peak);
+        QVERIFY(same(shortened->before_tag, whole->before_tag));
+        QVERIFY(same(shortened->optimizer_tag, whole->optimizer_tag));
+        QCOMPARE(shortened->blocks(), whole->blocks());
+        QVERIFY(shortened->cost == whole->cost && shortened->forward_cost == whole->forward_cost);
+        for (size_t b = 0; b < whole->forward.size(); ++b) {
+            for (size_t i = 0; i < 4; ++i) {
+                const QString at = QString("segment %1, pattern %2").arg(b).arg(i);
+                QVERIFY2(shortened->forward[b].peak[i] == whole->forward[b].peak[i], qPrintable(at));
+                QVERIFY2(shortened->forward[b].end[i] == whole->forward[b].end[i], qPrintable(at));
+                QVERIFY2(shortened->backward[b].peak[i] == whole->backward[b].peak[i], qPrintable(at));
+                QVERIFY2(shortened->backward[b].end[i] == whole->backward[b].end[i], qPrintable(at));
+                QVERIFY2(same(shortened->forward_tag[b][i], whole->forward_tag[b][i]), qPrintable(at));
+                QVERIFY2(same(shortened->backward_tag[b][i], whole->backward_tag[b][i]), qPrintable(at));
+            }
+        }
+    }
+
+    // At the length where shortening starts, the plan table's choice and a scattered set still
+    // predict the executor's own dry run of the whole chain, peak and place.
+    void longChainPlanEqualsDryRun() {
+        ModelSpec spec = testmodels::deep_residual(6000, 8, 8);
+        spec.optimizer.type = OptimizerType::adamw;
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY(m);
+        QVERIFY(!m->measured_whole);
+        const int64_t top = m->peak(std::vector<bool>(6000, false));
+        Result<PlanTable> t = plan_table(spec, PlannerKind::dp, minimal_peak(*m) + (top - minimal_peak(*m)) / 3);
+        QVERIFY(t && t->chosen >= 0);
+        std::mt19937 rng(7);
+        std::vector<bool> scattered(6000);
+        for (size_t b = 0; b < scattered.size(); ++b) scattered[b] = rng() % 5 == 0;
+        for (const std::vector<bool>& c : {t->candidates[size_t(t->chosen)].plan.checkpoint, scattered}) {
+            Result<StepReport> r = predict(testmodels::with_checkpoints(spec, c), 2);
+            QVERIFY(r);
+            QCOMPARE(m->peak(c), r->peak_total);
+            const MemoryTag tag = m->peak_tag(c);
+            QCOMPARE(tag.block, r->peak_tag.block);
+            QCOMPARE(tag.layer, r->peak_tag.layer);
+            QVERIFY(tag.phase == r->peak_tag.phase && tag.category == r->peak_tag.category);
+        }
+    }
 };
 
 QTEST_GUILESS_MAIN(TestPlanner)

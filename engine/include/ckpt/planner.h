@@ -25,8 +25,8 @@ namespace ckpt {
 struct SegmentEffect {
     std::array<int64_t, 4> peak{};  // highest live bytes in the stretch, minus its start
     std::array<int64_t, 4> end{};   // live bytes at its end, minus its start
-    std::array<MemoryTag, 4> tag{};  // the allocation that first reaches that peak
 };
+using SegmentTags = std::array<MemoryTag, 4>;  // per pair: the allocation that first reaches the peak
 
 struct ChainModel {
     int64_t start = 0;            // live bytes when block 0's forward begins (steady state)
@@ -35,14 +35,21 @@ struct ChainModel {
     int64_t optimizer_peak = 0;   // peak of the optimizer phase
     MemoryTag before_tag, optimizer_tag;  // where those two peaks happen
     std::vector<SegmentEffect> forward, backward;  // n blocks + the loss as entry n
+    // Where each segment peaks, apart from the bytes so that a pass over a long chain reads only
+    // what it adds up (empty: not known, as in hand-made models).
+    std::vector<SegmentTags> forward_tag, backward_tag;
     std::vector<double> cost;     // recomputation cost of each block if checkpointed (time or FLOPs)
     std::vector<double> forward_cost;  // its whole forward, same unit (for overhead fractions)
+    // False when a long chain of repeated blocks was measured shortened and its expansion checked
+    // against the executor at build time (a dry run of the whole chain would cost seconds).
+    bool measured_whole = true;
 
     int blocks() const { return int(cost.size()); }
     // The step's peak for a checkpoint set, and the recomputation cost it pays.
     int64_t peak(const std::vector<bool>& checkpoint) const;
     // Where that peak happens: the allocation that first reaches it (as a dry run's peak_tag).
     MemoryTag peak_tag(const std::vector<bool>& checkpoint) const;
+    std::pair<int64_t, MemoryTag> peak_and_tag(const std::vector<bool>& checkpoint) const;  // both in one pass
     double recompute_cost(const std::vector<bool>& checkpoint) const;
 
     // Built from dry runs of `spec` (second step, so optimizer state is present). Costs are the
@@ -77,9 +84,10 @@ struct Plan {
     }
 };
 
-// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_set).
+// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_set); `tag`,
+// when given, receives where its peak happens (the same pass finds both).
 Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint, const std::string& name,
-                   int64_t budget);
+                   int64_t budget, MemoryTag* tag = nullptr);
 // The cheapest checkpoint set whose peak stays within `budget` (exact over the chain model).
 // An infeasible budget is an error naming the smallest budget that can work.
 Result<Plan> plan_optimal(const ChainModel& model, int64_t budget);

@@ -48,6 +48,11 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
 
 namespace ckpt {
 
+// ChainModel::build with the length from which chains of repeated blocks are measured shortened
+// (tests set it low to compare both ways on short chains).
+Result<ChainModel> build_chain_model(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind,
+                                     int compress_from);
+
 // minimal_peak, or the planner's limit error (minimal_peak itself then answers the best of none
 // and all).
 Result<int64_t> minimal_peak_checked(const ChainModel& m);

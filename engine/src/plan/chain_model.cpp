@@ -2,7 +2,8 @@
 // forward and backward change live bytes in a way that depends only on whether it and its
 // predecessor are checkpointed (the boundary tensor between them is kept by one, the other,
 // both or neither). Four dry runs (none, all and the two alternating patterns) show every block
-// in all four situations, and the peak of any checkpoint set follows from prefix sums:
+// in all four situations (long chains of repeated blocks are measured shortened:
+// chain_compress.h), and the peak of any checkpoint set follows from prefix sums:
 //   forward of b peaks at   start + sum_{j<b} F_end[j] + F_peak[b]
 //   backward of b peaks at  end   - sum_{j<b} B_end[j] + (B_peak[b] - B_end[b])
 // (backward runs from the last block down, so its prefix is over the blocks still to come).
@@ -22,6 +23,7 @@
 #include "ckpt/names.h"
 #include "core/allocator.h"
 #include "exec/executor.h"
+#include "plan/chain_compress.h"
 #include "plan/chain_dp.h"
 
 namespace ckpt {
@@ -31,55 +33,44 @@ int idx(bool prev, bool self) { return 2 * int(prev) + int(self); }
 
 }  // namespace
 
-int64_t ChainModel::peak(const std::vector<bool>& c) const {
+std::pair<int64_t, MemoryTag> ChainModel::peak_and_tag(const std::vector<bool>& c) const {
+    // One pass in block order. The segments run before, forward 0..n, backward n..0, optimizer,
+    // and the first to reach the step's peak holds the allocation that reached it first: so
+    // among forward segments the lowest block wins a tie, among backward ones the highest.
     const int n = blocks();
-    int64_t best = std::max(before_peak, optimizer_peak);
+    int64_t fwd_best = std::numeric_limits<int64_t>::min(), back_best = fwd_best;
+    int fwd_at = 0, back_at = 0, fwd_i = 0, back_i = 0;
     int64_t pf = 0, pb = 0;
+    bool prev = false;
     for (int b = 0; b <= n; ++b) {
-        const bool prev = b > 0 && c[size_t(b - 1)];
         const bool self = b < n && c[size_t(b)];
         const int i = idx(prev, self);
         const SegmentEffect &f = forward[size_t(b)], &k = backward[size_t(b)];
-        best = std::max(best, start + pf + f.peak[size_t(i)]);
-        best = std::max(best, end + pb + k.peak[size_t(i)] - k.end[size_t(i)]);
+        const int64_t at_f = start + pf + f.peak[size_t(i)];
+        const int64_t at_b = end + pb + k.peak[size_t(i)] - k.end[size_t(i)];
+        if (at_f > fwd_best) fwd_best = at_f, fwd_at = b, fwd_i = i;
+        if (at_b >= back_best) back_best = at_b, back_at = b, back_i = i;
         pf += f.end[size_t(i)];
         pb -= k.end[size_t(i)];
+        prev = self;
     }
-    return best;
-}
-
-MemoryTag ChainModel::peak_tag(const std::vector<bool>& c) const {
-    // The segments in the order they run (before, forward 0..n, backward n..0, optimizer): the
-    // first to reach the step's peak holds the allocation that reached it first.
-    const int n = blocks();
     int64_t best = before_peak;
     MemoryTag tag = before_tag;
-    std::vector<int64_t> back_at(size_t(n) + 1);  // backward of b peaks at this
-    std::vector<int> pattern(size_t(n) + 1);
-    int64_t pf = 0, pb = 0;
-    for (int b = 0; b <= n; ++b) {
-        const bool prev = b > 0 && c[size_t(b - 1)];
-        const bool self = b < n && c[size_t(b)];
-        const int i = idx(prev, self);
-        pattern[size_t(b)] = i;
-        const SegmentEffect &f = forward[size_t(b)], &k = backward[size_t(b)];
-        if (start + pf + f.peak[size_t(i)] > best) {
-            best = start + pf + f.peak[size_t(i)];
-            tag = f.tag[size_t(i)];
-        }
-        back_at[size_t(b)] = end + pb + k.peak[size_t(i)] - k.end[size_t(i)];
-        pf += f.end[size_t(i)];
-        pb -= k.end[size_t(i)];
+    if (fwd_best > best) {
+        best = fwd_best;
+        tag = forward_tag.empty() ? MemoryTag{} : forward_tag[size_t(fwd_at)][size_t(fwd_i)];
     }
-    for (int b = n; b >= 0; --b) {
-        if (back_at[size_t(b)] > best) {
-            best = back_at[size_t(b)];
-            tag = backward[size_t(b)].tag[size_t(pattern[size_t(b)])];
-        }
+    if (back_best > best) {
+        best = back_best;
+        tag = backward_tag.empty() ? MemoryTag{} : backward_tag[size_t(back_at)][size_t(back_i)];
     }
-    if (optimizer_peak > best) tag = optimizer_tag;
-    return tag;
+    if (optimizer_peak > best) best = optimizer_peak, tag = optimizer_tag;
+    return {best, tag};
 }
+
+int64_t ChainModel::peak(const std::vector<bool>& c) const { return peak_and_tag(c).first; }
+
+MemoryTag ChainModel::peak_tag(const std::vector<bool>& c) const { return peak_and_tag(c).second; }
 
 double ChainModel::recompute_cost(const std::vector<bool>& c) const {
     double t = 0.0;
@@ -124,26 +115,23 @@ std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
 std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false); }
 std::vector<double> block_recompute_flops(const ModelSpec& spec) { return flops(spec, true); }
 
-Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind) {
-    if (Status st = validate_model_spec(spec); !st) return *st.err;
+namespace {
+
+// The memory half of the chain model from dry runs of `spec`, pattern by pattern: 0 none, 1 all,
+// 2 odd blocks, 3 even blocks (`patterns` 1 measures only the unchecked one). What a segment
+// does relative to its start is the same at every step (optimizer state is created in the
+// optimizer phase, after the segments), so one step per pattern gives the effects; the
+// unchecked pattern runs a second step for the steady-state levels.
+Result<ChainModel> measure(const ModelSpec& spec, DeviceKind kind, int patterns) {
     const int n = int(spec.blocks.size());
-    if (!forward_ns.empty() && int(forward_ns.size()) != n)
-        return Error{"forward times: expected " + std::to_string(n) + ", got " + std::to_string(forward_ns.size())};
     ChainModel m;
     m.forward.assign(size_t(n) + 1, {});
     m.backward.assign(size_t(n) + 1, {});
-    // Measured forward times scale by the share of FLOPs a policy reruns.
-    const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec);
-    m.forward_cost = forward_ns.empty() ? fwd : forward_ns;
-    m.cost = rerun;
-    if (!forward_ns.empty())
-        for (int b = 0; b < n; ++b) m.cost[size_t(b)] = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] * rerun[size_t(b)] / fwd[size_t(b)] : 0.0;
-
-    // Pattern p: 0 none, 1 all, 2 odd blocks, 3 even blocks. What a segment does relative to
-    // its start is the same at every step (optimizer state is created in the optimizer phase,
-    // after the segments), so one step per pattern gives the effects; the unchecked pattern runs
-    // a second step for the steady-state levels.
-    for (int p = 0; p < 4; ++p) {
+    m.forward_tag.assign(size_t(n) + 1, {});
+    m.backward_tag.assign(size_t(n) + 1, {});
+    m.cost.assign(size_t(n), 0.0);
+    m.forward_cost.assign(size_t(n), 0.0);
+    for (int p = 0; p < patterns; ++p) {
         ModelSpec s = spec;
         std::vector<bool> c(static_cast<size_t>(n));
         for (int b = 0; b < n; ++b) c[size_t(b)] = p == 1 || (p == 2 && b % 2 == 1) || (p == 3 && b % 2 == 0);
@@ -172,11 +160,38 @@ Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<do
             m.forward[size_t(b)].end[i] = f.end - f.start;
             m.backward[size_t(b)].peak[i] = k.peak - k.start;
             m.backward[size_t(b)].end[i] = k.end - k.start;
-            m.forward[size_t(b)].tag[i] = f.peak_tag;
-            m.backward[size_t(b)].tag[i] = k.peak_tag;
+            m.forward_tag[size_t(b)][i] = f.peak_tag;
+            m.backward_tag[size_t(b)][i] = k.peak_tag;
         }
     }
     return m;
+}
+
+}  // namespace
+
+Result<ChainModel> ChainModel::build(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind) {
+    return build_chain_model(spec, forward_ns, kind, chain::kCompressFrom);
+}
+
+Result<ChainModel> build_chain_model(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind,
+                                     int compress_from) {
+    if (Status st = validate_model_spec(spec); !st) return *st.err;
+    const int n = int(spec.blocks.size());
+    if (!forward_ns.empty() && int(forward_ns.size()) != n)
+        return Error{"forward times: expected " + std::to_string(n) + ", got " + std::to_string(forward_ns.size())};
+    // Long chains of repeated blocks are measured short (chain_compress.h); the rest whole.
+    std::optional<Result<ChainModel>> shortened = chain::build_compressed(spec, kind, measure, compress_from);
+    Result<ChainModel> measured = shortened ? std::move(*shortened) : measure(spec, kind, 4);
+    if (!measured) return measured.error();
+    ChainModel& m = *measured;
+    m.measured_whole = !shortened;
+    // Measured forward times scale by the share of FLOPs a policy reruns.
+    const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec);
+    m.forward_cost = forward_ns.empty() ? fwd : forward_ns;
+    m.cost = rerun;
+    if (!forward_ns.empty())
+        for (int b = 0; b < n; ++b) m.cost[size_t(b)] = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] * rerun[size_t(b)] / fwd[size_t(b)] : 0.0;
+    return measured;
 }
 
 Result<PlannerKind> parse_planner(const std::string& t) {
@@ -184,11 +199,14 @@ Result<PlannerKind> parse_planner(const std::string& t) {
     return Error{"unknown planner \"" + t + "\" (expected " + enum_choices<PlannerKind>() + ")"};
 }
 
-Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::string& name, int64_t budget) {
+Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::string& name, int64_t budget,
+                   MemoryTag* tag) {
     Plan p;
     p.planner = name;
     p.checkpoint = c;
-    p.predicted_peak = m.peak(c);
+    const auto [peak, at] = m.peak_and_tag(c);
+    p.predicted_peak = peak;
+    if (tag) *tag = at;
     p.recompute_cost = m.recompute_cost(c);
     double step = 0.0;  // forward + backward ~ 3x forward for GEMM-bound blocks
     for (double t : m.forward_cost) step += 3.0 * t;

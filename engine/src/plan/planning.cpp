@@ -99,7 +99,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
             continue;
         }
         PlanCandidate c;
-        c.plan = evaluate_plan(*model, *flags, name, budget);
+        c.plan = evaluate_plan(*model, *flags, name, budget, &c.peak_tag);
         c.checkpoint_arg = name;
         t.candidates.push_back(std::move(c));
     }
@@ -114,12 +114,12 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
             } else {
                 PlanCandidate c;
                 c.plan = *p;
+                c.peak_tag = model->peak_tag(p->checkpoint);
                 c.checkpoint_arg = format_checkpoint_set(p->checkpoint);
                 t.candidates.push_back(std::move(c));
             }
         }
     }
-    for (PlanCandidate& c : t.candidates) c.peak_tag = model->peak_tag(c.plan.checkpoint);
     std::stable_sort(t.candidates.begin(), t.candidates.end(), [](const PlanCandidate& x, const PlanCandidate& y) {
         return x.plan.recompute_cost != y.plan.recompute_cost ? x.plan.recompute_cost < y.plan.recompute_cost
                                                               : x.plan.predicted_peak < y.plan.predicted_peak;
@@ -128,9 +128,10 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
         if (t.candidates[i].plan.fits) t.chosen = int(i);
     // The chain model is checked against a dry run of the executor: every candidate on a short
     // chain, the chosen one (or the first) on a long one, where one dry run costs as much as the
-    // chain model did and a check per candidate would make planning quadratic.
+    // chain model did and a check per candidate would make planning quadratic. A long chain
+    // measured shortened was checked against the executor when it was built.
     const bool short_chain = int64_t(t.blocks) * int64_t(t.candidates.size()) <= kCheckAllBlocks;
-    for (size_t i = 0; i < t.candidates.size(); ++i) {
+    for (size_t i = 0; i < t.candidates.size() && model->measured_whole; ++i) {
         if (!short_chain && int(i) != std::max(t.chosen, 0)) continue;
         PlanCandidate& c = t.candidates[i];
         ModelSpec s = spec;
