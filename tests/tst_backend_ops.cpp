@@ -225,6 +225,11 @@ std::vector<OpCase> op_cases() {
                 r.be().dropout_forward(t, r.in(randn(n, 6), t), r.out(n, t, Check::bitwise),
                                        r.out<uint8_t>(n, Check::bitwise), n, 0.3f, 11, philox::kStreamDropout + 2);
             });
+            if (t == ElemType::f32)  // the mask alone (a recomputation's; tst_checkpointing checks it is forward's)
+                add("dropout_mask n=" + s, [n](Run& r) {
+                    uint8_t* mask = r.out<uint8_t>(n, Check::bitwise);
+                    r.be().dropout_mask(mask, n, 0.3f, 11, philox::kStreamDropout + 2);
+                });
             add("dropout_backward" + ts + " n=" + s, [n, t](Run& r) {
                 r.be().dropout_backward(t, r.in(randn(n, 7), t), r.in(randmask(n, 8)), r.out(n, t, Check::bitwise), n, 0.1f);
             });

@@ -95,6 +95,7 @@ public:
     FWD(dropout_forward, (ElemType t, const void* x, void* y, uint8_t* m, int64_t n, float p, uint64_t s, uint64_t st),
         (t, x, y, m, n, p, s, st))
     FWD(dropout_backward, (ElemType t, const void* dy, const uint8_t* m, void* dx, int64_t n, float p), (t, dy, m, dx, n, p))
+    FWD(dropout_mask, (uint8_t* m, int64_t n, float p, uint64_t seed, uint64_t s), (m, n, p, seed, s))
     FWD(mse_backward, (const float* p, const float* t, float* d, int64_t n), (p, t, d, n))
     FWD(softmax_xent_backward, (const float* p, const int64_t* t, float* d, int64_t r, int64_t c), (p, t, d, r, c))
     FWD(embedding_forward, (const int64_t* t, const float* tab, const float* pos, float* o, int64_t r, int64_t s,

@@ -20,6 +20,8 @@
 // attention sub-block; the paper's version keeps the output-projection input too (25sbh).
 #include <QtTest>
 
+#include "ckpt/layer_traits.h"
+#include "ckpt/planner.h"
 #include "ckpt/session.h"
 #include "test_models.h"
 
@@ -125,6 +127,32 @@ private slots:
         QCOMPARE(attn.layers[2].recomputed_bytes, 5 * a * s * s * b);  // softmax output + mask
         QCOMPARE(attn.layers[0].recomputed_bytes, int64_t(0));
         QCOMPARE(r.blocks[2].recomputed_bytes, int64_t(0));  // the MLP sub-block reruns nothing
+    }
+
+    void fullRecomputationSkipsTheTrailingMatmul() {
+        // Each GPT sub-block ends [..., Linear, dropout] and feeds only the next block: its
+        // recomputation draws the dropout mask again from the stream and takes the Linear's
+        // input as its state, so neither runs (the bitwise rows above show the gradients stay
+        // equal). The planner's recompute FLOPs count the same layers.
+        const int64_t s = 16, b = 2, h = 24, a = 3;
+        const ModelSpec spec = testmodels::gpt(50, h, a, 2, b, s, 0.1, Policy::full, true);
+        const StepReport r = run_once(spec);
+        for (int blk = 1; blk <= 4; ++blk) {
+            std::vector<bool> reran(5, false);
+            for (const Span& sp : r.spans)
+                if (sp.block == blk && sp.phase == Phase::recompute && sp.layer >= 0) reran[size_t(sp.layer)] = true;
+            QCOMPARE(reran, (std::vector<bool>{true, true, true, false, false}));
+            QCOMPARE(recomputed_layers(spec.blocks[size_t(blk)]), (std::vector<bool>{true, true, true, false, false}));
+        }
+        // A dropout that feeds a layer that runs again runs again too (dropout_mlp: Linear, Tanh,
+        // dropout, Linear: the trailing Linear rebuilds from its input, the dropout's output).
+        const BlockSpec mid = testmodels::with_checkpoints(testmodels::dropout_mlp(), {true}).blocks[0];
+        QCOMPARE(recomputed_layers(mid), (std::vector<bool>{true, true, true, false}));
+        // FLOPs: the attention sub-block reruns LN, the QKV projection and the core; not the
+        // output projection (2 rows h^2) nor the dropout (3 rows h).
+        const double rows = double(b * s);
+        const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec);
+        QCOMPARE(rerun[1], fwd[1] - 2.0 * rows * double(h * h) - 3.0 * rows * double(h) - rows * double(h));
     }
 
     void longContextSelectiveWins() {

@@ -48,8 +48,9 @@ struct LayerTraits {
     const char* summary;  // one line for help texts and tooltips
     std::vector<LayerField> fields;
     // Recomputation: a layer whose backward needs only its input (or only its output) can
-    // rebuild its backward state from that tensor without running again.
-    enum class Rebuild { no, from_input, from_output } rebuild;
+    // rebuild its backward state from that tensor without running again; dropout's mask comes
+    // from its random stream alone (from_stream), so it needs neither.
+    enum class Rebuild { no, from_input, from_output, from_stream } rebuild;
     const char* keeps;    // what it keeps for backward, in words (the table of layers/layer.h)
 
     // Features after the layer for `in` coming in (attention: a fused QKV of 3d -> d; conv2d:
@@ -94,6 +95,14 @@ int64_t buffer_count(const LayerSpec& l);  // elements of its buffers
 // block's shortcut ends where its main path does).
 Features layer_output(const LayerSpec& l, const Features& in);
 Features block_output(const BlockSpec& b, const Features& in);
+// Whether a checkpointed block's residual sum is needed again in its recomputation (post's first
+// layer runs again, or rebuilds from its input).
+bool recomputed_sum_needed(const BlockSpec& b);
+// Which layers (layer() order) a checkpointed block runs again when it is recomputed: not the
+// saved ones, and not one whose backward state can be rebuilt without its output (from its
+// input, or dropout's from its random stream) when nothing after it consumes that output. The
+// executor runs exactly these; the planner's recompute FLOPs count exactly these.
+std::vector<bool> recomputed_layers(const BlockSpec& b);
 // conv2d's and pooling's effective stride (a stride of 0 is the layer's default).
 int64_t effective_stride(const LayerSpec& l);
 // The output size of a convolution or pooling window along one side: (n + 2p - k) / s + 1.

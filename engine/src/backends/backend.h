@@ -164,6 +164,9 @@ public:
     virtual void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p,
                                  uint64_t seed, uint64_t stream) = 0;
     virtual void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) = 0;
+    // The mask dropout_forward draws from the same (seed, stream), alone: a recomputation
+    // rebuilds dropout's state with it instead of running the layers before it again.
+    virtual void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) = 0;
 
     // The losses run in f32 (autocast casts their inputs up).
     virtual double mse_forward(const float* pred, const float* target, int64_t n) = 0;

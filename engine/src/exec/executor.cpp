@@ -104,12 +104,7 @@ Executor::Path Executor::post_path(int b) const {
     return {bs.layers.size() + bs.shortcut.size(), bs.layer_count()};
 }
 
-bool Executor::sum_needed(int b) const {
-    const Path post = post_path(b);
-    if (post.empty()) return false;  // the sum is the block's output: backward starts from dy
-    const BlockSpec& bs = spec_.blocks[size_t(b)];
-    return !bs.saves(post.begin) || blocks_[size_t(b)][post.begin]->rebuild_kind() == Layer::Rebuild::from_input;
-}
+bool Executor::sum_needed(int b) const { return recomputed_sum_needed(spec_.blocks[size_t(b)]); }
 
 bool Executor::output_needed(int b, size_t l) const {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
@@ -132,6 +127,15 @@ int64_t Executor::span(int block, int layer, Phase phase, int64_t start) {
     return end;
 }
 
+namespace {
+
+// A layer whose backward state is its input or its output (a saved one keeps just that tensor).
+bool rebuilds_from_tensor(const Layer& l) {
+    return l.rebuild_kind() == Layer::Rebuild::from_input || l.rebuild_kind() == Layer::Rebuild::from_output;
+}
+
+}  // namespace
+
 Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool input_needs_grad) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
@@ -145,7 +149,7 @@ Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool inpu
         // saved layer whose backward state can be rebuilt keeps only its output (when the
         // recomputation will need it), any other saved layer keeps its state and output.
         const bool saved = bs.checkpoint && bs.saves(l);
-        const bool keep_state = !bs.checkpoint || (saved && layers[l]->rebuild_kind() == Layer::Rebuild::no);
+        const bool keep_state = !bs.checkpoint || (saved && !rebuilds_from_tensor(*layers[l]));
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
@@ -197,14 +201,15 @@ Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const s
         check_stop();
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         if (!run[l]) {
-            // Not run again: its random streams are skipped so that the layers after it
-            // replay theirs, and a layer that can rebuilds its state from its input or its
-            // saved output; a saved layer that cannot kept its state in forward.
-            ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
-            if (layers[l]->rebuild_kind() != Layer::Rebuild::no) {
+            // Not run again: a layer that can rebuilds its state from its input or its saved
+            // output, an unsaved dropout its mask from its random stream (at the stream's place
+            // now), and the random streams are then skipped so that the layers after it replay
+            // theirs; any other saved layer (a saved dropout too) kept its state in forward.
+            if (rebuilds_from_tensor(*layers[l]) || (layers[l]->rebuild_kind() == Layer::Rebuild::from_stream && !bs.saves(l))) {
                 alloc_.set_context(b, int(l), Phase::recompute);
                 st.state[l] = layers[l]->rebuild(ctx_, h, st.outputs[l]);
             }
+            ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
             h = bs.saves(l) ? std::move(st.outputs[l]) : Tensor{};
             continue;
         }
@@ -243,22 +248,11 @@ Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool ne
         if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
         ctx_.keep_category = Category::recomputed;
         ctx_.recomputing = true;
-        // Which layers must run again: one whose backward needs only its input, and whose output
-        // nothing after it consumes, takes that input as its state instead of running (the
-        // block's last matmul, typically: its output only ever fed the next block). Each path
-        // is walked from its end; the two paths of a residual add feed post's first layer.
-        std::vector<bool> run(layers.size(), true);
-        auto plan = [&](Path p, bool output_consumed) {  // whether the path's output is consumed
-            for (size_t l = p.end; l-- > p.begin;) {
-                const Layer::Rebuild kind = layers[l]->rebuild_kind();
-                run[l] = !bs.saves(l) && !(kind == Layer::Rebuild::from_input && !output_consumed);
-                output_consumed = run[l] || kind == Layer::Rebuild::from_input;
-            }
-        };
+        // Which layers run again (layer_traits.h): not the trailing ones whose state can be
+        // rebuilt without running (the block's last matmul, from its input; a trailing dropout,
+        // from its random stream), whose output only ever fed the next block.
+        const std::vector<bool> run = recomputed_layers(bs);
         const bool sum = sum_needed(b);
-        plan(post, false);
-        plan(main, sum);
-        plan(side, sum);
         // The shortcut (or the identity, for the sum) reads the block's input again after the
         // main path; otherwise the input goes as soon as the first layer is done with it.
         Tensor x = std::move(st.input);

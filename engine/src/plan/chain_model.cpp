@@ -82,18 +82,20 @@ double ChainModel::recompute_cost(const std::vector<bool>& c) const {
 namespace {
 
 // FLOPs of each layer's forward (the traits table), block by block; `rerun_only` counts only
-// the layers a checkpointed block runs again under its policy.
+// the layers a checkpointed block runs again (recomputed_layers: its policy, and the trailing
+// layers it rebuilds without running).
 std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
     std::vector<double> out;
     const double rows = double(spec.rows()), seq = double(spec.sequence_length());
     Features features = spec.input_shape_features();
     for (const BlockSpec& b : spec.blocks) {
         double f = 0.0;
+        const std::vector<bool> reruns = recomputed_layers(b);
         // One path of the block from the features coming into it; `first` is its first layer's index.
         auto path = [&](const std::vector<LayerSpec>& layers, size_t first, Features x) {
             for (size_t i = 0; i < layers.size(); ++i) {
                 const LayerTraits& t = layer_traits(layers[i].type);
-                if (!rerun_only || !b.saves(first + i)) f += t.forward_flops(layers[i], rows, seq, x);
+                if (!rerun_only || reruns[first + i]) f += t.forward_flops(layers[i], rows, seq, x);
                 x = t.out_features(layers[i], x);
             }
             return x;

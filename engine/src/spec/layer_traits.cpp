@@ -92,7 +92,7 @@ std::vector<LayerTraits> make_table() {
                  nullptr, {"weight", "bias"}});
     t.push_back({LayerType::dropout, "dropout", "zero each element with probability p, scale the rest by 1/(1-p)",
                  {Field{K::number, "p", true, nullptr, &LayerSpec::p, nullptr, "drop probability in [0, 1)", Range::probability}},
-                 R::no, "its mask (features bytes per row; nothing when p = 0)", same_width, no_input, no_params,
+                 R::from_stream, "its mask (features bytes per row; nothing when p = 0)", same_width, no_input, no_params,
                  [](const LayerSpec& l, int64_t rows, int64_t, const Features& in) { return l.p > 0 ? rows * in.size() : int64_t(0); },
                  [](const LayerSpec& l, double rows, double, const Features& in) {
                      return l.p > 0 ? 3.0 * rows * double(in.size()) : 0.0;
@@ -264,6 +264,32 @@ int64_t buffer_count(const LayerSpec& l) {
 }
 
 Features layer_output(const LayerSpec& l, const Features& in) { return layer_traits(l.type).out_features(l, in); }
+
+bool recomputed_sum_needed(const BlockSpec& b) {
+    const size_t first_post = b.layers.size() + b.shortcut.size();
+    if (b.post.empty()) return false;  // the sum is the block's output: backward starts from dy
+    return !b.saves(first_post) || layer_traits(b.layer(first_post).type).rebuild == LayerTraits::Rebuild::from_input;
+}
+
+std::vector<bool> recomputed_layers(const BlockSpec& b) {
+    // Each path walked from its end, knowing whether its output is consumed; the two paths of a
+    // residual add feed post's first layer.
+    std::vector<bool> run(b.layer_count(), true);
+    auto plan = [&](size_t begin, size_t end, bool output_consumed) {
+        for (size_t l = end; l-- > begin;) {
+            const LayerTraits::Rebuild kind = layer_traits(b.layer(l).type).rebuild;
+            const bool without_output = kind == LayerTraits::Rebuild::from_input || kind == LayerTraits::Rebuild::from_stream;
+            run[l] = !b.saves(l) && !(without_output && !output_consumed);
+            output_consumed = run[l] || kind == LayerTraits::Rebuild::from_input;
+        }
+    };
+    const size_t main_end = b.layers.size(), side_end = main_end + b.shortcut.size();
+    const bool sum = recomputed_sum_needed(b);
+    plan(side_end, b.layer_count(), false);
+    plan(0, main_end, sum);
+    plan(main_end, side_end, sum);
+    return run;
+}
 
 Features block_output(const BlockSpec& b, const Features& in) {
     Features f = in;

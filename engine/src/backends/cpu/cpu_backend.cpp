@@ -368,6 +368,10 @@ public:
             }
         });
     }
+    void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) override {
+#pragma omp parallel for if (n > kParallelMin)
+        for (int64_t i = 0; i < n; ++i) mask[i] = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
+    }
     void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         const float scale = 1.0f / (1.0f - p);
         cpu::dispatch(t, [&](auto io) {

@@ -328,6 +328,11 @@ public:
         cuda::dropout_forward(t, x, y, t, mask, n, p, 1.0f / (1.0f - p), 0, seed, stream, stream_);
         launched("dropout_forward");
     }
+    void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) override {
+        use();
+        cuda::dropout_forward(ElemType::f32, nullptr, nullptr, ElemType::f32, mask, n, p, 1.0f, 0, seed, stream, stream_);
+        launched("dropout_mask");
+    }
     void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         use();
         cuda::dropout_backward(t, dy, mask, dx, n, 1.0f / (1.0f - p), stream_);

@@ -50,7 +50,8 @@ void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float l
 void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream, cudaStream_t s);
 void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream, cudaStream_t s);
 void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream, cudaStream_t s);
-// Draws mask[base + i] for i < n and writes y (type tout) = keep ? x (type tin) * scale : 0.
+// Draws mask[base + i] for i < n and writes y (type tout) = keep ? x (type tin) * scale : 0
+// (y null: the mask alone).
 void dropout_forward(ElemType tin, const void* x, void* y, ElemType tout, uint8_t* mask, int64_t n, float p,
                      float scale, uint64_t base, uint64_t seed, uint64_t stream, cudaStream_t s);
 

@@ -46,14 +46,14 @@ __global__ void fill_classes_k(int64_t* t, int64_t n, uint64_t classes, uint64_t
 }
 
 // Element i of the launch is element base + i of the stream; base is a multiple of 4 only when
-// the caller says so, so the general path draws per element.
+// the caller says so, so the general path draws per element. A null y draws the mask alone.
 template <typename In, typename Out>
 __global__ void dropout_forward_k(const void* x, void* y, uint8_t* mask, int64_t n, float p, float scale,
                                   uint64_t base, uint64_t seed, uint64_t stream) {
     CKPT_GRID_STRIDE(i, n) {
         const uint8_t keep = philox::to_unit(philox::word(base + uint64_t(i), stream, seed)) >= p;
         mask[i] = keep;
-        Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
+        if (y) Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
     }
 }
 
@@ -67,7 +67,7 @@ __global__ void dropout_forward4_k(const void* x, void* y, uint8_t* mask, int64_
             if (i >= n) break;
             const uint8_t keep = philox::to_unit(r[k]) >= p;
             mask[i] = keep;
-            Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
+            if (y) Out::store(y, i, keep ? __fmul_rn(In::load(x, i), scale) : 0.0f);
         }
     }
 }

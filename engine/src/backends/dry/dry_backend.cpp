@@ -45,6 +45,7 @@ public:
                             float*, int64_t, int64_t) override {}
     void dropout_forward(ElemType, const void*, void*, uint8_t*, int64_t, float, uint64_t, uint64_t) override {}
     void dropout_backward(ElemType, const void*, const uint8_t*, void*, int64_t, float) override {}
+    void dropout_mask(uint8_t*, int64_t, float, uint64_t, uint64_t) override {}
     double mse_forward(const float*, const float*, int64_t) override { return 0.0; }
     void mse_backward(const float*, const float*, float*, int64_t) override {}
     double softmax_xent_forward(const float*, const int64_t*, float*, int64_t, int64_t) override { return 0.0; }
