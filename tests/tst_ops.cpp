@@ -7,9 +7,12 @@
 #include <QtTest>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <functional>
 #include <random>
 
+#include "backends/cpu/cpu_math.h"
 #include "finite_differences.h"
 #include "layers/layer.h"
 #include "core/philox.h"
@@ -44,6 +47,39 @@ class TestOps : public QObject {
 
 private slots:
     void philoxKnownAnswer() { QVERIFY(ckpt::philox::self_test()); }
+
+    // The CPU's vectorizable exp and tanh (GELU, SiLU, SwiGLU) against glibc's, in units in the
+    // last place, over every 1/4096 step of their useful range and the edges: at most 2 ulp
+    // (Cephes states about 1 for these polynomials; 2 allows glibc's own half ulp).
+    void vectorMathWithinTwoUlp() {
+        auto ulps = [](float a, float b) {
+            if (a == b) return int64_t(0);
+            if (std::signbit(a) != std::signbit(b)) return std::numeric_limits<int64_t>::max();
+            int32_t ia, ib;
+            std::memcpy(&ia, &a, 4);
+            std::memcpy(&ib, &b, 4);
+            return std::abs(int64_t(ia) - int64_t(ib));
+        };
+        int64_t worst_exp = 0, worst_tanh = 0;
+        float at_exp = 0, at_tanh = 0;
+        for (int64_t k = -87 * 4096; k <= 88 * 4096; ++k) {
+            const float x = float(k) / 4096.0f;
+            if (const int64_t u = ulps(ckpt::cpu::vexp(x), std::exp(x)); u > worst_exp) worst_exp = u, at_exp = x;
+        }
+        std::vector<float> xs;
+        for (int64_t k = -12 * 4096; k <= 12 * 4096; ++k) xs.push_back(float(k) / 4096.0f);
+        for (float x : {1e-30f, 1e-7f, 3e-4f, 0.6249f, 0.625f, 0.6251f, 9.0f, 9.01f, 10.0f, 50.0f, 1e30f})
+            xs.insert(xs.end(), {x, -x});
+        for (float x : xs)
+            if (const int64_t u = ulps(ckpt::cpu::vtanh(x), std::tanh(x)); u > worst_tanh) worst_tanh = u, at_tanh = x;
+        qInfo("worst: exp %lld ulp at %g, tanh %lld ulp at %g", (long long)worst_exp, double(at_exp), (long long)worst_tanh,
+              double(at_tanh));
+        QVERIFY2(worst_exp <= 2, qPrintable(QString("exp: %1 ulp at %2").arg(worst_exp).arg(at_exp)));
+        QVERIFY2(worst_tanh <= 2, qPrintable(QString("tanh: %1 ulp at %2").arg(worst_tanh).arg(at_tanh)));
+        QCOMPARE(ckpt::cpu::vtanh(0.0f), 0.0f);
+        QCOMPARE(ckpt::cpu::vtanh(20.0f), 1.0f);
+        QCOMPARE(ckpt::cpu::vtanh(-20.0f), -1.0f);
+    }
 
     void layerGradients_data() {
         QTest::addColumn<int>("type");

@@ -8,7 +8,8 @@ torch.utils.checkpoint for checkpointed blocks, a fresh batch drawn inside each 
 both sides), then prints one line per workload: engine ms,
 PyTorch ms, their ratio, each side's checkpoint overhead against its own unchecked step, and the
 floor of that overhead: one extra forward of the recomputed part (the engine's measured
-recomputation time over its unchecked step).
+recomputation time over its unchecked step), and both overheads in milliseconds (the
+relative ones divide by different unchecked steps).
 
   run_cpu_bench.py BUILD_DIR [--steps N] [--threads N] [--only PRESET,...]
 
@@ -86,7 +87,8 @@ def main():
                 # The floor: one extra forward of what is recomputed, i.e. the engine's own measured
                 # recomputation time over its unchecked step; the rest of an overhead is overhead.
                 ovh = (f"{100 * (e['min_ms'] / base_e - 1):+15.1f}% {100 * (t / base_t - 1):+14.1f}% "
-                       f"{100 * e['recompute_ms'] / base_e:+6.1f}%")
+                       f"{100 * e['recompute_ms'] / base_e:+6.1f}%   "
+                       f"(+{e['min_ms'] - base_e:.1f} / +{t - base_t:.1f} ms)")
             print(f"{preset + ' / ' + policy:34} {e['min_ms']:10.3f} {t:10.3f} {e['min_ms'] / t:6.2f}x {ovh}")
         quiet = engine_step(a.build, preset, "none", steps, a.threads, events=False)
         print(f"{preset + ' / none, no event recording':34} {quiet['min_ms']:10.3f} {'':>10} {'':>7} "

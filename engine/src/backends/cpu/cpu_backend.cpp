@@ -17,6 +17,7 @@
 
 #include "backends/backend.h"
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/cpu_math.h"
 #include "backends/host_clock.h"
 #include "core/philox.h"
 
@@ -41,6 +42,39 @@ namespace {
 constexpr int64_t kParallelMin = 1 << 15;  // below this, threading costs more than it saves
 constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluC = 0.044715f;
+
+// y[i] = f(x[i]) (map) and z[i] = f(x[i], y[i]) (map2) in type IO, threaded by chunks with a
+// vector loop inside each. The pointers are the chunk loop's own locals: loaded through a
+// lambda's captures instead, the compiler must assume each store may change them, and leaves
+// the loop scalar. Elementwise, so the result does not depend on the split.
+constexpr int64_t kMapChunk = 8192;
+
+template <typename IO, typename F>
+void map(int64_t n, const void* x, void* y, F f) {
+    const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
+#pragma omp parallel for if (n > kParallelMin)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const void* const xs = x;
+        void* const ys = y;
+        const int64_t end = std::min(n, (c + 1) * kMapChunk);
+#pragma omp simd
+        for (int64_t i = c * kMapChunk; i < end; ++i) IO::store(ys, i, f(IO::load(xs, i)));
+    }
+}
+
+template <typename IO, typename F>
+void map2(int64_t n, const void* x, const void* y, void* z, F f) {
+    const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
+#pragma omp parallel for if (n > kParallelMin)
+    for (int64_t c = 0; c < chunks; ++c) {
+        const void* const xs = x;
+        const void* const ys = y;
+        void* const zs = z;
+        const int64_t end = std::min(n, (c + 1) * kMapChunk);
+#pragma omp simd
+        for (int64_t i = c * kMapChunk; i < end; ++i) IO::store(zs, i, f(IO::load(xs, i), IO::load(ys, i)));
+    }
+}
 
 class CpuBackend final : public Backend {
 public:
@@ -210,37 +244,17 @@ public:
         });
     }
 
-    // f32 runs the historical loops (vectorised); 16-bit values are widened, computed the same
-    // way and rounded.
+    // Elementwise, in f32: 16-bit values are widened, computed the same way and rounded.
     void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n) override {
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
             switch (a) {
-            case Act::relu:
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(x, i);
-                    IO::store(y, i, v > 0.0f ? v : 0.0f);
-                }
-                break;
+            case Act::relu: map<IO>(n, x, y, [](float v) { return v > 0.0f ? v : 0.0f; }); break;
             case Act::gelu:
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(x, i);
-                    IO::store(y, i, 0.5f * v * (1.0f + std::tanh(kGeluK * (v + kGeluC * v * v * v))));
-                }
+                map<IO>(n, x, y, [](float v) { return 0.5f * v * (1.0f + cpu::vtanh(kGeluK * (v + kGeluC * v * v * v))); });
                 break;
-            case Act::tanh:
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) IO::store(y, i, std::tanh(IO::load(x, i)));
-                break;
-            case Act::silu:
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(x, i);
-                    IO::store(y, i, v / (1.0f + std::exp(-v)));
-                }
-                break;
+            case Act::tanh: map<IO>(n, x, y, [](float v) { return std::tanh(v); }); break;
+            case Act::silu: map<IO>(n, x, y, [](float v) { return v / (1.0f + cpu::vexp(-v)); }); break;
             }
         });
     }
@@ -249,33 +263,22 @@ public:
             using IO = decltype(io);
             switch (a) {
             case Act::relu:  // saved: the output
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) IO::store(dx, i, IO::load(saved, i) > 0.0f ? IO::load(dy, i) : 0.0f);
+                map2<IO>(n, saved, dy, dx, [](float v, float g) { return v > 0.0f ? g : 0.0f; });
                 break;
             case Act::gelu:  // saved: the input
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(saved, i);
-                    const float th = std::tanh(kGeluK * (v + kGeluC * v * v * v));
-                    const float d =
-                        0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * kGeluK * (1.0f + 3.0f * kGeluC * v * v);
-                    IO::store(dx, i, IO::load(dy, i) * d);
-                }
+                map2<IO>(n, saved, dy, dx, [](float v, float g) {
+                    const float th = cpu::vtanh(kGeluK * (v + kGeluC * v * v * v));
+                    return g * (0.5f * (1.0f + th) + 0.5f * v * (1.0f - th * th) * kGeluK * (1.0f + 3.0f * kGeluC * v * v));
+                });
                 break;
             case Act::tanh:  // saved: the output
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(saved, i);
-                    IO::store(dx, i, IO::load(dy, i) * (1.0f - v * v));
-                }
+                map2<IO>(n, saved, dy, dx, [](float v, float g) { return g * (1.0f - v * v); });
                 break;
             case Act::silu:  // saved: the input
-#pragma omp parallel for simd if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) {
-                    const float v = IO::load(saved, i);
-                    const float sg = 1.0f / (1.0f + std::exp(-v));
-                    IO::store(dx, i, IO::load(dy, i) * (sg + v * sg * (1.0f - sg)));
-                }
+                map2<IO>(n, saved, dy, dx, [](float v, float g) {
+                    const float sg = 1.0f / (1.0f + cpu::vexp(-v));
+                    return g * (sg + v * sg * (1.0f - sg));
+                });
                 break;
             }
         });
@@ -509,9 +512,10 @@ public:
             using IO = decltype(io);
 #pragma omp parallel for if (rows * f > kParallelMin)
             for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
                 for (int64_t c = 0; c < f; ++c) {
                     const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
-                    IO::store(y, r * f + c, gate / (1.0f + std::exp(-gate)) * up);
+                    IO::store(y, r * f + c, gate / (1.0f + cpu::vexp(-gate)) * up);
                 }
         });
     }
@@ -520,10 +524,11 @@ public:
             using IO = decltype(io);
 #pragma omp parallel for if (rows * f > kParallelMin)
             for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
                 for (int64_t c = 0; c < f; ++c) {
                     const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
                     const float g = IO::load(dy, r * f + c);
-                    const float sg = 1.0f / (1.0f + std::exp(-gate)), silu = gate * sg;
+                    const float sg = 1.0f / (1.0f + cpu::vexp(-gate)), silu = gate * sg;
                     IO::store(dx, r * 2 * f + c, g * up * (sg + gate * sg * (1.0f - sg)));
                     IO::store(dx, r * 2 * f + f + c, g * silu);
                 }
