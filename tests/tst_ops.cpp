@@ -12,6 +12,7 @@
 #include <functional>
 #include <random>
 
+#include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/cpu_math.h"
 #include "finite_differences.h"
 #include "layers/layer.h"
@@ -241,6 +242,19 @@ private slots:
         }
         // 100,000 Bernoulli(0.75) draws: the standard deviation of the mean is 0.0014.
         QVERIFY(std::fabs(double(kept) / double(x.numel()) - 0.75) < 0.01);
+        // Element i is word i of the stream (what the CUDA kernels draw): the layer's mask, the
+        // mask alone (a recomputation's) and a stretch starting off a block boundary (attention
+        // heads) all equal philox::word element by element.
+        const uint64_t stream = fx.ctx.dropout_stream - 1;
+        std::vector<uint8_t> alone(size_t(x.numel())), offset(1001);
+        cpu_backend().dropout_mask(alone.data(), x.numel(), 0.25f, fx.ctx.seed, stream);
+        cpu::draw_keep(offset.data(), 0, 1001, 0.25f, 3, stream, fx.ctx.seed);
+        for (int64_t i = 0; i < x.numel(); ++i) {
+            const uint8_t want = philox::to_unit(philox::word(uint64_t(i), stream, fx.ctx.seed)) >= 0.25f;
+            QCOMPARE(saved->tensors()[0]->u8()[i], want);
+            QCOMPARE(alone[size_t(i)], want);
+            if (i < 1001) QCOMPARE(offset[size_t(i)], uint8_t(philox::to_unit(philox::word(3 + uint64_t(i), stream, fx.ctx.seed)) >= 0.25f));
+        }
     }
 
     void lossGradients_data() {

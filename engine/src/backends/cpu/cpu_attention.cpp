@@ -49,10 +49,8 @@ template <typename Out>
 void dropped(const float* P, uint8_t* M, void* A, int64_t n, float p, bool draw, uint64_t base, uint64_t seed,
              uint64_t stream) {
     const float keep_scale = 1.0f / (1.0f - p);
-    for (int64_t i = 0; i < n; ++i) {
-        if (p > 0.0f && draw) M[i] = philox::to_unit(philox::word(base + uint64_t(i), stream, seed)) >= p;
-        Out::store(A, i, p > 0.0f ? (M[i] ? P[i] * keep_scale : 0.0f) : P[i]);
-    }
+    if (p > 0.0f && draw) draw_keep(M, 0, n, p, base, stream, seed);
+    for (int64_t i = 0; i < n; ++i) Out::store(A, i, p > 0.0f ? (M[i] ? P[i] * keep_scale : 0.0f) : P[i]);
 }
 
 // Rotates head vectors of `heads` consecutive parts of every row (position = row % T) by the

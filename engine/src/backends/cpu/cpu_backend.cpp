@@ -363,17 +363,19 @@ public:
         const float scale = 1.0f / (1.0f - p);
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
+            const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
 #pragma omp parallel for if (n > kParallelMin)
-            for (int64_t i = 0; i < n; ++i) {
-                const uint8_t keep = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
-                mask[i] = keep;
-                IO::store(y, i, keep ? IO::load(x, i) * scale : 0.0f);
+            for (int64_t c = 0; c < chunks; ++c) {
+                const int64_t lo = c * kMapChunk, hi = std::min(n, lo + kMapChunk);
+                cpu::draw_keep(mask, lo, hi, p, 0, stream, seed);
+                for (int64_t i = lo; i < hi; ++i) IO::store(y, i, mask[i] ? IO::load(x, i) * scale : 0.0f);
             }
         });
     }
     void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) override {
+        const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
 #pragma omp parallel for if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) mask[i] = philox::to_unit(philox::word(uint64_t(i), stream, seed)) >= p;
+        for (int64_t c = 0; c < chunks; ++c) cpu::draw_keep(mask, c * kMapChunk, std::min(n, (c + 1) * kMapChunk), p, 0, stream, seed);
     }
     void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         const float scale = 1.0f / (1.0f - p);

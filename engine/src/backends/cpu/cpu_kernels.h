@@ -9,6 +9,7 @@
 
 #include "backends/backend.h"
 #include "core/elem_type.h"
+#include "core/philox.h"
 
 namespace ckpt::cpu {
 
@@ -69,5 +70,16 @@ void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y);
 void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx);
 void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y);
 void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx);
+
+// Dropout masks: keep[i] = unit(element base + i of the Philox stream) >= p for i in [lo, hi).
+// Element e is word e % 4 of block e / 4, so one block serves four elements (philox::word draws
+// a whole block for one word): the same bits as word() per element, a quarter of the work.
+inline void draw_keep(uint8_t* keep, int64_t lo, int64_t hi, float p, uint64_t base, uint64_t stream, uint64_t seed) {
+    for (int64_t i = lo; i < hi;) {
+        const uint64_t e = base + uint64_t(i);
+        const philox::Block r = philox::philox4x32_10(e / 4, stream, seed);
+        for (int k = int(e % 4); k < 4 && i < hi; ++k, ++i) keep[i] = philox::to_unit(r[size_t(k)]) >= p;
+    }
+}
 
 }  // namespace ckpt::cpu
