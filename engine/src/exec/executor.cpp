@@ -129,9 +129,13 @@ int64_t Executor::span(int block, int layer, Phase phase, int64_t start) {
 
 namespace {
 
-// A layer whose backward state is its input or its output (a saved one keeps just that tensor).
-bool rebuilds_from_tensor(const Layer& l) {
-    return l.rebuild_kind() == Layer::Rebuild::from_input || l.rebuild_kind() == Layer::Rebuild::from_output;
+// Whether a layer that does not run again in its block's recomputation rebuilds its backward
+// state there (from its input or its output; an unsaved dropout its mask from its random
+// stream) rather than keeping it from forward. A saved dropout keeps its mask, so a block whose
+// layers are all saved recomputes nothing.
+bool rebuilt_in_recompute(const Layer& l, bool saved) {
+    const Layer::Rebuild k = l.rebuild_kind();
+    return k == Layer::Rebuild::from_input || k == Layer::Rebuild::from_output || (k == Layer::Rebuild::from_stream && !saved);
 }
 
 }  // namespace
@@ -149,7 +153,7 @@ Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool inpu
         // saved layer whose backward state can be rebuilt keeps only its output (when the
         // recomputation will need it), any other saved layer keeps its state and output.
         const bool saved = bs.checkpoint && bs.saves(l);
-        const bool keep_state = !bs.checkpoint || (saved && !rebuilds_from_tensor(*layers[l]));
+        const bool keep_state = !bs.checkpoint || (saved && !rebuilt_in_recompute(*layers[l], true));
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
@@ -201,11 +205,10 @@ Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const s
         check_stop();
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         if (!run[l]) {
-            // Not run again: a layer that can rebuilds its state from its input or its saved
-            // output, an unsaved dropout its mask from its random stream (at the stream's place
-            // now), and the random streams are then skipped so that the layers after it replay
-            // theirs; any other saved layer (a saved dropout too) kept its state in forward.
-            if (rebuilds_from_tensor(*layers[l]) || (layers[l]->rebuild_kind() == Layer::Rebuild::from_stream && !bs.saves(l))) {
+            // Not run again: it rebuilds its state (at the random stream's place now, for a
+            // dropout mask) or kept it from forward, and its random streams are then skipped so
+            // that the layers after it replay theirs.
+            if (rebuilt_in_recompute(*layers[l], bs.saves(l))) {
                 alloc_.set_context(b, int(l), Phase::recompute);
                 st.state[l] = layers[l]->rebuild(ctx_, h, st.outputs[l]);
             }

@@ -103,10 +103,11 @@ public:
     // Random streams one forward draws: recomputation that skips a layer advances by this.
     int rng_calls() const { return layer_traits(spec_.type).rng_draws(spec_); }
 
-    // Whether backward's state can be put together from the layer's input or output alone, so
-    // that a layer need not run again when its block is recomputed (the traits table says: a
-    // linear needs only its input, ReLU/Tanh only their output). rebuild() makes that state,
-    // keeping the tensor; layers that cannot are never asked.
+    // Whether backward's state can be put together from the layer's input or output alone, or
+    // from its random stream, so that a layer need not run again when its block is recomputed
+    // (the traits table says: a linear needs only its input, ReLU/Tanh only their output,
+    // dropout only its stream). rebuild() makes that state, keeping the tensor; layers that
+    // cannot are never asked.
     using Rebuild = LayerTraits::Rebuild;
     Rebuild rebuild_kind() const { return layer_traits(spec_.type).rebuild; }
     virtual StatePtr rebuild(OpContext& ctx, const Tensor& input, const Tensor& output) { return nullptr; }

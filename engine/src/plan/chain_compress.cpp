@@ -88,9 +88,13 @@ std::optional<Compression> compress(const ModelSpec& spec) {
     // Greedily from the front: the stretch starting here that removes the most blocks. A stretch
     // keeps 4 periods, the representative, and at least 4 more, so the representative's
     // neighbours two blocks either way are the same as every cut-out block's.
-    Compression c;
     std::vector<std::vector<BlockSpec>> units;  // each group's period
-    std::vector<std::pair<int, int64_t>> cut(size_t(n), {0, 0});  // at a stretch's start: period, periods removed
+    struct Cut {
+        int period = 0;
+        int64_t length = 0, removed = 0;  // blocks in the stretch, periods cut out (0: none)
+        int group = 0;
+    };
+    std::vector<Cut> cut(static_cast<size_t>(n));  // at a stretch's start
     for (int i = 0; i < n;) {
         int best_p = 0;
         int64_t best_k = 0;
@@ -107,28 +111,27 @@ std::optional<Compression> compress(const ModelSpec& spec) {
         const std::vector<BlockSpec> unit(shape.begin() + i + 4 * best_p, shape.begin() + i + 5 * best_p);
         auto g = std::find(units.begin(), units.end(), unit);
         if (g == units.end() && int(units.size()) < kMaxGroups) g = units.insert(units.end(), unit);
-        if (g != units.end()) cut[size_t(i)] = {best_p, best_k};
+        if (g != units.end()) cut[size_t(i)] = {best_p, length, best_k, int(g - units.begin())};
         i += int(length);
     }
     if (units.empty()) return std::nullopt;
 
+    Compression c;
     c.spec = spec;
     c.spec.blocks.clear();
     for (int i = 0; i < n; ++i) {
-        const auto [p, k] = cut[size_t(i)];
+        const auto [p, length, k, group] = cut[size_t(i)];
         if (k == 0) {
             c.spec.blocks.push_back(spec.blocks[size_t(i)]);
             c.spec.blocks.back().checkpoint = false;
             continue;
         }
-        const std::vector<BlockSpec> unit(shape.begin() + i + 4 * p, shape.begin() + i + 5 * p);
         Stretch s;
         s.period = p;
         s.removed = k;
         s.rep = int(c.spec.blocks.size()) + 4 * p;
-        s.group = int(std::find(units.begin(), units.end(), unit) - units.begin());
+        s.group = group;
         c.stretches.push_back(s);
-        const int64_t length = p + repeats[size_t(p)][size_t(i + p)];
         for (int64_t j = 0; j < length; ++j) {
             if (j >= 5 * p && j < 5 * p + k * p) continue;
             c.spec.blocks.push_back(spec.blocks[size_t(i + j)]);
