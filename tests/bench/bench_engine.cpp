@@ -71,9 +71,9 @@ int main(int argc, char** argv) {
     std::sort(ms.begin(), ms.end());
     std::sort(engine_ms.begin(), engine_ms.end());
     const double median = ms[ms.size() / 2];
-    std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.3f, \"min_ms\": %.3f, "
-                "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.3f, \"device\": \"%s\", "
-                "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.3f}\n",
+    std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.6f, \"device\": \"%s\", "
+                "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.6f}\n",
                 spec->name.c_str(), argv[2], events ? "true" : "false", median, ms.front(),
                 static_cast<long long>(last.peak_total),
                 static_cast<long long>(last.peak[int(ckpt::Category::activation)]), double(last.recompute_ns) / 1e6,

@@ -9,6 +9,12 @@ void Recorder::begin(bool keep, EventSink* sink) {
     events_.clear();
     spans_.clear();
     pending_.clear();
+    // The last step's counts, so that recording does not grow the vectors event by event (the
+    // kept ones leave with the report, capacity and all).
+    if (keep) {
+        events_.reserve(last_events_);
+        spans_.reserve(last_spans_);
+    }
 }
 
 void Recorder::deliver(Item& item) {
@@ -32,9 +38,7 @@ void Recorder::flush(bool wait) {
     }
 }
 
-void Recorder::memory(const MemoryEvent& e) {
-    if (keep_) events_.push_back(e);
-    if (!sink_) return;
+void Recorder::to_sink(const MemoryEvent& e) {
     pending_.push_back({false, e, {}});
     flush(false);
 }
@@ -48,11 +52,21 @@ void Recorder::span(const Span& s) {
 
 void Recorder::finish(std::vector<MemoryEvent>* events, std::vector<Span>* spans) {
     if (sink_) flush(true);
-    for (MemoryEvent& e : events_) e.time_ns = clock_.elapsed_ns(e.time_ns);
-    for (Span& s : spans_) {
-        s.start_ns = clock_.elapsed_ns(s.start_ns);
-        s.end_ns = clock_.elapsed_ns(s.end_ns);
+    if (const double f = clock_.ns_per_stamp(); f > 0.0) {
+        for (MemoryEvent& e : events_) e.time_ns = int64_t(double(e.time_ns) * f);
+        for (Span& s : spans_) {
+            s.start_ns = int64_t(double(s.start_ns) * f);
+            s.end_ns = int64_t(double(s.end_ns) * f);
+        }
+    } else {
+        for (MemoryEvent& e : events_) e.time_ns = clock_.elapsed_ns(e.time_ns);
+        for (Span& s : spans_) {
+            s.start_ns = clock_.elapsed_ns(s.start_ns);
+            s.end_ns = clock_.elapsed_ns(s.end_ns);
+        }
     }
+    last_events_ = events_.size();
+    last_spans_ = spans_.size();
     if (events) *events = std::move(events_);
     if (spans) *spans = std::move(spans_);
     events_.clear();

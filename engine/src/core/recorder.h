@@ -21,7 +21,10 @@ public:
     void begin(bool keep, EventSink* sink);
     bool active() const { return keep_ || sink_; }
     int64_t stamp() { return clock_.stamp(); }
-    void memory(const MemoryEvent& e);  // e.time_ns is a stamp
+    void memory(const MemoryEvent& e) {  // e.time_ns is a stamp; inline: a step has thousands
+        if (keep_) events_.push_back(e);
+        if (sink_) to_sink(e);
+    }
     void span(const Span& s);           // start_ns and end_ns are stamps
     // Resolves every stamp to ns since the step started and delivers what the sink has not had
     // yet; moves the kept events and spans out.
@@ -33,6 +36,7 @@ private:
         MemoryEvent event;
         Span span;
     };
+    void to_sink(const MemoryEvent& e);
     void deliver(Item& item);
     void flush(bool wait);
 
@@ -42,6 +46,7 @@ private:
     std::vector<MemoryEvent> events_;
     std::vector<Span> spans_;
     std::deque<Item> pending_;  // for the sink, oldest first
+    size_t last_events_ = 0, last_spans_ = 0;
 };
 
 }  // namespace ckpt
