@@ -4,8 +4,10 @@
 // the f32 rounding of y (~1e-7 relative, divided by 2h) plus the O(h^2) truncation term. The
 // tolerance stated below, |fd - analytic| <= 2e-3 + 1e-2 * |analytic|, is about ten times the
 // worst error seen and far below the size of any real bug (a wrong sign or factor is O(1)).
+// Also the CPU step's clock against steady_clock.
 #include <QtTest>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,6 +15,7 @@
 #include <random>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/host_clock.h"
 #include "backends/cpu/cpu_math.h"
 #include "finite_differences.h"
 #include "layers/layer.h"
@@ -52,6 +55,45 @@ private slots:
     // The CPU's vectorizable exp and tanh (GELU, SiLU, SwiGLU) against glibc's, in units in the
     // last place, over every 1/4096 step of their useful range and the edges: at most 2 ulp
     // (Cephes states about 1 for these polynomials; 2 allows glibc's own half ulp).
+    // The CPU step's clock (the time-stamp counter where it is invariant) gives the times that
+    // charts and reports show: it must agree with steady_clock, and leave excluded work out.
+    void hostClockTracksSteadyClock() {
+        ckpt::HostClock clock;
+        const auto spin = [](std::chrono::microseconds d) {
+            const auto until = std::chrono::steady_clock::now() + d;
+            while (std::chrono::steady_clock::now() < until) {
+            }
+        };
+        for (int step = 0; step < 3; ++step) {
+            const auto t0 = std::chrono::steady_clock::now();
+            clock.start();
+            spin(std::chrono::milliseconds(10));
+            const int64_t a = clock.stamp();
+            spin(std::chrono::milliseconds(5));
+            const int64_t b = clock.stamp();
+            const auto tb = std::chrono::steady_clock::now();
+            clock.exclude(a, b);
+            spin(std::chrono::milliseconds(5));
+            const int64_t c = clock.stamp();
+            const auto t1 = std::chrono::steady_clock::now();
+            const double total = std::chrono::duration<double, std::nano>(t1 - t0).count();
+            const double excluded = double(clock.elapsed_ns(b) - clock.elapsed_ns(a));
+            const double got = double(clock.elapsed_ns(c));
+            QVERIFY2(clock.elapsed_ns(a) >= 0 && clock.elapsed_ns(a) <= clock.elapsed_ns(b), "stamps in order");
+            // The excluded stretch was about 5 ms and the rest about 15 ms; a preempted thread
+            // can only lengthen the stretches, on both clocks alike.
+            const double until_b = std::chrono::duration<double, std::nano>(tb - t0).count();
+            QVERIFY2(excluded >= 4.9e6 && excluded <= until_b,
+                     qPrintable(QString("excluded %1 ns").arg(excluded)));
+            // 0.1 % is ten times the calibration error of the first step (a 1 ms spin); 10 us
+            // covers the reads at either end, which the two clocks take apart.
+            const double want = total - excluded;
+            QVERIFY2(std::abs(got - want) < 0.001 * total + 10000.0,
+                     qPrintable(QString("step %1: counter %2 ns, steady_clock %3 ns (%4 counter ticks)")
+                                    .arg(step).arg(got).arg(want).arg(clock.uses_counter() ? "with" : "without")));
+        }
+    }
+
     void vectorMathWithinTwoUlp() {
         auto ulps = [](float a, float b) {
             if (a == b) return int64_t(0);
