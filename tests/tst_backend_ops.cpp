@@ -376,7 +376,7 @@ std::vector<OpCase> op_cases() {
             auto scratch_bytes = [=](DeviceKind k, bool forward) {
                 return rope_scratch_bytes(rows, a.H, a.Hk, a.hd, a.rope > 0, t) +
                        (forward ? attention_forward_scratch_bytes(k, a.T, a.H, a.p > 0, t)
-                                : attention_backward_scratch_bytes(k, a.T, a.H, a.p > 0, t));
+                                : attention_backward_scratch_bytes(k, a.T, a.H, a.Hk, a.p > 0, t));
             };
             add("attention_forward " + s, [=](Run& r) {
                 void* scratch = r.out(std::max<int64_t>(1, scratch_bytes(r.be().kind(), true)), ElemType::u8, Check::bitwise);

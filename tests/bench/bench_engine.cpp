@@ -3,24 +3,50 @@
 // which run_cpu_bench.py sets beside PyTorch's figures. Not a test: timings on shared machines
 // are noisy, so the figures go to the README with date and machine, never into an assertion.
 //
-//   bench_engine MODEL.json POLICY[/BLOCK_POLICY] [steps] [threads] [--no-events] [--device D] [--tf32]
-// POLICY is a --checkpoint policy (none, all, sqrt, ...); BLOCK_POLICY, when given, sets every
-// block's selective policy (full, save_matmuls, attention_core). On a GPU the step is timed by
-// the host around Session::step, which returns once the device has finished the step.
+//   bench_engine MODEL.json CONFIG[,CONFIG...] [steps] [threads] [--no-events] [--device D] [--tf32]
+// A CONFIG is POLICY[/BLOCK_POLICY][:no-events]: POLICY a --checkpoint policy (none, all, sqrt,
+// ...); BLOCK_POLICY, when given, sets every block's selective policy (full, save_matmuls,
+// attention_core); ":no-events" (or --no-events for all) turns event recording off. Several
+// configurations run in one process, a session each, their steps interleaved (A B A B ...), so
+// that a change in the machine's load between them, the bane of a shared machine, falls on all
+// alike and their ratio (a checkpoint overhead, the cost of recording) holds. On a GPU the step
+// is timed by the host around Session::step, which returns once the device has finished it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ckpt/names.h"
 #include "ckpt/session.h"
 
+namespace {
+
+struct Config {
+    std::string text;  // as given, for the output
+    std::unique_ptr<ckpt::Session> session;
+    ckpt::StepOptions opts;
+    std::vector<double> ms, engine_ms;  // host wall time per step; the engine's own (CUDA events on a GPU)
+    ckpt::StepReport last;
+};
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    size_t from = 0;
+    for (size_t at; (at = s.find(sep, from)) != std::string::npos; from = at + 1) out.push_back(s.substr(from, at - from));
+    out.push_back(s.substr(from));
+    return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     if (argc < 3) {
-        std::fprintf(stderr, "usage: bench_engine MODEL.json POLICY [steps] [threads] [--no-events]\n");
+        std::fprintf(stderr, "usage: bench_engine MODEL.json CONFIG[,CONFIG...] [steps] [threads] [--no-events] "
+                             "[--device D] [--tf32]\n");
         return 2;
     }
     std::vector<std::string> pos;
@@ -34,51 +60,72 @@ int main(int argc, char** argv) {
     }
     const int steps = pos.size() > 0 ? std::atoi(pos[0].c_str()) : 10;
     const int threads = pos.size() > 1 ? std::atoi(pos[1].c_str()) : 0;
-    auto spec = ckpt::load_model_spec(argv[1]);
-    if (!spec) { std::fprintf(stderr, "bench_engine: %s\n", spec.error().message.c_str()); return 2; }
-    std::string policy_text = argv[2], block_policy;
-    if (auto slash = policy_text.find('/'); slash != std::string::npos) {
-        block_policy = policy_text.substr(slash + 1);
-        policy_text = policy_text.substr(0, slash);
+    const auto loaded = ckpt::load_model_spec(argv[1]);
+    if (!loaded) { std::fprintf(stderr, "bench_engine: %s\n", loaded.error().message.c_str()); return 2; }
+    std::vector<Config> configs;
+    for (const std::string& text : split(argv[2], ',')) {
+        Config c;
+        c.text = text;
+        std::string policy_text = text, block_policy;
+        bool config_events = events;
+        if (auto colon = policy_text.find(':'); colon != std::string::npos) {
+            if (policy_text.substr(colon + 1) != "no-events") {
+                std::fprintf(stderr, "bench_engine: unknown option in \"%s\"\n", text.c_str());
+                return 2;
+            }
+            config_events = false;
+            policy_text = policy_text.substr(0, colon);
+        }
+        if (auto slash = policy_text.find('/'); slash != std::string::npos) {
+            block_policy = policy_text.substr(slash + 1);
+            policy_text = policy_text.substr(0, slash);
+        }
+        ckpt::ModelSpec spec = *loaded;
+        if (auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy))
+            for (ckpt::BlockSpec& b : spec.blocks) b.policy = *p;
+        auto policy = ckpt::parse_checkpoint_set(policy_text, int(spec.blocks.size()));
+        if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
+        ckpt::apply_checkpoint_set(spec, *policy);
+        ckpt::RunSettings settings;
+        settings.threads = threads;
+        settings.device = device;
+        settings.tf32 = tf32;
+        auto session = ckpt::Session::create(spec, settings);
+        if (!session) { std::fprintf(stderr, "bench_engine: %s\n", session.error().message.c_str()); return 2; }
+        c.session = std::move(*session);
+        c.opts.record_events = config_events;
+        c.opts.checksum = false;  // verification, not training: PyTorch does not hash its gradients either
+        configs.push_back(std::move(c));
     }
-    if (auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy))
-        for (ckpt::BlockSpec& b : spec->blocks) b.policy = *p;
-    auto policy = ckpt::parse_checkpoint_set(policy_text, int(spec->blocks.size()));
-    if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
-    ckpt::apply_checkpoint_set(*spec, *policy);
-    ckpt::RunSettings settings;
-    settings.threads = threads;
-    settings.device = device;
-    settings.tf32 = tf32;
-    auto session = ckpt::Session::create(*spec, settings);
-    if (!session) { std::fprintf(stderr, "bench_engine: %s\n", session.error().message.c_str()); return 2; }
-
-    ckpt::StepOptions opts;
-    opts.record_events = events;
-    opts.checksum = false;  // verification, not training: PyTorch does not hash its gradients either
-    std::vector<double> ms, engine_ms;  // host wall time per step; the engine's own (CUDA events on a GPU)
-    ckpt::StepReport last;
     for (int s = 0; s < steps + 2; ++s) {  // two warm-up steps: first-touch pages, optimizer state
-        const auto t0 = std::chrono::steady_clock::now();
-        last = (*session)->step(opts);
-        const auto t1 = std::chrono::steady_clock::now();
-        if (last.status != ckpt::StepStatus::ok) { std::fprintf(stderr, "bench_engine: %s\n", last.message.c_str()); return 1; }
-        if (s >= 2) {
-            ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-            engine_ms.push_back(double(last.step_ns) / 1e6);
+        for (Config& c : configs) {
+            const auto t0 = std::chrono::steady_clock::now();
+            c.last = c.session->step(c.opts);
+            const auto t1 = std::chrono::steady_clock::now();
+            if (c.last.status != ckpt::StepStatus::ok) {
+                std::fprintf(stderr, "bench_engine: %s: %s\n", c.text.c_str(), c.last.message.c_str());
+                return 1;
+            }
+            if (s >= 2) {
+                c.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+                c.engine_ms.push_back(double(c.last.step_ns) / 1e6);
+            }
         }
     }
-    std::sort(ms.begin(), ms.end());
-    std::sort(engine_ms.begin(), engine_ms.end());
-    const double median = ms[ms.size() / 2];
-    std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.6f, \"min_ms\": %.6f, "
-                "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.6f, \"device\": \"%s\", "
-                "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.6f}\n",
-                spec->name.c_str(), argv[2], events ? "true" : "false", median, ms.front(),
-                static_cast<long long>(last.peak_total),
-                static_cast<long long>(last.peak[int(ckpt::Category::activation)]), double(last.recompute_ns) / 1e6,
-                last.device.c_str(), static_cast<long long>(last.device_memory.reserved_peak),
-                static_cast<long long>(last.device_memory.workspace), last.tf32 ? "true" : "false",
-                engine_ms[engine_ms.size() / 2]);
+    for (Config& c : configs) {
+        std::sort(c.ms.begin(), c.ms.end());
+        std::sort(c.engine_ms.begin(), c.engine_ms.end());
+        const ckpt::StepReport& last = c.last;
+        std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                    "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.6f, \"device\": \"%s\", "
+                    "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.6f}\n",
+                    loaded->name.c_str(), c.text.c_str(), c.opts.record_events ? "true" : "false", c.ms[c.ms.size() / 2],
+                    c.ms.front(), static_cast<long long>(last.peak_total),
+                    static_cast<long long>(last.peak[int(ckpt::Category::activation)]),
+                    double(last.recompute_ns) / 1e6, last.device.c_str(),
+                    static_cast<long long>(last.device_memory.reserved_peak),
+                    static_cast<long long>(last.device_memory.workspace), last.tf32 ? "true" : "false",
+                    c.engine_ms[c.engine_ms.size() / 2]);
+    }
     return 0;
 }

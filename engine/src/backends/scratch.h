@@ -1,8 +1,9 @@
 // Scratch space an op asks the tracking allocator for, in bytes. It depends on how a device's
-// kernels are organised and on the precision: the CPU walks one attention head at a time and
-// needs (T, T) matrices, a GPU works on every head of a batch element at once and needs
-// (heads, T, T); in a mixed-precision run the scores and the dropped-out probabilities that go
-// into the matrix products are held in 16 bits. It is answered per kind of device rather than
+// kernels are organised and on the precision: a GPU works on every head of a batch element at
+// once and needs (heads, T, T); the CPU does too for short sequences (its heads in parallel,
+// backward a pair of (T, T) per key/value head), and for long ones walks the heads one at a time
+// with a (T, T) slot (cpu_attention_slots); in a mixed-precision run the scores and the
+// dropped-out probabilities that go into the matrix products are held in 16 bits. It is answered per kind of device rather than
 // by a backend object, so the dry backend can predict a GPU's bytes on a machine that has none.
 #pragma once
 
@@ -19,20 +20,28 @@ inline int64_t rope_scratch_bytes(int64_t rows, int64_t heads, int64_t kv_heads,
     return rope ? rows * (heads + kv_heads) * head_dim * elem_size(t) : 0;
 }
 
+// How many (T, T) slots the CPU's attention works in: one per head (forward) or per key/value
+// head (backward) while a head's products are too small for OpenBLAS to split among threads
+// (GPT-2's 64 x 64), so that the heads run in parallel instead; one for long sequences, whose
+// products OpenBLAS splits itself, so that the scratch stays a single (T, T) where it is large.
+constexpr int64_t kCpuParallelHeadsMaxSeq = 256;
+inline int64_t cpu_attention_slots(int64_t seq, int64_t heads) { return seq <= kCpuParallelHeadsMaxSeq ? heads : 1; }
+
 // f32: the dropped-out probabilities when p > 0. 16-bit: the scores, then (in the same place)
 // the probabilities as the product P V reads them.
 inline int64_t attention_forward_scratch_bytes(DeviceKind kind, int64_t seq, int64_t heads, bool dropout, ElemType t) {
-    const int64_t per = (kind == DeviceKind::cuda ? heads : 1) * seq * seq;
+    const int64_t per = (kind == DeviceKind::cuda ? heads : cpu_attention_slots(seq, heads)) * seq * seq;
     if (t == ElemType::f32) return dropout ? per * 4 : 0;
     return per * elem_size(t);
 }
 
 // f32: the gradient of the scores and the dropped-out probabilities (always on the CPU, which
 // keeps its historical layout; on a GPU the second only when p > 0). 16-bit: the probabilities
-// as the products read them, and the gradient of the scores.
-inline int64_t attention_backward_scratch_bytes(DeviceKind kind, int64_t seq, int64_t heads, bool dropout,
-                                                ElemType t) {
-    const int64_t per = (kind == DeviceKind::cuda ? heads : 1) * seq * seq;
+// as the products read them, and the gradient of the scores. On a GPU per head; on the CPU
+// per slot, a slot per key/value head when they run in parallel (its query heads in turn).
+inline int64_t attention_backward_scratch_bytes(DeviceKind kind, int64_t seq, int64_t heads, int64_t kv_heads,
+                                                bool dropout, ElemType t) {
+    const int64_t per = (kind == DeviceKind::cuda ? heads : cpu_attention_slots(seq, kv_heads)) * seq * seq;
     if (t != ElemType::f32) return 2 * per * elem_size(t);
     if (kind == DeviceKind::cuda) return (dropout ? 2 : 1) * per * 4;
     return 2 * per * 4;

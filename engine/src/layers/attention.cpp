@@ -43,7 +43,7 @@ public:
         const int64_t bytes =
             rope_scratch_bytes(a.batch * a.seq, a.heads, a.kv_heads, a.head_dim, a.rope_theta > 0, t) +
             (forward ? attention_forward_scratch_bytes(k, a.seq, a.heads, dropout, t)
-                     : attention_backward_scratch_bytes(k, a.seq, a.heads, dropout, t));
+                     : attention_backward_scratch_bytes(k, a.seq, a.heads, a.kv_heads, dropout, t));
         return bytes > 0 ? ctx.make({bytes}, Category::temporary, ElemType::u8) : Tensor{};
     }
 

@@ -1,12 +1,17 @@
-// Attention on the CPU (cpu_kernels.h), one (batch, head) pair at a time. The f32 path is the
-// reference: scores straight into the kept probabilities, softmax in place, dropout into a
-// (T, T) scratch. The 16-bit path follows autocast: the products run in 16 bits with f32
-// accumulation (scores into a 16-bit scratch), the softmax reads them and writes its f32
-// output (kept), and the probabilities enter P V rounded to 16 bits (dropped out first).
-// Grouped-query attention reads key/value head h / group for query head h, and the gradients
-// of a shared head add up over its group in head order. Rotary embeddings rotate Q and K into a
-// scratch copy before the products (LLaMA's rotate_half); the gradients come out of the
-// products in the rotated frame and are rotated back in place.
+// Attention on the CPU (cpu_kernels.h). For short sequences the heads of one batch element run
+// in parallel, one OpenMP thread each (OpenBLAS runs single-threaded inside a parallel region):
+// at GPT-2's 64 x 64 heads a single product is too small to split, and walking heads one at a
+// time left all but one core idle. Each head then works in its own (T, T) slot of the scratch,
+// as a GPU's kernels do; long sequences walk the heads in turn in one slot, their products
+// split by OpenBLAS (cpu_attention_slots, scratch.h). The f32 path is the reference: scores straight into the kept
+// probabilities, softmax in place, dropout into the head's slot. The 16-bit path follows
+// autocast: the products run in 16 bits with f32 accumulation (scores into the slot), the
+// softmax reads them and writes its f32 output (kept), and the probabilities enter P V rounded
+// to 16 bits (dropped out first). Grouped-query attention reads key/value head h / group for
+// query head h; in backward the query heads of one key/value head run in order in one thread,
+// so a shared head's gradients add up in head order, as before. Rotary embeddings rotate Q and
+// K into a scratch copy before the products (LLaMA's rotate_half); the gradients come out of
+// the products in the rotated frame and are rotated back in place.
 #include <omp.h>
 
 #include <algorithm>
@@ -103,7 +108,9 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
         const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
+        const bool parallel = cpu_attention_slots(T, H) > 1;
         for (int64_t b = 0; b < B; ++b) {
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
             for (int64_t h = 0; h < H; ++h) {
                 const int64_t j = h / g;  // its key/value head
                 const void* Q = offset(qk, b * T * ldqk + h * hd, t);
@@ -113,20 +120,21 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
                 uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
                 const uint64_t base = uint64_t((b * H + h) * T * T);
                 void* O = offset(out, b * T * d + h * hd, t);
+                void* slot = offset(work, (parallel ? h : 0) * T * T, t);
                 if (t == ElemType::f32) {
                     gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, P, T, t, t);
                     softmax_rows<F32>(P, P, T, a.causal);
                     const float* A = P;
                     if (p > 0.0f) {
-                        dropped<F32>(P, M, work, T * T, p, true, base, seed, stream);
-                        A = static_cast<const float*>(work);
+                        dropped<F32>(P, M, slot, T * T, p, true, base, seed, stream);
+                        A = static_cast<const float*>(slot);
                     }
                     gemm_ex(false, false, T, hd, T, 1.0f, A, T, V, W, 0.0f, O, d, t, t);
                 } else {
-                    gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, work, T, t, t);  // scores, 16-bit
-                    softmax_rows<IO>(work, P, T, a.causal);
-                    dropped<IO>(P, M, work, T * T, p, true, base, seed, stream);
-                    gemm_ex(false, false, T, hd, T, 1.0f, work, T, V, W, 0.0f, O, d, t, t);
+                    gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, slot, T, t, t);  // scores, 16-bit
+                    softmax_rows<IO>(slot, P, T, a.causal);
+                    dropped<IO>(P, M, slot, T * T, p, true, base, seed, stream);
+                    gemm_ex(false, false, T, hd, T, 1.0f, slot, T, V, W, 0.0f, O, d, t, t);
                 }
             }
         }
@@ -142,48 +150,54 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
         const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
-        // f32: dP then the dropped-out probabilities; 16-bit: those probabilities, then dS.
-        void* first = work;
-        void* second = offset(work, T * T, t);
-        thread_local std::vector<float> gbuf;
-        gbuf.resize(size_t(T));
+        const bool parallel = cpu_attention_slots(T, Hk) > 1;
         for (int64_t b = 0; b < B; ++b) {
-            for (int64_t h = 0; h < H; ++h) {
-                const int64_t j = h / g;
-                const float beta = h % g == 0 ? 0.0f : 1.0f;  // a shared head's gradient adds up in order
-                const void* Q = offset(qk, b * T * ldqk + h * hd, t);
-                const void* K = offset(qk, b * T * ldqk + (H + j) * hd, t);
-                const void* V = offset(qkv, b * T * W + (H + Hk + j) * hd, t);
-                void* dQ = offset(dqkv, b * T * W + h * hd, t);
-                void* dK = offset(dqkv, b * T * W + (H + j) * hd, t);
-                void* dV = offset(dqkv, b * T * W + (H + Hk + j) * hd, t);
-                const float* P = probs + (b * H + h) * T * T;
-                const uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
-                const void* dO = offset(dout, b * T * d + h * hd, t);
-                void* dS = t == ElemType::f32 ? first : second;  // (T, T): dA, then dS in place
-                const void* A = P;
-                if (t != ElemType::f32 || M) {
-                    void* buf = t == ElemType::f32 ? second : first;
-                    dropped<IO>(P, const_cast<uint8_t*>(M), buf, T * T, M ? p : 0.0f, false, 0, 0, 0);
-                    A = buf;
-                }
-                gemm_ex(true, false, T, hd, T, 1.0f, A, T, dO, d, beta, dV, W, t, t);    // dV (+)= A^T dO
-                gemm_ex(false, true, T, T, hd, 1.0f, dO, d, V, W, 0.0f, dS, T, t, t);    // dA = dO V^T
-                for (int64_t i = 0; i < T; ++i) {
-                    // dA through the dropout, then dS = scale * P * (dA - rowsum(dA * P)).
-                    const float* pr = P + i * T;
-                    double dot = 0.0;
-                    for (int64_t k = 0; k < T; ++k) {
-                        float v = IO::load(dS, i * T + k);
-                        if (M) v = M[i * T + k] ? v * keep_scale : 0.0f;
-                        gbuf[size_t(k)] = v;
-                        dot += double(v) * double(pr[k]);
+            // One thread per key/value head, its query heads in order (see the top).
+#pragma omp parallel for schedule(dynamic, 1) if (parallel)
+            for (int64_t j = 0; j < Hk; ++j) {
+                thread_local std::vector<float> gbuf;
+                gbuf.resize(size_t(T));
+                // Its slot: f32: dP then the dropped-out probabilities; 16-bit: those
+                // probabilities, then dS.
+                void* first = offset(work, 2 * (parallel ? j : 0) * T * T, t);
+                void* second = offset(first, T * T, t);
+                for (int64_t h = j * g; h < (j + 1) * g; ++h) {
+                    const float beta = h % g == 0 ? 0.0f : 1.0f;  // a shared head's gradient adds up in order
+                    const void* Q = offset(qk, b * T * ldqk + h * hd, t);
+                    const void* K = offset(qk, b * T * ldqk + (H + j) * hd, t);
+                    const void* V = offset(qkv, b * T * W + (H + Hk + j) * hd, t);
+                    void* dQ = offset(dqkv, b * T * W + h * hd, t);
+                    void* dK = offset(dqkv, b * T * W + (H + j) * hd, t);
+                    void* dV = offset(dqkv, b * T * W + (H + Hk + j) * hd, t);
+                    const float* P = probs + (b * H + h) * T * T;
+                    const uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
+                    const void* dO = offset(dout, b * T * d + h * hd, t);
+                    void* dS = t == ElemType::f32 ? first : second;  // (T, T): dA, then dS in place
+                    const void* A = P;
+                    if (t != ElemType::f32 || M) {
+                        void* buf = t == ElemType::f32 ? second : first;
+                        dropped<IO>(P, const_cast<uint8_t*>(M), buf, T * T, M ? p : 0.0f, false, 0, 0, 0);
+                        A = buf;
                     }
-                    const float fdot = float(dot);
-                    for (int64_t k = 0; k < T; ++k) IO::store(dS, i * T + k, scale * pr[k] * (gbuf[size_t(k)] - fdot));
+                    gemm_ex(true, false, T, hd, T, 1.0f, A, T, dO, d, beta, dV, W, t, t);  // dV (+)= A^T dO
+                    gemm_ex(false, true, T, T, hd, 1.0f, dO, d, V, W, 0.0f, dS, T, t, t);  // dA = dO V^T
+                    for (int64_t i = 0; i < T; ++i) {
+                        // dA through the dropout, then dS = scale * P * (dA - rowsum(dA * P)).
+                        const float* pr = P + i * T;
+                        double dot = 0.0;
+                        for (int64_t k = 0; k < T; ++k) {
+                            float v = IO::load(dS, i * T + k);
+                            if (M) v = M[i * T + k] ? v * keep_scale : 0.0f;
+                            gbuf[size_t(k)] = v;
+                            dot += double(v) * double(pr[k]);
+                        }
+                        const float fdot = float(dot);
+                        for (int64_t k = 0; k < T; ++k)
+                            IO::store(dS, i * T + k, scale * pr[k] * (gbuf[size_t(k)] - fdot));
+                    }
+                    gemm_ex(false, false, T, hd, T, 1.0f, dS, T, K, ldqk, 0.0f, dQ, W, t, t);  // dQ = dS K
+                    gemm_ex(true, false, T, hd, T, 1.0f, dS, T, Q, ldqk, beta, dK, W, t, t);   // dK (+)= dS^T Q
                 }
-                gemm_ex(false, false, T, hd, T, 1.0f, dS, T, K, ldqk, 0.0f, dQ, W, t, t);  // dQ = dS K
-                gemm_ex(true, false, T, hd, T, 1.0f, dS, T, Q, ldqk, beta, dK, W, t, t);   // dK (+)= dS^T Q
             }
         }
         // The products gave dQ and dK in the rotated frame: rotate them back, in place.
