@@ -10,8 +10,9 @@ interleaved, so that the overheads compare steps taken under the same load), the
 line per workload: engine ms,
 PyTorch ms, their ratio, each side's checkpoint overhead against its own unchecked step, and the
 floor of that overhead: one extra forward of the recomputed part (the engine's measured
-recomputation time over its unchecked step), and both overheads in milliseconds (the
-relative ones divide by different unchecked steps).
+recomputation time over its unchecked step), both overheads in milliseconds (the
+relative ones divide by different unchecked steps), and the recomputation's own time on
+each side, timed inside the step (PyTorch's: the checkpointed functions' reruns in backward).
 
   run_cpu_bench.py BUILD_DIR [--steps N] [--threads N] [--rounds N] [--only PRESET,...]
 
@@ -40,6 +41,7 @@ def torch_step_ms(spec, policies, steps):
     the engine's are: a change in the machine's load falls on every policy alike."""
     setups = [training_setup(spec, policy, "cpu") for policy in policies]
     times = [[] for _ in policies]
+    recompute = [[] for _ in policies]
     for s in range(steps + 2):
         for i, (model, x, target, loss_fn, opt, draw) in enumerate(setups):
             t0 = time.perf_counter()
@@ -48,7 +50,8 @@ def torch_step_ms(spec, policies, steps):
             t1 = time.perf_counter()
             if s >= 2:
                 times[i].append((t1 - t0) * 1e3)
-    return {policy: min(t) for policy, t in zip(policies, times)}
+                recompute[i].append(model.recompute.seconds * 1e3)
+    return {policy: (min(t), min(r)) for policy, t, r in zip(policies, times, recompute)}
 
 
 def engine_steps(build, preset, configs, steps, threads):
@@ -91,7 +94,7 @@ def main():
         # with its steps interleaved, and the best of each configuration over all rounds, so
         # that a burst of other work on a shared machine spoils one round's figure rather than
         # the comparison. The engine's run without event recording ("quiet") is one of them.
-        best_e, best_t = {}, {}
+        best_e, best_t, best_rt = {}, {}, {}
         configs = ["none"] + policies + ["none:no-events"]
         for _ in range(a.rounds):
             es = engine_steps(a.build, preset, configs, steps, a.threads)
@@ -100,8 +103,9 @@ def main():
                 key = "quiet" if c == "none:no-events" else c
                 if key not in best_e or es[c]["min_ms"] < best_e[key]["min_ms"]:
                     best_e[key] = es[c]
-            for policy, t in ts.items():
+            for policy, (t, r) in ts.items():
                 best_t[policy] = min(best_t.get(policy, t), t)
+                best_rt[policy] = min(best_rt.get(policy, r), r)
         base_e, base_t = best_e["none"]["min_ms"], best_t["none"]
         for policy in ["none"] + policies:
             e, t = best_e[policy], best_t[policy]
@@ -110,9 +114,12 @@ def main():
             else:
                 # The floor: one extra forward of what is recomputed, i.e. the engine's own measured
                 # recomputation time over its unchecked step; the rest of an overhead is overhead.
+                # The recomputation itself, timed inside the step on both sides (the best step's
+                # of each), is the part of the overhead that step-time noise does not blur.
                 ovh = (f"{100 * (e['min_ms'] / base_e - 1):+15.1f}% {100 * (t / base_t - 1):+14.1f}% "
                        f"{100 * e['recompute_ms'] / base_e:+6.1f}%   "
-                       f"(+{e['min_ms'] - base_e:.1f} / +{t - base_t:.1f} ms)")
+                       f"(+{e['min_ms'] - base_e:.1f} / +{t - base_t:.1f} ms; recomputation "
+                       f"{e['recompute_ms']:.3f} / {best_rt[policy]:.3f} ms)")
             print(f"{preset + ' / ' + policy:34} {ms(e['min_ms'])} {ms(t)} {e['min_ms'] / t:6.2f}x {ovh}")
         quiet = best_e["quiet"]
         print(f"{preset + ' / none, no event recording':34} {ms(quiet['min_ms'])} {'':>10} {'':>7} "

@@ -1,6 +1,8 @@
 """A CheckpointLab model spec as a PyTorch module, for the benchmarks (run_cpu_bench.py,
 run_gpu_bench.py): the same layers, shapes and checkpoint choices, written the way PyTorch
 eager users write them (explicit attention, torch.utils.checkpoint), on any device."""
+import time
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -79,6 +81,26 @@ def make_layer(l, seq):
     raise ValueError("unknown layer " + t)
 
 
+class RecomputeClock:
+    """Host time spent re-running checkpointed functions during backward (PyTorch's
+    recomputation), summed over a step; meaningful on the CPU, where the work is synchronous.
+    train_step sets `in_backward` around loss.backward()."""
+
+    def __init__(self):
+        self.in_backward = False
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def run(*args):
+            if not self.in_backward:
+                return fn(*args)
+            t0 = time.perf_counter()
+            out = fn(*args)
+            self.seconds += time.perf_counter() - t0
+            return out
+        return run
+
+
 class Model(nn.Module):
     """The spec's stack. flags[b] checkpoints block b: "full" the whole block, "attention_core"
     only its attention cores (Megatron-style selective recomputation)."""
@@ -90,15 +112,17 @@ class Model(nn.Module):
         self.blocks = nn.ModuleList(nn.Sequential(*[make_layer(l, seq) for l in b["layers"]]) for b in blocks)
         self.residual = [b.get("residual", False) for b in blocks]
         self.flags = flags
+        self.recompute = RecomputeClock()
 
     def forward(self, x):
+        rc = self.recompute
         for blk, res, ck in zip(self.blocks, self.residual, self.flags):
             if ck == "full":
-                y = checkpoint(blk, x, use_reentrant=False)
+                y = checkpoint(rc.wrap(blk), x, use_reentrant=False)
             elif ck == "attention_core":
                 y = x
                 for layer in blk:
-                    y = checkpoint(layer, y, use_reentrant=False) if isinstance(layer, AttentionCore) else layer(y)
+                    y = checkpoint(rc.wrap(layer), y, use_reentrant=False) if isinstance(layer, AttentionCore) else layer(y)
             else:
                 y = blk(x)
             x = x + y if res else y
@@ -169,6 +193,11 @@ def train_step(model, x, target, loss_fn, opt):
     else:
         model.zero_grad(set_to_none=True)
     loss = loss_fn(model(x), target)
-    loss.backward()
+    model.recompute.seconds = 0.0
+    model.recompute.in_backward = True
+    try:
+        loss.backward()
+    finally:
+        model.recompute.in_backward = False
     if opt:
         opt.step()
