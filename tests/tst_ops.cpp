@@ -52,9 +52,6 @@ class TestOps : public QObject {
 private slots:
     void philoxKnownAnswer() { QVERIFY(ckpt::philox::self_test()); }
 
-    // The CPU's vectorizable exp and tanh (GELU, SiLU, SwiGLU) against glibc's, in units in the
-    // last place, over every 1/4096 step of their useful range and the edges: at most 2 ulp
-    // (Cephes states about 1 for these polynomials; 2 allows glibc's own half ulp).
     // The CPU step's clock (the time-stamp counter where it is invariant) gives the times that
     // charts and reports show: it must agree with steady_clock, and leave excluded work out.
     void hostClockTracksSteadyClock() {
@@ -94,6 +91,9 @@ private slots:
         }
     }
 
+    // The CPU's vectorizable exp and tanh (GELU, SiLU, SwiGLU) against glibc's, in units in the
+    // last place, over every 1/4096 step of their useful range and the edges: at most 2 ulp
+    // (Cephes states about 1 for these polynomials; 2 allows glibc's own half ulp).
     void vectorMathWithinTwoUlp() {
         auto ulps = [](float a, float b) {
             if (a == b) return int64_t(0);

@@ -95,9 +95,10 @@ class RecomputeClock:
             if not self.in_backward:
                 return fn(*args)
             t0 = time.perf_counter()
-            out = fn(*args)
-            self.seconds += time.perf_counter() - t0
-            return out
+            try:  # newer PyTorch ends a recomputation early by raising inside it
+                return fn(*args)
+            finally:
+                self.seconds += time.perf_counter() - t0
         return run
 
 

@@ -3,14 +3,16 @@
 // 14 us step, so a read must cost little: where the processor has an invariant time-stamp
 // counter (x86-64 with CPUID's "invariant TSC" bit; the counter Linux itself keeps time with),
 // a stamp is a counter read (about 9 ns here, against 24 ns for steady_clock::now()), and the
-// step converts its stamps to ns once, when its times are resolved. The ns-per-tick ratio comes
-// from steady_clock over the longest stretch available, from the process's first reading to
-// the start of the current step, so it only gets better; a 1 ms spin at that first reading
-// gives the first step a ratio good to about one part in ten thousand. Elsewhere a stamp is
-// steady_clock's ns. Either way elapsed_ns() is ns since start() with excluded stretches out.
+// step converts its stamps to ns once, when its times are resolved. The ns-per-tick ratio is
+// first that of a 1 ms spin against steady_clock at the process's first reading (good to about
+// one part in ten thousand), then that of the last stretch of at least 10 ms between two steps
+// (about one in a hundred thousand), as long as it agrees with the first: a stretch across a
+// suspend does not. Elsewhere a stamp is steady_clock's ns. Either way elapsed_ns() is ns since
+// start() with the excluded stretches taken out.
 #pragma once
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -25,12 +27,18 @@ namespace ckpt {
 
 class HostClock final : public Clock {
 public:
-    HostClock() { (void)anchor(); }
-
     void start() override {
         const Reading now = read_both();
-        const Reading& a = anchor();
-        if (tsc_ && now.ticks > a.ticks && now.ns > a.ns) ns_per_tick_ = double(now.ns - a.ns) / double(now.ticks - a.ticks);
+        if (tsc_ && now.ns - window_.ns >= kWindowNs) {
+            // The ratio over the stretch since the last window, if it agrees with the startup
+            // spin's: a stretch with a suspend in it does not (the counter runs on in
+            // suspend-to-idle while steady_clock stops, and some machines reset it on resume).
+            if (now.ticks > window_.ticks) {
+                const double r = double(now.ns - window_.ns) / double(now.ticks - window_.ticks);
+                if (std::abs(r / anchor().ns_per_tick - 1.0) < 0.005) ns_per_tick_ = r;
+            }
+            window_ = now;
+        }
         t0_ = tsc_ ? now.ticks : now.ns;
         excluded_ = 0;
     }
@@ -39,7 +47,6 @@ public:
     int64_t elapsed_ns(int64_t stamp) override { return tsc_ ? int64_t(double(stamp) * ns_per_tick_) : stamp; }
     void exclude(int64_t from, int64_t to) override { excluded_ += to - from; }
     double ns_per_stamp() const override { return tsc_ ? ns_per_tick_ : 1.0; }
-
     // Whether stamps are counter ticks (else steady_clock ns); for the tests.
     bool uses_counter() const { return tsc_; }
 
@@ -86,7 +93,7 @@ private:
         }
         return best;
     }
-    // The process's first reading, with a first ratio from a 1 ms spin.
+    // The process's first reading, with the ratio of a 1 ms spin.
     static const Reading& anchor() {
         static const Reading a = [] {
             Reading first = read_both();
@@ -100,8 +107,11 @@ private:
     }
     int64_t raw() const { return tsc_ ? ticks() : steady_ns(); }
 
+    static constexpr int64_t kWindowNs = 10'000'000;  // 10 ms: reads 100 ns apart give 1e-5
+
     bool tsc_ = anchor().ns_per_tick > 0.0;
     double ns_per_tick_ = anchor().ns_per_tick;
+    Reading window_ = read_both();  // where the current calibration window began
     int64_t t0_ = raw();
     int64_t excluded_ = 0;
 };

@@ -1,10 +1,11 @@
 // Scratch space an op asks the tracking allocator for, in bytes. It depends on how a device's
-// kernels are organised and on the precision: a GPU works on every head of a batch element at
-// once and needs (heads, T, T); the CPU does too for short sequences (its heads in parallel,
-// backward a pair of (T, T) per key/value head), and for long ones walks the heads one at a time
-// with a (T, T) slot (cpu_attention_slots); in a mixed-precision run the scores and the
-// dropped-out probabilities that go into the matrix products are held in 16 bits. It is answered per kind of device rather than
-// by a backend object, so the dry backend can predict a GPU's bytes on a machine that has none.
+// kernels are organised and on the precision: a GPU works on every head of a batch element at once
+// and needs (heads, T, T); the CPU does too for short sequences (its heads in parallel, backward a
+// pair of (T, T) per key/value head), and for long ones walks the heads one at a time with one
+// (T, T) slot (cpu_attention_slots); in a mixed-precision run the scores and the dropped-out
+// probabilities that go into the matrix products are held in 16 bits. It is answered per kind of
+// device rather than by a backend object, so the dry backend can predict a GPU's bytes on a
+// machine that has none.
 #pragma once
 
 #include <cstdint>

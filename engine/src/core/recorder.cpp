@@ -65,8 +65,10 @@ void Recorder::finish(std::vector<MemoryEvent>* events, std::vector<Span>* spans
             s.end_ns = clock_.elapsed_ns(s.end_ns);
         }
     }
-    last_events_ = events_.size();
-    last_spans_ = spans_.size();
+    if (keep_) {
+        last_events_ = events_.size();
+        last_spans_ = spans_.size();
+    }
     if (events) *events = std::move(events_);
     if (spans) *spans = std::move(spans_);
     events_.clear();

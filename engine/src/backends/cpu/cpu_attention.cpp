@@ -1,17 +1,17 @@
-// Attention on the CPU (cpu_kernels.h). For short sequences the heads of one batch element run
-// in parallel, one OpenMP thread each (OpenBLAS runs single-threaded inside a parallel region):
-// at GPT-2's 64 x 64 heads a single product is too small to split, and walking heads one at a
-// time left all but one core idle. Each head then works in its own (T, T) slot of the scratch,
-// as a GPU's kernels do; long sequences walk the heads in turn in one slot, their products
-// split by OpenBLAS (cpu_attention_slots, scratch.h). The f32 path is the reference: scores straight into the kept
-// probabilities, softmax in place, dropout into the head's slot. The 16-bit path follows
-// autocast: the products run in 16 bits with f32 accumulation (scores into the slot), the
-// softmax reads them and writes its f32 output (kept), and the probabilities enter P V rounded
-// to 16 bits (dropped out first). Grouped-query attention reads key/value head h / group for
-// query head h; in backward the query heads of one key/value head run in order in one thread,
-// so a shared head's gradients add up in head order, as before. Rotary embeddings rotate Q and
-// K into a scratch copy before the products (LLaMA's rotate_half); the gradients come out of
-// the products in the rotated frame and are rotated back in place.
+// Attention on the CPU (cpu_kernels.h). For short sequences the heads of one batch element run in
+// parallel, one OpenMP thread each (OpenBLAS runs single-threaded inside a parallel region): at
+// GPT-2's 64 x 64 heads a single product is too small to split, and walking heads one at a time
+// left all but one core idle. Each head then works in its own (T, T) slot of the scratch, as a
+// GPU's kernels do; long sequences walk the heads in turn in one slot, their products split by
+// OpenBLAS (cpu_attention_slots, scratch.h). The f32 path is the reference: scores straight into
+// the kept probabilities, softmax in place, dropout into the head's slot. The 16-bit path follows
+// autocast: the products run in 16 bits with f32 accumulation (scores into the slot), the softmax
+// reads them and writes its f32 output (kept), and the probabilities enter P V rounded to 16 bits
+// (dropped out first). Grouped-query attention reads key/value head h / group for query head h; in
+// backward the query heads of one key/value head run in order in one thread, so a shared head's
+// gradients add up in head order, as before. Rotary embeddings rotate Q and K into a scratch copy
+// before the products (LLaMA's rotate_half); the gradients come out of the products in the rotated
+// frame and are rotated back in place.
 #include <omp.h>
 
 #include <algorithm>
@@ -31,7 +31,7 @@ constexpr int64_t kParallelMin = 1 << 15;
 // above the diagonal are excluded (probability 0). In place when S is P.
 template <typename In>
 void softmax_rows(const void* S, float* P, int64_t T, bool causal) {
-#pragma omp parallel for if (T * T > kParallelMin)
+#pragma omp parallel for if (T * T > kParallelMin && !omp_in_parallel())
     for (int64_t i = 0; i < T; ++i) {
         float* row = P + i * T;
         const int64_t n = causal ? i + 1 : T;
@@ -107,7 +107,12 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
     const float scale = 1.0f / std::sqrt(float(hd)), p = a.p;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
+        // Plain locals, not structured bindings: clang (before 16) cannot capture a binding
+        // into an OpenMP region.
+        const QkView v = rotated_qk<IO>(t, a, qkv, scratch);
+        const void* qk = v.qk;
+        const int64_t ldqk = v.ldqk;
+        void* work = v.work;  // null for f32 without dropout: no scratch then
         const bool parallel = cpu_attention_slots(T, H) > 1;
         for (int64_t b = 0; b < B; ++b) {
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
@@ -120,7 +125,7 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
                 uint8_t* M = p > 0.0f ? mask + (b * H + h) * T * T : nullptr;
                 const uint64_t base = uint64_t((b * H + h) * T * T);
                 void* O = offset(out, b * T * d + h * hd, t);
-                void* slot = offset(work, (parallel ? h : 0) * T * T, t);
+                void* slot = work ? offset(work, (parallel ? h : 0) * T * T, t) : nullptr;
                 if (t == ElemType::f32) {
                     gemm_ex(false, true, T, T, hd, scale, Q, ldqk, K, ldqk, 0.0f, P, T, t, t);
                     softmax_rows<F32>(P, P, T, a.causal);
@@ -149,7 +154,10 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
     const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        const auto [qk, ldqk, work] = rotated_qk<IO>(t, a, qkv, scratch);
+        const QkView v = rotated_qk<IO>(t, a, qkv, scratch);
+        const void* qk = v.qk;
+        const int64_t ldqk = v.ldqk;
+        void* work = v.work;
         const bool parallel = cpu_attention_slots(T, Hk) > 1;
         for (int64_t b = 0; b < B; ++b) {
             // One thread per key/value head, its query heads in order (see the top).
