@@ -45,10 +45,11 @@ void Allocator::retag(Storage& s, Category category) {
     if (s.tag.category == category) return;
     MemoryTag from = s.tag;
     from.phase = ctx_.phase;
-    record(-s.bytes, from);
+    // One instant, one clock read: the free's stamp serves the alloc too.
+    const int64_t at = record(-s.bytes, from);
     s.tag = ctx_;
     s.tag.category = category;
-    record(s.bytes, s.tag);
+    record(s.bytes, s.tag, at);
 }
 
 void Allocator::release(Storage& s) {
@@ -74,7 +75,7 @@ void Allocator::begin_step(Recorder* recorder) {
     peak_tag_ = ctx_;
 }
 
-void Allocator::record(int64_t bytes, const MemoryTag& tag) {
+int64_t Allocator::record(int64_t bytes, const MemoryTag& tag, int64_t stamp) {
     int c = int(tag.category);
     live_[c] += bytes;
     live_total_ += bytes;
@@ -86,7 +87,7 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     const int64_t index = event_count_++;
     const bool recording = recorder_ && recorder_->active();
     MemoryEvent e{0, bytes, tag, live_total_};
-    if (recording) e.time_ns = recorder_->stamp();
+    if (recording) e.time_ns = stamp >= 0 ? stamp : recorder_->stamp();
     if (bytes > 0 && live_total_ > peak_total_) {
         peak_total_ = live_total_;
         at_peak_ = live_;
@@ -95,6 +96,7 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
         peak_stamp_ = e.time_ns;
     }
     if (recording) recorder_->memory(e);
+    return e.time_ns;
 }
 
 }  // namespace ckpt

@@ -68,7 +68,8 @@ public:
     const MemoryTag& window_peak_tag() const { return window_peak_tag_; }
 
 private:
-    void record(int64_t bytes, const MemoryTag& tag);
+    // Records an event at `stamp` (a fresh clock read when -1); returns the stamp used.
+    int64_t record(int64_t bytes, const MemoryTag& tag, int64_t stamp = -1);
 
     Backend& backend_;
     int64_t limit_;
