@@ -13,6 +13,8 @@
 #include "ckpt/session.h"
 #include "test_models.h"
 
+Q_DECLARE_METATYPE(ckpt::ModelSpec)
+
 using namespace ckpt;
 
 namespace {
@@ -328,6 +330,49 @@ private slots:
         StepReport r = s->step(opts);
         QCOMPARE(sink.events, int64_t(r.events.size()));
         QCOMPARE(sink.spans, int64_t(r.spans.size()));
+    }
+
+    // The CPU clock coalesces stamps with no work between them (host_clock.h): every CPU op
+    // marks that it worked. An op that forgot would hand the stamp from before it to what
+    // follows, and a layer made of it would take no time. So every layer of every type, in
+    // forward, recomputation and backward, must take time (flatten, a view, may take none).
+    void everyCpuLayerSpanTakesTime_data() {
+        using namespace testmodels;
+        QTest::addColumn<ModelSpec>("spec");
+        QTest::newRow("gpt: layernorm, gelu, dropout, attention, embedding")
+            << gpt(101, 32, 4, 1, 2, 16, 0.1, BlockSpec::Policy::full, true);
+        QTest::newRow("llama: rmsnorm, swiglu, rotary grouped-query attention")
+            << with_checkpoints(llama(101, 32, 4, 2, 48, 1, 2, 16), std::vector<bool>(8, true));
+        QTest::newRow("resnet: conv2d, batchnorm2d, relu, global_avgpool")
+            << with_checkpoints(resnet(2, 8), std::vector<bool>(8, true));
+        ModelSpec pools = resnet(2, 8);
+        pools.blocks[0].layers.push_back(pool(LayerType::maxpool2d, 2, 2));
+        pools.blocks[0].layers.push_back(act(LayerType::silu));
+        pools.blocks[0].layers.push_back(pool(LayerType::avgpool2d, 3, 1, 1));
+        QTest::newRow("pools and silu") << with_checkpoints(pools, std::vector<bool>(8, true));
+        QTest::newRow("tanh, dropout") << with_checkpoints(dropout_mlp(0.2), std::vector<bool>(8, true));
+    }
+    void everyCpuLayerSpanTakesTime() {
+        QFETCH(ModelSpec, spec);
+        const Status valid = validate_model_spec(spec);
+        QVERIFY2(valid.ok(), valid.message().c_str());
+        auto s = make(spec);
+        StepOptions opts;
+        opts.record_events = true;
+        const StepReport r = s->step(opts);
+        QCOMPARE(r.status, StepStatus::ok);
+        int layers = 0;
+        for (const Span& sp : r.spans) {
+            if (sp.layer < 0) continue;
+            const LayerSpec& l = spec.blocks[size_t(sp.block)].layer(size_t(sp.layer));
+            if (l.type == LayerType::flatten) continue;
+            ++layers;
+            QVERIFY2(sp.end_ns > sp.start_ns,
+                     qPrintable(QString("block %1 layer %2 (%3), %4: %5 ns")
+                                    .arg(sp.block).arg(sp.layer).arg(QString::fromLatin1(layer_type_name(l.type).data()))
+                                    .arg(QString::fromLatin1(phase_name(sp.phase).data())).arg(sp.end_ns - sp.start_ns)));
+        }
+        QVERIFY(layers > 10);
     }
 
     void absurdSizeRefusedBeforeAllocating() {

@@ -27,7 +27,14 @@ namespace ckpt {
 
 class HostClock final : public Clock {
 public:
+    // `coalesce`: the owner calls worked() whenever it has done work (the CPU backend, in every
+    // op), and a stamp with no work since the last one returns the last one: consecutive memory
+    // events and span ends between two ops are one instant and cost one read, as on CUDA.
+    explicit HostClock(bool coalesce = false) : coalesce_(coalesce) {}
+    void worked() { work_ = true; }
+
     void start() override {
+        work_ = true;
         const Reading now = read_both();
         if (tsc_ && now.ns - window_.ns >= kWindowNs) {
             // The ratio over the stretch since the last window, if it agrees with the startup
@@ -42,10 +49,17 @@ public:
         t0_ = tsc_ ? now.ticks : now.ns;
         excluded_ = 0;
     }
-    int64_t stamp() override { return raw() - t0_ - excluded_; }
+    int64_t stamp() override {
+        if (coalesce_ && !work_) return last_;
+        work_ = false;
+        return last_ = raw() - t0_ - excluded_;
+    }
     bool ready(int64_t) override { return true; }
     int64_t elapsed_ns(int64_t stamp) override { return tsc_ ? int64_t(double(stamp) * ns_per_tick_) : stamp; }
-    void exclude(int64_t from, int64_t to) override { excluded_ += to - from; }
+    void exclude(int64_t from, int64_t to) override {
+        excluded_ += to - from;
+        work_ = true;  // the last stamp belongs to the time before the exclusion
+    }
     double ns_per_stamp() const override { return tsc_ ? ns_per_tick_ : 1.0; }
     // Whether stamps are counter ticks (else steady_clock ns); for the tests.
     bool uses_counter() const { return tsc_; }
@@ -114,6 +128,8 @@ private:
     Reading window_ = read_both();  // where the current calibration window began
     int64_t t0_ = raw();
     int64_t excluded_ = 0;
+    bool coalesce_ = false, work_ = true;
+    int64_t last_ = 0;
 };
 
 }  // namespace ckpt

@@ -1,6 +1,9 @@
 // The CPU backend and reference: OpenBLAS for GEMM, OpenMP loops for everything else. Every
 // kernel is deterministic for a given thread count (reductions split the same way each time),
-// which is what lets a recomputed block reproduce its forward bit for bit.
+// which is what lets a recomputed block reproduce its forward bit for bit. Every op starts by
+// telling the clock it worked (clock_.worked()): stamps with no work between them are one
+// instant and cost one read (host_clock.h). An op without the call would lend the stamp before
+// it to what follows; tst_memory's everyCpuLayerSpanTakesTime finds such an op.
 #include <cblas.h>
 #include <omp.h>
 
@@ -140,8 +143,14 @@ public:
         return m;
     }
     void reset_peak() override { reserved_peak_ = reserved_.load(); }
-    void to_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
-    void from_host(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+    void to_host(void* dst, const void* src, size_t bytes) override {
+        clock_.worked();
+        std::memcpy(dst, src, bytes);
+    }
+    void from_host(void* dst, const void* src, size_t bytes) override {
+        clock_.worked();
+        std::memcpy(dst, src, bytes);
+    }
     void set_threads(int threads) override {
         if (threads <= 0) return;
         openblas_set_num_threads(threads);
@@ -149,6 +158,7 @@ public:
     }
 
     Digest digest(const float* x, int64_t n) override {
+        clock_.worked();
         // Chunks hashed in parallel, combined in order (backend.h defines the hash).
         const int64_t words = (n + 1) / 2, chunks = (words + kDigestChunkWords - 1) / kDigestChunkWords;
         std::vector<uint64_t> hashes(size_t(chunks), 0);
@@ -183,9 +193,11 @@ public:
 
     void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
                  const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c) override {
+        clock_.worked();
         cpu::gemm_ex(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ab, c);
     }
     void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n) override {
+        clock_.worked();
         cpu::dispatch(from, [&](auto in) {
             cpu::dispatch(to, [&](auto out) {
                 using In = decltype(in);
@@ -197,14 +209,17 @@ public:
     }
 
     void fill(float* x, int64_t n, float v) override {
+        clock_.worked();
 #pragma omp parallel for if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) x[i] = v;
     }
     void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
 #pragma omp parallel for if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) x[i] = lo + (hi - lo) * philox::to_unit(philox::word(uint64_t(i), stream, seed));
     }
     void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
         // Box-Muller on the two halves of each Philox block: element i uses block i / 2.
         const int64_t pairs = (n + 1) / 2;
 #pragma omp parallel for if (n > kParallelMin)
@@ -219,15 +234,18 @@ public:
         }
     }
     void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
         for (int64_t i = 0; i < n; ++i) t[i] = int64_t(philox::word(uint64_t(i), stream, seed) % uint64_t(classes));
     }
 
     void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t) override {
+        clock_.worked();
         const size_t row = size_t(cols * elem_size(t));
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) std::memcpy(static_cast<char*>(y) + size_t(r) * row, b, row);
     }
     void column_sum(float* out, const void* x, int64_t rows, int64_t cols, ElemType t) override {
+        clock_.worked();
         // Each thread owns a slice of columns and walks every row: no shared partial sums, and
         // the summation order is fixed whatever the thread count.
         cpu::dispatch(t, [&](auto io) {
@@ -246,6 +264,7 @@ public:
 
     // Elementwise, in f32: 16-bit values are widened, computed the same way and rounded.
     void activation_forward(Act a, ElemType t, const void* x, void* y, int64_t n) override {
+        clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
             switch (a) {
@@ -259,6 +278,7 @@ public:
         });
     }
     void activation_backward(Act a, ElemType t, const void* saved, const void* dy, void* dx, int64_t n) override {
+        clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
             switch (a) {
@@ -284,6 +304,7 @@ public:
         });
     }
     void add(const void* a, ElemType ta, const void* b, ElemType tb, void* y, ElemType ty, int64_t n) override {
+        clock_.worked();
         cpu::dispatch(ta, [&](auto ia) {
             cpu::dispatch(tb, [&](auto ib) {
                 cpu::dispatch(ty, [&](auto oy) {
@@ -299,6 +320,7 @@ public:
 
     void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, int64_t rows, int64_t cols, float eps) override {
+        clock_.worked();
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * cols;
@@ -321,6 +343,7 @@ public:
     void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
                             const float* dy, float* dx, float* dgamma, float* dbeta, int64_t rows,
                             int64_t cols) override {
+        clock_.worked();
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * cols;
@@ -360,6 +383,7 @@ public:
 
     void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                          uint64_t stream) override {
+        clock_.worked();
         const float scale = 1.0f / (1.0f - p);
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
@@ -373,11 +397,13 @@ public:
         });
     }
     void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
         const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
 #pragma omp parallel for if (n > kParallelMin)
         for (int64_t c = 0; c < chunks; ++c) cpu::draw_keep(mask, c * kMapChunk, std::min(n, (c + 1) * kMapChunk), p, 0, stream, seed);
     }
     void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
+        clock_.worked();
         const float scale = 1.0f / (1.0f - p);
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
@@ -387,17 +413,20 @@ public:
     }
 
     double mse_forward(const float* pred, const float* target, int64_t n) override {
+        clock_.worked();
         double s = 0.0;
         for (int64_t i = 0; i < n; ++i) { double d = double(pred[i]) - double(target[i]); s += d * d; }
         return s / double(n);
     }
     void mse_backward(const float* pred, const float* target, float* dpred, int64_t n) override {
+        clock_.worked();
         const float k = 2.0f / float(n);
 #pragma omp parallel for simd if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) dpred[i] = k * (pred[i] - target[i]);
     }
     double softmax_xent_forward(const float* logits, const int64_t* target, float* probs, int64_t rows,
                                 int64_t cols) override {
+        clock_.worked();
         double loss = 0.0;
         for (int64_t r = 0; r < rows; ++r) {
             const float* lr = logits + r * cols;
@@ -414,6 +443,7 @@ public:
     }
     void softmax_xent_backward(const float* probs, const int64_t* target, float* dlogits, int64_t rows,
                                int64_t cols) override {
+        clock_.worked();
         const float k = 1.0f / float(rows);
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
@@ -424,6 +454,7 @@ public:
 
     void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out,
                            int64_t rows, int64_t seq, int64_t dim) override {
+        clock_.worked();
 #pragma omp parallel for if (rows * dim > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
             const float* t = table + tokens[r] * dim;
@@ -438,6 +469,7 @@ public:
     }
     void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
                             int64_t rows, int64_t seq, int64_t vocab, int64_t dim) override {
+        clock_.worked();
         // Scatter-add by column slices: each thread owns columns and walks the rows in order,
         // so repeated tokens accumulate in a fixed order (deterministic, no atomics).
         constexpr int64_t kSlice = 64;
@@ -464,16 +496,19 @@ public:
 
     void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs,
                            uint8_t* mask, void* scratch, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
         cpu::attention_forward(t, a, qkv, out, probs, mask, scratch, seed, stream);
     }
     void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs,
                             const uint8_t* mask, const void* dout, void* dqkv, void* scratch) override {
+        clock_.worked();
         cpu::attention_backward(t, a, qkv, probs, mask, dout, dqkv, scratch);
     }
 
     // RMSNorm: statistics in double like LayerNorm's.
     void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
                          float eps) override {
+        clock_.worked();
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
             const float* xr = x + r * cols;
@@ -487,6 +522,7 @@ public:
     }
     void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
                           float* dgamma, int64_t rows, int64_t cols) override {
+        clock_.worked();
         // dx = rs * (g - xhat * mean(g * xhat)), g = dy * gamma, xhat = x * rs.
 #pragma omp parallel for if (rows * cols > kParallelMin)
         for (int64_t r = 0; r < rows; ++r) {
@@ -510,6 +546,7 @@ public:
         }
     }
     void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) override {
+        clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
 #pragma omp parallel for if (rows * f > kParallelMin)
@@ -522,6 +559,7 @@ public:
         });
     }
     void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) override {
+        clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
 #pragma omp parallel for if (rows * f > kParallelMin)
@@ -539,48 +577,59 @@ public:
 
     void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias, void* y,
                         void* scratch) override {
+        clock_.worked();
         cpu::conv2d_forward(t, s, x, w, bias, y, scratch);
     }
     void conv2d_backward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* dy, void* dx,
                          float* dw, float* dbias, void* scratch) override {
+        clock_.worked();
         cpu::conv2d_backward(t, s, x, w, dy, dx, dw, dbias, scratch);
     }
     void batchnorm_forward(ElemType t, const void* x, const float* gamma, const float* beta, void* y, float* mean,
                            float* rstd, int64_t n, int64_t c, int64_t hw, float eps, float* running_mean,
                            float* running_var, float momentum) override {
+        clock_.worked();
         cpu::batchnorm_forward(t, x, gamma, beta, y, mean, rstd, n, c, hw, eps, running_mean, running_var, momentum);
     }
     void batchnorm_backward(ElemType t, const void* x, const float* gamma, const float* mean, const float* rstd,
                             const void* dy, void* dx, float* dgamma, float* dbeta, int64_t n, int64_t c,
                             int64_t hw) override {
+        clock_.worked();
         cpu::batchnorm_backward(t, x, gamma, mean, rstd, dy, dx, dgamma, dbeta, n, c, hw);
     }
     void maxpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        clock_.worked();
         cpu::maxpool_forward(t, s, x, y);
     }
     void maxpool_backward(ElemType t, const PoolShape& s, const void* x, const void* dy, void* dx) override {
+        clock_.worked();
         cpu::maxpool_backward(t, s, x, dy, dx);
     }
     void avgpool_forward(ElemType t, const PoolShape& s, const void* x, void* y) override {
+        clock_.worked();
         cpu::avgpool_forward(t, s, x, y);
     }
     void avgpool_backward(ElemType t, const PoolShape& s, const void* dy, void* dx) override {
+        clock_.worked();
         cpu::avgpool_backward(t, s, dy, dx);
     }
 
     bool all_finite(const float* x, int64_t n) override {
+        clock_.worked();
         int bad = 0;
 #pragma omp parallel for reduction(| : bad) if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(x[i]);
         return !bad;
     }
     void scale(float* x, int64_t n, float s) override {
+        clock_.worked();
 #pragma omp parallel for simd if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) x[i] *= s;
     }
 
     void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
                   bool first) override {
+        clock_.worked();
 #pragma omp parallel for simd if (n > kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
             float d = g[i] + wd * w[i];
@@ -590,6 +639,7 @@ public:
     }
     void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
                     float eps, float wd, int64_t step) override {
+        clock_.worked();
         const float c1 = 1.0f / (1.0f - std::pow(b1, float(step)));
         const float c2 = 1.0f / (1.0f - std::pow(b2, float(step)));
 #pragma omp parallel for simd if (n > kParallelMin)
@@ -606,7 +656,7 @@ private:
     std::unordered_map<size_t, std::vector<void*>> cache_;
     size_t cached_ = 0;
     std::atomic<size_t> reserved_{0}, reserved_peak_{0};
-    HostClock clock_;
+    HostClock clock_{true};  // coalescing: every op above marks its work (worked())
 };
 
 }  // namespace
