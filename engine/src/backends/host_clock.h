@@ -73,7 +73,7 @@ private:
     static bool invariant_tsc() {
 #ifdef CKPT_HOST_CLOCK_TSC
         unsigned a = 0, b = 0, c = 0, d = 0;
-        if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000007u) return false;
+        if (unsigned(__get_cpuid_max(0x80000000u, nullptr)) < 0x80000007u) return false;
         __get_cpuid(0x80000007u, &a, &b, &c, &d);
         return (d >> 8) & 1u;
 #else
