@@ -45,11 +45,10 @@ void Allocator::retag(Storage& s, Category category) {
     if (s.tag.category == category) return;
     MemoryTag from = s.tag;
     from.phase = ctx_.phase;
-    // One instant, one clock read: the free's stamp serves the alloc too.
-    const int64_t at = record(-s.bytes, from);
+    record(-s.bytes, from);
     s.tag = ctx_;
     s.tag.category = category;
-    record(s.bytes, s.tag, at);
+    record(s.bytes, s.tag);
 }
 
 void Allocator::release(Storage& s) {
@@ -75,7 +74,7 @@ void Allocator::begin_step(Recorder* recorder) {
     peak_tag_ = ctx_;
 }
 
-int64_t Allocator::record(int64_t bytes, const MemoryTag& tag, int64_t stamp) {
+void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     int c = int(tag.category);
     live_[c] += bytes;
     live_total_ += bytes;
@@ -87,7 +86,7 @@ int64_t Allocator::record(int64_t bytes, const MemoryTag& tag, int64_t stamp) {
     const int64_t index = event_count_++;
     const bool recording = recorder_ && recorder_->active();
     MemoryEvent e{0, bytes, tag, live_total_};
-    if (recording) e.time_ns = stamp >= 0 ? stamp : recorder_->stamp();
+    if (recording) e.time_ns = recorder_->stamp();
     if (bytes > 0 && live_total_ > peak_total_) {
         peak_total_ = live_total_;
         at_peak_ = live_;
@@ -96,7 +95,6 @@ int64_t Allocator::record(int64_t bytes, const MemoryTag& tag, int64_t stamp) {
         peak_stamp_ = e.time_ns;
     }
     if (recording) recorder_->memory(e);
-    return e.time_ns;
 }
 
 }  // namespace ckpt

@@ -68,8 +68,7 @@ public:
     const MemoryTag& window_peak_tag() const { return window_peak_tag_; }
 
 private:
-    // Records an event at `stamp` (a fresh clock read when -1); returns the stamp used.
-    int64_t record(int64_t bytes, const MemoryTag& tag, int64_t stamp = -1);
+    void record(int64_t bytes, const MemoryTag& tag);
 
     Backend& backend_;
     int64_t limit_;

@@ -143,13 +143,14 @@ bool rebuilt_in_recompute(const Layer& l, bool saved) {
 Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool input_needs_grad) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
-    // Layer spans cost a clock stamp each (an event on a GPU): only when someone looks.
+    // Layer spans cost a clock stamp each (an event on a GPU): only when someone looks. The
+    // start of one and the end of the one before are the same stamp: the clocks coalesce
+    // stamps with no work between them.
     const bool layer_spans = recorder_.active();
-    // One stamp between two layers: the end of one is the start of the next.
-    int64_t tl = layer_spans && p.begin < p.end ? stamp() : 0;
     for (size_t l = p.begin; l < p.end; ++l) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::forward);
+        const int64_t tl = layer_spans ? stamp() : 0;
         // A checkpointed block keeps nothing but its input, except what its policy saves: a
         // saved layer whose backward state can be rebuilt keeps only its output (when the
         // recomputation will need it), any other saved layer keeps its state and output.
@@ -158,7 +159,7 @@ Tensor Executor::forward_path(int b, Path p, Tensor h, BlockState& st, bool inpu
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
         h = layers[l]->forward(ctx_, h, keep_state ? &st.state[l] : nullptr);
         if (saved && output_needed(b, l)) st.outputs[l] = ctx_.keep(h);
-        if (layer_spans) tl = span(b, int(l), Phase::forward, tl);
+        if (layer_spans) span(b, int(l), Phase::forward, tl);
     }
     return h;
 }
@@ -202,7 +203,6 @@ Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const s
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     auto& layers = blocks_[size_t(b)];
     const bool layer_spans = recorder_.active();
-    int64_t tl = -1;  // the last layer span's end, -1 when work outside any span came after it
     for (size_t l = p.begin; l < p.end; ++l) {
         check_stop();
         ctx_.input_needs_grad = l > p.begin || input_needs_grad;
@@ -216,13 +216,12 @@ Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const s
             }
             ctx_.dropout_stream += uint64_t(layers[l]->rng_calls());
             h = bs.saves(l) ? std::move(st.outputs[l]) : Tensor{};
-            tl = -1;
             continue;
         }
         alloc_.set_context(b, int(l), Phase::recompute);
-        if (layer_spans && tl < 0) tl = stamp();
+        const int64_t tl = layer_spans ? stamp() : 0;
         h = layers[l]->forward(ctx_, h, &st.state[l]);
-        if (layer_spans) tl = span(b, int(l), Phase::recompute, tl);
+        if (layer_spans) span(b, int(l), Phase::recompute, tl);
     }
     return h;
 }
@@ -230,13 +229,13 @@ Tensor Executor::recompute_path(int b, Path p, Tensor h, BlockState& st, const s
 Tensor Executor::backward_path(int b, Path p, Tensor g, BlockState& st, bool need_dx) {
     auto& layers = blocks_[size_t(b)];
     const bool layer_spans = recorder_.active();
-    int64_t tl = layer_spans && p.begin < p.end ? stamp() : 0;
     for (size_t l = p.end; l-- > p.begin;) {
         check_stop();
         alloc_.set_context(b, int(l), Phase::backward);
+        const int64_t tl = layer_spans ? stamp() : 0;
         g = layers[l]->backward(ctx_, *st.state[l], g, l > p.begin || need_dx);
         st.state[l].reset();  // free what this layer kept as soon as it is used
-        if (layer_spans) tl = span(b, int(l), Phase::backward, tl);
+        if (layer_spans) span(b, int(l), Phase::backward, tl);
     }
     return g;
 }
