@@ -82,8 +82,15 @@ int main(int argc, char** argv) {
             policy_text = policy_text.substr(0, slash);
         }
         ckpt::ModelSpec spec = *loaded;
-        if (auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy))
+        if (!block_policy.empty()) {
+            const auto p = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(block_policy);
+            if (!p) {
+                std::fprintf(stderr, "bench_engine: unknown block policy \"%s\" (expected full, save_matmuls or "
+                                     "attention_core)\n", block_policy.c_str());
+                return 2;
+            }
             for (ckpt::BlockSpec& b : spec.blocks) b.policy = *p;
+        }
         auto policy = ckpt::parse_checkpoint_set(policy_text, int(spec.blocks.size()));
         if (!policy) { std::fprintf(stderr, "bench_engine: %s\n", policy.error().message.c_str()); return 2; }
         ckpt::apply_checkpoint_set(spec, *policy);
