@@ -109,10 +109,10 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
         using IO = decltype(io);
         // Plain locals, not structured bindings: clang (before 16) cannot capture a binding
         // into an OpenMP region.
-        const QkView v = rotated_qk<IO>(t, a, qkv, scratch);
-        const void* qk = v.qk;
-        const int64_t ldqk = v.ldqk;
-        void* work = v.work;  // null for f32 without dropout: no scratch then
+        const QkView view = rotated_qk<IO>(t, a, qkv, scratch);
+        const void* qk = view.qk;
+        const int64_t ldqk = view.ldqk;
+        void* work = view.work;  // null for f32 without dropout: no scratch then
         const bool parallel = cpu_attention_slots(T, H) > 1;
         for (int64_t b = 0; b < B; ++b) {
 #pragma omp parallel for schedule(dynamic, 1) if (parallel)
@@ -154,10 +154,10 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
     const bool rope = a.rope_theta > 0.0f;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        const QkView v = rotated_qk<IO>(t, a, qkv, scratch);
-        const void* qk = v.qk;
-        const int64_t ldqk = v.ldqk;
-        void* work = v.work;
+        const QkView view = rotated_qk<IO>(t, a, qkv, scratch);
+        const void* qk = view.qk;
+        const int64_t ldqk = view.ldqk;
+        void* work = view.work;
         const bool parallel = cpu_attention_slots(T, Hk) > 1;
         for (int64_t b = 0; b < B; ++b) {
             // One thread per key/value head, its query heads in order (see the top).
