@@ -471,6 +471,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         progress.begin_step(s);
         opts.record_events = true;  // the files describe the last step, or the one that failed
         opts.capture_tensors = s == steps && !out.tensors.empty();
+        (*session)->recycle(std::move(last));  // its timeline's vectors, for this step to fill
         last = (*session)->step(opts);
         progress.end_step();
         if (last.status != ckpt::StepStatus::ok) break;

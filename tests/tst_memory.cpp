@@ -332,6 +332,45 @@ private slots:
         QCOMPARE(sink.spans, int64_t(r.spans.size()));
     }
 
+    // A loop that hands each report back (Session::recycle, as the CLI's run does) records the
+    // same step as one that does not, into the vectors it handed back: no allocation for the
+    // timeline, and nothing of the old step left in it.
+    void recycledReportRecordsTheSameStep() {
+        ModelSpec spec = testmodels::dropout_mlp(0.2);
+        spec.blocks[1].checkpoint = true;
+        auto fresh = make(spec), recycling = make(spec);
+        StepReport r;
+        for (int step = 0; step < 3; ++step) {
+            const MemoryEvent* old_events = r.events.data();
+            const Span* old_spans = r.spans.data();
+            recycling->recycle(std::move(r));
+            r = recycling->step();
+            const StepReport f = fresh->step();
+            QCOMPARE(r.status, StepStatus::ok);
+            if (step > 0) {
+                QCOMPARE(r.events.data(), old_events);
+                QCOMPARE(r.spans.data(), old_spans);
+            }
+            QCOMPARE(r.events.size(), f.events.size());
+            for (size_t i = 0; i < r.events.size(); ++i) {
+                QCOMPARE(r.events[i].bytes, f.events[i].bytes);
+                QCOMPARE(r.events[i].live_total, f.events[i].live_total);
+                QCOMPARE(r.events[i].tag.category, f.events[i].tag.category);
+                QCOMPARE(r.events[i].tag.block, f.events[i].tag.block);
+                QCOMPARE(r.events[i].tag.layer, f.events[i].tag.layer);
+                QCOMPARE(r.events[i].tag.phase, f.events[i].tag.phase);
+            }
+            QCOMPARE(r.spans.size(), f.spans.size());
+            for (size_t i = 0; i < r.spans.size(); ++i) {
+                QCOMPARE(r.spans[i].block, f.spans[i].block);
+                QCOMPARE(r.spans[i].layer, f.spans[i].layer);
+                QCOMPARE(r.spans[i].phase, f.spans[i].phase);
+            }
+            verifyBalanced(r, recycling->live_bytes());
+            QCOMPARE(r.gradient_checksum, f.gradient_checksum);
+        }
+    }
+
     // The CPU clock coalesces stamps with no work between them (host_clock.h): every CPU op
     // marks that it worked. An op that forgot would hand the stamp from before it to what
     // follows, and a layer made of it would take no time. So every layer of every type, in

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
     }
     for (int s = 0; s < steps + 2; ++s) {  // two warm-up steps: first-touch pages, optimizer state
         for (Config& c : configs) {
+            c.session->recycle(std::move(c.last));  // as the CLI's run loop does
             const auto t0 = std::chrono::steady_clock::now();
             c.last = c.session->step(c.opts);
             const auto t1 = std::chrono::steady_clock::now();

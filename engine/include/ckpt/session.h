@@ -63,6 +63,10 @@ public:
     Session& operator=(const Session&) = delete;
 
     StepReport step(const StepOptions& options = {});
+    // Hands back a report the caller is done with: the next step records its events and spans
+    // into that report's vectors, so a loop of steps (`recycle(std::move(r)); r = step();`)
+    // allocates nothing for its timeline.
+    void recycle(StepReport&& done);
 
     // Change which blocks are checkpointed between steps; parameters are kept.
     Status set_checkpoint(const std::vector<bool>& checkpoint);

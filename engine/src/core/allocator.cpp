@@ -74,7 +74,8 @@ void Allocator::begin_step(Recorder* recorder) {
     peak_tag_ = ctx_;
 }
 
-void Allocator::record(int64_t bytes, const MemoryTag& tag) {
+// The tag comes by value, in registers: callers build it field by field just before.
+void Allocator::record(int64_t bytes, MemoryTag tag) {
     int c = int(tag.category);
     live_[c] += bytes;
     live_total_ += bytes;
@@ -85,16 +86,15 @@ void Allocator::record(int64_t bytes, const MemoryTag& tag) {
     }
     const int64_t index = event_count_++;
     const bool recording = recorder_ && recorder_->active();
-    MemoryEvent e{0, bytes, tag, live_total_};
-    if (recording) e.time_ns = recorder_->stamp();
+    const int64_t stamp = recording ? recorder_->stamp() : 0;
     if (bytes > 0 && live_total_ > peak_total_) {
         peak_total_ = live_total_;
         at_peak_ = live_;
         peak_event_ = index;
         peak_tag_ = tag;
-        peak_stamp_ = e.time_ns;
+        peak_stamp_ = stamp;
     }
-    if (recording) recorder_->memory(e);
+    if (recording) recorder_->memory(stamp, bytes, tag, live_total_);
 }
 
 }  // namespace ckpt

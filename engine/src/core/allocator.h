@@ -68,7 +68,7 @@ public:
     const MemoryTag& window_peak_tag() const { return window_peak_tag_; }
 
 private:
-    void record(int64_t bytes, const MemoryTag& tag);
+    void record(int64_t bytes, MemoryTag tag);
 
     Backend& backend_;
     int64_t limit_;

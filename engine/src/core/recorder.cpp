@@ -10,8 +10,12 @@ void Recorder::begin(bool keep, EventSink* sink) {
     spans_.clear();
     pending_.clear();
     // The last step's counts, so that recording does not grow the vectors event by event (the
-    // kept ones leave with the report, capacity and all).
+    // kept ones leave with the report, capacity and all, unless it was recycled).
     if (keep) {
+        if (spare_events_.capacity() > events_.capacity()) events_.swap(spare_events_);
+        if (spare_spans_.capacity() > spans_.capacity()) spans_.swap(spare_spans_);
+        events_.clear();
+        spans_.clear();
         events_.reserve(last_events_);
         spans_.reserve(last_spans_);
     }
@@ -43,9 +47,7 @@ void Recorder::to_sink(const MemoryEvent& e) {
     flush(false);
 }
 
-void Recorder::span(const Span& s) {
-    if (keep_) spans_.push_back(s);
-    if (!sink_) return;
+void Recorder::span_to_sink(const Span& s) {
     pending_.push_back({true, {}, s});
     flush(false);
 }

@@ -21,11 +21,25 @@ public:
     void begin(bool keep, EventSink* sink);
     bool active() const { return keep_ || sink_; }
     int64_t stamp() { return clock_.stamp(); }
-    void memory(const MemoryEvent& e) {  // e.time_ns is a stamp; inline: a step has thousands
-        if (keep_) events_.push_back(e);
-        if (sink_) to_sink(e);
+    // Inline, a step has thousands; the fields come in registers and are written straight into
+    // the kept vector: a struct assembled on the stack and copied whole stalls on forwarding its
+    // narrower stores to the wider loads of the copy: a quarter of recording's time in the
+    // tutorial MLP's step (2.5 % of the step before, 1.8 % after).
+    void memory(int64_t stamp, int64_t bytes, MemoryTag tag, int64_t live_total) {
+        if (keep_) events_.emplace_back(stamp, bytes, tag, live_total);
+        if (sink_) to_sink({stamp, bytes, tag, live_total});
     }
-    void span(const Span& s);           // start_ns and end_ns are stamps
+    void span(int32_t block, int32_t layer, Phase phase, int64_t start, int64_t end) {  // stamps
+        if (keep_) spans_.emplace_back(block, layer, phase, start, end);
+        if (sink_) span_to_sink({block, layer, phase, start, end});
+    }
+    // Vectors of a report its owner is done with: the next kept step records into them, so a
+    // loop of steps that hands each report back allocates nothing for its events (and writes
+    // them to memory the cache still holds).
+    void recycle(std::vector<MemoryEvent>&& events, std::vector<Span>&& spans) {
+        spare_events_ = std::move(events);
+        spare_spans_ = std::move(spans);
+    }
     // Resolves every stamp to ns since the step started and delivers what the sink has not had
     // yet; moves the kept events and spans out.
     void finish(std::vector<MemoryEvent>* events, std::vector<Span>* spans);
@@ -37,6 +51,7 @@ private:
         Span span;
     };
     void to_sink(const MemoryEvent& e);
+    void span_to_sink(const Span& s);
     void deliver(Item& item);
     void flush(bool wait);
 
@@ -45,6 +60,8 @@ private:
     EventSink* sink_ = nullptr;
     std::vector<MemoryEvent> events_;
     std::vector<Span> spans_;
+    std::vector<MemoryEvent> spare_events_;  // recycle()d
+    std::vector<Span> spare_spans_;
     std::deque<Item> pending_;  // for the sink, oldest first
     size_t last_events_ = 0, last_spans_ = 0;
 };

@@ -123,7 +123,7 @@ void Executor::check_stop() const {
 
 int64_t Executor::span(int block, int layer, Phase phase, int64_t start) {
     const int64_t end = stamp();
-    if (recorder_.active()) recorder_.span({block, layer, phase, start, end});
+    if (recorder_.active()) recorder_.span(block, layer, phase, start, end);
     return end;
 }
 

@@ -20,6 +20,7 @@ public:
     Executor(const ModelSpec& spec, Allocator& alloc);
 
     StepReport step(const StepOptions& options);
+    void recycle(StepReport&& done) { recorder_.recycle(std::move(done.events), std::move(done.spans)); }
 
     ModelSpec& spec() { return spec_; }
     std::vector<Param*>& params() { return params_; }

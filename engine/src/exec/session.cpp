@@ -108,6 +108,8 @@ StepReport Session::step(const StepOptions& options) {
     return impl_->exec->step(options);
 }
 
+void Session::recycle(StepReport&& done) { impl_->exec->recycle(std::move(done)); }
+
 Status Session::set_checkpoint(const std::vector<bool>& checkpoint) {
     ModelSpec& spec = impl_->exec->spec();
     if (checkpoint.size() != spec.blocks.size())
