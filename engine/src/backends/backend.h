@@ -38,17 +38,41 @@ struct DeviceError : std::runtime_error {
 // device has passed it, so stamps are opaque and read back afterwards.
 class Clock {
 public:
+    // `coalesce`: the backend calls worked() whenever it has done work (the CPU, in every op)
+    // or queued it (CUDA, at every launch), and a stamp with none since the last one returns
+    // the last one: the memory events and span ends between two ops are one instant and cost
+    // one read (one event record on CUDA).
+    explicit Clock(bool coalesce) : coalesce_(coalesce) {}
     virtual ~Clock() = default;
-    virtual void start() = 0;                     // time zero; earlier stamps become invalid
-    virtual int64_t stamp() = 0;                  // a mark at this point of the stream
+    void start() {  // time zero; earlier stamps become invalid
+        work_ = true;
+        restart();
+    }
+    // A mark at this point of the stream. Not virtual, and inline: a step takes hundreds (one
+    // per memory event and span end), most of them coalesced, and the call would cost more
+    // than the check.
+    int64_t stamp() {
+        if (coalesce_ && !work_) return last_;
+        work_ = false;
+        return last_ = read();
+    }
+    void worked() { work_ = true; }
     virtual bool ready(int64_t stamp) = 0;        // its time is known without waiting
     virtual int64_t elapsed_ns(int64_t stamp) = 0;  // ns since start(); waits for the device
     // Leaves the work between two stamps out of every later time (verification the step itself
     // does not need, such as the gradient checksum).
     virtual void exclude(int64_t from, int64_t to) = 0;
-    // Where every stamp is known at once and converts by one factor (the host clocks), that
-    // factor, so that a step's stamps convert without a call each; 0 otherwise.
-    virtual double ns_per_stamp() const { return 0.0; }
+    // Whether a stamp is its own elapsed_ns() (the host clocks), so that a step's stamps need
+    // no conversion.
+    virtual bool stamps_in_ns() const { return false; }
+
+protected:
+    virtual void restart() = 0;  // start()'s own part
+    virtual int64_t read() = 0;  // a new stamp
+
+private:
+    bool coalesce_ = false, work_ = true;
+    int64_t last_ = 0;
 };
 
 

@@ -1,13 +1,14 @@
-// The host's clock as a step Clock (backend.h), for the CPU and dry backends. A step reads it
-// at every memory event and at the layer boundaries, about 75 times in the tutorial MLP's
-// 14 us step, so a read must cost little: where the processor has an invariant time-stamp
-// counter (x86-64 with CPUID's "invariant TSC" bit; the counter Linux itself keeps time with),
-// a stamp is a counter read (about 9 ns here, against 24 ns for steady_clock::now()), and the
-// step converts its stamps to ns once, when its times are resolved. The ns-per-tick ratio is
+// The host's clock as a step Clock (backend.h), for the CPU and dry backends. A step stamps
+// every memory event and layer boundary, about 75 times in the tutorial MLP's 13 us step, and
+// reads the clock for about 15 of them (the others coalesce), so a read must cost little:
+// where the processor has an invariant time-stamp counter (x86-64 with CPUID's "invariant TSC"
+// bit; the counter Linux itself keeps time with), a read is a counter read (about 9 ns here,
+// against 24 ns for steady_clock::now()) and a multiply to ns, done per read rather than per
+// stamp so that the step's events need no conversion at its end. The ns-per-tick ratio is
 // first that of a 1 ms spin against steady_clock at the process's first reading (good to about
 // one part in ten thousand), then that of the last stretch of at least 10 ms between two steps
 // (about one in a hundred thousand), as long as it agrees with the first: a stretch across a
-// suspend does not. Elsewhere a stamp is steady_clock's ns. Either way elapsed_ns() is ns since
+// suspend does not. Elsewhere a stamp is steady_clock's ns. Either way a stamp is ns since
 // start() with the excluded stretches taken out.
 #pragma once
 
@@ -27,14 +28,22 @@ namespace ckpt {
 
 class HostClock final : public Clock {
 public:
-    // `coalesce`: the owner calls worked() whenever it has done work (the CPU backend, in every
-    // op), and a stamp with no work since the last one returns the last one: consecutive memory
-    // events and span ends between two ops are one instant and cost one read, as on CUDA.
-    explicit HostClock(bool coalesce = false) : coalesce_(coalesce) {}
-    void worked() { work_ = true; }
+    // `coalesce` (Clock): the CPU backend's, whose ops mark their work. The dry backend's does
+    // not coalesce: it does no work, and its times are those of the bookkeeping.
+    explicit HostClock(bool coalesce = false) : Clock(coalesce) {}
 
-    void start() override {
-        work_ = true;
+    bool ready(int64_t) override { return true; }
+    int64_t elapsed_ns(int64_t stamp) override { return stamp; }
+    void exclude(int64_t from, int64_t to) override {
+        excluded_ += to - from;
+        worked();  // the last stamp belongs to the time before the exclusion
+    }
+    bool stamps_in_ns() const override { return true; }
+    // Whether stamps are counter ticks (else steady_clock ns); for the tests.
+    bool uses_counter() const { return tsc_; }
+
+protected:
+    void restart() override {
         const Reading now = read_both();
         if (tsc_ && now.ns - window_.ns >= kWindowNs) {
             // The ratio over the stretch since the last window, if it agrees with the startup
@@ -49,20 +58,10 @@ public:
         t0_ = tsc_ ? now.ticks : now.ns;
         excluded_ = 0;
     }
-    int64_t stamp() override {
-        if (coalesce_ && !work_) return last_;
-        work_ = false;
-        return last_ = raw() - t0_ - excluded_;
+    int64_t read() override {
+        const int64_t since = raw() - t0_;
+        return (tsc_ ? int64_t(double(since) * ns_per_tick_) : since) - excluded_;
     }
-    bool ready(int64_t) override { return true; }
-    int64_t elapsed_ns(int64_t stamp) override { return tsc_ ? int64_t(double(stamp) * ns_per_tick_) : stamp; }
-    void exclude(int64_t from, int64_t to) override {
-        excluded_ += to - from;
-        work_ = true;  // the last stamp belongs to the time before the exclusion
-    }
-    double ns_per_stamp() const override { return tsc_ ? ns_per_tick_ : 1.0; }
-    // Whether stamps are counter ticks (else steady_clock ns); for the tests.
-    bool uses_counter() const { return tsc_; }
 
 private:
     struct Reading {
@@ -128,8 +127,6 @@ private:
     Reading window_ = read_both();  // where the current calibration window began
     int64_t t0_ = raw();
     int64_t excluded_ = 0;
-    bool coalesce_ = false, work_ = true;
-    int64_t last_ = 0;
 };
 
 }  // namespace ckpt

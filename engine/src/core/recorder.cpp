@@ -54,13 +54,7 @@ void Recorder::span_to_sink(const Span& s) {
 
 void Recorder::finish(std::vector<MemoryEvent>* events, std::vector<Span>* spans) {
     if (sink_) flush(true);
-    if (const double f = clock_.ns_per_stamp(); f > 0.0) {
-        for (MemoryEvent& e : events_) e.time_ns = int64_t(double(e.time_ns) * f);
-        for (Span& s : spans_) {
-            s.start_ns = int64_t(double(s.start_ns) * f);
-            s.end_ns = int64_t(double(s.end_ns) * f);
-        }
-    } else {
+    if (!clock_.stamps_in_ns()) {
         for (MemoryEvent& e : events_) e.time_ns = clock_.elapsed_ns(e.time_ns);
         for (Span& s : spans_) {
             s.start_ns = clock_.elapsed_ns(s.start_ns);

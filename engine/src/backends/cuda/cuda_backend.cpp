@@ -36,31 +36,12 @@ thread_local int t_current_device = -1;
 
 class CudaClock final : public Clock {
 public:
-    explicit CudaClock(cudaStream_t s) : stream_(s) {}
+    // Coalescing (Clock): the backend marks every launch with worked(), and a stamp with no
+    // work queued since the last marks the same point of the stream, so the memory events
+    // between two kernels record no event.
+    explicit CudaClock(cudaStream_t s) : Clock(true), stream_(s) {}
     ~CudaClock() override {
         for (cudaEvent_t e : events_) cudaEventDestroy(e);
-    }
-    void start() override {
-        used_ = 0;
-        excluded_.clear();
-        times_.clear();
-        work_since_stamp_ = true;
-        stamp();  // stamp 0: time zero
-    }
-    // Work was queued on the stream since the last stamp. Without any, a new stamp would mark
-    // the same point of the stream: the last one is returned instead of recording an event, so
-    // the memory events between two kernels cost nothing.
-    void queued() { work_since_stamp_ = true; }
-    int64_t stamp() override {
-        if (!work_since_stamp_ && used_ > 0) return int64_t(used_ - 1);
-        work_since_stamp_ = false;
-        if (used_ == events_.size()) {
-            cudaEvent_t e;
-            check(cudaEventCreate(&e), "cudaEventCreate");
-            events_.push_back(e);
-        }
-        check(cudaEventRecord(events_[used_], stream_), "cudaEventRecord");
-        return int64_t(used_++);
     }
     bool ready(int64_t s) override {
         const cudaError_t e = cudaEventQuery(events_[size_t(s)]);
@@ -81,6 +62,23 @@ public:
     }
     void exclude(int64_t from, int64_t to) override { excluded_.push_back({from, to}); }
 
+protected:
+    void restart() override {
+        used_ = 0;
+        excluded_.clear();
+        times_.clear();
+        stamp();  // stamp 0: time zero (start() marked work, so this records an event)
+    }
+    int64_t read() override {
+        if (used_ == events_.size()) {
+            cudaEvent_t e;
+            check(cudaEventCreate(&e), "cudaEventCreate");
+            events_.push_back(e);
+        }
+        check(cudaEventRecord(events_[used_], stream_), "cudaEventRecord");
+        return int64_t(used_++);
+    }
+
 private:
     int64_t since_start(int64_t s) {
         if (times_.size() < used_) times_.resize(used_, -1);
@@ -98,7 +96,6 @@ private:
     std::vector<cudaEvent_t> events_;  // reused from step to step
     size_t used_ = 0;
     std::vector<int64_t> times_;       // ns since stamp 0, -1 until read
-    bool work_since_stamp_ = true;
     std::vector<std::pair<int64_t, int64_t>> excluded_;
 };
 
@@ -175,7 +172,7 @@ public:
         use();
         check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpy to device");
         check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
-        clock_->queued();
+        clock_->worked();
     }
     void synchronize() override {
         use();
@@ -238,7 +235,7 @@ public:
             check(cublasGemmEx_64(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(ab), ldb, A, cuda_type(ab), lda, &beta,
                                   C, cuda_type(c), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                   "cublasGemmEx");
-        clock_->queued();
+        clock_->worked();
     }
     void gemm_strided(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
                       int64_t sa, const void* B, int64_t ldb, int64_t sb, float beta, void* C, int64_t ldc,
@@ -255,7 +252,7 @@ public:
                                                 cuda_type(t), lda, sa, &beta, C, cuda_type(t), ldc, sc, batch,
                                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                   "cublasGemmStridedBatchedEx");
-        clock_->queued();
+        clock_->worked();
     }
     void cast(const void* x, ElemType from, void* y, ElemType to, int64_t n) override {
         use();
@@ -645,7 +642,7 @@ private:
     // calls. The clock learns that the stream has new work.
     void launched(const char* what) {
         check(cudaGetLastError(), what);
-        clock_->queued();
+        clock_->worked();
     }
     // The runtime's current device is per host thread: a session may be driven from a worker.
     void use() const {
