@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,17 @@ struct MemoryTag {
 // decides to keep for backward) is a free from the old category and an alloc in the new one
 // at the same instant, so per-category live bytes stay exact.
 struct MemoryEvent {
+    MemoryEvent() = default;
+    // A constructor rather than an aggregate, so that the recorder's emplace_back builds an
+    // event in place in its vector on every compiler (clang 14 has no parenthesized aggregate
+    // initialization, and GCC copies a braced temporary through the stack).
+    // The tag is copied whole, padding and all (two stores from the registers it came in,
+    // where member-wise it is four).
+    MemoryEvent(int64_t time, int64_t bytes_, MemoryTag tag_, int64_t live)
+        : time_ns(time), bytes(bytes_), live_total(live) {
+        std::memcpy(&tag, &tag_, sizeof tag);
+    }
+
     int64_t time_ns = 0;   // since the step started, monotonic
     int64_t bytes = 0;     // signed
     MemoryTag tag;

@@ -30,7 +30,7 @@ public:
         if (sink_) to_sink({stamp, bytes, tag, live_total});
     }
     void span(int32_t block, int32_t layer, Phase phase, int64_t start, int64_t end) {  // stamps
-        if (keep_) spans_.emplace_back(block, layer, phase, start, end);
+        if (keep_) spans_.push_back(Span{block, layer, phase, start, end});
         if (sink_) span_to_sink({block, layer, phase, start, end});
     }
     // Vectors of a report its owner is done with: the next kept step records into them, so a
