@@ -340,16 +340,26 @@ private slots:
         spec.blocks[1].checkpoint = true;
         auto fresh = make(spec), recycling = make(spec);
         StepReport r;
-        for (int step = 0; step < 3; ++step) {
+        StepOptions quiet;
+        quiet.record_events = false;
+        for (int step = 0; step < 4; ++step) {
             const MemoryEvent* old_events = r.events.data();
             const Span* old_spans = r.spans.data();
+            const size_t old_capacity = r.events.capacity();
             recycling->recycle(std::move(r));
+            if (step == 2) {
+                // A step that keeps nothing, and an empty report handed back, keep the spares.
+                recycling->recycle(recycling->step(quiet));
+                recycling->recycle(StepReport{});
+                fresh->step(quiet);
+            }
             r = recycling->step();
             const StepReport f = fresh->step();
             QCOMPARE(r.status, StepStatus::ok);
             if (step > 0) {
                 QCOMPARE(r.events.data(), old_events);
                 QCOMPARE(r.spans.data(), old_spans);
+                QCOMPARE(r.events.capacity(), old_capacity);  // not freed and allocated anew
             }
             QCOMPARE(r.events.size(), f.events.size());
             for (size_t i = 0; i < r.events.size(); ++i) {
@@ -371,7 +381,7 @@ private slots:
         }
     }
 
-    // The CPU clock coalesces stamps with no work between them (host_clock.h): every CPU op
+    // The CPU clock coalesces stamps with no work between them (Clock, backend.h): every CPU op
     // marks that it worked. An op that forgot would hand the stamp from before it to what
     // follows, and a layer made of it would take no time. So every layer of every type, in
     // forward, recomputation and backward, must take time (flatten, a view, may take none).

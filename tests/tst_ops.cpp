@@ -87,7 +87,7 @@ private slots:
             // covers the reads at either end, which the two clocks take apart.
             const double want = total - excluded;
             QVERIFY2(std::abs(got - want) < 0.001 * total + 10000.0,
-                     qPrintable(QString("step %1: counter %2 ns, steady_clock %3 ns (%4 counter ticks)")
+                     qPrintable(QString("step %1: counter %2 ns, steady_clock %3 ns (read %4 the time-stamp counter)")
                                     .arg(step).arg(got).arg(want).arg(clock.uses_counter() ? "with" : "without")));
         }
     }

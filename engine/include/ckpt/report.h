@@ -16,6 +16,11 @@ namespace ckpt {
 // A timed interval. layer == -1 marks a whole block's phase (the spans the charts draw);
 // block == -1 with phase loss/optimizer marks the loss and the optimizer step.
 struct Span {
+    Span() = default;
+    // A constructor, as MemoryEvent's (memory.h): the recorder builds spans in place.
+    Span(int32_t block_, int32_t layer_, Phase phase_, int64_t start, int64_t end)
+        : block(block_), layer(layer_), phase(phase_), start_ns(start), end_ns(end) {}
+
     int32_t block = -1;
     int32_t layer = -1;
     Phase phase = Phase::forward;

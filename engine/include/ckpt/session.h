@@ -63,9 +63,10 @@ public:
     Session& operator=(const Session&) = delete;
 
     StepReport step(const StepOptions& options = {});
-    // Hands back a report the caller is done with: the next step records its events and spans
-    // into that report's vectors, so a loop of steps (`recycle(std::move(r)); r = step();`)
-    // allocates nothing for its timeline.
+    // Hands back a report the caller is done with: the next step that keeps its events records
+    // them and its spans into that report's vectors, so a loop of steps
+    // (`recycle(std::move(r)); r = step();`) allocates nothing for its timeline. Between
+    // steps, on the thread that calls step(), like every other call.
     void recycle(StepReport&& done);
 
     // Change which blocks are checkpointed between steps; parameters are kept.

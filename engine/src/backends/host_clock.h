@@ -39,7 +39,7 @@ public:
         worked();  // the last stamp belongs to the time before the exclusion
     }
     bool stamps_in_ns() const override { return true; }
-    // Whether stamps are counter ticks (else steady_clock ns); for the tests.
+    // Whether reads use the time-stamp counter (else steady_clock); for the tests.
     bool uses_counter() const { return tsc_; }
 
 protected:

@@ -30,15 +30,16 @@ public:
         if (sink_) to_sink({stamp, bytes, tag, live_total});
     }
     void span(int32_t block, int32_t layer, Phase phase, int64_t start, int64_t end) {  // stamps
-        if (keep_) spans_.push_back(Span{block, layer, phase, start, end});
+        if (keep_) spans_.emplace_back(block, layer, phase, start, end);
         if (sink_) span_to_sink({block, layer, phase, start, end});
     }
     // Vectors of a report its owner is done with: the next kept step records into them, so a
     // loop of steps that hands each report back allocates nothing for its events (and writes
-    // them to memory the cache still holds).
+    // them to memory the cache still holds). A smaller one (an empty report, a step that kept
+    // no events) does not displace a larger spare.
     void recycle(std::vector<MemoryEvent>&& events, std::vector<Span>&& spans) {
-        spare_events_ = std::move(events);
-        spare_spans_ = std::move(spans);
+        if (events.capacity() > spare_events_.capacity()) spare_events_ = std::move(events);
+        if (spans.capacity() > spare_spans_.capacity()) spare_spans_ = std::move(spans);
     }
     // Resolves every stamp to ns since the step started and delivers what the sink has not had
     // yet; moves the kept events and spans out.

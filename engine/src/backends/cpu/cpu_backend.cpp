@@ -2,7 +2,7 @@
 // kernel is deterministic for a given thread count (reductions split the same way each time),
 // which is what lets a recomputed block reproduce its forward bit for bit. Every op starts by
 // telling the clock it worked (clock_.worked()): stamps with no work between them are one
-// instant and cost one read (host_clock.h). An op without the call would lend the stamp before
+// instant and cost one read (Clock, backend.h). An op without the call would lend the stamp before
 // it to what follows; tst_memory's everyCpuLayerSpanTakesTime finds such an op.
 #include <cblas.h>
 #include <omp.h>
