@@ -468,11 +468,20 @@ private slots:
         QCOMPARE(names.size(), 2);
         QVERIFY2(names[0].contains(QLatin1String("lesson1-activations")), qPrintable(names[0]));
         QVERIFY2(names[1].contains(QLatin1String("lesson2-optimizer-state")), qPrintable(names[1]));
-        QCOMPARE(w_->charts()->comparison()->graphCount(), 3);  // two pins and the current step
+        QCustomPlot* chart = w_->charts()->comparison();
+        QCOMPARE(chart->graphCount(), 3);  // two pins and the current step
+        // Two models: each legend entry names its own.
+        QVERIFY2(chart->graph(0)->name().contains(QLatin1String("lesson1-activations")), qPrintable(chart->graph(0)->name()));
+        QVERIFY2(chart->graph(2)->name().contains(QLatin1String("lesson2-optimizer-state")), qPrintable(chart->graph(2)->name()));
+        QCOMPARE(chart->xAxis->label(), QStringLiteral("time in step"));
         w_->charts()->unpin(0);
         QCOMPARE(w_->charts()->pinNames().size(), 1);
         QVERIFY(w_->charts()->pinNames()[0].contains(QLatin1String("lesson2")));
-        QCOMPARE(w_->charts()->comparison()->graphCount(), 2);
+        QCOMPARE(chart->graphCount(), 2);
+        // One model: named once, under the axis, so the entries keep room for peak and time.
+        QVERIFY2(chart->xAxis->label().contains(QLatin1String("lesson2-optimizer-state")), qPrintable(chart->xAxis->label()));
+        for (int i = 0; i < chart->graphCount(); ++i)
+            QVERIFY2(!chart->graph(i)->name().contains(QLatin1String("lesson2")), qPrintable(chart->graph(i)->name()));
     }
 
 private:

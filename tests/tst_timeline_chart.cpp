@@ -1,12 +1,14 @@
 // The memory timeline on its own: decimation to one point per pixel column keeps every column's
 // maximum, so the drawn peak equals the report's to the byte at any zoom, even with a million
 // events; the live view (baseline plus event batches) draws the same data as the finished
-// report; and the offscreen export the CLI uses writes real PNG, PDF and SVG files.
+// report; the offscreen export the CLI uses writes real PNG, PDF and SVG files; and a chart
+// narrower than its title wraps the title instead of cutting off both ends.
 #include <QtTest>
 
 #include "ckpt/session.h"
 #include "test_models.h"
 #include "ui/chart_export.h"
+#include "ui/charts.h"
 #include "ui/timeline_chart.h"
 
 using namespace ckptui;
@@ -125,6 +127,28 @@ private slots:
         QCOMPARE(png.size(), QSize(900, 500));
         QVERIFY(!exportMemoryChart(r, dir.filePath("m.gif"), 900, 500).isEmpty());
         QVERIFY(!exportMemoryChart(r, dir.filePath("no/such/dir/m.png"), 900, 500).isEmpty());
+    }
+
+    // The Compare tab's chart beside the docks of a 1366-px window is about 380 px wide, less
+    // than its title on one line: the title must fit the chart, on several lines, all of it
+    // inside the space it was given.
+    void titlesWrapOnNarrowCharts() {
+        QCustomPlot plot;
+        plot.resize(300, 400);
+        setupComparison(&plot);
+        plot.show();  // a hidden widget gets its size (and the chart its viewport) only when shown
+        QVERIFY(QTest::qWaitForWindowExposed(&plot));
+        plot.replot();
+        auto* title = qobject_cast<QCPTextElement*>(plot.plotLayout()->element(0, 0));
+        QVERIFY(title);
+        const QFontMetrics fm(title->font());
+        QVERIFY(fm.horizontalAdvance(title->text()) > plot.width());  // too long for one line
+        QVERIFY2(title->outerRect().width() <= plot.viewport().width(),
+                 qPrintable(QString("title %1 px wide in a %2 px chart").arg(title->outerRect().width()).arg(plot.width())));
+        const QRect need = fm.boundingRect(title->rect(), Qt::AlignCenter | Qt::TextWordWrap, title->text());
+        QVERIFY(need.height() >= 2 * fm.height());
+        QVERIFY2(title->rect().contains(need), qPrintable(QString("text needs %1 px of height, has %2")
+                                                               .arg(need.height()).arg(title->rect().height())));
     }
 };
 

@@ -183,17 +183,14 @@ QStringList ChartTabs::pinNames() const {
 }
 
 void ChartTabs::redrawComparison() {
-    QVector<PinnedRun> runs;
-    for (PinnedRun p : pinned_) {
-        p.name += QStringLiteral(" · ") + p.model;
-        runs << p;
-    }
-    if (current_) {
-        PinnedRun c = *current_;
-        c.name += QStringLiteral(" · ") + c.model;
-        runs << c;
-    }
-    showComparison(comparison_, runs);
+    QVector<PinnedRun> runs = pinned_;
+    if (current_) runs << *current_;
+    // Runs of one model name it once (under the axis); runs of several each name theirs.
+    bool oneModel = true;
+    for (const PinnedRun& p : runs) oneModel &= p.model == runs.first().model;
+    if (!oneModel)
+        for (PinnedRun& p : runs) p.name += QStringLiteral(" · ") + p.model;
+    showComparison(comparison_, runs, oneModel && !runs.isEmpty() ? runs.first().model : QString());
     if (pins_) {
         pins_->clear();
         pins_->addItems(pinNames());

@@ -100,6 +100,6 @@ struct PinnedRun {
 PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name);
 
 void setupComparison(QCustomPlot* plot);
-void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs);
+void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QString& commonModel = {});
 
 }  // namespace ckptui
