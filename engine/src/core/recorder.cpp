@@ -6,16 +6,15 @@ namespace ckpt {
 void Recorder::begin(bool keep, EventSink* sink) {
     keep_ = keep;
     sink_ = sink;
+    pending_.clear();
+    // A recycled report's vectors, when larger than what is here (the last kept ones left with
+    // their report, capacity and all).
+    if (keep && spare_events_.capacity() > events_.capacity()) events_.swap(spare_events_);
+    if (keep && spare_spans_.capacity() > spans_.capacity()) spans_.swap(spare_spans_);
     events_.clear();
     spans_.clear();
-    pending_.clear();
-    // The last step's counts, so that recording does not grow the vectors event by event (the
-    // kept ones leave with the report, capacity and all, unless it was recycled).
+    // The last step's counts, so that recording does not grow the vectors event by event.
     if (keep) {
-        if (spare_events_.capacity() > events_.capacity()) events_.swap(spare_events_);
-        if (spare_spans_.capacity() > spans_.capacity()) spans_.swap(spare_spans_);
-        events_.clear();
-        spans_.clear();
         events_.reserve(last_events_);
         spans_.reserve(last_spans_);
     }
