@@ -6,6 +6,8 @@
 #   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
 #   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
 #                                   # build-asan: the fast tests, and the fuzz target over its seeds
+#   bash app/bootstrap.sh package   # build, then the Debian package checkpointlab_VERSION_amd64.deb
+#                                   # in the build folder, unpacked, run and checked by lintian
 #
 # Idempotent: packages already present are not reinstalled and the build is incremental.
 # Works as root or through sudo. Each build is a preset of CMakePresets.json, its one
@@ -21,9 +23,10 @@ pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-too
       libqcustomplot-dev libopenblas-openmp-dev nlohmann-json3-dev xvfb xauth)
 # The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch; the sanitizer
 # stage of CI (test, sanitize) needs clang, its sanitizer and libFuzzer runtimes, and clang's
-# OpenMP.
-[ "$mode" != start ] && pkgs+=(python3 python3-torch)
-if [ "$mode" = test ] || [ "$mode" = sanitize ]; then pkgs+=(clang libclang-rt-14-dev libomp-dev); fi
+# OpenMP; the package stage (test, package) dpkg-shlibdeps and lintian.
+case "$mode" in test|bench|sanitize) pkgs+=(python3 python3-torch) ;; esac
+case "$mode" in test|sanitize) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;; esac
+case "$mode" in test|package) pkgs+=(dpkg-dev lintian) ;; esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -76,6 +79,11 @@ case "$mode" in
     ctest --preset release --test-dir "$build" -j"$(nproc)" ;;
   bench)
     /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
+  package)
+    (cd "$build" && cpack -G DEB >/dev/null)
+    deb=$(ls "$build"/checkpointlab_*_amd64.deb)
+    bash tests/package/check_package.sh "$deb"
+    echo "$deb" ;;
   *)
-    echo "usage: bash app/bootstrap.sh start|test|bench|sanitize" >&2; exit 2 ;;
+    echo "usage: bash app/bootstrap.sh start|test|bench|sanitize|package" >&2; exit 2 ;;
 esac
