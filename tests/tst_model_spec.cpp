@@ -304,18 +304,20 @@ private slots:
     void policy_data() {
         QTest::addColumn<QString>("text");
         QTest::addColumn<int>("blocks");
-        QTest::addColumn<QString>("expected");  // bit string, or "error: <substring>"
+        // Bit string, then " | " and the segments when there are any, or "error: <substring>".
+        QTest::addColumn<QString>("expected");
         QTest::newRow("none") << "none" << 4 << "0000";
         QTest::newRow("all") << "all" << 3 << "111";
         QTest::newRow("ALL, spaces") << "  ALL " << 2 << "11";
         QTest::newRow("none of zero blocks") << "none" << 0 << "";
-        // sqrt: every:K with K = round(sqrt(n)), counting from block 0.
-        QTest::newRow("sqrt 24") << "sqrt" << 24 << "100001000010000100001000";
+        // sqrt: ceil(sqrt(n)) segments of equal cost, all but the last checkpointed.
+        QTest::newRow("sqrt 24") << "sqrt" << 24 << "111111111111111111100000 | 0-4,5-9,10-13,14-18";
         QTest::newRow("sqrt 1") << "sqrt" << 1 << "1";
-        QTest::newRow("sqrt 2") << "sqrt" << 2 << "11";
-        QTest::newRow("sqrt 3") << "sqrt" << 3 << "101";
-        QTest::newRow("sqrt 9") << "sqrt" << 9 << "100100100";
-        QTest::newRow("sqrt 12") << "sqrt" << 12 << "100100100100";
+        QTest::newRow("sqrt 2") << "sqrt" << 2 << "10";
+        QTest::newRow("sqrt 3") << "sqrt" << 3 << "100";
+        QTest::newRow("sqrt 9") << "sqrt" << 9 << "111111000 | 0-2,3-5";
+        QTest::newRow("sqrt 16") << "sqrt" << 16 << "1111111111110000 | 0-3,4-7,8-11";
+        QTest::newRow("sqrt 17") << "sqrt" << 17 << "11111111111111000 | 0-2,3-6,7-9,10-13";
         QTest::newRow("every:2") << "every:2" << 5 << "10101";
         QTest::newRow("every:1") << "every:1" << 3 << "111";
         QTest::newRow("every:8 of 5") << "every:8" << 5 << "10000";
@@ -323,25 +325,40 @@ private slots:
         QTest::newRow("list with spaces") << " 1 , 2 " << 4 << "0110";
         QTest::newRow("range") << "1-3" << 5 << "01110";
         QTest::newRow("range and index") << "0,2-3" << 5 << "10110";
+        QTest::newRow("segments") << "segments:0-3,4-7" << 10 << "1111111100 | 0-3,4-7";
+        QTest::newRow("segments, one alone") << "Segments: 1-3, 5" << 7 << "0111010 | 1-3";
+        QTest::newRow("segments, all alone") << "segments:0,2" << 3 << "101";
         QTest::newRow("out of range") << "0,5" << 5 << "error: block 5 is out of range (the model has 5 blocks, 0-4)";
         QTest::newRow("range out of range") << "3-7" << 5 << "error: block 5 is out of range";
         QTest::newRow("duplicate") << "1,1" << 4 << "error: block 1 is listed twice";
         QTest::newRow("overlapping range") << "1-2,2" << 4 << "error: block 2 is listed twice";
         QTest::newRow("every:0") << "every:0" << 4 << "error: K must be a positive integer";
         QTest::newRow("every:x") << "every:x" << 4 << "error: K must be a positive integer";
-        QTest::newRow("word") << "half" << 4 << "error: expected none, all, sqrt, every:K or block indices";
+        QTest::newRow("word") << "half" << 4 << "error: expected none, all, sqrt, every:K, block indices like 0,3,5 or segments:0-3,4-7";
         QTest::newRow("empty") << "" << 4 << "error: checkpoint policy: empty";
         QTest::newRow("backwards") << "3-1" << 4 << "error: range \"3-1\" runs backwards";
         QTest::newRow("empty entry") << "1,,2" << 4 << "error: empty entry";
         QTest::newRow("trailing comma") << "1," << 4 << "error: empty entry";
         QTest::newRow("negative") << "-1" << 4 << "error: \"-1\" is not a range";
+        QTest::newRow("segments overlap") << "segments:0-3,3-5" << 8
+                                          << "error: segment \"3-5\" overlaps \"0-3\" (block 3 is in both)";
+        QTest::newRow("segments unordered") << "segments:4-7,0-3" << 8
+                                            << "error: segment \"0-3\" comes before \"4-7\": list segments in block order";
+        QTest::newRow("segments empty range") << "segments:3-1" << 8
+                                              << "error: segment \"3-1\" is empty: its last block comes before its first";
+        QTest::newRow("segments out of range") << "segments:0-3,6-9" << 8
+                                               << "error: segment \"6-9\": block 9 is out of range (the model has 8 blocks, 0-7)";
+        QTest::newRow("segments none listed") << "segments:" << 8 << "error: empty segment in the list";
+        QTest::newRow("segments, a word") << "segments:a-b" << 8 << "error: \"a-b\" is not a block range like \"4-7\"";
     }
 
     void policy() {
         QFETCH(QString, text);
         QFETCH(int, blocks);
         QFETCH(QString, expected);
-        Result<std::vector<bool>> r = parse_checkpoint_set(text.toStdString(), blocks);
+        ModelSpec plain;
+        plain.blocks.resize(size_t(blocks));
+        Result<CheckpointSet> r = parse_checkpoint(text.toStdString(), plain);
         if (expected.startsWith("error: ")) {
             QVERIFY2(!r.ok(), "accepted");
             const QString message = QString::fromStdString(r.error().message);
@@ -350,7 +367,87 @@ private slots:
             return;
         }
         QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
-        QCOMPARE(QString::fromStdString(bits(*r)), expected);
+        QString got = QString::fromStdString(bits(r->checkpoint));
+        std::string segments;
+        for (const BlockRange& g : r->segments) segments += (segments.empty() ? "" : ",") + format_block_range(g);
+        if (!segments.empty()) got += " | " + QString::fromStdString(segments);
+        QCOMPARE(got, expected);
+        // The per-block form answers the same where it can, and refuses segments.
+        Result<std::vector<bool>> flags = parse_checkpoint_set(text.toStdString(), blocks);
+        QCOMPARE(flags.ok(), r->segments.empty());
+        if (flags) QCOMPARE(*flags, r->checkpoint);
+        // The text a set is written as reads back to the same runs.
+        ModelSpec applied = plain;
+        apply_checkpoint(applied, *r);
+        Result<CheckpointSet> again = parse_checkpoint(format_checkpoint(*r, plain), plain);
+        QVERIFY(again);
+        ModelSpec reapplied = plain;
+        apply_checkpoint(reapplied, *again);
+        QCOMPARE(recompute_segments(reapplied), recompute_segments(applied));
+    }
+
+    // Segments in a model file: read after "repeat", written back as they were, and counted as
+    // units by every:K and all; what each checkpointed run recomputes as one.
+    void segmentsInAFile() {
+        const std::string file = R"({"input": {"shape": [2, 4]}, "segments": ["1-2", "3-5"],
+            "blocks": [{"name": "in", "layers": [{"type": "linear", "in": 4, "out": 4}]},
+                       {"name": "b", "repeat": 6, "layers": [{"type": "relu"}]}]})";
+        Result<ModelSpec> s = parse_model_spec(file);
+        QVERIFY2(s, s ? "" : s.error().message.c_str());
+        QCOMPARE(s->segments, (std::vector<BlockRange>{{1, 2}, {3, 5}}));
+        Result<ModelSpec> again = parse_model_spec(to_json(*s));
+        QVERIFY(again);
+        QCOMPARE(*again, *s);
+        QVERIFY(QString::fromStdString(to_json(*s)).contains("\"segments\": [\n    \"1-2\",\n    \"3-5\"\n  ]"));
+        QCOMPARE(checkpoint_units(*s), (std::vector<BlockRange>{{0, 0}, {1, 2}, {3, 5}, {6, 6}}));
+        Result<CheckpointSet> every2 = parse_checkpoint("every:2", *s);
+        QVERIFY(every2);
+        QCOMPARE(QString::fromStdString(bits(every2->checkpoint)), QString("1001110"));  // units 0 and 2
+        QCOMPARE(every2->segments, s->segments);
+        // A block list keeps the segments: 2 and 3-4 checkpointed run as [2] and [3, 4].
+        Result<CheckpointSet> list = parse_checkpoint("2-4", *s);
+        QVERIFY(list);
+        ModelSpec applied = *s;
+        apply_checkpoint(applied, *list);
+        QCOMPARE(recompute_segments(applied), (std::vector<BlockRange>{{2, 2}, {3, 4}}));
+        QCOMPARE(QString::fromStdString(format_checkpoint(*list, *s)), QString("2-4"));
+        // segments: replaces the segments it touches and keeps the others.
+        Result<CheckpointSet> seg = parse_checkpoint("segments:0-2", *s);
+        QVERIFY(seg);
+        QCOMPARE(seg->segments, (std::vector<BlockRange>{{0, 2}, {3, 5}}));
+        QCOMPARE(QString::fromStdString(format_checkpoint(*seg, *s)), QString("segments:0-2"));
+        // A file without segments is written without the key: old files stay as they were.
+        ModelSpec plain = *s;
+        plain.segments.clear();
+        QVERIFY(!QString::fromStdString(to_json(plain)).contains("segments"));
+    }
+
+    void segmentsInMemory_data() {
+        QTest::addColumn<QString>("segments");  // first-last pairs, space separated
+        QTest::addColumn<QString>("expected");  // "" or the error
+        QTest::newRow("fine") << "0-1 2-5" << "";
+        QTest::newRow("overlapping") << "0-2 2-4" << "segments[1]: segment \"2-4\" overlaps segments[0] \"0-2\" (block 2 is in both)";
+        QTest::newRow("empty") << "4-3" << "segments[0]: segment \"4-3\" is empty: its last block comes before its first";
+        QTest::newRow("out of range") << "0-1 5-6" << "segments[1]: segment \"5-6\": block 6 is out of range (the model has 6 blocks, 0-5)";
+        QTest::newRow("unordered") << "3-4 0-1" << "segments[1]: segment \"0-1\" comes before segments[0] \"3-4\": list segments in block order";
+        QTest::newRow("one block") << "2-2" << "segments[0]: segment \"2\" has one block: a block alone is already a segment of one (list runs of two or more)";
+    }
+
+    void segmentsInMemory() {
+        QFETCH(QString, segments);
+        QFETCH(QString, expected);
+        ModelSpec s;
+        s.input_shape = {2, 4};
+        s.blocks.assign(6, BlockSpec{"b", {layer(LayerType::relu)}, false, false});
+        for (const QString& g : segments.split(' ')) {
+            const QStringList ends = g.split('-');
+            s.segments.push_back({ends[0].toInt(), ends[1].toInt()});
+        }
+        QCOMPARE(QString::fromStdString(validate_model_spec(s).message()), expected);
+        // The JSON form is judged the same way.
+        Result<ModelSpec> parsed = parse_model_spec(to_json(s));
+        QCOMPARE(parsed.ok(), expected.isEmpty());
+        if (!parsed) QCOMPARE(QString::fromStdString(parsed.error().message), expected);
     }
 
     // The limits of model files (model_spec.h), at their edges: the first value past a limit is
@@ -384,7 +481,7 @@ private slots:
         Result<ModelSpec> inside = parse_model_spec(file(room));
         QVERIFY(!inside);
         QCOMPARE(QString::fromStdString(inside.error().message), QString("x: unknown key in the model (expected name, description, input, precision, seed, "
-                                                     "preserve_rng, loss, optimizer, blocks)"));
+                                                     "preserve_rng, loss, optimizer, segments, blocks)"));
         Result<ModelSpec> past = parse_model_spec(file(room + 1));
         QVERIFY(!past);
         QCOMPARE(QString::fromStdString(past.error().message), "x[" + QString::number(room) + "]: the file has more than 4000000 JSON values "

@@ -84,7 +84,7 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     m.before_peak = 5000;
     m.optimizer_peak = 5300;
     for (int b = 0; b <= n; ++b) {
-        SegmentEffect f, k;
+        WindowEffect f, k;
         for (int i = 0; i < 4; ++i) {
             f.end[size_t(i)] = signed_small(rng);
             f.peak[size_t(i)] = std::max<int64_t>(0, f.end[size_t(i)]) + small(rng);
@@ -98,6 +98,63 @@ ChainModel random_chain(std::mt19937& rng, int n) {
     for (int b = 0; b < n; ++b) m.cost.push_back(cost(rng));
     m.forward_cost = m.cost;
     return m;
+}
+
+// Every checkpoint set of n blocks given as runs: each block unchecked or in a run of any length
+// (runs side by side are distinct sets: they recompute apart).
+void all_run_sets(int n, std::vector<std::vector<BlockRange>>& out, std::vector<BlockRange>& now, int b = 0) {
+    if (b == n) {
+        out.push_back(now);
+        return;
+    }
+    all_run_sets(n, out, now, b + 1);  // block b unchecked
+    for (int e = b; e < n; ++e) {
+        now.push_back({b, e});
+        all_run_sets(n, out, now, e + 1);
+        now.pop_back();
+    }
+}
+
+std::vector<std::vector<BlockRange>> all_run_sets(int n) {
+    std::vector<std::vector<BlockRange>> out;
+    std::vector<BlockRange> now;
+    all_run_sets(n, out, now);
+    return out;
+}
+
+// A stack of up to `most` blocks of mixed kinds: MLP blocks of several widths, residual ones,
+// attention, dropout, selective policies (on token input when attention is in it).
+ModelSpec mixed_stack(std::mt19937& rng, int most) {
+    auto pick = [&](int n) { return int(rng() % unsigned(n)); };
+    ModelSpec s;
+    s.name = "mixed";
+    const int64_t d = 8;
+    s.input_shape = {2, 3, d};
+    s.loss = pick(2) ? LossType::mse : LossType::cross_entropy;
+    s.optimizer.type = OptimizerType(pick(3));
+    s.seed = rng();
+    const int blocks = 2 + pick(most - 1);
+    for (int b = 0; b < blocks; ++b) {
+        BlockSpec blk;
+        blk.name = "b" + std::to_string(b);
+        blk.policy = BlockSpec::Policy(pick(3));
+        switch (pick(4)) {
+        case 0:
+            blk.residual = true;
+            blk.layers = {testmodels::layernorm(d), testmodels::linear(d, 3 * d), testmodels::attention(2, true, 0.2),
+                          testmodels::linear(d, d), testmodels::dropout(0.1)};
+            break;
+        case 1:
+            blk.residual = true;
+            blk.layers = {testmodels::layernorm(d), testmodels::linear(d, 4 * d), testmodels::act(LayerType::gelu),
+                          testmodels::linear(4 * d, d)};
+            break;
+        case 2: blk.layers = {testmodels::linear(d, 2 * d), testmodels::act(LayerType::relu), testmodels::linear(2 * d, d)}; break;
+        default: blk.layers = {testmodels::act(LayerType::tanh), testmodels::dropout(0.3)}; break;
+        }
+        s.blocks.push_back(blk);
+    }
+    return s;
 }
 
 // A ResNet whose blocks end in their residual add and checkpoint selectively.
@@ -125,7 +182,7 @@ ChainModel identical_chain(std::mt19937& rng, int n, bool tied, bool whole) {
     m.backward[size_t(n)] = one.backward[2];
     if (tied) {
         for (int b = 0; b < n; ++b) {
-            SegmentEffect& k = m.backward[size_t(b)];
+            WindowEffect& k = m.backward[size_t(b)];
             for (size_t i = 0; i < 4; ++i) {
                 k.end[i] = 300 - m.forward[size_t(b)].end[i];
                 k.peak[i] = std::max<int64_t>(0, k.end[i]) + 50 * int64_t(i);
@@ -374,7 +431,7 @@ private slots:
     void namedPlanners() {
         Result<ChainModel> m = ChainModel::build(testmodels::deep_residual(9, 16, 32));
         QVERIFY(m);
-        for (const char* name : {"none", "all", "sqrt", "every-k", "dp"}) {
+        for (const char* name : {"none", "all", "sqrt", "every-k", "dp", "segments"}) {
             Result<PlannerKind> k = parse_planner(name);
             QVERIFY(k);
             Result<Plan> p = make_plan(*m, *k, 1ll << 40, 3);
@@ -386,6 +443,128 @@ private slots:
         QVERIFY(sweep.size() >= 3);
         QVERIFY(sweep.front().frontier);
         for (size_t i = 1; i < sweep.size(); ++i) QVERIFY(sweep[i].plan.predicted_peak >= sweep[i - 1].plan.predicted_peak);
+    }
+
+    // Segments: the chain model's peak and where it happens equal the executor's dry run for
+    // every checkpoint set given as runs (each block unchecked or in a run of any length) of
+    // small real models: residual and plain blocks, attention with dropout, selective policies,
+    // shortcuts and batch norm, mixed precision.
+    void segmentChainModelEqualsDryRun_data() {
+        QTest::addColumn<int>("which");
+        QTest::newRow("textbook") << 0;
+        QTest::newRow("dropout_mlp") << 1;
+        QTest::newRow("gpt, every policy, dropout") << 2;
+        QTest::newRow("resnet (projection shortcuts, batch norm)") << 3;
+        QTest::newRow("llama, bf16-mixed") << 4;
+        for (int i = 0; i < 6; ++i) QTest::newRow(qPrintable(QString("mixed stack %1").arg(i))) << 10 + i;
+    }
+
+    void segmentChainModelEqualsDryRun() {
+        QFETCH(int, which);
+        std::mt19937 rng{unsigned(which)};
+        ModelSpec spec;
+        if (which == 0) spec = testmodels::textbook(8, 64);
+        else if (which == 1) spec = testmodels::dropout_mlp();
+        else if (which == 2) {
+            spec = testmodels::gpt(29, 8, 2, 2, 2, 5, 0.2);
+            for (size_t b = 0; b < spec.blocks.size(); ++b) spec.blocks[b].policy = BlockSpec::Policy(b % 3);
+        } else if (which == 3) spec = testmodels::resnet(2, 8, {4, 8, 8, 16});
+        else if (which == 4) {
+            spec = testmodels::llama(31, 16, 2, 1, 24, 2, 2, 6);
+            spec.precision = Precision::bf16_mixed;
+        } else spec = mixed_stack(rng, 7);
+        Result<ChainModel> m = ChainModel::build(spec);
+        QVERIFY2(m, m ? "" : m.error().message.c_str());
+        const int n = int(spec.blocks.size());
+        QVERIFY(n <= 7);
+        int checked = 0;
+        for (const std::vector<BlockRange>& runs : all_run_sets(n)) {
+            ModelSpec s = spec;
+            apply_checkpoint(s, checkpoint_from_runs(runs, n, {}));
+            QCOMPARE(recompute_segments(s), runs);
+            Result<StepReport> r = predict(s, 2);
+            QVERIFY(r);
+            const auto [peak, t] = m->peak_and_tag(runs);
+            const QString at = QString::fromStdString(format_checkpoint(checkpoint_of(s), spec));
+            QVERIFY2(peak == r->peak_total, qPrintable(QString("%1: chain %2, dry run %3").arg(at).arg(peak).arg(r->peak_total)));
+            QVERIFY2(t.block == r->peak_tag.block && t.layer == r->peak_tag.layer && t.phase == r->peak_tag.phase &&
+                         t.category == r->peak_tag.category,
+                     qPrintable(QString("%1: chain block %2 layer %3 phase %4, dry run block %5 layer %6 phase %7")
+                                    .arg(at).arg(t.block).arg(t.layer).arg(int(t.phase)).arg(r->peak_tag.block)
+                                    .arg(r->peak_tag.layer).arg(int(r->peak_tag.phase))));
+            ++checked;
+        }
+        QVERIFY(checked >= 5);
+    }
+
+    // The segment planner against brute force over every checkpoint set given as runs, on
+    // chains of up to 12 blocks: real stacks of mixed block kinds (whose label sets are tied,
+    // the fast path) and random chain models with arbitrary window effects (the general path):
+    // the same least cost, feasibility and smallest peak, and a set within budget.
+    void segmentPlannerMatchesBruteForce() {
+        std::mt19937 rng(77);
+        int feasible = 0, infeasible = 0, cheaper = 0;
+        for (int trial = 0; trial < 36; ++trial) {
+            ChainModel m;
+            if (trial % 3 == 2) {
+                m = random_chain(rng, 2 + int(rng() % 10u));
+                // Arbitrary recomputation windows and costs inside runs.
+                std::uniform_int_distribution<int64_t> small(0, 800), signed_small(-300, 500);
+                for (int b = 0; b < m.blocks(); ++b) {
+                    WindowEffect r, f = m.forward[size_t(b)], k = m.backward[size_t(b)];
+                    for (int c = 0; c < kContexts; ++c) {
+                        if (c >= 4) {  // the per-block contexts came with random_chain
+                            f.end[size_t(c)] = signed_small(rng);
+                            f.peak[size_t(c)] = std::max<int64_t>(0, f.end[size_t(c)]) + small(rng);
+                            k.end[size_t(c)] = -signed_small(rng);
+                            k.peak[size_t(c)] = std::max<int64_t>(0, k.end[size_t(c)]) + small(rng);
+                        }
+                        if (!checkpointed(c)) continue;
+                        r.end[size_t(c)] = signed_small(rng);
+                        r.peak[size_t(c)] = std::max<int64_t>(0, r.end[size_t(c)]) + small(rng);
+                    }
+                    m.forward[size_t(b)] = f;
+                    m.backward[size_t(b)] = k;
+                    m.recompute.push_back(r);
+                    m.cost_inner.push_back(m.cost[size_t(b)] * (1.0 + double(rng() % 5u) / 4.0));
+                }
+            } else {
+                Result<ChainModel> built = ChainModel::build(mixed_stack(rng, 12));
+                QVERIFY2(built, built ? "" : built.error().message.c_str());
+                m = *built;
+            }
+            const int n = m.blocks();
+            const std::vector<std::vector<BlockRange>> sets = all_run_sets(n);
+            int64_t lo = std::numeric_limits<int64_t>::max(), hi = 0;
+            std::vector<int64_t> peaks;
+            for (const auto& runs : sets) {
+                peaks.push_back(m.peak_and_tag(runs).first);
+                lo = std::min(lo, peaks.back());
+                hi = std::max(hi, peaks.back());
+            }
+            QCOMPARE(minimal_segment_peak(m), lo);
+            for (int64_t budget : {lo - 1, lo, lo + (hi - lo) / 7, lo + (hi - lo) / 3, (lo + hi) / 2, hi}) {
+                double best = std::numeric_limits<double>::infinity();
+                for (size_t i = 0; i < sets.size(); ++i)
+                    if (peaks[i] <= budget) best = std::min(best, m.recompute_cost(sets[i]));
+                Result<Plan> p = plan_segments(m, budget);
+                QCOMPARE(bool(p), std::isfinite(best));
+                if (!p) {
+                    ++infeasible;
+                    QCOMPARE(p.error().kind, ErrorKind::out_of_memory);
+                    continue;
+                }
+                ++feasible;
+                QVERIFY(p->predicted_peak <= budget);
+                QCOMPARE(p->predicted_peak, m.peak_and_tag(p->runs).first);
+                QVERIFY2(std::fabs(p->recompute_cost - best) <= 1e-9 * std::max(1.0, best),
+                         qPrintable(QString("trial %1, n %2: segments %3, brute force %4").arg(trial).arg(n).arg(p->recompute_cost).arg(best)));
+                if (Result<Plan> block = plan_optimal(m, budget); !block || block->recompute_cost > p->recompute_cost + 1e-9)
+                    ++cheaper;
+            }
+        }
+        QVERIFY(feasible > 100 && infeasible > 10);
+        QVERIFY2(cheaper > 10, qPrintable(QString("segments beat per block %1 times").arg(cheaper)));
     }
 
     // The plan table both front ends show: each planner lists its sets once, cheapest first,
@@ -411,12 +590,18 @@ private slots:
             QVERIFY(!t->candidates.empty());
             for (size_t i = 0; i < t->candidates.size(); ++i) {
                 const PlanCandidate& c = t->candidates[i];
-                QCOMPARE(c.plan.predicted_peak, m->peak(c.plan.checkpoint));
+                QCOMPARE(c.plan.predicted_peak, m->peak_and_tag(c.plan.runs).first);
                 QCOMPARE(c.plan.fits, c.plan.predicted_peak <= budget);
-                Result<std::vector<bool>> again = parse_checkpoint_set(c.checkpoint_arg, 9);
-                QVERIFY(again && *again == c.plan.checkpoint);
+                // Its --checkpoint text, and the set it applies, recompute exactly its runs.
+                Result<CheckpointSet> again = parse_checkpoint(c.checkpoint_arg, spec);
+                QVERIFY(again);
+                ModelSpec applied = spec, direct = spec;
+                apply_checkpoint(applied, *again);
+                apply_checkpoint(direct, c.set);
+                QCOMPARE(recompute_segments(applied), c.plan.runs);
+                QCOMPARE(recompute_segments(direct), c.plan.runs);
                 for (size_t j = 0; j < i; ++j) {
-                    QVERIFY(t->candidates[j].plan.checkpoint != c.plan.checkpoint);  // each set once
+                    QVERIFY(t->candidates[j].plan.runs != c.plan.runs);  // each set once
                     QVERIFY(t->candidates[j].plan.recompute_cost <= c.plan.recompute_cost);
                 }
             }
@@ -424,11 +609,17 @@ private slots:
             for (int i = 0; i < (chosen ? t->chosen : int(t->candidates.size())); ++i)
                 QVERIFY(!t->candidates[size_t(i)].plan.fits);
             if (chosen) QVERIFY(chosen->plan.fits);
-            else QCOMPARE(t->minimal_peak, lo);  // a fixed pattern can miss a budget the DP meets
-            if (kind == PlannerKind::dp) {
-                Result<Plan> best = plan_optimal(*m, budget);
-                QVERIFY(best && chosen);
-                QCOMPARE(chosen->plan.recompute_cost, best->recompute_cost);
+            else QCOMPARE(t->minimal_peak, minimal_segment_peak(*m));  // a fixed pattern can miss a budget the DP meets
+            if (kind == PlannerKind::dp || kind == PlannerKind::segments) {
+                // Both optima: segment partitions include the per-block sets, so never dearer.
+                Result<Plan> block = plan_optimal(*m, budget), seg = plan_segments(*m, budget);
+                QVERIFY(seg && chosen);
+                QCOMPARE(chosen->plan.recompute_cost, seg->recompute_cost);
+                if (block) QVERIFY(seg->recompute_cost <= block->recompute_cost);
+                if (kind == PlannerKind::dp) {
+                    QVERIFY(t->segments >= 0 && (t->per_block >= 0) == bool(block));
+                    QVERIFY(!t->comparison().empty());
+                }
             }
             if (kind == PlannerKind::all || kind == PlannerKind::none || kind == PlannerKind::sqrt)
                 QCOMPARE(int(t->candidates.size()), 1);
@@ -440,7 +631,7 @@ private slots:
     void planTableWhenNothingFits() {
         const ModelSpec spec = activation_bound();
         Result<ChainModel> m = ChainModel::build(spec);
-        const int64_t lo = minimal_peak(*m);
+        const int64_t lo = minimal_segment_peak(*m);
         Result<PlanTable> t = plan_table(spec, PlannerKind::dp, lo - 1);
         QVERIFY(t);
         QCOMPARE(t->chosen, -1);
@@ -525,15 +716,21 @@ private slots:
         QVERIFY(same(shortened->optimizer_tag, whole->optimizer_tag));
         QCOMPARE(shortened->blocks(), whole->blocks());
         QVERIFY(shortened->cost == whole->cost && shortened->forward_cost == whole->forward_cost);
+        QVERIFY(shortened->cost_inner == whole->cost_inner);
+        QCOMPARE(shortened->recompute.size(), whole->recompute.size());
         for (size_t b = 0; b < whole->forward.size(); ++b) {
-            for (size_t i = 0; i < 4; ++i) {
-                const QString at = QString("segment %1, pattern %2").arg(b).arg(i);
+            for (size_t i = 0; i < size_t(kContexts); ++i) {
+                const QString at = QString("block %1, context %2").arg(b).arg(i);
                 QVERIFY2(shortened->forward[b].peak[i] == whole->forward[b].peak[i], qPrintable(at));
                 QVERIFY2(shortened->forward[b].end[i] == whole->forward[b].end[i], qPrintable(at));
                 QVERIFY2(shortened->backward[b].peak[i] == whole->backward[b].peak[i], qPrintable(at));
                 QVERIFY2(shortened->backward[b].end[i] == whole->backward[b].end[i], qPrintable(at));
                 QVERIFY2(same(shortened->forward_tag[b][i], whole->forward_tag[b][i]), qPrintable(at));
                 QVERIFY2(same(shortened->backward_tag[b][i], whole->backward_tag[b][i]), qPrintable(at));
+                if (b == whole->recompute.size()) continue;  // the loss
+                QVERIFY2(shortened->recompute[b].peak[i] == whole->recompute[b].peak[i], qPrintable(at));
+                QVERIFY2(shortened->recompute[b].end[i] == whole->recompute[b].end[i], qPrintable(at));
+                QVERIFY2(same(shortened->recompute_tag[b][i], whole->recompute_tag[b][i]), qPrintable(at));
             }
         }
     }

@@ -14,11 +14,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <limits>
+#include <string>
+#include <optional>
 #include <vector>
 
 #include "ckpt/planner.h"
 #include "ckpt/session.h"
 #include "plan/chain_dp.h"
+#include "plan/chain_segments.h"
 
 namespace {
 
@@ -42,22 +46,26 @@ double peak_rss_mib() {
 
 int main(int argc, char** argv) {
     const int blocks = argc > 1 ? std::atoi(argv[1]) : 1000;
+    // "narrow": the deep narrow chain of the sublinear-memory lesson, where activations are all
+    // of the peak and segments go below what per-block checkpointing reaches.
+    const bool narrow = argc > 2 && std::string(argv[2]) == "narrow";
+    const int64_t d = narrow ? 64 : 512;
     const bool long_chain = blocks > 10000;  // one repetition of the slow parts
     ckpt::ModelSpec spec;
     spec.name = "chain";
-    spec.input_shape = {512, 512};  // activations comparable to parameters
+    spec.input_shape = {narrow ? 2048 : 512, d};  // activations comparable to parameters (or all of it)
     spec.loss = ckpt::LossType::mse;
-    spec.optimizer.type = ckpt::OptimizerType::sgd;
+    spec.optimizer.type = narrow ? ckpt::OptimizerType::none : ckpt::OptimizerType::sgd;
     for (int b = 0; b < blocks; ++b) {
         ckpt::BlockSpec blk;
         blk.name = "b" + std::to_string(b);
         blk.residual = true;
         blk.checkpoint = b % 3 == 0;
         ckpt::LayerSpec ln, l1, g, l2;
-        ln.type = ckpt::LayerType::layernorm; ln.dim = 512;
-        l1.type = ckpt::LayerType::linear; l1.in = 512; l1.out = 2048;
+        ln.type = ckpt::LayerType::layernorm; ln.dim = d;
+        l1.type = ckpt::LayerType::linear; l1.in = d; l1.out = 4 * d;
         g.type = ckpt::LayerType::gelu;
-        l2.type = ckpt::LayerType::linear; l2.in = 2048; l2.out = 512;
+        l2.type = ckpt::LayerType::linear; l2.in = 4 * d; l2.out = d;
         blk.layers = {ln, l1, g, l2};
         spec.blocks.push_back(blk);
     }
@@ -110,5 +118,35 @@ int main(int argc, char** argv) {
                 blocks, predict_ms, build_ms, eval_ms, floor_ms, plan_ms, plan->checkpointed(), blocks,
                 static_cast<long long>(plan->predicted_peak), static_cast<long long>(budget), runs,
                 double(runs * 56) / (1 << 20), peak_rss_mib(), rss_before_mib);
+    std::fflush(stdout);
+
+    // Segment partitions: the floor, then the optimum at two budgets: halfway between the
+    // segment floor and the unchecked peak, and at the per-block floor (where per-block
+    // checkpointing has no room left and segments still do).
+    int64_t seg_floor = 0;
+    const double seg_floor_ms = best_ms(1, [&] { seg_floor = ckpt::minimal_segment_peak(*model); });
+    for (const int64_t b : {seg_floor + (top - seg_floor) / 2, floor, seg_floor + (floor - seg_floor) / 2}) {
+        std::optional<ckpt::Result<ckpt::Plan>> planned;
+        const double ms = best_ms(long_chain ? 1 : 3, [&] { planned = ckpt::plan_segments(*model, b); });
+        const ckpt::Result<ckpt::Plan>& p = *planned;
+        if (!p) { std::fprintf(stderr, "%s\n", p.error().message.c_str()); return 1; }
+        // The search's own figures, under the bound plan_segments gives it (the per-block optimum).
+        ckpt::Result<ckpt::Plan> per_block = ckpt::plan_optimal(*model, b);
+        const double bound = per_block ? per_block->recompute_cost : std::numeric_limits<double>::infinity();
+        ckpt::Result<ckpt::seg::Solution> s = ckpt::seg::solve(*model, b, true, true, bound);
+        if (!s) { std::fprintf(stderr, "%s\n", s.error().message.c_str()); return 1; }
+        int longest = 0;
+        for (const ckpt::BlockRange& r : p->runs) longest = std::max(longest, r.size());
+        std::printf("%d blocks: segments plan %.1f ms at budget %lld (segment floor %lld, found in %.1f ms): "
+                    "%zu runs (longest %d), %d of %d checkpointed, recompute %.4g (per block: %s), peak %lld | search: "
+                    "%zu labels held, at most %zu at a boundary, runs tried up to %d blocks, %llu label extensions | "
+                    "peak RSS %.0f MiB\n",
+                    blocks, ms, static_cast<long long>(b), static_cast<long long>(seg_floor), seg_floor_ms,
+                    p->runs.size(), longest, p->checkpointed(), blocks, p->recompute_cost,
+                    per_block ? std::to_string(per_block->recompute_cost).c_str() : "none fits",
+                    static_cast<long long>(p->predicted_peak), s->labels_held, s->most_labels, s->longest_run,
+                    static_cast<unsigned long long>(s->work), peak_rss_mib());
+        std::fflush(stdout);
+    }
     return 0;
 }

@@ -96,13 +96,16 @@ int64_t buffer_count(const LayerSpec& l);  // elements of its buffers
 Features layer_output(const LayerSpec& l, const Features& in);
 Features block_output(const BlockSpec& b, const Features& in);
 // Whether a checkpointed block's residual sum is needed again in its recomputation (post's first
-// layer runs again, or rebuilds from its input).
-bool recomputed_sum_needed(const BlockSpec& b);
+// layer runs again, or rebuilds from its input; without post, when the block's output is
+// consumed). `output_consumed`: the block is not the last of its checkpointed run, so the next
+// block's recomputation takes its output.
+bool recomputed_sum_needed(const BlockSpec& b, bool output_consumed = false);
 // Which layers (layer() order) a checkpointed block runs again when it is recomputed: not the
 // saved ones, and not one whose backward state can be rebuilt without its output (from its
-// input, or dropout's from its random stream) when nothing after it consumes that output. The
-// executor runs exactly these; the planner's recompute FLOPs count exactly these.
-std::vector<bool> recomputed_layers(const BlockSpec& b);
+// input, or dropout's from its random stream) when nothing after it consumes that output (the
+// last block of a run: its output only ever fed the next run or the loss). The executor runs
+// exactly these; the planner's recompute FLOPs count exactly these.
+std::vector<bool> recomputed_layers(const BlockSpec& b, bool output_consumed = false);
 // conv2d's and pooling's effective stride (a stride of 0 is the layer's default).
 int64_t effective_stride(const LayerSpec& l);
 // The output size of a convolution or pooling window along one side: (n + 2p - k) / s + 1.

@@ -81,7 +81,9 @@ struct BlockSpec {
     std::string name;
     std::vector<LayerSpec> layers;
     bool residual = false;    // y = x + layers(x)
-    bool checkpoint = false;  // keep only the block input, recompute in backward
+    // Keep only the input in forward, recompute in backward: the block alone, or with the
+    // checkpointed blocks next to it in its segment (ModelSpec::segments) as one run.
+    bool checkpoint = false;
     // Which layers of a checkpointed block are saved rather than recomputed:
     //   full            none (recompute the whole block)
     //   save_matmuls    linear and attention layers (their matmul outputs; JAX's dots_saveable)
@@ -107,6 +109,14 @@ struct BlockSpec {
     bool operator==(const BlockSpec&) const = default;
 };
 
+// A run of consecutive blocks, first..last inclusive (block indices after "repeat").
+struct BlockRange {
+    int first = 0, last = 0;
+    int size() const { return last - first + 1; }
+    bool contains(int b) const { return b >= first && b <= last; }
+    bool operator==(const BlockRange&) const = default;
+};
+
 struct OptimizerSpec {
     OptimizerType type = OptimizerType::sgd;
     double lr = 1e-3;
@@ -127,6 +137,12 @@ struct ModelSpec {
     DType dtype = DType::f32;
     Precision precision = Precision::f32;
     std::vector<BlockSpec> blocks;
+    // Segments: runs of two or more consecutive blocks that are checkpointed as one (Chen et al.
+    // 2016; torch.utils.checkpoint.checkpoint_sequential). The checkpointed blocks of a segment
+    // that are next to each other keep only the first one's input in forward and are recomputed
+    // together in backward; a block outside every segment is a segment of one. In block order,
+    // disjoint; a transformer layer (attention and MLP blocks) is one. JSON: ["1-2", "3-4"].
+    std::vector<BlockRange> segments;
     LossType loss = LossType::mse;
     OptimizerSpec optimizer;
     uint64_t seed = 0;
@@ -163,10 +179,61 @@ std::string to_json(const ModelSpec& spec);
 // Writes to_json(spec) to `path` atomically (a failed write leaves the old file whole).
 Status save_model_spec(const std::string& path, const ModelSpec& spec);
 
-// "none", "all", "sqrt", "every:K" or a comma list of block indices ("0,3,5").
+// ---- Segments (segments.cpp) ----
+
+// "4-7", or "5" for one block.
+std::string format_block_range(const BlockRange& r);
+// "4-7" or "5" (spaces ignored); the error says what is wrong with the text, without a path.
+Result<BlockRange> parse_block_range(const std::string& text);
+// The first problem of a segment list for a model of `block_count` blocks, as a one-line
+// error that starts with its path ("segments[1]: ..."), or "" when there is none: an empty
+// segment (first after last), one of a single block, a block out of range, segments that
+// overlap or are not in block order.
+std::string check_segments(const std::vector<BlockRange>& segments, int block_count);
+// The units of checkpointing: the spec's segments and every block outside them alone, in
+// block order (they cover every block once). "every:K" and "all" count these.
+std::vector<BlockRange> checkpoint_units(const ModelSpec& spec);
+std::vector<BlockRange> checkpoint_units(int block_count, const std::vector<BlockRange>& segments);
+
+// ---- Checkpoint sets (checkpoint_set.cpp) ----
+
+// Which blocks are checkpointed and how they group into segments: what --checkpoint, a planner
+// or the editor puts on a model (apply_checkpoint).
+struct CheckpointSet {
+    std::vector<bool> checkpoint;      // per block
+    std::vector<BlockRange> segments;  // ModelSpec::segments
+    bool operator==(const CheckpointSet&) const = default;
+};
+
+// "none", "all", "every:K", a comma list of block indices ("0,3,5", "4-12"), "sqrt" or
+// "segments:0-3,4-7". All, every:K and sqrt count checkpoint_units; a block list leaves the
+// segments as they are; segments: replaces them. sqrt is Chen et al.'s: ceil(sqrt(n)) segments
+// of about equal forward FLOPs, all but the last checkpointed (as checkpoint_sequential runs
+// its last segment: its recomputation would follow its forward at once).
+Result<CheckpointSet> parse_checkpoint(const std::string& text, const ModelSpec& spec);
+// The same on a chain known by its block count, its segments and each block's forward FLOPs
+// (sqrt's costs; empty: every unit weighs the same).
+Result<CheckpointSet> parse_checkpoint(const std::string& text, int block_count,
+                                       const std::vector<BlockRange>& segments, const std::vector<double>& block_flops);
+// What backward recomputes as one: in each unit, every run of consecutive checkpointed blocks.
+std::vector<BlockRange> recompute_segments(const ModelSpec& spec);
+std::vector<BlockRange> recompute_segments(const CheckpointSet& set);
+// The text parse_checkpoint reads back to the same set on `spec`: a block list ("0-3,7",
+// "none") when the segments are the spec's, else "segments:..." listing what is recomputed.
+std::string format_checkpoint(const CheckpointSet& set, const ModelSpec& spec);
+void apply_checkpoint(ModelSpec& spec, const CheckpointSet& set);
+// The set whose recompute_segments are exactly `runs` (in block order, disjoint) on a model of
+// `block_count` blocks with `segments`: the runs checkpointed, the model's segments that touch
+// no run kept (a transformer layer's grouping outside them).
+CheckpointSet checkpoint_from_runs(const std::vector<BlockRange>& runs, int block_count,
+                                   const std::vector<BlockRange>& segments);
+CheckpointSet checkpoint_of(const ModelSpec& spec);
+
+// The per-block forms, on a model without segments: parse_checkpoint of a spec of
+// `block_count` plain blocks; format_checkpoint_set writes a block list ("0-3,7,9", "none").
 Result<std::vector<bool>> parse_checkpoint_set(const std::string& text, int block_count);
-// The block-list form of a set, which parse_checkpoint_set reads back: "0-3,7,9", "none".
 std::string format_checkpoint_set(const std::vector<bool>& checkpoint);
+// Sets the blocks' flags; the segments stay.
 void apply_checkpoint_set(ModelSpec& spec, const std::vector<bool>& checkpoint);
 
 }  // namespace ckpt

@@ -1,10 +1,12 @@
-// Planning the trade-off: which blocks to checkpoint so that a step fits a memory budget at the
-// least recomputation. The chain model turns a spec into, for every block, how its forward and
-// its backward move live memory for each (previous block checkpointed?, this block
-// checkpointed?) pair, taken from four dry runs of the executor; with it, the peak of any
-// checkpoint set is a sum over the chain, exact to the byte, and a dynamic program finds the
-// cheapest set under a budget (in the spirit of rotor/Revolve, restricted to the per-block
-// choice the executor offers).
+// Planning the trade-off: which blocks to checkpoint, and how to group them into segments, so
+// that a step fits a memory budget at the least recomputation. The chain model turns a spec into,
+// for every block, how its forward, its recomputation and its backward move live memory in each
+// context (is the block unchecked, alone, or first, inside or last of a checkpointed run, and is
+// the block before it checkpointed), taken from dry runs of the executor; with it, the peak of
+// any checkpoint set is a pass over the chain, exact to the byte, and dynamic programs find the
+// cheapest set under a budget: per block (each checkpointed block recomputed alone), and over
+// segment partitions (runs of blocks recomputed as one, Chen et al.'s and rotor's single-level
+// schedules).
 #pragma once
 
 #include <array>
@@ -19,14 +21,30 @@
 
 namespace ckpt {
 
-// How one stretch of the step (a block's forward, or its backward with any recomputation)
-// changes live bytes, for each (previous block checkpointed, this block checkpointed) pair,
-// indexed 2 * prev + self.
-struct SegmentEffect {
-    std::array<int64_t, 4> peak{};  // highest live bytes in the stretch, minus its start
-    std::array<int64_t, 4> end{};   // live bytes at its end, minus its start
+// What a block is in a checkpoint set, with whether the block before it is checkpointed: the
+// context a block's windows depend on. The first four are the per-block pairs, 2 * prev + self
+// (self: checkpointed alone); the others are a block in a run of two or more.
+enum Context : int {
+    kUnchecked = 0,       // the block before unchecked (or none), this one unchecked
+    kAlone = 1,           // the block before unchecked, this one checkpointed alone
+    kAfterUnchecked = 2,  // the block before checkpointed, this one unchecked
+    kAfterAlone = 3,      // the block before checkpointed, this one checkpointed alone
+    kFirst = 4,           // the block before unchecked, this one starts a run
+    kAfterFirst = 5,      // the block before checkpointed in another run, this one starts a run
+    kLast = 6,            // this one ends a run
+    kInner = 7,           // this one is inside a run, neither first nor last
 };
-using SegmentTags = std::array<MemoryTag, 4>;  // per pair: the allocation that first reaches the peak
+inline constexpr int kContexts = 8;
+// Whether a block in context c is checkpointed; whether it keeps its own input (starts a run).
+inline bool checkpointed(int c) { return c != kUnchecked && c != kAfterUnchecked; }
+
+// How one window of the step (a block's forward, its recomputation, or its backward after any
+// recomputation) changes live bytes, per context of the block.
+struct WindowEffect {
+    std::array<int64_t, kContexts> peak{};  // highest live bytes in the window, minus its start
+    std::array<int64_t, kContexts> end{};   // live bytes at its end, minus its start
+};
+using WindowTags = std::array<MemoryTag, kContexts>;  // per context: the allocation that first reaches the peak
 
 struct ChainModel {
     int64_t start = 0;            // live bytes when block 0's forward begins (steady state)
@@ -34,23 +52,37 @@ struct ChainModel {
     int64_t end = 0;              // live bytes when the last backward ends (flags do not change it)
     int64_t optimizer_peak = 0;   // peak of the optimizer phase
     MemoryTag before_tag, optimizer_tag;  // where those two peaks happen
-    std::vector<SegmentEffect> forward, backward;  // n blocks + the loss as entry n
-    // Where each segment peaks, apart from the bytes so that a pass over a long chain reads only
+    // n blocks + the loss as entry n (forward and backward; the loss's context is that of a
+    // block after block n - 1, unchecked). recompute: n blocks, zero in unchecked contexts.
+    std::vector<WindowEffect> forward, recompute, backward;
+    // Where each window peaks, apart from the bytes so that a pass over a long chain reads only
     // what it adds up (empty: not known, as in hand-made models).
-    std::vector<SegmentTags> forward_tag, backward_tag;
-    std::vector<double> cost;     // recomputation cost of each block if checkpointed (time or FLOPs)
+    std::vector<WindowTags> forward_tag, recompute_tag, backward_tag;
+    // Recomputation cost of each block if checkpointed (time or FLOPs): alone or last of a run
+    // (the trailing layers whose output only fed the next run are not run again), and inside a
+    // run (its output feeds the next block's recomputation; empty: the same as `cost`).
+    std::vector<double> cost, cost_inner;
     std::vector<double> forward_cost;  // its whole forward, same unit (for overhead fractions)
+    // The model's segments (ModelSpec::segments): what the named sets (every:K, all, sqrt) count
+    // as units.
+    std::vector<BlockRange> segments;
     // False when a long chain of repeated blocks was measured shortened and its expansion checked
     // against the executor at build time (a dry run of the whole chain would cost seconds).
     bool measured_whole = true;
 
     int blocks() const { return int(cost.size()); }
-    // The step's peak for a checkpoint set, and the recomputation cost it pays.
+    double inner_cost(int b) const { return cost_inner.empty() ? cost[size_t(b)] : cost_inner[size_t(b)]; }
+    // The step's peak for a checkpoint set, and where it happens (the allocation that first
+    // reaches it, as a dry run's peak_tag): per block (each checkpointed block alone), or given
+    // as the runs backward recomputes as one (recompute_segments, in block order).
     int64_t peak(const std::vector<bool>& checkpoint) const;
-    // Where that peak happens: the allocation that first reaches it (as a dry run's peak_tag).
     MemoryTag peak_tag(const std::vector<bool>& checkpoint) const;
     std::pair<int64_t, MemoryTag> peak_and_tag(const std::vector<bool>& checkpoint) const;  // both in one pass
+    std::pair<int64_t, MemoryTag> peak_and_tag(const std::vector<BlockRange>& runs) const;
     double recompute_cost(const std::vector<bool>& checkpoint) const;
+    double recompute_cost(const std::vector<BlockRange>& runs) const;
+    // Each block's context in a checkpoint set given as runs.
+    std::vector<int> contexts(const std::vector<BlockRange>& runs) const;
 
     // Built from dry runs of `spec` (second step, so optimizer state is present). Costs are the
     // blocks' forward FLOPs unless measured forward times are given.
@@ -63,15 +95,18 @@ struct ChainModel {
 // element for the rest), and of the part a checkpointed block reruns under its policy (the
 // layers it does not save).
 std::vector<double> block_forward_flops(const ModelSpec& spec);
-std::vector<double> block_recompute_flops(const ModelSpec& spec);
+// `inner`: as a block inside a checkpointed run, whose output the next block's recomputation takes.
+std::vector<double> block_recompute_flops(const ModelSpec& spec, bool inner = false);
 
-enum class PlannerKind { none, all, every_k, sqrt, dp };
+enum class PlannerKind { none, all, every_k, sqrt, dp, segments };
 std::string_view planner_name(PlannerKind k);
-Result<PlannerKind> parse_planner(const std::string& text);  // "dp", "sqrt", "every-k", "all", "none"
+// "dp", "segments", "sqrt", "every-k", "all", "none"
+Result<PlannerKind> parse_planner(const std::string& text);
 
 struct Plan {
     std::string planner;
-    std::vector<bool> checkpoint;
+    std::vector<bool> checkpoint;   // per block
+    std::vector<BlockRange> runs;   // what backward recomputes as one, in block order (recompute_segments)
     int64_t predicted_peak = 0;
     double recompute_cost = 0.0;     // same unit as ChainModel::cost
     double overhead_fraction = 0.0;  // recompute cost over the unchecked step's cost
@@ -82,25 +117,45 @@ struct Plan {
         for (bool c : checkpoint) n += c ? 1 : 0;
         return n;
     }
+    // Whether some run recomputes two blocks or more (a segment plan, not a per-block one).
+    bool grouped() const {
+        for (const BlockRange& r : runs)
+            if (r.size() > 1) return true;
+        return false;
+    }
 };
 
-// A given checkpoint set (none, all, every-k and sqrt come from parse_checkpoint_set); `tag`,
-// when given, receives where its peak happens (the same pass finds both).
+// Each checkpointed block alone: the runs of a per-block set.
+std::vector<BlockRange> single_runs(const std::vector<bool>& checkpoint);
+
+// A given checkpoint set, per block or as runs; `tag`, when given, receives where its peak
+// happens (the same pass finds both).
 Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint, const std::string& name,
                    int64_t budget, MemoryTag* tag = nullptr);
-// The cheapest checkpoint set whose peak stays within `budget` (exact over the chain model).
-// An infeasible budget is an error naming the smallest budget that can work.
+Plan evaluate_plan(const ChainModel& model, const std::vector<BlockRange>& runs, const std::string& name,
+                   int64_t budget, MemoryTag* tag = nullptr);
+// The cheapest per-block checkpoint set whose peak stays within `budget` (exact over the chain
+// model). An infeasible budget is an error naming the smallest budget that can work.
 Result<Plan> plan_optimal(const ChainModel& model, int64_t budget);
-// Smallest peak any checkpoint set reaches.
+// The cheapest checkpoint set over all segment partitions (every block unchecked or in a
+// checkpointed run of any length; per-block sets are among them), exact over the chain model
+// (chain_segments.h states its bound). Its name is "segments".
+Result<Plan> plan_segments(const ChainModel& model, int64_t budget);
+// Smallest peak any per-block checkpoint set reaches, and any segment partition.
 int64_t minimal_peak(const ChainModel& model);
-// A named planner: dp, or a fixed pattern checked against the budget.
+int64_t minimal_segment_peak(const ChainModel& model);
+// A named planner: dp, segments, or a fixed pattern checked against the budget (sqrt and
+// every-k as parse_checkpoint makes them on a model without segments).
 Result<Plan> make_plan(const ChainModel& model, PlannerKind kind, int64_t budget, int k = 2);
 
 // Every planner over `budgets` budgets between the smallest feasible peak and the unchecked
-// peak, deduplicated and sorted by peak; `frontier` marks the Pareto-optimal ones.
+// peak (both optima, each from its own floor), deduplicated and sorted by peak; `frontier` marks
+// the Pareto-optimal ones among all sets (what segment partitions reach), `block_frontier` those
+// among the per-block sets (each checkpointed block alone), so a chart can draw both curves.
 struct ParetoPoint {
     Plan plan;
     bool frontier = false;
+    bool block_frontier = false;
 };
 std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
 
@@ -108,9 +163,10 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16)
 
 // One checkpoint set a planner considers.
 struct PlanCandidate {
-    Plan plan;                         // plan.planner is its name: "none", "every:3", "sqrt", "all", "dp"
-    std::vector<std::string> same_as;  // other names of the same set ("every:2" beside "sqrt" on 3 blocks)
-    std::string checkpoint_arg;        // the --checkpoint text that selects it ("sqrt", "0,3-5")
+    Plan plan;                         // plan.planner is its name: "none", "every:3", "sqrt", "all", "dp", "segments"
+    std::vector<std::string> same_as;  // other names of the same set ("every:2" beside "all" on 1 block)
+    std::string checkpoint_arg;        // the --checkpoint text that selects it ("sqrt", "0,3-5", "segments:0-4,5-9")
+    CheckpointSet set;                 // what applying it puts on the model (apply_checkpoint)
     MemoryTag peak_tag;                // where the predicted peak happens (block, layer, phase)
 
     std::string label() const;  // "sqrt (= every:2)"
@@ -123,17 +179,28 @@ struct PlanTable {
     std::vector<PlanCandidate> candidates;  // least recomputation first; equal cost: lower peak first
     int chosen = -1;                        // the first candidate that fits; -1 when none does
     int64_t minimal_peak = 0;               // set when none fits: the smallest peak any set reaches
+    // The two optima side by side (dp's table): the per-block one ("dp") and the one over segment
+    // partitions ("segments"), indices into candidates, -1 when the planner has none (no set of
+    // that kind fits). They can be one candidate.
+    int per_block = -1, segments = -1;
+    // Set when the segment search stopped at its limit (dp's table then shows per-block plans).
+    std::string segments_note;
 
     const PlanCandidate* chosen_candidate() const {
         return chosen >= 0 ? &candidates[size_t(chosen)] : nullptr;
     }
     // When none fits: an out_of_memory error naming the smallest budget that can work.
     Error no_fit_error() const;
+    // Which of the two optima is cheaper, in one line ("" without both): "segments recompute
+    // 31% less than per-block checkpointing (dp) at this budget", or that they cost the same.
+    std::string comparison() const;
 };
 
 // Planning as both front ends do it. The candidates of each planner:
-//   dp       none, every:K for each count of checkpointed blocks (the smallest K giving it), sqrt,
-//            all, and the dynamic program's optimum under the budget (exact over the chain model)
+//   dp       none, every:K for each count of checkpointed units (the smallest K giving it), sqrt,
+//            all, and the two optima under the budget (exact over the chain model): per block
+//            ("dp") and over segment partitions ("segments")
+//   segments sqrt and the segment optimum
 //   every-k  the every:K family and all
 //   sqrt, all, none  their one set
 // Each candidate's peak and where it happens come from the chain model; a dry run of the

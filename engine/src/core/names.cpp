@@ -63,8 +63,9 @@ constexpr std::array<EnumName<P>, 4> kPolicies{{
 }};
 
 // The GUI's and the README's order: the optimum first, the fixed patterns after it.
-constexpr std::array<EnumName<PlannerKind>, 5> kPlanners{{
+constexpr std::array<EnumName<PlannerKind>, 6> kPlanners{{
     {PlannerKind::dp, "dp"},
+    {PlannerKind::segments, "segments"},
     {PlannerKind::sqrt, "sqrt"},
     {PlannerKind::every_k, "every-k"},
     {PlannerKind::all, "all"},

@@ -80,15 +80,15 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
     if (spec_.precision == Precision::fp16_mixed) loss_scale_ = 65536.0f;
 }
 
-void Executor::boundary(Segment* next) {
+void Executor::boundary(Window* next) {
     const int64_t live = alloc_.live_total();
-    if (open_segment_) {
-        open_segment_->peak = alloc_.window_peak();
-        open_segment_->peak_tag = alloc_.window_peak_tag();
-        open_segment_->end = live;
+    if (open_window_) {
+        open_window_->peak = alloc_.window_peak();
+        open_window_->peak_tag = alloc_.window_peak_tag();
+        open_window_->end = live;
     }
     alloc_.open_window();
-    open_segment_ = next;
+    open_window_ = next;
     if (next) *next = {live, live, live, alloc_.window_peak_tag()};
 }
 
@@ -104,15 +104,16 @@ Executor::Path Executor::post_path(int b) const {
     return {bs.layers.size() + bs.shortcut.size(), bs.layer_count()};
 }
 
-bool Executor::sum_needed(int b) const { return recomputed_sum_needed(spec_.blocks[size_t(b)]); }
+bool Executor::sum_needed(int b) const { return recomputed_sum_needed(spec_.blocks[size_t(b)], output_consumed(b)); }
 
 bool Executor::output_needed(int b, size_t l) const {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
     const auto& layers = blocks_[size_t(b)];
     if (layers[l]->rebuild_kind() == Layer::Rebuild::from_output) return true;
-    // The last layer of a path feeds the residual add (or nothing: backward starts from dy).
+    // The last layer of a path feeds the residual add, or is the block's output: needed by the
+    // next block of a checkpointed run, else by nothing (backward starts from dy).
     const Path p = l < main_path(b).end ? main_path(b) : l < shortcut_path(b).end ? shortcut_path(b) : post_path(b);
-    if (l + 1 == p.end) return p.begin < post_path(b).begin && sum_needed(b);
+    if (l + 1 == p.end) return bs.residual && p.begin < post_path(b).begin ? sum_needed(b) : output_consumed(b);
     // The next layer needs this output as input if it runs again or rebuilds from its input.
     return !bs.saves(l + 1) || layers[l + 1]->rebuild_kind() == Layer::Rebuild::from_input;
 }
@@ -181,7 +182,9 @@ Tensor Executor::forward_block(int b, const Tensor& x, BlockState& st) {
     st.state.resize(bs.layer_count());
     st.outputs.assign(bs.layer_count(), {});
     st.dropout_stream = ctx_.dropout_stream;
-    if (bs.checkpoint) st.input = ctx_.keep(x);
+    // A checkpointed run keeps its first block's input; the blocks after it take theirs from the
+    // recomputation of the block before.
+    if (bs.checkpoint && run_first_[size_t(b)] == b) st.input = ctx_.keep(x);
     // The main path, then (ResNet's order) the shortcut from the same input, their sum, post.
     Tensor h = forward_path(b, main_path(b), x, st, b > 0);
     st.out_type = h.type;
@@ -240,53 +243,67 @@ Tensor Executor::backward_path(int b, Path p, Tensor g, BlockState& st, bool nee
     return g;
 }
 
-Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep) {
+Tensor Executor::recompute_block(int b, Tensor x, BlockState& st, bool consumed, StepReport& rep) {
     const BlockSpec& bs = spec_.blocks[size_t(b)];
-    auto& layers = blocks_[size_t(b)];
     BlockReport& br = rep.blocks[size_t(b)];
     BlockStamps& bt = block_stamps_[size_t(b)];
     const Path main = main_path(b), side = shortcut_path(b), post = post_path(b);
-    if (bs.checkpoint) {
-        // Recompute: replay the forward from the kept input, this time keeping what backward needs.
-        bt.recompute.begin = stamp();
-        const uint64_t stream_now = ctx_.dropout_stream;
-        if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
-        ctx_.keep_category = Category::recomputed;
-        ctx_.recomputing = true;
-        // Which layers run again (layer_traits.h): not the trailing ones whose state can be
-        // rebuilt without running (the block's last matmul, from its input; a trailing dropout,
-        // from its random stream), whose output only ever fed the next block.
-        const std::vector<bool> run = recomputed_layers(bs);
-        const bool sum = sum_needed(b);
-        // The shortcut (or the identity, for the sum) reads the block's input again after the
-        // main path; otherwise the input goes as soon as the first layer is done with it.
-        Tensor x = std::move(st.input);
-        Tensor h;
-        if (bs.residual && (!side.empty() || sum)) h = recompute_path(b, main, x, st, run, b > 0);
-        else h = recompute_path(b, main, std::move(x), st, run, b > 0);
-        if (bs.residual) {
-            Tensor s = side.empty() ? x : recompute_path(b, side, x, st, run, b > 0);
-            x.reset();
-            Tensor z;
-            if (sum) {
-                alloc_.set_context(b, -1, Phase::recompute);
-                z = residual_add(s, h);
-            }
-            s.reset();
-            h.reset();
-            h = recompute_path(b, post, std::move(z), st, run, true);
+    bt.recompute.begin = stamp();
+    const int64_t recomputed_before = alloc_.live()[int(Category::recomputed)];
+    // Each block replays its own dropout stream (the recomputation skips layers that drew).
+    if (spec_.preserve_rng) ctx_.dropout_stream = st.dropout_stream;
+    // Which layers run again (layer_traits.h): not the trailing ones whose state can be rebuilt
+    // without running (the block's last matmul, from its input; a trailing dropout, from its
+    // random stream) when their output only ever fed the next run.
+    const std::vector<bool> run = recomputed_layers(bs, consumed);
+    const bool sum = sum_needed(b);
+    // The shortcut (or the identity, for the sum) reads the block's input again after the main
+    // path; otherwise the input goes as soon as the first layer is done with it.
+    Tensor h;
+    if (bs.residual && (!side.empty() || sum)) h = recompute_path(b, main, x, st, run, b > 0);
+    else h = recompute_path(b, main, std::move(x), st, run, b > 0);
+    if (bs.residual) {
+        Tensor s = side.empty() ? x : recompute_path(b, side, x, st, run, b > 0);
+        x.reset();
+        Tensor z;
+        if (sum) {
+            alloc_.set_context(b, -1, Phase::recompute);
+            z = residual_add(s, h);
         }
-        alloc_.set_context(b, -1, Phase::recompute);
-        h.reset();  // the block's output is not needed again: backward starts from dy
-        ctx_.keep_category = Category::activation;
-        ctx_.recomputing = false;
-        if (spec_.preserve_rng) ctx_.dropout_stream = stream_now;
-        br.recomputed_bytes = alloc_.live()[int(Category::recomputed)];
-        std::unordered_set<const Storage*> seen;
-        for (size_t l = 0; l < layers.size(); ++l)
-            br.layers[l].recomputed_bytes = count_new(state_tensors(st.state[l]), seen, Category::recomputed);
-        bt.recompute.end = span(b, -1, Phase::recompute, bt.recompute.begin);
+        s.reset();
+        h.reset();
+        h = recompute_path(b, post, std::move(z), st, run, true);
     }
+    alloc_.set_context(b, -1, Phase::recompute);
+    if (!consumed) h.reset();  // the run's output is not needed again: backward starts from dy
+    br.recomputed_bytes = alloc_.live()[int(Category::recomputed)] - recomputed_before;
+    std::unordered_set<const Storage*> seen;
+    for (size_t l = 0; l < br.layers.size(); ++l)
+        br.layers[l].recomputed_bytes = count_new(state_tensors(st.state[l]), seen, Category::recomputed);
+    bt.recompute.end = span(b, -1, Phase::recompute, bt.recompute.begin);
+    return h;
+}
+
+void Executor::recompute_run(int first, int last, std::vector<BlockState>& states, StepReport& rep) {
+    const uint64_t stream_now = ctx_.dropout_stream;
+    ctx_.keep_category = Category::recomputed;
+    ctx_.recomputing = true;
+    // Replay the forward from the kept input, this time keeping what backward needs; each block's
+    // output feeds the next block of the run.
+    Tensor x = std::move(states[size_t(first)].input);
+    for (int b = first; b <= last; ++b) {
+        boundary(&recompute_windows[size_t(b)]);
+        x = recompute_block(b, std::move(x), states[size_t(b)], b < last, rep);
+    }
+    ctx_.keep_category = Category::activation;
+    ctx_.recomputing = false;
+    if (spec_.preserve_rng) ctx_.dropout_stream = stream_now;
+}
+
+Tensor Executor::backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx) {
+    const BlockSpec& bs = spec_.blocks[size_t(b)];
+    BlockStamps& bt = block_stamps_[size_t(b)];
+    const Path main = main_path(b), side = shortcut_path(b), post = post_path(b);
     bt.backward.begin = stamp();
     // Post's layers from the block's gradient, to the gradient of the residual sum.
     Tensor gz = post.empty() ? dy : backward_path(b, post, ctx_.cast_to(dy, st.post_type), st, true);
@@ -329,9 +346,10 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     // A step that stopped or ran out of memory inside a recomputation left these set.
     ctx_.keep_category = Category::activation;
     ctx_.recomputing = false;
-    forward_segments.assign(size_t(nblocks) + 1, {});
-    backward_segments.assign(size_t(nblocks) + 1, {});
-    boundary(&before_segment);
+    forward_windows.assign(size_t(nblocks) + 1, {});
+    recompute_windows.assign(size_t(nblocks), {});
+    backward_windows.assign(size_t(nblocks) + 1, {});
+    boundary(&before_window);
 
     if (opts.capture_tensors)
         for (Param* p : params_) rep.tensors.push_back(host_copy(ctx_.be, p->name, p->value));
@@ -362,7 +380,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
     for (int b = 0; b < nblocks; ++b) {
-        boundary(&forward_segments[size_t(b)]);
+        boundary(&forward_windows[size_t(b)]);
         h = forward_block(b, h, states[size_t(b)]);
     }
     forward_stamps_.end = stamp();
@@ -384,7 +402,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     check_stop();
     alloc_.set_context(-1, -1, Phase::loss);
-    boundary(&forward_segments[size_t(nblocks)]);
+    boundary(&forward_windows[size_t(nblocks)]);
     loss_stamps_.begin = stamp();
     StatePtr loss_state;
     rep.loss = loss_.forward(ctx_, h, target, &loss_state);
@@ -396,16 +414,18 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
 
     backward_stamps_.begin = stamp();
     alloc_.set_context(-1, -1, Phase::backward);
-    boundary(&backward_segments[size_t(nblocks)]);
+    boundary(&backward_windows[size_t(nblocks)]);
     rep.loss_scale = loss_scale_;
     Tensor dy = loss_.backward(ctx_, *loss_state, loss_scale_);
     loss_state.reset();
     for (int b = nblocks; b-- > 0;) {
-        boundary(&backward_segments[size_t(b)]);
-        dy = backward_block(b, dy, states[size_t(b)], b > 0, rep);
+        // The gradient reaches the last block of a checkpointed run: recompute the whole run.
+        if (run_last_[size_t(b)] == b) recompute_run(run_first_[size_t(b)], b, states, rep);
+        boundary(&backward_windows[size_t(b)]);
+        dy = backward_block(b, dy, states[size_t(b)], b > 0);
     }
     alloc_.set_context(-1, -1, Phase::backward);
-    boundary(&optimizer_segment);
+    boundary(&optimizer_window);
     dy.reset();
     x.reset();
     backward_stamps_.end = stamp();
@@ -479,10 +499,16 @@ StepReport Executor::step(const StepOptions& opts) {
     for (const BlockSpec& b : spec_.blocks)
         for (size_t l = 0; l < b.layer_count(); ++l) rep.dropout_present |= b.layer(l).type == LayerType::dropout && b.layer(l).p > 0;
     rep.blocks.resize(spec_.blocks.size());
+    run_first_.assign(spec_.blocks.size(), -1);
+    run_last_.assign(spec_.blocks.size(), -1);
+    for (const BlockRange& r : recompute_segments(spec_))
+        for (int b = r.first; b <= r.last; ++b) run_first_[size_t(b)] = r.first, run_last_[size_t(b)] = r.last;
     for (size_t b = 0; b < spec_.blocks.size(); ++b) {
         rep.blocks[b].index = int(b);
         rep.blocks[b].name = spec_.blocks[b].name;
         rep.blocks[b].checkpoint = spec_.blocks[b].checkpoint;
+        rep.blocks[b].segment_first = run_first_[b];
+        rep.blocks[b].segment_last = run_last_[b];
         for (size_t l = 0; l < spec_.blocks[b].layer_count(); ++l) {
             LayerReport lr;
             lr.type = std::string(layer_type_name(spec_.blocks[b].layer(l).type));
@@ -554,7 +580,7 @@ StepReport Executor::step(const StepOptions& opts) {
     rep.device_memory = {m.reserved, m.reserved_peak, m.workspace, m.context, m.total};
     alloc_.begin_step(nullptr);
     opts_ = nullptr;
-    open_segment_ = nullptr;
+    open_window_ = nullptr;
     return rep;
 }
 

@@ -1,8 +1,11 @@
-// The executor: one training step over a chain of blocks with per-block checkpointing.
-// A checkpointed block keeps only its input in forward (its intermediates are freed as soon as
-// the next op has consumed them); in backward it restores the dropout stream, re-runs its
-// forward keeping everything (tagged `recomputed`), then backpropagates. Same kernels in the
-// same order, so checkpointed gradients are bitwise identical to unchecked ones.
+// The executor: one training step over a chain of blocks with checkpointing by segments. A
+// checkpointed run of blocks (recompute_segments: one block alone, or the checkpointed blocks
+// next to each other in one of the model's segments) keeps only its first block's input in
+// forward (the intermediates are freed as soon as the next op has consumed them); in backward,
+// when the gradient reaches its last block, it restores each block's dropout stream, re-runs
+// the whole run's forward keeping everything (tagged `recomputed`), then backpropagates block by
+// block. Same kernels in the same order, so checkpointed gradients are bitwise identical to
+// unchecked ones.
 #pragma once
 
 #include <memory>
@@ -27,16 +30,18 @@ public:
     // What each block keeps without checkpointing (filled by the owner from a dry run).
     std::vector<int64_t> kept_unchecked;
 
-    // Live bytes at the start, the highest and at the end of each stretch of the last step:
-    // forward of block b (segment b; the loss is segment n), backward of block b (including its
-    // recomputation; the loss's backward is n), and what comes before (inputs) and after
-    // (optimizer). Segments meet end to start. The planner's chain model is built from these.
-    struct Segment {
+    // Live bytes at the start, the highest and at the end of each window of the last step:
+    // forward of block b (window b; the loss is window n), the recomputation of block b (in the
+    // backward of its run's last block), backward of block b (the loss's backward is n), and
+    // what comes before (inputs) and after (optimizer). Windows meet end to start; the
+    // recomputation window of an unchecked block stays empty (all zero). The planner's chain
+    // model is built from these.
+    struct Window {
         int64_t start = 0, peak = 0, end = 0;
-        MemoryTag peak_tag;  // the allocation that first reached `peak` in the segment
+        MemoryTag peak_tag;  // the allocation that first reached `peak` in the window
     };
-    std::vector<Segment> forward_segments, backward_segments;
-    Segment before_segment, optimizer_segment;
+    std::vector<Window> forward_windows, recompute_windows, backward_windows;
+    Window before_window, optimizer_window;
 
 private:
     struct BlockState {
@@ -61,7 +66,12 @@ private:
     struct Stopped {};
 
     Tensor forward_block(int b, const Tensor& x, BlockState& st);
-    Tensor backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx, StepReport& rep);
+    // Block b of a checkpointed run again from its input x, keeping what backward needs; returns
+    // its output when the next block of the run needs it (`consumed`), else nothing.
+    Tensor recompute_block(int b, Tensor x, BlockState& st, bool consumed, StepReport& rep);
+    // The run [first, last] recomputed, block by block, in the backward of its last block.
+    void recompute_run(int first, int last, std::vector<BlockState>& states, StepReport& rep);
+    Tensor backward_block(int b, const Tensor& dy, BlockState& st, bool need_dx);
     // One path of a block forward from h; the first layer's input wants a gradient or not.
     Tensor forward_path(int b, Path p, Tensor h, BlockState& st, bool input_needs_grad);
     // One path of a checkpointed block again in backward: the layers marked in `run` run, the
@@ -74,8 +84,12 @@ private:
     Path main_path(int b) const;
     Path shortcut_path(int b) const;
     Path post_path(int b) const;
-    // Whether post's first layer needs the residual sum in a recomputation.
+    // Whether block b's recomputation needs its residual sum (post's first layer runs again or
+    // rebuilds from it, or the sum is the output the next block of its run takes).
     bool sum_needed(int b) const;
+    // Whether block b's output feeds the next block's recomputation (b is in a checkpointed run
+    // and not its last block).
+    bool output_consumed(int b) const { return run_last_[size_t(b)] > b; }
     void run(StepReport& rep, const StepOptions& options);
     // Closes a span started at stamp `start`; returns its end stamp.
     int64_t span(int block, int layer, Phase phase, int64_t start);
@@ -85,7 +99,7 @@ private:
     // Whether a saved layer of a checkpointed block must keep its output for recomputation.
     bool output_needed(int b, size_t l) const;
     int64_t stamp() { return clock_.stamp(); }
-    void boundary(Segment* next);  // closes the open segment and opens `next`
+    void boundary(Window* next);  // closes the open window and opens `next`
 
     ModelSpec spec_;
     Allocator& alloc_;
@@ -102,7 +116,10 @@ private:
     float loss_scale_ = 1.0f;
     int good_steps_ = 0;
     const StepOptions* opts_ = nullptr;
-    Segment* open_segment_ = nullptr;
+    Window* open_window_ = nullptr;
+    // Per block: the first and last block of the checkpointed run it belongs to (-1: unchecked),
+    // from recompute_segments at the start of each step.
+    std::vector<int> run_first_, run_last_;
     std::vector<BlockStamps> block_stamps_;
     Stamps forward_stamps_, loss_stamps_, backward_stamps_, optimizer_stamps_;
 };

@@ -25,8 +25,8 @@ int64_t expanded_index(const Compression& c, const std::vector<int64_t>& extra, 
     return e;
 }
 
-// A tag from segment `from` of the short chain moved to segment `to`: it names that segment's
-// block or none; anything else would not move with the segment.
+// A tag from block `from`'s window of the short chain moved to block `to`: it names that
+// block or none; anything else would not move with the window.
 bool move_tag(MemoryTag& t, int64_t from, int64_t to) {
     if (t.block < 0) return true;
     if (t.block != from) return false;
@@ -61,8 +61,8 @@ bool agrees(const ChainModel& predicted, const ChainModel& measured) {
         predicted.forward.size() != measured.forward.size())
         return false;
     for (size_t b = 0; b < predicted.forward.size(); ++b) {
-        const SegmentEffect &pf = predicted.forward[b], &qf = measured.forward[b];
-        const SegmentEffect &pb = predicted.backward[b], &qb = measured.backward[b];
+        const WindowEffect &pf = predicted.forward[b], &qf = measured.forward[b];
+        const WindowEffect &pb = predicted.backward[b], &qb = measured.backward[b];
         if (pf.peak[0] != qf.peak[0] || pf.end[0] != qf.end[0] || pb.peak[0] != qb.peak[0] || pb.end[0] != qb.end[0] ||
             !same_tag(predicted.forward_tag[b][0], measured.forward_tag[b][0]) ||
             !same_tag(predicted.backward_tag[b][0], measured.backward_tag[b][0]))
@@ -162,8 +162,8 @@ ModelSpec expand_spec(const Compression& c, const std::vector<int64_t>& extra) {
 namespace {
 
 // The chain model of `measured` (the dry runs of the short chain) with `extra` periods put back
-// per stretch: their segments are the representative's. The levels stay as measured (the caller
-// adds the slopes). Nothing when a tag would not move with its segment.
+// per stretch: their windows are the representative's. The levels stay as measured (the caller
+// adds the slopes). Nothing when a tag would not move with its window.
 std::optional<ChainModel> expand(const Compression& c, const ChainModel& measured, const std::vector<int64_t>& extra) {
     ChainModel m;
     m.start = measured.start;
@@ -179,17 +179,25 @@ std::optional<ChainModel> expand(const Compression& c, const ChainModel& measure
     for (size_t s = 0; s < c.stretches.size(); ++s) n += extra[s] * c.stretches[s].period;
     m.forward.reserve(size_t(n) + 1);
     m.backward.reserve(size_t(n) + 1);
+    m.recompute.reserve(size_t(n));
     m.forward_tag.reserve(size_t(n) + 1);
     m.backward_tag.reserve(size_t(n) + 1);
+    m.recompute_tag.reserve(size_t(n));
     auto push = [&](int from) {
         const int64_t to = int64_t(m.forward.size());
-        SegmentTags f = measured.forward_tag[size_t(from)], b = measured.backward_tag[size_t(from)];
+        WindowTags f = measured.forward_tag[size_t(from)], b = measured.backward_tag[size_t(from)];
         bool ok = true;
-        for (size_t i = 0; i < 4; ++i) ok = ok && move_tag(f[i], from, to) && move_tag(b[i], from, to);
+        for (size_t i = 0; i < size_t(kContexts); ++i) ok = ok && move_tag(f[i], from, to) && move_tag(b[i], from, to);
         m.forward.push_back(measured.forward[size_t(from)]);
         m.backward.push_back(measured.backward[size_t(from)]);
         m.forward_tag.push_back(f);
         m.backward_tag.push_back(b);
+        if (size_t(from) < measured.recompute.size()) {  // not the loss
+            WindowTags r = measured.recompute_tag[size_t(from)];
+            for (size_t i = 0; i < size_t(kContexts); ++i) ok = ok && move_tag(r[i], from, to);
+            m.recompute.push_back(measured.recompute[size_t(from)]);
+            m.recompute_tag.push_back(r);
+        }
         return ok;
     };
     size_t next = 0;
@@ -218,7 +226,7 @@ std::optional<Result<ChainModel>> build_compressed(const ModelSpec& spec, Device
     if (!c) return std::nullopt;
     // Any failure of the short runs falls back to measuring the whole chain, which gives the
     // answer (or the error) with no assumption.
-    Result<ChainModel> base = measure(c->spec, kind, 4);
+    Result<ChainModel> base = measure(c->spec, kind, kPatterns);
     if (!base) return std::nullopt;
     const size_t ns = c->stretches.size();
     std::vector<Slope> slopes(size_t(c->groups));

@@ -1,6 +1,6 @@
 // Long chains of repeated blocks, measured short. The chain model (chain_model.cpp) comes from
 // dry runs of the executor, which cost about 15 us per block and step: on a 100,000-block chain
-// the four patterns alone take seconds. But a block whose neighbours are the same as another's
+// the ten patterns alone take seconds. But a block whose neighbours are the same as another's
 // does the same thing to memory, so a stretch where the blocks repeat with a short period p
 // (p = 1: identical blocks; p = 2: a transformer's attention and MLP blocks) is measured with
 // 4 periods before a representative period and 4 after it, and the periods cut out take the
@@ -41,6 +41,8 @@ inline constexpr int kCompressFrom = 4096;
 inline constexpr int kMaxGroups = 8;
 // Periods up to this many blocks are looked for.
 inline constexpr int kMaxPeriod = 8;
+// The checkpoint patterns the chain model measures (chain_model.cpp's pattern()).
+inline constexpr int kPatterns = 10;
 
 // The shortened chain, or nothing when no stretch is long enough to gain from it.
 std::optional<Compression> compress(const ModelSpec& spec);

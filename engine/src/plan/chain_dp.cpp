@@ -38,6 +38,19 @@ using i128 = __int128;
 
 int idx(bool prev, bool self) { return 2 * int(prev) + int(self); }
 
+// Block b's recomputation (when checkpointed alone) and backward as one window: what the program
+// steps over in the per-block contexts (the loss, entry n, has no recomputation).
+WindowEffect block_backward(const ChainModel& m, int b) {
+    WindowEffect k = m.backward[size_t(b)];
+    if (b < m.blocks() && size_t(b) < m.recompute.size())
+        for (int c : {kAlone, kAfterAlone}) {
+            const WindowEffect& r = m.recompute[size_t(b)];
+            k.peak[size_t(c)] = std::max(r.peak[size_t(c)], r.end[size_t(c)] + k.peak[size_t(c)]);
+            k.end[size_t(c)] += r.end[size_t(c)];
+        }
+    return k;
+}
+
 constexpr double kExactCost = 4503599627370496.0;  // 2^52: whole numbers below it add exactly
 
 bool whole(double c) { return std::fabs(c) < kExactCost && c == std::floor(c); }
@@ -291,7 +304,7 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
     std::array<RunSet, 2> prev{RunSet{Run{}}, RunSet{}};  // before block 0: the empty prefix, "unchecked"
     size_t runs_total = 0;
     for (int b = 0; b <= n; ++b) {
-        const SegmentEffect &f = m.forward[size_t(b)], &k = m.backward[size_t(b)];
+        const WindowEffect &f = m.forward[size_t(b)], k = block_backward(m, b);
         std::array<RunSet, 2> cur;
         for (int self = 0; self < (b < n ? 2 : 1); ++self) {
             const double add = with_cost && self && b < n ? m.cost[size_t(b)] : 0.0;
@@ -351,7 +364,7 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
     Label target = best;
     int state = 0;
     for (int b = n; b >= 1; --b) {
-        const SegmentEffect &f = m.forward[size_t(b)], &k = m.backward[size_t(b)];
+        const WindowEffect &f = m.forward[size_t(b)], k = block_backward(m, b);
         const double add = with_cost && state && b < n ? m.cost[size_t(b)] : 0.0;
         bool found = false;
         for (int ps = 0; ps < 2 && !found; ++ps) {

@@ -1,15 +1,19 @@
 // The chain model and the planners. The executor's memory behaviour is local: a block's
-// forward and backward change live bytes in a way that depends only on whether it and its
-// predecessor are checkpointed (the boundary tensor between them is kept by one, the other,
-// both or neither). Four dry runs (none, all and the two alternating patterns) show every block
-// in all four situations (long chains of repeated blocks are measured shortened:
-// chain_compress.h), and the peak of any checkpoint set follows from prefix sums:
+// forward, its recomputation and its backward change live bytes in a way that depends only on
+// its context (planner.h's Context: unchecked, alone, or first, inside or last of a checkpointed
+// run, and whether the block before it is checkpointed: the boundary tensor between them is kept
+// by one, the other, both or neither, and inside a run each block's output feeds the next one's
+// recomputation). Ten dry runs (checkpoint patterns below) show every block in every context
+// (long chains of repeated blocks are measured shortened: chain_compress.h), and the peak of any
+// checkpoint set follows from one pass over the step's windows in the order they run: the
+// forward windows from the start level up, the backward ones (each run's recomputation windows
+// just before its last block's backward) from the end level down. Per block (each checkpointed
+// block alone) that is prefix sums:
 //   forward of b peaks at   start + sum_{j<b} F_end[j] + F_peak[b]
 //   backward of b peaks at  end   - sum_{j<b} B_end[j] + (B_peak[b] - B_end[b])
-// (backward runs from the last block down, so its prefix is over the blocks still to come).
-// The dynamic program (chain_dp.cpp) walks the chain keeping, per (block, checkpointed?), the
-// Pareto set of (forward prefix, backward prefix, cost) labels: exact, and linear in the length
-// of chains of identical blocks.
+// with B the block's recomputation and backward together. The dynamic programs (chain_dp.cpp
+// per block, chain_segments.cpp over segment partitions) walk the chain keeping Pareto sets of
+// (forward prefix, backward prefix, cost) labels.
 #include "ckpt/planner.h"
 
 #include "ckpt/layer_traits.h"
@@ -25,47 +29,86 @@
 #include "exec/executor.h"
 #include "plan/chain_compress.h"
 #include "plan/chain_dp.h"
+#include "plan/chain_segments.h"
 
 namespace ckpt {
-namespace {
 
-int idx(bool prev, bool self) { return 2 * int(prev) + int(self); }
+std::vector<BlockRange> single_runs(const std::vector<bool>& c) {
+    std::vector<BlockRange> runs;
+    for (int b = 0; b < int(c.size()); ++b)
+        if (c[size_t(b)]) runs.push_back({b, b});
+    return runs;
+}
 
-}  // namespace
-
-std::pair<int64_t, MemoryTag> ChainModel::peak_and_tag(const std::vector<bool>& c) const {
-    // One pass in block order. The segments run before, forward 0..n, backward n..0, optimizer,
-    // and the first to reach the step's peak holds the allocation that reached it first: so
-    // among forward segments the lowest block wins a tie, among backward ones the highest.
+std::vector<int> ChainModel::contexts(const std::vector<BlockRange>& runs) const {
     const int n = blocks();
-    int64_t fwd_best = std::numeric_limits<int64_t>::min(), back_best = fwd_best;
-    int fwd_at = 0, back_at = 0, fwd_i = 0, back_i = 0;
-    int64_t pf = 0, pb = 0;
-    bool prev = false;
-    for (int b = 0; b <= n; ++b) {
-        const bool self = b < n && c[size_t(b)];
-        const int i = idx(prev, self);
-        const SegmentEffect &f = forward[size_t(b)], &k = backward[size_t(b)];
-        const int64_t at_f = start + pf + f.peak[size_t(i)];
-        const int64_t at_b = end + pb + k.peak[size_t(i)] - k.end[size_t(i)];
-        if (at_f > fwd_best) fwd_best = at_f, fwd_at = b, fwd_i = i;
-        if (at_b >= back_best) back_best = at_b, back_at = b, back_i = i;
-        pf += f.end[size_t(i)];
-        pb -= k.end[size_t(i)];
-        prev = self;
+    std::vector<int> ctx(size_t(n), kUnchecked);
+    std::vector<int> first(size_t(n), -1), last(size_t(n), -1);
+    for (const BlockRange& r : runs)
+        for (int b = r.first; b <= r.last; ++b) first[size_t(b)] = r.first, last[size_t(b)] = r.last;
+    for (int b = 0; b < n; ++b) {
+        const bool prev = b > 0 && first[size_t(b - 1)] >= 0;
+        if (first[size_t(b)] < 0) ctx[size_t(b)] = prev ? kAfterUnchecked : kUnchecked;
+        else if (first[size_t(b)] == last[size_t(b)]) ctx[size_t(b)] = prev ? kAfterAlone : kAlone;
+        else if (first[size_t(b)] == b) ctx[size_t(b)] = prev ? kAfterFirst : kFirst;
+        else ctx[size_t(b)] = last[size_t(b)] == b ? kLast : kInner;
     }
+    return ctx;
+}
+
+std::pair<int64_t, MemoryTag> ChainModel::peak_and_tag(const std::vector<BlockRange>& runs) const {
+    // The windows in the order they run: before, forward 0..n (n: the loss), backward n, then
+    // from the last block down: a run's recomputation windows (first to last) when the backward
+    // reaches its last block, and each block's backward; then the optimizer. The first window to
+    // reach the step's peak holds the allocation that reached it first.
+    const int n = blocks();
+    const std::vector<int> ctx = contexts(runs);
+    const int loss_ctx = n > 0 && checkpointed(ctx[size_t(n - 1)]) ? kAfterUnchecked : kUnchecked;
+    auto context = [&](int b) { return b < n ? ctx[size_t(b)] : loss_ctx; };
     int64_t best = before_peak;
     MemoryTag tag = before_tag;
-    if (fwd_best > best) {
-        best = fwd_best;
-        tag = forward_tag.empty() ? MemoryTag{} : forward_tag[size_t(fwd_at)][size_t(fwd_i)];
+    auto offer = [&](int64_t at, const std::vector<WindowTags>& tags, int b, int c) {
+        if (at > best) best = at, tag = tags.empty() ? MemoryTag{} : tags[size_t(b)][size_t(c)];
+    };
+    int64_t level = start;
+    for (int b = 0; b <= n; ++b) {
+        const WindowEffect& f = forward[size_t(b)];
+        const int c = context(b);
+        offer(level + f.peak[size_t(c)], forward_tag, b, c);
+        level += f.end[size_t(c)];
     }
-    if (back_best > best) {
-        best = back_best;
-        tag = backward_tag.empty() ? MemoryTag{} : backward_tag[size_t(back_at)][size_t(back_i)];
+    // Backward levels from the end down: the level where each backward window starts is the end
+    // level less what every later window added.
+    struct Window {
+        const WindowEffect* effect;
+        const std::vector<WindowTags>* tags;
+        int block, context;
+    };
+    std::vector<Window> order;  // backward windows in the order they run
+    order.reserve(2 * size_t(n) + 1);
+    order.push_back({&backward[size_t(n)], &backward_tag, n, loss_ctx});
+    std::vector<int> first(size_t(n), -1);
+    for (const BlockRange& r : runs) first[size_t(r.last)] = r.first;
+    for (int b = n - 1; b >= 0; --b) {
+        if (first[size_t(b)] >= 0 && !recompute.empty())  // hand-made models may leave it out
+            for (int j = first[size_t(b)]; j <= b; ++j)
+                order.push_back({&recompute[size_t(j)], &recompute_tag, j, ctx[size_t(j)]});
+        order.push_back({&backward[size_t(b)], &backward_tag, b, ctx[size_t(b)]});
     }
+    int64_t after = 0;  // what the windows after the current one add
+    std::vector<int64_t> begin(order.size());
+    for (size_t i = order.size(); i-- > 0;) {
+        after += order[i].effect->end[size_t(order[i].context)];
+        begin[i] = end - after;
+    }
+    for (size_t i = 0; i < order.size(); ++i)
+        offer(begin[i] + order[i].effect->peak[size_t(order[i].context)], *order[i].tags, order[i].block, order[i].context);
     if (optimizer_peak > best) best = optimizer_peak, tag = optimizer_tag;
     return {best, tag};
+}
+
+std::pair<int64_t, MemoryTag> ChainModel::peak_and_tag(const std::vector<bool>& c) const {
+    return peak_and_tag(single_runs(c));
 }
 
 int64_t ChainModel::peak(const std::vector<bool>& c) const { return peak_and_tag(c).first; }
@@ -79,18 +122,25 @@ double ChainModel::recompute_cost(const std::vector<bool>& c) const {
     return t;
 }
 
+double ChainModel::recompute_cost(const std::vector<BlockRange>& runs) const {
+    double t = 0.0;
+    for (const BlockRange& r : runs)
+        for (int b = r.first; b <= r.last; ++b) t += b < r.last ? inner_cost(b) : cost[size_t(b)];
+    return t;
+}
+
 namespace {
 
 // FLOPs of each layer's forward (the traits table), block by block; `rerun_only` counts only
 // the layers a checkpointed block runs again (recomputed_layers: its policy, and the trailing
-// layers it rebuilds without running).
-std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
+// layers it rebuilds without running unless `inner`, where its output feeds the next block).
+std::vector<double> flops(const ModelSpec& spec, bool rerun_only, bool inner) {
     std::vector<double> out;
     const double rows = double(spec.rows()), seq = double(spec.sequence_length());
     Features features = spec.input_shape_features();
     for (const BlockSpec& b : spec.blocks) {
         double f = 0.0;
-        const std::vector<bool> reruns = recomputed_layers(b);
+        const std::vector<bool> reruns = recomputed_layers(b, inner);
         // One path of the block from the features coming into it; `first` is its first layer's index.
         auto path = [&](const std::vector<LayerSpec>& layers, size_t first, Features x) {
             for (size_t i = 0; i < layers.size(); ++i) {
@@ -114,30 +164,67 @@ std::vector<double> flops(const ModelSpec& spec, bool rerun_only) {
 
 }  // namespace
 
-std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false); }
-std::vector<double> block_recompute_flops(const ModelSpec& spec) { return flops(spec, true); }
+std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false, false); }
+std::vector<double> block_recompute_flops(const ModelSpec& spec, bool inner) { return flops(spec, true, inner); }
 
 namespace {
 
-// The memory half of the chain model from dry runs of `spec`, pattern by pattern: 0 none, 1 all,
-// 2 odd blocks, 3 even blocks (`patterns` 1 measures only the unchecked one). What a segment
-// does relative to its start is the same at every step (optimizer state is created in the
-// optimizer phase, after the segments), so one step per pattern gives the effects; the
-// unchecked pattern runs a second step for the steady-state levels.
+// The checkpoint pattern `p` of kPatterns on n blocks, as runs. Together they put every block
+// b in every context it can have (block 0 has no checkpointed block before it, and only blocks
+// before the last can start or be inside a run of two or more):
+//   0 none                         unchecked
+//   1 every block alone            alone (block 0), after alone
+//   2, 3 odd, even blocks alone    alone, after unchecked
+//   4 one run of all blocks        first (block 0), inner, last
+//   5 pairs 0-1, 2-3, ...          first (block 0), after first (even blocks), last
+//   6 block 0 alone, pairs 1-2, 3-4, ...   after first (odd blocks), last
+//   7, 8, 9 period three: block o unchecked, then a pair, from offset o = 0, 1, 2
+//                                  first (blocks o+1+3m), last
+std::vector<BlockRange> pattern(int p, int n) {
+    std::vector<BlockRange> runs;
+    auto pairs_from = [&](int b) {
+        for (; b < n; b += 2) runs.push_back({b, std::min(b + 1, n - 1)});
+    };
+    switch (p) {
+    case 0: break;
+    case 1: for (int b = 0; b < n; ++b) runs.push_back({b, b}); break;
+    case 2:
+    case 3:
+        for (int b = p == 2 ? 1 : 0; b < n; b += 2) runs.push_back({b, b});
+        break;
+    case 4: if (n > 0) runs.push_back({0, n - 1}); break;
+    case 5: pairs_from(0); break;
+    case 6:
+        if (n > 0) runs.push_back({0, 0});
+        pairs_from(1);
+        break;
+    default:
+        for (int b = p - 7 + 1; b < n; b += 3) runs.push_back({b, std::min(b + 1, n - 1)});
+        break;
+    }
+    return runs;
+}
+
+// The memory half of the chain model from dry runs of `spec`, one per pattern above (`patterns`
+// 1 measures only the unchecked one). What a window does relative to its start is the same at
+// every step (optimizer state is created in the optimizer phase, after the windows), so one
+// step per pattern gives the effects; the unchecked pattern runs a second step for the
+// steady-state levels.
 Result<ChainModel> measure(const ModelSpec& spec, DeviceKind kind, int patterns) {
     const int n = int(spec.blocks.size());
     ChainModel m;
     m.forward.assign(size_t(n) + 1, {});
     m.backward.assign(size_t(n) + 1, {});
+    m.recompute.assign(size_t(n), {});
     m.forward_tag.assign(size_t(n) + 1, {});
     m.backward_tag.assign(size_t(n) + 1, {});
+    m.recompute_tag.assign(size_t(n), {});
     m.cost.assign(size_t(n), 0.0);
     m.forward_cost.assign(size_t(n), 0.0);
     for (int p = 0; p < patterns; ++p) {
+        const std::vector<BlockRange> runs = pattern(p, n);
         ModelSpec s = spec;
-        std::vector<bool> c(static_cast<size_t>(n));
-        for (int b = 0; b < n; ++b) c[size_t(b)] = p == 1 || (p == 2 && b % 2 == 1) || (p == 3 && b % 2 == 0);
-        for (int b = 0; b < n; ++b) s.blocks[size_t(b)].checkpoint = c[size_t(b)];
+        apply_checkpoint(s, checkpoint_from_runs(runs, n, {}));
         Allocator alloc(dry_backend(kind), 0);
         Executor exec(s, alloc);
         StepOptions opts;
@@ -146,24 +233,28 @@ Result<ChainModel> measure(const ModelSpec& spec, DeviceKind kind, int patterns)
         for (int step = 0; step < (p == 0 ? 2 : 1); ++step) r = exec.step(opts);
         if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
         if (p == 0) {
-            m.start = exec.forward_segments[0].start;
-            m.before_peak = exec.before_segment.peak;
-            m.before_tag = exec.before_segment.peak_tag;
-            m.end = exec.optimizer_segment.start;
-            m.optimizer_peak = exec.optimizer_segment.peak;
-            m.optimizer_tag = exec.optimizer_segment.peak_tag;
+            m.start = exec.forward_windows[0].start;
+            m.before_peak = exec.before_window.peak;
+            m.before_tag = exec.before_window.peak_tag;
+            m.end = exec.optimizer_window.start;
+            m.optimizer_peak = exec.optimizer_window.peak;
+            m.optimizer_tag = exec.optimizer_window.peak_tag;
         }
+        const std::vector<int> ctx = m.contexts(runs);
+        // A window that never rises above its start (a recomputation that reruns nothing) never
+        // holds the step's peak first (the window before it reached that level already): its
+        // tag, the allocator's last, names some other block and is left out.
+        auto take = [](WindowEffect& e, MemoryTag& tag, const Executor::Window& w, int c) {
+            e.peak[size_t(c)] = w.peak - w.start;
+            e.end[size_t(c)] = w.end - w.start;
+            tag = w.peak > w.start ? w.peak_tag : MemoryTag{};
+        };
         for (int b = 0; b <= n; ++b) {
-            const bool prev = b > 0 && c[size_t(b - 1)];
-            const bool self = b < n && c[size_t(b)];
-            const size_t i = size_t(idx(prev, self));
-            const Executor::Segment &f = exec.forward_segments[size_t(b)], &k = exec.backward_segments[size_t(b)];
-            m.forward[size_t(b)].peak[i] = f.peak - f.start;
-            m.forward[size_t(b)].end[i] = f.end - f.start;
-            m.backward[size_t(b)].peak[i] = k.peak - k.start;
-            m.backward[size_t(b)].end[i] = k.end - k.start;
-            m.forward_tag[size_t(b)][i] = f.peak_tag;
-            m.backward_tag[size_t(b)][i] = k.peak_tag;
+            const int c = b < n ? ctx[size_t(b)] : n > 0 && checkpointed(ctx[size_t(n - 1)]) ? kAfterUnchecked : kUnchecked;
+            take(m.forward[size_t(b)], m.forward_tag[size_t(b)][size_t(c)], exec.forward_windows[size_t(b)], c);
+            take(m.backward[size_t(b)], m.backward_tag[size_t(b)][size_t(c)], exec.backward_windows[size_t(b)], c);
+            if (b < n && checkpointed(c))
+                take(m.recompute[size_t(b)], m.recompute_tag[size_t(b)][size_t(c)], exec.recompute_windows[size_t(b)], c);
         }
     }
     return m;
@@ -183,122 +274,24 @@ Result<ChainModel> build_chain_model(const ModelSpec& spec, const std::vector<do
         return Error{"forward times: expected " + std::to_string(n) + ", got " + std::to_string(forward_ns.size())};
     // Long chains of repeated blocks are measured short (chain_compress.h); the rest whole.
     std::optional<Result<ChainModel>> shortened = chain::build_compressed(spec, kind, measure, compress_from);
-    Result<ChainModel> measured = shortened ? std::move(*shortened) : measure(spec, kind, 4);
+    Result<ChainModel> measured = shortened ? std::move(*shortened) : measure(spec, kind, chain::kPatterns);
     if (!measured) return measured.error();
     ChainModel& m = *measured;
     m.measured_whole = !shortened;
     // Measured forward times scale by the share of FLOPs a policy reruns.
-    const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec);
+    const std::vector<double> fwd = block_forward_flops(spec), rerun = block_recompute_flops(spec),
+                              inner = block_recompute_flops(spec, true);
     m.forward_cost = forward_ns.empty() ? fwd : forward_ns;
     m.cost = rerun;
+    m.cost_inner = inner;
+    m.segments = spec.segments;
     if (!forward_ns.empty())
-        for (int b = 0; b < n; ++b) m.cost[size_t(b)] = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] * rerun[size_t(b)] / fwd[size_t(b)] : 0.0;
-    return measured;
-}
-
-Result<PlannerKind> parse_planner(const std::string& t) {
-    if (std::optional<PlannerKind> k = enum_from_name<PlannerKind>(t)) return *k;
-    return Error{"unknown planner \"" + t + "\" (expected " + enum_choices<PlannerKind>() + ")"};
-}
-
-Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::string& name, int64_t budget,
-                   MemoryTag* tag) {
-    Plan p;
-    p.planner = name;
-    p.checkpoint = c;
-    const auto [peak, at] = m.peak_and_tag(c);
-    p.predicted_peak = peak;
-    if (tag) *tag = at;
-    p.recompute_cost = m.recompute_cost(c);
-    double step = 0.0;  // forward + backward ~ 3x forward for GEMM-bound blocks
-    for (double t : m.forward_cost) step += 3.0 * t;
-    p.overhead_fraction = step > 0 ? p.recompute_cost / step : 0.0;
-    p.fits = budget <= 0 || p.predicted_peak <= budget;
-    return p;
-}
-
-Result<int64_t> minimal_peak_checked(const ChainModel& m) {
-    // Feasibility is monotone in the budget: bisect between a lower bound and a known peak. Each
-    // probe decides feasibility only (no costs), which keeps the label sets small.
-    int64_t hi = std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
-                          m.peak(std::vector<bool>(size_t(m.blocks()), true)));
-    int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
-    while (hi - lo > 1) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false);
-        if (!s) return s.error();
-        if (s->feasible) hi = mid;
-        else lo = mid;
-    }
-    return hi;
-}
-
-int64_t minimal_peak(const ChainModel& m) {
-    Result<int64_t> p = minimal_peak_checked(m);
-    if (p) return *p;
-    return std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
-                    m.peak(std::vector<bool>(size_t(m.blocks()), true)));
-}
-
-Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
-    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true);
-    if (!s) return s.error();
-    if (!s->feasible) {
-        Result<int64_t> floor = minimal_peak_checked(m);
-        if (!floor) return floor.error();
-        return Error{"budget " + std::to_string(budget) + " bytes is below the smallest peak any checkpoint set "
-                     "reaches: " + std::to_string(*floor) + " bytes", ErrorKind::out_of_memory};
-    }
-    return evaluate_plan(m, s->checkpoint, "dp", budget);
-}
-
-Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, int k) {
-    const int n = m.blocks();
-    switch (kind) {
-    case PlannerKind::dp: return plan_optimal(m, budget);
-    case PlannerKind::none: return evaluate_plan(m, std::vector<bool>(size_t(n), false), "none", budget);
-    case PlannerKind::all: return evaluate_plan(m, std::vector<bool>(size_t(n), true), "all", budget);
-    case PlannerKind::every_k:
-    case PlannerKind::sqrt: {
-        const std::string text = kind == PlannerKind::sqrt ? "sqrt" : "every:" + std::to_string(k);
-        Result<std::vector<bool>> c = parse_checkpoint_set(text, n);
-        if (!c) return c.error();
-        return evaluate_plan(m, *c, kind == PlannerKind::sqrt ? "sqrt" : "every-" + std::to_string(k), budget);
-    }
-    }
-    return Error{"planner: unknown"};
-}
-
-std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
-    const int n = m.blocks();
-    std::vector<ParetoPoint> pts;
-    auto add = [&](Plan p) {
-        for (const ParetoPoint& q : pts)
-            if (q.plan.checkpoint == p.checkpoint) return;
-        pts.push_back({std::move(p), false});
-    };
-    add(evaluate_plan(m, std::vector<bool>(size_t(n), false), "none", 0));
-    add(evaluate_plan(m, std::vector<bool>(size_t(n), true), "all", 0));
-    for (int k = 2; k <= std::min(n, 8); ++k)
-        if (auto c = parse_checkpoint_set("every:" + std::to_string(k), n)) add(evaluate_plan(m, *c, "every-" + std::to_string(k), 0));
-    if (auto c = parse_checkpoint_set("sqrt", n)) add(evaluate_plan(m, *c, "sqrt", 0));
-    const int64_t lo = minimal_peak(m), hi = pts[0].plan.predicted_peak;
-    for (int i = 0; i < budgets; ++i) {
-        const int64_t budget = budgets > 1 ? lo + (hi - lo) * i / (budgets - 1) : hi;
-        if (auto p = plan_optimal(m, budget)) add(*p);
-    }
-    std::sort(pts.begin(), pts.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
-        return a.plan.predicted_peak != b.plan.predicted_peak ? a.plan.predicted_peak < b.plan.predicted_peak
-                                                              : a.plan.recompute_cost < b.plan.recompute_cost;
-    });
-    double best = std::numeric_limits<double>::infinity();
-    for (ParetoPoint& p : pts) {
-        if (p.plan.recompute_cost < best) {
-            p.frontier = true;
-            best = p.plan.recompute_cost;
+        for (int b = 0; b < n; ++b) {
+            const double scale = fwd[size_t(b)] > 0 ? forward_ns[size_t(b)] / fwd[size_t(b)] : 0.0;
+            m.cost[size_t(b)] = rerun[size_t(b)] * scale;
+            m.cost_inner[size_t(b)] = inner[size_t(b)] * scale;
         }
-    }
-    return pts;
+    return measured;
 }
 
 }  // namespace ckpt

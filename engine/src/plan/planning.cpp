@@ -1,8 +1,10 @@
 // Planning as the front ends show it (planner.h, plan_table): the candidate checkpoint sets a
 // planner considers, each with its exact predicted peak, where that peak happens and what its
-// recomputation costs, sorted cheapest first, and the one chosen for the budget. The CLI prints
-// this table and the GUI applies its choice, so both answer the same question the same way.
+// recomputation costs, sorted cheapest first, and the one chosen for the budget; dp's table
+// holds both optima, per block and over segment partitions, and says which is cheaper. The CLI
+// prints this table and the GUI applies its choice, so both answer the same question the same way.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +15,7 @@
 #include "core/allocator.h"
 #include "exec/executor.h"
 #include "plan/chain_dp.h"
+#include "plan/chain_segments.h"
 
 namespace ckpt {
 
@@ -38,7 +41,8 @@ Result<StepReport> dry_second_step(const ModelSpec& spec, DeviceKind kind) {
 
 // The named sets a planner lists, in the order they are added (which decides, among equal
 // sets, the name shown first). The every:K family keeps, for each number of checkpointed
-// blocks, the smallest K (the most evenly spread blocks), so the list stays short on long chains.
+// units (n of them), the smallest K (the most evenly spread units), so the list stays short on
+// long chains.
 std::vector<std::string> named_sets(PlannerKind planner, int n) {
     std::vector<std::string> names;
     const bool family = planner == PlannerKind::dp || planner == PlannerKind::every_k;
@@ -49,7 +53,8 @@ std::vector<std::string> named_sets(PlannerKind planner, int n) {
         for (const auto& [count, k] : k_for_count)
             if (k > 1) names.push_back("every:" + std::to_string(k));
     }
-    if (planner == PlannerKind::dp || planner == PlannerKind::sqrt) names.push_back("sqrt");
+    if (planner == PlannerKind::dp || planner == PlannerKind::sqrt || planner == PlannerKind::segments)
+        names.push_back("sqrt");
     if (family || planner == PlannerKind::all) names.push_back("all");
     return names;
 }
@@ -65,7 +70,7 @@ std::string PlanCandidate::label() const {
 Error PlanTable::no_fit_error() const {
     const std::string smallest = "the smallest peak any checkpoint set reaches is " + format_bytes(minimal_peak) +
                                  " (" + std::to_string(minimal_peak) + " bytes)";
-    if (planner == PlannerKind::dp || minimal_peak > budget)
+    if (planner == PlannerKind::dp || planner == PlannerKind::segments || minimal_peak > budget)
         return Error{"no plan fits in " + format_bytes(budget) + ": " + smallest, ErrorKind::out_of_memory};
     int64_t lowest = 0;
     for (const PlanCandidate& c : candidates)
@@ -73,6 +78,21 @@ Error PlanTable::no_fit_error() const {
     return Error{"no " + std::string(planner_name(planner)) + " plan fits in " + format_bytes(budget) +
                      " (its lowest peak is " + format_bytes(lowest) + "); " + smallest + ", which dp finds",
                  ErrorKind::out_of_memory};
+}
+
+std::string PlanTable::comparison() const {
+    if (!segments_note.empty()) return segments_note;
+    if (per_block < 0 && segments < 0) return {};
+    if (per_block < 0) return "no per-block set fits this budget; a segment plan does";
+    if (segments < 0) return {};
+    if (per_block == segments) return "per block (dp) and over segments the cheapest set is the same here";
+    const Plan &d = candidates[size_t(per_block)].plan, &g = candidates[size_t(segments)].plan;
+    if (d.recompute_cost <= g.recompute_cost)  // segment sets include the per-block ones: equal
+        return "segments and per block (dp) recompute the same here";
+    const double saved = d.recompute_cost > 0 ? 100.0 * (1.0 - g.recompute_cost / d.recompute_cost) : 0.0;
+    char pct[32];
+    std::snprintf(pct, sizeof pct, "%.0f%%", saved);
+    return std::string("segments recompute ") + pct + " less than per block (dp) at this budget";
 }
 
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
@@ -85,39 +105,50 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     t.budget = budget;
     t.blocks = int(spec.blocks.size());
 
-    auto same_set = [&](const std::vector<bool>& flags) {
+    auto same_set = [&](const std::vector<BlockRange>& runs) {
         return std::find_if(t.candidates.begin(), t.candidates.end(),
-                            [&](const PlanCandidate& c) { return c.plan.checkpoint == flags; });
+                            [&](const PlanCandidate& c) { return c.plan.runs == runs; });
     };
-    for (const std::string& name : named_sets(planner, t.blocks)) {
-        Result<std::vector<bool>> flags = parse_checkpoint_set(name, t.blocks);
-        if (!flags) return flags.error();
-        // sqrt is some every:K: list each set once, under the later (better known) name.
-        if (auto same = same_set(*flags); same != t.candidates.end()) {
+    for (const std::string& name : named_sets(planner, int(checkpoint_units(spec).size()))) {
+        Result<CheckpointSet> set = parse_checkpoint(name, spec);
+        if (!set) return set.error();
+        const std::vector<BlockRange> runs = recompute_segments(*set);
+        // A set with two names (every:1 is all): list it once, under the later (better known) name.
+        if (auto same = same_set(runs); same != t.candidates.end()) {
             same->same_as.insert(same->same_as.begin(), same->plan.planner);
             same->plan.planner = same->checkpoint_arg = name;
             continue;
         }
         PlanCandidate c;
-        c.plan = evaluate_plan(*model, *flags, name, budget, &c.peak_tag);
+        c.plan = evaluate_plan(*model, runs, name, budget, &c.peak_tag);
         c.checkpoint_arg = name;
+        c.set = *set;
         t.candidates.push_back(std::move(c));
     }
-    if (planner == PlannerKind::dp) {
-        // The optimum under the budget, when one exists, joins the named sets.
-        Result<Plan> p = plan_optimal(*model, budget);
-        // No set fits (out of memory) leaves the named sets; the planner's own limit is an error.
-        if (!p && p.error().kind != ErrorKind::out_of_memory) return p.error();
-        if (p) {
-            if (auto same = same_set(p->checkpoint); same != t.candidates.end()) {
-                same->same_as.push_back("dp");
-            } else {
-                PlanCandidate c;
-                c.plan = *p;
-                c.peak_tag = model->peak_tag(p->checkpoint);
-                c.checkpoint_arg = format_checkpoint_set(p->checkpoint);
-                t.candidates.push_back(std::move(c));
-            }
+    // The optima under the budget, when they exist, join the named sets: per block for dp, over
+    // segment partitions for dp and segments.
+    std::vector<PlannerKind> optima;
+    if (planner == PlannerKind::dp) optima.push_back(PlannerKind::dp);
+    if (planner == PlannerKind::dp || planner == PlannerKind::segments) optima.push_back(PlannerKind::segments);
+    for (PlannerKind k : optima) {
+        Result<Plan> p = k == PlannerKind::dp ? plan_optimal(*model, budget) : plan_segments(*model, budget);
+        // No set fits (out of memory) leaves the named sets; the planner's own limit is an error,
+        // except the segment search's beside a per-block plan: the table says it stopped.
+        if (!p && p.error().kind != ErrorKind::out_of_memory) {
+            if (k != PlannerKind::segments || planner != PlannerKind::dp) return p.error();
+            t.segments_note = p.error().message;
+            continue;
+        }
+        if (!p) continue;
+        if (auto same = same_set(p->runs); same != t.candidates.end()) {
+            same->same_as.push_back(p->planner);
+        } else {
+            PlanCandidate c;
+            c.plan = *p;
+            c.peak_tag = model->peak_and_tag(p->runs).second;
+            c.set = checkpoint_from_runs(p->runs, t.blocks, spec.segments);
+            c.checkpoint_arg = format_checkpoint(c.set, spec);
+            t.candidates.push_back(std::move(c));
         }
     }
     std::stable_sort(t.candidates.begin(), t.candidates.end(), [](const PlanCandidate& x, const PlanCandidate& y) {
@@ -126,6 +157,14 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     });
     for (size_t i = 0; i < t.candidates.size() && t.chosen < 0; ++i)
         if (t.candidates[i].plan.fits) t.chosen = int(i);
+    for (size_t i = 0; i < t.candidates.size(); ++i) {
+        const PlanCandidate& c = t.candidates[i];
+        auto named = [&](const char* n) {
+            return c.plan.planner == n || std::find(c.same_as.begin(), c.same_as.end(), n) != c.same_as.end();
+        };
+        if (named("dp")) t.per_block = int(i);
+        if (named("segments")) t.segments = int(i);
+    }
     // The chain model is checked against a dry run of the executor: every candidate on a short
     // chain, the chosen one (or the first) on a long one, where one dry run costs as much as the
     // chain model did and a check per candidate would make planning quadratic. A long chain
@@ -135,7 +174,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
         if (!short_chain && int(i) != std::max(t.chosen, 0)) continue;
         PlanCandidate& c = t.candidates[i];
         ModelSpec s = spec;
-        apply_checkpoint_set(s, c.plan.checkpoint);
+        apply_checkpoint(s, c.set);
         Result<StepReport> r = dry_second_step(s, kind);
         if (!r) return Error{"predicting " + c.plan.planner + ": " + r.error().message, r.error().kind};
         // Not the user's doing: the engine disagrees with itself, a failure to report, not a plan.
@@ -147,9 +186,11 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
                          ErrorKind::device};
     }
     if (t.chosen < 0) {
-        Result<int64_t> floor = minimal_peak_checked(*model);
+        // The smallest budget any set reaches: segment partitions include the per-block sets.
+        Result<int64_t> floor = seg::minimal_peak_checked(*model);
+        if (!floor) floor = minimal_peak_checked(*model);
         if (!floor) return floor.error();
-        t.minimal_peak = *floor;
+        t.minimal_peak = std::min(*floor, minimal_peak(*model));
     }
     return t;
 }

@@ -265,27 +265,28 @@ int64_t buffer_count(const LayerSpec& l) {
 
 Features layer_output(const LayerSpec& l, const Features& in) { return layer_traits(l.type).out_features(l, in); }
 
-bool recomputed_sum_needed(const BlockSpec& b) {
+bool recomputed_sum_needed(const BlockSpec& b, bool output_consumed) {
+    if (!b.residual) return false;
     const size_t first_post = b.layers.size() + b.shortcut.size();
-    if (b.post.empty()) return false;  // the sum is the block's output: backward starts from dy
+    if (b.post.empty()) return output_consumed;  // the sum is the block's output
     return !b.saves(first_post) || layer_traits(b.layer(first_post).type).rebuild == LayerTraits::Rebuild::from_input;
 }
 
-std::vector<bool> recomputed_layers(const BlockSpec& b) {
+std::vector<bool> recomputed_layers(const BlockSpec& b, bool output_consumed) {
     // Each path walked from its end, knowing whether its output is consumed; the two paths of a
-    // residual add feed post's first layer.
+    // residual add feed post's first layer (or the block's output, without post).
     std::vector<bool> run(b.layer_count(), true);
-    auto plan = [&](size_t begin, size_t end, bool output_consumed) {
+    auto plan = [&](size_t begin, size_t end, bool consumed) {
         for (size_t l = end; l-- > begin;) {
             const LayerTraits::Rebuild kind = layer_traits(b.layer(l).type).rebuild;
             const bool without_output = kind == LayerTraits::Rebuild::from_input || kind == LayerTraits::Rebuild::from_stream;
-            run[l] = !b.saves(l) && !(without_output && !output_consumed);
-            output_consumed = run[l] || kind == LayerTraits::Rebuild::from_input;
+            run[l] = !b.saves(l) && !(without_output && !consumed);
+            consumed = run[l] || kind == LayerTraits::Rebuild::from_input;
         }
     };
     const size_t main_end = b.layers.size(), side_end = main_end + b.shortcut.size();
-    const bool sum = recomputed_sum_needed(b);
-    plan(side_end, b.layer_count(), false);
+    const bool sum = b.residual ? recomputed_sum_needed(b, output_consumed) : output_consumed;
+    plan(side_end, b.layer_count(), output_consumed);
     plan(0, main_end, sum);
     plan(main_end, side_end, sum);
     return run;

@@ -266,6 +266,7 @@ void check_spec(const ModelSpec& s, const std::function<std::string(size_t)>& bl
     const LayerSpec* embedding = s.token_input() ? &s.blocks[0].layers[0] : nullptr;
     for (size_t b = 0; b < s.blocks.size(); ++b)
         features = check_block(s.blocks[b], rows, s.sequence_length(), features, b == 0, embedding, block_path(b));
+    if (std::string bad = check_segments(s.segments, int(s.blocks.size())); !bad.empty()) fail("", bad);
     if (features.is_image())
         fail("loss", "the model ends in an image " + features.text() +
                          "; the loss takes flat features (end with a flatten, or global_avgpool then flatten)");
@@ -413,7 +414,8 @@ OptimizerSpec parse_optimizer(const json& j) {
 ModelSpec parse_document(const json& root) {
     expect_object(root, "model file");
     check_keys(root, "",
-               {"name", "description", "input", "precision", "seed", "preserve_rng", "loss", "optimizer", "blocks"},
+               {"name", "description", "input", "precision", "seed", "preserve_rng", "loss", "optimizer", "segments",
+                "blocks"},
                "the model");
     ModelSpec s;
     if (const json* v = find(root, "name")) s.name = get_string(*v, "name");
@@ -451,6 +453,17 @@ ModelSpec parse_document(const json& root) {
         s.loss = *loss;
     }
     if (const json* v = find(root, "optimizer")) s.optimizer = parse_optimizer(*v);
+    // Segments name blocks after "repeat": they are checked with the rest once blocks are read.
+    if (const json* v = find(root, "segments")) {
+        if (!v->is_array())
+            fail("segments", std::string("expected an array of block ranges like [\"1-2\", \"3-4\"], got ") + type_word(*v));
+        for (size_t i = 0; i < v->size(); ++i) {
+            const std::string path = "segments[" + std::to_string(i) + "]";
+            Result<BlockRange> r = parse_block_range(get_string((*v)[i], path));
+            if (!r) fail(path, r.error().message);
+            s.segments.push_back(*r);
+        }
+    }
 
     const json& blocks = require(root, "", "blocks");
     if (!blocks.is_array()) fail("blocks", std::string("expected an array of blocks, got ") + type_word(blocks));
@@ -633,6 +646,12 @@ std::string to_json(const ModelSpec& spec) {
         opt["weight_decay"] = o.weight_decay;
     }
     root["optimizer"] = opt;
+    // Written only when present, so files without segments stay as they were.
+    if (!spec.segments.empty()) {
+        ordered_json segments = ordered_json::array();
+        for (const BlockRange& r : spec.segments) segments.push_back(format_block_range(r));
+        root["segments"] = std::move(segments);
+    }
     ordered_json blocks = ordered_json::array();
     for (const BlockSpec& b : spec.blocks) {
         ordered_json bj;
