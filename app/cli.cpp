@@ -273,8 +273,11 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     for (int c = 0; c < ckpt::kCategoryCount; ++c)
         std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
                     format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
-    std::printf("  checkpointed      %d of %zu blocks; kept for backward %s, avoided %s\n", r.checkpointed_blocks(),
-                r.blocks.size(), format_bytes(r.kept_bytes_total()).c_str(), format_bytes(r.avoided_bytes_total()).c_str());
+    int runs = 0;
+    for (const ckpt::BlockReport& b : r.blocks) runs += b.segment_last == b.index ? 1 : 0;
+    std::printf("  checkpointed      %d of %zu blocks in %d segment%s; kept for backward %s, avoided %s\n",
+                r.checkpointed_blocks(), r.blocks.size(), runs, runs == 1 ? "" : "s",
+                format_bytes(r.kept_bytes_total()).c_str(), format_bytes(r.avoided_bytes_total()).c_str());
     if (session.device().kind == ckpt::DeviceKind::cuda) {
         // What nvidia-smi shows is more than the tensors: the pool's cache, cuBLAS, the context.
         const ckpt::DeviceMemoryReport& d = r.device_memory;
@@ -287,7 +290,8 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     std::printf("  gradient checksum 0x%016llx (sum %.6g, abs sum %.6g)\n",
                 static_cast<unsigned long long>(r.gradient_checksum), r.gradient_sum, r.gradient_abs_sum);
 
-    std::printf("\n  %5s  %-14s %4s  %11s %11s %10s %10s %10s\n", "block", "name", "ckpt", "kept", "avoided", "forward",
+    // ckpt: no, yes (alone), or the segment a block is recomputed with ("4-7").
+    std::printf("\n  %5s  %-14s %9s  %11s %11s %10s %10s %10s\n", "block", "name", "ckpt", "kept", "avoided", "forward",
                 "backward", "recompute");
     // Long chains: the first and the last blocks tell the story; the files hold every block.
     const size_t n = r.blocks.size(), head = n > 40 ? 16 : n, tail = n > 40 ? 8 : 0;
@@ -298,7 +302,11 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
         }
         const ckpt::BlockReport& b = r.blocks[i];
         const std::string name = shown_name(b.name, 14);
-        std::printf("  %5d  %-14s %4s  %11s %11s %10s %10s %10s\n", b.index, name.c_str(), b.checkpoint ? "yes" : "no",
+        const std::string ckpt = !b.checkpoint ? "no"
+                                 : b.segment_first == b.segment_last
+                                     ? "yes"
+                                     : std::to_string(b.segment_first) + "-" + std::to_string(b.segment_last);
+        std::printf("  %5d  %-14s %9s  %11s %11s %10s %10s %10s\n", b.index, name.c_str(), ckpt.c_str(),
                     format_bytes(b.kept_bytes).c_str(), format_bytes(b.avoided_bytes).c_str(),
                     format_duration_ns(b.forward_ns).c_str(), format_duration_ns(b.backward_ns).c_str(),
                     format_duration_ns(b.recompute_ns).c_str());
@@ -441,9 +449,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (a.has("memory-limit")) settings.memory_limit = memory_limit;
     if (a.has("tf32")) settings.tf32 = true;
     if (a.has("checkpoint")) {
-        auto flags = ckpt::parse_checkpoint_set(a.value("checkpoint"), int(spec.blocks.size()));
-        if (!flags) usage_error("--checkpoint: " + flags.error().message);
-        ckpt::apply_checkpoint_set(spec, *flags);
+        auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
+        if (!set) usage_error("--checkpoint: " + set.error().message);
+        ckpt::apply_checkpoint(spec, *set);
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;
     if (precision) spec.precision = *precision;
@@ -522,21 +530,24 @@ int cmd_plan(const std::vector<std::string>& argv) {
     std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", ckpt::printable(spec.name, 200).c_str(),
                 std::string(ckpt::precision_name(spec.precision)).c_str(), n, format_bytes(*budget).c_str(),
                 std::string(ckpt::planner_name(*planner)).c_str());
-    std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "predicted peak", "peak in",
-                "recompute", "fits");
+    std::printf("  %-22s %14s %9s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "segments", "predicted peak",
+                "peak in", "recompute", "fits");
     for (const ckpt::PlanCandidate& c : table->candidates) {
         char overhead[32];
         std::snprintf(overhead, sizeof overhead, "+%.1f%%", 100.0 * c.plan.overhead_fraction);
-        std::printf("  %-22s %14s %16s  %-10s %11s  %s\n", c.label().c_str(),
+        std::printf("  %-22s %14s %9s %16s  %-10s %11s  %s\n", c.label().c_str(),
                     (std::to_string(c.plan.checkpointed()) + " of " + std::to_string(n)).c_str(),
-                    format_bytes(c.plan.predicted_peak).c_str(), std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(),
-                    overhead, c.plan.fits ? "yes" : "no");
+                    std::to_string(c.plan.runs.size()).c_str(), format_bytes(c.plan.predicted_peak).c_str(),
+                    std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(), overhead, c.plan.fits ? "yes" : "no");
     }
-    std::printf("\n  recompute: the checkpointed blocks' forward FLOPs over the step's (~3x forward)\n\n");
+    std::printf("\n  segments: the runs recomputed as one (a block checkpointed alone is a run of one)\n"
+                "  recompute: the recomputed layers' forward FLOPs over the step's (~3x forward)\n\n");
+    if (const std::string line = table->comparison(); !line.empty()) std::printf("%s\n", line.c_str());
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
     if (!chosen) fail(table->no_fit_error());
-    std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", chosen->plan.planner.c_str(), chosen->plan.checkpointed(),
-                n, ckpt::format_checkpoint_set(chosen->plan.checkpoint).c_str());
+    std::printf("chosen: %s - checkpoint %d of %d blocks in %zu segment%s: %s\n", chosen->plan.planner.c_str(),
+                chosen->plan.checkpointed(), n, chosen->plan.runs.size(), chosen->plan.runs.size() == 1 ? "" : "s",
+                chosen->checkpoint_arg.c_str());
     std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
     std::printf("run it: checkpointlab run %s --checkpoint %s\n", ckpt::printable(a.positional[0], 2000).c_str(),
@@ -638,7 +649,7 @@ int demo(int, char**) {
         std::vector<ckpt::StepReport> reports;
         for (const char* policy : {"none", "all"}) {
             ckpt::ModelSpec spec = base;
-            ckpt::apply_checkpoint_set(spec, *ckpt::parse_checkpoint_set(policy, int(spec.blocks.size())));
+            ckpt::apply_checkpoint(spec, *ckpt::parse_checkpoint(policy, spec));
             auto session = ckpt::Session::create(spec, {});
             if (!session) fail(session.error());
             (*session)->step({});  // the first step; the second is the steady state shown

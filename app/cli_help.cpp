@@ -30,7 +30,7 @@ std::string help_text(HelpTopic topic) {
 SYNOPSIS
     checkpointlab
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
-    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
+    checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
     checkpointlab help [run|plan|import]
     checkpointlab --version
@@ -77,8 +77,9 @@ EXAMPLES
     checkpointlab run - run training steps of a model and measure memory and time
 
 SYNOPSIS
-    checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES|none] [--policy P]
+    checkpointlab run MODEL [--device cpu|cuda[:N]]
+                      [--checkpoint none|all|sqrt|every:K|0,3,5|segments:0-3,4-7] [--steps N]
+                      [--threads N] [--memory-limit BYTES|none] [--policy P]
                       [--precision f32|bf16-mixed|fp16-mixed] [--no-preserve-rng] [--tf32]
                       [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--plot-size 1600x900|16x9cm|6x4in] [--plot-dpi N]
@@ -109,9 +110,16 @@ OPTIONS
         experiment file turns it on.
     --checkpoint POLICY
         Which blocks keep only their input in forward and recompute in backward, replacing
-        the model file's "checkpoint" flags: none, all, sqrt (every round(sqrt(n))-th block,
-        counting from block 0), every:K (blocks 0, K, 2K, ...), or block indices and
-        inclusive ranges such as 0,3,5 or 4-12.
+        the model file's "checkpoint" flags. all and every:K (units 0, K, 2K, ...) count the
+        model's units: its segments (a transformer layer's attention and MLP blocks) and the
+        blocks outside them; block indices and inclusive ranges such as 0,3,5 or 4-12 name
+        blocks (checkpointed blocks next to each other in one segment are recomputed as one);
+        segments:0-3,4-7 checkpoints these runs, each keeping only its first block's input and
+        recomputed as one when backward reaches its last block (a single index is a block
+        alone; the runs replace the segments they touch); sqrt is Chen et al. 2016's: the
+        units cut into ceil(sqrt(n)) segments of about equal forward FLOPs, all checkpointed
+        but the last (as PyTorch's checkpoint_sequential runs its last segment), so the memory
+        kept grows as sqrt(n); none.
     --steps N
         Training steps to run (default 1). The first step creates optimizer state, so the
         second shows the steady state.
@@ -172,6 +180,7 @@ OPTIONS
 EXAMPLES
     checkpointlab run textbook_mlp --checkpoint none
     checkpointlab run deep_residual_mlp --checkpoint sqrt --steps 3 --trace trace.json
+    checkpointlab run lesson6_sublinear_memory --checkpoint segments:0-7,8-15,16-23
     checkpointlab run model.json --memory-limit 512MiB --report oom.json
     checkpointlab run experiment.json --threads 2
     checkpointlab run tutorial_mlp --dump-tensors tutorial.safetensors --csv memory.csv
@@ -182,39 +191,48 @@ EXAMPLES
     checkpointlab plan - choose which blocks to checkpoint under a memory budget
 
 SYNOPSIS
-    checkpointlab plan MODEL --budget BYTES [--planner dp|sqrt|every-k|all|none]
+    checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
                        [--precision f32|bf16-mixed|fp16-mixed]
 
 DESCRIPTION
     Prints the candidate checkpoint plans of a planner with each one's predicted peak memory,
-    where that peak happens and its recomputation cost, cheapest first, and picks the first
-    whose peak fits the budget: the least recomputation that fits. The chosen plan is printed
-    as a --checkpoint argument for `checkpointlab run`. The GUI's Plan button asks the engine
-    the same question and gets the same answer.
+    the segments it recomputes, where that peak happens and its recomputation cost, cheapest
+    first, and picks the first whose peak fits the budget: the least recomputation that fits.
+    The chosen plan is printed as a --checkpoint argument for `checkpointlab run`. The GUI's
+    Plan button asks the engine the same question and gets the same answer.
 
-    Peaks come from a chain model of the step built from four dry runs of the engine's own
+    Peaks come from a chain model of the step built from ten dry runs of the engine's own
     executor (no allocation, no arithmetic), exact to the byte, and checked against a dry run
     of each candidate (on long chains, where that would cost a dry run per candidate, of the
-    chosen one); they are the steady state (the second step, when optimizer state exists). Recomputation is counted in the forward FLOPs a checkpointed
-    block runs again (its layers but those its policy saves), as a share of the step (about
-    three forwards).
+    chosen one); they are the steady state (the second step, when optimizer state exists).
+    Recomputation is counted in the forward FLOPs a checkpointed block runs again (its layers
+    but those its policy saves, and inside a segment the trailing layers too), as a share of
+    the step (about three forwards).
 
 OPTIONS
     --budget BYTES
         The memory budget (required), e.g. 2GiB, 512 MiB, 24GB, 1e9.
-    --planner dp|sqrt|every-k|all|none
-        dp (default): the optimum - a dynamic program over the chain of blocks finds the
-        checkpoint set with the least recomputation whose peak fits the budget (exact over
-        the chain model; any set of blocks, not only regular patterns). The table lists it
-        beside none, every-k, sqrt and all for comparison (marked "= dp" where it is one of
-        them). Chains of identical blocks plan in time linear in their length (100,000 blocks
-        in about 0.1 s); chains of several alternating kinds of block with unrelated costs can
-        need work that grows with the square of the chain, and past the planner's limit (about
-        60 million label comparisons) plan stops with an error (exit 2) naming the limit:
-        choose sqrt, every-k or all there.
-        sqrt: only the sqrt plan (every round(sqrt(n))-th block), checked against the budget.
-        every-k: every:K for each possible number of checkpointed blocks (the smallest K that
-        gives it, so the blocks are spread evenly), down to every:1, which is all; the
+    --planner dp|segments|sqrt|every-k|all|none
+        dp (default): the two optima side by side, and a line saying which is cheaper. "dp"
+        checkpoints blocks one by one (each recomputed alone): a dynamic program over the chain
+        finds the set with the least recomputation whose peak fits the budget (exact over the
+        chain model; any set of blocks, not only regular patterns). "segments" also groups
+        checkpointed blocks into runs recomputed as one (Chen et al.'s and rotor's single-level
+        schedules): a dynamic program over the runs' first and last blocks, exact too; it is
+        never dearer, and below the smallest per-block peak it is the only plan that fits. The
+        table lists them beside none, every-k, sqrt and all (marked "= dp" where one is the
+        other). The per-block program plans chains of identical blocks in time linear in their
+        length (100,000 blocks in about 0.1 s); the segment program takes O(n K L) for n blocks,
+        runs of up to K blocks and L labels at a block (about 0.5 s for 1,000 identical blocks;
+        see the manual's Planning page). Past a program's limit (60 million label comparisons per
+        block, 300 million label extensions over segments) plan says so: the per-block limit
+        is an error (exit 2; choose sqrt, every-k or all there), the segment limit a line under
+        the table beside the per-block plans.
+        segments: only the segment optimum and sqrt.
+        sqrt: only the sqrt plan (ceil(sqrt(n)) segments, all but the last checkpointed),
+        checked against the budget.
+        every-k: every:K for each possible number of checkpointed units (the smallest K that
+        gives it, so they are spread evenly), down to every:1, which is all; the
         cheapest that fits is chosen.
         all, none: that one plan, checked against the budget.
     --precision f32|bf16-mixed|fp16-mixed
@@ -229,6 +247,7 @@ OPTIONS
 EXAMPLES
     checkpointlab plan lesson4_memory_limit --budget 10MiB
     checkpointlab plan lesson1_activations --budget 12MiB --planner every-k
+    checkpointlab plan lesson6_sublinear_memory --budget 12MiB --planner segments
     checkpointlab plan model.json --budget 24GB --planner every-k
 )";
         break;
@@ -248,7 +267,8 @@ DESCRIPTION
     rope_theta, head_dim, attention_bias, mlp_bias; Qwen2's q, k and v projections carry a
     bias) and writes the model spec of one training step at B sequences of S tokens: an
     embedding block, per transformer layer an attention block and an MLP block (each residual,
-    so a plan can checkpoint either), and the head. The parameter count equals the published
+    grouped as one segment, so one tick checkpoints a layer and a plan can still pick either),
+    and the head. The parameter count equals the published
     one (GPT-2 124,439,808; Llama-3-8B 8,030,261,248). The optimizer is AdamW (lr 3e-4,
     betas 0.9/0.95, weight decay 0.1); edit the spec to change it.
 

@@ -325,6 +325,40 @@ private slots:
         }
     }
 
+    // Korthikanti et al.'s "full recomputation" row: a transformer layer checkpointed as one
+    // segment keeps its input and nothing else, sbh elements per layer (2sbh bytes in their
+    // all-16-bit count). Here, as under PyTorch's autocast, the residual stream stays f32, so that
+    // one tensor is 4sbh bytes in bf16-mixed as in f32. The attention and MLP blocks checkpointed
+    // apart keep two, 8sbh. Measured in bf16 on the CPU and predicted, to the byte.
+    void fullRecomputationKeepsOneTensorPerLayer() {
+        const int64_t s_ = 16, b = 2, h = 24, a = 2, layers = 3;
+        const int64_t sbh = s_ * b * h;
+        for (Precision p : {Precision::bf16_mixed, Precision::f32}) {
+            ModelSpec apart = with(testmodels::gpt(97, h, a, int(layers), b, s_, 0.1), p);
+            for (int64_t l = 0; l < layers; ++l) apart.blocks[size_t(1 + 2 * l)].checkpoint = apart.blocks[size_t(2 + 2 * l)].checkpoint = true;
+            ModelSpec grouped = apart;
+            for (int l = 0; l < int(layers); ++l) grouped.segments.push_back({1 + 2 * l, 2 + 2 * l});
+            QVERIFY(validate_model_spec(grouped).ok());
+            const Result<StepReport> predicted = predict(grouped, 2);
+            const Result<StepReport> per_block = predict(apart, 2);
+            QVERIFY(predicted.ok() && per_block.ok());
+            auto s = make(grouped);
+            s->step();
+            const StepReport measured = s->step();
+            QCOMPARE(measured.status, StepStatus::ok);
+            QCOMPARE(kept(measured), kept(*predicted));
+            QCOMPARE(measured.peak_total, predicted->peak_total);
+            for (int64_t l = 0; l < layers; ++l) {
+                const BlockReport &attn = measured.blocks[size_t(1 + 2 * l)], &mlp = measured.blocks[size_t(2 + 2 * l)];
+                QCOMPARE(attn.kept_bytes, 4 * sbh);  // sbh f32 elements: the layer's input
+                QCOMPARE(attn.input_kept_bytes, 4 * sbh);
+                QCOMPARE(mlp.kept_bytes, int64_t(0));
+                QCOMPARE(attn.segment_last, int(2 + 2 * l));
+                QCOMPARE(per_block->blocks[size_t(1 + 2 * l)].kept_bytes + per_block->blocks[size_t(2 + 2 * l)].kept_bytes, 8 * sbh);
+            }
+        }
+    }
+
     void gpt2SmallActivationsNearHalf() {
         // The GPT-2-small-shaped preset (batch 2 x 64 tokens), predicted: the kept activations
         // in bf16-mixed are 43/71 of f32's per layer (see the hand count above), so between half

@@ -28,6 +28,7 @@ StepReport sampleReport() {
     r.recompute_ns = 1000;
     r.baseline[size_t(Category::parameter)] = 1000;
     r.blocks.push_back({0, "first", true, 3000, 4000, 1000, 64, 192, 128, 128});
+    r.blocks.back().segment_first = r.blocks.back().segment_last = 0;  // checkpointed alone
     r.gradient_checksum = 0xdeadbeefull;
     auto ev = [&](int64_t t, int64_t bytes, Category c, int block, Phase p) {
         MemoryEvent e;
@@ -380,6 +381,44 @@ private slots:
         QCOMPARE(report_to_json(loaded->report, loaded->spec), text);
     }
 
+    // A run with segments: each block's run is in the report, and it reads back with the model's
+    // segments; a report from before segments (no "segment" per block) reads the runs from
+    // its model, so it means the same.
+    void recordedRunWithSegments() {
+        ModelSpec spec = sampleSpec();
+        spec.input_shape = {8, 3};
+        for (int i = 0; i < 4; ++i) spec.blocks.push_back(spec.blocks[0]);
+        Result<CheckpointSet> set = parse_checkpoint("segments:0-2,4", spec);
+        QVERIFY(set);
+        apply_checkpoint(spec, *set);
+        auto session = Session::create(spec, {});
+        QVERIFY(session.ok());
+        const StepReport r = (*session)->step();
+        QCOMPARE(r.blocks[1].segment_first, 0);
+        QCOMPARE(r.blocks[1].segment_last, 2);
+        QCOMPARE(r.blocks[3].segment_first, -1);
+        QCOMPARE(r.blocks[4].segment_first, 4);
+        const std::string text = report_to_json(r, spec);
+        QVERIFY(text.find("\"segments\": [\n      \"0-2\"\n    ]") != std::string::npos);  // the model's
+        Result<RecordedRun> back = parse_recorded_run(text);
+        QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+        QVERIFY(back->spec == spec);
+        for (size_t b = 0; b < r.blocks.size(); ++b) {
+            QCOMPARE(back->report.blocks[b].segment_first, r.blocks[b].segment_first);
+            QCOMPARE(back->report.blocks[b].segment_last, r.blocks[b].segment_last);
+        }
+        QCOMPARE(report_to_json(back->report, back->spec), text);
+        // Without the per-block field, as written before segments existed: the same runs.
+        std::string old = text;
+        for (size_t at; (at = old.find("\"segment\": ")) != std::string::npos;) {
+            const size_t end = old.find("\"forward_ns\"", at);
+            old.erase(at, end - at);
+        }
+        Result<RecordedRun> before = parse_recorded_run(old);
+        QVERIFY2(before.ok(), before.ok() ? "" : before.error().message.c_str());
+        for (size_t b = 0; b < r.blocks.size(); ++b) QCOMPARE(before->report.blocks[b].segment_last, r.blocks[b].segment_last);
+    }
+
     // The H200 run of 2026-11-29 was recorded before reports carried the timeline: it loads,
     // with its figures, and says it has no timeline rather than inventing one.
     void recordedRunWithoutTimeline() {
@@ -407,6 +446,8 @@ private slots:
         QTest::newRow("missing") << "\"peak_total\"" << "\"peak_totals\"" << "report.memory.peak_total: missing";
         QTest::newRow("span phase") << "[-1,-1,\"loss\"" << "[-1,-1,\"lost\"" << "report.spans[2][2]: unknown name";
         QTest::newRow("not json") << "{" << "" << "not valid JSON";
+        QTest::newRow("segment") << "\"segment\": [\n        0,\n        0\n      ]" << "\"segment\": null"
+                                 << "report.blocks[0].segment: does not match the model's segments";
     }
     void recordedRunRefusesDamage() {
         QFETCH(QString, from);

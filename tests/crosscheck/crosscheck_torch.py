@@ -25,9 +25,19 @@ are compared exactly as in f32, the engine's 16-bit weight copies (weight_cast) 
 PyTorch's saved tensors hold autocast's cached weight casts too; torch_extra_bytes lists every
 other term, bf16 ones included.
 
+With --sequential K both sides checkpoint segments: PyTorch runs block 0 as it is and the other
+blocks through torch.utils.checkpoint.checkpoint_sequential(blocks, K, h) (reentrant, as 1.13's
+is: K segments of len // K blocks, the last one run normally), the engine the same runs given as
+--checkpoint segments:... (policies set to full: checkpoint_sequential recomputes everything).
+Gradients are compared as above, and the saved bytes per block with the blocks checkpointed: a
+segment's first block keeps its input (what CheckpointFunction's save_for_backward saves), the
+others nothing; unchecked blocks as above. PyTorch's extra besides: each checkpointed segment keeps
+the CPU random state (torch.get_rng_state(), 5,056 bytes with preserve_rng_state) as a plain
+attribute, not a saved tensor: named here, not in the hook's count.
+
 Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
 
-  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] SPEC.json ...
+  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] [--sequential K] SPEC.json ...
 """
 import argparse
 import json
@@ -40,6 +50,7 @@ import tempfile
 try:
     import torch
     import torch.nn.functional as F
+    import torch.utils.checkpoint
 except ImportError:
     print("crosscheck_torch: PyTorch is not installed here; skipped")
     sys.exit(77)
@@ -70,9 +81,18 @@ def expand(spec):
     return blocks
 
 
-def build_forward(spec, tensors, saved_log=None, bf16=False):
+def sequential_runs(n, k):
+    """The segments checkpoint_sequential(functions, k, input) checkpoints over blocks 1..n-1 (block
+    0 runs as it is), as block ranges: k - 1 segments of (n - 1) // k blocks; the rest runs
+    normally (torch 1.13's loop)."""
+    size = (n - 1) // k
+    return [(1 + start, start + size) for start in range(0, size * (k - 1), size)]
+
+
+def build_forward(spec, tensors, saved_log=None, bf16=False, sequential=0):
     """Returns (params, loss_fn) where loss_fn() runs forward and the loss in PyTorch; with
-    bf16, under CPU autocast with CUDA autocast's f32 rules for LayerNorm and softmax."""
+    bf16, under CPU autocast with CUDA autocast's f32 rules for LayerNorm and softmax; with
+    `sequential` K, blocks 1.. through checkpoint_sequential in K segments."""
     blocks = expand(spec)
     shape = spec["input"]["shape"]
     params = {}
@@ -177,9 +197,64 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
                 return forward_any()
         return forward_any()
 
+    def run_block(b, h):
+        blk = blocks[b]
+        main, side, post = blk["layers"], blk.get("shortcut", []), blk.get("post", [])
+        y = h
+        for l, spec_l in enumerate(main):
+            y = layer(b, l, spec_l, y)
+        if not blk.get("residual", False):
+            return y
+        s = h
+        for l, spec_l in enumerate(side):
+            s = layer(b, len(main) + l, spec_l, s)
+        z = s + y
+        for l, spec_l in enumerate(post):
+            z = layer(b, len(main) + len(side) + l, spec_l, z)
+        return z
+
+    def forward_sequential(h):
+        # Block 0 as it is, then checkpoint_sequential itself over the rest. Saved tensors go to
+        # the block running when they are saved; inside a checkpointed segment (its no-grad
+        # forward, then save_for_backward of the segment's input) to the segment's first block.
+        first_of = {}
+        for a, e in sequential_runs(len(blocks), sequential):
+            for b in range(a, e + 1):
+                first_of[b] = a
+        current = [0]
+        logs = [dict() for _ in blocks]
+        skip = ({x0.storage().data_ptr()} | {q.storage().data_ptr() for q in params.values()}
+                | {q.storage().data_ptr() for q in running.values()})
+
+        def pack(t):
+            st = t.storage()
+            if st.data_ptr() not in skip:
+                logs[first_of.get(current[0], current[0])][st.data_ptr()] = st.nbytes()
+            return t
+
+        def step(b):
+            def f(h):
+                current[0] = b
+                return run_block(b, h)
+            return f
+        ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t) if saved_log is not None else None
+        if ctx:
+            ctx.__enter__()
+        try:
+            h = step(0)(h)
+            h = torch.utils.checkpoint.checkpoint_sequential([step(b) for b in range(1, len(blocks))], sequential, h)
+        finally:
+            if ctx:
+                ctx.__exit__(None, None, None)
+        if saved_log is not None:
+            saved_log.extend(logs)
+        return h
+
     def forward_any():
         h = x0 if (tokens or image) else x0.reshape(rows, shape[-1])
-        for b, blk in enumerate(blocks):
+        if sequential:
+            h = forward_sequential(h)
+        for b, blk in enumerate(blocks if not sequential else []):
             def run(h):
                 # The engine numbers a block's layers main path, shortcut, post (ResNet's order:
                 # y = post(shortcut(x) + layers(x)), the shortcut the identity when it has none).
@@ -328,7 +403,7 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     return extra
 
 
-def check(cli, spec_path, workdir, precision):
+def check(cli, spec_path, workdir, precision, sequential=0):
     bf16 = precision == "bf16-mixed"
     with open(spec_path) as f:
         spec = json.load(f)
@@ -336,18 +411,29 @@ def check(cli, spec_path, workdir, precision):
         for l in block_layers(b):
             if "p" in l:
                 l["p"] = 0.0
+    checkpoint = "none"
+    if sequential:
+        # checkpoint_sequential recomputes every layer of a segment: no selective policy.
+        for b in spec["blocks"]:
+            b["policy"] = "full"
+            for l in block_layers(b):
+                l.pop("save", None)
+        spec.pop("segments", None)
+        runs = sequential_runs(len(expand(spec)), sequential)
+        checkpoint = "segments:" + ",".join(f"{a}-{e}" for a, e in runs)
     tmp_spec = os.path.join(workdir, "spec.json")
     with open(tmp_spec, "w") as f:
         json.dump(spec, f)
     dump = os.path.join(workdir, "dump.safetensors")
     report = os.path.join(workdir, "report.json")
-    # Unchecked, so the engine's kept bytes and weight casts are those PyTorch saves.
-    subprocess.run([cli, "run", tmp_spec, "--dump-tensors", dump, "--report", report, "--quiet", "--checkpoint", "none",
+    # Unchecked (or in checkpoint_sequential's segments), so the engine's kept bytes and weight
+    # casts are those PyTorch saves.
+    subprocess.run([cli, "run", tmp_spec, "--dump-tensors", dump, "--report", report, "--quiet", "--checkpoint", checkpoint,
                     "--precision", precision], check=True)
     tensors = read_safetensors(dump)
     with open(report) as f:
         rep = json.load(f)
-    params, forward, running = build_forward(spec, tensors, bf16=bf16)
+    params, forward, running = build_forward(spec, tensors, bf16=bf16, sequential=sequential)
     loss = forward()
     loss.backward()
     ok = True
@@ -375,14 +461,15 @@ def check(cli, spec_path, workdir, precision):
         if err > tol:
             print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
             ok = False
-    print(f"{spec['name']} ({precision}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
+    mode = f"{precision}, checkpoint_sequential {sequential}: {checkpoint}" if sequential else precision
+    print(f"{spec['name']} ({mode}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
           f"{len(params)} gradients, worst error {worst:.3f} of tolerance"
           + (f"; {len(running)} running statistics, worst {stats_worst:.3f}" if running else "")
           + f" -> {'agree' if ok else 'DIFFER'}")
 
-    # Saved bytes per block, unchecked, engine beside PyTorch.
+    # Saved bytes per block, engine beside PyTorch.
     log = []
-    _, fwd, _ = build_forward(spec, tensors, saved_log=log, bf16=bf16)
+    _, fwd, _ = build_forward(spec, tensors, saved_log=log, bf16=bf16, sequential=sequential)
     fwd()
     seen_all = set()
     blocks = expand(spec)
@@ -395,7 +482,8 @@ def check(cli, spec_path, workdir, precision):
     for b, (blk, seen) in enumerate(zip(rep["blocks"], log)):
         fresh = {k: v for k, v in seen.items() if k not in seen_all}
         seen_all.update(seen.keys())
-        engine = blk["kept_bytes_unchecked"] + (blk.get("weight_cast_bytes", 0) if bf16 else 0)
+        checked = blk.get("checkpoint", False)
+        engine = (blk["kept_bytes"] if sequential else blk["kept_bytes_unchecked"]) + (blk.get("weight_cast_bytes", 0) if bf16 else 0)
         torch_saved = sum(fresh.values())
         extra = 0
         # Each path from the features it takes: the layers and the shortcut from the block's
@@ -407,7 +495,9 @@ def check(cli, spec_path, workdir, precision):
                 w0 = width
             w, p = w0, p0
             for l in path:
-                extra += torch_extra_bytes(l, shape, bf16, w, input_saved=p == "relu", first=p is None)
+                # A checkpointed segment saves its input and nothing of its layers.
+                if not checked:
+                    extra += torch_extra_bytes(l, shape, bf16, w, input_saved=p == "relu", first=p is None)
                 w, p = out_width(l, w), l["type"]
             if path is blocks[b]["layers"] or path is blocks[b].get("post"):
                 width, prev = w, p
@@ -425,13 +515,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16-mixed"])
+    ap.add_argument("--sequential", type=int, default=0, metavar="K",
+                    help="checkpoint both sides in checkpoint_sequential's K segments")
     ap.add_argument("specs", nargs="+")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ok = True
     with tempfile.TemporaryDirectory() as d:
         for s in a.specs:
-            ok &= check(a.cli, s, d, a.precision)
+            ok &= check(a.cli, s, d, a.precision, a.sequential)
     print("crosscheck_torch: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     sys.exit(0 if ok else 1)
 

@@ -49,9 +49,6 @@ struct BlockReport {
     int index = 0;
     std::string name;
     bool checkpoint = false;
-    // The checkpointed run the block is recomputed with (first and last block; both its own
-    // index when checkpointed alone, -1 when not checkpointed): see recompute_segments.
-    int segment_first = -1, segment_last = -1;
     int64_t forward_ns = 0;
     int64_t backward_ns = 0;   // the block's own backward, recomputation excluded
     int64_t recompute_ns = 0;  // re-running forward inside backward (0 unless checkpointed)
@@ -62,6 +59,9 @@ struct BlockReport {
     int64_t input_kept_bytes = 0;      // part of kept_bytes: the input a checkpointed block keeps
     int64_t weight_cast_bytes = 0;     // mixed precision: 16-bit weight copies kept for backward
     std::vector<LayerReport> layers;
+    // The checkpointed run the block is recomputed with (first and last block; both its own
+    // index when checkpointed alone, -1 when not checkpointed): see recompute_segments.
+    int segment_first = -1, segment_last = -1;
 };
 
 enum class StepStatus { ok, stopped, out_of_memory, failed };

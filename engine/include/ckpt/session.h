@@ -69,8 +69,10 @@ public:
     // steps, on the thread that calls step(), like every other call.
     void recycle(StepReport&& done);
 
-    // Change which blocks are checkpointed between steps; parameters are kept.
+    // Change which blocks are checkpointed (and how they group into segments) between steps;
+    // parameters are kept.
     Status set_checkpoint(const std::vector<bool>& checkpoint);
+    Status set_checkpoint(const CheckpointSet& set);
     void set_preserve_rng(bool on);
 
     const ModelSpec& spec() const;

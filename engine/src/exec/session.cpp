@@ -119,6 +119,16 @@ Status Session::set_checkpoint(const std::vector<bool>& checkpoint) {
     return Status::success();
 }
 
+Status Session::set_checkpoint(const CheckpointSet& set) {
+    ModelSpec& spec = impl_->exec->spec();
+    if (set.checkpoint.size() != spec.blocks.size())
+        return Status::failure("checkpoint: expected " + std::to_string(spec.blocks.size()) + " flags, got " +
+                               std::to_string(set.checkpoint.size()));
+    if (std::string bad = check_segments(set.segments, int(spec.blocks.size())); !bad.empty()) return Status::failure(bad);
+    apply_checkpoint(spec, set);
+    return Status::success();
+}
+
 void Session::set_preserve_rng(bool on) { impl_->exec->spec().preserve_rng = on; }
 const ModelSpec& Session::spec() const { return impl_->exec->spec(); }
 const DeviceInfo& Session::device() const { return impl_->device; }

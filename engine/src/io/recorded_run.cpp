@@ -183,6 +183,11 @@ RecordedRun read(const json& doc) {
         r.device_memory.total = d.at("total_bytes").integer(0);
     }
 
+    // What each block is recomputed with, from the model (reports from before segments carry
+    // nothing else); a report that carries it must agree.
+    std::vector<int> run_first(size_t(nblocks), -1), run_last(size_t(nblocks), -1);
+    for (const BlockRange& g : recompute_segments(out.spec))
+        for (int b = g.first; b <= g.last; ++b) run_first[size_t(b)] = g.first, run_last[size_t(b)] = g.last;
     const Field blocks = root.at("blocks");
     if (blocks.size() != size_t(nblocks))
         blocks.bad("has " + std::to_string(blocks.size()) + " blocks, the model " + std::to_string(nblocks));
@@ -192,6 +197,16 @@ RecordedRun read(const json& doc) {
         br.index = int(b.at("index").integer(int64_t(i), int64_t(i)));
         br.name = b.at("name").text();
         br.checkpoint = b.at("checkpoint").flag();
+        br.segment_first = run_first[i];
+        br.segment_last = run_last[i];
+        if (b.has("segment")) {
+            const Field g = b.at("segment");
+            const bool none = g.raw().is_null();
+            if (!none && g.size(2) == 2 &&
+                (g.item(0).integer(0, nblocks - 1) != run_first[i] || g.item(1).integer(0, nblocks - 1) != run_last[i]))
+                g.bad("does not match the model's segments and checkpoint flags");
+            if (none != (run_first[i] < 0)) g.bad("does not match the model's segments and checkpoint flags");
+        }
         br.forward_ns = b.at("forward_ns").integer(0);
         br.backward_ns = b.at("backward_ns").integer(0);
         br.recompute_ns = b.at("recompute_ns").integer(0);

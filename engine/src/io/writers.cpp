@@ -133,9 +133,13 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
 
     ordered_json blocks = ordered_json::array();
     for (const BlockReport& b : r.blocks) {
+        // The checkpointed run the block is recomputed with, [first, last] ([i, i]: alone), or null.
+        ordered_json segment = nullptr;
+        if (b.segment_first >= 0) segment = ordered_json::array({b.segment_first, b.segment_last});
         blocks.push_back({{"index", b.index},
                           {"name", b.name},
                           {"checkpoint", b.checkpoint},
+                          {"segment", std::move(segment)},
                           {"forward_ns", b.forward_ns},
                           {"backward_ns", b.backward_ns},
                           {"recompute_ns", b.recompute_ns},

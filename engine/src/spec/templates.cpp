@@ -1,9 +1,11 @@
 // Templates and Hugging Face config import (templates.h). Both build an ordinary ModelSpec and
 // pass it through validate_model_spec, so a template or a config that cannot work gets the same
 // one-line errors as a hand-written file. The block layout is the one the presets use: a
-// transformer layer is an attention sub-block and an MLP sub-block, each residual, so a
-// checkpoint plan can pick either; the importer's layout is checked against published parameter
-// counts (tests/data/configs), which catch a missing bias or an untied head to the parameter.
+// transformer layer is an attention sub-block and an MLP sub-block, each residual, grouped as
+// one segment, so checkpointing a layer keeps one tensor (Korthikanti et al.'s "full
+// recomputation") while a plan can still pick either block; the importer's layout is checked
+// against published parameter counts (tests/data/configs), which catch a missing bias or an
+// untied head to the parameter.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -95,6 +97,12 @@ std::string numbered(const char* prefix, int64_t i, const char* suffix = "") {
     return s;
 }
 
+// The segment of the transformer layer whose two blocks come next in `s`.
+BlockRange layer_segment(const ModelSpec& s) {
+    const int first = int(s.blocks.size());
+    return {first, first + 1};
+}
+
 // The shape of a GPT-2 model, from the template's knobs or from a config.json.
 struct Gpt2Shape {
     int64_t vocab, positions, d, layers, heads, inner;
@@ -127,6 +135,7 @@ ModelSpec gpt2_spec(const Gpt2Shape& g, int64_t batch, int64_t seq) {
             a.push_back(dropout(g.dropout));
             m.push_back(dropout(g.dropout));
         }
+        s.segments.push_back(layer_segment(s));
         s.blocks.push_back(block(numbered("h", i, ".attn"), a, true));
         s.blocks.push_back(block(numbered("h", i, ".mlp"), m, true));
     }
@@ -160,6 +169,7 @@ ModelSpec llama_spec(const LlamaShape& g, int64_t batch, int64_t seq) {
         attn.rope_theta = g.rope_theta;
         // q, k and v projections as one fused linear: (heads + 2 kv_heads) head_dim features.
         const int64_t qkv = (g.heads + 2 * g.kv_heads) * g.head_dim;
+        s.segments.push_back(layer_segment(s));
         s.blocks.push_back(block(numbered("l", i, ".attn"),
                                  {norm(LayerType::rmsnorm, g.d, g.eps), linear(g.d, qkv, g.qkv_bias), attn,
                                   linear(g.heads * g.head_dim, g.d, g.out_bias)},
