@@ -273,13 +273,11 @@ private slots:
         w_->stackModel()->setSpec(spec);
         auto m = ckpt::ChainModel::build(spec);
         QVERIFY(m);
-        const int64_t lo = ckpt::minimal_peak(*m), hi = m->peak(std::vector<bool>(spec.blocks.size(), false));
+        const int64_t lo = ckpt::minimal_segment_peak(*m), hi = m->peak(std::vector<bool>(spec.blocks.size(), false));
         const int64_t budget = lo + (hi - lo) / 2;
         PlanPanel* plan = w_->planPanel();
         QCOMPARE(planAndWait(plan, QString::number(budget), QStringLiteral("dp")), QString());
-        std::vector<bool> flags;
-        for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
-        QVERIFY(m->peak(flags) <= budget);
+        QVERIFY(m->peak_and_tag(ckpt::recompute_segments(w_->stackModel()->spec())).first <= budget);
         // The planned step, run for real, stays within the budget.
         QSignalSpy shown(w_.get(), &MainWindow::resultShown);
         w_->runSteps(1);
@@ -295,9 +293,7 @@ private slots:
         QVERIFY(plan->points().size() >= 3);
         const int i = int(plan->points().size()) - 1;
         plan->applyPoint(i);
-        flags.clear();
-        for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
-        QVERIFY(flags == plan->points()[size_t(i)].plan.checkpoint);
+        QVERIFY(ckpt::recompute_segments(w_->stackModel()->spec()) == plan->points()[size_t(i)].plan.runs);
         QTemporaryDir dir;
         QCOMPARE(w_->exportChart(MainWindow::Chart::pareto, dir.filePath("p.svg"), 800, 500), QString());
     }

@@ -434,9 +434,7 @@ private slots:
         const int k = frontier->dataCount() / 2;
         const int sweep = frontier->property("paretoIndex").toList().value(k).toInt();
         emit pareto->plottableClick(frontier, k, nullptr);
-        std::vector<bool> flags;
-        for (const auto& b : w_->stackModel()->spec().blocks) flags.push_back(b.checkpoint);
-        QVERIFY(flags == plan->points()[size_t(sweep)].plan.checkpoint);
+        QVERIFY(ckpt::recompute_segments(w_->stackModel()->spec()) == plan->points()[size_t(sweep)].plan.runs);
         // Hover names the plan under the cursor (the chart was redrawn for the new ticks).
         QVERIFY(paretoAndWait(plan));
         pareto->replot();

@@ -22,8 +22,19 @@ namespace ckptui {
 
 namespace {
 
+// The structure a run's forward times belong to: flags and segments change no forward.
 ckpt::ModelSpec withoutFlags(ckpt::ModelSpec s) {
     for (auto& b : s.blocks) b.checkpoint = false;
+    s.segments.clear();
+    return s;
+}
+
+// A plan's blocks as --checkpoint writes them: a block list, or the runs when it groups blocks.
+QString planSets(const ckpt::Plan& p) {
+    if (!p.grouped()) return QString::fromStdString(ckpt::format_checkpoint_set(p.checkpoint));
+    QString s = QStringLiteral("segments:");
+    for (size_t i = 0; i < p.runs.size(); ++i)
+        s += (i ? QStringLiteral(",") : QString()) + QString::fromStdString(ckpt::format_block_range(p.runs[i]));
     return s;
 }
 
@@ -42,11 +53,12 @@ QString niceBudget(qint64 bytes) {
 }
 
 QString planName(const ckpt::Plan& p) {
-    return QStringLiteral("%1: %2 of %3 blocks checkpointed (%4)")
+    return QObject::tr("%1: %2 of %3 blocks checkpointed in %4 segment(s) (%5)")
         .arg(QString::fromStdString(p.planner))
         .arg(p.checkpointed())
         .arg(p.checkpoint.size())
-        .arg(QString::fromStdString(ckpt::format_checkpoint_set(p.checkpoint)));
+        .arg(p.runs.size())
+        .arg(planSets(p));
 }
 
 }  // namespace
@@ -60,9 +72,11 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     planner_ = new QComboBox(this);
     for (const auto& [kind, name] : ckpt::enum_names<ckpt::PlannerKind>())
         planner_->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())));
-    planner_->setToolTip(tr("dp: the least recomputation that fits (exact, dynamic programming over the blocks); "
-                            "sqrt: Chen et al.'s spacing; every-k: the evenly spread every k-th block with the least "
-                            "recomputation that fits; all / none. The same planners as `checkpointlab plan`."));
+    planner_->setToolTip(tr("dp: the least recomputation that fits, per block and over segments side by side (exact "
+                            "dynamic programs), the cheaper applied; segments: only plans that group blocks into "
+                            "segments recomputed as one; sqrt: Chen et al.'s sqrt(n) segments; every-k: every k-th "
+                            "unit with the least recomputation that fits; all / none. The same planners as "
+                            "`checkpointlab plan`."));
     auto* go = go_ = new QPushButton(tr("Plan"), this);
     go->setToolTip(tr("Tick the blocks the planner chooses for this budget."));
     result_ = new QLabel(this);
@@ -198,11 +212,16 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
     if (!chosen) return noPlanText(*table, bare);
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
-    model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(budget)));
+    model_->setCheckpointSet(chosen->set, tr("plan %1 for %2").arg(name, humanBytes(budget)));
     planned_ = model_->spec();
-    result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
-                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
-                         .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
+    // Per block and over segments side by side: which one is cheaper here.
+    const QString comparison = QString::fromStdString(table->comparison());
+    result_->setText(tr("%1: %2 of %3 blocks checkpointed in %4 segment(s), predicted peak %5 of the %6 budget, "
+                        "recomputation +%7% of the step.%8")
+                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(p.runs.size())
+                         .arg(humanBytes(p.predicted_peak), humanBytes(budget))
+                         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
+                         .arg(comparison.isEmpty() ? QString() : QStringLiteral(" ") + comparison.left(1).toUpper() + comparison.mid(1) + QStringLiteral(".")));
     return {};
 }
 
@@ -247,9 +266,7 @@ void PlanPanel::refreshPareto() {
             return w;
         }
         w.points = ckpt::pareto_sweep(*m, 16);
-        std::vector<bool> flags;
-        for (const auto& b : spec.blocks) flags.push_back(b.checkpoint);
-        w.current = ckpt::evaluate_plan(*m, flags, "current", 0);
+        w.current = ckpt::evaluate_plan(*m, ckpt::recompute_segments(spec), "current", 0);
         return w;
     }));
 }
@@ -271,32 +288,55 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
     pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
                                       : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
-    auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
-    all->setName(tr("plans (hover to name, click to apply)"));
-    all->setLineStyle(QCPGraph::lsNone);
-    all->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QColor(0x00, 0x72, 0xB2), chartPalette(pareto_).color(QPalette::Base), 8));
-    auto* front = new QCPCurve(pareto_->xAxis, pareto_->yAxis);
-    front->setName(tr("Pareto frontier (click to apply)"));
-    front->setPen(QPen(QColor(0x00, 0x72, 0xB2), 1.5));
-    QVariantList indexOf, frontIndexOf;
+    // Per-block plans (each checkpointed block recomputed alone) and plans that group blocks into
+    // segments, each with its frontier: where the segment line runs below the per-block one,
+    // segments recompute less at that budget.
+    const QColor blockColor(0x00, 0x72, 0xB2), segmentColor(0xCC, 0x79, 0xA7);
+    auto scatter = [&](const QString& name, QCPScatterStyle::ScatterShape shape, const QColor& c) {
+        auto* g = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
+        g->setName(name);
+        g->setLineStyle(QCPGraph::lsNone);
+        g->setScatterStyle(QCPScatterStyle(shape, c, chartPalette(pareto_).color(QPalette::Base), 8));
+        g->setSelectable(QCP::stSingleData);
+        return g;
+    };
+    auto* blocks = scatter(tr("per-block plans (hover to name, click to apply)"), QCPScatterStyle::ssCircle, blockColor);
+    auto* grouped = scatter(tr("segment plans"), QCPScatterStyle::ssDiamond, segmentColor);
+    auto frontier = [&](const QString& name, const QColor& c, Qt::PenStyle style) {
+        auto* f = new QCPCurve(pareto_->xAxis, pareto_->yAxis);
+        f->setName(name);
+        f->setPen(QPen(c, 1.5, style));
+        f->setSelectable(QCP::stSingleData);
+        return f;
+    };
+    auto* blockFront = frontier(tr("frontier, per block"), blockColor, Qt::DashLine);
+    auto* front = frontier(tr("frontier with segments (click to apply)"), segmentColor, Qt::SolidLine);
+    QVariantList blockIndex, groupedIndex, blockFrontIndex, frontIndex;
     // A graph keeps its points sorted by x; remember which sweep point each one is.
     std::vector<int> order(points_.size());
     for (size_t i = 0; i < points_.size(); ++i) order[i] = int(i);
     std::sort(order.begin(), order.end(), [&](int a, int b) { return points_[size_t(a)].plan.predicted_peak < points_[size_t(b)].plan.predicted_peak; });
     for (int i : order) {
-        const ckpt::Plan& p = points_[size_t(i)].plan;
-        all->addData(double(p.predicted_peak), stepEstimateMs(p));
-        indexOf << i;
-        if (points_[size_t(i)].frontier) {
-            front->addData(double(p.predicted_peak), stepEstimateMs(p));
-            frontIndexOf << i;
+        const ckpt::ParetoPoint& pt = points_[size_t(i)];
+        const double x = double(pt.plan.predicted_peak), y = stepEstimateMs(pt.plan);
+        (pt.plan.grouped() ? grouped : blocks)->addData(x, y);
+        (pt.plan.grouped() ? groupedIndex : blockIndex) << i;
+        if (pt.block_frontier) {
+            blockFront->addData(x, y);
+            blockFrontIndex << i;
+        }
+        if (pt.frontier) {
+            front->addData(x, y);
+            frontIndex << i;
         }
     }
-    all->setProperty("paretoIndex", indexOf);
-    all->setSelectable(QCP::stSingleData);
-    // The line applies the frontier point nearest the click.
-    front->setProperty("paretoIndex", frontIndexOf);
-    front->setSelectable(QCP::stSingleData);
+    blocks->setProperty("paretoIndex", blockIndex);
+    grouped->setProperty("paretoIndex", groupedIndex);
+    // A line applies the frontier point nearest the click.
+    blockFront->setProperty("paretoIndex", blockFrontIndex);
+    front->setProperty("paretoIndex", frontIndex);
+    for (QCPAbstractPlottable* empty : {static_cast<QCPAbstractPlottable*>(grouped), static_cast<QCPAbstractPlottable*>(blockFront)})
+        if (empty->interface1D()->dataCount() == 0) pareto_->removePlottable(empty);
     auto* current = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
@@ -345,8 +385,22 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
         label->setPadding(QMargins(4, 2, 6, 2));
         label->setColor(QColor(0xCC, 0x00, 0x00));
-        label->setText(typed && *typed > 0 ? tr("budget %1: plans to the left fit").arg(humanBytes(budgetLine_))
-                                           : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_)));
+        // Which is cheaper at this budget: the least recomputation that fits, per block and with segments.
+        double bestBlock = -1, bestAny = -1;
+        for (const ckpt::ParetoPoint& pt : points_) {
+            if (pt.plan.predicted_peak > budgetLine_) continue;
+            const double c = 100.0 * pt.plan.overhead_fraction;
+            if (bestAny < 0 || c < bestAny) bestAny = c;
+            if (!pt.plan.grouped() && (bestBlock < 0 || c < bestBlock)) bestBlock = c;
+        }
+        QString cheaper;
+        if (bestAny >= 0 && bestBlock < 0) cheaper = tr("; only segment plans fit");
+        else if (bestAny >= 0 && bestAny < bestBlock - 0.05)
+            cheaper = tr("; cheapest: per block +%1%, with segments +%2%").arg(bestBlock, 0, 'f', 1).arg(bestAny, 0, 'f', 1);
+        else if (bestAny >= 0) cheaper = tr("; per block and segments: the same +%1%").arg(bestAny, 0, 'f', 1);
+        label->setText((typed && *typed > 0 ? tr("budget %1: plans to the left fit").arg(humanBytes(budgetLine_))
+                                            : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_))) +
+                       cheaper);
     }
     pareto_->replot(QCustomPlot::rpQueuedReplot);
     emit paretoDrawn();
@@ -368,16 +422,21 @@ QString PlanPanel::paretoTipAt(double x, double y) const {
     }
     if (best < 0) return {};
     const ckpt::Plan& p = points_[size_t(best)].plan;
-    return tr("<b>%1</b><br>predicted peak %2<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
-        .arg(planName(p).toHtmlEscaped(), humanBytes(p.predicted_peak))
+    const ckpt::ParetoPoint& pt = points_[size_t(best)];
+    return tr("<b>%1</b><br>%2<br>predicted peak %3<br>recomputation +%4% of the step%5<br><i>click to apply</i>")
+        .arg(planName(p).toHtmlEscaped(),
+             p.grouped() ? tr("groups blocks into segments recomputed as one") : tr("per block: each checkpointed block alone"),
+             humanBytes(p.predicted_peak))
         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
-        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString());
+        .arg(pt.frontier ? tr("<br>on the frontier with segments") : pt.block_frontier ? tr("<br>on the per-block frontier") : QString());
 }
 
 void PlanPanel::applyPoint(int index) {
     if (index < 0 || index >= int(points_.size())) return;
     const ckpt::Plan& p = points_[size_t(index)].plan;
-    model_->setCheckpointFlags(p.checkpoint, tr("apply %1 (peak %2)").arg(QString::fromStdString(p.planner), humanBytes(p.predicted_peak)));
+    const ckpt::ModelSpec& spec = model_->spec();
+    model_->setCheckpointSet(ckpt::checkpoint_from_runs(p.runs, int(spec.blocks.size()), spec.segments),
+                             tr("apply %1 (peak %2)").arg(QString::fromStdString(p.planner), humanBytes(p.predicted_peak)));
 }
 
 }  // namespace ckptui

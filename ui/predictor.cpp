@@ -65,8 +65,13 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
             if (!on) p.uncheckedPeakTag = r->peak_tag;
         }
     }
-    if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_peak(*chain);
+    // The lowest any plan reaches: segment plans include the per-block ones.
+    if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_segment_peak(*chain);
+    // What each block reruns: inside a segment's run also the trailing layers that feed the next.
     p.recomputeFlops = ckpt::block_recompute_flops(spec);
+    const std::vector<double> inner = ckpt::block_recompute_flops(spec, true);
+    for (const ckpt::BlockRange& r : ckpt::recompute_segments(spec))
+        for (int b = r.first; b < r.last; ++b) p.recomputeFlops[size_t(b)] = inner[size_t(b)];
     return p;
 }
 

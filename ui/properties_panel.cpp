@@ -196,6 +196,43 @@ void PropertiesPanel::buildModel() {
                     s.seed = v;
                     return true;
                 });
+    // Segments: runs of blocks checkpointed as one, typed as block ranges.
+    auto* segments = new QLineEdit;
+    addField(modelForm_, QStringLiteral("segments"), tr("Segments"), segments,
+             tr("Runs of blocks checkpointed as one, e.g. \"1-2, 3-4\": when their blocks are checkpointed, a segment "
+                "keeps only its first block's input and recomputes all of them at once in backward (Chen et al. 2016). "
+                "A transformer layer's two blocks are one. Ctrl+G groups the selected blocks."));
+    auto segmentsText = [](const S& s) {
+        QStringList parts;
+        for (const ckpt::BlockRange& g : s.segments) parts << QString::fromStdString(ckpt::format_block_range(g));
+        return parts.join(QStringLiteral(", "));
+    };
+    segments->setPlaceholderText(tr("none: every block alone"));
+    refreshers_ << [this, segments, segmentsText] {
+        segments->setText(segmentsText(model_->spec()));
+        segments->setStyleSheet(QString());
+    };
+    connect(segments, &QLineEdit::editingFinished, this, [this, segments, segmentsText] {
+        if (refreshing_ || segments->text() == segmentsText(model_->spec())) return;
+        // Read and judged by the engine, with its messages; nothing changes until they pass.
+        std::vector<ckpt::BlockRange> typed;
+        std::string error;
+        const QStringList parts = segments->text().split(QLatin1Char(','));
+        for (int i = 0; i < parts.size() && error.empty(); ++i) {
+            if (parts.size() == 1 && parts[i].trimmed().isEmpty()) break;  // cleared: no segments
+            ckpt::Result<ckpt::BlockRange> r = ckpt::parse_block_range(parts[i].toStdString());
+            if (r) typed.push_back(*r);
+            else error = "segments[" + std::to_string(i) + "]: " + r.error().message;
+        }
+        if (error.empty()) error = ckpt::check_segments(typed, int(model_->spec().blocks.size()));
+        if (!error.empty()) {
+            segments->setStyleSheet(QStringLiteral("QLineEdit { border: 1px solid #c00; }"));
+            segments->setToolTip(QString::fromStdString(error));
+            emit segmentsRefused(QString::fromStdString(error));
+            return;
+        }
+        model_->applyEdit([typed](S& s) { s.segments = typed; }, tr("edit segments"));
+    });
     auto* rng = new QCheckBox(tr("replay dropout masks"));
     addField(modelForm_, QStringLiteral("preserve_rng"), tr("Recompute"), rng,
              tr("Recomputation replays the same dropout masks, so checkpointed gradients are bitwise the unchecked ones. "
@@ -233,7 +270,9 @@ void PropertiesPanel::buildSelection() {
                 if (!refreshing_) model_->applyEdit([b, m, on](S& s) { s.blocks[size_t(b)].*m = on; }, label.toLower());
             });
         };
-        flag(QStringLiteral("block.checkpoint"), tr("Checkpoint"), tr("Keep only the block's input in forward; recompute it in backward."),
+        flag(QStringLiteral("block.checkpoint"), tr("Checkpoint"),
+             tr("Keep only the block's input in forward; recompute it in backward. In a segment the stack's tick "
+                "covers all its blocks; this box sets this block alone."),
              &ckpt::BlockSpec::checkpoint);
         flag(QStringLiteral("block.residual"), tr("Residual"), tr("y = x + layers(x): the output width must equal the input's."),
              &ckpt::BlockSpec::residual);

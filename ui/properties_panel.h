@@ -2,8 +2,10 @@
 // (input features, loss, optimizer and its hyperparameters, seed, dropout replay) and the block
 // or layer selected in the stack editor (a block's name, residual and checkpoint flags; a layer's
 // fields as the engine's layer-traits table lists them: widths, bias, LayerNorm eps and affine,
-// attention heads, kv heads, causal and dropout, an embedding's vocabulary). Every change is one
-// undoable edit of the stack model; a value the engine refuses is shown on its row of the tree.
+// attention heads, kv heads, causal and dropout, an embedding's vocabulary) and the model's
+// segments as text ("1-2, 3-4"). Every change is one undoable edit of the stack model; a value
+// the engine refuses is shown on its row of the tree, and segments it refuses are not applied:
+// the field turns red and segmentsRefused carries the engine's one-line reason.
 #pragma once
 
 #include <QWidget>
@@ -30,6 +32,11 @@ public:
     // for tests; null when the selection has no such field.
     QWidget* field(const QString& key) const;
     QString selectionTitle() const;
+
+signals:
+    // Segments typed that the engine refuses (overlapping, empty, out of range, out of order):
+    // its one-line error, for a dialog; the stack keeps its segments.
+    void segmentsRefused(const QString& message);
 
 private:
     void rebuild();   // the selection changed: other fields

@@ -33,17 +33,14 @@ private:
     QElapsedTimer clock_;
 };
 
-std::vector<bool> flagsOf(const ckpt::ModelSpec& s) {
-    std::vector<bool> f;
-    for (const auto& b : s.blocks) f.push_back(b.checkpoint);
-    return f;
-}
 
 }  // namespace
 
 bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b) {
     for (auto& blk : a.blocks) blk.checkpoint = false;
     for (auto& blk : b.blocks) blk.checkpoint = false;
+    a.segments.clear();
+    b.segments.clear();
     return a == b;
 }
 
@@ -87,7 +84,8 @@ QString RunController::prepare(const Experiment& e) {
     const bool reuse = session_ && sameStructure(e.spec, sessionFor_.spec) && e.run == sessionFor_.run &&
                        (twinInStep_ || !e.run.verify);
     if (reuse) {
-        if (flagsOf(e.spec) != flagsOf(sessionFor_.spec) && !session_->set_checkpoint(flagsOf(e.spec)).ok())
+        const ckpt::CheckpointSet set = ckpt::checkpoint_of(e.spec);
+        if (set != ckpt::checkpoint_of(sessionFor_.spec) && !session_->set_checkpoint(set).ok())
             session_.reset();  // cannot happen for a valid spec; start afresh rather than run the wrong flags
         else {
             sessionFor_ = e;

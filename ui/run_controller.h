@@ -44,7 +44,8 @@ struct StepResult {
     QString origin;                 // "" for a step run here; the report's file name for a run opened from one
 };
 
-// Same model apart from which blocks are checkpointed (what Session::set_checkpoint can change).
+// Same model apart from which blocks are checkpointed and how they group into segments (what
+// Session::set_checkpoint can change).
 bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b);
 
 class RunController : public QObject {

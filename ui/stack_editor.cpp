@@ -52,8 +52,9 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     view_->setUniformRowHeights(true);
     view_->setAlternatingRowColors(true);
     view_->setToolTip(tr("The layer stack, input at the top. Tick a block's Checkpoint box to keep only its input in "
-                         "forward and recompute it in backward. Expand a block to see its layers; select several "
-                         "(Shift or Ctrl) to checkpoint them at once; right-click for more."));
+                         "forward and recompute it in backward; blocks joined by a bracket are a segment, checkpointed "
+                         "as one (one input kept, recomputed together). Expand a block to see its layers; select "
+                         "several (Shift or Ctrl) to checkpoint or group them at once; right-click for more."));
 
     auto* add = button(tr("Add block"), tr("Insert a Linear + ReLU block after the selected one."), this);
     auto* remove = button(tr("Remove"), tr("Remove the selected block or layer."), this);
@@ -81,7 +82,8 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
 
     auto* none = button(tr("None"), tr("Checkpoint no block: everything forward computes is kept."), this);
     auto* all = button(tr("All"), tr("Checkpoint every block: least memory, one extra forward per step."), this);
-    auto* every = button(tr("Every"), tr("Checkpoint blocks 0, k, 2k, ..."), this);
+    auto* every = button(tr("Every"), tr("Checkpoint units 0, k, 2k, ... (a segment, such as a transformer layer, "
+                                         "counts as one unit)."), this);
     every_ = new QSpinBox(this);
     every_->setRange(1, 1000);
     every_->setValue(2);
@@ -156,6 +158,20 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
            [this] { model_->setCheckpointRows(selectedBlocks(), true); });
     action(tr("Uncheckpoint selected blocks"), QKeySequence(tr("Ctrl+Shift+K")), tr("Untick Checkpoint on every selected block."),
            [this] { model_->setCheckpointRows(selectedBlocks(), false); });
+    action(tr("Group as a segment"), QKeySequence(tr("Ctrl+G")),
+           tr("Make the selected blocks (from the first to the last) one segment: checkpointed, it keeps only its first "
+              "block's input and recomputes them all at once in backward."),
+           [this] {
+               const QList<int> rows = selectedBlocks();
+               if (rows.size() < 2) {
+                   emit segmentRefused(tr("A segment needs two blocks or more: select them (Shift or Ctrl) first."));
+                   return;
+               }
+               model_->groupBlocks(rows.first(), rows.last());
+           });
+    action(tr("Ungroup segment"), QKeySequence(tr("Ctrl+Shift+G")),
+           tr("Split the selected block's segment back into blocks checkpointed one by one."),
+           [this] { model_->ungroupBlock(selectedBlock()); });
     remove->setToolTip(actions_[0]->toolTip());
     dup->setToolTip(actions_[1]->toolTip());
     connect(add, &QPushButton::clicked, this, [this] { model_->addBlock(selectedBlock() + 1); });

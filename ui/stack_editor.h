@@ -1,7 +1,8 @@
 // The left panel: the layer stack as a tree (blocks, expandable to their layers) with the
 // buttons that edit it: add, remove, duplicate, repeat, move blocks, insert layers where the
-// selection is, checkpoint none / all / every k or the selected blocks at once, and a policy
-// choice for the selected block. The tree keeps which blocks are expanded across edits.
+// selection is, checkpoint none / all / every k or the selected blocks at once, group blocks into
+// a segment or ungroup one, and a policy choice for the selected block. The tree keeps which
+// blocks are expanded across edits.
 #pragma once
 
 #include <QWidget>
@@ -23,9 +24,14 @@ public:
     QTreeView* view() const { return view_; }
     int selectedBlock() const;
     QList<int> selectedBlocks() const;  // every block with a selected row, in order
-    // Remove (Del), Duplicate, Repeat…, Checkpoint / Uncheckpoint selected: for the Edit menu too.
+    // Remove (Del), Duplicate, Repeat…, Checkpoint / Uncheckpoint selected, Group / Ungroup:
+    // for the Edit menu too.
     QList<QAction*> editActions() const { return actions_; }
     void repeatSelected(int times);
+
+signals:
+    // Grouping asked for something a segment cannot be (one block): the reason, for a dialog.
+    void segmentRefused(const QString& reason);
 
 private:
     void updatePolicyBox();

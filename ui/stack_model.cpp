@@ -2,6 +2,9 @@
 // of that block, so parent() needs no pointers into the spec.
 #include "ui/stack_model.h"
 
+#include <algorithm>
+#include <climits>
+
 #include <QColor>
 #include <QFont>
 #include <QMimeData>
@@ -57,6 +60,38 @@ void LayerStackModel::rechain(ckpt::ModelSpec& spec) {
         }
     }
 }
+
+void LayerStackModel::carrySegments(const ckpt::ModelSpec& before, ckpt::ModelSpec& after, const std::vector<int>& from) {
+    std::vector<int> to(before.blocks.size(), -1);  // where each old block went
+    for (size_t i = 0; i < from.size(); ++i)
+        if (from[i] >= 0 && size_t(from[i]) < to.size()) to[size_t(from[i])] = int(i);
+    after.segments.clear();
+    for (const ckpt::BlockRange& g : before.segments) {
+        int lo = INT_MAX, hi = -1, kept = 0;
+        for (int b = g.first; b <= g.last && size_t(b) < to.size(); ++b)
+            if (to[size_t(b)] >= 0) lo = std::min(lo, to[size_t(b)]), hi = std::max(hi, to[size_t(b)]), ++kept;
+        if (kept < 2) continue;
+        bool together = true;  // nothing from outside the segment between its blocks
+        for (int i = lo; i <= hi && together; ++i)
+            together = from[size_t(i)] < 0 || (from[size_t(i)] >= g.first && from[size_t(i)] <= g.last);
+        if (together) after.segments.push_back({lo, hi});
+    }
+    std::sort(after.segments.begin(), after.segments.end(),
+              [](const ckpt::BlockRange& a, const ckpt::BlockRange& b) { return a.first < b.first; });
+}
+
+namespace {
+
+// The block map of an edit that inserts `count` new blocks at `row` (from[i] = old index or -1).
+std::vector<int> inserting(int blocks, int row, int count) {
+    std::vector<int> from;
+    for (int b = 0; b < row; ++b) from.push_back(b);
+    for (int i = 0; i < count; ++i) from.push_back(-1);
+    for (int b = row; b < blocks; ++b) from.push_back(b);
+    return from;
+}
+
+}  // namespace
 
 void LayerStackModel::applyFromUndo(const ckpt::ModelSpec& spec, bool structural) {
     if (structural) beginResetModel();
@@ -129,6 +164,7 @@ void LayerStackModel::addBlock(int row) {
     relu.type = ckpt::LayerType::relu;
     b.layers = {lin, relu};
     n.blocks.insert(n.blocks.begin() + row, b);
+    carrySegments(spec_, n, inserting(int(spec_.blocks.size()), row, 1));
     edit(n, tr("add block"), true);
 }
 
@@ -136,6 +172,10 @@ void LayerStackModel::removeBlock(int row) {
     if (row < 0 || row >= int(spec_.blocks.size())) return;
     ckpt::ModelSpec n = spec_;
     n.blocks.erase(n.blocks.begin() + row);
+    std::vector<int> from;
+    for (int b = 0; b < int(spec_.blocks.size()); ++b)
+        if (b != row) from.push_back(b);
+    carrySegments(spec_, n, from);
     edit(n, tr("remove block"), true);
 }
 
@@ -145,6 +185,7 @@ void LayerStackModel::duplicateBlock(int row) {
     ckpt::BlockSpec copy = n.blocks[size_t(row)];
     copy.name += " copy";
     n.blocks.insert(n.blocks.begin() + row + 1, copy);
+    carrySegments(spec_, n, inserting(int(spec_.blocks.size()), row + 1, 1));
     edit(n, tr("duplicate block"), true);
 }
 
@@ -155,6 +196,11 @@ void LayerStackModel::moveBlock(int from, int to) {
     ckpt::BlockSpec b = n.blocks[size_t(from)];
     n.blocks.erase(n.blocks.begin() + from);
     n.blocks.insert(n.blocks.begin() + to, b);
+    std::vector<int> order;
+    for (int i = 0; i < count; ++i)
+        if (i != from) order.push_back(i);
+    order.insert(order.begin() + to, from);
+    carrySegments(spec_, n, order);
     edit(n, tr("move block"), true);
 }
 
@@ -204,16 +250,57 @@ void LayerStackModel::removeLayer(int block, int layer) {
     edit(n, tr("remove layer"), true);
 }
 
+ckpt::BlockRange LayerStackModel::unitOf(int block) const {
+    for (const ckpt::BlockRange& g : spec_.segments)
+        if (g.contains(block)) return g;
+    return {block, block};
+}
+
 void LayerStackModel::setCheckpoint(int block, bool on) {
-    if (block < 0 || block >= int(spec_.blocks.size()) || spec_.blocks[size_t(block)].checkpoint == on) return;
+    if (block < 0 || block >= int(spec_.blocks.size())) return;
+    // One tick checkpoints the block's segment: a transformer layer's two blocks at once.
+    const ckpt::BlockRange u = unitOf(block);
     ckpt::ModelSpec n = spec_;
-    n.blocks[size_t(block)].checkpoint = on;
-    edit(n, on ? tr("checkpoint block %1").arg(block) : tr("uncheckpoint block %1").arg(block), false);
+    for (int b = u.first; b <= u.last; ++b) n.blocks[size_t(b)].checkpoint = on;
+    const QString which = u.size() > 1 ? tr("segment %1-%2").arg(u.first).arg(u.last) : tr("block %1").arg(block);
+    edit(n, on ? tr("checkpoint %1").arg(which) : tr("uncheckpoint %1").arg(which), false);
 }
 
 void LayerStackModel::setCheckpointFlags(const std::vector<bool>& flags, const QString& what) {
     ckpt::ModelSpec n = spec_;
     ckpt::apply_checkpoint_set(n, flags);
+    edit(n, what, false);
+}
+
+void LayerStackModel::setCheckpointSet(const ckpt::CheckpointSet& set, const QString& what) {
+    ckpt::ModelSpec n = spec_;
+    ckpt::apply_checkpoint(n, set);
+    edit(n, what, false);
+}
+
+void LayerStackModel::groupBlocks(int first, int last) {
+    if (first > last) std::swap(first, last);
+    if (first < 0 || last >= int(spec_.blocks.size()) || first == last) return;
+    // Segments it touches join it; the checkpointed blocks of the new segment run as one.
+    ckpt::ModelSpec n = spec_;
+    n.segments.clear();
+    for (const ckpt::BlockRange& g : spec_.segments) {
+        if (g.last < first || g.first > last) n.segments.push_back(g);
+        else first = std::min(first, g.first), last = std::max(last, g.last);
+    }
+    n.segments.push_back({first, last});
+    std::sort(n.segments.begin(), n.segments.end(),
+              [](const ckpt::BlockRange& a, const ckpt::BlockRange& b) { return a.first < b.first; });
+    edit(n, tr("segment %1-%2").arg(first).arg(last), false);
+}
+
+void LayerStackModel::ungroupBlock(int block) {
+    ckpt::ModelSpec n = spec_;
+    const auto at = std::find_if(n.segments.begin(), n.segments.end(),
+                                 [&](const ckpt::BlockRange& g) { return g.contains(block); });
+    if (at == n.segments.end()) return;
+    const QString what = tr("ungroup segment %1-%2").arg(at->first).arg(at->last);
+    n.segments.erase(at);
     edit(n, what, false);
 }
 
@@ -224,13 +311,15 @@ void LayerStackModel::repeatBlock(int row, int times) {
     std::vector<ckpt::BlockSpec> copies(size_t(times - 1), b);
     for (size_t i = 0; i < copies.size(); ++i) copies[i].name = b.name + " " + std::to_string(i + 2);
     n.blocks.insert(n.blocks.begin() + row + 1, copies.begin(), copies.end());
+    carrySegments(spec_, n, inserting(int(spec_.blocks.size()), row + 1, times - 1));
     edit(n, tr("repeat block %1 x%2").arg(row).arg(times), true);
 }
 
 void LayerStackModel::setCheckpointRows(const QList<int>& rows, bool on) {
     ckpt::ModelSpec n = spec_;
     for (int r : rows)
-        if (r >= 0 && r < int(n.blocks.size())) n.blocks[size_t(r)].checkpoint = on;
+        if (r >= 0 && r < int(n.blocks.size()))
+            for (int b = unitOf(r).first; b <= unitOf(r).last; ++b) n.blocks[size_t(b)].checkpoint = on;
     edit(n, on ? tr("checkpoint %1 blocks").arg(rows.size()) : tr("uncheckpoint %1 blocks").arg(rows.size()), false);
 }
 
@@ -239,8 +328,9 @@ void LayerStackModel::setCheckpointAll(bool on) {
 }
 
 void LayerStackModel::setCheckpointEvery(int k) {
-    auto flags = ckpt::parse_checkpoint_set("every:" + std::to_string(std::max(1, k)), int(spec_.blocks.size()));
-    if (flags) setCheckpointFlags(*flags, tr("checkpoint every %1").arg(k));
+    // Every k-th unit: on a transformer, every k-th layer.
+    auto set = ckpt::parse_checkpoint("every:" + std::to_string(std::max(1, k)), spec_);
+    if (set) setCheckpointSet(*set, tr("checkpoint every %1").arg(k));
 }
 
 void LayerStackModel::setPolicy(int block, ckpt::BlockSpec::Policy policy) {
@@ -359,21 +449,38 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
     if (wrong && role == Qt::ToolTipRole && (!isBlock || errorPlace_.layer < 0)) return errorText();
     if (isBlock) {
         switch (idx.column()) {
-        case NameColumn:
-            if (role == Qt::DisplayRole || role == Qt::EditRole) return QString::fromStdString(blk.name);
+        case NameColumn: {
+            const ckpt::BlockRange u = unitOf(b);
+            if (role == Qt::DisplayRole) {
+                // A segment's blocks carry a bracket that joins them: ⎡ first, ⎢ inside, ⎣ last.
+                const QString name = QString::fromStdString(blk.name);
+                if (u.size() < 2) return name;
+                return (b == u.first ? QStringLiteral("⎡ ") : b == u.last ? QStringLiteral("⎣ ") : QStringLiteral("⎢ ")) + name;
+            }
+            if (role == Qt::EditRole) return QString::fromStdString(blk.name);
             if (role == Qt::ToolTipRole)
-                return tr("Block %1: %2 layer(s)%3. Drag to reorder, double-click to rename.")
+                return tr("Block %1: %2 layer(s)%3. Drag to reorder, double-click to rename.%4")
                     .arg(b).arg(blk.layer_count())
                     .arg(!blk.residual                                       ? QString()
                          : blk.shortcut.empty() && blk.post.empty()          ? tr(", residual (y = x + layers(x))")
-                                                                             : tr(", residual (y = post(shortcut(x) + layers(x)))"));
+                                                                             : tr(", residual (y = post(shortcut(x) + layers(x)))"))
+                    .arg(u.size() < 2 ? QString()
+                                      : tr(" In segment %1-%2: checkpointed together, it keeps only block %1's input "
+                                           "and recomputes all %3 blocks at once in backward.")
+                                            .arg(u.first).arg(u.last).arg(u.size()));
             break;
+        }
         case CheckpointColumn:
             if (role == Qt::CheckStateRole) return blk.checkpoint ? Qt::Checked : Qt::Unchecked;
             if (role == Qt::DisplayRole && blk.checkpoint && blk.policy != ckpt::BlockSpec::Policy::full) return policyText(blk.policy);
             if (role == Qt::ToolTipRole)
-                return tr("Checkpointed: forward keeps only the block's input and frees the rest; backward recomputes the "
-                          "block first. Saves memory, costs one more forward of the block.");
+                return unitOf(b).size() > 1
+                           ? tr("Checkpoint the segment (this tick covers blocks %1-%2): forward keeps only block %1's "
+                                "input; backward recomputes the whole segment when it reaches block %2. One tensor kept "
+                                "for the segment instead of one per block.")
+                                 .arg(unitOf(b).first).arg(unitOf(b).last)
+                           : tr("Checkpointed: forward keeps only the block's input and frees the rest; backward "
+                                "recomputes the block first. Saves memory, costs one more forward of the block.");
             break;
         case SizeColumn:
             if (role == Qt::DisplayRole) return tr("residual");

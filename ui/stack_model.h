@@ -2,8 +2,11 @@
 // goes through one function that validates the new spec and pushes an undo command holding the
 // spec before and after, so undo/redo restores exactly what the user had. Feature sizes are
 // re-chained after each edit (a linear's input follows the layer before it), so the user only
-// edits what is theirs to choose: output widths, dropout rates, heads, checkpoint flags. A stack
-// the engine refuses still shows; the block and layer its error names are highlighted.
+// edits what is theirs to choose: output widths, dropout rates, heads, checkpoint flags. Blocks
+// grouped in a segment (a transformer layer's two blocks) are checkpointed together: one tick
+// checkpoints the segment, and moving, adding or removing blocks keeps the segments on their
+// blocks. A stack the engine refuses still shows; the block and layer its error names are
+// highlighted.
 #pragma once
 
 #include <QAbstractItemModel>
@@ -51,6 +54,14 @@ public:
     void setCheckpointRows(const QList<int>& rows, bool on);  // several blocks, one undoable edit
     void setCheckpointEvery(int k);
     void setCheckpointFlags(const std::vector<bool>& flags, const QString& what);
+    // Flags and segments at once (a plan that groups blocks into segments).
+    void setCheckpointSet(const ckpt::CheckpointSet& set, const QString& what);
+    // Blocks first..last as one segment (segments they overlap are merged into it); the
+    // segment holding `block` split back into single blocks.
+    void groupBlocks(int first, int last);
+    void ungroupBlock(int block);
+    // The unit a block is checkpointed with: its segment, or the block alone.
+    ckpt::BlockRange unitOf(int block) const;
     void setPolicy(int block, ckpt::BlockSpec::Policy policy);
     void setPolicyAll(ckpt::BlockSpec::Policy policy);  // one undoable edit
     void setBatch(int64_t batch);
@@ -92,6 +103,10 @@ private:
     void edit(const ckpt::ModelSpec& next, const QString& what, bool structural);
     void applyFromUndo(const ckpt::ModelSpec& spec, bool structural);
     static void rechain(ckpt::ModelSpec& spec);
+    // The segments of `before` carried onto `after`, whose block i came from block from[i] of
+    // `before` (-1: a new block). A segment keeps its blocks, and takes in new blocks inserted
+    // between them; one whose blocks no longer sit together, or that keeps fewer than two, goes.
+    static void carrySegments(const ckpt::ModelSpec& before, ckpt::ModelSpec& after, const std::vector<int>& from);
     QString layerSize(const ckpt::LayerSpec& l) const;
 
     ckpt::ModelSpec spec_;
