@@ -14,6 +14,7 @@
 #include "ckpt/units.h"
 #include "test_models.h"
 #include "ui/chart_tabs.h"
+#include "ui/depth_chart.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/messages.h"
@@ -480,6 +481,32 @@ private slots:
         QVERIFY2(chart->xAxis->label().contains(QLatin1String("lesson2-optimizer-state")), qPrintable(chart->xAxis->label()));
         for (int i = 0; i < chart->graphCount(); ++i)
             QVERIFY2(!chart->graph(i)->name().contains(QLatin1String("lesson2")), qPrintable(chart->graph(i)->name()));
+    }
+
+    // Lesson 6's Depth tab: the engine's depth sweep drawn as three curves (the numbers are the
+    // sweep's, which tst_planner fits to n and sqrt(n)), and a measured step of the lesson lands
+    // on the prediction of its own checkpointing at the stack's depth.
+    void depthTabShowsTheSweepAndTheMeasuredStep() {
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson6_sublinear_memory")), QString());
+        w_->stackModel()->setCheckpointFlags(std::vector<bool>(64, true), QStringLiteral("all"));
+        QSignalSpy shown(w_.get(), &MainWindow::resultShown);
+        w_->runSteps(2);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.count() >= 2, 120000);
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->controller()->isRunning(), 30000);
+        QSignalSpy drawn(w_->depthChart(), &DepthChart::drawn);
+        w_->charts()->setCurrentIndex(ChartTabs::DepthTab);
+        QVERIFY(drawn.wait(120000));
+        const std::vector<ckpt::DepthPoint>& points = w_->depthChart()->points();
+        QCOMPARE(int(points.size()), int(DepthChart::depthsFor(64).size()));
+        QCustomPlot* memory = w_->charts()->depthMemory();
+        // Three policies, the two reference curves and the measured step.
+        QCOMPARE(memory->graphCount(), 6);
+        QCOMPARE(memory->graph(0)->dataCount(), int(points.size()));
+        const QCPGraph* measured = memory->graph(5);
+        QCOMPARE(measured->dataCount(), 1);
+        auto at64 = std::find_if(points.begin(), points.end(), [](const ckpt::DepthPoint& p) { return p.depth == 64; });
+        QVERIFY(at64 != points.end());
+        QCOMPARE(measured->dataMainValue(0), double(at64->activation[size_t(ckpt::DepthPolicy::per_block)]) / double(1 << 20));
     }
 
 private:

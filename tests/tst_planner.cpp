@@ -6,6 +6,7 @@
 // the unchecked peaks makes the unchecked run fail and the planned run succeed.
 #include <QtTest>
 
+#include <cmath>
 #include <random>
 
 #include "ckpt/names.h"
@@ -565,6 +566,51 @@ private slots:
         }
         QVERIFY(feasible > 100 && infeasible > 10);
         QVERIFY2(cheaper > 10, qPrintable(QString("segments beat per block %1 times").arg(cheaper)));
+    }
+
+    // Chen et al. 2016's result on the sublinear-memory lesson's deep narrow chain: fitting
+    // peak activation memory (dry runs, n = 16 to 1,024 blocks) to a n^p + c, sqrt
+    // segments give p = 0.5 and every block checkpointed alone p = 1, as no checkpointing does.
+    void sqrtSegmentsAreSublinear() {
+        Result<ModelSpec> lesson = load_model_spec(CKPT_SOURCE_DIR "/resources/presets/lesson6_sublinear_memory.json");
+        QVERIFY(lesson);
+        const std::vector<int> depths{16, 32, 64, 128, 256, 512, 1024};
+        Result<std::vector<DepthPoint>> sweep = depth_sweep(*lesson, depths);
+        QVERIFY2(sweep, sweep ? "" : sweep.error().message.c_str());
+        for (const DepthPoint& d : *sweep)
+            qInfo("n %d: none %lld, alone %lld, sqrt %lld bytes", d.depth, (long long)d.activation[0], (long long)d.activation[1],
+                  (long long)d.activation[2]);
+        // The exponent p with the least relative residual of a n^p + c (a, c by least squares).
+        auto fit = [&](int policy) {
+            double best_p = 0, best_err = std::numeric_limits<double>::infinity();
+            for (int k = 100; k <= 1500; ++k) {
+                const double p = k / 1000.0;
+                double sxx = 0, sx = 0, s1 = 0, sxy = 0, sy = 0;  // weighted by 1/M^2
+                for (const DepthPoint& d : *sweep) {
+                    const double m = double(d.activation[size_t(policy)]), w = 1.0 / (m * m), x = std::pow(double(d.depth), p);
+                    sxx += w * x * x, sx += w * x, s1 += w, sxy += w * x * m, sy += w * m;
+                }
+                const double det = sxx * s1 - sx * sx, a = (sxy * s1 - sx * sy) / det, c = (sxx * sy - sx * sxy) / det;
+                double err = 0;
+                for (const DepthPoint& d : *sweep) {
+                    const double m = double(d.activation[size_t(policy)]);
+                    err += std::pow((a * std::pow(double(d.depth), p) + c - m) / m, 2);
+                }
+                if (err < best_err) best_err = err, best_p = p;
+            }
+            return best_p;
+        };
+        const double none = fit(int(DepthPolicy::none)), all = fit(int(DepthPolicy::per_block)),
+                     sqrt = fit(int(DepthPolicy::sqrt));
+        qInfo("exponents: none %.3f, every block alone %.3f, sqrt segments %.3f", none, all, sqrt);
+        QVERIFY2(std::fabs(sqrt - 0.5) <= 0.05, qPrintable(QString::number(sqrt)));
+        QVERIFY2(std::fabs(all - 1.0) <= 0.05, qPrintable(QString::number(all)));
+        QVERIFY2(std::fabs(none - 1.0) <= 0.05, qPrintable(QString::number(none)));
+        // And what it costs: one forward of all but the last segment, against one of every block.
+        const DepthPoint& deep = sweep->back();
+        QVERIFY(deep.recompute[size_t(DepthPolicy::none)] == 0.0);
+        QVERIFY(deep.recompute[size_t(DepthPolicy::sqrt)] > 0.0);
+        QVERIFY(deep.activation[size_t(DepthPolicy::sqrt)] * 8 < deep.activation[size_t(DepthPolicy::per_block)]);
     }
 
     // The plan table both front ends show: each planner lists its sets once, cheapest first,

@@ -24,6 +24,7 @@ enum class Claim {
     selectiveBeatsFull,  // the preset's policy keeps most of full recomputation's saving for a fraction of its work
     onlyAPlanFits,       // under the lesson's memory limit: none, every:2 and sqrt run out; dp fits, cheaper than all
     noPlanFits,          // no checkpoint set fits the row's budget (and checkpointing every block still halves the peak)
+    sublinear,           // the quoted peaks of none, every block alone and sqrt(n) segments; segments keep far less
 };
 
 // "(147.33 MiB to 67.42 MiB)": a description's quoted peaks, unchecked then all checkpointed.
@@ -65,10 +66,12 @@ ckpt::StepReport steadyStep(const ckpt::ModelSpec& spec, bool measure, int64_t l
     return (*s)->step(quiet);
 }
 
+// What the checkpointed runs rerun: a block inside a run also its trailing layers.
 double recomputeFlops(const ckpt::ModelSpec& s) {
-    const std::vector<double> f = ckpt::block_recompute_flops(s);
+    const std::vector<double> last = ckpt::block_recompute_flops(s), inner = ckpt::block_recompute_flops(s, true);
     double t = 0;
-    for (size_t i = 0; i < f.size(); ++i) t += s.blocks[i].checkpoint ? f[i] : 0.0;
+    for (const ckpt::BlockRange& r : ckpt::recompute_segments(s))
+        for (int b = r.first; b <= r.last; ++b) t += b < r.last ? inner[size_t(b)] : last[size_t(b)];
     return t;
 }
 
@@ -201,6 +204,28 @@ private slots:
                      qPrintable(QString("%1 of %2 FLOPs").arg(recomputeFlops(spec)).arg(recomputeFlops(full))));
             break;
         }
+        case Claim::sublinear: {
+            // "33.77 MiB with no checkpointing, 17.78 MiB with every block alone and 7.52 MiB with
+            // sqrt(n) segments": the three measured steps, to the hundredth of a MiB.
+            static const QRegularExpression re(QStringLiteral(
+                "([0-9.]+ MiB) with no checkpointing, ([0-9.]+ MiB) with every block alone and ([0-9.]+ MiB) with sqrt\\(n\\) segments"));
+            const QRegularExpressionMatch m = re.match(description);
+            QVERIFY2(m.hasMatch(), qPrintable(description));
+            ckpt::ModelSpec chen = spec;
+            auto set = ckpt::parse_checkpoint("sqrt", chen);
+            QVERIFY(set);
+            ckpt::apply_checkpoint(chen, *set);
+            const ckpt::StepReport all = steadyStep(withFlags(spec, true), measure), sqrt = steadyStep(chen, measure);
+            QCOMPARE(m.captured(1), mib(none.peak_total));
+            QCOMPARE(m.captured(2), mib(all.peak_total));
+            QCOMPARE(m.captured(3), mib(sqrt.peak_total));
+            // Chen's segments: a run of several blocks recomputed as one, far below every block alone.
+            int longest = 0;
+            for (const ckpt::BlockRange& r : ckpt::recompute_segments(chen)) longest = std::max(longest, r.size());
+            QVERIFY(longest > 1);
+            QVERIFY(2 * sqrt.peak_total < all.peak_total);
+            break;
+        }
         case Claim::onlyAPlanFits: {
             const ckptui::Lesson* lesson = ckptui::findLesson(preset);
             QVERIFY(lesson && lesson->memoryLimit > 0);
@@ -209,7 +234,7 @@ private slots:
             const int n = int(spec.blocks.size());
             for (const char* policy : {"none", "every:2", "sqrt"}) {
                 ckpt::ModelSpec s = spec;
-                ckpt::apply_checkpoint_set(s, *ckpt::parse_checkpoint_set(policy, n));
+                ckpt::apply_checkpoint(s, *ckpt::parse_checkpoint(policy, s));
                 QCOMPARE(steadyStep(s, measure, limit).status, ckpt::StepStatus::out_of_memory);
             }
             auto table = ckpt::plan_table(spec, ckpt::PlannerKind::dp, limit);
@@ -217,7 +242,7 @@ private slots:
             const ckpt::Plan& plan = table->chosen_candidate()->plan;
             QVERIFY(plan.checkpointed() < n);
             ckpt::ModelSpec planned = spec;
-            ckpt::apply_checkpoint_set(planned, plan.checkpoint);
+            ckpt::apply_checkpoint(planned, table->chosen_candidate()->set);
             const ckpt::StepReport fits = steadyStep(planned, measure, limit);
             QCOMPARE(fits.status, ckpt::StepStatus::ok);
             QVERIFY(fits.peak_total <= limit);
@@ -244,6 +269,7 @@ private:
              "recomputation work",
              Claim::selectiveBeatsFull, true, 0.8, 0.25},
             {"lesson4_memory_limit", "a memory limit that only a plan fits", Claim::onlyAPlanFits, true},
+            {"lesson6_sublinear_memory", "so memory grows as sqrt(n)", Claim::sublinear, true},
             {"textbook_mlp", "Checkpointing saves nothing here", Claim::cannotLowerPeak, true},
             {"tutorial_mlp", "Checkpointing saves nothing here", Claim::cannotLowerPeak, true},
             {"deep_residual_mlp", "no checkpoint plan lowers the peak", Claim::cannotLowerPeak, false},

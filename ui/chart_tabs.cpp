@@ -20,6 +20,10 @@ ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
     history_ = new QCustomPlot(this);
     comparison_ = new QCustomPlot(this);
     pareto_ = new QCustomPlot(this);
+    depthMemory_ = new QCustomPlot(this);
+    depthRecompute_ = new QCustomPlot(this);
+    depthMemory_->setObjectName(QStringLiteral("depthMemory"));
+    depthRecompute_->setObjectName(QStringLiteral("depthRecompute"));
     blockBytes_->setObjectName(QStringLiteral("blockBytes"));
     blockTime_->setObjectName(QStringLiteral("blockTime"));
     history_->setObjectName(QStringLiteral("history"));
@@ -36,6 +40,7 @@ ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
     addTab(chartPage(history_), tr("Step history"));
     addTab(chartPage(comparison_, nullptr, pinList()), tr("Compare"));
     addTab(chartPage(pareto_), tr("Pareto"));
+    addTab(chartPage(depthMemory_, depthRecompute_), tr("Depth"));
     setTabToolTip(TimelineTab, tr("Live bytes over one step, stacked by category: predicted before a run, measured "
                                   "after. Drag to pan, wheel to zoom, hover for details."));
     setTabToolTip(BlocksTab, tr("What each block keeps for backward, what checkpointing avoided, and what recomputing it "
@@ -44,6 +49,8 @@ ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
     setTabToolTip(CompareTab, tr("Pinned runs overlaid on the current one."));
     setTabToolTip(ParetoTab, tr("Planners across budgets: predicted peak against step time. Hover a point to name it, "
                                 "click it to apply it."));
+    setTabToolTip(DepthTab, tr("Memory against depth (Chen et al. 2016): the stack's repeated block made shallower and "
+                               "deeper, predicted with no checkpointing, every block alone and sqrt(n) segments."));
     showHistory(history_, history_points_);
     redrawComparison();
 }
@@ -127,6 +134,7 @@ QList<QPair<QString, QCustomPlot*>> ChartTabs::chartsOf(int tab) const {
     case HistoryTab: return {{tr("Step history"), history_}};
     case CompareTab: return {{tr("Compare"), comparison_}};
     case ParetoTab: return {{tr("Pareto"), pareto_}};
+    case DepthTab: return {{tr("Memory against depth"), depthMemory_}, {tr("Recomputation against depth"), depthRecompute_}};
     }
     return {};
 }

@@ -1,6 +1,6 @@
 // The charts in the middle of the window, one tab each: the memory timeline, per-block bars,
-// the step history, the comparison of pinned runs (with the list to remove them) and the
-// Pareto chart (drawn by the plan panel). The window decides what is current; these pages draw
+// the step history, the comparison of pinned runs (with the list to remove them), the Pareto
+// chart (drawn by the plan panel) and memory against depth (drawn by DepthChart). The window decides what is current; these pages draw
 // a prediction or a measured step (run here or opened from a report), keep the history and the
 // pins, and ask the window to export a tab's charts.
 #pragma once
@@ -23,7 +23,7 @@ class ChartTabs : public QTabWidget {
     Q_OBJECT
 
 public:
-    enum Tab { TimelineTab, BlocksTab, HistoryTab, CompareTab, ParetoTab };
+    enum Tab { TimelineTab, BlocksTab, HistoryTab, CompareTab, ParetoTab, DepthTab };
 
     explicit ChartTabs(QWidget* parent = nullptr);
 
@@ -33,6 +33,8 @@ public:
     QCustomPlot* history() const { return history_; }
     QCustomPlot* comparison() const { return comparison_; }
     QCustomPlot* pareto() const { return pareto_; }
+    QCustomPlot* depthMemory() const { return depthMemory_; }
+    QCustomPlot* depthRecompute() const { return depthRecompute_; }
     // The charts of a tab with their names (Per block has two), for the export dialog.
     QList<QPair<QString, QCustomPlot*>> chartsOf(int tab) const;
     // The manual's section (an anchor of charts.md) for a widget of these tabs: its chart's, or
@@ -68,7 +70,7 @@ private:
     void redrawComparison();
 
     TimelineChart* timeline_;
-    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_, *pareto_;
+    QCustomPlot *blockBytes_, *blockTime_, *history_, *comparison_, *pareto_, *depthMemory_, *depthRecompute_;
     QListWidget* pins_ = nullptr;
     QVector<HistoryPoint> history_points_;
     QVector<PinnedRun> pinned_;

@@ -15,6 +15,7 @@
 
 #include "ckpt/writers.h"
 #include "ui/chart_tabs.h"
+#include "ui/depth_chart.h"
 #include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/plan_panel.h"
@@ -45,12 +46,18 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     properties_ = new PropertiesPanel(model_, editor_, this);
     tabs_ = new ChartTabs(this);
     plan_ = new PlanPanel(model_, tabs_->pareto(), this);
+    depth_ = new DepthChart(tabs_->depthMemory(), tabs_->depthRecompute(), this);
     auto error = [this](const QString& title, const QString& message) { showError(title, message); };
     connect(plan_, &PlanPanel::errorOccurred, this, error);
+    connect(editor_, &StackEditor::segmentRefused, this, [this](const QString& reason) { showError(tr("Cannot group"), reason); });
+    connect(properties_, &PropertiesPanel::segmentsRefused, this, [this](const QString& reason) { showError(tr("Bad segments"), reason); });
     connect(tabs_, &ChartTabs::errorOccurred, this, error);
     connect(tabs_, &ChartTabs::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 5000); });
     connect(tabs_, &ChartTabs::exportRequested, this, &MainWindow::exportChartDialog);
-    connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) { if (i == ChartTabs::ParetoTab) plan_->refreshPareto(); });
+    connect(tabs_, &QTabWidget::currentChanged, this, [this](int i) {
+        if (i == ChartTabs::ParetoTab) plan_->refreshPareto();
+        if (i == ChartTabs::DepthTab && model_->validationError().isEmpty()) depth_->refresh(model_->spec());
+    });
     connect(loader_, &FileLoader::loaded, this, &MainWindow::applyLoaded);
     setCentralWidget(tabs_);
     buildDocks();
@@ -181,6 +188,7 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
     predictor_->request(spec, runBar_->deviceKind());
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
+    if (tabs_->currentIndex() == ChartTabs::DepthTab) depth_->refresh(spec);
 }
 
 void MainWindow::onPrediction(const Prediction& p) {
@@ -245,6 +253,7 @@ void MainWindow::onStepFinished(const StepResult& r) {
     summary_->setResult(r, current);
     help_->setHtml(helpHtml(&r));
     plan_->setMeasured(rep, r.spec, r.warmup);
+    depth_->setMeasured(rep, r.spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
     statusBar()->showMessage(unfinished.isEmpty() ? tr("Step %1%2: peak %3, %4")
                                                         .arg(r.step)
@@ -275,6 +284,7 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     summary_->setResult(r, true);
     help_->setHtml(helpHtml(&r));
     plan_->setMeasured(rep, r.spec, false);
+    depth_->setMeasured(rep, r.spec);
     statusBar()->showMessage(tr("Opened %1: step %2 of %3 on %4, peak %5%6")
                                  .arg(r.origin)
                                  .arg(r.step)

@@ -41,6 +41,7 @@ class PropertiesPanel;
 class SummaryPanel;
 class TimelineChart;
 class PlanPanel;
+class DepthChart;
 class RunBar;
 class ChartTabs;
 class ManualWindow;
@@ -97,6 +98,7 @@ public:
     TimelineChart* timeline() const;
     SummaryPanel* summary() const { return summary_; }
     PlanPanel* planPanel() const { return plan_; }
+    DepthChart* depthChart() const { return depth_; }
     ChartTabs* charts() const { return tabs_; }
     RunBar* runBar() const { return runBar_; }
     StackEditor* stackEditor() const { return editor_; }
@@ -163,6 +165,7 @@ private:
     PropertiesPanel* properties_;
     ChartTabs* tabs_;
     PlanPanel* plan_;
+    DepthChart* depth_;
     SummaryPanel* summary_;
     QTextBrowser* help_;
     ManualWindow* manual_ = nullptr;

@@ -19,6 +19,8 @@
 #include <QTimer>
 #include <QTreeView>
 
+#include "ui/chart_tabs.h"
+#include "ui/depth_chart.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/manual_window.h"
@@ -45,12 +47,13 @@ bool applyPolicy(ckptui::MainWindow& w, const QString& policy, const std::vector
         w.stackModel()->setCheckpointFlags(presetFlags, QStringLiteral("preset"));
         return true;
     }
-    auto flags = ckpt::parse_checkpoint_set(policy.toStdString(), int(w.stackModel()->spec().blocks.size()));
-    if (!flags) {
-        qWarning("%s", flags.error().message.c_str());
+    // Segments too (sqrt is Chen et al.'s sqrt(n) segments): the set with its grouping.
+    auto set = ckpt::parse_checkpoint(policy.toStdString(), w.stackModel()->spec());
+    if (!set) {
+        qWarning("%s", set.error().message.c_str());
         return false;
     }
-    w.stackModel()->setCheckpointFlags(*flags, policy);
+    w.stackModel()->setCheckpointSet(*set, policy);
     return true;
 }
 
@@ -181,6 +184,14 @@ int main(int argc, char** argv) {
     }
     if (cli.isSet(QStringLiteral("help-panel")))
         if (auto* help = w.findChild<QDockWidget*>(QStringLiteral("helpDock"))) help->raise();
+    if (cli.value(QStringLiteral("tab")).toInt() == ckptui::ChartTabs::DepthTab) {
+        // The depth sweep runs on a worker when its tab opens: wait for the chart (at most a minute).
+        QEventLoop loop;
+        QObject::connect(w.depthChart(), &ckptui::DepthChart::drawn, &loop, &QEventLoop::quit);
+        QTimer::singleShot(60000, &loop, &QEventLoop::quit);
+        tabs->setCurrentIndex(ckptui::ChartTabs::DepthTab);
+        loop.exec();
+    }
     tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
     settle(500);
     return w.grab().save(out) ? 0 : 1;

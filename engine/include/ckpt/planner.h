@@ -159,6 +159,34 @@ struct ParetoPoint {
 };
 std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
 
+// ---- Memory against depth: Chen et al.'s sublinear result, shown ----
+
+// The peak over a step of what grows with depth's activations: the batch, kept and recomputed
+// activations and temporaries (parameters, their gradients, optimizer state, buffers and 16-bit
+// weight copies left out), from the step's memory events. It is not what these hold at the
+// step's total peak: on a deep narrow chain the total peaks late in backward, where the
+// parameter gradients have piled up and most activations are freed.
+int64_t activation_peak(const StepReport& r);
+
+// The model's longest stretch of one repeated block (equal but for names and flags), as
+// [first, last]; a stretch of one block when none repeats.
+BlockRange repeated_stretch(const ModelSpec& spec);
+
+enum class DepthPolicy { none, per_block, sqrt };
+inline constexpr int kDepthPolicies = 3;
+struct DepthPoint {
+    int depth = 0;  // blocks in the stretch
+    std::array<int64_t, kDepthPolicies> activation{};  // activation_peak of each policy
+    std::array<int64_t, kDepthPolicies> peak{};        // the whole peak
+    std::array<double, kDepthPolicies> recompute{};    // recomputed FLOPs over the step's (~3 forwards)
+};
+// The model with its repeated stretch cut or lengthened to each depth, predicted (dry runs,
+// steady state) with no block checkpointed, every block checkpointed alone, and Chen's sqrt
+// segments (parse_checkpoint's "sqrt"). An error when the model has no stretch of two blocks or
+// more, or a depth below one.
+Result<std::vector<DepthPoint>> depth_sweep(const ModelSpec& spec, const std::vector<int>& depths,
+                                            DeviceKind kind = DeviceKind::cpu);
+
 // ---- The plan table: what `checkpointlab plan` prints and the GUI's Plan button applies ----
 
 // One checkpoint set a planner considers.
