@@ -198,6 +198,8 @@ def build_forward(spec, tensors, saved_log=None, bf16=False, sequential=0):
         return forward_any()
 
     def run_block(b, h):
+        # The engine numbers a block's layers main path, shortcut, post (ResNet's order:
+        # y = post(shortcut(x) + layers(x)), the shortcut the identity when it has none).
         blk = blocks[b]
         main, side, post = blk["layers"], blk.get("shortcut", []), blk.get("post", [])
         y = h
@@ -254,23 +256,7 @@ def build_forward(spec, tensors, saved_log=None, bf16=False, sequential=0):
         h = x0 if (tokens or image) else x0.reshape(rows, shape[-1])
         if sequential:
             h = forward_sequential(h)
-        for b, blk in enumerate(blocks if not sequential else []):
-            def run(h):
-                # The engine numbers a block's layers main path, shortcut, post (ResNet's order:
-                # y = post(shortcut(x) + layers(x)), the shortcut the identity when it has none).
-                main, side, post = blk["layers"], blk.get("shortcut", []), blk.get("post", [])
-                y = h
-                for l, spec_l in enumerate(main):
-                    y = layer(b, l, spec_l, y)
-                if not blk.get("residual", False):
-                    return y
-                s = h
-                for l, spec_l in enumerate(side):
-                    s = layer(b, len(main) + l, spec_l, s)
-                z = s + y
-                for l, spec_l in enumerate(post):
-                    z = layer(b, len(main) + len(side) + l, spec_l, z)
-                return z
+        for b in range(len(blocks)) if not sequential else []:
             if saved_log is not None:
                 seen = {}
                 skip = ({x0.storage().data_ptr()} | {q.storage().data_ptr() for q in params.values()}
@@ -283,10 +269,10 @@ def build_forward(spec, tensors, saved_log=None, bf16=False, sequential=0):
                         seen[st.data_ptr()] = st.nbytes()
                     return t
                 with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-                    h = run(h)
+                    h = run_block(b, h)
                 saved_log.append(seen)
             else:
-                h = run(h)
+                h = run_block(b, h)
         target = tensors["target"]
         if spec.get("loss", "mse") == "cross_entropy":
             return F.cross_entropy(h, target)
