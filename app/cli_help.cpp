@@ -47,7 +47,7 @@ DESCRIPTION
 
     MODEL is a model spec JSON file, an experiment file saved by the GUI ({"model": ...,
     "run": ...}: the model and its run settings), or the name of a shipped preset:
-    lesson1_activations to lesson4_memory_limit, textbook_mlp, deep_residual_mlp, ...
+    lesson1_activations to lesson6_sublinear_memory, textbook_mlp, deep_residual_mlp, ...
     (looked up next to the program, in the installed share/checkpointlab/presets and in
     the source tree's resources/presets).
 
