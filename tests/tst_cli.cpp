@@ -86,9 +86,10 @@ const QString kConfigDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/configs/"
 
 // A row of `plan`'s table as the CLI prints it, rebuilt from the engine's candidate.
 QString expectedRow(const ckpt::PlanCandidate& c, int blocks) {
-    return QStringLiteral("  %1 %2 %3  %4 %5  %6")
+    return QStringLiteral("  %1 %2 %3 %4  %5 %6  %7")
         .arg(QString::fromStdString(c.label()), -22)
         .arg(QStringLiteral("%1 of %2").arg(c.plan.checkpointed()).arg(blocks), 14)
+        .arg(int(c.plan.runs.size()), 9)  // the runs recomputed as one
         .arg(QString::fromStdString(ckpt::format_bytes(c.plan.predicted_peak)), 16)
         .arg(QString::fromUtf8(ckpt::phase_name(c.peak_tag.phase).data()), -10)
         .arg(QStringLiteral("+%1%").arg(100.0 * c.plan.overhead_fraction, 0, 'f', 1), 11)
@@ -223,6 +224,14 @@ private slots:
         QTest::newRow("flag with value") << QStringList{"run", "tutorial_mlp", "--quiet=yes"} << 2 << "--quiet takes no value";
         QTest::newRow("bad policy") << QStringList{"run", "tutorial_mlp", "--checkpoint", "0,9"} << 2
                                     << "block 9 is out of range (the model has 3 blocks, 0-2)";
+        QTest::newRow("overlapping segments") << QStringList{"run", "lesson1_activations", "--checkpoint", "segments:0-3,3-5"} << 2
+                                              << "segment \"3-5\" overlaps \"0-3\" (block 3 is in both)";
+        QTest::newRow("empty segment") << QStringList{"run", "lesson1_activations", "--checkpoint", "segments:3-1"} << 2
+                                       << "segment \"3-1\" is empty";
+        QTest::newRow("unordered segments") << QStringList{"run", "lesson1_activations", "--checkpoint", "segments:4-7,0-3"} << 2
+                                            << "segment \"0-3\" comes before \"4-7\"";
+        QTest::newRow("segment out of range") << QStringList{"run", "lesson1_activations", "--checkpoint", "segments:6-9"} << 2
+                                              << "segment \"6-9\": block 9 is out of range (the model has 8 blocks, 0-7)";
         QTest::newRow("bad memory limit") << QStringList{"run", "tutorial_mlp", "--memory-limit", "16G"} << 2
                                           << "--memory-limit: \"16G\": unknown unit";
         QTest::newRow("unknown device") << QStringList{"run", "tutorial_mlp", "--device", "tpu"} << 2
@@ -512,7 +521,8 @@ private slots:
             QCOMPARE(rep.value("gradient").toObject().value("checksum").toString(), base);
             int checkpointed = 0;
             for (const QJsonValue& b : rep.value("blocks").toArray()) checkpointed += b.toObject().value("checkpoint").toBool();
-            QCOMPARE(checkpointed, QString(policy) == "all" ? 3 : 2);  // sqrt of 3 blocks: every:2
+            // sqrt of 3 blocks: ceil(sqrt(3)) = 2 segments of equal FLOPs, [0] and [1-2], the first checkpointed.
+            QCOMPARE(checkpointed, QString(policy) == "all" ? 3 : QString(policy) == "sqrt" ? 1 : 2);
         }
     }
 
@@ -578,13 +588,14 @@ private slots:
         QVERIFY(r.err.isEmpty());
         QVERIFY(r.out.contains("chosen: none"));  // no checkpointing needed under a roomy budget
         QVERIFY(r.out.contains("run it: checkpointlab run textbook_mlp --checkpoint none"));
-        // 3 blocks: sqrt is every:round(sqrt(3)) = every:2, listed once.
-        for (const char* plan : {"none ", "every:3 ", "sqrt (= every:2) ", "all "})
+        // 3 blocks: sqrt is ceil(sqrt(3)) = 2 segments of equal FLOPs, [0] and [1-2], the first
+        // checkpointed: every:3's set, listed once; none is both optima.
+        for (const char* plan : {"none (= dp, segments) ", "sqrt (= every:3) ", "every:2 ", "all "})
             QVERIFY2(r.out.contains("\n  "_L1 + QLatin1String(plan)), plan);
 
         const Run sq = runCli({"plan", "tutorial_mlp", "--budget", "1MiB", "--planner", "sqrt"});
         QCOMPARE(sq.code, 0);
-        QVERIFY(sq.out.contains("chosen: sqrt - checkpoint 2 of 3 blocks: 0,2"));
+        QVERIFY2(sq.out.contains("chosen: sqrt - checkpoint 1 of 3 blocks in 1 segment: sqrt\n"), qPrintable(sq.out));
     }
 
     // `plan` prints the engine's table row for row, for every planner, fitting or not.
@@ -619,9 +630,10 @@ private slots:
         for (size_t i = 0; i < t->candidates.size(); ++i) QCOMPARE(rows[int(i)], expectedRow(t->candidates[i], n));
         if (const ckpt::PlanCandidate* c = t->chosen_candidate()) {
             QCOMPARE(r.code, 0);
-            QVERIFY2(r.out.contains(QStringLiteral("chosen: %1 - checkpoint %2 of %3 blocks: %4\n")
+            const int runs = int(c->plan.runs.size());
+            QVERIFY2(r.out.contains(QStringLiteral("chosen: %1 - checkpoint %2 of %3 blocks in %4 segment%5: %6\n")
                                         .arg(QString::fromStdString(c->plan.planner)).arg(c->plan.checkpointed()).arg(n)
-                                        .arg(QString::fromStdString(ckpt::format_checkpoint_set(c->plan.checkpoint)))),
+                                        .arg(runs).arg(runs == 1 ? "" : "s").arg(QString::fromStdString(c->checkpoint_arg))),
                      qPrintable(r.out));
             QVERIFY(r.out.contains("--checkpoint " + QString::fromStdString(c->checkpoint_arg) + "\n"));
         } else {

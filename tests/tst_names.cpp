@@ -46,7 +46,7 @@ private slots:
         QVERIFY(tableIsComplete<LossType>(2));
         QVERIFY(tableIsComplete<OptimizerType>(3));
         QVERIFY(tableIsComplete<BlockSpec::Policy>(4));
-        QVERIFY(tableIsComplete<PlannerKind>(5));
+        QVERIFY(tableIsComplete<PlannerKind>(6));
         QVERIFY(tableIsComplete<StepStatus>(4));
         QVERIFY(tableIsComplete<ErrorKind>(5));
     }
@@ -65,9 +65,9 @@ private slots:
             QCOMPARE(*parse_planner(std::string(name)), v);
         }
         QCOMPARE(enum_choices<LossType>(), std::string("mse or cross_entropy"));
-        QCOMPARE(enum_choices<PlannerKind>(), std::string("dp, sqrt, every-k, all or none"));
+        QCOMPARE(enum_choices<PlannerKind>(), std::string("dp, segments, sqrt, every-k, all or none"));
         QCOMPARE(parse_planner("greedy").error().message,
-                 std::string("unknown planner \"greedy\" (expected dp, sqrt, every-k, all or none)"));
+                 std::string("unknown planner \"greedy\" (expected dp, segments, sqrt, every-k, all or none)"));
     }
 
     // The parser reads names through the table: a spec with every layer type, loss, optimizer
