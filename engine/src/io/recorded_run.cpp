@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "ckpt/names.h"
+#include "ckpt/units.h"
 #include "io/files.h"
 #include "spec/json_reader.h"
 
@@ -292,10 +293,10 @@ RecordedRun read(const json& doc, Rows& rows) {
     // Their rows were taken as they were read; the arrays left in the document are empty.
     root.at("events").size();
     root.at("spans").size();
-    if (root.at("event_count").integer(0) != int64_t(rows.events.size()))
-        root.at("events").bad("holds " + std::to_string(rows.events.size()) + " events, not event_count");
-    if (root.at("span_count").integer(0) != int64_t(rows.spans.size()))
-        root.at("spans").bad("holds " + std::to_string(rows.spans.size()) + " spans, not span_count");
+    if (const int64_t n = root.at("event_count").integer(0); n != int64_t(rows.events.size()))
+        root.at("events").bad("holds " + format_count(int64_t(rows.events.size())) + " events, event_count says " + format_count(n));
+    if (const int64_t n = root.at("span_count").integer(0); n != int64_t(rows.spans.size()))
+        root.at("spans").bad("holds " + format_count(int64_t(rows.spans.size())) + " spans, span_count says " + format_count(n));
     r.events = std::move(rows.events);
     r.spans = std::move(rows.spans);
     return out;
@@ -307,10 +308,10 @@ void check_stated_totals(const json& doc, const StepReport& r) {
     const Field root(doc, ""), m = root.at("memory");
     if (m.has("kept_bytes_total") && m.at("kept_bytes_total").integer() != r.kept_bytes_total())
         m.at("kept_bytes_total").bad("is not the kept bytes of the blocks and the loss added up (" +
-                                     std::to_string(r.kept_bytes_total()) + ")");
+                                     format_count(r.kept_bytes_total()) + ")");
     if (m.has("avoided_bytes_total") && m.at("avoided_bytes_total").integer() != r.avoided_bytes_total())
         m.at("avoided_bytes_total").bad("is not the avoided bytes of the blocks added up (" +
-                                        std::to_string(r.avoided_bytes_total()) + ")");
+                                        format_count(r.avoided_bytes_total()) + ")");
     if (root.has("checkpointed_blocks") && root.at("checkpointed_blocks").integer() != r.checkpointed_blocks())
         root.at("checkpointed_blocks").bad("is not the number of checkpointed blocks (" +
                                            std::to_string(r.checkpointed_blocks()) + ")");

@@ -114,7 +114,8 @@ void replay(const StepReport& r, const ModelSpec& spec) {
         const MemoryEvent& e = r.events[i];
         const std::string at = "events[" + std::to_string(i) + "]";
         if (e.time_ns < previous)
-            fail(at, "at " + count(e.time_ns) + " ns, before the event ahead of it (" + count(previous) + " ns)");
+            fail(at, "at " + count(e.time_ns) + " ns, earlier than events[" + std::to_string(i - 1) + "] (" + count(previous) +
+                         " ns)");
         if (e.time_ns > r.step_ns) fail(at, "at " + count(e.time_ns) + " ns, after the step's end (" + count(r.step_ns) + " ns)");
         previous = e.time_ns;
         check_place(at, e.tag, spec);
