@@ -190,7 +190,13 @@ RecordedRun read(const json& doc, Rows& rows) {
     r.device = root.at("device").text();
     r.tf32 = root.at("tf32").flag();
     if (root.has("precision")) r.precision = std::string(enum_name(root.at("precision").name<Precision>()));
-    if (root.has("loss_scale")) r.loss_scale = float(root.at("loss_scale").number());
+    if (root.has("loss_scale")) {
+        // A float: a double past its range would not convert (undefined behaviour).
+        const Field f = root.at("loss_scale");
+        const double v = f.number();
+        if (std::isfinite(v) && std::fabs(v) > double(std::numeric_limits<float>::max())) f.bad("out of the range of a float");
+        r.loss_scale = float(v);
+    }
     if (root.has("step_skipped")) r.step_skipped = root.at("step_skipped").flag();
     r.step = int(root.at("step").integer(0, std::numeric_limits<int>::max()));
     r.dry_run = root.at("dry_run").flag();
