@@ -38,22 +38,32 @@ struct Bad {
     std::string message;
 };
 
-// Typed access to one JSON value with its path for messages ("blocks[3].kept_bytes").
+// Typed access to one JSON value, with its path for messages ("blocks[3].kept_bytes"). The path
+// is put together only for a message: a field knows its parent and its key or index, and a
+// report has millions of fields that are never wrong.
 class Field {
 public:
-    Field(const json& v, std::string path) : v_(v), path_(std::move(path)) {}
+    // A root: the document (name ""), or one row ("events", i).
+    explicit Field(const json& v, const char* name = "", size_t index = kNone) : v_(v), key_(name), index_(index) {}
 
-    [[noreturn]] void bad(const std::string& why) const { throw Bad{path_ + ": " + why}; }
+    [[noreturn]] void bad(const std::string& why) const { throw Bad{path() + ": " + why}; }
     const json& raw() const { return v_; }
+    std::string path() const {
+        std::string p = parent_ ? parent_->path() : std::string();
+        if (*key_) p += (p.empty() ? "" : ".") + std::string(key_);
+        if (index_ != kNone) p += "[" + std::to_string(index_) + "]";
+        return p;
+    }
 
+    // The parent must outlive the child (fields are temporaries of one expression or locals).
     Field at(const char* key) const {
         if (!v_.is_object()) bad("expected an object");
         auto it = v_.find(key);
-        if (it == v_.end()) throw Bad{sub(key) + ": missing"};
-        return Field(*it, sub(key));
+        if (it == v_.end()) Field(v_, this, key, kNone).bad("missing");
+        return Field(*it, this, key, kNone);
     }
     bool has(const char* key) const { return v_.is_object() && v_.contains(key); }
-    Field item(size_t i) const { return Field(v_[i], path_ + "[" + std::to_string(i) + "]"); }
+    Field item(size_t i) const { return Field(v_[i], this, "", i); }
     size_t size(size_t expected = 0) const {
         if (!v_.is_array()) bad("expected an array");
         if (expected && v_.size() != expected) bad("expected " + std::to_string(expected) + " values");
@@ -86,16 +96,21 @@ public:
     }
     template <typename E>
     E name() const {
-        const std::optional<E> e = enum_from_name<E>(text(64));
+        if (!v_.is_string()) bad("expected a string");
+        const std::optional<E> e = enum_from_name<E>(v_.get_ref<const std::string&>());
         if (!e) bad("unknown name (expected " + enum_choices<E>() + ")");
         return *e;
     }
 
 private:
-    std::string sub(const char* key) const { return path_.empty() ? std::string(key) : path_ + "." + key; }
+    static constexpr size_t kNone = size_t(-1);
+    Field(const json& v, const Field* parent, const char* key, size_t index)
+        : v_(v), parent_(parent), key_(key), index_(index) {}
 
     const json& v_;
-    std::string path_;
+    const Field* parent_ = nullptr;
+    const char* key_ = "";
+    size_t index_ = kNone;
 };
 
 int64_t opt_int(const Field& f, const char* key, int64_t fallback = 0) { return f.has(key) ? f.at(key).integer() : fallback; }
@@ -141,19 +156,25 @@ public:
 
 private:
     size_t text_size_;
+    size_t expected_events_ = size_t(-1), expected_spans_ = size_t(-1);  // the counts, when read first
 
     // The writer puts the counts before the rows: the vector is sized once, to at most what
-    // the text can hold.
+    // the text can hold. Returns the count (or "none").
     template <typename T>
-    void reserve(std::vector<T>& v, const json& root, const char* count, size_t shortest) {
+    size_t reserve(std::vector<T>& v, const json& root, const char* count, size_t shortest) {
         const auto it = root.find(count);
-        if (it != root.end() && it->is_number_unsigned())
-            v.reserve(size_t(std::min<uint64_t>(it->get<uint64_t>(), text_size_ / shortest + 1)));
+        if (it == root.end() || !it->is_number_unsigned()) return size_t(-1);
+        const uint64_t n = it->get<uint64_t>();
+        v.reserve(size_t(std::min<uint64_t>(n, text_size_ / shortest + 1)));
+        return n < uint64_t(size_t(-1)) ? size_t(n) : size_t(-1);
     }
 
     void event(size_t i, const json& row, const json& root) {
-        if (i == 0) reserve(events, root, "event_count", kShortestEventRow);
-        const Field e(row, "events[" + std::to_string(i) + "]");
+        if (i == 0) expected_events_ = reserve(events, root, "event_count", kShortestEventRow);
+        // More rows than the count before them: refused at once, not after the whole file.
+        if (i == expected_events_)
+            Field(root, "events").bad("holds more than the " + format_count(int64_t(i)) + " events of event_count");
+        const Field e(row, "events", i);
         e.size(7);
         MemoryTag t;
         t.category = e.item(2).name<Category>();
@@ -164,8 +185,10 @@ private:
     }
 
     void span(size_t i, const json& row, const json& root) {
-        if (i == 0) reserve(spans, root, "span_count", kShortestSpanRow);
-        const Field s(row, "spans[" + std::to_string(i) + "]");
+        if (i == 0) expected_spans_ = reserve(spans, root, "span_count", kShortestSpanRow);
+        if (i == expected_spans_)
+            Field(root, "spans").bad("holds more than the " + format_count(int64_t(i)) + " spans of span_count");
+        const Field s(row, "spans", i);
         s.size(5);
         spans.emplace_back(s.item(0).index(), s.item(1).index(), s.item(2).name<Phase>(), s.item(3).integer(0),
                            s.item(4).integer(0));
@@ -173,7 +196,7 @@ private:
 };
 
 RecordedRun read(const json& doc, Rows& rows) {
-    const Field root(doc, "");
+    const Field root(doc);
     if (!doc.is_object()) throw Bad{"not a report: expected a JSON object (a report written by checkpointlab run --report)"};
     RecordedRun out;
     {
@@ -311,7 +334,8 @@ RecordedRun read(const json& doc, Rows& rows) {
 // The figures the writer derives from the blocks, where the file states them (after
 // check_report, which has made sure the sums fit).
 void check_stated_totals(const json& doc, const StepReport& r) {
-    const Field root(doc, ""), m = root.at("memory");
+    const Field root(doc);
+    const Field m = root.at("memory");
     if (m.has("kept_bytes_total") && m.at("kept_bytes_total").integer() != r.kept_bytes_total())
         m.at("kept_bytes_total").bad("is not the kept bytes of the blocks and the loss added up (" +
                                      format_count(r.kept_bytes_total()) + ")");
