@@ -5,7 +5,7 @@
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH]
+//       [--threads N] [--size WxH] [--open-run REPORT.json [--while-sweeping]]
 #include <algorithm>
 #include <QApplication>
 #include <QCheckBox>
@@ -20,6 +20,7 @@
 
 #include "ui/lessons.h"
 #include "ui/main_window.h"
+#include "ui/plan_panel.h"
 #include "ui/stack_model.h"
 
 namespace {
@@ -98,7 +99,9 @@ int main(int argc, char** argv) {
                      QStringLiteral("1366x768")},
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
-                     QStringLiteral("report.json")}});
+                     QStringLiteral("report.json")},
+                    {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
+                                                                      "sweeps, not of its answer")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
@@ -126,6 +129,9 @@ int main(int argc, char** argv) {
         settle(1000);
         if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
         settle(500);
+        // The Pareto tab sweeps on a worker: the picture is of its answer (or of it sweeping).
+        for (int i = 0; i < 1200 && !cli.isSet(QStringLiteral("while-sweeping")) && w.planPanel()->isSweeping(); ++i) settle(100);
+        settle(300);
         return w.grab().save(out) ? 0 : 1;
     }
     std::vector<bool> presetFlags;

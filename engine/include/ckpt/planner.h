@@ -122,6 +122,8 @@ struct ParetoPoint {
 };
 struct ParetoSweep {
     std::vector<ParetoPoint> points;
+    int budgets = 0;        // asked for
+    int planned = 0;        // planned (all of them unless cut short)
     std::string cut_short;  // "" when every budget was planned; else one line: where and why it stopped
 };
 ParetoSweep pareto_sweep(const ChainModel& model, int budgets = 16, PlanLimits* limits = nullptr);

@@ -263,9 +263,9 @@ Error too_much(const std::string& what) {
 
 // The job's bound (planner.h, PlanLimits) after `work` more of this program's comparisons.
 Error job_bound(uint64_t max_work) {
-    return Error{"planning stopped after " + format_count(int64_t(max_work)) +
-                     " label comparisons, the bound of one planning job (the blocks differ in too many ways to "
-                     "plan them all exactly)",
+    return Error{"planning stopped at the bound of one planning job, " + format_count(int64_t(max_work)) +
+                     " label comparisons: the blocks differ in too many ways to plan exactly in that time; a fixed "
+                     "planner (sqrt, every-k, all) answers at once",
                  ErrorKind::stopped};
 }
 

@@ -278,6 +278,7 @@ ParetoSweep pareto_sweep(const ChainModel& m, int budgets, PlanLimits* limits) {
     if (!limits) limits = &own;
     const int n = m.blocks();
     ParetoSweep out;
+    out.budgets = budgets;
     std::vector<ParetoPoint>& pts = out.points;
     auto add = [&](Plan p) {
         for (const ParetoPoint& q : pts)
@@ -293,7 +294,7 @@ ParetoSweep pareto_sweep(const ChainModel& m, int budgets, PlanLimits* limits) {
     // all's) to the unchecked peak; a stopped job keeps what it found.
     Result<int64_t> floor = minimal_peak_checked(m, limits);
     if (!floor && floor.error().kind == ErrorKind::stopped) {
-        out.cut_short = "the sweep stopped before its first budget: " + floor.error().message;
+        out.cut_short = "the sweep stopped before its first budget (" + floor.error().message + ")";
         budgets = 0;
     }
     const int64_t hi = pts[0].plan.predicted_peak;
@@ -301,13 +302,13 @@ ParetoSweep pareto_sweep(const ChainModel& m, int budgets, PlanLimits* limits) {
     for (int i = 0; i < budgets; ++i) {
         const int64_t budget = budgets > 1 ? lo + (hi - lo) * i / (budgets - 1) : hi;
         Result<Plan> p = plan_optimal(m, budget, limits);
-        if (p) {
-            add(*p);
-        } else if (p.error().kind == ErrorKind::stopped) {
+        if (!p && p.error().kind == ErrorKind::stopped) {
             out.cut_short = "the sweep stopped after " + std::to_string(i) + " of its " + std::to_string(budgets) +
-                            " budgets: " + p.error().message;
+                            " budgets (" + p.error().message + ")";
             break;
         }
+        out.planned = i + 1;
+        if (p) add(*p);  // (past a single program's limit, a budget has no plan: the others stand)
     }
     std::sort(pts.begin(), pts.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
         return a.plan.predicted_peak != b.plan.predicted_peak ? a.plan.predicted_peak < b.plan.predicted_peak
