@@ -26,20 +26,12 @@
 #include "ckpt/recorded_run.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
+#include "fuzz_promises.h"
 
 namespace {
 
-[[noreturn]] void broken(const char* promise, const std::string& detail) {
-    std::fprintf(stderr, "fuzz_report: broken promise: %s: %s\n", promise, detail.c_str());
-    std::abort();
-}
-
-void check_error(const ckpt::Error& e) {
-    if (e.kind != ckpt::ErrorKind::bad_input && e.kind != ckpt::ErrorKind::out_of_memory)
-        broken("error kind", e.message);
-    if (e.message.empty() || e.message.size() > 2000) broken("error length", ckpt::printable(e.message, 200));
-    if (ckpt::printable(e.message, e.message.size()) != e.message) broken("error printable", ckpt::printable(e.message, 400));
-}
+[[noreturn]] void broken(const char* promise, const std::string& detail) { fuzz::broken("fuzz_report", promise, detail); }
+void check_error(const ckpt::Error& e) { fuzz::check_error("fuzz_report", e); }
 
 bool in_model(int32_t block, int32_t layer, const ckpt::ModelSpec& spec) {
     if (block == -1) return layer == -1;

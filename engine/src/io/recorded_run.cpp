@@ -158,24 +158,29 @@ private:
     size_t text_size_;
     size_t expected_events_ = size_t(-1), expected_spans_ = size_t(-1);  // the counts, when read first
 
-    // The writer puts the counts before the rows: the vector is sized once, to at most what
-    // the text can hold. Returns the count (or "none").
+    // Row i of `member` into `v`, checked to have `fields` values. The writer puts the count before
+    // the rows: the vector is sized once, to at most what the text can hold, and a row past the
+    // count is refused at once, not after the whole file.
     template <typename T>
-    size_t reserve(std::vector<T>& v, const json& root, const char* count, size_t shortest) {
-        const auto it = root.find(count);
-        if (it == root.end() || !it->is_number_unsigned()) return size_t(-1);
-        const uint64_t n = it->get<uint64_t>();
-        v.reserve(size_t(std::min<uint64_t>(n, text_size_ / shortest + 1)));
-        return n < uint64_t(size_t(-1)) ? size_t(n) : size_t(-1);
+    Field row(std::vector<T>& v, size_t* expected, const char* member, const char* count, size_t shortest, size_t fields,
+              size_t i, const json& row, const json& root) {
+        if (i == 0) {
+            const auto it = root.find(count);
+            if (it != root.end() && it->is_number_unsigned()) {
+                const uint64_t n = it->get<uint64_t>();
+                v.reserve(size_t(std::min<uint64_t>(n, text_size_ / shortest + 1)));
+                *expected = n < uint64_t(size_t(-1)) ? size_t(n) : size_t(-1);
+            }
+        }
+        if (i == *expected)
+            Field(root, member).bad("holds more than the " + format_count(int64_t(i)) + " rows of " + count);
+        const Field f(row, member, i);
+        f.size(fields);
+        return f;
     }
 
-    void event(size_t i, const json& row, const json& root) {
-        if (i == 0) expected_events_ = reserve(events, root, "event_count", kShortestEventRow);
-        // More rows than the count before them: refused at once, not after the whole file.
-        if (i == expected_events_)
-            Field(root, "events").bad("holds more than the " + format_count(int64_t(i)) + " events of event_count");
-        const Field e(row, "events", i);
-        e.size(7);
+    void event(size_t i, const json& r, const json& root) {
+        const Field e = row(events, &expected_events_, "events", "event_count", kShortestEventRow, 7, i, r, root);
         MemoryTag t;
         t.category = e.item(2).name<Category>();
         t.block = e.item(3).index();
@@ -184,12 +189,8 @@ private:
         events.emplace_back(e.item(0).integer(0), e.item(1).integer(), t, e.item(6).integer());
     }
 
-    void span(size_t i, const json& row, const json& root) {
-        if (i == 0) expected_spans_ = reserve(spans, root, "span_count", kShortestSpanRow);
-        if (i == expected_spans_)
-            Field(root, "spans").bad("holds more than the " + format_count(int64_t(i)) + " spans of span_count");
-        const Field s(row, "spans", i);
-        s.size(5);
+    void span(size_t i, const json& r, const json& root) {
+        const Field s = row(spans, &expected_spans_, "spans", "span_count", kShortestSpanRow, 5, i, r, root);
         spans.emplace_back(s.item(0).index(), s.item(1).index(), s.item(2).name<Phase>(), s.item(3).integer(0),
                            s.item(4).integer(0));
     }
