@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <cstring>
+#include <limits>
 
 #include "ckpt/recorded_run.h"
 #include "ckpt/session.h"
@@ -439,6 +440,32 @@ private slots:
                  deep.error().message.c_str());
         Result<RecordedRun> zero = load_recorded_run("/dev/null");
         QVERIFY(!zero.ok());
+    }
+
+    // A report no step can produce (the reader refuses it: tst_recorded_run) still cannot make
+    // the writers or the report's totals overflow: their sums stop at the int64 bounds instead of
+    // wrapping (undefined behaviour, which the sanitizer stage would abort on).
+    void sumsSaturateInsteadOfWrapping() {
+        const int64_t max = std::numeric_limits<int64_t>::max();
+        StepReport r = sampleReport();
+        r.baseline[size_t(Category::parameter)] = max - 10;
+        r.baseline[size_t(Category::gradient)] = 100;
+        r.events.resize(1);
+        r.events[0].bytes = 100;
+        r.events[0].tag.category = Category::parameter;
+        r.spans = {{0, -1, Phase::forward, std::numeric_limits<int64_t>::min() + 5, max}};
+        const std::string csv = timeline_csv(r);
+        const std::string row = csv.substr(csv.find('\n') + 1);
+        QVERIFY2(row.find("," + std::to_string(max) + ",") != std::string::npos, row.c_str());  // live_parameter
+        QVERIFY(row.find(",-9223372036854775") == std::string::npos);  // not wrapped below zero
+        const std::string trace = trace_json(r);
+        QVERIFY(trace.find("\"dur\"") != std::string::npos);
+        r.blocks = {r.blocks[0], r.blocks[0]};
+        r.blocks[0].kept_bytes = r.blocks[1].kept_bytes = max;
+        r.blocks[0].avoided_bytes = r.blocks[1].avoided_bytes = -max;
+        QCOMPARE(r.kept_bytes_total(), max);
+        QCOMPARE(r.avoided_bytes_total(), std::numeric_limits<int64_t>::min());
+        QCOMPARE(total(r.baseline), max);
     }
 
     void writeErrorsNameThePath() {

@@ -7,6 +7,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ckpt/templates.h"
+#include "ui/messages.h"
 
 namespace ckptui {
 
@@ -15,7 +16,8 @@ namespace {
 constexpr qint64 kMaxExperimentBytes = qint64(64) << 20;  // as the engine's loaders
 constexpr qint64 kMaxConfigBytes = qint64(1) << 20;
 
-QString fileName(const QString& path) { return QFileInfo(path).fileName(); }
+// As messages show it: one printable line (a file name may hold a line break).
+QString fileName(const QString& path) { return shownText(QFileInfo(path).fileName().toStdString()); }
 
 // A report is recognised by the fields only a report has, before it is parsed as one.
 bool looksLikeReport(const QByteArray& text) {

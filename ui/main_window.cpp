@@ -262,7 +262,7 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     r.predicted = f.predicted;
     r.step = f.run->report.step;
     r.spec = f.run->spec;
-    r.origin = QFileInfo(f.path).fileName();
+    r.origin = shownText(QFileInfo(f.path).fileName().toStdString());  // a file name is text from outside too
     last_ = shown_ = r;
     const ckpt::StepReport& rep = *r.report;
     tabs_->showStep(r);
