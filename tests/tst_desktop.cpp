@@ -407,6 +407,46 @@ private slots:
         QVERIFY(w.recentFiles().contains(QFileInfo(dir.filePath("r.json")).absoluteFilePath()));
     }
 
+    // File › Export run writes reports the window opens again, byte for byte: of a step run
+    // here, of an opened run, and of a report recorded before reports carried a timeline (its
+    // export once wrote an empty timeline that the reader refused).
+    void exportedRunsOpenAgain() {
+        QTemporaryDir dir;
+        MainWindow w;
+        w.show();
+        auto reopen = [&](const QString& path) {
+            QSignalSpy opened(&w, &MainWindow::fileOpened);
+            w.openFile(path, FileKind::run);
+            if (opened.isEmpty() && !opened.wait(60000)) return QStringLiteral("not opened");
+            return fileOpenedError(opened);
+        };
+        auto contents = [](const QString& path) {
+            QFile f(path);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        };
+        // A step run here.
+        QCOMPARE(w.loadPreset(QStringLiteral("tutorial_mlp")), QString());
+        QSignalSpy shown(&w, &MainWindow::resultShown);
+        w.runSteps(2);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.size() >= 2, 60000);
+        const QString live = dir.filePath("live.json"), again = dir.filePath("again.json");
+        QCOMPARE(w.exportRun(live), QString());
+        QCOMPARE(reopen(live), QString());
+        QCOMPARE(w.exportRun(again), QString());
+        QCOMPARE(contents(again), contents(live));
+        // Recorded on the H200, with and without a timeline.
+        for (const char* file : {"gpu_h200_2026-11-29_run2/gpu_gpt2_every2.json", "gpu_h200_2026-11-29/gpu_report.json"}) {
+            QCOMPARE(reopen(QStringLiteral(CKPT_SOURCE_DIR "/tests/data/") + QLatin1String(file)), QString());
+            const QString first = dir.filePath("first.json"), second = dir.filePath("second.json");
+            QCOMPARE(w.exportRun(first), QString());
+            QCOMPARE(reopen(first), QString());
+            QCOMPARE(w.exportRun(second), QString());
+            QCOMPARE(contents(second), contents(first));
+            QCOMPARE(contents(first).contains("\"events\""), w.shownResult().report->has_timeline);
+        }
+        QVERIFY(!w.shownResult().report->has_timeline);  // the older report came last
+    }
+
 private:
     QTemporaryDir settingsDir_;
 };

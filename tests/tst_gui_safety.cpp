@@ -2,20 +2,26 @@
 // sweep and parsing a large file run on workers while a timer on the GUI thread keeps ticking (the
 // probe); a save, a chart export or a run export into a folder without write permission fails
 // with an error dialog and leaves the old file byte for byte; files are read with a size cap
-// (/dev/zero and an oversized file are one-line errors, not an abort).
+// (/dev/zero and an oversized file are one-line errors, not an abort); a forged report is refused
+// and a genuine one with hostile names is shown printable.
 #include <unistd.h>
 
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMessageBox>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+#include <qcustomplot.h>
 
 #include "ckpt/experiment.h"
+#include "ckpt/session.h"
+#include "ckpt/writers.h"
 #include "plan_wait.h"
 #include "test_models.h"
+#include "ui/chart_tabs.h"
 #include "ui/file_loading.h"
 #include "ui/main_window.h"
 #include "ui/plan_panel.h"
@@ -236,6 +242,78 @@ private slots:
         QVERIFY2(why.contains(QLatin1String("big.json")), qPrintable(why));
         QVERIFY(w_->stackModel()->spec() == before);
         for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+    }
+
+    // Stop ends a running Pareto sweep at once: the chart draws the plans it found and its
+    // title says the sweep is incomplete and why.
+    void stopEndsTheSweep() {
+        w_->stackModel()->setSpec(longChain(2000), QStringLiteral("long chain"));
+        PlanPanel* plan = w_->planPanel();
+        QSignalSpy drawn(plan, &PlanPanel::paretoDrawn);
+        plan->refreshPareto();
+        QVERIFY(plan->isSweeping());
+        plan->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(!drawn.isEmpty(), 120000);
+        QVERIFY(!plan->isSweeping());
+        QVERIFY2(plan->paretoNote().contains(QLatin1String("planning stopped")), qPrintable(plan->paretoNote()));
+        QVERIFY(plan->points().size() >= 2);  // none, all and the fixed patterns, planned before the sweep
+        QVERIFY(w_->charts()->pareto()->toolTip().contains(plan->paretoNote()));
+    }
+
+    // A report from another machine (issue 27): a forged or oversized one is refused with a
+    // one-line dialog and the experiment on screen stays; a genuine one whose names hold line
+    // breaks, escape sequences and direction overrides opens, and the window shows those names
+    // on one printable line.
+    void hostileReportsAreRefusedOrShownPrintable() {
+        const ckpt::ModelSpec before = w_->stackModel()->spec();
+        for (const char* file : {"report_category_minus_1tib.json", "report_duplicate_key.json",
+                                 "report_layer_int32_max.json", "report_peak_ten_times.json"}) {
+            const QString err = w_->openRun(QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/") + QLatin1String(file));
+            QVERIFY2(!err.isEmpty(), file);
+            QVERIFY2(!err.contains('\n') && err.startsWith(QLatin1String(file)), qPrintable(err));
+            QVERIFY(w_->stackModel()->spec() == before);
+        }
+        QVERIFY(!w_->findChildren<QMessageBox*>(QStringLiteral("errorDialog")).isEmpty());
+        for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+
+        // 48 MiB of numbers under a key the reader ignores: refused at the value cap.
+        auto spec = ckpt::load_model_spec(CKPT_SOURCE_DIR "/resources/presets/tutorial_mlp.json");
+        QVERIFY(spec);
+        auto session = ckpt::Session::create(*spec);
+        QVERIFY(session);
+        (*session)->step();
+        ckpt::StepReport r = (*session)->step();
+        std::string text = ckpt::report_to_json(r, *spec);
+        std::string junk = "\"junk\": [0";
+        while (junk.size() < (size_t(48) << 20)) junk += ",0";
+        text.insert(text.find("\"model\":"), junk + "],\n  ");
+        QTemporaryDir dir;
+        QFile big(dir.filePath("junk.json"));
+        QVERIFY(big.open(QIODevice::WriteOnly) && big.write(text.data(), qint64(text.size())) == qint64(text.size()));
+        big.close();
+        QString err = w_->openRun(big.fileName());
+        QVERIFY2(err.contains(QLatin1String("the file has more than 4000000 JSON values")), qPrintable(err));
+        QVERIFY(w_->stackModel()->spec() == before);
+        for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+
+        // Genuine, with hostile names.
+        r.model_name = "evil\nname \x1b[31mred\xe2\x80\xae";
+        r.device = "cpu\r\x1b]0;title\x07";
+        ckpt::ModelSpec named = *spec;
+        named.name = r.model_name;
+        named.blocks[0].name = r.blocks[0].name = "block\n\xe2\x80\xaezero";
+        QFile good(dir.filePath("named.json"));
+        const std::string genuine = ckpt::report_to_json(r, named);
+        QVERIFY(good.open(QIODevice::WriteOnly) && good.write(genuine.data(), qint64(genuine.size())) == qint64(genuine.size()));
+        good.close();
+        err = w_->openRun(good.fileName());
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+        const QString status = w_->statusBar()->currentMessage();
+        QVERIFY2(status.contains(QLatin1String("evil\\x0Aname \\x1B[31mred\\u202E")), qPrintable(status));
+        for (const QChar c : status) QVERIFY2(c.isPrint() && c != QChar(0x202E), qPrintable(status));
+        const QString shownName = w_->stackModel()->data(w_->stackModel()->index(0, 0), Qt::DisplayRole).toString();
+        QCOMPARE(shownName, QStringLiteral("block\\x0A\\u202Ezero"));
+        QCOMPARE(w_->stackModel()->spec().blocks[0].name, named.blocks[0].name);  // kept exactly
     }
 
 private:

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ui/chart_export.h"
+#include "ui/messages.h"
 #include "ui/style.h"
 
 namespace ckptui {
@@ -380,7 +381,7 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
             ticks->addTick(b.index, QString::number(b.index) + (b.checkpoint ? QStringLiteral("✓") : QString()));
         QString tip = QStringLiteral("<b>block %1 (%2)</b>%3%4<table>")
                           .arg(b.index)
-                          .arg(QString::fromStdString(b.name).toHtmlEscaped(),
+                          .arg(shownText(b.name).toHtmlEscaped(),
                                b.checkpoint ? QObject::tr(", checkpointed") : QObject::tr(", not checkpointed"),
                                predicted ? QObject::tr(" — predicted") : QString());
         tip += row(QObject::tr("kept for backward"), humanBytes(b.kept_bytes));

@@ -258,11 +258,11 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     // A step recorded elsewhere, shown as a step run here: the model on screen is its model (the
     // caller loaded it), so the charts, the summary and the Kept column treat it as current.
     StepResult r;
-    r.report = std::make_shared<const ckpt::StepReport>(f.run->report);
+    r.report = ReportPtr(f.run, &f.run->report);  // shares the opened run: no copy of its events
     r.predicted = f.predicted;
     r.step = f.run->report.step;
     r.spec = f.run->spec;
-    r.origin = QFileInfo(f.path).fileName();
+    r.origin = shownText(QFileInfo(f.path).fileName().toStdString());  // a file name is text from outside too
     last_ = shown_ = r;
     const ckpt::StepReport& rep = *r.report;
     tabs_->showStep(r);
@@ -278,8 +278,8 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     statusBar()->showMessage(tr("Opened %1: step %2 of %3 on %4, peak %5%6")
                                  .arg(r.origin)
                                  .arg(r.step)
-                                 .arg(QString::fromStdString(rep.model_name), QString::fromStdString(rep.device), humanBytes(rep.peak_total),
-                                      f.run->has_timeline ? QString() : tr(" (the report carries no timeline)")));
+                                 .arg(shownText(rep.model_name), shownText(rep.device), humanBytes(rep.peak_total),
+                                      rep.has_timeline ? QString() : tr(" (the report carries no timeline)")));
     emit resultShown(r);
 }
 

@@ -7,6 +7,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QPushButton>
 #include <qcustomplot.h>
 
@@ -65,6 +66,12 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
                             "recomputation that fits; all / none. The same planners as `checkpointlab plan`."));
     auto* go = go_ = new QPushButton(tr("Plan"), this);
     go->setToolTip(tr("Tick the blocks the planner chooses for this budget."));
+    stop_ = new QPushButton(tr("Stop"), this);
+    stop_->setObjectName(QStringLiteral("stopPlanning"));
+    stop_->setToolTip(tr("Stop planning and the Pareto sweep. A long chain whose blocks all differ can keep the exact "
+                         "planner busy for seconds; a stopped sweep draws the plans it found."));
+    stop_->setEnabled(false);
+    connect(stop_, &QPushButton::clicked, this, &PlanPanel::stop);
     result_ = new QLabel(this);
     result_->setWordWrap(true);
     auto* row = new QHBoxLayout;
@@ -72,6 +79,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     row->addWidget(budget_, 1);
     row->addWidget(planner_);
     row->addWidget(go);
+    row->addWidget(stop_);
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     v->addLayout(row);
@@ -90,17 +98,24 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
 
     setupCommonStyle(pareto_);
+    paretoTitle_ = addTitle(pareto_, paretoTitleText());
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     pareto_->xAxis->setLabel(tr("predicted peak memory"));
     pareto_->legend->setVisible(true);
     pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     pareto_->setInteractions(QCP::iSelectPlottables);
-    pareto_->setToolTip(tr("Every planner across budgets: memory against time. The line joins the plans no other "
-                           "plan beats on both. Hover a point for its plan; click a point or the line to apply it."));
+    pareto_->setToolTip(paretoTip());
     connect(pareto_, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable* p, int index, QMouseEvent*) {
         if (p->property("paretoIndex").isValid()) applyPoint(p->property("paretoIndex").toList().value(index).toInt());
     });
     setHoverTips(pareto_, [this](double x, double y) { return paretoTipAt(x, y); });
+}
+
+QString PlanPanel::paretoTitleText() const { return tr("Every planner across budgets: predicted peak against step time"); }
+
+QString PlanPanel::paretoTip() const {
+    return tr("Every planner across budgets: memory against time. The line joins the plans no other plan beats on both. "
+              "Hover a point for its plan; click a point or the line to apply it.");
 }
 
 void PlanPanel::onSpecChanged() {
@@ -166,24 +181,45 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     const int64_t bytes = *budget;
     const ckpt::PlannerKind k = *kind;
     const int generation = ++planGeneration_;
+    if (planStop_) planStop_->store(true);  // a newer request replaces the running one
+    planStop_ = std::make_shared<std::atomic<bool>>(false);
     auto* watcher = new QFutureWatcher<ckpt::Result<ckpt::PlanTable>>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, spec, bytes, typed, generation] {
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, spec, bytes, typed, generation, stop = planStop_] {
         watcher->deleteLater();
         if (generation != planGeneration_) return;  // a newer request replaced this one
         setPlanning(false);
+        if (*stop) {  // the user pressed Stop: no plan, and nothing to apologise for
+            result_->setText(tr("Planning stopped."));
+            emit planFinished(tr("planning stopped"));
+            return;
+        }
         const QString err = applyPlan(watcher->result(), spec, bytes, typed);
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
         emit planFinished(err);
     });
     setPlanning(true);
     result_->setText(tr("Planning for %1…").arg(humanBytes(bytes)));
-    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward] { return ckpt::plan_table(spec, k, bytes, forward); }));
+    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_] {
+        ckpt::PlanLimits limits;
+        limits.stop = stop.get();
+        return ckpt::plan_table(spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
+    }));
     return {};
 }
 
 void PlanPanel::setPlanning(bool on) {
     go_->setEnabled(!on);
     go_->setText(on ? tr("Planning…") : tr("Plan"));
+    updateStop();
+}
+
+// Enabled rather than shown: a button that appears relays the dock out, and beside a long stack
+// that costs the GUI thread more than the planning it waits for.
+void PlanPanel::updateStop() { stop_->setEnabled(isPlanning() || sweeping_); }
+
+void PlanPanel::stop() {
+    if (planStop_) planStop_->store(true);
+    if (paretoStop_) paretoStop_->store(true);
 }
 
 QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const ckpt::ModelSpec& spec, int64_t budget,
@@ -222,23 +258,32 @@ void PlanPanel::refreshPareto() {
         pareto_->clearPlottables();
         pareto_->clearItems();
         points_.clear();
+        paretoNote_.clear();
+        paretoTitle_->setText(paretoTitleText());
         budgetLine_ = 0;
         showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
         emit paretoDrawn();
         return;
     }
-    // Four dry runs and a sweep of every planner: on a worker, drawn when it arrives.
+    // Four dry runs and a sweep of every planner, bounded (PlanLimits): on a worker, drawn when
+    // it arrives. A newer sweep stops this one.
     const ckpt::ModelSpec spec = model_->spec();
     const std::vector<double> forward = measuredForwardNs();
+    if (paretoStop_) paretoStop_->store(true);
+    paretoStop_ = std::make_shared<std::atomic<bool>>(false);
+    sweeping_ = true;
+    updateStop();
     auto* watcher = new QFutureWatcher<ParetoWork>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
         watcher->deleteLater();
         if (generation != paretoGeneration_) return;
+        sweeping_ = false;
+        updateStop();
         const ParetoWork w = watcher->result();
         if (w.spec == model_->spec()) drawPareto(w);
         else refreshPareto();  // the stack moved on while this was computed
     });
-    watcher->setFuture(QtConcurrent::run([spec, forward] {
+    watcher->setFuture(QtConcurrent::run([spec, forward, stop = paretoStop_] {
         ParetoWork w;
         w.spec = spec;
         auto m = ckpt::ChainModel::build(spec, forward);
@@ -246,7 +291,14 @@ void PlanPanel::refreshPareto() {
             w.error = QString::fromStdString(m.error().message);
             return w;
         }
-        w.points = ckpt::pareto_sweep(*m, 16);
+        ckpt::PlanLimits limits;
+        limits.stop = stop.get();
+        ckpt::ParetoSweep sweep = ckpt::pareto_sweep(*m, 16, &limits);
+        w.points = std::move(sweep.points);
+        w.cutShort = QString::fromStdString(sweep.cut_short);
+        w.planned = sweep.planned;
+        w.budgets = sweep.budgets;
+        w.stoppedByUser = *stop;
         std::vector<bool> flags;
         for (const auto& b : spec.blocks) flags.push_back(b.checkpoint);
         w.current = ckpt::evaluate_plan(*m, flags, "current", 0);
@@ -260,6 +312,20 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     pareto_->clearPlottables();
     pareto_->clearItems();
     points_.clear();
+    paretoNote_ = w.cutShort;
+    // Not every budget planned: the frontier drawn is of the plans found, and the title says so
+    // (the chart's tooltip, why).
+    paretoTitle_->setText(paretoNote_.isEmpty()
+                              ? paretoTitleText()
+                              : paretoTitleText() + QLatin1Char('\n') +
+                                    tr("Incomplete: the planner stopped after %1 of %2 budgets (%3); the points are the "
+                                       "plans it found")
+                                        .arg(w.planned)
+                                        .arg(w.budgets)
+                                        .arg(w.stoppedByUser ? tr("Stop was pressed")
+                                                             : tr("its bound of %1 label comparisons")
+                                                                   .arg(QLocale(QLocale::English).toString(qulonglong(ckpt::kDefaultPlanWork)))));
+    pareto_->setToolTip(paretoNote_.isEmpty() ? paretoTip() : paretoTip() + QStringLiteral("\n\n") + paretoNote_);
     budgetLine_ = 0;
     if (!w.error.isEmpty()) {
         showEmpty(pareto_, w.error);

@@ -7,9 +7,13 @@
 // steps beside them; hovering names a plan, clicking a point or the frontier applies it.
 // Planning and the sweep run on worker threads (a long chain takes seconds): the window stays
 // responsive, and a result is applied only while the stack is still the one it was computed for.
+// Both are bounded (planner.h, PlanLimits: a sweep cut short draws the plans it found and says
+// why on the chart) and both stop at Stop, or when a newer request replaces them.
 #pragma once
 
 #include <QWidget>
+#include <atomic>
+#include <memory>
 #include <optional>
 
 #include "ckpt/planner.h"
@@ -20,6 +24,7 @@ class QLineEdit;
 class QLabel;
 class QPushButton;
 class QCustomPlot;
+class QCPTextElement;
 
 namespace ckptui {
 
@@ -30,6 +35,7 @@ class PlanPanel : public QWidget {
 
 public:
     PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* parent = nullptr);
+    ~PlanPanel() override { stop(); }  // the workers' results would go nowhere
 
     // Starts planning; returns an error found at once (a budget that is not a size) or "". The
     // plan is applied when it arrives, then planFinished says "" or why there is none. Uses the
@@ -37,6 +43,9 @@ public:
     QString plan(const QString& budget, const QString& planner);
     bool isPlanning() const;
     void refreshPareto();  // starts the sweep; paretoDrawn() once it is on the chart
+    bool isSweeping() const { return sweeping_; }
+    void stop();  // stops planning and the sweep (Stop): the sweep draws what it found
+    QString paretoNote() const { return paretoNote_; }  // why the sweep on the chart is incomplete, or ""
     // A measured step of `spec`; a warm-up step's point is drawn apart (its time is not steady).
     void setMeasured(const ckpt::StepReport& report, const ckpt::ModelSpec& spec, bool warmup = false);
     // What the Budget box suggests: from the stack's prediction, or the device limit when one is set.
@@ -61,9 +70,15 @@ private:
         std::vector<ckpt::ParetoPoint> points;
         ckpt::Plan current;  // the ticks on screen
         QString error;
+        QString cutShort;  // the sweep's cut_short
+        int planned = 0, budgets = 0;
+        bool stoppedByUser = false;
     };
     void onSpecChanged();
     void setPlanning(bool on);
+    void updateStop();
+    QString paretoTitleText() const;
+    QString paretoTip() const;
     QString applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const ckpt::ModelSpec& spec, int64_t budget,
                       const QString& typed);
     void drawPareto(const ParetoWork& w);
@@ -76,7 +91,14 @@ private:
     QComboBox* planner_;
     QLabel* result_;
     QPushButton* go_;
+    QPushButton* stop_;
     int planGeneration_ = 0, paretoGeneration_ = 0;
+    // Set to stop the running plan or sweep (each request has its own, so a stopped one never
+    // stops the next).
+    std::shared_ptr<std::atomic<bool>> planStop_, paretoStop_;
+    bool sweeping_ = false;
+    QString paretoNote_;
+    QCPTextElement* paretoTitle_;
     std::vector<ckpt::ParetoPoint> points_;
     std::optional<ParetoWork> lastPareto_;  // the sweep on screen, redrawn when the budget is typed
     // The last measured run of this stack's structure: forward times per block, unchecked step.

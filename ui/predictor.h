@@ -9,6 +9,7 @@
 #include <QMutex>
 #include <QObject>
 #include <QThread>
+#include <atomic>
 #include <memory>
 #include <optional>
 
@@ -39,8 +40,11 @@ public:
 
     // Predicts `spec` for a device of `kind`; a newer request replaces one not yet started.
     void request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu);
-    // The whole computation, on the calling thread (the worker calls it; tests may too).
-    static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind);
+    // The whole computation, on the calling thread (the worker calls it; tests may too). Linear
+    // in the model's layers, the planner's part bounded (planner.h, PlanLimits); `stop`, once
+    // set, ends it early (the result is then of no use).
+    static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind,
+                              const std::atomic<bool>* stop = nullptr);
 
 signals:
     void predictionAvailable(const ckptui::Prediction& prediction);
@@ -53,6 +57,7 @@ private:
     QMutex mutex_;
     std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> pending_;
     bool queued_ = false;
+    std::atomic<bool> stop_{false};  // set by a newer request: the running prediction stops
 };
 
 }  // namespace ckptui

@@ -5,6 +5,8 @@
 #include <QMetaObject>
 #include <QMutexLocker>
 
+#include "ui/messages.h"
+
 namespace ckptui {
 
 namespace {
@@ -203,7 +205,7 @@ void RunController::run(Experiment e, int steps) {
         if (status != ckpt::StepStatus::ok) {
             // The report says why; stopping is the user's wish, not an error to show.
             stopped = status == ckpt::StepStatus::stopped;
-            if (!stopped) message = QString::fromStdString(r.report->message);
+            if (!stopped) message = shownText(r.report->message, 400);
             break;
         }
     }

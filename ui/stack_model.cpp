@@ -8,6 +8,7 @@
 #include <QRegularExpression>
 
 #include "ckpt/layer_traits.h"
+#include "ui/messages.h"
 #include "ui/style.h"
 
 namespace ckptui {
@@ -92,7 +93,7 @@ QString LayerStackModel::errorText() const {
     if (error_.isEmpty() || errorPlace_.block < 0 || errorPlace_.block >= int(spec_.blocks.size())) return error_;
     // "blocks[2].layers[1].heads: reason" -> "block 2 (attn), layer 1 (attention): heads: reason"
     const ckpt::BlockSpec& b = spec_.blocks[size_t(errorPlace_.block)];
-    QString where = tr("block %1 (%2)").arg(errorPlace_.block).arg(QString::fromStdString(b.name));
+    QString where = tr("block %1 (%2)").arg(errorPlace_.block).arg(shownText(b.name));
     if (errorPlace_.layer >= 0 && errorPlace_.layer < int(b.layers.size()))
         where += tr(", layer %1 (%2)").arg(errorPlace_.layer).arg(QString::fromUtf8(ckpt::layer_type_name(b.layers[size_t(errorPlace_.layer)].type).data()));
     static const QRegularExpression parts(QStringLiteral("^blocks\\[\\d+\\](?:\\.layers\\[\\d+\\])?\\.?([^:]*):\\s*(.*)$"));
@@ -360,7 +361,8 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
     if (isBlock) {
         switch (idx.column()) {
         case NameColumn:
-            if (role == Qt::DisplayRole || role == Qt::EditRole) return QString::fromStdString(blk.name);
+            if (role == Qt::DisplayRole) return shownText(blk.name);  // a name from a file: one printable line
+            if (role == Qt::EditRole) return QString::fromStdString(blk.name);
             if (role == Qt::ToolTipRole)
                 return tr("Block %1: %2 layer(s)%3. Drag to reorder, double-click to rename.")
                     .arg(b).arg(blk.layer_count())

@@ -114,12 +114,12 @@ QString SummaryPanel::resultHtml() const {
         for (const ckpt::MemoryEvent& e : r->events) at = std::max(at, e.time_ns);
         return h + tr("<p><b>Step %1</b> on %2 ended %3 into the step, at %4 of memory: nothing after that point ran.</p>")
                        .arg(res.step)
-                       .arg(QString::fromStdString(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
+                       .arg(shownText(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
     }
     h += tr("<p><b>Step %1</b>%2 on %3, %4<br>loss %5")
              .arg(res.step)
              .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
-                  QString::fromStdString(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
+                  shownText(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
              .arg(r->loss, 0, 'g', 6);
     // fp16 scales the loss; a step whose gradients overflowed changed nothing and says so.
     if (r->precision == "fp16-mixed") {
@@ -243,7 +243,7 @@ QString helpHtml(const StepResult* res) {
         QStringList shape;
         for (int64_t d : res->spec.input_shape) shape << QString::number(d);
         h += QObject::tr("<p><b>This model.</b> %1 <i>As run: input %2.</i></p>")
-                 .arg(QString::fromStdString(res->spec.description).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
+                 .arg(shownText(res->spec.description, 4000).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
     }
     if (r) {
         h += QObject::tr("<p><b>In your last run</b> %1 of %2 blocks were checkpointed. Forward kept %3 for "

@@ -133,7 +133,9 @@ void TimelineChart::clearData() {
 }
 
 void TimelineChart::addEvent(const ckpt::MemoryEvent& e, double x) {
-    live_[int(e.tag.category)] += e.bytes;
+    // Saturating (checked.h): an opened report whose sums leave int64 was refused; a live step's
+    // are far from it.
+    live_[int(e.tag.category)] = ckpt::saturating_add(live_[int(e.tag.category)], e.bytes);
     x_.push_back(x);
     ns_.push_back(e.time_ns);
     tags_.push_back(e.tag);
@@ -443,7 +445,9 @@ void TimelineChart::drawAnnotations() {
 
     // Peak marker, at the event that reached it.
     const bool predicted = mode_ == Mode::predicted;
-    const size_t pi = r.peak_event >= 0 && size_t(r.peak_event + 1) < x_.size() ? size_t(r.peak_event + 1) : 0;
+    // x_ has the baseline point first, so the peak event's point is peak_event + 1 (compared
+    // without adding: a report's peak_event can be any int64).
+    const size_t pi = r.peak_event >= 0 && !x_.empty() && uint64_t(r.peak_event) < uint64_t(x_.size()) - 1 ? size_t(r.peak_event) + 1 : 0;
     const double tp = pi > 0 ? x_[pi] : xOfNs(r.peak_time_ns);
     auto* line = new QCPItemLine(this);
     line->start->setCoords(tp, 0);

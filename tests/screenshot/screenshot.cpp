@@ -5,7 +5,7 @@
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH] [--manual PAGE[#SECTION]]
+//       [--threads N] [--size WxH] [--manual PAGE[#SECTION]] [--open-run REPORT.json [--while-sweeping]]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -22,6 +22,7 @@
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/manual_window.h"
+#include "ui/plan_panel.h"
 #include "ui/stack_model.h"
 
 namespace {
@@ -102,7 +103,9 @@ int main(int argc, char** argv) {
                      QStringLiteral("page.md#section")},
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
-                     QStringLiteral("report.json")}});
+                     QStringLiteral("report.json")},
+                    {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
+                                                                      "sweeps, not of its answer")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
@@ -136,6 +139,9 @@ int main(int argc, char** argv) {
         settle(1000);
         if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
         settle(500);
+        // The Pareto tab sweeps on a worker: the picture is of its answer (or of it sweeping).
+        for (int i = 0; i < 1200 && !cli.isSet(QStringLiteral("while-sweeping")) && w.planPanel()->isSweeping(); ++i) settle(100);
+        settle(300);
         return w.grab().save(out) ? 0 : 1;
     }
     std::vector<bool> presetFlags;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -65,6 +66,19 @@ struct ChainModel {
 std::vector<double> block_forward_flops(const ModelSpec& spec);
 std::vector<double> block_recompute_flops(const ModelSpec& spec);
 
+// A bound on what one planning job may do, all its dynamic programs together, and a way to stop
+// it from another thread. One program is bounded on its own (chain_dp.h: 60,000,000 label
+// comparisons, 1-3 s), but a job runs many: the Pareto sweep one per budget and a bisection of
+// up to 64 for the smallest peak, so a chain whose blocks all differ (a report's measured block
+// times) once kept the sweep busy for minutes. Past max_work, or once *stop is set, the job's
+// next program returns an ErrorKind::stopped error; work is what the job has done so far.
+inline constexpr uint64_t kDefaultPlanWork = 120000000;  // label comparisons: about 3-6 s
+struct PlanLimits {
+    uint64_t max_work = kDefaultPlanWork;
+    const std::atomic<bool>* stop = nullptr;
+    uint64_t work = 0;
+};
+
 enum class PlannerKind { none, all, every_k, sqrt, dp };
 std::string_view planner_name(PlannerKind k);
 Result<PlannerKind> parse_planner(const std::string& text);  // "dp", "sqrt", "every-k", "all", "none"
@@ -89,20 +103,30 @@ struct Plan {
 Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint, const std::string& name,
                    int64_t budget, MemoryTag* tag = nullptr);
 // The cheapest checkpoint set whose peak stays within `budget` (exact over the chain model).
-// An infeasible budget is an error naming the smallest budget that can work.
-Result<Plan> plan_optimal(const ChainModel& model, int64_t budget);
-// Smallest peak any checkpoint set reaches.
-int64_t minimal_peak(const ChainModel& model);
+// An infeasible budget is an error naming the smallest budget that can work. Without `limits`,
+// the job is bounded by a PlanLimits of its own.
+Result<Plan> plan_optimal(const ChainModel& model, int64_t budget, PlanLimits* limits = nullptr);
+// Smallest peak any checkpoint set reaches (the smaller of none's and all's where the planner
+// passes a limit first).
+int64_t minimal_peak(const ChainModel& model, PlanLimits* limits = nullptr);
 // A named planner: dp, or a fixed pattern checked against the budget.
 Result<Plan> make_plan(const ChainModel& model, PlannerKind kind, int64_t budget, int k = 2);
 
 // Every planner over `budgets` budgets between the smallest feasible peak and the unchecked
 // peak, deduplicated and sorted by peak; `frontier` marks the Pareto-optimal ones.
+// Bounded by `limits` (or a PlanLimits of its own): a sweep cut short keeps the points found so
+// far and says why in cut_short.
 struct ParetoPoint {
     Plan plan;
     bool frontier = false;
 };
-std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
+struct ParetoSweep {
+    std::vector<ParetoPoint> points;
+    int budgets = 0;        // asked for
+    int planned = 0;        // planned (all of them unless cut short)
+    std::string cut_short;  // "" when every budget was planned; else one line: where and why it stopped
+};
+ParetoSweep pareto_sweep(const ChainModel& model, int budgets = 16, PlanLimits* limits = nullptr);
 
 // ---- The plan table: what `checkpointlab plan` prints and the GUI's Plan button applies ----
 
@@ -142,7 +166,10 @@ struct PlanTable {
 // fits, i.e. the least recomputation; for dp that is the optimum. Recomputation costs are the
 // measured forward times when given (one per block), else FLOPs. Bytes are those of a device
 // of `kind` (as ChainModel::build).
+// The exact planner's work is bounded by `limits` (or a PlanLimits of its own); stopped or past
+// the bound, the table is an ErrorKind::stopped error.
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu);
+                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu,
+                             PlanLimits* limits = nullptr);
 
 }  // namespace ckpt

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ckpt/checked.h"
 #include "ckpt/memory.h"
 #include "ckpt/result.h"
 
@@ -114,6 +115,10 @@ struct StepReport {
 
     std::vector<MemoryEvent> events;
     std::vector<Span> spans;
+    // The events and spans were recorded (StepOptions::record_events): a step run without them,
+    // or a report read from a file written before reports carried them, has none to draw, and
+    // its JSON report leaves them out rather than claim an empty timeline.
+    bool has_timeline = true;
 
     // A 64-bit FNV-1a-style hash over the raw bits of every parameter gradient, taken as 64-bit
     // words, in parameter order: equal checksums mean bitwise-equal gradients (barring a 2^-64
@@ -128,9 +133,11 @@ struct StepReport {
 
     // Figures derived from the blocks, computed here once so every front end and writer shows
     // the same number.
+    // The two totals saturate at the int64 bounds (checked.h); a report read from a file is
+    // refused when they would (recorded_run.h), so a shown total is always the exact sum.
     int64_t kept_bytes_total() const {  // sum of blocks' kept_bytes plus the loss's
         int64_t t = loss_kept_bytes;
-        for (const BlockReport& b : blocks) t += b.kept_bytes;
+        for (const BlockReport& b : blocks) t = saturating_add(t, b.kept_bytes);
         return t;
     }
     int checkpointed_blocks() const {
@@ -141,7 +148,7 @@ struct StepReport {
     // What checkpointing saved over the whole model (single blocks can be negative; see README).
     int64_t avoided_bytes_total() const {
         int64_t t = 0;
-        for (const BlockReport& b : blocks) t += b.avoided_bytes;
+        for (const BlockReport& b : blocks) t = saturating_add(t, b.avoided_bytes);
         return t;
     }
 };

@@ -86,7 +86,9 @@ private:
 
 // The report of `steps` steps (the last one is returned) computed without allocating or
 // computing: exact byte counts and peaks for a device of `kind`; the times are only those of
-// the dry run itself.
-Result<StepReport> predict(const ModelSpec& spec, int steps = 1, DeviceKind kind = DeviceKind::cpu);
+// the dry run itself. Its work is linear in the model's layers. `stop`, set from another thread,
+// ends it early with an ErrorKind::stopped error.
+Result<StepReport> predict(const ModelSpec& spec, int steps = 1, DeviceKind kind = DeviceKind::cpu,
+                           const std::atomic<bool>* stop = nullptr);
 
 }  // namespace ckpt

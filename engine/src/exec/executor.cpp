@@ -497,6 +497,7 @@ StepReport Executor::step(const StepOptions& opts) {
     clock_.start();
     ctx_.be.reset_peak();
     recorder_.begin(opts.record_events, opts.sink);
+    rep.has_timeline = opts.record_events;
     alloc_.begin_step(&recorder_);
     rep.baseline = alloc_.live();
     try {

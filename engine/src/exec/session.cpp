@@ -31,12 +31,14 @@ Session::~Session() {
 namespace {
 
 // Runs `steps` dry steps and returns the report with the highest peak, or an error.
-Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, std::vector<int64_t>* kept = nullptr) {
+Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, std::vector<int64_t>* kept = nullptr,
+                           const std::atomic<bool>* stop = nullptr) {
     Allocator alloc(dry_backend(kind), 0);
     Executor exec(spec, alloc);
     StepReport worst;
     StepOptions opts;
     opts.record_events = false;
+    opts.stop = stop;
     for (int s = 0; s < steps; ++s) {
         StepReport r = exec.step(opts);
         if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
@@ -130,17 +132,19 @@ int64_t Session::parameter_count() const {
     return n;
 }
 
-Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind) {
+Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind, const std::atomic<bool>* stop) {
     if (Status st = validate_model_spec(spec); !st) return *st.err;
     if (steps < 1) return Error{"steps: must be at least 1"};
     std::vector<int64_t> kept_unchecked;
-    Result<StepReport> base = dry_run(unchecked(spec), 1, kind, &kept_unchecked);
+    Result<StepReport> base = dry_run(unchecked(spec), 1, kind, &kept_unchecked, stop);
     if (!base) return base.error();
     Allocator alloc(dry_backend(kind), 0);
     Executor exec(spec, alloc);
     exec.kept_unchecked = kept_unchecked;
+    StepOptions opts;
+    opts.stop = stop;
     StepReport r;
-    for (int s = 0; s < steps; ++s) r = exec.step({});
+    for (int s = 0; s < steps; ++s) r = exec.step(opts);
     if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
     return r;
 }

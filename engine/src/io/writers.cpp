@@ -9,6 +9,13 @@
 // string: JSON numbers are doubles in most readers and would lose the low bits of a 64-bit hash;
 // every other integer is written as an integer, exactly.
 //
+// A report without a timeline (has_timeline false) leaves out the rows, their counts and their
+// field names, as reports did before they carried them.
+//
+// Sums of a report's numbers saturate (checked.h): a report read from a file whose sums would
+// leave the int64 range is refused on reading, so on every report that can reach a writer they
+// are exact.
+//
 // Timeline CSV, one row per memory event:
 //   time_ns      nanoseconds since the step started
 //   bytes        signed size of the event (+ allocation, - free)
@@ -37,6 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ckpt/checked.h"
 #include "ckpt/writers.h"
 #include "io/files.h"
 
@@ -162,9 +170,12 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                      {"abs_sum", r.gradient_abs_sum}};
     j["preserve_rng"] = r.preserve_rng;
     j["dropout_present"] = r.dropout_present;
-    j["event_count"] = r.events.size();
-    j["span_count"] = r.spans.size();
+    if (r.has_timeline) {
+        j["event_count"] = r.events.size();
+        j["span_count"] = r.spans.size();
+    }
     j["spec"] = ordered_json::parse(to_json(spec));
+    if (!r.has_timeline) return j.dump(2) + "\n";  // as reports were before they carried one
     j["event_fields"] = {"time_ns", "bytes", "category", "block", "layer", "phase", "live_total"};
     j["span_fields"] = {"block", "layer", "phase", "start_ns", "end_ns"};
     // The rows are appended by hand, one per line: dump(2) would spread every number over a line
@@ -202,7 +213,7 @@ std::string timeline_csv(const StepReport& r) {
     out += '\n';
     CategoryBytes live = r.baseline;
     for (const MemoryEvent& e : r.events) {
-        live[size_t(e.tag.category)] += e.bytes;
+        live[size_t(e.tag.category)] = saturating_add(live[size_t(e.tag.category)], e.bytes);
         out += std::to_string(e.time_ns) + ',' + std::to_string(e.bytes) + ',' +
                std::string(category_name(e.tag.category)) + ',' + std::to_string(e.tag.block) + ',' +
                std::to_string(e.tag.layer) + ',' + std::string(phase_name(e.tag.phase)) + ',' +
@@ -232,7 +243,7 @@ std::string trace_json(const StepReport& r) {
     CategoryBytes live = r.baseline;
     counter(0, live);
     for (const MemoryEvent& e : r.events) {
-        live[size_t(e.tag.category)] += e.bytes;
+        live[size_t(e.tag.category)] = saturating_add(live[size_t(e.tag.category)], e.bytes);
         counter(e.time_ns, live);
     }
 
@@ -243,7 +254,7 @@ std::string trace_json(const StepReport& r) {
                       {"cat", std::string(phase_name(s.phase))},
                       {"ph", "X"},
                       {"ts", us(s.start_ns)},
-                      {"dur", us(s.end_ns - s.start_ns)},
+                      {"dur", us(saturating_sub(s.end_ns, s.start_ns))},
                       {"pid", pid},
                       {"tid", s.layer < 0 ? tid_blocks : tid_layers},
                       {"args", std::move(args)}});

@@ -217,7 +217,9 @@ Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::s
     return p;
 }
 
-Result<int64_t> minimal_peak_checked(const ChainModel& m) {
+Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     // Feasibility is monotone in the budget: bisect between a lower bound and a known peak. Each
     // probe decides feasibility only (no costs), which keeps the label sets small.
     int64_t hi = std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
@@ -225,7 +227,7 @@ Result<int64_t> minimal_peak_checked(const ChainModel& m) {
     int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
     while (hi - lo > 1) {
         const int64_t mid = lo + (hi - lo) / 2;
-        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false);
+        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false, dp::kRunThreshold, limits);
         if (!s) return s.error();
         if (s->feasible) hi = mid;
         else lo = mid;
@@ -233,18 +235,20 @@ Result<int64_t> minimal_peak_checked(const ChainModel& m) {
     return hi;
 }
 
-int64_t minimal_peak(const ChainModel& m) {
-    Result<int64_t> p = minimal_peak_checked(m);
+int64_t minimal_peak(const ChainModel& m, PlanLimits* limits) {
+    Result<int64_t> p = minimal_peak_checked(m, limits);
     if (p) return *p;
     return std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
                     m.peak(std::vector<bool>(size_t(m.blocks()), true)));
 }
 
-Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
-    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true);
+Result<Plan> plan_optimal(const ChainModel& m, int64_t budget, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
+    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, dp::kRunThreshold, limits);
     if (!s) return s.error();
     if (!s->feasible) {
-        Result<int64_t> floor = minimal_peak_checked(m);
+        Result<int64_t> floor = minimal_peak_checked(m, limits);
         if (!floor) return floor.error();
         return Error{"budget " + std::to_string(budget) + " bytes is below the smallest peak any checkpoint set "
                      "reaches: " + std::to_string(*floor) + " bytes", ErrorKind::out_of_memory};
@@ -269,9 +273,13 @@ Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, in
     return Error{"planner: unknown"};
 }
 
-std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
+ParetoSweep pareto_sweep(const ChainModel& m, int budgets, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     const int n = m.blocks();
-    std::vector<ParetoPoint> pts;
+    ParetoSweep out;
+    out.budgets = budgets;
+    std::vector<ParetoPoint>& pts = out.points;
     auto add = [&](Plan p) {
         for (const ParetoPoint& q : pts)
             if (q.plan.checkpoint == p.checkpoint) return;
@@ -282,10 +290,25 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
     for (int k = 2; k <= std::min(n, 8); ++k)
         if (auto c = parse_checkpoint_set("every:" + std::to_string(k), n)) add(evaluate_plan(m, *c, "every-" + std::to_string(k), 0));
     if (auto c = parse_checkpoint_set("sqrt", n)) add(evaluate_plan(m, *c, "sqrt", 0));
-    const int64_t lo = minimal_peak(m), hi = pts[0].plan.predicted_peak;
+    // The budgets run from the smallest peak (or, past a planner limit, the lower of none's and
+    // all's) to the unchecked peak; a stopped job keeps what it found.
+    Result<int64_t> floor = minimal_peak_checked(m, limits);
+    if (!floor && floor.error().kind == ErrorKind::stopped) {
+        out.cut_short = "the sweep stopped before its first budget (" + floor.error().message + ")";
+        budgets = 0;
+    }
+    const int64_t hi = pts[0].plan.predicted_peak;
+    const int64_t lo = floor ? *floor : std::min(hi, m.peak(std::vector<bool>(size_t(n), true)));
     for (int i = 0; i < budgets; ++i) {
         const int64_t budget = budgets > 1 ? lo + (hi - lo) * i / (budgets - 1) : hi;
-        if (auto p = plan_optimal(m, budget)) add(*p);
+        Result<Plan> p = plan_optimal(m, budget, limits);
+        if (!p && p.error().kind == ErrorKind::stopped) {
+            out.cut_short = "the sweep stopped after " + std::to_string(i) + " of its " + std::to_string(budgets) +
+                            " budgets (" + p.error().message + ")";
+            break;
+        }
+        out.planned = i + 1;
+        if (p) add(*p);  // (past a single program's limit, a budget has no plan: the others stand)
     }
     std::sort(pts.begin(), pts.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
         return a.plan.predicted_peak != b.plan.predicted_peak ? a.plan.predicted_peak < b.plan.predicted_peak
@@ -298,7 +321,7 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
             best = p.plan.recompute_cost;
         }
     }
-    return pts;
+    return out;
 }
 
 }  // namespace ckpt

@@ -76,7 +76,9 @@ Error PlanTable::no_fit_error() const {
 }
 
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns, DeviceKind kind) {
+                             const std::vector<double>& forward_ns, DeviceKind kind, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     if (budget <= 0) return Error{"budget: must be more than 0 bytes"};
     Result<ChainModel> model = ChainModel::build(spec, forward_ns, kind);
     if (!model) return model.error();
@@ -105,7 +107,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     }
     if (planner == PlannerKind::dp) {
         // The optimum under the budget, when one exists, joins the named sets.
-        Result<Plan> p = plan_optimal(*model, budget);
+        Result<Plan> p = plan_optimal(*model, budget, limits);
         // No set fits (out of memory) leaves the named sets; the planner's own limit is an error.
         if (!p && p.error().kind != ErrorKind::out_of_memory) return p.error();
         if (p) {
@@ -147,7 +149,7 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
                          ErrorKind::device};
     }
     if (t.chosen < 0) {
-        Result<int64_t> floor = minimal_peak_checked(*model);
+        Result<int64_t> floor = minimal_peak_checked(*model, limits);
         if (!floor) return floor.error();
         t.minimal_peak = *floor;
     }

@@ -155,15 +155,21 @@ Result<Experiment> parse_experiment(const std::string& text) {
     std::string failed_in;
     Result<json> parsed = read_json(text, kExperimentJsonLimits, &failed_in);
     if (!parsed) return failed_in == "model" ? parsed.error() : bare();
+    const JsonRelease release(*parsed);
     if (!parsed->is_object() || !parsed->contains("model")) {
-        *parsed = json();  // one document in memory at a time
+        release_json(*parsed);  // one document in memory at a time
         return bare();
     }
     // What is needed of the document is taken out of it before the model is read again.
     json model_value = std::move((*parsed)["model"]);
-    if (model_value.is_object()) model_value = json::object();  // read again from its text below
+    const JsonRelease release_model(model_value);
+    if (model_value.is_object()) {  // read again from its text below
+        release_json(model_value);
+        model_value = json::object();
+    }
     json run_value = parsed->contains("run") ? std::move((*parsed)["run"]) : json();
-    *parsed = json();
+    const JsonRelease release_run(run_value);
+    release_json(*parsed);
 
     // nlohmann skips a UTF-8 byte order mark; the scanner must too.
     const size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;

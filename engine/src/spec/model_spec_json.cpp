@@ -554,6 +554,7 @@ int64_t ModelSpec::output_features() const { return output_shape_features().size
 Result<ModelSpec> parse_model_spec(const std::string& json_text) {
     Result<json> root = read_json(json_text, kModelJsonLimits);
     if (!root) return root.error();
+    const JsonRelease release(*root);
     try {
         return parse_document(*root);
     } catch (const SpecError& e) {

@@ -466,6 +466,7 @@ Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, 
             return Error{"config.json: not valid JSON (" + m.substr(m.find_first_not_of(" :", 12)) + ")"};
         return Error{"config.json: " + m, parsed.error().kind};
     }
+    const JsonRelease release(*parsed);
     const json& j = *parsed;
     if (!j.is_object()) return Error{"config.json: the top level must be an object"};
     try {
