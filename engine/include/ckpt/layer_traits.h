@@ -19,7 +19,7 @@ namespace ckpt {
 
 // A JSON field a layer type reads besides "type" and "save".
 struct LayerField {
-    enum class Kind { dim, number, flag } kind;
+    enum class Kind { dim, number, flag, choice } kind;
     const char* key;   // "in", "eps", "bias", ...
     bool required;
     int64_t LayerSpec::*dim = nullptr;  // the member the field sets, by kind
@@ -30,6 +30,11 @@ struct LayerField {
     // ("none"); a number is finite and positive, or a probability in [0, 1).
     // A fraction is in [0, 1] (batchnorm2d's momentum).
     enum class Range { any, positive, non_negative, probability, fraction } range = Range::any;
+    // A choice among names (attention's "impl"): the names in the order the GUI offers them (the
+    // first is the default), and the spec's value as an index into them.
+    std::vector<std::string_view> choices = {};
+    int (*get_choice)(const LayerSpec&) = nullptr;
+    void (*set_choice)(LayerSpec&, int) = nullptr;
 };
 
 // What the validator knows about a layer's place in the model, for the checks a type adds.
@@ -82,6 +87,9 @@ struct LayerTraits {
     // statistics), shapes in the order the layer creates them; they count as `buffer` bytes.
     std::vector<std::vector<int64_t>> (*buffers)(const LayerSpec& l) = nullptr;
 };
+
+// The largest head size the flash kernel takes (FlashAttention-2's; its GPU tiles are sized by it).
+inline constexpr int64_t kMaxFlashHeadSize = 256;
 
 const std::vector<LayerTraits>& all_layer_traits();
 const LayerTraits& layer_traits(LayerType type);

@@ -481,6 +481,16 @@ public:
         launched("attention_backward");
     }
 
+    void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                                 void* scratch, uint64_t seed, uint64_t stream) override {
+        throw DeviceError("flash attention: TODO");
+    }
+    void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out,
+                                  const float* lse, const void* dout, void* dqkv, void* scratch, uint64_t seed,
+                                  uint64_t stream) override {
+        throw DeviceError("flash attention: TODO");
+    }
+
     void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
                          float eps) override {
         use();
