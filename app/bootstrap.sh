@@ -3,7 +3,8 @@
 #
 #   bash app/bootstrap.sh start   # install what is missing, build (Release), start the program
 #   bash app/bootstrap.sh test    # install what is missing, build, run every test (offscreen)
-#   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
+#   bash app/bootstrap.sh bench   # ... and the CPU benchmarks against PyTorch (python3-torch): full
+#                                 # steps (run_cpu_bench.py), one attention layer (run_attention_bench.py)
 #   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
 #                                   # build-asan: the fast tests, and the fuzz target over its seeds
 #
@@ -70,7 +71,8 @@ case "$mode" in
     cd "$build"
     QT_QPA_PLATFORM=offscreen ctest --output-on-failure -j"$(nproc)" ;;
   bench)
-    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
+    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build"
+    /usr/bin/python3 tests/bench/run_attention_bench.py "$build" ;;
   *)
     echo "usage: bash app/bootstrap.sh start|test|bench|sanitize" >&2; exit 2 ;;
 esac

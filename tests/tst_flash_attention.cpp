@@ -2,9 +2,9 @@
 // inputs and the same dropout stream (f32: output and input gradient within 1e-5 of each one's
 // largest entry, across one and several tiles, partial tiles, causal, grouped-query, rotary and
 // dropout: equal within rounding means both dropped the same elements); in bf16 and f16 no less
-// accurate than eager in the same type; against finite differences; its log-sum-exp against a
-// double reference; and its memory: what it keeps, what its scratch is, and that nothing of
-// T x T elements is ever allocated.
+// accurate than eager in the same type; its log-sum-exp against a double reference; and its
+// memory: what it keeps, what its scratch is, and that nothing of T x T elements is ever
+// allocated. (tst_ops checks both kernels against finite differences.)
 #include <QtTest>
 
 #include <algorithm>
@@ -169,47 +169,6 @@ private slots:
         qInfo("output: eager %.3g, flash %.3g; gradient: eager %.3g, flash %.3g", ey, fy, ed, fdx);
         QVERIFY2(fy <= 1.5 * ey, qPrintable(QString("output: flash %1 against eager %2").arg(fy).arg(ey)));
         QVERIFY2(fdx <= 1.5 * ed, qPrintable(QString("gradient: flash %1 against eager %2").arg(fdx).arg(ed)));
-    }
-
-    void finiteDifferences_data() {
-        QTest::addColumn<bool>("causal");
-        QTest::addColumn<double>("p");
-        QTest::addColumn<int>("heads");
-        QTest::addColumn<int>("kv_heads");
-        QTest::addColumn<double>("rope");
-        QTest::newRow("bidirectional") << false << 0.0 << 2 << 0 << 0.0;
-        QTest::newRow("causal") << true << 0.0 << 2 << 0 << 0.0;
-        QTest::newRow("causal, dropout 0.2") << true << 0.2 << 2 << 0 << 0.0;
-        QTest::newRow("grouped-query, rotary, dropout 0.2") << true << 0.2 << 4 << 1 << 10000.0;
-    }
-    // Central differences of sum(y * r) through the flash forward (stream 7 every time, so the
-    // same elements drop) against its backward.
-    void finiteDifferences() {
-        QFETCH(bool, causal);
-        QFETCH(double, p);
-        QFETCH(int, heads);
-        QFETCH(int, kv_heads);
-        QFETCH(double, rope);
-        Fixture fx;
-        fx.ctx.seq = 5;  // batch 2 x 5 positions, head size 4
-        const Case c{2, 5, heads, kv_heads > 0 ? kv_heads : heads, 4, causal, p, rope};
-        auto layer = make_layer(attention_spec(c, AttentionImpl::flash), fx.ctx, "attn", 0);
-        std::mt19937 rng(3);
-        std::uniform_real_distribution<float> u(-1.5f, 1.5f);
-        Tensor x = fx.ctx.make({10, (c.H + 2 * c.Hk) * 4});
-        Tensor r = fx.ctx.make({10, c.H * 4});
-        for (int64_t i = 0; i < x.numel(); ++i) x.f()[i] = u(rng);
-        for (int64_t i = 0; i < r.numel(); ++i) r.f()[i] = u(rng);
-        auto objective = [&] {
-            fx.ctx.dropout_stream = 7;
-            return dot(layer->forward(fx.ctx, x, nullptr), r);
-        };
-        fx.ctx.dropout_stream = 7;
-        StatePtr st;
-        layer->forward(fx.ctx, x, &st);
-        Tensor dx = layer->backward(fx.ctx, *st, r, true);
-        QString where;
-        QVERIFY2(check(objective, x.f(), dx.f(), x.numel(), &where) <= 1.0, qPrintable(where));
     }
 
     // The kept log-sum-exp is log sum_k exp(q.k / sqrt(hd)) over the keys a row sees, in double.

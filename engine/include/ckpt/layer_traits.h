@@ -111,6 +111,15 @@ bool recomputed_sum_needed(const BlockSpec& b);
 // input, or dropout's from its random stream) when nothing after it consumes that output. The
 // executor runs exactly these; the planner's recompute FLOPs count exactly these.
 std::vector<bool> recomputed_layers(const BlockSpec& b);
+// Why a block's selective policy, when the block is checkpointed, avoids little or nothing, in
+// one sentence that starts with what ("attention_core saves nothing here: ..."), or "" when it
+// avoids what it is meant to. attention_core on a block without attention saves every layer;
+// on a block whose attention layers are all fused (flash) it recomputes the attention core to
+// avoid only the core's output and log-sum-exp, the kernel keeping no T x T tensors anyway.
+std::string policy_note(const BlockSpec& b);
+// The notes of a model's blocks (of its checkpointed ones, or of all), each sentence once with the
+// blocks it concerns: "blocks 1,3,5 (3 blocks): attention_core saves little here: ...".
+std::vector<std::string> policy_notes(const ModelSpec& spec, bool checkpointed_only);
 // conv2d's and pooling's effective stride (a stride of 0 is the layer's default).
 int64_t effective_stride(const LayerSpec& l);
 // The output size of a convolution or pooling window along one side: (n + 2p - k) / s + 1.

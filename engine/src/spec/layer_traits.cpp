@@ -312,6 +312,44 @@ std::vector<bool> recomputed_layers(const BlockSpec& b) {
     return run;
 }
 
+std::string policy_note(const BlockSpec& b) {
+    if (b.policy != BlockSpec::Policy::attention_core) return {};
+    int attention = 0, flash = 0;
+    for (size_t l = 0; l < b.layer_count(); ++l) {
+        attention += b.layer(l).type == LayerType::attention;
+        flash += b.layer(l).type == LayerType::attention && b.layer(l).impl == AttentionImpl::flash;
+    }
+    if (attention == 0) return "attention_core saves nothing here: the block has no attention layer, so every layer is saved";
+    if (flash == attention)
+        return "attention_core saves little here: flash attention keeps no T x T tensors, so recomputing the attention "
+               "core avoids only its output and log-sum-exp";
+    return {};
+}
+
+std::vector<std::string> policy_notes(const ModelSpec& spec, bool checkpointed_only) {
+    std::vector<std::string> notes;
+    std::vector<std::vector<bool>> blocks;
+    for (size_t b = 0; b < spec.blocks.size(); ++b) {
+        if (checkpointed_only && !spec.blocks[b].checkpoint) continue;
+        const std::string note = policy_note(spec.blocks[b]);
+        if (note.empty()) continue;
+        size_t i = 0;
+        while (i < notes.size() && notes[i] != note) ++i;
+        if (i == notes.size()) {
+            notes.push_back(note);
+            blocks.emplace_back(spec.blocks.size(), false);
+        }
+        blocks[i][b] = true;
+    }
+    for (size_t i = 0; i < notes.size(); ++i) {
+        int n = 0;
+        for (bool on : blocks[i]) n += on;
+        notes[i] = (n == 1 ? "block " : "blocks ") + format_checkpoint_set(blocks[i]) +
+                   (n > 1 ? " (" + std::to_string(n) + " blocks)" : std::string()) + ": " + notes[i];
+    }
+    return notes;
+}
+
 Features block_output(const BlockSpec& b, const Features& in) {
     Features f = in;
     for (const LayerSpec& l : b.layers) f = layer_output(l, f);

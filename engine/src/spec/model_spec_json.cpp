@@ -610,7 +610,11 @@ ordered_json layers_json(const std::vector<LayerSpec>& layers) {
             case LayerField::Kind::dim: lj[f.key] = l.*f.dim; break;
             case LayerField::Kind::number: lj[f.key] = l.*f.number; break;
             case LayerField::Kind::flag: lj[f.key] = l.*f.flag; break;
-            case LayerField::Kind::choice: lj[f.key] = std::string(f.choices[size_t(f.get_choice(l))]); break;
+            case LayerField::Kind::choice: {
+                const int i = f.get_choice(l);  // a value outside the names reads back as an error naming the field
+                lj[f.key] = i >= 0 && size_t(i) < f.choices.size() ? std::string(f.choices[size_t(i)]) : "unknown";
+                break;
+            }
             }
         }
         if (l.save) lj["save"] = true;
