@@ -3,9 +3,12 @@
 // interleaved (A B A B ...) so that a change in a shared machine's load falls on all alike. One
 // JSON line per kernel: the best and median step in ms, and the peak bytes the step allocates
 // beyond its two inputs (the tracking allocator's, exact), with what forward keeps.
-// run_attention_bench.py sets PyTorch's explicit attention beside it. Not a test.
+// run_attention_bench.py sets PyTorch's explicit attention beside it on the CPU, run_gpu_bench.py
+// PyTorch's scaled_dot_product_attention on a GPU (timed on the host around a synchronised step).
+// Not a test.
 //
-//   bench_attention IMPL[,IMPL] B T H HEAD_SIZE [steps] [threads] [--bidirectional] [--p P] [--dtype bf16]
+//   bench_attention IMPL[,IMPL] B T H HEAD_SIZE [steps] [threads] [--bidirectional] [--p P]
+//                   [--dtype bf16] [--device cpu|cuda]
 #include <omp.h>
 
 #include <algorithm>
@@ -36,23 +39,30 @@ struct Run {
 int main(int argc, char** argv) {
     if (argc < 6) {
         std::fprintf(stderr, "usage: bench_attention IMPL[,IMPL] B T H HEAD_SIZE [steps] [threads] [--bidirectional] "
-                             "[--p P] [--dtype bf16]\n");
+                             "[--p P] [--dtype bf16] [--device cpu|cuda]\n");
         return 2;
     }
     std::vector<std::string> pos;
     bool causal = true;
     double p = 0.0;
     ElemType t = ElemType::f32;
+    std::string device = "cpu";
     for (int i = 6; i < argc; ++i) {
         if (std::strcmp(argv[i], "--bidirectional") == 0) causal = false;
         else if (std::strcmp(argv[i], "--p") == 0 && i + 1 < argc) p = std::atof(argv[++i]);
         else if (std::strcmp(argv[i], "--dtype") == 0 && i + 1 < argc) t = std::strcmp(argv[++i], "bf16") == 0 ? ElemType::bf16 : ElemType::f32;
+        else if (std::strcmp(argv[i], "--device") == 0 && i + 1 < argc) device = argv[++i];
         else pos.push_back(argv[i]);
     }
     const int64_t B = std::atoll(argv[2]), T = std::atoll(argv[3]), H = std::atoll(argv[4]), hd = std::atoll(argv[5]);
     const int steps = pos.size() > 0 ? std::atoi(pos[0].c_str()) : 5;
     const int threads = pos.size() > 1 ? std::atoi(pos[1].c_str()) : 0;
-    Backend& be = cpu_backend();
+    const Result<Backend*> found = backend_for(device);
+    if (!found) {
+        std::fprintf(stderr, "bench_attention: %s\n", found.error().message.c_str());
+        return 2;
+    }
+    Backend& be = **found;
     be.set_threads(threads);
     std::vector<Run> runs;
     for (const char* s = argv[1]; *s;) {
@@ -96,6 +106,7 @@ int main(int argc, char** argv) {
                 r.kept = alloc.live_total() - inputs;
                 Tensor dx = layer->backward(ctx, *st, dy, true);
             }
+            be.synchronize();  // a GPU's kernels have run
             const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             if (step > 0) r.ms.push_back(ms);  // the first is a warm-up (pages, caches)
             r.peak = alloc.peak_total() - inputs;
