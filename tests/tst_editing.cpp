@@ -107,6 +107,7 @@ private slots:
         QVERIFY(!p->field(QStringLiteral("attention_impl")));  // the tutorial MLP has no attention
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson5_fused_attention")), QString());
         m_ = w_->stackModel();
+        QCoreApplication::processEvents();  // the model's form gains the kernel
         auto* all = qobject_cast<QComboBox*>(p->field(QStringLiteral("attention_impl")));
         QVERIFY(all);
         QCOMPARE(all->currentText(), QStringLiteral("eager"));

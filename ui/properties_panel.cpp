@@ -76,8 +76,12 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
         const bool same = b == block_ && l == layer_ &&
                           (l < 0 || (b < int(blocks.size()) && l < int(blocks[size_t(b)].layers.size()) &&
                                      blocks[size_t(b)].layers[size_t(l)].type == layerType_));
-        if (same) refresh();
-        else rebuild();
+        if (!same) rebuild();
+        else if (modelFormKey() != modelKey_)
+            // Other model fields (an optimizer's, the attention kernel): rebuilt once the edit
+            // that changed them, maybe from one of these fields, has returned.
+            QMetaObject::invokeMethod(this, &PropertiesPanel::rebuild, Qt::QueuedConnection);
+        else refresh();
     });
     rebuild();
 }
@@ -117,7 +121,18 @@ QLineEdit* PropertiesPanel::numberField(QFormLayout* form, const QString& key, c
     return e;
 }
 
+// What decides which model fields there are: the input's kind, the optimizer's hyperparameters,
+// whether any layer is attention (its kernel). A change of it rebuilds the form.
+QString PropertiesPanel::modelFormKey() const {
+    const ckpt::ModelSpec& s = model_->spec();
+    bool attention = false;
+    for (const ckpt::BlockSpec& b : s.blocks)
+        for (size_t l = 0; l < b.layer_count() && !attention; ++l) attention = b.layer(l).type == ckpt::LayerType::attention;
+    return QStringLiteral("%1 %2 %3").arg(s.token_input()).arg(int(s.optimizer.type)).arg(attention);
+}
+
 void PropertiesPanel::rebuild() {
+    modelKey_ = modelFormKey();
     const QModelIndex i = editor_->view()->currentIndex();
     block_ = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
     layer_ = i.isValid() && i.parent().isValid() ? i.row() : -1;

@@ -33,7 +33,7 @@ public:
     QString selectionTitle() const;
 
 private:
-    void rebuild();   // the selection changed: other fields
+    void rebuild();   // the selection or the model's kind of fields changed: other fields
     void refresh();   // the spec changed: the same fields, new values
     void buildModel();
     void buildAttentionKernel();
@@ -51,6 +51,8 @@ private:
     QFormLayout *modelForm_, *selectionForm_;
     QMap<QString, QWidget*> fields_;
     QList<std::function<void()>> refreshers_;  // set each field from the spec
+    QString modelFormKey() const;
+    QString modelKey_;                         // modelFormKey() when the form was built
     int block_ = -1, layer_ = -1;              // what the selection group shows
     ckpt::LayerType layerType_ = ckpt::LayerType::linear;
     bool refreshing_ = false;
