@@ -3,7 +3,8 @@
 #
 #   bash app/bootstrap.sh start   # install what is missing, build (Release), start the program
 #   bash app/bootstrap.sh test    # install what is missing, build, run every test (offscreen)
-#   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
+#   bash app/bootstrap.sh bench   # ... and the CPU benchmarks against PyTorch (python3-torch): full
+#                                 # steps (run_cpu_bench.py), one attention layer (run_attention_bench.py)
 #   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
 #                                   # build-asan: the fast tests, and the fuzz targets over their seeds
 #   bash app/bootstrap.sh package   # build, then the Debian package checkpointlab_VERSION_amd64.deb
@@ -90,7 +91,8 @@ case "$mode" in
   test)
     ctest --preset release --test-dir "$build" -j"$(nproc)" ;;
   bench)
-    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
+    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build"
+    /usr/bin/python3 tests/bench/run_attention_bench.py "$build" ;;
   package)
     (cd "$build" && cpack -G DEB >/dev/null)
     deb=$(ls "$build"/checkpointlab_*_amd64.deb)

@@ -27,6 +27,7 @@
 #include <QStringList>
 
 #include "ckpt/experiment.h"
+#include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
@@ -303,6 +304,8 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
                     format_duration_ns(b.forward_ns).c_str(), format_duration_ns(b.backward_ns).c_str(),
                     format_duration_ns(b.recompute_ns).c_str());
     }
+    for (const std::string& note : ckpt::policy_notes(session.spec(), true))
+        std::printf("  note: %s\n", ckpt::printable(note, 2000).c_str());
 }
 
 // ---- outputs ------------------------------------------------------------------------------
@@ -532,7 +535,11 @@ int cmd_plan(const std::vector<std::string>& argv) {
                     format_bytes(c.plan.predicted_peak).c_str(), std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(),
                     overhead, c.plan.fits ? "yes" : "no");
     }
-    std::printf("\n  recompute: the checkpointed blocks' forward FLOPs over the step's (~3x forward)\n\n");
+    std::printf("\n  recompute: the checkpointed blocks' forward FLOPs over the step's (~3x forward)\n");
+    // Where a block's policy avoids little or nothing when it is checkpointed, the table says so.
+    for (const std::string& note : ckpt::policy_notes(spec, false))
+        std::printf("  when checkpointed, %s\n", ckpt::printable(note, 2000).c_str());
+    std::printf("\n");
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
     if (!chosen) fail(table->no_fit_error());
     std::printf("chosen: %s - checkpoint %d of %d blocks: %s\n", chosen->plan.planner.c_str(), chosen->plan.checkpointed(),
@@ -549,7 +556,8 @@ int cmd_plan(const std::vector<std::string>& argv) {
 int cmd_import(std::vector<std::string> argv) {
     for (std::string& arg : argv)
         if (arg == "-o") arg = "--output";
-    const Args a = parse_args(argv, {{"batch", true}, {"seq", true}, {"output", true}, {"precision", true}}, "import");
+    const Args a = parse_args(argv, {{"batch", true}, {"seq", true}, {"output", true}, {"precision", true}, {"attention", true}},
+                              "import");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::import).c_str(), stdout);
         return kOk;
@@ -562,13 +570,24 @@ int cmd_import(std::vector<std::string> argv) {
     const int64_t seq = parse_int(a.value("seq"), "seq", 1, 1 << 30);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
 
+    std::optional<ckpt::AttentionImpl> attention;
+    if (a.has("attention")) {
+        attention = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
+        if (!attention)
+            usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
+                        ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
+    }
+
     ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
     if (!spec) fail(spec.error());
     if (precision) spec->precision = *precision;
+    if (attention) ckpt::set_attention_impl(*spec, *attention);
     const std::string summary = ckpt::printable(spec->name, 200) + ": " + std::to_string(spec->blocks.size()) + " blocks, " +
                                 ckpt::format_count(ckpt::parameter_count(*spec)) + " parameters, batch " +
                                 std::to_string(batch) + " x " + std::to_string(seq) + " tokens, " +
-                                std::string(ckpt::precision_name(spec->precision));
+                                std::string(ckpt::precision_name(spec->precision)) + ", " +
+                                std::string(ckpt::attention_impl_name(attention.value_or(ckpt::AttentionImpl::flash))) +
+                                " attention";
     if (!a.has("output")) {
         std::fputs(ckpt::to_json(*spec).c_str(), stdout);
         std::fprintf(stderr, "%s\n", summary.c_str());

@@ -47,7 +47,7 @@ DESCRIPTION
 
     MODEL is a model spec JSON file, an experiment file saved by the GUI ({"model": ...,
     "run": ...}: the model and its run settings), or the name of a shipped preset:
-    lesson1_activations to lesson4_memory_limit, textbook_mlp, deep_residual_mlp, ...
+    lesson1_activations to lesson5_fused_attention, textbook_mlp, deep_residual_mlp, ...
     (looked up next to the program, in the installed share/checkpointlab/presets and in
     the source tree's resources/presets).
 
@@ -238,7 +238,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
-                         [--precision f32|bf16-mixed|fp16-mixed]
+                         [--precision f32|bf16-mixed|fp16-mixed] [--attention flash|eager]
 
 DESCRIPTION
     Reads the config.json of a GPT-2 (model_type gpt2: n_embd, n_layer, n_head, vocab_size,
@@ -250,7 +250,9 @@ DESCRIPTION
     embedding block, per transformer layer an attention block and an MLP block (each residual,
     so a plan can checkpoint either), and the head. The parameter count equals the published
     one (GPT-2 124,439,808; Llama-3-8B 8,030,261,248). The optimizer is AdamW (lr 3e-4,
-    betas 0.9/0.95, weight decay 0.1); edit the spec to change it.
+    betas 0.9/0.95, weight decay 0.1); edit the spec to change it. Attention runs the fused
+    (flash) kernel, as Hugging Face's default sdpa does: it keeps a log-sum-exp per row and
+    head instead of the T x T probabilities.
 
     Not modelled: rope_scaling (memory and time are the same), sliding-window attention
     shorter than the sequence (an error), activations other than GELU (GPT-2) and SiLU.
@@ -265,6 +267,9 @@ OPTIONS
         to stdout and the summary to stderr.
     --precision f32|bf16-mixed|fp16-mixed
         The spec's precision (default f32).
+    --attention flash|eager
+        The attention kernel (default flash); eager keeps the softmax output (heads x T x T
+        floats per sequence) for backward, as PyTorch's explicit attention does.
     -h, --help
         Show this page.
 

@@ -68,7 +68,8 @@ private slots:
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("pattern");
         const QStringList models{"textbook", "tutorial", "deep_residual (6 blocks, d=256)", "dropout_mlp",
-                                 "tutorial_mlp", "textbook_mlp", "llama (tied, grouped-query, rotary)"};
+                                 "tutorial_mlp", "textbook_mlp", "llama (tied, grouped-query, rotary)",
+                                 "llama_small" /* the shipped preset: flash attention */};
         for (const QString& m : models)
             for (const QString& p : {"all", "first", "last", "odd", "even"})
                 QTest::newRow(qPrintable(m + " / " + p)) << m << p;

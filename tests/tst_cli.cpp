@@ -242,6 +242,9 @@ private slots:
             << "--seq 2048 exceeds the model's n_positions 1024";
         QTest::newRow("import missing file") << QStringList{"import", "no/config.json", "--batch", "1", "--seq", "8"} << 1
                                              << "no/config.json";
+        QTest::newRow("import unknown kernel")
+            << QStringList{"import", kConfigDir + "gpt2.json", "--batch", "1", "--seq", "8", "--attention", "fast"} << 2
+            << "--attention: unknown kernel \"fast\" (expected eager or flash)";
         QTest::newRow("import a model spec") << QStringList{"import", kSourceDir + "resources/presets/tutorial_mlp.json",
                                                             "--batch", "1", "--seq", "8"}
                                              << 2 << "no \"model_type\" or \"architectures\" says which architecture";
@@ -332,6 +335,15 @@ private slots:
         auto spec = ckpt::load_model_spec(dir.filePath("llama.json").toStdString());
         QVERIFY2(spec, spec ? "" : spec.error().message.c_str());
         QCOMPARE(spec->precision, ckpt::Precision::bf16_mixed);
+        // Flash attention, as Hugging Face's sdpa, unless --attention says eager.
+        QVERIFY2(r.out.contains("flash attention"), qPrintable(r.out));
+        QCOMPARE(spec->blocks[1].layers[2].impl, ckpt::AttentionImpl::flash);
+        const Run eager = runCli({"import", kConfigDir + "llama3_8b.json", "--batch", "1", "--seq", "8192", "--attention",
+                                  "eager", "-o", "eager.json"},
+                                 dir.path());
+        QVERIFY2(eager.code == 0 && eager.out.contains("eager attention"), qPrintable(eager.out + eager.err));
+        QCOMPARE(ckpt::load_model_spec(dir.filePath("eager.json").toStdString())->blocks[1].layers[2].impl,
+                 ckpt::AttentionImpl::eager);
         // Llama-3-8B with AdamW does not fit one 80 GB device whatever is checkpointed (exit 3).
         const Run plan = runCli({"plan", "llama.json", "--budget", "80GB"}, dir.path());
         QCOMPARE(plan.code, 3);
@@ -340,6 +352,18 @@ private slots:
         QCOMPARE(piped.code, 0);
         QVERIFY2(piped.err.contains("124,439,808 parameters"), qPrintable(piped.err));
         QVERIFY(ckpt::parse_model_spec(piped.out.toStdString()));
+    }
+
+    // Where attention_core avoids little (fused attention) or nothing (no attention in the
+    // block), the plan table says so.
+    void planSaysWhereAPolicyAvoidsLittle() {
+        const Run r = runCli({"plan", "gpt2_long_context", "--budget", "80GB"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("attention_core saves little here: flash attention keeps no T x T tensors"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("attention_core saves nothing here: the block has no attention layer"), qPrintable(r.out));
+        const Run eager = runCli({"plan", "lesson3_selective_attention", "--budget", "1GiB"});
+        QCOMPARE(eager.code, 0);
+        QVERIFY2(!eager.out.contains("saves little"), qPrintable(eager.out));
     }
 
     void version() {

@@ -96,6 +96,22 @@ private slots:
         QCOMPARE(w_->timeline()->plottedPeak(), qint64(one->peak_total));
     }
 
+    // Lesson 5 checkpointed with attention_core: on flash attention the summary and the plan line
+    // say that the policy avoids little there, and nothing in the MLP blocks.
+    void summarySaysWhereAttentionCoreAvoidsLittle() {
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson5_fused_attention")), QString());
+        w_->stackModel()->applyEdit([](ckpt::ModelSpec& s) { ckpt::set_attention_impl(s, ckpt::AttentionImpl::flash); },
+                                    QStringLiteral("flash"));
+        w_->stackModel()->setCheckpointAll(true);
+        QTRY_VERIFY_WITH_TIMEOUT(w_->prediction().ok() && w_->prediction().spec == w_->stackModel()->spec(), 30000);
+        QTRY_VERIFY_WITH_TIMEOUT(w_->summary()->text().contains(QLatin1String("attention_core saves little here")), 30000);
+        QVERIFY(w_->summary()->text().contains(QLatin1String("attention_core saves nothing here")));
+        // Eager attention: the policy avoids what it is meant to, and no such line.
+        w_->stackModel()->applyEdit([](ckpt::ModelSpec& s) { ckpt::set_attention_impl(s, ckpt::AttentionImpl::eager); },
+                                    QStringLiteral("eager"));
+        QTRY_VERIFY_WITH_TIMEOUT(!w_->summary()->text().contains(QLatin1String("saves little")), 30000);
+    }
+
     void predictsModelsTooBigToRunHere() {
         // 15 GiB of activations: far past this machine's step budget, predicted at once.
         QSignalSpy shown(w_.get(), &MainWindow::predictionShown);

@@ -117,7 +117,7 @@ void ChartTabs::showPrediction(const Prediction& p) {
         return;
     }
     timeline_->setPredicted(*p.step, p.uncheckedPeak);
-    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
+    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops, -1, &p.spec);
 }
 
 QList<QPair<QString, QCustomPlot*>> ChartTabs::chartsOf(int tab) const {
@@ -138,11 +138,11 @@ void ChartTabs::showStep(const StepResult& r) {
         timeline_->showMessage(tr("%1 has no memory timeline: it was written before reports carried their events.\n"
                                   "The per-block bars, the step history and the summary are its own. Record the run again "
                                   "with checkpointlab run --report to see it here.").arg(r.origin));
-        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, &r.spec);
         return;
     }
     timeline_->setReport(*r.report, r.predicted.get(), r.step);
-    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, &r.spec);
 }
 
 void ChartTabs::showNothing(const QString& why) {

@@ -6,6 +6,7 @@
 #include <QToolTip>
 #include <cmath>
 
+#include "ckpt/layer_traits.h"
 #include "ui/chart_export.h"
 #include "ui/messages.h"
 #include "ui/style.h"
@@ -344,7 +345,7 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
 }
 
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r, const std::vector<double>& recomputeFlops,
-                   int step) {
+                   int step, const ckpt::ModelSpec* spec) {
     if (step < 0) step = r.step;
     auto* kept = qobject_cast<QCPBars*>(bytes->plottable(0));
     auto* avoided = qobject_cast<QCPBars*>(bytes->plottable(1));
@@ -394,7 +395,13 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
             tip += row(QObject::tr("backward"), humanTime(b.backward_ns));
             if (b.checkpoint) tip += row(QObject::tr("recomputation"), humanTime(b.recompute_ns));
         }
-        tips << tip + QStringLiteral("</table>");
+        tip += QStringLiteral("</table>");
+        // Where the block's policy avoids little or nothing, the bar says why (layer_traits.h).
+        if (b.checkpoint && spec && size_t(b.index) < spec->blocks.size()) {
+            const std::string note = ckpt::policy_note(spec->blocks[size_t(b.index)]);
+            if (!note.empty()) tip += QStringLiteral("<p>%1.</p>").arg(QString::fromStdString(note).toHtmlEscaped());
+        }
+        tips << tip;
     }
     kept->setData(x, k, true);
     avoided->setData(x, a, true);

@@ -12,6 +12,7 @@
 #include <functional>
 #include <qcustomplot.h>
 
+#include "ckpt/model_spec.h"
 #include "ckpt/report.h"
 
 namespace ckptui {
@@ -72,8 +73,10 @@ bool isEmptyShown(const QCustomPlot* plot);
 // are exact, its times are not measured, so the lower chart shows `recomputeFlops` (the work
 // each checkpointed block's recomputation will do) instead of times.
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time);
+// With `spec` (what ran or was predicted), a checkpointed block whose policy avoids little or
+// nothing says why in its tooltip.
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r,
-                   const std::vector<double>& recomputeFlops = {}, int step = -1);
+                   const std::vector<double>& recomputeFlops = {}, int step = -1, const ckpt::ModelSpec* spec = nullptr);
 
 // Step history: peak bytes (left axis) and step time (right axis) against the step number;
 // points where the checkpoint set changed are labelled with the new count.

@@ -9,6 +9,7 @@ const QVector<Lesson>& lessons() {
         {QStringLiteral("lesson2_optimizer_state"), QStringLiteral("Lesson 2: parameters dominate, checkpointing cannot"), 0},
         {QStringLiteral("lesson3_selective_attention"), QStringLiteral("Lesson 3: selective beats full on attention"), 0},
         {QStringLiteral("lesson4_memory_limit"), QStringLiteral("Lesson 4: a memory limit only a plan fits"), qint64(10) << 20},
+        {QStringLiteral("lesson5_fused_attention"), QStringLiteral("Lesson 5: what a fused attention kernel keeps"), 0},
     };
     return table;
 }

@@ -11,6 +11,7 @@
 #include <QPushButton>
 #include <qcustomplot.h>
 
+#include "ckpt/layer_traits.h"
 #include "ckpt/names.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
@@ -236,9 +237,16 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
     const QString name = QString::fromStdString(chosen->label());
     model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(budget)));
     planned_ = model_->spec();
-    result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
-                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
-                         .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
+    QString text = tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
+                       .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
+                       .arg(100.0 * p.overhead_fraction, 0, 'f', 1);
+    // Where the chosen blocks' policy avoids little or nothing, the line says so.
+    for (const std::string& note : ckpt::policy_notes(planned_, true)) {
+        QString n = QString::fromStdString(note);
+        n[0] = n[0].toUpper();
+        text += QStringLiteral(" ") + n + QStringLiteral(".");
+    }
+    result_->setText(text);
     return {};
 }
 

@@ -11,11 +11,13 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QScrollArea>
+#include <QSet>
 #include <QTreeView>
 #include <QVBoxLayout>
 
 #include "ckpt/layer_traits.h"
 #include "ckpt/names.h"
+#include "ckpt/templates.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
 
@@ -74,8 +76,12 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
         const bool same = b == block_ && l == layer_ &&
                           (l < 0 || (b < int(blocks.size()) && l < int(blocks[size_t(b)].layers.size()) &&
                                      blocks[size_t(b)].layers[size_t(l)].type == layerType_));
-        if (same) refresh();
-        else rebuild();
+        if (!same) rebuild();
+        else if (modelFormKey() != modelKey_)
+            // Other model fields (an optimizer's, the attention kernel): rebuilt once the edit
+            // that changed them, maybe from one of these fields, has returned.
+            QMetaObject::invokeMethod(this, &PropertiesPanel::rebuild, Qt::QueuedConnection);
+        else refresh();
     });
     rebuild();
 }
@@ -115,7 +121,18 @@ QLineEdit* PropertiesPanel::numberField(QFormLayout* form, const QString& key, c
     return e;
 }
 
+// What decides which model fields there are: the input's kind, the optimizer's hyperparameters,
+// whether any layer is attention (its kernel). A change of it rebuilds the form.
+QString PropertiesPanel::modelFormKey() const {
+    const ckpt::ModelSpec& s = model_->spec();
+    bool attention = false;
+    for (const ckpt::BlockSpec& b : s.blocks)
+        for (size_t l = 0; l < b.layer_count() && !attention; ++l) attention = b.layer(l).type == ckpt::LayerType::attention;
+    return QStringLiteral("%1 %2 %3").arg(s.token_input()).arg(int(s.optimizer.type)).arg(attention);
+}
+
 void PropertiesPanel::rebuild() {
+    modelKey_ = modelFormKey();
     const QModelIndex i = editor_->view()->currentIndex();
     block_ = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
     layer_ = i.isValid() && i.parent().isValid() ? i.row() : -1;
@@ -187,6 +204,7 @@ void PropertiesPanel::buildModel() {
     }
     if (s.optimizer.type != ckpt::OptimizerType::none)
         hyper(QStringLiteral("weight_decay"), tr("Weight decay"), tr("AdamW: decoupled; SGD: L2."), &ckpt::OptimizerSpec::weight_decay, false);
+    buildAttentionKernel();
     numberField(modelForm_, QStringLiteral("seed"), tr("Seed"), tr("Parameters, the batch and dropout masks are drawn from it."),
                 [](const S& s) { return QString::number(s.seed); },
                 [](S& s, const QString& t) {
@@ -203,6 +221,39 @@ void PropertiesPanel::buildModel() {
     refreshers_ << [this, rng] { rng->setChecked(model_->spec().preserve_rng); };
     connect(rng, &QCheckBox::toggled, this, [this](bool on) {
         if (!refreshing_) model_->applyEdit([on](S& s) { s.preserve_rng = on; }, tr("preserve rng"));
+    });
+}
+
+// Every attention layer's kernel at once (a layer's own is in its selection): "mixed" when they
+// differ, not offered for a model without attention.
+void PropertiesPanel::buildAttentionKernel() {
+    using S = ckpt::ModelSpec;
+    auto kernels = [](const S& s) {
+        QSet<int> k;
+        for (const ckpt::BlockSpec& b : s.blocks)
+            for (size_t l = 0; l < b.layer_count(); ++l)
+                if (b.layer(l).type == ckpt::LayerType::attention) k.insert(int(b.layer(l).impl));
+        return k;
+    };
+    if (kernels(model_->spec()).isEmpty()) return;
+    auto* c = new QComboBox;
+    for (const auto& [value, name] : ckpt::enum_names<ckpt::AttentionImpl>())
+        c->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(value));
+    addField(modelForm_, QStringLiteral("attention_impl"), tr("Attention"), c,
+             tr("The kernel of every attention layer. eager keeps the softmax output (heads x T x T floats per sequence) "
+                "for backward, as PyTorch's explicit attention; flash (FlashAttention-2, PyTorch's "
+                "scaled_dot_product_attention) keeps a log-sum-exp per row and head and recomputes the rest in its "
+                "backward."));
+    refreshers_ << [this, c, kernels] {
+        const QSet<int> k = kernels(model_->spec());
+        if (c->findData(-1) >= 0) c->removeItem(c->findData(-1));
+        if (k.size() > 1) c->addItem(tr("mixed"), -1);
+        c->setCurrentIndex(c->findData(k.size() == 1 ? *k.begin() : -1));
+    };
+    connect(c, qOverload<int>(&QComboBox::activated), this, [this, c](int i) {
+        const int v = c->itemData(i).toInt();
+        if (v < 0) return;
+        model_->applyEdit([v](S& s) { ckpt::set_attention_impl(s, ckpt::AttentionImpl(v)); }, tr("attention kernel"));
     });
 }
 
@@ -265,6 +316,17 @@ void PropertiesPanel::buildSelection() {
                 if (!refreshing_)
                     model_->applyEdit([b, l, f, on](S& s) { s.blocks[size_t(b)].layers[size_t(l)].*(f.flag) = on; },
                                       tr("edit %1").arg(QString::fromUtf8(f.key)));
+            });
+            continue;
+        }
+        if (f.kind == ckpt::LayerField::Kind::choice) {
+            auto* c = new QComboBox;
+            for (const std::string_view name : f.choices) c->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())));
+            addField(selectionForm_, key, QString::fromUtf8(f.key), c, tip);
+            refreshers_ << [this, c, b, l, f] { c->setCurrentIndex(f.get_choice(model_->spec().blocks[size_t(b)].layers[size_t(l)])); };
+            connect(c, qOverload<int>(&QComboBox::activated), this, [this, b, l, f](int i) {
+                model_->applyEdit([b, l, f, i](S& s) { f.set_choice(s.blocks[size_t(b)].layers[size_t(l)], i); },
+                                  tr("edit %1").arg(QString::fromUtf8(f.key)));
             });
             continue;
         }

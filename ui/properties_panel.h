@@ -1,8 +1,9 @@
 // Everything about the stack that is not a tick box, editable without touching JSON: the model
-// (input features, loss, optimizer and its hyperparameters, seed, dropout replay) and the block
-// or layer selected in the stack editor (a block's name, residual and checkpoint flags; a layer's
-// fields as the engine's layer-traits table lists them: widths, bias, LayerNorm eps and affine,
-// attention heads, kv heads, causal and dropout, an embedding's vocabulary). Every change is one
+// (input features, loss, optimizer and its hyperparameters, every attention layer's kernel, seed,
+// dropout replay) and the block or layer selected in the stack editor (a block's name, residual
+// and checkpoint flags; a layer's fields as the engine's layer-traits table lists them: widths,
+// bias, LayerNorm eps and affine, attention heads, kv heads, causal, dropout and kernel, an
+// embedding's vocabulary). Every change is one
 // undoable edit of the stack model; a value the engine refuses is shown on its row of the tree.
 #pragma once
 
@@ -32,9 +33,10 @@ public:
     QString selectionTitle() const;
 
 private:
-    void rebuild();   // the selection changed: other fields
+    void rebuild();   // the selection or the model's kind of fields changed: other fields
     void refresh();   // the spec changed: the same fields, new values
     void buildModel();
+    void buildAttentionKernel();
     void buildSelection();
     // A line edit for a number: committed on Enter or leaving the field, refused (and reverted)
     // when it does not parse.
@@ -49,6 +51,8 @@ private:
     QFormLayout *modelForm_, *selectionForm_;
     QMap<QString, QWidget*> fields_;
     QList<std::function<void()>> refreshers_;  // set each field from the spec
+    QString modelFormKey() const;
+    QString modelKey_;                         // modelFormKey() when the form was built
     int block_ = -1, layer_ = -1;              // what the selection group shows
     ckpt::LayerType layerType_ = ckpt::LayerType::linear;
     bool refreshing_ = false;

@@ -337,7 +337,11 @@ QString LayerStackModel::layerSize(const ckpt::LayerSpec& l) const {
     case ckpt::LayerType::dropout: return QStringLiteral("p = %1").arg(l.p);
     case ckpt::LayerType::embedding: return QStringLiteral("%1 × %2").arg(l.vocab).arg(l.dim);
     case ckpt::LayerType::attention:
-        return QStringLiteral("%1 heads%2%3").arg(l.heads).arg(l.causal ? ", causal" : "").arg(l.p > 0 ? QStringLiteral(", p = %1").arg(l.p) : QString());
+        return QStringLiteral("%1 heads%2%3%4")
+            .arg(l.heads)
+            .arg(l.causal ? ", causal" : "")
+            .arg(l.p > 0 ? QStringLiteral(", p = %1").arg(l.p) : QString())
+            .arg(l.impl == ckpt::AttentionImpl::flash ? QStringLiteral(", flash") : QString());
     case ckpt::LayerType::conv2d:
         return QStringLiteral("%1 → %2, %3×%3 / %4%5").arg(l.in).arg(l.out).arg(l.kernel).arg(ckpt::effective_stride(l))
             .arg(l.groups > 1 ? QStringLiteral(", %1 groups").arg(l.groups) : QString());

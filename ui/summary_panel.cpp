@@ -4,6 +4,7 @@
 #include <QEvent>
 #include <cmath>
 
+#include "ckpt/layer_traits.h"
 #include "ui/messages.h"
 #include "ui/style.h"
 
@@ -90,7 +91,19 @@ QString SummaryPanel::predictionHtml() const {
         h += tr(" No checkpoint set lowers this peak: the activations are not what fills memory there.");
     if (p.minimalPeak >= 0 && p.minimalPeak < s.peak_total && p.minimalPeak < p.allPeak)
         h += tr(" The lowest any checkpoint plan reaches is %1.").arg(humanBytes(p.minimalPeak));
-    return h + QStringLiteral("</p>");
+    return h + QStringLiteral("</p>") + policyNotesHtml(p.spec);
+}
+
+// Where a checkpointed block's policy avoids little or nothing (attention_core on fused
+// attention, or on a block without attention), one line each, in the engine's words.
+QString SummaryPanel::policyNotesHtml(const ckpt::ModelSpec& spec) const {
+    QString h;
+    for (const std::string& note : ckpt::policy_notes(spec, true)) {
+        QString text = QString::fromStdString(note);
+        text[0] = text[0].toUpper();
+        h += QStringLiteral("<p><font color='%1'>%2.</font></p>").arg(mutedColor().name(), text.toHtmlEscaped());
+    }
+    return h;
 }
 
 QString SummaryPanel::resultHtml() const {
@@ -187,7 +200,8 @@ QString SummaryPanel::resultHtml() const {
                        .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
     if (ok)
         h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
-                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total())) +
+             policyNotesHtml(res.spec);
     return h;
 }
 

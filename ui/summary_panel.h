@@ -39,6 +39,7 @@ private:
     void render();
     QString predictionHtml() const;
     QString resultHtml() const;
+    QString policyNotesHtml(const ckpt::ModelSpec& spec) const;
 
     Prediction prediction_;
     bool havePrediction_ = false;

@@ -160,6 +160,20 @@ void TemplateDialog::rebuild() {
         editors_.insert(QString::fromLatin1(key), w);
         form_->addRow(tr(k->label), w);
     }
+    // The transformers' attention kernel: flash by default, as Hugging Face's sdpa.
+    if (fam->kind == ckpt::TemplateKind::gpt2 || fam->kind == ckpt::TemplateKind::llama) {
+        auto* attention = new QComboBox(this);
+        attention->setObjectName(QStringLiteral("knob_attention"));
+        for (const auto& [impl, name] : ckpt::enum_names<ckpt::AttentionImpl>())
+            attention->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(impl));
+        attention->setCurrentIndex(attention->findData(int(ckpt::TemplateKnobs{}.attention)));
+        attention->setToolTip(tr("flash: the fused kernel people train with (FlashAttention-2, PyTorch's "
+                                 "scaled_dot_product_attention), keeping a log-sum-exp per row and head; eager: explicit "
+                                 "attention, keeping the heads x T x T softmax output for backward."));
+        connect(attention, qOverload<int>(&QComboBox::currentIndexChanged), this, &TemplateDialog::refresh);
+        editors_.insert(QStringLiteral("attention"), attention);
+        form_->addRow(tr("Attention"), attention);
+    }
     // Every family runs in every precision.
     auto* precision = new QComboBox(this);
     precision->setObjectName(QStringLiteral("knob_precision"));
@@ -186,6 +200,10 @@ ckpt::TemplateKnobs TemplateDialog::knobs() const {
     for (auto it = editors_.begin(); it != editors_.end(); ++it) {
         if (it.key() == QLatin1String("precision")) {
             k.precision = ckpt::Precision(qobject_cast<QComboBox*>(it.value())->currentData().toInt());
+            continue;
+        }
+        if (it.key() == QLatin1String("attention")) {
+            k.attention = ckpt::AttentionImpl(qobject_cast<QComboBox*>(it.value())->currentData().toInt());
             continue;
         }
         const TemplateKnob* knob = findKnob(it.key());

@@ -1,6 +1,7 @@
 """A CheckpointLab model spec as a PyTorch module, for the benchmarks (run_cpu_bench.py,
 run_gpu_bench.py): the same layers, shapes and checkpoint choices, written the way PyTorch
 eager users write them (explicit attention, torch.utils.checkpoint), on any device."""
+import contextlib
 import time
 
 import torch
@@ -39,17 +40,23 @@ class Embedding(nn.Module):
 
 
 class AttentionCore(nn.Module):
-    """Scaled dot-product attention on a fused QKV input, as PyTorch eager users write it."""
+    """Scaled dot-product attention on a fused QKV input, as PyTorch eager users write it; a layer
+    on the engine's flash kernel ("impl": "flash") runs PyTorch's fused
+    scaled_dot_product_attention where this PyTorch has it (2.0 and later; not Debian's 1.13)."""
 
     def __init__(self, l, seq):
         super().__init__()
         self.heads, self.causal, self.p, self.seq = l["heads"], l.get("causal", False), l.get("p", 0.0), seq
+        self.fused = l.get("impl", "eager") == "flash" and hasattr(F, "scaled_dot_product_attention")
 
     def forward(self, qkv):
         rows, d3 = qkv.shape
         d, hd = d3 // 3, d3 // 3 // self.heads
         B = rows // self.seq
         q, k, v = qkv.reshape(B, self.seq, 3, self.heads, hd).permute(2, 0, 3, 1, 4)
+        if self.fused:
+            o = F.scaled_dot_product_attention(q, k, v, dropout_p=self.p if self.training else 0.0, is_causal=self.causal)
+            return o.permute(0, 2, 1, 3).reshape(rows, d)
         s = q @ k.transpose(-1, -2) / hd ** 0.5
         if self.causal:
             mask = torch.ones(self.seq, self.seq, dtype=torch.bool, device=qkv.device).triu(1)
@@ -185,6 +192,8 @@ def training_setup(spec, policy, device):
             nt = torch.randn(target.shape, device=device)
         return nx, nt
 
+    # "precision": "bf16-mixed" on a GPU: the forward under autocast in bf16, as the engine's.
+    model.autocast = spec.get("precision", "f32") == "bf16-mixed" and str(device).startswith("cuda")
     return model, x, target, loss_fn, opt, draw
 
 
@@ -193,7 +202,10 @@ def train_step(model, x, target, loss_fn, opt):
         opt.zero_grad(set_to_none=True)
     else:
         model.zero_grad(set_to_none=True)
-    loss = loss_fn(model(x), target)
+    mixed = getattr(model, "autocast", False)
+    with torch.autocast("cuda", dtype=torch.bfloat16) if mixed else contextlib.nullcontext():
+        out = model(x)
+    loss = loss_fn(out.float(), target)
     model.recompute.seconds = 0.0
     model.recompute.in_backward = True
     try:

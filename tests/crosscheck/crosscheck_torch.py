@@ -25,9 +25,17 @@ are compared exactly as in f32, the engine's 16-bit weight copies (weight_cast) 
 PyTorch's saved tensors hold autocast's cached weight casts too; torch_extra_bytes lists every
 other term, bf16 ones included.
 
+With --attention flash every attention layer runs the engine's fused kernel ("impl": "flash").
+Debian's PyTorch 1.13 has no scaled_dot_product_attention, so the reference is explicit attention
+in float64 inside an autograd function that saves what SDPA's flash back end saves for backward
+(q, k, v, the output and the f32 log-sum-exp per row and head) and rebuilds the probabilities in
+its backward (FlashReference); the saved bytes are compared with those, PyTorch's extras named as
+for eager attention (torch_extra_bytes).
+
 Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
 
-  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] SPEC.json ...
+  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] [--attention eager|flash]
+                      SPEC.json ...
 """
 import argparse
 import json
@@ -60,6 +68,42 @@ def read_safetensors(path):
         t = torch.frombuffer(bytearray(data[base + b:base + e]), dtype=dtype)
         out[name] = t.reshape(info["shape"]) if info["shape"] else t
     return out
+
+
+class FlashReference(torch.autograd.Function):
+    """Attention as SDPA's flash back end presents it to autograd: it saves q, k, v, the output
+    and the log-sum-exp of each row and head (f32), and its backward rebuilds the probabilities.
+    The arithmetic is explicit attention in float64, outside autocast (the reference)."""
+
+    @staticmethod
+    def scores(q, k, causal):
+        s = (q.double() @ k.double().transpose(-1, -2)) / q.shape[-1] ** 0.5
+        if causal:
+            T = q.shape[-2]
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        return s
+
+    @staticmethod
+    def forward(ctx, q, k, v, causal):
+        with torch.autocast("cpu", enabled=False):
+            s = FlashReference.scores(q, k, causal)
+            lse = torch.logsumexp(s, dim=-1)
+            out = (torch.exp(s - lse[..., None]) @ v.double()).to(q.dtype)
+        ctx.causal = causal
+        ctx.save_for_backward(q, k, v, out, lse.float())
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, _ = ctx.saved_tensors
+        with torch.autocast("cpu", enabled=False):
+            s = FlashReference.scores(q, k, ctx.causal)
+            p = torch.softmax(s, dim=-1)  # rebuilt (from the scores again, in float64)
+            g = dout.double()
+            dp = g @ v.double().transpose(-1, -2)
+            ds = p * (dp - (dp * p).sum(-1, keepdim=True)) / q.shape[-1] ** 0.5
+            dq, dk, dv = ds @ k.double(), ds.transpose(-1, -2) @ q.double(), p.transpose(-1, -2) @ g
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None
 
 
 def expand(spec):
@@ -164,6 +208,9 @@ def build_forward(spec, tensors, saved_log=None, bf16=False):
             if kv != heads:  # grouped-query: each key/value head serves heads / kv query heads
                 k = k.repeat_interleave(heads // kv, dim=1)
                 v = v.repeat_interleave(heads // kv, dim=1)
+            if spec_l.get("impl", "eager") == "flash":
+                o = FlashReference.apply(q, k, v, spec_l.get("causal", False))
+                return o.permute(0, 2, 1, 3).reshape(rows, d)
             s = q @ k.transpose(-1, -2) / hd ** 0.5
             if spec_l.get("causal", False):
                 s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
@@ -265,7 +312,10 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     Found by logging every saved tensor (saved_tensors_hooks) of each composite below:
       - embedding with learned positions: the int64 position index of the gather (rows*8).
       - attention: the divisor 1/sqrt(hd), a 0-dim double (8); the causal mask (T*T bools); in
-        bf16, a @ v's bf16 copy of the probabilities (B*H*T*T*2). Rotary positions keep cos and
+        bf16, a @ v's bf16 copy of the probabilities (B*H*T*T*2). Flash attention (FlashReference,
+        as SDPA's flash back end) keeps none of those, but its output in the (B, H, T, hd) layout
+        beside the (B*T, H*hd) copy the output projection keeps (rows*H*hd*e), which the engine
+        keeps once; the log-sum-exp is kept on both sides. Either kernel: rotary positions keep cos and
         sin (2*T*hd*4) and the rotated Q (and K, unless grouped-query repeats it) instead of
         views of the fused projection; grouped-query attention keeps the repeated K and V
         (B*H*T*hd*e each) and repeat_interleave's int64 index (H*8, twice). When both replace
@@ -314,11 +364,14 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
         return 0
     H = l["heads"]
     kv = l.get("kv_heads", 0) or H
-    extra = 8 + (T * T if l.get("causal", False) else 0)
-    if bf16:
-        extra += B * H * T * T * 2
-    rope, gqa = bool(l.get("rope_theta", 0)), kv != H
     hd = width // (H + 2 * kv)
+    if l.get("impl", "eager") == "flash":
+        extra = rows * H * hd * e
+    else:
+        extra = 8 + (T * T if l.get("causal", False) else 0)
+        if bf16:
+            extra += B * H * T * T * 2
+    rope, gqa = bool(l.get("rope_theta", 0)), kv != H
     if rope:
         extra += 2 * T * hd * 4 + B * H * T * hd * e + (0 if gqa else B * kv * T * hd * e)
     if gqa:
@@ -328,7 +381,7 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     return extra
 
 
-def check(cli, spec_path, workdir, precision):
+def check(cli, spec_path, workdir, precision, attention):
     bf16 = precision == "bf16-mixed"
     with open(spec_path) as f:
         spec = json.load(f)
@@ -336,6 +389,8 @@ def check(cli, spec_path, workdir, precision):
         for l in block_layers(b):
             if "p" in l:
                 l["p"] = 0.0
+            if l["type"] == "attention" and attention:
+                l["impl"] = attention
     tmp_spec = os.path.join(workdir, "spec.json")
     with open(tmp_spec, "w") as f:
         json.dump(spec, f)
@@ -375,7 +430,7 @@ def check(cli, spec_path, workdir, precision):
         if err > tol:
             print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
             ok = False
-    print(f"{spec['name']} ({precision}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
+    print(f"{spec['name']} ({precision}{', ' + attention + ' attention' if attention else ''}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
           f"{len(params)} gradients, worst error {worst:.3f} of tolerance"
           + (f"; {len(running)} running statistics, worst {stats_worst:.3f}" if running else "")
           + f" -> {'agree' if ok else 'DIFFER'}")
@@ -425,13 +480,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16-mixed"])
+    ap.add_argument("--attention", default="", choices=["", "eager", "flash"],
+                    help="put every attention layer on this kernel (default: as the spec says)")
     ap.add_argument("specs", nargs="+")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ok = True
     with tempfile.TemporaryDirectory() as d:
         for s in a.specs:
-            ok &= check(a.cli, s, d, a.precision)
+            ok &= check(a.cli, s, d, a.precision, a.attention)
     print("crosscheck_torch: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     sys.exit(0 if ok else 1)
 

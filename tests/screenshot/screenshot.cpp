@@ -3,9 +3,12 @@
 // overlays them on the final run, and writes every tab as its own PNG for review. With --steps 0
 // nothing runs: the window shows the prediction, as a student first sees it. Run it under a
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
+// With --attention eager,flash the preset runs on each attention kernel but the last, each pinned,
+// and the final run takes the last (lesson 5's comparison).
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
-//       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH] [--manual PAGE[#SECTION]] [--open-run REPORT.json [--while-sweeping]]
+//       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
+//       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--manual PAGE[#SECTION]]
+//       [--open-run REPORT.json [--while-sweeping]]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -19,6 +22,8 @@
 #include <QTimer>
 #include <QTreeView>
 
+#include "ckpt/names.h"
+#include "ckpt/templates.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/manual_window.h"
@@ -92,6 +97,9 @@ int main(int argc, char** argv) {
                     {QStringLiteral("optimizer"), QStringLiteral("none, sgd or adamw"), QStringLiteral("type")},
                     {QStringLiteral("policy"), QStringLiteral("checkpoint policy of the final run (default: the preset's)"), QStringLiteral("policy")},
                     {QStringLiteral("compare"), QStringLiteral("policies run and pinned first"), QStringLiteral("list")},
+                    {QStringLiteral("attention"), QStringLiteral("attention kernels: each but the last run and pinned "
+                                                                 "first, the last for the final run"),
+                     QStringLiteral("list")},
                     {QStringLiteral("steps"), QStringLiteral("steps of the final run (0: none, the prediction only)"), QStringLiteral("n"), QStringLiteral("1")},
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
                     {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
@@ -168,6 +176,21 @@ int main(int argc, char** argv) {
         w.pinCurrentRun(policyName(p));
         qInfo("pinned %s", qPrintable(p));
     }
+    const QStringList kernels = cli.value(QStringLiteral("attention")).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    auto setKernel = [&w](const QString& k) {
+        const auto impl = ckpt::enum_from_name<ckpt::AttentionImpl>(k.toStdString());
+        if (impl) w.stackModel()->applyEdit([impl](ckpt::ModelSpec& s) { ckpt::set_attention_impl(s, *impl); }, k);
+        return impl.has_value();
+    };
+    for (int i = 0; i + 1 < kernels.size(); ++i) {
+        if (verify) verify->setChecked(false);
+        if (!setKernel(kernels[i]) || !applyPolicy(w, cli.value(QStringLiteral("policy")), presetFlags) ||
+            !runAndWait(w, std::max(2, steps)))
+            return 1;
+        w.pinCurrentRun(kernels[i] + QStringLiteral(" attention"));
+        qInfo("pinned %s", qPrintable(kernels[i]));
+    }
+    if (!kernels.isEmpty() && !setKernel(kernels.last())) return 1;
     if (verify) verify->setChecked(true);
     if (!applyPolicy(w, cli.value(QStringLiteral("policy")), presetFlags)) return 1;
     if (auto* view = w.findChild<QTreeView*>(QStringLiteral("stackView"))) view->expand(w.stackModel()->index(1, 0));

@@ -48,6 +48,95 @@ inline int64_t attention_backward_scratch_bytes(DeviceKind kind, int64_t seq, in
     return 2 * per * 4;
 }
 
+// Fused (flash) attention keeps no (T, T) buffer. Its scratch starts with the rotary copy of Q and
+// K (as eager's, rounded up to 64 bytes so that the f32 parts after it stay aligned); then:
+//   GPU: backward's D = rowsum(dO * O) per row and head, (batch, heads, T) f32. The tiles live in
+//        each thread block's shared memory, which the tracking allocator does not see.
+//   CPU: slots of per-tile buffers, one per worker thread, and backward's D; a 16-bit backward
+//        also accumulates dQ in f32 for the whole batch (FlashAttention-2's dq_accum) before
+//        rounding it once. A forward work item is (batch, head, query tile), a backward one
+//        (batch, key/value head): its query heads and tiles in a fixed order, so the gradients of
+//        a shared key/value head and of each query row add up in the same order on every run.
+//        The slot count is min(items, kCpuFlashMaxSlots), fixed rather than the thread count, so
+//        that a dry run predicts the bytes of any machine; past 64 threads the kernel uses 64.
+constexpr int64_t kCpuFlashTile = 64;  // query rows and key rows per tile
+constexpr int64_t kCpuFlashMaxSlots = 64;
+inline int64_t round_up_64(int64_t bytes) { return (bytes + 63) / 64 * 64; }
+inline int64_t cpu_flash_tiles(int64_t seq) { return (seq + kCpuFlashTile - 1) / kCpuFlashTile; }
+inline int64_t cpu_flash_slots(int64_t items) { return items < kCpuFlashMaxSlots ? items : kCpuFlashMaxSlots; }
+inline int64_t flash_rope_bytes(int64_t rows, int64_t heads, int64_t kv_heads, int64_t head_dim, bool rope, ElemType t) {
+    return round_up_64(rope_scratch_bytes(rows, heads, kv_heads, head_dim, rope, t));
+}
+
+// One CPU slot, in bytes from the slot's start, every part 64-byte aligned (0 bytes: not used).
+// Forward: s the scores then probabilities of a tile (Br, Bc); o the output accumulator (Br, hd);
+// m, l the running maximum and sum per row; keep the dropout decisions (Br, Bc) bytes; q, k, v
+// the tiles widened to f32 for a 16-bit input. Backward: s, dp (the gradient of the dropped-out
+// probabilities, then dS) (Br, Bc); dk, dv accumulators (Bc, hd); keep; q, k, v, dout widened.
+struct CpuFlashSlot {
+    int64_t s = 0, dp = 0, o = 0, m = 0, l = 0, dk = 0, dv = 0, keep = 0, q = 0, k = 0, v = 0, dout = 0;
+    int64_t bytes = 0;
+};
+inline CpuFlashSlot cpu_flash_slot(int64_t head_dim, bool dropout, ElemType t, bool forward) {
+    const int64_t tile = kCpuFlashTile * kCpuFlashTile * 4, rows = kCpuFlashTile * head_dim * 4;
+    const bool wide = t != ElemType::f32;
+    CpuFlashSlot c;
+    int64_t at = 0;
+    auto part = [&at](int64_t& where, int64_t bytes) {
+        where = at;
+        at += round_up_64(bytes);
+    };
+    part(c.s, tile);
+    if (forward) {
+        part(c.o, rows);
+        part(c.m, kCpuFlashTile * 4);
+        part(c.l, kCpuFlashTile * 4);
+    } else {
+        part(c.dp, tile);
+        part(c.dk, rows);
+        part(c.dv, rows);
+    }
+    if (dropout) part(c.keep, kCpuFlashTile * kCpuFlashTile);
+    if (wide) {
+        part(c.q, rows);
+        part(c.k, rows);
+        part(c.v, rows);
+        if (!forward) part(c.dout, rows);
+    }
+    c.bytes = at;
+    return c;
+}
+
+// The whole scratch of one call; the offsets of its parts from the scratch's start.
+struct FlashScratch {
+    int64_t slot_count = 0;  // CPU slots (0 on a GPU)
+    int64_t slot_at = 0;  // first slot
+    int64_t d_at = 0;     // backward's D (batch, heads, T) f32
+    int64_t dq_at = 0;    // CPU 16-bit backward's dQ accumulator (batch * T, heads * hd) f32
+    int64_t bytes = 0;
+};
+inline FlashScratch flash_scratch(DeviceKind kind, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads,
+                                  int64_t head_dim, bool rope, bool dropout, ElemType t, bool forward) {
+    FlashScratch f;
+    int64_t at = flash_rope_bytes(batch * seq, heads, kv_heads, head_dim, rope, t);
+    if (!forward) {
+        f.d_at = at;
+        at += round_up_64(batch * heads * seq * 4);
+    }
+    if (kind == DeviceKind::cuda) {
+        f.bytes = at;
+        return f;
+    }
+    if (!forward && t != ElemType::f32) {
+        f.dq_at = at;
+        at += round_up_64(batch * seq * heads * head_dim * 4);
+    }
+    f.slot_count = cpu_flash_slots(forward ? batch * heads * cpu_flash_tiles(seq) : batch * kv_heads);
+    f.slot_at = at;
+    f.bytes = at + f.slot_count * cpu_flash_slot(head_dim, dropout, t, forward).bytes;
+    return f;
+}
+
 // conv2d's im2col columns: (in / groups * k * k) x (Ho * Wo) elements of type t per image, for
 // `conv_chunk` images at a time: one on the CPU (a product per image), on a GPU as many as fit
 // 64 MiB (a batched product per group). A pointwise convolution (1x1, stride 1, no padding)

@@ -100,6 +100,11 @@ QkView rotated_qk(ElemType t, const AttentionShape& a, const void* qkv, void* sc
 
 }  // namespace
 
+void rope_rotate(ElemType t, const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, int64_t T,
+                 int64_t heads, int64_t hd, float theta, float sign) {
+    dispatch(t, [&](auto io) { rotate<decltype(io)>(src, lds, dst, ldd, rows, T, heads, hd, theta, sign); });
+}
+
 void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs, uint8_t* mask,
                        void* scratch, uint64_t seed, uint64_t stream) {
     const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();

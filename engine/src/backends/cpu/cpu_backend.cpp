@@ -505,6 +505,18 @@ public:
         cpu::attention_backward(t, a, qkv, probs, mask, dout, dqkv, scratch);
     }
 
+    void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                                 void* scratch, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
+        cpu::flash_attention_forward(t, a, qkv, out, lse, scratch, seed, stream);
+    }
+    void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out,
+                                  const float* lse, const void* dout, void* dqkv, void* scratch, uint64_t seed,
+                                  uint64_t stream) override {
+        clock_.worked();
+        cpu::flash_attention_backward(t, a, qkv, out, lse, dout, dqkv, scratch, seed, stream);
+    }
+
     // RMSNorm: statistics in double like LayerNorm's.
     void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
                          float eps) override {
