@@ -241,7 +241,7 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
                        .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
                        .arg(100.0 * p.overhead_fraction, 0, 'f', 1);
     // Where the chosen blocks' policy avoids little or nothing, the line says so.
-    for (const std::string& note : ckpt::policy_notes(planned_, true)) {
+    for (const std::string& note : ckpt::policy_notes(*planned_, true)) {
         QString n = QString::fromStdString(note);
         n[0] = n[0].toUpper();
         text += QStringLiteral(" ") + n + QStringLiteral(".");
