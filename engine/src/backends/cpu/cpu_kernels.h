@@ -45,9 +45,9 @@ inline const void* offset(const void* p, int64_t elements, ElemType t) {
 }
 inline void* offset(void* p, int64_t elements, ElemType t) { return static_cast<char*>(p) + elements * elem_size(t); }
 
-// Row-major C = alpha op(A) op(B) + beta C; f32 x f32 -> f32 goes to OpenBLAS directly, any
-// 16-bit case converts tiles to f32 (exactly), multiplies them with OpenBLAS, accumulates in an
-// f32 tile across K and rounds C once.
+// Row-major C = alpha op(A) op(B) + beta C; f32 x f32 -> f32 goes to OpenBLAS in pieces run in
+// parallel (gemm_pieces), any 16-bit case converts tiles to f32 (exactly), multiplies them with
+// OpenBLAS, accumulates in an f32 tile across K and rounds C once.
 void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
              const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c);
 
