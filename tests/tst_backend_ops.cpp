@@ -469,16 +469,14 @@ std::vector<OpCase> op_cases() {
         for (ElemType t : types) {
             const QString ts = QString(" ") + type_name(t) + " " + cv.name;
             add("conv2d_forward" + ts, [=](Run& r) {
-                const int64_t sb = conv_forward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
-                                                              cs.out_h(), cs.out_w(), cs.pointwise(), t);
+                const int64_t sb = conv_forward_scratch_bytes(r.be().kind(), cs, t);
                 void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
                 r.outs_pop();
                 r.be().conv2d_forward(t, cs, r.in(randn(xn, 60), t), r.in(randn(wn, 61, 0.3f), t),
                                       r.in(randn(cs.out_channels, 62), t), r.out(yn, t, Check::nmse), scratch);
             });
             add("conv2d_backward" + ts, [=](Run& r) {
-                const int64_t sb = conv_backward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
-                                                               cs.out_h(), cs.out_w(), cs.pointwise(), true, t);
+                const int64_t sb = conv_backward_scratch_bytes(r.be().kind(), cs, true, t);
                 void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
                 r.outs_pop();
                 r.be().conv2d_backward(t, cs, r.in(randn(xn, 63), t), r.in(randn(wn, 64, 0.3f), t), r.in(randn(yn, 65), t),

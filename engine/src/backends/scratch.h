@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "backends/backend.h"
 #include "ckpt/session.h"
 #include "core/elem_type.h"
 
@@ -137,29 +138,71 @@ inline FlashScratch flash_scratch(DeviceKind kind, int64_t batch, int64_t seq, i
     return f;
 }
 
-// conv2d's im2col columns: (in / groups * k * k) x (Ho * Wo) elements of type t per image, for
-// `conv_chunk` images at a time: one on the CPU (a product per image), on a GPU as many as fit
-// 64 MiB (a batched product per group). A pointwise convolution (1x1, stride 1, no padding)
-// reads its input as the columns and needs none. Backward holds the columns and, when the input
-// wants a gradient, the columns' gradient.
+// conv2d on a GPU: im2col columns, (in / groups * k * k) x (Ho * Wo) elements of type t per
+// image, for `conv_chunk` images at a time, as many as fit 64 MiB (a batched product per group);
+// backward holds the columns and, when the input wants a gradient, the columns' gradient. A
+// pointwise convolution (1x1, stride 1, no padding) reads its input as the columns and needs none.
 inline int64_t conv_chunk(DeviceKind kind, int64_t batch, int64_t per_image_bytes) {
     if (kind != DeviceKind::cuda || per_image_bytes <= 0) return 1;
     const int64_t fit = (int64_t(64) << 20) / per_image_bytes;
     return fit < 1 ? 1 : fit > batch ? batch : fit;
 }
-inline int64_t conv_columns_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel, int64_t out_h,
-                                  int64_t out_w, bool pointwise, ElemType t) {
-    if (pointwise) return 0;
-    const int64_t per = in_channels * kernel * kernel * out_h * out_w * elem_size(t);
-    return conv_chunk(kind, batch, per) * per;
+
+// conv2d on the CPU: the batch in tiles of `images` images (at least kCpuConvTileColumns output
+// pixels, one image when it has that many or the convolution is pointwise), each tile one product
+// per group and direction; the tiles are dealt in order to `slot_count` slots (at most kCpuConvSlots),
+// which run in parallel, each in its own part of the scratch. A slot holds a tile's columns, its
+// output (or output gradient) in the products' (C_out, images x Ho x Wo) layout when the tile has
+// more than one image, and in backward the columns' gradient when the input wants one; each slot
+// after the first sums its tiles' weight gradient in its own f32 copy, and the copies are added to
+// the first slot's in slot order, so the sum is the same for any thread count. The tiling depends
+// on the shape alone, never on the threads, so the bytes predicted here are those used.
+constexpr int64_t kCpuConvSlots = 4, kCpuConvTileColumns = 256;
+struct CpuConvTiling {
+    int64_t images = 1, tiles = 1, slot_count = 1;
+};
+inline CpuConvTiling cpu_conv_tiling(const ConvShape& s) {
+    const int64_t P = s.out_h() * s.out_w();
+    CpuConvTiling c;
+    c.images = s.pointwise() || P >= kCpuConvTileColumns ? 1 : (kCpuConvTileColumns + P - 1) / P;
+    c.images = c.images > s.batch ? s.batch : c.images;
+    c.tiles = (s.batch + c.images - 1) / c.images;
+    c.slot_count = c.tiles < kCpuConvSlots ? c.tiles : kCpuConvSlots;
+    return c;
 }
-inline int64_t conv_forward_scratch_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel,
-                                          int64_t out_h, int64_t out_w, bool pointwise, ElemType t) {
-    return conv_columns_bytes(kind, batch, in_channels, kernel, out_h, out_w, pointwise, t);
+// The bytes of one slot's parts, each a multiple of 64 (so every part is aligned like the
+// scratch), and of a weight-gradient copy.
+struct CpuConvSlot {
+    int64_t cols = 0, out = 0, dcols = 0, partial = 0;
+    int64_t bytes() const { return cols + out + dcols; }
+};
+inline CpuConvSlot cpu_conv_slot(const ConvShape& s, bool forward, bool need_dx, ElemType t) {
+    const auto round = [](int64_t b) { return (b + 63) / 64 * 64; };
+    const CpuConvTiling c = cpu_conv_tiling(s);
+    const int64_t columns = c.images * s.out_h() * s.out_w(), e = elem_size(t);
+    CpuConvSlot sl;
+    sl.cols = s.pointwise() ? 0 : round(s.col_rows() * columns * e);
+    sl.out = c.images > 1 ? round(s.out_channels / s.groups * columns * e) : 0;
+    if (!forward) {
+        sl.dcols = need_dx ? sl.cols : 0;
+        sl.partial = round(s.out_channels * s.col_rows() * 4);
+    }
+    return sl;
 }
-inline int64_t conv_backward_scratch_bytes(DeviceKind kind, int64_t batch, int64_t in_channels, int64_t kernel,
-                                           int64_t out_h, int64_t out_w, bool pointwise, bool need_dx, ElemType t) {
-    return (need_dx ? 2 : 1) * conv_columns_bytes(kind, batch, in_channels, kernel, out_h, out_w, pointwise, t);
+
+inline int64_t conv_forward_scratch_bytes(DeviceKind kind, const ConvShape& s, ElemType t) {
+    if (kind == DeviceKind::cuda) {
+        if (s.pointwise()) return 0;
+        const int64_t per = s.col_rows() * s.out_h() * s.out_w() * elem_size(t);
+        return conv_chunk(kind, s.batch, per) * per;
+    }
+    return cpu_conv_tiling(s).slot_count * cpu_conv_slot(s, true, false, t).bytes();
+}
+inline int64_t conv_backward_scratch_bytes(DeviceKind kind, const ConvShape& s, bool need_dx, ElemType t) {
+    if (kind == DeviceKind::cuda) return (need_dx ? 2 : 1) * conv_forward_scratch_bytes(kind, s, t);
+    const int64_t n = cpu_conv_tiling(s).slot_count;
+    const CpuConvSlot sl = cpu_conv_slot(s, false, need_dx, t);
+    return n * sl.bytes() + (n - 1) * sl.partial;
 }
 
 }  // namespace ckpt
