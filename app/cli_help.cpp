@@ -116,7 +116,8 @@ OPTIONS
         Training steps to run (default 1). The first step creates optimizer state, so the
         second shows the steady state.
     --threads N
-        CPU threads for the kernels (default: the experiment file's, else the BLAS default).
+        CPU threads for the kernels (default: the experiment file's, else OMP_NUM_THREADS,
+        else the cores the process may use).
     --memory-limit BYTES|none
         Refuse allocations past this many live bytes, like a smaller device: the step stops
         with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,

@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
                     {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
                     {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")},
-                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")},
+                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the default)"), QStringLiteral("n")},
                     {QStringLiteral("size"), QStringLiteral("window size (a 1366 x 768 laptop by default)"), QStringLiteral("WxH"),
                      QStringLiteral("1366x768")},
                     {QStringLiteral("manual"), QStringLiteral("picture Help › Manual at this page instead"),

@@ -31,7 +31,7 @@ Result<DeviceInfo> find_device(const std::string& id);
 
 struct RunSettings {
     std::string device = "cpu";
-    int threads = 0;            // 0: the BLAS default
+    int threads = 0;            // 0: OMP_NUM_THREADS or OPENBLAS_NUM_THREADS, else the cores (cpu_pool.h)
     int64_t memory_limit = 0;   // refuse allocations past this many live bytes (0: none)
     bool dry_run = false;       // count bytes, allocate and compute nothing
     bool tf32 = false;          // CUDA: GEMMs on TF32 tensor cores (faster, ~1e-3 relative error)

@@ -118,7 +118,7 @@ Result<ExperimentRun> parse_run(const json& run) {
             // Integers only, compared as integers: 2.5 threads or 1e3 is a mistake, not a rounding.
             const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(kMaxThreads);
             if (!fits)
-                return Error{path + ": expected an integer from 0 (the BLAS default) to " + std::to_string(kMaxThreads) +
+                return Error{path + ": expected an integer from 0 (the default) to " + std::to_string(kMaxThreads) +
                              ", got " + shown(v)};
             out.settings.threads = int(v.get<uint64_t>());
         } else if (it.key() == "memory_limit") {
