@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,9 @@ def main():
           f"{'ratio':>7} {'engine ckpt ovh':>16} {'torch ckpt ovh':>15} {'floor':>7}")
     if a.only:
         workloads = [w for w in workloads if w[0] in a.only.split(",")]
+    # A SIGTERM (a killed run) goes through the finally below, which stops the load; a background
+    # job ignores SIGINT.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = start_load(a.load, a.load_seconds)
     try:
         for preset, steps, policies in workloads:
@@ -179,7 +183,7 @@ def run_workload(a, preset, steps, policies):
             # is the part of the overhead that step-time noise does not blur.
             ovh = (f"{100 * (e.median() / base_e - 1):+15.1f}% {100 * (t.median() / base_t - 1):+14.1f}% "
                    f"{100 * rec_e[policy] / base_e:+6.1f}%   "
-                   f"(+{e.median() - base_e:.1f} / +{t.median() - base_t:.1f} ms; recomputation "
+                   f"({e.median() - base_e:+.1f} / {t.median() - base_t:+.1f} ms; recomputation "
                    f"{rec_e[policy]:.3f} / {rec_t[policy]:.3f} ms)")
         print(f"{preset + ' / ' + policy:34} {ms(e.best())} {ms(e.median())} {e.spread():5.2f}x "
               f"{ms(t.best())} {ms(t.median())} {t.spread():5.2f}x {e.median() / t.median():6.2f}x {ovh}")
