@@ -63,12 +63,20 @@ def torch_step_ms(spec, policies, steps):
     return {policy: (t, min(r)) for policy, t, r in zip(policies, times, recompute)}
 
 
+ENGINE = []  # the bench_engine process running, for a killed run to stop
+
+
 def engine_steps(build, preset, configs, steps, threads):
     """One bench_engine process running every configuration, steps interleaved; a JSON object
     per configuration, by its name."""
     exe = os.path.join(build, "tests", "bench", "bench_engine")
     args = [exe, os.path.join(PRESETS, preset + ".json"), ",".join(configs), str(steps), str(threads)]
-    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as p:
+        ENGINE.append(p)
+        out = p.communicate()[0]
+        ENGINE.remove(p)
+    if p.returncode:
+        raise subprocess.CalledProcessError(p.returncode, args)
     return {d["policy"]: d for d in map(json.loads, out.strip().splitlines())}
 
 
@@ -138,10 +146,16 @@ def main():
           f"{'ratio':>7} {'engine ckpt ovh':>16} {'torch ckpt ovh':>15} {'floor':>7}")
     if a.only:
         workloads = [w for w in workloads if w[0] in a.only.split(",")]
-    # A SIGTERM (a killed run) goes through the finally below, which stops the load; a background
-    # job ignores SIGINT.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = start_load(a.load, a.load_seconds)
+
+    # A killed run (SIGTERM; a background job ignores SIGINT) stops the load and the engine's
+    # process before it exits. Not by raising: an exception raised in a signal handler can land in
+    # a weakref callback of PyTorch's, which swallows it, and the run goes on.
+    def on_term(*_):
+        stop_load(load + ENGINE)
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         for preset, steps, policies in workloads:
             run_workload(a, preset, max(3, steps * a.steps // 10), policies)
