@@ -187,9 +187,9 @@ private slots:
                 QSignalSpy(w_.get(), &MainWindow::predictionShown).wait(30000));
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson1_activations")), QString());
         QCOMPARE(w_->runBar()->memoryLimit(), qint64(0));  // the lesson's limit leaves with it
-        w_->runBar()->setMemoryLimit(qint64(64) << 20);     // a limit the user typed stays
+        w_->runBar()->setMemoryLimit(qint64(64) << 20);     // a limit typed for this model
         QCOMPARE(w_->loadPreset(QStringLiteral("lesson2_optimizer_state")), QString());
-        QCOMPARE(w_->runBar()->memoryLimit(), qint64(64) << 20);
+        QCOMPARE(w_->runBar()->memoryLimit(), qint64(0));   // belongs to it, not to the next one
     }
 
     void planLineFollowsTheStack() {

@@ -148,7 +148,9 @@ private slots:
         QFETCH(double, work);
         QFETCH(qint64, budget);
         const ckpt::ModelSpec spec = load(preset);
-        const QString description = QString::fromStdString(spec.description);
+        // As the window shows it: figures in braces filled in from the engine's dry run.
+        const QString description = ckptui::describeModel(spec);
+        QVERIFY2(!description.contains(QLatin1Char('{')), qPrintable(description));
         QVERIFY2(description.contains(sentence), qPrintable(description));
         // What the description says the window starts with.
         if (description.contains(QLatin1String("starts checkpointed")))

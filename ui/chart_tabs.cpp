@@ -128,6 +128,11 @@ void ChartTabs::showStep(const StepResult& r) {
     if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
 }
 
+void ChartTabs::setSubtitle(const QString& text) {
+    for (QCustomPlot* p : {static_cast<QCustomPlot*>(timeline_), blockBytes_, blockTime_, history_, comparison_, pareto_})
+        ckptui::setSubtitle(p, text);
+}
+
 void ChartTabs::showNothing(const QString& why) {
     timeline_->showMessage(tr("Nothing to predict: %1").arg(why));
     showEmpty(blockBytes_, tr("This stack cannot run"));

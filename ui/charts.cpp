@@ -3,6 +3,7 @@
 
 #include <QFileInfo>
 #include <QHelpEvent>
+#include <QPointer>
 #include <QToolTip>
 #include <cmath>
 
@@ -42,8 +43,8 @@ public:
         if (plot_->axisRect()->rect().contains(he->pos()))
             text = at_(plot_->xAxis->pixelToCoord(he->pos().x()), plot_->yAxis->pixelToCoord(he->pos().y()));
         if (text.isEmpty()) text = plot_->toolTip();
-        if (text.isEmpty()) QToolTip::hideText();
-        else QToolTip::showText(he->globalPos(), text, plot_, QRect(he->pos() - QPoint(4, 4), QSize(8, 8)));
+        if (text.isEmpty()) hideChartTip(plot_);
+        else showChartTip(plot_, he->globalPos(), text, QRect(he->pos() - QPoint(4, 4), QSize(8, 8)));
         return true;
     }
 
@@ -56,7 +57,49 @@ QString row(const QString& name, const QString& value) {
     return QStringLiteral("<tr><td>%1</td><td align='right'>%2</td></tr>").arg(name, value);
 }
 
+QPointer<QWidget>& tipOwner() {
+    static QPointer<QWidget> owner;
+    return owner;
+}
+
 }  // namespace
+
+void showChartTip(QWidget* owner, const QPoint& globalPos, const QString& text, const QRect& rect) {
+    tipOwner() = owner;
+    QToolTip::showText(globalPos, text, owner, rect);
+}
+
+void hideChartTip(QWidget* owner) {
+    if (tipOwner() != owner) return;
+    tipOwner() = nullptr;
+    if (QToolTip::isVisible()) QToolTip::hideText();
+}
+
+QVector<double> BlockTicker::createTickVector(double, const QCPRange& range) {
+    QVector<double> ticks;
+    if (names_.isEmpty()) return ticks;
+    // The width the axis will have: this layout's viewport less the last layout's margins (the
+    // ticks are made before the layout, and a resize or an export changes the viewport first).
+    const QFont font = axis_->tickLabelFont();
+    if (!measured_ || font != font_) {
+        measured_ = true;
+        font_ = font;
+        const QFontMetrics fm(font);
+        widest_ = 0;
+        for (const QString& n : names_) widest_ = std::max(widest_, fm.horizontalAdvance(n));
+    }
+    QCPAxisRect* rect = axis_->axisRect();
+    const QMargins m = rect->margins();
+    const double width = std::max(40, axis_->parentPlot()->viewport().width() - m.left() - m.right());
+    const double perBlock = width / std::max(1.0, range.size());
+    stride_ = std::max(1, int(std::ceil((widest_ + 10) / std::max(perBlock, 1e-3))));
+    const int first = std::max(0, int(std::ceil(range.lower / stride_)) * stride_);
+    const int last = std::min<int>(int(names_.size()) - 1, int(std::floor(range.upper)));
+    for (int i = first; i <= last; i += stride_) ticks << i;
+    return ticks;
+}
+
+QString BlockTicker::getTickLabel(double tick, const QLocale&, QChar, int) { return names_.value(int(std::lround(tick))); }
 
 double BytesTicker::tickStep(const QCPRange& range) {
     const double unit = unitFor(std::max(std::fabs(range.upper), std::fabs(range.lower)));
@@ -76,6 +119,14 @@ double DurationTicker::getTickStep(const QCPRange& range) {
     const double upper = std::max(std::fabs(range.upper), std::fabs(range.lower));
     unitMs_ = upper >= 1000.0 ? 1000.0 : upper >= 1.0 ? 1.0 : 0.001;
     return niceStep(range.size() / std::max(1, tickCount()) / unitMs_) * unitMs_;
+}
+
+QString LogBytesTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
+    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    const double unit = unitFor(tick);
+    int u = 0;
+    for (double x = unit; x >= 1024.0; x /= 1024.0) ++u;
+    return QString::number(tick / unit, 'g', 3) + QLatin1Char(' ') + QLatin1String(units[u]);
 }
 
 QString DurationTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
@@ -176,13 +227,17 @@ void applyChartPalette(QCustomPlot* plot, const QPalette& p) {
     }
     if (plot->legend) {
         plot->legend->setTextColor(text);
+        // A legend with a box of its own: the palette's background, not white under light text.
+        if (plot->legend->brush().style() != Qt::NoBrush) plot->legend->setBrush(p.color(QPalette::Base));
+        plot->legend->setBorderPen(plot->legend->borderPen().style() == Qt::NoPen ? QPen(Qt::NoPen) : QPen(grid, 1));
         // A wrapped legend leaves empty cells: item() is null there.
         for (int i = 0; i < plot->legend->itemCount(); ++i)
             if (QCPAbstractLegendItem* item = plot->legend->item(i)) item->setTextColor(text);
     }
     QCPLayoutGrid* layout = plot->plotLayout();
     for (int i = 0; i < layout->elementCount(); ++i)
-        if (auto* t = qobject_cast<QCPTextElement*>(layout->elementAt(i))) t->setTextColor(text);
+        if (auto* t = qobject_cast<QCPTextElement*>(layout->elementAt(i)))
+            t->setTextColor(t->objectName() == QLatin1String("ckptSubtitle") ? muted(p) : text);
     for (int i = 0; i < plot->itemCount(); ++i) inkItem(plot->item(i), p);
 }
 
@@ -242,6 +297,7 @@ public:
 
 protected:
     QSize wrapped() const {
+        if (mText.isEmpty()) return {0, 0};  // a subtitle not yet filled takes no room
         const int margins = mMargins.left() + mMargins.right();
         const int width = std::max(80, mParentPlot->viewport().width() - margins);
         const QRect r = QFontMetrics(mFont).boundingRect(0, 0, width, 0, Qt::AlignCenter | Qt::TextWordWrap, mText);
@@ -263,12 +319,48 @@ QCPTextElement* addTitle(QCustomPlot* plot, const QString& text) {
     // Off the "main" layer, where it made every replot of the million-event timeline three
     // times slower (bench_timeline_replot: 40 ms against 12 ms).
     title->setLayer(QStringLiteral("legend"));
+    // Under it, what the chart is of (empty, and no room taken, until setSubtitle).
+    QFont sf = plot->font();
+    sf.setPointSize(9);
+    plot->plotLayout()->insertRow(1);
+    auto* sub = new WrappingTitle(plot, QString(), sf);
+    sub->setObjectName(QStringLiteral("ckptSubtitle"));
+    sub->setMargins(QMargins(2, 0, 2, 4));
+    plot->plotLayout()->addElement(1, 0, sub);
+    sub->setLayer(QStringLiteral("legend"));
+    // Inked now: a chart built under a dark palette gets no palette change to re-ink it.
+    applyChartPalette(plot, chartPalette(plot));
     return title;
+}
+
+namespace {
+
+QCPTextElement* subtitleElement(const QCustomPlot* plot) {
+    QCPLayoutGrid* grid = plot->plotLayout();
+    for (int i = 0; i < grid->elementCount(); ++i)
+        if (auto* t = qobject_cast<QCPTextElement*>(grid->elementAt(i)); t && t->objectName() == QLatin1String("ckptSubtitle"))
+            return t;
+    return nullptr;
+}
+
+}  // namespace
+
+void setSubtitle(QCustomPlot* plot, const QString& text) {
+    QCPTextElement* sub = subtitleElement(plot);
+    if (!sub || sub->text() == text) return;
+    sub->setText(text);
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString subtitleOf(const QCustomPlot* plot) {
+    const QCPTextElement* sub = subtitleElement(plot);
+    return sub ? sub->text() : QString();
 }
 
 void setHoverTips(QCustomPlot* plot, std::function<QString(double, double)> at) { new HoverTips(plot, std::move(at)); }
 
 void showEmpty(QCustomPlot* plot, const QString& text) {
+    hideChartTip(plot);
     plot->clearItems();
     for (int i = 0; i < plot->plottableCount(); ++i)
         if (auto* g = qobject_cast<QCPGraph*>(plot->plottable(i))) g->data()->clear();
@@ -277,6 +369,7 @@ void showEmpty(QCustomPlot* plot, const QString& text) {
         a->setProperty("ckptWasVisible", a->property("ckptWasVisible").isValid() ? a->property("ckptWasVisible") : a->visible());
         a->setVisible(false);
     }
+    if (!plot->property("ckptEmpty").toBool()) plot->setProperty("ckptLegendWasVisible", plot->legend->visible());
     plot->legend->setVisible(false);
     auto* t = new QCPItemText(plot);
     t->position->setType(QCPItemPosition::ptAxisRectRatio);
@@ -294,7 +387,8 @@ void clearEmpty(QCustomPlot* plot) {
     if (!plot->property("ckptEmpty").toBool()) return;
     for (QCPAxis* a : {plot->xAxis, plot->yAxis, plot->yAxis2})
         a->setVisible(a->property("ckptWasVisible").isValid() ? a->property("ckptWasVisible").toBool() : true);
-    plot->legend->setVisible(true);
+    // As it was: a chart without a legend must not get the default one, inside its axes.
+    plot->legend->setVisible(plot->property("ckptLegendWasVisible").toBool());
     plot->clearItems();
     plot->setProperty("ckptEmpty", false);
 }
@@ -325,12 +419,13 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     time->clearPlottables();
     auto* rec = new QCPBars(time->xAxis, time->yAxis);
     rec->setName(QObject::tr("recomputation time"));
-    rec->setBrush(categoryColor(ckpt::Category::recomputed));
-    rec->setPen(Qt::NoPen);
+    rec->setBrush(categoryBrush(ckpt::Category::recomputed));
+    rec->setPen(QPen(categoryColor(ckpt::Category::recomputed), 1));
     time->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     time->yAxis->setLabel(QObject::tr("time"));
     time->xAxis->setLabel(QObject::tr("block (✓ = checkpointed)"));
     addTitle(time, QObject::tr("What recomputing each checkpointed block cost during backward"));
+    putLegendBelow(time, 1);
     time->setToolTip(QObject::tr("Per block: time spent re-running its forward during backward (checkpointed blocks "
                                  "only). Hover a bar for its numbers."));
     for (QCustomPlot* p : {bytes, time}) {
@@ -345,6 +440,8 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r, const std::vector<double>& recomputeFlops,
                    int step) {
     if (step < 0) step = r.step;
+    hideChartTip(bytes);
+    hideChartTip(time);
     auto* kept = qobject_cast<QCPBars*>(bytes->plottable(0));
     auto* avoided = qobject_cast<QCPBars*>(bytes->plottable(1));
     auto* rec = qobject_cast<QCPBars*>(time->plottable(0));
@@ -366,9 +463,7 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         return b.checkpoint && size_t(b.index) < recomputeFlops.size() ? recomputeFlops[size_t(b.index)] : 0.0;
     };
     QVector<double> x, k, a, t;
-    QStringList tips;
-    QSharedPointer<QCPAxisTickerText> ticks(new QCPAxisTickerText);
-    const int every = std::max<int>(1, int(r.blocks.size()) / 24);  // at most ~24 labels
+    QStringList tips, names;
     for (const ckpt::BlockReport& b : r.blocks) {
         x << b.index;
         k << double(b.kept_bytes);
@@ -376,8 +471,7 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         // before would otherwise have kept): shown below zero rather than hidden.
         a << double(b.avoided_bytes);
         t << (predicted ? flopsOf(b) / flopUnit : double(b.recompute_ns) / 1e6);
-        if (b.index % every == 0)
-            ticks->addTick(b.index, QString::number(b.index) + (b.checkpoint ? QStringLiteral("✓") : QString()));
+        names << QString::fromStdString(b.name) + (b.checkpoint ? QStringLiteral(" ✓") : QString());
         QString tip = QStringLiteral("<b>block %1 (%2)</b>%3%4<table>")
                           .arg(b.index)
                           .arg(QString::fromStdString(b.name).toHtmlEscaped(),
@@ -411,7 +505,7 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
     rec->setName(predicted ? QObject::tr("recomputation work (predicted)") : QObject::tr("recomputation time"));
     for (QCustomPlot* p : {bytes, time}) {
         p->setProperty("ckptTips", tips);
-        p->xAxis->setTicker(ticks);
+        p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BlockTicker(p->xAxis, names)));
         p->xAxis->setRange(-0.7, std::max<double>(0.7, double(r.blocks.size()) - 0.3));
         double lo = 0, hi = 0;
         for (int i = 0; i < x.size(); ++i) {
@@ -464,6 +558,7 @@ void setupHistory(QCustomPlot* plot) {
 }
 
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
+    hideChartTip(plot);
     if (points.isEmpty()) {
         showEmpty(plot, QObject::tr("No run yet: every step you run adds a point here"));
         return;
@@ -544,7 +639,8 @@ void setupComparison(QCustomPlot* plot) {
     plot->setToolTip(QObject::tr("Pinned runs beside the current one: total live memory over one step. "
                                  "Pin a run, change the checkpoints, run again."));
     setHoverTips(plot, [plot](double x, double) {
-        QString text = QObject::tr("<b>t = %1</b><table>").arg(humanTime(qint64(x * 1e6)));
+        QString text = plot->property("ckptShare").toBool() ? QObject::tr("<b>%1% into each step</b><table>").arg(x, 0, 'f', 1)
+                                                            : QObject::tr("<b>t = %1</b><table>").arg(humanTime(qint64(x * 1e6)));
         bool any = false;
         for (int i = 0; i < plot->graphCount(); ++i) {
             QCPGraph* g = plot->graph(i);
@@ -560,12 +656,30 @@ void setupComparison(QCustomPlot* plot) {
 }
 
 void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QString& commonModel) {
+    hideChartTip(plot);
+    // Runs of very different sizes (a lesson's MiB pinned beside a GPU run's GiB) would leave the
+    // small one flat on the axis: past a 20-fold spread the bytes go on a log scale, and steps
+    // whose lengths differ 20-fold are drawn as a share of each one's own step.
+    double minPeak = 0, maxPeak = 0, minNs = 0, maxNs = 0;
+    for (const PinnedRun& r : runs) {
+        if (r.peak > 0) minPeak = minPeak > 0 ? std::min(minPeak, double(r.peak)) : double(r.peak);
+        maxPeak = std::max(maxPeak, double(r.peak));
+        if (r.stepNs > 0) minNs = minNs > 0 ? std::min(minNs, double(r.stepNs)) : double(r.stepNs);
+        maxNs = std::max(maxNs, double(r.stepNs));
+    }
+    const bool logBytes = minPeak > 0 && maxPeak > 20 * minPeak;
+    const bool share = minNs > 0 && maxNs > 20 * minNs;
+    plot->setProperty("ckptShare", share);
     // The model once, under the axis, when every run has it: in each legend entry it pushed
     // the peaks and times past a narrow chart's edge.
-    plot->xAxis->setLabel(commonModel.isEmpty() ? QObject::tr("time in step")
-                                                : QObject::tr("time in step · %1").arg(commonModel));
-    static const QColor palette[] = {QColor(0x00, 0x72, 0xB2), QColor(0xD5, 0x5E, 0x00), QColor(0x00, 0x9E, 0x73),
-                                     QColor(0xCC, 0x79, 0xA7), QColor(0x56, 0xB4, 0xE9), QColor(0xE6, 0x9F, 0x00)};
+    const QString x = share ? QObject::tr("share of each run's own step (%; their lengths differ %1-fold)").arg(qRound(maxNs / minNs))
+                            : QObject::tr("time in step");
+    plot->xAxis->setLabel(commonModel.isEmpty() ? x : QObject::tr("%1 · %2").arg(x, commonModel));
+    plot->xAxis->setTicker(share ? QSharedPointer<QCPAxisTicker>(new QCPAxisTicker) : QSharedPointer<QCPAxisTicker>(new DurationTicker));
+    plot->yAxis->setScaleType(logBytes ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    plot->yAxis->setTicker(logBytes ? QSharedPointer<QCPAxisTicker>(new LogBytesTicker) : QSharedPointer<QCPAxisTicker>(new BytesTicker));
+    plot->yAxis->setLabel(logBytes ? QObject::tr("live bytes, all categories (log scale: the peaks differ %1-fold)").arg(qRound(maxPeak / minPeak))
+                                   : QObject::tr("live bytes (all categories)"));
     plot->clearGraphs();
     if (runs.isEmpty()) {
         showEmpty(plot, QObject::tr("No run yet: run a step, pin it, change the checkpoints, run again"));
@@ -573,30 +687,41 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
     }
     clearEmpty(plot);
     plot->clearItems();
+    double lowest = 0;
     for (int i = 0; i < runs.size(); ++i) {
         auto* g = plot->addGraph();
-        g->setName(QStringLiteral("%1 — peak %2, %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
+        // Two lines: the name, then its figures, so an entry fits a chart beside the docks.
+        g->setName(QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
         g->setProperty("ckptShort", runs[i].name);
         g->setLineStyle(QCPGraph::lsStepLeft);
-        g->setPen(QPen(palette[i % 6], i == runs.size() - 1 ? 2.5 : 1.5));
-        g->setData(runs[i].timeMs, runs[i].bytes, true);
+        g->setPen(QPen(seriesColor(i), i == runs.size() - 1 ? 2.5 : 1.5));
+        QVector<double> keys = runs[i].timeMs;
+        if (share && runs[i].stepNs > 0)
+            for (double& k : keys) k *= 100.0 * 1e6 / double(runs[i].stepNs);
+        g->setData(keys, runs[i].bytes, true);
+        for (double b : runs[i].bytes)
+            if (b > 0) lowest = lowest > 0 ? std::min(lowest, b) : b;
         // A ring at each run's peak, in its colour.
         int top = 0;
         for (int j = 1; j < runs[i].bytes.size(); ++j)
             if (runs[i].bytes[j] > runs[i].bytes[top]) top = j;
         if (!runs[i].bytes.isEmpty()) {
             auto* ring = new QCPItemTracer(plot);
-            ring->position->setCoords(runs[i].timeMs[top], runs[i].bytes[top]);
+            ring->position->setCoords(keys[top], runs[i].bytes[top]);
             ring->setStyle(QCPItemTracer::tsCircle);
             ring->setSize(9);
-            ring->setPen(QPen(palette[i % 6], 2));
+            ring->setPen(QPen(seriesColor(i), 2));
             setInk(ring, Ink::box);
         }
     }
     plot->rescaleAxes();
     plot->xAxis->setRangeLower(0);
-    plot->yAxis->setRangeLower(0);
-    plot->yAxis->setRangeUpper(plot->yAxis->range().upper * 1.1 + 1);
+    if (logBytes) {
+        plot->yAxis->setRange(std::max(1.0, lowest / 1.6), maxPeak * 1.6);
+    } else {
+        plot->yAxis->setRangeLower(0);
+        plot->yAxis->setRangeUpper(plot->yAxis->range().upper * 1.1 + 1);
+    }
     plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -28,6 +28,19 @@ protected:
     double mParentAxisUpper = 0;  // labels use the unit the range's upper end reaches
 };
 
+// A logarithmic bytes axis (Compare, when the runs' peaks are of very different sizes): powers of
+// two, each labelled in the unit it reaches.
+class LogBytesTicker : public QCPAxisTickerLog {
+public:
+    LogBytesTicker() {
+        setLogBase(2);  // ticks at powers of two: "1 MiB", "4 MiB", "16 MiB"
+        setSubTickCount(0);
+    }
+
+protected:
+    QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override;
+};
+
 // For axes whose coordinates are milliseconds: ticks at 1-2-5 multiples of µs, ms or s (the
 // largest the range reaches), labelled "250 µs", "40 ms", "1.5 s".
 class DurationTicker : public QCPAxisTicker {
@@ -57,15 +70,44 @@ void setupCommonStyle(QCustomPlot* plot);
 void putLegendBelow(QCustomPlot* plot, int columns);
 // A bold title row above the axis rect; returns it so its text can change.
 QCPTextElement* addTitle(QCustomPlot* plot, const QString& text);
+// The line under the title naming what the chart is of (model, device, precision), on screen
+// and in exports; addTitle makes room for it, setSubtitle fills it.
+void setSubtitle(QCustomPlot* plot, const QString& text);
+QString subtitleOf(const QCustomPlot* plot);
 // Tooltips that depend on where the mouse rests: `at` gets plot coordinates and returns the
 // text for that spot, or "" for the plot's general tooltip.
 void setHoverTips(QCustomPlot* plot, std::function<QString(double x, double y)> at);
+// A chart's own tooltips go through these: a tooltip shown for a plot is hidden as soon as the
+// plot draws something else (a run replacing the prediction), instead of describing what is gone.
+void showChartTip(QWidget* owner, const QPoint& globalPos, const QString& text, const QRect& rect = {});
+void hideChartTip(QWidget* owner);
 
 // An empty chart says why instead of showing axes over nothing ("no run yet"); drawing data
 // again brings the axes back.
 void showEmpty(QCustomPlot* plot, const QString& text);
 void clearEmpty(QCustomPlot* plot);
 bool isEmptyShown(const QCustomPlot* plot);
+
+// Block names along an axis (one tick per block, ✓ after a checkpointed one), thinned at every
+// layout to every k-th block where the names would collide at the chart's width.
+class BlockTicker : public QCPAxisTicker {
+public:
+    BlockTicker(QCPAxis* axis, QStringList names) : axis_(axis), names_(std::move(names)) {}
+    int stride() const { return stride_; }
+
+protected:
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override;
+    QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override;
+    QVector<double> createSubTickVector(int, const QVector<double>&) override { return {}; }
+
+private:
+    QCPAxis* axis_;
+    QStringList names_;
+    int stride_ = 1;
+    QFont font_;     // the font widest_ was measured in
+    bool measured_ = false;
+    int widest_ = 0;
+};
 
 // Per block: kept and avoided bytes (stacked bars) and recomputation time. Hovering a bar
 // shows the block's numbers. A dry-run report (r.dry_run) is drawn as a prediction: its bytes

@@ -136,13 +136,26 @@ void MainWindow::buildMenus() {
     // Lessons first, in teaching order, then the other examples.
     QMenu* presets = menuBar()->addMenu(tr("&Presets"));
     presets->setToolTipsVisible(true);
+    resetPreset_ = presets->addAction(tr("&Reset to preset"), this, [this] {
+        if (const QString err = resetToPreset(); !err.isEmpty()) showError(tr("Cannot reset"), err);
+    });
+    resetPreset_->setObjectName(QStringLiteral("resetPreset"));
+    resetPreset_->setToolTip(tr("Back to the preset as it was loaded: its ticks, shape, optimizer and memory limit (one "
+                                "undoable edit)."));
     auto add = [this, presets](const QString& name, const QString& title) {
         QAction* p = presets->addAction(title, this, [this, name] {
             if (maybeSave()) loadPreset(name);
         });
-        Experiment e;
-        if (ckptui::loadPreset(name, &e).isEmpty()) p->setToolTip(QString::fromStdString(e.spec.description));
+        p->setData(name);
     };
+    // The descriptions' figures come from dry runs: made when the menu first opens, not at start-up.
+    connect(presets, &QMenu::aboutToShow, this, [presets] {
+        for (QAction* p : presets->actions()) {
+            if (p->data().toString().isEmpty() || p->toolTip() != p->text()) continue;  // done already
+            Experiment e;
+            if (ckptui::loadPreset(p->data().toString(), &e).isEmpty()) p->setToolTip(describeModel(e.spec));
+        }
+    });
     presets->addSection(tr("Lessons"));
     for (const Lesson& l : lessons()) add(l.preset, l.title);
     presets->addSection(tr("Examples"));

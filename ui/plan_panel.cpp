@@ -92,8 +92,8 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     setupCommonStyle(pareto_);
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     pareto_->xAxis->setLabel(tr("predicted peak memory"));
-    pareto_->legend->setVisible(true);
-    pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    addTitle(pareto_, tr("Every checkpoint plan: predicted peak memory against step time"));
+    putLegendBelow(pareto_, 2);  // under the axes, never over the points
     pareto_->setInteractions(QCP::iSelectPlottables);
     pareto_->setToolTip(tr("Every planner across budgets: memory against time. The line joins the plans no other "
                            "plan beats on both. Hover a point for its plan; click a point or the line to apply it."));
@@ -112,6 +112,25 @@ void PlanPanel::onSpecChanged() {
 }
 
 QString PlanPanel::resultText() const { return result_->text(); }
+QString PlanPanel::budgetText() const { return budget_->text(); }
+
+void PlanPanel::resetForModel() {
+    ++planGeneration_;  // a plan under way was for the model before
+    ++paretoGeneration_;
+    setPlanning(false);
+    {
+        const QSignalBlocker quiet(budget_);  // no redraw of the old sweep with an empty budget
+        budget_->clear();
+    }
+    budget_->setPlaceholderText(tr("e.g. 2.5GiB"));
+    result_->clear();
+    planned_.reset();
+    lastPareto_.reset();
+    measuredSpec_.reset();
+    forwardNs_.clear();
+    measuredStepNs_ = 0;
+    measuredPoints_.clear();
+}
 QString PlanPanel::budgetPlaceholder() const { return budget_->placeholderText(); }
 
 void PlanPanel::setMemoryLimit(qint64 bytes) {
@@ -267,8 +286,11 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         return;
     }
     clearEmpty(pareto_);
+    hideChartTip(pareto_);
     points_ = w.points;
-    const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
+    // Measured points only of this model's structure (another model's steps are no point here).
+    const bool measured = measuredStepNs_ > 0 && !measuredForwardNs().empty();
+    measuredShown_ = 0;
     pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
                                       : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
@@ -300,10 +322,11 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     auto* current = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
-    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QColor(0xD5, 0x5E, 0x00), 14));
+    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, seriesColor(4), 14));
     const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
-    if (!measuredPoints_.isEmpty() && !forwardNs_.empty()) {
+    if (!measuredPoints_.isEmpty() && measured) {
+        measuredShown_ = measuredPoints_.size();
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
         meas->setName(tr("measured steps"));
         meas->setLineStyle(QCPGraph::lsNone);
@@ -342,8 +365,10 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         label->position->setTypeX(QCPItemPosition::ptPlotCoords);
         label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
         label->position->setCoords(double(budgetLine_), 0.02);
-        label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-        label->setPadding(QMargins(4, 2, 6, 2));
+        // On the side of the line with more room: the text was cut where the line is near the left edge.
+        const bool leftHalf = double(budgetLine_) < pareto_->xAxis->range().center();
+        label->setPositionAlignment((leftHalf ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
+        label->setPadding(QMargins(6, 2, 6, 2));
         label->setColor(QColor(0xCC, 0x00, 0x00));
         label->setText(typed && *typed > 0 ? tr("budget %1: plans to the left fit").arg(humanBytes(budgetLine_))
                                            : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_)));

@@ -42,6 +42,11 @@ public:
     // What the Budget box suggests: from the stack's prediction, or the device limit when one is set.
     void setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak);
     void setMemoryLimit(qint64 bytes);  // 0: none
+    // Another model was loaded: its budget is asked afresh, and no step of the model before is
+    // drawn on its Pareto chart.
+    void resetForModel();
+    QString budgetText() const;
+    int measuredPointsShown() const { return measuredShown_; }  // on the chart drawn last
     const std::vector<ckpt::ParetoPoint>& points() const { return points_; }
     void applyPoint(int index);
     QString resultText() const;
@@ -88,6 +93,7 @@ private:
     std::optional<ckpt::ModelSpec> planned_;  // the stack the result line describes
     qint64 memoryLimit_ = 0;
     qint64 budgetLine_ = 0;
+    int measuredShown_ = 0;
 };
 
 }  // namespace ckptui

@@ -331,10 +331,10 @@ int LayerStackModel::columnCount(const QModelIndex&) const { return ColumnCount;
 
 QString LayerStackModel::layerSize(const ckpt::LayerSpec& l) const {
     switch (l.type) {
-    case ckpt::LayerType::linear: return QStringLiteral("%1 → %2%3").arg(l.in).arg(l.out).arg(l.bias ? "" : ", no bias");
-    case ckpt::LayerType::layernorm: return QString::number(l.dim);
+    case ckpt::LayerType::linear: return QStringLiteral("%1 → %2%3").arg(groupedCount(l.in), groupedCount(l.out), l.bias ? "" : ", no bias");
+    case ckpt::LayerType::layernorm: return groupedCount(l.dim);
     case ckpt::LayerType::dropout: return QStringLiteral("p = %1").arg(l.p);
-    case ckpt::LayerType::embedding: return QStringLiteral("%1 × %2").arg(l.vocab).arg(l.dim);
+    case ckpt::LayerType::embedding: return QStringLiteral("%1 × %2").arg(groupedCount(l.vocab), groupedCount(l.dim));
     case ckpt::LayerType::attention:
         return QStringLiteral("%1 heads%2%3").arg(l.heads).arg(l.causal ? ", causal" : "").arg(l.p > 0 ? QStringLiteral(", p = %1").arg(l.p) : QString());
     case ckpt::LayerType::conv2d:

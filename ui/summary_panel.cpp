@@ -2,8 +2,11 @@
 #include "ui/summary_panel.h"
 
 #include <QEvent>
+#include <QHelpEvent>
+#include <QToolTip>
 #include <cmath>
 
+#include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/style.h"
 
@@ -19,6 +22,33 @@ int checkpointedIn(const ckpt::ModelSpec& s) {
     return n;
 }
 
+// Live activation bytes when forward ended (the loss began), from the step's own events.
+int64_t activationsAfterForward(const ckpt::StepReport& r) {
+    int64_t end = -1;
+    for (const ckpt::Span& s : r.spans)
+        if (s.phase == ckpt::Phase::loss) end = s.start_ns;
+    if (end < 0 || r.events.empty()) return -1;
+    int64_t live = r.baseline[int(ckpt::Category::activation)];
+    for (const ckpt::MemoryEvent& e : r.events) {
+        if (e.time_ns > end) break;
+        if (e.tag.category == ckpt::Category::activation) live += e.bytes;
+    }
+    return live;
+}
+
+// Why "kept for backward" and the table's "activations kept" differ, in one line.
+QString keptWhy(const ckpt::StepReport& r) {
+    const int64_t kept = r.kept_bytes_total(), atPeak = r.at_peak[int(ckpt::Category::activation)];
+    QString why = QObject::tr("Kept for backward (%1) counts everything forward keeps, in every category (the batch "
+                              "the first block keeps is an input), at the end of forward; the table's activations "
+                              "kept (%2) is that category alone, at the peak (%3)")
+                      .arg(humanBytes(kept), humanBytes(atPeak), phaseLabel(r.peak_tag.phase));
+    const int64_t after = activationsAfterForward(r);
+    if (after > atPeak && r.peak_tag.phase != ckpt::Phase::forward)
+        why += QObject::tr(", when backward had already freed %1 of them").arg(humanBytes(after - atPeak));
+    return why + QLatin1Char('.');
+}
+
 }  // namespace
 
 SummaryPanel::SummaryPanel(QWidget* parent) : QTextBrowser(parent) {
@@ -26,7 +56,36 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QTextBrowser(parent) {
     setOpenLinks(false);
     setToolTip(tr("The stack's prediction, then the last step in numbers: measured beside predicted, and what "
                   "checkpointing saved and cost."));
+    // Whole words only: a narrow dock must not break "measured" into "measur" and "ed".
+    setWordWrapMode(QTextOption::WordWrap);
     render();
+}
+
+void SummaryPanel::setMemoryLimit(qint64 bytes) {
+    if (limit_ == bytes) return;
+    limit_ = bytes;
+    render();
+}
+
+QString SummaryPanel::toolTipAt(const QPoint& pos) const {
+    // The character under the mouse, and the one before it (the cursor sits between the two).
+    QTextCursor c = cursorForPosition(pos);
+    QTextCursor next = c;
+    next.movePosition(QTextCursor::NextCharacter);
+    const QString tip = next.charFormat().toolTip();
+    return tip.isEmpty() ? c.charFormat().toolTip() : tip;
+}
+
+bool SummaryPanel::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(e);
+        const QString tip = toolTipAt(viewport()->mapFrom(this, he->pos()));
+        if (!tip.isEmpty()) {
+            QToolTip::showText(he->globalPos(), tip, this);
+            return true;
+        }
+    }
+    return QTextBrowser::event(e);
 }
 
 void SummaryPanel::setPrediction(const Prediction* p, const QString& specError) {
@@ -90,7 +149,18 @@ QString SummaryPanel::predictionHtml() const {
         h += tr(" No checkpoint set lowers this peak: the activations are not what fills memory there.");
     if (p.minimalPeak >= 0 && p.minimalPeak < s.peak_total && p.minimalPeak < p.allPeak)
         h += tr(" The lowest any checkpoint plan reaches is %1.").arg(humanBytes(p.minimalPeak));
-    return h + QStringLiteral("</p>");
+    h += QStringLiteral("</p>");
+    // Before anything runs: a step over the device's limit will run out of memory.
+    if (limit_ > 0 && s.peak_total > limit_) {
+        QString fix = p.minimalPeak >= 0 && p.minimalPeak <= limit_
+                          ? tr("type %1 in Budget and press Plan, or raise the limit").arg(humanBytes(limit_))
+                          : tr("no checkpoint plan fits it (the lowest is %1): raise the limit or shrink the model")
+                                .arg(humanBytes(p.minimalPeak));
+        h.prepend(tr("<p><font color='#d33'><b>Over the memory limit by %1:</b> the predicted peak %2 exceeds the %3 "
+                     "limit, so a step will run out of memory; %4.</font></p>")
+                      .arg(humanBytes(s.peak_total - limit_), humanBytes(s.peak_total), humanBytes(limit_), fix));
+    }
+    return h;
 }
 
 QString SummaryPanel::resultHtml() const {
@@ -186,8 +256,8 @@ QString SummaryPanel::resultHtml() const {
                  : tr("<p><font color='#d33'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
                        .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
     if (ok)
-        h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
-                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
+        h += tr("<p><span title=\"%3\">Kept for backward: %1</span>; checkpointing avoided %2.</p>")
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()), keptWhy(*r).toHtmlEscaped());
     return h;
 }
 
@@ -204,15 +274,19 @@ void SummaryPanel::render() {
     const ckpt::StepReport* p = compare ? result_.predicted.get() : (havePrediction_ ? prediction_.step.get() : nullptr);
     if (!r) h += tr("<p>No run yet. Press <b>Run step</b> to measure what is predicted above.</p>");
     h += tr("<table><tr><th>peak memory</th><th align='right'>measured</th><th align='right'>predicted</th></tr>");
-    auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold) {
+    auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold, const QString& tip = {},
+                   const QString& mark = QStringLiteral("■")) {
         const QString b0 = bold ? QStringLiteral("<b>") : QString(), b1 = bold ? QStringLiteral("</b>") : QString();
+        const QString label = tip.isEmpty() ? name : QStringLiteral("<span title=\"%1\">%2</span>").arg(tip.toHtmlEscaped(), name);
         h += QStringLiteral("<tr><td>%1%2%3%4</td><td align='right'>%3%5%4</td><td align='right'>%3%6%4</td></tr>")
-                 .arg(c.isValid() ? QStringLiteral("<font color='%1'>■</font> ").arg(c.name()) : QString(), name, b0, b1,
+                 .arg(c.isValid() ? QStringLiteral("<font color='%1'>%2</font> ").arg(c.name(), mark) : QString(), label, b0, b1,
                       compare ? humanBytes(m) : QStringLiteral("–"), p ? humanBytes(pr) : QStringLiteral("–"));
     };
     row(tr("total"), QColor(), compare ? r->peak_total : 0, p ? p->peak_total : 0, true);
+    const bool explainKept = compare && r->status == ckpt::StepStatus::ok;
     for (ckpt::Category c : kStackOrder)
-        row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false);
+        row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false,
+            c == ckpt::Category::activation && explainKept ? keptWhy(*r) : QString(), categoryMark(c));
     h += QStringLiteral("</table>");
     if (compare && p) {
         const qint64 d = r->peak_total - p->peak_total;
@@ -243,7 +317,7 @@ QString helpHtml(const StepResult* res) {
         QStringList shape;
         for (int64_t d : res->spec.input_shape) shape << QString::number(d);
         h += QObject::tr("<p><b>This model.</b> %1 <i>As run: input %2.</i></p>")
-                 .arg(QString::fromStdString(res->spec.description).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
+                 .arg(describeModel(res->spec).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
     }
     if (r) {
         h += QObject::tr("<p><b>In your last run</b> %1 of %2 blocks were checkpointed. Forward kept %3 for "
@@ -274,14 +348,14 @@ QString helpHtml(const StepResult* res) {
                              "optimizer state (SGD) or fewer parameters can.</p>");
     }
     h += QObject::tr("<p><b>The memory timeline</b> stacks live bytes by category over one step. Bands mark forward, "
-                     "backward and the optimizer; orange bands marked ↻ are recomputations. Before a run it shows the "
+                     "backward and the optimizer; cross-hatched bands marked ↻ are recomputations. Before a run it shows the "
                      "<i>prediction</i>: a dry run of the engine that counts every byte without computing anything, "
                      "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
                      "line where the peak would be without checkpointing. After a run it shows the measurement in "
                      "time, with the prediction of the same step dashed in blue over it.</p><ul>");
     for (ckpt::Category c : kStackOrder)
-        h += QStringLiteral("<li><font color='%1'>■</font> <b>%2</b>: %3</li>")
-                 .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c));
+        h += QStringLiteral("<li><font color='%1'>%4</font> <b>%2</b>: %3</li>")
+                 .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c), categoryMark(c));
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "

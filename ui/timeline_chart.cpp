@@ -73,7 +73,7 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
         g->setName(categoryLabel(c));
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(categoryColor(c).darker(115), 1));
-        g->setBrush(categoryColor(c));
+        g->setBrush(categoryBrush(c));
         g->setAntialiased(false);
         g->setAntialiasedFill(false);
         g->setAdaptiveSampling(false);  // decimation is ours, and keeps maxima
@@ -145,6 +145,7 @@ void TimelineChart::addEvent(const ckpt::MemoryEvent& e, double x) {
 }
 
 void TimelineChart::showMessage(const QString& text) {
+    hideChartTip(this);
     clearData();
     haveReport_ = false;
     clearItems();
@@ -163,6 +164,7 @@ void TimelineChart::showMessage(const QString& text) {
 }
 
 void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
+    hideChartTip(this);
     clearData();
     haveReport_ = false;
     live_ = baseline;
@@ -171,6 +173,7 @@ void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
     note_.clear();
     setMode(Mode::live);
     addEvent({0, 0, {}, ckpt::total(baseline)}, 0.0);
+    drawLimit();
 }
 
 void TimelineChart::appendLive(const QVector<ckpt::MemoryEvent>& events) {
@@ -178,11 +181,12 @@ void TimelineChart::appendLive(const QVector<ckpt::MemoryEvent>& events) {
     for (const ckpt::MemoryEvent& e : events) addEvent(e, double(e.time_ns) / 1e6);
     if (!x_.empty()) xAxis->setRange(0, std::max(x_.back(), 1e-6));
     redecimate();
-    yAxis->setRange(0, std::max(1.0, *std::max_element(stacked_.back().begin(), stacked_.back().end()) * 1.15));
+    yAxis->setRange(0, topWithLimit(std::max(1.0, *std::max_element(stacked_.back().begin(), stacked_.back().end()) * 1.15)));
     replot(QCustomPlot::rpQueuedReplot);
 }
 
 void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport* predicted, int step) {
+    hideChartTip(this);
     step_ = step >= 0 ? step : r.step;
     clearData();
     live_ = r.baseline;
@@ -209,6 +213,7 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
 }
 
 void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak) {
+    hideChartTip(this);
     clearData();
     live_ = p.baseline;
     x_.reserve(p.events.size() + 1);
@@ -234,7 +239,7 @@ void TimelineChart::finishReport(const ckpt::StepReport& r) {
     double top = std::max<double>(1.0, double(r.peak_total));
     if (mode_ == Mode::measured && prediction_ > 0) top = std::max(top, double(prediction_));
     if (mode_ == Mode::predicted && uncheckedPeak_ > 0) top = std::max(top, double(uncheckedPeak_));
-    yAxis->setRange(0, top * 1.22);
+    yAxis->setRange(0, topWithLimit(top * 1.22));
     redecimate();
     drawAnnotations();
     replot(QCustomPlot::rpQueuedReplot);
@@ -352,6 +357,54 @@ void TimelineChart::redecimate() {
     else overlayGraph_->data()->clear();
 }
 
+void TimelineChart::setMemoryLimit(qint64 bytes) {
+    if (bytes == limit_) return;
+    limit_ = bytes;
+    if (mode_ == Mode::empty) return;
+    yAxis->setRange(0, topWithLimit(mode_ == Mode::live || !haveReport_ ? yAxis->range().upper
+                                                                       : std::max(1.0, double(report_.peak_total)) * 1.22));
+    if (haveReport_) drawAnnotations();
+    else if (mode_ == Mode::live) {
+        for (int i = itemCount() - 1; i >= 0; --i)
+            if (item(i)->property("ckptLimit").toBool()) removeItem(i);
+        drawLimit();
+    }
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+double TimelineChart::topWithLimit(double top) const {
+    // A limit up to twice the data's height is drawn to scale; one far above it would flatten
+    // the step, so it is named at the top edge instead (drawLimit).
+    return limit_ > 0 && double(limit_) <= 2.0 * top ? std::max(top, double(limit_) * 1.08) : top;
+}
+
+void TimelineChart::drawLimit() {
+    if (limit_ <= 0) return;
+    const QColor red(0xCC, 0x00, 0x00);
+    auto* text = new QCPItemText(this);
+    text->setProperty("ckptLimit", true);
+    text->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+    text->setPadding(QMargins(3, 0, 3, 2));
+    text->setColor(red);
+    text->setFont(smallFont(font(), 9, true));
+    text->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+    if (double(limit_) <= yAxis->range().upper) {
+        auto* line = new QCPItemStraightLine(this);
+        line->setProperty("ckptLimit", true);
+        line->point1->setCoords(0, double(limit_));
+        line->point2->setCoords(1, double(limit_));
+        line->setPen(QPen(red, 2, Qt::DashDotLine));
+        text->position->setCoords(0.995, double(limit_));
+        text->setText(tr("memory limit %1").arg(humanBytes(limit_)));
+    } else {
+        text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        text->position->setCoords(0.995, 0.0);
+        text->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+        text->setText(tr("memory limit %1 (above this chart)").arg(humanBytes(limit_)));
+    }
+    setInk(text, Ink::box, 210);
+}
+
 void TimelineChart::drawAnnotations() {
     clearItems();
     message_ = nullptr;
@@ -385,7 +438,7 @@ void TimelineChart::drawAnnotations() {
         rect->topLeft->setCoords(a, 0.0);
         rect->bottomRight->setCoords(b, 1.0);
         rect->setPen(Qt::NoPen);
-        rect->setBrush(phaseColor(p));
+        rect->setBrush(phaseBrush(p));
         rect->setClipToAxisRect(true);
         // A label only where the band is wide enough on screen to hold it (else its short form).
         const double px = std::fabs(xAxis->coordToPixel(b) - xAxis->coordToPixel(a));
@@ -406,8 +459,8 @@ void TimelineChart::drawAnnotations() {
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
     if (loss) band(xOfNs(loss->start_ns), xOfNs(loss->end_ns), ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward,
-         recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false,
-         recomputes.isEmpty() ? QString() : tr("backward (orange: recompute)"));
+         recomputes.isEmpty() ? tr("backward") : tr("backward (hatched: recomputation)"), false,
+         recomputes.isEmpty() ? QString() : tr("backward (hatched: recompute)"));
     if (opt) band(xOfNs(opt->start_ns), xOfNs(opt->end_ns), ckpt::Phase::optimizer, tr("optimizer"), false);
     // Recomputations closer together than a pixel column of the whole step merge into one band:
     // thousands of checkpointed blocks must not become thousands of items to paint.
@@ -495,6 +548,7 @@ void TimelineChart::drawAnnotations() {
         et->setText(oom ? (r.status == ckpt::StepStatus::failed ? tr("the step failed here") : tr("out of memory here, %1").arg(whereText(r.oom.tag)))
                         : tr("stopped here, %1").arg(whereText(tag)));
     }
+    drawLimit();
 }
 
 bool TimelineChart::event(QEvent* event) {
@@ -505,17 +559,17 @@ bool TimelineChart::event(QEvent* event) {
         if (auto* item = qobject_cast<QCPPlottableLegendItem*>(layoutElementAt(he->pos()))) {
             for (int k = 0; k < graphs_.size(); ++k) {
                 if (item->plottable() != graphs_[k]) continue;
-                QToolTip::showText(he->globalPos(),
-                                   QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
-                                   this, item->rect());
+                showChartTip(this, he->globalPos(),
+                             QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
+                             item->rect());
                 return true;
             }
             if (item->plottable() == overlayGraph_) {
-                QToolTip::showText(he->globalPos(),
-                                   tr("The engine's prediction of this same step (a dry run: nothing allocated or "
-                                      "computed), drawn at the measured events' times. Where it covers the top of the "
-                                      "stack exactly, the prediction was right to the byte."),
-                                   this, item->rect());
+                showChartTip(this, he->globalPos(),
+                             tr("The engine's prediction of this same step (a dry run: nothing allocated or "
+                                "computed), drawn at the measured events' times. Where it covers the top of the "
+                                "stack exactly, the prediction was right to the byte."),
+                             item->rect());
                 return true;
             }
         }
@@ -542,14 +596,14 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     for (int k = ckpt::kCategoryCount - 1; k >= 0; --k) {
         const double below = k > 0 ? stacked_[size_t(k - 1)][i] : 0.0;
         const qint64 v = qint64(stacked_[size_t(k)][i] - below);
-        text += QStringLiteral("<tr><td><font color='%1'>■</font> %2</td><td align='right'>%3</td></tr>")
-                    .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v));
+        text += QStringLiteral("<tr><td><font color='%1'>%4</font> %2</td><td align='right'>%3</td></tr>")
+                    .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v), categoryMark(kStackOrder[k]));
     }
     text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr>").arg(humanBytes(qint64(stacked_.back()[i])));
     if (i < overlay_.size())
         text += tr("<tr><td>predicted total</td><td align='right'>%1</td></tr>").arg(humanBytes(qint64(overlay_[i])));
     text += QStringLiteral("</table>");
-    QToolTip::showText(event->globalPosition().toPoint(), text, this);
+    showChartTip(this, event->globalPosition().toPoint(), text);
 }
 
 }  // namespace ckptui

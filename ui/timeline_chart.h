@@ -43,6 +43,9 @@ public:
     // The dashed predicted peak over the measured step shown (setReport sets it from `predicted`).
     void setPrediction(qint64 peakBytes);  // < 0 hides it
     void setTitleNote(const QString& note);  // appended to the title ("step 5 was stopped ...")
+    // The device's memory limit as a red line (0: none), over a prediction, a step or a live run.
+    void setMemoryLimit(qint64 bytes);
+    qint64 memoryLimit() const { return limit_; }
 
     Mode mode() const { return mode_; }
     QString title() const;
@@ -67,6 +70,8 @@ private:
     void finishReport(const ckpt::StepReport& r);
     void redecimate();
     void drawAnnotations();
+    void drawLimit();
+    double topWithLimit(double top) const;  // the y range's top, raised to show a limit near it
     double xOfNs(int64_t ns) const;   // a span boundary on the x axis
     void updateTitle();
 
@@ -83,6 +88,7 @@ private:
     bool haveReport_ = false;
     qint64 prediction_ = -1;
     qint64 uncheckedPeak_ = -1;
+    qint64 limit_ = 0;
     QString note_;
     int step_ = 0;
     QVector<QCPGraph*> graphs_;  // in kStackOrder

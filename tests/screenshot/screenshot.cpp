@@ -5,7 +5,7 @@
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH]
+//       [--threads N] [--size WxH] [--dark]
 #include <algorithm>
 #include <QApplication>
 #include <QCheckBox>
@@ -18,6 +18,7 @@
 #include <QTimer>
 #include <QTreeView>
 
+#include "../dark_palette.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/stack_model.h"
@@ -98,11 +99,13 @@ int main(int argc, char** argv) {
                      QStringLiteral("1366x768")},
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
-                     QStringLiteral("report.json")}});
+                     QStringLiteral("report.json")},
+                    {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
     const QString out = cli.positionalArguments().first();
+    if (cli.isSet(QStringLiteral("dark"))) useDarkTheme();
 
     ckptui::MainWindow w;
     const QStringList size = cli.value(QStringLiteral("size")).split(QLatin1Char('x'));
