@@ -99,7 +99,7 @@ void ChartTabs::showPrediction(const Prediction& p) {
         showNothing(p.error);
         return;
     }
-    timeline_->setPredicted(*p.step, p.uncheckedPeak);
+    timeline_->setPredicted(*p.step, p.uncheckedPeak, p.series, p.step);
     showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
 }
 
@@ -124,7 +124,7 @@ void ChartTabs::showStep(const StepResult& r) {
         if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
         return;
     }
-    timeline_->setReport(*r.report, r.predicted.get(), r.step);
+    timeline_->setReport(*r.report, r.predicted.get(), r.step, r.report);
     if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
 }
 

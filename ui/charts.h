@@ -66,6 +66,9 @@ enum class Ink { text, muted, box };
 void setInk(QCPAbstractItem* item, Ink ink, int boxAlpha = 0);
 
 void setupCommonStyle(QCustomPlot* plot);
+// A replot now if the chart is on screen; else when it is shown (a hidden tab's chart of many
+// bars need not be drawn at every edit).
+void replotWhenVisible(QCustomPlot* plot);
 // Moves the legend into a row under the axis rect, laid out in up to `columns` columns.
 void putLegendBelow(QCustomPlot* plot, int columns);
 // A bold title row above the axis rect; returns it so its text can change.

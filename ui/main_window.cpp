@@ -70,7 +70,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (prediction_.ok()) plan_->setSuggestion(prediction_.minimalPeak, prediction_.uncheckedPeak);
     });
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
-        if (model_->validationError().isEmpty()) predictor_->request(model_->spec(), runBar_->deviceKind());
+        if (model_->validationError().isEmpty()) predictor_->request(model_->sharedSpec(), runBar_->deviceKind());
         updateContext();
     });
     connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
@@ -244,7 +244,7 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         return;
     }
     summary_->setPrediction(nullptr, QString());
-    predictor_->request(spec, runBar_->deviceKind());
+    predictor_->request(model_->sharedSpec(), runBar_->deviceKind());
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
 }

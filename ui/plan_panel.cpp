@@ -15,17 +15,13 @@
 #include "ckpt/writers.h"
 #include "ui/charts.h"
 #include "ui/messages.h"
+#include "ui/run_controller.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
 
 namespace ckptui {
 
 namespace {
-
-ckpt::ModelSpec withoutFlags(ckpt::ModelSpec s) {
-    for (auto& b : s.blocks) b.checkpoint = false;
-    return s;
-}
 
 // A budget a user can type, two significant digits rounded up: "15MiB", "3.1GiB".
 QString niceBudget(qint64 bytes) {
@@ -84,7 +80,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     // A typed budget moves the line at once: the sweep on screen is redrawn, not recomputed.
     connect(budget_, &QLineEdit::textChanged, this, [this] {
         if (!pareto_->isVisible()) return;
-        if (lastPareto_ && lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
+        if (lastPareto_ && *lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
         else refreshPareto();
     });
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
@@ -105,7 +101,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
 
 void PlanPanel::onSpecChanged() {
     // The line under the box describes a plan of one stack; any other stack makes it wrong.
-    if (planned_ && !(*planned_ == model_->spec())) {
+    if (planned_ && planned_ != model_->sharedSpec()) {
         result_->clear();
         planned_.reset();
     }
@@ -158,7 +154,7 @@ void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
 }
 
 std::vector<double> PlanPanel::measuredForwardNs() const {
-    const bool measured = measuredSpec_ && withoutFlags(*measuredSpec_) == withoutFlags(model_->spec());
+    const bool measured = measuredSpec_ && sameStructure(*measuredSpec_, model_->spec());
     return measured ? forwardNs_ : std::vector<double>{};
 }
 
@@ -180,7 +176,9 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!kind) return QString::fromStdString(kind.error().message);
     // The engine's plan table, as `checkpointlab plan` prints it, computed on a worker (a long
     // chain takes seconds); the window applies its choice if the stack is still the one planned.
-    const ckpt::ModelSpec spec = model_->spec();
+    // The stack shared by the worker and the answer, not copied (a 20,000-block spec copied for
+    // each of them took a tenth of a second of the GUI thread).
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
     const int64_t bytes = *budget;
     const ckpt::PlannerKind k = *kind;
@@ -190,13 +188,13 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
         watcher->deleteLater();
         if (generation != planGeneration_) return;  // a newer request replaced this one
         setPlanning(false);
-        const QString err = applyPlan(watcher->result(), spec, bytes, typed);
+        const QString err = applyPlan(watcher->result(), *spec, bytes, typed);
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
         emit planFinished(err);
     });
     setPlanning(true);
     result_->setText(tr("Planning for %1…").arg(humanBytes(bytes)));
-    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward] { return ckpt::plan_table(spec, k, bytes, forward); }));
+    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward] { return ckpt::plan_table(*spec, k, bytes, forward); }));
     return {};
 }
 
@@ -218,7 +216,7 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
     model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(budget)));
-    planned_ = model_->spec();
+    planned_ = model_->sharedSpec();
     result_->setText(tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
                          .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
                          .arg(100.0 * p.overhead_fraction, 0, 'f', 1));
@@ -227,7 +225,7 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
 
 void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, bool warmup) {
     if (r.status != ckpt::StepStatus::ok) return;
-    if (!measuredSpec_ || withoutFlags(*measuredSpec_) != withoutFlags(spec)) measuredPoints_.clear();
+    if (!measuredSpec_ || !sameStructure(*measuredSpec_, spec)) measuredPoints_.clear();
     measuredSpec_ = spec;
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
@@ -247,27 +245,27 @@ void PlanPanel::refreshPareto() {
         return;
     }
     // Four dry runs and a sweep of every planner: on a worker, drawn when it arrives.
-    const ckpt::ModelSpec spec = model_->spec();
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
     auto* watcher = new QFutureWatcher<ParetoWork>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
         watcher->deleteLater();
         if (generation != paretoGeneration_) return;
         const ParetoWork w = watcher->result();
-        if (w.spec == model_->spec()) drawPareto(w);
+        if (*w.spec == model_->spec()) drawPareto(w);
         else refreshPareto();  // the stack moved on while this was computed
     });
     watcher->setFuture(QtConcurrent::run([spec, forward] {
         ParetoWork w;
         w.spec = spec;
-        auto m = ckpt::ChainModel::build(spec, forward);
+        auto m = ckpt::ChainModel::build(*spec, forward);
         if (!m) {
             w.error = QString::fromStdString(m.error().message);
             return w;
         }
         w.points = ckpt::pareto_sweep(*m, 16);
         std::vector<bool> flags;
-        for (const auto& b : spec.blocks) flags.push_back(b.checkpoint);
+        for (const auto& b : spec->blocks) flags.push_back(b.checkpoint);
         w.current = ckpt::evaluate_plan(*m, flags, "current", 0);
         return w;
     }));

@@ -62,7 +62,7 @@ signals:
 
 private:
     struct ParetoWork {
-        ckpt::ModelSpec spec;
+        std::shared_ptr<const ckpt::ModelSpec> spec;  // shared, not copied with the work
         std::vector<ckpt::ParetoPoint> points;
         ckpt::Plan current;  // the ticks on screen
         QString error;
@@ -90,7 +90,7 @@ private:
     double measuredStepNs_ = 0;
     struct Measured { qint64 peak; double stepMs; bool warmup; };
     QVector<Measured> measuredPoints_;
-    std::optional<ckpt::ModelSpec> planned_;  // the stack the result line describes
+    std::shared_ptr<const ckpt::ModelSpec> planned_;  // the stack the result line describes (that very edit)
     qint64 memoryLimit_ = 0;
     qint64 budgetLine_ = 0;
     int measuredShown_ = 0;

@@ -19,23 +19,23 @@ Predictor::~Predictor() {
     thread_.wait();
 }
 
-void Predictor::request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
+void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind) {
     QMutexLocker lock(&mutex_);
-    pending_ = std::make_pair(spec, kind);
+    pending_ = std::make_pair(std::move(spec), kind);  // shared, not copied on the GUI thread
     if (queued_) return;  // the queued job will take the newest spec
     queued_ = true;
     QMetaObject::invokeMethod(&worker_, [this] { work(); }, Qt::QueuedConnection);
 }
 
 void Predictor::work() {
-    std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> job;
+    std::optional<std::pair<std::shared_ptr<const ckpt::ModelSpec>, ckpt::DeviceKind>> job;
     {
         QMutexLocker lock(&mutex_);
         job = std::move(pending_);
         pending_.reset();
         queued_ = false;
     }
-    if (job) emit predictionAvailable(compute(job->first, job->second));
+    if (job) emit predictionAvailable(compute(*job->first, job->second));
 }
 
 Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
@@ -51,6 +51,8 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
         return p;
     }
     p.step = std::make_shared<const ckpt::StepReport>(std::move(*steady));
+    p.series = std::make_shared<TimelineSeries>();
+    p.series->fill(*p.step, true);
     // The two ends of the trade-off, for the sentence "without checkpointing it would peak at".
     for (bool on : {false, true}) {
         ckpt::ModelSpec s = spec;

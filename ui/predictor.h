@@ -14,6 +14,7 @@
 
 #include "ckpt/session.h"
 #include "ui/run_controller.h"
+#include "ui/timeline_series.h"
 
 namespace ckptui {
 
@@ -26,6 +27,9 @@ struct Prediction {
     qint64 minimalPeak = -1;    // the smallest peak any checkpoint set reaches (the planner's chain model)
     ckpt::MemoryTag uncheckedPeakTag;
     std::vector<double> recomputeFlops;  // per block: what recomputing it would cost (its policy), in FLOPs
+    // The step's memory as the timeline draws it, built on the worker; shared by the copies of
+    // this prediction and lent to the timeline while it is drawn (GUI thread only after that).
+    std::shared_ptr<TimelineSeries> series;
 
     bool ok() const { return step != nullptr; }
 };
@@ -38,7 +42,7 @@ public:
     ~Predictor() override;
 
     // Predicts `spec` for a device of `kind`; a newer request replaces one not yet started.
-    void request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu);
+    void request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu);
     // The whole computation, on the calling thread (the worker calls it; tests may too).
     static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind);
 
@@ -51,7 +55,7 @@ private:
     QThread thread_;
     QObject worker_;
     QMutex mutex_;
-    std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> pending_;
+    std::optional<std::pair<std::shared_ptr<const ckpt::ModelSpec>, ckpt::DeviceKind>> pending_;
     bool queued_ = false;
 };
 

@@ -45,7 +45,7 @@ struct StepResult {
 };
 
 // Same model apart from which blocks are checkpointed (what Session::set_checkpoint can change).
-bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b);
+bool sameStructure(const ckpt::ModelSpec& a, const ckpt::ModelSpec& b);
 
 class RunController : public QObject {
     Q_OBJECT

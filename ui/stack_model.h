@@ -9,11 +9,14 @@
 #include <QAbstractItemModel>
 #include <QUndoStack>
 #include <functional>
+#include <memory>
 
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
 
 namespace ckptui {
+
+using SpecPtr = std::shared_ptr<const ckpt::ModelSpec>;
 
 class LayerStackModel : public QAbstractItemModel {
     Q_OBJECT
@@ -23,7 +26,10 @@ public:
 
     explicit LayerStackModel(QObject* parent = nullptr);
 
-    const ckpt::ModelSpec& spec() const { return spec_; }
+    const ckpt::ModelSpec& spec() const { return *spec_; }
+    // The same, shared: a worker or a "still the same stack?" check needs no copy of it (each
+    // edit makes a new one, an undo brings back the one before).
+    SpecPtr sharedSpec() const { return spec_; }
     QString validationError() const { return error_; }
     // Where the error is (block and layer, -1 when it names none) and the error in words:
     // "block 2 (attn), layer 1 (attention): heads: ..." instead of "blocks[2].layers[1].heads: ...".
@@ -89,12 +95,12 @@ signals:
 
 private:
     friend class SpecCommand;
-    void edit(const ckpt::ModelSpec& next, const QString& what, bool structural);
-    void applyFromUndo(const ckpt::ModelSpec& spec, bool structural);
+    void edit(ckpt::ModelSpec next, const QString& what, bool structural);
+    void applyFromUndo(SpecPtr spec, bool structural);
     static void rechain(ckpt::ModelSpec& spec);
     QString layerSize(const ckpt::LayerSpec& l) const;
 
-    ckpt::ModelSpec spec_;
+    SpecPtr spec_ = std::make_shared<const ckpt::ModelSpec>();
     QString error_;
     ErrorPlace errorPlace_;
     QUndoStack undo_;

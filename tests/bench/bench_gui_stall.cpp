@@ -27,7 +27,7 @@ namespace {
 ckpt::ModelSpec longChain(int blocks) {
     ckpt::ModelSpec s;
     s.name = "long-chain";
-    s.input_shape = {4, 16};
+    s.input_shape = {64, 16};
     s.loss = ckpt::LossType::mse;
     s.optimizer.type = ckpt::OptimizerType::sgd;
     for (int b = 0; b < blocks; ++b)
