@@ -459,11 +459,22 @@ void Executor::resolve_times(StepReport& rep) {
     rep.recompute_ns = 0;
     for (size_t b = 0; b < rep.blocks.size(); ++b) {
         const BlockStamps& t = block_stamps_[b];
-        rep.blocks[b].forward_ns = t.forward.ns(clock_);
-        rep.blocks[b].recompute_ns = t.recompute.ns(clock_);
-        rep.blocks[b].backward_ns = t.backward.ns(clock_);
-        rep.recompute_ns += rep.blocks[b].recompute_ns;
+        BlockReport& br = rep.blocks[b];
+        br.forward_ns = t.forward.ns(clock_);
+        br.recompute_ns = t.recompute.ns(clock_);
+        br.backward_ns = t.backward.ns(clock_);
+        rep.recompute_ns += br.recompute_ns;
+        br.forward_range = {br.forward_ns, br.forward_ns};
+        br.backward_range = {br.backward_ns, br.backward_ns};
+        br.recompute_range = {br.recompute_ns, br.recompute_ns};
     }
+    // One sample: each range is the figure itself (step_repeated widens them).
+    rep.step_range = {rep.step_ns, rep.step_ns};
+    rep.forward_range = {rep.forward_ns, rep.forward_ns};
+    rep.loss_range = {rep.loss_ns, rep.loss_ns};
+    rep.backward_range = {rep.backward_ns, rep.backward_ns};
+    rep.recompute_range = {rep.recompute_ns, rep.recompute_ns};
+    rep.optimizer_range = {rep.optimizer_ns, rep.optimizer_ns};
 }
 
 StepReport Executor::step(const StepOptions& opts) {
