@@ -66,7 +66,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (prediction_.ok()) plan_->setSuggestion(prediction_.minimalPeak, prediction_.uncheckedPeak);
     });
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
-        if (model_->validationError().isEmpty()) predictor_->request(model_->spec(), runBar_->deviceKind());
+        if (model_->validationError().isEmpty()) {
+            const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+            predictor_->request(model_->spec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
+        }
     });
     connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
     connect(model_->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
@@ -87,6 +90,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(controller_, &RunController::stepStarted, this, [this](const ckpt::CategoryBytes& b) {
         timeline()->beginLive(b);
         beginProgress();
+    });
+    connect(controller_, &RunController::repeatStarted, this, [this](int repeat, int repeats) {
+        progress_->setRange(0, repeats);
+        progress_->setValue(repeat - 1);
+        progress_->setFormat(tr("timing the same step again: repeat %1 of %2").arg(repeat).arg(repeats));
     });
     connect(controller_, &RunController::memoryEventsAvailable, timeline(), &TimelineChart::appendLive);
     connect(controller_, &RunController::memoryEventsAvailable, this, &MainWindow::advanceProgress);
@@ -178,7 +186,8 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         return;
     }
     summary_->setPrediction(nullptr, QString());
-    predictor_->request(spec, runBar_->deviceKind());
+    const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+    predictor_->request(spec, runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
 }
@@ -192,8 +201,10 @@ void MainWindow::onPrediction(const Prediction& p) {
         return;
     }
     plan_->setSuggestion(p.minimalPeak, p.uncheckedPeak);
+    if (p.time) plan_->setThroughput(p.time->throughput);
     // A measured step of this same stack (an undo can lead back to it) is shown rather than the
     // prediction; anything else gives way to the prediction.
+    model_->setPredictedTime(p.time.get(), false);  // announced with the report
     if (shownIsCurrent()) {
         model_->setReport(shown_.report->status == ckpt::StepStatus::ok ? *shown_.report : *p.step);
         if (!controller_->isRunning()) tabs_->showStep(shown_);
@@ -237,11 +248,14 @@ void MainWindow::onStepFinished(const StepResult& r) {
     summary_->setBanner(unfinished, !unfinished.isEmpty());
     tabs_->showStep(r);
     if (!current) timeline()->setTitleNote(tr("of the stack before your edits"));
-    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step (first of this session)"));
+    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step: %1").arg(r.warmupReason.isEmpty() ? tr("a new session") : r.warmupReason));
     tabs_->addHistory(r, tabs_->historySize() > 0 && !sameStructure(r.spec, historySpec_));
     historySpec_ = r.spec;
     tabs_->setCurrentRun(r);
-    if (current && rep.status == ckpt::StepStatus::ok) model_->setReport(rep);
+    if (current && rep.status == ckpt::StepStatus::ok) {
+        model_->setPredictedTime(r.predictedTime.get(), false);  // for the tooltips; announced with the report
+        model_->setReport(rep);
+    }
     summary_->setResult(r, current);
     help_->setHtml(helpHtml(&r));
     plan_->setMeasured(rep, r.spec, r.warmup);
