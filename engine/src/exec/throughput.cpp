@@ -167,6 +167,9 @@ Result<Throughput> measure_throughput(const std::string& device, int threads) {
     } catch (const DeviceError& err) {
         return Error{"measuring " + device + ": " + err.what(), ErrorKind::device};
     }
+    // The buffers went back to the device's pool: give them to the system, so that a session's
+    // reserved bytes are its own.
+    if (be.kind() != DeviceKind::cpu) be.trim();
     if (!t.valid()) return Error{"measuring " + device + ": the clock gave no usable time", ErrorKind::device};
     return t;
 }
