@@ -215,6 +215,17 @@ private slots:
             QVERIFY(b.blocks[i].forward_range == r.blocks[i].forward_range);
             QVERIFY(b.blocks[i].recompute_range == r.blocks[i].recompute_range);
         }
+        QVERIFY(!back->has_predicted_time);
+        // With its prediction: the phases, each block and the throughput come back.
+        const TimePrediction pred = predict_times(spec, synthetic());
+        auto withTime = parse_recorded_run(report_to_json(r, spec, &pred));
+        QVERIFY(withTime && withTime->has_predicted_time);
+        QCOMPARE(withTime->predicted_time.step_ns, pred.step_ns);
+        QCOMPARE(withTime->predicted_time.throughput.key, std::string("test"));
+        for (size_t i = 0; i < pred.blocks.size(); ++i) {
+            QCOMPARE(withTime->predicted_time.blocks[i].forward.ns, pred.blocks[i].forward.ns);
+            QCOMPARE(withTime->predicted_time.blocks[i].recompute.ns, pred.blocks[i].recompute.ns);
+        }
         // A report from before repeats: one sample, its ranges the figures.
         std::string old = report_to_json(r, spec);
         const size_t at = old.find("\"timing\"");

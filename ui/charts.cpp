@@ -190,6 +190,10 @@ void applyChartPalette(QCustomPlot* plot, const QPalette& p) {
         for (int i = 0; i < plot->legend->itemCount(); ++i)
             if (QCPAbstractLegendItem* item = plot->legend->item(i)) item->setTextColor(text);
     }
+    // Whiskers over bars of any colour are drawn in the text's.
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* e = qobject_cast<QCPErrorBars*>(plot->plottable(i)); e && e->property("ckptSpread").toBool())
+            e->setPen(QPen(text, e->pen().widthF()));
     QCPLayoutGrid* layout = plot->plotLayout();
     for (int i = 0; i < layout->elementCount(); ++i)
         if (auto* t = qobject_cast<QCPTextElement*>(layout->elementAt(i))) t->setTextColor(text);
@@ -341,7 +345,7 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     auto* spread = new QCPErrorBars(time->xAxis, time->yAxis);
     spread->setName(QObject::tr("spread of the repeats"));
     spread->setDataPlottable(rec);
-    spread->setPen(QPen(QColor(0x20, 0x20, 0x20), 1.2));
+    spread->setPen(QPen(chartPalette(time).color(QPalette::Text), 1.2));
     spread->setWhiskerWidth(7);
     spread->setProperty("ckptSpread", true);
     auto* predictedMarks = new QCPGraph(time->xAxis, time->yAxis);

@@ -277,6 +277,8 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     r.step = f.run->report.step;
     r.spec = f.run->spec;
     r.origin = QFileInfo(f.path).fileName();
+    // The prediction the run's own machine made, if its report carries one (never this machine's).
+    if (f.run->has_predicted_time) r.predictedTime = std::make_shared<const ckpt::TimePrediction>(f.run->predicted_time);
     last_ = shown_ = r;
     const ckpt::StepReport& rep = *r.report;
     tabs_->showStep(r);

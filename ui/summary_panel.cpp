@@ -334,7 +334,12 @@ QString helpHtml(const StepResult* res) {
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "
                      "step's point moves. <b>Compare</b> overlays pinned runs. <b>Pareto</b> places every plan by "
-                     "memory and time; click one to apply it.</p>");
+                     "memory and time; click one to apply it.</p>"
+                     "<p><b>Times</b> are measured several times: each step runs again from the same state (still one "
+                     "step: the same gradients, the same memory), and every time shown is the median of those repeats, "
+                     "with its spread (±, whiskers, bands). A difference smaller than the spread is noise. The "
+                     "<i>predicted</i> time beside it comes from each layer's FLOPs and bytes over what this machine "
+                     "measured it can do.</p>");
     return h;
 }
 

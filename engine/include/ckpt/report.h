@@ -71,7 +71,6 @@ struct BlockReport {
     int64_t forward_ns = 0;
     int64_t backward_ns = 0;   // the block's own backward, recomputation excluded
     int64_t recompute_ns = 0;  // re-running forward inside backward (0 unless checkpointed)
-    TimeRange forward_range, backward_range, recompute_range;  // quartiles over the repeats
     int64_t kept_bytes = 0;            // bytes held for backward at the end of forward
     int64_t kept_bytes_unchecked = 0;  // what the block would hold without checkpointing
     int64_t avoided_bytes = 0;         // kept_bytes_unchecked - kept_bytes
@@ -79,6 +78,9 @@ struct BlockReport {
     int64_t input_kept_bytes = 0;      // part of kept_bytes: the input a checkpointed block keeps
     int64_t weight_cast_bytes = 0;     // mixed precision: 16-bit weight copies kept for backward
     std::vector<LayerReport> layers;
+    // The quartiles of forward_ns, backward_ns and recompute_ns over the step's repeats (last,
+    // so that a brace-initialised report keeps its order).
+    TimeRange forward_range, backward_range, recompute_range;
 };
 
 enum class StepStatus { ok, stopped, out_of_memory, failed };
@@ -176,6 +178,8 @@ struct StepReport {
     // median over the repeats of each repeat's own ratio, and the quartiles of those ratios as
     // `lo` and `hi` when asked.
     double recompute_overhead(double* lo = nullptr, double* hi = nullptr) const;
+    // Sets every range (the step's, its phases', each block's) to its figure: one sample.
+    void single_sample_ranges();
 };
 
 // The median and quartiles (TimeRange) of `samples`, as the report's figures take them: the lower

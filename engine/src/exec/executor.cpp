@@ -464,17 +464,8 @@ void Executor::resolve_times(StepReport& rep) {
         br.recompute_ns = t.recompute.ns(clock_);
         br.backward_ns = t.backward.ns(clock_);
         rep.recompute_ns += br.recompute_ns;
-        br.forward_range = {br.forward_ns, br.forward_ns};
-        br.backward_range = {br.backward_ns, br.backward_ns};
-        br.recompute_range = {br.recompute_ns, br.recompute_ns};
     }
-    // One sample: each range is the figure itself (step_repeated widens them).
-    rep.step_range = {rep.step_ns, rep.step_ns};
-    rep.forward_range = {rep.forward_ns, rep.forward_ns};
-    rep.loss_range = {rep.loss_ns, rep.loss_ns};
-    rep.backward_range = {rep.backward_ns, rep.backward_ns};
-    rep.recompute_range = {rep.recompute_ns, rep.recompute_ns};
-    rep.optimizer_range = {rep.optimizer_ns, rep.optimizer_ns};
+    rep.single_sample_ranges();  // step_repeated widens them
 }
 
 StepReport Executor::step(const StepOptions& opts) {

@@ -41,6 +41,20 @@ double StepReport::recompute_overhead(double* lo, double* hi) const {
     return m;
 }
 
+void StepReport::single_sample_ranges() {
+    for (BlockReport& b : blocks) {
+        b.forward_range = {b.forward_ns, b.forward_ns};
+        b.backward_range = {b.backward_ns, b.backward_ns};
+        b.recompute_range = {b.recompute_ns, b.recompute_ns};
+    }
+    step_range = {step_ns, step_ns};
+    forward_range = {forward_ns, forward_ns};
+    loss_range = {loss_ns, loss_ns};
+    backward_range = {backward_ns, backward_ns};
+    recompute_range = {recompute_ns, recompute_ns};
+    optimizer_range = {optimizer_ns, optimizer_ns};
+}
+
 Executor::Snapshot Executor::take_snapshot() {
     Snapshot s;
     s.step = step_;

@@ -176,12 +176,7 @@ RecordedRun read(const json& doc) {
     r.backward_ns = t.at("backward").integer(0);
     r.recompute_ns = t.at("recompute").integer(0);
     r.optimizer_ns = t.at("optimizer").integer(0);
-    r.step_range = {r.step_ns, r.step_ns};
-    r.forward_range = {r.forward_ns, r.forward_ns};
-    r.loss_range = {r.loss_ns, r.loss_ns};
-    r.backward_range = {r.backward_ns, r.backward_ns};
-    r.recompute_range = {r.recompute_ns, r.recompute_ns};
-    r.optimizer_range = {r.optimizer_ns, r.optimizer_ns};
+    r.single_sample_ranges();  // a report from before repeats: one sample
     if (root.has("timing")) {
         const Field tm = root.at("timing");
         r.repeats = int(tm.at("repeats").integer(1, kMaxRepeats));
@@ -222,6 +217,37 @@ RecordedRun read(const json& doc) {
         r.device_memory.total = d.at("total_bytes").integer(0);
     }
 
+    if (root.has("predicted_time")) {
+        const Field p = root.at("predicted_time");
+        TimePrediction& tp = out.predicted_time;
+        const Field pt = p.at("timings_ns");
+        tp.step_ns = pt.at("step").integer(0);
+        tp.forward_ns = pt.at("forward").integer(0);
+        tp.loss_ns = pt.at("loss").integer(0);
+        tp.backward_ns = pt.at("backward").integer(0);
+        tp.recompute_ns = pt.at("recompute").integer(0);
+        tp.optimizer_ns = pt.at("optimizer").integer(0);
+        const Field th = p.at("throughput");
+        tp.throughput.key = th.at("key").text();
+        tp.throughput.gemm_flops = th.at("gemm_flops_per_s").number();
+        tp.throughput.bandwidth = th.at("bandwidth_bytes_per_s").number();
+        tp.throughput.elementwise = th.at("elementwise_per_s").number();
+        tp.throughput.call_ns = th.at("call_ns").number();
+        tp.throughput.measured = th.at("measured").text();
+        tp.throughput.from_cache = true;
+        const Field pb = p.at("blocks");
+        pb.size(size_t(nblocks));
+        for (size_t i = 0; i < size_t(nblocks); ++i) {
+            const Field b = pb.item(i);
+            BlockTimePrediction bt;
+            bt.forward.ns = b.at("forward_ns").integer(0);
+            bt.backward.ns = b.at("backward_ns").integer(0);
+            bt.recompute.ns = b.at("recompute_ns").integer(0);
+            bt.recompute_if_checkpointed = bt.recompute;
+            tp.blocks.push_back(std::move(bt));
+        }
+        out.has_predicted_time = true;
+    }
     const Field blocks = root.at("blocks");
     if (blocks.size() != size_t(nblocks))
         blocks.bad("has " + std::to_string(blocks.size()) + " blocks, the model " + std::to_string(nblocks));
