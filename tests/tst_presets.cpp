@@ -242,7 +242,7 @@ private:
             {"lesson1_activations", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
             {"lesson2_optimizer_state", "checkpointing cannot lower the peak", Claim::cannotLowerPeak, true},
             {"lesson3_selective_attention",
-             "attention_core keeps over 80% of the bytes that full recomputation saves, for under a quarter of its "
+             "attention_core keeps over 80% of the bytes that full recomputation saves, for a fraction of its "
              "recomputation work",
              Claim::selectiveBeatsFull, true, 0.8, 0.25},
             {"lesson4_memory_limit", "a memory limit that only a plan fits", Claim::onlyAPlanFits, true},

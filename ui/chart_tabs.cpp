@@ -100,7 +100,7 @@ void ChartTabs::showPrediction(const Prediction& p) {
         return;
     }
     timeline_->setPredicted(*p.step, p.uncheckedPeak, p.series, p.step);
-    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
+    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops, -1, p.time.get());
 }
 
 QList<QPair<QString, QCustomPlot*>> ChartTabs::chartsOf(int tab) const {
@@ -121,11 +121,11 @@ void ChartTabs::showStep(const StepResult& r) {
         timeline_->showMessage(tr("%1 has no memory timeline: it was written before reports carried their events.\n"
                                   "The per-block bars, the step history and the summary are its own. Record the run again "
                                   "with checkpointlab run --report to see it here.").arg(r.origin));
-        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, r.predictedTime.get());
         return;
     }
     timeline_->setReport(*r.report, r.predicted.get(), r.step, r.report);
-    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, r.predictedTime.get());
 }
 
 void ChartTabs::setSubtitle(const QString& text) {
@@ -142,7 +142,7 @@ void ChartTabs::showNothing(const QString& why) {
 void ChartTabs::addHistory(const StepResult& r, bool modelChanged) {
     const ckpt::StepReport& rep = *r.report;
     history_points_ << HistoryPoint{r.step, rep.peak_total, rep.step_ns, rep.checkpointed_blocks(), int(rep.blocks.size()),
-                                    r.warmup, modelChanged};
+                                    r.warmup, modelChanged, rep.step_range, rep.repeats};
     showHistory(history_, history_points_);
 }
 
@@ -155,6 +155,7 @@ void ChartTabs::setCurrentRun(const StepResult& r) {
     const ckpt::StepReport& rep = *r.report;
     current_ = pinnedFrom(rep, tr("step %1 (current), %2/%3 ✓").arg(r.step).arg(rep.checkpointed_blocks()).arg(rep.blocks.size()));
     current_->model = modelLabel(r.spec);
+    current_->warmup = r.warmup;
     redrawComparison();
 }
 
@@ -166,6 +167,7 @@ void ChartTabs::pin(const StepResult& r, const QString& name) {
                                                        .arg(rep.blocks.size())
                                                  : name);
     p.model = modelLabel(r.spec);
+    p.warmup = r.warmup;
     pinned_ << p;
     redrawComparison();
 }

@@ -9,6 +9,7 @@
 
 #include "ui/chart_export.h"
 #include "ui/style.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
@@ -67,9 +68,13 @@ public:
         bool checkpoint = false;
         qint64 kept = 0, keptUnchecked = 0, avoided = 0, forwardNs = 0, backwardNs = 0, recomputeNs = 0;
         double work = 0;  // recomputation FLOPs in `unit`
+        ckpt::TimeRange forwardRange, backwardRange, recomputeRange;  // over the step's repeats
+        bool predicted = false;  // the predicted times below exist
+        qint64 predForwardNs = 0, predBackwardNs = 0, predRecomputeNs = 0;
     };
     std::vector<Row> rows;
-    bool predicted = false;
+    bool dryRun = false;  // the bars are a prediction, not a step
+    int repeats = 1;
     QString unit;
 
     QString tip(int i) const {
@@ -78,16 +83,26 @@ public:
         QString t = QStringLiteral("<b>block %1 (%2)</b>%3%4<table>")
                         .arg(i)
                         .arg(b.name.toHtmlEscaped(), b.checkpoint ? QObject::tr(", checkpointed") : QObject::tr(", not checkpointed"),
-                             predicted ? QObject::tr(" — predicted") : QString());
+                             dryRun ? QObject::tr(" — predicted") : QString());
         t += row(QObject::tr("kept for backward"), humanBytes(b.kept));
         t += row(QObject::tr("kept if unchecked"), humanBytes(b.keptUnchecked));
         t += row(QObject::tr("avoided"), humanBytes(b.avoided));
-        if (predicted) {
-            if (b.checkpoint) t += row(QObject::tr("recomputation work"), QStringLiteral("%1 %2").arg(b.work, 0, 'g', 3).arg(unit));
+        if (dryRun) {
+            if (b.checkpoint) {
+                t += row(QObject::tr("recomputation work"), QStringLiteral("%1 %2").arg(b.work, 0, 'g', 3).arg(unit));
+                if (b.predicted) t += row(QObject::tr("recomputation, predicted"), humanTime(b.predRecomputeNs));
+            }
         } else {
-            t += row(QObject::tr("forward"), humanTime(b.forwardNs));
-            t += row(QObject::tr("backward"), humanTime(b.backwardNs));
-            if (b.checkpoint) t += row(QObject::tr("recomputation"), humanTime(b.recomputeNs));
+            // Measured (the median of the repeats, with their spread) beside predicted.
+            auto both = [&](qint64 ns, const ckpt::TimeRange& range, qint64 pred) {
+                QString v = timedText(ns, range, repeats);
+                if (b.predicted) v += QObject::tr(" (predicted %1)").arg(humanTime(pred));
+                return v;
+            };
+            t += row(QObject::tr("forward"), both(b.forwardNs, b.forwardRange, b.predForwardNs));
+            t += row(QObject::tr("backward"), both(b.backwardNs, b.backwardRange, b.predBackwardNs));
+            if (b.checkpoint) t += row(QObject::tr("recomputation"), both(b.recomputeNs, b.recomputeRange, b.predRecomputeNs));
+            if (repeats > 1) t += row(QString(), QObject::tr("<i>%1</i>").arg(repeatsText(repeats)));
         }
         return t + QStringLiteral("</table>");
     }
@@ -153,8 +168,11 @@ QString BytesTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
 
 double DurationTicker::getTickStep(const QCPRange& range) {
     const double upper = std::max(std::fabs(range.upper), std::fabs(range.lower));
-    unitMs_ = upper >= 1000.0 ? 1000.0 : upper >= 1.0 ? 1.0 : 0.001;
-    return niceStep(range.size() / std::max(1, tickCount()) / unitMs_) * unitMs_;
+    // Past two minutes minutes, past two hours hours: a predicted step of a model too big for this
+    // machine reads "90 min", never "5.4e+06 ms".
+    unitMs_ = upper >= 7200000.0 ? 3600000.0 : upper >= 120000.0 ? 60000.0 : upper >= 1000.0 ? 1000.0 : upper >= 1.0 ? 1.0 : 0.001;
+    step_ = niceStep(range.size() / std::max(1, tickCount()) / unitMs_);
+    return step_ * unitMs_;
 }
 
 QString LogBytesTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
@@ -167,8 +185,14 @@ QString LogBytesTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
 
 QString DurationTicker::getTickLabel(double tick, const QLocale&, QChar, int) {
     if (std::fabs(tick) < 1e-9 * unitMs_) return QStringLiteral("0");
-    const QString unit = unitMs_ >= 1000.0 ? QStringLiteral("s") : unitMs_ >= 1.0 ? QStringLiteral("ms") : QStringLiteral("µs");
-    return QString::number(tick / unitMs_, 'g', 4) + QLatin1Char(' ') + unit;
+    const QString unit = unitMs_ >= 3600000.0 ? QStringLiteral("h")
+                         : unitMs_ >= 60000.0 ? QStringLiteral("min")
+                         : unitMs_ >= 1000.0  ? QStringLiteral("s")
+                         : unitMs_ >= 1.0     ? QStringLiteral("ms")
+                                              : QStringLiteral("µs");
+    // Fixed-point with as many decimals as the step needs: never an exponent.
+    const int decimals = step_ > 0 ? std::clamp(int(std::ceil(-std::log10(step_) - 1e-9)), 0, 6) : 2;
+    return QString::number(tick / unitMs_, 'f', decimals) + QLatin1Char(' ') + unit;
 }
 
 QString exportPlot(QCustomPlot* plot, const QString& path, int width, int height) {
@@ -275,6 +299,10 @@ void applyChartPalette(QCustomPlot* plot, const QPalette& p) {
         for (int i = 0; i < plot->legend->itemCount(); ++i)
             if (QCPAbstractLegendItem* item = plot->legend->item(i)) item->setTextColor(text);
     }
+    // Whiskers over bars of any colour are drawn in the text's.
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* e = qobject_cast<QCPErrorBars*>(plot->plottable(i)); e && e->property("ckptSpread").toBool())
+            e->setPen(QPen(text, e->pen().widthF()));
     QCPLayoutGrid* layout = plot->plotLayout();
     for (int i = 0; i < layout->elementCount(); ++i)
         if (auto* t = qobject_cast<QCPTextElement*>(layout->elementAt(i)))
@@ -470,11 +498,23 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
     rec->setName(QObject::tr("recomputation time"));
     rec->setBrush(categoryBrush(ckpt::Category::recomputed));
     rec->setPen(QPen(categoryColor(ckpt::Category::recomputed), 1));
+    // The spread of each bar over the step's repeats, and the prediction beside the measurement.
+    auto* spread = new QCPErrorBars(time->xAxis, time->yAxis);
+    spread->setName(QObject::tr("spread of the repeats"));
+    spread->setDataPlottable(rec);
+    spread->setPen(QPen(chartPalette(time).color(QPalette::Text), 1.2));
+    spread->setWhiskerWidth(7);
+    spread->setProperty("ckptSpread", true);
+    auto* predictedMarks = new QCPGraph(time->xAxis, time->yAxis);
+    predictedMarks->setName(QObject::tr("predicted"));
+    predictedMarks->setLineStyle(QCPGraph::lsNone);
+    predictedMarks->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(QColor(0x00, 0x72, 0xB2), 1.5), Qt::NoBrush, 9));
+    predictedMarks->setProperty("ckptPredicted", true);
     time->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     time->yAxis->setLabel(QObject::tr("time"));
     time->xAxis->setLabel(QObject::tr("block (✓ = checkpointed)"));
     addTitle(time, QObject::tr("What recomputing each checkpointed block cost during backward"));
-    putLegendBelow(time, 1);
+    putLegendBelow(time, 3);
     time->setToolTip(QObject::tr("Per block: time spent re-running its forward during backward (checkpointed blocks "
                                  "only). Hover a bar for its numbers."));
     for (QCustomPlot* p : {bytes, time}) {
@@ -487,17 +527,26 @@ void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time) {
 }
 
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r, const std::vector<double>& recomputeFlops,
-                   int step) {
+                   int step, const ckpt::TimePrediction* predictedTime) {
     if (step < 0) step = r.step;
     hideChartTip(bytes);
     hideChartTip(time);
     auto* kept = qobject_cast<QCPBars*>(bytes->plottable(0));
     auto* avoided = qobject_cast<QCPBars*>(bytes->plottable(1));
     auto* rec = qobject_cast<QCPBars*>(time->plottable(0));
-    if (!kept || !avoided || !rec) return;
+    auto* spread = qobject_cast<QCPErrorBars*>(time->plottable(1));
+    auto* marks = qobject_cast<QCPGraph*>(time->plottable(2));
+    if (!kept || !avoided || !rec || !spread || !marks) return;
     clearEmpty(bytes);
     clearEmpty(time);
     const bool predicted = r.dry_run;
+    // The prediction of this step's own spec, when it has one block per bar.
+    const ckpt::TimePrediction* pt = predictedTime && predictedTime->blocks.size() == r.blocks.size() ? predictedTime : nullptr;
+    // Before a run the bars are the predicted times; without a calibration, the FLOPs.
+    const bool flopBars = predicted && !pt;
+    auto predictedRecomputeNs = [&](const ckpt::BlockReport& b) -> qint64 {
+        return pt && b.checkpoint ? pt->blocks[size_t(b.index)].recompute.ns : 0;
+    };
     // Recomputation work before a run: FLOPs in the unit the largest reaches.
     double flopUnit = 1e6;
     QString flopName = QObject::tr("MFLOP");
@@ -511,7 +560,7 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
     auto flopsOf = [&](const ckpt::BlockReport& b) {
         return b.checkpoint && size_t(b.index) < recomputeFlops.size() ? recomputeFlops[size_t(b.index)] : 0.0;
     };
-    QVector<double> x, k, a, t;
+    QVector<double> x, k, a, t, below, above, markX, markY;
     QStringList names;
     std::vector<BlockTips::Row> rows;
     rows.reserve(r.blocks.size());
@@ -521,40 +570,77 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         // Negative when checkpointing made the block keep more (its input, which the block
         // before would otherwise have kept): shown below zero rather than hidden.
         a << double(b.avoided_bytes);
-        t << (predicted ? flopsOf(b) / flopUnit : double(b.recompute_ns) / 1e6);
+        t << (flopBars ? flopsOf(b) / flopUnit : predicted ? double(predictedRecomputeNs(b)) / 1e6 : double(b.recompute_ns) / 1e6);
+        // Whiskers: the quartiles of the measured repeats around the median.
+        // (none for a block that recomputes nothing: no whisker drawn at zero)
+        below << (predicted || !b.checkpoint ? qQNaN() : double(b.recompute_ns - b.recompute_range.lo_ns) / 1e6);
+        above << (predicted || !b.checkpoint ? qQNaN() : double(b.recompute_range.hi_ns - b.recompute_ns) / 1e6);
+        if (!predicted && pt && b.checkpoint) {
+            markX << b.index;
+            markY << double(predictedRecomputeNs(b)) / 1e6;
+        }
         const QString name = QString::fromStdString(b.name);
         names << name + (b.checkpoint ? QStringLiteral(" ✓") : QString());
-        rows.push_back({name, b.checkpoint, b.kept_bytes, b.kept_bytes_unchecked, b.avoided_bytes, b.forward_ns, b.backward_ns,
-                        b.recompute_ns, flopsOf(b) / flopUnit});
+        BlockTips::Row row{name, b.checkpoint, b.kept_bytes, b.kept_bytes_unchecked, b.avoided_bytes, b.forward_ns, b.backward_ns,
+                           b.recompute_ns, flopsOf(b) / flopUnit};
+        row.forwardRange = b.forward_range;
+        row.backwardRange = b.backward_range;
+        row.recomputeRange = b.recompute_range;
+        if (pt) {
+            const ckpt::BlockTimePrediction& bp = pt->blocks[size_t(b.index)];
+            row.predicted = true;
+            row.predForwardNs = bp.forward.ns;
+            row.predBackwardNs = bp.backward.ns;
+            row.predRecomputeNs = predictedRecomputeNs(b);
+        }
+        rows.push_back(std::move(row));
     }
     kept->setData(x, k, true);
     avoided->setData(x, a, true);
     rec->setData(x, t, true);
+    spread->setData(below, above);
+    // In the legend only when drawn.
+    for (auto [p, shown] : {std::pair<QCPAbstractPlottable*, bool>{spread, !predicted && r.repeats > 1}, {marks, !markX.isEmpty()}}) {
+        p->setVisible(shown);
+        if (shown) p->addToLegend();
+        else p->removeFromLegend();
+    }
+    marks->setData(markX, markY, true);
     if (auto* title = qobject_cast<QCPTextElement*>(bytes->plotLayout()->element(0, 0)))
         title->setText(predicted ? QObject::tr("Predicted (no run yet): what each block keeps from forward for backward")
                                  : QObject::tr("Measured in step %1: what each block keeps from forward for backward").arg(step));
     if (auto* title = qobject_cast<QCPTextElement*>(time->plotLayout()->element(0, 0)))
-        title->setText(predicted ? QObject::tr("Predicted recomputation work of each checkpointed block (FLOPs; run a step to measure its time)")
-                                 : QObject::tr("Measured in step %1: what recomputing each checkpointed block cost during backward").arg(step));
+        title->setText(flopBars  ? QObject::tr("Predicted recomputation work of each checkpointed block (FLOPs; run a step to measure its time)")
+                       : predicted ? QObject::tr("Predicted recomputation time of each checkpointed block (FLOPs and bytes over this "
+                                                 "machine's throughput; run a step to measure it)")
+                       : r.repeats > 1
+                           ? QObject::tr("Measured in step %1: recomputation of each checkpointed block, median of %2 repeats "
+                                         "(whiskers: their spread)").arg(step).arg(r.repeats)
+                           : QObject::tr("Measured in step %1: what recomputing each checkpointed block cost during backward").arg(step));
     static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
     static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
-    time->yAxis->setTicker(predicted ? plainTicker : durationTicker);
-    time->yAxis->setLabel(predicted ? QObject::tr("work (%1)").arg(flopName) : QObject::tr("time"));
-    rec->setName(predicted ? QObject::tr("recomputation work (predicted)") : QObject::tr("recomputation time"));
+    time->yAxis->setTicker(flopBars ? plainTicker : durationTicker);
+    time->yAxis->setLabel(flopBars ? QObject::tr("work (%1)").arg(flopName) : QObject::tr("time"));
+    rec->setName(flopBars ? QObject::tr("recomputation work (predicted)")
+                 : predicted ? QObject::tr("recomputation time (predicted)")
+                             : r.repeats > 1 ? QObject::tr("measured (median)") : QObject::tr("recomputation time"));
     for (QCustomPlot* p : {bytes, time}) {
         // BlockTips has no Q_OBJECT: found by its name, which nothing else in the chart has.
         if (auto* tips = static_cast<BlockTips*>(p->findChild<QObject*>(QStringLiteral("ckptBlockTips"), Qt::FindDirectChildrenOnly))) {
             tips->rows = rows;
-            tips->predicted = predicted;
+            tips->dryRun = predicted;
+            tips->repeats = r.repeats;
             tips->unit = flopName;
         }
         p->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BlockTicker(p->xAxis, names)));
         p->xAxis->setRange(-0.7, std::max<double>(0.7, double(r.blocks.size()) - 0.3));
         double lo = 0, hi = 0;
         for (int i = 0; i < x.size(); ++i) {
-            hi = std::max(hi, p == bytes ? k[i] + std::max(0.0, a[i]) : t[i]);
+            hi = std::max(hi, p == bytes ? k[i] + std::max(0.0, a[i]) : t[i] + (std::isnan(above[i]) ? 0.0 : above[i]));
             if (p == bytes) lo = std::min(lo, a[i]);
         }
+        if (p == time)
+            for (double m : markY) hi = std::max(hi, m);
         if (hi <= 0) hi = p == bytes ? 1024.0 : 1.0;
         p->yAxis->setRange(lo * 1.1, hi * 1.1);
         replotWhenVisible(p);  // 20,000 bars took 70 ms a chart on a tab nobody was looking at
@@ -578,6 +664,17 @@ void setupHistory(QCustomPlot* plot) {
     time->setLineStyle(QCPGraph::lsLine);
     peak->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, 7));
     time->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 7));
+    // Each step time's spread over its repeats, and warm-up steps' times apart, in grey: their
+    // one-off costs are compared with nothing.
+    auto* spread = new QCPErrorBars(plot->xAxis, plot->yAxis2);
+    spread->setName(QObject::tr("spread over the repeats"));
+    spread->setDataPlottable(time);
+    spread->setPen(QPen(QColor(0x00, 0x72, 0xB2), 1.2));
+    spread->setWhiskerWidth(8);
+    auto* warm = plot->addGraph(plot->xAxis, plot->yAxis2);
+    warm->setName(QObject::tr("warm-up step time (not compared)"));
+    warm->setLineStyle(QCPGraph::lsNone);
+    warm->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, QPen(QColor(0x99, 0x99, 0x99), 1.5), QColor(0xDD, 0xDD, 0xDD), 7));
     plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     plot->yAxis2->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     QSharedPointer<QCPAxisTickerFixed> steps(new QCPAxisTickerFixed);
@@ -607,20 +704,29 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
         return;
     }
     clearEmpty(plot);
-    QVector<double> x, p, t;
+    QVector<double> x, p, tx, t, below, above, wx, wt;
     QStringList tips;
     plot->clearItems();
     for (int i = 0; i < points.size(); ++i) {
         const HistoryPoint& h = points[i];
         x << h.step;
         p << double(h.peak);
-        t << double(h.stepNs) / 1e6;
+        if (h.warmup) {
+            wx << h.step;
+            wt << double(h.stepNs) / 1e6;
+        } else {
+            tx << h.step;
+            t << double(h.stepNs) / 1e6;
+            below << double(h.stepNs - std::min<qint64>(h.stepNs, h.stepRange.lo_ns)) / 1e6;
+            above << double(std::max<qint64>(h.stepNs, h.stepRange.hi_ns) - h.stepNs) / 1e6;
+        }
         tips << QObject::tr("<b>step %1</b>%6<br>peak %2<br>time %3<br>%4 of %5 blocks checkpointed")
                     .arg(h.step)
-                    .arg(humanBytes(h.peak), humanTime(h.stepNs))
+                    .arg(humanBytes(h.peak), timedText(h.stepNs, h.stepRange, h.repeats) +
+                                                 (h.repeats > 1 ? QStringLiteral(" (%1)").arg(repeatsText(h.repeats)) : QString()))
                     .arg(h.checkpointed)
                     .arg(h.blocks)
-                    .arg(h.warmup ? QObject::tr(" (warm-up: its time includes one-off costs)") : QString());
+                    .arg(h.warmup ? QObject::tr(" (warm-up: its time includes one-off costs and is compared with nothing)") : QString());
         // Label the first point and every point where the checkpoint set or the model changed;
         // a warm-up step says so, since its time is no time to compare.
         QStringList text;
@@ -641,12 +747,16 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points) {
     plot->setProperty("ckptTips", tips);
     plot->setProperty("ckptKeys", QVariant::fromValue(x));
     plot->graph(0)->setData(x, p, true);
-    plot->graph(1)->setData(x, t, true);
+    plot->graph(1)->setData(tx, t, true);
+    plot->graph(2)->setData(wx, wt, true);
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        if (auto* e = qobject_cast<QCPErrorBars*>(plot->plottable(i))) e->setData(below, above);
     if (points.isEmpty()) plot->xAxis->setRange(0.5, 5.5);
     else plot->xAxis->setRange(points.first().step - 0.5, std::max(points.last().step, points.first().step + 4) + 0.5);
     double maxP = 1, maxT = 1e-3;
     for (double v : p) maxP = std::max(maxP, v);
-    for (double v : t) maxT = std::max(maxT, v);
+    for (int i = 0; i < t.size(); ++i) maxT = std::max(maxT, t[i] + above[i]);
+    for (double v : wt) maxT = std::max(maxT, v);
     plot->yAxis->setRange(0, maxP * 1.2);
     plot->yAxis2->setRange(0, maxT * 1.2);
     plot->replot(QCustomPlot::rpQueuedReplot);
@@ -657,6 +767,8 @@ PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name) {
     p.name = name;
     p.peak = r.peak_total;
     p.stepNs = r.step_ns;
+    p.stepRange = r.step_range;
+    p.repeats = r.repeats;
     // Keep at most ~4000 points, each the maximum of its slice of events, so peaks survive.
     const int64_t n = int64_t(r.events.size());
     const int64_t stride = std::max<int64_t>(1, n / 4000);
@@ -731,10 +843,35 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
     clearEmpty(plot);
     plot->clearItems();
     double lowest = 0;
+    const PinnedRun& current = runs.last();
     for (int i = 0; i < runs.size(); ++i) {
         auto* g = plot->addGraph();
+        // Its time as measured (median and spread), and whether it differs from the current
+        // run's by more than their spreads; a warm-up step's time is compared with nothing.
+        QString time = timedText(runs[i].stepNs, runs[i].stepRange, runs[i].repeats);
+        if (runs[i].warmup) time += QObject::tr(" (warm-up: not compared)");
+        else if (i + 1 < runs.size() && !current.warmup &&
+                 withinNoise(runs[i].stepNs, runs[i].stepRange, current.stepNs, current.stepRange))
+            time += QObject::tr(" (same time as the current run, within the noise)");
         // Two lines: the name, then its figures, so an entry fits a chart beside the docks.
-        g->setName(QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), humanTime(runs[i].stepNs)));
+        g->setName(QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), time));
+        g->setProperty("ckptTime", time);
+        // Milliseconds, or a share of its own step when the runs' lengths differ too much.
+        const double toX = share && runs[i].stepNs > 0 ? 100.0 * 1e6 / double(runs[i].stepNs) : 1.0;
+        // The band where its end may fall: the quartiles of its step time over the repeats.
+        if (runs[i].repeats > 1 && runs[i].stepRange.hi_ns > runs[i].stepRange.lo_ns) {
+            auto* band = new QCPItemRect(plot);
+            band->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
+            band->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
+            band->topLeft->setCoords(double(runs[i].stepRange.lo_ns) / 1e6 * toX, 0.0);
+            band->bottomRight->setCoords(double(runs[i].stepRange.hi_ns) / 1e6 * toX, 1.0);
+            QColor fill = seriesColor(i);
+            fill.setAlpha(45);
+            band->setBrush(fill);
+            band->setPen(Qt::NoPen);
+            band->setLayer(QStringLiteral("background"));
+            band->setProperty("ckptBand", i);
+        }
         g->setProperty("ckptShort", runs[i].name);
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(seriesColor(i), i == runs.size() - 1 ? 2.5 : 1.5));
@@ -759,6 +896,11 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
     }
     plot->rescaleAxes();
     plot->xAxis->setRangeLower(0);
+    for (const PinnedRun& r : runs) {  // room for every band
+        const double toX = share && r.stepNs > 0 ? 100.0 * 1e6 / double(r.stepNs) : 1.0;
+        if (double(r.stepRange.hi_ns) / 1e6 * toX > plot->xAxis->range().upper)
+            plot->xAxis->setRangeUpper(double(r.stepRange.hi_ns) / 1e6 * toX * 1.02);
+    }
     if (logBytes) {
         plot->yAxis->setRange(std::max(1.0, lowest / 1.6), maxPeak * 1.6);
     } else {

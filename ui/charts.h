@@ -13,6 +13,7 @@
 #include <qcustomplot.h>
 
 #include "ckpt/report.h"
+#include "ckpt/timing.h"
 
 namespace ckptui {
 
@@ -41,13 +42,15 @@ protected:
     QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override;
 };
 
-// For axes whose coordinates are milliseconds: ticks at 1-2-5 multiples of µs, ms or s (the
-// largest the range reaches), labelled "250 µs", "40 ms", "1.5 s".
+// For axes whose coordinates are milliseconds: ticks at 1-2-5 multiples of µs, ms, s, min or h
+// (the largest the range reaches), labelled "250 µs", "40 ms", "1.5 s", "90 min", never with an
+// exponent.
 class DurationTicker : public QCPAxisTicker {
 protected:
     double getTickStep(const QCPRange& range) override;
     QString getTickLabel(double tick, const QLocale& locale, QChar formatChar, int precision) override;
     double unitMs_ = 1.0;
+    double step_ = 1.0;  // the tick step in that unit
 };
 
 // Writes the plot as .png, .pdf or .svg by suffix at `width` x `height` screen pixels; "" on
@@ -114,14 +117,20 @@ private:
 
 // Per block: kept and avoided bytes (stacked bars) and recomputation time. Hovering a bar
 // shows the block's numbers. A dry-run report (r.dry_run) is drawn as a prediction: its bytes
-// are exact, its times are not measured, so the lower chart shows `recomputeFlops` (the work
-// each checkpointed block's recomputation will do) instead of times.
+// are exact, its times are not measured, so the lower chart shows the predicted recomputation
+// time (`predictedTime`: FLOPs and bytes over this machine's throughput), or without one
+// `recomputeFlops` (the work each checkpointed block's recomputation will do). A measured step
+// draws each bar as the median of its timed repeats with whiskers from the lower to the upper
+// quartile, and the predicted time of each block beside it as a marker.
 void setupBlockBars(QCustomPlot* bytes, QCustomPlot* time);
 void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport& r,
-                   const std::vector<double>& recomputeFlops = {}, int step = -1);
+                   const std::vector<double>& recomputeFlops = {}, int step = -1,
+                   const ckpt::TimePrediction* predictedTime = nullptr);
 
 // Step history: peak bytes (left axis) and step time (right axis) against the step number;
-// points where the checkpoint set changed are labelled with the new count.
+// points where the checkpoint set changed are labelled with the new count. Each time is the
+// median of the step's repeats, with whiskers from the lower to the upper quartile; a warm-up
+// step's time is drawn apart, in grey, and not joined to the others.
 struct HistoryPoint {
     int step;
     qint64 peak;
@@ -130,17 +139,25 @@ struct HistoryPoint {
     int blocks = 0;
     bool warmup = false;       // the session's first step: its time includes one-off costs
     bool modelChanged = false; // the stack differs from the step before in more than its ticks
+    ckpt::TimeRange stepRange{};  // quartiles of the repeats (lo = hi = stepNs for one)
+    int repeats = 1;
 };
 void setupHistory(QCustomPlot* plot);
 void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points);
 
-// Comparison: total live bytes over the step for pinned runs and the current one.
+// Comparison: total live bytes over the step for pinned runs and the current one. Each run's
+// step time is the median of its repeats; a band in its colour spans its quartiles, where the
+// end of its curve may fall. A pinned run whose time is within the noise of the current one's
+// says so in the legend, and a warm-up step's time is compared with nothing.
 struct PinnedRun {
     QString name;
     QString model;  // the model it came from, as its name and batch say it
     QVector<double> timeMs, bytes;
     qint64 peak = 0;
     qint64 stepNs = 0;
+    ckpt::TimeRange stepRange{};
+    int repeats = 1;
+    bool warmup = false;
 };
 PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name);
 

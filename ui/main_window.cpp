@@ -70,7 +70,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         if (prediction_.ok()) plan_->setSuggestion(prediction_.minimalPeak, prediction_.uncheckedPeak);
     });
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
-        if (model_->validationError().isEmpty()) predictor_->request(model_->sharedSpec(), runBar_->deviceKind());
+        if (model_->validationError().isEmpty()) {
+            const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+            predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
+        }
         updateContext();
     });
     connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
@@ -99,6 +102,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         runBar_->showRecorded({});
         timeline()->beginLive(b);
         beginProgress();
+    });
+    connect(controller_, &RunController::repeatStarted, this, [this](int repeat, int repeats) {
+        progress_->setRange(0, repeats);
+        progress_->setValue(repeat - 1);
+        progress_->setFormat(tr("timing the same step again: repeat %1 of %2").arg(repeat).arg(repeats));
     });
     connect(controller_, &RunController::memoryEventsAvailable, timeline(), &TimelineChart::appendLive);
     connect(controller_, &RunController::memoryEventsAvailable, this, &MainWindow::advanceProgress);
@@ -244,7 +252,8 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         return;
     }
     summary_->setPrediction(nullptr, QString());
-    predictor_->request(model_->sharedSpec(), runBar_->deviceKind());
+    const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+    predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
 }
@@ -258,8 +267,10 @@ void MainWindow::onPrediction(const Prediction& p) {
         return;
     }
     plan_->setSuggestion(p.minimalPeak, p.uncheckedPeak);
+    if (p.time) plan_->setThroughput(p.time->throughput);
     // A measured step of this same stack (an undo can lead back to it) is shown rather than the
     // prediction; anything else gives way to the prediction.
+    model_->setPredictedTime(p.time.get(), false);  // announced with the report
     if (shownIsCurrent()) {
         model_->setReport(shown_.report->status == ckpt::StepStatus::ok ? *shown_.report : *p.step);
         if (!controller_->isRunning()) tabs_->showStep(shown_);
@@ -306,11 +317,14 @@ void MainWindow::onStepFinished(const StepResult& r) {
     summary_->setBanner(unfinished, !unfinished.isEmpty());
     tabs_->showStep(r);
     if (!current) timeline()->setTitleNote(tr("of the stack before your edits"));
-    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step (first of this session)"));
+    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step: %1").arg(r.warmupReason.isEmpty() ? tr("a new session") : r.warmupReason));
     tabs_->addHistory(r, tabs_->historySize() > 0 && !sameStructure(r.spec, historySpec_));
     historySpec_ = r.spec;
     tabs_->setCurrentRun(r);
-    if (current && rep.status == ckpt::StepStatus::ok) model_->setReport(rep);
+    if (current && rep.status == ckpt::StepStatus::ok) {
+        model_->setPredictedTime(r.predictedTime.get(), false);  // for the tooltips; announced with the report
+        model_->setReport(rep);
+    }
     summary_->setResult(r, current);
     help_->setHtml(helpHtml(&r));
     plan_->setMeasured(rep, r.spec, r.warmup);
@@ -333,6 +347,8 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     r.step = f.run->report.step;
     r.spec = f.run->spec;
     r.origin = QFileInfo(f.path).fileName();
+    // The prediction the run's own machine made, if its report carries one (never this machine's).
+    if (f.run->has_predicted_time) r.predictedTime = std::make_shared<const ckpt::TimePrediction>(f.run->predicted_time);
     last_ = shown_ = r;
     const ckpt::StepReport& rep = *r.report;
     tabs_->showStep(r);

@@ -7,6 +7,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <algorithm>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
@@ -94,8 +95,8 @@ void MainWindow::applyLoaded(const LoadedFile& f) {
 
 void MainWindow::applyExperiment(const Experiment& e, const QString& path, const QString& what) {
     startAfresh();
+    runOptions_ = e.run;  // first: the new spec's prediction is timed with its threads
     model_->setSpec(e.spec, what);
-    runOptions_ = e.run;
     if (const QString warning = runBar_->applyRunOptions(e.run); !warning.isEmpty()) statusBar()->showMessage(warning);
     setCurrentFile(path, QFileInfo(path).fileName());
     markClean();
@@ -286,6 +287,7 @@ void MainWindow::restoreSettings() {
     RunOptions run = runBar_->runOptions(runOptions_);
     run.settings.device = s.value(QStringLiteral("run/device"), QString::fromStdString(run.settings.device)).toString().toStdString();
     run.settings.threads = s.value(QStringLiteral("run/threads"), run.settings.threads).toInt();
+    run.settings.repeats = std::clamp(s.value(QStringLiteral("run/repeats"), run.settings.repeats).toInt(), 0, ckpt::kMaxRepeats);
     run.verify = s.value(QStringLiteral("run/verify"), run.verify).toBool();
     runOptions_ = run;
     runBar_->applyRunOptions(run);
@@ -304,6 +306,7 @@ void MainWindow::saveSettings() {
     s.setValue(QStringLiteral("run/device"), QString::fromStdString(run.settings.device));
     s.remove(QStringLiteral("run/memoryLimit"));  // written by earlier versions
     s.setValue(QStringLiteral("run/threads"), run.settings.threads);
+    s.setValue(QStringLiteral("run/repeats"), run.settings.repeats);
     s.setValue(QStringLiteral("run/verify"), run.verify);
     s.setValue(QStringLiteral("recentFiles"), recent_);
     s.setValue(QStringLiteral("export/width"), exportOptions_.widthPx);

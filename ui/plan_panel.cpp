@@ -134,6 +134,12 @@ void PlanPanel::setMemoryLimit(qint64 bytes) {
     if (pareto_->isVisible()) refreshPareto();
 }
 
+void PlanPanel::setThroughput(const ckpt::Throughput& t) {
+    const bool changed = t.key != throughput_.key || t.gemm_flops != throughput_.gemm_flops;
+    throughput_ = t;
+    if (changed && pareto_->isVisible()) refreshPareto();
+}
+
 void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
     if (minimalPeak <= 0) {
         budget_->setPlaceholderText(tr("e.g. 2.5GiB"));
@@ -160,10 +166,20 @@ std::vector<double> PlanPanel::measuredForwardNs() const {
 
 bool PlanPanel::isPlanning() const { return !go_->isEnabled(); }
 
+bool PlanPanel::measuredHere() const { return measuredStepNs_ > 0 && !measuredForwardNs().empty(); }
+
 double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
-    // With a measured unchecked step: that time plus the plan's recomputation. Before any run:
-    // 100 x the step's relative cost (a percentage of the unchecked step).
-    if (measuredStepNs_ > 0 && !forwardNs_.empty()) return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    // One quantity, a whole step in ms. Measured on this model: the measured step without its
+    // recomputation plus the plan's, from the measured forward times (the chain model's costs are
+    // those ns then). Else predicted: FLOPs and bytes over this machine's throughput. Without a
+    // calibration: 100 x the step's relative cost (a percentage of the unchecked step).
+    switch (timeAxis_) {
+    case TimeAxis::measured: return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    case TimeAxis::predicted:
+        if (lastPareto_ && lastPareto_->time) return double(lastPareto_->time->step_ns_with(p.checkpoint)) / 1e6;
+        break;
+    case TimeAxis::relative: break;
+    }
     return 100.0 * (1.0 + p.overhead_fraction);
 }
 
@@ -225,12 +241,18 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
 
 void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, bool warmup) {
     if (r.status != ckpt::StepStatus::ok) return;
-    if (!measuredSpec_ || !sameStructure(*measuredSpec_, spec)) measuredPoints_.clear();
+    if (!measuredSpec_ || !sameStructure(*measuredSpec_, spec)) {
+        measuredPoints_.clear();
+        forwardNs_.clear();
+        measuredStepNs_ = 0;
+    }
     measuredSpec_ = spec;
+    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
+    // A warm-up step's times (one-off costs) are no basis for the others'.
+    if (warmup) return;
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
-    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
 }
 
 void PlanPanel::refreshPareto() {
@@ -247,6 +269,7 @@ void PlanPanel::refreshPareto() {
     // Four dry runs and a sweep of every planner: on a worker, drawn when it arrives.
     const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
+    const ckpt::Throughput through = throughput_;
     auto* watcher = new QFutureWatcher<ParetoWork>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
         watcher->deleteLater();
@@ -255,9 +278,10 @@ void PlanPanel::refreshPareto() {
         if (*w.spec == model_->spec()) drawPareto(w);
         else refreshPareto();  // the stack moved on while this was computed
     });
-    watcher->setFuture(QtConcurrent::run([spec, forward] {
+    watcher->setFuture(QtConcurrent::run([spec, forward, through] {
         ParetoWork w;
         w.spec = spec;
+        if (through.valid()) w.time = ckpt::predict_times(*spec, through);
         auto m = ckpt::ChainModel::build(*spec, forward);
         if (!m) {
             w.error = QString::fromStdString(m.error().message);
@@ -286,11 +310,16 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     clearEmpty(pareto_);
     hideChartTip(pareto_);
     points_ = w.points;
-    // Measured points only of this model's structure (another model's steps are no point here).
-    const bool measured = measuredStepNs_ > 0 && !measuredForwardNs().empty();
+    // The time axis: a whole step's time in human units, measured on this model or predicted.
+    timeAxis_ = measuredHere() ? TimeAxis::measured : w.time ? TimeAxis::predicted : TimeAxis::relative;
     measuredShown_ = 0;
-    pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
-                                      : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
+    static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
+    static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
+    pareto_->yAxis->setTicker(timeAxis_ == TimeAxis::relative ? plainTicker : durationTicker);
+    pareto_->yAxis->setLabel(timeAxis_ == TimeAxis::measured
+                                 ? tr("step time (from this model's measured blocks)")
+                             : timeAxis_ == TimeAxis::predicted ? tr("step time, predicted (FLOPs and bytes)")
+                                                                : tr("step cost (% of the unchecked step, FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     all->setName(tr("plans (hover to name, click to apply)"));
     all->setLineStyle(QCPGraph::lsNone);
@@ -323,7 +352,8 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, seriesColor(4), 14));
     const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
-    if (!measuredPoints_.isEmpty() && measured) {
+    // Measured points only of this model's structure (another model's steps are no point here).
+    if (!measuredPoints_.isEmpty() && timeAxis_ != TimeAxis::relative && measuredSpec_ && sameStructure(*measuredSpec_, *w.spec)) {
         measuredShown_ = measuredPoints_.size();
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
         meas->setName(tr("measured steps"));
@@ -391,10 +421,13 @@ QString PlanPanel::paretoTipAt(double x, double y) const {
     }
     if (best < 0) return {};
     const ckpt::Plan& p = points_[size_t(best)].plan;
-    return tr("<b>%1</b><br>predicted peak %2<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
+    const QString time = timeAxis_ == TimeAxis::measured    ? tr("<br>step time %1 (from measured block times)").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                         : timeAxis_ == TimeAxis::predicted ? tr("<br>step time %1, predicted").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                                                            : QString();
+    return tr("<b>%1</b><br>predicted peak %2%5<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
         .arg(planName(p).toHtmlEscaped(), humanBytes(p.predicted_peak))
         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
-        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString());
+        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString(), time);
 }
 
 void PlanPanel::applyPoint(int index) {

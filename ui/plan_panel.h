@@ -3,8 +3,11 @@
 // recomputation that fits), or says the smallest budget that can work. The line under the box
 // describes the plan while the stack is the one it planned, and goes when the stack changes. The
 // Budget box suggests a budget this stack can meet. The Pareto tab sweeps planners and budgets:
-// predicted peak against predicted step time, the frontier drawn, the budget as a line, measured
-// steps beside them; hovering names a plan, clicking a point or the frontier applies it.
+// predicted peak against step time, the frontier drawn, the budget as a line, measured steps
+// beside them; hovering names a plan, clicking a point or the frontier applies it. The time axis
+// is one quantity, a whole step's time in ms or s: predicted (each block's FLOPs and bytes over
+// this machine's throughput) until a step of this same model (not a warm-up) has been measured,
+// then the measured step with each plan's recomputation from the measured block times.
 // Planning and the sweep run on worker threads (a long chain takes seconds): the window stays
 // responsive, and a result is applied only while the stack is still the one it was computed for.
 #pragma once
@@ -14,6 +17,7 @@
 
 #include "ckpt/planner.h"
 #include "ckpt/report.h"
+#include "ckpt/timing.h"
 
 class QComboBox;
 class QLineEdit;
@@ -47,12 +51,19 @@ public:
     void resetForModel();
     QString budgetText() const;
     int measuredPointsShown() const { return measuredShown_; }  // on the chart drawn last
+    // The throughput the predicted step times are computed with (from the stack's prediction).
+    // A new one redraws the chart when it is on screen.
+    void setThroughput(const ckpt::Throughput& t);
     const std::vector<ckpt::ParetoPoint>& points() const { return points_; }
     void applyPoint(int index);
     QString resultText() const;
     QString budgetPlaceholder() const;
     // The tooltip for the Pareto chart at plot coordinates (x bytes, y estimate), "" off the points.
     QString paretoTipAt(double x, double y) const;
+    // What the time axis shows now: measured (from this model's last step), predicted, or, with no
+    // calibration, the cost relative to the unchecked step.
+    enum class TimeAxis { measured, predicted, relative };
+    TimeAxis timeAxis() const { return timeAxis_; }
     qint64 budgetLine() const { return budgetLine_; }  // where the budget is drawn (0: not drawn)
 
 signals:
@@ -65,6 +76,7 @@ private:
         std::shared_ptr<const ckpt::ModelSpec> spec;  // shared, not copied with the work
         std::vector<ckpt::ParetoPoint> points;
         ckpt::Plan current;  // the ticks on screen
+        std::optional<ckpt::TimePrediction> time;  // of `spec`, with the throughput at the request
         QString error;
     };
     void onSpecChanged();
@@ -74,6 +86,7 @@ private:
     void drawPareto(const ParetoWork& w);
     std::vector<double> measuredForwardNs() const;  // the last run's, when it ran this structure
     double stepEstimateMs(const ckpt::Plan& p) const;
+    bool measuredHere() const;  // a measured, non-warm-up step of this structure
 
     LayerStackModel* model_;
     QCustomPlot* pareto_;
@@ -94,6 +107,8 @@ private:
     qint64 memoryLimit_ = 0;
     qint64 budgetLine_ = 0;
     int measuredShown_ = 0;
+    ckpt::Throughput throughput_;
+    TimeAxis timeAxis_ = TimeAxis::relative;
 };
 
 }  // namespace ckptui

@@ -5,6 +5,7 @@
 #include <QMutexLocker>
 
 #include "ckpt/planner.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
@@ -19,26 +20,26 @@ Predictor::~Predictor() {
     thread_.wait();
 }
 
-void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind) {
+void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind, const QString& device, int threads) {
     QMutexLocker lock(&mutex_);
-    pending_ = std::make_pair(std::move(spec), kind);  // shared, not copied on the GUI thread
+    pending_ = Job{std::move(spec), kind, device, threads};  // shared, not copied on the GUI thread
     if (queued_) return;  // the queued job will take the newest spec
     queued_ = true;
     QMetaObject::invokeMethod(&worker_, [this] { work(); }, Qt::QueuedConnection);
 }
 
 void Predictor::work() {
-    std::optional<std::pair<std::shared_ptr<const ckpt::ModelSpec>, ckpt::DeviceKind>> job;
+    std::optional<Job> job;
     {
         QMutexLocker lock(&mutex_);
         job = std::move(pending_);
         pending_.reset();
         queued_ = false;
     }
-    if (job) emit predictionAvailable(compute(*job->first, job->second));
+    if (job) emit predictionAvailable(compute(*job->spec, job->kind, job->device, job->threads));
 }
 
-Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
+Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device, int threads) {
     Prediction p;
     p.spec = spec;
     if (const ckpt::Status st = ckpt::validate_model_spec(spec); !st) {
@@ -69,6 +70,29 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
     }
     if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_peak(*chain);
     p.recomputeFlops = ckpt::block_recompute_flops(spec);
+    const QString dev = !device.isEmpty() ? device : kind == ckpt::DeviceKind::cuda ? QStringLiteral("cuda") : QStringLiteral("cpu");
+    if (auto t = throughputFor(dev, threads)) p.time = std::make_shared<const ckpt::TimePrediction>(ckpt::predict_times(spec, *t));
+    // The same checkpointed blocks recomputed in full, beside their selective policies.
+    bool selective = false;
+    ckpt::ModelSpec full = spec;
+    for (ckpt::BlockSpec& b : full.blocks)
+        if (b.checkpoint && b.policy != ckpt::BlockSpec::Policy::full) {
+            selective = true;
+            b.policy = ckpt::BlockSpec::Policy::full;
+        }
+    if (selective && ckpt::validate_model_spec(full).ok()) {
+        const std::vector<double> own = ckpt::block_recompute_flops(spec), all = ckpt::block_recompute_flops(full);
+        p.selectiveFlops = p.fullFlops = 0;
+        for (size_t b = 0; b < spec.blocks.size(); ++b)
+            if (spec.blocks[b].checkpoint) {
+                p.selectiveFlops += own[b];
+                p.fullFlops += all[b];
+            }
+        if (p.time) {
+            p.selectiveNs = p.time->recompute_ns;
+            p.fullNs = ckpt::predict_times(full, p.time->throughput).recompute_ns;
+        }
+    }
     return p;
 }
 

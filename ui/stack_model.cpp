@@ -63,6 +63,9 @@ void LayerStackModel::applyFromUndo(SpecPtr spec, bool structural) {
     if (structural) beginResetModel();
     spec_ = std::move(spec);
     report_.clear();  // it described the stack before this edit
+    predictedBlockNs_.clear();
+    predictedLayerNs_.clear();
+    measuredLayerNs_.clear();
     if (structural) {
         endResetModel();
     } else if (!spec_->blocks.empty()) {
@@ -298,7 +301,60 @@ void LayerStackModel::setReport(const ckpt::StepReport& report) {
     if (report.blocks.size() != spec_->blocks.size()) return;
     report_ = report.blocks;
     predicted_ = report.dry_run;
+    repeats_ = report.repeats;
+    measuredLayerNs_.clear();
+    if (!predicted_) {
+        measuredLayerNs_.resize(report_.size());
+        for (size_t b = 0; b < report_.size(); ++b) measuredLayerNs_[b].assign(spec_->blocks[b].layer_count(), -1);
+        for (const ckpt::Span& s : report.spans)
+            if (s.phase == ckpt::Phase::recompute && s.block >= 0 && size_t(s.block) < measuredLayerNs_.size() && s.layer >= 0 &&
+                size_t(s.layer) < measuredLayerNs_[size_t(s.block)].size())
+                measuredLayerNs_[size_t(s.block)][size_t(s.layer)] = s.end_ns - s.start_ns;
+    }
+    updateRecomputeUnit();
     announceReportColumns();
+}
+
+void LayerStackModel::setPredictedTime(const ckpt::TimePrediction* time, bool announce) {
+    predictedBlockNs_.clear();
+    predictedLayerNs_.clear();
+    if (time && time->blocks.size() == spec_->blocks.size()) {
+        for (size_t b = 0; b < time->blocks.size(); ++b) {
+            const ckpt::BlockTimePrediction& bt = time->blocks[b];
+            predictedBlockNs_.push_back(spec_->blocks[b].checkpoint ? bt.recompute.ns : -1);
+            std::vector<qint64> layers;
+            for (const ckpt::LayerTimePrediction& l : bt.layers)
+                layers.push_back(spec_->blocks[b].checkpoint && l.recompute.ns > 0 ? l.recompute.ns : -1);
+            predictedLayerNs_.push_back(std::move(layers));
+        }
+    }
+    if (!announce) return;
+    updateRecomputeUnit();
+    announceReportColumns();
+}
+
+std::pair<qint64, bool> LayerStackModel::recomputeShown(int b, int l) const {
+    if (!spec_->blocks[size_t(b)].checkpoint) return {-1, false};
+    // The measurement of this stack when there is one, else the prediction.
+    if (!predicted_ && size_t(b) < report_.size()) {
+        if (l < 0) return {report_[size_t(b)].recompute_ns, false};
+        if (size_t(b) < measuredLayerNs_.size() && size_t(l) < measuredLayerNs_[size_t(b)].size())
+            return {measuredLayerNs_[size_t(b)][size_t(l)], false};
+        return {-1, false};
+    }
+    if (l < 0) return {size_t(b) < predictedBlockNs_.size() ? predictedBlockNs_[size_t(b)] : -1, true};
+    if (size_t(b) < predictedLayerNs_.size() && size_t(l) < predictedLayerNs_[size_t(b)].size())
+        return {predictedLayerNs_[size_t(b)][size_t(l)], true};
+    return {-1, true};
+}
+
+void LayerStackModel::updateRecomputeUnit() {
+    qint64 most = 0;
+    for (int b = 0; b < int(spec_->blocks.size()); ++b) most = std::max(most, recomputeShown(b, -1).first);
+    const TimeUnit unit = timeUnitFor(most);
+    if (unit.name == recomputeUnit_.name) return;
+    recomputeUnit_ = unit;
+    emit headerDataChanged(Qt::Horizontal, RecomputeColumn, RecomputeColumn);
 }
 
 void LayerStackModel::announceReportColumns() {
@@ -390,15 +446,31 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
                     .arg(humanBytes(br->kept_bytes), humanBytes(br->kept_bytes_unchecked), humanBytes(br->avoided_bytes),
                          predicted_ ? tr("Predicted for the stack as it is now.") : tr("Measured in the last step."));
             break;
-        case RecomputeColumn:
-            if (role == Qt::DisplayRole && br && br->checkpoint && !predicted_) return humanTime(br->recompute_ns);
-            if (role == Qt::ToolTipRole)
-                return predicted_ && blk.checkpoint ? tr("Recomputation time is measured: run a step.")
-                                                    : tr("Time spent recomputing this block's forward during backward.");
+        case RecomputeColumn: {
+            const auto [ns, guess] = recomputeShown(b, -1);
+            if (role == Qt::DisplayRole && ns >= 0) return inUnit(ns, recomputeUnit_);
+            if (role == Qt::FontRole && ns >= 0 && guess) {
+                QFont f;
+                f.setItalic(true);
+                return f;
+            }
+            if (role == Qt::ToolTipRole) {
+                if (!blk.checkpoint) return tr("Not checkpointed: nothing of this block is recomputed.");
+                const qint64 pred = size_t(b) < predictedBlockNs_.size() ? predictedBlockNs_[size_t(b)] : -1;
+                if (guess)
+                    return ns >= 0 ? tr("Predicted time to recompute this block's forward during backward: %1 (its FLOPs and "
+                                        "bytes over this machine's measured throughput). Run a step to measure it.").arg(humanTime(ns))
+                                   : tr("Recomputation time is measured: run a step.");
+                QString t = tr("Measured time recomputing this block's forward during backward: %1 (%2)")
+                                .arg(timedText(br->recompute_ns, br->recompute_range, repeats_), repeatsText(repeats_));
+                if (pred >= 0) t += tr("; predicted %1").arg(humanTime(pred));
+                return t + QLatin1Char('.');
+            }
             break;
         }
+        }
         if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
-        if (role == Qt::FontRole && idx.column() >= KeptColumn && predicted_ && br) {
+        if (role == Qt::FontRole && idx.column() == KeptColumn && predicted_ && br) {
             QFont f;
             f.setItalic(true);
             return f;
@@ -442,13 +514,28 @@ QVariant LayerStackModel::data(const QModelIndex& idx, int role) const {
     case KeptColumn:
         if (role == Qt::DisplayRole && lr) return humanBytes(lr->kept_bytes);
         break;
-    case RecomputeColumn:
-        if (role == Qt::DisplayRole && lr && lr->recomputed_bytes) return humanBytes(lr->recomputed_bytes);
-        if (role == Qt::ToolTipRole && lr) return tr("Bytes this layer rematerialised during recomputation.");
+    case RecomputeColumn: {
+        // Time, in the column's unit, like the blocks; the bytes it rematerialised in the tooltip.
+        const auto [ns, guess] = recomputeShown(b, l);
+        if (role == Qt::DisplayRole && ns >= 0) return inUnit(ns, recomputeUnit_);
+        if (role == Qt::FontRole && ns >= 0 && guess) {
+            QFont f;
+            f.setItalic(true);
+            return f;
+        }
+        if (role == Qt::ToolTipRole && blk.checkpoint) {
+            QString t = ns < 0 ? tr("Not run again when its block is recomputed.")
+                        : guess ? tr("Predicted time of this layer in its block's recomputation: %1.").arg(humanTime(ns))
+                                : tr("Measured time of this layer in its block's recomputation: %1 (in the repeat whose step "
+                                     "time was the median).").arg(humanTime(ns));
+            if (lr && lr->recomputed_bytes) t += tr(" It rematerialised %1.").arg(humanBytes(lr->recomputed_bytes));
+            return t;
+        }
         break;
     }
+    }
     if (role == Qt::TextAlignmentRole && idx.column() >= KeptColumn) return int(Qt::AlignRight | Qt::AlignVCenter);
-    if (role == Qt::FontRole && idx.column() >= KeptColumn && predicted_ && lr) {
+    if (role == Qt::FontRole && idx.column() == KeptColumn && predicted_ && lr) {
         QFont f;
         f.setItalic(true);
         return f;
@@ -533,7 +620,7 @@ QVariant LayerStackModel::headerData(int section, Qt::Orientation o, int role) c
         case CheckpointColumn: return tr("Checkpoint");
         case SizeColumn: return tr("Shape");
         case KeptColumn: return tr("Kept");
-        case RecomputeColumn: return tr("Recompute");
+        case RecomputeColumn: return tr("Recompute\n(%1)").arg(recomputeUnit_.name);  // two lines: a narrow column
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -543,7 +630,8 @@ QVariant LayerStackModel::headerData(int section, Qt::Orientation o, int role) c
             return tr("Bytes kept for backward at the end of forward: predicted (italics) for the stack as it is, "
                       "measured after a step of it.");
         case RecomputeColumn:
-            return tr("Recomputation time (blocks, measured) or bytes rematerialised (layers), for the stack as it is.");
+            return tr("Time recomputing each checkpointed block and layer during backward, in %1: predicted (italics) "
+                      "for the stack as it is, the measured median after a step of it.").arg(recomputeUnit_.name);
         }
     }
     return {};

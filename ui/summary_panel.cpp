@@ -9,12 +9,24 @@
 #include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/style.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
 namespace {
 
 QString percent(double part, double whole) { return QString::number(100.0 * part / std::max(1.0, whole), 'f', 0) + QLatin1Char('%'); }
+
+// "27.3 MFLOP", "1.21 GFLOP": work in the unit its size reaches.
+QString flopsText(double f) {
+    static const char* units[] = {"FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"};
+    int u = 0;
+    while (f >= 999.5 && u < 5) {
+        f /= 1000;
+        ++u;
+    }
+    return QStringLiteral("%1 %2").arg(QString::number(f, 'f', f < 9.995 ? 2 : f < 99.95 ? 1 : 0), QLatin1String(units[u]));
+}
 
 int checkpointedIn(const ckpt::ModelSpec& s) {
     int n = 0;
@@ -160,6 +172,28 @@ QString SummaryPanel::predictionHtml() const {
                      "limit, so a step will run out of memory; %4.</font></p>")
                       .arg(humanBytes(s.peak_total - limit_), humanBytes(s.peak_total), humanBytes(limit_), fix));
     }
+    if (p.time) {
+        // Time, predicted as the bytes are, but from a model: FLOPs and bytes over throughput.
+        const ckpt::TimePrediction& t = *p.time;
+        h += tr("<p><b>Predicted step time</b> %1 on this machine (forward %2, backward %3").arg(humanTime(t.step_ns), humanTime(t.forward_ns), humanTime(t.backward_ns - t.recompute_ns));
+        if (k > 0) h += tr(", recomputation %1").arg(humanTime(t.recompute_ns));
+        h += tr(", optimizer %1): each layer's FLOPs and bytes moved over the throughput measured here (%2 GFLOP/s, %3 GB/s).</p>")
+                 .arg(humanTime(t.optimizer_ns))
+                 .arg(t.throughput.gemm_flops / 1e9, 0, 'f', 0)
+                 .arg(t.throughput.bandwidth / 1e9, 0, 'f', 1);
+    }
+    // Selective checkpointing against full, in work and predicted time: deterministic, so the
+    // claim does not depend on how busy the machine is; a run's measured bars are the check.
+    if (p.selectiveFlops > 0 && p.fullFlops > 0) {
+        h += tr("<p><b>Selective against full recomputation</b>: these policies recompute %1 of work")
+                 .arg(flopsText(p.selectiveFlops));
+        if (p.selectiveNs > 0) h += tr(" (predicted %1)").arg(humanTime(p.selectiveNs));
+        h += tr("; recomputing the same blocks in full would be %1").arg(flopsText(p.fullFlops));
+        if (p.fullNs > 0) h += tr(" (predicted %1)").arg(humanTime(p.fullNs));
+        h += tr(": <b>%1× the work</b>").arg(p.fullFlops / p.selectiveFlops, 0, 'f', 1);
+        if (p.selectiveNs > 0 && p.fullNs > 0) h += tr(", %1× the time").arg(double(p.fullNs) / double(p.selectiveNs), 0, 'f', 1);
+        h += QStringLiteral(".</p>");
+    }
     return h;
 }
 
@@ -188,7 +222,9 @@ QString SummaryPanel::resultHtml() const {
     }
     h += tr("<p><b>Step %1</b>%2 on %3, %4<br>loss %5")
              .arg(res.step)
-             .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
+             .arg(res.warmup ? tr(" (warm-up: %1; its time includes one-off costs and is compared with nothing)")
+                                   .arg(res.warmupReason.isEmpty() ? tr("a new session") : res.warmupReason)
+                             : QString(),
                   QString::fromStdString(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
              .arg(r->loss, 0, 'g', 6);
     // fp16 scales the loss; a step whose gradients overflowed changed nothing and says so.
@@ -200,6 +236,8 @@ QString SummaryPanel::resultHtml() const {
     if (!res.origin.isEmpty())
         h += tr("<br><i>Opened from %1: recorded there, not run here.</i>").arg(res.origin.toHtmlEscaped());
     h += QStringLiteral("</p>");
+    if (const QString busy = busyText(*r); !busy.isEmpty() && !res.warmup)
+        h += QStringLiteral("<p><font color='#b35900'><b>%1</b></font></p>").arg(busy.toHtmlEscaped());
     // On a GPU: what the caching allocator held beside the tensors (what nvidia-smi counts).
     const ckpt::DeviceMemoryReport& d = r->device_memory;
     if (d.reserved_peak > 0 && QString::fromStdString(r->device).startsWith(QLatin1String("cuda")))
@@ -207,11 +245,15 @@ QString SummaryPanel::resultHtml() const {
                  .arg(humanBytes(d.reserved_peak), humanBytes(r->peak_total), humanBytes(d.workspace), humanBytes(d.context));
     const bool ok = r->status == ckpt::StepStatus::ok;
     if (ok) h += tr("<p>The peak falls <b>%1</b>.</p>").arg(whereText(r->peak_tag, &res.spec));
-    QString time = tr("<p><b>Step time</b> %1 (forward %2, backward %3").arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns));
+    // Every time is the median of the step's timed repeats, with its spread; the prediction of
+    // the same spec beside it.
+    QString time = tr("<p><b>Step time</b> %1 (%2").arg(timedText(r->step_ns, r->step_range, r->repeats), repeatsText(r->repeats));
+    if (res.predictedTime && ok) time += tr("; predicted %1").arg(humanTime(res.predictedTime->step_ns));
+    time += tr("): forward %1, backward %2").arg(humanTime(r->forward_ns), humanTime(r->backward_ns));
     if (k > 0)
-        time += tr(", of which recomputation %1 = %2% of the step").arg(humanTime(r->recompute_ns))
+        time += tr(", of which recomputation %1 = %2% of the step").arg(timedText(r->recompute_ns, r->recompute_range, r->repeats))
                     .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
-    h += time + tr(", optimizer %1)</p>").arg(humanTime(r->optimizer_ns));
+    h += time + tr(", optimizer %1.</p>").arg(humanTime(r->optimizer_ns));
     if (ok && k == 0) {
         h += tr("<p>No block is checkpointed, so nothing is recomputed: tick blocks (or press All) and run again to see "
                 "what checkpointing saves and costs.</p>");
@@ -224,21 +266,26 @@ QString SummaryPanel::resultHtml() const {
                        : tr("<p><b>Checkpointing did not lower the peak</b> (unchecked, this step also peaks at %1): the "
                             "peak is not made of activations here.</p>").arg(humanBytes(res.twinPeak));
         if (res.warmup) {
-            h += tr("<p><b>Recomputation overhead</b>: run another step. This first step's time includes warm-up, so it "
-                    "is not compared.</p>");
+            h += tr("<p><b>Recomputation overhead</b>: run another step. This warm-up step's time includes one-off "
+                    "costs, so it is compared with nothing.</p>");
         } else {
             // From this step alone: its recomputation against the rest of it, both timed under the
-            // same conditions. The twin's step is timed apart (and without the live chart being
-            // drawn beside it), so the difference of the two steps is shown only as context.
+            // same conditions, repeat by repeat (a disturbance that slowed a whole repeat cancels).
+            // The twin's step is timed apart, so the difference of the two steps is context, and a
+            // finding only when it is larger than the two steps' spreads.
+            double lo = 0, hi = 0;
+            const double own = 100.0 * r->recompute_overhead(&lo, &hi);
             const int64_t rest = std::max<int64_t>(1, r->step_ns - r->recompute_ns);
-            const double own = 100.0 * double(r->recompute_ns) / double(rest);
-            h += tr("<p><b>Recomputation overhead</b> +%1%: recomputing took %2 on top of the %3 the rest of this step took.")
-                     .arg(own, 0, 'f', 1)
-                     .arg(humanTime(r->recompute_ns), humanTime(rest));
+            h += tr("<p><b>Recomputation overhead</b> +%1%").arg(own, 0, 'f', 1);
+            if (r->repeats > 1) h += tr(" (%1 to %2 % over the middle repeats)").arg(100.0 * lo, 0, 'f', 1).arg(100.0 * hi, 0, 'f', 1);
+            h += tr(": recomputing took %1 on top of the %2 the rest of this step took.").arg(humanTime(r->recompute_ns), humanTime(rest));
             if (res.twinStepNs > 0) {
                 const double twin = 100.0 * double(r->step_ns - res.twinStepNs) / double(res.twinStepNs);
-                h += tr(" The same stack unchecked took %1 in its own step").arg(humanTime(res.twinStepNs));
-                if (std::fabs(twin - own) <= 10.0) h += QStringLiteral(".");
+                h += tr(" The same stack unchecked took %1 in its own step").arg(timedText(res.twinStepNs, res.twinStepRange, r->repeats));
+                if (withinNoise(r->step_ns, r->step_range, res.twinStepNs, res.twinStepRange))
+                    h += tr(": the two steps differ by less than their spread, which is noise, not a finding.");
+                else if (std::fabs(twin - own) <= 10.0)
+                    h += QStringLiteral(".");
                 else
                     h += (twin >= 0 ? tr(" (this one took %1% longer; across two separate steps the machine's own "
                                          "timing noise counts too).")
@@ -360,7 +407,12 @@ QString helpHtml(const StepResult* res) {
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "
                      "step's point moves. <b>Compare</b> overlays pinned runs. <b>Pareto</b> places every plan by "
-                     "memory and time; click one to apply it.</p>");
+                     "memory and time; click one to apply it.</p>"
+                     "<p><b>Times</b> are measured several times: each step runs again from the same state (still one "
+                     "step: the same gradients, the same memory), and every time shown is the median of those repeats, "
+                     "with its spread (±, whiskers, bands). A difference smaller than the spread is noise. The "
+                     "<i>predicted</i> time beside it comes from each layer's FLOPs and bytes over what this machine "
+                     "measured it can do.</p>");
     return h;
 }
 

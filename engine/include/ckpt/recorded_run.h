@@ -4,7 +4,8 @@
 // its size and nesting are capped before parsing, every field is checked (types, enum names,
 // block indices, event and span counts) and the first bad one is named in a one-line error.
 // Reports written before they carried the memory events and spans still load; `has_timeline`
-// says whether the timeline can be drawn.
+// says whether the timeline can be drawn. A report with its predicted time brings that too: the
+// prediction of the machine it ran on, not of this one.
 #pragma once
 
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
 #include "ckpt/result.h"
+#include "ckpt/timing.h"
 
 namespace ckpt {
 
@@ -20,6 +22,10 @@ struct RecordedRun {
     StepReport report;
     ModelSpec spec;
     bool has_timeline = false;  // the file carried its memory events and spans
+    // "predicted_time", when the report has it: the phases and each block's times, and the key
+    // and figures of the throughput they came from (the layers' times are not in the file).
+    bool has_predicted_time = false;
+    TimePrediction predicted_time;
 };
 
 // The largest report file read (a million-event step writes about 60 MiB).
