@@ -6,9 +6,14 @@
 #   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
 #   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
 #                                   # build-asan: the fast tests, and the fuzz target over its seeds
+#   bash app/bootstrap.sh package   # build, then the Debian package checkpointlab_VERSION_amd64.deb
+#                                   # in the build folder, unpacked, run and checked by lintian
 #
 # Idempotent: packages already present are not reinstalled and the build is incremental.
-# Works as root or through sudo. The build folder is ./build (override with CKPT_BUILD_DIR).
+# Works as root or through sudo. Each build is a preset of CMakePresets.json, its one
+# definition: start, test and bench configure the "release" preset in ./build (another folder
+# with CKPT_BUILD_DIR), sanitize the "asan" preset in ./build-asan (CKPT_ASAN_BUILD_DIR);
+# CKPT_CMAKE_ARGS adds cache settings to either (e.g. "-DCKPT_WITH_CUDA=OFF").
 set -euo pipefail
 cd "$(dirname "$(readlink -f "$0")")/.."
 mode=${1:-start}
@@ -18,9 +23,10 @@ pkgs=(build-essential cmake ninja-build pkg-config qt6-base-dev qt6-base-dev-too
       libqcustomplot-dev libopenblas-openmp-dev nlohmann-json3-dev xvfb xauth)
 # The PyTorch cross-check (tests) and benchmark (bench) need Debian's PyTorch; the sanitizer
 # stage of CI (test, sanitize) needs clang, its sanitizer and libFuzzer runtimes, and clang's
-# OpenMP.
-[ "$mode" != start ] && pkgs+=(python3 python3-torch)
-if [ "$mode" = test ] || [ "$mode" = sanitize ]; then pkgs+=(clang libclang-rt-14-dev libomp-dev); fi
+# OpenMP; the package stage (test, package) dpkg-shlibdeps and lintian.
+case "$mode" in test|bench|sanitize) pkgs+=(python3 python3-torch) ;; esac
+case "$mode" in test|sanitize) pkgs+=(clang libclang-rt-14-dev libomp-dev) ;; esac
+case "$mode" in test|package) pkgs+=(dpkg-dev lintian) ;; esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -39,12 +45,14 @@ if [ "$mode" = sanitize ]; then
   # UB aborts), and the fuzz target. The step-level tests (tst_memory, tst_checkpointing: dozens
   # of full training steps each, 3-4 minutes apiece under ASan) are left to the Release run.
   build=${CKPT_ASAN_BUILD_DIR:-build-asan}
-  CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_SANITIZE=ON \
-    -DCKPT_FUZZ=ON -DCKPT_BUILD_UI=OFF -DCKPT_WITH_CUDA=OFF >/dev/null
+  # shellcheck disable=SC2086  # CKPT_CMAKE_ARGS is a list of arguments
+  cmake --preset asan -B "$build" ${CKPT_CMAKE_ARGS:-} >/dev/null
   cmake --build "$build" -j"$(nproc)"
+  # The preset's sanitizer options and label filter (no "slow" tests), in the chosen folder.
+  ctest --preset asan --test-dir "$build" -j"$(nproc)"
+  # The fuzzer under the same sanitizer options as the preset's tests.
   export ASAN_OPTIONS=detect_leaks=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd "$build" && ctest --output-on-failure -j"$(nproc)" -LE slow)
   # Every seed and regression file once, then a minute of fuzzing from them.
   fuzz="$build/tests/fuzz/fuzz_model_spec"
   "$fuzz" -timeout=5 resources/presets/*.json tests/data/malformed/*.json tests/data/configs/*.json \
@@ -59,7 +67,8 @@ if [ "$mode" = sanitize ]; then
   exit 0
 fi
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CKPT_CMAKE_ARGS:-} >/dev/null
+# shellcheck disable=SC2086
+cmake --preset release -B "$build" ${CKPT_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 case "$mode" in
@@ -67,10 +76,14 @@ case "$mode" in
     shift || true
     exec "$build/app/checkpointlab" "$@" ;;
   test)
-    cd "$build"
-    QT_QPA_PLATFORM=offscreen ctest --output-on-failure -j"$(nproc)" ;;
+    ctest --preset release --test-dir "$build" -j"$(nproc)" ;;
   bench)
     /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
+  package)
+    (cd "$build" && cpack -G DEB >/dev/null)
+    deb=$(ls "$build"/checkpointlab_*_amd64.deb)
+    bash tests/package/check_package.sh "$deb"
+    echo "$deb" ;;
   *)
-    echo "usage: bash app/bootstrap.sh start|test|bench|sanitize" >&2; exit 2 ;;
+    echo "usage: bash app/bootstrap.sh start|test|bench|sanitize|package" >&2; exit 2 ;;
 esac

@@ -79,7 +79,8 @@ EXAMPLES
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
                       [--steps N] [--threads N] [--repeats K] [--memory-limit BYTES|none] [--policy P]
-                      [--no-preserve-rng] [--tf32] [--report r.json] [--trace t.json] [--csv m.csv]
+                      [--precision f32|bf16-mixed|fp16-mixed] [--no-preserve-rng] [--tf32]
+                      [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--plot-size 1600x900|16x9cm|6x4in] [--plot-dpi N]
                       [--plot-font-scale F] [--plot-no-title] [--dump-tensors t.safetensors] [--quiet]
 
@@ -137,6 +138,10 @@ OPTIONS
         save_matmuls keeps the outputs of linear and attention layers (like JAX's
         dots_saveable); attention_core recomputes only attention (Megatron-LM's selective
         recomputation). The per-layer bytes are in the --report file.
+    --precision f32|bf16-mixed|fp16-mixed
+        Run in this precision instead of the model file's: f32, or mixed precision as PyTorch's
+        autocast with an f32 optimizer (16-bit matrix products with f32 accumulation, f32
+        parameters, gradients and optimizer state); fp16-mixed adds dynamic loss scaling.
     --no-preserve-rng
         Do not replay the dropout random state when recomputing, so recomputed dropout masks
         differ (and so do the gradients) - to see why preserving it matters.

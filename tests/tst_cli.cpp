@@ -14,6 +14,7 @@
 
 #include "app/cli_progress.h"
 
+#include "backends/backend.h"
 #include "ckpt/experiment.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
@@ -577,6 +578,20 @@ private slots:
         const QJsonObject oom = report.value("out_of_memory").toObject();
         QCOMPARE(oom.value("limit_bytes").toInteger(), qint64(12) << 20);
         QVERIFY(oom.value("requested_bytes").toInteger() > oom.value("free_bytes").toInteger());
+    }
+
+    // Where there is no CUDA device (no driver, no GPU, or a build without CUDA), --device cuda
+    // is a one-line device error (exit 1) that says why and that CUDA is optional: the package
+    // runs everywhere, on the CPU.
+    void cudaIsOptional() {
+        std::string why;
+        if (!ckpt::cuda_devices(&why).empty()) QSKIP("this machine has a CUDA device");
+        const Run r = runCli({"run", "tutorial_mlp", "--device", "cuda"});
+        QCOMPARE(r.status, QProcess::NormalExit);
+        QCOMPARE(r.code, 1);
+        QVERIFY2(isOneErrorLine(r.err), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QString::fromStdString(why)), qPrintable(r.err));
+        QVERIFY2(r.err.contains("CUDA is optional: every model runs on the CPU"), qPrintable(r.err));
     }
 
     // Parameters the system refuses are an out-of-memory error (exit 3) in every build. Under

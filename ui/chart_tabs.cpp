@@ -25,6 +25,9 @@ ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
     history_->setObjectName(QStringLiteral("history"));
     comparison_->setObjectName(QStringLiteral("comparison"));
     pareto_->setObjectName(QStringLiteral("pareto"));
+    // A click gives a chart the keyboard focus, so F1 after it opens that chart's manual page.
+    for (QCustomPlot* p : {static_cast<QCustomPlot*>(timeline_), blockBytes_, blockTime_, history_, comparison_, pareto_})
+        p->setFocusPolicy(Qt::ClickFocus);
     setupBlockBars(blockBytes_, blockTime_);
     setupHistory(history_);
     setupComparison(comparison_);
@@ -43,6 +46,20 @@ ChartTabs::ChartTabs(QWidget* parent) : QTabWidget(parent) {
                                 "click it to apply it."));
     showHistory(history_, history_points_);
     redrawComparison();
+}
+
+QString ChartTabs::manualSection(const QWidget* w) const {
+    if (!w || !(w == this || isAncestorOf(w))) return {};
+    static const char* const sections[] = {"memory-timeline", "per-block", "step-history", "compare", "pareto"};
+    // The chart itself wherever its tab is; anything else here (the tab bar, a button, the pin
+    // list) stands for the tab on screen.
+    const std::pair<const QWidget*, int> charts[] = {{timeline_, TimelineTab}, {blockBytes_, BlocksTab},
+                                                     {blockTime_, BlocksTab},  {history_, HistoryTab},
+                                                     {comparison_, CompareTab}, {pareto_, ParetoTab}};
+    for (const auto& [chart, tab] : charts)
+        if (chart == w || chart->isAncestorOf(w)) return QLatin1String(sections[tab]);
+    const int tab = currentIndex();
+    return tab >= 0 && tab <= ParetoTab ? QLatin1String(sections[tab]) : QString();
 }
 
 QWidget* ChartTabs::chartPage(QCustomPlot* plot, QCustomPlot* second, QWidget* side) {

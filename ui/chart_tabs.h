@@ -35,6 +35,9 @@ public:
     QCustomPlot* pareto() const { return pareto_; }
     // The charts of a tab with their names (Per block has two), for the export dialog.
     QList<QPair<QString, QCustomPlot*>> chartsOf(int tab) const;
+    // The manual's section (an anchor of charts.md) for a widget of these tabs: its chart's, or
+    // the tab on screen's; "" for a widget elsewhere.
+    QString manualSection(const QWidget* w) const;
 
     // The stack's prediction in the timeline (event order, "without checkpointing" line) and the
     // per-block bars (bytes, recomputation work).

@@ -43,6 +43,7 @@ class TimelineChart;
 class PlanPanel;
 class RunBar;
 class ChartTabs;
+class ManualWindow;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -85,6 +86,12 @@ public:
                             QStringList* written = nullptr);
     static QStringList chartFileNames(const QString& suffix);
     static QString aboutText();  // the About dialog: versions of Qt, QCustomPlot, BLAS and CUDA
+    // Help › Manual (F1): the manual window at a page (qrc:/manual/...; empty: the contents).
+    void showManual(const QUrl& at = {});
+    // The page F1 opens: the chart under the pointer, else the chart or panel with the keyboard
+    // focus (its section of the manual), else the contents.
+    QUrl helpUrlFor(const QWidget* pointed, const QWidget* focused) const;
+    ManualWindow* manualWindow() const { return manual_; }  // null until first shown
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
 
     LayerStackModel* stackModel() const { return model_; }
@@ -163,6 +170,7 @@ private:
     PlanPanel* plan_;
     SummaryPanel* summary_;
     QTextBrowser* help_;
+    ManualWindow* manual_ = nullptr;
     RunBar* runBar_;
     QProgressBar* progress_;
     QMenu* recentMenu_ = nullptr;

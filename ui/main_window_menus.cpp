@@ -1,9 +1,12 @@
 // The window's menus and shortcuts (see main_window.h): File (new, template, open, open run,
 // recent, import config, save, export), Edit, Run (the run bar's actions, with their shortcuts),
-// Presets, View (every dock, a layout reset) and Help (the help panel, About with the versions of
-// what the program runs on). The export dialogs and the chart files are here too.
+// Presets, View (every dock, a layout reset) and Help (the manual, opened at the page of the
+// chart or panel F1 was pressed on; the help panel; About with the versions of what the program
+// runs on). The export dialogs and the chart files are here too.
 #include <QAction>
 #include <QActionGroup>
+#include <QApplication>
+#include <QCursor>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QDockWidget>
@@ -24,12 +27,15 @@
 #include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
 #include "ui/lessons.h"
+#include "ui/manual_window.h"
 #include "ui/main_window.h"
 #include "ui/save_file.h"
 #include "ui/plan_panel.h"
+#include "ui/properties_panel.h"
 #include "ui/run_bar.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
+#include "ui/summary_panel.h"
 #include "ui/template_dialog.h"
 #include "ui/timeline_chart.h"
 
@@ -197,13 +203,54 @@ void MainWindow::buildMenus() {
     });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("What am I looking at?"), QKeySequence::HelpContents, this, [this] {
+    help->setToolTipsVisible(true);
+    a = help->addAction(tr("&Manual"), QKeySequence::HelpContents, this, [this] {
+        showManual(helpUrlFor(QApplication::widgetAt(QCursor::pos()), QApplication::focusWidget()));
+    });
+    a->setObjectName(QStringLiteral("manualAction"));
+    tipWithShortcut(a, tr("The manual, at the page of the chart or panel under the pointer or with the keyboard focus."));
+    a = help->addAction(tr("What am I looking at?"), QKeySequence(Qt::SHIFT | Qt::Key_F1), this, [this] {
         if (auto* d = findChild<QDockWidget*>(QStringLiteral("helpDock"))) {
             d->show();
             d->raise();
         }
     });
+    tipWithShortcut(a, tr("Activations, checkpointing and recomputation explained with the last run's numbers."));
     help->addAction(tr("&About CheckpointLab"), this, &MainWindow::showAbout);
+}
+
+void MainWindow::showManual(const QUrl& at) {
+    if (!manual_) {
+        manual_ = new ManualWindow(this);
+        // A lesson linked from the manual opens here, as Presets › Lessons would.
+        connect(manual_, &ManualWindow::presetRequested, this, [this](const QString& name) {
+            if (!maybeSave()) return;
+            loadPreset(name);
+            raise();
+            activateWindow();
+        });
+    }
+    manual_->showPage(at.isEmpty() ? manualUrl(manualPages().value(0)) : at);
+    manual_->show();
+    manual_->raise();
+    manual_->activateWindow();
+}
+
+QUrl MainWindow::helpUrlFor(const QWidget* pointed, const QWidget* focused) const {
+    // "F1 on a chart": the chart under the pointer wins, then what has the keyboard focus.
+    if (const QString s = tabs_->manualSection(pointed); !s.isEmpty()) return manualUrl(QStringLiteral("charts.md"), s);
+    auto within = [](const QWidget* w, const QWidget* area) { return w && area && (w == area || area->isAncestorOf(w)); };
+    for (const QWidget* w : {focused, pointed}) {
+        if (const QString s = tabs_->manualSection(w); !s.isEmpty()) return manualUrl(QStringLiteral("charts.md"), s);
+        const QString window = QStringLiteral("window.md");
+        if (within(w, plan_)) return manualUrl(window, QStringLiteral("budget-and-plan"));
+        if (within(w, editor_)) return manualUrl(window, QStringLiteral("layer-stack"));
+        if (within(w, properties_)) return manualUrl(window, QStringLiteral("properties"));
+        if (within(w, summary_)) return manualUrl(window, QStringLiteral("summary"));
+        if (within(w, runBar_)) return manualUrl(window, QStringLiteral("run-bar"));
+        if (within(w, help_)) return manualUrl(QStringLiteral("numbers.md"));
+    }
+    return manualUrl(manualPages().value(0));
 }
 
 void MainWindow::fillRecentMenu() {

@@ -5,7 +5,8 @@
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH] [--dark]
+//       [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
+// With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
 #include <QCheckBox>
@@ -21,6 +22,7 @@
 #include "../dark_palette.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
+#include "ui/manual_window.h"
 #include "ui/stack_model.h"
 
 namespace {
@@ -97,6 +99,8 @@ int main(int argc, char** argv) {
                     {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")},
                     {QStringLiteral("size"), QStringLiteral("window size (a 1366 x 768 laptop by default)"), QStringLiteral("WxH"),
                      QStringLiteral("1366x768")},
+                    {QStringLiteral("manual"), QStringLiteral("picture Help › Manual at this page instead"),
+                     QStringLiteral("page.md#section")},
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
                      QStringLiteral("report.json")},
@@ -119,6 +123,12 @@ int main(int argc, char** argv) {
         QTemporaryDir tmp;
         const QString path = tmp.filePath(QStringLiteral("experiment.json"));
         if (!ckptui::saveExperiment(path, e).isEmpty() || !w.openExperiment(path).isEmpty()) return 1;
+    }
+    if (cli.isSet(QStringLiteral("manual"))) {
+        const QStringList at = cli.value(QStringLiteral("manual")).split(QLatin1Char('#'));
+        w.showManual(ckptui::manualUrl(at.value(0), at.value(1)));
+        settle(500);
+        return w.manualWindow()->grab().save(out) ? 0 : 1;
     }
     if (cli.isSet(QStringLiteral("open-run"))) {  // a run recorded elsewhere, a GPU server's say
         const QString err = w.openRun(cli.value(QStringLiteral("open-run")));

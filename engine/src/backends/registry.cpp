@@ -84,7 +84,12 @@ Result<DeviceInfo> find_device(const std::string& id) {
         if (index < 0) return Error{"unknown device \"" + id + "\" (expected cpu, cuda or cuda:N)"};
         std::string why;
         const std::vector<DeviceInfo> gpus = cuda_devices(&why);
-        if (gpus.empty()) return Error{"no CUDA device for \"" + id + "\": " + why, ErrorKind::device};
+        // CUDA is optional (a package built with it runs on machines without a driver): say why
+        // there is none, and that everything runs on the CPU without it.
+        if (gpus.empty())
+            return Error{"no CUDA device for \"" + id + "\": " + why +
+                             " (CUDA is optional: every model runs on the CPU, device \"cpu\")",
+                         ErrorKind::device};
         if (index >= int(gpus.size()))
             return Error{"no CUDA device " + std::to_string(index) + ": this machine has " +
                          std::to_string(gpus.size()) + " (cuda:0" +

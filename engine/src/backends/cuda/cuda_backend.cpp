@@ -1,9 +1,8 @@
 // The CUDA backend: cuBLAS for every matrix product (TF32 off unless asked, so results track
-// the f32 CPU reference), the kernels of kernels.h for everything else, a PyTorch-style caching
+// the f32 CPU reference; loaded at run time, cublas_loader.h), the kernels of kernels.h for everything else, a PyTorch-style caching
 // allocator for tensors, CUDA events on the stream for time stamps. Everything runs on one
 // non-blocking stream per device (the stream contract of backend.h); host values (losses,
 // digests, copies) are the only points that wait for it.
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "backends/backend.h"
 #include "backends/caching_allocator.h"
+#include "backends/cuda/cublas_loader.h"
 #include "backends/cuda/kernels.h"
 #include "backends/scratch.h"
 
@@ -26,8 +26,11 @@ void check(cudaError_t e, const char* what) {
     if (e != cudaSuccess) throw DeviceError(std::string(what) + ": " + cudaGetErrorString(e));
 }
 
+// cuBLAS's functions; loaded before any backend starts (CudaBackend), so never null here.
+const cuda::Cublas& blas() { return *cuda::cublas(nullptr); }
+
 void check(cublasStatus_t e, const char* what) {
-    if (e != CUBLAS_STATUS_SUCCESS) throw DeviceError(std::string(what) + ": " + cublasGetStatusString(e));
+    if (e != CUBLAS_STATUS_SUCCESS) throw DeviceError(std::string(what) + ": " + blas().status_string(e));
 }
 
 
@@ -124,6 +127,8 @@ constexpr size_t kCublasWorkspace = size_t(32) << 20;  // what cuBLAS asks for o
 class CudaBackend final : public Backend {
 public:
     CudaBackend(int index, const std::string& device_name) : index_(index), device_name_(device_name) {
+        std::string why;
+        if (!cuda::cublas(&why)) throw DeviceError(why);
         check(cudaSetDevice(index), "cudaSetDevice");
         t_current_device = index;
         check(cudaFree(nullptr), "creating the CUDA context");
@@ -133,11 +138,11 @@ public:
         total_ = int64_t(total);
         check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
         clock_ = std::make_unique<CudaClock>(stream_);
-        check(cublasCreate(&cublas_), "cublasCreate");
-        check(cublasSetStream(cublas_, stream_), "cublasSetStream");
+        check(blas().create(&cublas_), "cublasCreate");
+        check(blas().set_stream(cublas_, stream_), "cublasSetStream");
         // A fixed workspace keeps cuBLAS deterministic and its memory visible.
         check(cudaMalloc(&cublas_ws_, kCublasWorkspace), "cudaMalloc (cuBLAS workspace)");
-        check(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
+        check(blas().set_workspace(cublas_, cublas_ws_, kCublasWorkspace), "cublasSetWorkspace");
         set_tf32(false);
         const size_t ws = size_t(cuda::kWorkspaceFloats) * 4 + size_t(cuda::kWorkspaceDoubles) * 8 +
                           size_t(cuda::kWorkspaceWords) * 8;
@@ -199,7 +204,7 @@ public:
     void reset_peak() override { pool_.reset_peak(); }
     void set_tf32(bool on) override {
         tf32_ = on;
-        check(cublasSetMathMode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+        check(blas().set_math_mode(cublas_, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     }
     bool tf32() const override { return tf32_; }
 
@@ -228,11 +233,11 @@ public:
         use();
         const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         if (ab == ElemType::f32 && c == ElemType::f32)
-            check(cublasSgemm_64(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb,
+            check(blas().sgemm(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb,
                                  static_cast<const float*>(A), lda, &beta, static_cast<float*>(C), ldc),
                   "cublasSgemm");
         else
-            check(cublasGemmEx_64(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(ab), ldb, A, cuda_type(ab), lda, &beta,
+            check(blas().gemm_ex(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(ab), ldb, A, cuda_type(ab), lda, &beta,
                                   C, cuda_type(c), ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                   "cublasGemmEx");
         clock_->worked();
@@ -243,12 +248,12 @@ public:
         if (M <= 0 || N <= 0 || batch <= 0) return;
         const cublasOperation_t oa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, ob = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
         if (t == ElemType::f32)
-            check(cublasSgemmStridedBatched_64(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb, sb,
+            check(blas().sgemm_strided_batched(cublas_, ob, oa, N, M, K, &alpha, static_cast<const float*>(B), ldb, sb,
                                                static_cast<const float*>(A), lda, sa, &beta, static_cast<float*>(C),
                                                ldc, sc, batch),
                   "cublasSgemmStridedBatched");
         else
-            check(cublasGemmStridedBatchedEx_64(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(t), ldb, sb, A,
+            check(blas().gemm_strided_batched_ex(cublas_, ob, oa, N, M, K, &alpha, B, cuda_type(t), ldb, sb, A,
                                                 cuda_type(t), lda, sa, &beta, C, cuda_type(t), ldc, sc, batch,
                                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                   "cublasGemmStridedBatchedEx");
