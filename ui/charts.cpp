@@ -581,19 +581,27 @@ void showBlockBars(QCustomPlot* bytes, QCustomPlot* time, const ckpt::StepReport
         }
         const QString name = QString::fromStdString(b.name);
         names << name + (b.checkpoint ? QStringLiteral(" ✓") : QString());
-        BlockTips::Row row{name, b.checkpoint, b.kept_bytes, b.kept_bytes_unchecked, b.avoided_bytes, b.forward_ns, b.backward_ns,
-                           b.recompute_ns, flopsOf(b) / flopUnit};
-        row.forwardRange = b.forward_range;
-        row.backwardRange = b.backward_range;
-        row.recomputeRange = b.recompute_range;
+        BlockTips::Row tip;
+        tip.name = name;
+        tip.checkpoint = b.checkpoint;
+        tip.kept = b.kept_bytes;
+        tip.keptUnchecked = b.kept_bytes_unchecked;
+        tip.avoided = b.avoided_bytes;
+        tip.forwardNs = b.forward_ns;
+        tip.backwardNs = b.backward_ns;
+        tip.recomputeNs = b.recompute_ns;
+        tip.work = flopsOf(b) / flopUnit;
+        tip.forwardRange = b.forward_range;
+        tip.backwardRange = b.backward_range;
+        tip.recomputeRange = b.recompute_range;
         if (pt) {
             const ckpt::BlockTimePrediction& bp = pt->blocks[size_t(b.index)];
-            row.predicted = true;
-            row.predForwardNs = bp.forward.ns;
-            row.predBackwardNs = bp.backward.ns;
-            row.predRecomputeNs = predictedRecomputeNs(b);
+            tip.predicted = true;
+            tip.predForwardNs = bp.forward.ns;
+            tip.predBackwardNs = bp.backward.ns;
+            tip.predRecomputeNs = predictedRecomputeNs(b);
         }
-        rows.push_back(std::move(row));
+        rows.push_back(std::move(tip));
     }
     kept->setData(x, k, true);
     avoided->setData(x, a, true);
@@ -848,14 +856,18 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
         auto* g = plot->addGraph();
         // Its time as measured (median and spread), and whether it differs from the current
         // run's by more than their spreads; a warm-up step's time is compared with nothing.
-        QString time = timedText(runs[i].stepNs, runs[i].stepRange, runs[i].repeats);
-        if (runs[i].warmup) time += QObject::tr(" (warm-up: not compared)");
+        const QString time = timedText(runs[i].stepNs, runs[i].stepRange, runs[i].repeats);
+        QString note;
+        if (runs[i].warmup) note = QObject::tr("(warm-up: not compared)");
         else if (i + 1 < runs.size() && !current.warmup &&
                  withinNoise(runs[i].stepNs, runs[i].stepRange, current.stepNs, current.stepRange))
-            time += QObject::tr(" (same time as the current run, within the noise)");
-        // Two lines: the name, then its figures, so an entry fits a chart beside the docks.
-        g->setName(QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), time));
-        g->setProperty("ckptTime", time);
+            note = QObject::tr("(same time as the current run: within the noise)");
+        // Lines of their own: the name, its figures, what its time means, so that an entry fits
+        // a chart beside the docks.
+        QString name = QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), time);
+        if (!note.isEmpty()) name += QStringLiteral("\n   ") + note;
+        g->setName(name);
+        g->setProperty("ckptTime", note.isEmpty() ? time : time + QLatin1Char(' ') + note);
         // Milliseconds, or a share of its own step when the runs' lengths differ too much.
         const double toX = share && runs[i].stepNs > 0 ? 100.0 * 1e6 / double(runs[i].stepNs) : 1.0;
         // The band where its end may fall: the quartiles of its step time over the repeats.

@@ -9,8 +9,10 @@
 #include <QProgressBar>
 #include <QScreen>
 #include <QSettings>
+#include <QShowEvent>
 #include <QStatusBar>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QUndoStack>
 #include <QVBoxLayout>
 
@@ -143,6 +145,15 @@ void MainWindow::fitToScreen() {
     at.setX(std::clamp(at.x(), avail.left(), std::max(avail.left(), avail.right() + 1 - now.width())));
     at.setY(std::clamp(at.y(), avail.top(), std::max(avail.top(), avail.bottom() + 1 - now.height())));
     if (at != now.topLeft()) move(at);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    // Before the first show the frame's size was a guess; now the platform knows it (a window
+    // manager may only once the window is mapped: checked again when the event loop runs).
+    if (event->spontaneous()) return;
+    fitToScreen();
+    QTimer::singleShot(0, this, &MainWindow::fitToScreen);
 }
 
 MainWindow::~MainWindow() { controller_->stop(); }
@@ -347,6 +358,10 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     r.step = f.run->report.step;
     r.spec = f.run->spec;
     r.origin = QFileInfo(f.path).fileName();
+    // The first step of the session that recorded it paid that session's one-off costs: a
+    // warm-up there, so a warm-up here (drawn apart, compared with nothing), as it was live.
+    r.warmup = f.run->report.status == ckpt::StepStatus::ok && f.run->report.step == 1;
+    if (r.warmup) r.warmupReason = tr("the first step of the run recorded in %1").arg(r.origin);
     // The prediction the run's own machine made, if its report carries one (never this machine's).
     if (f.run->has_predicted_time) r.predictedTime = std::make_shared<const ckpt::TimePrediction>(f.run->predicted_time);
     last_ = shown_ = r;
@@ -360,7 +375,7 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     summary_->setBanner(unfinished, !unfinished.isEmpty());
     summary_->setResult(r, true);
     help_->setHtml(helpHtml(&r));
-    plan_->setMeasured(rep, r.spec, false);
+    plan_->setMeasured(rep, r.spec, r.warmup);
     updateContext();
     statusBar()->showMessage(tr("Opened %1: step %2 of %3 on %4, peak %5%6")
                                  .arg(r.origin)

@@ -263,7 +263,8 @@ void TimelineChart::updateTitle() {
         t = tr("Predicted memory of one step (dry run, exact bytes), %1 of %2 blocks checkpointed").arg(k).arg(n);
         break;
     case Mode::measured:
-        t = report_->dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
+        // (setMode runs before finishReport hands the chart its report: none yet on a first step)
+        t = report_ && report_->dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
                             : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
         break;
     }
