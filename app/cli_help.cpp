@@ -78,7 +78,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint none|all|sqrt|every:K|0,3,5]
-                      [--steps N] [--threads N] [--memory-limit BYTES|none] [--policy P]
+                      [--steps N] [--threads N] [--repeats K] [--memory-limit BYTES|none] [--policy P]
                       [--precision f32|bf16-mixed|fp16-mixed] [--no-preserve-rng] [--tf32]
                       [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--plot-size 1600x900|16x9cm|6x4in] [--plot-dpi N]
@@ -118,6 +118,16 @@ OPTIONS
     --threads N
         CPU threads for the kernels (default: the experiment file's, else OMP_NUM_THREADS,
         else the cores the process may use).
+    --repeats K
+        Time every step K times from the same state (parameters, optimizer state and counters
+        put back between the repeats, so each is the same step: one optimizer update, the same
+        gradients and memory) and report each time as the median of the K, with "+-x %", half
+        the range of the middle ones. 0 (the default) is the device's: 5 on the CPU, where a
+        busy machine makes single samples vary several-fold, 1 on CUDA. A step that creates the
+        optimizer state (the first) is timed once. The summary also gives the predicted time:
+        each layer's FLOPs and bytes over this machine's measured throughput (measured once,
+        about half a second, and kept in $XDG_CACHE_HOME/checkpointlab/throughput.json, else
+        ~/.cache/...); the --report file carries both.
     --memory-limit BYTES|none
         Refuse allocations past this many live bytes, like a smaller device: the step stops
         with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,
@@ -198,7 +208,9 @@ DESCRIPTION
     of each candidate (on long chains, where that would cost a dry run per candidate, of the
     chosen one); they are the steady state (the second step, when optimizer state exists). Recomputation is counted in the forward FLOPs a checkpointed
     block runs again (its layers but those its policy saves), as a share of the step (about
-    three forwards).
+    three forwards). The predicted step is the time of a step with that plan on this
+    machine's CPU: each layer's FLOPs and bytes moved over the throughput measured here once
+    (see run --help, --repeats).
 
 OPTIONS
     --budget BYTES

@@ -10,6 +10,7 @@
 #include <QMimeData>
 #include <QProcess>
 #include <QPushButton>
+#include <QScreen>
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -257,6 +258,50 @@ private slots:
         QVERIFY(w.minimumSize().width() <= 1200 && w.minimumSize().height() <= 700);
         w.resize(1200, 700);
         QCOMPARE(w.size(), QSize(1200, 700));
+    }
+
+    // Whatever the screen (a 1280 x 720 projector: tst_desktop_projector; 150 %: _scaled), the
+    // window opens inside its available area, and so does one remembered on a larger screen.
+    void opensInsideTheScreen() {
+        {
+            MainWindow w;
+            w.show();
+            const QRect avail = w.screen()->availableGeometry();
+            QVERIFY2(avail.contains(w.frameGeometry()), qPrintable(QStringLiteral("%1 x %2 at %3,%4 on %5 x %6")
+                                                                      .arg(w.frameGeometry().width()).arg(w.frameGeometry().height())
+                                                                      .arg(w.x()).arg(w.y()).arg(avail.width()).arg(avail.height())));
+            // As if it had been left maximised on a 2560 x 1440 monitor.
+            w.setGeometry(40, 30, 2500, 1380);
+            QVERIFY(w.close());
+        }
+        MainWindow again;
+        again.show();
+        const QRect avail = again.screen()->availableGeometry();
+        QVERIFY2(avail.contains(again.frameGeometry()),
+                 qPrintable(QStringLiteral("%1 x %2 on %3 x %4").arg(again.width()).arg(again.height()).arg(avail.width()).arg(avail.height())));
+    }
+
+    // The memory limit belongs to the model: a limit typed for one preset is not the next
+    // session's (lesson 4's 10 MiB made the next GPT-2 run out of memory).
+    void limitIsNotRemembered() {
+        int asked = 0;
+        {
+            MainWindow w;
+            w.show();
+            QCOMPARE(w.loadPreset(QStringLiteral("textbook_mlp")), QString());
+            w.runBar()->setMemoryLimit(qint64(64) << 20);
+            answerNext(QStringLiteral("unsavedPrompt"), QMessageBox::Discard, &asked);
+            QVERIFY(w.close());
+        }
+        MainWindow w;
+        QVERIFY(w.windowTitle().contains(QLatin1String("textbook_mlp")));
+        QCOMPARE(w.runBar()->memoryLimit(), qint64(0));
+        QVERIFY(!QSettings().contains(QStringLiteral("run/memoryLimit")));
+        // A lesson's own limit comes with the lesson.
+        QCOMPARE(w.loadPreset(QStringLiteral("lesson4_memory_limit")), QString());
+        QVERIFY(w.close());
+        MainWindow lesson;
+        QCOMPARE(lesson.runBar()->memoryLimit(), qint64(10) << 20);
     }
 
     void exportDialogOptionsReachTheFile() {

@@ -1,6 +1,6 @@
 // The window against hostile input and failing disks (issue 16), offscreen: planning, the Pareto
-// sweep and parsing a large file run on workers while a timer on the GUI thread keeps ticking (the
-// probe); a save, a chart export or a run export into a folder without write permission fails
+// sweep and parsing a large file run on workers and the GUI thread's work between two turns of its
+// event loop stays small (the probe, in the thread's own CPU time); a save, a chart export or a run export into a folder without write permission fails
 // with an error dialog and leaves the old file byte for byte; files are read with a size cap
 // (/dev/zero and an oversized file are one-line errors, not an abort); a forged report is refused
 // and a genuine one with hostile names is shown printable.
@@ -19,6 +19,7 @@
 #include "ckpt/experiment.h"
 #include "ckpt/session.h"
 #include "ckpt/writers.h"
+#include "gui_probe.h"
 #include "plan_wait.h"
 #include "test_models.h"
 #include "ui/chart_tabs.h"
@@ -31,40 +32,11 @@ using namespace ckptui;
 
 namespace {
 
-// The longest the GUI thread went without running a 5 ms timer, from start() to stop().
-class Probe : public QObject {
-public:
-    Probe() {
-        timer_.setInterval(5);
-        connect(&timer_, &QTimer::timeout, this, [this] {
-            worst_ = std::max(worst_, clock_.restart());
-            ++ticks_;
-        });
-    }
-    void start() {
-        worst_ = 0;
-        ticks_ = 0;
-        clock_.start();
-        timer_.start();
-    }
-    qint64 stop() {
-        timer_.stop();
-        return std::max(worst_, clock_.elapsed());
-    }
-    int ticks() const { return ticks_; }
-
-private:
-    QTimer timer_;
-    QElapsedTimer clock_;
-    qint64 worst_ = 0;
-    int ticks_ = 0;
-};
-
 // A chain of identical small residual blocks: cheap to run, long to plan.
 ckpt::ModelSpec longChain(int blocks) {
     ckpt::ModelSpec s;
     s.name = "long-chain";
-    s.input_shape = {4, 16};
+    s.input_shape = {64, 16};  // rows enough for activations to matter: a plan has something to save
     s.loss = ckpt::LossType::mse;
     s.optimizer.type = ckpt::OptimizerType::sgd;
     for (int b = 0; b < blocks; ++b)
@@ -98,10 +70,13 @@ QMessageBox* errorBox(QWidget* w) {
     return nullptr;
 }
 
-// The GUI thread never stops for longer while workers compute. Alone, the worst stall is about
-// 100 ms (opening: the 20,000-row tree is reset on the GUI thread); on a loaded two-core CI
-// machine about twice that. Planning or parsing on the GUI thread would stall for seconds.
-constexpr qint64 kLongestStallMs = 400;
+// The most CPU time the GUI thread may spend in one event-loop turn while workers parse, plan and
+// sweep a 20,000-block model, and while the answers are applied and drawn. Measured as the thread's
+// own CPU time (gui_probe.h), so a loaded machine, which only makes the thread wait longer for a
+// core, does not change it; the wall-clock stalls are bench_gui_stall's. On this two-core machine
+// the largest turn is about 60 ms (opening: the 20,000-row tree is reset at once); planning or
+// parsing on the GUI thread would take seconds.
+constexpr double kMostCpuPerTurnMs = 150;
 
 }  // namespace
 
@@ -133,45 +108,54 @@ private slots:
             f.write(QByteArray::fromStdString(ckpt::to_json(e)));
         }
         QCOMPARE(w_->loadPreset(QStringLiteral("tutorial_mlp")), QString());
-        Probe probe;
-        // Parsing: the file is read and parsed on a worker.
+        GuiProbe probe;
+        auto predictionDrawn = [this] { return w_->prediction().ok() && w_->prediction().spec == w_->stackModel()->spec(); };
+        // Parsing: the file is read and parsed on a worker; then the tree is filled and the
+        // prediction (computed on a worker) drawn.
         QSignalSpy opened(w_.get(), &MainWindow::fileOpened);
         QElapsedTimer clock;
         clock.start();
         probe.start();
         w_->openFile(path, FileKind::experiment);
         QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 120000);
-        const qint64 parseStall = probe.stop();
-        qInfo("open %d blocks: %lld ms, longest stall %lld ms", blocks, clock.elapsed(), parseStall);
+        QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
+        probe.stop();
+        const double openCpu = probe.worstCpuMs();
+        qInfo("open %d blocks and draw its prediction: %lld ms, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)",
+              blocks, clock.elapsed(), openCpu, probe.worstWallMs());
         QCOMPARE(opened.last().at(1).toString(), QString());
         QCOMPARE(int(w_->stackModel()->spec().blocks.size()), blocks);
-        // The stack's prediction is computed on a worker too, but drawing it (a timeline of every
-        // allocation, a bar per block) is the GUI thread's: let it land before each probe, so a
-        // probe measures what runs while planning, not the drawing.
-        auto predictionDrawn = [this] { return w_->prediction().ok() && w_->prediction().spec == w_->stackModel()->spec(); };
-        QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
-        // Planning: a budget below the unchecked peak, so the planner has work to do.
+        // Planning: a budget between the lowest reachable peak and the unchecked one, so the
+        // planner has work to do and a plan to apply (20,000 rows), whose prediction is drawn.
+        const Prediction& p = w_->prediction();
+        QVERIFY(p.minimalPeak > 0 && p.uncheckedPeak > p.minimalPeak);
+        const QString budget = QString::number(p.minimalPeak + (p.uncheckedPeak - p.minimalPeak) / 2);
         PlanPanel* plan = w_->planPanel();
         QSignalSpy planned(plan, &PlanPanel::planFinished);
         clock.restart();
         probe.start();
-        QCOMPARE(plan->plan(QStringLiteral("1MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(plan->plan(budget, QStringLiteral("dp")), QString());
         QVERIFY(plan->isPlanning());
         QTRY_VERIFY_WITH_TIMEOUT(!planned.isEmpty(), 300000);
-        const qint64 planStall = probe.stop();
-        qInfo("plan: %lld ms, %d ticks, longest stall %lld ms", clock.elapsed(), probe.ticks(), planStall);
+        QCOMPARE(planned.last().at(0).toString(), QString());
         QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
+        probe.stop();
+        const double planCpu = probe.worstCpuMs();
+        qInfo("plan, apply and draw: %lld ms, %d ticks, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)",
+              clock.elapsed(), probe.ticks(), planCpu, probe.worstWallMs());
         // The Pareto sweep.
         QSignalSpy drawn(plan, &PlanPanel::paretoDrawn);
         clock.restart();
         probe.start();
         plan->refreshPareto();
         QTRY_VERIFY_WITH_TIMEOUT(!drawn.isEmpty(), 300000);
-        const qint64 paretoStall = probe.stop();
-        qInfo("pareto: %lld ms, %d ticks, longest stall %lld ms", clock.elapsed(), probe.ticks(), paretoStall);
-        QVERIFY2(parseStall < kLongestStallMs, qPrintable(QString::number(parseStall)));
-        QVERIFY2(planStall < kLongestStallMs, qPrintable(QString::number(planStall)));
-        QVERIFY2(paretoStall < kLongestStallMs, qPrintable(QString::number(paretoStall)));
+        probe.stop();
+        const double paretoCpu = probe.worstCpuMs();
+        qInfo("pareto: %lld ms, %d ticks, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)", clock.elapsed(),
+              probe.ticks(), paretoCpu, probe.worstWallMs());
+        QVERIFY2(openCpu < kMostCpuPerTurnMs, qPrintable(QString::number(openCpu)));
+        QVERIFY2(planCpu < kMostCpuPerTurnMs, qPrintable(QString::number(planCpu)));
+        QVERIFY2(paretoCpu < kMostCpuPerTurnMs, qPrintable(QString::number(paretoCpu)));
     }
 
     void failedSavesKeepTheOldFile() {

@@ -163,7 +163,9 @@ private slots:
         QFETCH(bool, eager);
         const ckpt::ModelSpec file = load(preset);
         const ckpt::ModelSpec spec = eager ? eagerVariant(file) : file;
-        const QString description = QString::fromStdString(spec.description);
+        // As the window shows it: figures in braces filled in from the engine's dry run.
+        const QString description = ckptui::describeModel(spec);
+        QVERIFY2(!description.contains(QLatin1Char('{')), qPrintable(description));
         QVERIFY2(description.contains(sentence), qPrintable(description));
         const qsizetype at = description.indexOf(sentence);
         // What the description says the window starts with.
@@ -298,7 +300,7 @@ private:
             {"lesson1_activations", "Checkpointing every block cuts the peak by more than half", Claim::cutsPeakByHalf, true},
             {"lesson2_optimizer_state", "checkpointing cannot lower the peak", Claim::cannotLowerPeak, true},
             {"lesson3_selective_attention",
-             "attention_core keeps over 80% of the bytes that full recomputation saves, for under a quarter of its "
+             "attention_core keeps over 80% of the bytes that full recomputation saves, for a fraction of its "
              "recomputation work",
              Claim::selectiveBeatsFull, true, 0.8, 0.25},
             {"lesson4_memory_limit", "a memory limit that only a plan fits", Claim::onlyAPlanFits, true},

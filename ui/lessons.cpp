@@ -1,7 +1,34 @@
 // The lesson table (see lessons.h).
 #include "ui/lessons.h"
 
+#include "ckpt/session.h"
+#include "ckpt/templates.h"
+#include "ui/style.h"
+
 namespace ckptui {
+
+QString describeModel(const ckpt::ModelSpec& spec) {
+    QString text = QString::fromStdString(spec.description);
+    if (!text.contains(QLatin1Char('{'))) return text;
+    ckpt::ModelSpec unchecked = spec;
+    for (ckpt::BlockSpec& b : unchecked.blocks) b.checkpoint = false;
+    const auto p = ckpt::predict(unchecked, 2);
+    if (!p) return text;
+    text.replace(QLatin1String("{parameters}"), humanBytes(p->baseline[int(ckpt::Category::parameter)]));
+    text.replace(QLatin1String("{kept_unchecked}"), humanBytes(p->kept_bytes_total()));
+    text.replace(QLatin1String("{peak_unchecked}"), humanBytes(p->peak_total));
+    if (text.contains(QLatin1String("{peak_all}"))) {
+        ckpt::ModelSpec all = spec;
+        for (ckpt::BlockSpec& b : all.blocks) b.checkpoint = true;
+        if (const auto a = ckpt::predict(all, 2)) text.replace(QLatin1String("{peak_all}"), humanBytes(a->peak_total));
+    }
+    if (text.contains(QLatin1String("{peak_flash}"))) {  // unchecked, every attention layer fused
+        ckpt::ModelSpec flash = unchecked;
+        ckpt::set_attention_impl(flash, ckpt::AttentionImpl::flash);
+        if (const auto f = ckpt::predict(flash, 2)) text.replace(QLatin1String("{peak_flash}"), humanBytes(f->peak_total));
+    }
+    return text;
+}
 
 const QVector<Lesson>& lessons() {
     static const QVector<Lesson> table{

@@ -17,17 +17,13 @@
 #include "ckpt/writers.h"
 #include "ui/charts.h"
 #include "ui/messages.h"
+#include "ui/run_controller.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
 
 namespace ckptui {
 
 namespace {
-
-ckpt::ModelSpec withoutFlags(ckpt::ModelSpec s) {
-    for (auto& b : s.blocks) b.checkpoint = false;
-    return s;
-}
 
 // A budget a user can type, two significant digits rounded up: "15MiB", "3.1GiB".
 QString niceBudget(qint64 bytes) {
@@ -93,7 +89,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     // A typed budget moves the line at once: the sweep on screen is redrawn, not recomputed.
     connect(budget_, &QLineEdit::textChanged, this, [this] {
         if (!pareto_->isVisible()) return;
-        if (lastPareto_ && lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
+        if (lastPareto_ && *lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
         else refreshPareto();
     });
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
@@ -102,8 +98,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     paretoTitle_ = addTitle(pareto_, paretoTitleText());
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     pareto_->xAxis->setLabel(tr("predicted peak memory"));
-    pareto_->legend->setVisible(true);
-    pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    putLegendBelow(pareto_, 2);  // under the axes, never over the points
     pareto_->setInteractions(QCP::iSelectPlottables);
     pareto_->setToolTip(paretoTip());
     connect(pareto_, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable* p, int index, QMouseEvent*) {
@@ -121,18 +116,43 @@ QString PlanPanel::paretoTip() const {
 
 void PlanPanel::onSpecChanged() {
     // The line under the box describes a plan of one stack; any other stack makes it wrong.
-    if (planned_ && !(*planned_ == model_->spec())) {
+    if (planned_ && planned_ != model_->sharedSpec()) {
         result_->clear();
         planned_.reset();
     }
 }
 
 QString PlanPanel::resultText() const { return result_->text(); }
+QString PlanPanel::budgetText() const { return budget_->text(); }
+
+void PlanPanel::resetForModel() {
+    ++planGeneration_;  // a plan under way was for the model before
+    ++paretoGeneration_;
+    setPlanning(false);
+    {
+        const QSignalBlocker quiet(budget_);  // no redraw of the old sweep with an empty budget
+        budget_->clear();
+    }
+    budget_->setPlaceholderText(tr("e.g. 2.5GiB"));
+    result_->clear();
+    planned_.reset();
+    lastPareto_.reset();
+    measuredSpec_.reset();
+    forwardNs_.clear();
+    measuredStepNs_ = 0;
+    measuredPoints_.clear();
+}
 QString PlanPanel::budgetPlaceholder() const { return budget_->placeholderText(); }
 
 void PlanPanel::setMemoryLimit(qint64 bytes) {
     memoryLimit_ = bytes;
     if (pareto_->isVisible()) refreshPareto();
+}
+
+void PlanPanel::setThroughput(const ckpt::Throughput& t) {
+    const bool changed = t.key != throughput_.key || t.gemm_flops != throughput_.gemm_flops;
+    throughput_ = t;
+    if (changed && pareto_->isVisible()) refreshPareto();
 }
 
 void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
@@ -155,16 +175,26 @@ void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
 }
 
 std::vector<double> PlanPanel::measuredForwardNs() const {
-    const bool measured = measuredSpec_ && withoutFlags(*measuredSpec_) == withoutFlags(model_->spec());
+    const bool measured = measuredSpec_ && sameStructure(*measuredSpec_, model_->spec());
     return measured ? forwardNs_ : std::vector<double>{};
 }
 
 bool PlanPanel::isPlanning() const { return !go_->isEnabled(); }
 
+bool PlanPanel::measuredHere() const { return measuredStepNs_ > 0 && !measuredForwardNs().empty(); }
+
 double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
-    // With a measured unchecked step: that time plus the plan's recomputation. Before any run:
-    // 100 x the step's relative cost (a percentage of the unchecked step).
-    if (measuredStepNs_ > 0 && !forwardNs_.empty()) return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    // One quantity, a whole step in ms. Measured on this model: the measured step without its
+    // recomputation plus the plan's, from the measured forward times (the chain model's costs are
+    // those ns then). Else predicted: FLOPs and bytes over this machine's throughput. Without a
+    // calibration: 100 x the step's relative cost (a percentage of the unchecked step).
+    switch (timeAxis_) {
+    case TimeAxis::measured: return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    case TimeAxis::predicted:
+        if (lastPareto_ && lastPareto_->time) return double(lastPareto_->time->step_ns_with(p.checkpoint)) / 1e6;
+        break;
+    case TimeAxis::relative: break;
+    }
     return 100.0 * (1.0 + p.overhead_fraction);
 }
 
@@ -177,7 +207,9 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!kind) return QString::fromStdString(kind.error().message);
     // The engine's plan table, as `checkpointlab plan` prints it, computed on a worker (a long
     // chain takes seconds); the window applies its choice if the stack is still the one planned.
-    const ckpt::ModelSpec spec = model_->spec();
+    // The stack shared by the worker and the answer, not copied (a 20,000-block spec copied for
+    // each of them took a tenth of a second of the GUI thread).
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
     const int64_t bytes = *budget;
     const ckpt::PlannerKind k = *kind;
@@ -194,7 +226,7 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
             emit planFinished(tr("planning stopped"));
             return;
         }
-        const QString err = applyPlan(watcher->result(), spec, bytes, typed);
+        const QString err = applyPlan(watcher->result(), *spec, bytes, typed);
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
         emit planFinished(err);
     });
@@ -203,7 +235,7 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_] {
         ckpt::PlanLimits limits;
         limits.stop = stop.get();
-        return ckpt::plan_table(spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
+        return ckpt::plan_table(*spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
     }));
     return {};
 }
@@ -236,7 +268,7 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
     model_->setCheckpointFlags(p.checkpoint, tr("plan %1 for %2").arg(name, humanBytes(budget)));
-    planned_ = model_->spec();
+    planned_ = model_->sharedSpec();
     QString text = tr("%1: %2 of %3 blocks checkpointed, predicted peak %4 of the %5 budget, recomputation +%6% of the step.")
                        .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(humanBytes(p.predicted_peak), humanBytes(budget))
                        .arg(100.0 * p.overhead_fraction, 0, 'f', 1);
@@ -252,12 +284,18 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
 
 void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, bool warmup) {
     if (r.status != ckpt::StepStatus::ok) return;
-    if (!measuredSpec_ || withoutFlags(*measuredSpec_) != withoutFlags(spec)) measuredPoints_.clear();
+    if (!measuredSpec_ || !sameStructure(*measuredSpec_, spec)) {
+        measuredPoints_.clear();
+        forwardNs_.clear();
+        measuredStepNs_ = 0;
+    }
     measuredSpec_ = spec;
+    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
+    // A warm-up step's times (one-off costs) are no basis for the others'.
+    if (warmup) return;
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
-    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
 }
 
 void PlanPanel::refreshPareto() {
@@ -275,8 +313,9 @@ void PlanPanel::refreshPareto() {
     }
     // Four dry runs and a sweep of every planner, bounded (PlanLimits): on a worker, drawn when
     // it arrives. A newer sweep stops this one.
-    const ckpt::ModelSpec spec = model_->spec();
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
+    const ckpt::Throughput through = throughput_;
     if (paretoStop_) paretoStop_->store(true);
     paretoStop_ = std::make_shared<std::atomic<bool>>(false);
     sweeping_ = true;
@@ -288,13 +327,14 @@ void PlanPanel::refreshPareto() {
         sweeping_ = false;
         updateStop();
         const ParetoWork w = watcher->result();
-        if (w.spec == model_->spec()) drawPareto(w);
+        if (*w.spec == model_->spec()) drawPareto(w);
         else refreshPareto();  // the stack moved on while this was computed
     });
-    watcher->setFuture(QtConcurrent::run([spec, forward, stop = paretoStop_] {
+    watcher->setFuture(QtConcurrent::run([spec, forward, through, stop = paretoStop_] {
         ParetoWork w;
         w.spec = spec;
-        auto m = ckpt::ChainModel::build(spec, forward);
+        if (through.valid()) w.time = ckpt::predict_times(*spec, through);
+        auto m = ckpt::ChainModel::build(*spec, forward);
         if (!m) {
             w.error = QString::fromStdString(m.error().message);
             return w;
@@ -308,7 +348,7 @@ void PlanPanel::refreshPareto() {
         w.budgets = sweep.budgets;
         w.stoppedByUser = *stop;
         std::vector<bool> flags;
-        for (const auto& b : spec.blocks) flags.push_back(b.checkpoint);
+        for (const auto& b : spec->blocks) flags.push_back(b.checkpoint);
         w.current = ckpt::evaluate_plan(*m, flags, "current", 0);
         return w;
     }));
@@ -341,10 +381,18 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         return;
     }
     clearEmpty(pareto_);
+    hideChartTip(pareto_);
     points_ = w.points;
-    const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
-    pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
-                                      : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
+    // The time axis: a whole step's time in human units, measured on this model or predicted.
+    timeAxis_ = measuredHere() ? TimeAxis::measured : w.time ? TimeAxis::predicted : TimeAxis::relative;
+    measuredShown_ = 0;
+    static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
+    static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
+    pareto_->yAxis->setTicker(timeAxis_ == TimeAxis::relative ? plainTicker : durationTicker);
+    pareto_->yAxis->setLabel(timeAxis_ == TimeAxis::measured
+                                 ? tr("step time (from this model's measured blocks)")
+                             : timeAxis_ == TimeAxis::predicted ? tr("step time, predicted (FLOPs and bytes)")
+                                                                : tr("step cost (% of the unchecked step, FLOPs)"));
     auto* all = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     all->setName(tr("plans (hover to name, click to apply)"));
     all->setLineStyle(QCPGraph::lsNone);
@@ -374,10 +422,12 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     auto* current = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
-    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QColor(0xD5, 0x5E, 0x00), 14));
+    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, seriesColor(4), 14));
     const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
-    if (!measuredPoints_.isEmpty() && !forwardNs_.empty()) {
+    // Measured points only of this model's structure (another model's steps are no point here).
+    if (!measuredPoints_.isEmpty() && timeAxis_ != TimeAxis::relative && measuredSpec_ && sameStructure(*measuredSpec_, *w.spec)) {
+        measuredShown_ = measuredPoints_.size();
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
         meas->setName(tr("measured steps"));
         meas->setLineStyle(QCPGraph::lsNone);
@@ -416,8 +466,10 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         label->position->setTypeX(QCPItemPosition::ptPlotCoords);
         label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
         label->position->setCoords(double(budgetLine_), 0.02);
-        label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-        label->setPadding(QMargins(4, 2, 6, 2));
+        // On the side of the line with more room: the text was cut where the line is near the left edge.
+        const bool leftHalf = double(budgetLine_) < pareto_->xAxis->range().center();
+        label->setPositionAlignment((leftHalf ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
+        label->setPadding(QMargins(6, 2, 6, 2));
         label->setColor(QColor(0xCC, 0x00, 0x00));
         label->setText(typed && *typed > 0 ? tr("budget %1: plans to the left fit").arg(humanBytes(budgetLine_))
                                            : tr("memory limit %1: plans to the left fit").arg(humanBytes(budgetLine_)));
@@ -442,10 +494,13 @@ QString PlanPanel::paretoTipAt(double x, double y) const {
     }
     if (best < 0) return {};
     const ckpt::Plan& p = points_[size_t(best)].plan;
-    return tr("<b>%1</b><br>predicted peak %2<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
+    const QString time = timeAxis_ == TimeAxis::measured    ? tr("<br>step time %1 (from measured block times)").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                         : timeAxis_ == TimeAxis::predicted ? tr("<br>step time %1, predicted").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                                                            : QString();
+    return tr("<b>%1</b><br>predicted peak %2%5<br>recomputation +%3% of the step%4<br><i>click to apply</i>")
         .arg(planName(p).toHtmlEscaped(), humanBytes(p.predicted_peak))
         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
-        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString());
+        .arg(points_[size_t(best)].frontier ? tr("<br>on the Pareto frontier") : QString(), time);
 }
 
 void PlanPanel::applyPoint(int index) {

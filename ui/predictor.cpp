@@ -5,6 +5,7 @@
 #include <QMutexLocker>
 
 #include "ckpt/planner.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
@@ -20,17 +21,17 @@ Predictor::~Predictor() {
     thread_.wait();
 }
 
-void Predictor::request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
+void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind, const QString& device, int threads) {
     QMutexLocker lock(&mutex_);
     stop_ = true;  // the prediction running, if any, is of a spec no longer wanted
-    pending_ = std::make_pair(spec, kind);
+    pending_ = Job{std::move(spec), kind, device, threads};  // shared, not copied on the GUI thread
     if (queued_) return;  // the queued job will take the newest spec
     queued_ = true;
     QMetaObject::invokeMethod(&worker_, [this] { work(); }, Qt::QueuedConnection);
 }
 
 void Predictor::work() {
-    std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> job;
+    std::optional<Job> job;
     {
         QMutexLocker lock(&mutex_);
         job = std::move(pending_);
@@ -39,11 +40,12 @@ void Predictor::work() {
         stop_ = false;
     }
     if (!job) return;
-    Prediction p = compute(job->first, job->second, &stop_);
+    Prediction p = compute(*job->spec, job->kind, job->device, job->threads, &stop_);
     if (!stop_) emit predictionAvailable(p);  // stopped: a newer request is queued behind
 }
 
-Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const std::atomic<bool>* stop) {
+Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device, int threads,
+                              const std::atomic<bool>* stop) {
     Prediction p;
     p.spec = spec;
     if (const ckpt::Status st = ckpt::validate_model_spec(spec); !st) {
@@ -56,6 +58,8 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
         return p;
     }
     p.step = std::make_shared<const ckpt::StepReport>(std::move(*steady));
+    p.series = std::make_shared<TimelineSeries>();
+    p.series->fill(*p.step, true);
     // The two ends of the trade-off, for the sentence "without checkpointing it would peak at".
     for (bool on : {false, true}) {
         ckpt::ModelSpec s = spec;
@@ -75,6 +79,29 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
     limits.stop = stop;
     if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_peak(*chain, &limits);
     p.recomputeFlops = ckpt::block_recompute_flops(spec);
+    const QString dev = !device.isEmpty() ? device : kind == ckpt::DeviceKind::cuda ? QStringLiteral("cuda") : QStringLiteral("cpu");
+    if (auto t = throughputFor(dev, threads)) p.time = std::make_shared<const ckpt::TimePrediction>(ckpt::predict_times(spec, *t));
+    // The same checkpointed blocks recomputed in full, beside their selective policies.
+    bool selective = false;
+    ckpt::ModelSpec full = spec;
+    for (ckpt::BlockSpec& b : full.blocks)
+        if (b.checkpoint && b.policy != ckpt::BlockSpec::Policy::full) {
+            selective = true;
+            b.policy = ckpt::BlockSpec::Policy::full;
+        }
+    if (selective && ckpt::validate_model_spec(full).ok()) {
+        const std::vector<double> own = ckpt::block_recompute_flops(spec), all = ckpt::block_recompute_flops(full);
+        p.selectiveFlops = p.fullFlops = 0;
+        for (size_t b = 0; b < spec.blocks.size(); ++b)
+            if (spec.blocks[b].checkpoint) {
+                p.selectiveFlops += own[b];
+                p.fullFlops += all[b];
+            }
+        if (p.time) {
+            p.selectiveNs = p.time->recompute_ns;
+            p.fullNs = ckpt::predict_times(full, p.time->throughput).recompute_ns;
+        }
+    }
     return p;
 }
 

@@ -4,7 +4,11 @@
 #include "ui/properties_panel.h"
 
 #include <QCheckBox>
+#include <QAbstractSpinBox>
 #include <QComboBox>
+#include <QCoreApplication>
+#include <QScrollBar>
+#include <QWheelEvent>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QItemSelectionModel>
@@ -20,6 +24,7 @@
 #include "ckpt/templates.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
+#include "ui/style.h"
 
 namespace ckptui {
 
@@ -33,6 +38,12 @@ bool parseCount(const QString& text, int64_t lo, int64_t* out) {
     if (!ok || v < lo || v > (qlonglong(1) << 31) - 1) return false;
     *out = v;
     return true;
+}
+
+// The fields the model group has depend on these: the optimizer's hyperparameters, the input's
+// features. When they change, the group is built again, not just refilled.
+QString modelShape(const ckpt::ModelSpec& s) {
+    return QStringLiteral("%1/%2/%3").arg(int(s.optimizer.type)).arg(s.token_input()).arg(s.input_shape.empty());
 }
 
 bool parseNumber(const QString& text, double* out) {
@@ -59,7 +70,7 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
     v->addWidget(selectionBox_);
     v->addWidget(modelBox_);
     v->addStretch();
-    auto* scroll = new QScrollArea(this);
+    auto* scroll = scroll_ = new QScrollArea(this);
     scroll->setWidget(inner);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
@@ -73,7 +84,7 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
         const int b = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
         const int l = i.isValid() && i.parent().isValid() ? i.row() : -1;
         const auto& blocks = model_->spec().blocks;
-        const bool same = b == block_ && l == layer_ &&
+        const bool same = b == block_ && l == layer_ && modelShape(model_->spec()) == modelShape_ &&
                           (l < 0 || (b < int(blocks.size()) && l < int(blocks[size_t(b)].layers.size()) &&
                                      blocks[size_t(b)].layers[size_t(l)].type == layerType_));
         if (!same) rebuild();
@@ -87,10 +98,23 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
 }
 
 QWidget* PropertiesPanel::field(const QString& key) const { return fields_.value(key); }
+
+bool PropertiesPanel::eventFilter(QObject* watched, QEvent* event) {
+    auto* w = qobject_cast<QWidget*>(watched);
+    if (event->type() != QEvent::Wheel || !w || w->hasFocus()) return QWidget::eventFilter(watched, event);
+    // Scroll the panel as if the box were not there.
+    QCoreApplication::sendEvent(scroll_->verticalScrollBar(), event);
+    return true;
+}
 QString PropertiesPanel::selectionTitle() const { return selectionBox_->isVisible() ? selectionBox_->title() : QString(); }
 
 void PropertiesPanel::addField(QFormLayout* form, const QString& key, const QString& label, QWidget* w, const QString& tip) {
     w->setObjectName(QStringLiteral("prop_") + key);
+    if (qobject_cast<QCheckBox*>(w)) w->setStyle(contrastCheckStyle());
+    if (qobject_cast<QComboBox*>(w) || qobject_cast<QAbstractSpinBox*>(w)) {
+        w->setFocusPolicy(Qt::StrongFocus);  // not Qt::WheelFocus: the wheel alone gives no focus
+        w->installEventFilter(this);
+    }
     w->setToolTip(tip);
     auto* l = new QLabel(label);
     l->setToolTip(tip);
@@ -138,8 +162,21 @@ void PropertiesPanel::rebuild() {
     layer_ = i.isValid() && i.parent().isValid() ? i.row() : -1;
     fields_.clear();
     refreshers_.clear();
+    modelShape_ = modelShape(model_->spec());
+    // Taken out now, deleted later: the edit that rebuilds the form may come from one of its own
+    // boxes (the optimizer combo), still on the stack.
     for (QFormLayout* f : {modelForm_, selectionForm_})
-        while (f->rowCount() > 0) f->removeRow(0);
+        while (f->rowCount() > 0) {
+            const QFormLayout::TakeRowResult row = f->takeRow(0);
+            for (QLayoutItem* item : {row.labelItem, row.fieldItem}) {
+                if (!item) continue;
+                if (QWidget* w = item->widget()) {
+                    w->hide();
+                    w->deleteLater();
+                }
+                delete item;
+            }
+        }
     buildSelection();
     buildModel();
     refresh();

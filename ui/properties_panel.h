@@ -15,6 +15,7 @@
 class QFormLayout;
 class QGroupBox;
 class QLineEdit;
+class QScrollArea;
 
 namespace ckptui {
 
@@ -31,6 +32,11 @@ public:
     // for tests; null when the selection has no such field.
     QWidget* field(const QString& key) const;
     QString selectionTitle() const;
+
+protected:
+    // The wheel over an unfocused box scrolls the panel instead of changing the box (it switched
+    // SGD to AdamW while a user scrolled past, doubling the peak).
+    bool eventFilter(QObject* watched, QEvent* event) override;
 
 private:
     void rebuild();   // the selection or the model's kind of fields changed: other fields
@@ -55,6 +61,8 @@ private:
     QString modelKey_;                         // modelFormKey() when the form was built
     int block_ = -1, layer_ = -1;              // what the selection group shows
     ckpt::LayerType layerType_ = ckpt::LayerType::linear;
+    QString modelShape_;  // what the model group's fields depend on (the optimizer, the input)
+    QScrollArea* scroll_;
     bool refreshing_ = false;
 };
 

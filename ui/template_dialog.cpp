@@ -13,6 +13,7 @@
 
 #include "ckpt/names.h"
 #include "ckpt/units.h"
+#include "ui/style.h"
 
 namespace ckptui {
 
@@ -40,6 +41,27 @@ struct TemplateFamily {
 namespace {
 
 using K = ckpt::TemplateKnobs;
+
+// A whole number grouped as the rest of the window writes it (style.h: groupedCount): never
+// "50.257" for a vocabulary beside decimals written with a point.
+class CountSpinBox : public QSpinBox {
+public:
+    using QSpinBox::QSpinBox;
+
+protected:
+    QString textFromValue(int v) const override { return groupedCount(v); }
+    int valueFromText(const QString& text) const override {
+        bool ok = false;
+        return int(parseGroupedCount(text, &ok));
+    }
+    QValidator::State validate(QString& text, int&) const override {
+        if (text.trimmed().isEmpty()) return QValidator::Intermediate;
+        bool ok = false;
+        const qint64 v = parseGroupedCount(text, &ok);
+        if (!ok) return QValidator::Invalid;
+        return v >= minimum() && v <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    }
+};
 
 const std::vector<TemplateKnob>& knobTable() {
     static const std::vector<TemplateKnob> t{
@@ -135,10 +157,9 @@ void TemplateDialog::rebuild() {
         if (!k) continue;
         QWidget* w = nullptr;
         if (k->count) {
-            auto* box = new QSpinBox(this);
+            auto* box = new CountSpinBox(this);
             box->setRange(k->lo, k->hi);
             box->setValue(int(value));
-            box->setGroupSeparatorShown(true);
             connect(box, qOverload<int>(&QSpinBox::valueChanged), this, &TemplateDialog::refresh);
             w = box;
         } else if (k->number) {
@@ -230,7 +251,7 @@ void TemplateDialog::refresh() {
     if (m) {
         status_->setText(tr("%1 blocks, %2 parameters. %3")
                              .arg(m->blocks.size())
-                             .arg(QString::fromStdString(ckpt::format_count(ckpt::parameter_count(*m))),
+                             .arg(groupedCount(ckpt::parameter_count(*m)),
                                   QString::fromStdString(m->description).toHtmlEscaped()));
         status_->setStyleSheet(QString());
     } else {

@@ -7,7 +7,7 @@
 // and the final run takes the last (lesson 5's comparison).
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
-//       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--manual PAGE[#SECTION]]
+//       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
 //       [--open-run REPORT.json [--while-sweeping]]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
@@ -24,6 +24,7 @@
 
 #include "ckpt/names.h"
 #include "ckpt/templates.h"
+#include "../dark_palette.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/manual_window.h"
@@ -113,11 +114,13 @@ int main(int argc, char** argv) {
                                                                 "(File > Open run) instead of running"),
                      QStringLiteral("report.json")},
                     {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
-                                                                      "sweeps, not of its answer")}});
+                                                                      "sweeps, not of its answer")},
+                    {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
     const QString out = cli.positionalArguments().first();
+    if (cli.isSet(QStringLiteral("dark"))) useDarkTheme();
 
     ckptui::MainWindow w;
     const QStringList size = cli.value(QStringLiteral("size")).split(QLatin1Char('x'));

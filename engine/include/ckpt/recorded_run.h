@@ -13,6 +13,8 @@
 // file's size and memory of at most a few times it (README, "Open run").
 // Reports written before they carried the memory events and spans still load, with
 // report.has_timeline false.
+// A report with its predicted time brings that too (has_predicted_time): the prediction of the
+// machine it ran on, not of this one.
 #pragma once
 
 #include <cstddef>
@@ -22,12 +24,17 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
 #include "ckpt/result.h"
+#include "ckpt/timing.h"
 
 namespace ckpt {
 
 struct RecordedRun {
     StepReport report;  // report.has_timeline: the file carried its memory events and spans
     ModelSpec spec;
+    // "predicted_time", when the report has it: the phases and each block's times, and the key
+    // and figures of the throughput they came from (the layers' times are not in the file).
+    bool has_predicted_time = false;
+    TimePrediction predicted_time;
 };
 
 // The largest report file read (a million-event step writes about 60 MiB).

@@ -38,6 +38,25 @@ struct NamedTensor {
     std::vector<int64_t> i64;
 };
 
+// The spread of a time measured over the timed repeats of one step (RunSettings::repeats): the
+// figure itself (StepReport::step_ns, BlockReport::forward_ns, ...) is the median of the repeats,
+// lo and hi their lower and upper quartiles (for 5 repeats the 2nd and 4th fastest), so that one
+// repeat a busy machine disturbed moves neither. With one repeat both equal the figure.
+struct TimeRange {
+    int64_t lo_ns = 0, hi_ns = 0;
+    // Half the range over the median: the "±x %" a figure is shown with (0 for one repeat).
+    double relative(int64_t median_ns) const {
+        return median_ns > 0 ? 0.5 * double(hi_ns - lo_ns) / double(median_ns) : 0.0;
+    }
+    bool operator==(const TimeRange&) const = default;
+};
+
+// The phase times of one timed repeat of a step, in ns.
+struct RepeatTimes {
+    int64_t step_ns = 0, forward_ns = 0, loss_ns = 0, backward_ns = 0, recompute_ns = 0, optimizer_ns = 0;
+    bool operator==(const RepeatTimes&) const = default;
+};
+
 // Per-layer attribution inside a block (selective checkpointing shows up here).
 struct LayerReport {
     std::string type;              // "linear", "attention", ...
@@ -60,6 +79,9 @@ struct BlockReport {
     int64_t input_kept_bytes = 0;      // part of kept_bytes: the input a checkpointed block keeps
     int64_t weight_cast_bytes = 0;     // mixed precision: 16-bit weight copies kept for backward
     std::vector<LayerReport> layers;
+    // The quartiles of forward_ns, backward_ns and recompute_ns over the step's repeats (last,
+    // so that a brace-initialised report keeps its order).
+    TimeRange forward_range, backward_range, recompute_range;
 };
 
 enum class StepStatus { ok, stopped, out_of_memory, failed };
@@ -98,8 +120,16 @@ struct StepReport {
     bool dry_run = false;
     double loss = 0.0;
 
+    // Every time is the median of `repeats` timed repeats of this same step (the session's state
+    // put back before each, so they compute the same numbers; memory is that of one step and
+    // equal in all of them); the ranges are their quartiles. The events and spans are those of
+    // `kept_repeat`, the repeat whose step time is the median. One repeat: the step's own times.
     int64_t step_ns = 0;
     int64_t forward_ns = 0, loss_ns = 0, backward_ns = 0, recompute_ns = 0, optimizer_ns = 0;
+    int repeats = 1;
+    int kept_repeat = 0;
+    TimeRange step_range, forward_range, loss_range, backward_range, recompute_range, optimizer_range;
+    std::vector<RepeatTimes> repeat_times;  // each repeat's phase times in the order they ran (empty for one)
 
     std::vector<BlockReport> blocks;
     int64_t loss_kept_bytes = 0;  // what the loss keeps for its backward (e.g. softmax output)
@@ -151,7 +181,17 @@ struct StepReport {
         for (const BlockReport& b : blocks) t = saturating_add(t, b.avoided_bytes);
         return t;
     }
+    // The recomputation overhead, recomputation over the rest of the step (0.12 is +12 %): the
+    // median over the repeats of each repeat's own ratio, and the quartiles of those ratios as
+    // `lo` and `hi` when asked.
+    double recompute_overhead(double* lo = nullptr, double* hi = nullptr) const;
+    // Sets every range (the step's, its phases', each block's) to its figure: one sample.
+    void single_sample_ranges();
 };
+
+// The median and quartiles (TimeRange) of `samples`, as the report's figures take them: the lower
+// median (a sample that was measured) and the samples a quarter in from either end.
+int64_t median_of(std::vector<int64_t> samples, TimeRange* range = nullptr);
 
 std::string_view status_name(StepStatus s);  // "ok", "stopped", "out_of_memory", "failed"
 // The error kind of a step that did not finish: stopped, out_of_memory, or (failed: the system

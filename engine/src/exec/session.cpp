@@ -1,6 +1,7 @@
 // Session: a model's parameters, optimizer state and tracking allocator on one device, plus
 // the dry-run prediction that guards creation ("does this fit at all?") and supplies each
 // block's unchecked kept bytes, against which "bytes avoided" is measured.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -63,6 +64,9 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
     Result<DeviceInfo> dev = find_device(settings.device);
     if (!dev) return dev.error();
     if (settings.memory_limit < 0) return Error{"memory limit: must not be negative"};
+    if (settings.repeats < 0 || settings.repeats > kMaxRepeats)
+        return Error{"repeats: expected 0 (the device's default) to " + std::to_string(kMaxRepeats) + ", got " +
+                     std::to_string(settings.repeats)};
 
     Result<Backend*> backend = settings.dry_run ? Result<Backend*>(&dry_backend(dev->kind)) : backend_for(settings.device);
     if (!backend) return backend.error();
@@ -107,7 +111,8 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
 }
 
 StepReport Session::step(const StepOptions& options) {
-    return impl_->exec->step(options);
+    const int asked = options.repeats > 0 ? options.repeats : impl_->settings.repeats;
+    return impl_->exec->step_repeated(options, asked > 0 ? std::min(asked, kMaxRepeats) : default_repeats(impl_->device.kind));
 }
 
 void Session::recycle(StepReport&& done) { impl_->exec->recycle(std::move(done)); }

@@ -18,6 +18,7 @@
 
 #include "ckpt/names.h"
 #include "ckpt/units.h"
+#include "ckpt/session.h"
 #include "io/files.h"
 #include "spec/json_reader.h"
 
@@ -114,6 +115,17 @@ private:
 };
 
 int64_t opt_int(const Field& f, const char* key, int64_t fallback = 0) { return f.has(key) ? f.at(key).integer() : fallback; }
+
+// A [lo, hi] pair of ns (a time's quartiles over repeats); a report from before repeats has none,
+// and the range is then the figure itself.
+TimeRange time_range(const Field& f, const char* key, int64_t figure) {
+    if (!f.has(key)) return {figure, figure};
+    const Field r = f.at(key);
+    r.size(2);
+    const TimeRange t{r.item(0).integer(0), r.item(1).integer(0)};
+    if (t.lo_ns > t.hi_ns) r.bad("expected [lo, hi] with lo <= hi");
+    return t;
+}
 
 // Categories written before a category existed (weight_cast) read as 0.
 CategoryBytes categories(const Field& f) {
@@ -242,6 +254,28 @@ RecordedRun read(const json& doc, Rows& rows) {
     r.backward_ns = t.at("backward").integer(0);
     r.recompute_ns = t.at("recompute").integer(0);
     r.optimizer_ns = t.at("optimizer").integer(0);
+    r.single_sample_ranges();  // a report from before repeats: one sample
+    if (root.has("timing")) {
+        const Field tm = root.at("timing");
+        r.repeats = int(tm.at("repeats").integer(1, kMaxRepeats));
+        r.kept_repeat = int(tm.at("kept_repeat").integer(0, r.repeats - 1));
+        const Field g = tm.at("ranges_ns");
+        r.step_range = time_range(g, "step", r.step_ns);
+        r.forward_range = time_range(g, "forward", r.forward_ns);
+        r.loss_range = time_range(g, "loss", r.loss_ns);
+        r.backward_range = time_range(g, "backward", r.backward_ns);
+        r.recompute_range = time_range(g, "recompute", r.recompute_ns);
+        r.optimizer_range = time_range(g, "optimizer", r.optimizer_ns);
+        const Field samples = tm.at("repeats_ns");
+        const size_t n = samples.size();
+        if (n != 0 && n != size_t(r.repeats)) samples.bad("expected one entry per repeat");
+        for (size_t i = 0; i < n; ++i) {
+            const Field x = samples.item(i);
+            r.repeat_times.push_back({x.at("step").integer(0), x.at("forward").integer(0), x.at("loss").integer(0),
+                                      x.at("backward").integer(0), x.at("recompute").integer(0),
+                                      x.at("optimizer").integer(0)});
+        }
+    }
 
     const Field m = root.at("memory");
     r.baseline = categories(m.at("baseline"));
@@ -265,6 +299,51 @@ RecordedRun read(const json& doc, Rows& rows) {
     const size_t nblocks = out.spec.blocks.size();
     if (blocks.size() != nblocks)
         blocks.bad("has " + std::to_string(blocks.size()) + " blocks, the model " + std::to_string(nblocks));
+    if (root.has("predicted_time")) {
+        const Field p = root.at("predicted_time");
+        TimePrediction& tp = out.predicted_time;
+        const Field pt = p.at("timings_ns");
+        tp.step_ns = pt.at("step").integer(0);
+        tp.forward_ns = pt.at("forward").integer(0);
+        tp.loss_ns = pt.at("loss").integer(0);
+        tp.backward_ns = pt.at("backward").integer(0);
+        tp.recompute_ns = pt.at("recompute").integer(0);
+        tp.optimizer_ns = pt.at("optimizer").integer(0);
+        // A rate the time model divides by: positive and finite (a NaN or 0 would draw nonsense).
+        auto rate = [](const Field& f) {
+            const double x = f.number();
+            if (!(x > 0) || !std::isfinite(x)) f.bad("expected a positive number");
+            return x;
+        };
+        const Field th = p.at("throughput");
+        tp.throughput.key = th.at("key").text();
+        tp.throughput.gemm_flops = rate(th.at("gemm_flops_per_s"));
+        tp.throughput.bandwidth = rate(th.at("bandwidth_bytes_per_s"));
+        tp.throughput.elementwise = rate(th.at("elementwise_per_s"));
+        tp.throughput.call_ns = th.at("call_ns").number();
+        if (!(tp.throughput.call_ns >= 0) || !std::isfinite(tp.throughput.call_ns)) th.at("call_ns").bad("expected a number of at least 0");
+        tp.throughput.measured = th.at("measured").text();
+        tp.throughput.from_cache = true;
+        const Field pb = p.at("blocks");
+        pb.size(nblocks);
+        for (size_t i = 0; i < nblocks; ++i) {
+            const Field b = pb.item(i);
+            BlockTimePrediction bt;
+            bt.forward.ns = b.at("forward_ns").integer(0);
+            bt.backward.ns = b.at("backward_ns").integer(0);
+            bt.recompute.ns = b.at("recompute_ns").integer(0);
+            // The file has the block's work as one sum (writers.cpp): kept whole on forward, so that
+            // written again it is the same sum.
+            for (const char* key : {"flops", "bytes_moved"}) {
+                const double x = b.at(key).number();
+                if (!(x >= 0) || !std::isfinite(x)) b.at(key).bad("expected a number of at least 0");
+                (*key == 'f' ? bt.forward.flops : bt.forward.bytes) = x;
+            }
+            bt.recompute_if_checkpointed = bt.recompute;
+            tp.blocks.push_back(std::move(bt));
+        }
+        out.has_predicted_time = true;
+    }
     r.blocks.reserve(nblocks);
     for (size_t i = 0; i < nblocks; ++i) {
         const Field b = blocks.item(i);
@@ -275,6 +354,9 @@ RecordedRun read(const json& doc, Rows& rows) {
         br.forward_ns = b.at("forward_ns").integer(0);
         br.backward_ns = b.at("backward_ns").integer(0);
         br.recompute_ns = b.at("recompute_ns").integer(0);
+        br.forward_range = time_range(b, "forward_range_ns", br.forward_ns);
+        br.backward_range = time_range(b, "backward_range_ns", br.backward_ns);
+        br.recompute_range = time_range(b, "recompute_range_ns", br.recompute_ns);
         br.kept_bytes = b.at("kept_bytes").integer(0);
         br.kept_bytes_unchecked = b.at("kept_bytes_unchecked").integer(0);
         br.avoided_bytes = b.at("avoided_bytes").integer();

@@ -128,11 +128,17 @@ Result<ExperimentRun> parse_run(const json& run) {
         } else if (it.key() == "tf32") {
             if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
             out.settings.tf32 = v.get<bool>();
+        } else if (it.key() == "repeats") {
+            const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(kMaxRepeats);
+            if (!fits)
+                return Error{path + ": expected an integer from 0 (the device's default) to " + std::to_string(kMaxRepeats) +
+                             ", got " + shown(v)};
+            out.settings.repeats = int(v.get<uint64_t>());
         } else if (it.key() == "verify") {
             if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
             out.verify = v.get<bool>();
         } else {
-            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, verify)"};
+            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, repeats, verify)"};
         }
     }
     return out;
@@ -214,6 +220,7 @@ std::string to_json(const Experiment& e) {
     run["threads"] = e.run.settings.threads;
     run["memory_limit"] = e.run.settings.memory_limit;
     run["tf32"] = e.run.settings.tf32;
+    run["repeats"] = e.run.settings.repeats;
     run["verify"] = e.run.verify;
     root["run"] = std::move(run);
     return root.dump(2) + "\n";
