@@ -3,9 +3,10 @@
 #
 #   bash app/bootstrap.sh start   # install what is missing, build (Release), start the program
 #   bash app/bootstrap.sh test    # install what is missing, build, run every test (offscreen)
-#   bash app/bootstrap.sh bench   # ... and the CPU benchmark against PyTorch (python3-torch)
+#   bash app/bootstrap.sh bench   # ... and the CPU benchmarks against PyTorch (python3-torch): full
+#                                 # steps (run_cpu_bench.py), one attention layer (run_attention_bench.py)
 #   bash app/bootstrap.sh sanitize  # ASan + UBSan build (clang) of the engine, CLI and tests in
-#                                   # build-asan: the fast tests, and the fuzz target over its seeds
+#                                   # build-asan: the fast tests, and the fuzz targets over their seeds
 #   bash app/bootstrap.sh package   # build, then the Debian package checkpointlab_VERSION_amd64.deb
 #                                   # in the build folder, unpacked, run and checked by lintian
 #
@@ -64,6 +65,18 @@ if [ "$mode" = sanitize ]; then
     resources/presets tests/data/malformed tests/data/configs tests/fuzz/seeds 2>"$build/fuzz.log" \
     || { tail -60 "$build/fuzz.log"; exit 1; }
   tail -1 "$build/fuzz.log"
+  # The report target likewise: reports of every preset (written here), the recorded GPU reports
+  # and the malformed report cases once, then a minute of fuzzing from them.
+  seeds="$build/report-seeds"
+  "$build/tests/fuzz/make_report_seeds" resources/presets "$seeds" >/dev/null
+  fuzz="$build/tests/fuzz/fuzz_report"
+  "$fuzz" -timeout=5 "$seeds"/*.json tests/data/malformed/report_*.json tests/data/gpu_h200_*/gpu_*.json \
+    2>"$build/fuzz-report-seeds.log" || { tail -40 "$build/fuzz-report-seeds.log"; exit 1; }
+  mkdir -p "$build/fuzz-report-corpus"
+  "$fuzz" -max_total_time="${CKPT_FUZZ_SECONDS:-60}" -timeout=5 -rss_limit_mb=2048 -max_len=65536 \
+    -dict=tests/fuzz/report.dict -artifact_prefix="$build/fuzz-report-" "$build/fuzz-report-corpus" "$seeds" \
+    tests/data/malformed tests/data/gpu_h200_2026-11-29_run2 2>"$build/fuzz-report.log" || { tail -60 "$build/fuzz-report.log"; exit 1; }
+  tail -1 "$build/fuzz-report.log"
   exit 0
 fi
 
@@ -78,7 +91,8 @@ case "$mode" in
   test)
     ctest --preset release --test-dir "$build" -j"$(nproc)" ;;
   bench)
-    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build" ;;
+    /usr/bin/python3 tests/bench/run_cpu_bench.py "$build"
+    /usr/bin/python3 tests/bench/run_attention_bench.py "$build" ;;
   package)
     (cd "$build" && cpack -G DEB >/dev/null)
     deb=$(ls "$build"/checkpointlab_*_amd64.deb)

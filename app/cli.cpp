@@ -27,12 +27,14 @@
 #include <QStringList>
 
 #include "ckpt/experiment.h"
+#include "ckpt/layer_traits.h"
 #include "ckpt/model_spec.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
 #include "ckpt/printable.h"
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
+#include "ckpt/timing.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -251,7 +253,41 @@ std::string where(const ckpt::MemoryTag& t) {
            " allocation)";
 }
 
-void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int steps) {
+// Where this machine's measured throughputs are kept: $XDG_CACHE_HOME/checkpointlab, else
+// ~/.cache/checkpointlab (the GUI keeps its own in the desktop's cache folder).
+std::string throughput_cache() {
+    const QString xdg = qEnvironmentVariable("XDG_CACHE_HOME");
+    const QString base = !xdg.isEmpty() ? xdg : QDir::homePath() + "/.cache";
+    return (base + "/checkpointlab/throughput.json").toStdString();
+}
+
+// The predicted time of `spec` on this device, or nothing when the calibration cannot run.
+std::optional<ckpt::TimePrediction> predicted_time(const ckpt::ModelSpec& spec, const std::string& device, int threads) {
+    ckpt::Result<ckpt::Throughput> t = ckpt::cached_throughput(device, threads, throughput_cache());
+    if (!t) return std::nullopt;
+    return ckpt::predict_times(spec, *t);
+}
+
+// `s` right-aligned in `width` characters: printf pads bytes, and the "µ" of "µs" is two.
+std::string right_aligned(const std::string& s, size_t width) {
+    size_t chars = 0;
+    for (unsigned char c : s) chars += (c & 0xC0) != 0x80;
+    return chars >= width ? s : std::string(width - chars, ' ') + s;
+}
+
+// "5.20 ms +-3 %", or the time alone for one repeat.
+std::string timed(int64_t ns, const ckpt::TimeRange& range, int repeats) {
+    std::string s = format_duration_ns(ns);
+    if (repeats > 1) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " +-%.0f %%", 100.0 * range.relative(ns));
+        s += buf;
+    }
+    return s;
+}
+
+void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int steps,
+                   const ckpt::TimePrediction* predicted) {
     std::printf("%s on %s, step %d of %d\n", ckpt::printable(r.model_name, 200).c_str(), r.device.c_str(), r.step,
                 steps);
     std::printf("  parameters        %lld (%s)\n", static_cast<long long>(session.parameter_count()),
@@ -265,9 +301,20 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
         std::printf("\n");
     }
     std::printf("  step time         %s  (forward %s, loss %s, backward %s incl. recompute %s, optimizer %s)\n",
-                format_duration_ns(r.step_ns).c_str(), format_duration_ns(r.forward_ns).c_str(),
+                timed(r.step_ns, r.step_range, r.repeats).c_str(), format_duration_ns(r.forward_ns).c_str(),
                 format_duration_ns(r.loss_ns).c_str(), format_duration_ns(r.backward_ns).c_str(),
-                format_duration_ns(r.recompute_ns).c_str(), format_duration_ns(r.optimizer_ns).c_str());
+                timed(r.recompute_ns, r.recompute_range, r.repeats).c_str(), format_duration_ns(r.optimizer_ns).c_str());
+    if (r.repeats > 1)
+        std::printf("                    each time the median of %d timed repeats of this step (+-: half the range of the "
+                    "middle ones)\n", r.repeats);
+    else
+        std::printf("                    one timed sample (--repeats 5 for a median a busy machine cannot sway)\n");
+    if (predicted)
+        std::printf("  predicted time    %s  (forward %s, backward %s incl. recompute %s, optimizer %s; from this "
+                    "machine's measured throughput)\n",
+                    format_duration_ns(predicted->step_ns).c_str(), format_duration_ns(predicted->forward_ns).c_str(),
+                    format_duration_ns(predicted->backward_ns).c_str(), format_duration_ns(predicted->recompute_ns).c_str(),
+                    format_duration_ns(predicted->optimizer_ns).c_str());
     std::printf("  peak              %s %s\n", format_bytes(r.peak_total).c_str(), where(r.peak_tag).c_str());
     std::printf("    %-17s %12s %12s\n", "category", "at the peak", "own peak");
     for (int c = 0; c < ckpt::kCategoryCount; ++c)
@@ -311,6 +358,8 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
                     format_duration_ns(b.forward_ns).c_str(), format_duration_ns(b.backward_ns).c_str(),
                     format_duration_ns(b.recompute_ns).c_str());
     }
+    for (const std::string& note : ckpt::policy_notes(session.spec(), true))
+        std::printf("  note: %s\n", ckpt::printable(note, 2000).c_str());
 }
 
 // ---- outputs ------------------------------------------------------------------------------
@@ -367,13 +416,14 @@ void check_plot_path(const Outputs& o) {
 }
 
 // Writes what was asked; returns the files written. Throws CliError (exit 1) on failure.
-std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport& r, const ckpt::ModelSpec& spec) {
+std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport& r, const ckpt::ModelSpec& spec,
+                                       const ckpt::TimePrediction* predicted = nullptr) {
     std::vector<std::string> written;
     auto check = [&](const ckpt::Status& st, const std::string& path) {
         if (!st) fail(*st.err);
         written.push_back(path);
     };
-    if (!o.report.empty()) check(ckpt::write_report_json(o.report, r, spec), o.report);
+    if (!o.report.empty()) check(ckpt::write_report_json(o.report, r, spec, predicted), o.report);
     if (!o.csv.empty()) check(ckpt::write_timeline_csv(o.csv, r), o.csv);
     if (!o.trace.empty()) check(ckpt::write_trace_json(o.trace, r), o.trace);
     if (!o.tensors.empty() && r.status == ckpt::StepStatus::ok)
@@ -404,7 +454,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
                                {"memory-limit", true}, {"no-preserve-rng", false}, {"tf32", false}, {"precision", true},
-                               {"policy", true}, {"report", true},
+                               {"policy", true}, {"repeats", true}, {"report", true},
                                {"trace", true}, {"csv", true}, {"plot", true}, {"dump-tensors", true},
                                {"plot-size", true}, {"plot-dpi", true}, {"plot-font-scale", true}, {"plot-no-title", false},
                                {"quiet", false}},
@@ -419,6 +469,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     // override the experiment file's run settings once it is.
     const int steps = a.has("steps") ? int(parse_int(a.value("steps"), "steps", 1, 1000000)) : 1;
     const int threads = a.has("threads") ? int(parse_int(a.value("threads"), "threads", 1, 4096)) : 0;
+    const int repeats = a.has("repeats") ? int(parse_int(a.value("repeats"), "repeats", 0, ckpt::kMaxRepeats)) : 0;
     int64_t memory_limit = 0;
     if (a.has("memory-limit") && a.value("memory-limit") != "none") {
         ckpt::Result<int64_t> limit = ckpt::parse_bytes(a.value("memory-limit"));
@@ -448,6 +499,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (a.has("threads")) settings.threads = threads;
     if (a.has("memory-limit")) settings.memory_limit = memory_limit;
     if (a.has("tf32")) settings.tf32 = true;
+    if (a.has("repeats")) settings.repeats = repeats;
     if (a.has("checkpoint")) {
         auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
         if (!set) usage_error("--checkpoint: " + set.error().message);
@@ -460,6 +512,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     ckpt::Result<ckpt::DeviceInfo> device = ckpt::find_device(settings.device);
     if (!device) fail(device.error(), a.has("device") ? "--device: " : "run.device: ");
 
+    // The prediction first: its calibration (once per machine, then cached) must not share the
+    // device with a step.
+    const std::optional<ckpt::TimePrediction> predicted = predicted_time(spec, settings.device, settings.threads);
     auto session = ckpt::Session::create(spec, settings);
     if (!session) fail(session.error());
 
@@ -485,18 +540,18 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (last.status != ckpt::StepStatus::ok) break;
         if (steps > 1 && !quiet)
             std::fprintf(stderr, "step %d/%d  loss %.6g  %s  peak %s\n", s, steps, last.loss,
-                         format_duration_ns(last.step_ns).c_str(), format_bytes(last.peak_total).c_str());
+                         timed(last.step_ns, last.step_range, last.repeats).c_str(), format_bytes(last.peak_total).c_str());
     }
     std::signal(SIGINT, SIG_DFL);
 
     // An out-of-memory step still has a report and a timeline up to the failing allocation:
     // exactly what the user needs to see, so the files are written before the error.
-    const std::vector<std::string> written = write_outputs(out, last, (*session)->spec());
+    const std::vector<std::string> written = write_outputs(out, last, (*session)->spec(), predicted ? &*predicted : nullptr);
     if (last.status == ckpt::StepStatus::stopped)
         fail({last.message, ckpt::ErrorKind::stopped}, "step " + std::to_string(last.step) + ": ");
     if (last.status != ckpt::StepStatus::ok) fail({last.message, ckpt::error_kind(last.status)});
     if (!quiet) {
-        print_summary(**session, last, steps);
+        print_summary(**session, last, steps, predicted ? &*predicted : nullptr);
         for (const std::string& f : written) std::printf("wrote %s\n", f.c_str());
     }
     return kOk;
@@ -525,23 +580,37 @@ int cmd_plan(const std::vector<std::string>& argv) {
     if (precision) spec.precision = *precision;
     const ckpt::Result<ckpt::PlanTable> table = ckpt::plan_table(spec, *planner, *budget);
     if (!table) fail(table.error());
+    // Predicted step time of each plan on this machine's CPU (its throughput measured once).
+    const std::optional<ckpt::TimePrediction> time = predicted_time(spec, "cpu", 0);
 
     const int n = table->blocks;
     std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", ckpt::printable(spec.name, 200).c_str(),
                 std::string(ckpt::precision_name(spec.precision)).c_str(), n, format_bytes(*budget).c_str(),
                 std::string(ckpt::planner_name(*planner)).c_str());
-    std::printf("  %-22s %14s %9s %16s  %-10s %11s  %s\n", "plan", "checkpointed", "segments", "predicted peak",
-                "peak in", "recompute", "fits");
+    std::printf("  %-22s %14s %9s %16s  %-10s %11s %15s  %s\n", "plan", "checkpointed", "segments", "predicted peak",
+                "peak in", "recompute", "predicted step", "fits");
     for (const ckpt::PlanCandidate& c : table->candidates) {
         char overhead[32];
         std::snprintf(overhead, sizeof overhead, "+%.1f%%", 100.0 * c.plan.overhead_fraction);
-        std::printf("  %-22s %14s %9s %16s  %-10s %11s  %s\n", c.label().c_str(),
+        const std::string step = time ? format_duration_ns(time->step_ns_with(c.plan.runs)) : std::string("-");
+        std::printf("  %-22s %14s %9s %16s  %-10s %11s %s  %s\n", c.label().c_str(),
                     (std::to_string(c.plan.checkpointed()) + " of " + std::to_string(n)).c_str(),
                     std::to_string(c.plan.runs.size()).c_str(), format_bytes(c.plan.predicted_peak).c_str(),
-                    std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(), overhead, c.plan.fits ? "yes" : "no");
+                    std::string(ckpt::phase_name(c.peak_tag.phase)).c_str(), overhead, right_aligned(step, 15).c_str(),
+                    c.plan.fits ? "yes" : "no");
     }
     std::printf("\n  segments: the runs recomputed as one (a block checkpointed alone is a run of one)\n"
-                "  recompute: the recomputed layers' forward FLOPs over the step's (~3x forward)\n\n");
+                "  recompute: the recomputed layers' forward FLOPs over the step's (~3x forward)\n");
+    // Where a block's policy avoids little or nothing when it is checkpointed, the table says so.
+    for (const std::string& note : ckpt::policy_notes(spec, false))
+        std::printf("  when checkpointed, %s\n", ckpt::printable(note, 2000).c_str());
+    if (time) {
+        const ckpt::Throughput& t = time->throughput;
+        std::printf("  predicted step: each layer's FLOPs and bytes over this machine's measured throughput (%s: %.1f "
+                    "GFLOP/s, %.1f GB/s; measured %s)\n",
+                    ckpt::printable(t.key, 200).c_str(), t.gemm_flops / 1e9, t.bandwidth / 1e9, t.measured.c_str());
+    }
+    std::printf("\n");
     if (const std::string line = table->comparison(); !line.empty()) std::printf("%s\n", line.c_str());
     const ckpt::PlanCandidate* chosen = table->chosen_candidate();
     if (!chosen) fail(table->no_fit_error());
@@ -560,7 +629,8 @@ int cmd_plan(const std::vector<std::string>& argv) {
 int cmd_import(std::vector<std::string> argv) {
     for (std::string& arg : argv)
         if (arg == "-o") arg = "--output";
-    const Args a = parse_args(argv, {{"batch", true}, {"seq", true}, {"output", true}, {"precision", true}}, "import");
+    const Args a = parse_args(argv, {{"batch", true}, {"seq", true}, {"output", true}, {"precision", true}, {"attention", true}},
+                              "import");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::import).c_str(), stdout);
         return kOk;
@@ -573,13 +643,24 @@ int cmd_import(std::vector<std::string> argv) {
     const int64_t seq = parse_int(a.value("seq"), "seq", 1, 1 << 30);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
 
+    std::optional<ckpt::AttentionImpl> attention;
+    if (a.has("attention")) {
+        attention = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
+        if (!attention)
+            usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
+                        ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
+    }
+
     ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
     if (!spec) fail(spec.error());
     if (precision) spec->precision = *precision;
+    if (attention) ckpt::set_attention_impl(*spec, *attention);
     const std::string summary = ckpt::printable(spec->name, 200) + ": " + std::to_string(spec->blocks.size()) + " blocks, " +
                                 ckpt::format_count(ckpt::parameter_count(*spec)) + " parameters, batch " +
                                 std::to_string(batch) + " x " + std::to_string(seq) + " tokens, " +
-                                std::string(ckpt::precision_name(spec->precision));
+                                std::string(ckpt::precision_name(spec->precision)) + ", " +
+                                std::string(ckpt::attention_impl_name(attention.value_or(ckpt::AttentionImpl::flash))) +
+                                " attention";
     if (!a.has("output")) {
         std::fputs(ckpt::to_json(*spec).c_str(), stdout);
         std::fprintf(stderr, "%s\n", summary.c_str());

@@ -79,7 +79,7 @@ EXAMPLES
 SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]]
                       [--checkpoint none|all|sqrt|every:K|0,3,5|segments:0-3,4-7] [--steps N]
-                      [--threads N] [--memory-limit BYTES|none] [--policy P]
+                      [--threads N] [--repeats K] [--memory-limit BYTES|none] [--policy P]
                       [--precision f32|bf16-mixed|fp16-mixed] [--no-preserve-rng] [--tf32]
                       [--report r.json] [--trace t.json] [--csv m.csv]
                       [--plot chart.png|.pdf|.svg] [--plot-size 1600x900|16x9cm|6x4in] [--plot-dpi N]
@@ -124,7 +124,18 @@ OPTIONS
         Training steps to run (default 1). The first step creates optimizer state, so the
         second shows the steady state.
     --threads N
-        CPU threads for the kernels (default: the experiment file's, else the BLAS default).
+        CPU threads for the kernels (default: the experiment file's, else OMP_NUM_THREADS,
+        else the cores the process may use).
+    --repeats K
+        Time every step K times from the same state (parameters, optimizer state and counters
+        put back between the repeats, so each is the same step: one optimizer update, the same
+        gradients and memory) and report each time as the median of the K, with "+-x %", half
+        the range of the middle ones. 0 (the default) is the device's: 5 on the CPU, where a
+        busy machine makes single samples vary several-fold, 1 on CUDA. A step that creates the
+        optimizer state (the first) is timed once. The summary also gives the predicted time:
+        each layer's FLOPs and bytes over this machine's measured throughput (measured once,
+        about half a second, and kept in $XDG_CACHE_HOME/checkpointlab/throughput.json, else
+        ~/.cache/...); the --report file carries both.
     --memory-limit BYTES|none
         Refuse allocations past this many live bytes, like a smaller device: the step stops
         with an out-of-memory report naming the block, layer and phase. BYTES accepts 123,
@@ -207,7 +218,9 @@ DESCRIPTION
     chosen one); they are the steady state (the second step, when optimizer state exists).
     Recomputation is counted in the forward FLOPs a checkpointed block runs again (its layers
     but those its policy saves, and inside a segment the trailing layers too), as a share of
-    the step (about three forwards).
+    the step (about three forwards). The predicted step is the time of a step with that plan on
+    this machine's CPU: each layer's FLOPs and bytes moved over the throughput measured here
+    once (see run --help, --repeats).
 
 OPTIONS
     --budget BYTES
@@ -257,7 +270,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
-                         [--precision f32|bf16-mixed|fp16-mixed]
+                         [--precision f32|bf16-mixed|fp16-mixed] [--attention flash|eager]
 
 DESCRIPTION
     Reads the config.json of a GPT-2 (model_type gpt2: n_embd, n_layer, n_head, vocab_size,
@@ -270,7 +283,9 @@ DESCRIPTION
     grouped as one segment, so one tick checkpoints a layer and a plan can still pick either),
     and the head. The parameter count equals the published
     one (GPT-2 124,439,808; Llama-3-8B 8,030,261,248). The optimizer is AdamW (lr 3e-4,
-    betas 0.9/0.95, weight decay 0.1); edit the spec to change it.
+    betas 0.9/0.95, weight decay 0.1); edit the spec to change it. Attention runs the fused
+    (flash) kernel, as Hugging Face's default sdpa does: it keeps a log-sum-exp per row and
+    head instead of the T x T probabilities.
 
     Not modelled: rope_scaling (memory and time are the same), sliding-window attention
     shorter than the sequence (an error), activations other than GELU (GPT-2) and SiLU.
@@ -285,6 +300,9 @@ OPTIONS
         to stdout and the summary to stderr.
     --precision f32|bf16-mixed|fp16-mixed
         The spec's precision (default f32).
+    --attention flash|eager
+        The attention kernel (default flash); eager keeps the softmax output (heads x T x T
+        floats per sequence) for backward, as PyTorch's explicit attention does.
     -h, --help
         Show this page.
 

@@ -51,4 +51,19 @@ void ProgressLine::on_memory(const ckpt::MemoryEvent& e) {
     on_screen_ = ever_shown_ = true;
 }
 
+void ProgressLine::on_repeat(int repeat, int repeats) {
+    if (!out_) return;
+    const Clock::time_point now = Clock::now();
+    if (now - start_ < quiet_for_) return;
+    std::string line = "step " + std::to_string(step_);
+    if (steps_ > 1) line += "/" + std::to_string(steps_);
+    line += ": timing it again, repeat " + std::to_string(repeat) + " of " + std::to_string(repeats);
+    char t[32];
+    std::snprintf(t, sizeof t, "  %.1f s", std::chrono::duration<double>(now - start_).count());
+    std::fprintf(out_, "\r\033[K%s%s", line.c_str(), t);
+    std::fflush(out_);
+    drawn_ = now;
+    on_screen_ = ever_shown_ = true;
+}
+
 }  // namespace cli

@@ -1,6 +1,7 @@
 // Progress of `checkpointlab run` on stderr: a step that takes over a second gets one line,
 // redrawn in place at most ten times a second, saying which step, phase and block it is in and
-// how far it is (memory events seen against the prediction's count for the same step). Only on
+// how far it is (memory events seen against the prediction's count for the same step), then,
+// while the same step is timed again, which repeat runs. Only on
 // a terminal: with --quiet, or with stderr redirected to a file or a pipe, nothing is printed,
 // so logs and scripts see the one-line errors alone.
 #pragma once
@@ -27,6 +28,7 @@ public:
     void begin_step(int step);
     void end_step();  // clears the line
     void on_memory(const ckpt::MemoryEvent& e) override;
+    void on_repeat(int repeat, int repeats) override;
     bool shown() const { return ever_shown_; }
 
 private:

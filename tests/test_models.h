@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ckpt/model_spec.h"
+#include "ckpt/templates.h"
 
 namespace testmodels {
 
@@ -250,6 +251,12 @@ inline ckpt::ModelSpec resnet(int64_t B, int64_t S, std::vector<int64_t> widths 
                         {pool(ckpt::LayerType::global_avgpool), act(ckpt::LayerType::flatten), linear(c, classes)},
                         false,
                         false});
+    return s;
+}
+
+// The same model with every attention layer on kernel `impl` (eager or flash).
+inline ckpt::ModelSpec with_attention(ckpt::ModelSpec s, ckpt::AttentionImpl impl) {
+    ckpt::set_attention_impl(s, impl);
     return s;
 }
 

@@ -401,6 +401,30 @@ std::vector<OpCase> op_cases() {
                 r.be().attention_backward(t, shape, qkv_dev, r.in(P), a.p > 0 ? r.in(M) : nullptr,
                                           r.in(randn(rows * d, 39), t), r.out(rows * W, t, Check::nmse), scratch);
             });
+            // The fused kernel: output and log-sum-exp, and the input's gradient from the CPU's
+            // forward (the same keep decisions, drawn again from the stream in both backwards).
+            auto flash_bytes = [=](DeviceKind k, bool forward) {
+                return std::max<int64_t>(1, flash_scratch(k, a.B, a.T, a.H, a.Hk, a.hd, a.rope > 0, a.p > 0, t, forward).bytes);
+            };
+            add("flash_attention_forward " + s, [=](Run& r) {
+                void* scratch = r.out(flash_bytes(r.be().kind(), true), ElemType::u8, Check::bitwise);
+                r.outs_pop();
+                r.be().flash_attention_forward(t, shape, r.in(randn(rows * W, 37), t), r.out(rows * d, t, Check::nmse),
+                                               r.out<float>(a.B * a.H * a.T, Check::nmse), scratch, 3,
+                                               philox::kStreamDropout + 1);
+            });
+            add("flash_attention_backward " + s, [=](Run& r) {
+                const std::vector<unsigned char> qkv = to_bytes(randn(rows * W, 38), t);
+                std::vector<unsigned char> out(static_cast<size_t>(rows * d * elem_size(t)));
+                std::vector<float> lse(static_cast<size_t>(a.B * a.H * a.T));
+                std::vector<unsigned char> fs(static_cast<size_t>(flash_bytes(DeviceKind::cpu, true)));
+                cpu_backend().flash_attention_forward(t, shape, qkv.data(), out.data(), lse.data(), fs.data(), 3,
+                                                      philox::kStreamDropout + 1);
+                void* scratch = r.out(flash_bytes(r.be().kind(), false), ElemType::u8, Check::bitwise);
+                r.outs_pop();
+                r.be().flash_attention_backward(t, shape, r.in(qkv), r.in(out), r.in(lse), r.in(randn(rows * d, 39), t),
+                                                r.out(rows * W, t, Check::nmse), scratch, 3, philox::kStreamDropout + 1);
+            });
         }
 
     for (const auto& m : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {127, 129}, {1000, 33}, {4096, 768}}) {
@@ -445,16 +469,14 @@ std::vector<OpCase> op_cases() {
         for (ElemType t : types) {
             const QString ts = QString(" ") + type_name(t) + " " + cv.name;
             add("conv2d_forward" + ts, [=](Run& r) {
-                const int64_t sb = conv_forward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
-                                                              cs.out_h(), cs.out_w(), cs.pointwise(), t);
+                const int64_t sb = conv_forward_scratch_bytes(r.be().kind(), cs, t);
                 void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
                 r.outs_pop();
                 r.be().conv2d_forward(t, cs, r.in(randn(xn, 60), t), r.in(randn(wn, 61, 0.3f), t),
                                       r.in(randn(cs.out_channels, 62), t), r.out(yn, t, Check::nmse), scratch);
             });
             add("conv2d_backward" + ts, [=](Run& r) {
-                const int64_t sb = conv_backward_scratch_bytes(r.be().kind(), cs.batch, cs.in_channels / cs.groups, cs.kernel,
-                                                               cs.out_h(), cs.out_w(), cs.pointwise(), true, t);
+                const int64_t sb = conv_backward_scratch_bytes(r.be().kind(), cs, true, t);
                 void* scratch = r.out(std::max<int64_t>(1, sb), ElemType::u8, Check::bitwise);
                 r.outs_pop();
                 r.be().conv2d_backward(t, cs, r.in(randn(xn, 63), t), r.in(randn(wn, 64, 0.3f), t), r.in(randn(yn, 65), t),
@@ -666,7 +688,7 @@ private slots:
                                 LayerType::layernorm, LayerType::rmsnorm, LayerType::dropout, LayerType::embedding,
                                 LayerType::attention, LayerType::swiglu, LayerType::conv2d, LayerType::batchnorm2d,
                                 LayerType::maxpool2d, LayerType::avgpool2d, LayerType::global_avgpool, LayerType::flatten})
-                for (int v = 0; v < 2; ++v)
+                for (int v = 0; v < (t == LayerType::attention ? 4 : 2); ++v)
                     QTest::newRow(qPrintable(QString("%1 %4: %2 %3").arg(dev).arg(QString::fromUtf8(layer_type_name(t).data(),
                                                                                                     int(layer_type_name(t).size())))
                                                  .arg(v).arg(type_name(compute))))
@@ -688,7 +710,7 @@ private slots:
         QVERIFY(be.ok());
         LayerSpec s;
         s.type = LayerType(type);
-        const int64_t rows = variant ? 21 : 6, seq = variant ? 7 : 3, f = variant ? 12 : 9;
+        const int64_t rows = variant % 2 ? 21 : 6, seq = variant % 2 ? 7 : 3, f = variant % 2 ? 12 : 9;
         std::vector<int64_t> shape{rows, f};
         s.in = f;
         s.out = variant ? 5 : 13;
@@ -702,12 +724,14 @@ private slots:
             shape = {rows, 1};
         }
         if (s.type == LayerType::attention) {
-            // Variant 1: grouped-query (6 query heads sharing 2 key/value heads) with rotary positions.
-            s.heads = variant ? 6 : 3;
-            s.kv_heads = variant ? 2 : 0;
-            s.rope_theta = variant ? 10000.0 : 0.0;
-            s.causal = variant == 1;
-            shape = {rows, variant ? (6 + 2 * 2) * 2 : 3 * 3};
+            // Variant 1: grouped-query (6 query heads sharing 2 key/value heads) with rotary
+            // positions; variants 2 and 3 the same two on the flash kernel.
+            s.heads = variant % 2 ? 6 : 3;
+            s.kv_heads = variant % 2 ? 2 : 0;
+            s.rope_theta = variant % 2 ? 10000.0 : 0.0;
+            s.causal = variant % 2 == 1;
+            s.impl = variant >= 2 ? AttentionImpl::flash : AttentionImpl::eager;
+            shape = {rows, variant % 2 ? (6 + 2 * 2) * 2 : 3 * 3};
         }
         if (s.type == LayerType::swiglu) shape = {rows, 2 * f};
         if (layer_traits(s.type).takes != LayerTraits::Takes::flat && s.type >= LayerType::conv2d) {

@@ -106,6 +106,11 @@ public:
                             uint64_t s, uint64_t st), (t, a, q, o, p, m, sc, s, st))
     FWD(attention_backward, (ElemType t, const AttentionShape& a, const void* q, const float* p, const uint8_t* m,
                              const void* dout, void* dq, void* sc), (t, a, q, p, m, dout, dq, sc))
+    FWD(flash_attention_forward, (ElemType t, const AttentionShape& a, const void* q, void* o, float* l, void* sc,
+                                  uint64_t s, uint64_t st), (t, a, q, o, l, sc, s, st))
+    FWD(flash_attention_backward, (ElemType t, const AttentionShape& a, const void* q, const void* o, const float* l,
+                                   const void* dout, void* dq, void* sc, uint64_t s, uint64_t st),
+        (t, a, q, o, l, dout, dq, sc, s, st))
     FWD(rmsnorm_forward, (const float* x, const float* g, float* y, float* r, int64_t R, int64_t C, float e),
         (x, g, y, r, R, C, e))
     FWD(rmsnorm_backward, (const float* x, const float* g, const float* r, const float* dy, float* dx, float* dg,

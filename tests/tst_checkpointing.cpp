@@ -3,7 +3,8 @@
 // the FNV-1a checksum over the raw bits of every gradient (and the loss) must be equal, also
 // after several optimizer steps, with dropout when the RNG state is preserved, under every
 // selective policy and on odd shapes; with preserve_rng off the recomputed masks differ and so
-// do gradients.
+// do gradients. On the CPU the bits do not depend on the thread count either (1, 2, 3 or 5
+// threads, checkpointed or not): the backend's pool cuts every loop and product by its size alone.
 #include <QtTest>
 
 #include <random>
@@ -23,9 +24,11 @@ struct Outcome {
     std::vector<NamedTensor> grads;   // of the last step
 };
 
-Outcome run(const ModelSpec& spec, int steps) {
+Outcome run(const ModelSpec& spec, int steps, int threads = 0) {
     Outcome o;
-    auto session = Session::create(spec);
+    RunSettings settings;
+    settings.threads = threads;
+    auto session = Session::create(spec, settings);
     if (!session) qFatal("%s", session.error().message.c_str());
     for (int s = 0; s < steps; ++s) {
         StepOptions opts;
@@ -134,6 +137,13 @@ ModelSpec load(const QString& which) {
     if (which == "llama (tied, grouped-query, rotary)") return testmodels::llama(97, 32, 4, 2, 43, 2, 2, 8);
     if (which == "gpt (dropout, every policy)") return gpt_policies();
     if (which == "resnet (shortcuts, post, batch norm)") return testmodels::resnet(3, 9, {5, 7, 11});
+    // Shapes that reach the CPU backend's parallel paths: a batch of 16 images (convolutions in
+    // four slots of batch tiles, one image a tile at 16x16, four at 8x8), products big enough to
+    // be cut into pieces (256 x 1024 x 1024), attention with heads in parallel and dropout.
+    if (which == "resnet (batch 16, 16x16)") return testmodels::resnet(16, 16, {16, 32});
+    if (which == "textbook (batch 256, d=1024)") return testmodels::textbook(256, 1024);
+    if (which == "gpt (dropout 0.1)") return testmodels::gpt(101, 64, 4, 2, 4, 32, 0.1);
+    if (which == "llama (batch 4, T=32)") return testmodels::llama(97, 64, 4, 2, 96, 2, 4, 32);
     // The shipped preset files themselves.
     auto spec = load_model_spec(std::string(CKPT_SOURCE_DIR "/resources/presets/") + which.toStdString() + ".json");
     if (!spec) qFatal("%s", spec.error().message.c_str());
@@ -150,7 +160,8 @@ private slots:
         QTest::addColumn<QString>("model");
         QTest::addColumn<QString>("pattern");
         const QStringList models{"textbook", "tutorial", "deep_residual (6 blocks, d=256)", "dropout_mlp",
-                                 "tutorial_mlp", "textbook_mlp", "llama (tied, grouped-query, rotary)"};
+                                 "tutorial_mlp", "textbook_mlp", "llama (tied, grouped-query, rotary)",
+                                 "llama_small" /* the shipped preset: flash attention */};
         for (const QString& m : models)
             for (const QString& p : {"all", "first", "last", "odd", "even"})
                 QTest::newRow(qPrintable(m + " / " + p)) << m << p;
@@ -214,6 +225,40 @@ private slots:
         StepReport r = (*s)->step();
         QVERIFY(r.dropout_present);
         QVERIFY(!r.preserve_rng);
+    }
+
+    void sameBitsForAnyThreadCount_data() {
+        QTest::addColumn<QString>("model");
+        for (const char* m : {"resnet (batch 16, 16x16)", "textbook (batch 256, d=1024)", "gpt (dropout 0.1)",
+                              "llama (batch 4, T=32)"})
+            QTest::newRow(m) << QString(m);
+    }
+
+    void sameBitsForAnyThreadCount() {
+        // Two steps on one thread are the reference; 2, 3 and 5 threads (more than the cores:
+        // pieces then wait for a thread that is not running), and every block checkpointed on 2,
+        // give the same losses and gradients bit for bit.
+        QFETCH(QString, model);
+        const ModelSpec base = load(model);
+        const int n = int(base.blocks.size());
+        const Outcome ref = run(base, 2, 1);
+        QVERIFY(ref.checksums[0] != 0);
+        struct Variant {
+            int threads;
+            bool checkpointed;
+        };
+        for (const Variant v : {Variant{2, false}, Variant{3, false}, Variant{5, false}, Variant{2, true}}) {
+            const Outcome got =
+                run(v.checkpointed ? testmodels::with_checkpoints(base, std::vector<bool>(size_t(n), true)) : base, 2,
+                    v.threads);
+            const QByteArray what = QByteArray::number(v.threads) + " threads" + (v.checkpointed ? ", checkpointed" : "");
+            QVERIFY2(got.losses == ref.losses, what.constData());
+            QVERIFY2(got.checksums == ref.checksums, what.constData());
+            QCOMPARE(got.grads.size(), ref.grads.size());
+            for (size_t i = 0; i < got.grads.size(); ++i)
+                QVERIFY2(std::memcmp(got.grads[i].f32.data(), ref.grads[i].f32.data(), got.grads[i].f32.size() * 4) == 0,
+                         (what + ": " + QByteArray::fromStdString(got.grads[i].name)).constData());
+        }
     }
 
     void setCheckpointBetweenSteps() {

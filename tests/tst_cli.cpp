@@ -18,6 +18,7 @@
 #include "ckpt/experiment.h"
 #include "ckpt/names.h"
 #include "ckpt/planner.h"
+#include "ckpt/timing.h"
 #include "ckpt/units.h"
 
 #ifdef CKPT_TEST_UI
@@ -84,15 +85,25 @@ const QString kPresetDir = QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/")
 const QString kSourceDir = QStringLiteral(CKPT_SOURCE_DIR "/");
 const QString kConfigDir = QStringLiteral(CKPT_SOURCE_DIR "/tests/data/configs/");
 
-// A row of `plan`'s table as the CLI prints it, rebuilt from the engine's candidate.
-QString expectedRow(const ckpt::PlanCandidate& c, int blocks) {
-    return QStringLiteral("  %1 %2 %3 %4  %5 %6  %7")
+// The throughput cache the CLI runs of this test share (XDG_CACHE_HOME, set in initTestCase):
+// the first run measures, the others and this process read it.
+QTemporaryDir& cacheHome() {
+    static QTemporaryDir dir;
+    return dir;
+}
+std::string throughputCache() { return (cacheHome().path() + "/checkpointlab/throughput.json").toStdString(); }
+
+// A row of `plan`'s table as the CLI prints it, rebuilt from the engine's candidate and, for its
+// predicted step, the throughput the CLI measured and cached.
+QString expectedRow(const ckpt::PlanCandidate& c, int blocks, const ckpt::TimePrediction& time) {
+    return QStringLiteral("  %1 %2 %3 %4  %5 %6 %7  %8")
         .arg(QString::fromStdString(c.label()), -22)
         .arg(QStringLiteral("%1 of %2").arg(c.plan.checkpointed()).arg(blocks), 14)
         .arg(int(c.plan.runs.size()), 9)  // the runs recomputed as one
         .arg(QString::fromStdString(ckpt::format_bytes(c.plan.predicted_peak)), 16)
         .arg(QString::fromUtf8(ckpt::phase_name(c.peak_tag.phase).data()), -10)
         .arg(QStringLiteral("+%1%").arg(100.0 * c.plan.overhead_fraction, 0, 'f', 1), 11)
+        .arg(QString::fromStdString(ckpt::format_duration_ns(time.step_ns_with(c.plan.runs))), 15)
         .arg(c.plan.fits ? u"yes"_s : u"no"_s);
 }
 
@@ -131,7 +142,11 @@ class TestCli : public QObject {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QVERIFY2(QFileInfo(kBinary).isExecutable(), qPrintable(kBinary)); }
+    void initTestCase() {
+        QVERIFY2(QFileInfo(kBinary).isExecutable(), qPrintable(kBinary));
+        QVERIFY(cacheHome().isValid());
+        qputenv("XDG_CACHE_HOME", cacheHome().path().toUtf8());  // the CLI runs inherit it
+    }
 
 #ifdef CKPT_TEST_UI
     // --plot takes the export dialog's options: the size and DPI are found again in the file.
@@ -251,6 +266,9 @@ private slots:
             << "--seq 2048 exceeds the model's n_positions 1024";
         QTest::newRow("import missing file") << QStringList{"import", "no/config.json", "--batch", "1", "--seq", "8"} << 1
                                              << "no/config.json";
+        QTest::newRow("import unknown kernel")
+            << QStringList{"import", kConfigDir + "gpt2.json", "--batch", "1", "--seq", "8", "--attention", "fast"} << 2
+            << "--attention: unknown kernel \"fast\" (expected eager or flash)";
         QTest::newRow("import a model spec") << QStringList{"import", kSourceDir + "resources/presets/tutorial_mlp.json",
                                                             "--batch", "1", "--seq", "8"}
                                              << 2 << "no \"model_type\" or \"architectures\" says which architecture";
@@ -341,6 +359,15 @@ private slots:
         auto spec = ckpt::load_model_spec(dir.filePath("llama.json").toStdString());
         QVERIFY2(spec, spec ? "" : spec.error().message.c_str());
         QCOMPARE(spec->precision, ckpt::Precision::bf16_mixed);
+        // Flash attention, as Hugging Face's sdpa, unless --attention says eager.
+        QVERIFY2(r.out.contains("flash attention"), qPrintable(r.out));
+        QCOMPARE(spec->blocks[1].layers[2].impl, ckpt::AttentionImpl::flash);
+        const Run eager = runCli({"import", kConfigDir + "llama3_8b.json", "--batch", "1", "--seq", "8192", "--attention",
+                                  "eager", "-o", "eager.json"},
+                                 dir.path());
+        QVERIFY2(eager.code == 0 && eager.out.contains("eager attention"), qPrintable(eager.out + eager.err));
+        QCOMPARE(ckpt::load_model_spec(dir.filePath("eager.json").toStdString())->blocks[1].layers[2].impl,
+                 ckpt::AttentionImpl::eager);
         // Llama-3-8B with AdamW does not fit one 80 GB device whatever is checkpointed (exit 3).
         const Run plan = runCli({"plan", "llama.json", "--budget", "80GB"}, dir.path());
         QCOMPARE(plan.code, 3);
@@ -349,6 +376,18 @@ private slots:
         QCOMPARE(piped.code, 0);
         QVERIFY2(piped.err.contains("124,439,808 parameters"), qPrintable(piped.err));
         QVERIFY(ckpt::parse_model_spec(piped.out.toStdString()));
+    }
+
+    // Where attention_core avoids little (fused attention) or nothing (no attention in the
+    // block), the plan table says so.
+    void planSaysWhereAPolicyAvoidsLittle() {
+        const Run r = runCli({"plan", "gpt2_long_context", "--budget", "80GB"});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("attention_core saves little here: flash attention keeps no T x T tensors"), qPrintable(r.out));
+        QVERIFY2(r.out.contains("attention_core saves nothing here: the block has no attention layer"), qPrintable(r.out));
+        const Run eager = runCli({"plan", "lesson3_selective_attention", "--budget", "1GiB"});
+        QCOMPARE(eager.code, 0);
+        QVERIFY2(!eager.out.contains("saves little"), qPrintable(eager.out));
     }
 
     void version() {
@@ -494,6 +533,39 @@ private slots:
         QVERIFY(r.err.isEmpty());
     }
 
+    // Each step timed --repeats times from the same state: one step (the same number, the same
+    // gradients), its times medians said to be so; the report carries the ranges and the
+    // predicted time. The device's default is 5 on the CPU; out of range is a usage error.
+    void repeatsAreMediansOfOneStep() {
+        QTemporaryDir dir;
+        const Run once = runCli({"run", "tutorial_mlp", "--steps", "2", "--repeats", "1", "--report", "one.json"}, dir.path());
+        QVERIFY2(once.code == 0, qPrintable(once.err));
+        QVERIFY2(once.out.contains("one timed sample"), qPrintable(once.out));
+        const Run r = runCli({"run", "tutorial_mlp", "--steps", "2", "--repeats", "3", "--report", "three.json"}, dir.path());
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("each time the median of 3 timed repeats of this step"), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("step time +[0-9.]+ [mµ]?s \\+-[0-9]+ %")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QRegularExpression("predicted time +[0-9.]+ [mµ]?s")), qPrintable(r.out));
+        const QJsonObject one = readJson(dir.filePath("one.json")), three = readJson(dir.filePath("three.json"));
+        QCOMPARE(three.value("step").toInt(), 2);
+        QCOMPARE(three.value("gradient").toObject().value("checksum").toString(),
+                 one.value("gradient").toObject().value("checksum").toString());
+        const QJsonObject timing = three.value("timing").toObject();
+        QCOMPARE(timing.value("repeats").toInt(), 3);
+        QCOMPARE(timing.value("repeats_ns").toArray().size(), 3);
+        const QJsonArray range = timing.value("ranges_ns").toObject().value("step").toArray();
+        QVERIFY(range.at(0).toInteger() <= three.value("timings_ns").toObject().value("step").toInteger());
+        const QJsonObject predicted = three.value("predicted_time").toObject();
+        QVERIFY(predicted.value("timings_ns").toObject().value("step").toInteger() > 0);
+        QCOMPARE(predicted.value("blocks").toArray().size(), three.value("blocks").toArray().size());
+        const Run automatic = runCli({"run", "tutorial_mlp", "--steps", "2"});
+        QVERIFY2(automatic.out.contains("median of 5 timed repeats"), qPrintable(automatic.out));
+        const Run bad = runCli({"run", "tutorial_mlp", "--repeats", "100"});
+        QCOMPARE(bad.code, 2);
+        QVERIFY(isOneErrorLine(bad.err));
+        QVERIFY2(bad.err.contains("--repeats: expected an integer from 0 to 99"), qPrintable(bad.err));
+    }
+
     // Where the peak fell, in words: a block, or outside any block.
     void peakPlaceReads() {
         const Run first = runCli({"run", "lesson2_optimizer_state", "--steps", "1"});  // peaks creating AdamW's moments
@@ -623,11 +695,17 @@ private slots:
             ckpt::plan_table(e->spec, *ckpt::parse_planner(planner.toStdString()), *ckpt::parse_bytes(budget.toStdString()));
         QVERIFY(t);
         const int n = t->blocks;
+        // The CLI measured this machine's throughput (or read it) into the cache; so does this.
+        const auto through = ckpt::cached_throughput("cpu", 0, throughputCache());
+        QVERIFY(through && through->from_cache);
+        const ckpt::TimePrediction time = ckpt::predict_times(e->spec, *through);
+        QVERIFY2(r.out.contains("predicted step: each layer's FLOPs and bytes over this machine's measured throughput"),
+                 qPrintable(r.out));
         QStringList rows;
         for (const QString& line : r.out.split('\n'))
             if (line.startsWith("  ") && line.contains(QRegularExpression(" \\d+ of \\d+ "))) rows << line;
         QCOMPARE(rows.size(), int(t->candidates.size()));
-        for (size_t i = 0; i < t->candidates.size(); ++i) QCOMPARE(rows[int(i)], expectedRow(t->candidates[i], n));
+        for (size_t i = 0; i < t->candidates.size(); ++i) QCOMPARE(rows[int(i)], expectedRow(t->candidates[i], n, time));
         if (const ckpt::PlanCandidate* c = t->chosen_candidate()) {
             QCOMPARE(r.code, 0);
             const int runs = int(c->plan.runs.size());

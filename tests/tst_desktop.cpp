@@ -10,6 +10,7 @@
 #include <QMimeData>
 #include <QProcess>
 #include <QPushButton>
+#include <QScreen>
 #include <QSettings>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -259,6 +260,50 @@ private slots:
         QCOMPARE(w.size(), QSize(1200, 700));
     }
 
+    // Whatever the screen (a 1280 x 720 projector: tst_desktop_projector; 150 %: _scaled), the
+    // window opens inside its available area, and so does one remembered on a larger screen.
+    void opensInsideTheScreen() {
+        {
+            MainWindow w;
+            w.show();
+            const QRect avail = w.screen()->availableGeometry();
+            QVERIFY2(avail.contains(w.frameGeometry()), qPrintable(QStringLiteral("%1 x %2 at %3,%4 on %5 x %6")
+                                                                      .arg(w.frameGeometry().width()).arg(w.frameGeometry().height())
+                                                                      .arg(w.x()).arg(w.y()).arg(avail.width()).arg(avail.height())));
+            // As if it had been left maximised on a 2560 x 1440 monitor.
+            w.setGeometry(40, 30, 2500, 1380);
+            QVERIFY(w.close());
+        }
+        MainWindow again;
+        again.show();
+        const QRect avail = again.screen()->availableGeometry();
+        QVERIFY2(avail.contains(again.frameGeometry()),
+                 qPrintable(QStringLiteral("%1 x %2 on %3 x %4").arg(again.width()).arg(again.height()).arg(avail.width()).arg(avail.height())));
+    }
+
+    // The memory limit belongs to the model: a limit typed for one preset is not the next
+    // session's (lesson 4's 10 MiB made the next GPT-2 run out of memory).
+    void limitIsNotRemembered() {
+        int asked = 0;
+        {
+            MainWindow w;
+            w.show();
+            QCOMPARE(w.loadPreset(QStringLiteral("textbook_mlp")), QString());
+            w.runBar()->setMemoryLimit(qint64(64) << 20);
+            answerNext(QStringLiteral("unsavedPrompt"), QMessageBox::Discard, &asked);
+            QVERIFY(w.close());
+        }
+        MainWindow w;
+        QVERIFY(w.windowTitle().contains(QLatin1String("textbook_mlp")));
+        QCOMPARE(w.runBar()->memoryLimit(), qint64(0));
+        QVERIFY(!QSettings().contains(QStringLiteral("run/memoryLimit")));
+        // A lesson's own limit comes with the lesson.
+        QCOMPARE(w.loadPreset(QStringLiteral("lesson4_memory_limit")), QString());
+        QVERIFY(w.close());
+        MainWindow lesson;
+        QCOMPARE(lesson.runBar()->memoryLimit(), qint64(10) << 20);
+    }
+
     void exportDialogOptionsReachTheFile() {
         MainWindow w;
         w.show();
@@ -405,6 +450,46 @@ private slots:
         QCOMPARE(w.charts()->history()->graph(0)->dataCount(), 1);
         QVERIFY(!w.isModified());
         QVERIFY(w.recentFiles().contains(QFileInfo(dir.filePath("r.json")).absoluteFilePath()));
+    }
+
+    // File › Export run writes reports the window opens again, byte for byte: of a step run
+    // here, of an opened run, and of a report recorded before reports carried a timeline (its
+    // export once wrote an empty timeline that the reader refused).
+    void exportedRunsOpenAgain() {
+        QTemporaryDir dir;
+        MainWindow w;
+        w.show();
+        auto reopen = [&](const QString& path) {
+            QSignalSpy opened(&w, &MainWindow::fileOpened);
+            w.openFile(path, FileKind::run);
+            if (opened.isEmpty() && !opened.wait(60000)) return QStringLiteral("not opened");
+            return fileOpenedError(opened);
+        };
+        auto contents = [](const QString& path) {
+            QFile f(path);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        };
+        // A step run here.
+        QCOMPARE(w.loadPreset(QStringLiteral("tutorial_mlp")), QString());
+        QSignalSpy shown(&w, &MainWindow::resultShown);
+        w.runSteps(2);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.size() >= 2, 60000);
+        const QString live = dir.filePath("live.json"), again = dir.filePath("again.json");
+        QCOMPARE(w.exportRun(live), QString());
+        QCOMPARE(reopen(live), QString());
+        QCOMPARE(w.exportRun(again), QString());
+        QCOMPARE(contents(again), contents(live));
+        // Recorded on the H200, with and without a timeline.
+        for (const char* file : {"gpu_h200_2026-11-29_run2/gpu_gpt2_every2.json", "gpu_h200_2026-11-29/gpu_report.json"}) {
+            QCOMPARE(reopen(QStringLiteral(CKPT_SOURCE_DIR "/tests/data/") + QLatin1String(file)), QString());
+            const QString first = dir.filePath("first.json"), second = dir.filePath("second.json");
+            QCOMPARE(w.exportRun(first), QString());
+            QCOMPARE(reopen(first), QString());
+            QCOMPARE(w.exportRun(second), QString());
+            QCOMPARE(contents(second), contents(first));
+            QCOMPARE(contents(first).contains("\"events\""), w.shownResult().report->has_timeline);
+        }
+        QVERIFY(!w.shownResult().report->has_timeline);  // the older report came last
     }
 
 private:

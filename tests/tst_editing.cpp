@@ -101,6 +101,40 @@ private slots:
         QCOMPARE(int(m_->spec().blocks[1].layers.size()), 3);
     }
 
+    // The attention kernel: every layer at once in the model's group, one layer in its own.
+    void attentionKernelEditable() {
+        PropertiesPanel* p = w_->properties();
+        QVERIFY(!p->field(QStringLiteral("attention_impl")));  // the tutorial MLP has no attention
+        QCOMPARE(w_->loadPreset(QStringLiteral("lesson5_fused_attention")), QString());
+        m_ = w_->stackModel();
+        QCoreApplication::processEvents();  // the model's form gains the kernel
+        auto* all = qobject_cast<QComboBox*>(p->field(QStringLiteral("attention_impl")));
+        QVERIFY(all);
+        QCOMPARE(all->currentText(), QStringLiteral("eager"));
+        const int flash = all->findData(int(ckpt::AttentionImpl::flash));
+        all->setCurrentIndex(flash);
+        emit all->activated(flash);
+        for (const auto& b : m_->spec().blocks)
+            for (const auto& l : b.layers)
+                if (l.type == ckpt::LayerType::attention) QCOMPARE(l.impl, ckpt::AttentionImpl::flash);
+        // One layer back to eager: the model's box says mixed.
+        QTreeView* view = w_->stackEditor()->view();
+        view->setCurrentIndex(m_->index(2, 0, m_->index(0, 0)));  // h0.attn's attention
+        QCoreApplication::processEvents();
+        auto* one = qobject_cast<QComboBox*>(p->field(QStringLiteral("layer.impl")));
+        QVERIFY2(one, qPrintable(p->selectionTitle()));
+        one->setCurrentIndex(0);
+        emit one->activated(0);
+        QCOMPARE(m_->spec().blocks[0].layers[2].impl, ckpt::AttentionImpl::eager);
+        QCOMPARE(m_->spec().blocks[2].layers[2].impl, ckpt::AttentionImpl::flash);
+        QCoreApplication::processEvents();
+        all = qobject_cast<QComboBox*>(p->field(QStringLiteral("attention_impl")));
+        QVERIFY(all);
+        QCOMPARE(all->currentText(), QStringLiteral("mixed"));
+        m_->undoStack()->undo();
+        QCOMPARE(m_->spec().blocks[0].layers[2].impl, ckpt::AttentionImpl::flash);
+    }
+
     void repeatABlock() {
         const ckpt::ModelSpec before = m_->spec();
         m_->repeatBlock(1, 24);

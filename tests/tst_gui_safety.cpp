@@ -1,21 +1,28 @@
 // The window against hostile input and failing disks (issue 16), offscreen: planning, the Pareto
-// sweep and parsing a large file run on workers while a timer on the GUI thread keeps ticking (the
-// probe); a save, a chart export or a run export into a folder without write permission fails
+// sweep and parsing a large file run on workers and the GUI thread's work between two turns of its
+// event loop stays small (the probe, in the thread's own CPU time); a save, a chart export or a run export into a folder without write permission fails
 // with an error dialog and leaves the old file byte for byte; files are read with a size cap
-// (/dev/zero and an oversized file are one-line errors, not an abort).
+// (/dev/zero and an oversized file are one-line errors, not an abort); a forged report is refused
+// and a genuine one with hostile names is shown printable.
 #include <unistd.h>
 
 #include <QApplication>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QMessageBox>
+#include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+#include <qcustomplot.h>
 
 #include "ckpt/experiment.h"
+#include "ckpt/session.h"
+#include "ckpt/writers.h"
+#include "gui_probe.h"
 #include "plan_wait.h"
 #include "test_models.h"
+#include "ui/chart_tabs.h"
 #include "ui/file_loading.h"
 #include "ui/main_window.h"
 #include "ui/plan_panel.h"
@@ -25,40 +32,11 @@ using namespace ckptui;
 
 namespace {
 
-// The longest the GUI thread went without running a 5 ms timer, from start() to stop().
-class Probe : public QObject {
-public:
-    Probe() {
-        timer_.setInterval(5);
-        connect(&timer_, &QTimer::timeout, this, [this] {
-            worst_ = std::max(worst_, clock_.restart());
-            ++ticks_;
-        });
-    }
-    void start() {
-        worst_ = 0;
-        ticks_ = 0;
-        clock_.start();
-        timer_.start();
-    }
-    qint64 stop() {
-        timer_.stop();
-        return std::max(worst_, clock_.elapsed());
-    }
-    int ticks() const { return ticks_; }
-
-private:
-    QTimer timer_;
-    QElapsedTimer clock_;
-    qint64 worst_ = 0;
-    int ticks_ = 0;
-};
-
 // A chain of identical small residual blocks: cheap to run, long to plan.
 ckpt::ModelSpec longChain(int blocks) {
     ckpt::ModelSpec s;
     s.name = "long-chain";
-    s.input_shape = {4, 16};
+    s.input_shape = {64, 16};  // rows enough for activations to matter: a plan has something to save
     s.loss = ckpt::LossType::mse;
     s.optimizer.type = ckpt::OptimizerType::sgd;
     for (int b = 0; b < blocks; ++b)
@@ -92,10 +70,13 @@ QMessageBox* errorBox(QWidget* w) {
     return nullptr;
 }
 
-// The GUI thread never stops for longer while workers compute. Alone, the worst stall is about
-// 100 ms (opening: the 20,000-row tree is reset on the GUI thread); on a loaded two-core CI
-// machine about twice that. Planning or parsing on the GUI thread would stall for seconds.
-constexpr qint64 kLongestStallMs = 400;
+// The most CPU time the GUI thread may spend in one event-loop turn while workers parse, plan and
+// sweep a 20,000-block model, and while the answers are applied and drawn. Measured as the thread's
+// own CPU time (gui_probe.h), so a loaded machine, which only makes the thread wait longer for a
+// core, does not change it; the wall-clock stalls are bench_gui_stall's. On this two-core machine
+// the largest turn is about 60 ms (opening: the 20,000-row tree is reset at once); planning or
+// parsing on the GUI thread would take seconds.
+constexpr double kMostCpuPerTurnMs = 150;
 
 }  // namespace
 
@@ -127,45 +108,54 @@ private slots:
             f.write(QByteArray::fromStdString(ckpt::to_json(e)));
         }
         QCOMPARE(w_->loadPreset(QStringLiteral("tutorial_mlp")), QString());
-        Probe probe;
-        // Parsing: the file is read and parsed on a worker.
+        GuiProbe probe;
+        auto predictionDrawn = [this] { return w_->prediction().ok() && w_->prediction().spec == w_->stackModel()->spec(); };
+        // Parsing: the file is read and parsed on a worker; then the tree is filled and the
+        // prediction (computed on a worker) drawn.
         QSignalSpy opened(w_.get(), &MainWindow::fileOpened);
         QElapsedTimer clock;
         clock.start();
         probe.start();
         w_->openFile(path, FileKind::experiment);
         QTRY_VERIFY_WITH_TIMEOUT(!opened.isEmpty(), 120000);
-        const qint64 parseStall = probe.stop();
-        qInfo("open %d blocks: %lld ms, longest stall %lld ms", blocks, clock.elapsed(), parseStall);
+        QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
+        probe.stop();
+        const double openCpu = probe.worstCpuMs();
+        qInfo("open %d blocks and draw its prediction: %lld ms, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)",
+              blocks, clock.elapsed(), openCpu, probe.worstWallMs());
         QCOMPARE(opened.last().at(1).toString(), QString());
         QCOMPARE(int(w_->stackModel()->spec().blocks.size()), blocks);
-        // The stack's prediction is computed on a worker too, but drawing it (a timeline of every
-        // allocation, a bar per block) is the GUI thread's: let it land before each probe, so a
-        // probe measures what runs while planning, not the drawing.
-        auto predictionDrawn = [this] { return w_->prediction().ok() && w_->prediction().spec == w_->stackModel()->spec(); };
-        QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
-        // Planning: a budget below the unchecked peak, so the planner has work to do.
+        // Planning: a budget between the lowest reachable peak and the unchecked one, so the
+        // planner has work to do and a plan to apply (20,000 rows), whose prediction is drawn.
+        const Prediction& p = w_->prediction();
+        QVERIFY(p.minimalPeak > 0 && p.uncheckedPeak > p.minimalPeak);
+        const QString budget = QString::number(p.minimalPeak + (p.uncheckedPeak - p.minimalPeak) / 2);
         PlanPanel* plan = w_->planPanel();
         QSignalSpy planned(plan, &PlanPanel::planFinished);
         clock.restart();
         probe.start();
-        QCOMPARE(plan->plan(QStringLiteral("1MiB"), QStringLiteral("dp")), QString());
+        QCOMPARE(plan->plan(budget, QStringLiteral("dp")), QString());
         QVERIFY(plan->isPlanning());
         QTRY_VERIFY_WITH_TIMEOUT(!planned.isEmpty(), 300000);
-        const qint64 planStall = probe.stop();
-        qInfo("plan: %lld ms, %d ticks, longest stall %lld ms", clock.elapsed(), probe.ticks(), planStall);
+        QCOMPARE(planned.last().at(0).toString(), QString());
         QTRY_VERIFY_WITH_TIMEOUT(predictionDrawn(), 120000);
+        probe.stop();
+        const double planCpu = probe.worstCpuMs();
+        qInfo("plan, apply and draw: %lld ms, %d ticks, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)",
+              clock.elapsed(), probe.ticks(), planCpu, probe.worstWallMs());
         // The Pareto sweep.
         QSignalSpy drawn(plan, &PlanPanel::paretoDrawn);
         clock.restart();
         probe.start();
         plan->refreshPareto();
         QTRY_VERIFY_WITH_TIMEOUT(!drawn.isEmpty(), 300000);
-        const qint64 paretoStall = probe.stop();
-        qInfo("pareto: %lld ms, %d ticks, longest stall %lld ms", clock.elapsed(), probe.ticks(), paretoStall);
-        QVERIFY2(parseStall < kLongestStallMs, qPrintable(QString::number(parseStall)));
-        QVERIFY2(planStall < kLongestStallMs, qPrintable(QString::number(planStall)));
-        QVERIFY2(paretoStall < kLongestStallMs, qPrintable(QString::number(paretoStall)));
+        probe.stop();
+        const double paretoCpu = probe.worstCpuMs();
+        qInfo("pareto: %lld ms, %d ticks, most GUI CPU in one turn %.1f ms (wall-clock stall %lld ms)", clock.elapsed(),
+              probe.ticks(), paretoCpu, probe.worstWallMs());
+        QVERIFY2(openCpu < kMostCpuPerTurnMs, qPrintable(QString::number(openCpu)));
+        QVERIFY2(planCpu < kMostCpuPerTurnMs, qPrintable(QString::number(planCpu)));
+        QVERIFY2(paretoCpu < kMostCpuPerTurnMs, qPrintable(QString::number(paretoCpu)));
     }
 
     void failedSavesKeepTheOldFile() {
@@ -236,6 +226,78 @@ private slots:
         QVERIFY2(why.contains(QLatin1String("big.json")), qPrintable(why));
         QVERIFY(w_->stackModel()->spec() == before);
         for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+    }
+
+    // Stop ends a running Pareto sweep at once: the chart draws the plans it found and its
+    // title says the sweep is incomplete and why.
+    void stopEndsTheSweep() {
+        w_->stackModel()->setSpec(longChain(2000), QStringLiteral("long chain"));
+        PlanPanel* plan = w_->planPanel();
+        QSignalSpy drawn(plan, &PlanPanel::paretoDrawn);
+        plan->refreshPareto();
+        QVERIFY(plan->isSweeping());
+        plan->stop();
+        QTRY_VERIFY_WITH_TIMEOUT(!drawn.isEmpty(), 120000);
+        QVERIFY(!plan->isSweeping());
+        QVERIFY2(plan->paretoNote().contains(QLatin1String("planning stopped")), qPrintable(plan->paretoNote()));
+        QVERIFY(plan->points().size() >= 2);  // none, all and the fixed patterns, planned before the sweep
+        QVERIFY(w_->charts()->pareto()->toolTip().contains(plan->paretoNote()));
+    }
+
+    // A report from another machine (issue 27): a forged or oversized one is refused with a
+    // one-line dialog and the experiment on screen stays; a genuine one whose names hold line
+    // breaks, escape sequences and direction overrides opens, and the window shows those names
+    // on one printable line.
+    void hostileReportsAreRefusedOrShownPrintable() {
+        const ckpt::ModelSpec before = w_->stackModel()->spec();
+        for (const char* file : {"report_category_minus_1tib.json", "report_duplicate_key.json",
+                                 "report_layer_int32_max.json", "report_peak_ten_times.json"}) {
+            const QString err = w_->openRun(QStringLiteral(CKPT_SOURCE_DIR "/tests/data/malformed/") + QLatin1String(file));
+            QVERIFY2(!err.isEmpty(), file);
+            QVERIFY2(!err.contains('\n') && err.startsWith(QLatin1String(file)), qPrintable(err));
+            QVERIFY(w_->stackModel()->spec() == before);
+        }
+        QVERIFY(!w_->findChildren<QMessageBox*>(QStringLiteral("errorDialog")).isEmpty());
+        for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+
+        // 48 MiB of numbers under a key the reader ignores: refused at the value cap.
+        auto spec = ckpt::load_model_spec(CKPT_SOURCE_DIR "/resources/presets/tutorial_mlp.json");
+        QVERIFY(spec);
+        auto session = ckpt::Session::create(*spec);
+        QVERIFY(session);
+        (*session)->step();
+        ckpt::StepReport r = (*session)->step();
+        std::string text = ckpt::report_to_json(r, *spec);
+        std::string junk = "\"junk\": [0";
+        while (junk.size() < (size_t(48) << 20)) junk += ",0";
+        text.insert(text.find("\"model\":"), junk + "],\n  ");
+        QTemporaryDir dir;
+        QFile big(dir.filePath("junk.json"));
+        QVERIFY(big.open(QIODevice::WriteOnly) && big.write(text.data(), qint64(text.size())) == qint64(text.size()));
+        big.close();
+        QString err = w_->openRun(big.fileName());
+        QVERIFY2(err.contains(QLatin1String("the file has more than 4000000 JSON values")), qPrintable(err));
+        QVERIFY(w_->stackModel()->spec() == before);
+        for (auto* box : w_->findChildren<QMessageBox*>()) box->close();
+
+        // Genuine, with hostile names.
+        r.model_name = "evil\nname \x1b[31mred\xe2\x80\xae";
+        r.device = "cpu\r\x1b]0;title\x07";
+        ckpt::ModelSpec named = *spec;
+        named.name = r.model_name;
+        named.blocks[0].name = r.blocks[0].name = "block\n\xe2\x80\xaezero";
+        QFile good(dir.filePath("named.json"));
+        const std::string genuine = ckpt::report_to_json(r, named);
+        QVERIFY(good.open(QIODevice::WriteOnly) && good.write(genuine.data(), qint64(genuine.size())) == qint64(genuine.size()));
+        good.close();
+        err = w_->openRun(good.fileName());
+        QVERIFY2(err.isEmpty(), qPrintable(err));
+        const QString status = w_->statusBar()->currentMessage();
+        QVERIFY2(status.contains(QLatin1String("evil\\x0Aname \\x1B[31mred\\u202E")), qPrintable(status));
+        for (const QChar c : status) QVERIFY2(c.isPrint() && c != QChar(0x202E), qPrintable(status));
+        const QString shownName = w_->stackModel()->data(w_->stackModel()->index(0, 0), Qt::DisplayRole).toString();
+        QCOMPARE(shownName, QStringLiteral("block\\x0A\\u202Ezero"));
+        QCOMPARE(w_->stackModel()->spec().blocks[0].name, named.blocks[0].name);  // kept exactly
     }
 
 private:

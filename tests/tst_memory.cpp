@@ -199,7 +199,7 @@ private slots:
     void predictionEqualsMeasurement_data() {
         QTest::addColumn<int>("which");
         QTest::addColumn<bool>("checkpoint");
-        for (int w = 0; w < 3; ++w)
+        for (int w = 0; w < 5; ++w)
             for (bool c : {false, true})
                 QTest::newRow(qPrintable(QString("model %1 %2").arg(w).arg(c ? "checkpointed" : "unchecked")))
                     << w << c;
@@ -208,8 +208,16 @@ private slots:
     void predictionEqualsMeasurement() {
         QFETCH(int, which);
         QFETCH(bool, checkpoint);
-        ModelSpec spec = which == 0 ? testmodels::textbook() : which == 1 ? testmodels::dropout_mlp()
-                                                                          : testmodels::deep_residual(5, 32, 64);
+        // 3 and 4: flash attention (its slots, lse, D and, in bf16, its dQ accumulator), a GPT
+        // with dropout over three query tiles and a bf16 LLaMA with grouped-query rotary heads.
+        ModelSpec spec = which == 0   ? testmodels::textbook()
+                         : which == 1 ? testmodels::dropout_mlp()
+                         : which == 2 ? testmodels::deep_residual(5, 32, 64)
+                         : which == 3 ? testmodels::with_attention(testmodels::gpt(97, 32, 4, 2, 2, 150, 0.1),
+                                                                   AttentionImpl::flash)
+                                      : testmodels::with_attention(testmodels::llama(61, 32, 4, 2, 48, 2, 2, 70),
+                                                                   AttentionImpl::flash);
+        if (which == 4) spec.precision = Precision::bf16_mixed;
         for (auto& b : spec.blocks) b.checkpoint = checkpoint;
         auto s = make(spec);
         for (int step = 1; step <= 2; ++step) {
@@ -390,6 +398,8 @@ private slots:
         QTest::addColumn<ModelSpec>("spec");
         QTest::newRow("gpt: layernorm, gelu, dropout, attention, embedding")
             << gpt(101, 32, 4, 1, 2, 16, 0.1, BlockSpec::Policy::full, true);
+        QTest::newRow("gpt, flash attention")
+            << with_attention(gpt(101, 32, 4, 1, 2, 16, 0.1, BlockSpec::Policy::full, true), AttentionImpl::flash);
         QTest::newRow("llama: rmsnorm, swiglu, rotary grouped-query attention")
             << with_checkpoints(llama(101, 32, 4, 2, 48, 1, 2, 16), std::vector<bool>(8, true));
         QTest::newRow("resnet: conv2d, batchnorm2d, relu, global_avgpool")

@@ -123,6 +123,7 @@ private slots:
         QCOMPARE(knobs.depth, int64_t(24));
         QCOMPARE(knobs.width, int64_t(256));
         QCOMPARE(knobs.precision, ckpt::Precision::bf16_mixed);
+        QCOMPARE(knobs.attention, ckpt::AttentionImpl::flash);  // the transformers' default
         const auto expected = ckpt::make_template(ckpt::TemplateKind::gpt2, knobs);
         QVERIFY(expected);
         QVERIFY(w_->stackModel()->spec() == *expected);
@@ -141,6 +142,22 @@ private slots:
         QVERIFY(resnet && r.model());
         QVERIFY(*r.model() == *resnet);
         QCOMPARE(ckpt::parameter_count(*resnet), int64_t(272474));
+        // The attention kernel is a knob of the transformers, and every attention layer follows it.
+        TemplateDialog a;
+        a.setFamily(ckpt::TemplateKind::llama);
+        QVERIFY(a.findChild<QComboBox*>(QStringLiteral("knob_attention")));
+        a.setKnob(QStringLiteral("attention"), int(ckpt::AttentionImpl::eager));
+        QCOMPARE(a.knobs().attention, ckpt::AttentionImpl::eager);
+        int attention = 0;
+        for (const auto& b : a.model()->blocks)
+            for (const auto& l : b.layers)
+                if (l.type == ckpt::LayerType::attention) {
+                    QCOMPARE(l.impl, ckpt::AttentionImpl::eager);
+                    ++attention;
+                }
+        QCOMPARE(attention, 4);
+        r.setFamily(ckpt::TemplateKind::resnet);
+        QVERIFY(!r.findChild<QComboBox*>(QStringLiteral("knob_attention")));
         // An impossible combination is the engine's one-line reason, and OK is off.
         TemplateDialog d;
         d.setFamily(ckpt::TemplateKind::gpt2);

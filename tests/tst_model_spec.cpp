@@ -106,7 +106,7 @@ private slots:
     // Every file in the folder has an expectation, so no case silently goes untested.
     void everyMalformedFileListed() {
         QSet<QString> listed;
-        for (const auto& c : malformedCases()) listed.insert(c.first);
+        for (const auto& c : malformedCases() + malformedCases(MalformedKind::reports)) listed.insert(c.first);
         const QStringList files = QDir(kMalformedDir).entryList({"*.json"}, QDir::Files);
         QCOMPARE(files.size(), listed.size());
         for (const QString& f : files) QVERIFY2(listed.contains(f), qPrintable(f + " has no expected error"));
@@ -198,6 +198,29 @@ private slots:
         for (const char* key : {"\"seed\"", "\"preserve_rng\"", "\"repeat\": 1", "\"affine\": false",
                                 "\"bias\": false", "\"betas\"", "\"checkpoint\": true", "\"description\""})
             QVERIFY2(text.find(key) != std::string::npos, key);
+    }
+
+    // The attention kernel: a file that does not say means eager (as files written before it
+    // existed); every writer writes it, and flash reads back as flash.
+    void attentionKernel() {
+        const std::string text = R"({"input": {"shape": [2, 8, 24]}, "blocks": [{"layers": [
+            {"type": "attention", "heads": 2, "causal": true}]}]})";
+        Result<ModelSpec> s = parse_model_spec(text);
+        QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+        QCOMPARE(s->blocks[0].layers[0].impl, AttentionImpl::eager);
+        QVERIFY(to_json(*s).find("\"impl\": \"eager\"") != std::string::npos);
+        s->blocks[0].layers[0].impl = AttentionImpl::flash;
+        const std::string flash = to_json(*s);
+        QVERIFY(flash.find("\"impl\": \"flash\"") != std::string::npos);
+        Result<ModelSpec> back = parse_model_spec(flash);
+        QVERIFY(back.ok());
+        QCOMPARE(back->blocks[0].layers[0].impl, AttentionImpl::flash);
+        QVERIFY(*back == *s);
+        // An in-memory value outside the names is refused by name, not written as garbage.
+        ModelSpec bad = *s;
+        bad.blocks[0].layers[0].impl = AttentionImpl(7);
+        QCOMPARE(QString::fromStdString(validate_model_spec(bad).message()),
+                 QString("blocks[0].layers[0].impl: unknown value 7"));
     }
 
     void repeatExpandsBlocks() {

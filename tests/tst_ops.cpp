@@ -192,21 +192,28 @@ private slots:
         QTest::addColumn<int>("heads");
         QTest::addColumn<int>("kv_heads");
         QTest::addColumn<double>("rope");
-        QTest::newRow("bidirectional") << false << 0.0 << 2 << 0 << 0.0;
-        QTest::newRow("causal") << true << 0.0 << 2 << 0 << 0.0;
-        QTest::newRow("causal, dropout 0.2") << true << 0.2 << 2 << 0 << 0.0;
-        // Grouped-query: 4 query heads share 2 key/value heads; rotary positions.
-        QTest::newRow("grouped-query") << true << 0.0 << 4 << 2 << 0.0;
-        QTest::newRow("rotary") << true << 0.0 << 2 << 0 << 100.0;
-        QTest::newRow("grouped-query, rotary, dropout 0.2") << true << 0.2 << 4 << 1 << 10000.0;
+        QTest::addColumn<bool>("flash");
+        for (bool flash : {false, true}) {
+            const QString k = flash ? QStringLiteral("flash: ") : QStringLiteral("eager: ");
+            QTest::newRow(qPrintable(k + "bidirectional")) << false << 0.0 << 2 << 0 << 0.0 << flash;
+            QTest::newRow(qPrintable(k + "causal")) << true << 0.0 << 2 << 0 << 0.0 << flash;
+            QTest::newRow(qPrintable(k + "causal, dropout 0.2")) << true << 0.2 << 2 << 0 << 0.0 << flash;
+            // Grouped-query: 4 query heads share 2 key/value heads; rotary positions.
+            QTest::newRow(qPrintable(k + "grouped-query")) << true << 0.0 << 4 << 2 << 0.0 << flash;
+            QTest::newRow(qPrintable(k + "rotary")) << true << 0.0 << 2 << 0 << 100.0 << flash;
+            QTest::newRow(qPrintable(k + "grouped-query, rotary, dropout 0.2")) << true << 0.2 << 4 << 1 << 10000.0 << flash;
+        }
     }
 
+    // Both kernels against central differences (the flash one draws its keep decisions again in
+    // backward, from the stream its forward used).
     void attentionGradients() {
         QFETCH(bool, causal);
         QFETCH(double, p);
         QFETCH(int, heads);
         QFETCH(int, kv_heads);
         QFETCH(double, rope);
+        QFETCH(bool, flash);
         Fixture fx;
         fx.ctx.seq = 4;  // batch 2 x 4 positions, head size 4 (even, for the rotary pairs)
         std::mt19937 rng(5);
@@ -217,6 +224,7 @@ private slots:
         spec.rope_theta = rope;
         spec.causal = causal;
         spec.p = p;
+        spec.impl = flash ? AttentionImpl::flash : AttentionImpl::eager;
         auto layer = make_layer(spec, fx.ctx, "attn", 0);
         const int64_t hd = 4, kv = kv_heads > 0 ? kv_heads : heads;
         Tensor x = fx.ctx.make({8, (heads + 2 * kv) * hd});  // (B*T, (heads + 2 kv_heads) * head size)
@@ -230,8 +238,9 @@ private slots:
         fx.ctx.dropout_stream = 7;
         StatePtr saved;
         Tensor y = layer->forward(fx.ctx, x, &saved);
-        QCOMPARE(saved->tensors().size(), size_t(p > 0 ? 3 : 2));  // qkv, softmax output (, mask)
-        if (causal) {  // position 0 attends only to itself
+        // eager: qkv, softmax output (, mask); flash: qkv, output, log-sum-exp
+        QCOMPARE(saved->tensors().size(), size_t(flash || p > 0 ? 3 : 2));
+        if (causal && !flash) {  // position 0 attends only to itself
             const float* probs = saved->tensors()[1]->f();
             QCOMPARE(probs[0], 1.0f);
             QCOMPARE(probs[1], 0.0f);

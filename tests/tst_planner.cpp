@@ -6,6 +6,7 @@
 // the unchecked peaks makes the unchecked run fail and the planned run succeed.
 #include <QtTest>
 
+#include <atomic>
 #include <cmath>
 #include <random>
 
@@ -401,6 +402,37 @@ private slots:
         QCOMPARE(t.error().message, p.error().message);
     }
 
+    // A planning job is bounded as a whole (PlanLimits), not only each of its programs: the
+    // Pareto sweep of 2,000 blocks with measured (random) times, which once took 54 s, stops at
+    // the job's bound with the plans found so far and says why; a stop flag ends a sweep or a
+    // plan at once, and the plan table answers "stopped".
+    void planningJobsAreBoundedAndStop() {
+        const ModelSpec spec = testmodels::deep_residual(2000, 16, 32, 0.0);
+        std::mt19937 rng(7);
+        std::vector<double> forward;
+        for (size_t b = 0; b < spec.blocks.size(); ++b) forward.push_back(double(1000 + rng() % 100000));
+        Result<ChainModel> m = ChainModel::build(spec, forward);
+        QVERIFY(m);
+        PlanLimits bounded;
+        bounded.max_work = 5000000;
+        const ParetoSweep cut = pareto_sweep(*m, 16, &bounded);
+        QVERIFY2(cut.cut_short.find("the bound of one planning job") != std::string::npos, cut.cut_short.c_str());
+        QVERIFY2(cut.cut_short.rfind("the sweep stopped ", 0) == 0, cut.cut_short.c_str());
+        QVERIFY(cut.points.size() >= 2);  // none, all and the fixed patterns at least
+        QVERIFY(bounded.work > bounded.max_work);  // it ran to the bound, then stopped
+        std::atomic<bool> stop{true};
+        PlanLimits stopped;
+        stopped.stop = &stop;
+        const ParetoSweep none = pareto_sweep(*m, 16, &stopped);
+        QVERIFY2(none.cut_short.find("planning stopped") != std::string::npos, none.cut_short.c_str());
+        QVERIFY(none.points.size() >= 2);
+        QCOMPARE(stopped.work, uint64_t(0));
+        Result<PlanTable> table = plan_table(spec, PlannerKind::dp, m->peak(std::vector<bool>(2000, false)) - 1, forward,
+                                             DeviceKind::cpu, &stopped);
+        QVERIFY(!table);
+        QCOMPARE(table.error().kind, ErrorKind::stopped);
+    }
+
     void plannedRunFitsWhereUncheckedDoesNot() {
         // Activations dominate: many rows, narrow layers, no optimizer state.
         ModelSpec spec = testmodels::deep_residual(8, 1024, 64);
@@ -440,7 +472,9 @@ private slots:
             QCOMPARE(int(p->checkpoint.size()), 9);
         }
         QVERIFY(!parse_planner("greedy"));
-        const auto sweep = pareto_sweep(*m, 8);
+        const ParetoSweep swept = pareto_sweep(*m, 8);
+        QCOMPARE(swept.cut_short, std::string());
+        const std::vector<ParetoPoint>& sweep = swept.points;
         QVERIFY(sweep.size() >= 3);
         QVERIFY(sweep.front().frontier);
         for (size_t i = 1; i < sweep.size(); ++i) QVERIFY(sweep[i].plan.predicted_peak >= sweep[i - 1].plan.predicted_peak);

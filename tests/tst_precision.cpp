@@ -13,7 +13,8 @@
 // - Checkpointed steps bitwise equal to unchecked ones, in both precisions, with dropout.
 // - The prediction equal to the measurement per category, and the events balanced.
 // - Hand counts: what each layer keeps in bf16, weight casts included, and a transformer layer's
-//   38sbh + 5as^2b + 16sb bytes against f32's 66sbh + 5as^2b + 16sb.
+//   38sbh + 5as^2b + 16sb bytes against f32's 66sbh + 5as^2b + 16sb (flash attention: 38sbh +
+//   4asb + 16sb).
 // - fp16 loss scaling: a step whose gradients overflow is skipped, changes nothing, and halves
 //   the scale; the next one goes through.
 #include <QtTest>
@@ -322,6 +323,16 @@ private slots:
             QCOMPARE(rb->blocks[size_t(2 + 2 * layer)].kept_bytes, 23 * sbh + 8 * sb);
             QCOMPARE(rf->blocks[size_t(1 + 2 * layer)].kept_bytes, 25 * sbh + 5 * as2b + 8 * sb);
             QCOMPARE(rf->blocks[size_t(2 + 2 * layer)].kept_bytes, 41 * sbh + 8 * sb);
+        }
+        // Flash attention keeps its bf16 output (the output linear's input, counted once) and an
+        // f32 log-sum-exp per row and head instead of the softmax output and mask: 15sbh + 4asb +
+        // 8sb, 38sbh + 4asb + 16sb per layer.
+        const Result<StepReport> fb =
+            predict(testmodels::with_attention(with(f32, Precision::bf16_mixed), AttentionImpl::flash), 1);
+        QVERIFY(fb.ok());
+        for (int layer = 0; layer < 2; ++layer) {
+            QCOMPARE(fb->blocks[size_t(1 + 2 * layer)].kept_bytes, 15 * sbh + 4 * a * s_ * b + 8 * sb);
+            QCOMPARE(fb->blocks[size_t(2 + 2 * layer)].kept_bytes, 23 * sbh + 8 * sb);
         }
     }
 

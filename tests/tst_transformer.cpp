@@ -18,7 +18,17 @@
 // Selective recomputation ("attention_core", Megatron-LM's) keeps everything but the attention
 // core: no softmax, no mask and no attention output (the core is rerun), 21sbh + 8sb for the
 // attention sub-block; the paper's version keeps the output-projection input too (25sbh).
+// With the fused (flash) kernel the attention keeps its input, its output (the output
+// projection's input, counted once) and a log-sum-exp per row and head (4asb) instead of the
+// softmax output and mask: the eager counts minus 4as^2b, minus as^2b with dropout, plus 4asb,
+// wherever the attention keeps its state (unchecked, save_matmuls); 66sbh + 4asb + 16sb per
+// layer unchecked, Korthikanti et al.'s count without its 5as^2b term plus the log-sum-exp and
+// the LayerNorm statistics. Flash and eager give the same loss and gradients to rounding (the
+// same dropout elements), and checkpointing with flash stays bitwise for every policy.
 #include <QtTest>
+
+#include <algorithm>
+#include <cmath>
 
 #include "ckpt/layer_traits.h"
 #include "ckpt/planner.h"
@@ -114,6 +124,116 @@ private slots:
             const int64_t korthikanti_f32 = 66 * sbh + 9 * as2b;
             QCOMPARE(attn + mlp, korthikanti_f32 - 4 * as2b + 16 * sb);
         }
+    }
+
+    void flashKeptBytesPerLayer_data() { keptBytesPerLayer_data(); }
+    void flashKeptBytesPerLayer() {
+        QFETCH(int, policy);
+        QFETCH(bool, checkpoint);
+        const int64_t s = 16, b = 2, h = 24, a = 3;
+        const int layers = 2;
+        for (double p : {0.0, 0.1}) {
+            const ModelSpec eager = testmodels::gpt(50, h, a, layers, b, s, p, Policy(policy), checkpoint);
+            const StepReport re = run_once(eager), rf = run_once(testmodels::with_attention(eager, AttentionImpl::flash));
+            const int64_t sbh = s * b * h, as2b = a * s * s * b, asb = a * s * b, sb = s * b;
+            // Where the attention keeps its state: the softmax output and mask go, the lse comes.
+            const bool state_kept = !checkpoint || Policy(policy) == Policy::save_matmuls;
+            const int64_t delta = state_kept ? -4 * as2b - (p > 0 ? as2b : 0) + 4 * asb : 0;
+            for (int i = 0; i < layers; ++i) {
+                const size_t attn = size_t(1 + 2 * i), mlp = size_t(2 + 2 * i);
+                QCOMPARE(rf.blocks[attn].kept_bytes, re.blocks[attn].kept_bytes + delta);
+                QCOMPARE(rf.blocks[mlp].kept_bytes, re.blocks[mlp].kept_bytes);
+            }
+            if (!checkpoint && p > 0) {  // the README's row (with dropout): Korthikanti without 5as^2b
+                QCOMPARE(rf.blocks[1].kept_bytes, 25 * sbh + 4 * asb + 8 * sb);
+                QCOMPARE(rf.blocks[1].kept_bytes + rf.blocks[2].kept_bytes, 66 * sbh + 4 * asb + 16 * sb);
+            }
+        }
+    }
+
+    void flashBitwiseForEveryPolicy_data() {
+        QTest::addColumn<int>("policy");
+        QTest::addColumn<QString>("model");
+        for (Policy pol : {Policy::full, Policy::save_matmuls, Policy::attention_core})
+            for (const char* m : {"gpt", "gpt dropout", "llama"})
+                QTest::newRow(qPrintable(QString("%1, %2").arg(QString::fromStdString(std::string(policy_name(pol))), m)))
+                    << int(pol) << QString(m);
+    }
+    // Three steps (the optimizer moves the weights between them): loss and gradient checksum
+    // equal bit for bit, checkpointed against unchecked, both on the flash kernel.
+    void flashBitwiseForEveryPolicy() {
+        QFETCH(int, policy);
+        QFETCH(QString, model);
+        auto make = [&](bool checkpoint) {
+            ModelSpec m = model == "llama" ? testmodels::llama(61, 32, 4, 2, 48, 2, 2, 40, checkpoint)
+                                           : testmodels::gpt(97, 32, 4, 2, 2, 70, model == "gpt" ? 0.0 : 0.1,
+                                                             Policy::full, checkpoint);
+            for (BlockSpec& blk : m.blocks) blk.policy = Policy(policy);
+            return testmodels::with_attention(m, AttentionImpl::flash);
+        };
+        auto a = Session::create(make(false));
+        auto b = Session::create(make(true));
+        QVERIFY(a && b);
+        for (int step = 0; step < 3; ++step) {
+            const StepReport ra = (*a)->step(), rb = (*b)->step();
+            QCOMPARE(rb.status, StepStatus::ok);
+            QCOMPARE(rb.loss, ra.loss);
+            QCOMPARE(rb.gradient_checksum, ra.gradient_checksum);
+        }
+    }
+
+    void flashMatchesEager_data() {
+        QTest::addColumn<QString>("model");
+        QTest::newRow("gpt, dropout 0.1, 3 tiles") << QString("gpt");
+        QTest::newRow("llama: grouped-query, rotary") << QString("llama");
+    }
+    // One step of the same model on each kernel: loss within 1e-5 relative, every gradient within
+    // 1e-5 of its largest entry (the attention's dropout drops the same elements in both).
+    void flashMatchesEager() {
+        QFETCH(QString, model);
+        const ModelSpec eager = model == "gpt" ? testmodels::gpt(97, 32, 4, 2, 2, 150, 0.1)
+                                               : testmodels::llama(61, 32, 4, 2, 48, 2, 2, 100);
+        StepOptions o;
+        o.capture_tensors = true;
+        auto se = Session::create(eager);
+        auto sf = Session::create(testmodels::with_attention(eager, AttentionImpl::flash));
+        QVERIFY(se && sf);
+        const StepReport re = (*se)->step(o), rf = (*sf)->step(o);
+        QCOMPARE(rf.status, StepStatus::ok);
+        QVERIFY2(std::abs(rf.loss - re.loss) <= 1e-5 * std::abs(re.loss), qPrintable(QString("loss %1 against %2").arg(rf.loss).arg(re.loss)));
+        QCOMPARE(rf.tensors.size(), re.tensors.size());
+        int grads = 0;
+        for (size_t i = 0; i < re.tensors.size(); ++i) {
+            const NamedTensor &e = re.tensors[i], &f = rf.tensors[i];
+            QCOMPARE(f.name, e.name);
+            if (e.name.rfind("grad.", 0) != 0) continue;
+            ++grads;
+            double top = 0.0, diff = 0.0;
+            for (size_t k = 0; k < e.f32.size(); ++k) {
+                top = std::max(top, std::abs(double(e.f32[k])));
+                diff = std::max(diff, std::abs(double(f.f32[k]) - double(e.f32[k])));
+            }
+            QVERIFY2(diff <= 1e-5 * top, qPrintable(QString::fromStdString(e.name) + QString(": off by %1 of %2").arg(diff).arg(top)));
+        }
+        QVERIFY(grads > 10);
+    }
+
+    // attention_core on fused attention recomputes the core to avoid only its output and
+    // log-sum-exp: measured, 4sbh + 4asb per attention sub-block, and the policy's note says so.
+    void attentionCoreOnFlashAvoidsLittle() {
+        const int64_t s = 16, b = 2, h = 24, a = 3;
+        const ModelSpec core =
+            testmodels::with_attention(testmodels::gpt(50, h, a, 1, b, s, 0.1, Policy::attention_core, true), AttentionImpl::flash);
+        const StepReport r = run_once(core);
+        QCOMPARE(r.blocks[1].avoided_bytes, 4 * s * b * h + 4 * a * s * b);
+        QCOMPARE(r.blocks[2].avoided_bytes, int64_t(0));
+        QVERIFY(QString::fromStdString(policy_note(core.blocks[1])).startsWith("attention_core saves little here"));
+        QVERIFY(QString::fromStdString(policy_note(core.blocks[2])).startsWith("attention_core saves nothing here"));
+        const ModelSpec eager = testmodels::gpt(50, h, a, 1, b, s, 0.1, Policy::attention_core, true);
+        QVERIFY(policy_note(eager.blocks[1]).empty());
+        const std::vector<std::string> notes = policy_notes(core, true);
+        QCOMPARE(notes.size(), size_t(2));
+        QVERIFY2(QString::fromStdString(notes[0]).startsWith("block 1: attention_core saves little"), notes[0].c_str());
     }
 
     void selectiveRecomputesOnlyTheCore() {

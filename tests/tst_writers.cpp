@@ -6,6 +6,7 @@
 #include <QtTest>
 
 #include <cstring>
+#include <limits>
 
 #include "ckpt/recorded_run.h"
 #include "ckpt/session.h"
@@ -51,7 +52,14 @@ StepReport sampleReport() {
     r.peak_event = 4;
     r.peak_time_ns = 6000;
     r.peak_tag = {Category::gradient, 0, 0, Phase::backward};
+    // As the allocator keeps them: each category's own peak, and all of them at the peak event.
+    r.peak = r.baseline;
     r.peak[size_t(Category::activation)] = 64;
+    r.peak[size_t(Category::temporary)] = 256;
+    r.peak[size_t(Category::recomputed)] = 128;
+    r.peak[size_t(Category::gradient)] = 1000;
+    r.at_peak = r.peak;
+    r.at_peak[size_t(Category::temporary)] = 0;
     return r;
 }
 
@@ -366,7 +374,7 @@ private slots:
         const std::string text = report_to_json(r, spec);
         Result<RecordedRun> back = parse_recorded_run(text);
         QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
-        QVERIFY(back->has_timeline);
+        QVERIFY(back->report.has_timeline);
         QVERIFY(back->spec == spec);
         QCOMPARE(back->report.events.size(), r.events.size());
         QCOMPARE(back->report.events.back().live_total, r.events.back().live_total);
@@ -424,7 +432,7 @@ private slots:
     void recordedRunWithoutTimeline() {
         Result<RecordedRun> r = load_recorded_run(CKPT_SOURCE_DIR "/tests/data/gpu_h200_2026-11-29/gpu_report.json");
         QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
-        QVERIFY(!r->has_timeline);
+        QVERIFY(!r->report.has_timeline);
         QVERIFY(r->report.events.empty());
         QCOMPARE(r->report.device, std::string("cuda:0 (NVIDIA H200)"));
         QCOMPARE(r->report.blocks.size(), size_t(26));
@@ -437,17 +445,17 @@ private slots:
         QTest::addColumn<QString>("from");
         QTest::addColumn<QString>("to");
         QTest::addColumn<QString>("error");
-        QTest::newRow("category") << "\"recomputed\",0,0" << "\"nonsense\",0,0" << "report.events[3][2]: unknown name";
+        QTest::newRow("category") << "\"recomputed\",0,0" << "\"nonsense\",0,0" << "events[3][2]: unknown name";
         QTest::newRow("block out of range") << "[5000,128,\"recomputed\",0" << "[5000,128,\"recomputed\",7"
-                                            << "report.events[3][3]: expected an integer from -1 to 0";
+                                            << "events[3]: block 7 is not in the model (blocks 0 to 0, or -1)";
         QTest::newRow("live total") << "\"recompute\",1192]" << "\"recompute\",1193]"
-                                    << "report.events[3][6]: does not equal the baseline";
-        QTest::newRow("status") << "\"status\": \"ok\"" << "\"status\": \"fine\"" << "report.status: unknown name";
-        QTest::newRow("missing") << "\"peak_total\"" << "\"peak_totals\"" << "report.memory.peak_total: missing";
-        QTest::newRow("span phase") << "[-1,-1,\"loss\"" << "[-1,-1,\"lost\"" << "report.spans[2][2]: unknown name";
-        QTest::newRow("not json") << "{" << "" << "not valid JSON";
+                                    << "events[3][6]: live_total 1,193 is not the baseline plus the events up to it (1,192)";
+        QTest::newRow("status") << "\"status\": \"ok\"" << "\"status\": \"fine\"" << "status: unknown name";
+        QTest::newRow("missing") << "\"peak_total\"" << "\"peak_totals\"" << "memory.peak_total: missing";
+        QTest::newRow("span phase") << "[-1,-1,\"loss\"" << "[-1,-1,\"lost\"" << "spans[2][2]: unknown name";
+        QTest::newRow("not json") << "{" << "" << "invalid JSON";
         QTest::newRow("segment") << "\"segment\": [\n        0,\n        0\n      ]" << "\"segment\": null"
-                                 << "report.blocks[0].segment: does not match the model's segments";
+                                 << "blocks[0].segment: does not match the model's segments and checkpoint flags";
     }
     void recordedRunRefusesDamage() {
         QFETCH(QString, from);
@@ -469,9 +477,36 @@ private slots:
     void recordedRunRefusesHostileInput() {
         Result<RecordedRun> deep = parse_recorded_run(std::string(100000, '[') + std::string(100000, ']'));
         QVERIFY(!deep.ok());
-        QVERIFY2(deep.error().message.find("nests deeper") != std::string::npos, deep.error().message.c_str());
+        QVERIFY2(deep.error().message.find("nested more than 64 deep (the limit for reports)") != std::string::npos,
+                 deep.error().message.c_str());
         Result<RecordedRun> zero = load_recorded_run("/dev/null");
         QVERIFY(!zero.ok());
+    }
+
+    // A report no step can produce (the reader refuses it: tst_recorded_run) still cannot make
+    // the writers or the report's totals overflow: their sums stop at the int64 bounds instead of
+    // wrapping (undefined behaviour, which the sanitizer stage would abort on).
+    void sumsSaturateInsteadOfWrapping() {
+        const int64_t max = std::numeric_limits<int64_t>::max();
+        StepReport r = sampleReport();
+        r.baseline[size_t(Category::parameter)] = max - 10;
+        r.baseline[size_t(Category::gradient)] = 100;
+        r.events.resize(1);
+        r.events[0].bytes = 100;
+        r.events[0].tag.category = Category::parameter;
+        r.spans = {{0, -1, Phase::forward, std::numeric_limits<int64_t>::min() + 5, max}};
+        const std::string csv = timeline_csv(r);
+        const std::string row = csv.substr(csv.find('\n') + 1);
+        QVERIFY2(row.find("," + std::to_string(max) + ",") != std::string::npos, row.c_str());  // live_parameter
+        QVERIFY(row.find(",-9223372036854775") == std::string::npos);  // not wrapped below zero
+        const std::string trace = trace_json(r);
+        QVERIFY(trace.find("\"dur\"") != std::string::npos);
+        r.blocks = {r.blocks[0], r.blocks[0]};
+        r.blocks[0].kept_bytes = r.blocks[1].kept_bytes = max;
+        r.blocks[0].avoided_bytes = r.blocks[1].avoided_bytes = -max;
+        QCOMPARE(r.kept_bytes_total(), max);
+        QCOMPARE(r.avoided_bytes_total(), std::numeric_limits<int64_t>::min());
+        QCOMPARE(total(r.baseline), max);
     }
 
     void writeErrorsNameThePath() {

@@ -42,9 +42,10 @@ public:
         if (!titles_.isEmpty()) grid->simplify();
     }
     ~TitleRemover() {
-        for (QCPTextElement* t : titles_) {
+        // Bottom row first, so the title goes back above its subtitle.
+        for (auto it = titles_.rbegin(); it != titles_.rend(); ++it) {
             plot_->plotLayout()->insertRow(0);
-            plot_->plotLayout()->addElement(0, 0, t);
+            plot_->plotLayout()->addElement(0, 0, *it);
         }
     }
 

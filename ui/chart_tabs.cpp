@@ -123,8 +123,8 @@ void ChartTabs::showPrediction(const Prediction& p) {
         showNothing(p.error);
         return;
     }
-    timeline_->setPredicted(*p.step, p.uncheckedPeak);
-    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops);
+    timeline_->setPredicted(*p.step, p.uncheckedPeak, p.series, p.step);
+    showBlockBars(blockBytes_, blockTime_, *p.step, p.recomputeFlops, -1, &p.spec, p.time.get());
 }
 
 QList<QPair<QString, QCustomPlot*>> ChartTabs::chartsOf(int tab) const {
@@ -146,11 +146,16 @@ void ChartTabs::showStep(const StepResult& r) {
         timeline_->showMessage(tr("%1 has no memory timeline: it was written before reports carried their events.\n"
                                   "The per-block bars, the step history and the summary are its own. Record the run again "
                                   "with checkpointlab run --report to see it here.").arg(r.origin));
-        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+        if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, &r.spec, r.predictedTime.get());
         return;
     }
-    timeline_->setReport(*r.report, r.predicted.get(), r.step);
-    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step);
+    timeline_->setReport(*r.report, r.predicted.get(), r.step, r.report);
+    if (r.report->status == ckpt::StepStatus::ok) showBlockBars(blockBytes_, blockTime_, *r.report, {}, r.step, &r.spec, r.predictedTime.get());
+}
+
+void ChartTabs::setSubtitle(const QString& text) {
+    for (QCustomPlot* p : {static_cast<QCustomPlot*>(timeline_), blockBytes_, blockTime_, history_, comparison_, pareto_})
+        ckptui::setSubtitle(p, text);
 }
 
 void ChartTabs::showNothing(const QString& why) {
@@ -162,7 +167,7 @@ void ChartTabs::showNothing(const QString& why) {
 void ChartTabs::addHistory(const StepResult& r, bool modelChanged) {
     const ckpt::StepReport& rep = *r.report;
     history_points_ << HistoryPoint{r.step, rep.peak_total, rep.step_ns, rep.checkpointed_blocks(), int(rep.blocks.size()),
-                                    r.warmup, modelChanged};
+                                    r.warmup, modelChanged, rep.step_range, rep.repeats};
     showHistory(history_, history_points_);
 }
 
@@ -175,6 +180,7 @@ void ChartTabs::setCurrentRun(const StepResult& r) {
     const ckpt::StepReport& rep = *r.report;
     current_ = pinnedFrom(rep, tr("step %1 (current), %2/%3 ✓").arg(r.step).arg(rep.checkpointed_blocks()).arg(rep.blocks.size()));
     current_->model = modelLabel(r.spec);
+    current_->warmup = r.warmup;
     redrawComparison();
 }
 
@@ -186,6 +192,7 @@ void ChartTabs::pin(const StepResult& r, const QString& name) {
                                                        .arg(rep.blocks.size())
                                                  : name);
     p.model = modelLabel(r.spec);
+    p.warmup = r.warmup;
     pinned_ << p;
     redrawComparison();
 }

@@ -47,6 +47,8 @@ public:
     // A measured step with its own prediction overlaid, in the timeline and the per-block bars.
     void showStep(const StepResult& r);
     void showNothing(const QString& why);  // a stack that cannot run
+    // Every chart's subtitle: the model, the device and the precision of what is shown.
+    void setSubtitle(const QString& text);
 
     void addHistory(const StepResult& r, bool modelChanged);
     void clearHistory();

@@ -63,10 +63,10 @@ DepthChart::DepthChart(QCustomPlot* memory, QCustomPlot* recompute, QObject* par
     setupLogAxes(memory_, true);
     memory_->yAxis->setLabel(tr("peak activation memory (MiB, log scale)"));
     addTitle(memory_, tr("Memory against depth: O(n) per block, O(sqrt(n)) with sqrt(n) segments"));
-    // The curves rise to the right: the legends go where they are not.
-    memory_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    // The legends below the axes, never over a curve (tst_window_trust checks every chart).
+    putLegendBelow(memory_, 2);
     setupLogAxes(recompute_, false);
-    recompute_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignRight | Qt::AlignVCenter);
+    putLegendBelow(recompute_, 2);
     recompute_->yAxis->setLabel(tr("recomputation (% of the step)"));
     memory_->setToolTip(tr("The stack made shallower and deeper, predicted by the engine for three ways of "
                            "checkpointing. On log-log axes O(n) and O(sqrt(n)) are straight lines of slope 1 and 1/2."));
@@ -179,7 +179,7 @@ void DepthChart::draw() {
     auto* label = new QCPItemText(memory_);
     label->position->setTypeX(QCPItemPosition::ptPlotCoords);
     label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-    label->position->setCoords(depth_, 0.97);  // at the bottom: the legend holds the top left
+    label->position->setCoords(depth_, 0.97);  // at the bottom, where the curves start low
     label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
     label->setPadding(QMargins(4, 2, 4, 2));
     label->setText(tr("this stack: %1 blocks").arg(depth_));
@@ -201,8 +201,8 @@ void DepthChart::draw() {
     memory_->rescaleAxes();
     recompute_->rescaleAxes();
     for (QCustomPlot* p : {memory_, recompute_}) p->xAxis->setRange(lo / 1.3, hi * 1.3);
-    // Room above the curves for the legend (top left, where the curves start low).
-    memory_->yAxis->setRange(memory_->yAxis->range().lower / 1.5, memory_->yAxis->range().upper * 40);
+    // Room below the curves for the stack's label.
+    memory_->yAxis->setRange(memory_->yAxis->range().lower / 2, memory_->yAxis->range().upper * 1.5);
     recompute_->yAxis->setRange(-2, std::max(10.0, recompute_->yAxis->range().upper * 1.15));
     memory_->replot();
     recompute_->replot();

@@ -7,6 +7,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ckpt/templates.h"
+#include "ui/messages.h"
 
 namespace ckptui {
 
@@ -15,26 +16,29 @@ namespace {
 constexpr qint64 kMaxExperimentBytes = qint64(64) << 20;  // as the engine's loaders
 constexpr qint64 kMaxConfigBytes = qint64(1) << 20;
 
-QString fileName(const QString& path) { return QFileInfo(path).fileName(); }
+// As messages show it: one printable line (a file name may hold a line break).
+QString fileName(const QString& path) { return shownText(QFileInfo(path).fileName().toStdString()); }
 
 // A report is recognised by the fields only a report has, before it is parsed as one.
 bool looksLikeReport(const QByteArray& text) {
     return text.contains("\"timings_ns\"") && text.contains("\"spec\"") && text.contains("\"blocks\"");
 }
 
-LoadedFile loadRun(LoadedFile out, const QByteArray& text) {
+LoadedFile loadRun(LoadedFile out, const QByteArray& text, const std::atomic<bool>* stop) {
     out.kind = FileKind::run;
-    ckpt::Result<ckpt::RecordedRun> r = ckpt::parse_recorded_run(text.toStdString());
+    ckpt::Result<ckpt::RecordedRun> r = ckpt::parse_recorded_run(std::string_view(text.constData(), size_t(text.size())));
     if (!r) {
         out.error = QStringLiteral("%1: %2").arg(fileName(out.path), QString::fromStdString(r.error().message));
         return out;
     }
     // The dry run of the same model for the same kind of step on the same kind of device: the
-    // steady step, or the first one when the run started without optimizer state.
+    // steady step, or the first one when the run started without optimizer state. Linear in the
+    // model's layers, each of which the report lists, so bounded by the file's size; a newer
+    // request stops it.
     const ckpt::DeviceKind device =
         r->report.device.rfind("cuda", 0) == 0 ? ckpt::DeviceKind::cuda : ckpt::DeviceKind::cpu;
     for (int steps : {2, 1}) {
-        ckpt::Result<ckpt::StepReport> p = ckpt::predict(r->spec, steps, device);
+        ckpt::Result<ckpt::StepReport> p = ckpt::predict(r->spec, steps, device, stop);
         if (p && p->baseline == r->report.baseline) {
             out.predicted = std::make_shared<const ckpt::StepReport>(std::move(*p));
             break;
@@ -78,7 +82,9 @@ QByteArray readCapped(const QString& path, qint64 cap, QString* error) {
     return data;
 }
 
-LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch, qint64 seq) {
+namespace {
+
+LoadedFile loadFileOrThrow(const QString& path, FileKind kind, qint64 batch, qint64 seq, const std::atomic<bool>* stop) {
     LoadedFile out;
     out.path = path;
     out.kind = kind == FileKind::any ? FileKind::experiment : kind;
@@ -101,7 +107,7 @@ LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch, qint64 seq
         out.error = err;
         return out;
     }
-    if (kind == FileKind::run || (kind == FileKind::any && looksLikeReport(text))) return loadRun(out, text);
+    if (kind == FileKind::run || (kind == FileKind::any && looksLikeReport(text))) return loadRun(out, text, stop);
     if (text.size() > kMaxExperimentBytes) {
         out.error = QStringLiteral("%1: larger than the %2 MiB a model or experiment file may have")
                         .arg(fileName(path))
@@ -113,20 +119,39 @@ LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch, qint64 seq
     return out;
 }
 
+}  // namespace
+
+LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch, qint64 seq, const std::atomic<bool>* stop) {
+    try {
+        return loadFileOrThrow(path, kind, batch, seq, stop);
+    } catch (const std::bad_alloc&) {
+        LoadedFile out;
+        out.path = path;
+        out.kind = kind == FileKind::any ? FileKind::experiment : kind;
+        out.error = QStringLiteral("%1: out of memory while reading it").arg(fileName(path));
+        return out;
+    }
+}
+
 FileLoader::FileLoader(QObject* parent) : QObject(parent) { qRegisterMetaType<LoadedFile>(); }
 
-FileLoader::~FileLoader() = default;
+FileLoader::~FileLoader() {
+    if (stop_) stop_->store(true);  // a prediction still running is of no use to anyone
+}
 
 void FileLoader::load(const QString& path, FileKind kind, qint64 batch, qint64 seq) {
     const int generation = ++generation_;
     ++pending_;
+    // Only the newest request is delivered: the older one's prediction stops.
+    if (stop_) stop_->store(true);
+    stop_ = std::make_shared<std::atomic<bool>>(false);
     auto* watcher = new QFutureWatcher<LoadedFile>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
         watcher->deleteLater();
         --pending_;
         if (generation == generation_) emit loaded(watcher->result());
     });
-    watcher->setFuture(QtConcurrent::run([path, kind, batch, seq] { return loadFile(path, kind, batch, seq); }));
+    watcher->setFuture(QtConcurrent::run([path, kind, batch, seq, stop = stop_] { return loadFile(path, kind, batch, seq, stop.get()); }));
 }
 
 }  // namespace ckptui

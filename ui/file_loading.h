@@ -7,6 +7,7 @@
 
 #include <QObject>
 #include <QString>
+#include <atomic>
 #include <memory>
 
 #include "ckpt/recorded_run.h"
@@ -37,8 +38,10 @@ struct LoadedFile {
 // The whole file if it is a regular file of at most `cap` bytes; else "" and *error says why.
 QByteArray readCapped(const QString& path, qint64 cap, QString* error);
 // The work itself, on the calling thread (the loader runs it on a worker; tests may call it).
-// `batch` and `seq` are for configs.
-LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch = 8, qint64 seq = 1024);
+// `batch` and `seq` are for configs; `stop`, once set, ends a run report's prediction early.
+// Memory running out is an error, as a bad file is.
+LoadedFile loadFile(const QString& path, FileKind kind, qint64 batch = 8, qint64 seq = 1024,
+                    const std::atomic<bool>* stop = nullptr);
 
 class FileLoader : public QObject {
     Q_OBJECT
@@ -55,6 +58,7 @@ signals:
 private:
     int generation_ = 0;
     int pending_ = 0;
+    std::shared_ptr<std::atomic<bool>> stop_;  // the newest request's
 };
 
 }  // namespace ckptui

@@ -7,6 +7,8 @@
 #include <QString>
 #include <QVector>
 
+#include "ckpt/model_spec.h"
+
 namespace ckptui {
 
 struct Lesson {
@@ -17,6 +19,11 @@ struct Lesson {
 
 // Lessons first to last; the first is the preset the window opens with.
 const QVector<Lesson>& lessons();
+// A model's description with its figures filled in from the engine's dry run of it with no block
+// checkpointed (the steady step, optimizer state included), so a lesson's text and the window's
+// tables cannot disagree: {parameters}, {kept_unchecked} (what forward keeps for backward),
+// {peak_unchecked}, {peak_all} (every block checkpointed). A description without braces is returned as it is.
+QString describeModel(const ckpt::ModelSpec& spec);
 // The lesson of a preset, or null for the other examples.
 const Lesson* findLesson(const QString& preset);
 QString startupPreset();

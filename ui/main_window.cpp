@@ -7,12 +7,16 @@
 #include <QFileInfo>
 #include <QMessageBox>
 #include <QProgressBar>
+#include <QScreen>
 #include <QSettings>
+#include <QShowEvent>
 #include <QStatusBar>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QUndoStack>
 #include <QVBoxLayout>
 
+#include "ckpt/names.h"
 #include "ckpt/writers.h"
 #include "ui/chart_tabs.h"
 #include "ui/depth_chart.h"
@@ -70,13 +74,20 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(runBar_, &RunBar::pinRequested, this, [this] { pinCurrentRun(); });
     connect(runBar_, &RunBar::memoryLimitChanged, this, [this](qint64 limit) {
         plan_->setMemoryLimit(limit);
+        timeline()->setMemoryLimit(limit);
+        summary_->setMemoryLimit(limit);
         if (prediction_.ok()) plan_->setSuggestion(prediction_.minimalPeak, prediction_.uncheckedPeak);
     });
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
-        if (model_->validationError().isEmpty()) predictor_->request(model_->spec(), runBar_->deviceKind());
+        if (model_->validationError().isEmpty()) {
+            const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+            predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
+        }
+        updateContext();
     });
     connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
     connect(model_->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
+    connect(model_, &LayerStackModel::specChanged, this, &MainWindow::updateTitle);
     progress_ = new QProgressBar(this);
     progress_->setObjectName(QStringLiteral("stepProgress"));
     progress_->setMaximumWidth(420);
@@ -92,8 +103,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(model_, &LayerStackModel::specChanged, this, &MainWindow::onSpecChanged);
     connect(predictor_, &Predictor::predictionAvailable, this, &MainWindow::onPrediction);
     connect(controller_, &RunController::stepStarted, this, [this](const ckpt::CategoryBytes& b) {
+        // The next step is under way: the last one's out-of-memory is no longer news.
+        if (summary_->hasAlarm()) {
+            summary_->setBanner({}, false);
+            statusBar()->clearMessage();
+        }
+        runBar_->showRecorded({});
         timeline()->beginLive(b);
         beginProgress();
+    });
+    connect(controller_, &RunController::repeatStarted, this, [this](int repeat, int repeats) {
+        progress_->setRange(0, repeats);
+        progress_->setValue(repeat - 1);
+        progress_->setFormat(tr("timing the same step again: repeat %1 of %2").arg(repeat).arg(repeats));
     });
     connect(controller_, &RunController::memoryEventsAvailable, timeline(), &TimelineChart::appendLive);
     connect(controller_, &RunController::memoryEventsAvailable, this, &MainWindow::advanceProgress);
@@ -105,10 +127,40 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         showError(tr("Cannot run"), e);
     });
     resize(1280, 760);
+    fitToScreen();
     loadPreset(startupPreset());
     model_->undoStack()->clear();
     markClean();
     restoreSettings();
+}
+
+void MainWindow::fitToScreen() {
+    // A 1280 x 720 projector (or a laptop's panel and taskbar) is smaller than the window's
+    // default size, and remembered geometry may come from a larger screen: keep the whole frame,
+    // title bar included, inside the available area, never below the window's minimum.
+    QScreen* s = screen();
+    if (!s) return;
+    const QRect avail = s->availableGeometry();
+    const QRect frame = frameGeometry();
+    // Before the window is shown the frame is not known yet: leave room for a title bar.
+    const QSize decoration = isVisible() ? frame.size() - size() : QSize(0, 32);
+    const QSize room = (avail.size() - decoration).expandedTo(minimumSizeHint());
+    if (isMaximized() || isFullScreen()) return;
+    resize(size().boundedTo(room));
+    const QRect now(frame.topLeft(), size() + decoration);
+    QPoint at = now.topLeft();
+    at.setX(std::clamp(at.x(), avail.left(), std::max(avail.left(), avail.right() + 1 - now.width())));
+    at.setY(std::clamp(at.y(), avail.top(), std::max(avail.top(), avail.bottom() + 1 - now.height())));
+    if (at != now.topLeft()) move(at);
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    // Before the first show the frame's size was a guess; now the platform knows it (a window
+    // manager may only once the window is mapped: checked again when the event loop runs).
+    if (event->spontaneous()) return;
+    fitToScreen();
+    QTimer::singleShot(0, this, &MainWindow::fitToScreen);
 }
 
 MainWindow::~MainWindow() { controller_->stop(); }
@@ -164,12 +216,43 @@ Experiment MainWindow::experiment() const {
 }
 
 void MainWindow::startAfresh() {
+    // Another model: its own limit and budget (a lesson or a file sets them after this), no
+    // measurement of the one before.
     tabs_->clearHistory();
     controller_->resetSteps();
     shown_ = StepResult{};
     summary_->setResult(shown_, false);
     summary_->setBanner({}, false);
     help_->setHtml(helpHtml(nullptr));
+    runBar_->setMemoryLimit(0);
+    plan_->resetForModel();
+    runBar_->showRecorded({});
+}
+
+void MainWindow::clearStaleAlarm() {
+    if (!summary_->hasAlarm() || shownIsCurrent()) return;
+    summary_->setBanner({}, false);
+    statusBar()->clearMessage();
+}
+
+void MainWindow::updateContext() {
+    // What every chart is of: the step shown when it is this stack's, else the prediction for
+    // the device chosen.
+    const bool measured = shownIsCurrent();
+    const ckpt::ModelSpec& spec = measured ? shown_.spec : model_->spec();
+    QString device = measured ? QString::fromStdString(shown_.report->device) : runBar_->deviceId();
+    if (!measured) device = tr("predicted for %1").arg(device);
+    else if (!shown_.origin.isEmpty()) device = tr("%1, recorded in %2").arg(device, shown_.origin);
+    tabs_->setSubtitle(QStringLiteral("%1 · %2 · %3").arg(modelLabel(spec), device, QString::fromUtf8(ckpt::precision_name(spec.precision).data())));
+    // An opened run's device and settings stay marked in the run bar while it is on screen.
+    if (measured && !shown_.origin.isEmpty() && !controller_->isRunning()) {
+        const ckpt::StepReport& r = *shown_.report;
+        runBar_->showRecorded(tr("Recorded run (%1): %2, %3%4 — not run here")
+                                  .arg(shown_.origin, QString::fromStdString(r.device), QString::fromStdString(r.precision),
+                                       r.tf32 ? tr(", TF32") : QString()));
+    } else {
+        runBar_->showRecorded({});
+    }
 }
 
 bool MainWindow::shownIsCurrent() const { return shown_.report && shown_.spec == model_->spec(); }
@@ -178,6 +261,8 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
     runBar_->syncFromSpec(spec);
     prediction_ = Prediction{};
     summary_->setCurrent(shownIsCurrent());
+    clearStaleAlarm();
+    updateContext();
     if (!error.isEmpty()) {
         summary_->setPrediction(nullptr, error);
         if (!controller_->isRunning()) tabs_->showNothing(error);
@@ -185,7 +270,8 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         return;
     }
     summary_->setPrediction(nullptr, QString());
-    predictor_->request(spec, runBar_->deviceKind());
+    const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+    predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
     if (tabs_->currentIndex() == ChartTabs::DepthTab) depth_->refresh(spec);
@@ -200,8 +286,10 @@ void MainWindow::onPrediction(const Prediction& p) {
         return;
     }
     plan_->setSuggestion(p.minimalPeak, p.uncheckedPeak);
+    if (p.time) plan_->setThroughput(p.time->throughput);
     // A measured step of this same stack (an undo can lead back to it) is shown rather than the
     // prediction; anything else gives way to the prediction.
+    model_->setPredictedTime(p.time.get(), false);  // announced with the report
     if (shownIsCurrent()) {
         model_->setReport(shown_.report->status == ckpt::StepStatus::ok ? *shown_.report : *p.step);
         if (!controller_->isRunning()) tabs_->showStep(shown_);
@@ -211,6 +299,9 @@ void MainWindow::onPrediction(const Prediction& p) {
     }
     QString msg = tr("Predicted peak %1").arg(humanBytes(p.step->peak_total));
     if (p.uncheckedPeak > p.step->peak_total) msg += tr("; without checkpointing %1").arg(humanBytes(p.uncheckedPeak));
+    if (const qint64 limit = runBar_->memoryLimit(); limit > 0 && p.step->peak_total > limit)
+        msg += tr(" — over the %1 memory limit by %2").arg(humanBytes(limit), humanBytes(p.step->peak_total - limit));
+    updateContext();
     if (!controller_->isRunning()) statusBar()->showMessage(msg);
     emit predictionShown(p);
 }
@@ -245,15 +336,19 @@ void MainWindow::onStepFinished(const StepResult& r) {
     summary_->setBanner(unfinished, !unfinished.isEmpty());
     tabs_->showStep(r);
     if (!current) timeline()->setTitleNote(tr("of the stack before your edits"));
-    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step (first of this session)"));
+    else if (r.warmup) timeline()->setTitleNote(tr("warm-up step: %1").arg(r.warmupReason.isEmpty() ? tr("a new session") : r.warmupReason));
     tabs_->addHistory(r, tabs_->historySize() > 0 && !sameStructure(r.spec, historySpec_));
     historySpec_ = r.spec;
     tabs_->setCurrentRun(r);
-    if (current && rep.status == ckpt::StepStatus::ok) model_->setReport(rep);
+    if (current && rep.status == ckpt::StepStatus::ok) {
+        model_->setPredictedTime(r.predictedTime.get(), false);  // for the tooltips; announced with the report
+        model_->setReport(rep);
+    }
     summary_->setResult(r, current);
     help_->setHtml(helpHtml(&r));
     plan_->setMeasured(rep, r.spec, r.warmup);
     depth_->setMeasured(rep, r.spec);
+    updateContext();
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
     statusBar()->showMessage(unfinished.isEmpty() ? tr("Step %1%2: peak %3, %4")
                                                         .arg(r.step)
@@ -267,11 +362,17 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     // A step recorded elsewhere, shown as a step run here: the model on screen is its model (the
     // caller loaded it), so the charts, the summary and the Kept column treat it as current.
     StepResult r;
-    r.report = std::make_shared<const ckpt::StepReport>(f.run->report);
+    r.report = ReportPtr(f.run, &f.run->report);  // shares the opened run: no copy of its events
     r.predicted = f.predicted;
     r.step = f.run->report.step;
     r.spec = f.run->spec;
-    r.origin = QFileInfo(f.path).fileName();
+    r.origin = shownText(QFileInfo(f.path).fileName().toStdString());  // a file name is text from outside too
+    // The first step of the session that recorded it paid that session's one-off costs: a
+    // warm-up there, so a warm-up here (drawn apart, compared with nothing), as it was live.
+    r.warmup = f.run->report.status == ckpt::StepStatus::ok && f.run->report.step == 1;
+    if (r.warmup) r.warmupReason = tr("the first step of the run recorded in %1").arg(r.origin);
+    // The prediction the run's own machine made, if its report carries one (never this machine's).
+    if (f.run->has_predicted_time) r.predictedTime = std::make_shared<const ckpt::TimePrediction>(f.run->predicted_time);
     last_ = shown_ = r;
     const ckpt::StepReport& rep = *r.report;
     tabs_->showStep(r);
@@ -283,13 +384,14 @@ void MainWindow::showRecordedRun(const LoadedFile& f) {
     summary_->setBanner(unfinished, !unfinished.isEmpty());
     summary_->setResult(r, true);
     help_->setHtml(helpHtml(&r));
-    plan_->setMeasured(rep, r.spec, false);
+    plan_->setMeasured(rep, r.spec, r.warmup);
     depth_->setMeasured(rep, r.spec);
+    updateContext();
     statusBar()->showMessage(tr("Opened %1: step %2 of %3 on %4, peak %5%6")
                                  .arg(r.origin)
                                  .arg(r.step)
-                                 .arg(QString::fromStdString(rep.model_name), QString::fromStdString(rep.device), humanBytes(rep.peak_total),
-                                      f.run->has_timeline ? QString() : tr(" (the report carries no timeline)")));
+                                 .arg(shownText(rep.model_name), shownText(rep.device), humanBytes(rep.peak_total),
+                                      rep.has_timeline ? QString() : tr(" (the report carries no timeline)")));
     emit resultShown(r);
 }
 
@@ -345,6 +447,7 @@ void MainWindow::onStopped(const StepResult& r) {
 void MainWindow::onRunFinished(const QString& error, bool stopped) {
     runBar_->setRunning(false);
     progress_->hide();
+    updateContext();
     // The stack was edited while the last steps ran: show what the stack on screen will do.
     if (!shownIsCurrent() && prediction_.ok() && !stopped) tabs_->showPrediction(prediction_);
     // Stopped between two steps: nothing was cut short.

@@ -73,6 +73,8 @@ public:
     bool saveAs();
     // Asks whether to save unsaved changes: true to go on (saved or discarded), false to stay.
     bool maybeSave();
+    // Presets > Reset to preset: the preset on screen as it was loaded (an undoable edit).
+    QString resetToPreset();
 
     void runSteps(int steps);                     // < 0: continuously
     void stop();
@@ -121,6 +123,7 @@ signals:
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void showEvent(QShowEvent* event) override;  // fits the frame, now known, inside the screen
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -138,6 +141,8 @@ private:
     void showRecordedRun(const LoadedFile& f);
     void beginProgress();
     void advanceProgress(const QVector<ckpt::MemoryEvent>& events);
+    void updateContext();       // the charts' subtitles and the run bar's recorded-run mark
+    void clearStaleAlarm();     // an out-of-memory banner and status that no longer describe the screen
     // main_window_menus.cpp
     void buildMenus();
     void showAbout();
@@ -156,6 +161,7 @@ private:
     void addRecent(const QString& path);
     void restoreSettings();
     void saveSettings();
+    void fitToScreen();  // the window inside the available area of the screen it is on
 
     LayerStackModel* model_;
     RunController* controller_;
@@ -176,14 +182,15 @@ private:
     StepResult last_, shown_;
     Prediction prediction_;
     ckpt::ModelSpec historySpec_;  // the stack of the last step in the history
-    qint64 lessonLimit_ = 0;       // the memory limit a lesson put in the run bar
     // The document: the file it was opened from or saved to ("" for a preset, a template, a
     // recorded run), its title, and the run settings as last saved (with the undo stack's clean
     // state, what "modified" compares against).
     QString currentFile_, title_;
+    ckpt::ModelSpec savedSpec_;  // the stack as loaded or saved: an undo back to it is no change
     RunOptions savedRun_;
     QStringList recent_;
     QString lastPreset_;
+    QAction* resetPreset_ = nullptr;
     QSettings* settings_ = nullptr;  // null: nothing is remembered (no organisation name)
     ExportOptions exportOptions_;
     // Progress of the running step: events seen against the prediction's count.

@@ -7,6 +7,7 @@
 #include <QDockWidget>
 #include <QFileDialog>
 #include <QFileInfo>
+#include <algorithm>
 #include <QMessageBox>
 #include <QMimeData>
 #include <QSettings>
@@ -73,7 +74,11 @@ void MainWindow::applyLoaded(const LoadedFile& f) {
     if (f.kind == FileKind::run) {
         startAfresh();
         model_->setSpec(f.experiment.spec, tr("open run %1").arg(name));
-        lessonLimit_ = 0;
+        // The run's own settings where the report has them: its device when this machine has
+        // it, the limit it ran out of memory against.
+        runBar_->selectDevice(QString::fromStdString(f.run->report.device).section(QLatin1Char(' '), 0, 0));
+        if (f.run->report.status == ckpt::StepStatus::out_of_memory && !f.run->report.oom.device)
+            runBar_->setMemoryLimit(f.run->report.oom.limit);
         setCurrentFile({}, tr("%1 (recorded run)").arg(name));
         markClean();
         showRecordedRun(f);
@@ -90,9 +95,8 @@ void MainWindow::applyLoaded(const LoadedFile& f) {
 
 void MainWindow::applyExperiment(const Experiment& e, const QString& path, const QString& what) {
     startAfresh();
+    runOptions_ = e.run;  // first: the new spec's prediction is timed with its threads
     model_->setSpec(e.spec, what);
-    runOptions_ = e.run;
-    lessonLimit_ = 0;
     if (const QString warning = runBar_->applyRunOptions(e.run); !warning.isEmpty()) statusBar()->showMessage(warning);
     setCurrentFile(path, QFileInfo(path).fileName());
     markClean();
@@ -108,21 +112,30 @@ QString MainWindow::loadPreset(const QString& name) {
     }
     startAfresh();
     model_->setSpec(e.spec, tr("preset %1").arg(name));
-    // A lesson about a memory limit sets it; the next preset takes away only a limit a lesson set.
+    // The limit belongs to the model: a lesson about one sets it, any other preset has none.
     const Lesson* lesson = findLesson(name);
-    const qint64 limit = lesson ? lesson->memoryLimit : 0;
-    if (limit > 0 || (lessonLimit_ > 0 && runBar_->memoryLimit() == lessonLimit_)) runBar_->setMemoryLimit(limit);
-    lessonLimit_ = limit;
+    runBar_->setMemoryLimit(lesson ? lesson->memoryLimit : 0);
     lastPreset_ = name;
     setCurrentFile({}, tr("%1 (preset)").arg(name));
     markClean();
     return {};
 }
 
+QString MainWindow::resetToPreset() {
+    if (lastPreset_.isEmpty() || !currentFile_.isEmpty()) return tr("the experiment on screen is not a preset");
+    Experiment e;
+    if (const QString err = ckptui::loadPreset(lastPreset_, &e); !err.isEmpty()) return err;
+    // One undoable edit back to the preset as loaded (undo returns to the edits).
+    model_->setSpec(e.spec, tr("reset to preset %1").arg(lastPreset_));
+    const Lesson* lesson = findLesson(lastPreset_);
+    runBar_->setMemoryLimit(lesson ? lesson->memoryLimit : 0);
+    updateTitle();
+    return {};
+}
+
 void MainWindow::newModel(const ckpt::ModelSpec& spec, const QString& title) {
     startAfresh();
     model_->setSpec(spec, tr("new %1").arg(title));
-    lessonLimit_ = 0;
     setCurrentFile({}, title);
     markClean();
 }
@@ -189,11 +202,14 @@ bool MainWindow::saveAs() {
 }
 
 bool MainWindow::isModified() const {
-    return !model_->undoStack()->isClean() || !(runBar_->runOptions(runOptions_) == savedRun_);
+    // By content, not by the undo stack's position: an undo (or Reset to preset) back to what was
+    // loaded or saved is no change to ask about.
+    return !(model_->spec() == savedSpec_) || !(runBar_->runOptions(runOptions_) == savedRun_);
 }
 
 void MainWindow::markClean() {
     model_->undoStack()->setClean();
+    savedSpec_ = model_->spec();
     savedRun_ = runBar_->runOptions(runOptions_);
     updateTitle();
 }
@@ -220,6 +236,7 @@ void MainWindow::setCurrentFile(const QString& path, const QString& title) {
 }
 
 void MainWindow::updateTitle() {
+    if (resetPreset_) resetPreset_->setEnabled(!lastPreset_.isEmpty() && currentFile_.isEmpty() && title_.endsWith(tr("(preset)")));
     setWindowModified(isModified());
     setWindowTitle(tr("%1[*] — CheckpointLab").arg(title_.isEmpty() ? tr("Untitled") : title_));
 }
@@ -253,6 +270,7 @@ void MainWindow::restoreSettings() {
     recent_ = s.value(QStringLiteral("recentFiles")).toStringList();
     restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
     restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+    fitToScreen();  // remembered on a larger screen, or another one
     ExportOptions& o = exportOptions_;
     o.widthPx = s.value(QStringLiteral("export/width"), o.widthPx).toInt();
     o.heightPx = s.value(QStringLiteral("export/height"), o.heightPx).toInt();
@@ -263,11 +281,13 @@ void MainWindow::restoreSettings() {
     const QString file = s.value(QStringLiteral("lastFile")).toString();
     const QString preset = s.value(QStringLiteral("lastPreset")).toString();
     if (!preset.isEmpty() && preset != lastPreset_ && presetNames().contains(preset)) loadPreset(preset);
-    // The run settings as the user left them (a file opened below brings its own).
+    // The run settings as the user left them (a file opened below brings its own). Not the memory
+    // limit: it belongs to the model (the preset's, the file's), and a lesson's 10 MiB must not
+    // make the next session's model run out of memory.
     RunOptions run = runBar_->runOptions(runOptions_);
     run.settings.device = s.value(QStringLiteral("run/device"), QString::fromStdString(run.settings.device)).toString().toStdString();
-    run.settings.memory_limit = s.value(QStringLiteral("run/memoryLimit"), qlonglong(run.settings.memory_limit)).toLongLong();
     run.settings.threads = s.value(QStringLiteral("run/threads"), run.settings.threads).toInt();
+    run.settings.repeats = std::clamp(s.value(QStringLiteral("run/repeats"), run.settings.repeats).toInt(), 0, ckpt::kMaxRepeats);
     run.verify = s.value(QStringLiteral("run/verify"), run.verify).toBool();
     runOptions_ = run;
     runBar_->applyRunOptions(run);
@@ -284,8 +304,9 @@ void MainWindow::saveSettings() {
     s.setValue(QStringLiteral("lastPreset"), currentFile_.isEmpty() ? lastPreset_ : QString());
     const RunOptions run = runBar_->runOptions(runOptions_);
     s.setValue(QStringLiteral("run/device"), QString::fromStdString(run.settings.device));
-    s.setValue(QStringLiteral("run/memoryLimit"), qlonglong(run.settings.memory_limit));
+    s.remove(QStringLiteral("run/memoryLimit"));  // written by earlier versions
     s.setValue(QStringLiteral("run/threads"), run.settings.threads);
+    s.setValue(QStringLiteral("run/repeats"), run.settings.repeats);
     s.setValue(QStringLiteral("run/verify"), run.verify);
     s.setValue(QStringLiteral("recentFiles"), recent_);
     s.setValue(QStringLiteral("export/width"), exportOptions_.widthPx);

@@ -4,6 +4,7 @@
 // chart or panel F1 was pressed on; the help panel; About with the versions of what the program
 // runs on). The export dialogs and the chart files are here too.
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCursor>
 #include <QDialogButtonBox>
@@ -138,17 +139,53 @@ void MainWindow::buildMenus() {
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->setToolTipsVisible(true);
     for (QAction* r : runBar_->runActions()) run->addAction(r);
+    // How many times each step is timed (the experiment's "repeats"): its times are the median.
+    run->addSeparator();
+    QMenu* repeats = run->addMenu(tr("Timed repeats per step"));
+    repeats->setObjectName(QStringLiteral("repeatsMenu"));
+    repeats->setToolTipsVisible(true);
+    auto* choice = new QActionGroup(repeats);
+    for (int k : {0, 1, 3, 5, 9}) {
+        QAction* a = repeats->addAction(k == 0 ? tr("Device default (5 on the CPU, 1 on CUDA)")
+                                        : k == 1 ? tr("1 (a single sample)")
+                                                 : tr("%1").arg(k));
+        a->setCheckable(true);
+        a->setData(k);
+        a->setToolTip(tr("Each step runs this many times from the same state (one optimizer update, the same gradients "
+                         "and memory); its times are the median, shown with their spread."));
+        choice->addAction(a);
+        connect(a, &QAction::triggered, this, [this, k] {
+            runOptions_.settings.repeats = k;
+            updateTitle();
+        });
+    }
+    connect(repeats, &QMenu::aboutToShow, this, [this, choice] {
+        for (QAction* a : choice->actions()) a->setChecked(a->data().toInt() == runOptions_.settings.repeats);
+    });
 
     // Lessons first, in teaching order, then the other examples.
     QMenu* presets = menuBar()->addMenu(tr("&Presets"));
     presets->setToolTipsVisible(true);
+    resetPreset_ = presets->addAction(tr("&Reset to preset"), this, [this] {
+        if (const QString err = resetToPreset(); !err.isEmpty()) showError(tr("Cannot reset"), err);
+    });
+    resetPreset_->setObjectName(QStringLiteral("resetPreset"));
+    resetPreset_->setToolTip(tr("Back to the preset as it was loaded: its ticks, shape, optimizer and memory limit (one "
+                                "undoable edit)."));
     auto add = [this, presets](const QString& name, const QString& title) {
         QAction* p = presets->addAction(title, this, [this, name] {
             if (maybeSave()) loadPreset(name);
         });
-        Experiment e;
-        if (ckptui::loadPreset(name, &e).isEmpty()) p->setToolTip(QString::fromStdString(e.spec.description));
+        p->setData(name);
     };
+    // The descriptions' figures come from dry runs: made when the menu first opens, not at start-up.
+    connect(presets, &QMenu::aboutToShow, this, [presets] {
+        for (QAction* p : presets->actions()) {
+            if (p->data().toString().isEmpty() || p->toolTip() != p->text()) continue;  // done already
+            Experiment e;
+            if (ckptui::loadPreset(p->data().toString(), &e).isEmpty()) p->setToolTip(describeModel(e.spec));
+        }
+    });
     presets->addSection(tr("Lessons"));
     for (const Lesson& l : lessons()) add(l.preset, l.title);
     presets->addSection(tr("Examples"));
@@ -379,7 +416,7 @@ QString MainWindow::exportRun(const QString& path) {
     const ckpt::StepReport& r = *shown_.report;
     const std::string text = path.endsWith(QLatin1String(".trace.json")) ? ckpt::trace_json(r)
                            : path.endsWith(QLatin1String(".csv"))        ? ckpt::timeline_csv(r)
-                                                                         : ckpt::report_to_json(r, shown_.spec);
+                                                                         : ckpt::report_to_json(r, shown_.spec, shown_.predictedTime.get());
     return saveFileAtomically(path, QByteArray::fromStdString(text));
 }
 

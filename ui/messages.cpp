@@ -4,6 +4,7 @@
 #include <QObject>
 #include <cmath>
 
+#include "ckpt/printable.h"
 #include "ckpt/units.h"
 #include "ui/style.h"
 
@@ -54,14 +55,18 @@ QString unfinishedText(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, i
     switch (r.status) {
     case ckpt::StepStatus::out_of_memory: return outOfMemoryText(r, spec, step);
     case ckpt::StepStatus::stopped: return stoppedText(r, spec, step);
-    case ckpt::StepStatus::failed: return QObject::tr("Step %1 failed: %2").arg(step).arg(QString::fromStdString(r.message));
+    case ckpt::StepStatus::failed: return QObject::tr("Step %1 failed: %2").arg(step).arg(shownText(r.message, 400));
     case ckpt::StepStatus::ok: break;
     }
     return {};
 }
 
+QString shownText(const std::string& text, size_t maxBytes) {
+    return QString::fromStdString(ckpt::printable(text, maxBytes));
+}
+
 QString modelLabel(const ckpt::ModelSpec& spec) {
-    QString s = QString::fromStdString(spec.name);
+    QString s = shownText(spec.name);
     if (!spec.input_shape.empty()) {
         QStringList shape;
         for (size_t i = 0; i + 1 < spec.input_shape.size(); ++i) shape << QString::number(spec.input_shape[i]);

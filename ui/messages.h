@@ -30,5 +30,8 @@ QString noPlanText(const ckpt::PlanTable& t, bool typedInBytes);
 QString modelLabel(const ckpt::ModelSpec& spec);
 // The size rounded up to what a user can type back and still fit: "12.35MiB".
 QString budgetAtLeast(qint64 bytes);
+// Text from a file (a model, block or device name, a run's message) as the window shows it: one
+// line, no control or direction characters, at most about `maxBytes` (ckpt::printable).
+QString shownText(const std::string& text, size_t maxBytes = 200);
 
 }  // namespace ckptui

@@ -7,27 +7,23 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QPushButton>
 #include <qcustomplot.h>
 
+#include "ckpt/layer_traits.h"
 #include "ckpt/names.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 #include "ui/charts.h"
 #include "ui/messages.h"
+#include "ui/run_controller.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
 
 namespace ckptui {
 
 namespace {
-
-// The structure a run's forward times belong to: flags and segments change no forward.
-ckpt::ModelSpec withoutFlags(ckpt::ModelSpec s) {
-    for (auto& b : s.blocks) b.checkpoint = false;
-    s.segments.clear();
-    return s;
-}
 
 // A plan's blocks as --checkpoint writes them: a block list, or the runs when it groups blocks.
 QString planSets(const ckpt::Plan& p) {
@@ -79,6 +75,12 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
                             "`checkpointlab plan`."));
     auto* go = go_ = new QPushButton(tr("Plan"), this);
     go->setToolTip(tr("Tick the blocks the planner chooses for this budget."));
+    stop_ = new QPushButton(tr("Stop"), this);
+    stop_->setObjectName(QStringLiteral("stopPlanning"));
+    stop_->setToolTip(tr("Stop planning and the Pareto sweep. A long chain whose blocks all differ can keep the exact "
+                         "planner busy for seconds; a stopped sweep draws the plans it found."));
+    stop_->setEnabled(false);
+    connect(stop_, &QPushButton::clicked, this, &PlanPanel::stop);
     result_ = new QLabel(this);
     result_->setWordWrap(true);
     auto* row = new QHBoxLayout;
@@ -86,6 +88,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     row->addWidget(budget_, 1);
     row->addWidget(planner_);
     row->addWidget(go);
+    row->addWidget(stop_);
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(0, 0, 0, 0);
     v->addLayout(row);
@@ -98,39 +101,70 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     // A typed budget moves the line at once: the sweep on screen is redrawn, not recomputed.
     connect(budget_, &QLineEdit::textChanged, this, [this] {
         if (!pareto_->isVisible()) return;
-        if (lastPareto_ && lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
+        if (lastPareto_ && *lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
         else refreshPareto();
     });
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
 
     setupCommonStyle(pareto_);
+    paretoTitle_ = addTitle(pareto_, paretoTitleText());
     pareto_->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new BytesTicker));
     pareto_->xAxis->setLabel(tr("predicted peak memory"));
-    pareto_->legend->setVisible(true);
-    pareto_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    putLegendBelow(pareto_, 2);  // under the axes, never over the points
     pareto_->setInteractions(QCP::iSelectPlottables);
-    pareto_->setToolTip(tr("Every planner across budgets: memory against time. The line joins the plans no other "
-                           "plan beats on both. Hover a point for its plan; click a point or the line to apply it."));
+    pareto_->setToolTip(paretoTip());
     connect(pareto_, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable* p, int index, QMouseEvent*) {
         if (p->property("paretoIndex").isValid()) applyPoint(p->property("paretoIndex").toList().value(index).toInt());
     });
     setHoverTips(pareto_, [this](double x, double y) { return paretoTipAt(x, y); });
 }
 
+QString PlanPanel::paretoTitleText() const { return tr("Every planner across budgets: predicted peak against step time"); }
+
+QString PlanPanel::paretoTip() const {
+    return tr("Every planner across budgets: memory against time. The line joins the plans no other plan beats on both. "
+              "Hover a point for its plan; click a point or the line to apply it.");
+}
+
 void PlanPanel::onSpecChanged() {
     // The line under the box describes a plan of one stack; any other stack makes it wrong.
-    if (planned_ && !(*planned_ == model_->spec())) {
+    if (planned_ && planned_ != model_->sharedSpec()) {
         result_->clear();
         planned_.reset();
     }
 }
 
 QString PlanPanel::resultText() const { return result_->text(); }
+QString PlanPanel::budgetText() const { return budget_->text(); }
+
+void PlanPanel::resetForModel() {
+    ++planGeneration_;  // a plan under way was for the model before
+    ++paretoGeneration_;
+    setPlanning(false);
+    {
+        const QSignalBlocker quiet(budget_);  // no redraw of the old sweep with an empty budget
+        budget_->clear();
+    }
+    budget_->setPlaceholderText(tr("e.g. 2.5GiB"));
+    result_->clear();
+    planned_.reset();
+    lastPareto_.reset();
+    measuredSpec_.reset();
+    forwardNs_.clear();
+    measuredStepNs_ = 0;
+    measuredPoints_.clear();
+}
 QString PlanPanel::budgetPlaceholder() const { return budget_->placeholderText(); }
 
 void PlanPanel::setMemoryLimit(qint64 bytes) {
     memoryLimit_ = bytes;
     if (pareto_->isVisible()) refreshPareto();
+}
+
+void PlanPanel::setThroughput(const ckpt::Throughput& t) {
+    const bool changed = t.key != throughput_.key || t.gemm_flops != throughput_.gemm_flops;
+    throughput_ = t;
+    if (changed && pareto_->isVisible()) refreshPareto();
 }
 
 void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
@@ -153,16 +187,26 @@ void PlanPanel::setSuggestion(qint64 minimalPeak, qint64 uncheckedPeak) {
 }
 
 std::vector<double> PlanPanel::measuredForwardNs() const {
-    const bool measured = measuredSpec_ && withoutFlags(*measuredSpec_) == withoutFlags(model_->spec());
+    const bool measured = measuredSpec_ && sameStructure(*measuredSpec_, model_->spec());
     return measured ? forwardNs_ : std::vector<double>{};
 }
 
 bool PlanPanel::isPlanning() const { return !go_->isEnabled(); }
 
+bool PlanPanel::measuredHere() const { return measuredStepNs_ > 0 && !measuredForwardNs().empty(); }
+
 double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
-    // With a measured unchecked step: that time plus the plan's recomputation. Before any run:
-    // 100 x the step's relative cost (a percentage of the unchecked step).
-    if (measuredStepNs_ > 0 && !forwardNs_.empty()) return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    // One quantity, a whole step in ms. Measured on this model: the measured step without its
+    // recomputation plus the plan's, from the measured forward times (the chain model's costs are
+    // those ns then). Else predicted: FLOPs and bytes over this machine's throughput. Without a
+    // calibration: 100 x the step's relative cost (a percentage of the unchecked step).
+    switch (timeAxis_) {
+    case TimeAxis::measured: return (measuredStepNs_ + p.recompute_cost) / 1e6;
+    case TimeAxis::predicted:
+        if (lastPareto_ && lastPareto_->time) return double(lastPareto_->time->step_ns_with(p.runs)) / 1e6;
+        break;
+    case TimeAxis::relative: break;
+    }
     return 100.0 * (1.0 + p.overhead_fraction);
 }
 
@@ -175,29 +219,52 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     if (!kind) return QString::fromStdString(kind.error().message);
     // The engine's plan table, as `checkpointlab plan` prints it, computed on a worker (a long
     // chain takes seconds); the window applies its choice if the stack is still the one planned.
-    const ckpt::ModelSpec spec = model_->spec();
+    // The stack shared by the worker and the answer, not copied (a 20,000-block spec copied for
+    // each of them took a tenth of a second of the GUI thread).
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
     const int64_t bytes = *budget;
     const ckpt::PlannerKind k = *kind;
     const int generation = ++planGeneration_;
+    if (planStop_) planStop_->store(true);  // a newer request replaces the running one
+    planStop_ = std::make_shared<std::atomic<bool>>(false);
     auto* watcher = new QFutureWatcher<ckpt::Result<ckpt::PlanTable>>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, spec, bytes, typed, generation] {
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, spec, bytes, typed, generation, stop = planStop_] {
         watcher->deleteLater();
         if (generation != planGeneration_) return;  // a newer request replaced this one
         setPlanning(false);
-        const QString err = applyPlan(watcher->result(), spec, bytes, typed);
+        if (*stop) {  // the user pressed Stop: no plan, and nothing to apologise for
+            result_->setText(tr("Planning stopped."));
+            emit planFinished(tr("planning stopped"));
+            return;
+        }
+        const QString err = applyPlan(watcher->result(), *spec, bytes, typed);
         if (!err.isEmpty()) emit errorOccurred(tr("No plan"), err);
         emit planFinished(err);
     });
     setPlanning(true);
     result_->setText(tr("Planning for %1…").arg(humanBytes(bytes)));
-    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward] { return ckpt::plan_table(spec, k, bytes, forward); }));
+    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_] {
+        ckpt::PlanLimits limits;
+        limits.stop = stop.get();
+        return ckpt::plan_table(*spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
+    }));
     return {};
 }
 
 void PlanPanel::setPlanning(bool on) {
     go_->setEnabled(!on);
     go_->setText(on ? tr("Planning…") : tr("Plan"));
+    updateStop();
+}
+
+// Enabled rather than shown: a button that appears relays the dock out, and beside a long stack
+// that costs the GUI thread more than the planning it waits for.
+void PlanPanel::updateStop() { stop_->setEnabled(isPlanning() || sweeping_); }
+
+void PlanPanel::stop() {
+    if (planStop_) planStop_->store(true);
+    if (paretoStop_) paretoStop_->store(true);
 }
 
 QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const ckpt::ModelSpec& spec, int64_t budget,
@@ -213,26 +280,39 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
     const ckpt::Plan& p = chosen->plan;
     const QString name = QString::fromStdString(chosen->label());
     model_->setCheckpointSet(chosen->set, tr("plan %1 for %2").arg(name, humanBytes(budget)));
-    planned_ = model_->spec();
+    planned_ = model_->sharedSpec();
+    QString text = tr("%1: %2 of %3 blocks checkpointed in %4 segment(s), predicted peak %5 of the %6 budget, "
+                      "recomputation +%7% of the step.")
+                       .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(p.runs.size())
+                       .arg(humanBytes(p.predicted_peak), humanBytes(budget))
+                       .arg(100.0 * p.overhead_fraction, 0, 'f', 1);
     // Per block and over segments side by side: which one is cheaper here.
-    const QString comparison = QString::fromStdString(table->comparison());
-    result_->setText(tr("%1: %2 of %3 blocks checkpointed in %4 segment(s), predicted peak %5 of the %6 budget, "
-                        "recomputation +%7% of the step.%8")
-                         .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(p.runs.size())
-                         .arg(humanBytes(p.predicted_peak), humanBytes(budget))
-                         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
-                         .arg(comparison.isEmpty() ? QString() : QStringLiteral(" ") + comparison.left(1).toUpper() + comparison.mid(1) + QStringLiteral(".")));
+    if (const QString comparison = QString::fromStdString(table->comparison()); !comparison.isEmpty())
+        text += QStringLiteral(" ") + comparison.left(1).toUpper() + comparison.mid(1) + QStringLiteral(".");
+    // Where the chosen blocks' policy avoids little or nothing, the line says so.
+    for (const std::string& note : ckpt::policy_notes(*planned_, true)) {
+        QString n = QString::fromStdString(note);
+        n[0] = n[0].toUpper();
+        text += QStringLiteral(" ") + n + QStringLiteral(".");
+    }
+    result_->setText(text);
     return {};
 }
 
 void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& spec, bool warmup) {
     if (r.status != ckpt::StepStatus::ok) return;
-    if (!measuredSpec_ || withoutFlags(*measuredSpec_) != withoutFlags(spec)) measuredPoints_.clear();
+    if (!measuredSpec_ || !sameStructure(*measuredSpec_, spec)) {
+        measuredPoints_.clear();
+        forwardNs_.clear();
+        measuredStepNs_ = 0;
+    }
     measuredSpec_ = spec;
+    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
+    // A warm-up step's times (one-off costs) are no basis for the others'.
+    if (warmup) return;
     forwardNs_.clear();
     for (const auto& b : r.blocks) forwardNs_.push_back(double(b.forward_ns));
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
-    measuredPoints_ << Measured{r.peak_total, double(r.step_ns) / 1e6, warmup};
 }
 
 void PlanPanel::refreshPareto() {
@@ -241,32 +321,50 @@ void PlanPanel::refreshPareto() {
         pareto_->clearPlottables();
         pareto_->clearItems();
         points_.clear();
+        paretoNote_.clear();
+        paretoTitle_->setText(paretoTitleText());
         budgetLine_ = 0;
         showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
         emit paretoDrawn();
         return;
     }
-    // Four dry runs and a sweep of every planner: on a worker, drawn when it arrives.
-    const ckpt::ModelSpec spec = model_->spec();
+    // Four dry runs and a sweep of every planner, bounded (PlanLimits): on a worker, drawn when
+    // it arrives. A newer sweep stops this one.
+    const auto spec = model_->sharedSpec();
     const std::vector<double> forward = measuredForwardNs();
+    const ckpt::Throughput through = throughput_;
+    if (paretoStop_) paretoStop_->store(true);
+    paretoStop_ = std::make_shared<std::atomic<bool>>(false);
+    sweeping_ = true;
+    updateStop();
     auto* watcher = new QFutureWatcher<ParetoWork>(this);
     connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, generation] {
         watcher->deleteLater();
         if (generation != paretoGeneration_) return;
+        sweeping_ = false;
+        updateStop();
         const ParetoWork w = watcher->result();
-        if (w.spec == model_->spec()) drawPareto(w);
+        if (*w.spec == model_->spec()) drawPareto(w);
         else refreshPareto();  // the stack moved on while this was computed
     });
-    watcher->setFuture(QtConcurrent::run([spec, forward] {
+    watcher->setFuture(QtConcurrent::run([spec, forward, through, stop = paretoStop_] {
         ParetoWork w;
         w.spec = spec;
-        auto m = ckpt::ChainModel::build(spec, forward);
+        if (through.valid()) w.time = ckpt::predict_times(*spec, through);
+        auto m = ckpt::ChainModel::build(*spec, forward);
         if (!m) {
             w.error = QString::fromStdString(m.error().message);
             return w;
         }
-        w.points = ckpt::pareto_sweep(*m, 16);
-        w.current = ckpt::evaluate_plan(*m, ckpt::recompute_segments(spec), "current", 0);
+        ckpt::PlanLimits limits;
+        limits.stop = stop.get();
+        ckpt::ParetoSweep sweep = ckpt::pareto_sweep(*m, 16, &limits);
+        w.points = std::move(sweep.points);
+        w.cutShort = QString::fromStdString(sweep.cut_short);
+        w.planned = sweep.planned;
+        w.budgets = sweep.budgets;
+        w.stoppedByUser = *stop;
+        w.current = ckpt::evaluate_plan(*m, ckpt::recompute_segments(*spec), "current", 0);
         return w;
     }));
 }
@@ -277,6 +375,20 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     pareto_->clearPlottables();
     pareto_->clearItems();
     points_.clear();
+    paretoNote_ = w.cutShort;
+    // Not every budget planned: the frontier drawn is of the plans found, and the title says so
+    // (the chart's tooltip, why).
+    paretoTitle_->setText(paretoNote_.isEmpty()
+                              ? paretoTitleText()
+                              : paretoTitleText() + QLatin1Char('\n') +
+                                    tr("Incomplete: the planner stopped after %1 of %2 budgets (%3); the points are the "
+                                       "plans it found")
+                                        .arg(w.planned)
+                                        .arg(w.budgets)
+                                        .arg(w.stoppedByUser ? tr("Stop was pressed")
+                                                             : tr("its bound of %1 label comparisons")
+                                                                   .arg(QLocale(QLocale::English).toString(qulonglong(ckpt::kDefaultPlanWork)))));
+    pareto_->setToolTip(paretoNote_.isEmpty() ? paretoTip() : paretoTip() + QStringLiteral("\n\n") + paretoNote_);
     budgetLine_ = 0;
     if (!w.error.isEmpty()) {
         showEmpty(pareto_, w.error);
@@ -284,10 +396,18 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         return;
     }
     clearEmpty(pareto_);
+    hideChartTip(pareto_);
     points_ = w.points;
-    const bool measured = measuredStepNs_ > 0 && !forwardNs_.empty();
-    pareto_->yAxis->setLabel(measured ? tr("predicted step time (ms, from the last run's block times)")
-                                      : tr("predicted step cost (% of the unchecked step, from FLOPs)"));
+    // The time axis: a whole step's time in human units, measured on this model or predicted.
+    timeAxis_ = measuredHere() ? TimeAxis::measured : w.time ? TimeAxis::predicted : TimeAxis::relative;
+    measuredShown_ = 0;
+    static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
+    static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
+    pareto_->yAxis->setTicker(timeAxis_ == TimeAxis::relative ? plainTicker : durationTicker);
+    pareto_->yAxis->setLabel(timeAxis_ == TimeAxis::measured
+                                 ? tr("step time (from this model's measured blocks)")
+                             : timeAxis_ == TimeAxis::predicted ? tr("step time, predicted (FLOPs and bytes)")
+                                                                : tr("step cost (% of the unchecked step, FLOPs)"));
     // Per-block plans (each checkpointed block recomputed alone) and plans that group blocks into
     // segments, each with its frontier: where the segment line runs below the per-block one,
     // segments recompute less at that budget.
@@ -340,10 +460,12 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     auto* current = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
     current->setName(tr("current ticks (predicted)"));
     current->setLineStyle(QCPGraph::lsNone);
-    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, QColor(0xD5, 0x5E, 0x00), 14));
+    current->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, seriesColor(4), 14));
     const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
-    if (!measuredPoints_.isEmpty() && !forwardNs_.empty()) {
+    // Measured points only of this model's structure (another model's steps are no point here).
+    if (!measuredPoints_.isEmpty() && timeAxis_ != TimeAxis::relative && measuredSpec_ && sameStructure(*measuredSpec_, *w.spec)) {
+        measuredShown_ = measuredPoints_.size();
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
         meas->setName(tr("measured steps"));
         meas->setLineStyle(QCPGraph::lsNone);
@@ -382,8 +504,10 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         label->position->setTypeX(QCPItemPosition::ptPlotCoords);
         label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
         label->position->setCoords(double(budgetLine_), 0.02);
-        label->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
-        label->setPadding(QMargins(4, 2, 6, 2));
+        // On the side of the line with more room: the text was cut where the line is near the left edge.
+        const bool leftHalf = double(budgetLine_) < pareto_->xAxis->range().center();
+        label->setPositionAlignment((leftHalf ? Qt::AlignLeft : Qt::AlignRight) | Qt::AlignTop);
+        label->setPadding(QMargins(6, 2, 6, 2));
         label->setColor(QColor(0xCC, 0x00, 0x00));
         // Which is cheaper at this budget: the least recomputation that fits, per block and with segments.
         double bestBlock = -1, bestAny = -1;
@@ -423,12 +547,15 @@ QString PlanPanel::paretoTipAt(double x, double y) const {
     if (best < 0) return {};
     const ckpt::Plan& p = points_[size_t(best)].plan;
     const ckpt::ParetoPoint& pt = points_[size_t(best)];
-    return tr("<b>%1</b><br>%2<br>predicted peak %3<br>recomputation +%4% of the step%5<br><i>click to apply</i>")
+    const QString time = timeAxis_ == TimeAxis::measured    ? tr("<br>step time %1 (from measured block times)").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                         : timeAxis_ == TimeAxis::predicted ? tr("<br>step time %1, predicted").arg(humanTime(qint64(stepEstimateMs(p) * 1e6)))
+                                                            : QString();
+    return tr("<b>%1</b><br>%2<br>predicted peak %3%6<br>recomputation +%4% of the step%5<br><i>click to apply</i>")
         .arg(planName(p).toHtmlEscaped(),
              p.grouped() ? tr("groups blocks into segments recomputed as one") : tr("per block: each checkpointed block alone"),
              humanBytes(p.predicted_peak))
         .arg(100.0 * p.overhead_fraction, 0, 'f', 1)
-        .arg(pt.frontier ? tr("<br>on the frontier with segments") : pt.block_frontier ? tr("<br>on the per-block frontier") : QString());
+        .arg(pt.frontier ? tr("<br>on the frontier with segments") : pt.block_frontier ? tr("<br>on the per-block frontier") : QString(), time);
 }
 
 void PlanPanel::applyPoint(int index) {

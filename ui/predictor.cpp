@@ -5,6 +5,7 @@
 #include <QMutexLocker>
 
 #include "ckpt/planner.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
@@ -15,42 +16,50 @@ Predictor::Predictor(QObject* parent) : QObject(parent) {
 }
 
 Predictor::~Predictor() {
+    stop_ = true;
     thread_.quit();
     thread_.wait();
 }
 
-void Predictor::request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
+void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind, const QString& device, int threads) {
     QMutexLocker lock(&mutex_);
-    pending_ = std::make_pair(spec, kind);
+    stop_ = true;  // the prediction running, if any, is of a spec no longer wanted
+    pending_ = Job{std::move(spec), kind, device, threads};  // shared, not copied on the GUI thread
     if (queued_) return;  // the queued job will take the newest spec
     queued_ = true;
     QMetaObject::invokeMethod(&worker_, [this] { work(); }, Qt::QueuedConnection);
 }
 
 void Predictor::work() {
-    std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> job;
+    std::optional<Job> job;
     {
         QMutexLocker lock(&mutex_);
         job = std::move(pending_);
         pending_.reset();
         queued_ = false;
+        stop_ = false;
     }
-    if (job) emit predictionAvailable(compute(job->first, job->second));
+    if (!job) return;
+    Prediction p = compute(*job->spec, job->kind, job->device, job->threads, &stop_);
+    if (!stop_) emit predictionAvailable(p);  // stopped: a newer request is queued behind
 }
 
-Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind) {
+Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device, int threads,
+                              const std::atomic<bool>* stop) {
     Prediction p;
     p.spec = spec;
     if (const ckpt::Status st = ckpt::validate_model_spec(spec); !st) {
         p.error = QString::fromStdString(st.message());
         return p;
     }
-    ckpt::Result<ckpt::StepReport> steady = ckpt::predict(spec, 2, kind);
+    ckpt::Result<ckpt::StepReport> steady = ckpt::predict(spec, 2, kind, stop);
     if (!steady) {
         p.error = QString::fromStdString(steady.error().message);
         return p;
     }
     p.step = std::make_shared<const ckpt::StepReport>(std::move(*steady));
+    p.series = std::make_shared<TimelineSeries>();
+    p.series->fill(*p.step, true);
     // The two ends of the trade-off, for the sentence "without checkpointing it would peak at".
     for (bool on : {false, true}) {
         ckpt::ModelSpec s = spec;
@@ -60,18 +69,41 @@ Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind
             if (!on) p.uncheckedPeakTag = p.step->peak_tag;
             continue;
         }
-        if (auto r = ckpt::predict(s, 2, kind)) {
+        if (auto r = ckpt::predict(s, 2, kind, stop)) {
             (on ? p.allPeak : p.uncheckedPeak) = r->peak_total;
             if (!on) p.uncheckedPeakTag = r->peak_tag;
         }
     }
-    // The lowest any plan reaches: segment plans include the per-block ones.
-    if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_segment_peak(*chain);
+    // Bounded (planner.h, PlanLimits): past the bound, the smaller of none's and all's peaks. The
+    // lowest any plan reaches: segment plans include the per-block ones.
+    ckpt::PlanLimits limits;
+    limits.stop = stop;
+    if (auto chain = ckpt::ChainModel::build(spec, {}, kind)) p.minimalPeak = ckpt::minimal_segment_peak(*chain, &limits);
     // What each block reruns: inside a segment's run also the trailing layers that feed the next.
-    p.recomputeFlops = ckpt::block_recompute_flops(spec);
-    const std::vector<double> inner = ckpt::block_recompute_flops(spec, true);
-    for (const ckpt::BlockRange& r : ckpt::recompute_segments(spec))
-        for (int b = r.first; b < r.last; ++b) p.recomputeFlops[size_t(b)] = inner[size_t(b)];
+    p.recomputeFlops = ckpt::recompute_flops_as_grouped(spec);
+    const QString dev = !device.isEmpty() ? device : kind == ckpt::DeviceKind::cuda ? QStringLiteral("cuda") : QStringLiteral("cpu");
+    if (auto t = throughputFor(dev, threads)) p.time = std::make_shared<const ckpt::TimePrediction>(ckpt::predict_times(spec, *t));
+    // The same checkpointed blocks recomputed in full, beside their selective policies.
+    bool selective = false;
+    ckpt::ModelSpec full = spec;
+    for (ckpt::BlockSpec& b : full.blocks)
+        if (b.checkpoint && b.policy != ckpt::BlockSpec::Policy::full) {
+            selective = true;
+            b.policy = ckpt::BlockSpec::Policy::full;
+        }
+    if (selective && ckpt::validate_model_spec(full).ok()) {
+        const std::vector<double> all = ckpt::recompute_flops_as_grouped(full);
+        p.selectiveFlops = p.fullFlops = 0;
+        for (size_t b = 0; b < spec.blocks.size(); ++b)
+            if (spec.blocks[b].checkpoint) {
+                p.selectiveFlops += p.recomputeFlops[b];
+                p.fullFlops += all[b];
+            }
+        if (p.time) {
+            p.selectiveNs = p.time->recompute_ns;
+            p.fullNs = ckpt::predict_times(full, p.time->throughput).recompute_ns;
+        }
+    }
     return p;
 }
 

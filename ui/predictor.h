@@ -1,7 +1,9 @@
 // The prediction of the stack being edited, before and between runs: the engine's dry run of a
 // steady-state step (exact bytes, every event, for any size, allocating nothing) plus the
 // figures a student compares it with: the peak with no block checkpointed, with every block
-// checkpointed, and the smallest any checkpoint set reaches. Dry runs of big stacks take long
+// checkpointed, and the smallest any checkpoint set reaches; and the predicted time of the step on
+// the device it will run on (each layer's FLOPs and bytes over the device's measured throughput,
+// measured once per machine and then cached). Dry runs of big stacks take long
 // enough to stall a window, so they run on a worker thread; only the latest request is
 // computed, and the window applies a prediction only while its spec is still the one on screen.
 #pragma once
@@ -9,11 +11,13 @@
 #include <QMutex>
 #include <QObject>
 #include <QThread>
+#include <atomic>
 #include <memory>
 #include <optional>
 
 #include "ckpt/session.h"
 #include "ui/run_controller.h"
+#include "ui/timeline_series.h"
 
 namespace ckptui {
 
@@ -26,6 +30,15 @@ struct Prediction {
     qint64 minimalPeak = -1;    // the smallest peak any checkpoint set reaches (the planner's chain model)
     ckpt::MemoryTag uncheckedPeakTag;
     std::vector<double> recomputeFlops;  // per block: what recomputing it would cost (its policy), in FLOPs
+    // The step's memory as the timeline draws it, built on the worker; shared by the copies of
+    // this prediction and lent to the timeline while it is drawn (GUI thread only after that).
+    std::shared_ptr<TimelineSeries> series;
+    TimePtr time;                        // the predicted time (null when the device cannot be calibrated)
+    // Selective checkpointing's time claim, deterministic: when a checkpointed block recomputes
+    // under a policy other than full, what the same blocks would recompute with full (FLOPs, and
+    // the predicted time when there is one); -1 otherwise.
+    double selectiveFlops = -1, fullFlops = -1;
+    qint64 selectiveNs = -1, fullNs = -1;
 
     bool ok() const { return step != nullptr; }
 };
@@ -37,10 +50,16 @@ public:
     explicit Predictor(QObject* parent = nullptr);
     ~Predictor() override;
 
-    // Predicts `spec` for a device of `kind`; a newer request replaces one not yet started.
-    void request(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu);
-    // The whole computation, on the calling thread (the worker calls it; tests may too).
-    static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind);
+    // Predicts `spec` for a device of `kind`, its time on `device` ("cpu", "cuda:0"; "" for the
+    // kind's first) with `threads`; a newer request replaces one not yet started and stops the one
+    // running. The spec is shared, not copied on the GUI thread.
+    void request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu,
+                 const QString& device = {}, int threads = 0);
+    // The whole computation, on the calling thread (the worker calls it; tests may too). Linear
+    // in the model's layers, the planner's part bounded (planner.h, PlanLimits); `stop`, once
+    // set, ends it early (the result is then of no use).
+    static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device = {},
+                              int threads = 0, const std::atomic<bool>* stop = nullptr);
 
 signals:
     void predictionAvailable(const ckptui::Prediction& prediction);
@@ -51,8 +70,15 @@ private:
     QThread thread_;
     QObject worker_;
     QMutex mutex_;
-    std::optional<std::pair<ckpt::ModelSpec, ckpt::DeviceKind>> pending_;
+    struct Job {
+        std::shared_ptr<const ckpt::ModelSpec> spec;
+        ckpt::DeviceKind kind;
+        QString device;
+        int threads;
+    };
+    std::optional<Job> pending_;
     bool queued_ = false;
+    std::atomic<bool> stop_{false};  // set by a newer request: the running prediction stops
 };
 
 }  // namespace ckptui

@@ -4,20 +4,27 @@
 #include "ui/properties_panel.h"
 
 #include <QCheckBox>
+#include <QAbstractSpinBox>
 #include <QComboBox>
+#include <QCoreApplication>
+#include <QScrollBar>
+#include <QWheelEvent>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineEdit>
 #include <QScrollArea>
+#include <QSet>
 #include <QTreeView>
 #include <QVBoxLayout>
 
 #include "ckpt/layer_traits.h"
 #include "ckpt/names.h"
+#include "ckpt/templates.h"
 #include "ui/stack_editor.h"
 #include "ui/stack_model.h"
+#include "ui/style.h"
 
 namespace ckptui {
 
@@ -31,6 +38,12 @@ bool parseCount(const QString& text, int64_t lo, int64_t* out) {
     if (!ok || v < lo || v > (qlonglong(1) << 31) - 1) return false;
     *out = v;
     return true;
+}
+
+// The fields the model group has depend on these: the optimizer's hyperparameters, the input's
+// features. When they change, the group is built again, not just refilled.
+QString modelShape(const ckpt::ModelSpec& s) {
+    return QStringLiteral("%1/%2/%3").arg(int(s.optimizer.type)).arg(s.token_input()).arg(s.input_shape.empty());
 }
 
 bool parseNumber(const QString& text, double* out) {
@@ -57,7 +70,7 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
     v->addWidget(selectionBox_);
     v->addWidget(modelBox_);
     v->addStretch();
-    auto* scroll = new QScrollArea(this);
+    auto* scroll = scroll_ = new QScrollArea(this);
     scroll->setWidget(inner);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
@@ -71,20 +84,37 @@ PropertiesPanel::PropertiesPanel(LayerStackModel* model, StackEditor* editor, QW
         const int b = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
         const int l = i.isValid() && i.parent().isValid() ? i.row() : -1;
         const auto& blocks = model_->spec().blocks;
-        const bool same = b == block_ && l == layer_ &&
+        const bool same = b == block_ && l == layer_ && modelShape(model_->spec()) == modelShape_ &&
                           (l < 0 || (b < int(blocks.size()) && l < int(blocks[size_t(b)].layers.size()) &&
                                      blocks[size_t(b)].layers[size_t(l)].type == layerType_));
-        if (same) refresh();
-        else rebuild();
+        if (!same) rebuild();
+        else if (modelFormKey() != modelKey_)
+            // Other model fields (an optimizer's, the attention kernel): rebuilt once the edit
+            // that changed them, maybe from one of these fields, has returned.
+            QMetaObject::invokeMethod(this, &PropertiesPanel::rebuild, Qt::QueuedConnection);
+        else refresh();
     });
     rebuild();
 }
 
 QWidget* PropertiesPanel::field(const QString& key) const { return fields_.value(key); }
+
+bool PropertiesPanel::eventFilter(QObject* watched, QEvent* event) {
+    auto* w = qobject_cast<QWidget*>(watched);
+    if (event->type() != QEvent::Wheel || !w || w->hasFocus()) return QWidget::eventFilter(watched, event);
+    // Scroll the panel as if the box were not there.
+    QCoreApplication::sendEvent(scroll_->verticalScrollBar(), event);
+    return true;
+}
 QString PropertiesPanel::selectionTitle() const { return selectionBox_->isVisible() ? selectionBox_->title() : QString(); }
 
 void PropertiesPanel::addField(QFormLayout* form, const QString& key, const QString& label, QWidget* w, const QString& tip) {
     w->setObjectName(QStringLiteral("prop_") + key);
+    if (qobject_cast<QCheckBox*>(w)) w->setStyle(contrastCheckStyle());
+    if (qobject_cast<QComboBox*>(w) || qobject_cast<QAbstractSpinBox*>(w)) {
+        w->setFocusPolicy(Qt::StrongFocus);  // not Qt::WheelFocus: the wheel alone gives no focus
+        w->installEventFilter(this);
+    }
     w->setToolTip(tip);
     auto* l = new QLabel(label);
     l->setToolTip(tip);
@@ -115,14 +145,38 @@ QLineEdit* PropertiesPanel::numberField(QFormLayout* form, const QString& key, c
     return e;
 }
 
+// What decides which model fields there are: the input's kind, the optimizer's hyperparameters,
+// whether any layer is attention (its kernel). A change of it rebuilds the form.
+QString PropertiesPanel::modelFormKey() const {
+    const ckpt::ModelSpec& s = model_->spec();
+    bool attention = false;
+    for (const ckpt::BlockSpec& b : s.blocks)
+        for (size_t l = 0; l < b.layer_count() && !attention; ++l) attention = b.layer(l).type == ckpt::LayerType::attention;
+    return QStringLiteral("%1 %2 %3").arg(s.token_input()).arg(int(s.optimizer.type)).arg(attention);
+}
+
 void PropertiesPanel::rebuild() {
+    modelKey_ = modelFormKey();
     const QModelIndex i = editor_->view()->currentIndex();
     block_ = i.isValid() ? (i.parent().isValid() ? i.parent().row() : i.row()) : -1;
     layer_ = i.isValid() && i.parent().isValid() ? i.row() : -1;
     fields_.clear();
     refreshers_.clear();
+    modelShape_ = modelShape(model_->spec());
+    // Taken out now, deleted later: the edit that rebuilds the form may come from one of its own
+    // boxes (the optimizer combo), still on the stack.
     for (QFormLayout* f : {modelForm_, selectionForm_})
-        while (f->rowCount() > 0) f->removeRow(0);
+        while (f->rowCount() > 0) {
+            const QFormLayout::TakeRowResult row = f->takeRow(0);
+            for (QLayoutItem* item : {row.labelItem, row.fieldItem}) {
+                if (!item) continue;
+                if (QWidget* w = item->widget()) {
+                    w->hide();
+                    w->deleteLater();
+                }
+                delete item;
+            }
+        }
     buildSelection();
     buildModel();
     refresh();
@@ -187,6 +241,7 @@ void PropertiesPanel::buildModel() {
     }
     if (s.optimizer.type != ckpt::OptimizerType::none)
         hyper(QStringLiteral("weight_decay"), tr("Weight decay"), tr("AdamW: decoupled; SGD: L2."), &ckpt::OptimizerSpec::weight_decay, false);
+    buildAttentionKernel();
     numberField(modelForm_, QStringLiteral("seed"), tr("Seed"), tr("Parameters, the batch and dropout masks are drawn from it."),
                 [](const S& s) { return QString::number(s.seed); },
                 [](S& s, const QString& t) {
@@ -240,6 +295,39 @@ void PropertiesPanel::buildModel() {
     refreshers_ << [this, rng] { rng->setChecked(model_->spec().preserve_rng); };
     connect(rng, &QCheckBox::toggled, this, [this](bool on) {
         if (!refreshing_) model_->applyEdit([on](S& s) { s.preserve_rng = on; }, tr("preserve rng"));
+    });
+}
+
+// Every attention layer's kernel at once (a layer's own is in its selection): "mixed" when they
+// differ, not offered for a model without attention.
+void PropertiesPanel::buildAttentionKernel() {
+    using S = ckpt::ModelSpec;
+    auto kernels = [](const S& s) {
+        QSet<int> k;
+        for (const ckpt::BlockSpec& b : s.blocks)
+            for (size_t l = 0; l < b.layer_count(); ++l)
+                if (b.layer(l).type == ckpt::LayerType::attention) k.insert(int(b.layer(l).impl));
+        return k;
+    };
+    if (kernels(model_->spec()).isEmpty()) return;
+    auto* c = new QComboBox;
+    for (const auto& [value, name] : ckpt::enum_names<ckpt::AttentionImpl>())
+        c->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(value));
+    addField(modelForm_, QStringLiteral("attention_impl"), tr("Attention"), c,
+             tr("The kernel of every attention layer. eager keeps the softmax output (heads x T x T floats per sequence) "
+                "for backward, as PyTorch's explicit attention; flash (FlashAttention-2, PyTorch's "
+                "scaled_dot_product_attention) keeps a log-sum-exp per row and head and recomputes the rest in its "
+                "backward."));
+    refreshers_ << [this, c, kernels] {
+        const QSet<int> k = kernels(model_->spec());
+        if (c->findData(-1) >= 0) c->removeItem(c->findData(-1));
+        if (k.size() > 1) c->addItem(tr("mixed"), -1);
+        c->setCurrentIndex(c->findData(k.size() == 1 ? *k.begin() : -1));
+    };
+    connect(c, qOverload<int>(&QComboBox::activated), this, [this, c](int i) {
+        const int v = c->itemData(i).toInt();
+        if (v < 0) return;
+        model_->applyEdit([v](S& s) { ckpt::set_attention_impl(s, ckpt::AttentionImpl(v)); }, tr("attention kernel"));
     });
 }
 
@@ -304,6 +392,17 @@ void PropertiesPanel::buildSelection() {
                 if (!refreshing_)
                     model_->applyEdit([b, l, f, on](S& s) { s.blocks[size_t(b)].layers[size_t(l)].*(f.flag) = on; },
                                       tr("edit %1").arg(QString::fromUtf8(f.key)));
+            });
+            continue;
+        }
+        if (f.kind == ckpt::LayerField::Kind::choice) {
+            auto* c = new QComboBox;
+            for (const std::string_view name : f.choices) c->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())));
+            addField(selectionForm_, key, QString::fromUtf8(f.key), c, tip);
+            refreshers_ << [this, c, b, l, f] { c->setCurrentIndex(f.get_choice(model_->spec().blocks[size_t(b)].layers[size_t(l)])); };
+            connect(c, qOverload<int>(&QComboBox::activated), this, [this, b, l, f](int i) {
+                model_->applyEdit([b, l, f, i](S& s) { f.set_choice(s.blocks[size_t(b)].layers[size_t(l)], i); },
+                                  tr("edit %1").arg(QString::fromUtf8(f.key)));
             });
             continue;
         }

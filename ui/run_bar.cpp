@@ -65,6 +65,14 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
     addWidget(new QLabel(tr(" Memory limit "), this));
     addWidget(limit_);
     addWidget(verify_);
+    recorded_ = new QLabel(this);
+    recorded_->setObjectName(QStringLiteral("recordedRun"));
+    recorded_->setToolTip(recordedTip());
+    recorded_->setStyleSheet(QStringLiteral("QLabel { background: palette(highlight); color: palette(highlighted-text); "
+                                            "border-radius: 3px; padding: 2px 6px; font-weight: bold; }"));
+    recorded_->setMaximumWidth(420);
+    recordedAction_ = addWidget(recorded_);
+    recordedAction_->setVisible(false);
     addSeparator();
     // Shortcuts as debuggers have them: F5 runs, Shift+F5 stops.
     auto action = [this](const QString& text, const QKeySequence& key, void (RunBar::*signal)(), const QString& tip) {
@@ -107,6 +115,29 @@ RunOptions RunBar::runOptions(const RunOptions& base) const {
     run.settings.memory_limit = memoryLimit();
     return run;
 }
+
+QString RunBar::recordedTip() {
+    return tr("The charts and the summary show a step recorded elsewhere (File > Open run), with its own device and "
+              "precision. Run step runs the same model here, with the settings to the left.");
+}
+
+QString RunBar::deviceId() const { return device_->currentData().toString(); }
+
+bool RunBar::selectDevice(const QString& id) {
+    const int d = device_->findData(id);
+    if (d >= 0) device_->setCurrentIndex(d);
+    return d >= 0;
+}
+
+void RunBar::showRecorded(const QString& text) {
+    // Elided to the label's width; the whole line is in its tooltip's first line.
+    recorded_->setText(recorded_->fontMetrics().elidedText(text, Qt::ElideRight, recorded_->maximumWidth() - 12));
+    recorded_->setProperty("ckptFull", text);
+    recorded_->setToolTip(text.isEmpty() ? recordedTip() : text + QStringLiteral("\n\n") + recordedTip());
+    recordedAction_->setVisible(!text.isEmpty());
+}
+
+QString RunBar::recordedText() const { return recordedAction_->isVisible() ? recorded_->property("ckptFull").toString() : QString(); }
 
 ckpt::DeviceKind RunBar::deviceKind() const {
     auto d = ckpt::find_device(device_->currentData().toString().toStdString());

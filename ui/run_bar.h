@@ -14,6 +14,7 @@ class QComboBox;
 class QSpinBox;
 class QCheckBox;
 class QLineEdit;
+class QLabel;
 class QAction;
 
 namespace ckptui {
@@ -29,6 +30,13 @@ public:
     // The run settings as shown, over `base` (threads and tf32 come from a loaded file).
     RunOptions runOptions(const RunOptions& base) const;
     ckpt::DeviceKind deviceKind() const;
+    QString deviceId() const;                 // "cpu", "cuda:0"
+    bool selectDevice(const QString& id);     // false when this machine has no such device
+    // A run opened from a report is marked in the bar with its own device and precision while it
+    // is on screen ("" removes the mark): the settings beside it are this machine's.
+    void showRecorded(const QString& text);
+    QString recordedText() const;
+    static QString recordedTip();
     // "" when the limit field is empty or a size; else why it is not.
     QString limitError() const;
     qint64 memoryLimit() const;  // 0: none
@@ -55,6 +63,8 @@ private:
     QSpinBox *batch_, *seq_;
     QLineEdit* limit_;
     QCheckBox* verify_;
+    QLabel* recorded_;
+    QAction* recordedAction_;
     QAction *runStep_, *runCont_, *stop_, *pin_;
     bool syncing_ = false;
 };

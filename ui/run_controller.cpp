@@ -5,6 +5,9 @@
 #include <QMetaObject>
 #include <QMutexLocker>
 
+#include "ui/messages.h"
+#include "ui/time_figures.h"
+
 namespace ckptui {
 
 namespace {
@@ -19,6 +22,10 @@ public:
     void on_memory(const ckpt::MemoryEvent& e) override {
         batch_.push_back(e);
         if (clock_.elapsed() >= kBatchMs) flush();
+    }
+    void on_repeat(int repeat, int repeats) override {
+        flush();
+        emit c_->repeatStarted(repeat, repeats);
     }
     void flush() {
         if (batch_.isEmpty()) return;
@@ -36,12 +43,25 @@ private:
 
 }  // namespace
 
-bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b) {
-    for (auto& blk : a.blocks) blk.checkpoint = false;
-    for (auto& blk : b.blocks) blk.checkpoint = false;
-    a.segments.clear();
-    b.segments.clear();
-    return a == b;
+bool sameStructure(const ckpt::ModelSpec& a, const ckpt::ModelSpec& b) {
+    // Without copying either spec (two copies of a 20,000-block spec took tens of milliseconds
+    // of the GUI thread at every plan): block by block, then every other field of ModelSpec but
+    // its segments (which Session::set_checkpoint changes too).
+    if (a.blocks.size() != b.blocks.size()) return false;
+    for (size_t i = 0; i < a.blocks.size(); ++i) {
+        const ckpt::BlockSpec& x = a.blocks[i];
+        const ckpt::BlockSpec& y = b.blocks[i];
+        if (x.checkpoint == y.checkpoint) {
+            if (!(x == y)) return false;
+            continue;
+        }
+        ckpt::BlockSpec flipped = x;
+        flipped.checkpoint = y.checkpoint;
+        if (!(flipped == y)) return false;
+    }
+    return a.name == b.name && a.input_shape == b.input_shape && a.dtype == b.dtype && a.precision == b.precision &&
+           a.loss == b.loss && a.optimizer == b.optimizer && a.seed == b.seed && a.preserve_rng == b.preserve_rng &&
+           a.description == b.description;
 }
 
 RunController::RunController(QObject* parent) : QObject(parent) {
@@ -81,8 +101,8 @@ void RunController::updateSpec(const ckpt::ModelSpec& spec) {
 }
 
 QString RunController::prepare(const Experiment& e) {
-    const bool reuse = session_ && sameStructure(e.spec, sessionFor_.spec) && e.run == sessionFor_.run &&
-                       (twinInStep_ || !e.run.verify);
+    const bool sameShape = session_ && sameStructure(e.spec, sessionFor_.spec), sameRun = session_ && e.run == sessionFor_.run;
+    const bool reuse = sameShape && sameRun && (twinInStep_ || !e.run.verify);
     if (reuse) {
         const ckpt::CheckpointSet set = ckpt::checkpoint_of(e.spec);
         if (set != ckpt::checkpoint_of(sessionFor_.spec) && !session_->set_checkpoint(set).ok())
@@ -92,11 +112,22 @@ QString RunController::prepare(const Experiment& e) {
             return {};
         }
     }
+    sessionReason_ = !session_ || counter_ == 0 ? tr("the first step of this model")
+                     : !sameShape           ? tr("the first step since the stack's structure changed")
+                     : !sameRun             ? tr("the first step since the run settings changed")
+                                            : tr("the first step since the unchecked twin fell out of step");
     session_.reset();
     twin_.reset();
     okSteps_ = 0;
     skippedSteps_ = 0;
     twinInStep_ = true;
+    // The device's throughput before the session's first step, so that measuring it never
+    // shares the device with a step (once per machine, then from the cache).
+    const ckpt::RunSettings& rs = e.run.settings;
+    if (auto t = ckpt::cached_throughput(rs.device, rs.threads, throughputCachePath().toStdString())) {
+        throughput_ = *t;
+        time_.reset();
+    }
     auto s = ckpt::Session::create(e.spec, e.run.settings);
     if (!s) return QString::fromStdString(s.error().message);
     session_ = std::move(*s);
@@ -129,6 +160,15 @@ ReportPtr RunController::predictionFor(const ckpt::ModelSpec& spec, const ckpt::
     if (!predictedFirst_) predictedFirst_ = dry(1);
     if (predictedFirst_ && predictedFirst_->baseline == measured.baseline) return predictedFirst_;
     return predictedSteady_;
+}
+
+TimePtr RunController::timeFor(const ckpt::ModelSpec& spec) {
+    if (!throughput_.valid()) return nullptr;
+    if (!time_ || !(spec == timeSpec_)) {
+        timeSpec_ = spec;
+        time_ = std::make_shared<const ckpt::TimePrediction>(ckpt::predict_times(spec, throughput_));
+    }
+    return time_;
 }
 
 void RunController::run(Experiment e, int steps) {
@@ -178,9 +218,11 @@ void RunController::run(Experiment e, int steps) {
         } else {
             r.step = ++counter_;
             if (status == ckpt::StepStatus::ok) r.warmup = ++okSteps_ == 1;
+            if (r.warmup) r.warmupReason = sessionReason_;
             if (status == ckpt::StepStatus::ok && report->step_skipped) ++skippedSteps_;
             r.skippedSteps = skippedSteps_;
             r.predicted = predictionFor(e.spec, *report);
+            r.predictedTime = timeFor(e.spec);
         }
         if (twin_ && twinInStep_ && status == ckpt::StepStatus::ok) {
             ckpt::StepOptions quiet;
@@ -191,6 +233,7 @@ void RunController::run(Experiment e, int steps) {
                 r.verified = true;
                 r.gradientsAgree = t.gradient_checksum == report->gradient_checksum;
                 r.twinStepNs = t.step_ns;
+                r.twinStepRange = t.step_range;
                 r.twinPeak = t.peak_total;
             } else {
                 twinInStep_ = false;  // its parameters no longer follow the session's
@@ -201,7 +244,7 @@ void RunController::run(Experiment e, int steps) {
         if (status != ckpt::StepStatus::ok) {
             // The report says why; stopping is the user's wish, not an error to show.
             stopped = status == ckpt::StepStatus::stopped;
-            if (!stopped) message = QString::fromStdString(r.report->message);
+            if (!stopped) message = shownText(r.report->message, 400);
             break;
         }
     }

@@ -9,7 +9,13 @@
 // numbers go on, the optimizer state is kept, checkpoint ticks apply through set_checkpoint) until
 // the model's structure or the run settings change, or resetSteps() says another model was loaded.
 // Every step also carries the dry run of its own spec for the same kind of step, so a measurement
-// is only ever compared with the prediction of what actually ran.
+// is only ever compared with the prediction of what actually ran, and the predicted time of that
+// spec on this device (its throughput measured before the session's first step).
+//
+// Each step is timed RunSettings::repeats times (the engine puts the state back between repeats,
+// so it stays one step: one optimizer update, one step number); its times are medians with
+// quartiles. The first step of a session is its warm-up (one-off costs), and says why a session
+// began there: another model, a changed structure, changed run settings.
 #pragma once
 
 #include <QMutex>
@@ -20,18 +26,22 @@
 #include <memory>
 
 #include "ckpt/session.h"
+#include "ckpt/timing.h"
 #include "ui/experiment.h"
 
 namespace ckptui {
 
 using ReportPtr = std::shared_ptr<const ckpt::StepReport>;
+using TimePtr = std::shared_ptr<const ckpt::TimePrediction>;
 
 struct StepResult {
     ReportPtr report;
     ReportPtr predicted;            // the dry run of `spec` for a step with the same starting state
+    TimePtr predictedTime;          // the predicted time of `spec` on this device (null: no calibration)
     bool verified = false;          // a twin ran
     bool gradientsAgree = false;    // bitwise, by checksum
-    qint64 twinStepNs = 0;          // the unchecked twin's step time
+    qint64 twinStepNs = 0;          // the unchecked twin's step time (the median of its repeats)
+    ckpt::TimeRange twinStepRange;  // and their quartiles
     qint64 twinPeak = 0;            // the unchecked twin's peak: what checkpointing saved
     // Numbered from 1 since the model was loaded, across Run presses; a stopped step takes no
     // number (the next step gets it).
@@ -39,6 +49,7 @@ struct StepResult {
     // The session's first complete step: its time includes one-off costs (creating the optimizer
     // state, first touches of memory, the BLAS threads starting), so it is no time to compare.
     bool warmup = false;
+    QString warmupReason;           // why a session began at this step: "the first step of this model", ...
     int skippedSteps = 0;           // fp16: steps of this session skipped so far (gradients overflowed)
     ckpt::ModelSpec spec;           // what ran
     QString origin;                 // "" for a step run here; the report's file name for a run opened from one
@@ -46,7 +57,7 @@ struct StepResult {
 
 // Same model apart from which blocks are checkpointed and how they group into segments (what
 // Session::set_checkpoint can change).
-bool sameStructure(ckpt::ModelSpec a, ckpt::ModelSpec b);
+bool sameStructure(const ckpt::ModelSpec& a, const ckpt::ModelSpec& b);
 
 class RunController : public QObject {
     Q_OBJECT
@@ -65,6 +76,7 @@ public:
 
 signals:
     void stepStarted(const ckpt::CategoryBytes& baseline);  // live bytes when the step begins
+    void repeatStarted(int repeat, int repeats);           // a later timed repeat of the same step
     void memoryEventsAvailable(const QVector<ckpt::MemoryEvent>& events);
     void stepFinished(const ckptui::StepResult& result);
     // error: "" when the run ended normally or was stopped (stopped says which).
@@ -75,6 +87,7 @@ private:
     void run(Experiment e, int steps);  // on the worker thread
     // Worker thread: the sessions for `e`, reused when only checkpoint ticks changed.
     QString prepare(const Experiment& e);
+    TimePtr timeFor(const ckpt::ModelSpec& spec);
     ReportPtr predictionFor(const ckpt::ModelSpec& spec, const ckpt::StepReport& measured);
 
     QThread thread_;
@@ -92,6 +105,10 @@ private:
     int okSteps_ = 0;            // complete steps of session_
     int skippedSteps_ = 0;       // of those, fp16 steps skipped because the gradients overflowed
     int counter_ = 0;            // the last step number handed out
+    QString sessionReason_;      // why the current session was made (for its warm-up step)
+    ckpt::Throughput throughput_;  // of the session's device, measured or cached before its first step
+    ckpt::ModelSpec timeSpec_;
+    TimePtr time_;               // predict_times(timeSpec_, throughput_)
     ckpt::ModelSpec predictedSpec_;
     ReportPtr predictedFirst_, predictedSteady_;  // cached dry runs of predictedSpec_
 };

@@ -19,6 +19,7 @@
 
 #include "ckpt/names.h"
 #include "ui/stack_model.h"
+#include "ui/style.h"
 
 namespace ckptui {
 
@@ -36,6 +37,7 @@ StackEditor::StackEditor(LayerStackModel* model, QWidget* parent) : QWidget(pare
     view_ = new QTreeView(this);
     view_->setModel(model);
     view_->setObjectName(QStringLiteral("stackView"));
+    view_->setStyle(contrastCheckStyle());  // unticked boxes visible on a dark theme
     view_->setSelectionBehavior(QAbstractItemView::SelectRows);
     view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
     view_->setContextMenuPolicy(Qt::ActionsContextMenu);

@@ -12,11 +12,16 @@
 #include <QAbstractItemModel>
 #include <QUndoStack>
 #include <functional>
+#include <memory>
 
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
+#include "ckpt/timing.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
+
+using SpecPtr = std::shared_ptr<const ckpt::ModelSpec>;
 
 class LayerStackModel : public QAbstractItemModel {
     Q_OBJECT
@@ -26,7 +31,10 @@ public:
 
     explicit LayerStackModel(QObject* parent = nullptr);
 
-    const ckpt::ModelSpec& spec() const { return spec_; }
+    const ckpt::ModelSpec& spec() const { return *spec_; }
+    // The same, shared: a worker or a "still the same stack?" check needs no copy of it (each
+    // edit makes a new one, an undo brings back the one before).
+    SpecPtr sharedSpec() const { return spec_; }
     QString validationError() const { return error_; }
     // Where the error is (block and layer, -1 when it names none) and the error in words:
     // "block 2 (attn), layer 1 (attention): heads: ..." instead of "blocks[2].layers[1].heads: ...".
@@ -78,6 +86,13 @@ public:
     void setReport(const ckpt::StepReport& report);
     bool reportIsPredicted() const { return predicted_; }
     bool hasReport() const { return !report_.empty(); }
+    // The predicted time of the stack as it is (null: none). The Recompute column is time in one
+    // unit, stated in its header: predicted (in italics) before a run of this stack, the
+    // measured median after one, for blocks and for the layers a recomputation runs again; the
+    // bytes a layer rematerialises are in its tooltip. Cleared by any edit, like the report.
+    // `announce` false: the caller sets a report next, which announces the columns once.
+    void setPredictedTime(const ckpt::TimePrediction* time, bool announce = true);
+    TimeUnit recomputeUnit() const { return recomputeUnit_; }
 
     // QAbstractItemModel
     QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
@@ -100,8 +115,8 @@ signals:
 
 private:
     friend class SpecCommand;
-    void edit(const ckpt::ModelSpec& next, const QString& what, bool structural);
-    void applyFromUndo(const ckpt::ModelSpec& spec, bool structural);
+    void edit(ckpt::ModelSpec next, const QString& what, bool structural);
+    void applyFromUndo(SpecPtr spec, bool structural);
     static void rechain(ckpt::ModelSpec& spec);
     // The segments of `before` carried onto `after`, whose block i came from block from[i] of
     // `before` (-1: a new block). A segment keeps its blocks, and takes in new blocks inserted
@@ -109,7 +124,7 @@ private:
     static void carrySegments(const ckpt::ModelSpec& before, ckpt::ModelSpec& after, const std::vector<int>& from);
     QString layerSize(const ckpt::LayerSpec& l) const;
 
-    ckpt::ModelSpec spec_;
+    SpecPtr spec_ = std::make_shared<const ckpt::ModelSpec>();
     QString error_;
     ErrorPlace errorPlace_;
     QUndoStack undo_;
@@ -117,6 +132,15 @@ private:
 
     std::vector<ckpt::BlockReport> report_;  // empty until a prediction or a run of this spec
     bool predicted_ = false;
+    int repeats_ = 1;  // of the measured report
+    // Recomputation per block and per layer (ns; -1: not recomputed): predicted, and measured
+    // (the layers' from the spans of the repeat with the median step time).
+    std::vector<std::vector<qint64>> predictedLayerNs_, measuredLayerNs_;
+    std::vector<qint64> predictedBlockNs_;
+    TimeUnit recomputeUnit_;
+    void updateRecomputeUnit();
+    // What the Recompute column shows for a block (layer -1) or a layer: ns and whether predicted; -1 for nothing.
+    std::pair<qint64, bool> recomputeShown(int block, int layer) const;
 };
 
 }  // namespace ckptui

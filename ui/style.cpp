@@ -1,6 +1,14 @@
 // Colours, labels and units shared by every chart (see style.h).
 #include "ui/style.h"
 
+#include <QLocale>
+#include <QApplication>
+#include <QPainter>
+#include <QPointer>
+#include <QProxyStyle>
+#include <QStyleOption>
+#include <QPixmap>
+
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -19,6 +27,69 @@ QColor categoryColor(ckpt::Category c) {
     case ckpt::Category::temporary: return QColor(0xCC, 0x79, 0xA7);
     }
     return Qt::black;
+}
+
+QBrush categoryBrush(ckpt::Category c) {
+    if (c != ckpt::Category::recomputed) return QBrush(categoryColor(c));
+    static const QBrush hatched = [] {
+        // A light vermillion ground crossed by vermillion diagonals, opaque like the other fills.
+        QPixmap tile(8, 8);
+        tile.fill(QColor(0xF4, 0xC2, 0xA6));
+        QPainter p(&tile);
+        p.setPen(QPen(categoryColor(ckpt::Category::recomputed), 1.6));
+        p.setRenderHint(QPainter::Antialiasing);
+        for (int k = -8; k <= 8; k += 8) {
+            p.drawLine(QPointF(k, 8), QPointF(k + 8, 0));
+            p.drawLine(QPointF(k, 0), QPointF(k + 8, 8));
+        }
+        return QBrush(tile);
+    }();
+    return hatched;
+}
+
+QString categoryMark(ckpt::Category c) { return c == ckpt::Category::recomputed ? QStringLiteral("▨") : QStringLiteral("■"); }
+
+QBrush phaseBrush(ckpt::Phase p) {
+    if (p == ckpt::Phase::recompute) return QBrush(QColor(0xD5, 0x5E, 0x00, 150), Qt::DiagCrossPattern);
+    return QBrush(phaseColor(p));
+}
+
+QColor seriesColor(int i) {
+    static const QColor colours[] = {QColor(0x00, 0x72, 0xB2), QColor(0x00, 0x9E, 0x73), QColor(0xCC, 0x79, 0xA7),
+                                     QColor(0x56, 0xB4, 0xE9), QColor(0x6A, 0x3D, 0x9A), QColor(0x55, 0x55, 0x55)};
+    return colours[((i % 6) + 6) % 6];
+}
+
+namespace {
+
+class ContrastCheckStyle : public QProxyStyle {
+public:
+    void drawPrimitive(PrimitiveElement pe, const QStyleOption* opt, QPainter* p, const QWidget* w) const override {
+        QProxyStyle::drawPrimitive(pe, opt, p, w);
+        if (pe != PE_IndicatorItemViewItemCheck && pe != PE_IndicatorCheckBox) return;
+        if (opt->palette.color(QPalette::Base).lightness() >= 128) return;  // a light theme draws it well
+        QColor ink = opt->palette.color(QPalette::Text);
+        ink.setAlphaF(0.6);
+        p->save();
+        p->setRenderHint(QPainter::Antialiasing, false);
+        p->setPen(QPen(ink, 1));
+        p->setBrush(Qt::NoBrush);
+        const int side = std::min(opt->rect.width(), opt->rect.height()) - 1;
+        p->drawRect(QRect(opt->rect.center() - QPoint(side / 2, side / 2), QSize(side, side)));
+        p->restore();
+    }
+};
+
+}  // namespace
+
+QStyle* contrastCheckStyle() {
+    // One for the application, following its style (a QProxyStyle without a base uses it).
+    static QPointer<QStyle> style;
+    if (!style) {
+        style = new ContrastCheckStyle;
+        style->setParent(qApp);
+    }
+    return style;
 }
 
 QColor phaseColor(ckpt::Phase p) {
@@ -75,5 +146,23 @@ QString categoryMeaning(ckpt::Category c) {
 QString phaseLabel(ckpt::Phase p) { return QString::fromUtf8(ckpt::phase_name(p).data()); }
 QString humanBytes(qint64 bytes) { return QString::fromStdString(ckpt::format_bytes(bytes)); }
 QString humanTime(qint64 ns) { return QString::fromStdString(ckpt::format_duration_ns(ns)); }
+
+QString groupedCount(qint64 n) {
+    QLocale locale;
+    locale.setNumberOptions(QLocale::DefaultNumberOptions);  // grouping on, whatever the default says
+    QString s = locale.toString(n);
+    const QString sep = locale.groupSeparator();
+    if (sep == QLatin1String(".")) s.replace(sep, QString(QChar(0x202F)));
+    return s;
+}
+
+qint64 parseGroupedCount(QString text, bool* ok) {
+    QLocale locale;
+    for (const QString& sep : {locale.groupSeparator(), QString(QChar(0x202F)), QString(QChar(0x00A0)), QStringLiteral(" "),
+                               QStringLiteral(","), QStringLiteral("'")})
+        if (!sep.isEmpty()) text.remove(sep);
+    if (locale.groupSeparator() == QLatin1String(".")) text.remove(QLatin1Char('.'));
+    return text.trimmed().toLongLong(ok);
+}
 
 }  // namespace ckptui

@@ -2,10 +2,15 @@
 #include "ui/summary_panel.h"
 
 #include <QEvent>
+#include <QHelpEvent>
+#include <QToolTip>
 #include <cmath>
 
+#include "ckpt/layer_traits.h"
+#include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/style.h"
+#include "ui/time_figures.h"
 
 namespace ckptui {
 
@@ -13,10 +18,48 @@ namespace {
 
 QString percent(double part, double whole) { return QString::number(100.0 * part / std::max(1.0, whole), 'f', 0) + QLatin1Char('%'); }
 
+// "27.3 MFLOP", "1.21 GFLOP": work in the unit its size reaches.
+QString flopsText(double f) {
+    static const char* units[] = {"FLOP", "kFLOP", "MFLOP", "GFLOP", "TFLOP", "PFLOP"};
+    int u = 0;
+    while (f >= 999.5 && u < 5) {
+        f /= 1000;
+        ++u;
+    }
+    return QStringLiteral("%1 %2").arg(QString::number(f, 'f', f < 9.995 ? 2 : f < 99.95 ? 1 : 0), QLatin1String(units[u]));
+}
+
 int checkpointedIn(const ckpt::ModelSpec& s) {
     int n = 0;
     for (const auto& b : s.blocks) n += b.checkpoint ? 1 : 0;
     return n;
+}
+
+// Live activation bytes when forward ended (the loss began), from the step's own events.
+int64_t activationsAfterForward(const ckpt::StepReport& r) {
+    int64_t end = -1;
+    for (const ckpt::Span& s : r.spans)
+        if (s.phase == ckpt::Phase::loss) end = s.start_ns;
+    if (end < 0 || r.events.empty()) return -1;
+    int64_t live = r.baseline[int(ckpt::Category::activation)];
+    for (const ckpt::MemoryEvent& e : r.events) {
+        if (e.time_ns > end) break;
+        if (e.tag.category == ckpt::Category::activation) live += e.bytes;
+    }
+    return live;
+}
+
+// Why "kept for backward" and the table's "activations kept" differ, in one line.
+QString keptWhy(const ckpt::StepReport& r) {
+    const int64_t kept = r.kept_bytes_total(), atPeak = r.at_peak[int(ckpt::Category::activation)];
+    QString why = QObject::tr("Kept for backward (%1) counts everything forward keeps, in every category (the batch "
+                              "the first block keeps is an input), at the end of forward; the table's activations "
+                              "kept (%2) is that category alone, at the peak (%3)")
+                      .arg(humanBytes(kept), humanBytes(atPeak), phaseLabel(r.peak_tag.phase));
+    const int64_t after = activationsAfterForward(r);
+    if (after > atPeak && r.peak_tag.phase != ckpt::Phase::forward)
+        why += QObject::tr(", when backward had already freed %1 of them").arg(humanBytes(after - atPeak));
+    return why + QLatin1Char('.');
 }
 
 }  // namespace
@@ -26,7 +69,36 @@ SummaryPanel::SummaryPanel(QWidget* parent) : QTextBrowser(parent) {
     setOpenLinks(false);
     setToolTip(tr("The stack's prediction, then the last step in numbers: measured beside predicted, and what "
                   "checkpointing saved and cost."));
+    // Whole words only: a narrow dock must not break "measured" into "measur" and "ed".
+    setWordWrapMode(QTextOption::WordWrap);
     render();
+}
+
+void SummaryPanel::setMemoryLimit(qint64 bytes) {
+    if (limit_ == bytes) return;
+    limit_ = bytes;
+    render();
+}
+
+QString SummaryPanel::toolTipAt(const QPoint& pos) const {
+    // The character under the mouse, and the one before it (the cursor sits between the two).
+    QTextCursor c = cursorForPosition(pos);
+    QTextCursor next = c;
+    next.movePosition(QTextCursor::NextCharacter);
+    const QString tip = next.charFormat().toolTip();
+    return tip.isEmpty() ? c.charFormat().toolTip() : tip;
+}
+
+bool SummaryPanel::event(QEvent* e) {
+    if (e->type() == QEvent::ToolTip) {
+        auto* he = static_cast<QHelpEvent*>(e);
+        const QString tip = toolTipAt(viewport()->mapFrom(this, he->pos()));
+        if (!tip.isEmpty()) {
+            QToolTip::showText(he->globalPos(), tip, this);
+            return true;
+        }
+    }
+    return QTextBrowser::event(e);
 }
 
 void SummaryPanel::setPrediction(const Prediction* p, const QString& specError) {
@@ -90,7 +162,53 @@ QString SummaryPanel::predictionHtml() const {
         h += tr(" No checkpoint set lowers this peak: the activations are not what fills memory there.");
     if (p.minimalPeak >= 0 && p.minimalPeak < s.peak_total && p.minimalPeak < p.allPeak)
         h += tr(" The lowest any checkpoint plan reaches is %1.").arg(humanBytes(p.minimalPeak));
-    return h + QStringLiteral("</p>");
+    h += QStringLiteral("</p>");
+    // Before anything runs: a step over the device's limit will run out of memory.
+    if (limit_ > 0 && s.peak_total > limit_) {
+        QString fix = p.minimalPeak >= 0 && p.minimalPeak <= limit_
+                          ? tr("type %1 in Budget and press Plan, or raise the limit").arg(humanBytes(limit_))
+                          : tr("no checkpoint plan fits it (the lowest is %1): raise the limit or shrink the model")
+                                .arg(humanBytes(p.minimalPeak));
+        h.prepend(tr("<p><font color='#d33'><b>Over the memory limit by %1:</b> the predicted peak %2 exceeds the %3 "
+                     "limit, so a step will run out of memory; %4.</font></p>")
+                      .arg(humanBytes(s.peak_total - limit_), humanBytes(s.peak_total), humanBytes(limit_), fix));
+    }
+    if (p.time) {
+        // Time, predicted as the bytes are, but from a model: FLOPs and bytes over throughput.
+        const ckpt::TimePrediction& t = *p.time;
+        h += tr("<p><b>Predicted step time</b> %1 on this machine (forward %2, backward %3").arg(humanTime(t.step_ns), humanTime(t.forward_ns), humanTime(t.backward_ns - t.recompute_ns));
+        if (k > 0) h += tr(", recomputation %1").arg(humanTime(t.recompute_ns));
+        h += tr(", optimizer %1): each layer's FLOPs and bytes moved over the throughput measured here (%2 GFLOP/s, %3 GB/s).</p>")
+                 .arg(humanTime(t.optimizer_ns))
+                 .arg(t.throughput.gemm_flops / 1e9, 0, 'f', 0)
+                 .arg(t.throughput.bandwidth / 1e9, 0, 'f', 1);
+    }
+    // Selective checkpointing against full, in work and predicted time: deterministic, so the
+    // claim does not depend on how busy the machine is; a run's measured bars are the check.
+    if (p.selectiveFlops > 0 && p.fullFlops > 0) {
+        h += tr("<p><b>Selective against full recomputation</b>: these policies recompute %1 of work")
+                 .arg(flopsText(p.selectiveFlops));
+        if (p.selectiveNs > 0) h += tr(" (predicted %1)").arg(humanTime(p.selectiveNs));
+        h += tr("; recomputing the same blocks in full would be %1").arg(flopsText(p.fullFlops));
+        if (p.fullNs > 0) h += tr(" (predicted %1)").arg(humanTime(p.fullNs));
+        h += tr(": <b>%1× the work</b>").arg(p.fullFlops / p.selectiveFlops, 0, 'f', 1);
+        if (p.selectiveNs > 0 && p.fullNs > 0) h += tr(", %1× the time").arg(double(p.fullNs) / double(p.selectiveNs), 0, 'f', 1);
+        h += QStringLiteral(".</p>");
+    }
+    h += policyNotesHtml(p.spec);
+    return h;
+}
+
+// Where a checkpointed block's policy avoids little or nothing (attention_core on fused
+// attention, or on a block without attention), one line each, in the engine's words.
+QString SummaryPanel::policyNotesHtml(const ckpt::ModelSpec& spec) const {
+    QString h;
+    for (const std::string& note : ckpt::policy_notes(spec, true)) {
+        QString text = QString::fromStdString(note);
+        text[0] = text[0].toUpper();
+        h += QStringLiteral("<p><font color='%1'>%2.</font></p>").arg(mutedColor().name(), text.toHtmlEscaped());
+    }
+    return h;
 }
 
 QString SummaryPanel::resultHtml() const {
@@ -114,12 +232,14 @@ QString SummaryPanel::resultHtml() const {
         for (const ckpt::MemoryEvent& e : r->events) at = std::max(at, e.time_ns);
         return h + tr("<p><b>Step %1</b> on %2 ended %3 into the step, at %4 of memory: nothing after that point ran.</p>")
                        .arg(res.step)
-                       .arg(QString::fromStdString(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
+                       .arg(shownText(r->device).toHtmlEscaped(), humanTime(at), humanBytes(r->peak_total));
     }
     h += tr("<p><b>Step %1</b>%2 on %3, %4<br>loss %5")
              .arg(res.step)
-             .arg(res.warmup ? tr(" (warm-up: the first step of this session; its time includes one-off costs)") : QString(),
-                  QString::fromStdString(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
+             .arg(res.warmup ? tr(" (warm-up: %1; its time includes one-off costs and is compared with nothing)")
+                                   .arg(res.warmupReason.isEmpty() ? tr("a new session") : res.warmupReason)
+                             : QString(),
+                  shownText(r->device).toHtmlEscaped(), QString::fromStdString(r->precision).toHtmlEscaped())
              .arg(r->loss, 0, 'g', 6);
     // fp16 scales the loss; a step whose gradients overflowed changed nothing and says so.
     if (r->precision == "fp16-mixed") {
@@ -130,6 +250,8 @@ QString SummaryPanel::resultHtml() const {
     if (!res.origin.isEmpty())
         h += tr("<br><i>Opened from %1: recorded there, not run here.</i>").arg(res.origin.toHtmlEscaped());
     h += QStringLiteral("</p>");
+    if (const QString busy = busyText(*r); !busy.isEmpty() && !res.warmup)
+        h += QStringLiteral("<p><font color='#b35900'><b>%1</b></font></p>").arg(busy.toHtmlEscaped());
     // On a GPU: what the caching allocator held beside the tensors (what nvidia-smi counts).
     const ckpt::DeviceMemoryReport& d = r->device_memory;
     if (d.reserved_peak > 0 && QString::fromStdString(r->device).startsWith(QLatin1String("cuda")))
@@ -137,11 +259,15 @@ QString SummaryPanel::resultHtml() const {
                  .arg(humanBytes(d.reserved_peak), humanBytes(r->peak_total), humanBytes(d.workspace), humanBytes(d.context));
     const bool ok = r->status == ckpt::StepStatus::ok;
     if (ok) h += tr("<p>The peak falls <b>%1</b>.</p>").arg(whereText(r->peak_tag, &res.spec));
-    QString time = tr("<p><b>Step time</b> %1 (forward %2, backward %3").arg(humanTime(r->step_ns), humanTime(r->forward_ns), humanTime(r->backward_ns));
+    // Every time is the median of the step's timed repeats, with its spread; the prediction of
+    // the same spec beside it.
+    QString time = tr("<p><b>Step time</b> %1 (%2").arg(timedText(r->step_ns, r->step_range, r->repeats), repeatsText(r->repeats));
+    if (res.predictedTime && ok) time += tr("; predicted %1").arg(humanTime(res.predictedTime->step_ns));
+    time += tr("): forward %1, backward %2").arg(humanTime(r->forward_ns), humanTime(r->backward_ns));
     if (k > 0)
-        time += tr(", of which recomputation %1 = %2% of the step").arg(humanTime(r->recompute_ns))
+        time += tr(", of which recomputation %1 = %2% of the step").arg(timedText(r->recompute_ns, r->recompute_range, r->repeats))
                     .arg(r->step_ns > 0 ? 100.0 * double(r->recompute_ns) / double(r->step_ns) : 0.0, 0, 'f', 1);
-    h += time + tr(", optimizer %1)</p>").arg(humanTime(r->optimizer_ns));
+    h += time + tr(", optimizer %1.</p>").arg(humanTime(r->optimizer_ns));
     if (ok && k == 0) {
         h += tr("<p>No block is checkpointed, so nothing is recomputed: tick blocks (or press All) and run again to see "
                 "what checkpointing saves and costs.</p>");
@@ -154,21 +280,26 @@ QString SummaryPanel::resultHtml() const {
                        : tr("<p><b>Checkpointing did not lower the peak</b> (unchecked, this step also peaks at %1): the "
                             "peak is not made of activations here.</p>").arg(humanBytes(res.twinPeak));
         if (res.warmup) {
-            h += tr("<p><b>Recomputation overhead</b>: run another step. This first step's time includes warm-up, so it "
-                    "is not compared.</p>");
+            h += tr("<p><b>Recomputation overhead</b>: run another step. This warm-up step's time includes one-off "
+                    "costs, so it is compared with nothing.</p>");
         } else {
             // From this step alone: its recomputation against the rest of it, both timed under the
-            // same conditions. The twin's step is timed apart (and without the live chart being
-            // drawn beside it), so the difference of the two steps is shown only as context.
+            // same conditions, repeat by repeat (a disturbance that slowed a whole repeat cancels).
+            // The twin's step is timed apart, so the difference of the two steps is context, and a
+            // finding only when it is larger than the two steps' spreads.
+            double lo = 0, hi = 0;
+            const double own = 100.0 * r->recompute_overhead(&lo, &hi);
             const int64_t rest = std::max<int64_t>(1, r->step_ns - r->recompute_ns);
-            const double own = 100.0 * double(r->recompute_ns) / double(rest);
-            h += tr("<p><b>Recomputation overhead</b> +%1%: recomputing took %2 on top of the %3 the rest of this step took.")
-                     .arg(own, 0, 'f', 1)
-                     .arg(humanTime(r->recompute_ns), humanTime(rest));
+            h += tr("<p><b>Recomputation overhead</b> +%1%").arg(own, 0, 'f', 1);
+            if (r->repeats > 1) h += tr(" (%1 to %2 % over the middle repeats)").arg(100.0 * lo, 0, 'f', 1).arg(100.0 * hi, 0, 'f', 1);
+            h += tr(": recomputing took %1 on top of the %2 the rest of this step took.").arg(humanTime(r->recompute_ns), humanTime(rest));
             if (res.twinStepNs > 0) {
                 const double twin = 100.0 * double(r->step_ns - res.twinStepNs) / double(res.twinStepNs);
-                h += tr(" The same stack unchecked took %1 in its own step").arg(humanTime(res.twinStepNs));
-                if (std::fabs(twin - own) <= 10.0) h += QStringLiteral(".");
+                h += tr(" The same stack unchecked took %1 in its own step").arg(timedText(res.twinStepNs, res.twinStepRange, r->repeats));
+                if (withinNoise(r->step_ns, r->step_range, res.twinStepNs, res.twinStepRange))
+                    h += tr(": the two steps differ by less than their spread, which is noise, not a finding.");
+                else if (std::fabs(twin - own) <= 10.0)
+                    h += QStringLiteral(".");
                 else
                     h += (twin >= 0 ? tr(" (this one took %1% longer; across two separate steps the machine's own "
                                          "timing noise counts too).")
@@ -186,8 +317,9 @@ QString SummaryPanel::resultHtml() const {
                  : tr("<p><font color='#d33'><b>Gradients differ</b> from the unchecked run%1.</font></p>")
                        .arg(r->dropout_present && !r->preserve_rng ? tr(": dropout masks are not replayed (preserve_rng off)") : QString());
     if (ok)
-        h += tr("<p>Kept for backward: %1; checkpointing avoided %2.</p>")
-                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()));
+        h += tr("<p><span title=\"%3\">Kept for backward: %1</span>; checkpointing avoided %2.</p>")
+                 .arg(humanBytes(r->kept_bytes_total()), humanBytes(r->avoided_bytes_total()), keptWhy(*r).toHtmlEscaped()) +
+             policyNotesHtml(res.spec);
     return h;
 }
 
@@ -204,15 +336,19 @@ void SummaryPanel::render() {
     const ckpt::StepReport* p = compare ? result_.predicted.get() : (havePrediction_ ? prediction_.step.get() : nullptr);
     if (!r) h += tr("<p>No run yet. Press <b>Run step</b> to measure what is predicted above.</p>");
     h += tr("<table><tr><th>peak memory</th><th align='right'>measured</th><th align='right'>predicted</th></tr>");
-    auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold) {
+    auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold, const QString& tip = {},
+                   const QString& mark = QStringLiteral("■")) {
         const QString b0 = bold ? QStringLiteral("<b>") : QString(), b1 = bold ? QStringLiteral("</b>") : QString();
+        const QString label = tip.isEmpty() ? name : QStringLiteral("<span title=\"%1\">%2</span>").arg(tip.toHtmlEscaped(), name);
         h += QStringLiteral("<tr><td>%1%2%3%4</td><td align='right'>%3%5%4</td><td align='right'>%3%6%4</td></tr>")
-                 .arg(c.isValid() ? QStringLiteral("<font color='%1'>■</font> ").arg(c.name()) : QString(), name, b0, b1,
+                 .arg(c.isValid() ? QStringLiteral("<font color='%1'>%2</font> ").arg(c.name(), mark) : QString(), label, b0, b1,
                       compare ? humanBytes(m) : QStringLiteral("–"), p ? humanBytes(pr) : QStringLiteral("–"));
     };
     row(tr("total"), QColor(), compare ? r->peak_total : 0, p ? p->peak_total : 0, true);
+    const bool explainKept = compare && r->status == ckpt::StepStatus::ok;
     for (ckpt::Category c : kStackOrder)
-        row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false);
+        row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false,
+            c == ckpt::Category::activation && explainKept ? keptWhy(*r) : QString(), categoryMark(c));
     h += QStringLiteral("</table>");
     if (compare && p) {
         const qint64 d = r->peak_total - p->peak_total;
@@ -243,7 +379,7 @@ QString helpHtml(const StepResult* res) {
         QStringList shape;
         for (int64_t d : res->spec.input_shape) shape << QString::number(d);
         h += QObject::tr("<p><b>This model.</b> %1 <i>As run: input %2.</i></p>")
-                 .arg(QString::fromStdString(res->spec.description).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
+                 .arg(shownText(describeModel(res->spec).toStdString(), 4000).toHtmlEscaped(), shape.join(QStringLiteral(" × ")));
     }
     if (r) {
         h += QObject::tr("<p><b>In your last run</b> %1 of %2 blocks were checkpointed. Forward kept %3 for "
@@ -274,19 +410,24 @@ QString helpHtml(const StepResult* res) {
                              "optimizer state (SGD) or fewer parameters can.</p>");
     }
     h += QObject::tr("<p><b>The memory timeline</b> stacks live bytes by category over one step. Bands mark forward, "
-                     "backward and the optimizer; orange bands marked ↻ are recomputations. Before a run it shows the "
+                     "backward and the optimizer; cross-hatched bands marked ↻ are recomputations. Before a run it shows the "
                      "<i>prediction</i>: a dry run of the engine that counts every byte without computing anything, "
                      "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
                      "line where the peak would be without checkpointing. After a run it shows the measurement in "
                      "time, with the prediction of the same step dashed in blue over it.</p><ul>");
     for (ckpt::Category c : kStackOrder)
-        h += QStringLiteral("<li><font color='%1'>■</font> <b>%2</b>: %3</li>")
-                 .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c));
+        h += QStringLiteral("<li><font color='%1'>%4</font> <b>%2</b>: %3</li>")
+                 .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c), categoryMark(c));
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "
                      "step's point moves. <b>Compare</b> overlays pinned runs. <b>Pareto</b> places every plan by "
-                     "memory and time; click one to apply it.</p>");
+                     "memory and time; click one to apply it.</p>"
+                     "<p><b>Times</b> are measured several times: each step runs again from the same state (still one "
+                     "step: the same gradients, the same memory), and every time shown is the median of those repeats, "
+                     "with its spread (±, whiskers, bands). A difference smaller than the spread is noise. The "
+                     "<i>predicted</i> time beside it comes from each layer's FLOPs and bytes over what this machine "
+                     "measured it can do.</p>");
     return h;
 }
 

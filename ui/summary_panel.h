@@ -29,16 +29,23 @@ public:
     void setCurrent(bool current);
     // A line above everything else (a stopped step, an out-of-memory); "" removes it.
     void setBanner(const QString& text, bool alarm);
+    bool hasAlarm() const { return !banner_.isEmpty() && alarm_; }
+    // The device's memory limit (0: none): a prediction over it is flagged before any run.
+    void setMemoryLimit(qint64 bytes);
     QString text() const { return toPlainText(); }
+    // The tooltip of the words at `pos` (viewport coordinates): a figure's one-line explanation.
+    QString toolTipAt(const QPoint& pos) const;
 
 protected:
     void changeEvent(QEvent* e) override;  // a new palette: colours again
+    bool event(QEvent* e) override;        // tooltips of single figures (title attributes)
 
 private:
     QColor mutedColor() const;
     void render();
     QString predictionHtml() const;
     QString resultHtml() const;
+    QString policyNotesHtml(const ckpt::ModelSpec& spec) const;
 
     Prediction prediction_;
     bool havePrediction_ = false;
@@ -47,6 +54,7 @@ private:
     bool current_ = false;
     QString banner_;
     bool alarm_ = false;
+    qint64 limit_ = 0;
 };
 
 // HTML for the help panel, using `r` (may be null before the first run).

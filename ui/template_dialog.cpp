@@ -13,6 +13,7 @@
 
 #include "ckpt/names.h"
 #include "ckpt/units.h"
+#include "ui/style.h"
 
 namespace ckptui {
 
@@ -40,6 +41,27 @@ struct TemplateFamily {
 namespace {
 
 using K = ckpt::TemplateKnobs;
+
+// A whole number grouped as the rest of the window writes it (style.h: groupedCount): never
+// "50.257" for a vocabulary beside decimals written with a point.
+class CountSpinBox : public QSpinBox {
+public:
+    using QSpinBox::QSpinBox;
+
+protected:
+    QString textFromValue(int v) const override { return groupedCount(v); }
+    int valueFromText(const QString& text) const override {
+        bool ok = false;
+        return int(parseGroupedCount(text, &ok));
+    }
+    QValidator::State validate(QString& text, int&) const override {
+        if (text.trimmed().isEmpty()) return QValidator::Intermediate;
+        bool ok = false;
+        const qint64 v = parseGroupedCount(text, &ok);
+        if (!ok) return QValidator::Invalid;
+        return v >= minimum() && v <= maximum() ? QValidator::Acceptable : QValidator::Intermediate;
+    }
+};
 
 const std::vector<TemplateKnob>& knobTable() {
     static const std::vector<TemplateKnob> t{
@@ -135,10 +157,9 @@ void TemplateDialog::rebuild() {
         if (!k) continue;
         QWidget* w = nullptr;
         if (k->count) {
-            auto* box = new QSpinBox(this);
+            auto* box = new CountSpinBox(this);
             box->setRange(k->lo, k->hi);
             box->setValue(int(value));
-            box->setGroupSeparatorShown(true);
             connect(box, qOverload<int>(&QSpinBox::valueChanged), this, &TemplateDialog::refresh);
             w = box;
         } else if (k->number) {
@@ -159,6 +180,20 @@ void TemplateDialog::rebuild() {
         w->setToolTip(tr(k->tip));
         editors_.insert(QString::fromLatin1(key), w);
         form_->addRow(tr(k->label), w);
+    }
+    // The transformers' attention kernel: flash by default, as Hugging Face's sdpa.
+    if (fam->kind == ckpt::TemplateKind::gpt2 || fam->kind == ckpt::TemplateKind::llama) {
+        auto* attention = new QComboBox(this);
+        attention->setObjectName(QStringLiteral("knob_attention"));
+        for (const auto& [impl, name] : ckpt::enum_names<ckpt::AttentionImpl>())
+            attention->addItem(QString::fromUtf8(name.data(), qsizetype(name.size())), int(impl));
+        attention->setCurrentIndex(attention->findData(int(ckpt::TemplateKnobs{}.attention)));
+        attention->setToolTip(tr("flash: the fused kernel people train with (FlashAttention-2, PyTorch's "
+                                 "scaled_dot_product_attention), keeping a log-sum-exp per row and head; eager: explicit "
+                                 "attention, keeping the heads x T x T softmax output for backward."));
+        connect(attention, qOverload<int>(&QComboBox::currentIndexChanged), this, &TemplateDialog::refresh);
+        editors_.insert(QStringLiteral("attention"), attention);
+        form_->addRow(tr("Attention"), attention);
     }
     // Every family runs in every precision.
     auto* precision = new QComboBox(this);
@@ -188,6 +223,10 @@ ckpt::TemplateKnobs TemplateDialog::knobs() const {
             k.precision = ckpt::Precision(qobject_cast<QComboBox*>(it.value())->currentData().toInt());
             continue;
         }
+        if (it.key() == QLatin1String("attention")) {
+            k.attention = ckpt::AttentionImpl(qobject_cast<QComboBox*>(it.value())->currentData().toInt());
+            continue;
+        }
         const TemplateKnob* knob = findKnob(it.key());
         if (auto* s = qobject_cast<QSpinBox*>(it.value())) k.*(knob->count) = s->value();
         else if (auto* d = qobject_cast<QDoubleSpinBox*>(it.value())) k.*(knob->number) = d->value();
@@ -212,7 +251,7 @@ void TemplateDialog::refresh() {
     if (m) {
         status_->setText(tr("%1 blocks, %2 parameters. %3")
                              .arg(m->blocks.size())
-                             .arg(QString::fromStdString(ckpt::format_count(ckpt::parameter_count(*m))),
+                             .arg(groupedCount(ckpt::parameter_count(*m)),
                                   QString::fromStdString(m->description).toHtmlEscaped()));
         status_->setStyleSheet(QString());
     } else {

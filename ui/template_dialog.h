@@ -1,6 +1,6 @@
 // File > New from template: a model family (MLP, residual MLP, GPT-2, LLaMA, ResNet) and its
 // knobs (depth, width, heads, kv heads, ffn, sequence, image size, batch, vocabulary, dropout,
-// tied head, precision). The knobs a family reads come from one small table in template_dialog.cpp, so a
+// tied head, the transformers' attention kernel, precision). The knobs a family reads come from one small table in template_dialog.cpp, so a
 // new family (a ResNet) is one row there; the model is the engine's make_template, and the
 // dialog shows its parameter count, or the engine's one-line reason it cannot be built, as the
 // knobs change.
@@ -31,7 +31,8 @@ public:
     explicit TemplateDialog(QWidget* parent = nullptr);
 
     void setFamily(ckpt::TemplateKind kind);
-    void setKnob(const QString& key, double value);  // "depth", "width", ... (tests and scripts)
+    // "depth", "width", ...; "precision" and "attention" take the enum's value (tests and scripts).
+    void setKnob(const QString& key, double value);
     ckpt::TemplateKind family() const;
     ckpt::TemplateKnobs knobs() const;
     // The model the knobs make, or the engine's reason in `error`.

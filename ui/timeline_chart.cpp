@@ -73,7 +73,7 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
         g->setName(categoryLabel(c));
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(categoryColor(c).darker(115), 1));
-        g->setBrush(categoryColor(c));
+        g->setBrush(categoryBrush(c));
         g->setAntialiased(false);
         g->setAntialiasedFill(false);
         g->setAdaptiveSampling(false);  // decimation is ours, and keeps maxima
@@ -125,26 +125,16 @@ void TimelineChart::setMode(Mode m) {
 }
 
 void TimelineChart::clearData() {
-    x_.clear();
-    ns_.clear();
-    tags_.clear();
+    // A prediction's series goes back to it (kept for the next time it is shown); the chart's
+    // own buffers come back, emptied but with their capacity.
+    if (std::shared_ptr<TimelineSeries> lent = lent_.lock()) std::swap(d_, *lent);
+    lent_.reset();
+    d_.clear();
     overlay_.clear();
-    for (auto& s : stacked_) s.clear();
-}
-
-void TimelineChart::addEvent(const ckpt::MemoryEvent& e, double x) {
-    live_[int(e.tag.category)] += e.bytes;
-    x_.push_back(x);
-    ns_.push_back(e.time_ns);
-    tags_.push_back(e.tag);
-    double sum = 0;
-    for (int k = 0; k < ckpt::kCategoryCount; ++k) {
-        sum += double(live_[int(kStackOrder[k])]);
-        stacked_[size_t(k)].push_back(sum);
-    }
 }
 
 void TimelineChart::showMessage(const QString& text) {
+    hideChartTip(this);
     clearData();
     haveReport_ = false;
     clearItems();
@@ -163,33 +153,33 @@ void TimelineChart::showMessage(const QString& text) {
 }
 
 void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
+    hideChartTip(this);
     clearData();
     haveReport_ = false;
-    live_ = baseline;
+    d_.live = baseline;
     clearItems();
     message_ = nullptr;
     note_.clear();
     setMode(Mode::live);
-    addEvent({0, 0, {}, ckpt::total(baseline)}, 0.0);
+    d_.add({0, 0, {}, ckpt::total(baseline)}, 0.0);
+    drawLimit();
 }
 
 void TimelineChart::appendLive(const QVector<ckpt::MemoryEvent>& events) {
     if (mode_ != Mode::live) return;  // a batch that arrived after the step was shown
-    for (const ckpt::MemoryEvent& e : events) addEvent(e, double(e.time_ns) / 1e6);
-    if (!x_.empty()) xAxis->setRange(0, std::max(x_.back(), 1e-6));
+    for (const ckpt::MemoryEvent& e : events) d_.add(e, double(e.time_ns) / 1e6);
+    if (!d_.x.empty()) xAxis->setRange(0, std::max(d_.x.back(), 1e-6));
     redecimate();
-    yAxis->setRange(0, std::max(1.0, *std::max_element(stacked_.back().begin(), stacked_.back().end()) * 1.15));
+    yAxis->setRange(0, topWithLimit(std::max(1.0, *std::max_element(d_.stacked.back().begin(), d_.stacked.back().end()) * 1.15)));
     replot(QCustomPlot::rpQueuedReplot);
 }
 
-void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport* predicted, int step) {
+void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport* predicted, int step,
+                              std::shared_ptr<const ckpt::StepReport> shared) {
+    hideChartTip(this);
     step_ = step >= 0 ? step : r.step;
     clearData();
-    live_ = r.baseline;
-    x_.reserve(r.events.size() + 1);
-    for (auto& s : stacked_) s.reserve(r.events.size() + 1);
-    addEvent({0, 0, {}, ckpt::total(r.baseline)}, 0.0);
-    for (const ckpt::MemoryEvent& e : r.events) addEvent(e, double(e.time_ns) / 1e6);
+    d_.fill(r, false);
     // The prediction's total at every measured event, while the two streams are the same events:
     // all of them for a complete step, the part before the failure for an out-of-memory one.
     if (predicted && !predicted->events.empty()) {
@@ -205,36 +195,44 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
     prediction_ = predicted ? predicted->peak_total : -1;  // never another step's prediction
     note_.clear();
     setMode(Mode::measured);
-    finishReport(r);
+    finishReport(r, std::move(shared));
 }
 
-void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak) {
+void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak, std::shared_ptr<TimelineSeries> series,
+                                 std::shared_ptr<const ckpt::StepReport> shared) {
+    hideChartTip(this);
     clearData();
-    live_ = p.baseline;
-    x_.reserve(p.events.size() + 1);
-    for (auto& s : stacked_) s.reserve(p.events.size() + 1);
-    addEvent({0, 0, {}, ckpt::total(p.baseline)}, 0.0);
-    for (size_t i = 0; i < p.events.size(); ++i) addEvent(p.events[i], double(i + 1));
+    if (series && series->x.size() == p.events.size() + 1) {
+        std::swap(d_, *series);  // lent while it is drawn (clearData gives it back)
+        lent_ = series;
+    } else {
+        d_.fill(p, true);
+    }
     uncheckedPeak_ = uncheckedPeak;
     note_.clear();
     setMode(Mode::predicted);
-    finishReport(p);
+    finishReport(p, std::move(shared));
 }
 
-void TimelineChart::finishReport(const ckpt::StepReport& r) {
-    report_ = r;
-    report_.events.clear();  // the raw arrays above hold what the chart needs
-    report_.tensors.clear();
+void TimelineChart::finishReport(const ckpt::StepReport& r, std::shared_ptr<const ckpt::StepReport> shared) {
+    if (shared.get() == &r) {
+        report_ = std::move(shared);
+    } else {
+        auto copy = std::make_shared<ckpt::StepReport>(r);
+        copy->events = {};  // the series above holds what the chart needs
+        copy->tensors = {};
+        report_ = std::move(copy);
+    }
     haveReport_ = true;
     updateTitle();
     redecimating_ = true;
-    const double end = mode_ == Mode::predicted ? double(x_.size()) : std::max(double(r.step_ns) / 1e6, x_.back()) * 1.01;
+    const double end = mode_ == Mode::predicted ? double(d_.x.size()) : std::max(double(r.step_ns) / 1e6, d_.x.back()) * 1.01;
     xAxis->setRange(0, std::max(end, 1e-6));
     redecimating_ = false;
     double top = std::max<double>(1.0, double(r.peak_total));
     if (mode_ == Mode::measured && prediction_ > 0) top = std::max(top, double(prediction_));
     if (mode_ == Mode::predicted && uncheckedPeak_ > 0) top = std::max(top, double(uncheckedPeak_));
-    yAxis->setRange(0, top * 1.22);
+    yAxis->setRange(0, topWithLimit(top * 1.22));
     redecimate();
     drawAnnotations();
     replot(QCustomPlot::rpQueuedReplot);
@@ -243,7 +241,7 @@ void TimelineChart::finishReport(const ckpt::StepReport& r) {
 void TimelineChart::setPrediction(qint64 peak) {
     prediction_ = peak;
     if (haveReport_ && mode_ == Mode::measured) {
-        yAxis->setRange(0, std::max<double>({1.0, double(report_.peak_total), double(prediction_)}) * 1.22);
+        yAxis->setRange(0, std::max<double>({1.0, double(report_->peak_total), double(prediction_)}) * 1.22);
         drawAnnotations();
         replot(QCustomPlot::rpQueuedReplot);
     }
@@ -257,7 +255,7 @@ void TimelineChart::setTitleNote(const QString& note) {
 
 void TimelineChart::updateTitle() {
     QString t;
-    const int k = report_.checkpointed_blocks(), n = int(report_.blocks.size());
+    const int k = report_ ? report_->checkpointed_blocks() : 0, n = report_ ? int(report_->blocks.size()) : 0;
     switch (mode_) {
     case Mode::empty: t = tr("Memory during one training step"); break;
     case Mode::live: t = tr("Memory during the step now running (live)"); break;
@@ -265,7 +263,8 @@ void TimelineChart::updateTitle() {
         t = tr("Predicted memory of one step (dry run, exact bytes), %1 of %2 blocks checkpointed").arg(k).arg(n);
         break;
     case Mode::measured:
-        t = report_.dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
+        // (setMode runs before finishReport hands the chart its report: none yet on a first step)
+        t = report_ && report_->dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
                             : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
         break;
     }
@@ -278,7 +277,7 @@ void TimelineChart::updateTitle() {
 QString TimelineChart::title() const { return title_->text(); }
 
 qint64 TimelineChart::plottedPeak() const {
-    const auto& top = stacked_.back();
+    const auto& top = d_.stacked.back();
     return top.empty() ? 0 : qint64(*std::max_element(top.begin(), top.end()));
 }
 
@@ -306,30 +305,30 @@ double TimelineChart::xOfNs(int64_t ns) const {
     if (mode_ != Mode::predicted) return double(ns) / 1e6;
     // The dry run's clock orders events and spans: a span boundary sits at the first event at
     // or after it.
-    const size_t i = size_t(std::lower_bound(ns_.begin() + 1, ns_.end(), ns) - ns_.begin());
-    return i < x_.size() ? x_[i] : double(x_.size());
+    const size_t i = size_t(std::lower_bound(d_.ns.begin() + 1, d_.ns.end(), ns) - d_.ns.begin());
+    return i < d_.x.size() ? d_.x[i] : double(d_.x.size());
 }
 
 void TimelineChart::redecimate() {
-    if (redecimating_ || x_.empty()) return;
+    if (redecimating_ || d_.x.empty()) return;
     const QCPRange r = xAxis->range();
-    const size_t n = x_.size();
+    const size_t n = d_.x.size();
     const bool withOverlay = !overlay_.empty();
     const int series = ckpt::kCategoryCount + (withOverlay ? 1 : 0);
     auto value = [&](int k, size_t i) {
-        if (k < ckpt::kCategoryCount) return stacked_[size_t(k)][i];
+        if (k < ckpt::kCategoryCount) return d_.stacked[size_t(k)][i];
         return i < overlay_.size() ? overlay_[i] : std::numeric_limits<double>::quiet_NaN();
     };
     // From the last event at or before the left edge, so the step line starts at the right height.
-    size_t i0 = size_t(std::upper_bound(x_.begin(), x_.end(), r.lower) - x_.begin());
+    size_t i0 = size_t(std::upper_bound(d_.x.begin(), d_.x.end(), r.lower) - d_.x.begin());
     i0 = i0 > 0 ? i0 - 1 : 0;
-    const size_t i1 = size_t(std::upper_bound(x_.begin(), x_.end(), r.upper) - x_.begin());
+    const size_t i1 = size_t(std::upper_bound(d_.x.begin(), d_.x.end(), r.upper) - d_.x.begin());
     const int columns = std::max(200, axisRect()->width() > 10 ? axisRect()->width() : 2000);
     std::vector<QVector<QCPGraphData>> out(static_cast<size_t>(series));
     if (i1 - i0 <= size_t(2 * columns)) {
         for (int k = 0; k < series; ++k) {
             out[size_t(k)].reserve(int(i1 - i0 + 1));
-            for (size_t i = i0; i < std::min(n, i1 + 1); ++i) out[size_t(k)].append({x_[i], value(k, i)});
+            for (size_t i = i0; i < std::min(n, i1 + 1); ++i) out[size_t(k)].append({d_.x[i], value(k, i)});
         }
     } else {
         // One point per pixel column: the maximum of each stacked series within the column.
@@ -339,12 +338,12 @@ void TimelineChart::redecimate() {
         for (int c = 0; c < columns && i < i1; ++c) {
             const double end = r.lower + (c + 1) * width;
             for (int k = 0; k < series; ++k) mx[size_t(k)] = value(k, i);
-            const double t0 = std::max(x_[i], r.lower + c * width);
-            for (; i < i1 && x_[i] < end; ++i)
+            const double t0 = std::max(d_.x[i], r.lower + c * width);
+            for (; i < i1 && d_.x[i] < end; ++i)
                 for (int k = 0; k < series; ++k) mx[size_t(k)] = std::fmax(mx[size_t(k)], value(k, i));
             for (int k = 0; k < series; ++k) out[size_t(k)].append({t0, mx[size_t(k)]});
             if (i > i0) --i;  // the last event of this column also opens the next one
-            if (i + 1 < i1 && x_[i + 1] >= end) ++i;
+            if (i + 1 < i1 && d_.x[i + 1] >= end) ++i;
         }
     }
     for (int k = 0; k < ckpt::kCategoryCount; ++k) graphs_[k]->data()->set(out[size_t(k)], true);
@@ -352,11 +351,59 @@ void TimelineChart::redecimate() {
     else overlayGraph_->data()->clear();
 }
 
+void TimelineChart::setMemoryLimit(qint64 bytes) {
+    if (bytes == limit_) return;
+    limit_ = bytes;
+    if (mode_ == Mode::empty) return;
+    yAxis->setRange(0, topWithLimit(mode_ == Mode::live || !haveReport_ ? yAxis->range().upper
+                                                                       : std::max(1.0, double(report_->peak_total)) * 1.22));
+    if (haveReport_) drawAnnotations();
+    else if (mode_ == Mode::live) {
+        for (int i = itemCount() - 1; i >= 0; --i)
+            if (item(i)->property("ckptLimit").toBool()) removeItem(i);
+        drawLimit();
+    }
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
+double TimelineChart::topWithLimit(double top) const {
+    // A limit up to twice the data's height is drawn to scale; one far above it would flatten
+    // the step, so it is named at the top edge instead (drawLimit).
+    return limit_ > 0 && double(limit_) <= 2.0 * top ? std::max(top, double(limit_) * 1.08) : top;
+}
+
+void TimelineChart::drawLimit() {
+    if (limit_ <= 0) return;
+    const QColor red(0xCC, 0x00, 0x00);
+    auto* text = new QCPItemText(this);
+    text->setProperty("ckptLimit", true);
+    text->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+    text->setPadding(QMargins(3, 0, 3, 2));
+    text->setColor(red);
+    text->setFont(smallFont(font(), 9, true));
+    text->position->setTypeX(QCPItemPosition::ptAxisRectRatio);
+    if (double(limit_) <= yAxis->range().upper) {
+        auto* line = new QCPItemStraightLine(this);
+        line->setProperty("ckptLimit", true);
+        line->point1->setCoords(0, double(limit_));
+        line->point2->setCoords(1, double(limit_));
+        line->setPen(QPen(red, 2, Qt::DashDotLine));
+        text->position->setCoords(0.995, double(limit_));
+        text->setText(tr("memory limit %1").arg(humanBytes(limit_)));
+    } else {
+        text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        text->position->setCoords(0.995, 0.0);
+        text->setPositionAlignment(Qt::AlignRight | Qt::AlignTop);
+        text->setText(tr("memory limit %1 (above this chart)").arg(humanBytes(limit_)));
+    }
+    setInk(text, Ink::box, 210);
+}
+
 void TimelineChart::drawAnnotations() {
     clearItems();
     message_ = nullptr;
     if (!haveReport_) return;
-    const ckpt::StepReport& r = report_;
+    const ckpt::StepReport& r = *report_;
     // Phase bands: forward, loss, backward and optimizer, plus each block's recomputation.
     double fwd0 = 1e300, fwd1 = -1, bwd0 = 1e300, bwd1 = -1;
     QVector<const ckpt::Span*> recomputes;
@@ -385,7 +432,7 @@ void TimelineChart::drawAnnotations() {
         rect->topLeft->setCoords(a, 0.0);
         rect->bottomRight->setCoords(b, 1.0);
         rect->setPen(Qt::NoPen);
-        rect->setBrush(phaseColor(p));
+        rect->setBrush(phaseBrush(p));
         rect->setClipToAxisRect(true);
         // A label only where the band is wide enough on screen to hold it (else its short form).
         const double px = std::fabs(xAxis->coordToPixel(b) - xAxis->coordToPixel(a));
@@ -406,8 +453,8 @@ void TimelineChart::drawAnnotations() {
     band(fwd0, fwd1, ckpt::Phase::forward, tr("forward"), false);
     if (loss) band(xOfNs(loss->start_ns), xOfNs(loss->end_ns), ckpt::Phase::loss, QString(), false);
     band(bwd0, bwd1, ckpt::Phase::backward,
-         recomputes.isEmpty() ? tr("backward") : tr("backward (orange: recomputation)"), false,
-         recomputes.isEmpty() ? QString() : tr("backward (orange: recompute)"));
+         recomputes.isEmpty() ? tr("backward") : tr("backward (hatched: recomputation)"), false,
+         recomputes.isEmpty() ? QString() : tr("backward (hatched: recompute)"));
     if (opt) band(xOfNs(opt->start_ns), xOfNs(opt->end_ns), ckpt::Phase::optimizer, tr("optimizer"), false);
     // Recomputations closer together than a pixel column of the whole step merge into one band:
     // thousands of checkpointed blocks must not become thousands of items to paint.
@@ -443,8 +490,10 @@ void TimelineChart::drawAnnotations() {
 
     // Peak marker, at the event that reached it.
     const bool predicted = mode_ == Mode::predicted;
-    const size_t pi = r.peak_event >= 0 && size_t(r.peak_event + 1) < x_.size() ? size_t(r.peak_event + 1) : 0;
-    const double tp = pi > 0 ? x_[pi] : xOfNs(r.peak_time_ns);
+    // d_.x has the baseline point first, so the peak event's point is peak_event + 1 (compared
+    // without adding: a report's peak_event can be any int64).
+    const size_t pi = r.peak_event >= 0 && !d_.x.empty() && uint64_t(r.peak_event) < uint64_t(d_.x.size()) - 1 ? size_t(r.peak_event) + 1 : 0;
+    const double tp = pi > 0 ? d_.x[pi] : xOfNs(r.peak_time_ns);
     auto* line = new QCPItemLine(this);
     line->start->setCoords(tp, 0);
     line->end->setCoords(tp, double(r.peak_total));
@@ -478,7 +527,7 @@ void TimelineChart::drawAnnotations() {
     if (r.status == ckpt::StepStatus::out_of_memory || r.status == ckpt::StepStatus::stopped ||
         r.status == ckpt::StepStatus::failed) {
         const bool oom = r.status != ckpt::StepStatus::stopped;
-        const double t = x_.empty() ? 0 : x_.back();
+        const double t = d_.x.empty() ? 0 : d_.x.back();
         auto* end = new QCPItemStraightLine(this);
         end->point1->setCoords(t, 0);
         end->point2->setCoords(t, 1);
@@ -491,31 +540,32 @@ void TimelineChart::drawAnnotations() {
         et->setColor(oom ? Qt::red : Qt::darkGray);
         setInk(et, Ink::box, 230);
         et->setFont(smallFont(font(), 9, true));
-        const ckpt::MemoryTag tag = tags_.empty() ? ckpt::MemoryTag{} : tags_.back();
+        const ckpt::MemoryTag tag = d_.tags.empty() ? ckpt::MemoryTag{} : d_.tags.back();
         et->setText(oom ? (r.status == ckpt::StepStatus::failed ? tr("the step failed here") : tr("out of memory here, %1").arg(whereText(r.oom.tag)))
                         : tr("stopped here, %1").arg(whereText(tag)));
     }
+    drawLimit();
 }
 
 bool TimelineChart::event(QEvent* event) {
     if (event->type() == QEvent::ToolTip) {
         auto* he = static_cast<QHelpEvent*>(event);
         // Over the data the mouse-move details are showing already.
-        if (!x_.empty() && axisRect()->rect().contains(he->pos())) return true;
+        if (!d_.x.empty() && axisRect()->rect().contains(he->pos())) return true;
         if (auto* item = qobject_cast<QCPPlottableLegendItem*>(layoutElementAt(he->pos()))) {
             for (int k = 0; k < graphs_.size(); ++k) {
                 if (item->plottable() != graphs_[k]) continue;
-                QToolTip::showText(he->globalPos(),
-                                   QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
-                                   this, item->rect());
+                showChartTip(this, he->globalPos(),
+                             QStringLiteral("<b>%1</b>: %2").arg(categoryLabel(kStackOrder[k]), categoryMeaning(kStackOrder[k])),
+                             item->rect());
                 return true;
             }
             if (item->plottable() == overlayGraph_) {
-                QToolTip::showText(he->globalPos(),
-                                   tr("The engine's prediction of this same step (a dry run: nothing allocated or "
-                                      "computed), drawn at the measured events' times. Where it covers the top of the "
-                                      "stack exactly, the prediction was right to the byte."),
-                                   this, item->rect());
+                showChartTip(this, he->globalPos(),
+                             tr("The engine's prediction of this same step (a dry run: nothing allocated or "
+                                "computed), drawn at the measured events' times. Where it covers the top of the "
+                                "stack exactly, the prediction was right to the byte."),
+                             item->rect());
                 return true;
             }
         }
@@ -525,14 +575,14 @@ bool TimelineChart::event(QEvent* event) {
 
 void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     QCustomPlot::mouseMoveEvent(event);
-    if (x_.empty() || !axisRect()->rect().contains(event->pos())) return;
+    if (d_.x.empty() || !axisRect()->rect().contains(event->pos())) return;
     const double x = xAxis->pixelToCoord(event->position().x());
-    size_t i = size_t(std::upper_bound(x_.begin(), x_.end(), x) - x_.begin());
+    size_t i = size_t(std::upper_bound(d_.x.begin(), d_.x.end(), x) - d_.x.begin());
     if (i == 0) return;
     --i;
-    QString text = mode_ == Mode::predicted ? tr("<b>event %1 of %2</b> (predicted)").arg(i).arg(x_.size() - 1)
-                                            : tr("<b>t = %1</b>").arg(humanTime(qint64(x_[i] * 1e6)));
-    const ckpt::MemoryTag& tag = tags_[i];
+    QString text = mode_ == Mode::predicted ? tr("<b>event %1 of %2</b> (predicted)").arg(i).arg(d_.x.size() - 1)
+                                            : tr("<b>t = %1</b>").arg(humanTime(qint64(d_.x[i] * 1e6)));
+    const ckpt::MemoryTag& tag = d_.tags[i];
     if (i > 0) {
         QString who = phaseLabel(tag.phase);
         if (tag.block >= 0) who = tr("block %1%2, %3").arg(tag.block).arg(tag.layer >= 0 ? tr(" layer %1").arg(tag.layer) : QString(), who);
@@ -540,16 +590,16 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     }
     text += QStringLiteral("<table>");
     for (int k = ckpt::kCategoryCount - 1; k >= 0; --k) {
-        const double below = k > 0 ? stacked_[size_t(k - 1)][i] : 0.0;
-        const qint64 v = qint64(stacked_[size_t(k)][i] - below);
-        text += QStringLiteral("<tr><td><font color='%1'>■</font> %2</td><td align='right'>%3</td></tr>")
-                    .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v));
+        const double below = k > 0 ? d_.stacked[size_t(k - 1)][i] : 0.0;
+        const qint64 v = qint64(d_.stacked[size_t(k)][i] - below);
+        text += QStringLiteral("<tr><td><font color='%1'>%4</font> %2</td><td align='right'>%3</td></tr>")
+                    .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v), categoryMark(kStackOrder[k]));
     }
-    text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr>").arg(humanBytes(qint64(stacked_.back()[i])));
+    text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr>").arg(humanBytes(qint64(d_.stacked.back()[i])));
     if (i < overlay_.size())
         text += tr("<tr><td>predicted total</td><td align='right'>%1</td></tr>").arg(humanBytes(qint64(overlay_[i])));
     text += QStringLiteral("</table>");
-    QToolTip::showText(event->globalPosition().toPoint(), text, this);
+    showChartTip(this, event->globalPosition().toPoint(), text);
 }
 
 }  // namespace ckptui

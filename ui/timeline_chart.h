@@ -17,6 +17,7 @@
 #include <qcustomplot.h>
 
 #include "ckpt/report.h"
+#include "ui/timeline_series.h"
 
 namespace ckptui {
 
@@ -30,11 +31,15 @@ public:
 
     // A measured step, in time; `predicted` (the dry run of the same spec and step kind) is
     // overlaid. (A dry-run report drawn this way is on the dry run's own clock.)
-    // `step` numbers it in the title (default: the session's own count, report.step).
-    void setReport(const ckpt::StepReport& report, const ckpt::StepReport* predicted = nullptr, int step = -1);
+    // `step` numbers it in the title (default: the session's own count, report.step). `shared`,
+    // the same report's shared pointer when the caller has one, is kept instead of a copy.
+    void setReport(const ckpt::StepReport& report, const ckpt::StepReport* predicted = nullptr, int step = -1,
+                   std::shared_ptr<const ckpt::StepReport> shared = nullptr);
     // A prediction on its own, in event order; `uncheckedPeak` (> 0) adds the line "without
-    // checkpointing" when it differs from the predicted peak.
-    void setPredicted(const ckpt::StepReport& predicted, qint64 uncheckedPeak = -1);
+    // checkpointing" when it differs from the predicted peak. `series`, built on a worker from
+    // the same report, is lent to the chart while it shows it (else the chart builds its own).
+    void setPredicted(const ckpt::StepReport& predicted, qint64 uncheckedPeak = -1,
+                      std::shared_ptr<TimelineSeries> series = nullptr, std::shared_ptr<const ckpt::StepReport> shared = nullptr);
     // Live view while a step runs: start from the baseline, then append event batches.
     void beginLive(const ckpt::CategoryBytes& baseline);
     void appendLive(const QVector<ckpt::MemoryEvent>& events);
@@ -43,11 +48,14 @@ public:
     // The dashed predicted peak over the measured step shown (setReport sets it from `predicted`).
     void setPrediction(qint64 peakBytes);  // < 0 hides it
     void setTitleNote(const QString& note);  // appended to the title ("step 5 was stopped ...")
+    // The device's memory limit as a red line (0: none), over a prediction, a step or a live run.
+    void setMemoryLimit(qint64 bytes);
+    qint64 memoryLimit() const { return limit_; }
 
     Mode mode() const { return mode_; }
     QString title() const;
     qint64 plottedPeak() const;       // the highest stacked total among the raw points
-    int pointCount() const { return int(x_.size()); }
+    int pointCount() const { return int(d_.x.size()); }
     int drawnPoints() const;          // points handed to QCustomPlot after decimation
     qint64 drawnPeak() const;         // the highest stacked total drawn up to the right edge
     int overlayPoints() const;        // points of the predicted total drawn over a measured step
@@ -62,27 +70,29 @@ protected:
 private:
     void placePeakLabel();
     void clearData();
-    void addEvent(const ckpt::MemoryEvent& e, double x);
     void setMode(Mode m);
-    void finishReport(const ckpt::StepReport& r);
+    void finishReport(const ckpt::StepReport& r, std::shared_ptr<const ckpt::StepReport> shared);
     void redecimate();
     void drawAnnotations();
+    void drawLimit();
+    double topWithLimit(double top) const;  // the y range's top, raised to show a limit near it
     double xOfNs(int64_t ns) const;   // a span boundary on the x axis
     void updateTitle();
 
     Mode mode_ = Mode::empty;
     // Raw data, one point per event plus the baseline first: the x coordinate, the event's own
     // time (the dry run's clock for a prediction: it orders events and spans), stacked totals.
-    std::vector<double> x_;
-    std::vector<int64_t> ns_;
-    std::array<std::vector<double>, ckpt::kCategoryCount> stacked_;
+    TimelineSeries d_;
+    std::weak_ptr<TimelineSeries> lent_;  // the prediction's series d_ holds, to give back
     std::vector<double> overlay_;  // the predicted total at each measured point (empty: none)
-    std::vector<ckpt::MemoryTag> tags_;
-    ckpt::CategoryBytes live_{};
-    ckpt::StepReport report_;  // spans, peak and status of the step shown (events dropped)
+    // The step shown (its spans, peak and status): the caller's shared report, else a copy
+    // without its events (the series holds what is drawn). Copying a 20,000-block step's events
+    // only to drop them took 70 ms of the GUI thread.
+    std::shared_ptr<const ckpt::StepReport> report_;
     bool haveReport_ = false;
     qint64 prediction_ = -1;
     qint64 uncheckedPeak_ = -1;
+    qint64 limit_ = 0;
     QString note_;
     int step_ = 0;
     QVector<QCPGraph*> graphs_;  // in kStackOrder

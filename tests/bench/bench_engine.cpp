@@ -11,6 +11,13 @@
 // that a change in the machine's load between them, the bane of a shared machine, falls on all
 // alike and their ratio (a checkpoint overhead, the cost of recording) holds. On a GPU the step
 // is timed by the host around Session::step, which returns once the device has finished it.
+// Besides the wall time of every timed step it reports the process's CPU time per step (what a
+// step costs the cores, a steadier figure than the wall time on a busy machine) and, on the CPU,
+// what the backend's thread pool did in a step: its parallel loops, the pieces the calling
+// thread and the other threads ran, and the time the calling thread waited for pieces another
+// thread had started (where a step waits for its threads).
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/cpu_pool.h"
 #include "ckpt/names.h"
 #include "ckpt/session.h"
 
@@ -30,9 +38,27 @@ struct Config {
     std::unique_ptr<ckpt::Session> session;
     ckpt::StepOptions opts;
     std::vector<double> ms, engine_ms;  // host wall time per step; the engine's own (CUDA events on a GPU)
+    std::vector<double> cpu_ms;         // the process's CPU time per step, all threads
     double recompute_ms = -1;           // the least over the steps, as for the step
+    ckpt::cpu::PoolStats pool;          // summed over the timed steps
     ckpt::StepReport last;
 };
+
+double cpu_now_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) * 1e3 + double(t.tv_nsec) / 1e6;
+}
+
+std::string json_list(const std::vector<double>& v) {
+    std::string out = "[";
+    char buf[32];
+    for (size_t i = 0; i < v.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%.6f", i ? ", " : "", v[i]);
+        out += buf;
+    }
+    return out + "]";
+}
 
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> out;
@@ -108,9 +134,13 @@ int main(int argc, char** argv) {
     for (int s = 0; s < steps + 2; ++s) {  // two warm-up steps: first-touch pages, optimizer state
         for (Config& c : configs) {
             c.session->recycle(std::move(c.last));  // as the CLI's run loop does
+            ckpt::cpu::reset_pool_stats();
+            const double c0 = cpu_now_ms();
             const auto t0 = std::chrono::steady_clock::now();
             c.last = c.session->step(c.opts);
             const auto t1 = std::chrono::steady_clock::now();
+            const double c1 = cpu_now_ms();
+            const ckpt::cpu::PoolStats ps = ckpt::cpu::pool_stats();
             if (c.last.status != ckpt::StepStatus::ok) {
                 std::fprintf(stderr, "bench_engine: %s: %s\n", c.text.c_str(), c.last.message.c_str());
                 return 1;
@@ -118,25 +148,39 @@ int main(int argc, char** argv) {
             if (s >= 2) {
                 c.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
                 c.engine_ms.push_back(double(c.last.step_ns) / 1e6);
+                c.cpu_ms.push_back(c1 - c0);
+                c.pool.loops += ps.loops;
+                c.pool.serial_loops += ps.serial_loops;
+                c.pool.caller_pieces += ps.caller_pieces;
+                c.pool.helper_pieces += ps.helper_pieces;
+                c.pool.wait_ns += ps.wait_ns;
                 const double r = double(c.last.recompute_ns) / 1e6;
                 if (c.recompute_ms < 0 || r < c.recompute_ms) c.recompute_ms = r;
             }
         }
     }
     for (Config& c : configs) {
+        const std::vector<double> in_order = c.ms;  // the steps as they ran, for the spread
         std::sort(c.ms.begin(), c.ms.end());
         std::sort(c.engine_ms.begin(), c.engine_ms.end());
+        std::sort(c.cpu_ms.begin(), c.cpu_ms.end());
         const ckpt::StepReport& last = c.last;
+        const double n = double(steps);
         std::printf("{\"model\": \"%s\", \"policy\": \"%s\", \"events\": %s, \"median_ms\": %.6f, \"min_ms\": %.6f, "
+                    "\"max_ms\": %.6f, \"steps_ms\": %s, \"cpu_ms\": %.6f, "
                     "\"peak_bytes\": %lld, \"activation_peak_bytes\": %lld, \"recompute_ms\": %.6f, \"device\": \"%s\", "
-                    "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.6f}\n",
+                    "\"reserved_peak_bytes\": %lld, \"workspace_bytes\": %lld, \"tf32\": %s, \"engine_step_ms\": %.6f, "
+                    "\"pool_loops\": %.1f, \"pool_serial_loops\": %.1f, \"pool_caller_pieces\": %.1f, "
+                    "\"pool_helper_pieces\": %.1f, \"pool_wait_ms\": %.6f}\n",
                     loaded->name.c_str(), c.text.c_str(), c.opts.record_events ? "true" : "false", c.ms[c.ms.size() / 2],
-                    c.ms.front(), static_cast<long long>(last.peak_total),
+                    c.ms.front(), c.ms.back(), json_list(in_order).c_str(), c.cpu_ms[c.cpu_ms.size() / 2],
+                    static_cast<long long>(last.peak_total),
                     static_cast<long long>(last.peak[int(ckpt::Category::activation)]),
                     c.recompute_ms, last.device.c_str(),
                     static_cast<long long>(last.device_memory.reserved_peak),
                     static_cast<long long>(last.device_memory.workspace), last.tf32 ? "true" : "false",
-                    c.engine_ms[c.engine_ms.size() / 2]);
+                    c.engine_ms[c.engine_ms.size() / 2], double(c.pool.loops) / n, double(c.pool.serial_loops) / n,
+                    double(c.pool.caller_pieces) / n, double(c.pool.helper_pieces) / n, double(c.pool.wait_ns) / 1e6 / n);
     }
     return 0;
 }

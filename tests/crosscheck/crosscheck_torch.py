@@ -35,9 +35,17 @@ others nothing; unchecked blocks as above. PyTorch's extra besides: each checkpo
 the CPU random state (torch.get_rng_state(), 5,056 bytes with preserve_rng_state) as a plain
 attribute, not a saved tensor: named here, not in the hook's count.
 
+With --attention flash every attention layer runs the engine's fused kernel ("impl": "flash").
+Debian's PyTorch 1.13 has no scaled_dot_product_attention, so the reference is explicit attention
+in float64 inside an autograd function that saves what SDPA's flash back end saves for backward
+(q, k, v, the output and the f32 log-sum-exp per row and head) and rebuilds the probabilities in
+its backward (FlashReference); the saved bytes are compared with those, PyTorch's extras named as
+for eager attention (torch_extra_bytes).
+
 Exit status 0 when everything agrees, 1 on a mismatch, 77 (CTest's skip) without PyTorch.
 
-  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] [--sequential K] SPEC.json ...
+  crosscheck_torch.py --cli build/app/checkpointlab [--precision f32|bf16-mixed] [--attention eager|flash]
+                      [--sequential K] SPEC.json ...
 """
 import argparse
 import json
@@ -71,6 +79,42 @@ def read_safetensors(path):
         t = torch.frombuffer(bytearray(data[base + b:base + e]), dtype=dtype)
         out[name] = t.reshape(info["shape"]) if info["shape"] else t
     return out
+
+
+class FlashReference(torch.autograd.Function):
+    """Attention as SDPA's flash back end presents it to autograd: it saves q, k, v, the output
+    and the log-sum-exp of each row and head (f32), and its backward rebuilds the probabilities.
+    The arithmetic is explicit attention in float64, outside autocast (the reference)."""
+
+    @staticmethod
+    def scores(q, k, causal):
+        s = (q.double() @ k.double().transpose(-1, -2)) / q.shape[-1] ** 0.5
+        if causal:
+            T = q.shape[-2]
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        return s
+
+    @staticmethod
+    def forward(ctx, q, k, v, causal):
+        with torch.autocast("cpu", enabled=False):
+            s = FlashReference.scores(q, k, causal)
+            lse = torch.logsumexp(s, dim=-1)
+            out = (torch.exp(s - lse[..., None]) @ v.double()).to(q.dtype)
+        ctx.causal = causal
+        ctx.save_for_backward(q, k, v, out, lse.float())
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        q, k, v, out, _ = ctx.saved_tensors
+        with torch.autocast("cpu", enabled=False):
+            s = FlashReference.scores(q, k, ctx.causal)
+            p = torch.softmax(s, dim=-1)  # rebuilt (from the scores again, in float64)
+            g = dout.double()
+            dp = g @ v.double().transpose(-1, -2)
+            ds = p * (dp - (dp * p).sum(-1, keepdim=True)) / q.shape[-1] ** 0.5
+            dq, dk, dv = ds @ k.double(), ds.transpose(-1, -2) @ q.double(), p.transpose(-1, -2) @ g
+        return dq.to(q.dtype), dk.to(k.dtype), dv.to(v.dtype), None
 
 
 def expand(spec):
@@ -184,6 +228,9 @@ def build_forward(spec, tensors, saved_log=None, bf16=False, sequential=0):
             if kv != heads:  # grouped-query: each key/value head serves heads / kv query heads
                 k = k.repeat_interleave(heads // kv, dim=1)
                 v = v.repeat_interleave(heads // kv, dim=1)
+            if spec_l.get("impl", "eager") == "flash":
+                o = FlashReference.apply(q, k, v, spec_l.get("causal", False))
+                return o.permute(0, 2, 1, 3).reshape(rows, d)
             s = q @ k.transpose(-1, -2) / hd ** 0.5
             if spec_l.get("causal", False):
                 s = s.masked_fill(torch.ones(seq, seq, dtype=torch.bool).triu(1), float("-inf"))
@@ -326,7 +373,10 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     Found by logging every saved tensor (saved_tensors_hooks) of each composite below:
       - embedding with learned positions: the int64 position index of the gather (rows*8).
       - attention: the divisor 1/sqrt(hd), a 0-dim double (8); the causal mask (T*T bools); in
-        bf16, a @ v's bf16 copy of the probabilities (B*H*T*T*2). Rotary positions keep cos and
+        bf16, a @ v's bf16 copy of the probabilities (B*H*T*T*2). Flash attention (FlashReference,
+        as SDPA's flash back end) keeps none of those, but its output in the (B, H, T, hd) layout
+        beside the (B*T, H*hd) copy the output projection keeps (rows*H*hd*e), which the engine
+        keeps once; the log-sum-exp is kept on both sides. Either kernel: rotary positions keep cos and
         sin (2*T*hd*4) and the rotated Q (and K, unless grouped-query repeats it) instead of
         views of the fused projection; grouped-query attention keeps the repeated K and V
         (B*H*T*hd*e each) and repeat_interleave's int64 index (H*8, twice). When both replace
@@ -375,11 +425,14 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
         return 0
     H = l["heads"]
     kv = l.get("kv_heads", 0) or H
-    extra = 8 + (T * T if l.get("causal", False) else 0)
-    if bf16:
-        extra += B * H * T * T * 2
-    rope, gqa = bool(l.get("rope_theta", 0)), kv != H
     hd = width // (H + 2 * kv)
+    if l.get("impl", "eager") == "flash":
+        extra = rows * H * hd * e
+    else:
+        extra = 8 + (T * T if l.get("causal", False) else 0)
+        if bf16:
+            extra += B * H * T * T * 2
+    rope, gqa = bool(l.get("rope_theta", 0)), kv != H
     if rope:
         extra += 2 * T * hd * 4 + B * H * T * hd * e + (0 if gqa else B * kv * T * hd * e)
     if gqa:
@@ -389,7 +442,7 @@ def torch_extra_bytes(l, shape, bf16, width, input_saved=False, first=False):
     return extra
 
 
-def check(cli, spec_path, workdir, precision, sequential=0):
+def check(cli, spec_path, workdir, precision, attention, sequential=0):
     bf16 = precision == "bf16-mixed"
     with open(spec_path) as f:
         spec = json.load(f)
@@ -397,6 +450,8 @@ def check(cli, spec_path, workdir, precision, sequential=0):
         for l in block_layers(b):
             if "p" in l:
                 l["p"] = 0.0
+            if l["type"] == "attention" and attention:
+                l["impl"] = attention
     checkpoint = "none"
     if sequential:
         # checkpoint_sequential recomputes every layer of a segment: no selective policy.
@@ -447,7 +502,9 @@ def check(cli, spec_path, workdir, precision, sequential=0):
         if err > tol:
             print(f"  {name}: max error {err:.3e} > {tol:.3e}  MISMATCH")
             ok = False
-    mode = f"{precision}, checkpoint_sequential {sequential}: {checkpoint}" if sequential else precision
+    mode = precision + (f", {attention} attention" if attention else "")
+    if sequential:
+        mode += f", checkpoint_sequential {sequential}: {checkpoint}"
     print(f"{spec['name']} ({mode}): loss engine {engine_loss:.7f} torch {loss.item():.7f}; "
           f"{len(params)} gradients, worst error {worst:.3f} of tolerance"
           + (f"; {len(running)} running statistics, worst {stats_worst:.3f}" if running else "")
@@ -501,6 +558,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True)
     ap.add_argument("--precision", default="f32", choices=["f32", "bf16-mixed"])
+    ap.add_argument("--attention", default="", choices=["", "eager", "flash"],
+                    help="put every attention layer on this kernel (default: as the spec says)")
     ap.add_argument("--sequential", type=int, default=0, metavar="K",
                     help="checkpoint both sides in checkpoint_sequential's K segments")
     ap.add_argument("specs", nargs="+")
@@ -509,7 +568,7 @@ def main():
     ok = True
     with tempfile.TemporaryDirectory() as d:
         for s in a.specs:
-            ok &= check(a.cli, s, d, a.precision, a.sequential)
+            ok &= check(a.cli, s, d, a.precision, a.attention, a.sequential)
     print("crosscheck_torch: " + ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     sys.exit(0 if ok else 1)
 

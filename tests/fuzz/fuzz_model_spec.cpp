@@ -21,20 +21,12 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/printable.h"
 #include "ckpt/templates.h"
+#include "fuzz_promises.h"
 
 namespace {
 
-[[noreturn]] void broken(const char* promise, const std::string& detail) {
-    std::fprintf(stderr, "fuzz_model_spec: broken promise: %s: %s\n", promise, detail.c_str());
-    std::abort();
-}
-
-void check_error(const ckpt::Error& e) {
-    if (e.kind != ckpt::ErrorKind::bad_input && e.kind != ckpt::ErrorKind::out_of_memory)
-        broken("error kind", e.message);
-    if (e.message.empty() || e.message.size() > 2000) broken("error length", ckpt::printable(e.message, 200));
-    if (ckpt::printable(e.message, e.message.size()) != e.message) broken("error printable", ckpt::printable(e.message, 400));
-}
+[[noreturn]] void broken(const char* promise, const std::string& detail) { fuzz::broken("fuzz_model_spec", promise, detail); }
+void check_error(const ckpt::Error& e) { fuzz::check_error("fuzz_model_spec", e); }
 
 }  // namespace
 

@@ -3,9 +3,12 @@
 // overlays them on the final run, and writes every tab as its own PNG for review. With --steps 0
 // nothing runs: the window shows the prediction, as a student first sees it. Run it under a
 // display, e.g. xvfb-run, through tests/screenshot/screenshot.sh.
+// With --attention eager,flash the preset runs on each attention kernel but the last, each pinned,
+// and the final run takes the last (lesson 5's comparison).
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
-//       [--policy POLICY] [--compare POLICY,POLICY] [--steps N] [--tab N] [--tabs-dir DIR] [--help-panel]
-//       [--threads N] [--size WxH] [--manual PAGE[#SECTION]]
+//       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
+//       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
+//       [--open-run REPORT.json [--while-sweeping]]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -19,11 +22,15 @@
 #include <QTimer>
 #include <QTreeView>
 
+#include "ckpt/names.h"
+#include "ckpt/templates.h"
+#include "../dark_palette.h"
 #include "ui/chart_tabs.h"
 #include "ui/depth_chart.h"
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/manual_window.h"
+#include "ui/plan_panel.h"
 #include "ui/stack_model.h"
 
 namespace {
@@ -94,22 +101,29 @@ int main(int argc, char** argv) {
                     {QStringLiteral("optimizer"), QStringLiteral("none, sgd or adamw"), QStringLiteral("type")},
                     {QStringLiteral("policy"), QStringLiteral("checkpoint policy of the final run (default: the preset's)"), QStringLiteral("policy")},
                     {QStringLiteral("compare"), QStringLiteral("policies run and pinned first"), QStringLiteral("list")},
+                    {QStringLiteral("attention"), QStringLiteral("attention kernels: each but the last run and pinned "
+                                                                 "first, the last for the final run"),
+                     QStringLiteral("list")},
                     {QStringLiteral("steps"), QStringLiteral("steps of the final run (0: none, the prediction only)"), QStringLiteral("n"), QStringLiteral("1")},
                     {QStringLiteral("tab"), QStringLiteral("tab shown in OUT"), QStringLiteral("n"), QStringLiteral("0")},
                     {QStringLiteral("tabs-dir"), QStringLiteral("also write every tab here"), QStringLiteral("dir")},
                     {QStringLiteral("help-panel"), QStringLiteral("show \"What am I looking at?\" instead of the summary")},
-                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the BLAS default)"), QStringLiteral("n")},
+                    {QStringLiteral("threads"), QStringLiteral("CPU threads of the runs (0: the default)"), QStringLiteral("n")},
                     {QStringLiteral("size"), QStringLiteral("window size (a 1366 x 768 laptop by default)"), QStringLiteral("WxH"),
                      QStringLiteral("1366x768")},
                     {QStringLiteral("manual"), QStringLiteral("picture Help › Manual at this page instead"),
                      QStringLiteral("page.md#section")},
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
-                     QStringLiteral("report.json")}});
+                     QStringLiteral("report.json")},
+                    {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
+                                                                      "sweeps, not of its answer")},
+                    {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
     cli.addHelpOption();
     cli.process(app);
     if (cli.positionalArguments().size() != 1) cli.showHelp(2);
     const QString out = cli.positionalArguments().first();
+    if (cli.isSet(QStringLiteral("dark"))) useDarkTheme();
 
     ckptui::MainWindow w;
     const QStringList size = cli.value(QStringLiteral("size")).split(QLatin1Char('x'));
@@ -139,6 +153,9 @@ int main(int argc, char** argv) {
         settle(1000);
         if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
         settle(500);
+        // The Pareto tab sweeps on a worker: the picture is of its answer (or of it sweeping).
+        for (int i = 0; i < 1200 && !cli.isSet(QStringLiteral("while-sweeping")) && w.planPanel()->isSweeping(); ++i) settle(100);
+        settle(300);
         return w.grab().save(out) ? 0 : 1;
     }
     std::vector<bool> presetFlags;
@@ -165,6 +182,21 @@ int main(int argc, char** argv) {
         w.pinCurrentRun(policyName(p));
         qInfo("pinned %s", qPrintable(p));
     }
+    const QStringList kernels = cli.value(QStringLiteral("attention")).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    auto setKernel = [&w](const QString& k) {
+        const auto impl = ckpt::enum_from_name<ckpt::AttentionImpl>(k.toStdString());
+        if (impl) w.stackModel()->applyEdit([impl](ckpt::ModelSpec& s) { ckpt::set_attention_impl(s, *impl); }, k);
+        return impl.has_value();
+    };
+    for (int i = 0; i + 1 < kernels.size(); ++i) {
+        if (verify) verify->setChecked(false);
+        if (!setKernel(kernels[i]) || !applyPolicy(w, cli.value(QStringLiteral("policy")), presetFlags) ||
+            !runAndWait(w, std::max(2, steps)))
+            return 1;
+        w.pinCurrentRun(kernels[i] + QStringLiteral(" attention"));
+        qInfo("pinned %s", qPrintable(kernels[i]));
+    }
+    if (!kernels.isEmpty() && !setKernel(kernels.last())) return 1;
     if (verify) verify->setChecked(true);
     if (!applyPolicy(w, cli.value(QStringLiteral("policy")), presetFlags)) return 1;
     if (auto* view = w.findChild<QTreeView*>(QStringLiteral("stackView"))) view->expand(w.stackModel()->index(1, 0));

@@ -1,6 +1,6 @@
 // An experiment: a model spec and the settings to run it with, in one JSON file
 //   {"model": <model spec>,
-//    "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "tf32": false, "verify": true}}
+//    "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "tf32": false, "repeats": 0, "verify": true}}
 // The GUI saves and opens it; `checkpointlab run FILE` runs it, its options overriding the file's
 // settings. A bare model spec loads too, with default settings. The engine reads and writes the
 // file so that both front ends judge it by the same rules, and so that 64-bit integers (a seed up
@@ -17,9 +17,10 @@
 namespace ckpt {
 
 struct ExperimentRun {
-    // device, threads, memory_limit and tf32 are saved; dry_run is not: it is how a front end
-    // asks for a prediction, not part of what the user set up.
-    RunSettings settings;
+    // device, threads, memory_limit, tf32 and repeats are saved; dry_run is not: it is how a
+    // front end asks for a prediction, not part of what the user set up. A front end times every
+    // step as the device's default says (repeats 0) unless the file says otherwise.
+    RunSettings settings{.repeats = 0};
     bool verify = true;  // the GUI steps an unchecked twin beside the run to compare gradients and time
 
     bool operator==(const ExperimentRun&) const = default;

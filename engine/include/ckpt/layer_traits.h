@@ -19,7 +19,7 @@ namespace ckpt {
 
 // A JSON field a layer type reads besides "type" and "save".
 struct LayerField {
-    enum class Kind { dim, number, flag } kind;
+    enum class Kind { dim, number, flag, choice } kind;
     const char* key;   // "in", "eps", "bias", ...
     bool required;
     int64_t LayerSpec::*dim = nullptr;  // the member the field sets, by kind
@@ -30,6 +30,11 @@ struct LayerField {
     // ("none"); a number is finite and positive, or a probability in [0, 1).
     // A fraction is in [0, 1] (batchnorm2d's momentum).
     enum class Range { any, positive, non_negative, probability, fraction } range = Range::any;
+    // A choice among names (attention's "impl"): the names in the order the GUI offers them (the
+    // first is the default), and the spec's value as an index into them.
+    std::vector<std::string_view> choices = {};
+    int (*get_choice)(const LayerSpec&) = nullptr;
+    void (*set_choice)(LayerSpec&, int) = nullptr;
 };
 
 // What the validator knows about a layer's place in the model, for the checks a type adds.
@@ -83,6 +88,9 @@ struct LayerTraits {
     std::vector<std::vector<int64_t>> (*buffers)(const LayerSpec& l) = nullptr;
 };
 
+// The largest head size the flash kernel takes (FlashAttention-2's; its GPU tiles are sized by it).
+inline constexpr int64_t kMaxFlashHeadSize = 256;
+
 const std::vector<LayerTraits>& all_layer_traits();
 const LayerTraits& layer_traits(LayerType type);
 // The traits of the JSON name `name`, or null.
@@ -106,6 +114,15 @@ bool recomputed_sum_needed(const BlockSpec& b, bool output_consumed = false);
 // last block of a run: its output only ever fed the next run or the loss). The executor runs
 // exactly these; the planner's recompute FLOPs count exactly these.
 std::vector<bool> recomputed_layers(const BlockSpec& b, bool output_consumed = false);
+// Why a block's selective policy, when the block is checkpointed, avoids little or nothing, in
+// one sentence that starts with what ("attention_core saves nothing here: ..."), or "" when it
+// avoids what it is meant to. attention_core on a block without attention saves every layer;
+// on a block whose attention layers are all fused (flash) it recomputes the attention core to
+// avoid only the core's output and log-sum-exp, the kernel keeping no T x T tensors anyway.
+std::string policy_note(const BlockSpec& b);
+// The notes of a model's blocks (of its checkpointed ones, or of all), each sentence once with the
+// blocks it concerns: "blocks 1,3,5 (3 blocks): attention_core saves little here: ...".
+std::vector<std::string> policy_notes(const ModelSpec& spec, bool checkpointed_only);
 // conv2d's and pooling's effective stride (a stride of 0 is the layer's default).
 int64_t effective_stride(const LayerSpec& l);
 // The output size of a convolution or pooling window along one side: (n + 2p - k) / s + 1.

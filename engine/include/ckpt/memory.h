@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "ckpt/checked.h"
+
 namespace ckpt {
 
 enum class Category : uint8_t {
@@ -60,9 +62,11 @@ struct MemoryEvent {
     int64_t live_total = 0;  // live bytes of all categories right after this event
 };
 
+// The sum over categories; saturated at the int64 bounds (checked.h: a report read from a file
+// can hold any values, and the reader refuses those whose sums leave the range).
 inline int64_t total(const CategoryBytes& b) {
     int64_t t = 0;
-    for (int64_t v : b) t += v;
+    for (int64_t v : b) t = saturating_add(t, v);
     return t;
 }
 

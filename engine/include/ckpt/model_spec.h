@@ -26,6 +26,11 @@ enum class LayerType {
     conv2d, batchnorm2d, maxpool2d, avgpool2d, global_avgpool, flatten
 };
 enum class LossType { mse, cross_entropy };
+// Which attention kernel a layer runs: eager keeps the (batch, heads, T, T) softmax output (and a
+// dropout mask) for backward, as PyTorch's explicit attention does; flash is the fused kernel of
+// FlashAttention-2 (PyTorch's scaled_dot_product_attention): it keeps a log-sum-exp per row and
+// head and rebuilds the probabilities tile by tile in backward.
+enum class AttentionImpl { eager, flash };
 enum class OptimizerType { none, sgd, adamw };
 enum class DType { f32 };
 // How a step computes (what PyTorch calls autocast): f32 throughout, or mixed precision with an
@@ -66,6 +71,7 @@ struct LayerSpec {
     int64_t kv_heads = 0;
     bool causal = false;      // attention: token t attends to tokens <= t
     double rope_theta = 0.0;  // attention: rotary position embedding base (0: none; LLaMA 10000, Llama 3 500000)
+    AttentionImpl impl = AttentionImpl::eager;  // attention: the kernel (a file that does not say means eager)
     // conv2d and pooling: a square kernel, its stride (0: the default, 1 for conv2d and the
     // kernel size for pooling, as PyTorch's) and the padding on each side; conv2d's groups.
     int64_t kernel = 0, stride = 0, padding = 0, groups = 1;
@@ -167,6 +173,7 @@ std::string_view layer_type_name(LayerType t);
 std::string_view policy_name(BlockSpec::Policy p);
 std::string_view loss_name(LossType t);
 std::string_view precision_name(Precision p);  // "f32", "bf16-mixed", "fp16-mixed"
+std::string_view attention_impl_name(AttentionImpl i);  // "eager", "flash"
 std::string_view optimizer_name(OptimizerType t);
 
 // Parse and validate. The error names the field path and the reason in one line.

@@ -33,6 +33,7 @@ template <> std::span<const EnumName<Category>> enum_names<Category>();
 template <> std::span<const EnumName<Phase>> enum_names<Phase>();
 template <> std::span<const EnumName<Precision>> enum_names<Precision>();
 template <> std::span<const EnumName<LayerType>> enum_names<LayerType>();
+template <> std::span<const EnumName<AttentionImpl>> enum_names<AttentionImpl>();
 template <> std::span<const EnumName<LossType>> enum_names<LossType>();
 template <> std::span<const EnumName<OptimizerType>> enum_names<OptimizerType>();
 template <> std::span<const EnumName<BlockSpec::Policy>> enum_names<BlockSpec::Policy>();

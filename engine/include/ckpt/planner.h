@@ -10,6 +10,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -97,6 +98,23 @@ struct ChainModel {
 std::vector<double> block_forward_flops(const ModelSpec& spec);
 // `inner`: as a block inside a checkpointed run, whose output the next block's recomputation takes.
 std::vector<double> block_recompute_flops(const ModelSpec& spec, bool inner = false);
+// What each block of `spec` reruns in its step as the spec checkpoints and groups it: the last
+// block of a run (or a block alone) block_recompute_flops, one inside a run its `inner` figure,
+// an unchecked block 0.
+std::vector<double> recompute_flops_as_grouped(const ModelSpec& spec);
+
+// A bound on what one planning job may do, all its dynamic programs together, and a way to stop
+// it from another thread. One program is bounded on its own (chain_dp.h: 60,000,000 label
+// comparisons, 1-3 s), but a job runs many: the Pareto sweep one per budget and a bisection of
+// up to 64 for the smallest peak, so a chain whose blocks all differ (a report's measured block
+// times) once kept the sweep busy for minutes. Past max_work, or once *stop is set, the job's
+// next program returns an ErrorKind::stopped error; work is what the job has done so far.
+inline constexpr uint64_t kDefaultPlanWork = 120000000;  // label comparisons: about 3-6 s
+struct PlanLimits {
+    uint64_t max_work = kDefaultPlanWork;
+    const std::atomic<bool>* stop = nullptr;
+    uint64_t work = 0;
+};
 
 enum class PlannerKind { none, all, every_k, sqrt, dp, segments };
 std::string_view planner_name(PlannerKind k);
@@ -135,15 +153,17 @@ Plan evaluate_plan(const ChainModel& model, const std::vector<bool>& checkpoint,
 Plan evaluate_plan(const ChainModel& model, const std::vector<BlockRange>& runs, const std::string& name,
                    int64_t budget, MemoryTag* tag = nullptr);
 // The cheapest per-block checkpoint set whose peak stays within `budget` (exact over the chain
-// model). An infeasible budget is an error naming the smallest budget that can work.
-Result<Plan> plan_optimal(const ChainModel& model, int64_t budget);
+// model). An infeasible budget is an error naming the smallest budget that can work. Without
+// `limits`, the job is bounded by a PlanLimits of its own.
+Result<Plan> plan_optimal(const ChainModel& model, int64_t budget, PlanLimits* limits = nullptr);
 // The cheapest checkpoint set over all segment partitions (every block unchecked or in a
 // checkpointed run of any length; per-block sets are among them), exact over the chain model
-// (chain_segments.h states its bound). Its name is "segments".
-Result<Plan> plan_segments(const ChainModel& model, int64_t budget);
-// Smallest peak any per-block checkpoint set reaches, and any segment partition.
-int64_t minimal_peak(const ChainModel& model);
-int64_t minimal_segment_peak(const ChainModel& model);
+// (chain_segments.h states its bound). Its name is "segments". Bounded by `limits` as above.
+Result<Plan> plan_segments(const ChainModel& model, int64_t budget, PlanLimits* limits = nullptr);
+// Smallest peak any per-block checkpoint set reaches, and any segment partition (the smaller of
+// none's and all's where the planner passes a limit first).
+int64_t minimal_peak(const ChainModel& model, PlanLimits* limits = nullptr);
+int64_t minimal_segment_peak(const ChainModel& model, PlanLimits* limits = nullptr);
 // A named planner: dp, segments, or a fixed pattern checked against the budget (sqrt and
 // every-k as parse_checkpoint makes them on a model without segments).
 Result<Plan> make_plan(const ChainModel& model, PlannerKind kind, int64_t budget, int k = 2);
@@ -152,12 +172,20 @@ Result<Plan> make_plan(const ChainModel& model, PlannerKind kind, int64_t budget
 // peak (both optima, each from its own floor), deduplicated and sorted by peak; `frontier` marks
 // the Pareto-optimal ones among all sets (what segment partitions reach), `block_frontier` those
 // among the per-block sets (each checkpointed block alone), so a chart can draw both curves.
+// Bounded by `limits` (or a PlanLimits of its own): a sweep cut short keeps the points found so
+// far and says why in cut_short.
 struct ParetoPoint {
     Plan plan;
     bool frontier = false;
     bool block_frontier = false;
 };
-std::vector<ParetoPoint> pareto_sweep(const ChainModel& model, int budgets = 16);
+struct ParetoSweep {
+    std::vector<ParetoPoint> points;
+    int budgets = 0;        // asked for
+    int planned = 0;        // planned (all of them unless cut short)
+    std::string cut_short;  // "" when every budget was planned; else one line: where and why it stopped
+};
+ParetoSweep pareto_sweep(const ChainModel& model, int budgets = 16, PlanLimits* limits = nullptr);
 
 // ---- Memory against depth: Chen et al.'s sublinear result, shown ----
 
@@ -237,7 +265,10 @@ struct PlanTable {
 // fits, i.e. the least recomputation; for dp that is the optimum. Recomputation costs are the
 // measured forward times when given (one per block), else FLOPs. Bytes are those of a device
 // of `kind` (as ChainModel::build).
+// The exact planner's work is bounded by `limits` (or a PlanLimits of its own); stopped or past
+// the bound, the table is an ErrorKind::stopped error.
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu);
+                             const std::vector<double>& forward_ns = {}, DeviceKind kind = DeviceKind::cpu,
+                             PlanLimits* limits = nullptr);
 
 }  // namespace ckpt

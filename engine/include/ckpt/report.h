@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ckpt/checked.h"
 #include "ckpt/memory.h"
 #include "ckpt/result.h"
 
@@ -37,6 +38,25 @@ struct NamedTensor {
     std::vector<int64_t> i64;
 };
 
+// The spread of a time measured over the timed repeats of one step (RunSettings::repeats): the
+// figure itself (StepReport::step_ns, BlockReport::forward_ns, ...) is the median of the repeats,
+// lo and hi their lower and upper quartiles (for 5 repeats the 2nd and 4th fastest), so that one
+// repeat a busy machine disturbed moves neither. With one repeat both equal the figure.
+struct TimeRange {
+    int64_t lo_ns = 0, hi_ns = 0;
+    // Half the range over the median: the "±x %" a figure is shown with (0 for one repeat).
+    double relative(int64_t median_ns) const {
+        return median_ns > 0 ? 0.5 * double(hi_ns - lo_ns) / double(median_ns) : 0.0;
+    }
+    bool operator==(const TimeRange&) const = default;
+};
+
+// The phase times of one timed repeat of a step, in ns.
+struct RepeatTimes {
+    int64_t step_ns = 0, forward_ns = 0, loss_ns = 0, backward_ns = 0, recompute_ns = 0, optimizer_ns = 0;
+    bool operator==(const RepeatTimes&) const = default;
+};
+
 // Per-layer attribution inside a block (selective checkpointing shows up here).
 struct LayerReport {
     std::string type;              // "linear", "attention", ...
@@ -62,6 +82,9 @@ struct BlockReport {
     // The checkpointed run the block is recomputed with (first and last block; both its own
     // index when checkpointed alone, -1 when not checkpointed): see recompute_segments.
     int segment_first = -1, segment_last = -1;
+    // The quartiles of forward_ns, backward_ns and recompute_ns over the step's repeats (last,
+    // so that a brace-initialised report keeps its order).
+    TimeRange forward_range, backward_range, recompute_range;
 };
 
 enum class StepStatus { ok, stopped, out_of_memory, failed };
@@ -100,8 +123,16 @@ struct StepReport {
     bool dry_run = false;
     double loss = 0.0;
 
+    // Every time is the median of `repeats` timed repeats of this same step (the session's state
+    // put back before each, so they compute the same numbers; memory is that of one step and
+    // equal in all of them); the ranges are their quartiles. The events and spans are those of
+    // `kept_repeat`, the repeat whose step time is the median. One repeat: the step's own times.
     int64_t step_ns = 0;
     int64_t forward_ns = 0, loss_ns = 0, backward_ns = 0, recompute_ns = 0, optimizer_ns = 0;
+    int repeats = 1;
+    int kept_repeat = 0;
+    TimeRange step_range, forward_range, loss_range, backward_range, recompute_range, optimizer_range;
+    std::vector<RepeatTimes> repeat_times;  // each repeat's phase times in the order they ran (empty for one)
 
     std::vector<BlockReport> blocks;
     int64_t loss_kept_bytes = 0;  // what the loss keeps for its backward (e.g. softmax output)
@@ -117,6 +148,10 @@ struct StepReport {
 
     std::vector<MemoryEvent> events;
     std::vector<Span> spans;
+    // The events and spans were recorded (StepOptions::record_events): a step run without them,
+    // or a report read from a file written before reports carried them, has none to draw, and
+    // its JSON report leaves them out rather than claim an empty timeline.
+    bool has_timeline = true;
 
     // A 64-bit FNV-1a-style hash over the raw bits of every parameter gradient, taken as 64-bit
     // words, in parameter order: equal checksums mean bitwise-equal gradients (barring a 2^-64
@@ -131,9 +166,11 @@ struct StepReport {
 
     // Figures derived from the blocks, computed here once so every front end and writer shows
     // the same number.
+    // The two totals saturate at the int64 bounds (checked.h); a report read from a file is
+    // refused when they would (recorded_run.h), so a shown total is always the exact sum.
     int64_t kept_bytes_total() const {  // sum of blocks' kept_bytes plus the loss's
         int64_t t = loss_kept_bytes;
-        for (const BlockReport& b : blocks) t += b.kept_bytes;
+        for (const BlockReport& b : blocks) t = saturating_add(t, b.kept_bytes);
         return t;
     }
     int checkpointed_blocks() const {
@@ -144,10 +181,20 @@ struct StepReport {
     // What checkpointing saved over the whole model (single blocks can be negative; see README).
     int64_t avoided_bytes_total() const {
         int64_t t = 0;
-        for (const BlockReport& b : blocks) t += b.avoided_bytes;
+        for (const BlockReport& b : blocks) t = saturating_add(t, b.avoided_bytes);
         return t;
     }
+    // The recomputation overhead, recomputation over the rest of the step (0.12 is +12 %): the
+    // median over the repeats of each repeat's own ratio, and the quartiles of those ratios as
+    // `lo` and `hi` when asked.
+    double recompute_overhead(double* lo = nullptr, double* hi = nullptr) const;
+    // Sets every range (the step's, its phases', each block's) to its figure: one sample.
+    void single_sample_ranges();
 };
+
+// The median and quartiles (TimeRange) of `samples`, as the report's figures take them: the lower
+// median (a sample that was measured) and the samples a quarter in from either end.
+int64_t median_of(std::vector<int64_t> samples, TimeRange* range = nullptr);
 
 std::string_view status_name(StepStatus s);  // "ok", "stopped", "out_of_memory", "failed"
 // The error kind of a step that did not finish: stopped, out_of_memory, or (failed: the system

@@ -31,20 +31,32 @@ Result<DeviceInfo> find_device(const std::string& id);
 
 struct RunSettings {
     std::string device = "cpu";
-    int threads = 0;            // 0: the BLAS default
+    int threads = 0;            // 0: OMP_NUM_THREADS or OPENBLAS_NUM_THREADS, else the cores (cpu_pool.h)
     int64_t memory_limit = 0;   // refuse allocations past this many live bytes (0: none)
     bool dry_run = false;       // count bytes, allocate and compute nothing
     bool tf32 = false;          // CUDA: GEMMs on TF32 tensor cores (faster, ~1e-3 relative error)
+    // Timed repeats of every step (StepReport: its times are their medians, with quartiles); 0:
+    // the device's default, default_repeats(). The engine's own default is one, a plain step; the
+    // front ends ask for the device's default (ExperimentRun).
+    int repeats = 1;
 
     bool operator==(const RunSettings&) const = default;
 };
 
-// Receives events as they happen, on the thread that calls step(). Keep it cheap.
+// Timed repeats of a step when RunSettings::repeats is 0: 5 on the CPU, where a busy machine
+// makes a single sample vary several-fold and the median of five holds; 1 on CUDA, where events
+// on the stream time a step to within a few per cent.
+int default_repeats(DeviceKind kind);
+constexpr int kMaxRepeats = 99;
+
+// Receives events as they happen, on the thread that calls step(). Keep it cheap. With repeats,
+// the events and spans of the first repeat come here; on_repeat announces each later one.
 class EventSink {
 public:
     virtual ~EventSink() = default;
     virtual void on_memory(const MemoryEvent&) {}
     virtual void on_span(const Span&) {}
+    virtual void on_repeat(int /*repeat, from 1*/, int /*repeats*/) {}
 };
 
 struct StepOptions {
@@ -53,6 +65,7 @@ struct StepOptions {
     bool capture_tensors = false;             // fill StepReport::tensors
     bool record_events = true;                // keep events/spans in the report
     bool checksum = true;                     // hash the gradients (untimed; off in benchmarks)
+    int repeats = 0;                          // timed repeats; 0: the session's RunSettings::repeats
 };
 
 class Session {
@@ -62,6 +75,12 @@ public:
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
+    // One training step: the optimizer moves once and the step number advances by one, whatever
+    // the repeats. Repeats run the same step again from the same state (parameters, optimizer
+    // state, buffers and counters copied to the host before the first and put back before each
+    // later one), so they compute bitwise the same gradients and the same memory; only the
+    // times differ, and the report gives their medians. A step that creates state (the first
+    // optimizer step) or fails is not repeated: its report says repeats = 1.
     StepReport step(const StepOptions& options = {});
     // Hands back a report the caller is done with: the next step that keeps its events records
     // them and its spans into that report's vectors, so a loop of steps
@@ -88,7 +107,9 @@ private:
 
 // The report of `steps` steps (the last one is returned) computed without allocating or
 // computing: exact byte counts and peaks for a device of `kind`; the times are only those of
-// the dry run itself.
-Result<StepReport> predict(const ModelSpec& spec, int steps = 1, DeviceKind kind = DeviceKind::cpu);
+// the dry run itself. Its work is linear in the model's layers. `stop`, set from another thread,
+// ends it early with an ErrorKind::stopped error.
+Result<StepReport> predict(const ModelSpec& spec, int steps = 1, DeviceKind kind = DeviceKind::cpu,
+                           const std::atomic<bool>* stop = nullptr);
 
 }  // namespace ckpt

@@ -29,6 +29,8 @@ struct TemplateKnobs {
     double dropout = 0.0;
     bool tied = false;        // the LM head shares the embedding table
     Precision precision = Precision::f32;
+    // GPT-2 and LLaMA: the attention kernel (flash, as Hugging Face's default sdpa).
+    AttentionImpl attention = AttentionImpl::flash;
 };
 
 std::string_view template_name(TemplateKind k);  // "mlp", "residual_mlp", "gpt2", "llama", "resnet"
@@ -41,10 +43,14 @@ Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& knobs);
 // Mistral, Qwen2 (hidden_size, intermediate_size, num_attention_heads, num_key_value_heads,
 // num_hidden_layers, vocab_size, tie_word_embeddings, rms_norm_eps, rope_theta, head_dim,
 // attention_bias, mlp_bias; Qwen2's query/key/value projections carry a bias), at `batch`
-// sequences of `seq` tokens. The parameter count equals the published one. An unknown
-// architecture or a missing field is a one-line error naming it.
+// sequences of `seq` tokens, on the flash attention kernel (Hugging Face's default is sdpa, a fused
+// kernel). The parameter count equals the published one. An unknown architecture or a missing
+// field is a one-line error naming it.
 Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, int64_t seq);
 Result<ModelSpec> import_hf_config_file(const std::string& path, int64_t batch, int64_t seq);
+
+// Puts every attention layer of `spec` on kernel `impl`.
+void set_attention_impl(ModelSpec& spec, AttentionImpl impl);
 
 // Parameters of a spec, as the engine allocates them (a tied head counted once).
 int64_t parameter_count(const ModelSpec& spec);

@@ -8,11 +8,15 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/report.h"
 #include "ckpt/result.h"
+#include "ckpt/timing.h"
 
 namespace ckpt {
 
-std::string report_to_json(const StepReport& report, const ModelSpec& spec);
-Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec);
+// With `predicted`, the report carries the predicted times of the same step beside the measured
+// ones ("predicted_time": the throughputs, the step's phases, each block's).
+std::string report_to_json(const StepReport& report, const ModelSpec& spec, const TimePrediction* predicted = nullptr);
+Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec,
+                         const TimePrediction* predicted = nullptr);
 Status write_timeline_csv(const std::string& path, const StepReport& report);
 // The texts the two writers above write (the GUI writes them through its own QSaveFile).
 std::string timeline_csv(const StepReport& report);

@@ -224,6 +224,23 @@ public:
     virtual void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs,
                                     const uint8_t* mask, const void* dout, void* dqkv, void* scratch) = 0;
 
+    // Fused (flash) attention, FlashAttention-2's algorithm on the same fused input, shapes and
+    // rotary positions as attention_forward, with no (T, T) buffer: query and key tiles with an
+    // online softmax. lse (batch, heads, seq) receives each row's f32 log-sum-exp of the scaled
+    // scores; lse and out (type t) are what backward needs besides qkv. Products take 16-bit
+    // inputs with f32 accumulation, the softmax runs in f32 and the probabilities enter P V
+    // rounded to t. With p > 0 the keep decision of (b, h, q, k) is element ((b * heads + h) *
+    // seq + q) * seq + k of Philox(seed, stream), the element attention_forward's mask holds
+    // there: both kernels drop the same elements. Scratch as scratch.h's flash_scratch sizes it.
+    virtual void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                                         void* scratch, uint64_t seed, uint64_t stream) = 0;
+    // Rebuilds the probabilities tile by tile from Q, K and lse, the keep decisions from (seed,
+    // stream), and overwrites dqkv (type t). The gradients add up in a fixed order (no atomics),
+    // so a recomputed step is bitwise the same.
+    virtual void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out,
+                                          const float* lse, const void* dout, void* dqkv, void* scratch, uint64_t seed,
+                                          uint64_t stream) = 0;
+
     // RMSNorm in f32 (LLaMA's norm): y = x * rstd * gamma, rstd = 1 / sqrt(mean(x^2) + eps);
     // rstd (rows) is kept for backward; dgamma is overwritten.
     virtual void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,

@@ -44,6 +44,11 @@ constexpr std::array<EnumName<Precision>, 3> kPrecisions{{
     {Precision::fp16_mixed, "fp16-mixed"},
 }};
 
+constexpr std::array<EnumName<AttentionImpl>, 2> kAttentionImpls{{
+    {AttentionImpl::eager, "eager"},
+    {AttentionImpl::flash, "flash"},
+}};
+
 constexpr std::array<EnumName<LossType>, 2> kLosses{{
     {LossType::mse, "mse"},
     {LossType::cross_entropy, "cross_entropy"},
@@ -101,6 +106,7 @@ template <> std::span<const EnumName<LayerType>> enum_names<LayerType>() {
     }();
     return names;
 }
+template <> std::span<const EnumName<AttentionImpl>> enum_names<AttentionImpl>() { return kAttentionImpls; }
 template <> std::span<const EnumName<LossType>> enum_names<LossType>() { return kLosses; }
 template <> std::span<const EnumName<OptimizerType>> enum_names<OptimizerType>() { return kOptimizers; }
 template <> std::span<const EnumName<P>> enum_names<P>() { return kPolicies; }
@@ -113,6 +119,7 @@ std::string_view phase_name(Phase p) { return enum_name(p); }
 std::string_view layer_type_name(LayerType t) { return enum_name(t); }
 std::string_view loss_name(LossType t) { return enum_name(t); }
 std::string_view precision_name(Precision p) { return enum_name(p); }
+std::string_view attention_impl_name(AttentionImpl i) { return enum_name(i); }
 std::string_view optimizer_name(OptimizerType t) { return enum_name(t); }
 std::string_view policy_name(BlockSpec::Policy p) { return enum_name(p); }
 std::string_view planner_name(PlannerKind k) { return enum_name(k); }

@@ -479,11 +479,13 @@ void Executor::resolve_times(StepReport& rep) {
     rep.recompute_ns = 0;
     for (size_t b = 0; b < rep.blocks.size(); ++b) {
         const BlockStamps& t = block_stamps_[b];
-        rep.blocks[b].forward_ns = t.forward.ns(clock_);
-        rep.blocks[b].recompute_ns = t.recompute.ns(clock_);
-        rep.blocks[b].backward_ns = t.backward.ns(clock_);
-        rep.recompute_ns += rep.blocks[b].recompute_ns;
+        BlockReport& br = rep.blocks[b];
+        br.forward_ns = t.forward.ns(clock_);
+        br.recompute_ns = t.recompute.ns(clock_);
+        br.backward_ns = t.backward.ns(clock_);
+        rep.recompute_ns += br.recompute_ns;
     }
+    rep.single_sample_ranges();  // step_repeated widens them
 }
 
 StepReport Executor::step(const StepOptions& opts) {
@@ -523,6 +525,7 @@ StepReport Executor::step(const StepOptions& opts) {
     clock_.start();
     ctx_.be.reset_peak();
     recorder_.begin(opts.record_events, opts.sink);
+    rep.has_timeline = opts.record_events;
     alloc_.begin_step(&recorder_);
     rep.baseline = alloc_.live();
     try {

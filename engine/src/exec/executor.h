@@ -23,6 +23,8 @@ public:
     Executor(const ModelSpec& spec, Allocator& alloc);
 
     StepReport step(const StepOptions& options);
+    // `repeats` timed repeats of one step from the same state (Session::step, repeats.cpp).
+    StepReport step_repeated(const StepOptions& options, int repeats);
     void recycle(StepReport&& done) { recorder_.recycle(std::move(done.events), std::move(done.spans)); }
 
     ModelSpec& spec() { return spec_; }
@@ -64,6 +66,18 @@ private:
     };
     struct BlockStamps { Stamps forward, recompute, backward; };
     struct Stopped {};
+    // What a step changes that outlives it, copied to the host: parameters, optimizer state (and
+    // whether it exists), buffers, the step counter and the fp16 loss scaling (repeats.cpp).
+    struct Snapshot {
+        std::vector<std::vector<unsigned char>> tensors;  // params' values and state, then buffers
+        std::vector<bool> present;                        // per params' state slot
+        int64_t step = 0;
+        float loss_scale = 1.0f;
+        int good_steps = 0;
+    };
+    Snapshot take_snapshot();
+    // False when the state the snapshot saw has changed shape (optimizer state made since).
+    bool restore(const Snapshot& s);
 
     Tensor forward_block(int b, const Tensor& x, BlockState& st);
     // Block b of a checkpointed run again from its input x, keeping what backward needs; returns

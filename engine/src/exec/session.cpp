@@ -1,6 +1,7 @@
 // Session: a model's parameters, optimizer state and tracking allocator on one device, plus
 // the dry-run prediction that guards creation ("does this fit at all?") and supplies each
 // block's unchecked kept bytes, against which "bytes avoided" is measured.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -31,12 +32,14 @@ Session::~Session() {
 namespace {
 
 // Runs `steps` dry steps and returns the report with the highest peak, or an error.
-Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, std::vector<int64_t>* kept = nullptr) {
+Result<StepReport> dry_run(const ModelSpec& spec, int steps, DeviceKind kind, std::vector<int64_t>* kept = nullptr,
+                           const std::atomic<bool>* stop = nullptr) {
     Allocator alloc(dry_backend(kind), 0);
     Executor exec(spec, alloc);
     StepReport worst;
     StepOptions opts;
     opts.record_events = false;
+    opts.stop = stop;
     for (int s = 0; s < steps; ++s) {
         StepReport r = exec.step(opts);
         if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
@@ -61,6 +64,9 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
     Result<DeviceInfo> dev = find_device(settings.device);
     if (!dev) return dev.error();
     if (settings.memory_limit < 0) return Error{"memory limit: must not be negative"};
+    if (settings.repeats < 0 || settings.repeats > kMaxRepeats)
+        return Error{"repeats: expected 0 (the device's default) to " + std::to_string(kMaxRepeats) + ", got " +
+                     std::to_string(settings.repeats)};
 
     Result<Backend*> backend = settings.dry_run ? Result<Backend*>(&dry_backend(dev->kind)) : backend_for(settings.device);
     if (!backend) return backend.error();
@@ -105,7 +111,8 @@ Result<std::unique_ptr<Session>> Session::create(const ModelSpec& spec, const Ru
 }
 
 StepReport Session::step(const StepOptions& options) {
-    return impl_->exec->step(options);
+    const int asked = options.repeats > 0 ? options.repeats : impl_->settings.repeats;
+    return impl_->exec->step_repeated(options, asked > 0 ? std::min(asked, kMaxRepeats) : default_repeats(impl_->device.kind));
 }
 
 void Session::recycle(StepReport&& done) { impl_->exec->recycle(std::move(done)); }
@@ -140,17 +147,19 @@ int64_t Session::parameter_count() const {
     return n;
 }
 
-Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind) {
+Result<StepReport> predict(const ModelSpec& spec, int steps, DeviceKind kind, const std::atomic<bool>* stop) {
     if (Status st = validate_model_spec(spec); !st) return *st.err;
     if (steps < 1) return Error{"steps: must be at least 1"};
     std::vector<int64_t> kept_unchecked;
-    Result<StepReport> base = dry_run(unchecked(spec), 1, kind, &kept_unchecked);
+    Result<StepReport> base = dry_run(unchecked(spec), 1, kind, &kept_unchecked, stop);
     if (!base) return base.error();
     Allocator alloc(dry_backend(kind), 0);
     Executor exec(spec, alloc);
     exec.kept_unchecked = kept_unchecked;
+    StepOptions opts;
+    opts.stop = stop;
     StepReport r;
-    for (int s = 0; s < steps; ++s) r = exec.step({});
+    for (int s = 0; s < steps; ++s) r = exec.step(opts);
     if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
     return r;
 }

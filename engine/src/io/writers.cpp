@@ -9,6 +9,13 @@
 // string: JSON numbers are doubles in most readers and would lose the low bits of a 64-bit hash;
 // every other integer is written as an integer, exactly.
 //
+// A report without a timeline (has_timeline false) leaves out the rows, their counts and their
+// field names, as reports did before they carried them.
+//
+// Sums of a report's numbers saturate (checked.h): a report read from a file whose sums would
+// leave the int64 range is refused on reading, so on every report that can reach a writer they
+// are exact.
+//
 // Timeline CSV, one row per memory event:
 //   time_ns      nanoseconds since the step started
 //   bytes        signed size of the event (+ allocation, - free)
@@ -37,6 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ckpt/checked.h"
 #include "ckpt/writers.h"
 #include "io/files.h"
 
@@ -88,7 +96,7 @@ void append_le(std::string& out, T v) {
 
 }  // namespace
 
-std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
+std::string report_to_json(const StepReport& r, const ModelSpec& spec, const TimePrediction* predicted) {
     ordered_json j;
     j["model"] = r.model_name;
     j["device"] = r.device;
@@ -112,6 +120,19 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     j["loss"] = r.loss;  // NaN and infinity become null
     j["timings_ns"] = {{"step", r.step_ns},         {"forward", r.forward_ns},   {"loss", r.loss_ns},
                        {"backward", r.backward_ns}, {"recompute", r.recompute_ns}, {"optimizer", r.optimizer_ns}};
+    // Each time above is the median of the step's timed repeats; the ranges are their quartiles.
+    auto range = [](const TimeRange& t) { return ordered_json::array({t.lo_ns, t.hi_ns}); };
+    ordered_json samples = ordered_json::array();
+    for (const RepeatTimes& t : r.repeat_times)
+        samples.push_back({{"step", t.step_ns}, {"forward", t.forward_ns}, {"loss", t.loss_ns},
+                           {"backward", t.backward_ns}, {"recompute", t.recompute_ns}, {"optimizer", t.optimizer_ns}});
+    j["timing"] = {{"repeats", r.repeats},
+                   {"statistic", "median of the timed repeats of this step; ranges are their lower and upper quartiles"},
+                   {"kept_repeat", r.kept_repeat},
+                   {"ranges_ns", {{"step", range(r.step_range)}, {"forward", range(r.forward_range)},
+                                  {"loss", range(r.loss_range)}, {"backward", range(r.backward_range)},
+                                  {"recompute", range(r.recompute_range)}, {"optimizer", range(r.optimizer_range)}}},
+                   {"repeats_ns", std::move(samples)}};
 
     ordered_json mem;
     mem["baseline"] = categories_json(r.baseline);
@@ -143,6 +164,9 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                           {"forward_ns", b.forward_ns},
                           {"backward_ns", b.backward_ns},
                           {"recompute_ns", b.recompute_ns},
+                          {"forward_range_ns", range(b.forward_range)},
+                          {"backward_range_ns", range(b.backward_range)},
+                          {"recompute_range_ns", range(b.recompute_range)},
                           {"kept_bytes", b.kept_bytes},
                           {"kept_bytes_unchecked", b.kept_bytes_unchecked},
                           {"avoided_bytes", b.avoided_bytes},
@@ -164,11 +188,30 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
                       "chunk hashes folded in order, parameter hashes folded in order)"},
                      {"sum", r.gradient_sum},
                      {"abs_sum", r.gradient_abs_sum}};
+    if (predicted && predicted->blocks.size() == r.blocks.size()) {
+        const TimePrediction& p = *predicted;
+        const Throughput& t = p.throughput;
+        ordered_json pb = ordered_json::array();
+        for (const BlockTimePrediction& b : p.blocks)
+            pb.push_back({{"forward_ns", b.forward.ns}, {"backward_ns", b.backward.ns}, {"recompute_ns", b.recompute.ns},
+                          {"flops", b.forward.flops + b.backward.flops + b.recompute.flops},
+                          {"bytes_moved", b.forward.bytes + b.backward.bytes + b.recompute.bytes}});
+        j["predicted_time"] = {
+            {"how", "each layer's matrix-product FLOPs and bytes moved over this machine's measured throughput"},
+            {"throughput", {{"key", t.key}, {"gemm_flops_per_s", t.gemm_flops}, {"bandwidth_bytes_per_s", t.bandwidth},
+                            {"elementwise_per_s", t.elementwise}, {"call_ns", t.call_ns}, {"measured", t.measured}}},
+            {"timings_ns", {{"step", p.step_ns}, {"forward", p.forward_ns}, {"loss", p.loss_ns}, {"backward", p.backward_ns},
+                            {"recompute", p.recompute_ns}, {"optimizer", p.optimizer_ns}}},
+            {"blocks", std::move(pb)}};
+    }
     j["preserve_rng"] = r.preserve_rng;
     j["dropout_present"] = r.dropout_present;
-    j["event_count"] = r.events.size();
-    j["span_count"] = r.spans.size();
+    if (r.has_timeline) {
+        j["event_count"] = r.events.size();
+        j["span_count"] = r.spans.size();
+    }
     j["spec"] = ordered_json::parse(to_json(spec));
+    if (!r.has_timeline) return j.dump(2) + "\n";  // as reports were before they carried one
     j["event_fields"] = {"time_ns", "bytes", "category", "block", "layer", "phase", "live_total"};
     j["span_fields"] = {"block", "layer", "phase", "start_ns", "end_ns"};
     // The rows are appended by hand, one per line: dump(2) would spread every number over a line
@@ -196,8 +239,9 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec) {
     return out;
 }
 
-Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec) {
-    return write_file_atomic(path, report_to_json(report, spec));
+Status write_report_json(const std::string& path, const StepReport& report, const ModelSpec& spec,
+                         const TimePrediction* predicted) {
+    return write_file_atomic(path, report_to_json(report, spec, predicted));
 }
 
 std::string timeline_csv(const StepReport& r) {
@@ -206,7 +250,7 @@ std::string timeline_csv(const StepReport& r) {
     out += '\n';
     CategoryBytes live = r.baseline;
     for (const MemoryEvent& e : r.events) {
-        live[size_t(e.tag.category)] += e.bytes;
+        live[size_t(e.tag.category)] = saturating_add(live[size_t(e.tag.category)], e.bytes);
         out += std::to_string(e.time_ns) + ',' + std::to_string(e.bytes) + ',' +
                std::string(category_name(e.tag.category)) + ',' + std::to_string(e.tag.block) + ',' +
                std::to_string(e.tag.layer) + ',' + std::string(phase_name(e.tag.phase)) + ',' +
@@ -236,7 +280,7 @@ std::string trace_json(const StepReport& r) {
     CategoryBytes live = r.baseline;
     counter(0, live);
     for (const MemoryEvent& e : r.events) {
-        live[size_t(e.tag.category)] += e.bytes;
+        live[size_t(e.tag.category)] = saturating_add(live[size_t(e.tag.category)], e.bytes);
         counter(e.time_ns, live);
     }
 
@@ -247,7 +291,7 @@ std::string trace_json(const StepReport& r) {
                       {"cat", std::string(phase_name(s.phase))},
                       {"ph", "X"},
                       {"ts", us(s.start_ns)},
-                      {"dur", us(s.end_ns - s.start_ns)},
+                      {"dur", us(saturating_sub(s.end_ns, s.start_ns))},
                       {"pid", pid},
                       {"tid", s.layer < 0 ? tid_blocks : tid_layers},
                       {"args", std::move(args)}});

@@ -123,11 +123,8 @@ private:
     }
 
     static Tensor scratch(OpContext& ctx, const ConvShape& s, ElemType t, bool forward, bool need_dx) {
-        const int64_t bytes =
-            forward ? conv_forward_scratch_bytes(ctx.be.kind(), s.batch, s.in_channels / s.groups, s.kernel, s.out_h(),
-                                                 s.out_w(), s.pointwise(), t)
-                    : conv_backward_scratch_bytes(ctx.be.kind(), s.batch, s.in_channels / s.groups, s.kernel, s.out_h(),
-                                                  s.out_w(), s.pointwise(), need_dx, t);
+        const int64_t bytes = forward ? conv_forward_scratch_bytes(ctx.be.kind(), s, t)
+                                      : conv_backward_scratch_bytes(ctx.be.kind(), s, need_dx, t);
         return bytes > 0 ? ctx.make({bytes}, Category::temporary, ElemType::u8) : Tensor{};
     }
 

@@ -18,7 +18,7 @@
 // only, keep R = 1), so 100,000 blocks plan in well under a second (tests/bench/bench_planner).
 // Labels that do not line up (blocks that all differ, or costs that are not whole numbers, such
 // as measured times) are handled one by one as before; kMaxRuns and kMaxLabelsPerStep bound what
-// such chains may take.
+// such chains may take, and a job's PlanLimits (planner.h) what all its programs take together.
 //
 // The chosen set is rebuilt backwards without parent links: at each block, a label of the block
 // before that extends exactly to the current one (pf and pb are integers, and costs in runs are
@@ -30,6 +30,8 @@
 #include <cmath>
 #include <map>
 #include <string>
+
+#include "ckpt/units.h"
 
 namespace ckpt::dp {
 namespace {
@@ -272,17 +274,31 @@ Error too_much(const std::string& what) {
                  "use a fixed planner (sqrt, every-k, all)"};
 }
 
-Result<RunSet> prune(RunSet cand, size_t run_threshold, uint64_t* work) {
+// The job's bound (planner.h, PlanLimits) after `work` more of this program's comparisons.
+Error job_bound(uint64_t max_work) {
+    return Error{"planning stopped at the bound of one planning job, " + format_count(int64_t(max_work)) +
+                     " label comparisons: the blocks differ in too many ways to plan exactly in that time; a fixed "
+                     "planner (sqrt, every-k, all) answers at once",
+                 ErrorKind::stopped};
+}
+
+bool past_job_bound(const PlanLimits* limits, uint64_t work) {
+    return limits && limits->work + work > limits->max_work;
+}
+
+Result<RunSet> prune(RunSet cand, size_t run_threshold, uint64_t* work, const PlanLimits* limits) {
     int64_t total = 0;
     for (const Run& r : cand) total += r.count;
     Step v{};
     if (uint64_t(total) >= run_threshold && common_step(cand, &v)) {
         *work += uint64_t(cand.size()) * cand.size();
         if (*work > kMaxWork) return too_much(std::to_string(kMaxWork) + " label comparisons");
+        if (past_job_bound(limits, *work)) return job_bound(limits->max_work);
         return prune_runs(cand, v);
     }
     *work += uint64_t(total);
     if (*work > kMaxWork) return too_much(std::to_string(kMaxWork) + " label comparisons");
+    if (past_job_bound(limits, *work)) return job_bound(limits->max_work);
     if (total > int64_t(kMaxLabelsPerStep)) return too_much(std::to_string(kMaxLabelsPerStep) + " labels at one block");
     std::vector<Label> labels;
     labels.reserve(size_t(total));
@@ -294,8 +310,17 @@ Result<RunSet> prune(RunSet cand, size_t run_threshold, uint64_t* work) {
 
 }  // namespace
 
-Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost, size_t run_threshold) {
+Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost, size_t run_threshold,
+                       PlanLimits* limits) {
     Solution out;
+    // This program's work joins the job's, however it returns.
+    struct Count {
+        PlanLimits* limits;
+        const uint64_t& work;
+        ~Count() {
+            if (limits) limits->work += work;
+        }
+    } count{limits, out.work};
     const int n = m.blocks();
     if (m.before_peak > budget || m.optimizer_peak > budget) return out;
     // held[b][s]: the labels after deciding blocks 0..b with block b checkpointed == s (kept for
@@ -304,6 +329,8 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
     std::array<RunSet, 2> prev{RunSet{Run{}}, RunSet{}};  // before block 0: the empty prefix, "unchecked"
     size_t runs_total = 0;
     for (int b = 0; b <= n; ++b) {
+        if (limits && limits->stop && limits->stop->load(std::memory_order_relaxed))
+            return Error{"planning stopped", ErrorKind::stopped};
         const WindowEffect &f = m.forward[size_t(b)], k = block_backward(m, b);
         std::array<RunSet, 2> cur;
         for (int self = 0; self < (b < n ? 2 : 1); ++self) {
@@ -332,7 +359,7 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
                                        r.dcost, hi - lo + 1});
                 }
             }
-            Result<RunSet> kept = prune(std::move(cand), run_threshold, &out.work);
+            Result<RunSet> kept = prune(std::move(cand), run_threshold, &out.work, limits);
             if (!kept) return kept.error();
             cur[size_t(self)] = std::move(*kept);
             runs_total += cur[size_t(self)].size();

@@ -40,9 +40,10 @@ inline constexpr size_t kRunThreshold = 64;
 
 // The cheapest checkpoint set whose peak stays within `budget`. With `with_cost` false only
 // feasibility is decided (labels drop the cost, so the sets stay small: minimal_peak bisects
-// with it). An error only when a limit above is passed.
+// with it). An error only when a limit above is passed, or those of `limits` (the job this
+// program belongs to: ErrorKind::stopped), to whose work this program's is added.
 Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost = true,
-                       size_t run_threshold = kRunThreshold);
+                       size_t run_threshold = kRunThreshold, PlanLimits* limits = nullptr);
 
 }  // namespace ckpt::dp
 
@@ -55,6 +56,6 @@ Result<ChainModel> build_chain_model(const ModelSpec& spec, const std::vector<do
 
 // minimal_peak, or the planner's limit error (minimal_peak itself then answers the best of none
 // and all).
-Result<int64_t> minimal_peak_checked(const ChainModel& m);
+Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits);
 
 }  // namespace ckpt

@@ -167,6 +167,14 @@ std::vector<double> flops(const ModelSpec& spec, bool rerun_only, bool inner) {
 std::vector<double> block_forward_flops(const ModelSpec& spec) { return flops(spec, false, false); }
 std::vector<double> block_recompute_flops(const ModelSpec& spec, bool inner) { return flops(spec, true, inner); }
 
+std::vector<double> recompute_flops_as_grouped(const ModelSpec& spec) {
+    std::vector<double> out(spec.blocks.size(), 0.0);
+    const std::vector<double> last = block_recompute_flops(spec), inner = block_recompute_flops(spec, true);
+    for (const BlockRange& r : recompute_segments(spec))
+        for (int b = r.first; b <= r.last; ++b) out[size_t(b)] = b < r.last ? inner[size_t(b)] : last[size_t(b)];
+    return out;
+}
+
 namespace {
 
 // The checkpoint pattern `p` of kPatterns on n blocks, as runs. Together they put every block

@@ -18,6 +18,7 @@
 #include "plan/chain_segments.h"
 
 #include "plan/chain_dp.h"
+#include "ckpt/units.h"
 
 #include <algorithm>
 #include <array>
@@ -237,11 +238,26 @@ Error too_much(const std::string& what) {
                  " (its limit): plan per block (dp) or with a fixed planner (sqrt, every-k, all) instead"};
 }
 
+Error job_bound(uint64_t max_work) {
+    return Error{"planning stopped at the bound of one planning job, " + format_count(int64_t(max_work)) +
+                     " label extensions: the blocks differ in too many ways to plan segments exactly in that time; "
+                     "plan per block (dp) or with a fixed planner (sqrt, every-k, all)",
+                 ErrorKind::stopped};
+}
+
 }  // namespace
 
 Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost, double cost_bound,
-                       int max_run) {
+                       int max_run, PlanLimits* limits) {
     Solution out;
+    // This program's work joins the job's (planner.h, PlanLimits), however it returns.
+    struct Count {
+        PlanLimits* limits;
+        const uint64_t& work;
+        ~Count() {
+            if (limits) limits->work += work;
+        }
+    } count{limits, out.work};
     const int n = m.blocks();
     if (m.recompute.size() != size_t(n) || m.forward.size() != size_t(n) + 1 || m.backward.size() != size_t(n) + 1)
         return Error{"planning: the chain model lacks a window of some block", ErrorKind::device};
@@ -350,6 +366,8 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
     };
     size_t total = 1;
     for (int e = 0; e < n; ++e) {
+        if (limits && limits->stop && limits->stop->load(std::memory_order_relaxed))
+            return Error{"planning stopped", ErrorKind::stopped};
         std::array<Gather, 2> next{Gather(with_cost), Gather(with_cost)};
         // Block e unchecked.
         for (int p = 0; p < 2; ++p) {
@@ -387,6 +405,7 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
             // Costs are not negative: a run that alone costs the bound, or more, only grows.
             if (with_cost && tail.cost + m.inner_cost(b) >= cost_bound && b < e) break;
             if (out.work > kMaxWork) return too_much(std::to_string(kMaxWork) + " label extensions");
+            if (limits && limits->work + out.work > limits->max_work) return job_bound(limits->max_work);
         }
         for (int p = 0; p < 2; ++p) {
             Labels& ls = held[size_t(e) + 1][size_t(p)];
@@ -432,16 +451,17 @@ Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool 
     return out;
 }
 
-Result<int64_t> minimal_peak_checked(const ChainModel& m) {
+Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits) {
     // Feasibility is monotone in the budget: bisect between a lower bound and the per-block floor
     // (a per-block set is a segment set), where only tight budgets are probed and runs stay short.
-    Result<int64_t> block_floor = ckpt::minimal_peak_checked(m);
+    Result<int64_t> block_floor = ckpt::minimal_peak_checked(m, limits);
     if (!block_floor) return block_floor.error();
     int64_t hi = *block_floor;
     int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
     while (hi - lo > 1) {
         const int64_t mid = lo + (hi - lo) / 2;
-        Result<Solution> s = solve(m, mid, /*want_set=*/false, /*with_cost=*/false);
+        Result<Solution> s = solve(m, mid, /*want_set=*/false, /*with_cost=*/false,
+                                   std::numeric_limits<double>::infinity(), /*max_run=*/0, limits);
         if (!s) return s.error();
         if (s->feasible) hi = mid;
         else lo = mid;

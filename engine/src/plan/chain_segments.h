@@ -46,10 +46,13 @@ struct Solution {
 // bisects with it). An error only when a limit above is passed.
 // `cost_bound`: only sets that cost less are looked for (infinity: any). `max_run` > 0: only
 // runs of at most that many blocks (a quick first pass whose answer bounds the exact one).
+// `limits`: the job's bound and stop flag (planner.h); past it or stopped, an ErrorKind::stopped
+// error, and this program's work is added to the job's either way.
 Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost = true,
-                       double cost_bound = std::numeric_limits<double>::infinity(), int max_run = 0);
+                       double cost_bound = std::numeric_limits<double>::infinity(), int max_run = 0,
+                       PlanLimits* limits = nullptr);
 
-// minimal_segment_peak, or the planner's limit error.
-Result<int64_t> minimal_peak_checked(const ChainModel& m);
+// minimal_segment_peak, or the planner's limit error (or the job's: stopped).
+Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits = nullptr);
 
 }  // namespace ckpt::seg

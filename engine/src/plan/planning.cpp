@@ -96,7 +96,9 @@ std::string PlanTable::comparison() const {
 }
 
 Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t budget,
-                             const std::vector<double>& forward_ns, DeviceKind kind) {
+                             const std::vector<double>& forward_ns, DeviceKind kind, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     if (budget <= 0) return Error{"budget: must be more than 0 bytes"};
     Result<ChainModel> model = ChainModel::build(spec, forward_ns, kind);
     if (!model) return model.error();
@@ -131,11 +133,14 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     if (planner == PlannerKind::dp) optima.push_back(PlannerKind::dp);
     if (planner == PlannerKind::dp || planner == PlannerKind::segments) optima.push_back(PlannerKind::segments);
     for (PlannerKind k : optima) {
-        Result<Plan> p = k == PlannerKind::dp ? plan_optimal(*model, budget) : plan_segments(*model, budget);
+        Result<Plan> p = k == PlannerKind::dp ? plan_optimal(*model, budget, limits)
+                                              : plan_segments(*model, budget, limits);
         // No set fits (out of memory) leaves the named sets; the planner's own limit is an error,
-        // except the segment search's beside a per-block plan: the table says it stopped.
+        // except the segment search's beside a per-block plan: the table says it stopped (unless
+        // the user stopped the job).
         if (!p && p.error().kind != ErrorKind::out_of_memory) {
-            if (k != PlannerKind::segments || planner != PlannerKind::dp) return p.error();
+            const bool user_stop = limits->stop && limits->stop->load(std::memory_order_relaxed);
+            if (k != PlannerKind::segments || planner != PlannerKind::dp || user_stop) return p.error();
             t.segments_note = p.error().message;
             continue;
         }
@@ -187,10 +192,10 @@ Result<PlanTable> plan_table(const ModelSpec& spec, PlannerKind planner, int64_t
     }
     if (t.chosen < 0) {
         // The smallest budget any set reaches: segment partitions include the per-block sets.
-        Result<int64_t> floor = seg::minimal_peak_checked(*model);
-        if (!floor) floor = minimal_peak_checked(*model);
+        Result<int64_t> floor = seg::minimal_peak_checked(*model, limits);
+        if (!floor && floor.error().kind != ErrorKind::stopped) floor = minimal_peak_checked(*model, limits);
         if (!floor) return floor.error();
-        t.minimal_peak = std::min(*floor, minimal_peak(*model));
+        t.minimal_peak = std::min(*floor, minimal_peak(*model, limits));
     }
     return t;
 }

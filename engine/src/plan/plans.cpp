@@ -43,7 +43,9 @@ Plan evaluate_plan(const ChainModel& m, const std::vector<bool>& c, const std::s
     return evaluate_plan(m, single_runs(c), name, budget, tag);
 }
 
-Result<int64_t> minimal_peak_checked(const ChainModel& m) {
+Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     // Feasibility is monotone in the budget: bisect between a lower bound and a known peak. Each
     // probe decides feasibility only (no costs), which keeps the label sets small.
     int64_t hi = std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
@@ -51,7 +53,7 @@ Result<int64_t> minimal_peak_checked(const ChainModel& m) {
     int64_t lo = std::max(m.before_peak, m.optimizer_peak) - 1;  // infeasible or the answer - 1
     while (hi - lo > 1) {
         const int64_t mid = lo + (hi - lo) / 2;
-        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false);
+        Result<dp::Solution> s = dp::solve(m, mid, /*want_set=*/false, /*with_cost=*/false, dp::kRunThreshold, limits);
         if (!s) return s.error();
         if (s->feasible) hi = mid;
         else lo = mid;
@@ -59,17 +61,17 @@ Result<int64_t> minimal_peak_checked(const ChainModel& m) {
     return hi;
 }
 
-int64_t minimal_peak(const ChainModel& m) {
-    Result<int64_t> p = minimal_peak_checked(m);
+int64_t minimal_peak(const ChainModel& m, PlanLimits* limits) {
+    Result<int64_t> p = minimal_peak_checked(m, limits);
     if (p) return *p;
     return std::min(m.peak(std::vector<bool>(size_t(m.blocks()), false)),
                     m.peak(std::vector<bool>(size_t(m.blocks()), true)));
 }
 
-int64_t minimal_segment_peak(const ChainModel& m) {
+int64_t minimal_segment_peak(const ChainModel& m, PlanLimits* limits) {
     // Segment sets include the per-block ones: never above the per-block floor.
-    Result<int64_t> p = seg::minimal_peak_checked(m);
-    return p ? std::min(*p, minimal_peak(m)) : minimal_peak(m);
+    Result<int64_t> p = seg::minimal_peak_checked(m, limits);
+    return p ? std::min(*p, minimal_peak(m, limits)) : minimal_peak(m, limits);
 }
 
 namespace {
@@ -84,18 +86,22 @@ Error below_floor(int64_t budget, Result<int64_t> floor) {
 
 }  // namespace
 
-Result<Plan> plan_optimal(const ChainModel& m, int64_t budget) {
-    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true);
+Result<Plan> plan_optimal(const ChainModel& m, int64_t budget, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
+    Result<dp::Solution> s = dp::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, dp::kRunThreshold, limits);
     if (!s) return s.error();
-    if (!s->feasible) return below_floor(budget, minimal_peak_checked(m));
+    if (!s->feasible) return below_floor(budget, minimal_peak_checked(m, limits));
     return evaluate_plan(m, s->checkpoint, "dp", budget);
 }
 
-Result<Plan> plan_segments(const ChainModel& m, int64_t budget) {
+Result<Plan> plan_segments(const ChainModel& m, int64_t budget, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     // The cheapest set already known to fit bounds the search: the per-block optimum, or else a
     // run of every k blocks (k = 2, 3, ..., as checkpoint_sequential cuts a chain) or sqrt.
     std::optional<Plan> known;
-    if (Result<Plan> p = plan_optimal(m, budget)) known = *p;
+    if (Result<Plan> p = plan_optimal(m, budget, limits)) known = *p;
     else if (p.error().kind != ErrorKind::out_of_memory) return p.error();
     const int n = m.blocks();
     if (!known) {
@@ -113,19 +119,19 @@ Result<Plan> plan_segments(const ChainModel& m, int64_t budget) {
     double bound = known ? known->recompute_cost : std::numeric_limits<double>::infinity();
     for (int max_run : {4, 16}) {
         if (max_run >= n) break;
-        Result<seg::Solution> quick = seg::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, bound, max_run);
+        Result<seg::Solution> quick = seg::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, bound, max_run, limits);
         if (!quick) return quick.error();
         if (quick->feasible) {
             known = evaluate_plan(m, quick->runs, "segments", budget);
             bound = known->recompute_cost;
         }
     }
-    Result<seg::Solution> s = seg::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, bound);
+    Result<seg::Solution> s = seg::solve(m, budget, /*want_set=*/true, /*with_cost=*/true, bound, /*max_run=*/0, limits);
     if (!s) return s.error();
     if (s->feasible) return evaluate_plan(m, s->runs, "segments", budget);
     // Nothing cheaper than the known set: it is the optimum.
     if (known) return evaluate_plan(m, known->runs, "segments", budget);
-    return below_floor(budget, seg::minimal_peak_checked(m));
+    return below_floor(budget, seg::minimal_peak_checked(m, limits));
 }
 
 namespace {
@@ -151,9 +157,13 @@ Result<Plan> make_plan(const ChainModel& m, PlannerKind kind, int64_t budget, in
     return Error{"planner: unknown"};
 }
 
-std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
+ParetoSweep pareto_sweep(const ChainModel& m, int budgets, PlanLimits* limits) {
+    PlanLimits own;
+    if (!limits) limits = &own;
     const int units = int(checkpoint_units(m.blocks(), m.segments).size());
-    std::vector<ParetoPoint> pts;
+    ParetoSweep out;
+    out.budgets = budgets;
+    std::vector<ParetoPoint>& pts = out.points;
     auto add = [&](Plan p) {
         for (const ParetoPoint& q : pts)
             if (q.plan.runs == p.runs) return;
@@ -165,15 +175,36 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
         if (auto p = named(m, "every:" + std::to_string(k), "every-" + std::to_string(k), 0)) add(*p);
     if (auto p = named(m, "sqrt", "sqrt", 0)) add(*p);
     const int64_t hi = pts.empty() ? 0 : pts[0].plan.predicted_peak;
-    // Both optima across budgets from each one's floor up to the unchecked peak (the segment
-    // search at fewer budgets on long chains, where each takes longer).
-    const int64_t lo_block = minimal_peak(m), lo_seg = minimal_segment_peak(m);
+    const int64_t lowest_named = std::min(hi, m.peak(std::vector<bool>(size_t(m.blocks()), true)));
+    // Both optima across budgets from each one's floor (or, past a planner limit, the lower of
+    // none's and all's) up to the unchecked peak; the segment search at fewer budgets on long
+    // chains, where each takes longer. A stopped job keeps what it found.
+    Result<int64_t> block_floor = minimal_peak_checked(m, limits);
+    Result<int64_t> seg_floor = block_floor ? seg::minimal_peak_checked(m, limits) : block_floor;
+    for (const Result<int64_t>* f : {&block_floor, &seg_floor})
+        if (!*f && (*f).error().kind == ErrorKind::stopped && out.cut_short.empty()) {
+            out.cut_short = "the sweep stopped before its first budget (" + (*f).error().message + ")";
+            budgets = 0;
+        }
+    const int64_t lo_block = block_floor ? *block_floor : lowest_named;
+    const int64_t lo_seg = seg_floor ? std::min(*seg_floor, lo_block) : lo_block;
     const int seg_budgets = m.blocks() > 500 ? std::min(budgets, 4) : budgets;
     for (int i = 0; i < budgets; ++i) {
         const auto at = [&](int64_t lo, int count, int j) { return count > 1 ? lo + (hi - lo) * j / (count - 1) : hi; };
-        if (auto p = plan_optimal(m, at(lo_block, budgets, i))) add(*p);
-        if (i < seg_budgets)
-            if (auto p = plan_segments(m, at(lo_seg, seg_budgets, i))) add(*p);
+        Result<Plan> p = plan_optimal(m, at(lo_block, budgets, i), limits);
+        if (p) add(*p);  // (past a single program's limit, a budget has no plan: the others stand)
+        if (p || p.error().kind != ErrorKind::stopped) {
+            if (i < seg_budgets) {
+                p = plan_segments(m, at(lo_seg, seg_budgets, i), limits);
+                if (p) add(*p);
+            }
+        }
+        if (!p && p.error().kind == ErrorKind::stopped) {
+            out.cut_short = "the sweep stopped after " + std::to_string(i) + " of its " + std::to_string(budgets) +
+                            " budgets (" + p.error().message + ")";
+            break;
+        }
+        out.planned = i + 1;
     }
     std::sort(pts.begin(), pts.end(), [](const ParetoPoint& a, const ParetoPoint& b) {
         return a.plan.predicted_peak != b.plan.predicted_peak ? a.plan.predicted_peak < b.plan.predicted_peak
@@ -190,7 +221,7 @@ std::vector<ParetoPoint> pareto_sweep(const ChainModel& m, int budgets) {
             best_block = p.plan.recompute_cost;
         }
     }
-    return pts;
+    return out;
 }
 
 }  // namespace ckpt

@@ -118,7 +118,7 @@ Result<ExperimentRun> parse_run(const json& run) {
             // Integers only, compared as integers: 2.5 threads or 1e3 is a mistake, not a rounding.
             const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(kMaxThreads);
             if (!fits)
-                return Error{path + ": expected an integer from 0 (the BLAS default) to " + std::to_string(kMaxThreads) +
+                return Error{path + ": expected an integer from 0 (the default) to " + std::to_string(kMaxThreads) +
                              ", got " + shown(v)};
             out.settings.threads = int(v.get<uint64_t>());
         } else if (it.key() == "memory_limit") {
@@ -128,11 +128,17 @@ Result<ExperimentRun> parse_run(const json& run) {
         } else if (it.key() == "tf32") {
             if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
             out.settings.tf32 = v.get<bool>();
+        } else if (it.key() == "repeats") {
+            const bool fits = v.is_number_unsigned() && v.get<uint64_t>() <= uint64_t(kMaxRepeats);
+            if (!fits)
+                return Error{path + ": expected an integer from 0 (the device's default) to " + std::to_string(kMaxRepeats) +
+                             ", got " + shown(v)};
+            out.settings.repeats = int(v.get<uint64_t>());
         } else if (it.key() == "verify") {
             if (!v.is_boolean()) return Error{path + ": expected true or false, got " + shown(v)};
             out.verify = v.get<bool>();
         } else {
-            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, verify)"};
+            return Error{path + ": unknown key in the run settings (expected device, threads, memory_limit, tf32, repeats, verify)"};
         }
     }
     return out;
@@ -155,15 +161,21 @@ Result<Experiment> parse_experiment(const std::string& text) {
     std::string failed_in;
     Result<json> parsed = read_json(text, kExperimentJsonLimits, &failed_in);
     if (!parsed) return failed_in == "model" ? parsed.error() : bare();
+    const JsonRelease release(*parsed);
     if (!parsed->is_object() || !parsed->contains("model")) {
-        *parsed = json();  // one document in memory at a time
+        release_json(*parsed);  // one document in memory at a time
         return bare();
     }
     // What is needed of the document is taken out of it before the model is read again.
     json model_value = std::move((*parsed)["model"]);
-    if (model_value.is_object()) model_value = json::object();  // read again from its text below
+    const JsonRelease release_model(model_value);
+    if (model_value.is_object()) {  // read again from its text below
+        release_json(model_value);
+        model_value = json::object();
+    }
     json run_value = parsed->contains("run") ? std::move((*parsed)["run"]) : json();
-    *parsed = json();
+    const JsonRelease release_run(run_value);
+    release_json(*parsed);
 
     // nlohmann skips a UTF-8 byte order mark; the scanner must too.
     const size_t start = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
@@ -208,6 +220,7 @@ std::string to_json(const Experiment& e) {
     run["threads"] = e.run.settings.threads;
     run["memory_limit"] = e.run.settings.memory_limit;
     run["tf32"] = e.run.settings.tf32;
+    run["repeats"] = e.run.settings.repeats;
     run["verify"] = e.run.verify;
     root["run"] = std::move(run);
     return root.dump(2) + "\n";

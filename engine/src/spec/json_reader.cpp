@@ -1,9 +1,12 @@
 // The bounded JSON reader (json_reader.h): nlohmann's SAX parser, which is iterative, feeding a
 // document builder that refuses the value that would pass a limit before it is stored. The
 // builder keeps, per open array or object, where the next value goes, so an error can name the
-// path to the offending value without walking the document.
+// path to the offending value without walking the document. Rows (JsonRows) are built like any
+// value, handed over when they close, and dropped.
 #include "spec/json_reader.h"
 
+#include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +21,10 @@ namespace {
 
 class BoundedBuilder {
 public:
-    explicit BoundedBuilder(const JsonLimits& limits) : limits_(limits) {}
+    BoundedBuilder(const JsonLimits& limits, const JsonRows* rows) : limits_(limits), rows_(rows) {}
+    ~BoundedBuilder() { release_json(root); }
+    BoundedBuilder(const BoundedBuilder&) = delete;
+    BoundedBuilder& operator=(const BoundedBuilder&) = delete;
 
     json root;
     std::string error;
@@ -28,13 +34,13 @@ public:
         return frames_.size() > 1 && frames_[0].node->is_object() ? frames_[0].key : std::string();
     }
 
-    bool null() { return add(json(nullptr)) != nullptr; }
-    bool boolean(bool v) { return add(json(v)) != nullptr; }
-    bool number_integer(json::number_integer_t v) { return add(json(v)) != nullptr; }
-    bool number_unsigned(json::number_unsigned_t v) { return add(json(v)) != nullptr; }
-    bool number_float(json::number_float_t v, const std::string&) { return add(json(v)) != nullptr; }
-    bool string(std::string& v) { return add(json(std::move(v))) != nullptr; }
-    bool binary(json::binary_t& v) { return add(json::binary(std::move(v))) != nullptr; }
+    bool null() { return scalar(json(nullptr)); }
+    bool boolean(bool v) { return scalar(json(v)); }
+    bool number_integer(json::number_integer_t v) { return scalar(json(v)); }
+    bool number_unsigned(json::number_unsigned_t v) { return scalar(json(v)); }
+    bool number_float(json::number_float_t v, const std::string&) { return scalar(json(v)); }
+    bool string(std::string& v) { return scalar(json(std::move(v))); }
+    bool binary(json::binary_t& v) { return scalar(json::binary(std::move(v))); }
     bool start_object(std::size_t) { return open(json::value_t::object); }
     bool start_array(std::size_t) { return open(json::value_t::array); }
     bool end_object() { return close(); }
@@ -58,19 +64,32 @@ public:
 private:
     struct Frame {
         json* node;
-        std::string key;   // objects: the key of the member being read
-        size_t index = 0;  // arrays: the index of the element being read
+        std::string key;    // objects: the key of the member being read
+        size_t index = 0;   // arrays: the index of the element being read
+        size_t count = 0;   // arrays: elements begun so far (rows are taken out, so not the size)
+        bool rows = false;  // arrays: the elements are rows (JsonRows)
     };
     const JsonLimits& limits_;
+    const JsonRows* rows_;
     std::vector<Frame> frames_;
     size_t values_ = 0;
+    size_t row_start_values_ = 0;  // values_ before the row being read began
+
+    bool scalar(json v) { return add(std::move(v)) != nullptr && row_done(); }
 
     // Stores `v` where the next value goes; null (with `error` set) if a limit forbids it.
     json* add(json v) {
-        if (!frames_.empty() && frames_.back().node->is_array()) frames_.back().index = frames_.back().node->size();
+        if (!frames_.empty() && frames_.back().node->is_array()) {
+            Frame& f = frames_.back();
+            f.index = f.count++;
+            if (f.rows) row_start_values_ = values_;
+        }
         if (++values_ > limits_.max_values + limits_.wrapper_values) {
-            error = located("the file has more than " + std::to_string(limits_.max_values) +
-                            " JSON values (the limit for " + limits_.what + ")");
+            std::string outside;  // rows do not count
+            for (size_t i = 0; rows_ && i < rows_->members.size(); ++i)
+                outside += (i == 0 ? " outside " : " and ") + rows_->members[i];
+            error = located("the file has more than " + std::to_string(limits_.max_values) + " JSON values" + outside +
+                            " (the limit for " + limits_.what + ")");
             return nullptr;
         }
         if (frames_.empty()) {
@@ -87,19 +106,40 @@ private:
 
     bool open(json::value_t type) {
         if (frames_.size() >= limits_.max_depth + limits_.wrapper_depth) {
-            if (!frames_.empty() && frames_.back().node->is_array()) frames_.back().index = frames_.back().node->size();
+            if (!frames_.empty() && frames_.back().node->is_array()) frames_.back().index = frames_.back().count;
             error = located("arrays and objects nested more than " + std::to_string(limits_.max_depth) +
                             " deep (the limit for " + limits_.what + ")");
             return false;
         }
         json* node = add(json(type));
         if (!node) return false;
-        frames_.push_back({node, {}, 0});
+        const bool rows = type == json::value_t::array && rows_ && frames_.size() == 1 &&
+                          frames_[0].node->is_object() && is_row_member(frames_[0].key);
+        frames_.push_back({node, {}, 0, 0, rows});
         return true;
     }
 
     bool close() {
         frames_.pop_back();
+        return row_done();
+    }
+
+    bool is_row_member(const std::string& key) const {
+        for (const std::string& m : rows_->members)
+            if (m == key) return true;
+        return false;
+    }
+
+    // After a value ends: when it was a row, hands it over and drops it.
+    bool row_done() {
+        if (frames_.empty() || !frames_.back().rows) return true;
+        Frame& f = frames_.back();
+        json& row = f.node->back();
+        error = rows_->take(frames_[0].key, f.index, row, root);
+        if (!error.empty()) return false;
+        release_json(row);
+        f.node->get_ref<json::array_t&>().pop_back();
+        values_ = row_start_values_;
         return true;
     }
 
@@ -153,8 +193,51 @@ std::string json_shown(const json& v) {
     return printable(s, 80);
 }
 
-Result<json> read_json(std::string_view text, const JsonLimits& limits, std::string* failed_in) {
-    BoundedBuilder builder(limits);
+void release_json(json& doc) noexcept {
+    // From the back, each child emptied before it is erased: nlohmann then destroys only
+    // scalars and empty containers, for which it allocates nothing.
+    if (doc.is_array()) {
+        json::array_t& a = doc.get_ref<json::array_t&>();
+        while (!a.empty()) {
+            release_json(a.back());
+            a.pop_back();
+        }
+    } else if (doc.is_object()) {
+        json::object_t& o = doc.get_ref<json::object_t&>();
+        while (!o.empty()) {
+            const auto last = std::prev(o.end());
+            release_json(last->second);
+            o.erase(last);
+        }
+    }
+    doc = nullptr;
+}
+
+namespace {
+
+// Where the first string or key longer than `max` bytes (as written, escapes included) begins,
+// or npos. In text that is not JSON the answer does not matter: the parser refuses it.
+size_t long_string_at(std::string_view text, size_t max) {
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '"') continue;
+        const size_t start = i++;
+        while (i < text.size() && text[i] != '"') i += text[i] == '\\' ? 2 : 1;
+        if (i - start - 1 > max) return start;
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace
+
+Result<json> read_json(std::string_view text, const JsonLimits& limits, std::string* failed_in, const JsonRows* rows) {
+    if (limits.max_string > 0) {
+        if (const size_t at = long_string_at(text, limits.max_string); at != std::string_view::npos) {
+            const size_t line = size_t(std::count(text.begin(), text.begin() + std::ptrdiff_t(at), '\n')) + 1;
+            return Error{"line " + std::to_string(line) + ": a string longer than " + std::to_string(limits.max_string) +
+                         " bytes (the limit for " + limits.what + ")"};
+        }
+    }
+    BoundedBuilder builder(limits, rows);
     bool ok = false;
     try {
         ok = json::sax_parse(text, &builder, json::input_format_t::json, /*strict=*/true, /*ignore_comments=*/false);

@@ -2,6 +2,7 @@
 // layers (convolution, batch norm, pooling, flatten) in layer_traits_image.cpp. Sizes are in
 // f32 (4 bytes) and masks in bytes.
 #include "ckpt/layer_traits.h"
+#include "ckpt/names.h"
 #include "spec/layer_traits_image.h"
 
 namespace ckpt {
@@ -19,6 +20,17 @@ int no_draws(const LayerSpec&) { return 0; }
 
 // Attention's input is (heads + 2 kv_heads) head-sized parts.
 int64_t attention_width_units(const LayerSpec& l) { return l.heads + 2 * (l.kv_heads > 0 ? l.kv_heads : l.heads); }
+
+// Attention's kernel, a choice by name (model_spec.h's AttentionImpl).
+LayerField attention_impl_field() {
+    Field f{K::choice, "impl", false, nullptr, nullptr, nullptr,
+            "the kernel: eager (the T x T softmax output kept for backward, as PyTorch's explicit attention) or "
+            "flash (fused, FlashAttention-2: a log-sum-exp per row kept, the rest recomputed; default eager)"};
+    for (const EnumName<AttentionImpl>& e : enum_names<AttentionImpl>()) f.choices.push_back(e.name);
+    f.get_choice = [](const LayerSpec& l) { return int(l.impl); };
+    f.set_choice = [](LayerSpec& l, int i) { l.impl = AttentionImpl(i); };
+    return f;
+}
 
 // Elementwise activations: differ only in name, what they keep and their cost per element.
 LayerTraits activation(LayerType t, const char* name, const char* summary, R rebuild, double flops_per_element) {
@@ -134,14 +146,19 @@ std::vector<LayerTraits> make_table() {
                   Field{K::number, "p", false, nullptr, &LayerSpec::p, nullptr, "dropout on the softmax output (default 0)",
                         Range::probability},
                   Field{K::number, "rope_theta", false, nullptr, &LayerSpec::rope_theta, nullptr,
-                        "rotary position embedding base, e.g. 10000 (default 0: none)", Range::non_negative}},
-                 R::no, "its QKV input ((heads + 2 kv_heads) x head size per row), the softmax output (heads x T "
-                        "floats per row) and, with dropout, its mask (heads x T bytes per row)",
+                        "rotary position embedding base, e.g. 10000 (default 0: none)", Range::non_negative},
+                  attention_impl_field()},
+                 R::no, "eager: its QKV input ((heads + 2 kv_heads) x head size per row), the softmax output (heads "
+                        "x T floats per row) and, with dropout, its mask (heads x T bytes per row); flash: its QKV "
+                        "input, its output (heads x head size per row) and a log-sum-exp (heads floats per row)",
                  [](const LayerSpec& l, const Features& in) {
                      return Features::flat(l.heads * (in.size() / attention_width_units(l)));
                  },
                  no_input, no_params,
                  [](const LayerSpec& l, int64_t rows, int64_t seq, const Features& in) {
+                     if (l.impl == AttentionImpl::flash)  // the output is shared with a layer after it that keeps it
+                         return rows * in.size() * 4 + rows * l.heads * (in.size() / attention_width_units(l)) * 4 +
+                                rows * l.heads * 4;
                      return rows * in.size() * 4 + rows * l.heads * seq * 4 + (l.p > 0 ? rows * l.heads * seq : 0);
                  },
                  [](const LayerSpec& l, double rows, double seq, const Features& in) {
@@ -175,6 +192,10 @@ std::vector<LayerTraits> make_table() {
                      *field = "rope_theta";
                      if (l.rope_theta > 0 && (in / units) % 2 != 0)
                          return "rotary embeddings need an even head size, got " + std::to_string(in / units);
+                     *field = "impl";
+                     if (l.impl == AttentionImpl::flash && in / units > kMaxFlashHeadSize)
+                         return "flash attention supports head sizes up to " + std::to_string(kMaxFlashHeadSize) +
+                                " (FlashAttention-2's limit), got " + std::to_string(in / units) + "; use \"eager\"";
                      // The scores (rows x heads x T) must stay within the element cap like any tensor.
                      *field = "";
                      const int64_t cap = int64_t(1) << 40;
@@ -290,6 +311,44 @@ std::vector<bool> recomputed_layers(const BlockSpec& b, bool output_consumed) {
     plan(0, main_end, sum);
     plan(main_end, side_end, sum);
     return run;
+}
+
+std::string policy_note(const BlockSpec& b) {
+    if (b.policy != BlockSpec::Policy::attention_core) return {};
+    int attention = 0, flash = 0;
+    for (size_t l = 0; l < b.layer_count(); ++l) {
+        attention += b.layer(l).type == LayerType::attention;
+        flash += b.layer(l).type == LayerType::attention && b.layer(l).impl == AttentionImpl::flash;
+    }
+    if (attention == 0) return "attention_core saves nothing here: the block has no attention layer, so every layer is saved";
+    if (flash == attention)
+        return "attention_core saves little here: flash attention keeps no T x T tensors, so recomputing the attention "
+               "core avoids only its output and log-sum-exp";
+    return {};
+}
+
+std::vector<std::string> policy_notes(const ModelSpec& spec, bool checkpointed_only) {
+    std::vector<std::string> notes;
+    std::vector<std::vector<bool>> blocks;
+    for (size_t b = 0; b < spec.blocks.size(); ++b) {
+        if (checkpointed_only && !spec.blocks[b].checkpoint) continue;
+        const std::string note = policy_note(spec.blocks[b]);
+        if (note.empty()) continue;
+        size_t i = 0;
+        while (i < notes.size() && notes[i] != note) ++i;
+        if (i == notes.size()) {
+            notes.push_back(note);
+            blocks.emplace_back(spec.blocks.size(), false);
+        }
+        blocks[i][b] = true;
+    }
+    for (size_t i = 0; i < notes.size(); ++i) {
+        int n = 0;
+        for (bool on : blocks[i]) n += on;
+        notes[i] = (n == 1 ? "block " : "blocks ") + format_checkpoint_set(blocks[i]) +
+                   (n > 1 ? " (" + std::to_string(n) + " blocks)" : std::string()) + ": " + notes[i];
+    }
+    return notes;
 }
 
 Features block_output(const BlockSpec& b, const Features& in) {

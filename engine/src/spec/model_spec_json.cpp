@@ -143,6 +143,9 @@ void check_fields(const LayerSpec& l, const LayerTraits& t, const std::string& l
                 check_finite(v, fp);
                 if (v < 0) fail(fp, "must not be negative, got " + num(v));
             }
+        } else if (f.kind == LayerField::Kind::choice) {
+            const int i = f.get_choice(l);  // an in-memory spec may hold any value
+            if (i < 0 || size_t(i) >= f.choices.size()) fail(fp, "unknown value " + std::to_string(i));
         }
     }
 }
@@ -330,6 +333,17 @@ double get_number(const json& v, const std::string& path) {
     return v.get<double>();
 }
 
+// A choice field's value: one of its names, as an index into them.
+int get_choice(const json& v, const LayerField& f, const std::string& path) {
+    const std::string name = get_string(v, path);
+    std::string list;
+    for (size_t i = 0; i < f.choices.size(); ++i) {
+        if (f.choices[i] == name) return int(i);
+        list += std::string(i == 0 ? "" : i + 1 == f.choices.size() ? " or " : ", ") + std::string(f.choices[i]);
+    }
+    fail(path, "unknown value " + shown(v) + " (expected " + list + ")");
+}
+
 // A dimension: a JSON integer in [1, 2^31 - 1]. Floats like 1024.0 are refused too: a size
 // written as a float is usually a computed value that went wrong.
 int64_t get_dim(const json& v, const std::string& path) {
@@ -375,6 +389,7 @@ LayerSpec parse_layer(const json& j, const std::string& path) {
             break;
         case LayerField::Kind::number: l.*f.number = get_number(*v, fp); break;
         case LayerField::Kind::flag: l.*f.flag = get_bool(*v, fp); break;
+        case LayerField::Kind::choice: f.set_choice(l, get_choice(*v, f, fp)); break;
         }
     }
     if (const json* v = find(j, "save")) l.save = get_bool(*v, path + ".save");
@@ -567,6 +582,7 @@ int64_t ModelSpec::output_features() const { return output_shape_features().size
 Result<ModelSpec> parse_model_spec(const std::string& json_text) {
     Result<json> root = read_json(json_text, kModelJsonLimits);
     if (!root) return root.error();
+    const JsonRelease release(*root);
     try {
         return parse_document(*root);
     } catch (const SpecError& e) {
@@ -608,6 +624,11 @@ ordered_json layers_json(const std::vector<LayerSpec>& layers) {
             case LayerField::Kind::dim: lj[f.key] = l.*f.dim; break;
             case LayerField::Kind::number: lj[f.key] = l.*f.number; break;
             case LayerField::Kind::flag: lj[f.key] = l.*f.flag; break;
+            case LayerField::Kind::choice: {
+                const int i = f.get_choice(l);  // a value outside the names reads back as an error naming the field
+                lj[f.key] = i >= 0 && size_t(i) < f.choices.size() ? std::string(f.choices[size_t(i)]) : "unknown";
+                break;
+            }
             }
         }
         if (l.save) lj["save"] = true;

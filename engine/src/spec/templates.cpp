@@ -108,6 +108,7 @@ struct Gpt2Shape {
     int64_t vocab, positions, d, layers, heads, inner;
     double eps, dropout;
     bool tied;
+    AttentionImpl attention = AttentionImpl::flash;
 };
 
 ModelSpec gpt2_spec(const Gpt2Shape& g, int64_t batch, int64_t seq) {
@@ -127,6 +128,7 @@ ModelSpec gpt2_spec(const Gpt2Shape& g, int64_t batch, int64_t seq) {
         attn.heads = g.heads;
         attn.causal = true;
         attn.p = g.dropout;
+        attn.impl = g.attention;
         std::vector<LayerSpec> a = {norm(LayerType::layernorm, g.d, g.eps), linear(g.d, 3 * g.d), attn,
                                     linear(g.d, g.d)};
         std::vector<LayerSpec> m = {norm(LayerType::layernorm, g.d, g.eps), linear(g.d, g.inner),
@@ -150,6 +152,7 @@ struct LlamaShape {
     int64_t vocab, d, layers, heads, kv_heads, head_dim, ffn;
     double eps, rope_theta;
     bool qkv_bias, out_bias, mlp_bias, tied;
+    AttentionImpl attention = AttentionImpl::flash;
 };
 
 ModelSpec llama_spec(const LlamaShape& g, int64_t batch, int64_t seq) {
@@ -167,6 +170,7 @@ ModelSpec llama_spec(const LlamaShape& g, int64_t batch, int64_t seq) {
         attn.kv_heads = g.kv_heads;
         attn.causal = true;
         attn.rope_theta = g.rope_theta;
+        attn.impl = g.attention;
         // q, k and v projections as one fused linear: (heads + 2 kv_heads) head_dim features.
         const int64_t qkv = (g.heads + 2 * g.kv_heads) * g.head_dim;
         s.segments.push_back(layer_segment(s));
@@ -268,11 +272,12 @@ Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& k) {
             break;
         }
         case TemplateKind::gpt2: {
-            s = gpt2_spec({k.vocab, k.seq, k.width, k.depth, k.heads, 4 * k.width, 1e-5, k.dropout, k.tied}, k.batch,
-                          k.seq);
+            s = gpt2_spec({k.vocab, k.seq, k.width, k.depth, k.heads, 4 * k.width, 1e-5, k.dropout, k.tied, k.attention},
+                          k.batch, k.seq);
             s.description = "GPT-2-style decoder: " + std::to_string(k.depth) + " layers, d " + std::to_string(k.width) +
                             ", " + std::to_string(k.heads) + " heads, vocabulary " + std::to_string(k.vocab) +
-                            ", learned positions, " + (k.tied ? "head tied to the embedding" : "untied head") + ".";
+                            ", learned positions, " + (k.tied ? "head tied to the embedding" : "untied head") + ", " +
+                            std::string(attention_impl_name(k.attention)) + " attention.";
             break;
         }
         case TemplateKind::llama: {
@@ -284,12 +289,13 @@ Result<ModelSpec> make_template(TemplateKind kind, const TemplateKnobs& k) {
             // LLaMA's hidden width: 2/3 of 4d, rounded up to a multiple of 64.
             const int64_t ffn = k.ffn > 0 ? k.ffn : (8 * k.width / 3 + 63) / 64 * 64;
             s = llama_spec({k.vocab, k.width, k.depth, k.heads, k.kv_heads, k.width / k.heads, ffn, 1e-5, 10000.0,
-                            false, false, false, k.tied},
+                            false, false, false, k.tied, k.attention},
                            k.batch, k.seq);
             s.description = "LLaMA-style decoder: " + std::to_string(k.depth) + " layers, d " + std::to_string(k.width) +
                             ", " + std::to_string(k.heads) + " heads (" + std::to_string(k.kv_heads) +
                             " key/value heads), SwiGLU width " + std::to_string(ffn) + ", rotary positions, " +
-                            (k.tied ? "head tied to the embedding" : "untied head") + ".";
+                            (k.tied ? "head tied to the embedding" : "untied head") + ", " +
+                            std::string(attention_impl_name(k.attention)) + " attention.";
             break;
         }
         case TemplateKind::resnet: {
@@ -476,6 +482,7 @@ Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, 
             return Error{"config.json: not valid JSON (" + m.substr(m.find_first_not_of(" :", 12)) + ")"};
         return Error{"config.json: " + m, parsed.error().kind};
     }
+    const JsonRelease release(*parsed);
     const json& j = *parsed;
     if (!j.is_object()) return Error{"config.json: the top level must be an object"};
     try {
@@ -497,7 +504,8 @@ Result<ModelSpec> import_hf_config(const std::string& json_text, int64_t batch, 
         Result<ModelSpec> v = validated(std::move(s), "config.json");
         if (!v) return v;
         v->description = "Imported from a " + c.arch + " config.json: " + format_count(parameter_count(*v)) +
-                         " parameters, batch " + std::to_string(batch) + " x " + std::to_string(seq) + " tokens." +
+                         " parameters, batch " + std::to_string(batch) + " x " + std::to_string(seq) +
+                         " tokens, flash attention (as Hugging Face's sdpa)." +
                          (note.empty() ? "" : " Note:" + note.substr(0, note.size() - 1) + ".");
         return v;
     } catch (const Error& e) {
@@ -513,6 +521,12 @@ Result<ModelSpec> import_hf_config_file(const std::string& path, int64_t batch, 
     auto r = import_hf_config(*text, batch, seq);
     if (!r) return Error{path + ": " + r.error().message, r.error().kind};
     return r;
+}
+
+void set_attention_impl(ModelSpec& spec, AttentionImpl impl) {
+    for (BlockSpec& b : spec.blocks)
+        for (size_t l = 0; l < b.layer_count(); ++l)
+            if (b.layer(l).type == LayerType::attention) b.layer(l).impl = impl;
 }
 
 int64_t parameter_count(const ModelSpec& spec) {

@@ -1,9 +1,9 @@
 // Attention on the CPU (cpu_kernels.h). For short sequences the heads of one batch element run in
-// parallel, one OpenMP thread each (OpenBLAS runs single-threaded inside a parallel region): at
+// parallel, one pool thread each (a product inside a parallel loop runs on its thread): at
 // GPT-2's 64 x 64 heads a single product is too small to split, and walking heads one at a time
 // left all but one core idle. Each head then works in its own (T, T) slot of the scratch, as a
 // GPU's kernels do; long sequences walk the heads in turn in one slot, their products split by
-// OpenBLAS (cpu_attention_slots, scratch.h). The f32 path is the reference: scores straight into
+// the pool (cpu_attention_slots, scratch.h). The f32 path is the reference: scores straight into
 // the kept probabilities, softmax in place, dropout into the head's slot. The 16-bit path follows
 // autocast: the products run in 16 bits with f32 accumulation (scores into the slot), the softmax
 // reads them and writes its f32 output (kept), and the probabilities enter P V rounded to 16 bits
@@ -12,13 +12,12 @@
 // gradients add up in head order, as before. Rotary embeddings rotate Q and K into a scratch copy
 // before the products (LLaMA's rotate_half); the gradients come out of the products in the rotated
 // frame and are rotated back in place.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/cpu_pool.h"
 #include "backends/scratch.h"
 #include "core/philox.h"
 
@@ -31,21 +30,23 @@ constexpr int64_t kParallelMin = 1 << 15;
 // above the diagonal are excluded (probability 0). In place when S is P.
 template <typename In>
 void softmax_rows(const void* S, float* P, int64_t T, bool causal) {
-#pragma omp parallel for if (T * T > kParallelMin && !omp_in_parallel())
-    for (int64_t i = 0; i < T; ++i) {
-        float* row = P + i * T;
-        const int64_t n = causal ? i + 1 : T;
-        float mx = In::load(S, i * T);
-        for (int64_t j = 1; j < n; ++j) mx = std::max(mx, In::load(S, i * T + j));
-        double sum = 0.0;
-        for (int64_t j = 0; j < n; ++j) {
-            row[j] = std::exp(In::load(S, i * T + j) - mx);
-            sum += row[j];
+    // In parallel when called alone (long sequences); inside a loop over heads, on its thread.
+    parallel_ranges(T, std::max<int64_t>(1, kParallelMin / 4 / T), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+            float* row = P + i * T;
+            const int64_t n = causal ? i + 1 : T;
+            float mx = In::load(S, i * T);
+            for (int64_t j = 1; j < n; ++j) mx = std::max(mx, In::load(S, i * T + j));
+            double sum = 0.0;
+            for (int64_t j = 0; j < n; ++j) {
+                row[j] = std::exp(In::load(S, i * T + j) - mx);
+                sum += row[j];
+            }
+            const float inv = float(1.0 / sum);
+            for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+            for (int64_t j = n; j < T; ++j) row[j] = 0.0f;
         }
-        const float inv = float(1.0 / sum);
-        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
-        for (int64_t j = n; j < T; ++j) row[j] = 0.0f;
-    }
+    }, T * T > kParallelMin);
 }
 
 // The probabilities as P V reads them: dropped out (mask drawn here when `draw`) and stored in
@@ -66,8 +67,7 @@ void rotate(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, 
     const int64_t half = hd / 2;
     std::vector<float> inv(static_cast<size_t>(half));
     for (int64_t i = 0; i < half; ++i) inv[size_t(i)] = 1.0f / std::pow(theta, float(2 * i) / float(hd));
-#pragma omp parallel for if (rows * heads * hd > kParallelMin)
-    for (int64_t r = 0; r < rows; ++r) {
+    parallel_for(rows, [&](int64_t r) {
         const float pos = float(r % T);
         for (int64_t h = 0; h < heads; ++h) {
             const int64_t s0 = r * lds + h * hd, d0 = r * ldd + h * hd;
@@ -79,7 +79,7 @@ void rotate(const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, 
                 IO::store(dst, d0 + i + half, x2 * c + x1 * sn);
             }
         }
-    }
+    }, rows * heads * hd > kParallelMin);
 }
 
 // Where the products read Q and K, and where the rest of the scratch starts: with rotary
@@ -100,6 +100,11 @@ QkView rotated_qk(ElemType t, const AttentionShape& a, const void* qkv, void* sc
 
 }  // namespace
 
+void rope_rotate(ElemType t, const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, int64_t T,
+                 int64_t heads, int64_t hd, float theta, float sign) {
+    dispatch(t, [&](auto io) { rotate<decltype(io)>(src, lds, dst, ldd, rows, T, heads, hd, theta, sign); });
+}
+
 void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs, uint8_t* mask,
                        void* scratch, uint64_t seed, uint64_t stream) {
     const int64_t B = a.batch, T = a.seq, H = a.heads, Hk = a.kv_heads, hd = a.head_dim, g = a.group();
@@ -107,16 +112,14 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
     const float scale = 1.0f / std::sqrt(float(hd)), p = a.p;
     dispatch(t, [&](auto io) {
         using IO = decltype(io);
-        // Plain locals, not structured bindings: clang (before 16) cannot capture a binding
-        // into an OpenMP region.
+        // Plain locals, not structured bindings: C++17 cannot capture a binding in a lambda.
         const QkView view = rotated_qk<IO>(t, a, qkv, scratch);
         const void* qk = view.qk;
         const int64_t ldqk = view.ldqk;
         void* work = view.work;  // null for f32 without dropout: no scratch then
         const bool parallel = cpu_attention_slots(T, H) > 1;
         for (int64_t b = 0; b < B; ++b) {
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-            for (int64_t h = 0; h < H; ++h) {
+            parallel_for(H, [&](int64_t h) {
                 const int64_t j = h / g;  // its key/value head
                 const void* Q = offset(qk, b * T * ldqk + h * hd, t);
                 const void* K = offset(qk, b * T * ldqk + (H + j) * hd, t);
@@ -141,7 +144,7 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
                     dropped<IO>(P, M, slot, T * T, p, true, base, seed, stream);
                     gemm_ex(false, false, T, hd, T, 1.0f, slot, T, V, W, 0.0f, O, d, t, t);
                 }
-            }
+            }, parallel);
         }
     });
 }
@@ -161,8 +164,7 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
         const bool parallel = cpu_attention_slots(T, Hk) > 1;
         for (int64_t b = 0; b < B; ++b) {
             // One thread per key/value head, its query heads in order (see the top).
-#pragma omp parallel for schedule(dynamic, 1) if (parallel)
-            for (int64_t j = 0; j < Hk; ++j) {
+            parallel_for(Hk, [&](int64_t j) {
                 thread_local std::vector<float> gbuf;
                 gbuf.resize(size_t(T));
                 // Its slot: f32: dP then the dropped-out probabilities; 16-bit: those
@@ -206,7 +208,7 @@ void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, co
                     gemm_ex(false, false, T, hd, T, 1.0f, dS, T, K, ldqk, 0.0f, dQ, W, t, t);  // dQ = dS K
                     gemm_ex(true, false, T, hd, T, 1.0f, dS, T, Q, ldqk, beta, dK, W, t, t);   // dK (+)= dS^T Q
                 }
-            }
+            }, parallel);
         }
         // The products gave dQ and dK in the rotated frame: rotate them back, in place.
         if (rope) rotate<IO>(dqkv, W, dqkv, W, rows, T, H + Hk, hd, a.rope_theta, -1.0f);

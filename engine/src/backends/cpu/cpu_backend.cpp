@@ -1,9 +1,10 @@
-// The CPU backend and reference: OpenBLAS for GEMM, OpenMP loops for everything else. Every
-// kernel is deterministic for a given thread count (reductions split the same way each time),
-// which is what lets a recomputed block reproduce its forward bit for bit. Every op starts by
-// telling the clock it worked (clock_.worked()): stamps with no work between them are one
-// instant and cost one read (Clock, backend.h). An op without the call would lend the stamp before
-// it to what follows; tst_memory's everyCpuLayerSpanTakesTime finds such an op.
+// The CPU backend and reference: OpenBLAS for GEMM, loops on the backend's own thread pool
+// (cpu_pool.h) for everything else. Every kernel is deterministic, and gives the same bits for any
+// thread count: a loop's pieces are fixed by its size, and reductions combine per-piece partial
+// results in piece order, which is what lets a recomputed block reproduce its forward bit for bit.
+// Every op starts by telling the clock it worked (clock_.worked()): stamps with no work between
+// them are one instant and cost one read (Clock, backend.h). An op without the call would lend the
+// stamp before it to what follows; tst_memory's everyCpuLayerSpanTakesTime finds such an op.
 #include <cblas.h>
 #include <omp.h>
 
@@ -21,6 +22,7 @@
 #include "backends/backend.h"
 #include "backends/cpu/cpu_kernels.h"
 #include "backends/cpu/cpu_math.h"
+#include "backends/cpu/cpu_pool.h"
 #include "backends/host_clock.h"
 #include "core/philox.h"
 
@@ -42,6 +44,9 @@ extern "C" const char* __asan_default_options() { return "allocator_may_return_n
 namespace ckpt {
 namespace {
 
+using cpu::parallel_for;
+using cpu::parallel_ranges;
+
 constexpr int64_t kParallelMin = 1 << 15;  // below this, threading costs more than it saves
 constexpr float kGeluK = 0.7978845608028654f;  // sqrt(2 / pi)
 constexpr float kGeluC = 0.044715f;
@@ -51,45 +56,45 @@ constexpr float kGeluC = 0.044715f;
 // lambda's captures instead, the compiler must assume each store may change them, and leaves
 // the loop scalar. Elementwise, so the result does not depend on the split.
 constexpr int64_t kMapChunk = 8192;
+// Rows a piece of a row-wise loop: about kMapChunk elements.
+inline int64_t row_grain(int64_t cols) { return std::max<int64_t>(1, kMapChunk / std::max<int64_t>(cols, 1)); }
 
 template <typename IO, typename F>
 void map(int64_t n, const void* x, void* y, F f) {
     const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
-#pragma omp parallel for if (n > kParallelMin)
-    for (int64_t c = 0; c < chunks; ++c) {
+    parallel_for(chunks, [&](int64_t c) {
         const void* const xs = x;
         void* const ys = y;
         const int64_t end = std::min(n, (c + 1) * kMapChunk);
 #pragma omp simd
         for (int64_t i = c * kMapChunk; i < end; ++i) IO::store(ys, i, f(IO::load(xs, i)));
-    }
+    }, n > kParallelMin);
 }
 
 template <typename IO, typename F>
 void map2(int64_t n, const void* x, const void* y, void* z, F f) {
     const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
-#pragma omp parallel for if (n > kParallelMin)
-    for (int64_t c = 0; c < chunks; ++c) {
+    parallel_for(chunks, [&](int64_t c) {
         const void* const xs = x;
         const void* const ys = y;
         void* const zs = z;
         const int64_t end = std::min(n, (c + 1) * kMapChunk);
 #pragma omp simd
         for (int64_t i = c * kMapChunk; i < end; ++i) IO::store(zs, i, f(IO::load(xs, i), IO::load(ys, i)));
-    }
+    }, n > kParallelMin);
 }
 
 class CpuBackend final : public Backend {
 public:
     // The one backend lives until exit; its cache goes back to the system then, so a leak
     // checker sees every buffer freed whether or not a session ever trimmed it.
+    CpuBackend() { set_threads(0); }
     ~CpuBackend() override { trim(); }
 
     std::string name() const override {
-        // OpenBLAS says which thread pool it was built for; the OpenMP one shares the engine's.
-        const int pool = openblas_get_parallel();
-        return "cpu (" + std::to_string(openblas_get_num_threads()) + " threads, OpenBLAS" +
-               (pool == 2 ? ", one OpenMP pool)" : pool == 1 ? " with its own pthreads pool)" : ", sequential)");
+        const char* core = openblas_get_corename();
+        return "cpu (" + std::to_string(cpu::pool_threads()) + " threads, OpenBLAS" +
+               (core ? std::string(" ") + core : std::string()) + " on the engine's pool)";
     }
     DeviceKind kind() const override { return DeviceKind::cpu; }
     Clock& clock() override { return clock_; }
@@ -151,10 +156,12 @@ public:
         clock_.worked();
         std::memcpy(dst, src, bytes);
     }
+    // OpenBLAS runs on one thread, on the pool's threads (cpu_gemm.cpp cuts the products); an
+    // OpenMP loop, should one run, gets as many threads as the pool has.
     void set_threads(int threads) override {
-        if (threads <= 0) return;
-        openblas_set_num_threads(threads);
-        omp_set_num_threads(threads);
+        cpu::set_pool_threads(threads);
+        openblas_set_num_threads(1);
+        omp_set_num_threads(cpu::pool_threads());
     }
 
     Digest digest(const float* x, int64_t n) override {
@@ -163,8 +170,7 @@ public:
         const int64_t words = (n + 1) / 2, chunks = (words + kDigestChunkWords - 1) / kDigestChunkWords;
         std::vector<uint64_t> hashes(size_t(chunks), 0);
         std::vector<double> sums(size_t(chunks), 0.0), abs_sums(size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (n > kParallelMin)
-        for (int64_t c = 0; c < chunks; ++c) {
+        parallel_for(chunks, [&](int64_t c) {
             const int64_t w0 = c * kDigestChunkWords, w1 = std::min(words, w0 + kDigestChunkWords);
             uint64_t h = kFnvBasis;
             double s = 0.0, a = 0.0;
@@ -181,7 +187,7 @@ public:
             hashes[size_t(c)] = h;
             sums[size_t(c)] = s;
             abs_sums[size_t(c)] = a;
-        }
+        }, n > kParallelMin);
         Digest d;
         for (int64_t c = 0; c < chunks; ++c) {
             d.hash = (d.hash ^ hashes[size_t(c)]) * kFnvPrime;
@@ -202,36 +208,40 @@ public:
             cpu::dispatch(to, [&](auto out) {
                 using In = decltype(in);
                 using Out = decltype(out);
-#pragma omp parallel for if (n > kParallelMin)
-                for (int64_t i = 0; i < n; ++i) Out::store(y, i, In::load(x, i));
+                parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+                    for (int64_t i = p0; i < p1; ++i) Out::store(y, i, In::load(x, i));
+                }, n > kParallelMin);
             });
         });
     }
 
     void fill(float* x, int64_t n, float v) override {
         clock_.worked();
-#pragma omp parallel for if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) x[i] = v;
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+            for (int64_t i = p0; i < p1; ++i) x[i] = v;
+        }, n > kParallelMin);
     }
     void fill_uniform(float* x, int64_t n, float lo, float hi, uint64_t seed, uint64_t stream) override {
         clock_.worked();
-#pragma omp parallel for if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) x[i] = lo + (hi - lo) * philox::to_unit(philox::word(uint64_t(i), stream, seed));
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+            for (int64_t i = p0; i < p1; ++i) x[i] = lo + (hi - lo) * philox::to_unit(philox::word(uint64_t(i), stream, seed));
+        }, n > kParallelMin);
     }
     void fill_normal(float* x, int64_t n, float stddev, uint64_t seed, uint64_t stream) override {
         clock_.worked();
         // Box-Muller on the two halves of each Philox block: element i uses block i / 2.
         const int64_t pairs = (n + 1) / 2;
-#pragma omp parallel for if (n > kParallelMin)
-        for (int64_t j = 0; j < pairs; ++j) {
-            const philox::Block r = philox::philox4x32_10(uint64_t(j), stream, seed);
-            for (int64_t i = 2 * j; i < std::min(n, 2 * j + 2); ++i) {
-                const int h = int(i % 2) * 2;
-                const float u1 = (float(r[h] >> 8) + 1.0f) * (1.0f / 16777217.0f);  // (0, 1]
-                const float u2 = philox::to_unit(r[h + 1]);
-                x[i] = stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795865f * u2);
+        parallel_ranges(pairs, kMapChunk, [&](int64_t p0, int64_t p1) {
+            for (int64_t j = p0; j < p1; ++j) {
+                const philox::Block r = philox::philox4x32_10(uint64_t(j), stream, seed);
+                for (int64_t i = 2 * j; i < std::min(n, 2 * j + 2); ++i) {
+                    const int h = int(i % 2) * 2;
+                    const float u1 = (float(r[h] >> 8) + 1.0f) * (1.0f / 16777217.0f);  // (0, 1]
+                    const float u2 = philox::to_unit(r[h + 1]);
+                    x[i] = stddev * std::sqrt(-2.0f * std::log(u1)) * std::cos(6.2831853071795865f * u2);
+                }
             }
-        }
+        }, n > kParallelMin);
     }
     void fill_classes(int64_t* t, int64_t n, int64_t classes, uint64_t seed, uint64_t stream) override {
         clock_.worked();
@@ -241,8 +251,9 @@ public:
     void broadcast_rows(void* y, const void* b, int64_t rows, int64_t cols, ElemType t) override {
         clock_.worked();
         const size_t row = size_t(cols * elem_size(t));
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) std::memcpy(static_cast<char*>(y) + size_t(r) * row, b, row);
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) std::memcpy(static_cast<char*>(y) + size_t(r) * row, b, row);
+        }, rows * cols > kParallelMin);
     }
     void column_sum(float* out, const void* x, int64_t rows, int64_t cols, ElemType t) override {
         clock_.worked();
@@ -252,13 +263,12 @@ public:
             using IO = decltype(io);
             constexpr int64_t kSlice = 256;
             const int64_t slices = (cols + kSlice - 1) / kSlice;
-#pragma omp parallel for if (rows * cols > kParallelMin)
-            for (int64_t s = 0; s < slices; ++s) {
+            parallel_for(slices, [&](int64_t s) {
                 const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
                 for (int64_t c = c0; c < c1; ++c) out[c] = 0.0f;
                 for (int64_t r = 0; r < rows; ++r)
                     for (int64_t c = c0; c < c1; ++c) out[c] += IO::load(x, r * cols + c);
-            }
+            }, rows * cols > kParallelMin);
         });
     }
 
@@ -311,8 +321,10 @@ public:
                     using A = decltype(ia);
                     using B = decltype(ib);
                     using Y = decltype(oy);
-#pragma omp parallel for simd if (n > kParallelMin)
-                    for (int64_t i = 0; i < n; ++i) Y::store(y, i, A::load(a, i) + B::load(b, i));
+                    parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+                        for (int64_t i = p0; i < p1; ++i) Y::store(y, i, A::load(a, i) + B::load(b, i));
+                    }, n > kParallelMin);
                 });
             });
         });
@@ -321,52 +333,53 @@ public:
     void layernorm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                            float* rstd, int64_t rows, int64_t cols, float eps) override {
         clock_.worked();
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * cols;
-            float* yr = y + r * cols;
-            double s = 0.0;
-            for (int64_t c = 0; c < cols; ++c) s += xr[c];
-            const float m = float(s / double(cols));
-            double v = 0.0;
-            for (int64_t c = 0; c < cols; ++c) { double d = double(xr[c] - m); v += d * d; }
-            const float rs = float(1.0 / std::sqrt(v / double(cols) + double(eps)));
-            mean[r] = m;
-            rstd[r] = rs;
-            if (gamma) {
-                for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
-            } else {
-                for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs;
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                const float* xr = x + r * cols;
+                float* yr = y + r * cols;
+                double s = 0.0;
+                for (int64_t c = 0; c < cols; ++c) s += xr[c];
+                const float m = float(s / double(cols));
+                double v = 0.0;
+                for (int64_t c = 0; c < cols; ++c) { double d = double(xr[c] - m); v += d * d; }
+                const float rs = float(1.0 / std::sqrt(v / double(cols) + double(eps)));
+                mean[r] = m;
+                rstd[r] = rs;
+                if (gamma) {
+                    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs * gamma[c] + beta[c];
+                } else {
+                    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * rs;
+                }
             }
-        }
+        }, rows * cols > kParallelMin);
     }
     void layernorm_backward(const float* x, const float* gamma, const float* mean, const float* rstd,
                             const float* dy, float* dx, float* dgamma, float* dbeta, int64_t rows,
                             int64_t cols) override {
         clock_.worked();
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * cols;
-            const float* dyr = dy + r * cols;
-            float* dxr = dx + r * cols;
-            const float m = mean[r], rs = rstd[r];
-            double sum_g = 0.0, sum_gx = 0.0;
-            for (int64_t c = 0; c < cols; ++c) {
-                const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
-                sum_g += g;
-                sum_gx += double(g) * double((xr[c] - m) * rs);
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                const float* xr = x + r * cols;
+                const float* dyr = dy + r * cols;
+                float* dxr = dx + r * cols;
+                const float m = mean[r], rs = rstd[r];
+                double sum_g = 0.0, sum_gx = 0.0;
+                for (int64_t c = 0; c < cols; ++c) {
+                    const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
+                    sum_g += g;
+                    sum_gx += double(g) * double((xr[c] - m) * rs);
+                }
+                const float mg = float(sum_g / double(cols)), mgx = float(sum_gx / double(cols));
+                for (int64_t c = 0; c < cols; ++c) {
+                    const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
+                    dxr[c] = rs * (g - mg - (xr[c] - m) * rs * mgx);
+                }
             }
-            const float mg = float(sum_g / double(cols)), mgx = float(sum_gx / double(cols));
-            for (int64_t c = 0; c < cols; ++c) {
-                const float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
-                dxr[c] = rs * (g - mg - (xr[c] - m) * rs * mgx);
-            }
-        }
+        }, rows * cols > kParallelMin);
         if (!dgamma) return;
         constexpr int64_t kSlice = 256;
         const int64_t slices = (cols + kSlice - 1) / kSlice;
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t s = 0; s < slices; ++s) {
+        parallel_for(slices, [&](int64_t s) {
             const int64_t c0 = s * kSlice, c1 = std::min(cols, c0 + kSlice);
             for (int64_t c = c0; c < c1; ++c) dgamma[c] = dbeta[c] = 0.0f;
             for (int64_t r = 0; r < rows; ++r) {
@@ -378,7 +391,7 @@ public:
                     dbeta[c] += dyr[c];
                 }
             }
-        }
+        }, rows * cols > kParallelMin);
     }
 
     void dropout_forward(ElemType t, const void* x, void* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
@@ -388,27 +401,27 @@ public:
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
             const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
-#pragma omp parallel for if (n > kParallelMin)
-            for (int64_t c = 0; c < chunks; ++c) {
+            parallel_for(chunks, [&](int64_t c) {
                 const int64_t lo = c * kMapChunk, hi = std::min(n, lo + kMapChunk);
                 cpu::draw_keep(mask, lo, hi, p, 0, stream, seed);
                 for (int64_t i = lo; i < hi; ++i) IO::store(y, i, mask[i] ? IO::load(x, i) * scale : 0.0f);
-            }
+            }, n > kParallelMin);
         });
     }
     void dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t stream) override {
         clock_.worked();
-        const int64_t chunks = (n + kMapChunk - 1) / kMapChunk;
-#pragma omp parallel for if (n > kParallelMin)
-        for (int64_t c = 0; c < chunks; ++c) cpu::draw_keep(mask, c * kMapChunk, std::min(n, (c + 1) * kMapChunk), p, 0, stream, seed);
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) { cpu::draw_keep(mask, p0, p1, p, 0, stream, seed); },
+                        n > kParallelMin);
     }
     void dropout_backward(ElemType t, const void* dy, const uint8_t* mask, void* dx, int64_t n, float p) override {
         clock_.worked();
         const float scale = 1.0f / (1.0f - p);
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
-#pragma omp parallel for simd if (n > kParallelMin)
-            for (int64_t i = 0; i < n; ++i) IO::store(dx, i, mask[i] ? IO::load(dy, i) * scale : 0.0f);
+            parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+                for (int64_t i = p0; i < p1; ++i) IO::store(dx, i, mask[i] ? IO::load(dy, i) * scale : 0.0f);
+            }, n > kParallelMin);
         });
     }
 
@@ -421,8 +434,10 @@ public:
     void mse_backward(const float* pred, const float* target, float* dpred, int64_t n) override {
         clock_.worked();
         const float k = 2.0f / float(n);
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) dpred[i] = k * (pred[i] - target[i]);
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+            for (int64_t i = p0; i < p1; ++i) dpred[i] = k * (pred[i] - target[i]);
+        }, n > kParallelMin);
     }
     double softmax_xent_forward(const float* logits, const int64_t* target, float* probs, int64_t rows,
                                 int64_t cols) override {
@@ -445,27 +460,29 @@ public:
                                int64_t cols) override {
         clock_.worked();
         const float k = 1.0f / float(rows);
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            for (int64_t c = 0; c < cols; ++c) dlogits[r * cols + c] = k * probs[r * cols + c];
-            dlogits[r * cols + target[r]] -= k;
-        }
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                for (int64_t c = 0; c < cols; ++c) dlogits[r * cols + c] = k * probs[r * cols + c];
+                dlogits[r * cols + target[r]] -= k;
+            }
+        }, rows * cols > kParallelMin);
     }
 
     void embedding_forward(const int64_t* tokens, const float* table, const float* positions, float* out,
                            int64_t rows, int64_t seq, int64_t dim) override {
         clock_.worked();
-#pragma omp parallel for if (rows * dim > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* t = table + tokens[r] * dim;
-            float* o = out + r * dim;
-            if (positions) {
-                const float* pos = positions + (r % seq) * dim;
-                for (int64_t c = 0; c < dim; ++c) o[c] = t[c] + pos[c];
-            } else {
-                std::memcpy(o, t, size_t(dim) * sizeof(float));
+        parallel_ranges(rows, row_grain(dim), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                const float* t = table + tokens[r] * dim;
+                float* o = out + r * dim;
+                if (positions) {
+                    const float* pos = positions + (r % seq) * dim;
+                    for (int64_t c = 0; c < dim; ++c) o[c] = t[c] + pos[c];
+                } else {
+                    std::memcpy(o, t, size_t(dim) * sizeof(float));
+                }
             }
-        }
+        }, rows * dim > kParallelMin);
     }
     void embedding_backward(const int64_t* tokens, const float* dout, float* dtable, float* dpositions,
                             int64_t rows, int64_t seq, int64_t vocab, int64_t dim) override {
@@ -474,8 +491,7 @@ public:
         // so repeated tokens accumulate in a fixed order (deterministic, no atomics).
         constexpr int64_t kSlice = 64;
         const int64_t slices = (dim + kSlice - 1) / kSlice;
-#pragma omp parallel for if (rows * dim > kParallelMin)
-        for (int64_t s = 0; s < slices; ++s) {
+        parallel_for(slices, [&](int64_t s) {
             const int64_t c0 = s * kSlice, c1 = std::min(dim, c0 + kSlice);
             for (int64_t v = 0; v < vocab; ++v)
                 for (int64_t c = c0; c < c1; ++c) dtable[v * dim + c] = 0.0f;
@@ -491,7 +507,7 @@ public:
                     for (int64_t c = c0; c < c1; ++c) pos[c] += d[c];
                 }
             }
-        }
+        }, rows * dim > kParallelMin);
     }
 
     void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* probs,
@@ -505,73 +521,88 @@ public:
         cpu::attention_backward(t, a, qkv, probs, mask, dout, dqkv, scratch);
     }
 
+    void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                                 void* scratch, uint64_t seed, uint64_t stream) override {
+        clock_.worked();
+        cpu::flash_attention_forward(t, a, qkv, out, lse, scratch, seed, stream);
+    }
+    void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out,
+                                  const float* lse, const void* dout, void* dqkv, void* scratch, uint64_t seed,
+                                  uint64_t stream) override {
+        clock_.worked();
+        cpu::flash_attention_backward(t, a, qkv, out, lse, dout, dqkv, scratch, seed, stream);
+    }
+
     // RMSNorm: statistics in double like LayerNorm's.
     void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
                          float eps) override {
         clock_.worked();
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * cols;
-            float* yr = y + r * cols;
-            double ss = 0.0;
-            for (int64_t c = 0; c < cols; ++c) ss += double(xr[c]) * double(xr[c]);
-            const float rs = float(1.0 / std::sqrt(ss / double(cols) + double(eps)));
-            rstd[r] = rs;
-            for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * rs * gamma[c];
-        }
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                const float* xr = x + r * cols;
+                float* yr = y + r * cols;
+                double ss = 0.0;
+                for (int64_t c = 0; c < cols; ++c) ss += double(xr[c]) * double(xr[c]);
+                const float rs = float(1.0 / std::sqrt(ss / double(cols) + double(eps)));
+                rstd[r] = rs;
+                for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * rs * gamma[c];
+            }
+        }, rows * cols > kParallelMin);
     }
     void rmsnorm_backward(const float* x, const float* gamma, const float* rstd, const float* dy, float* dx,
                           float* dgamma, int64_t rows, int64_t cols) override {
         clock_.worked();
         // dx = rs * (g - xhat * mean(g * xhat)), g = dy * gamma, xhat = x * rs.
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t r = 0; r < rows; ++r) {
-            const float* xr = x + r * cols;
-            const float* dyr = dy + r * cols;
-            float* dxr = dx + r * cols;
-            const float rs = rstd[r];
-            double s = 0.0;
-            for (int64_t c = 0; c < cols; ++c) s += double(dyr[c] * gamma[c]) * double(xr[c] * rs);
-            const float m = float(s / double(cols));
-            for (int64_t c = 0; c < cols; ++c) dxr[c] = rs * (dyr[c] * gamma[c] - xr[c] * rs * m);
-        }
+        parallel_ranges(rows, row_grain(cols), [&](int64_t p0, int64_t p1) {
+            for (int64_t r = p0; r < p1; ++r) {
+                const float* xr = x + r * cols;
+                const float* dyr = dy + r * cols;
+                float* dxr = dx + r * cols;
+                const float rs = rstd[r];
+                double s = 0.0;
+                for (int64_t c = 0; c < cols; ++c) s += double(dyr[c] * gamma[c]) * double(xr[c] * rs);
+                const float m = float(s / double(cols));
+                for (int64_t c = 0; c < cols; ++c) dxr[c] = rs * (dyr[c] * gamma[c] - xr[c] * rs * m);
+            }
+        }, rows * cols > kParallelMin);
         constexpr int64_t kSlice = 256;
         const int64_t slices = (cols + kSlice - 1) / kSlice;
-#pragma omp parallel for if (rows * cols > kParallelMin)
-        for (int64_t sl = 0; sl < slices; ++sl) {
+        parallel_for(slices, [&](int64_t sl) {
             const int64_t c0 = sl * kSlice, c1 = std::min(cols, c0 + kSlice);
             for (int64_t c = c0; c < c1; ++c) dgamma[c] = 0.0f;
             for (int64_t r = 0; r < rows; ++r)
                 for (int64_t c = c0; c < c1; ++c) dgamma[c] += dy[r * cols + c] * (x[r * cols + c] * rstd[r]);
-        }
+        }, rows * cols > kParallelMin);
     }
     void swiglu_forward(ElemType t, const void* x, void* y, int64_t rows, int64_t f) override {
         clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
-#pragma omp parallel for if (rows * f > kParallelMin)
-            for (int64_t r = 0; r < rows; ++r)
+            parallel_ranges(rows, row_grain(f), [&](int64_t p0, int64_t p1) {
+                for (int64_t r = p0; r < p1; ++r)
 #pragma omp simd
-                for (int64_t c = 0; c < f; ++c) {
-                    const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
-                    IO::store(y, r * f + c, gate / (1.0f + cpu::vexp(-gate)) * up);
-                }
+                    for (int64_t c = 0; c < f; ++c) {
+                        const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
+                        IO::store(y, r * f + c, gate / (1.0f + cpu::vexp(-gate)) * up);
+                    }
+            }, rows * f > kParallelMin);
         });
     }
     void swiglu_backward(ElemType t, const void* x, const void* dy, void* dx, int64_t rows, int64_t f) override {
         clock_.worked();
         cpu::dispatch(t, [&](auto io) {
             using IO = decltype(io);
-#pragma omp parallel for if (rows * f > kParallelMin)
-            for (int64_t r = 0; r < rows; ++r)
+            parallel_ranges(rows, row_grain(f), [&](int64_t p0, int64_t p1) {
+                for (int64_t r = p0; r < p1; ++r)
 #pragma omp simd
-                for (int64_t c = 0; c < f; ++c) {
-                    const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
-                    const float g = IO::load(dy, r * f + c);
-                    const float sg = 1.0f / (1.0f + cpu::vexp(-gate)), silu = gate * sg;
-                    IO::store(dx, r * 2 * f + c, g * up * (sg + gate * sg * (1.0f - sg)));
-                    IO::store(dx, r * 2 * f + f + c, g * silu);
-                }
+                    for (int64_t c = 0; c < f; ++c) {
+                        const float gate = IO::load(x, r * 2 * f + c), up = IO::load(x, r * 2 * f + f + c);
+                        const float g = IO::load(dy, r * f + c);
+                        const float sg = 1.0f / (1.0f + cpu::vexp(-gate)), silu = gate * sg;
+                        IO::store(dx, r * 2 * f + c, g * up * (sg + gate * sg * (1.0f - sg)));
+                        IO::store(dx, r * 2 * f + f + c, g * silu);
+                    }
+            }, rows * f > kParallelMin);
         });
     }
 
@@ -616,39 +647,48 @@ public:
 
     bool all_finite(const float* x, int64_t n) override {
         clock_.worked();
-        int bad = 0;
-#pragma omp parallel for reduction(| : bad) if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) bad |= !std::isfinite(x[i]);
-        return !bad;
+        std::atomic<bool> bad{false};
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+            bool b = false;
+            for (int64_t i = p0; i < p1; ++i) b |= !std::isfinite(x[i]);
+            if (b) bad.store(true, std::memory_order_relaxed);
+        }, n > kParallelMin);
+        return !bad.load();
     }
     void scale(float* x, int64_t n, float s) override {
         clock_.worked();
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) x[i] *= s;
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+            for (int64_t i = p0; i < p1; ++i) x[i] *= s;
+        }, n > kParallelMin);
     }
 
     void sgd_step(float* w, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
                   bool first) override {
         clock_.worked();
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            float d = g[i] + wd * w[i];
-            if (buf) { d = first ? d : momentum * buf[i] + d; buf[i] = d; }
-            w[i] -= lr * d;
-        }
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+            for (int64_t i = p0; i < p1; ++i) {
+                float d = g[i] + wd * w[i];
+                if (buf) { d = first ? d : momentum * buf[i] + d; buf[i] = d; }
+                w[i] -= lr * d;
+            }
+        }, n > kParallelMin);
     }
     void adamw_step(float* w, const float* g, float* m, float* v, int64_t n, float lr, float b1, float b2,
                     float eps, float wd, int64_t step) override {
         clock_.worked();
         const float c1 = 1.0f / (1.0f - std::pow(b1, float(step)));
         const float c2 = 1.0f / (1.0f - std::pow(b2, float(step)));
-#pragma omp parallel for simd if (n > kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            w[i] -= lr * wd * w[i];
-            m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-            v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-            w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-        }
+        parallel_ranges(n, kMapChunk, [&](int64_t p0, int64_t p1) {
+#pragma omp simd
+            for (int64_t i = p0; i < p1; ++i) {
+                w[i] -= lr * wd * w[i];
+                m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+                v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+                w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+            }
+        }, n > kParallelMin);
     }
 
 private:

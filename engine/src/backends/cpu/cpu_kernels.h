@@ -45,9 +45,9 @@ inline const void* offset(const void* p, int64_t elements, ElemType t) {
 }
 inline void* offset(void* p, int64_t elements, ElemType t) { return static_cast<char*>(p) + elements * elem_size(t); }
 
-// Row-major C = alpha op(A) op(B) + beta C; f32 x f32 -> f32 goes to OpenBLAS directly, any
-// 16-bit case converts tiles to f32 (exactly), multiplies them with OpenBLAS, accumulates in an
-// f32 tile across K and rounds C once.
+// Row-major C = alpha op(A) op(B) + beta C; f32 x f32 -> f32 goes to OpenBLAS in pieces run in
+// parallel (gemm_pieces), any 16-bit case converts tiles to f32 (exactly), multiplies them with
+// OpenBLAS, accumulates in an f32 tile across K and rounds C once.
 void gemm_ex(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const void* A, int64_t lda,
              const void* B, int64_t ldb, float beta, void* C, int64_t ldc, ElemType ab, ElemType c);
 
@@ -55,6 +55,17 @@ void attention_forward(ElemType t, const AttentionShape& a, const void* qkv, voi
                        void* scratch, uint64_t seed, uint64_t stream);
 void attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const float* probs, const uint8_t* mask,
                         const void* dout, void* dqkv, void* scratch);
+
+// cpu_flash_attention.cpp: FlashAttention-2 on the CPU (backend.h's flash_attention_*).
+void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                             void* scratch, uint64_t seed, uint64_t stream);
+void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out, const float* lse,
+                              const void* dout, void* dqkv, void* scratch, uint64_t seed, uint64_t stream);
+// Rotary embeddings, shared by both attention kernels (cpu_attention.cpp): rotates `heads` head
+// vectors of every row (position row % T) from src (row stride lds) to dst (row stride ldd),
+// LLaMA's rotate_half; sign -1 rotates back. In place when src is dst.
+void rope_rotate(ElemType t, const void* src, int64_t lds, void* dst, int64_t ldd, int64_t rows, int64_t T,
+                 int64_t heads, int64_t hd, float theta, float sign);
 
 // cpu_image.cpp: the image kernels of backend.h, one image at a time for conv2d.
 void conv2d_forward(ElemType t, const ConvShape& s, const void* x, const void* w, const void* bias, void* y,

@@ -486,6 +486,60 @@ public:
         launched("attention_backward");
     }
 
+    // Flash attention (flash_attention.cu): Q and K rotated into the scratch's first part with
+    // rotary positions, as for eager; backward's D after it (scratch.h's flash_scratch).
+    cuda::FlashArgs flash_args(const AttentionShape& a, const void* qk, int64_t ldqk, const void* qkv, uint64_t seed,
+                               uint64_t stream) const {
+        cuda::FlashArgs g;
+        g.qk = qk;
+        g.qkv = qkv;
+        g.T = a.seq;
+        g.H = a.heads;
+        g.Hk = a.kv_heads;
+        g.hd = a.head_dim;
+        g.group = a.group();
+        g.ldqk = ldqk;
+        g.W = a.width();
+        g.d = a.out();
+        g.scale = 1.0f / std::sqrt(float(a.head_dim));
+        g.p = a.p;
+        g.keep_scale = 1.0f / (1.0f - a.p);
+        g.causal = a.causal;
+        g.seed = seed;
+        g.stream = stream;
+        return g;
+    }
+    void flash_attention_forward(ElemType t, const AttentionShape& a, const void* qkv, void* out, float* lse,
+                                 void* scratch, uint64_t seed, uint64_t stream) override {
+        use();
+        const auto [qk, ldqk, work] = rotated_qk(t, a, qkv, scratch);
+        cuda::FlashArgs g = flash_args(a, qk, ldqk, qkv, seed, stream);
+        g.o = out;
+        g.lse_out = lse;
+        cuda::flash_attention_forward(t, g, a.batch, stream_);
+        launched("flash_attention_forward");
+    }
+    void flash_attention_backward(ElemType t, const AttentionShape& a, const void* qkv, const void* out,
+                                  const float* lse, const void* dout, void* dqkv, void* scratch, uint64_t seed,
+                                  uint64_t stream) override {
+        use();
+        const auto [qk, ldqk, work] = rotated_qk(t, a, qkv, scratch);
+        const FlashScratch fs = flash_scratch(DeviceKind::cuda, a.batch, a.seq, a.heads, a.kv_heads, a.head_dim,
+                                              a.rope_theta > 0.0f, a.p > 0.0f, t, false);
+        cuda::FlashArgs g = flash_args(a, qk, ldqk, qkv, seed, stream);
+        g.out = out;
+        g.dout = dout;
+        g.lse = lse;
+        g.dqkv = dqkv;
+        cuda::flash_attention_backward(t, g, a.batch, reinterpret_cast<float*>(static_cast<char*>(scratch) + fs.d_at),
+                                       stream_);
+        // The kernels gave dQ and dK in the rotated frame: rotate them back, in place.
+        if (a.rope_theta > 0.0f)
+            cuda::rope_rotate(dqkv, a.width(), dqkv, a.width(), t, a.batch * a.seq, a.seq, a.heads + a.kv_heads,
+                              a.head_dim, a.rope_theta, -1.0f, stream_);
+        launched("flash_attention_backward");
+    }
+
     void rmsnorm_forward(const float* x, const float* gamma, float* y, float* rstd, int64_t rows, int64_t cols,
                          float eps) override {
         use();

@@ -1,5 +1,5 @@
 // Launchers of the CUDA backend's own kernels, one .cu file per family (elementwise, rng,
-// reduce, norm, loss, embedding, attention, optimizer, image). Plain C++ signatures, so the backend
+// reduce, norm, loss, embedding, attention, flash attention, optimizer, image). Plain C++ signatures, so the backend
 // class (cuda_backend.cpp) is compiled by the host compiler. Every launcher queues work on
 // `s` and returns; none allocates: scratch comes from the caller (the tracking allocator or
 // the backend's fixed workspace, see Workspace).
@@ -102,6 +102,29 @@ void rope_rotate(const void* src, int64_t lds, void* dst, int64_t ldd, ElemType 
                  int64_t heads, int64_t hd, float theta, float sign, cudaStream_t s);
 // A (type t) = mask ? P * keep_scale : 0, or P itself (rounded) without a mask.
 void apply_mask(const float* P, const uint8_t* mask, void* A, ElemType t, int64_t n, float keep_scale, cudaStream_t s);
+
+// flash_attention.cu: fused (flash) attention, FlashAttention-2's algorithm (backend.h's
+// flash_attention_*). Row r = b T + t; Q head h and K head j in qk (row stride ldqk: the input, or
+// its rotated copy), V head j in qkv (row stride W), the output and its gradient (row stride d),
+// the input's gradient (row stride W). Pointers unused by a call stay null.
+struct FlashArgs {
+    const void* qk = nullptr;
+    const void* qkv = nullptr;
+    void* o = nullptr;          // forward: the output
+    float* lse_out = nullptr;   // forward: (B, H, T) log-sum-exp
+    const void* out = nullptr;  // backward: the forward's output, its gradient, lse and D
+    const void* dout = nullptr;
+    const float* lse = nullptr;
+    const float* D = nullptr;
+    void* dqkv = nullptr;
+    int64_t T = 0, H = 0, Hk = 0, hd = 0, group = 1, ldqk = 0, W = 0, d = 0;
+    float scale = 1.0f, p = 0.0f, keep_scale = 1.0f;
+    bool causal = false;
+    uint64_t seed = 0, stream = 0;
+};
+void flash_attention_forward(ElemType t, const FlashArgs& g, int64_t batch, cudaStream_t s);
+// D: (B, H, T) f32 scratch for rowsum(dO * O).
+void flash_attention_backward(ElemType t, const FlashArgs& g, int64_t batch, float* D, cudaStream_t s);
 
 // image.cu: the image kernels (conv2d's products are cuBLAS calls in the backend).
 // One convolution's geometry, passed to kernels by value.

@@ -57,6 +57,10 @@ public:
                            uint64_t) override {}
     void attention_backward(ElemType, const AttentionShape&, const void*, const float*, const uint8_t*, const void*,
                             void*, void*) override {}
+    void flash_attention_forward(ElemType, const AttentionShape&, const void*, void*, float*, void*, uint64_t,
+                                 uint64_t) override {}
+    void flash_attention_backward(ElemType, const AttentionShape&, const void*, const void*, const float*, const void*,
+                                  void*, void*, uint64_t, uint64_t) override {}
     void rmsnorm_forward(const float*, const float*, float*, float*, int64_t, int64_t, float) override {}
     void rmsnorm_backward(const float*, const float*, const float*, const float*, float*, float*, int64_t,
                           int64_t) override {}
