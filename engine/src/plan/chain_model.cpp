@@ -77,32 +77,32 @@ std::pair<int64_t, MemoryTag> ChainModel::peak_and_tag(const std::vector<BlockRa
         offer(level + f.peak[size_t(c)], forward_tag, b, c);
         level += f.end[size_t(c)];
     }
-    // Backward levels from the end down: the level where each backward window starts is the end
-    // level less what every later window added.
-    struct Window {
-        const WindowEffect* effect;
-        const std::vector<WindowTags>* tags;
-        int block, context;
-    };
-    std::vector<Window> order;  // backward windows in the order they run
-    order.reserve(2 * size_t(n) + 1);
-    order.push_back({&backward[size_t(n)], &backward_tag, n, loss_ctx});
+    // Backward: the loss's window, then from the last block down a run's recomputation windows
+    // (first to last) when the backward reaches its last block, and each block's backward. A
+    // window starts at the end level less what it and every later window add, so one pass from
+    // the last window back to the first knows where each starts. Walking backwards, a tie goes to
+    // the window met later (>=), which runs earlier. No list of windows: the plan table evaluates
+    // hundreds of sets on chains of 100,000 blocks.
     std::vector<int> first(size_t(n), -1);
     for (const BlockRange& r : runs) first[size_t(r.last)] = r.first;
-    for (int b = n - 1; b >= 0; --b) {
+    int64_t back_best = std::numeric_limits<int64_t>::min(), after = 0;  // what the later windows add
+    const std::vector<WindowTags>* back_tags = nullptr;
+    int back_block = 0, back_context = 0;
+    auto visit = [&](const WindowEffect& e, const std::vector<WindowTags>& tags, int b, int c) {
+        after += e.end[size_t(c)];
+        const int64_t at = end - after + e.peak[size_t(c)];
+        if (at >= back_best) back_best = at, back_tags = &tags, back_block = b, back_context = c;
+    };
+    for (int b = 0; b < n; ++b) {
+        visit(backward[size_t(b)], backward_tag, b, ctx[size_t(b)]);
         if (first[size_t(b)] >= 0 && !recompute.empty())  // hand-made models may leave it out
-            for (int j = first[size_t(b)]; j <= b; ++j)
-                order.push_back({&recompute[size_t(j)], &recompute_tag, j, ctx[size_t(j)]});
-        order.push_back({&backward[size_t(b)], &backward_tag, b, ctx[size_t(b)]});
+            for (int j = b; j >= first[size_t(b)]; --j) visit(recompute[size_t(j)], recompute_tag, j, ctx[size_t(j)]);
     }
-    int64_t after = 0;  // what the windows after the current one add
-    std::vector<int64_t> begin(order.size());
-    for (size_t i = order.size(); i-- > 0;) {
-        after += order[i].effect->end[size_t(order[i].context)];
-        begin[i] = end - after;
+    visit(backward[size_t(n)], backward_tag, n, loss_ctx);
+    if (back_best > best) {
+        best = back_best;
+        tag = back_tags->empty() ? MemoryTag{} : (*back_tags)[size_t(back_block)][size_t(back_context)];
     }
-    for (size_t i = 0; i < order.size(); ++i)
-        offer(begin[i] + order[i].effect->peak[size_t(order[i].context)], *order[i].tags, order[i].block, order[i].context);
     if (optimizer_peak > best) best = optimizer_peak, tag = optimizer_tag;
     return {best, tag};
 }

@@ -31,6 +31,11 @@ namespace ckpt::seg {
 inline constexpr uint64_t kMaxWork = 300000000;
 // The most labels held, all boundaries together (each about 40 bytes).
 inline constexpr size_t kMaxLabels = 20000000;
+// The longest chain searched. The labels held grow about as blocks x the longest run tried, so
+// memory and time grow faster than the blocks: 4,000 identical blocks plan in about 1.5 s and
+// 135 MiB (tests/bench/bench_planner), 10,000 passed kMaxLabels after 4.8 s and 880 MiB. Longer
+// chains are refused at once, before any work, and `plan` keeps its per-block optimum.
+inline constexpr int kMaxBlocks = 4096;
 
 struct Solution {
     bool feasible = false;

@@ -98,6 +98,10 @@ Result<Plan> plan_optimal(const ChainModel& m, int64_t budget, PlanLimits* limit
 Result<Plan> plan_segments(const ChainModel& m, int64_t budget, PlanLimits* limits) {
     PlanLimits own;
     if (!limits) limits = &own;
+    if (m.blocks() > seg::kMaxBlocks)
+        return Error{"planning: the segment planner searches chains of up to " + std::to_string(seg::kMaxBlocks) +
+                     " blocks, this one has " + std::to_string(m.blocks()) +
+                     ": plan per block (dp) or with a fixed planner (sqrt, every-k, all) instead"};
     // The cheapest set already known to fit bounds the search: the per-block optimum, or else a
     // run of every k blocks (k = 2, 3, ..., as checkpoint_sequential cuts a chain) or sqrt.
     std::optional<Plan> known;
