@@ -61,7 +61,7 @@ std::vector<int> DepthChart::depthsFor(int depth) {
 DepthChart::DepthChart(QCustomPlot* memory, QCustomPlot* recompute, QObject* parent)
     : QObject(parent), memory_(memory), recompute_(recompute) {
     setupLogAxes(memory_, true);
-    memory_->yAxis->setLabel(tr("peak activation memory (MiB, log scale)"));
+    memory_->yAxis->setLabel(tr("activation peak (MiB, log)"));
     addTitle(memory_, tr("Memory against depth: O(n) per block, O(sqrt(n)) with sqrt(n) segments"));
     // The legends below the axes, never over a curve (tst_window_trust checks every chart).
     putLegendBelow(memory_, 2);

@@ -420,7 +420,7 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         g->setSelectable(QCP::stSingleData);
         return g;
     };
-    auto* blocks = scatter(tr("per-block plans (hover to name, click to apply)"), QCPScatterStyle::ssCircle, blockColor);
+    auto* blocks = scatter(tr("per-block plans (click one to apply)"), QCPScatterStyle::ssCircle, blockColor);
     auto* grouped = scatter(tr("segment plans"), QCPScatterStyle::ssDiamond, segmentColor);
     auto frontier = [&](const QString& name, const QColor& c, Qt::PenStyle style) {
         auto* f = new QCPCurve(pareto_->xAxis, pareto_->yAxis);
@@ -430,7 +430,7 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
         return f;
     };
     auto* blockFront = frontier(tr("frontier, per block"), blockColor, Qt::DashLine);
-    auto* front = frontier(tr("frontier with segments (click to apply)"), segmentColor, Qt::SolidLine);
+    auto* front = frontier(tr("frontier with segments"), segmentColor, Qt::SolidLine);
     QVariantList blockIndex, groupedIndex, blockFrontIndex, frontIndex;
     // A graph keeps its points sorted by x; remember which sweep point each one is.
     std::vector<int> order(points_.size());
@@ -478,7 +478,7 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
             }
             if (!warm) {
                 warm = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
-                warm->setName(tr("measured warm-up step (time includes one-off costs)"));
+                warm->setName(tr("measured warm-up (one-off costs)"));
                 warm->setLineStyle(QCPGraph::lsNone);
                 warm->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(0x00, 0x9E, 0x73), 1.5), Qt::NoBrush, 9));
             }
