@@ -331,6 +331,28 @@ private slots:
         QCOMPARE(predict_times(spec, Throughput{}).step_ns, int64_t(0));
     }
 
+    // A product's rate follows its size: the measured points exactly, log-log interpolation
+    // between them, the ends held beyond; a throughput without a curve has one rate.
+    void productRateFollowsItsSize() {
+        Throughput t;
+        t.gemm_flops = 100e9;
+        QCOMPARE(t.gemm_rate(1e3), 100e9);
+        t.gemm_curve = {{1e6, 20e9}, {1e8, 80e9}, {1e9, 100e9}};
+        QCOMPARE(t.gemm_rate(1e3), 20e9);
+        QCOMPARE(t.gemm_rate(1e6), 20e9);
+        QCOMPARE(t.gemm_rate(1e8), 80e9);
+        QVERIFY(std::fabs(t.gemm_rate(1e7) - 40e9) < 1e3);  // halfway in log size: the geometric mean
+        QCOMPARE(t.gemm_rate(1e12), 100e9);
+        // A layer's product costs its FLOPs at its own size's rate: 2 x 64 x 64 x 64 FLOPs here.
+        ModelSpec spec = testmodels::textbook(64, 64);
+        t.bandwidth = 1e11;
+        t.elementwise = 1e9;
+        const TimePrediction slow = predict_times(spec, t);
+        t.gemm_curve.clear();
+        const TimePrediction flat = predict_times(spec, t);
+        QVERIFY(slow.forward_ns > flat.forward_ns);
+    }
+
     void throughputIsCachedInTheCallersFile() {
         QTemporaryDir dir;
         const std::string path = dir.filePath("sub/throughput.json").toStdString();
@@ -344,6 +366,9 @@ private slots:
         auto again = cached_throughput("cpu", 1, path);
         QVERIFY(again && again->from_cache);
         QCOMPARE(again->gemm_flops, first->gemm_flops);
+        QCOMPARE(again->gemm_curve, first->gemm_curve);  // the products' rates by size travel too
+        QCOMPARE(first->gemm_curve.size(), size_t(5));
+        QCOMPARE(first->gemm_curve.back()[1], first->gemm_flops);
         QCOMPARE(again->key, first->key);
         // In this process's memory now: the file is not read again.
         QVERIFY(QFile::remove(QString::fromStdString(path)));

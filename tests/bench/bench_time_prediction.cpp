@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
     std::printf("throughput (%s): matrix products %.1f GFLOP/s, stream %.2f GB/s, GELU %.0f M elements/s, call %.2f us\n",
                 through->key.c_str(), through->gemm_flops / 1e9, through->bandwidth / 1e9, through->elementwise / 1e6,
                 through->call_ns / 1e3);
+    std::printf("  products by size:");
+    for (const auto& [flops, rate] : through->gemm_curve)
+        std::printf(" %.0fx%.0fx%.0f %.1f GFLOP/s;", std::cbrt(flops / 2), std::cbrt(flops / 2), std::cbrt(flops / 2), rate / 1e9);
+    std::printf("\n");
     int all_within = 0, all_blocks = 0;
     for (const std::string& path : models) {
         auto spec = ckpt::load_model_spec(path);

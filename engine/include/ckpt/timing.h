@@ -1,6 +1,6 @@
 // Predicted time, the way bytes are predicted: before any run, each layer's matrix-product FLOPs
 // and the bytes its other kernels move are turned into time with throughputs measured once on
-// this machine and device (a short calibration: a large matrix product, a stream that goes past
+// this machine and device (a short calibration: matrix products of several sizes, a stream that goes past
 // the caches, an elementwise kernel with a transcendental, and the cost of one small call), so
 // every block and every plan has a predicted step time beside the measured one. Unlike the bytes,
 // the prediction is a model, not an exact count: it is meant to land within a quarter of a quiet
@@ -11,6 +11,7 @@
 // process only).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ namespace ckpt {
 struct Throughput {
     std::string key;          // what was measured: device, its name, the backend and its threads
     double gemm_flops = 0;    // FLOP/s of a large f32 matrix product
+    // Smaller products run slower (less work per thread, per cache tile): the FLOP/s measured at
+    // several sizes, {FLOPs of one call, FLOP/s}, smallest first. Empty: gemm_flops for every size.
+    std::vector<std::array<double, 2>> gemm_curve;
     double bandwidth = 0;     // bytes/s (reads plus writes) of an elementwise add over arrays past the caches
     double elementwise = 0;   // elements/s of the elementwise kernel with a transcendental (GELU's tanh)
     double call_ns = 0;       // the fixed cost of one small kernel call (a tiny product)
@@ -31,6 +35,9 @@ struct Throughput {
     bool from_cache = false;  // read from the cache file rather than measured by this process
 
     bool valid() const { return gemm_flops > 0 && bandwidth > 0 && elementwise > 0 && call_ns >= 0; }
+    // The FLOP/s of one product of `flops` FLOPs: gemm_curve interpolated on log-log axes, its
+    // ends held flat beyond it.
+    double gemm_rate(double flops) const;
 };
 
 // The key a device and thread count are cached under ("cpu | Intel Xeon ... | cpu (2 threads,

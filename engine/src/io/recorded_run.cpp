@@ -328,6 +328,18 @@ RecordedRun read(const json& doc, Rows& rows) {
         tp.throughput.call_ns = th.at("call_ns").number();
         if (!(tp.throughput.call_ns >= 0) || !std::isfinite(tp.throughput.call_ns)) th.at("call_ns").bad("expected a number of at least 0");
         tp.throughput.measured = th.at("measured").text();
+        if (th.has("gemm_curve")) {  // reports from before it have the large product's rate alone
+            const Field curve = th.at("gemm_curve");
+            const size_t points = curve.size();
+            if (points > 64) curve.bad("more than 64 points");
+            for (size_t i = 0; i < points; ++i) {
+                const Field pt = curve.item(i);
+                pt.size(2);
+                const double f = rate(pt.item(0)), r = rate(pt.item(1));
+                if (i > 0 && !(f > tp.throughput.gemm_curve.back()[0])) pt.item(0).bad("expected sizes in rising order");
+                tp.throughput.gemm_curve.push_back({f, r});
+            }
+        }
         tp.throughput.from_cache = true;
         const Field pb = p.at("blocks");
         pb.size(nblocks);

@@ -196,10 +196,13 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec, const Tim
             pb.push_back({{"forward_ns", b.forward.ns}, {"backward_ns", b.backward.ns}, {"recompute_ns", b.recompute.ns},
                           {"flops", b.forward.flops + b.backward.flops + b.recompute.flops},
                           {"bytes_moved", b.forward.bytes + b.backward.bytes + b.recompute.bytes}});
+        ordered_json throughput = {{"key", t.key}, {"gemm_flops_per_s", t.gemm_flops}, {"bandwidth_bytes_per_s", t.bandwidth},
+                                   {"elementwise_per_s", t.elementwise}, {"call_ns", t.call_ns}, {"measured", t.measured}};
+        // The products' rates by size ([FLOPs of one call, FLOP/s], smallest first), when measured.
+        if (!t.gemm_curve.empty()) throughput["gemm_curve"] = t.gemm_curve;
         j["predicted_time"] = {
             {"how", "each layer's matrix-product FLOPs and bytes moved over this machine's measured throughput"},
-            {"throughput", {{"key", t.key}, {"gemm_flops_per_s", t.gemm_flops}, {"bandwidth_bytes_per_s", t.bandwidth},
-                            {"elementwise_per_s", t.elementwise}, {"call_ns", t.call_ns}, {"measured", t.measured}}},
+            {"throughput", std::move(throughput)},
             {"timings_ns", {{"step", p.step_ns}, {"forward", p.forward_ns}, {"loss", p.loss_ns}, {"backward", p.backward_ns},
                             {"recompute", p.recompute_ns}, {"optimizer", p.optimizer_ns}}},
             {"blocks", std::move(pb)}};

@@ -23,13 +23,14 @@ constexpr double kDrawElementCost = 0.5;
 
 struct Costs {
     const Throughput& t;
-    double ns_of(double flops, double bytes, double elems, int calls) const {
+    double ns_of(double flops, double bytes, double elems, int calls, double rate = 0) const {
         const double stream = std::max(bytes / t.bandwidth, elems / t.elementwise);
-        return 1e9 * (flops / t.gemm_flops + stream) + double(calls) * t.call_ns;
+        return 1e9 * (flops / (rate > 0 ? rate : t.gemm_flops) + stream) + double(calls) * t.call_ns;
     }
+    // `count` products of m x n x k, each at the rate measured for a product of its size.
     PredictedTime gemm(double m, double n, double k, double count = 1) const {
-        const double f = 2.0 * m * n * k * count;
-        return {int64_t(ns_of(f, 0, 0, int(std::min(count, 1e6)))), f, 0};
+        const double one = 2.0 * m * n * k, f = one * count;
+        return {int64_t(ns_of(f, 0, 0, int(std::min(count, 1e6)), t.gemm_rate(one))), f, 0};
     }
     PredictedTime stream(double bytes, double elems = 0, int calls = 1) const {
         return {int64_t(ns_of(0, bytes, elems, calls)), 0, bytes};
