@@ -265,4 +265,18 @@ inline ckpt::ModelSpec with_checkpoints(ckpt::ModelSpec s, const std::vector<boo
     return s;
 }
 
+// `blocks` residual blocks Linear 16->16, ReLU on 64 rows, none checkpointed: a long stack that
+// plans, predicts and draws in seconds (the GUI's responsiveness test and benchmark; rows enough
+// for activations to matter, so a plan has something to save).
+inline ckpt::ModelSpec long_chain(int blocks) {
+    ckpt::ModelSpec s;
+    s.name = "long-chain";
+    s.input_shape = {64, 16};
+    s.loss = ckpt::LossType::mse;
+    s.optimizer.type = ckpt::OptimizerType::sgd;
+    for (int b = 0; b < blocks; ++b)
+        s.blocks.push_back(ckpt::BlockSpec{"b" + std::to_string(b), {linear(16, 16), act(ckpt::LayerType::relu)}, true, false});
+    return s;
+}
+
 }  // namespace testmodels

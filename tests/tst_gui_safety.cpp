@@ -32,19 +32,6 @@ using namespace ckptui;
 
 namespace {
 
-// A chain of identical small residual blocks: cheap to run, long to plan.
-ckpt::ModelSpec longChain(int blocks) {
-    ckpt::ModelSpec s;
-    s.name = "long-chain";
-    s.input_shape = {64, 16};  // rows enough for activations to matter: a plan has something to save
-    s.loss = ckpt::LossType::mse;
-    s.optimizer.type = ckpt::OptimizerType::sgd;
-    for (int b = 0; b < blocks; ++b)
-        s.blocks.push_back(ckpt::BlockSpec{"b" + std::to_string(b),
-                                           {testmodels::linear(16, 16), testmodels::act(ckpt::LayerType::relu)}, true, false});
-    return s;
-}
-
 QByteArray contents(const QString& path) {
     QFile f(path);
     return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray("(unreadable)");
@@ -96,7 +83,7 @@ private slots:
 
     void staysResponsiveWhileItPlansAndParses() {
         const int blocks = qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") > 0 ? qEnvironmentVariableIntValue("CKPT_LONG_CHAIN") : 20000;
-        const ckpt::ModelSpec spec = longChain(blocks);
+        const ckpt::ModelSpec spec = testmodels::long_chain(blocks);
         QTemporaryDir dir;
         const QString path = dir.filePath("chain.json");
         QCOMPARE(w_->saveExperiment(path), QString());  // a file to open, written by the window
@@ -231,7 +218,7 @@ private slots:
     // Stop ends a running Pareto sweep at once: the chart draws the plans it found and its
     // title says the sweep is incomplete and why.
     void stopEndsTheSweep() {
-        w_->stackModel()->setSpec(longChain(2000), QStringLiteral("long chain"));
+        w_->stackModel()->setSpec(testmodels::long_chain(2000), QStringLiteral("long chain"));
         PlanPanel* plan = w_->planPanel();
         QSignalSpy drawn(plan, &PlanPanel::paretoDrawn);
         plan->refreshPareto();

@@ -24,18 +24,6 @@ using namespace ckptui;
 
 namespace {
 
-ckpt::ModelSpec longChain(int blocks) {
-    ckpt::ModelSpec s;
-    s.name = "long-chain";
-    s.input_shape = {64, 16};
-    s.loss = ckpt::LossType::mse;
-    s.optimizer.type = ckpt::OptimizerType::sgd;
-    for (int b = 0; b < blocks; ++b)
-        s.blocks.push_back(ckpt::BlockSpec{"b" + std::to_string(b),
-                                           {testmodels::linear(16, 16), testmodels::act(ckpt::LayerType::relu)}, true, false});
-    return s;
-}
-
 // Spinning threads: every core busy while they run.
 class Load {
 public:
@@ -116,7 +104,7 @@ int main(int argc, char** argv) {
     const QString path = dir.filePath(QStringLiteral("chain.json"));
     {
         ckpt::Experiment e;
-        e.spec = longChain(cli.value(QStringLiteral("blocks")).toInt());
+        e.spec = testmodels::long_chain(cli.value(QStringLiteral("blocks")).toInt());
         QFile f(path);
         if (!f.open(QIODevice::WriteOnly)) return 1;
         f.write(QByteArray::fromStdString(ckpt::to_json(e)));
