@@ -116,6 +116,13 @@ private:
 
 int64_t opt_int(const Field& f, const char* key, int64_t fallback = 0) { return f.has(key) ? f.at(key).integer() : fallback; }
 
+// A step's times by phase, {"step", "forward", "loss", "backward", "recompute", "optimizer"} in
+// ns: the measured step's, each repeat's and the predicted step's have this shape.
+RepeatTimes phase_times(const Field& f) {
+    return {f.at("step").integer(0),     f.at("forward").integer(0),   f.at("loss").integer(0),
+            f.at("backward").integer(0), f.at("recompute").integer(0), f.at("optimizer").integer(0)};
+}
+
 // A [lo, hi] pair of ns (a time's quartiles over repeats); a report from before repeats has none,
 // and the range is then the figure itself.
 TimeRange time_range(const Field& f, const char* key, int64_t figure) {
@@ -247,13 +254,13 @@ RecordedRun read(const json& doc, Rows& rows) {
         r.oom.tag = tag(o.at("tag"));
     }
     r.loss = root.at("loss").number();
-    const Field t = root.at("timings_ns");
-    r.step_ns = t.at("step").integer(0);
-    r.forward_ns = t.at("forward").integer(0);
-    r.loss_ns = t.at("loss").integer(0);
-    r.backward_ns = t.at("backward").integer(0);
-    r.recompute_ns = t.at("recompute").integer(0);
-    r.optimizer_ns = t.at("optimizer").integer(0);
+    const RepeatTimes t = phase_times(root.at("timings_ns"));
+    r.step_ns = t.step_ns;
+    r.forward_ns = t.forward_ns;
+    r.loss_ns = t.loss_ns;
+    r.backward_ns = t.backward_ns;
+    r.recompute_ns = t.recompute_ns;
+    r.optimizer_ns = t.optimizer_ns;
     r.single_sample_ranges();  // a report from before repeats: one sample
     if (root.has("timing")) {
         const Field tm = root.at("timing");
@@ -269,12 +276,7 @@ RecordedRun read(const json& doc, Rows& rows) {
         const Field samples = tm.at("repeats_ns");
         const size_t n = samples.size();
         if (n != 0 && n != size_t(r.repeats)) samples.bad("expected one entry per repeat");
-        for (size_t i = 0; i < n; ++i) {
-            const Field x = samples.item(i);
-            r.repeat_times.push_back({x.at("step").integer(0), x.at("forward").integer(0), x.at("loss").integer(0),
-                                      x.at("backward").integer(0), x.at("recompute").integer(0),
-                                      x.at("optimizer").integer(0)});
-        }
+        for (size_t i = 0; i < n; ++i) r.repeat_times.push_back(phase_times(samples.item(i)));
     }
 
     const Field m = root.at("memory");
@@ -307,13 +309,13 @@ RecordedRun read(const json& doc, Rows& rows) {
     if (root.has("predicted_time")) {
         const Field p = root.at("predicted_time");
         TimePrediction& tp = out.predicted_time;
-        const Field pt = p.at("timings_ns");
-        tp.step_ns = pt.at("step").integer(0);
-        tp.forward_ns = pt.at("forward").integer(0);
-        tp.loss_ns = pt.at("loss").integer(0);
-        tp.backward_ns = pt.at("backward").integer(0);
-        tp.recompute_ns = pt.at("recompute").integer(0);
-        tp.optimizer_ns = pt.at("optimizer").integer(0);
+        const RepeatTimes pt = phase_times(p.at("timings_ns"));
+        tp.step_ns = pt.step_ns;
+        tp.forward_ns = pt.forward_ns;
+        tp.loss_ns = pt.loss_ns;
+        tp.backward_ns = pt.backward_ns;
+        tp.recompute_ns = pt.recompute_ns;
+        tp.optimizer_ns = pt.optimizer_ns;
         // A rate the time model divides by: positive and finite (a NaN or 0 would draw nonsense).
         auto rate = [](const Field& f) {
             const double x = f.number();
