@@ -35,6 +35,7 @@
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
 #include "ckpt/timing.h"
+#include "ckpt/torch_export.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -674,26 +675,83 @@ int cmd_import(std::vector<std::string> argv) {
     return kOk;
 }
 
+// `export-torch MODEL [--checkpoint ...] -o model.py`: the model and its plan as a PyTorch
+// script, and beside it the parameters and the batch CheckpointLab initialised (torch_export.h).
+int cmd_export_torch(std::vector<std::string> argv) {
+    for (std::string& arg : argv)
+        if (arg == "-o") arg = "--output";
+    const Args a = parse_args(argv, {{"checkpoint", true}, {"precision", true}, {"policy", true}, {"no-preserve-rng", false},
+                                     {"steps", true}, {"device", true}, {"output", true}, {"no-tensors", false},
+                                     {"tensors-always", false}},
+                              "export-torch");
+    if (a.has("help")) {
+        std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
+        return kOk;
+    }
+    if (a.positional.size() != 1) usage_error("export-torch needs one MODEL (see checkpointlab export-torch --help)");
+    if (!a.has("output")) usage_error("export-torch needs -o SCRIPT.py, the file to write");
+    ckpt::TorchExportOptions options;
+    options.version = CKPT_VERSION;
+    if (a.has("steps")) options.steps = int(parse_int(a.value("steps"), "steps", 1, 1000000));
+    if (a.has("device")) {
+        options.device = a.value("device");
+        if (options.device != "cpu" && options.device.rfind("cuda", 0) != 0)
+            usage_error("--device: expected cpu or cuda[:N] (the script's default device), got \"" + options.device + "\"");
+    }
+    std::optional<ckpt::BlockSpec::Policy> policy;
+    if (a.has("policy")) {
+        policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
+        if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
+            usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
+    }
+    const std::optional<ckpt::Precision> precision = parse_precision(a);
+    auto app = make_app(false);  // presets are looked up next to the program
+    ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    if (a.has("checkpoint")) {
+        auto flags = ckpt::parse_checkpoint_set(a.value("checkpoint"), int(spec.blocks.size()));
+        if (!flags) usage_error("--checkpoint: " + flags.error().message);
+        ckpt::apply_checkpoint_set(spec, *flags);
+        options.checkpoint_arg = a.value("checkpoint");
+    }
+    if (a.has("no-preserve-rng")) spec.preserve_rng = false;
+    if (precision) spec.precision = *precision;
+    if (policy)
+        for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
+    auto files = ckpt::export_torch(spec, a.value("output"), options, !a.has("no-tensors"), a.has("tensors-always"));
+    if (!files) fail(files.error());
+    std::printf("wrote %s", ckpt::printable(files->script, 2000).c_str());
+    if (!files->tensors.empty())
+        std::printf(" and %s (%s of parameters and batch)", ckpt::printable(files->tensors, 2000).c_str(),
+                    format_bytes(files->tensor_bytes).c_str());
+    else if (!a.has("no-tensors"))
+        std::printf(" (no tensors file: parameters and batch past %s; the script starts from PyTorch's initialisation)",
+                    format_bytes(ckpt::kTorchExportTensorsLimit).c_str());
+    std::printf("\nrun it: python3 %s\n", ckpt::printable(files->script, 2000).c_str());
+    return kOk;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     const std::string& cmd = args[0];
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "plan") return cmd_plan(rest);
     if (cmd == "import") return cmd_import(rest);
+    if (cmd == "export-torch") return cmd_export_torch(rest);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         const std::string topic = rest.empty() ? "" : rest[0];
         if (topic == "run") std::fputs(help_text(HelpTopic::run).c_str(), stdout);
         else if (topic == "plan") std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
         else if (topic == "import") std::fputs(help_text(HelpTopic::import).c_str(), stdout);
+        else if (topic == "export-torch") std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
         else if (topic.empty()) std::fputs(help_text(HelpTopic::main).c_str(), stdout);
-        else usage_error("no help for \"" + topic + "\" (commands: run, plan, import)");
+        else usage_error("no help for \"" + topic + "\" (commands: run, plan, import, export-torch)");
         return kOk;
     }
     if (cmd == "--version") {
         std::printf("checkpointlab %s\n", CKPT_VERSION);
         return kOk;
     }
-    std::string hint = " (expected run, plan, import or help; see checkpointlab --help)";
+    std::string hint = " (expected run, plan, import, export-torch or help; see checkpointlab --help)";
     if (QString::fromStdString(cmd).endsWith(".json")) hint = " (did you mean: checkpointlab run " + cmd + "?)";
     usage_error("unknown command \"" + cmd + "\"" + hint);
 }
