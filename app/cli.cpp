@@ -451,6 +451,15 @@ std::optional<ckpt::Precision> parse_precision(const Args& a) {
     return p;
 }
 
+std::optional<ckpt::AttentionImpl> parse_attention(const Args& a) {
+    if (!a.has("attention")) return std::nullopt;
+    const std::optional<ckpt::AttentionImpl> impl = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
+    if (!impl)
+        usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
+                    ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
+    return impl;
+}
+
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
@@ -644,13 +653,7 @@ int cmd_import(std::vector<std::string> argv) {
     const int64_t seq = parse_int(a.value("seq"), "seq", 1, 1 << 30);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
 
-    std::optional<ckpt::AttentionImpl> attention;
-    if (a.has("attention")) {
-        attention = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
-        if (!attention)
-            usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
-                        ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
-    }
+    const std::optional<ckpt::AttentionImpl> attention = parse_attention(a);
 
     ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
     if (!spec) fail(spec.error());
@@ -682,7 +685,7 @@ int cmd_export_torch(std::vector<std::string> argv) {
         if (arg == "-o") arg = "--output";
     const Args a = parse_args(argv, {{"checkpoint", true}, {"precision", true}, {"policy", true}, {"no-preserve-rng", false},
                                      {"steps", true}, {"device", true}, {"output", true}, {"no-tensors", false},
-                                     {"tensors-always", false}},
+                                     {"tensors-always", false}, {"attention", true}},
                               "export-torch");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
@@ -705,6 +708,7 @@ int cmd_export_torch(std::vector<std::string> argv) {
             usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
     }
     const std::optional<ckpt::Precision> precision = parse_precision(a);
+    const std::optional<ckpt::AttentionImpl> attention = parse_attention(a);
     auto app = make_app(false);  // presets are looked up next to the program
     ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
     if (a.has("checkpoint")) {
@@ -717,6 +721,7 @@ int cmd_export_torch(std::vector<std::string> argv) {
     if (precision) spec.precision = *precision;
     if (policy)
         for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
+    if (attention) ckpt::set_attention_impl(spec, *attention);
     auto files = ckpt::export_torch(spec, a.value("output"), options, !a.has("no-tensors"), a.has("tensors-always"));
     if (!files) fail(files.error());
     std::printf("wrote %s", ckpt::printable(files->script, 2000).c_str());

@@ -327,7 +327,8 @@ SYNOPSIS
     checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint none|all|sqrt|every:K|0,3,5]
                                [--policy full|save_matmuls|attention_core] [--no-preserve-rng]
                                [--precision f32|bf16-mixed|fp16-mixed] [--steps N]
-                               [--device cpu|cuda] [--no-tensors | --tensors-always]
+                               [--attention eager|flash] [--device cpu|cuda]
+                               [--no-tensors | --tensors-always]
 
 DESCRIPTION
     Writes one standalone Python file, needing only torch, that builds the same model as an
@@ -356,6 +357,9 @@ OPTIONS
         The script to write (required), atomically.
     --checkpoint, --policy, --no-preserve-rng, --precision
         The plan and precision, as for checkpointlab run.
+    --attention eager|flash
+        Put every attention layer on this kernel (default: as the model says). PyTorch 1.13
+        has no scaled_dot_product_attention: export with eager attention to run there.
     --steps N
         The training steps the script runs by default (3; its own --steps overrides).
     --device cpu|cuda

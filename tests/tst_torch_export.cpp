@@ -158,6 +158,10 @@ void TstTorchExport::roundTrip_data() {
     }
     QTest::addRow("tutorial_mlp mixed") << presets + "tutorial_mlp.json" << "1";
     QTest::addRow("small_resnet mixed") << cross + "small_resnet.json" << "0,2";
+    // The lessons, each with a mixed plan (every other block).
+    for (const char* lesson : {"lesson1_activations", "lesson2_optimizer_state", "lesson3_selective_attention",
+                               "lesson4_memory_limit", "lesson5_fused_attention"})
+        QTest::addRow("%s every:2", lesson) << presets + lesson + ".json" << "every:2";
     for (const char* plan : {"none", "all", "1,4"}) {
         QTest::addRow("small_gpt %s", plan) << cross + "small_gpt.json" << plan;
         QTest::addRow("small_llama %s", plan) << cross + "small_llama.json" << plan;

@@ -253,7 +253,7 @@ def check_features(device):
         if not hasattr(F, "scaled_dot_product_attention"):
             fail("scaled_dot_product_attention", f"{block} runs flash (fused) attention, which needs "
                  "torch.nn.functional.scaled_dot_product_attention (PyTorch 2.0 or later). Export with "
-                 "eager attention (the attention layer's kernel) to run it here")
+                 "--attention eager to run it here")
     if PRECISION != "f32" and not hasattr(torch, "autocast"):
         fail("torch.autocast", f"the model runs {PRECISION} mixed precision")
     if PRECISION == "fp16-mixed" and not device.startswith("cuda"):
