@@ -685,7 +685,7 @@ int cmd_export_torch(std::vector<std::string> argv) {
         if (arg == "-o") arg = "--output";
     const Args a = parse_args(argv, {{"checkpoint", true}, {"precision", true}, {"policy", true}, {"no-preserve-rng", false},
                                      {"steps", true}, {"device", true}, {"output", true}, {"no-tensors", false},
-                                     {"tensors-always", false}, {"attention", true}},
+                                     {"tensors-always", false}, {"attention", true}, {"hf", false}},
                               "export-torch");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
@@ -722,6 +722,19 @@ int cmd_export_torch(std::vector<std::string> argv) {
     if (policy)
         for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
     if (attention) ckpt::set_attention_impl(spec, *attention);
+    // The same plan for `checkpointlab run`, which the script names beside its own figures.
+    // (run has no --attention: a model put on another kernel here has no such command.)
+    if (!attention) {
+        options.run_command = "checkpointlab run " + a.positional[0] + " --checkpoint " + ckpt::checkpoint_set_of(spec);
+        for (const char* o : {"policy", "precision"})
+            if (a.has(o)) options.run_command += std::string(" --") + o + " " + a.value(o);
+        if (a.has("no-preserve-rng")) options.run_command += " --no-preserve-rng";
+    }
+    if (a.has("hf")) {
+        if (const ckpt::Status st = ckpt::export_hf_plan(spec, a.value("output"), options); !st) fail(*st.err);
+        std::printf("wrote %s: apply_plan(model) for your Hugging Face model\n", ckpt::printable(a.value("output"), 2000).c_str());
+        return kOk;
+    }
     auto files = ckpt::export_torch(spec, a.value("output"), options, !a.has("no-tensors"), a.has("tensors-always"));
     if (!files) fail(files.error());
     std::printf("wrote %s", ckpt::printable(files->script, 2000).c_str());

@@ -328,7 +328,7 @@ SYNOPSIS
                                [--policy full|save_matmuls|attention_core] [--no-preserve-rng]
                                [--precision f32|bf16-mixed|fp16-mixed] [--steps N]
                                [--attention eager|flash] [--device cpu|cuda]
-                               [--no-tensors | --tensors-always]
+                               [--no-tensors | --tensors-always] [--hf]
 
 DESCRIPTION
     Writes one standalone Python file, needing only torch, that builds the same model as an
@@ -368,6 +368,13 @@ OPTIONS
         Write no tensors file: the script starts from PyTorch's initialisation.
     --tensors-always
         Write the tensors file whatever its size.
+    --hf
+        For a model imported from a Hugging Face config.json: write instead a module whose
+        apply_plan(model) applies the plan to your transformers model (decoder layer i is
+        CheckpointLab's blocks h<i>.attn and h<i>.mlp, or l<i>.*): gradient_checkpointing_enable
+        when every layer is checkpointed, else apply_activation_checkpointing with a check_fn
+        wrapping the layers with both blocks checkpointed and the attention or MLP submodule of
+        those with one.
     -h, --help
         Show this page.
 

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "ckpt/session.h"
+#include "ckpt/templates.h"
 #include "ckpt/torch_export.h"
 
 namespace {
@@ -82,6 +83,9 @@ private slots:
     void badInputIsOneLine();
     void roundTrip_data();
     void roundTrip();
+    void hfPlanWrapsTheLayers_data();
+    void hfPlanWrapsTheLayers();
+    void hfPlanRefusesOtherModels();
 };
 
 // A reader sees the plan: every block named as in the app, a checkpoint() call with a comment
@@ -253,6 +257,83 @@ void TstTorchExport::roundTrip() {
                                 .arg(o.value("checkpointlab_kept").toInteger()).arg(o.value("torch_extras").toInteger())));
     }
     QVERIFY(fig.value("saved_bytes_agree").toBool());
+}
+
+// A GPT-2-shaped module tree (transformer.h[i] with attn and mlp), the exported --hf module
+// applied to it with the installed PyTorch, and what got wrapped, one line per layer:
+// "L:whole", "L:attn", "L:mlp" or "L:-"; "enable" when gradient_checkpointing_enable was called.
+const char* const kFakeHf = R"PY(
+import importlib.util, sys, torch, torch.nn as nn
+from torch.distributed.algorithms._checkpoint.checkpoint_wrapper import CheckpointWrapper
+spec = importlib.util.spec_from_file_location("plan", sys.argv[1])
+plan = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(plan)
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln_1, self.attn, self.ln_2, self.mlp = nn.LayerNorm(4), nn.Linear(4, 4), nn.LayerNorm(4), nn.Linear(4, 4)
+    def forward(self, x):
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+class Model(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.transformer = nn.Module()
+        self.transformer.h = nn.ModuleList([Layer() for _ in range(n)])
+        self.enabled = None
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None):
+        self.enabled = gradient_checkpointing_kwargs
+    def forward(self, x):
+        for l in self.transformer.h:
+            x = l(x)
+        return x
+m = Model(int(sys.argv[2]))
+plan.apply_plan(m)
+m(torch.randn(3, 4, requires_grad=True)).sum().backward()
+if m.enabled is not None:
+    print("enable", m.enabled)
+for i, l in enumerate(m.transformer.h):
+    kind = "whole" if isinstance(l, CheckpointWrapper) else "attn" if isinstance(l.attn, CheckpointWrapper) else \
+        "mlp" if isinstance(l.mlp, CheckpointWrapper) else "-"
+    print(f"{i}:{kind}")
+)PY";
+
+void TstTorchExport::hfPlanWrapsTheLayers_data() {
+    QTest::addColumn<QString>("plan");
+    QTest::addColumn<QString>("wrapped");
+    // Blocks: 0 the embedding, 1 + 2i layer i's attention, 2 + 2i its MLP, 7 the head.
+    QTest::addRow("mixed") << "1,2,3,6" << "0:whole 1:attn 2:mlp";
+    QTest::addRow("every layer") << "1-6" << "enable {'use_reentrant': False} 0:- 1:- 2:-";
+    QTest::addRow("none") << "none" << "0:- 1:- 2:-";
+}
+
+void TstTorchExport::hfPlanWrapsTheLayers() {
+    QFETCH(QString, plan);
+    QFETCH(QString, wrapped);
+    if (kPython.isEmpty() || runProcess(kPython, {"-c", "import torch"}).code != 0)
+        QSKIP("PyTorch is not installed for /usr/bin/python3 (Debian: python3-torch): the module cannot run here");
+    QTemporaryDir dir;
+    auto spec = ckpt::import_hf_config_file(CKPT_SOURCE_DIR "/tests/data/configs/gpt2.json", 1, 8);
+    QVERIFY(spec);
+    spec->blocks.erase(spec->blocks.begin() + 7, spec->blocks.end() - 1);  // three decoder layers
+    auto flags = ckpt::parse_checkpoint_set(plan.toStdString(), int(spec->blocks.size()));
+    QVERIFY(flags);
+    ckpt::apply_checkpoint_set(*spec, *flags);
+    const QString specFile = dir.filePath("gpt2.json"), module = dir.filePath("gpt2_plan.py");
+    QVERIFY(ckpt::save_model_spec(specFile.toStdString(), *spec));
+    Proc r = runProcess(kBinary, {"export-torch", specFile, "--hf", "-o", module});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = runProcess(kPython, {"-c", kFakeHf, module, "3"});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(r.out.simplified(), wrapped);
+}
+
+void TstTorchExport::hfPlanRefusesOtherModels() {
+    QTemporaryDir dir;
+    const Proc r = runProcess(kBinary, {"export-torch", "tutorial_mlp", "--hf", "-o", dir.filePath("m.py")});
+    QCOMPARE(r.code, 2);
+    QVERIFY2(r.err.contains("no decoder-layer blocks") && r.err.count('\n') == 1, qPrintable(r.err));
+    QVERIFY(!QFile::exists(dir.filePath("m.py")));
 }
 
 QTEST_GUILESS_MAIN(TstTorchExport)

@@ -27,6 +27,7 @@ struct TorchExportOptions {
     std::string version;         // the CheckpointLab version named in the header
     std::string checkpoint_arg;  // the plan as `--checkpoint` takes it, for the header ("1,3")
     std::string script_name;     // the script's file name, for the header's "Run:" line
+    std::string run_command;     // the `checkpointlab run ...` of the same steps, which the script names
 };
 
 // The figures a script prints beside PyTorch's, per block: CheckpointLab's kept bytes under the
@@ -55,5 +56,14 @@ struct TorchExportFiles {
 // beside it (SCRIPT without ".py" + ".safetensors"), computed on the CPU from the spec's seed.
 Result<TorchExportFiles> export_torch(const ModelSpec& spec, const std::string& script_path, TorchExportOptions options,
                                       bool with_tensors = true, bool force_tensors = false);
+
+// The Hugging Face variant, for a model imported from a config.json (blocks "h<i>.attn" and
+// "h<i>.mlp", or "l<i>.…"): a Python module whose apply_plan(model) applies the plan to the
+// user's transformers model: gradient_checkpointing_enable() when every decoder layer is
+// checkpointed, else apply_activation_checkpointing with a check_fn that picks the decoder
+// layers (both blocks checkpointed) and the attention or MLP submodules (one of them). Fails,
+// naming the reason, for a model without decoder-layer blocks or with a selective policy.
+Result<std::string> hf_plan_script(const ModelSpec& spec, const TorchExportOptions& options);
+Status export_hf_plan(const ModelSpec& spec, const std::string& path, TorchExportOptions options);
 
 }  // namespace ckpt

@@ -268,11 +268,7 @@ Result<std::string> torch_script(const ModelSpec& spec, const StepReport& cpu, c
                 break;
             }
     }
-    const std::string plan = opt.checkpoint_arg.empty() ? format_checkpoint_set([&] {
-        std::vector<bool> v;
-        for (const BlockSpec& b : spec.blocks) v.push_back(b.checkpoint);
-        return v;
-    }()) : opt.checkpoint_arg;
+    const std::string plan = opt.checkpoint_arg.empty() ? checkpoint_set_of(spec) : opt.checkpoint_arg;
 
     o << "#!/usr/bin/env python3\n"
       << "# " << name << ": a PyTorch script written by CheckpointLab " << opt.version << " (checkpointlab export-torch).\n#\n"
@@ -305,6 +301,7 @@ Result<std::string> torch_script(const ModelSpec& spec, const StepReport& cpu, c
       << selective << "]\nFLASH_BLOCKS = [" << flash << "]\n\n";
     o << "# CheckpointLab's prediction of this step (checkpointlab predict): peaks in bytes, and per block what\n"
       << "# it keeps for backward under the plan and what PyTorch's autograd saves besides, each term named.\n"
+      << "RUN_COMMAND = " << py_str(opt.run_command) << "  # CheckpointLab's own run of the same steps\n"
       << "PREDICTED = {\"peak_cpu\": " << cpu.peak_total << ", \"peak_cuda\": " << cuda.peak_total << "}\nBLOCKS = [\n";
     const auto extras = torch_saved_extras(spec);
     for (size_t b = 0; b < spec.blocks.size(); ++b) {

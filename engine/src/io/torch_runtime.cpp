@@ -372,6 +372,8 @@ def main():
     if cuda:
         alloc, reserved = max(p[0] for p in peaks), max(p[1] for p in peaks)
         print(f"PyTorch measured: max_memory_allocated {fmt(alloc)}, max_memory_reserved {fmt(reserved)}")
+    if RUN_COMMAND:
+        print(f"CheckpointLab's loss and time for the same steps: {RUN_COMMAND} --steps {a.steps}")
     for line in DIFFERENCES:
         print("  - " + line)
     print("saved bytes: " + ("every compared block equal" if agree else "SOME BLOCKS DIFFER"))
