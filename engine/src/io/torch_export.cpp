@@ -5,6 +5,7 @@
 #include "ckpt/torch_export.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -25,9 +26,13 @@ namespace {
 // A Python string literal: JSON's escapes are Python's.
 std::string py_str(const std::string& s) { return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 std::string py_bool(bool b) { return b ? "True" : "False"; }
+// The shortest decimal that reads back as `v` (Python's repr): 1e-05, not 1.0000000000000001e-05.
 std::string py_num(double v) {
     char buf[40];
-    std::snprintf(buf, sizeof buf, "%.17g", v);
+    for (int digits = 1; digits <= 17; ++digits) {
+        std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (std::strtod(buf, nullptr) == v) break;
+    }
     return buf;
 }
 std::string num(int64_t v) { return std::to_string(v); }
