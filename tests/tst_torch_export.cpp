@@ -83,6 +83,8 @@ private slots:
     void badInputIsOneLine();
     void roundTrip_data();
     void roundTrip();
+    void missingFeaturesAreNamed_data();
+    void missingFeaturesAreNamed();
     void hfPlanWrapsTheLayers_data();
     void hfPlanWrapsTheLayers();
     void hfPlanRefusesOtherModels();
@@ -257,6 +259,38 @@ void TstTorchExport::roundTrip() {
                                 .arg(o.value("checkpointlab_kept").toInteger()).arg(o.value("torch_extras").toInteger())));
     }
     QVERIFY(fig.value("saved_bytes_agree").toBool());
+}
+
+// Where the installed PyTorch lacks what the plan needs, the script stops before any work with
+// one line naming the feature (PyTorch 1.13 has neither scaled_dot_product_attention nor
+// selective checkpointing).
+void TstTorchExport::missingFeaturesAreNamed_data() {
+    QTest::addColumn<QStringList>("options");
+    QTest::addColumn<QString>("feature");
+    QTest::addColumn<QString>("probe");  // what PyTorch must lack for the row to apply
+    QTest::addRow("flash attention") << QStringList{"--attention", "flash", "--policy", "full"} << "scaled_dot_product_attention"
+                                     << "import torch.nn.functional as F; assert not hasattr(F, 'scaled_dot_product_attention')";
+    QTest::addRow("selective policy") << QStringList{"--checkpoint", "all", "--policy", "save_matmuls"}
+                                      << "create_selective_checkpoint_contexts"
+                                      << "import torch.utils.checkpoint as c; assert not hasattr(c, 'create_selective_checkpoint_contexts')";
+}
+
+void TstTorchExport::missingFeaturesAreNamed() {
+    QFETCH(QStringList, options);
+    QFETCH(QString, feature);
+    QFETCH(QString, probe);
+    if (kPython.isEmpty() || runProcess(kPython, {"-c", "import torch"}).code != 0)
+        QSKIP("PyTorch is not installed for /usr/bin/python3 (Debian: python3-torch): the script cannot run here");
+    if (runProcess(kPython, {"-c", probe}).code != 0) QSKIP("this PyTorch has the feature");
+    QTemporaryDir dir;
+    const QString script = dir.filePath("m.py");
+    Proc r = runProcess(kBinary, QStringList{"export-torch", CKPT_SOURCE_DIR "/tests/crosscheck/small_gpt.json", "-o", script} + options);
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    r = runProcess(kPython, {script, "--device", "cpu", "--json", dir.filePath("fig.json")});
+    QCOMPARE(r.code, 1);
+    QVERIFY2(r.err.contains("lacks") && r.err.contains(feature) && r.err.count('\n') == 1, qPrintable(r.err));
+    QVERIFY(r.out.isEmpty());                         // before any work
+    QVERIFY(!QFile::exists(dir.filePath("fig.json")));
 }
 
 // A GPT-2-shaped module tree (transformer.h[i] with attn and mlp), the exported --hf module

@@ -248,7 +248,7 @@ def check_features(device):
         if not hasattr(torch.utils.checkpoint, "create_selective_checkpoint_contexts"):
             fail("selective checkpointing", f"{block} keeps some layers (policy {policy}); that needs "
                  "torch.utils.checkpoint.create_selective_checkpoint_contexts (PyTorch 2.4 or later). "
-                 "Export with the policy full to run this block fully recomputed")
+                 "Export with --policy full to run this block fully recomputed")
     for block in FLASH_BLOCKS:
         if not hasattr(F, "scaled_dot_product_attention"):
             fail("scaled_dot_product_attention", f"{block} runs flash (fused) attention, which needs "
