@@ -1,11 +1,11 @@
 // `checkpointlab export-torch`: the script a user gets is readable (the plan visible block by
 // block), and it is the same model. Round trip with the installed PyTorch on the CPU: for small
 // models and the plans none, all and a mixed one (f32, and bf16 under autocast), the exported
-// script runs, its two losses and
-// its first step's gradients agree with the engine's step from the same parameters and batch
-// within tests/crosscheck's tolerances, and the bytes its saved_tensors_hooks saw per block
-// equal the engine's measured kept bytes plus the extras the script names. The round trip
-// skips where python3 or torch is missing.
+// script runs, its two losses and its first step's gradients agree with the engine's step from
+// the same parameters and batch within tests/crosscheck's tolerances, and the bytes its
+// saved_tensors_hooks saw per block equal the engine's measured kept bytes plus the extras the
+// script names. A feature this PyTorch lacks is named in one line; the Hugging Face variant
+// wraps the right modules. What needs python3 and torch skips where they are missing.
 #include <QtTest>
 
 #include <cmath>
