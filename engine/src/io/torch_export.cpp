@@ -104,7 +104,7 @@ std::string not_compared(const BlockSpec& b) {
     return {};
 }
 
-std::string layer_code(const ModelSpec& spec, const LayerSpec& l, const Features& in) {
+std::string layer_code(const LayerSpec& l, const Features& in) {
     switch (l.type) {
     case LayerType::linear:
         if (l.tied) return "TiedHead(self.blocks[0][0], " + num(l.out) + (l.bias ? "" : ", bias=False") + ")";
@@ -139,15 +139,14 @@ std::string layer_code(const ModelSpec& spec, const LayerSpec& l, const Features
     case LayerType::global_avgpool: return "GlobalAvgPool()";
     case LayerType::flatten: return "nn.Flatten()";
     }
-    (void)spec;
     return "None";
 }
 
-std::string layer_list(const ModelSpec& spec, const BlockSpec& b, size_t begin, size_t end, Features in, size_t& index) {
+std::string layer_list(const BlockSpec& b, size_t begin, size_t end, Features in, size_t& index) {
     std::string s = "[";
     for (size_t i = begin; i < end; ++i, ++index) {
         const LayerSpec& l = b.layer(i);
-        s += "\n            " + layer_code(spec, l, in) + ",  # " + num(int64_t(index)) + " " + std::string(layer_type_name(l.type)) +
+        s += "\n            " + layer_code(l, in) + ",  # " + num(int64_t(index)) + " " + std::string(layer_type_name(l.type)) +
              (b.checkpoint && b.policy != BlockSpec::Policy::full && b.saves(i) ? " (kept: the policy saves it)" : "");
         in = layer_output(l, in);
     }
@@ -165,14 +164,14 @@ std::string model_code(const ModelSpec& spec) {
         size_t index = 0;
         const size_t nm = b.layers.size(), ns = b.shortcut.size();
         o << "        # block " << bi << " \"" << printable(b.name, 200) << "\"\n";
-        o << "        self.blocks.append(Block(" << py_str(b.name) << ", " << layer_list(spec, b, 0, nm, width, index);
-        if (ns) o << ",\n        shortcut=" << layer_list(spec, b, nm, nm + ns, width, index);
+        o << "        self.blocks.append(Block(" << py_str(b.name) << ", " << layer_list(b, 0, nm, width, index);
+        if (ns) o << ",\n        shortcut=" << layer_list(b, nm, nm + ns, width, index);
         const Features main_out = [&] {
             Features f = width;
             for (const LayerSpec& l : b.layers) f = layer_output(l, f);
             return f;
         }();
-        if (!b.post.empty()) o << ",\n        post=" << layer_list(spec, b, nm + ns, b.layer_count(), main_out, index);
+        if (!b.post.empty()) o << ",\n        post=" << layer_list(b, nm + ns, b.layer_count(), main_out, index);
         if (b.residual) o << ", residual=True";
         if (b.checkpoint && b.policy != BlockSpec::Policy::full) {
             o << ", saves=[";
