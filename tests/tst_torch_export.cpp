@@ -82,6 +82,7 @@ private slots:
     void scriptShowsThePlan();
     void extrasAreNamed();
     void badInputIsOneLine();
+    void hostileNamesStayInsideStrings();
     void roundTrip_data();
     void roundTrip();
     void missingFeaturesAreNamed_data();
@@ -152,6 +153,29 @@ void TstTorchExport::badInputIsOneLine() {
     r = runProcess(kBinary, {"export-torch", "tutorial_mlp", "-o", dir.filePath("no/such/dir/m.py")});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.count('\n') == 1, qPrintable(r.err));
+}
+
+// Names come from a model file: quotes, backslashes, line breaks and a docstring's end stay
+// inside string literals and comments, and the script still parses as Python.
+void TstTorchExport::hostileNamesStayInsideStrings() {
+    if (kPython.isEmpty()) QSKIP("no python3 in /usr/bin to parse the script");
+    ckpt::ModelSpec spec = loadSpec(CKPT_SOURCE_DIR "/resources/presets/tutorial_mlp.json");
+    spec.name = "m\"\"\"\n\\'x\u2028 # \x1b[31m";
+    spec.blocks[1].name = "b\"\"\"\r\nimport os; os.system('false')\\";
+    spec.blocks[1].checkpoint = true;
+    auto cpu = ckpt::predict(spec, 1, ckpt::DeviceKind::cpu);
+    QVERIFY(cpu);
+    auto text = ckpt::torch_script(spec, *cpu, *cpu, {});
+    QVERIFY(text);
+    QTemporaryDir dir;
+    QFile f(dir.filePath("m.py"));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray::fromStdString(*text));
+    f.close();
+    const Proc r = runProcess(kPython, {"-c", "import ast, sys; t = ast.parse(open(sys.argv[1]).read()); "
+                                              "print(sum(isinstance(n, ast.Import) for n in ast.walk(t)))", f.fileName()});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QCOMPARE(r.out.trimmed(), QString("12"));  // the script's own imports, none from a name
 }
 
 void TstTorchExport::roundTrip_data() {

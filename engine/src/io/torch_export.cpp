@@ -155,7 +155,9 @@ std::string layer_list(const BlockSpec& b, size_t begin, size_t end, Features in
 
 std::string model_code(const ModelSpec& spec) {
     std::ostringstream o;
-    o << "class Model(nn.Module):\n    \"\"\"" << printable(spec.name, 200) << ": " << spec.blocks.size()
+    // Names from the model file go into comments (printable: one line) and string literals
+    // (py_str), never into a docstring, which a name could close.
+    o << "# " << printable(spec.name, 200) << "\nclass Model(nn.Module):\n    \"\"\"The model's " << spec.blocks.size()
       << " blocks, as in CheckpointLab (names, layers and parameter names).\"\"\"\n\n"
       << "    def __init__(self):\n        super().__init__()\n        self.blocks = nn.ModuleList()\n";
     Features width = spec.input_shape_features();
