@@ -1,6 +1,7 @@
 // The headless sub-commands: `run` (train steps of a model or experiment file, print a summary,
-// write report/trace/CSV/plot/tensor files) and `plan` (print the engine's plan table for a
-// budget), plus the no-display demo. The CLI only parses options and prints: loading, planning
+// write report/trace/CSV/plot/tensor files), `plan` (print the engine's plan table for a
+// budget), `import` (a Hugging Face config) and `export-torch` (a PyTorch script of the model
+// and its plan), plus the no-display demo. The CLI only parses options and prints: loading, planning
 // and running are engine calls, and an engine error's kind decides the exit code (cli.h);
 // every error is one line on stderr.
 #include "cli.h"
@@ -460,6 +461,15 @@ std::optional<ckpt::AttentionImpl> parse_attention(const Args& a) {
     return impl;
 }
 
+std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a) {
+    if (!a.has("policy")) return std::nullopt;
+    // custom needs per-layer "save" flags, which only a model file can give.
+    const std::optional<ckpt::BlockSpec::Policy> policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
+    if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
+        usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
+    return policy;
+}
+
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
@@ -487,13 +497,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (*limit <= 0) usage_error("--memory-limit: must be more than 0 bytes (or none)");
         memory_limit = *limit;
     }
-    std::optional<ckpt::BlockSpec::Policy> policy;
-    if (a.has("policy")) {
-        // custom needs per-layer "save" flags, which only a model file can give.
-        policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
-        if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
-            usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
-    }
+    const std::optional<ckpt::BlockSpec::Policy> policy = parse_policy(a);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
     const Outputs out{a.value("report"),    a.value("trace"),    a.value("csv"),
                       a.value("plot"),      a.value("dump-tensors"), a.value("plot-size"),
@@ -699,14 +703,10 @@ int cmd_export_torch(std::vector<std::string> argv) {
     if (a.has("device")) {
         options.device = a.value("device");
         if (options.device != "cpu" && options.device.rfind("cuda", 0) != 0)
-            usage_error("--device: expected cpu or cuda[:N] (the script's default device), got \"" + options.device + "\"");
+            usage_error("--device: expected cpu or cuda[:N] (the script's default device), got \"" +
+                        ckpt::printable(options.device, 200) + "\"");
     }
-    std::optional<ckpt::BlockSpec::Policy> policy;
-    if (a.has("policy")) {
-        policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
-        if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
-            usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
-    }
+    const std::optional<ckpt::BlockSpec::Policy> policy = parse_policy(a);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
     const std::optional<ckpt::AttentionImpl> attention = parse_attention(a);
     auto app = make_app(false);  // presets are looked up next to the program

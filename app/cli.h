@@ -1,5 +1,6 @@
-// The headless side of the checkpointlab executable: the `run`, `plan` and `import` sub-commands, the
-// demo that runs when there is no display, and their manual pages. Everything returns an
+// The headless side of the checkpointlab executable: the `run`, `plan`, `import` and
+// `export-torch` sub-commands, the demo that runs when there is no display, and their manual
+// pages. Everything returns an
 // exit status; errors are one line on stderr ("checkpointlab: error: ...").
 #pragma once
 
