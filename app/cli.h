@@ -1,7 +1,7 @@
 // The headless side of the checkpointlab executable: the `run`, `plan`, `import` and
 // `export-torch` sub-commands, the demo that runs when there is no display, and their manual
-// pages. Everything returns an
-// exit status; errors are one line on stderr ("checkpointlab: error: ...").
+// pages. Everything returns an exit status; errors are one line on stderr ("checkpointlab:
+// error: ...").
 #pragma once
 
 #include <string>
