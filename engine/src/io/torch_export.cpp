@@ -324,8 +324,9 @@ Result<std::string> torch_script(const ModelSpec& spec, const StepReport& cpu, c
       << "    \"a checkpointed block keeps its input on both sides; what it recomputes is not held between forward and backward\",\n"
       << "    \"dropout draws PyTorch's own random masks, not CheckpointLab's (Philox): with dropout the losses differ\",\n"
       << "    \"the step time includes PyTorch's first-call warm-up in step 1; compare later steps with checkpointlab run --steps N\",\n"
-      << "    \"on CUDA, max_memory_reserved adds the caching allocator's rounding and free blocks; cuBLAS workspaces and the \"\n"
-      << "    \"CUDA context are outside both max_memory figures\",\n]\n";
+      << "    \"on CUDA, max_memory_allocated rounds every allocation up to 512 bytes and counts PyTorch's extras and \"\n"
+      << "    \"temporaries; max_memory_reserved adds the caching allocator's free blocks; cuBLAS workspaces and the CUDA \"\n"
+      << "    \"context are outside both\",\n]\n";
     o << kTorchRuntimeLayers << "\n\n" << model_code(spec) << "\n\n" << optimizer_code(spec.optimizer) << kTorchRuntimeMain;
     return o.str();
 }
