@@ -712,9 +712,9 @@ int cmd_export_torch(std::vector<std::string> argv) {
     auto app = make_app(false);  // presets are looked up next to the program
     ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
     if (a.has("checkpoint")) {
-        auto flags = ckpt::parse_checkpoint_set(a.value("checkpoint"), int(spec.blocks.size()));
-        if (!flags) usage_error("--checkpoint: " + flags.error().message);
-        ckpt::apply_checkpoint_set(spec, *flags);
+        auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
+        if (!set) usage_error("--checkpoint: " + set.error().message);
+        ckpt::apply_checkpoint(spec, *set);
         options.checkpoint_arg = a.value("checkpoint");
     }
     if (a.has("no-preserve-rng")) spec.preserve_rng = false;

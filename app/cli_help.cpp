@@ -324,7 +324,7 @@ EXAMPLES
     checkpointlab export-torch - the model and its checkpoint plan as a PyTorch script
 
 SYNOPSIS
-    checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint none|all|sqrt|every:K|0,3,5]
+    checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint PLAN]
                                [--policy full|save_matmuls|attention_core] [--no-preserve-rng]
                                [--precision f32|bf16-mixed|fp16-mixed] [--steps N]
                                [--attention eager|flash] [--device cpu|cuda]
@@ -335,7 +335,8 @@ DESCRIPTION
     nn.Module layer by layer (blocks named and numbered as in CheckpointLab, parameter names
     blocks.B.L.weight), applies the plan as a PyTorch user writes it
     (torch.utils.checkpoint.checkpoint(block, h, use_reentrant=False, preserve_rng_state=...)
-    around each checkpointed block, with a comment naming it; torch.autocast for mixed
+    around each checkpointed block, with a comment naming it, and around each run of
+    checkpointed blocks of one segment as checkpoint_sequential does; torch.autocast for mixed
     precision; scaled_dot_product_attention for flash attention), runs training steps and
     prints PyTorch's own figures beside CheckpointLab's prediction of the same step: the loss
     and step time, the bytes saved_tensors_hooks saw per block against CheckpointLab's kept

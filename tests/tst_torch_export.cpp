@@ -121,6 +121,19 @@ void TstTorchExport::scriptShowsThePlan() {
                  bool(plan[b]));
     }
     QCOMPARE(s.count("checkpoint(self.blocks["), 2);
+
+    // A segment of two checkpointed blocks: one checkpoint() around both.
+    auto set = ckpt::parse_checkpoint("segments:1-2", spec);
+    QVERIFY(set);
+    ckpt::apply_checkpoint(spec, *set);
+    auto seg = ckpt::predict(spec, 1, ckpt::DeviceKind::cpu);
+    QVERIFY(seg);
+    auto segText = ckpt::torch_script(spec, *seg, *seg, opt);
+    QVERIFY(segText);
+    const QString t = QString::fromStdString(*segText);
+    QVERIFY(t.contains("# blocks 1-2 (\"h0.attn\", \"h0.mlp\"): one checkpointed segment"));
+    QVERIFY(t.contains("h = checkpoint(nn.Sequential(*self.blocks[1:3]), h, use_reentrant=False"));
+    QCOMPARE(t.count("h = checkpoint("), 1);
 }
 
 // The extras a block's PyTorch composites save are named and counted (the causal mask of an
@@ -198,6 +211,10 @@ void TstTorchExport::roundTrip_data() {
         QTest::addRow("small_gpt %s", plan) << cross + "small_gpt.json" << plan << "f32";
         QTest::addRow("small_llama %s", plan) << cross + "small_llama.json" << plan << "f32";
     }
+    // Segments: a run of checkpointed blocks of one segment is one checkpoint() call.
+    QTest::addRow("small_gpt segments:1-2,3-4") << cross + "small_gpt.json" << "segments:1-2,3-4" << "f32";
+    QTest::addRow("small_llama segments:1-2") << cross + "small_llama.json" << "segments:1-2" << "f32";
+    QTest::addRow("small_chain sqrt") << cross + "small_chain.json" << "sqrt" << "f32";
     // Mixed precision: torch.autocast (bf16 on the CPU) against the engine's bf16-mixed.
     for (const char* model : {"small_gpt", "small_llama", "small_resnet"})
         QTest::addRow("%s 1,3 bf16-mixed", model) << cross + model + ".json" << "1,3" << "bf16-mixed";
@@ -219,9 +236,9 @@ void TstTorchExport::roundTrip() {
         b.policy = ckpt::BlockSpec::Policy::full;
         for (size_t i = 0; i < b.layer_count(); ++i) b.layer(i).p = 0.0;
     }
-    auto flags = ckpt::parse_checkpoint_set(plan.toStdString(), int(spec.blocks.size()));
-    QVERIFY(flags);
-    ckpt::apply_checkpoint_set(spec, *flags);
+    auto set = ckpt::parse_checkpoint(plan.toStdString(), spec);
+    QVERIFY2(set, set ? "" : set.error().message.c_str());
+    ckpt::apply_checkpoint(spec, *set);
     if (bf16) spec.precision = ckpt::Precision::bf16_mixed;
     QTemporaryDir dir;
     const QString specFile = dir.filePath("spec.json"), script = dir.filePath("model.py");

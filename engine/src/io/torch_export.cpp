@@ -183,22 +183,42 @@ std::string model_code(const ModelSpec& spec) {
         o << "))\n";
         width = block_output(b, width);
     }
+    // What backward recomputes as one: a checkpointed block alone, or a run of checkpointed blocks
+    // of one segment, which is one checkpoint() call around them (checkpoint_sequential's way).
+    std::vector<int> run_last(spec.blocks.size(), -1);
+    for (const BlockRange& r : recompute_segments(spec)) run_last[size_t(r.first)] = r.last;
     o << "\n    def forward(self, x):\n        h = x\n";
     for (size_t bi = 0; bi < spec.blocks.size(); ++bi) {
         const BlockSpec& b = spec.blocks[bi];
         const std::string label = "block " + std::to_string(bi) + " \"" + printable(b.name, 200) + "\"";
-        if (!b.checkpoint) {
+        if (!b.checkpoint || run_last[bi] < 0) {
             o << "        with SAVED.block(" << bi << ", h):  # " << label << ": not checkpointed, autograd keeps what it needs\n"
               << "            h = self.blocks[" << bi << "](h)\n";
             continue;
         }
-        o << "        # " << label << ": checkpointed. Only its input is kept; its forward runs again in backward";
-        if (b.policy != BlockSpec::Policy::full)
-            o << ",\n        # keeping the outputs of the layers its policy " << policy_name(b.policy) << " saves";
+        const size_t last = size_t(run_last[bi]);
+        bool selective = false;
+        std::string policies;
+        for (size_t k = bi; k <= last; ++k)
+            if (spec.blocks[k].policy != BlockSpec::Policy::full) {
+                selective = true;
+                policies += (policies.empty() ? "" : ", ") + std::string(policy_name(spec.blocks[k].policy));
+            }
+        std::string target = "self.blocks[" + std::to_string(bi) + "]";
+        if (last == bi) {
+            o << "        # " << label << ": checkpointed. Only its input is kept; its forward runs again in backward";
+        } else {
+            o << "        # blocks " << bi << "-" << last << " (";
+            for (size_t k = bi; k <= last; ++k) o << (k > bi ? ", " : "") << "\"" << printable(spec.blocks[k].name, 100) << "\"";
+            o << "): one checkpointed segment, as checkpoint_sequential\n        # runs it. Only block " << bi
+              << "'s input is kept; the blocks run again together in backward";
+            target = "nn.Sequential(*self.blocks[" + std::to_string(bi) + ":" + std::to_string(last + 1) + "])";
+        }
+        if (selective) o << ",\n        # keeping the outputs of the layers its policy (" << policies << ") saves";
         o << ".\n        with SAVED.block(" << bi << ", h, checkpointed=True):\n"
-          << "            h = checkpoint(self.blocks[" << bi << "], h, use_reentrant=False, preserve_rng_state="
-          << py_bool(spec.preserve_rng) << (b.policy != BlockSpec::Policy::full ? ", context_fn=selective_context" : "")
-          << ")\n";
+          << "            h = checkpoint(" << target << ", h, use_reentrant=False, preserve_rng_state=" << py_bool(spec.preserve_rng)
+          << (selective ? ", context_fn=selective_context" : "") << ")\n";
+        bi = last;
     }
     o << "        return h\n";
     return o.str();
