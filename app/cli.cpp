@@ -1,6 +1,7 @@
 // The headless sub-commands: `run` (train steps of a model or experiment file, print a summary,
-// write report/trace/CSV/plot/tensor files) and `plan` (print the engine's plan table for a
-// budget), plus the no-display demo. The CLI only parses options and prints: loading, planning
+// write report/trace/CSV/plot/tensor files), `plan` (print the engine's plan table for a
+// budget), `import` (a Hugging Face config) and `export-torch` (a PyTorch script of the model
+// and its plan), plus the no-display demo. The CLI only parses options and prints: loading, planning
 // and running are engine calls, and an engine error's kind decides the exit code (cli.h);
 // every error is one line on stderr.
 #include "cli.h"
@@ -35,6 +36,7 @@
 #include "ckpt/session.h"
 #include "ckpt/templates.h"
 #include "ckpt/timing.h"
+#include "ckpt/torch_export.h"
 #include "ckpt/units.h"
 #include "ckpt/writers.h"
 
@@ -450,6 +452,24 @@ std::optional<ckpt::Precision> parse_precision(const Args& a) {
     return p;
 }
 
+std::optional<ckpt::AttentionImpl> parse_attention(const Args& a) {
+    if (!a.has("attention")) return std::nullopt;
+    const std::optional<ckpt::AttentionImpl> impl = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
+    if (!impl)
+        usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
+                    ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
+    return impl;
+}
+
+std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a) {
+    if (!a.has("policy")) return std::nullopt;
+    // custom needs per-layer "save" flags, which only a model file can give.
+    const std::optional<ckpt::BlockSpec::Policy> policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
+    if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
+        usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
+    return policy;
+}
+
 int cmd_run(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               {{"device", true}, {"checkpoint", true}, {"steps", true}, {"threads", true},
@@ -477,13 +497,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (*limit <= 0) usage_error("--memory-limit: must be more than 0 bytes (or none)");
         memory_limit = *limit;
     }
-    std::optional<ckpt::BlockSpec::Policy> policy;
-    if (a.has("policy")) {
-        // custom needs per-layer "save" flags, which only a model file can give.
-        policy = ckpt::enum_from_name<ckpt::BlockSpec::Policy>(a.value("policy"));
-        if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
-            usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
-    }
+    const std::optional<ckpt::BlockSpec::Policy> policy = parse_policy(a);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
     const Outputs out{a.value("report"),    a.value("trace"),    a.value("csv"),
                       a.value("plot"),      a.value("dump-tensors"), a.value("plot-size"),
@@ -643,13 +657,7 @@ int cmd_import(std::vector<std::string> argv) {
     const int64_t seq = parse_int(a.value("seq"), "seq", 1, 1 << 30);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
 
-    std::optional<ckpt::AttentionImpl> attention;
-    if (a.has("attention")) {
-        attention = ckpt::enum_from_name<ckpt::AttentionImpl>(a.value("attention"));
-        if (!attention)
-            usage_error("--attention: unknown kernel \"" + ckpt::printable(a.value("attention"), 200) + "\" (expected " +
-                        ckpt::enum_choices<ckpt::AttentionImpl>() + ")");
-    }
+    const std::optional<ckpt::AttentionImpl> attention = parse_attention(a);
 
     ckpt::Result<ckpt::ModelSpec> spec = ckpt::import_hf_config_file(a.positional[0], batch, seq);
     if (!spec) fail(spec.error());
@@ -674,26 +682,94 @@ int cmd_import(std::vector<std::string> argv) {
     return kOk;
 }
 
+// `export-torch MODEL [--checkpoint ...] -o model.py`: the model and its plan as a PyTorch
+// script, and beside it the parameters and the batch CheckpointLab initialised (torch_export.h).
+int cmd_export_torch(std::vector<std::string> argv) {
+    for (std::string& arg : argv)
+        if (arg == "-o") arg = "--output";
+    const Args a = parse_args(argv, {{"checkpoint", true}, {"precision", true}, {"policy", true}, {"no-preserve-rng", false},
+                                     {"steps", true}, {"device", true}, {"output", true}, {"no-tensors", false},
+                                     {"tensors-always", false}, {"attention", true}, {"hf", false}},
+                              "export-torch");
+    if (a.has("help")) {
+        std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
+        return kOk;
+    }
+    if (a.positional.size() != 1) usage_error("export-torch needs one MODEL (see checkpointlab export-torch --help)");
+    if (!a.has("output")) usage_error("export-torch needs -o SCRIPT.py, the file to write");
+    ckpt::TorchExportOptions options;
+    options.version = CKPT_VERSION;
+    if (a.has("steps")) options.steps = int(parse_int(a.value("steps"), "steps", 1, 1000000));
+    if (a.has("device")) {
+        options.device = a.value("device");
+        if (options.device != "cpu" && options.device.rfind("cuda", 0) != 0)
+            usage_error("--device: expected cpu or cuda[:N] (the script's default device), got \"" +
+                        ckpt::printable(options.device, 200) + "\"");
+    }
+    const std::optional<ckpt::BlockSpec::Policy> policy = parse_policy(a);
+    const std::optional<ckpt::Precision> precision = parse_precision(a);
+    const std::optional<ckpt::AttentionImpl> attention = parse_attention(a);
+    auto app = make_app(false);  // presets are looked up next to the program
+    ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    if (a.has("checkpoint")) {
+        auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
+        if (!set) usage_error("--checkpoint: " + set.error().message);
+        ckpt::apply_checkpoint(spec, *set);
+        options.checkpoint_arg = a.value("checkpoint");
+    }
+    if (a.has("no-preserve-rng")) spec.preserve_rng = false;
+    if (precision) spec.precision = *precision;
+    if (policy)
+        for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
+    if (attention) ckpt::set_attention_impl(spec, *attention);
+    // The same plan for `checkpointlab run`, which the script names beside its own figures.
+    // (run has no --attention: a model put on another kernel here has no such command.)
+    if (!attention) {
+        options.run_command = "checkpointlab run " + a.positional[0] + " --checkpoint " + ckpt::checkpoint_set_of(spec);
+        for (const char* o : {"policy", "precision"})
+            if (a.has(o)) options.run_command += std::string(" --") + o + " " + a.value(o);
+        if (a.has("no-preserve-rng")) options.run_command += " --no-preserve-rng";
+    }
+    if (a.has("hf")) {
+        if (const ckpt::Status st = ckpt::export_hf_plan(spec, a.value("output"), options); !st) fail(*st.err);
+        std::printf("wrote %s: apply_plan(model) for your Hugging Face model\n", ckpt::printable(a.value("output"), 2000).c_str());
+        return kOk;
+    }
+    auto files = ckpt::export_torch(spec, a.value("output"), options, !a.has("no-tensors"), a.has("tensors-always"));
+    if (!files) fail(files.error());
+    std::printf("wrote %s", ckpt::printable(files->script, 2000).c_str());
+    if (!files->tensors.empty())
+        std::printf(" and %s (%s of parameters and batch)", ckpt::printable(files->tensors, 2000).c_str(),
+                    format_bytes(files->tensor_bytes).c_str());
+    else if (!a.has("no-tensors"))
+        std::printf(" (no tensors file: parameters and batch past %s; the script starts from PyTorch's initialisation)",
+                    format_bytes(ckpt::kTorchExportTensorsLimit).c_str());
+    std::printf("\nrun it: python3 %s\n", ckpt::printable(files->script, 2000).c_str());
+    return kOk;
+}
+
 int dispatch(const std::vector<std::string>& args) {
     const std::string& cmd = args[0];
     const std::vector<std::string> rest(args.begin() + 1, args.end());
     if (cmd == "run") return cmd_run(rest);
     if (cmd == "plan") return cmd_plan(rest);
     if (cmd == "import") return cmd_import(rest);
+    if (cmd == "export-torch") return cmd_export_torch(rest);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         const std::string topic = rest.empty() ? "" : rest[0];
         if (topic == "run") std::fputs(help_text(HelpTopic::run).c_str(), stdout);
         else if (topic == "plan") std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
         else if (topic == "import") std::fputs(help_text(HelpTopic::import).c_str(), stdout);
+        else if (topic == "export-torch") std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
         else if (topic.empty()) std::fputs(help_text(HelpTopic::main).c_str(), stdout);
-        else usage_error("no help for \"" + topic + "\" (commands: run, plan, import)");
+        else usage_error("no help for \"" + topic + "\" (commands: run, plan, import, export-torch)");
         return kOk;
     }
     if (cmd == "--version") {
         std::printf("checkpointlab %s\n", CKPT_VERSION);
         return kOk;
     }
-    std::string hint = " (expected run, plan, import or help; see checkpointlab --help)";
+    std::string hint = " (expected run, plan, import, export-torch or help; see checkpointlab --help)";
     if (QString::fromStdString(cmd).endsWith(".json")) hint = " (did you mean: checkpointlab run " + cmd + "?)";
     usage_error("unknown command \"" + cmd + "\"" + hint);
 }

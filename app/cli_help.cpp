@@ -32,7 +32,8 @@ SYNOPSIS
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
     checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
-    checkpointlab help [run|plan|import]
+    checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint POLICY] [--steps N]
+    checkpointlab help [run|plan|import|export-torch]
     checkpointlab --version
 
 DESCRIPTION
@@ -56,6 +57,9 @@ COMMANDS
     plan    choose blocks to checkpoint under a memory budget; see `checkpointlab plan --help`
     import  a model spec from a Hugging Face config.json (GPT-2, LLaMA, Mistral, Qwen2); see
             `checkpointlab import --help`
+    export-torch
+            the model and its plan as a runnable PyTorch script; see
+            `checkpointlab export-torch --help`
     help    show this page, or a command's page
 
 OPTIONS
@@ -313,6 +317,78 @@ EXAMPLES
     checkpointlab import config.json --batch 1 --seq 8192 --precision bf16-mixed -o llama.json
     checkpointlab plan llama.json --budget 80GB
     checkpointlab import gpt2/config.json --batch 8 --seq 1024 > gpt2.json
+)";
+        break;
+    case HelpTopic::export_torch:
+        t = R"(NAME
+    checkpointlab export-torch - the model and its checkpoint plan as a PyTorch script
+
+SYNOPSIS
+    checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint PLAN]
+                               [--policy full|save_matmuls|attention_core] [--no-preserve-rng]
+                               [--precision f32|bf16-mixed|fp16-mixed] [--steps N]
+                               [--attention eager|flash] [--device cpu|cuda]
+                               [--no-tensors | --tensors-always] [--hf]
+
+DESCRIPTION
+    Writes one standalone Python file, needing only torch, that builds the same model as an
+    nn.Module layer by layer (blocks named and numbered as in CheckpointLab, parameter names
+    blocks.B.L.weight), applies the plan as a PyTorch user writes it
+    (torch.utils.checkpoint.checkpoint(block, h, use_reentrant=False, preserve_rng_state=...)
+    around each checkpointed block, with a comment naming it, and around each run of
+    checkpointed blocks of one segment as checkpoint_sequential does; torch.autocast for mixed
+    precision; scaled_dot_product_attention for flash attention), runs training steps and
+    prints PyTorch's own figures beside CheckpointLab's prediction of the same step: the loss
+    and step time, the bytes saved_tensors_hooks saw per block against CheckpointLab's kept
+    bytes with PyTorch's extras named term by term, and on CUDA max_memory_allocated and
+    max_memory_reserved against the predicted peak.
+
+    Beside SCRIPT.py goes SCRIPT.safetensors: the parameters as CheckpointLab initialised them
+    from the spec's seed and the batch every step trains on, so the script's first loss and
+    gradients are CheckpointLab's (checkpointlab run --dump-tensors) to float rounding, as long
+    as no dropout draws masks. Past 2 GiB of parameters and batch it is not written (the
+    script then uses PyTorch's initialisation and says so) unless --tensors-always.
+
+    The script stops with one line naming the feature where the installed PyTorch lacks one:
+    flash attention needs PyTorch 2.0 (scaled_dot_product_attention), selective policies 2.4
+    (create_selective_checkpoint_contexts), fp16-mixed a CUDA device.
+
+OPTIONS
+    -o, --output SCRIPT.py
+        The script to write (required), atomically.
+    --checkpoint, --policy, --no-preserve-rng, --precision
+        The plan and precision, as for checkpointlab run.
+    --attention eager|flash
+        Put every attention layer on this kernel (default: as the model says). PyTorch 1.13
+        has no scaled_dot_product_attention: export with eager attention to run there.
+    --steps N
+        The training steps the script runs by default (3; its own --steps overrides).
+    --device cpu|cuda
+        The script's default device (default: cuda when PyTorch sees one, else cpu).
+    --no-tensors
+        Write no tensors file: the script starts from PyTorch's initialisation.
+    --tensors-always
+        Write the tensors file whatever its size.
+    --hf
+        For a model imported from a Hugging Face config.json: write instead a module whose
+        apply_plan(model) applies the plan to your transformers model (decoder layer i is
+        CheckpointLab's blocks h<i>.attn and h<i>.mlp, or l<i>.*): gradient_checkpointing_enable
+        when every layer is checkpointed, else apply_activation_checkpointing with a check_fn
+        wrapping the layers with both blocks checkpointed and the attention or MLP submodule of
+        those with one.
+    -h, --help
+        Show this page.
+
+THE SCRIPT'S OPTIONS
+    python3 SCRIPT.py [--device D] [--steps N] [--threads N] [--json FIGURES.json]
+                      [--dump-grads GRADS.safetensors] [--tensors FILE]
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab export-torch gpt2_small --checkpoint 1,3,5 -o gpt2_small.py
+    python3 gpt2_small.py --device cpu --steps 2
 )";
         break;
     }

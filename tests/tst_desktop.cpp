@@ -2,7 +2,8 @@
 // a temporary folder), unsaved changes are asked about before New/Open/Quit lose them (the
 // prompt answered by a timer), recent files, `checkpointlab FILE.json`, a file dropped on the
 // window, a minimum size that fits a 1280 x 720 laptop, the export dialog's size and DPI found
-// again in the written file, and File > Open run drawing the same charts as the step run here.
+// again in the written file, File > Open run drawing the same charts as the step run here, and
+// File > Export as PyTorch script.
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -490,6 +491,43 @@ private slots:
             QCOMPARE(contents(first).contains("\"events\""), w.shownResult().report->has_timeline);
         }
         QVERIFY(!w.shownResult().report->has_timeline);  // the older report came last
+    }
+
+    // File > Export as PyTorch script: the stack with the plan ticked in the window, written on a
+    // worker, one checkpoint() call per ticked block and the tensors file beside it; into a
+    // folder that does not exist, an error dialog, and the stack and its plan are kept.
+    void exportsAPyTorchScript() {
+        QTemporaryDir dir;
+        MainWindow w;
+        w.show();
+        QCOMPARE(w.loadPreset(QStringLiteral("tutorial_mlp")), QString());
+        w.stackModel()->setCheckpointAll(false);
+        w.stackModel()->setCheckpoint(1, true);
+        const ckpt::ModelSpec before = w.stackModel()->spec();
+        QSignalSpy exported(&w, &MainWindow::torchScriptExported);
+        const QString script = dir.filePath("tutorial.py");
+        w.exportTorchScript(script);
+        QVERIFY(exported.wait(60000));
+        QCOMPARE(exported.last().at(1).toString(), QString());
+        const QByteArray text = [&] {
+            QFile f(script);
+            return f.open(QIODevice::ReadOnly) ? f.readAll() : QByteArray();
+        }();
+        QCOMPARE(text.count("h = checkpoint(self.blocks["), 1);
+        QVERIFY(text.contains("h = checkpoint(self.blocks[1], h, use_reentrant=False"));
+        QVERIFY(QFile::exists(dir.filePath("tutorial.safetensors")));
+
+        w.exportTorchScript(dir.filePath("no/such/folder/tutorial.py"));
+        QVERIFY(exported.wait(60000));
+        QVERIFY(!exported.last().at(1).toString().isEmpty());
+        bool shown = false;
+        for (auto* box : w.findChildren<QMessageBox*>(QStringLiteral("errorDialog")))
+            if (box->isVisible()) {
+                shown = true;
+                box->close();
+            }
+        QVERIFY(shown);
+        QVERIFY(w.stackModel()->spec() == before);
     }
 
 private:

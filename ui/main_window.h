@@ -94,6 +94,10 @@ public:
     QUrl helpUrlFor(const QWidget* pointed, const QWidget* focused) const;
     ManualWindow* manualWindow() const { return manual_; }  // null until first shown
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
+    // File > Export as PyTorch script without its dialog: the stack and its plan as `path` (and
+    // the initial parameters and batch beside it), written on a worker; torchScriptExported
+    // says how it ended, and a failure is also shown in a dialog.
+    void exportTorchScript(const QString& path);
 
     LayerStackModel* stackModel() const { return model_; }
     RunController* controller() const { return controller_; }
@@ -120,6 +124,7 @@ signals:
     void resultShown(const ckptui::StepResult& r);          // after every chart has the step
     void predictionShown(const ckptui::Prediction& p);      // after the stack's prediction is drawn
     void fileOpened(const QString& path, const QString& error);  // an openFile ended ("" if applied)
+    void torchScriptExported(const QString& path, const QString& error);  // "" when written
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -149,6 +154,7 @@ private:
     void exportChartDialog();
     void exportAllDialog();
     void exportRunDialog();
+    void exportTorchDialog();
     void newFromTemplate();
     void importConfig();
     void fillRecentMenu();

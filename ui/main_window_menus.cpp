@@ -2,7 +2,7 @@
 // recent, import config, save, export), Edit, Run (the run bar's actions, with their shortcuts),
 // Presets, View (every dock, a layout reset) and Help (the manual, opened at the page of the
 // chart or panel F1 was pressed on; the help panel; About with the versions of what the program
-// runs on). The export dialogs and the chart files are here too.
+// runs on). The export dialogs, the chart files and the PyTorch script (on a worker) are here too.
 #include <QAction>
 #include <QActionGroup>
 #include <QApplication>
@@ -14,15 +14,19 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QFutureWatcher>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTimer>
 #include <QUndoStack>
+#include <QtConcurrent/QtConcurrentRun>
 #include <qcustomplot.h>
 
 #include "ckpt/build_info.h"
+#include "ckpt/printable.h"
+#include "ckpt/torch_export.h"
 #include "ckpt/writers.h"
 #include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
@@ -122,6 +126,10 @@ void MainWindow::buildMenus() {
     a = file->addAction(tr("Export r&un (report, CSV, trace)…"), this, &MainWindow::exportRunDialog);
     a->setToolTip(tr("The last complete step as a JSON report (File > Open run reads it back), a CSV memory timeline or "
                      "a trace for ui.perfetto.dev."));
+    a = file->addAction(tr("Export as &PyTorch script…"), this, &MainWindow::exportTorchDialog);
+    a->setObjectName(QStringLiteral("exportTorch"));
+    a->setToolTip(tr("The stack and its checkpoint plan as a standalone PyTorch script (torch.utils.checkpoint around each "
+                     "checkpointed block) that prints PyTorch's own figures beside CheckpointLab's prediction."));
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -418,6 +426,36 @@ QString MainWindow::exportRun(const QString& path) {
                            : path.endsWith(QLatin1String(".csv"))        ? ckpt::timeline_csv(r)
                                                                          : ckpt::report_to_json(r, shown_.spec, shown_.predictedTime.get());
     return saveFileAtomically(path, QByteArray::fromStdString(text));
+}
+
+void MainWindow::exportTorchDialog() {
+    const QString base = QString::fromStdString(model_->spec().name).replace(QLatin1Char(' '), QLatin1Char('_'));
+    const QString dir = currentFile_.isEmpty() ? QDir::homePath() : QFileInfo(currentFile_).path();
+    QString p = QFileDialog::getSaveFileName(this, tr("Export as PyTorch script"), QDir(dir).filePath(base + QStringLiteral(".py")),
+                                             tr("Python script (*.py)"));
+    if (p.isEmpty()) return;
+    if (!p.endsWith(QLatin1String(".py"))) p += QStringLiteral(".py");
+    exportTorchScript(p);
+}
+
+void MainWindow::exportTorchScript(const QString& path) {
+    // A copy of the stack as it is now: editing on while the worker writes changes nothing.
+    const ckpt::ModelSpec spec = model_->spec();
+    statusBar()->showMessage(tr("Writing %1…").arg(path));
+    auto* watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, path] {
+        const QString err = watcher->result();
+        watcher->deleteLater();
+        if (!err.isEmpty()) showError(tr("Export failed"), err);
+        else statusBar()->showMessage(tr("Wrote %1 (run it: python3 %1)").arg(path), 10000);
+        emit torchScriptExported(path, err);
+    });
+    watcher->setFuture(QtConcurrent::run([spec, path] {
+        ckpt::TorchExportOptions options;
+        options.version = CKPT_VERSION;
+        const auto files = ckpt::export_torch(spec, path.toStdString(), options);
+        return files ? QString() : QString::fromStdString(ckpt::printable(files.error().message, 2000));
+    }));
 }
 
 }  // namespace ckptui

@@ -242,5 +242,7 @@ Result<std::vector<bool>> parse_checkpoint_set(const std::string& text, int bloc
 std::string format_checkpoint_set(const std::vector<bool>& checkpoint);
 // Sets the blocks' flags; the segments stay.
 void apply_checkpoint_set(ModelSpec& spec, const std::vector<bool>& checkpoint);
+// format_checkpoint of the spec's own plan (its flags and segments).
+std::string checkpoint_set_of(const ModelSpec& spec);
 
 }  // namespace ckpt

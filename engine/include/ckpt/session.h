@@ -88,6 +88,11 @@ public:
     // steps, on the thread that calls step(), like every other call.
     void recycle(StepReport&& done);
 
+    // The parameters as they are now (before the first step: as initialised) and the batch every
+    // step trains on (it depends on the seed only), copied to the host under the names of
+    // StepReport::tensors ("blocks.B.L.weight", "input", "target"). Between steps.
+    std::vector<NamedTensor> tensors();
+
     // Change which blocks are checkpointed (and how they group into segments) between steps;
     // parameters are kept.
     Status set_checkpoint(const std::vector<bool>& checkpoint);

@@ -339,6 +339,34 @@ void Executor::hash_gradients(StepReport& rep, bool capture) {
     rep.gradient_checksum = h64;
 }
 
+// The batch: inputs ~ N(0, 1); targets ~ N(0, 1) for MSE, uniform class ids for cross-entropy.
+// It depends on the seed only, so every step trains on the same batch.
+void Executor::make_batch(Tensor& x, Tensor& target) {
+    const int64_t rows = spec_.rows();
+    const bool tokens = spec_.token_input();
+    x = ctx_.make(spec_.input_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
+    target = spec_.loss == LossType::cross_entropy ? ctx_.make({rows}, Category::input, ElemType::i64)
+                                                   : ctx_.make({rows, spec_.output_features()}, Category::input);
+    if (tokens)
+        ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
+    else
+        ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
+    if (target.type == ElemType::i64)
+        ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
+    else
+        ctx_.be.fill_normal(target.f(), target.numel(), 1.0f, spec_.seed, philox::kStreamTarget);
+}
+
+std::vector<NamedTensor> Executor::initial_tensors() {
+    std::vector<NamedTensor> out;
+    for (Param* p : params_) out.push_back(host_copy(ctx_.be, p->name, p->value));
+    Tensor x, target;
+    make_batch(x, target);
+    out.push_back(host_copy(ctx_.be, "input", x));
+    out.push_back(host_copy(ctx_.be, "target", target));
+    return out;
+}
+
 void Executor::run(StepReport& rep, const StepOptions& opts) {
     const int nblocks = int(blocks_.size());
     const int64_t rows = spec_.rows();
@@ -354,22 +382,11 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     if (opts.capture_tensors)
         for (Param* p : params_) rep.tensors.push_back(host_copy(ctx_.be, p->name, p->value));
 
-    // The batch: inputs ~ N(0, 1); targets ~ N(0, 1) for MSE, uniform class ids for cross-entropy.
     alloc_.set_context(-1, -1, Phase::forward);
     forward_stamps_.begin = stamp();
     const bool tokens = spec_.token_input();
-    Tensor x = ctx_.make(spec_.input_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
-    Tensor target = spec_.loss == LossType::cross_entropy
-                        ? ctx_.make({rows}, Category::input, ElemType::i64)
-                        : ctx_.make({rows, spec_.output_features()}, Category::input);
-    if (tokens)
-        ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
-    else
-        ctx_.be.fill_normal(x.f(), x.numel(), 1.0f, spec_.seed, philox::kStreamInput);
-    if (target.type == ElemType::i64)
-        ctx_.be.fill_classes(target.i64(), rows, spec_.output_features(), spec_.seed, philox::kStreamTarget);
-    else
-        ctx_.be.fill_normal(target.f(), target.numel(), 1.0f, spec_.seed, philox::kStreamTarget);
+    Tensor x, target;
+    make_batch(x, target);
     if (opts.capture_tensors) {
         rep.tensors.push_back(host_copy(ctx_.be, "input", x));
         rep.tensors.push_back(host_copy(ctx_.be, "target", target));

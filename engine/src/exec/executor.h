@@ -27,6 +27,9 @@ public:
     StepReport step_repeated(const StepOptions& options, int repeats);
     void recycle(StepReport&& done) { recorder_.recycle(std::move(done.events), std::move(done.spans)); }
 
+    // The parameters as they are now and the batch every step trains on, copied to the host.
+    std::vector<NamedTensor> initial_tensors();
+
     ModelSpec& spec() { return spec_; }
     std::vector<Param*>& params() { return params_; }
     // What each block keeps without checkpointing (filled by the owner from a dry run).
@@ -105,6 +108,7 @@ private:
     // and not its last block).
     bool output_consumed(int b) const { return run_last_[size_t(b)] > b; }
     void run(StepReport& rep, const StepOptions& options);
+    void make_batch(Tensor& x, Tensor& target);  // (input shape) and (rows) ids or (rows, out)
     // Closes a span started at stamp `start`; returns its end stamp.
     int64_t span(int block, int layer, Phase phase, int64_t start);
     void check_stop() const;

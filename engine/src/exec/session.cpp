@@ -115,6 +115,8 @@ StepReport Session::step(const StepOptions& options) {
     return impl_->exec->step_repeated(options, asked > 0 ? std::min(asked, kMaxRepeats) : default_repeats(impl_->device.kind));
 }
 
+std::vector<NamedTensor> Session::tensors() { return impl_->exec->initial_tensors(); }
+
 void Session::recycle(StepReport&& done) { impl_->exec->recycle(std::move(done)); }
 
 Status Session::set_checkpoint(const std::vector<bool>& checkpoint) {

@@ -295,4 +295,8 @@ CheckpointSet checkpoint_of(const ModelSpec& spec) {
     return set;
 }
 
+std::string checkpoint_set_of(const ModelSpec& spec) {
+    return format_checkpoint(checkpoint_of(spec), spec);
+}
+
 }  // namespace ckpt
