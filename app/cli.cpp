@@ -725,7 +725,11 @@ int cmd_export_torch(std::vector<std::string> argv) {
     // The same plan for `checkpointlab run`, which the script names beside its own figures.
     // (run has no --attention: a model put on another kernel here has no such command.)
     if (!attention) {
-        options.run_command = "checkpointlab run " + a.positional[0] + " --checkpoint " + ckpt::checkpoint_set_of(spec);
+        // The --checkpoint given, as given: formatted from the spec it would be read against the
+        // spec with its new segments, and `run` reads it against the file's ("segments:0-3" came
+        // out as "0-3", four blocks alone). Without one, run uses the file's own plan too.
+        options.run_command = "checkpointlab run " + a.positional[0];
+        if (a.has("checkpoint")) options.run_command += " --checkpoint " + a.value("checkpoint");
         for (const char* o : {"policy", "precision"})
             if (a.has(o)) options.run_command += std::string(" --") + o + " " + a.value(o);
         if (a.has("no-preserve-rng")) options.run_command += " --no-preserve-rng";

@@ -82,6 +82,7 @@ private slots:
     void scriptShowsThePlan();
     void extrasAreNamed();
     void badInputIsOneLine();
+    void scriptNamesTheSameRun();
     void hostileNamesStayInsideStrings();
     void roundTrip_data();
     void roundTrip();
@@ -166,6 +167,19 @@ void TstTorchExport::badInputIsOneLine() {
     r = runProcess(kBinary, {"export-torch", "tutorial_mlp", "-o", dir.filePath("no/such/dir/m.py")});
     QCOMPARE(r.code, 1);
     QVERIFY2(r.err.count('\n') == 1, qPrintable(r.err));
+}
+
+// The script names CheckpointLab's own run of the same plan: the --checkpoint as given, so that
+// `run` reads it against the same file (a segment plan once came out as a list of blocks alone).
+void TstTorchExport::scriptNamesTheSameRun() {
+    QTemporaryDir dir;
+    const Proc r = runProcess(kBinary, {"export-torch", "lesson1_activations", "--checkpoint", "segments:0-3",
+                                        "--no-tensors", "-o", dir.filePath("m.py")});
+    QVERIFY2(r.code == 0, qPrintable(r.err));
+    QFile f(dir.filePath("m.py"));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QString s = QString::fromUtf8(f.readAll());
+    QVERIFY2(s.contains("RUN_COMMAND = \"checkpointlab run lesson1_activations --checkpoint segments:0-3\""), qPrintable(s.left(3000)));
 }
 
 // Names come from a model file: quotes, backslashes, line breaks and a docstring's end stay
