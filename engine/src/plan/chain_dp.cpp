@@ -313,14 +313,7 @@ Result<RunSet> prune(RunSet cand, size_t run_threshold, uint64_t* work, const Pl
 Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost, size_t run_threshold,
                        PlanLimits* limits) {
     Solution out;
-    // This program's work joins the job's, however it returns.
-    struct Count {
-        PlanLimits* limits;
-        const uint64_t& work;
-        ~Count() {
-            if (limits) limits->work += work;
-        }
-    } count{limits, out.work};
+    const JobWork count{limits, out.work};  // this program's work joins the job's
     const int n = m.blocks();
     if (m.before_peak > budget || m.optimizer_peak > budget) return out;
     // held[b][s]: the labels after deciding blocks 0..b with block b checkpointed == s (kept for

@@ -54,6 +54,16 @@ namespace ckpt {
 Result<ChainModel> build_chain_model(const ModelSpec& spec, const std::vector<double>& forward_ns, DeviceKind kind,
                                      int compress_from);
 
+// Adds one program's `work` to its job's (PlanLimits::work, when there is a job) when it goes out
+// of scope, however the program returns: the per-block and the segment programs both use it.
+struct JobWork {
+    PlanLimits* limits;
+    const uint64_t& work;
+    ~JobWork() {
+        if (limits) limits->work += work;
+    }
+};
+
 // minimal_peak, or the planner's limit error (minimal_peak itself then answers the best of none
 // and all).
 Result<int64_t> minimal_peak_checked(const ChainModel& m, PlanLimits* limits);

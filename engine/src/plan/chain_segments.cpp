@@ -250,14 +250,7 @@ Error job_bound(uint64_t max_work) {
 Result<Solution> solve(const ChainModel& m, int64_t budget, bool want_set, bool with_cost, double cost_bound,
                        int max_run, PlanLimits* limits) {
     Solution out;
-    // This program's work joins the job's (planner.h, PlanLimits), however it returns.
-    struct Count {
-        PlanLimits* limits;
-        const uint64_t& work;
-        ~Count() {
-            if (limits) limits->work += work;
-        }
-    } count{limits, out.work};
+    const JobWork count{limits, out.work};  // this program's work joins the job's
     const int n = m.blocks();
     if (m.recompute.size() != size_t(n) || m.forward.size() != size_t(n) + 1 || m.backward.size() != size_t(n) + 1)
         return Error{"planning: the chain model lacks a window of some block", ErrorKind::device};
