@@ -1,4 +1,4 @@
-// The headless side of the checkpointlab executable: the `run`, `plan`, `import` and
+// The headless side of the checkpointlab executable: the `run`, `plan`, `predict`, `import` and
 // `export-torch` sub-commands, the demo that runs when there is no display, and their manual
 // pages. Everything returns an exit status; errors are one line on stderr ("checkpointlab:
 // error: ...").
@@ -15,7 +15,7 @@ int main(int argc, char** argv);
 // The demo: textbook_mlp unchecked and fully checkpointed, files into ./checkpointlab-demo/.
 int demo(int argc, char** argv);
 
-enum class HelpTopic { main, run, plan, import, export_torch };
+enum class HelpTopic { main, run, plan, import, export_torch, predict };
 std::string help_text(HelpTopic topic);
 
 }  // namespace cli

@@ -31,9 +31,10 @@ SYNOPSIS
     checkpointlab
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
     checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
+    checkpointlab predict MODEL [--checkpoint POLICY] [--dp N --zero 0-3 --tp T --pp P] [--rank R]
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
     checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint POLICY] [--steps N]
-    checkpointlab help [run|plan|import|export-torch]
+    checkpointlab help [run|plan|predict|import|export-torch]
     checkpointlab --version
 
 DESCRIPTION
@@ -55,6 +56,8 @@ DESCRIPTION
 COMMANDS
     run     run training steps and report memory and time; see `checkpointlab run --help`
     plan    choose blocks to checkpoint under a memory budget; see `checkpointlab plan --help`
+    predict a step's memory without running it, on one device or per rank of a parallel layout
+            (data/ZeRO/FSDP, tensor, pipeline); see `checkpointlab predict --help`
     import  a model spec from a Hugging Face config.json (GPT-2, LLaMA, Mistral, Qwen2); see
             `checkpointlab import --help`
     export-torch
@@ -317,6 +320,68 @@ EXAMPLES
     checkpointlab import config.json --batch 1 --seq 8192 --precision bf16-mixed -o llama.json
     checkpointlab plan llama.json --budget 80GB
     checkpointlab import gpt2/config.json --batch 8 --seq 1024 > gpt2.json
+)";
+        break;
+    case HelpTopic::predict:
+        t = R"(NAME
+    checkpointlab predict - one step's memory, predicted to the byte, per rank of a parallel layout
+
+SYNOPSIS
+    checkpointlab predict MODEL [--checkpoint PLAN] [--policy P] [--precision P] [--attention K]
+                          [--dp N] [--zero 0|1|2|3] [--tp T] [--pp P] [--microbatches M]
+                          [--schedule 1f1b|gpipe] [--world W] [--rank R] [--device cuda|cpu]
+                          [--steps N] [--report r.json] [--csv t.csv] [--trace t.json]
+                          [--plot chart.png|.pdf|.svg]
+
+DESCRIPTION
+    Runs the engine's executor on its dry backend (nothing allocated, nothing computed) over
+    the model one rank computes, so every byte is the executor's own, for models far beyond
+    this machine. Without layout options it predicts one device, as checkpointlab run
+    measures it. With them it prints the chosen rank's peak by category and a table of every
+    pipeline stage's peak, the worst marked; the files describe the chosen rank and are
+    marked as predicted (File > Open run shows them).
+
+    Ranks are numbered as Megatron-LM numbers them: the tensor rank fastest, then the data
+    rank, then the stage, so rank 0 is on the first stage. What each option models:
+
+    --dp N --zero S
+        N data-parallel replicas. ZeRO stage 1 shards the optimizer state over them, 2 also
+        the gradients, 3 also the parameters: stage 3 is FSDP's full sharding. Each tensor is
+        sharded as DeepSpeed pads it (a multiple of N elements). Mixed precision follows
+        FSDP's common set-up: f32 sharded parameters (the master weights), 16-bit gathered
+        parameters, gradients reduced in f32. Under stage 3 a block's parameters are gathered
+        (16-bit) while it computes, in forward, recomputation and backward, and the next
+        block's are prefetched; under stages 2 and 3 its full f32 gradients live through its
+        backward until the reduce-scatter. Both are the `communication` category.
+    --tp T
+        Megatron-LM's tensor parallelism: a linear followed, through attention or
+        activations, by another is column-parallel and that one row-parallel; attention is
+        split by heads (T divides the heads and the KV heads); the embedding and the LM head
+        are split by vocabulary (padded up to a multiple of T), the loss vocabulary-parallel.
+        Norms, dropout after a row-parallel linear and the residual stream stay whole on
+        every rank (no sequence parallelism yet: --sp is refused).
+    --pp P --microbatches M --schedule 1f1b|gpipe
+        The model's units (segments and the blocks outside them) dealt out to P stages in
+        order, the earlier stages taking one more. Each step runs M microbatches of
+        batch / M rows (default 1; pipelines usually run M >= P to keep the bubble small). Under 1F1B stage s holds the kept activations of
+        min(P - s, M) microbatches when its first backward starts, under GPipe all M; a stage
+        before the last ends with its output sent on and the gradient received back.
+    --world W
+        Checked against dp x tp x pp.
+    --rank R
+        The rank whose peak is printed and written (default 0).
+    --device cuda|cpu
+        Which dry backend (default cuda; no device is needed).
+    --steps N
+        Dry steps; the last is reported (default 2: the steady state, optimizer state present
+        from its start).
+
+)";
+        t += kExitStatus;
+        t += R"(
+EXAMPLES
+    checkpointlab predict llama3_8b_8k --dp 8 --zero 3 --checkpoint all
+    checkpointlab predict gpt2_small --tp 2 --pp 2 --microbatches 8 --report rank0.json
 )";
         break;
     case HelpTopic::export_torch:

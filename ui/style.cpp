@@ -25,6 +25,7 @@ QColor categoryColor(ckpt::Category c) {
     case ckpt::Category::activation: return QColor(0xE6, 0x9F, 0x00);
     case ckpt::Category::recomputed: return QColor(0xD5, 0x5E, 0x00);
     case ckpt::Category::temporary: return QColor(0xCC, 0x79, 0xA7);
+    case ckpt::Category::communication: return QColor(0x6A, 0x3D, 0x9A);  // outside Okabe-Ito's eight: a dark violet
     }
     return Qt::black;
 }
@@ -115,6 +116,7 @@ QString categoryLabel(ckpt::Category c) {
     case ckpt::Category::activation: return QStringLiteral("activations kept");
     case ckpt::Category::recomputed: return QStringLiteral("recomputed");
     case ckpt::Category::temporary: return QStringLiteral("temporaries");
+    case ckpt::Category::communication: return QStringLiteral("communication");
     }
     return {};
 }
@@ -139,6 +141,9 @@ QString categoryMeaning(ckpt::Category c) {
         return QStringLiteral("Activations of a checkpointed block computed again during backward, just before they are needed.");
     case ckpt::Category::temporary:
         return QStringLiteral("Short-lived buffers: outputs nobody keeps, and the gradients flowing backward.");
+    case ckpt::Category::communication:
+        return QStringLiteral("Parallel layouts: a sharded block's parameters gathered to compute it (ZeRO-3, FSDP), and "
+                              "its full gradients waiting to be reduce-scattered.");
     }
     return {};
 }

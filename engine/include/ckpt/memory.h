@@ -23,8 +23,11 @@ enum class Category : uint8_t {
     activation,       // forward tensors kept for backward
     recomputed,       // tensors rematerialised during backward of a checkpointed block
     temporary,        // transient: an op's output not kept, backward's flowing gradients, scratch
+    // Parallel layouts (parallel.h): a sharded unit's parameters gathered for computing (ZeRO-3,
+    // FSDP's all-gather) and its unsharded gradients awaiting the reduce-scatter.
+    communication,
 };
-inline constexpr int kCategoryCount = 9;
+inline constexpr int kCategoryCount = 10;
 using CategoryBytes = std::array<int64_t, kCategoryCount>;
 
 enum class Phase : uint8_t { setup, forward, loss, backward, recompute, optimizer };

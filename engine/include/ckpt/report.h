@@ -121,6 +121,9 @@ struct StepReport {
     bool step_skipped = false;       // fp16: gradients overflowed, the optimizer step was skipped
     int step = 0;        // 1-based within the session
     bool dry_run = false;
+    // A prediction for one rank of a parallel layout (parallel.h): which rank of which layout,
+    // "rank 0 (stage 0, blocks 0-16) of dp 8 (ZeRO-3) x tp 1 x pp 1"; empty for one device.
+    std::string parallel;
     double loss = 0.0;
 
     // Every time is the median of `repeats` timed repeats of this same step (the session's state

@@ -24,6 +24,10 @@ OutOfMemoryError::OutOfMemoryError(const OutOfMemory& i) : std::runtime_error(oo
 Allocator::Allocator(Backend& backend, int64_t limit) : backend_(backend), limit_(limit) {}
 
 std::shared_ptr<Storage> Allocator::allocate(int64_t bytes, Category category) {
+    if (const int n = shards_[size_t(category)]; n != 1) {
+        constexpr int64_t kElem = 4;
+        bytes = n == 0 ? 0 : (bytes + kElem * n - 1) / (kElem * n) * kElem;
+    }
     MemoryTag tag = ctx_;
     tag.category = category;
     if (limit_ > 0 && live_total_ + bytes > limit_)

@@ -4,6 +4,7 @@
 // the dry backend it hands out no memory at all, so the same executor code predicts any size.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <stdexcept>
 
@@ -39,6 +40,13 @@ public:
     // A transient buffer a layer decides to keep for backward moves to `category`.
     void retag(Storage& s, Category category);
     void release(Storage& s);
+
+    // A rank of a parallel layout (dry runs): what a category's allocations count for. 1 counts
+    // them whole; n > 1 counts each buffer as its shard of n, padded up to whole 4-byte elements
+    // (ZeRO's sharding of f32 parameters, gradients and optimizer state, padded as DeepSpeed
+    // pads each tensor); 0 counts nothing (weight casts under FSDP: the gathered 16-bit unit is
+    // the cast, counted in `communication`).
+    void set_shards(const std::array<int, kCategoryCount>& shards) { shards_ = shards; }
 
     void set_context(int block, int layer, Phase phase) { ctx_ = {Category::temporary, block, layer, phase}; }
     const MemoryTag& context() const { return ctx_; }
@@ -80,6 +88,12 @@ private:
     MemoryTag window_peak_tag_;
     MemoryTag peak_tag_;
     Recorder* recorder_ = nullptr;
+    std::array<int, kCategoryCount> shards_ = filled_shards(1);
+    static std::array<int, kCategoryCount> filled_shards(int n) {
+        std::array<int, kCategoryCount> a;
+        a.fill(n);
+        return a;
+    }
 };
 
 }  // namespace ckpt

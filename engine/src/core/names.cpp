@@ -15,7 +15,7 @@ namespace {
 
 using P = BlockSpec::Policy;
 
-constexpr std::array<EnumName<Category>, 9> kCategories{{
+constexpr std::array<EnumName<Category>, kCategoryCount> kCategories{{
     {Category::parameter, "parameter"},
     {Category::buffer, "buffer"},
     {Category::weight_cast, "weight_cast"},
@@ -25,6 +25,7 @@ constexpr std::array<EnumName<Category>, 9> kCategories{{
     {Category::activation, "activation"},
     {Category::recomputed, "recomputed"},
     {Category::temporary, "temporary"},
+    {Category::communication, "communication"},
 }};
 static_assert(kCategories.size() == kCategoryCount);
 

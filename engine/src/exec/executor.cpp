@@ -293,7 +293,9 @@ void Executor::recompute_run(int first, int last, std::vector<BlockState>& state
     Tensor x = std::move(states[size_t(first)].input);
     for (int b = first; b <= last; ++b) {
         boundary(&recompute_windows[size_t(b)]);
+        gather(b, -1, Phase::recompute);
         x = recompute_block(b, std::move(x), states[size_t(b)], b < last, rep);
+        if (b < last) release_gathered(b, Phase::recompute);  // the last block's backward comes next
     }
     ctx_.keep_category = Category::activation;
     ctx_.recomputing = false;
@@ -374,6 +376,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     // A step that stopped or ran out of memory inside a recomputation left these set.
     ctx_.keep_category = Category::activation;
     ctx_.recomputing = false;
+    gathered_.clear();
     forward_windows.assign(size_t(nblocks) + 1, {});
     recompute_windows.assign(size_t(nblocks), {});
     backward_windows.assign(size_t(nblocks) + 1, {});
@@ -396,9 +399,14 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     if (!spec_.image_input()) h.shape = {rows, tokens ? 1 : spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
+    // A pipeline stage holds the activations of the microbatches whose backward has not come yet.
+    Tensor in_flight;
+    if (extras_.in_flight > 0) in_flight = ctx_.make({extras_.in_flight}, Category::activation, ElemType::u8);
     for (int b = 0; b < nblocks; ++b) {
         boundary(&forward_windows[size_t(b)]);
+        gather(b, b + 1 < nblocks ? b + 1 : -1, Phase::forward);
         h = forward_block(b, h, states[size_t(b)]);
+        release_gathered(b, Phase::forward);
     }
     forward_stamps_.end = stamp();
 
@@ -439,9 +447,20 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
         // The gradient reaches the last block of a checkpointed run: recompute the whole run.
         if (run_last_[size_t(b)] == b) recompute_run(run_first_[size_t(b)], b, states, rep);
         boundary(&backward_windows[size_t(b)]);
+        gather(b, b - 1, Phase::backward);
+        // A sharded block's gradients are computed whole, then reduce-scattered to its shard.
+        Tensor reduced;
+        if (b < int(extras_.reduced.size()) && extras_.reduced[size_t(b)] > 0) {
+            alloc_.set_context(b, -1, Phase::backward);
+            reduced = ctx_.make({extras_.reduced[size_t(b)]}, Category::communication, ElemType::u8);
+        }
         dy = backward_block(b, dy, states[size_t(b)], b > 0);
+        alloc_.set_context(b, -1, Phase::backward);
+        reduced.reset();
+        release_gathered(b, Phase::backward);
     }
     alloc_.set_context(-1, -1, Phase::backward);
+    in_flight.reset();
     boundary(&optimizer_window);
     dy.reset();
     x.reset();
@@ -483,6 +502,22 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     for (Param* p : params_) p->grad.reset();  // zero_grad(set_to_none=True)
     boundary(nullptr);
     span(-1, -1, Phase::optimizer, optimizer_stamps_.begin);
+}
+
+void Executor::gather(int b, int prefetch, Phase phase) {
+    if (extras_.gathered.empty()) return;
+    gathered_.resize(extras_.gathered.size());
+    for (int u : {b, prefetch}) {
+        if (u < 0 || u >= int(gathered_.size()) || gathered_[size_t(u)] || extras_.gathered[size_t(u)] == 0) continue;
+        alloc_.set_context(u, -1, phase);
+        gathered_[size_t(u)] = ctx_.make({extras_.gathered[size_t(u)]}, Category::communication, ElemType::u8);
+    }
+}
+
+void Executor::release_gathered(int b, Phase phase) {
+    if (b < 0 || b >= int(gathered_.size()) || !gathered_[size_t(b)]) return;
+    alloc_.set_context(b, -1, phase);
+    gathered_[size_t(b)].reset();
 }
 
 void Executor::resolve_times(StepReport& rep) {

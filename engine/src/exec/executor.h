@@ -30,6 +30,15 @@ public:
     // The parameters as they are now and the batch every step trains on, copied to the host.
     std::vector<NamedTensor> initial_tensors();
 
+    // One rank of a parallel layout on the dry backend (parallel.cpp): the buffers its step adds
+    // around the blocks, in `communication`, and the pipeline's other microbatches in flight.
+    struct RankExtras {
+        std::vector<int64_t> gathered;  // per block: its parameters gathered to compute it (ZeRO-3), or 0
+        std::vector<int64_t> reduced;   // per block: its full gradients until the reduce-scatter (ZeRO-2, 3), or 0
+        int64_t in_flight = 0;          // the other microbatches' kept activations (activation, block -1)
+    };
+    void set_rank_extras(RankExtras extras) { extras_ = std::move(extras); }
+
     ModelSpec& spec() { return spec_; }
     std::vector<Param*>& params() { return params_; }
     // What each block keeps without checkpointing (filled by the owner from a dry run).
@@ -118,6 +127,10 @@ private:
     bool output_needed(int b, size_t l) const;
     int64_t stamp() { return clock_.stamp(); }
     void boundary(Window* next);  // closes the open window and opens `next`
+    // A rank's gathered units (ZeRO-3): block b's parameters gathered (and `prefetch`'s, the
+    // next one in the order of the phase, when >= 0) before it computes; released after.
+    void gather(int b, int prefetch, Phase phase);
+    void release_gathered(int b, Phase phase);
 
     ModelSpec spec_;
     Allocator& alloc_;
@@ -128,6 +141,8 @@ private:
     Loss loss_;
     std::vector<Param*> params_;
     std::vector<Param*> buffers_;  // not trained: batch norm's running statistics
+    RankExtras extras_;
+    std::vector<Tensor> gathered_;  // per block, while gathered
     int64_t step_ = 0;
     // fp16 loss scaling (PyTorch's GradScaler defaults): the scale, and the steps since it last
     // changed; a step whose gradients overflow is skipped and halves it, 2000 good ones double it.

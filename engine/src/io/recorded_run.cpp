@@ -243,6 +243,7 @@ RecordedRun read(const json& doc, Rows& rows) {
     if (root.has("step_skipped")) r.step_skipped = root.at("step_skipped").flag();
     r.step = int(root.at("step").integer(0, std::numeric_limits<int>::max()));
     r.dry_run = root.at("dry_run").flag();
+    if (root.has("parallel")) r.parallel = root.at("parallel").text();
     r.status = root.at("status").name<StepStatus>();
     r.message = root.at("message").text();
     if (r.status == StepStatus::out_of_memory) {

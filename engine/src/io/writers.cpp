@@ -106,6 +106,7 @@ std::string report_to_json(const StepReport& r, const ModelSpec& spec, const Tim
     j["step_skipped"] = r.step_skipped;
     j["step"] = r.step;
     j["dry_run"] = r.dry_run;
+    if (!r.parallel.empty()) j["parallel"] = r.parallel;
     j["status"] = std::string(status_name(r.status));
     j["message"] = r.message;
     if (r.status == StepStatus::out_of_memory) {

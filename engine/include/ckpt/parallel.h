@@ -1,0 +1,86 @@
+// Parallel layouts: one rank's step of a model trained over many GPUs, predicted to the byte by
+// running the executor on the dry backend over that rank's share. A layout combines data
+// parallelism with ZeRO sharding (stage 3 is FSDP's full sharding), Megatron-style tensor
+// parallelism and pipeline parallelism with microbatches; ranks are numbered as Megatron-LM
+// numbers them (tensor rank fastest, then data, then pipeline stage), so rank 0 is on the
+// first stage. What is modelled, and how, is the manual's "Parallel layouts" section
+// (resources/manual/parallel.md); each rule is one place in parallel.cpp.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/report.h"
+#include "ckpt/result.h"
+#include "ckpt/session.h"
+
+namespace ckpt {
+
+enum class PipelineSchedule { one_f_one_b, gpipe };
+
+struct ParallelLayout {
+    int dp = 1;            // data-parallel replicas
+    int zero = 0;          // ZeRO stage: 0 replicated, 1 optimizer state, 2 + gradients, 3 + parameters (FSDP)
+    int tp = 1;            // tensor-parallel degree (Megatron's column/row-parallel linears and heads)
+    int pp = 1;            // pipeline stages
+    int microbatches = 1;  // per step, each of batch / microbatches rows (gradient accumulation)
+    PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
+
+    int world() const { return dp * tp * pp; }
+    bool single_device() const { return world() == 1 && microbatches == 1; }
+    bool operator==(const ParallelLayout&) const = default;
+};
+
+std::string_view schedule_name(PipelineSchedule s);  // "1f1b", "gpipe"
+// "dp 8 (ZeRO-3) x tp 2 x pp 1, 1 microbatch", or "one device".
+std::string describe_layout(const ParallelLayout& layout);
+
+// Where a rank sits: its coordinates along each dimension.
+struct RankPlace {
+    int rank = 0, tp = 0, dp = 0, stage = 0;
+    BlockRange blocks;  // the model's blocks its stage holds
+};
+
+// The first problem of a layout for a model, as one line that names it ("tp 3 does not divide
+// the 12 heads of block 1 (layer 2)"), or "" when there is none.
+std::string check_layout(const ModelSpec& spec, const ParallelLayout& layout);
+// Which blocks each pipeline stage holds: the model's units of checkpointing (segments and the
+// blocks outside them) dealt out in order, as evenly as their count allows, the earlier stages
+// taking one more. An error when there are fewer units than stages.
+Result<std::vector<BlockRange>> pipeline_stages(const ModelSpec& spec, int pp);
+Result<RankPlace> rank_place(const ModelSpec& spec, const ParallelLayout& layout, int rank);
+
+// The model one rank computes: its stage's blocks, its tensor-parallel shard of every layer
+// (linear widths, heads, vocabulary), and a microbatch of the batch. A later stage takes the
+// previous stage's activations as input; an earlier one ends with an MSE "loss" whose target
+// stands for the gradient the next stage sends back (the same bytes).
+Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& layout, int rank);
+
+// One rank's predicted step (the report a dry run writes, for a device of `kind`).
+struct RankPrediction {
+    RankPlace place;
+    StepReport report;
+    int64_t in_flight_bytes = 0;   // pipeline: the other microbatches' kept activations
+    int in_flight_microbatches = 0;
+};
+// `steps` dry steps, the last reported: the second is the steady state (the optimizer state
+// present from its start), as Session::create's check of whether a model fits uses.
+Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout& layout, int rank, int steps = 2,
+                                    DeviceKind kind = DeviceKind::cuda, const std::atomic<bool>* stop = nullptr);
+
+// Every distinct rank's peak: ranks on the same stage differ only in which shard they hold, so
+// one rank per stage (its first) stands for them. `worst` indexes the highest peak.
+struct LayoutPrediction {
+    std::vector<RankPrediction> stages;  // one per pipeline stage
+    size_t worst = 0;
+};
+Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLayout& layout, int steps = 2,
+                                        DeviceKind kind = DeviceKind::cuda, const std::atomic<bool>* stop = nullptr);
+
+// Parameter elements of the rank (after tensor and pipeline parallelism, before ZeRO).
+int64_t rank_parameter_count(const ModelSpec& rank_spec);
+
+}  // namespace ckpt

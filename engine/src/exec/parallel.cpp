@@ -1,0 +1,351 @@
+// Parallel layouts (ckpt/parallel.h): the checks of a layout, the model one rank computes (its
+// pipeline stage, its tensor-parallel shard, its microbatch), and its predicted step: the
+// executor on the dry backend over that model, with the allocator counting parameters,
+// gradients and optimizer state as ZeRO shards them and the executor adding the buffers a
+// sharded step gathers and reduces (Executor::RankExtras). Every byte of the prediction is then
+// the executor's own, as it is for one device.
+#include "ckpt/parallel.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "backends/backend.h"
+#include "ckpt/layer_traits.h"
+#include "exec/executor.h"
+
+namespace ckpt {
+
+namespace {
+
+constexpr int kMaxDegree = 1 << 16;  // any one dimension; the world is at most 2^20 ranks
+constexpr int64_t kMaxWorld = int64_t(1) << 20;
+
+std::string str(int64_t v) { return std::to_string(v); }
+
+// "block 3 (h1.attn), layer 2"
+std::string where(const ModelSpec& s, size_t b, size_t l) {
+    return "block " + str(int64_t(b)) + " (" + s.blocks[b].name + "), layer " + str(int64_t(l));
+}
+
+int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+// Whether the linear at `i` of a path opens a tensor-parallel pair: a later linear follows it
+// with only layers between that work on split features (attention's heads, activations,
+// dropout). Such a linear is column-parallel and the later one row-parallel (Megatron-LM's
+// MLP and attention), so the features between them are split across the tensor ranks.
+bool opens_pair(const std::vector<LayerSpec>& path, size_t i) {
+    for (size_t j = i + 1; j < path.size(); ++j) {
+        switch (path[j].type) {
+        case LayerType::linear: return true;
+        case LayerType::attention: case LayerType::relu: case LayerType::gelu: case LayerType::tanh:
+        case LayerType::silu: case LayerType::swiglu: case LayerType::dropout: continue;
+        default: return false;
+        }
+    }
+    return false;
+}
+
+// One path of a block split over t tensor ranks; `last_linear` is the model's last linear layer
+// (the LM head, split by vocabulary when the loss is cross-entropy). "" or the problem.
+std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::vector<LayerSpec>& path, int t,
+                       const LayerSpec* last_linear) {
+    bool split = false;  // the features flowing now are split across the tensor ranks
+    for (size_t i = 0; i < path.size(); ++i) {
+        LayerSpec& l = path[i];
+        const std::string at = where(s, b, first_layer + i);
+        switch (l.type) {
+        case LayerType::linear:
+            if (split) {  // row-parallel: its input is split, its output summed whole (all-reduce)
+                l.in /= t;
+                split = false;
+            } else if (opens_pair(path, i)) {  // column-parallel
+                if (l.out % t != 0)
+                    return "tp " + str(t) + " does not divide the " + str(l.out) + " output features of " + at;
+                // A fused [gate | up] projection: each rank takes its slice of both halves.
+                if (i + 1 < path.size() && path[i + 1].type == LayerType::swiglu && (l.out / 2) % t != 0)
+                    return "tp " + str(t) + " does not divide the " + str(l.out / 2) + " FFN features of " + at +
+                           " (its gate and up halves)";
+                l.out /= t;
+                split = true;
+            } else if (&s.blocks[b].layer(first_layer + i) == last_linear && s.loss == LossType::cross_entropy) {
+                // The LM head: vocabulary-parallel logits and cross-entropy, the vocabulary padded up
+                // to a multiple of t as Megatron-LM pads it.
+                l.out = round_up(l.out, t) / t;
+            }
+            break;
+        case LayerType::attention: {
+            if (!split) return "tensor parallelism splits attention by heads: " + at + " must follow its QKV linear";
+            const int64_t kv = l.kv_heads > 0 ? l.kv_heads : l.heads;
+            if (l.heads % t != 0) return "tp " + str(t) + " does not divide the " + str(l.heads) + " heads of " + at;
+            if (kv % t != 0) return "tp " + str(t) + " does not divide the " + str(kv) + " KV heads of " + at;
+            l.heads /= t;
+            if (l.kv_heads > 0) l.kv_heads /= t;
+            break;
+        }
+        case LayerType::embedding:  // vocabulary-parallel; positions (if learned) whole on every rank
+            l.vocab = round_up(l.vocab, t) / t;
+            break;
+        case LayerType::relu: case LayerType::gelu: case LayerType::tanh: case LayerType::silu:
+        case LayerType::swiglu: case LayerType::dropout:
+            break;  // elementwise: on whatever part of the features comes in
+        case LayerType::layernorm: case LayerType::rmsnorm:
+            if (split) return "tensor parallelism cannot split the features a norm needs whole: " + at;
+            break;  // replicated: every rank normalises the whole row
+        default:
+            return "tensor parallelism is modelled for linear, attention and embedding layers: " + at + " is " +
+                   std::string(layer_type_name(l.type));
+        }
+    }
+    if (split) return "tensor parallelism: block " + str(int64_t(b)) + " (" + s.blocks[b].name + ") ends with split features";
+    return "";
+}
+
+const LayerSpec* last_linear_of(const ModelSpec& s) {
+    for (size_t b = s.blocks.size(); b-- > 0;)
+        for (size_t l = s.blocks[b].layer_count(); l-- > 0;)
+            if (s.blocks[b].layer(l).type == LayerType::linear) return &s.blocks[b].layer(l);
+    return nullptr;
+}
+
+Result<ModelSpec> tensor_shard(const ModelSpec& spec, int t) {
+    if (t == 1) return spec;
+    ModelSpec out = spec;
+    const LayerSpec* head = last_linear_of(spec);
+    for (size_t b = 0; b < out.blocks.size(); ++b) {
+        BlockSpec& bs = out.blocks[b];
+        // Paths are split on the copy; `head` points into the original, so compare by position.
+        const LayerSpec* head_here = nullptr;
+        if (head)
+            for (size_t l = 0; l < spec.blocks[b].layer_count(); ++l)
+                if (&spec.blocks[b].layer(l) == head) head_here = &spec.blocks[b].layer(l);
+        size_t first = 0;
+        for (std::vector<LayerSpec>* path : {&bs.layers, &bs.shortcut, &bs.post}) {
+            std::string bad = split_path(spec, b, first, *path, t, head_here);
+            if (!bad.empty()) return Error{bad};
+            first += path->size();
+        }
+    }
+    return out;
+}
+
+// The features that flow into block `b`: the input's, then each block's output in turn.
+Features features_before(const ModelSpec& s, int b) {
+    Features f = s.input_shape_features();
+    for (int k = 0; k < b; ++k) f = block_output(s.blocks[size_t(k)], f);
+    return f;
+}
+
+// What the allocator counts of each category for a rank under ZeRO (Allocator::set_shards).
+std::array<int, kCategoryCount> zero_shards(const ParallelLayout& p, Precision precision) {
+    std::array<int, kCategoryCount> s;
+    s.fill(1);
+    if (p.zero >= 1) s[size_t(Category::optimizer_state)] = p.dp;
+    if (p.zero >= 2) s[size_t(Category::gradient)] = p.dp;
+    if (p.zero >= 3) {
+        s[size_t(Category::parameter)] = p.dp;
+        // FSDP's mixed precision gathers the unit in 16 bits: the gathered copy is the cast.
+        if (precision != Precision::f32) s[size_t(Category::weight_cast)] = 0;
+    }
+    return s;
+}
+
+// Elements of block b's parameters, each tensor padded to a multiple of `dp` (its shards whole).
+int64_t padded_params(const BlockSpec& b, int dp) {
+    int64_t n = 0;
+    for (size_t l = 0; l < b.layer_count(); ++l)
+        for (const std::vector<int64_t>& shape : layer_traits(b.layer(l).type).params(b.layer(l))) {
+            int64_t e = 1;
+            for (int64_t d : shape) e *= d;
+            n += round_up(e, dp);
+        }
+    return n;
+}
+
+Executor::RankExtras rank_extras(const ModelSpec& rs, const ParallelLayout& p) {
+    Executor::RankExtras x;
+    if (p.zero < 2) return x;
+    const int64_t compute_bytes = rs.precision == Precision::f32 ? 4 : 2;
+    for (const BlockSpec& b : rs.blocks) {
+        const int64_t n = padded_params(b, p.dp);
+        if (p.zero >= 3) x.gathered.push_back(n * compute_bytes);
+        x.reduced.push_back(n * 4);  // gradients reduced in f32
+    }
+    return x;
+}
+
+ModelSpec unchecked(ModelSpec s) {
+    for (BlockSpec& b : s.blocks) b.checkpoint = false;
+    return s;
+}
+
+Result<StepReport> dry_steps(const ModelSpec& s, int steps, DeviceKind kind, const ParallelLayout& p,
+                             const Executor::RankExtras& extras, const std::vector<int64_t>& kept_unchecked,
+                             const std::atomic<bool>* stop) {
+    Allocator alloc(dry_backend(kind), 0);
+    alloc.set_shards(zero_shards(p, s.precision));
+    Executor exec(s, alloc);
+    exec.kept_unchecked = kept_unchecked;
+    exec.set_rank_extras(extras);
+    StepOptions opts;
+    opts.stop = stop;
+    StepReport r;
+    for (int i = 0; i < steps; ++i) {
+        r = exec.step(opts);
+        if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
+    }
+    return r;
+}
+
+}  // namespace
+
+std::string_view schedule_name(PipelineSchedule s) { return s == PipelineSchedule::gpipe ? "gpipe" : "1f1b"; }
+
+std::string describe_layout(const ParallelLayout& p) {
+    if (p.single_device()) return "one device";
+    std::string s = "dp " + str(p.dp);
+    if (p.zero > 0) s += p.zero == 3 ? " (ZeRO-3, FSDP)" : " (ZeRO-" + str(p.zero) + ")";
+    s += " x tp " + str(p.tp) + " x pp " + str(p.pp) + " = " + str(p.world()) + (p.world() == 1 ? " device" : " devices");
+    s += ", " + str(p.microbatches) + (p.microbatches == 1 ? " microbatch" : " microbatches");
+    if (p.pp > 1) s += " (" + std::string(schedule_name(p.schedule)) + ")";
+    return s;
+}
+
+std::string check_layout(const ModelSpec& spec, const ParallelLayout& p) {
+    for (auto [name, v] : {std::pair<const char*, int>{"dp", p.dp}, {"tp", p.tp}, {"pp", p.pp}, {"microbatches", p.microbatches}})
+        if (v < 1 || v > kMaxDegree) return std::string(name) + ": expected 1 to " + str(kMaxDegree) + ", got " + str(v);
+    if (p.zero < 0 || p.zero > 3) return "zero: expected a ZeRO stage 0, 1, 2 or 3, got " + str(p.zero);
+    if (int64_t(p.dp) * p.tp * p.pp > kMaxWorld)
+        return "world size dp x tp x pp = " + str(int64_t(p.dp) * p.tp * p.pp) + " is past the limit of " + str(kMaxWorld);
+    if (Result<std::vector<BlockRange>> st = pipeline_stages(spec, p.pp); !st) return st.error().message;
+    const int64_t batch = spec.input_shape.empty() ? 0 : spec.input_shape[0];
+    if (batch % p.microbatches != 0)
+        return "microbatches " + str(p.microbatches) + " does not divide the batch of " + str(batch);
+    if (Result<ModelSpec> t = tensor_shard(spec, p.tp); !t) return t.error().message;
+    return "";
+}
+
+Result<std::vector<BlockRange>> pipeline_stages(const ModelSpec& spec, int pp) {
+    const std::vector<BlockRange> units = checkpoint_units(spec);
+    if (pp < 1) return Error{"pp: expected at least 1, got " + str(pp)};
+    if (size_t(pp) > units.size())
+        return Error{"pp " + str(pp) + " is more than the model's " + str(int64_t(units.size())) +
+                     " units of blocks (segments and blocks outside them): a stage needs at least one"};
+    std::vector<BlockRange> stages;
+    size_t u = 0;
+    for (int s = 0; s < pp; ++s) {
+        const size_t take = units.size() / size_t(pp) + (size_t(s) < units.size() % size_t(pp) ? 1 : 0);
+        stages.push_back({units[u].first, units[u + take - 1].last});
+        u += take;
+    }
+    return stages;
+}
+
+Result<RankPlace> rank_place(const ModelSpec& spec, const ParallelLayout& p, int rank) {
+    if (rank < 0 || rank >= p.world())
+        return Error{"rank: expected 0 to " + str(p.world() - 1) + " for " + str(p.world()) + " devices, got " + str(rank)};
+    Result<std::vector<BlockRange>> stages = pipeline_stages(spec, p.pp);
+    if (!stages) return stages.error();
+    RankPlace at;
+    at.rank = rank;
+    at.tp = rank % p.tp;
+    at.dp = (rank / p.tp) % p.dp;
+    at.stage = rank / (p.tp * p.dp);
+    at.blocks = (*stages)[size_t(at.stage)];
+    return at;
+}
+
+Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& p, int rank) {
+    if (std::string bad = check_layout(spec, p); !bad.empty()) return Error{bad};
+    Result<RankPlace> at = rank_place(spec, p, rank);
+    if (!at) return at.error();
+    Result<ModelSpec> split = tensor_shard(spec, p.tp);
+    if (!split) return split.error();
+    const ModelSpec& whole = *split;
+    ModelSpec s = whole;
+    s.input_shape[0] /= p.microbatches;
+    if (p.pp == 1) return s;
+
+    const BlockRange r = at->blocks;
+    s.blocks.assign(whole.blocks.begin() + r.first, whole.blocks.begin() + r.last + 1);
+    s.segments.clear();
+    for (const BlockRange& g : whole.segments)
+        if (r.contains(g.first)) s.segments.push_back({g.first - r.first, g.last - r.first});
+    if (r.first > 0) {
+        // A later stage takes the activations the stage before sends: rows of features (the
+        // sequence kept as a dimension), or an image.
+        const Features f = features_before(whole, r.first);
+        const int64_t rows = s.input_shape[0];
+        if (f.is_image()) s.input_shape = {rows, f.c, f.h, f.w};
+        else if (whole.input_shape.size() >= 2 && (whole.token_input() || whole.input_shape.size() == 3))
+            s.input_shape = {rows, whole.sequence_length(), f.c};
+        else s.input_shape = {rows, f.c};
+    }
+    // A stage before the last sends its output on and gets its gradient back: an MSE "loss"
+    // whose target has the bytes of that gradient.
+    if (r.last + 1 < int(whole.blocks.size())) s.loss = LossType::mse;
+    if (Status st = validate_model_spec(s); !st) return Error{"stage " + str(at->stage) + " of the model: " + st.message()};
+    return s;
+}
+
+int64_t rank_parameter_count(const ModelSpec& rs) {
+    int64_t n = 0;
+    for (const BlockSpec& b : rs.blocks)
+        for (size_t l = 0; l < b.layer_count(); ++l) n += parameter_count(b.layer(l));
+    return n;
+}
+
+Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout& p, int rank, int steps, DeviceKind kind,
+                                    const std::atomic<bool>* stop) {
+    if (Status st = validate_model_spec(spec); !st) return *st.err;
+    if (steps < 1) return Error{"steps: must be at least 1"};
+    Result<ModelSpec> rs = rank_spec(spec, p, rank);
+    if (!rs) return rs.error();
+    RankPrediction out;
+    out.place = *rank_place(spec, p, rank);
+    Executor::RankExtras extras = rank_extras(*rs, p);
+
+    // What each block keeps unchecked ("bytes avoided" is measured against it), as predict() does.
+    Result<StepReport> base = dry_steps(unchecked(*rs), 1, kind, p, extras, {}, stop);
+    if (!base) return base.error();
+    std::vector<int64_t> kept_unchecked;
+    for (const BlockReport& b : base->blocks) kept_unchecked.push_back(b.kept_bytes);
+
+    Result<StepReport> r = dry_steps(*rs, steps, kind, p, extras, kept_unchecked, stop);
+    if (!r) return r.error();
+    // Pipeline: under 1F1B stage s has min(pp - s, M) microbatches' activations kept when its
+    // first backward starts, under GPipe all M. The others' are what this one keeps: each
+    // block's kept bytes (the stage's input among them); their outputs went to the next stage.
+    if (p.pp > 1) {
+        out.in_flight_microbatches = p.schedule == PipelineSchedule::gpipe ? p.microbatches
+                                                                             : std::min(p.pp - out.place.stage, p.microbatches);
+        int64_t per_microbatch = 0;
+        for (const BlockReport& b : r->blocks) per_microbatch += b.kept_bytes;
+        out.in_flight_bytes = int64_t(out.in_flight_microbatches - 1) * per_microbatch;
+        if (out.in_flight_bytes > 0) {
+            extras.in_flight = out.in_flight_bytes;
+            r = dry_steps(*rs, steps, kind, p, extras, kept_unchecked, stop);
+            if (!r) return r.error();
+        }
+    }
+    out.report = std::move(*r);
+    if (!p.single_device()) {
+        out.report.parallel = "rank " + str(rank) + " (stage " + str(out.place.stage) + ", blocks " +
+                              format_block_range(out.place.blocks) + ") of " + describe_layout(p);
+    }
+    return out;
+}
+
+Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLayout& p, int steps, DeviceKind kind,
+                                        const std::atomic<bool>* stop) {
+    LayoutPrediction out;
+    for (int s = 0; s < p.pp; ++s) {
+        Result<RankPrediction> r = predict_rank(spec, p, s * p.tp * p.dp, steps, kind, stop);
+        if (!r) return r.error();
+        out.stages.push_back(std::move(*r));
+        if (out.stages.back().report.peak_total > out.stages[out.worst].report.peak_total) out.worst = out.stages.size() - 1;
+    }
+    return out;
+}
+
+}  // namespace ckpt

@@ -1,0 +1,302 @@
+// Parallel layouts (ckpt/parallel.h): one rank's predicted step against independent hand counts
+// and published figures. The ZeRO paper's model states (Rajbhandari et al. 2020, section 5:
+// 7.5B parameters on 64 GPUs), Korthikanti et al. 2022's activation bytes per transformer layer
+// under tensor parallelism (their Table 2, with the engine's two named differences), Llama-3-8B's
+// parameters per tensor rank, ZeRO-3's gathered and reduce-scatter buffers and a pipeline's
+// microbatches in flight counted by hand, a one-device layout equal to today's prediction on
+// every preset, and the layout errors.
+#include <QDir>
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+
+#include "ckpt/experiment.h"
+#include "ckpt/layer_traits.h"
+#include "ckpt/parallel.h"
+#include "ckpt/session.h"
+#include "test_models.h"
+
+using namespace ckpt;
+
+namespace {
+
+ModelSpec bf16(ModelSpec s) {
+    s.precision = Precision::bf16_mixed;
+    return s;
+}
+
+int64_t kept_sum(const StepReport& r) {
+    int64_t n = 0;
+    for (const BlockReport& b : r.blocks) n += b.kept_bytes;
+    return n;
+}
+
+// Bytes of one rank's share of every parameter tensor of `s`: each padded to a multiple of `dp`
+// elements and split evenly (DeepSpeed's rule), f32.
+int64_t sharded_param_bytes(const ModelSpec& s, int dp) {
+    int64_t n = 0;
+    for (const BlockSpec& b : s.blocks)
+        for (size_t l = 0; l < b.layer_count(); ++l)
+            for (const std::vector<int64_t>& shape : layer_traits(b.layer(l).type).params(b.layer(l))) {
+                int64_t e = 1;
+                for (int64_t d : shape) e *= d;
+                n += (e + dp - 1) / dp * 4;
+            }
+    return n;
+}
+
+}  // namespace
+
+class TestParallel : public QObject {
+    Q_OBJECT
+
+private slots:
+    // A layout of one device predicts exactly what predict() does: every event, every peak,
+    // every block's kept and avoided bytes, on every shipped preset.
+    void oneDeviceEqualsTodaysPrediction() {
+        const QStringList files = QDir(QStringLiteral(CKPT_SOURCE_DIR "/resources/presets")).entryList({"*.json"}, QDir::Files);
+        QVERIFY(files.size() >= 10);
+        for (const QString& f : files) {
+            Result<Experiment> e = load_experiment((QStringLiteral(CKPT_SOURCE_DIR "/resources/presets/") + f).toStdString());
+            QVERIFY2(e.ok(), qPrintable(f));
+            const Result<StepReport> today = predict(e->spec, 2, DeviceKind::cuda);
+            const Result<RankPrediction> rank = predict_rank(e->spec, ParallelLayout{}, 0, 2, DeviceKind::cuda);
+            QVERIFY2(today.ok() && rank.ok(), qPrintable(f));
+            const StepReport& a = *today;
+            const StepReport& b = rank->report;
+            QVERIFY2(b.parallel.empty(), qPrintable(f));
+            QCOMPARE(b.peak_total, a.peak_total);
+            QVERIFY2(b.at_peak == a.at_peak && b.peak == a.peak, qPrintable(f));
+            QCOMPARE(b.events.size(), a.events.size());
+            for (size_t i = 0; i < a.events.size(); ++i) {
+                QCOMPARE(b.events[i].bytes, a.events[i].bytes);
+                QCOMPARE(b.events[i].live_total, a.events[i].live_total);
+                QCOMPARE(int(b.events[i].tag.category), int(a.events[i].tag.category));
+            }
+            QCOMPARE(b.blocks.size(), a.blocks.size());
+            for (size_t i = 0; i < a.blocks.size(); ++i) {
+                QCOMPARE(b.blocks[i].kept_bytes, a.blocks[i].kept_bytes);
+                QCOMPARE(b.blocks[i].avoided_bytes, a.blocks[i].avoided_bytes);
+            }
+        }
+    }
+
+    // The ZeRO paper's example: Psi = 7.5B parameters, N_d = 64, mixed-precision Adam with K = 12
+    // gives 120 GB (stage 0) and 1.9 GB (stage 3) of model states per GPU. Here the model states
+    // are f32 parameters (FSDP's master weights), f32 gradients and the two f32 moments: 16 Psi
+    // like the paper's 2 + 2 + 12, so stages 0 and 3 match it to the byte (120 GB, 1.875 GB).
+    // Stages 1 and 2 differ by that convention, and the test says by how much: the paper keeps
+    // 16-bit parameters and gradients (2 Psi + 2 Psi + 12 Psi / N_d = 31.4 GB at stage 1,
+    // 2 Psi + 14 Psi / N_d = 16.6 GB at stage 2), FSDP f32 ones (4 Psi + 4 Psi + 8 Psi / N_d =
+    // 60.9 GB; 4 Psi + 12 Psi / N_d = 31.4 GB, the paper's stage-1 figure one stage later).
+    void zeroPaperModelStates() {
+        const int64_t psi = 7'500'000'000, nd = 64;
+        ModelSpec s;
+        s.name = "7.5B";
+        s.input_shape = {1, 75'000};
+        s.optimizer.type = OptimizerType::adamw;
+        s.blocks.push_back({"w", {testmodels::linear(75'000, 100'000, false)}, false, false});
+        QVERIFY(validate_model_spec(s).ok());
+        QCOMPARE(rank_parameter_count(s), psi);
+        const int64_t expected[4] = {16 * psi, 4 * psi + 4 * psi + 8 * psi / nd, 4 * psi + 12 * psi / nd, 16 * psi / nd};
+        const double paper_gb[4] = {120.0, 31.4, 16.6, 1.9};
+        for (int stage = 0; stage <= 3; ++stage) {
+            ParallelLayout p;
+            p.dp = int(nd);
+            p.zero = stage;
+            const Result<RankPrediction> r = predict_rank(s, p, 0, 2);
+            QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+            const CategoryBytes& peak = r->report.peak;
+            const int64_t states = peak[int(Category::parameter)] + peak[int(Category::gradient)] + peak[int(Category::optimizer_state)];
+            QCOMPARE(states, expected[stage]);
+            if (stage == 0 || stage == 3) QCOMPARE(std::round(double(states) / 1e8) / 10, paper_gb[stage]);
+        }
+        // The paper's own convention, as a check of the arithmetic the comment quotes.
+        QCOMPARE(std::round(double(4 * psi + 12 * psi / nd) / 1e8) / 10, 31.4);
+        QCOMPARE(std::round(double(2 * psi + 14 * psi / nd) / 1e8) / 10, 16.6);
+    }
+
+    // Korthikanti et al. 2022, Table 2, with tensor parallelism t and 16-bit activations: a
+    // transformer layer keeps sbh(10 + 24/t + 5as/(ht)) bytes. The engine's bf16-mixed layer
+    // keeps that plus two named differences that do not split: LayerNorm's input stays f32
+    // (4sbh where the paper counts 2sbh, twice: +4sbh) and LayerNorm keeps its mean and
+    // reciprocal deviation in f32 (8sb, twice: +16sb). Selective recomputation (attention_core,
+    // the attention block checkpointed) against the paper's sbh(10 + 24/t) row: the block keeps
+    // its f32 input as the checkpoint's and LayerNorm's f32 output for the QKV projection to
+    // rerun from, where Megatron keeps LayerNorm's 16-bit input and the projection's 16-bit
+    // input (+4sbh, and the statistics +8sb); it recomputes the core's output, the output
+    // projection's input, which Megatron keeps (-2sbh/t); the MLP block differs as unchecked
+    // (+2sbh, +8sb): sbh(16 + 22/t) + 16sb in all. Full recomputation of the layer as one segment keeps its f32 input, 4sbh, at any t (the
+    // paper's 2sbh in 16 bits).
+    void korthikantiTensorParallelRows() {
+        const int64_t s_ = 16, b = 2, h = 32, a = 4;
+        const int64_t sbh = s_ * b * h, as2b = a * s_ * s_ * b, sb = s_ * b;
+        const ModelSpec model = bf16(testmodels::gpt(97, h, a, 2, b, s_, 0.1));
+        for (int t : {1, 2, 4}) {
+            ParallelLayout p;
+            p.tp = t;
+            const Result<RankPrediction> none = predict_rank(model, p, 0, 1);
+            QVERIFY2(none.ok(), none.ok() ? "" : none.error().message.c_str());
+            const int64_t paper = 10 * sbh + 24 * sbh / t + 5 * as2b / t;
+            for (int layer = 0; layer < 2; ++layer) {
+                const StepReport& r = none->report;
+                const int64_t kept = r.blocks[size_t(1 + 2 * layer)].kept_bytes + r.blocks[size_t(2 + 2 * layer)].kept_bytes;
+                QCOMPARE(kept, paper + 4 * sbh + 16 * sb);
+            }
+
+            ModelSpec selective = model;
+            for (int layer = 0; layer < 2; ++layer) {
+                selective.blocks[size_t(1 + 2 * layer)].checkpoint = true;
+                selective.blocks[size_t(1 + 2 * layer)].policy = BlockSpec::Policy::attention_core;
+            }
+            const Result<RankPrediction> sel = predict_rank(selective, p, 0, 1);
+            QVERIFY(sel.ok());
+            for (int layer = 0; layer < 2; ++layer) {
+                const StepReport& r = sel->report;
+                const int64_t kept = r.blocks[size_t(1 + 2 * layer)].kept_bytes + r.blocks[size_t(2 + 2 * layer)].kept_bytes;
+                QCOMPARE(kept, 10 * sbh + 24 * sbh / t + 6 * sbh + 16 * sb - 2 * sbh / t);
+            }
+
+            ModelSpec full = model;
+            for (int layer = 0; layer < 2; ++layer) {
+                full.blocks[size_t(1 + 2 * layer)].checkpoint = full.blocks[size_t(2 + 2 * layer)].checkpoint = true;
+                full.segments.push_back({1 + 2 * layer, 2 + 2 * layer});
+            }
+            const Result<RankPrediction> rec = predict_rank(full, p, 0, 1);
+            QVERIFY(rec.ok());
+            for (int layer = 0; layer < 2; ++layer) {
+                const StepReport& r = rec->report;
+                QCOMPARE(r.blocks[size_t(1 + 2 * layer)].kept_bytes + r.blocks[size_t(2 + 2 * layer)].kept_bytes, 4 * sbh);
+            }
+        }
+    }
+
+    // Llama-3-8B's parameters on one tensor rank: the embedding, every projection and the head
+    // split t ways (Megatron-LM's vocabulary-parallel embedding and head, column- and
+    // row-parallel projections), the RMSNorm weights whole on every rank.
+    void llama3ParametersPerTensorRank() {
+        Result<Experiment> e = load_experiment(CKPT_SOURCE_DIR "/resources/presets/llama3_8b_8k.json");
+        QVERIFY(e.ok());
+        const int64_t V = 128256, d = 4096, L = 32, qkv = (32 + 2 * 8) * 128, f = 14336;
+        QCOMPARE(rank_parameter_count(e->spec), V * d + L * (2 * d + d * qkv + d * d + d * 2 * f + f * d) + d + d * V);
+        for (int t : {2, 4, 8}) {
+            ParallelLayout p;
+            p.tp = t;
+            const Result<ModelSpec> rs = rank_spec(e->spec, p, 0);
+            QVERIFY2(rs.ok(), rs.ok() ? "" : rs.error().message.c_str());
+            const int64_t split = V * d + L * (d * qkv + d * d + d * 2 * f + f * d) + d * V;
+            QCOMPARE(rank_parameter_count(*rs), split / t + L * 2 * d + d);
+        }
+    }
+
+    // ZeRO-3 on a small chain, counted by hand: parameters, gradients and optimizer state are
+    // each tensor's shard of dp (padded); a block's parameters are gathered while it computes
+    // and the next one's prefetched, and its full f32 gradients live through its backward until
+    // the reduce-scatter. The communication peak is the largest of, in forward, n_b + n_{b+1}
+    // gathered, and in backward n_b + n_{b-1} gathered plus n_b reduced (f32 bytes).
+    void zero3BuffersByHand() {
+        ModelSpec s;
+        s.name = "chain";
+        s.input_shape = {4, 5};
+        s.optimizer.type = OptimizerType::adamw;
+        const std::vector<std::pair<int64_t, int64_t>> widths = {{5, 7}, {7, 13}, {13, 3}, {3, 11}};
+        for (size_t i = 0; i < widths.size(); ++i)
+            s.blocks.push_back({"b" + std::to_string(i), {testmodels::linear(widths[i].first, widths[i].second)}, false, false});
+        QVERIFY(validate_model_spec(s).ok());
+        const int dp = 4;
+        std::vector<int64_t> n;  // padded elements per block
+        for (auto [in, out] : widths) n.push_back((in * out + dp - 1) / dp * dp + (out + dp - 1) / dp * dp);
+        int64_t expected = 0;
+        for (size_t b = 0; b < n.size(); ++b) {
+            if (b + 1 < n.size()) expected = std::max(expected, 4 * (n[b] + n[b + 1]));
+            expected = std::max(expected, 4 * (n[b] + (b > 0 ? n[b - 1] : 0)) + 4 * n[b]);
+        }
+        ParallelLayout p;
+        p.dp = dp;
+        p.zero = 3;
+        const Result<RankPrediction> r = predict_rank(s, p, 0, 2);
+        QVERIFY(r.ok());
+        QCOMPARE(r->report.peak[int(Category::communication)], expected);
+        const int64_t shard = sharded_param_bytes(s, dp);
+        QCOMPARE(r->report.peak[int(Category::parameter)], shard);
+        QCOMPARE(r->report.peak[int(Category::gradient)], shard);
+        QCOMPARE(r->report.peak[int(Category::optimizer_state)], 2 * shard);
+        // Every gathered or reduced buffer is freed within the step.
+        int64_t comm = 0;
+        for (const MemoryEvent& ev : r->report.events)
+            if (ev.tag.category == Category::communication) comm += ev.bytes;
+        QCOMPARE(comm, int64_t(0));
+    }
+
+    // A pipeline of two stages: 1F1B keeps min(P - s, M) microbatches' activations on stage s
+    // when its first backward starts, GPipe all M. The extra microbatches hold what one keeps
+    // (each block's kept bytes, from a separate prediction of the stage's model), on top of
+    // the one the step computes.
+    void pipelineMicrobatchesInFlight() {
+        const ModelSpec model = testmodels::gpt(97, 32, 4, 4, 8, 16, 0.0);
+        for (PipelineSchedule sched : {PipelineSchedule::one_f_one_b, PipelineSchedule::gpipe}) {
+            ParallelLayout p;
+            p.pp = 2;
+            p.microbatches = 4;
+            p.schedule = sched;
+            for (int stage = 0; stage < 2; ++stage) {
+                const Result<ModelSpec> rs = rank_spec(model, p, stage);
+                QVERIFY(rs.ok());
+                QCOMPARE(rs->input_shape[0], int64_t(2));  // 8 sequences in 4 microbatches
+                const Result<StepReport> alone = predict(*rs, 2, DeviceKind::cuda);
+                const Result<RankPrediction> r = predict_rank(model, p, stage, 2);
+                QVERIFY(alone.ok() && r.ok());
+                const int in_flight = sched == PipelineSchedule::gpipe ? 4 : std::min(2 - stage, 4);
+                QCOMPARE(r->in_flight_microbatches, in_flight);
+                QCOMPARE(r->in_flight_bytes, int64_t(in_flight - 1) * kept_sum(*alone));
+                QCOMPARE(r->report.peak[int(Category::activation)],
+                         alone->peak[int(Category::activation)] + r->in_flight_bytes);
+            }
+        }
+        // The stages split the model's units in order: embedding and the first layers first.
+        const Result<std::vector<BlockRange>> st = pipeline_stages(model, 2);
+        QVERIFY(st.ok());
+        QCOMPARE(st->size(), size_t(2));
+        QCOMPARE((*st)[0].first, 0);
+        QCOMPARE((*st)[1].last, int(model.blocks.size()) - 1);
+        QCOMPARE((*st)[0].last + 1, (*st)[1].first);
+    }
+
+    // Impossible layouts: one line naming the problem.
+    void badLayoutsNameTheProblem() {
+        const ModelSpec gpt = testmodels::gpt(97, 32, 4, 2, 8, 16, 0.0);
+        const ModelSpec llama = testmodels::llama(96, 32, 4, 2, 48, 2, 2, 8);
+        auto error = [](const ModelSpec& s, ParallelLayout p) { return QString::fromStdString(check_layout(s, p)); };
+        ParallelLayout p;
+        p.tp = 3;
+        QVERIFY(error(gpt, p).contains("tp 3 does not divide the 4 heads of block 1 (h0.attn), layer 2"));
+        p.tp = 5;
+        QVERIFY(error(gpt, p).contains("tp 5 does not divide the 96 output features of block 1 (h0.attn), layer 1"));
+        p.tp = 4;
+        QVERIFY(error(testmodels::llama(96, 32, 4, 4, 50, 2, 2, 8), p).contains("tp 4 does not divide the 50 FFN features"));
+        p.tp = 8;
+        QVERIFY(error(gpt, p).contains("tp 8 does not divide the 4 heads"));
+        p.tp = 4;
+        QVERIFY(error(llama, p).contains("tp 4 does not divide the 2 KV heads"));
+        p = {};
+        p.pp = 9;
+        QVERIFY(error(gpt, p).contains("pp 9 is more than the model's"));
+        p = {};
+        p.microbatches = 3;
+        QVERIFY(error(gpt, p).contains("microbatches 3 does not divide the batch of 8"));
+        p = {};
+        p.zero = 4;
+        QVERIFY(error(gpt, p).contains("zero: expected a ZeRO stage"));
+        p = {};
+        p.tp = 2;
+        QVERIFY(error(testmodels::resnet(2, 8), p).contains("is conv2d"));
+        p = {};
+        p.dp = 2;
+        QVERIFY(!rank_place(gpt, p, 2).ok());
+        QVERIFY(error(gpt, p).isEmpty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestParallel)
+#include "tst_parallel.moc"
