@@ -234,8 +234,16 @@ int cmd_run(const std::vector<std::string>& argv) {
 
 // ---- plan ---------------------------------------------------------------------------------
 
+// The layout options as given, for the command line a plan suggests (" --dp 8 --zero 3").
+std::string layout_args(const Args& a) {
+    std::string s;
+    for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule"})
+        if (a.has(o)) s += std::string(" --") + o + " " + ckpt::printable(a.value(o), 100);
+    return s;
+}
+
 int cmd_plan(const std::vector<std::string>& argv) {
-    const Args a = parse_args(argv, {{"budget", true}, {"planner", true}, {"precision", true}}, "plan");
+    const Args a = parse_args(argv, with_layout_options({{"budget", true}, {"planner", true}, {"precision", true}}), "plan");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::plan).c_str(), stdout);
         return kOk;
@@ -253,15 +261,26 @@ int cmd_plan(const std::vector<std::string>& argv) {
     const std::optional<ckpt::Precision> precision = parse_precision(a);
     ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
     if (precision) spec.precision = *precision;
-    const ckpt::Result<ckpt::PlanTable> table = ckpt::plan_table(spec, *planner, *budget);
+    const ckpt::ParallelLayout layout = parse_layout(a);
+    if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
+    if (layout.pp > 1) usage_error("--pp: planning a pipeline is not built yet (checkpointlab predict shows each stage's peak)");
+    // One device plans for this machine's CPU as ever; a layout plans rank 0 on a GPU.
+    const ckpt::Result<ckpt::PlanTable> table = layout.single_device()
+                                                    ? ckpt::plan_table(spec, *planner, *budget)
+                                                    : ckpt::plan_table_for_rank(spec, layout, *planner, *budget);
     if (!table) fail(table.error());
     // Predicted step time of each plan on this machine's CPU (its throughput measured once).
-    const std::optional<ckpt::TimePrediction> time = predicted_time(spec, "cpu", 0);
+    // (A layout's ranks are GPUs: this machine's CPU says nothing of their time.)
+    const std::optional<ckpt::TimePrediction> time =
+        layout.single_device() ? predicted_time(spec, "cpu", 0) : std::optional<ckpt::TimePrediction>();
 
     const int n = table->blocks;
-    std::printf("%s (%s): %d blocks, budget %s, planner %s\n\n", ckpt::printable(spec.name, 200).c_str(),
+    std::printf("%s (%s): %d blocks, budget %s, planner %s\n", ckpt::printable(spec.name, 200).c_str(),
                 std::string(ckpt::precision_name(spec.precision)).c_str(), n, format_bytes(*budget).c_str(),
                 std::string(ckpt::planner_name(*planner)).c_str());
+    if (!layout.single_device())
+        std::printf("each rank of %s: its peak as checkpointlab predict counts it\n", ckpt::describe_layout(layout).c_str());
+    std::printf("\n");
     std::printf("  %-22s %14s %9s %16s  %-10s %11s %15s  %s\n", "plan", "checkpointed", "segments", "predicted peak",
                 "peak in", "recompute", "predicted step", "fits");
     for (const ckpt::PlanCandidate& c : table->candidates) {
@@ -294,8 +313,12 @@ int cmd_plan(const std::vector<std::string>& argv) {
                 chosen->checkpoint_arg.c_str());
     std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
-    std::printf("run it: checkpointlab run %s --checkpoint %s\n", ckpt::printable(a.positional[0], 2000).c_str(),
-                chosen->checkpoint_arg.c_str());
+    if (layout.single_device())
+        std::printf("run it: checkpointlab run %s --checkpoint %s\n", ckpt::printable(a.positional[0], 2000).c_str(),
+                    chosen->checkpoint_arg.c_str());
+    else
+        std::printf("see it: checkpointlab predict %s --checkpoint %s%s\n", ckpt::printable(a.positional[0], 2000).c_str(),
+                    chosen->checkpoint_arg.c_str(), layout_args(a).c_str());
     return kOk;
 }
 

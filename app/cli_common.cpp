@@ -27,6 +27,7 @@
 
 #include "ckpt/experiment.h"
 #include "ckpt/names.h"
+#include "ckpt/parallel.h"
 #include "ckpt/printable.h"
 #include "ckpt/timing.h"
 #include "ckpt/units.h"
@@ -358,6 +359,43 @@ std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a) {
     if (!policy || *policy == ckpt::BlockSpec::Policy::custom)
         usage_error("--policy: unknown policy \"" + a.value("policy") + "\" (expected full, save_matmuls or attention_core)");
     return policy;
+}
+
+// ---- parallel layouts ---------------------------------------------------------------------
+
+std::vector<OptionDef> with_layout_options(std::vector<OptionDef> defs) {
+    for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule", "world"}) defs.push_back({o, true});
+    defs.push_back({"sp", false});
+    return defs;
+}
+
+// The layout options, checked for range here and against the model by the engine.
+ckpt::ParallelLayout parse_layout(const Args& a) {
+    ckpt::ParallelLayout p;
+    auto degree = [&](const char* name, int fallback) {
+        return a.has(name) ? int(parse_int(a.value(name), name, 1, 1 << 16)) : fallback;
+    };
+    p.dp = degree("dp", 1);
+    p.tp = degree("tp", 1);
+    p.pp = degree("pp", 1);
+    p.microbatches = degree("microbatches", 1);
+    p.zero = a.has("zero") ? int(parse_int(a.value("zero"), "zero", 0, 3)) : 0;
+    if (a.has("schedule")) {
+        const std::string s = a.value("schedule");
+        if (s == "1f1b") p.schedule = ckpt::PipelineSchedule::one_f_one_b;
+        else if (s == "gpipe") p.schedule = ckpt::PipelineSchedule::gpipe;
+        else usage_error("--schedule: unknown schedule \"" + ckpt::printable(s, 200) + "\" (expected 1f1b or gpipe)");
+    }
+    if (a.has("sp")) usage_error("--sp: sequence parallelism is not modelled yet (tensor parallelism keeps norms, dropout "
+                                 "and the residual stream whole on every rank)");
+    if (a.has("world")) {
+        const int64_t world = parse_int(a.value("world"), "world", 1, int64_t(1) << 20);
+        if (world != int64_t(p.dp) * p.tp * p.pp)
+            usage_error("--world " + std::to_string(world) + " is not dp x tp x pp = " + std::to_string(p.dp) + " x " +
+                        std::to_string(p.tp) + " x " + std::to_string(p.pp) + " = " +
+                        std::to_string(int64_t(p.dp) * p.tp * p.pp));
+    }
+    return p;
 }
 
 }  // namespace cli

@@ -18,6 +18,7 @@
 #include "ckpt/experiment.h"
 #include "ckpt/memory.h"
 #include "ckpt/model_spec.h"
+#include "ckpt/parallel.h"
 #include "ckpt/report.h"
 #include "ckpt/result.h"
 #include "ckpt/timing.h"
@@ -96,6 +97,11 @@ std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport&
 std::optional<ckpt::Precision> parse_precision(const Args& a);
 std::optional<ckpt::AttentionImpl> parse_attention(const Args& a);
 std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a);
+
+// --dp, --zero, --tp, --sp, --pp, --microbatches, --schedule and --world: added to a
+// command's options, and read into a layout (ranges checked here, the model's fit by the engine).
+std::vector<OptionDef> with_layout_options(std::vector<OptionDef> defs);
+ckpt::ParallelLayout parse_layout(const Args& a);
 
 // Commands in files of their own.
 int cmd_export_torch(std::vector<std::string> argv);  // cli_export.cpp

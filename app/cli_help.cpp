@@ -169,7 +169,7 @@ OPTIONS
     --csv FILE
         Write the memory timeline: one row per allocation or free with the live bytes of
         every category after it (columns time_ns, bytes, category, block, layer, phase,
-        live_total, live_parameter, ..., live_temporary).
+        live_total, live_parameter, ..., live_temporary, live_communication).
     --plot FILE
         Export the memory timeline chart as PNG, PDF or SVG (needs the UI build), with the
         GUI export dialog's defaults: 1600 x 900 px at 120 DPI, fonts x 1.5 (no text under
@@ -211,6 +211,7 @@ EXAMPLES
 SYNOPSIS
     checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
                        [--precision f32|bf16-mixed|fp16-mixed]
+                       [--dp N --zero 0|1|2|3 --tp T --microbatches M]
 
 DESCRIPTION
     Prints the candidate checkpoint plans of a planner with each one's predicted peak memory,
@@ -258,6 +259,10 @@ OPTIONS
     --precision f32|bf16-mixed|fp16-mixed
         Plan for this precision instead of the model file's (16-bit activations and weight
         casts change every peak).
+    --dp N, --zero S, --tp T, --microbatches M
+        Plan for each rank of this parallel layout (see predict --help): the peaks are a rank's,
+        as checkpointlab predict counts them, and no time is predicted (the ranks are GPUs).
+        --pp is refused: planning across pipeline stages is not built yet.
     -h, --help
         Show this page.
 

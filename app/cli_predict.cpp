@@ -20,47 +20,12 @@ namespace cli {
 
 using ckpt::format_bytes;
 
-namespace {
-
-// The layout options, checked for range here and against the model by the engine.
-ckpt::ParallelLayout parse_layout(const Args& a) {
-    ckpt::ParallelLayout p;
-    auto degree = [&](const char* name, int fallback) {
-        return a.has(name) ? int(parse_int(a.value(name), name, 1, 1 << 16)) : fallback;
-    };
-    p.dp = degree("dp", 1);
-    p.tp = degree("tp", 1);
-    p.pp = degree("pp", 1);
-    p.microbatches = degree("microbatches", 1);
-    p.zero = a.has("zero") ? int(parse_int(a.value("zero"), "zero", 0, 3)) : 0;
-    if (a.has("schedule")) {
-        const std::string s = a.value("schedule");
-        if (s == "1f1b") p.schedule = ckpt::PipelineSchedule::one_f_one_b;
-        else if (s == "gpipe") p.schedule = ckpt::PipelineSchedule::gpipe;
-        else usage_error("--schedule: unknown schedule \"" + ckpt::printable(s, 200) + "\" (expected 1f1b or gpipe)");
-    }
-    if (a.has("sp")) usage_error("--sp: sequence parallelism is not modelled yet (tensor parallelism keeps norms, dropout "
-                                 "and the residual stream whole on every rank)");
-    if (a.has("world")) {
-        const int64_t world = parse_int(a.value("world"), "world", 1, int64_t(1) << 20);
-        if (world != int64_t(p.dp) * p.tp * p.pp)
-            usage_error("--world " + std::to_string(world) + " is not dp x tp x pp = " + std::to_string(p.dp) + " x " +
-                        std::to_string(p.tp) + " x " + std::to_string(p.pp) + " = " +
-                        std::to_string(int64_t(p.dp) * p.tp * p.pp));
-    }
-    return p;
-}
-
-}  // namespace
-
 int cmd_predict(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
-                              {{"checkpoint", true}, {"policy", true}, {"precision", true}, {"attention", true},
-                               {"dp", true}, {"zero", true}, {"tp", true}, {"sp", false}, {"pp", true},
-                               {"microbatches", true}, {"schedule", true}, {"world", true}, {"rank", true},
-                               {"device", true}, {"steps", true}, {"report", true}, {"trace", true}, {"csv", true},
+                              with_layout_options({{"checkpoint", true}, {"policy", true}, {"precision", true},
+                                                   {"attention", true}, {"rank", true}, {"device", true}, {"steps", true}, {"report", true}, {"trace", true}, {"csv", true},
                                {"plot", true}, {"plot-size", true}, {"plot-dpi", true}, {"plot-font-scale", true},
-                               {"plot-no-title", false}},
+                                                   {"plot-no-title", false}}),
                               "predict");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::predict).c_str(), stdout);

@@ -143,7 +143,7 @@ private slots:
     // The command-line page documents every option of every --help page, and only those.
     void everyCliOptionIsDocumented() {
         QSet<QString> help;
-        for (const QStringList& args : {QStringList{"--help"}, QStringList{"run", "--help"}, QStringList{"plan", "--help"},
+        for (const QStringList& args : {QStringList{"--help"}, QStringList{"run", "--help"}, QStringList{"plan", "--help"}, QStringList{"predict", "--help"},
                                         QStringList{"import", "--help"}, QStringList{"export-torch", "--help"}}) {
             QProcess p;
             p.start(QStringLiteral(CKPT_CLI_PATH), args);

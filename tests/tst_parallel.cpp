@@ -15,6 +15,7 @@
 #include "ckpt/layer_traits.h"
 #include "ckpt/parallel.h"
 #include "ckpt/session.h"
+#include "ckpt/units.h"
 #include "test_models.h"
 
 using namespace ckpt;
@@ -261,6 +262,35 @@ private slots:
         QCOMPARE((*st)[0].first, 0);
         QCOMPARE((*st)[1].last, int(model.blocks.size()) - 1);
         QCOMPARE((*st)[0].last + 1, (*st)[1].first);
+    }
+
+    // The worked example the preset, the README and the manual quote: Llama-3-8B at 8192 tokens
+    // with FSDP over 8 GPUs, unchecked and with every block checkpointed.
+    void llama3FsdpExampleAsQuoted() {
+        Result<Experiment> e = load_experiment(CKPT_SOURCE_DIR "/resources/presets/llama3_8b_8k.json");
+        QVERIFY(e.ok());
+        ParallelLayout p;
+        p.dp = 8;
+        p.zero = 3;
+        QString quoted[2];
+        for (bool all : {false, true}) {
+            ModelSpec s = e->spec;
+            for (BlockSpec& b : s.blocks) b.checkpoint = all;
+            const Result<RankPrediction> r = predict_rank(s, p, 0, 2);
+            QVERIFY(r.ok());
+            quoted[all] = QString::fromStdString(format_bytes(r->report.peak_total));
+            QCOMPARE(r->report.peak_tag.phase, Phase::loss);
+        }
+        QCOMPARE(quoted[0], QStringLiteral("59.22 GiB"));
+        QCOMPARE(quoted[1], QStringLiteral("25.13 GiB"));
+        const QString description = QString::fromStdString(e->spec.description);
+        QVERIFY(description.contains("peaks at " + quoted[0] + " unchecked and at " + quoted[1]));
+        for (const char* doc : {"/README.md", "/resources/manual/precision.md"}) {
+            QFile f(QStringLiteral(CKPT_SOURCE_DIR) + doc);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QString text = QString::fromUtf8(f.readAll()).simplified();
+            QVERIFY2(text.contains(quoted[0]) && text.contains(quoted[1]), doc);
+        }
     }
 
     // Impossible layouts: one line naming the problem.

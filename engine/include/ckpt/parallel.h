@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ckpt/model_spec.h"
+#include "ckpt/planner.h"
 #include "ckpt/report.h"
 #include "ckpt/result.h"
 #include "ckpt/session.h"
@@ -79,6 +80,13 @@ struct LayoutPrediction {
 };
 Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLayout& layout, int steps = 2,
                                         DeviceKind kind = DeviceKind::cuda, const std::atomic<bool>* stop = nullptr);
+
+// The plan table (planner.h) for one rank of the layout: its chain model built from dry runs of
+// the rank's model as it is sharded, so the chosen plan is the least recomputation whose peak on
+// that rank fits the budget. Ranks of one stage have the same peak; pipelines (pp > 1) are not
+// planned yet (an error says so).
+Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayout& layout, PlannerKind planner,
+                                      int64_t budget, DeviceKind kind = DeviceKind::cuda, PlanLimits* limits = nullptr);
 
 // Parameter elements of the rank (after tensor and pipeline parallelism, before ZeRO).
 int64_t rank_parameter_count(const ModelSpec& rank_spec);

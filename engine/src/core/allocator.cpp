@@ -21,7 +21,27 @@ static std::string oom_message(const OutOfMemory& i) {
 
 OutOfMemoryError::OutOfMemoryError(const OutOfMemory& i) : std::runtime_error(oom_message(i)), info(i) {}
 
-Allocator::Allocator(Backend& backend, int64_t limit) : backend_(backend), limit_(limit) {}
+namespace {
+thread_local const DryRank* t_dry_rank = nullptr;
+}
+
+const DryRank* current_dry_rank() { return t_dry_rank; }
+DryRankScope::DryRankScope(const DryRank& rank) : rank_(rank), outer_(t_dry_rank) { t_dry_rank = &rank_; }
+DryRankScope::~DryRankScope() { t_dry_rank = outer_; }
+
+Allocator::Allocator(Backend& backend, int64_t limit) : backend_(backend), limit_(limit) {
+    const DryRank* r = backend.computes() ? nullptr : current_dry_rank();
+    if (!r) return;
+    // ZeRO's stages: 1 shards the optimizer state, 2 also the gradients, 3 also the parameters;
+    // under 3 (FSDP) the gathered 16-bit unit is what the matrix products read, so the weight
+    // casts of mixed precision are counted there (`communication`), not again.
+    if (r->zero >= 1) shards_[size_t(Category::optimizer_state)] = r->dp;
+    if (r->zero >= 2) shards_[size_t(Category::gradient)] = r->dp;
+    if (r->zero >= 3) {
+        shards_[size_t(Category::parameter)] = r->dp;
+        shards_[size_t(Category::weight_cast)] = 0;
+    }
+}
 
 std::shared_ptr<Storage> Allocator::allocate(int64_t bytes, Category category) {
     if (const int n = shards_[size_t(category)]; n != 1) {

@@ -32,6 +32,29 @@ struct OutOfMemoryError : std::runtime_error {
     explicit OutOfMemoryError(const OutOfMemory& i);
 };
 
+// The parallel layout that dry runs on this thread count for, while a DryRankScope lives (a
+// thread-local context, like autocast's in PyTorch): every allocator on the dry backend made
+// then shards as ZeRO does (set_shards), and every executor on one adds a sharded step's
+// buffers (Executor::RankExtras) for its own blocks. The planner's and the predictor's dry runs
+// then count one rank without knowing it (parallel.cpp sets the scope).
+struct DryRank {
+    int dp = 1;
+    int zero = 0;             // ZeRO stage
+    int64_t in_flight = 0;    // pipeline: the other microbatches' kept activations
+};
+const DryRank* current_dry_rank();  // null outside every scope
+class DryRankScope {
+public:
+    explicit DryRankScope(const DryRank& rank);
+    ~DryRankScope();
+    DryRankScope(const DryRankScope&) = delete;
+    DryRankScope& operator=(const DryRankScope&) = delete;
+
+private:
+    DryRank rank_;
+    const DryRank* outer_;
+};
+
 class Allocator {
 public:
     Allocator(Backend& backend, int64_t limit);
@@ -40,13 +63,6 @@ public:
     // A transient buffer a layer decides to keep for backward moves to `category`.
     void retag(Storage& s, Category category);
     void release(Storage& s);
-
-    // A rank of a parallel layout (dry runs): what a category's allocations count for. 1 counts
-    // them whole; n > 1 counts each buffer as its shard of n, padded up to whole 4-byte elements
-    // (ZeRO's sharding of f32 parameters, gradients and optimizer state, padded as DeepSpeed
-    // pads each tensor); 0 counts nothing (weight casts under FSDP: the gathered 16-bit unit is
-    // the cast, counted in `communication`).
-    void set_shards(const std::array<int, kCategoryCount>& shards) { shards_ = shards; }
 
     void set_context(int block, int layer, Phase phase) { ctx_ = {Category::temporary, block, layer, phase}; }
     const MemoryTag& context() const { return ctx_; }
@@ -88,6 +104,10 @@ private:
     MemoryTag window_peak_tag_;
     MemoryTag peak_tag_;
     Recorder* recorder_ = nullptr;
+    // What a category's allocations count for on a rank (a DryRankScope): 1 whole; n > 1 each
+    // buffer's shard of n, padded up to whole 4-byte elements (ZeRO's sharding of f32
+    // parameters, gradients and optimizer state, padded as DeepSpeed pads each tensor); 0
+    // nothing.
     std::array<int, kCategoryCount> shards_ = filled_shards(1);
     static std::array<int, kCategoryCount> filled_shards(int n) {
         std::array<int, kCategoryCount> a;

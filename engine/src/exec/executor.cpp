@@ -73,6 +73,20 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
             for (Param& p : layer->buffers()) buffers_.push_back(&p);
         }
     kept_unchecked.assign(spec_.blocks.size(), 0);
+    if (const DryRank* r = alloc_.dry_run() ? current_dry_rank() : nullptr) {
+        // A rank of a sharded layout: per block, its parameters gathered in the dtype the matrix
+        // products read (ZeRO-3) and its f32 gradients whole until the reduce-scatter (ZeRO-2
+        // and 3), each tensor padded to a multiple of dp elements as its shards are.
+        extras_.in_flight = r->in_flight;
+        const int64_t compute_bytes = spec_.precision == Precision::f32 ? 4 : 2;
+        for (auto& layers : blocks_) {
+            int64_t n = 0;
+            for (auto& layer : layers)
+                for (Param& p : layer->params()) n += (p.value.numel() + r->dp - 1) / r->dp * r->dp;
+            if (r->zero >= 3) extras_.gathered.push_back(n * compute_bytes);
+            if (r->zero >= 2) extras_.reduced.push_back(n * 4);
+        }
+    }
     ctx_.seq = spec_.sequence_length();
     ctx_.compute = spec_.precision == Precision::bf16_mixed   ? ElemType::bf16
                    : spec_.precision == Precision::fp16_mixed ? ElemType::f16

@@ -30,14 +30,14 @@ public:
     // The parameters as they are now and the batch every step trains on, copied to the host.
     std::vector<NamedTensor> initial_tensors();
 
-    // One rank of a parallel layout on the dry backend (parallel.cpp): the buffers its step adds
-    // around the blocks, in `communication`, and the pipeline's other microbatches in flight.
+    // One rank of a parallel layout on the dry backend (a DryRankScope, allocator.h): the
+    // buffers its step adds around the blocks, in `communication`, and the pipeline's other
+    // microbatches in flight. Set by the constructor from the scope and the executor's own spec.
     struct RankExtras {
         std::vector<int64_t> gathered;  // per block: its parameters gathered to compute it (ZeRO-3), or 0
         std::vector<int64_t> reduced;   // per block: its full gradients until the reduce-scatter (ZeRO-2, 3), or 0
         int64_t in_flight = 0;          // the other microbatches' kept activations (activation, block -1)
     };
-    void set_rank_extras(RankExtras extras) { extras_ = std::move(extras); }
 
     ModelSpec& spec() { return spec_; }
     std::vector<Param*>& params() { return params_; }

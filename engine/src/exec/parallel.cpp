@@ -1,17 +1,19 @@
 // Parallel layouts (ckpt/parallel.h): the checks of a layout, the model one rank computes (its
 // pipeline stage, its tensor-parallel shard, its microbatch), and its predicted step: the
-// executor on the dry backend over that model, with the allocator counting parameters,
-// gradients and optimizer state as ZeRO shards them and the executor adding the buffers a
-// sharded step gathers and reduces (Executor::RankExtras). Every byte of the prediction is then
-// the executor's own, as it is for one device.
+// executor on the dry backend over that model, inside a DryRankScope (allocator.h): the
+// allocator counts parameters, gradients and optimizer state as ZeRO shards them and the
+// executor adds the buffers a sharded step gathers and reduces (Executor::RankExtras). Every
+// byte of the prediction is then the executor's own, as it is for one device.
 #include "ckpt/parallel.h"
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 
 #include "backends/backend.h"
 #include "ckpt/layer_traits.h"
+#include "core/allocator.h"
 #include "exec/executor.h"
 
 namespace ckpt {
@@ -136,57 +138,16 @@ Features features_before(const ModelSpec& s, int b) {
     return f;
 }
 
-// What the allocator counts of each category for a rank under ZeRO (Allocator::set_shards).
-std::array<int, kCategoryCount> zero_shards(const ParallelLayout& p, Precision precision) {
-    std::array<int, kCategoryCount> s;
-    s.fill(1);
-    if (p.zero >= 1) s[size_t(Category::optimizer_state)] = p.dp;
-    if (p.zero >= 2) s[size_t(Category::gradient)] = p.dp;
-    if (p.zero >= 3) {
-        s[size_t(Category::parameter)] = p.dp;
-        // FSDP's mixed precision gathers the unit in 16 bits: the gathered copy is the cast.
-        if (precision != Precision::f32) s[size_t(Category::weight_cast)] = 0;
-    }
-    return s;
-}
-
-// Elements of block b's parameters, each tensor padded to a multiple of `dp` (its shards whole).
-int64_t padded_params(const BlockSpec& b, int dp) {
-    int64_t n = 0;
-    for (size_t l = 0; l < b.layer_count(); ++l)
-        for (const std::vector<int64_t>& shape : layer_traits(b.layer(l).type).params(b.layer(l))) {
-            int64_t e = 1;
-            for (int64_t d : shape) e *= d;
-            n += round_up(e, dp);
-        }
-    return n;
-}
-
-Executor::RankExtras rank_extras(const ModelSpec& rs, const ParallelLayout& p) {
-    Executor::RankExtras x;
-    if (p.zero < 2) return x;
-    const int64_t compute_bytes = rs.precision == Precision::f32 ? 4 : 2;
-    for (const BlockSpec& b : rs.blocks) {
-        const int64_t n = padded_params(b, p.dp);
-        if (p.zero >= 3) x.gathered.push_back(n * compute_bytes);
-        x.reduced.push_back(n * 4);  // gradients reduced in f32
-    }
-    return x;
-}
-
 ModelSpec unchecked(ModelSpec s) {
     for (BlockSpec& b : s.blocks) b.checkpoint = false;
     return s;
 }
 
-Result<StepReport> dry_steps(const ModelSpec& s, int steps, DeviceKind kind, const ParallelLayout& p,
-                             const Executor::RankExtras& extras, const std::vector<int64_t>& kept_unchecked,
+Result<StepReport> dry_steps(const ModelSpec& s, int steps, DeviceKind kind, const std::vector<int64_t>& kept_unchecked,
                              const std::atomic<bool>* stop) {
     Allocator alloc(dry_backend(kind), 0);
-    alloc.set_shards(zero_shards(p, s.precision));
     Executor exec(s, alloc);
     exec.kept_unchecked = kept_unchecked;
-    exec.set_rank_extras(extras);
     StepOptions opts;
     opts.stop = stop;
     StepReport r;
@@ -303,15 +264,17 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
     if (!rs) return rs.error();
     RankPrediction out;
     out.place = *rank_place(spec, p, rank);
-    Executor::RankExtras extras = rank_extras(*rs, p);
+    DryRank dry{p.dp, p.zero, 0};
+    std::optional<DryRankScope> scope;
+    scope.emplace(dry);
 
     // What each block keeps unchecked ("bytes avoided" is measured against it), as predict() does.
-    Result<StepReport> base = dry_steps(unchecked(*rs), 1, kind, p, extras, {}, stop);
+    Result<StepReport> base = dry_steps(unchecked(*rs), 1, kind, {}, stop);
     if (!base) return base.error();
     std::vector<int64_t> kept_unchecked;
     for (const BlockReport& b : base->blocks) kept_unchecked.push_back(b.kept_bytes);
 
-    Result<StepReport> r = dry_steps(*rs, steps, kind, p, extras, kept_unchecked, stop);
+    Result<StepReport> r = dry_steps(*rs, steps, kind, kept_unchecked, stop);
     if (!r) return r.error();
     // Pipeline: under 1F1B stage s has min(pp - s, M) microbatches' activations kept when its
     // first backward starts, under GPipe all M. The others' are what this one keeps: each
@@ -323,8 +286,10 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
         for (const BlockReport& b : r->blocks) per_microbatch += b.kept_bytes;
         out.in_flight_bytes = int64_t(out.in_flight_microbatches - 1) * per_microbatch;
         if (out.in_flight_bytes > 0) {
-            extras.in_flight = out.in_flight_bytes;
-            r = dry_steps(*rs, steps, kind, p, extras, kept_unchecked, stop);
+            dry.in_flight = out.in_flight_bytes;
+            scope.reset();
+            scope.emplace(dry);
+            r = dry_steps(*rs, steps, kind, kept_unchecked, stop);
             if (!r) return r.error();
         }
     }
@@ -334,6 +299,17 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
                               format_block_range(out.place.blocks) + ") of " + describe_layout(p);
     }
     return out;
+}
+
+Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayout& p, PlannerKind planner,
+                                      int64_t budget, DeviceKind kind, PlanLimits* limits) {
+    if (p.pp > 1)
+        return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet: plan each stage's blocks, or see "
+                     "each stage's peak with checkpointlab predict"};
+    Result<ModelSpec> rs = rank_spec(spec, p, 0);
+    if (!rs) return rs.error();
+    const DryRankScope scope(DryRank{p.dp, p.zero, 0});
+    return plan_table(*rs, planner, budget, {}, kind, limits);
 }
 
 Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLayout& p, int steps, DeviceKind kind,
