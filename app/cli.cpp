@@ -168,6 +168,9 @@ int cmd_run(const std::vector<std::string>& argv) {
 
     auto app = make_app(!out.plot.empty());
     ckpt::Experiment experiment = load_model(a.positional[0]);
+    if (!experiment.parallel.single_device())
+        usage_error("parallel: " + ckpt::describe_layout(experiment.parallel) +
+                    " is predicted, not run (a step runs on one device): checkpointlab predict " + a.positional[0]);
     ckpt::ModelSpec& spec = experiment.spec;
     ckpt::RunSettings settings = experiment.run.settings;
     if (a.has("device")) settings.device = a.value("device");
@@ -259,9 +262,10 @@ int cmd_plan(const std::vector<std::string>& argv) {
 
     auto app = make_app(false);
     const std::optional<ckpt::Precision> precision = parse_precision(a);
-    ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    const ckpt::Experiment experiment = load_model(a.positional[0]);
+    ckpt::ModelSpec spec = experiment.spec;
     if (precision) spec.precision = *precision;
-    const ckpt::ParallelLayout layout = parse_layout(a);
+    const ckpt::ParallelLayout layout = parse_layout(a, experiment.parallel);
     if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
     if (layout.pp > 1) usage_error("--pp: planning a pipeline is not built yet (checkpointlab predict shows each stage's peak)");
     // One device plans for this machine's CPU as ever; a layout plans rank 0 on a GPU.

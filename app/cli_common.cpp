@@ -370,16 +370,16 @@ std::vector<OptionDef> with_layout_options(std::vector<OptionDef> defs) {
 }
 
 // The layout options, checked for range here and against the model by the engine.
-ckpt::ParallelLayout parse_layout(const Args& a) {
-    ckpt::ParallelLayout p;
+ckpt::ParallelLayout parse_layout(const Args& a, const ckpt::ParallelLayout& base) {
+    ckpt::ParallelLayout p = base;
     auto degree = [&](const char* name, int fallback) {
         return a.has(name) ? int(parse_int(a.value(name), name, 1, 1 << 16)) : fallback;
     };
-    p.dp = degree("dp", 1);
-    p.tp = degree("tp", 1);
-    p.pp = degree("pp", 1);
-    p.microbatches = degree("microbatches", 1);
-    p.zero = a.has("zero") ? int(parse_int(a.value("zero"), "zero", 0, 3)) : 0;
+    p.dp = degree("dp", p.dp);
+    p.tp = degree("tp", p.tp);
+    p.pp = degree("pp", p.pp);
+    p.microbatches = degree("microbatches", p.microbatches);
+    p.zero = a.has("zero") ? int(parse_int(a.value("zero"), "zero", 0, 3)) : p.zero;
     if (a.has("schedule")) {
         const std::string s = a.value("schedule");
         if (s == "1f1b") p.schedule = ckpt::PipelineSchedule::one_f_one_b;

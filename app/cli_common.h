@@ -99,9 +99,10 @@ std::optional<ckpt::AttentionImpl> parse_attention(const Args& a);
 std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a);
 
 // --dp, --zero, --tp, --sp, --pp, --microbatches, --schedule and --world: added to a
-// command's options, and read into a layout (ranges checked here, the model's fit by the engine).
+// command's options, and read into a layout over `base` (an experiment file's), each option
+// given replacing its field (ranges checked here, the model's fit by the engine).
 std::vector<OptionDef> with_layout_options(std::vector<OptionDef> defs);
-ckpt::ParallelLayout parse_layout(const Args& a);
+ckpt::ParallelLayout parse_layout(const Args& a, const ckpt::ParallelLayout& base = {});
 
 // Commands in files of their own.
 int cmd_export_torch(std::vector<std::string> argv);  // cli_export.cpp

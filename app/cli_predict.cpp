@@ -32,7 +32,6 @@ int cmd_predict(const std::vector<std::string>& argv) {
         return kOk;
     }
     if (a.positional.size() != 1) usage_error("predict needs one MODEL: a model or experiment file or a preset name (see checkpointlab predict --help)");
-    const ckpt::ParallelLayout layout = parse_layout(a);
     const int steps = a.has("steps") ? int(parse_int(a.value("steps"), "steps", 1, 100)) : 2;
     ckpt::DeviceKind kind = ckpt::DeviceKind::cuda;
     if (a.has("device")) {
@@ -48,7 +47,9 @@ int cmd_predict(const std::vector<std::string>& argv) {
     check_plot_path(out);
 
     auto app = make_app(!out.plot.empty());
-    ckpt::ModelSpec spec = load_model(a.positional[0]).spec;
+    const ckpt::Experiment experiment = load_model(a.positional[0]);
+    ckpt::ModelSpec spec = experiment.spec;
+    const ckpt::ParallelLayout layout = parse_layout(a, experiment.parallel);
     if (a.has("checkpoint")) {
         auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
         if (!set) usage_error("--checkpoint: " + set.error().message);
@@ -59,7 +60,8 @@ int cmd_predict(const std::vector<std::string>& argv) {
     if (policy)
         for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
     if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
-    const int rank = a.has("rank") ? int(parse_int(a.value("rank"), "rank", 0, layout.world() - 1)) : 0;
+    const int rank = a.has("rank") ? int(parse_int(a.value("rank"), "rank", 0, layout.world() - 1))
+                                   : experiment.rank < layout.world() ? experiment.rank : 0;
 
     g_stop = false;
     std::signal(SIGINT, on_interrupt);

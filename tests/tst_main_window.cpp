@@ -21,7 +21,9 @@
 #include "test_models.h"
 #include "ui/main_window.h"
 #include "plan_wait.h"
+#include "ui/parallel_dialog.h"
 #include "ui/plan_panel.h"
+#include "ui/run_bar.h"
 #include "ui/stack_model.h"
 #include "ui/summary_panel.h"
 #include "ui/timeline_chart.h"
@@ -246,6 +248,56 @@ private slots:
         QCOMPARE(limit->text(), QStringLiteral("1234567"));
         limit->clear();
         QCOMPARE(w_->experiment().run.settings.memory_limit, int64_t(0));
+    }
+
+    // A parallel layout from an experiment file: the view predicts that rank (its peak is the
+    // engine's predict_rank's, to the byte), says so, cannot run, saves the layout back; the
+    // button's dialog refuses a layout the model cannot take; a new model is one device again.
+    void parallelLayoutIsPredictedNotRun() {
+        QTemporaryDir dir;
+        Experiment e;
+        QVERIFY(ckptui::loadPreset(QStringLiteral("gpt2_small"), &e).isEmpty());
+        e.parallel.dp = 8;
+        e.parallel.zero = 3;
+        e.parallel.tp = 2;
+        e.rank = 3;
+        QCOMPARE(saveExperiment(dir.filePath("fsdp.json"), e), QString());
+        QSignalSpy shown(w_.get(), &MainWindow::predictionShown);
+        QCOMPARE(w_->openExperiment(dir.filePath("fsdp.json")), QString());
+        QTRY_VERIFY_WITH_TIMEOUT(w_->prediction().ok() && w_->prediction().layout == e.parallel, 60000);
+        const ckpt::Result<ckpt::RankPrediction> engine = ckpt::predict_rank(e.spec, e.parallel, 3, 2, ckpt::DeviceKind::cpu);
+        QVERIFY(engine.ok());
+        QCOMPARE(w_->prediction().step->peak_total, engine->report.peak_total);
+        QCOMPARE(w_->prediction().rank, 3);
+        QVERIFY(w_->findChild<SummaryPanel*>()->toPlainText().contains(QStringLiteral("Rank 3 of 16 devices")));
+        QAction* run = w_->runBar()->runActions().first();
+        QVERIFY(!run->isEnabled());
+        w_->runSteps(1);  // refused: nothing starts
+        QVERIFY(!w_->controller()->isRunning());
+        QCOMPARE(w_->saveExperiment(dir.filePath("again.json")), QString());
+        Experiment back;
+        QCOMPARE(loadExperiment(dir.filePath("again.json"), &back), QString());
+        QVERIFY(back.parallel == e.parallel);
+        QCOMPARE(back.rank, 3);
+        // The dialog checks the layout against the model.
+        ParallelDialog d(e.spec, e.parallel, 3, w_.get());
+        d.findChild<QSpinBox*>(QStringLiteral("tp"))->setValue(5);
+        QVERIFY(d.error().contains(QStringLiteral("tp 5 does not divide")));
+        d.findChild<QSpinBox*>(QStringLiteral("tp"))->setValue(4);
+        QVERIFY(d.error().isEmpty());
+        // A file whose layout the model cannot take is refused, the experiment kept.
+        e.parallel.tp = 5;
+        QFile f(dir.filePath("bad.json"));
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(experimentToJson(e).replace("\"tp\": 2", "\"tp\": 5"));
+        f.close();
+        QVERIFY(w_->openExperiment(f.fileName()).contains(QStringLiteral("parallel: tp 5 does not divide")));
+        if (auto* box = w_->findChild<QMessageBox*>(QStringLiteral("errorDialog"))) box->close();
+        QCOMPARE(w_->experiment().parallel.tp, 2);
+        // Another model: one device, runnable.
+        QVERIFY(w_->loadPreset(QStringLiteral("tutorial_mlp")).isEmpty());
+        QVERIFY(w_->experiment().parallel.single_device());
+        QVERIFY(run->isEnabled());
     }
 
     void malformedExperimentKeepsTheCurrentOne() {

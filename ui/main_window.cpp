@@ -22,6 +22,7 @@
 #include "ui/depth_chart.h"
 #include "ui/lessons.h"
 #include "ui/messages.h"
+#include "ui/parallel_dialog.h"
 #include "ui/plan_panel.h"
 #include "ui/properties_panel.h"
 #include "ui/run_bar.h"
@@ -80,12 +81,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(runBar_, &RunBar::deviceChanged, this, [this] {
         if (model_->validationError().isEmpty()) {
-            const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
-            predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
+            requestPrediction();
         }
         updateContext();
     });
     connect(runBar_, &RunBar::settingsChanged, this, &MainWindow::updateTitle);
+    connect(runBar_, &RunBar::layoutRequested, this, &MainWindow::chooseLayout);
+    runBar_->setLayout(layout_, rank_);
     connect(model_->undoStack(), &QUndoStack::cleanChanged, this, &MainWindow::updateTitle);
     connect(model_, &LayerStackModel::specChanged, this, &MainWindow::updateTitle);
     progress_ = new QProgressBar(this);
@@ -212,7 +214,32 @@ Experiment MainWindow::experiment() const {
     Experiment e;
     e.spec = model_->spec();
     e.run = runBar_->runOptions(runOptions_);
+    e.parallel = layout_;
+    e.rank = rank_;
     return e;
+}
+
+void MainWindow::requestPrediction() {
+    const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
+    predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads, layout_,
+                        rank_);
+}
+
+void MainWindow::setLayout(const ckpt::ParallelLayout& layout, int rank) {
+    layout_ = layout;
+    rank_ = rank;
+    runBar_->setLayout(layout, rank);
+    plan_->setLayout(layout);
+    updateTitle();
+}
+
+void MainWindow::chooseLayout() {
+    ParallelDialog d(model_->spec(), layout_, rank_, this);
+    if (d.exec() != QDialog::Accepted || (d.layout() == layout_ && d.rank() == rank_)) return;
+    setLayout(d.layout(), d.rank());
+    prediction_ = Prediction{};
+    updateContext();
+    if (model_->validationError().isEmpty()) requestPrediction();
 }
 
 void MainWindow::startAfresh() {
@@ -226,6 +253,7 @@ void MainWindow::startAfresh() {
     help_->setHtml(helpHtml(nullptr));
     runBar_->setMemoryLimit(0);
     plan_->resetForModel();
+    setLayout({}, 0);  // another model: one device, until its file says otherwise
     runBar_->showRecorded({});
 }
 
@@ -241,7 +269,8 @@ void MainWindow::updateContext() {
     const bool measured = shownIsCurrent();
     const ckpt::ModelSpec& spec = measured ? shown_.spec : model_->spec();
     QString device = measured ? QString::fromStdString(shown_.report->device) : runBar_->deviceId();
-    if (!measured) device = tr("predicted for %1").arg(device);
+    if (!measured && !layout_.single_device()) device = tr("predicted for %1").arg(ParallelDialog::summary(layout_, rank_));
+    else if (!measured) device = tr("predicted for %1").arg(device);
     else if (!shown_.origin.isEmpty()) device = tr("%1, recorded in %2").arg(device, shown_.origin);
     tabs_->setSubtitle(QStringLiteral("%1 · %2 · %3").arg(modelLabel(spec), device, QString::fromUtf8(ckpt::precision_name(spec.precision).data())));
     // An opened run's device and settings stay marked in the run bar while it is on screen.
@@ -270,8 +299,7 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
         return;
     }
     summary_->setPrediction(nullptr, QString());
-    const ckpt::RunSettings rs = runBar_->runOptions(runOptions_).settings;
-    predictor_->request(model_->sharedSpec(), runBar_->deviceKind(), QString::fromStdString(rs.device), rs.threads);
+    requestPrediction();
     if (controller_->isRunning()) controller_->updateSpec(spec);
     if (tabs_->currentIndex() == ChartTabs::ParetoTab) plan_->refreshPareto();
     if (tabs_->currentIndex() == ChartTabs::DepthTab) depth_->refresh(spec);
@@ -279,6 +307,7 @@ void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error
 
 void MainWindow::onPrediction(const Prediction& p) {
     if (!(p.spec == model_->spec())) return;  // the stack moved on; its own prediction is coming
+    if (!(p.layout == layout_) || p.rank != rank_) return;  // so did the layout
     prediction_ = p;
     summary_->setPrediction(&p, p.error);
     if (!p.ok()) {
@@ -308,6 +337,11 @@ void MainWindow::onPrediction(const Prediction& p) {
 
 void MainWindow::runSteps(int steps) {
     if (controller_->isRunning()) return;
+    if (!layout_.single_device()) {  // the run bar's actions are off; a script's call lands here
+        statusBar()->showMessage(tr("A layout of %1 devices is predicted, not run: set it to one device to run a step.")
+                                     .arg(layout_.world()));
+        return;
+    }
     if (!model_->validationError().isEmpty()) {
         showError(tr("Cannot run"), model_->validationError());
         return;

@@ -185,6 +185,12 @@ private:
     QProgressBar* progress_;
     QMenu* recentMenu_ = nullptr;
     RunOptions runOptions_;
+    // The parallel layout predicted (Run › Parallel layout…), and the rank shown; one device
+    // runs. Saved in the experiment ("parallel").
+    ckpt::ParallelLayout layout_;
+    int rank_ = 0;
+    ckpt::ParallelLayout savedLayout_;
+    int savedRank_ = 0;
     StepResult last_, shown_;
     Prediction prediction_;
     ckpt::ModelSpec historySpec_;  // the stack of the last step in the history
@@ -194,6 +200,9 @@ private:
     QString currentFile_, title_;
     ckpt::ModelSpec savedSpec_;  // the stack as loaded or saved: an undo back to it is no change
     RunOptions savedRun_;
+    void chooseLayout();  // the layout dialog
+    void setLayout(const ckpt::ParallelLayout& layout, int rank);
+    void requestPrediction();
     QStringList recent_;
     QString lastPreset_;
     QAction* resetPreset_ = nullptr;

@@ -95,7 +95,8 @@ void MainWindow::applyLoaded(const LoadedFile& f) {
 
 void MainWindow::applyExperiment(const Experiment& e, const QString& path, const QString& what) {
     startAfresh();
-    runOptions_ = e.run;  // first: the new spec's prediction is timed with its threads
+    runOptions_ = e.run;  // first: the new spec's prediction is timed with its threads, for its layout
+    setLayout(e.parallel, e.rank);
     model_->setSpec(e.spec, what);
     if (const QString warning = runBar_->applyRunOptions(e.run); !warning.isEmpty()) statusBar()->showMessage(warning);
     setCurrentFile(path, QFileInfo(path).fileName());
@@ -204,13 +205,16 @@ bool MainWindow::saveAs() {
 bool MainWindow::isModified() const {
     // By content, not by the undo stack's position: an undo (or Reset to preset) back to what was
     // loaded or saved is no change to ask about.
-    return !(model_->spec() == savedSpec_) || !(runBar_->runOptions(runOptions_) == savedRun_);
+    return !(model_->spec() == savedSpec_) || !(runBar_->runOptions(runOptions_) == savedRun_) ||
+           !(layout_ == savedLayout_) || rank_ != savedRank_;
 }
 
 void MainWindow::markClean() {
     model_->undoStack()->setClean();
     savedSpec_ = model_->spec();
     savedRun_ = runBar_->runOptions(runOptions_);
+    savedLayout_ = layout_;
+    savedRank_ = rank_;
     updateTitle();
 }
 

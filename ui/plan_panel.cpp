@@ -244,9 +244,10 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     });
     setPlanning(true);
     result_->setText(tr("Planning for %1…").arg(humanBytes(bytes)));
-    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_] {
+    watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_, layout = layout_] {
         ckpt::PlanLimits limits;
         limits.stop = stop.get();
+        if (!layout.single_device()) return ckpt::plan_table_for_rank(*spec, layout, k, bytes, ckpt::DeviceKind::cpu, &limits);
         return ckpt::plan_table(*spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
     }));
     return {};
@@ -315,16 +316,30 @@ void PlanPanel::setMeasured(const ckpt::StepReport& r, const ckpt::ModelSpec& sp
     measuredStepNs_ = double(r.step_ns - r.recompute_ns);
 }
 
+void PlanPanel::setLayout(const ckpt::ParallelLayout& layout) {
+    if (layout == layout_) return;
+    layout_ = layout;
+    ++planGeneration_;  // a plan under way was for the layout before
+    if (pareto_->isVisible()) refreshPareto();
+}
+
 void PlanPanel::refreshPareto() {
     const int generation = ++paretoGeneration_;
-    if (!model_->validationError().isEmpty()) {
+    const QString unavailable = !model_->validationError().isEmpty()
+                                    ? tr("This stack cannot run: %1").arg(model_->validationError())
+                                : !layout_.single_device()
+                                    ? tr("The Pareto sweep of a parallel layout is not built yet. Plan finds the cheapest "
+                                         "plan for a rank under the budget; the command line prints every plan: "
+                                         "checkpointlab plan MODEL --budget B --dp N --zero S --tp T.")
+                                    : QString();
+    if (!unavailable.isEmpty()) {
         pareto_->clearPlottables();
         pareto_->clearItems();
         points_.clear();
         paretoNote_.clear();
         paretoTitle_->setText(paretoTitleText());
         budgetLine_ = 0;
-        showEmpty(pareto_, tr("This stack cannot run: %1").arg(model_->validationError()));
+        showEmpty(pareto_, unavailable);
         emit paretoDrawn();
         return;
     }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 
+#include "ckpt/parallel.h"
 #include "ckpt/planner.h"
 #include "ckpt/report.h"
 #include "ckpt/timing.h"
@@ -58,6 +59,9 @@ public:
     // Another model was loaded: its budget is asked afresh, and no step of the model before is
     // drawn on its Pareto chart.
     void resetForModel();
+    // The parallel layout the window predicts: plans are for its ranks (a layout's Pareto sweep
+    // is not built yet; the chart says so).
+    void setLayout(const ckpt::ParallelLayout& layout);
     QString budgetText() const;
     int measuredPointsShown() const { return measuredShown_; }  // on the chart drawn last
     // The throughput the predicted step times are computed with (from the stack's prediction).
@@ -131,6 +135,7 @@ private:
     int measuredShown_ = 0;
     ckpt::Throughput throughput_;
     TimeAxis timeAxis_ = TimeAxis::relative;
+    ckpt::ParallelLayout layout_;
 };
 
 }  // namespace ckptui

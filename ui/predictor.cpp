@@ -21,10 +21,11 @@ Predictor::~Predictor() {
     thread_.wait();
 }
 
-void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind, const QString& device, int threads) {
+void Predictor::request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind, const QString& device, int threads,
+                        const ckpt::ParallelLayout& layout, int rank) {
     QMutexLocker lock(&mutex_);
     stop_ = true;  // the prediction running, if any, is of a spec no longer wanted
-    pending_ = Job{std::move(spec), kind, device, threads};  // shared, not copied on the GUI thread
+    pending_ = Job{std::move(spec), kind, device, threads, layout, rank};  // shared, not copied on the GUI thread
     if (queued_) return;  // the queued job will take the newest spec
     queued_ = true;
     QMetaObject::invokeMethod(&worker_, [this] { work(); }, Qt::QueuedConnection);
@@ -40,18 +41,56 @@ void Predictor::work() {
         stop_ = false;
     }
     if (!job) return;
-    Prediction p = compute(*job->spec, job->kind, job->device, job->threads, &stop_);
+    Prediction p = compute(*job->spec, job->kind, job->device, job->threads, &stop_, job->layout, job->rank);
     if (!stop_) emit predictionAvailable(p);  // stopped: a newer request is queued behind
 }
 
+namespace {
+
+// One rank of a layout: its step, its two ends of the trade-off and the lowest peak a plan
+// reaches on it, all from the rank's dry runs (parallel.h).
+Prediction computeRank(Prediction p, ckpt::DeviceKind kind, const std::atomic<bool>* stop) {
+    const ckpt::ModelSpec& spec = p.spec;
+    if (const std::string bad = ckpt::check_layout(spec, p.layout); !bad.empty()) {
+        p.error = QString::fromStdString("parallel: " + bad);
+        return p;
+    }
+    ckpt::Result<ckpt::RankPrediction> steady = ckpt::predict_rank(spec, p.layout, p.rank, 2, kind, stop);
+    if (!steady) {
+        p.error = QString::fromStdString(steady.error().message);
+        return p;
+    }
+    p.step = std::make_shared<const ckpt::StepReport>(std::move(steady->report));
+    p.series = std::make_shared<TimelineSeries>();
+    p.series->fill(*p.step, true);
+    for (bool on : {false, true}) {
+        ckpt::ModelSpec s = spec;
+        for (auto& b : s.blocks) b.checkpoint = on;
+        if (auto r = ckpt::predict_rank(s, p.layout, p.rank, 2, kind, stop)) {
+            (on ? p.allPeak : p.uncheckedPeak) = r->report.peak_total;
+            if (!on) p.uncheckedPeakTag = r->report.peak_tag;
+        }
+    }
+    ckpt::PlanLimits limits;
+    limits.stop = stop;
+    if (auto m = ckpt::minimal_peak_for_rank(spec, p.layout, kind, &limits)) p.minimalPeak = *m;
+    p.recomputeFlops = ckpt::recompute_flops_as_grouped(spec);
+    return p;
+}
+
+}  // namespace
+
 Prediction Predictor::compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device, int threads,
-                              const std::atomic<bool>* stop) {
+                              const std::atomic<bool>* stop, const ckpt::ParallelLayout& layout, int rank) {
     Prediction p;
     p.spec = spec;
+    p.layout = layout;
+    p.rank = rank;
     if (const ckpt::Status st = ckpt::validate_model_spec(spec); !st) {
         p.error = QString::fromStdString(st.message());
         return p;
     }
+    if (!layout.single_device()) return computeRank(std::move(p), kind, stop);
     ckpt::Result<ckpt::StepReport> steady = ckpt::predict(spec, 2, kind, stop);
     if (!steady) {
         p.error = QString::fromStdString(steady.error().message);

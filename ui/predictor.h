@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "ckpt/parallel.h"
 #include "ckpt/session.h"
 #include "ui/run_controller.h"
 #include "ui/timeline_series.h"
@@ -23,6 +24,10 @@ namespace ckptui {
 
 struct Prediction {
     ckpt::ModelSpec spec;  // what was predicted
+    // One rank of a parallel layout (parallel.h), or one device: the step, the peaks and the
+    // suggestion are that rank's; no time is predicted for a layout's GPUs from this machine.
+    ckpt::ParallelLayout layout;
+    int rank = 0;
     QString error;         // "" or why the stack cannot be predicted
     ReportPtr step;        // the steady-state step (the second, optimizer state present), events kept
     qint64 uncheckedPeak = -1;  // the same step with no block checkpointed
@@ -54,12 +59,13 @@ public:
     // kind's first) with `threads`; a newer request replaces one not yet started and stops the one
     // running. The spec is shared, not copied on the GUI thread.
     void request(std::shared_ptr<const ckpt::ModelSpec> spec, ckpt::DeviceKind kind = ckpt::DeviceKind::cpu,
-                 const QString& device = {}, int threads = 0);
+                 const QString& device = {}, int threads = 0, const ckpt::ParallelLayout& layout = {}, int rank = 0);
     // The whole computation, on the calling thread (the worker calls it; tests may too). Linear
     // in the model's layers, the planner's part bounded (planner.h, PlanLimits); `stop`, once
     // set, ends it early (the result is then of no use).
     static Prediction compute(const ckpt::ModelSpec& spec, ckpt::DeviceKind kind, const QString& device = {},
-                              int threads = 0, const std::atomic<bool>* stop = nullptr);
+                              int threads = 0, const std::atomic<bool>* stop = nullptr,
+                              const ckpt::ParallelLayout& layout = {}, int rank = 0);
 
 signals:
     void predictionAvailable(const ckptui::Prediction& prediction);
@@ -75,6 +81,8 @@ private:
         ckpt::DeviceKind kind;
         QString device;
         int threads;
+        ckpt::ParallelLayout layout;
+        int rank;
     };
     std::optional<Job> pending_;
     bool queued_ = false;

@@ -7,9 +7,11 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QSpinBox>
+#include <QToolButton>
 
 #include "ckpt/names.h"
 #include "ckpt/units.h"
+#include "ui/parallel_dialog.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
 
@@ -65,6 +67,10 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
     addWidget(new QLabel(tr(" Memory limit "), this));
     addWidget(limit_);
     addWidget(verify_);
+    layout_ = new QToolButton(this);
+    layout_->setObjectName(QStringLiteral("parallelLayout"));
+    connect(layout_, &QToolButton::clicked, this, &RunBar::layoutRequested);
+    addWidget(layout_);
     recorded_ = new QLabel(this);
     recorded_->setObjectName(QStringLiteral("recordedRun"));
     recorded_->setToolTip(recordedTip());
@@ -195,10 +201,28 @@ void RunBar::syncFromSpec(const ckpt::ModelSpec& s) {
 void RunBar::setVerify(bool on) { verify_->setChecked(on); }
 
 void RunBar::setRunning(bool running) {
-    runStep_->setEnabled(!running);
-    runCont_->setEnabled(!running);
+    running_ = running;
+    runStep_->setEnabled(!running && runnable_);
+    runCont_->setEnabled(!running && runnable_);
     stop_->setEnabled(running);
     device_->setEnabled(!running);
+    layout_->setEnabled(!running);
+}
+
+void RunBar::setLayout(const ckpt::ParallelLayout& layout, int rank) {
+    runnable_ = layout.single_device();
+    const QString what = ParallelDialog::summary(layout, rank);
+    layout_->setText(runnable_ ? tr("1 device") : tr("%1 devices, rank %2").arg(layout.world()).arg(rank));
+    layout_->setToolTip(tr("Parallel layout: %1. Click to predict one rank of data (ZeRO, FSDP) and tensor parallelism.")
+                            .arg(what));
+    const QString why = tr("A layout of %1 devices is predicted, not run: a step runs on one device. Set the layout back "
+                           "to one device to run.").arg(layout.world());
+    runStep_->setStatusTip(runnable_ ? QString() : why);
+    for (QAction* a : {runStep_, runCont_}) {
+        a->setEnabled(!running_ && runnable_);
+        a->setToolTip(runnable_ ? a->toolTip().section(QStringLiteral(" — "), 0, 0)
+                                : a->toolTip().section(QStringLiteral(" — "), 0, 0) + QStringLiteral(" — ") + why);
+    }
 }
 
 }  // namespace ckptui

@@ -1,5 +1,5 @@
 // The run bar along the top: device, batch, sequence length, optimizer, precision, a device
-// memory limit, verify, and Run step / Run continuously / Stop / Pin run (actions with
+// memory limit, verify, the parallel layout predicted, and Run step / Run continuously / Stop / Pin run (actions with
 // shortcuts, also in the window's Run menu). Batch, sequence, optimizer and precision edit the
 // stack (through the model, so they are undoable, saved in experiments and follow loaded files);
 // device, limit and verify are the experiment's run settings.
@@ -7,6 +7,7 @@
 
 #include <QToolBar>
 
+#include "ckpt/parallel.h"
 #include "ckpt/session.h"
 #include "ui/experiment.h"
 
@@ -16,6 +17,7 @@ class QCheckBox;
 class QLineEdit;
 class QLabel;
 class QAction;
+class QToolButton;
 
 namespace ckptui {
 
@@ -45,6 +47,9 @@ public:
     void setMemoryLimit(qint64 bytes);
     void syncFromSpec(const ckpt::ModelSpec& spec);  // batch, sequence, optimizer, precision
     void setRunning(bool running);
+    // The parallel layout the view predicts (Run › Parallel layout…): shown on its button; a
+    // layout of more than one device cannot run, and Run step says so.
+    void setLayout(const ckpt::ParallelLayout& layout, int rank);
     void setVerify(bool on);
     QList<QAction*> runActions() const { return {runStep_, runCont_, stop_, pin_}; }
 
@@ -53,6 +58,7 @@ signals:
     void runContinuouslyRequested();
     void stopRequested();
     void pinRequested();
+    void layoutRequested();
     void memoryLimitChanged(qint64 bytes);  // as typed, once it parses (0: none)
     void deviceChanged();
     void settingsChanged();  // device, memory limit or verify: the experiment's run settings
@@ -63,6 +69,9 @@ private:
     QSpinBox *batch_, *seq_;
     QLineEdit* limit_;
     QCheckBox* verify_;
+    QToolButton* layout_;
+    bool runnable_ = true;  // one device: steps can run
+    bool running_ = false;
     QLabel* recorded_;
     QAction* recordedAction_;
     QAction *runStep_, *runCont_, *stop_, *pin_;

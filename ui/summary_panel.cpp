@@ -9,6 +9,7 @@
 #include "ckpt/layer_traits.h"
 #include "ui/lessons.h"
 #include "ui/messages.h"
+#include "ui/parallel_dialog.h"
 #include "ui/style.h"
 #include "ui/time_figures.h"
 
@@ -141,11 +142,25 @@ QString SummaryPanel::predictionHtml() const {
     const Prediction& p = prediction_;
     const ckpt::StepReport& s = *p.step;
     const int k = checkpointedIn(p.spec), n = int(p.spec.blocks.size());
-    QString h = tr("<p><b>This stack, predicted</b> (a dry run: exact bytes, nothing computed): peak <b>%1</b> %2, "
-                   "%3 of %4 blocks checkpointed.")
-                    .arg(humanBytes(s.peak_total), whereText(s.peak_tag, &p.spec))
-                    .arg(k)
-                    .arg(n);
+    QString h;
+    if (!p.layout.single_device()) {
+        // One rank of a layout: what its bytes are, and that it is not run here.
+        const ckpt::CategoryBytes& pk = s.peak;
+        h += tr("<p><b>Rank %1 of %2 devices</b> (%3), predicted: each GPU holds its shard of the parameters, gradients "
+                "and optimizer state (%4 in all between steps), and gathers and reduces a block at a time "
+                "(<i>communication</i>, up to %5). It is not run here: a step runs on one device.</p>")
+                 .arg(p.rank)
+                 .arg(p.layout.world())
+                 .arg(ParallelDialog::summary(p.layout, p.rank).toHtmlEscaped(),
+                      humanBytes(pk[int(ckpt::Category::parameter)] + pk[int(ckpt::Category::gradient)] +
+                                 pk[int(ckpt::Category::optimizer_state)]),
+                      humanBytes(pk[int(ckpt::Category::communication)]));
+    }
+    h += tr("<p><b>This stack, predicted</b> (a dry run: exact bytes, nothing computed): peak <b>%1</b> %2, "
+            "%3 of %4 blocks checkpointed.")
+             .arg(humanBytes(s.peak_total), whereText(s.peak_tag, &p.spec))
+             .arg(k)
+             .arg(n);
     // The lesson: what checkpointing does here, from the two ends of the trade-off.
     if (k > 0 && p.uncheckedPeak > s.peak_total)
         h += tr(" Without checkpointing it would peak at %1: these %2 blocks save %3 (%4).")
@@ -334,7 +349,9 @@ void SummaryPanel::render() {
     // Measured beside the prediction of that same step; before a run (or after an edit) the
     // prediction of the stack on screen alone.
     const ckpt::StepReport* p = compare ? result_.predicted.get() : (havePrediction_ ? prediction_.step.get() : nullptr);
-    if (!r) h += tr("<p>No run yet. Press <b>Run step</b> to measure what is predicted above.</p>");
+    if (!r && havePrediction_ && !prediction_.layout.single_device())
+        h += tr("<p>To run a step, set the layout back to one device (the devices button in the run bar).</p>");
+    else if (!r) h += tr("<p>No run yet. Press <b>Run step</b> to measure what is predicted above.</p>");
     h += tr("<table><tr><th>peak memory</th><th align='right'>measured</th><th align='right'>predicted</th></tr>");
     auto row = [&](const QString& name, const QColor& c, qint64 m, qint64 pr, bool bold, const QString& tip = {},
                    const QString& mark = QStringLiteral("■")) {

@@ -8,7 +8,7 @@
 //   checkpointlab_screenshot OUT.png [--preset NAME] [--batch N] [--optimizer none|sgd|adamw]
 //       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
 //       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
-//       [--open-run REPORT.json [--while-sweeping]]
+//       [--open-run REPORT.json [--while-sweeping]] [--experiment FILE.json]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
                     {QStringLiteral("open-run"), QStringLiteral("show a run recorded with `checkpointlab run --report` "
                                                                 "(File > Open run) instead of running"),
                      QStringLiteral("report.json")},
+                    {QStringLiteral("experiment"), QStringLiteral("open an experiment file and show its prediction"),
+                     QStringLiteral("file")},
                     {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
                                                                       "sweeps, not of its answer")},
                     {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
@@ -143,6 +145,17 @@ int main(int argc, char** argv) {
         w.showManual(ckptui::manualUrl(at.value(0), at.value(1)));
         settle(500);
         return w.manualWindow()->grab().save(out) ? 0 : 1;
+    }
+    if (cli.isSet(QStringLiteral("experiment"))) {  // a saved experiment (a parallel layout's, say), predicted
+        const QString err = w.openExperiment(cli.value(QStringLiteral("experiment")));
+        if (!err.isEmpty()) {
+            fprintf(stderr, "%s\n", qPrintable(err));
+            return 1;
+        }
+        settle(1500);
+        if (auto* tabs = w.findChild<QTabWidget*>()) tabs->setCurrentIndex(cli.value(QStringLiteral("tab")).toInt());
+        settle(1000);
+        return w.grab().save(out) ? 0 : 1;
     }
     if (cli.isSet(QStringLiteral("open-run"))) {  // a run recorded elsewhere, a GPU server's say
         const QString err = w.openRun(cli.value(QStringLiteral("open-run")));

@@ -1,6 +1,9 @@
 // An experiment: a model spec and the settings to run it with, in one JSON file
 //   {"model": <model spec>,
-//    "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "tf32": false, "repeats": 0, "verify": true}}
+//    "run": {"device": "cpu", "threads": 0, "memory_limit": 0, "tf32": false, "repeats": 0, "verify": true},
+//    "parallel": {"dp": 8, "zero": 3, "tp": 1, "pp": 1, "microbatches": 1, "schedule": "1f1b", "rank": 0}}
+// ("parallel" only when the experiment is one rank of a layout over several devices: such an
+// experiment is predicted, not run).
 // The GUI saves and opens it; `checkpointlab run FILE` runs it, its options overriding the file's
 // settings. A bare model spec loads too, with default settings. The engine reads and writes the
 // file so that both front ends judge it by the same rules, and so that 64-bit integers (a seed up
@@ -11,6 +14,7 @@
 #include <string>
 
 #include "ckpt/model_spec.h"
+#include "ckpt/parallel.h"
 #include "ckpt/result.h"
 #include "ckpt/session.h"
 
@@ -29,6 +33,8 @@ struct ExperimentRun {
 struct Experiment {
     ModelSpec spec;
     ExperimentRun run;
+    ParallelLayout parallel;  // one device unless the file says otherwise
+    int rank = 0;             // the rank shown of a layout
 
     bool operator==(const Experiment&) const = default;
 };

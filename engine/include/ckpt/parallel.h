@@ -88,6 +88,11 @@ Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLay
 Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayout& layout, PlannerKind planner,
                                       int64_t budget, DeviceKind kind = DeviceKind::cuda, PlanLimits* limits = nullptr);
 
+// The lowest peak any checkpoint set reaches on that rank (planner.h's minimal_segment_peak over
+// the rank's chain model); pp > 1 as plan_table_for_rank.
+Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& layout, DeviceKind kind = DeviceKind::cuda,
+                                      PlanLimits* limits = nullptr);
+
 // Parameter elements of the rank (after tensor and pipeline parallelism, before ZeRO).
 int64_t rank_parameter_count(const ModelSpec& rank_spec);
 

@@ -312,6 +312,16 @@ Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayou
     return plan_table(*rs, planner, budget, {}, kind, limits);
 }
 
+Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& p, DeviceKind kind, PlanLimits* limits) {
+    if (p.pp > 1) return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet"};
+    Result<ModelSpec> rs = rank_spec(spec, p, 0);
+    if (!rs) return rs.error();
+    const DryRankScope scope(DryRank{p.dp, p.zero, 0});
+    Result<ChainModel> chain = ChainModel::build(*rs, {}, kind);
+    if (!chain) return chain.error();
+    return minimal_segment_peak(*chain, limits);
+}
+
 Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLayout& p, int steps, DeviceKind kind,
                                         const std::atomic<bool>* stop) {
     LayoutPrediction out;

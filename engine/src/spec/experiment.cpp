@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -144,6 +145,36 @@ Result<ExperimentRun> parse_run(const json& run) {
     return out;
 }
 
+// "parallel": {"dp": 8, "zero": 3, ...}: integers in range (the layout's fit to the model is
+// checked with the model, check_layout).
+Result<std::pair<ParallelLayout, int>> parse_parallel(const json& v) {
+    if (!v.is_object()) return Error{"parallel: expected an object, got " + shown(v)};
+    ParallelLayout p;
+    int rank = 0;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        const std::string path = "parallel." + printable(it.key());
+        const json& x = it.value();
+        if (it.key() == "schedule") {
+            if (!x.is_string() || (x.get<std::string>() != "1f1b" && x.get<std::string>() != "gpipe"))
+                return Error{path + ": expected \"1f1b\" or \"gpipe\", got " + shown(x)};
+            p.schedule = x.get<std::string>() == "gpipe" ? PipelineSchedule::gpipe : PipelineSchedule::one_f_one_b;
+            continue;
+        }
+        int* field = it.key() == "dp" ? &p.dp : it.key() == "zero" ? &p.zero : it.key() == "tp" ? &p.tp
+                   : it.key() == "pp" ? &p.pp : it.key() == "microbatches" ? &p.microbatches : it.key() == "rank" ? &rank : nullptr;
+        if (!field)
+            return Error{path + ": unknown key in the layout (expected dp, zero, tp, pp, microbatches, schedule, rank)"};
+        const int lo = it.key() == "zero" || it.key() == "rank" ? 0 : 1;
+        const int hi = it.key() == "zero" ? 3 : it.key() == "rank" ? (1 << 20) - 1 : 1 << 16;
+        if (!x.is_number_integer() || x.get<int64_t>() < lo || x.get<int64_t>() > hi)
+            return Error{path + ": expected an integer from " + std::to_string(lo) + " to " + std::to_string(hi) + ", got " + shown(x)};
+        *field = int(x.get<int64_t>());
+    }
+    if (rank >= p.world())
+        return Error{"parallel.rank: " + std::to_string(rank) + " is not one of the " + std::to_string(p.world()) + " ranks"};
+    return std::pair{p, rank};
+}
+
 }  // namespace
 
 Result<Experiment> parse_experiment(const std::string& text) {
@@ -175,6 +206,8 @@ Result<Experiment> parse_experiment(const std::string& text) {
     }
     json run_value = parsed->contains("run") ? std::move((*parsed)["run"]) : json();
     const JsonRelease release_run(run_value);
+    json parallel_value = parsed->contains("parallel") ? std::move((*parsed)["parallel"]) : json();
+    const JsonRelease release_parallel(parallel_value);
     release_json(*parsed);
 
     // nlohmann skips a UTF-8 byte order mark; the scanner must too.
@@ -182,10 +215,12 @@ Result<Experiment> parse_experiment(const std::string& text) {
     const std::vector<Member> top = members(text, start);
     const Member* model = nullptr;
     const Member* run = nullptr;
+    const Member* parallel = nullptr;
     for (const Member& m : top) {
         if (m.key == "model") model = &m;
         else if (m.key == "run") run = &m;
-        else return Error{printable(m.key) + ": unknown key in an experiment (expected model, run)"};
+        else if (m.key == "parallel") parallel = &m;
+        else return Error{printable(m.key) + ": unknown key in an experiment (expected model, run, parallel)"};
     }
     if (!model) return Error{"model: the experiment's model could not be found"};  // cannot happen: doc has it
     if (!model_value.is_object()) return Error{"model: expected an object (a model spec), got " + shown(model_value)};
@@ -198,6 +233,12 @@ Result<Experiment> parse_experiment(const std::string& text) {
         Result<ExperimentRun> r = parse_run(run_value);
         if (!r) return r.error();
         e.run = *r;
+    }
+    if (parallel) {
+        Result<std::pair<ParallelLayout, int>> p = parse_parallel(parallel_value);
+        if (!p) return p.error();
+        std::tie(e.parallel, e.rank) = *p;
+        if (std::string bad = check_layout(e.spec, e.parallel); !bad.empty()) return Error{"parallel: " + bad};
     }
     return e;
 }
@@ -223,6 +264,17 @@ std::string to_json(const Experiment& e) {
     run["repeats"] = e.run.settings.repeats;
     run["verify"] = e.run.verify;
     root["run"] = std::move(run);
+    if (!e.parallel.single_device() || e.rank != 0) {
+        ordered_json p;
+        p["dp"] = e.parallel.dp;
+        p["zero"] = e.parallel.zero;
+        p["tp"] = e.parallel.tp;
+        p["pp"] = e.parallel.pp;
+        p["microbatches"] = e.parallel.microbatches;
+        p["schedule"] = std::string(schedule_name(e.parallel.schedule));
+        p["rank"] = e.rank;
+        root["parallel"] = std::move(p);
+    }
     return root.dump(2) + "\n";
 }
 

@@ -1,0 +1,45 @@
+// Run › Parallel layout…: one rank of a layout over several GPUs (ckpt/parallel.h) for the view
+// to predict: data-parallel replicas and their ZeRO stage (3 is FSDP), the tensor-parallel degree,
+// microbatches and the rank shown. The engine checks the layout against the model as the fields
+// change; a layout it refuses is named in red and cannot be applied. Pipeline stages are predicted
+// on the command line (checkpointlab predict --pp): the window's per-block views follow the
+// whole model's blocks.
+#pragma once
+
+#include <QDialog>
+
+#include "ckpt/model_spec.h"
+#include "ckpt/parallel.h"
+
+class QComboBox;
+class QDialogButtonBox;
+class QLabel;
+class QSpinBox;
+
+namespace ckptui {
+
+class ParallelDialog : public QDialog {
+    Q_OBJECT
+
+public:
+    ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::ParallelLayout& layout, int rank, QWidget* parent = nullptr);
+
+    ckpt::ParallelLayout layout() const;
+    int rank() const;
+    QString error() const;  // "" when the layout fits the model
+
+    // "one device", or "dp 8 (ZeRO-3, FSDP) × tp 2, rank 0" for the run bar.
+    static QString summary(const ckpt::ParallelLayout& layout, int rank);
+
+private:
+    void check();
+
+    ckpt::ModelSpec spec_;
+    QSpinBox *dp_, *tp_, *microbatches_, *rank_;
+    QComboBox* zero_;
+    QLabel* world_;
+    QLabel* error_;
+    QDialogButtonBox* buttons_;
+};
+
+}  // namespace ckptui
