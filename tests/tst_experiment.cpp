@@ -142,7 +142,7 @@ private slots:
         row("escaped duplicate", "{\"model\": " + m + ", \"mod\\u0065l\": " + m + "}", "model: duplicate key");
         row("run twice", "{\"model\": " + m + ", \"run\": {}, \"run\": {}}", "run: duplicate key");
         row("key twice in run", "{\"model\": " + m + ", \"run\": {\"threads\": 1, \"threads\": 2}}", "run.threads: duplicate key");
-        row("unknown top key", "{\"model\": " + m + ", \"runs\": {}}", "runs: unknown key in an experiment (expected model, run)");
+        row("unknown top key", "{\"model\": " + m + ", \"runs\": {}}", "runs: unknown key in an experiment (expected model, run, parallel)");
         row("model not an object", "{\"model\": [1]}", "model: expected an object");
         row("run not an object", "{\"model\": " + m + ", \"run\": 3}", "run: expected an object");
         row("unknown run key", "{\"model\": " + m + ", \"run\": {\"steps\": 3}}", "run.steps: unknown key in the run settings");

@@ -293,6 +293,39 @@ private slots:
         }
     }
 
+    // An experiment file's "parallel": read, checked against the model, written back the same;
+    // a file without one writes none (files of one device stay byte for byte as they were).
+    void experimentFileKeepsTheLayout() {
+        Experiment e;
+        e.spec = testmodels::gpt(97, 32, 4, 2, 8, 16, 0.0);
+        const std::string plain = to_json(e);
+        QVERIFY(plain.find("parallel") == std::string::npos);
+        e.parallel.dp = 4;
+        e.parallel.zero = 2;
+        e.parallel.tp = 2;
+        e.parallel.pp = 2;
+        e.parallel.microbatches = 4;
+        e.parallel.schedule = PipelineSchedule::gpipe;
+        e.rank = 7;
+        const Result<Experiment> back = parse_experiment(to_json(e));
+        QVERIFY2(back.ok(), back.ok() ? "" : back.error().message.c_str());
+        QVERIFY(*back == e);
+        QCOMPARE(to_json(*back), to_json(e));
+        const std::string model = plain.substr(0, plain.rfind('}'));
+        auto error = [&](const std::string& parallel) {
+            const Result<Experiment> r = parse_experiment(model + ", \"parallel\": " + parallel + "}");
+            return r.ok() ? QString() : QString::fromStdString(r.error().message);
+        };
+        QVERIFY(error("{\"dp\": 0}").startsWith("parallel.dp: expected an integer from 1"));
+        QVERIFY(error("{\"zero\": 4}").startsWith("parallel.zero: expected an integer from 0 to 3"));
+        QVERIFY(error("{\"dp\": 2.5}").startsWith("parallel.dp: expected an integer"));
+        QVERIFY(error("{\"sp\": true}").startsWith("parallel.sp: unknown key in the layout"));
+        QVERIFY(error("{\"schedule\": \"zb\"}").startsWith("parallel.schedule: expected \"1f1b\" or \"gpipe\""));
+        QVERIFY(error("{\"dp\": 2, \"rank\": 2}").startsWith("parallel.rank: 2 is not one of the 2 ranks"));
+        QVERIFY(error("{\"tp\": 3}").startsWith("parallel: tp 3 does not divide the 4 heads"));
+        QVERIFY(error("[1]").startsWith("parallel: expected an object"));
+    }
+
     // Impossible layouts: one line naming the problem.
     void badLayoutsNameTheProblem() {
         const ModelSpec gpt = testmodels::gpt(97, 32, 4, 2, 8, 16, 0.0);

@@ -268,6 +268,9 @@ void TimelineChart::updateTitle() {
                             : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
         break;
     }
+    // One rank of a parallel layout says which, on a line of its own.
+    if (report_ && !report_->parallel.empty() && mode_ != Mode::empty && mode_ != Mode::live)
+        t += QLatin1Char('\n') + QString::fromStdString(report_->parallel);
     // The note on a line of its own: appended, it pushed the title past a 1366-px window's
     // chart and both ends were cut.
     if (!note_.isEmpty()) t += QLatin1Char('\n') + note_;
