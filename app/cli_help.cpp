@@ -366,15 +366,19 @@ DESCRIPTION
         Norms, dropout after a row-parallel linear and the residual stream stay whole on
         every rank (no sequence parallelism yet: --sp is refused).
     --pp P --microbatches M --schedule 1f1b|gpipe
-        The model's units (segments and the blocks outside them) dealt out to P stages in
-        order, the earlier stages taking one more. Each step runs M microbatches of
-        batch / M rows (default 1; pipelines usually run M >= P to keep the bubble small). Under 1F1B stage s holds the kept activations of
-        min(P - s, M) microbatches when its first backward starts, under GPipe all M; a stage
-        before the last ends with its output sent on and the gradient received back.
+        The model's units as its file has them (segments and the blocks outside them) dealt
+        out to P stages in order, the earlier stages taking one more; a --checkpoint plan's
+        segments are cut at the stage boundaries. Each step runs M microbatches of batch / M
+        rows (default 1; pipelines usually run M >= P to keep the bubble small); with M > 1 the
+        gradients of the earlier microbatches are live from the step's start. Under 1F1B stage
+        s holds the kept activations of min(P - s, M) microbatches when its first backward
+        starts, under GPipe all M; a stage before the last ends with its output sent on and
+        the gradient received back (counted as an MSE target, live through the step).
     --world W
         Checked against dp x tp x pp.
     --rank R
-        The rank whose peak is printed and written (default 0).
+        The rank whose peak is printed and written (default 0, or the experiment file's).
+        Block numbers printed are the whole model's; the files number a stage's blocks from 0.
     --device cuda|cpu
         Which dry backend (default cuda; no device is needed).
     --steps N

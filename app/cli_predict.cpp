@@ -20,6 +20,18 @@ namespace cli {
 
 using ckpt::format_bytes;
 
+namespace {
+
+// Where a rank's peak is, in the whole model's block numbers (a stage's report counts its own
+// blocks from 0).
+std::string model_where(const ckpt::RankPrediction& r) {
+    ckpt::MemoryTag t = r.report.peak_tag;
+    if (t.block >= 0) t.block += r.place.blocks.first;
+    return where(t);
+}
+
+}  // namespace
+
 int cmd_predict(const std::vector<std::string>& argv) {
     const Args a = parse_args(argv,
                               with_layout_options({{"checkpoint", true}, {"policy", true}, {"precision", true},
@@ -49,7 +61,13 @@ int cmd_predict(const std::vector<std::string>& argv) {
     auto app = make_app(!out.plot.empty());
     const ckpt::Experiment experiment = load_model(a.positional[0]);
     ckpt::ModelSpec spec = experiment.spec;
-    const ckpt::ParallelLayout layout = parse_layout(a, experiment.parallel);
+    ckpt::ParallelLayout layout = parse_layout(a, experiment.parallel);
+    // The stages split the model as its file has it: a plan's segments given below must not move
+    // blocks from one stage to another (they are cut at the stage boundaries instead).
+    if (layout.pp > 1) {
+        if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
+        layout.stages = *ckpt::pipeline_stages(spec, layout.pp);
+    }
     if (a.has("checkpoint")) {
         auto set = ckpt::parse_checkpoint(a.value("checkpoint"), spec);
         if (!set) usage_error("--checkpoint: " + set.error().message);
@@ -60,8 +78,10 @@ int cmd_predict(const std::vector<std::string>& argv) {
     if (policy)
         for (ckpt::BlockSpec& b : spec.blocks) b.policy = *policy;
     if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
-    const int rank = a.has("rank") ? int(parse_int(a.value("rank"), "rank", 0, layout.world() - 1))
-                                   : experiment.rank < layout.world() ? experiment.rank : 0;
+    if (!a.has("rank") && experiment.rank >= layout.world())
+        usage_error("parallel.rank: the file's rank " + std::to_string(experiment.rank) + " is not one of the " +
+                    std::to_string(layout.world()) + " ranks of this layout (choose one with --rank)");
+    const int rank = a.has("rank") ? int(parse_int(a.value("rank"), "rank", 0, layout.world() - 1)) : experiment.rank;
 
     g_stop = false;
     std::signal(SIGINT, on_interrupt);
@@ -79,11 +99,13 @@ int cmd_predict(const std::vector<std::string>& argv) {
                 "state present from its start)\n",
                 rank, chosen->place.stage, ckpt::format_block_range(chosen->place.blocks).c_str(), chosen->place.tp,
                 chosen->place.dp, r.step);
-    std::printf("  peak              %s %s\n", format_bytes(r.peak_total).c_str(), where(r.peak_tag).c_str());
+    std::printf("  peak              %s %s\n", format_bytes(r.peak_total).c_str(), model_where(*chosen).c_str());
     std::printf("    %-17s %12s %12s\n", "category", "at the peak", "own peak");
     for (int c = 0; c < ckpt::kCategoryCount; ++c)
         std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
                     format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
+    if (chosen->accumulating)
+        std::printf("  accumulating      the gradients of the step's earlier microbatches are live from its start\n");
     if (chosen->in_flight_microbatches > 1)
         std::printf("  in flight         %s: the kept activations of %d more microbatches (%s schedule)\n",
                     format_bytes(chosen->in_flight_bytes).c_str(), chosen->in_flight_microbatches - 1,
@@ -96,11 +118,12 @@ int cmd_predict(const std::vector<std::string>& argv) {
             const std::string ranks = per_stage == 1 ? std::to_string(st.place.rank)
                                                      : std::to_string(st.place.rank) + "-" + std::to_string(st.place.rank + per_stage - 1);
             std::printf("  %5zu  %-9s %-13s %16s  %s%s\n", s, ckpt::format_block_range(st.place.blocks).c_str(), ranks.c_str(),
-                        format_bytes(st.report.peak_total).c_str(), where(st.report.peak_tag).c_str(),
+                        format_bytes(st.report.peak_total).c_str(), model_where(st).c_str(),
                         s == all->worst ? "  <- worst" : "");
         }
     }
-    // The files describe the rank's own model: its stage's blocks, its shard of every layer.
+    // The files describe the rank's own model: its stage's blocks (numbered from 0 in them), its
+    // shard of every layer.
     const ckpt::Result<ckpt::ModelSpec> rs = ckpt::rank_spec(spec, layout, rank);
     if (!rs) fail(rs.error());
     for (const std::string& f : write_outputs(out, r, *rs)) std::printf("wrote %s\n", f.c_str());

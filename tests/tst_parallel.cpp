@@ -326,6 +326,85 @@ private slots:
         QVERIFY(error("[1]").startsWith("parallel: expected an object"));
     }
 
+    // Gradient accumulation: with M microbatches the step is one of them, and the gradients the
+    // earlier ones accumulated are there from its start: every parameter's f32 gradient is
+    // allocated in forward, before the first activation, and only then.
+    void microbatchesKeepAccumulatedGradients() {
+        const ModelSpec model = testmodels::gpt(97, 32, 4, 2, 8, 16, 0.0);
+        for (int zero : {0, 2}) {
+            ParallelLayout p;
+            p.microbatches = 4;
+            p.dp = 2;
+            p.zero = zero;
+            const Result<RankPrediction> r = predict_rank(model, p, 0, 2);
+            QVERIFY(r.ok() && r->accumulating);
+            int64_t in_forward = 0, elsewhere = 0;
+            bool activation_seen = false;
+            for (const MemoryEvent& e : r->report.events) {
+                if (e.tag.category == Category::activation) activation_seen = true;
+                if (e.tag.category != Category::gradient || e.bytes <= 0) continue;
+                QVERIFY(!activation_seen);
+                (e.tag.phase == Phase::forward ? in_forward : elsewhere) += e.bytes;
+            }
+            QCOMPARE(in_forward, sharded_param_bytes(model, zero >= 2 ? p.dp : 1));
+            QCOMPARE(elsewhere, int64_t(0));
+            ParallelLayout one = p;
+            one.microbatches = 1;
+            const Result<RankPrediction> single = predict_rank(model, one, 0, 2);
+            QVERIFY(single.ok() && !single->accumulating);
+        }
+    }
+
+    // A tied head computes with the embedding's table: under ZeRO-3 its block gathers the table
+    // with its own parameters; on a later pipeline stage it keeps a copy of its own.
+    void tiedHeadGathersTheTable() {
+        const ModelSpec model = testmodels::llama(96, 32, 4, 2, 48, 2, 2, 8);  // head tied to the embedding
+        const int head = int(model.blocks.size()) - 1;
+        QVERIFY(model.blocks[size_t(head)].layers.back().tied);
+        ParallelLayout p;
+        p.dp = 4;
+        p.zero = 3;
+        const Result<RankPrediction> r = predict_rank(model, p, 0, 2);
+        QVERIFY(r.ok());
+        int64_t gathered = 0;
+        for (const MemoryEvent& e : r->report.events)
+            if (e.tag.category == Category::communication && e.tag.block == head && e.tag.phase == Phase::forward && e.bytes > 0)
+                gathered += e.bytes;
+        auto padded = [](int64_t n) { return (n + 3) / 4 * 4; };
+        QCOMPARE(gathered, (padded(32) + padded(96 * 32)) * 4);  // RMSNorm weight and the table, f32
+        ParallelLayout pipe;
+        pipe.pp = 2;
+        const Result<ModelSpec> last = rank_spec(model, pipe, 1);
+        QVERIFY2(last.ok(), last.ok() ? "" : last.error().message.c_str());
+        QVERIFY(!last->blocks.back().layers.back().tied);
+        QVERIFY(predict_rank(model, pipe, 1, 2).ok());
+    }
+
+    // A plan's segments do not move blocks between stages: with the stages split as the model's
+    // file has them, a segment across the boundary is cut there.
+    void planSegmentsAreCutAtStages() {
+        ModelSpec model = testmodels::gpt(97, 32, 4, 4, 8, 16, 0.0);
+        for (int l = 0; l < 4; ++l) model.segments.push_back({1 + 2 * l, 2 + 2 * l});
+        ParallelLayout p;
+        p.pp = 2;
+        p.stages = *pipeline_stages(model, 2);
+        const BlockRange first = p.stages[0];
+        ModelSpec planned = model;
+        planned.segments = {{1, 8}};
+        for (int b = 1; b <= 8; ++b) planned.blocks[size_t(b)].checkpoint = true;
+        const Result<ModelSpec> s0 = rank_spec(planned, p, 0);
+        const Result<ModelSpec> s1 = rank_spec(planned, p, 1);
+        QVERIFY(s0.ok() && s1.ok());
+        QCOMPARE(int(s0->blocks.size()), first.size());
+        QCOMPARE(s0->segments.size(), size_t(1));
+        QCOMPARE(s0->segments[0], (BlockRange{1, first.last}));
+        QCOMPARE(s1->segments.size(), size_t(1));
+        QCOMPARE(s1->segments[0], (BlockRange{0, 8 - first.last - 1}));
+        ParallelLayout bad = p;
+        bad.stages = {{0, 3}, {5, int(model.blocks.size()) - 1}};
+        QVERIFY(QString::fromStdString(check_layout(model, bad)).startsWith("stages: expected 2 runs of blocks"));
+    }
+
     // Impossible layouts: one line naming the problem.
     void badLayoutsNameTheProblem() {
         const ModelSpec gpt = testmodels::gpt(97, 32, 4, 2, 8, 16, 0.0);
@@ -354,6 +433,10 @@ private slots:
         p = {};
         p.tp = 2;
         QVERIFY(error(testmodels::resnet(2, 8), p).contains("is conv2d"));
+        p = {};
+        p.dp = 65536;
+        p.tp = 65536;
+        QVERIFY(error(gpt, p).contains("world size dp x tp x pp = 4294967296 is past the limit"));
         p = {};
         p.dp = 2;
         QVERIFY(!rank_place(gpt, p, 2).ok());

@@ -147,6 +147,7 @@ void MainWindow::buildMenus() {
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->setToolTipsVisible(true);
     for (QAction* r : runBar_->runActions()) run->addAction(r);
+    run->addAction(runBar_->layoutAction());
     // How many times each step is timed (the experiment's "repeats"): its times are the median.
     run->addSeparator();
     QMenu* repeats = run->addMenu(tr("Timed repeats per step"));

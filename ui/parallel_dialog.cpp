@@ -12,7 +12,7 @@
 namespace ckptui {
 
 ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::ParallelLayout& layout, int rank, QWidget* parent)
-    : QDialog(parent), spec_(spec) {
+    : QDialog(parent), spec_(spec), base_(layout) {
     setWindowTitle(tr("Parallel layout"));
     setObjectName(QStringLiteral("parallelDialog"));
     auto* form = new QFormLayout;
@@ -75,7 +75,7 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
 }
 
 ckpt::ParallelLayout ParallelDialog::layout() const {
-    ckpt::ParallelLayout p;
+    ckpt::ParallelLayout p = base_;
     p.dp = dp_->value();
     p.zero = zero_->currentIndex();
     p.tp = tp_->value();
@@ -94,7 +94,8 @@ QString ParallelDialog::error() const {
 
 void ParallelDialog::check() {
     const ckpt::ParallelLayout p = layout();
-    world_->setText(tr("%1 (dp × tp)").arg(qint64(p.dp) * p.tp));
+    world_->setText(p.pp > 1 ? tr("%1 (dp × tp × pp %2, from the file)").arg(p.world()).arg(p.pp)
+                             : tr("%1 (dp × tp)").arg(p.world()));
     const QString e = error();
     error_->setText(e.isEmpty() ? QString() : QStringLiteral("<font color='#d33'>%1</font>").arg(e.toHtmlEscaped()));
     error_->setVisible(!e.isEmpty());
@@ -106,6 +107,7 @@ QString ParallelDialog::summary(const ckpt::ParallelLayout& p, int rank) {
     QString s = tr("dp %1").arg(p.dp);
     if (p.zero > 0) s += p.zero == 3 ? tr(" (ZeRO-3, FSDP)") : tr(" (ZeRO-%1)").arg(p.zero);
     if (p.tp > 1) s += tr(" × tp %1").arg(p.tp);
+    if (p.pp > 1) s += tr(" × pp %1").arg(p.pp);
     if (p.microbatches > 1) s += tr(", %1 microbatches").arg(p.microbatches);
     return s + tr(", rank %1").arg(rank);
 }

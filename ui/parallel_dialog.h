@@ -35,6 +35,7 @@ private:
     void check();
 
     ckpt::ModelSpec spec_;
+    ckpt::ParallelLayout base_;  // what the dialog does not edit (pipeline stages) is kept
     QSpinBox *dp_, *tp_, *microbatches_, *rank_;
     QComboBox* zero_;
     QLabel* world_;

@@ -55,6 +55,12 @@ Prediction computeRank(Prediction p, ckpt::DeviceKind kind, const std::atomic<bo
         p.error = QString::fromStdString("parallel: " + bad);
         return p;
     }
+    // A stage's blocks are a part of the stack: the window's views follow the whole stack.
+    if (p.layout.pp > 1) {
+        p.error = QObject::tr("A pipeline of %1 stages is predicted on the command line, stage by stage: checkpointlab "
+                              "predict FILE (the window shows data and tensor parallelism).").arg(p.layout.pp);
+        return p;
+    }
     ckpt::Result<ckpt::RankPrediction> steady = ckpt::predict_rank(spec, p.layout, p.rank, 2, kind, stop);
     if (!steady) {
         p.error = QString::fromStdString(steady.error().message);

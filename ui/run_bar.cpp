@@ -67,10 +67,15 @@ RunBar::RunBar(LayerStackModel* model, QWidget* parent) : QToolBar(tr("Run"), pa
     addWidget(new QLabel(tr(" Memory limit "), this));
     addWidget(limit_);
     addWidget(verify_);
+    // The layout lives in the Run menu; the bar shows it only while it is more than one device
+    // (a 1366-pixel screen has no room for a button that says "1 device").
+    layoutMenuAction_ = new QAction(tr("Parallel layout…"), this);
+    layoutMenuAction_->setObjectName(QStringLiteral("parallelLayoutAction"));
+    connect(layoutMenuAction_, &QAction::triggered, this, &RunBar::layoutRequested);
     layout_ = new QToolButton(this);
     layout_->setObjectName(QStringLiteral("parallelLayout"));
     connect(layout_, &QToolButton::clicked, this, &RunBar::layoutRequested);
-    addWidget(layout_);
+    layoutButtonAction_ = addWidget(layout_);
     recorded_ = new QLabel(this);
     recorded_->setObjectName(QStringLiteral("recordedRun"));
     recorded_->setToolTip(recordedTip());
@@ -207,14 +212,16 @@ void RunBar::setRunning(bool running) {
     stop_->setEnabled(running);
     device_->setEnabled(!running);
     layout_->setEnabled(!running);
+    layoutMenuAction_->setEnabled(!running);
 }
 
 void RunBar::setLayout(const ckpt::ParallelLayout& layout, int rank) {
     runnable_ = layout.single_device();
     const QString what = ParallelDialog::summary(layout, rank);
-    layout_->setText(runnable_ ? tr("1 device") : tr("%1 devices, rank %2").arg(layout.world()).arg(rank));
-    layout_->setToolTip(tr("Parallel layout: %1. Click to predict one rank of data (ZeRO, FSDP) and tensor parallelism.")
-                            .arg(what));
+    layout_->setText(tr("%1 devices, rank %2").arg(layout.world()).arg(rank));
+    layout_->setToolTip(tr("Parallel layout: %1. Click to change it (Run › Parallel layout…).").arg(what));
+    layoutButtonAction_->setVisible(!runnable_);
+    layoutMenuAction_->setToolTip(tr("Predict one rank of data (ZeRO, FSDP) and tensor parallelism: now %1.").arg(what));
     const QString why = tr("A layout of %1 devices is predicted, not run: a step runs on one device. Set the layout back "
                            "to one device to run.").arg(layout.world());
     runStep_->setStatusTip(runnable_ ? QString() : why);

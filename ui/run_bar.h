@@ -52,6 +52,7 @@ public:
     void setLayout(const ckpt::ParallelLayout& layout, int rank);
     void setVerify(bool on);
     QList<QAction*> runActions() const { return {runStep_, runCont_, stop_, pin_}; }
+    QAction* layoutAction() const { return layoutMenuAction_; }  // Run › Parallel layout…
 
 signals:
     void runStepRequested();
@@ -69,7 +70,9 @@ private:
     QSpinBox *batch_, *seq_;
     QLineEdit* limit_;
     QCheckBox* verify_;
-    QToolButton* layout_;
+    QToolButton* layout_;         // shown while the layout has more than one device
+    QAction* layoutButtonAction_;
+    QAction* layoutMenuAction_;
     bool runnable_ = true;  // one device: steps can run
     bool running_ = false;
     QLabel* recorded_;

@@ -147,7 +147,7 @@ QString SummaryPanel::predictionHtml() const {
         // One rank of a layout: what its bytes are, and that it is not run here.
         const ckpt::CategoryBytes& pk = s.peak;
         h += tr("<p><b>Rank %1 of %2 devices</b> (%3), predicted: each GPU holds its shard of the parameters, gradients "
-                "and optimizer state (%4 in all between steps), and gathers and reduces a block at a time "
+                "and optimizer state (%4 at their peaks), and gathers and reduces a block at a time "
                 "(<i>communication</i>, up to %5). It is not run here: a step runs on one device.</p>")
                  .arg(p.rank)
                  .arg(p.layout.world())
@@ -363,9 +363,12 @@ void SummaryPanel::render() {
     };
     row(tr("total"), QColor(), compare ? r->peak_total : 0, p ? p->peak_total : 0, true);
     const bool explainKept = compare && r->status == ckpt::StepStatus::ok;
-    for (ckpt::Category c : kStackOrder)
+    for (ckpt::Category c : kStackOrder) {
+        // A parallel layout's category, shown for a rank's step only.
+        if (c == ckpt::Category::communication && !(compare && r->peak[int(c)] > 0) && !(p && p->peak[int(c)] > 0)) continue;
         row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false,
             c == ckpt::Category::activation && explainKept ? keptWhy(*r) : QString(), categoryMark(c));
+    }
     h += QStringLiteral("</table>");
     if (compare && p) {
         const qint64 d = r->peak_total - p->peak_total;

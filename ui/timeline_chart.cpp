@@ -87,6 +87,8 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     overlayGraph_->setAdaptiveSampling(false);
     legend->clearItems();
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
+    graphs_[size_t(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::communication) -
+                   std::begin(kStackOrder))]->removeFromLegend();  // until a step has some (updateTitle)
     putLegendBelow(this, 4);  // under the chart, so it never covers data
     title_ = addTitle(this, QString());
     // Zooming re-decimates the visible range and re-lays the bands: labels appear once their band
@@ -267,6 +269,13 @@ void TimelineChart::updateTitle() {
         t = report_ && report_->dry_run ? tr("Predicted memory of one step (dry run, on the dry run's own clock), %1 of %2 blocks checkpointed").arg(k).arg(n)
                             : tr("Memory during step %1 (measured), %2 of %3 blocks checkpointed").arg(step_).arg(k).arg(n);
         break;
+    }
+    // `communication` is in the legend only when the step has some (a parallel layout's rank).
+    const int comm = int(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::communication) - std::begin(kStackOrder));
+    const bool anyComm = report_ && report_->peak[int(ckpt::Category::communication)] > 0;
+    if (anyComm != legend->hasItemWithPlottable(graphs_[size_t(comm)])) {
+        if (anyComm) graphs_[size_t(comm)]->addToLegend();
+        else graphs_[size_t(comm)]->removeFromLegend();
     }
     // One rank of a parallel layout says which, on a line of its own.
     if (report_ && !report_->parallel.empty() && mode_ != Mode::empty && mode_ != Mode::live)

@@ -29,8 +29,12 @@ struct ParallelLayout {
     int pp = 1;            // pipeline stages
     int microbatches = 1;  // per step, each of batch / microbatches rows (gradient accumulation)
     PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
+    // Which blocks each stage holds, when set (pp ranges in block order covering the model):
+    // the split of the model as its file has it, so that a checkpoint plan's segments do not move
+    // blocks between stages (stage_split). Empty: pipeline_stages(spec, pp) of the spec given.
+    std::vector<BlockRange> stages;
 
-    int world() const { return dp * tp * pp; }
+    int64_t world() const { return int64_t(dp) * tp * pp; }
     bool single_device() const { return world() == 1 && microbatches == 1; }
     bool operator==(const ParallelLayout&) const = default;
 };
@@ -52,6 +56,10 @@ std::string check_layout(const ModelSpec& spec, const ParallelLayout& layout);
 // blocks outside them) dealt out in order, as evenly as their count allows, the earlier stages
 // taking one more. An error when there are fewer units than stages.
 Result<std::vector<BlockRange>> pipeline_stages(const ModelSpec& spec, int pp);
+// The stages a layout uses: its own `stages` (checked to cover the model in order), else
+// pipeline_stages. A segment that crosses a stage boundary is cut there in each rank's model (a
+// checkpoint cannot span two devices).
+Result<std::vector<BlockRange>> stage_split(const ModelSpec& spec, const ParallelLayout& layout);
 Result<RankPlace> rank_place(const ModelSpec& spec, const ParallelLayout& layout, int rank);
 
 // The model one rank computes: its stage's blocks, its tensor-parallel shard of every layer
@@ -66,6 +74,9 @@ struct RankPrediction {
     StepReport report;
     int64_t in_flight_bytes = 0;   // pipeline: the other microbatches' kept activations
     int in_flight_microbatches = 0;
+    // Microbatches > 1: the gradients the earlier microbatches accumulated, live from the step's
+    // start (allocated before its forward, as PyTorch's .grad of the earlier backward passes).
+    bool accumulating = false;
 };
 // `steps` dry steps, the last reported: the second is the steady state (the optimizer state
 // present from its start), as Session::create's check of whether a model fits uses.

@@ -41,6 +41,7 @@ struct DryRank {
     int dp = 1;
     int zero = 0;             // ZeRO stage
     int64_t in_flight = 0;    // pipeline: the other microbatches' kept activations
+    bool accumulating = false;  // microbatches > 1: the gradients are live from the step's start
 };
 const DryRank* current_dry_rank();  // null outside every scope
 class DryRankScope {

@@ -78,11 +78,16 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
         // products read (ZeRO-3) and its f32 gradients whole until the reduce-scatter (ZeRO-2
         // and 3), each tensor padded to a multiple of dp elements as its shards are.
         extras_.in_flight = r->in_flight;
+        extras_.accumulating = r->accumulating;
         const int64_t compute_bytes = spec_.precision == Precision::f32 ? 4 : 2;
+        auto padded = [r](int64_t numel) { return (numel + r->dp - 1) / r->dp * r->dp; };
         for (auto& layers : blocks_) {
             int64_t n = 0;
-            for (auto& layer : layers)
-                for (Param& p : layer->params()) n += (p.value.numel() + r->dp - 1) / r->dp * r->dp;
+            for (auto& layer : layers) {
+                for (Param& p : layer->params()) n += padded(p.value.numel());
+                // A tied head computes with the embedding's table: gathered and reduced with it.
+                if (layer->spec().tied) n += padded(blocks_[0][0]->params()[0].value.numel());
+            }
             if (r->zero >= 3) extras_.gathered.push_back(n * compute_bytes);
             if (r->zero >= 2) extras_.reduced.push_back(n * 4);
         }
@@ -390,7 +395,6 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     // A step that stopped or ran out of memory inside a recomputation left these set.
     ctx_.keep_category = Category::activation;
     ctx_.recomputing = false;
-    gathered_.clear();
     forward_windows.assign(size_t(nblocks) + 1, {});
     recompute_windows.assign(size_t(nblocks), {});
     backward_windows.assign(size_t(nblocks) + 1, {});
@@ -413,6 +417,10 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     if (!spec_.image_input()) h.shape = {rows, tokens ? 1 : spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
+    // Gradient accumulation: the earlier microbatches' gradients are there before this forward.
+    if (extras_.accumulating)
+        for (Param* p : params_)
+            if (!p->grad) p->grad = ctx_.make(p->value.shape, Category::gradient);
     // A pipeline stage holds the activations of the microbatches whose backward has not come yet.
     Tensor in_flight;
     if (extras_.in_flight > 0) in_flight = ctx_.make({extras_.in_flight}, Category::activation, ElemType::u8);
@@ -592,6 +600,7 @@ StepReport Executor::step(const StepOptions& opts) {
     ctx_.be.reset_peak();
     recorder_.begin(opts.record_events, opts.sink);
     rep.has_timeline = opts.record_events;
+    gathered_.clear();  // a step that stopped or failed left its gathered units: not this step's
     alloc_.begin_step(&recorder_);
     rep.baseline = alloc_.live();
     try {

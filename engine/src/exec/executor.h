@@ -37,6 +37,7 @@ public:
         std::vector<int64_t> gathered;  // per block: its parameters gathered to compute it (ZeRO-3), or 0
         std::vector<int64_t> reduced;   // per block: its full gradients until the reduce-scatter (ZeRO-2, 3), or 0
         int64_t in_flight = 0;          // the other microbatches' kept activations (activation, block -1)
+        bool accumulating = false;      // gradients allocated at the step's start (earlier microbatches')
     };
 
     ModelSpec& spec() { return spec_; }

@@ -178,7 +178,7 @@ std::string check_layout(const ModelSpec& spec, const ParallelLayout& p) {
     if (p.zero < 0 || p.zero > 3) return "zero: expected a ZeRO stage 0, 1, 2 or 3, got " + str(p.zero);
     if (int64_t(p.dp) * p.tp * p.pp > kMaxWorld)
         return "world size dp x tp x pp = " + str(int64_t(p.dp) * p.tp * p.pp) + " is past the limit of " + str(kMaxWorld);
-    if (Result<std::vector<BlockRange>> st = pipeline_stages(spec, p.pp); !st) return st.error().message;
+    if (Result<std::vector<BlockRange>> st = stage_split(spec, p); !st) return st.error().message;
     const int64_t batch = spec.input_shape.empty() ? 0 : spec.input_shape[0];
     if (batch % p.microbatches != 0)
         return "microbatches " + str(p.microbatches) + " does not divide the batch of " + str(batch);
@@ -202,10 +202,21 @@ Result<std::vector<BlockRange>> pipeline_stages(const ModelSpec& spec, int pp) {
     return stages;
 }
 
+Result<std::vector<BlockRange>> stage_split(const ModelSpec& spec, const ParallelLayout& p) {
+    if (p.stages.empty()) return pipeline_stages(spec, p.pp);
+    const int n = int(spec.blocks.size());
+    bool ok = int(p.stages.size()) == p.pp;
+    for (size_t i = 0; ok && i < p.stages.size(); ++i)
+        ok = p.stages[i].first == (i == 0 ? 0 : p.stages[i - 1].last + 1) && p.stages[i].last >= p.stages[i].first;
+    if (!ok || p.stages.back().last != n - 1)
+        return Error{"stages: expected " + str(p.pp) + " runs of blocks covering blocks 0-" + str(n - 1) + " in order"};
+    return p.stages;
+}
+
 Result<RankPlace> rank_place(const ModelSpec& spec, const ParallelLayout& p, int rank) {
     if (rank < 0 || rank >= p.world())
         return Error{"rank: expected 0 to " + str(p.world() - 1) + " for " + str(p.world()) + " devices, got " + str(rank)};
-    Result<std::vector<BlockRange>> stages = pipeline_stages(spec, p.pp);
+    Result<std::vector<BlockRange>> stages = stage_split(spec, p);
     if (!stages) return stages.error();
     RankPlace at;
     at.rank = rank;
@@ -230,8 +241,16 @@ Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& p, int 
     const BlockRange r = at->blocks;
     s.blocks.assign(whole.blocks.begin() + r.first, whole.blocks.begin() + r.last + 1);
     s.segments.clear();
-    for (const BlockRange& g : whole.segments)
-        if (r.contains(g.first)) s.segments.push_back({g.first - r.first, g.last - r.first});
+    // A segment across the boundary is cut there; a part of one block is no segment.
+    for (const BlockRange& g : whole.segments) {
+        const BlockRange part{std::max(g.first, r.first), std::min(g.last, r.last)};
+        if (part.size() >= 2) s.segments.push_back({part.first - r.first, part.last - r.first});
+    }
+    // A stage without the embedding keeps its own copy of a tied head's table (Megatron-LM's
+    // last stage does, and keeps the two in step by an all-reduce of their gradients).
+    if (r.first > 0)
+        for (BlockSpec& b : s.blocks)
+            for (size_t l = 0; l < b.layer_count(); ++l) b.layer(l).tied = false;
     if (r.first > 0) {
         // A later stage takes the activations the stage before sends: rows of features (the
         // sequence kept as a dimension), or an image.
@@ -264,7 +283,8 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
     if (!rs) return rs.error();
     RankPrediction out;
     out.place = *rank_place(spec, p, rank);
-    DryRank dry{p.dp, p.zero, 0};
+    DryRank dry{p.dp, p.zero, 0, p.microbatches > 1};
+    out.accumulating = dry.accumulating;
     std::optional<DryRankScope> scope;
     scope.emplace(dry);
 
@@ -308,7 +328,7 @@ Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayou
                      "each stage's peak with checkpointlab predict"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
-    const DryRankScope scope(DryRank{p.dp, p.zero, 0});
+    const DryRankScope scope(DryRank{p.dp, p.zero, 0, p.microbatches > 1});
     return plan_table(*rs, planner, budget, {}, kind, limits);
 }
 
@@ -316,7 +336,7 @@ Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayou
     if (p.pp > 1) return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
-    const DryRankScope scope(DryRank{p.dp, p.zero, 0});
+    const DryRankScope scope(DryRank{p.dp, p.zero, 0, p.microbatches > 1});
     Result<ChainModel> chain = ChainModel::build(*rs, {}, kind);
     if (!chain) return chain.error();
     return minimal_segment_peak(*chain, limits);
