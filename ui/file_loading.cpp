@@ -100,6 +100,19 @@ LoadedFile loadFileOrThrow(const QString& path, FileKind kind, qint64 batch, qin
         else out.experiment.spec = std::move(*s);
         return out;
     }
+    if (kind == FileKind::torch_snapshot) {
+        QString err;
+        const QByteArray data = readCapped(path, qint64(ckpt::kMaxSnapshotBytes), &err);
+        if (!err.isEmpty()) {
+            out.error = err;
+            return out;
+        }
+        ckpt::Result<ckpt::TorchSnapshot> s = ckpt::parse_torch_snapshot(std::string_view(data.constData(), size_t(data.size())),
+                                                                        fileName(path).toStdString());
+        if (!s) out.error = QStringLiteral("%1: %2").arg(fileName(path), QString::fromStdString(s.error().message));
+        else out.snapshot = std::make_shared<const ckpt::TorchSnapshot>(std::move(*s));
+        return out;
+    }
     const qint64 cap = kind == FileKind::experiment ? kMaxExperimentBytes : qint64(ckpt::kMaxReportBytes);
     QString err;
     const QByteArray text = readCapped(path, cap, &err);

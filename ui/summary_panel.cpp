@@ -363,9 +363,11 @@ void SummaryPanel::render() {
     };
     row(tr("total"), QColor(), compare ? r->peak_total : 0, p ? p->peak_total : 0, true);
     const bool explainKept = compare && r->status == ckpt::StepStatus::ok;
-    for (ckpt::Category c : kStackOrder)
+    for (ckpt::Category c : kStackOrder) {
+        if (c == ckpt::Category::unattributed) continue;  // a PyTorch snapshot's only (its own window)
         row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false,
             c == ckpt::Category::activation && explainKept ? keptWhy(*r) : QString(), categoryMark(c));
+    }
     h += QStringLiteral("</table>");
     if (compare && p) {
         const qint64 d = r->peak_total - p->peak_total;
@@ -432,9 +434,11 @@ QString helpHtml(const StepResult* res) {
                      "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
                      "line where the peak would be without checkpointing. After a run it shows the measurement in "
                      "time, with the prediction of the same step dashed in blue over it.</p><ul>");
-    for (ckpt::Category c : kStackOrder)
+    for (ckpt::Category c : kStackOrder) {
+        if (c == ckpt::Category::unattributed) continue;  // a PyTorch snapshot's only (its own window)
         h += QStringLiteral("<li><font color='%1'>%4</font> <b>%2</b>: %3</li>")
                  .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c), categoryMark(c));
+    }
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "

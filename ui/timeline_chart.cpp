@@ -110,10 +110,11 @@ void TimelineChart::setMode(Mode m) {
     yAxis->setVisible(data);
     if (m == Mode::predicted) {
         xAxis->setTicker(orderTicker_);
-        xAxis->setLabel(tr("allocations and frees, in order (a prediction: no time measured yet)"));
+        xAxis->setLabel(snapshotOrder_ ? tr("allocations and frees, in the snapshot's order (it records no times)")
+                                       : tr("allocations and frees, in order (a prediction: no time measured yet)"));
     } else {
         xAxis->setTicker(timeTicker_);
-        xAxis->setLabel(tr("time in step"));
+        xAxis->setLabel(snapshotTitle_.isEmpty() ? tr("time in step") : tr("time since the trace's first entry"));
     }
     if (overlayGraph_->visible() != (m == Mode::measured && !overlay_.empty())) {
         const bool on = m == Mode::measured && !overlay_.empty();
@@ -135,6 +136,8 @@ void TimelineChart::clearData() {
 
 void TimelineChart::showMessage(const QString& text) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     haveReport_ = false;
     clearItems();
@@ -152,8 +155,20 @@ void TimelineChart::showMessage(const QString& text) {
     replot(QCustomPlot::rpQueuedReplot);
 }
 
+void TimelineChart::setSnapshot(const ckpt::StepReport& r, bool timed, const QString& title) {
+    if (timed) setReport(r);
+    else setPredicted(r);
+    snapshotTitle_ = title;
+    snapshotOrder_ = !timed;
+    setMode(mode_);  // the axis label and the title
+    drawAnnotations();  // the peak's label says measured
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
 void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     haveReport_ = false;
     d_.live = baseline;
@@ -178,6 +193,8 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
                               std::shared_ptr<const ckpt::StepReport> shared) {
     hideChartTip(this);
     step_ = step >= 0 ? step : r.step;
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     d_.fill(r, false);
     // The prediction's total at every measured event, while the two streams are the same events:
@@ -201,6 +218,8 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
 void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak, std::shared_ptr<TimelineSeries> series,
                                  std::shared_ptr<const ckpt::StepReport> shared) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     if (series && series->x.size() == p.events.size() + 1) {
         std::swap(d_, *series);  // lent while it is drawn (clearData gives it back)
@@ -224,6 +243,11 @@ void TimelineChart::finishReport(const ckpt::StepReport& r, std::shared_ptr<cons
         report_ = std::move(copy);
     }
     haveReport_ = true;
+    // Only a PyTorch snapshot has bytes no one attributed: the engine's steps never list the category.
+    QCPGraph* unattributed = graphs_[int(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::unattributed) -
+                                         std::begin(kStackOrder))];
+    if (r.peak[size_t(ckpt::Category::unattributed)] > 0) unattributed->addToLegend();
+    else unattributed->removeFromLegend();
     updateTitle();
     redecimating_ = true;
     const double end = mode_ == Mode::predicted ? double(d_.x.size()) : std::max(double(r.step_ns) / 1e6, d_.x.back()) * 1.01;
@@ -273,6 +297,7 @@ void TimelineChart::updateTitle() {
         t += QLatin1Char('\n') + QString::fromStdString(report_->parallel);
     // The note on a line of its own: appended, it pushed the title past a 1366-px window's
     // chart and both ends were cut.
+    if (!snapshotTitle_.isEmpty() && mode_ != Mode::empty && mode_ != Mode::live) t = snapshotTitle_;
     if (!note_.isEmpty()) t += QLatin1Char('\n') + note_;
     title_->setText(t);
 }
@@ -492,7 +517,7 @@ void TimelineChart::drawAnnotations() {
     };
 
     // Peak marker, at the event that reached it.
-    const bool predicted = mode_ == Mode::predicted;
+    const bool predicted = mode_ == Mode::predicted && !snapshotOrder_;  // a snapshot in its order is measured
     // d_.x has the baseline point first, so the peak event's point is peak_event + 1 (compared
     // without adding: a report's peak_event can be any int64).
     const size_t pi = r.peak_event >= 0 && !d_.x.empty() && uint64_t(r.peak_event) < uint64_t(d_.x.size()) - 1 ? size_t(r.peak_event) + 1 : 0;
@@ -583,7 +608,7 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     size_t i = size_t(std::upper_bound(d_.x.begin(), d_.x.end(), x) - d_.x.begin());
     if (i == 0) return;
     --i;
-    QString text = mode_ == Mode::predicted ? tr("<b>event %1 of %2</b> (predicted)").arg(i).arg(d_.x.size() - 1)
+    QString text = mode_ == Mode::predicted ? (snapshotOrder_ ? tr("<b>event %1 of %2</b>") : tr("<b>event %1 of %2</b> (predicted)")).arg(i).arg(d_.x.size() - 1)
                                             : tr("<b>t = %1</b>").arg(humanTime(qint64(d_.x[i] * 1e6)));
     const ckpt::MemoryTag& tag = d_.tags[i];
     if (i > 0) {
