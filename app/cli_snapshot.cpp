@@ -25,7 +25,7 @@ void print_snapshot_summary(const ckpt::TorchSnapshot& s) {
     std::printf("  entries           %s alloc, %s free_completed, %s free_requested, %s segment, %s other\n",
                 format_count(s.allocs).c_str(), format_count(s.frees).c_str(), format_count(s.free_requests).c_str(),
                 format_count(s.segment_entries).c_str(), format_count(s.other_entries).c_str());
-    std::printf("  allocated         start %s, peak %s, end %s (%s blocks from before the trace)\n",
+    std::printf("  allocated         start %s, peak %s, end %s (blocks from before the trace: %s)\n",
                 format_bytes(ckpt::total(r.baseline)).c_str(), format_bytes(r.peak_total).c_str(), format_bytes(end).c_str(),
                 format_count(s.baseline_blocks).c_str());
     std::printf("  reserved          start %s, peak %s, at the snapshot %s (%s segments)\n",

@@ -34,8 +34,8 @@ QString snapshotSummary(const ckpt::TorchSnapshot& s) {
     const ckpt::StepReport& r = s.report;
     qint64 end = ckpt::total(r.baseline);
     for (const ckpt::MemoryEvent& e : r.events) end += e.bytes;
-    QString html = QObject::tr("<b>%1</b>, the trace of %2 (%3 entries%4): %5 allocations, %6 frees; %7 blocks freed "
-                               "in the trace were allocated before it began (counted from the start, unattributed).<br>")
+    QString html = QObject::tr("<b>%1</b>, the trace of %2 (%3 entries%4): %5 allocations, %6 frees; blocks freed in "
+                               "the trace but allocated before it began (counted from the start, unattributed): %7.<br>")
                        .arg(shownText(r.model_name), shownText(r.device), count(s.entries),
                             s.devices_traced > 1 ? QObject::tr(", the longest of %1 devices' traces").arg(s.devices_traced) : QString(),
                             count(s.allocs), count(s.frees), count(s.baseline_blocks));

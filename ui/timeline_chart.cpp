@@ -535,7 +535,11 @@ void TimelineChart::drawAnnotations() {
     auto* label = new QCPItemText(this);
     label->position->setCoords(tp, double(r.peak_total));
     label->setPadding(QMargins(6, 0, 6, 4));
-    label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
+    // A snapshot has no blocks, and its phase is known only where a frame said (setup otherwise).
+    const QString where = snapshotTitle_.isEmpty()                    ? whereText(r.peak_tag)
+                          : r.peak_tag.phase == ckpt::Phase::setup ? QString()
+                                                                     : tr("in %1").arg(phaseLabel(r.peak_tag.phase));
+    label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), where).trimmed());
     label->setFont(smallFont(font(), 9, true));
     label->setProperty("ckptPeakX", tp);  // placed on its side at every layout (placePeakLabel)
     setInk(label, Ink::text);
