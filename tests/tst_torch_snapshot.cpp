@@ -283,6 +283,9 @@ private slots:
         QVERIFY(!w.findChildren<QMessageBox*>(QStringLiteral("errorDialog")).isEmpty());
         QVERIFY(w.stackModel()->spec() == before);
         QCOMPARE(w.snapshotWindow(), sw);
+        // Dropped on the window (or named on the command line), a .pickle is read as a snapshot.
+        const ckptui::LoadedFile dropped = ckptui::loadFile(kDir + "training_step_timed.pickle", ckptui::FileKind::any);
+        QVERIFY(dropped.ok() && dropped.kind == ckptui::FileKind::torch_snapshot && dropped.snapshot);
         for (auto* box : w.findChildren<QMessageBox*>()) box->close();
     }
 #endif

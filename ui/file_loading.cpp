@@ -85,6 +85,9 @@ QByteArray readCapped(const QString& path, qint64 cap, QString* error) {
 namespace {
 
 LoadedFile loadFileOrThrow(const QString& path, FileKind kind, qint64 batch, qint64 seq, const std::atomic<bool>* stop) {
+    // A dropped or named .pickle is a PyTorch snapshot (no other file the window opens is one).
+    if (kind == FileKind::any && (path.endsWith(QLatin1String(".pickle")) || path.endsWith(QLatin1String(".pkl"))))
+        kind = FileKind::torch_snapshot;
     LoadedFile out;
     out.path = path;
     out.kind = kind == FileKind::any ? FileKind::experiment : kind;

@@ -29,8 +29,11 @@ namespace {
 
 constexpr int kRecentFiles = 8;
 
-bool isJsonFile(const QUrl& url) {
-    return url.isLocalFile() && url.toLocalFile().endsWith(QLatin1String(".json"), Qt::CaseInsensitive);
+// What a drop opens: JSON files (by their content) and PyTorch snapshots (.pickle, .pkl).
+bool isOpenableFile(const QUrl& url) {
+    const QString f = url.toLocalFile();
+    return url.isLocalFile() && (f.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) || f.endsWith(QLatin1String(".pickle")) ||
+                                 f.endsWith(QLatin1String(".pkl")));
 }
 
 }  // namespace
@@ -183,12 +186,12 @@ void MainWindow::openArguments(const QStringList& arguments) {
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.size() == 1 && isJsonFile(urls.first())) event->acceptProposedAction();
+    if (urls.size() == 1 && isOpenableFile(urls.first())) event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.size() != 1 || !isJsonFile(urls.first())) return;
+    if (urls.size() != 1 || !isOpenableFile(urls.first())) return;
     event->acceptProposedAction();
     // After the drop has returned: the prompt must not run inside the drag's event.
     const QString path = urls.first().toLocalFile();
