@@ -492,7 +492,7 @@ DESCRIPTION
     frames only where a frame says so (torch/utils/checkpoint.py's recomputation: recomputed;
     AccumulateGrad: gradient; torch/optim kept to the end: optimizer_state, freed: temporary;
     Module._apply: parameter); every other allocation is "unattributed". The manual's
-    "PyTorch memory snapshots" gives the rules.
+    section import-torch-snapshot of "The command line" gives the rules.
 
     The GUI shows the same with File > Open PyTorch snapshot, in a window of its own.
 

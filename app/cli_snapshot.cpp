@@ -1,5 +1,5 @@
 // The summary of an imported PyTorch memory snapshot (cli_snapshot.h): where each figure comes
-// from is the manual's "PyTorch memory snapshots"; this prints them, a line each.
+// from is in the manual (command-line.md, import-torch-snapshot); this prints them, a line each.
 #include "cli_snapshot.h"
 
 #include <cstdio>

@@ -3,7 +3,7 @@
 // and Perfetto writers take, so that what PyTorch measured on the user's own GPU is drawn as a
 // step run here is. The file is read by the restricted unpickler (pickle.h): nothing in it runs.
 //
-// What is taken from it (the manual's "PyTorch memory snapshots" says the same for users):
+// What is taken from it (the manual's command-line.md, import-torch-snapshot, says the same for users):
 //   - one device's trace ("device_traces"), the one with the most entries;
 //   - allocated bytes: an `alloc` adds its size, a `free_completed` takes it away (as PyTorch's
 //     memory_viz draws active memory; `free_requested` only counts). A block freed in the trace
