@@ -20,6 +20,9 @@
 
 #ifdef CKPT_TEST_UI
 #include <QMessageBox>
+#include <QPushButton>
+
+#include "ui/export_dialog.h"
 
 #include "ui/main_window.h"
 #include "ui/snapshot_window.h"
@@ -276,6 +279,16 @@ private slots:
         QCOMPARE(sw->chart()->plottedPeak(), num(expected("training_step_timed"), "peak_allocated"));
         QVERIFY(sw->chart()->title().contains(QLatin1String("training_step_timed.pickle")));
         QVERIFY(w.stackModel()->spec() == before);
+        // Export chart… writes the window's chart through the export dialog.
+        auto* exportButton = sw->findChild<QPushButton*>(QStringLiteral("exportSnapshotChart"));
+        QVERIFY(exportButton);
+        exportButton->click();
+        auto* dialog = sw->findChild<ckptui::ExportDialog*>();
+        QVERIFY(dialog);
+        QTemporaryDir dir;
+        dialog->setPath(dir.filePath("snapshot.png"));
+        dialog->accept();
+        QVERIFY(QFileInfo(dir.filePath("snapshot.png")).size() > 10000);
         // A hostile file: a dialog, one line, the experiment and the open snapshot kept.
         err = w.openTorchSnapshot(kDir + "hostile_reduce.pickle");
         QVERIFY2(err.contains(QLatin1String("GLOBAL")), qPrintable(err));

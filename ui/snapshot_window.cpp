@@ -2,11 +2,16 @@
 #include "ui/snapshot_window.h"
 
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QFileInfo>
 #include <QLabel>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QVBoxLayout>
 
 #include "ckpt/names.h"
+#include "ui/chart_export.h"
+#include "ui/export_dialog.h"
 #include "ui/messages.h"
 #include "ui/style.h"
 #include "ui/timeline_chart.h"
@@ -80,6 +85,20 @@ SnapshotWindow::SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapsh
     layout->addWidget(summary_);
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Close, this);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    QPushButton* exportButton = buttons->addButton(tr("Export chart…"), QDialogButtonBox::ActionRole);
+    exportButton->setObjectName(QStringLiteral("exportSnapshotChart"));
+    connect(exportButton, &QPushButton::clicked, this, [this, path] {
+        // The main window's export dialog, for this chart: PNG, PDF or SVG at a size and DPI.
+        const QFileInfo f(path);
+        auto* dialog = new ExportDialog({{tr("Memory timeline"), chart_}}, ExportOptions{},
+                                        f.dir().filePath(f.completeBaseName() + QStringLiteral(".png")), false, this);
+        dialog->setAttribute(Qt::WA_DeleteOnClose);
+        connect(dialog, &QDialog::accepted, this, [this, dialog] {
+            const QString err = exportPlot(dialog->chart(), dialog->path(), dialog->options());
+            if (!err.isEmpty()) QMessageBox::warning(this, tr("Cannot export chart"), err);
+        });
+        dialog->open();
+    });
     layout->addWidget(buttons);
     chart_->setSnapshot(snapshot_->report, snapshot_->timed, snapshotTitle(*snapshot_));
     resize(1100, 680);
