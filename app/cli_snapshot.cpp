@@ -1,15 +1,21 @@
-// The summary of an imported PyTorch memory snapshot (cli_snapshot.h): where each figure comes
-// from is in the manual (command-line.md, import-torch-snapshot); this prints them, a line each.
-#include "cli_snapshot.h"
-
+// `checkpointlab import-torch-snapshot`: a PyTorch memory snapshot read by the restricted
+// unpickler (torch_snapshot.h), its summary printed a line per figure (where each comes from is
+// in the manual, command-line.md, import-torch-snapshot) and its timeline files written.
 #include <cstdio>
 #include <string>
+#include <vector>
+
+#include <QString>
 
 #include "ckpt/names.h"
 #include "ckpt/printable.h"
+#include "ckpt/torch_snapshot.h"
 #include "ckpt/units.h"
+#include "cli_common.h"
 
 namespace cli {
+
+namespace {
 
 void print_snapshot_summary(const ckpt::TorchSnapshot& s) {
     using ckpt::format_bytes;

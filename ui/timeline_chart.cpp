@@ -87,6 +87,7 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     overlayGraph_->setAdaptiveSampling(false);
     legend->clearItems();
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
+    showUnattributed(false);
     putLegendBelow(this, 4);  // under the chart, so it never covers data
     title_ = addTitle(this, QString());
     // Zooming re-decimates the visible range and re-lays the bands: labels appear once their band
@@ -153,6 +154,14 @@ void TimelineChart::showMessage(const QString& text) {
     setInk(t, Ink::muted);
     message_ = t;
     replot(QCustomPlot::rpQueuedReplot);
+}
+
+void TimelineChart::showUnattributed(bool on) {
+    // Only a PyTorch snapshot has bytes no one attributed: the engine's steps never list the category.
+    QCPGraph* g = graphs_[int(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::unattributed) -
+                              std::begin(kStackOrder))];
+    if (on) g->addToLegend();
+    else g->removeFromLegend();
 }
 
 void TimelineChart::setSnapshot(const ckpt::StepReport& r, bool timed, const QString& title) {
@@ -243,11 +252,7 @@ void TimelineChart::finishReport(const ckpt::StepReport& r, std::shared_ptr<cons
         report_ = std::move(copy);
     }
     haveReport_ = true;
-    // Only a PyTorch snapshot has bytes no one attributed: the engine's steps never list the category.
-    QCPGraph* unattributed = graphs_[int(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::unattributed) -
-                                         std::begin(kStackOrder))];
-    if (r.peak[size_t(ckpt::Category::unattributed)] > 0) unattributed->addToLegend();
-    else unattributed->removeFromLegend();
+    showUnattributed(r.peak[size_t(ckpt::Category::unattributed)] > 0);
     updateTitle();
     redecimating_ = true;
     const double end = mode_ == Mode::predicted ? double(d_.x.size()) : std::max(double(r.step_ns) / 1e6, d_.x.back()) * 1.01;

@@ -73,6 +73,7 @@ protected:
 
 private:
     void placePeakLabel();
+    void showUnattributed(bool on);  // the category in the legend
     void clearData();
     void setMode(Mode m);
     void finishReport(const ckpt::StepReport& r, std::shared_ptr<const ckpt::StepReport> shared);

@@ -59,7 +59,7 @@ STACKS = {
                               frame("torch/optim/adam.py", 157, "step")] + USER, "temporary"),
 }
 CATEGORIES = ["parameter", "buffer", "weight_cast", "gradient", "optimizer_state", "input", "activation",
-              "recomputed", "temporary", "unattributed"]
+              "recomputed", "temporary", "communication", "unattributed"]
 
 
 class Trace:
