@@ -77,6 +77,15 @@ if [ "$mode" = sanitize ]; then
     -dict=tests/fuzz/report.dict -artifact_prefix="$build/fuzz-report-" "$build/fuzz-report-corpus" "$seeds" \
     tests/data/malformed tests/data/gpu_h200_2026-11-29_run2 2>"$build/fuzz-report.log" || { tail -60 "$build/fuzz-report.log"; exit 1; }
   tail -1 "$build/fuzz-report.log"
+  # PyTorch memory snapshots (pickles): the fixtures once, then half a minute of fuzzing.
+  fuzz="$build/tests/fuzz/fuzz_torch_snapshot"
+  "$fuzz" -timeout=5 tests/data/torch_snapshots/*.pickle 2>"$build/fuzz-snapshot-seeds.log" \
+    || { tail -40 "$build/fuzz-snapshot-seeds.log"; exit 1; }
+  mkdir -p "$build/fuzz-snapshot-corpus"
+  "$fuzz" -max_total_time="$(( ${CKPT_FUZZ_SECONDS:-60} / 2 ))" -timeout=5 -rss_limit_mb=2048 -max_len=16384 \
+    -dict=tests/fuzz/torch_snapshot.dict -artifact_prefix="$build/fuzz-snapshot-" "$build/fuzz-snapshot-corpus" \
+    tests/data/torch_snapshots 2>"$build/fuzz-snapshot.log" || { tail -60 "$build/fuzz-snapshot.log"; exit 1; }
+  tail -1 "$build/fuzz-snapshot.log"
   exit 0
 fi
 

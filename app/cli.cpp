@@ -1,7 +1,8 @@
 // The headless sub-commands: `run` (train steps of a model or experiment file, print a summary,
 // write report/trace/CSV/plot/tensor files), `plan` (print the engine's plan table for a
-// budget), `import` (a Hugging Face config) and `export-torch` (a PyTorch script of the model
-// and its plan), plus the no-display demo. The CLI only parses options and prints: loading, planning
+// budget), `import` (a Hugging Face config), `export-torch` (a PyTorch script of the model
+// and its plan) and `import-torch-snapshot` (what PyTorch measured, cli_snapshot.cpp), plus the
+// no-display demo. The CLI only parses options and prints: loading, planning
 // and running are engine calls, and an engine error's kind decides the exit code (cli.h);
 // every error is one line on stderr.
 #include "cli.h"
@@ -87,8 +88,9 @@ void print_summary(const ckpt::Session& session, const ckpt::StepReport& r, int 
     std::printf("  peak              %s %s\n", format_bytes(r.peak_total).c_str(), where(r.peak_tag).c_str());
     std::printf("    %-17s %12s %12s\n", "category", "at the peak", "own peak");
     for (int c = 0; c < ckpt::kCategoryCount; ++c)
-        std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
-                    format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
+        if (ckpt::Category(c) != ckpt::Category::unattributed)  // a PyTorch snapshot's only
+            std::printf("    %-17s %12s %12s\n", std::string(ckpt::category_name(ckpt::Category(c))).c_str(),
+                        format_bytes(r.at_peak[size_t(c)]).c_str(), format_bytes(r.peak[size_t(c)]).c_str());
     int runs = 0;
     for (const ckpt::BlockReport& b : r.blocks) runs += b.segment_last == b.index ? 1 : 0;
     std::printf("  checkpointed      %d of %zu blocks in %d segment%s; kept for backward %s, avoided %s\n",
@@ -378,6 +380,7 @@ int dispatch(const std::vector<std::string>& args) {
     if (cmd == "predict") return cmd_predict(rest);
     if (cmd == "import") return cmd_import(rest);
     if (cmd == "export-torch") return cmd_export_torch(rest);
+    if (cmd == "import-torch-snapshot") return cmd_import_torch_snapshot(rest);
     if (cmd == "help" || cmd == "--help" || cmd == "-h") {
         const std::string topic = rest.empty() ? "" : rest[0];
         if (topic == "run") std::fputs(help_text(HelpTopic::run).c_str(), stdout);
@@ -385,15 +388,16 @@ int dispatch(const std::vector<std::string>& args) {
         else if (topic == "predict") std::fputs(help_text(HelpTopic::predict).c_str(), stdout);
         else if (topic == "import") std::fputs(help_text(HelpTopic::import).c_str(), stdout);
         else if (topic == "export-torch") std::fputs(help_text(HelpTopic::export_torch).c_str(), stdout);
+        else if (topic == "import-torch-snapshot") std::fputs(help_text(HelpTopic::import_torch_snapshot).c_str(), stdout);
         else if (topic.empty()) std::fputs(help_text(HelpTopic::main).c_str(), stdout);
-        else usage_error("no help for \"" + topic + "\" (commands: run, plan, predict, import, export-torch)");
+        else usage_error("no help for \"" + topic + "\" (commands: run, plan, predict, import, export-torch, import-torch-snapshot)");
         return kOk;
     }
     if (cmd == "--version") {
         std::printf("checkpointlab %s\n", CKPT_VERSION);
         return kOk;
     }
-    std::string hint = " (expected run, plan, predict, import, export-torch or help; see checkpointlab --help)";
+    std::string hint = " (expected run, plan, predict, import, export-torch, import-torch-snapshot or help; see checkpointlab --help)";
     if (QString::fromStdString(cmd).endsWith(".json")) hint = " (did you mean: checkpointlab run " + cmd + "?)";
     usage_error("unknown command \"" + cmd + "\"" + hint);
 }

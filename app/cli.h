@@ -15,7 +15,7 @@ int main(int argc, char** argv);
 // The demo: textbook_mlp unchecked and fully checkpointed, files into ./checkpointlab-demo/.
 int demo(int argc, char** argv);
 
-enum class HelpTopic { main, run, plan, import, export_torch, predict };
+enum class HelpTopic { main, run, plan, import, export_torch, predict, import_torch_snapshot };
 std::string help_text(HelpTopic topic);
 
 }  // namespace cli

@@ -23,6 +23,10 @@
 #include "ckpt/result.h"
 #include "ckpt/timing.h"
 
+#ifdef CKPT_WITH_UI
+#include "ui/chart_export.h"
+#endif
+
 namespace cli {
 
 struct CliError {
@@ -88,6 +92,10 @@ std::string timed(int64_t ns, const ckpt::TimeRange& range, int repeats);
 
 // A bad --plot path or option is named before the model is loaded.
 void check_plot_path(const Outputs& o);
+#ifdef CKPT_WITH_UI
+// --plot-size, --plot-dpi, --plot-font-scale, --plot-no-title: the export dialog's options.
+ckptui::ExportOptions plot_options(const Outputs& o);
+#endif
 // Writes what was asked; returns the files written. Throws CliError (exit 1) on failure.
 std::vector<std::string> write_outputs(const Outputs& o, const ckpt::StepReport& r, const ckpt::ModelSpec& spec,
                                        const ckpt::TimePrediction* predicted = nullptr);
@@ -107,5 +115,6 @@ ckpt::ParallelLayout parse_layout(const Args& a, const ckpt::ParallelLayout& bas
 // Commands in files of their own.
 int cmd_export_torch(std::vector<std::string> argv);  // cli_export.cpp
 int cmd_predict(const std::vector<std::string>& argv);  // cli_predict.cpp
+int cmd_import_torch_snapshot(std::vector<std::string> argv);  // cli_snapshot.cpp
 
 }  // namespace cli

@@ -34,7 +34,8 @@ SYNOPSIS
     checkpointlab predict MODEL [--checkpoint POLICY] [--dp N --zero 0-3 --tp T --pp P] [--rank R]
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
     checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint POLICY] [--steps N]
-    checkpointlab help [run|plan|predict|import|export-torch]
+    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--plot chart.png]
+    checkpointlab help [run|plan|predict|import|export-torch|import-torch-snapshot]
     checkpointlab --version
 
 DESCRIPTION
@@ -63,6 +64,9 @@ COMMANDS
     export-torch
             the model and its plan as a runnable PyTorch script; see
             `checkpointlab export-torch --help`
+    import-torch-snapshot
+            what PyTorch measured (a CUDA memory snapshot) as a memory timeline, read without
+            running the pickle; see `checkpointlab import-torch-snapshot --help`
     help    show this page, or a command's page
 
 OPTIONS
@@ -463,6 +467,59 @@ THE SCRIPT'S OPTIONS
 EXAMPLES
     checkpointlab export-torch gpt2_small --checkpoint 1,3,5 -o gpt2_small.py
     python3 gpt2_small.py --device cpu --steps 2
+)";
+        break;
+    case HelpTopic::import_torch_snapshot:
+        t = R"(NAME
+    checkpointlab import-torch-snapshot - what PyTorch measured: a CUDA memory snapshot
+
+SYNOPSIS
+    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--csv m.csv]
+                                        [--trace t.json] [--plot chart.png|.pdf|.svg]
+                                        [--plot-size WxH] [--plot-dpi D] [--plot-font-scale F]
+                                        [--plot-no-title]
+
+DESCRIPTION
+    Reads the pickle torch.cuda.memory._dump_snapshot() writes after
+    torch.cuda.memory._record_memory_history(), prints what it holds and writes it as the
+    timeline files of a run. The file is read by CheckpointLab's own restricted unpickler:
+    only plain data (dicts, lists, tuples, strings, bytes, numbers, None, booleans) is read,
+    and a pickle that would import or call Python code (GLOBAL, STACK_GLOBAL, REDUCE, BUILD,
+    INST, OBJ, NEWOBJ, ...) is refused with the opcode and its byte offset. Nothing in the
+    file is run, and no Python is needed.
+
+    Of the device with the longest trace: allocated bytes (an alloc adds its size, a
+    free_completed takes it away; blocks freed in the trace but allocated before it began
+    count from the start), reserved bytes (segment_alloc/map add, segment_free/unmap take
+    away, ending at the segments of the snapshot), times from time_us (PyTorch 2.1 on; else
+    the trace's order), and the first oom entry. Categories come from the allocations' stack
+    frames only where a frame says so (torch/utils/checkpoint.py's recomputation: recomputed;
+    AccumulateGrad: gradient; torch/optim kept to the end: optimizer_state, freed: temporary;
+    Module._apply: parameter); every other allocation is "unattributed". The manual's
+    section import-torch-snapshot of "The command line" gives the rules.
+
+    The GUI shows the same with File > Open PyTorch snapshot, in a window of its own.
+
+OPTIONS
+    --report r.json
+        The import's figures: entries, allocated and reserved bytes at the start, the peak
+        and the end, allocations per category and per frame rule, the out-of-memory.
+    --csv m.csv, --trace t.json
+        The memory timeline as CSV and as a Perfetto trace, as checkpointlab run writes them
+        (time_ns is the entry's index when the snapshot has no times).
+    --plot FILE, --plot-size, --plot-dpi, --plot-font-scale, --plot-no-title
+        The memory timeline chart, as for checkpointlab run.
+    -h, --help
+        Show this page.
+
+)";
+        t += kExitStatus;
+        t += R"(    An oom entry in the trace is reported and is not an error (exit 0): the import worked.
+
+EXAMPLES
+    # in the training script: torch.cuda.memory._record_memory_history() before the steps,
+    # torch.cuda.memory._dump_snapshot("snapshot.pickle") after them
+    checkpointlab import-torch-snapshot snapshot.pickle --plot snapshot.png --report snapshot.json
 )";
         break;
     }

@@ -218,11 +218,12 @@ private slots:
         const QList<QByteArray> lines = readAll(path).trimmed().split('\n');
         QCOMPARE(lines.size(), 1 + int(r.events.size()));
         QCOMPARE(lines[0], QByteArray("time_ns,bytes,category,block,layer,phase,live_total,live_parameter,live_buffer,live_weight_cast,live_gradient,"
-                                      "live_optimizer_state,live_input,live_activation,live_recomputed,live_temporary,live_communication"));
+                                      "live_optimizer_state,live_input,live_activation,live_recomputed,live_temporary,live_communication,"
+                                      "live_unattributed"));
         for (const QByteArray& line : lines) QCOMPARE(line.count(','), 6 + kCategoryCount);  // 7 fields + a column per category
-        QCOMPARE(lines[2], QByteArray("200,256,temporary,0,0,forward,1320,1000,0,0,0,0,0,64,0,256,0"));
-        QCOMPARE(lines[3], QByteArray("300,-256,temporary,0,0,forward,1064,1000,0,0,0,0,0,64,0,0,0"));
-        QCOMPARE(lines[5], QByteArray("6000,1000,gradient,0,0,backward,2192,1000,0,0,1000,0,0,64,128,0,0"));
+        QCOMPARE(lines[2], QByteArray("200,256,temporary,0,0,forward,1320,1000,0,0,0,0,0,64,0,256,0,0"));
+        QCOMPARE(lines[3], QByteArray("300,-256,temporary,0,0,forward,1064,1000,0,0,0,0,0,64,0,0,0,0"));
+        QCOMPARE(lines[5], QByteArray("6000,1000,gradient,0,0,backward,2192,1000,0,0,1000,0,0,64,128,0,0,0"));
         // The per-category columns always add up to live_total.
         for (int i = 1; i < lines.size(); ++i) {
             const QList<QByteArray> f = lines[i].split(',');

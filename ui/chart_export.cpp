@@ -19,6 +19,7 @@
 #include <qcustomplot.h>
 
 #include "ui/charts.h"
+#include "ui/snapshot_window.h"
 #include "ui/timeline_chart.h"
 
 namespace ckptui {
@@ -203,7 +204,10 @@ QString parsePlotSize(const QString& text, ExportOptions* o) {
     return {};
 }
 
-QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, const ExportOptions& options) {
+namespace {
+
+// A timeline chart laid out at the file's size, filled by `fill`, written to `path`.
+QString exportTimeline(const QString& path, const ExportOptions& options, const std::function<void(TimelineChart&)>& fill) {
     TimelineChart chart;
     const double scale = options.dpi / layoutDpi() * options.fontScale;
     const int w = int(std::lround(options.widthPx / scale)), h = int(std::lround(options.heightPx / scale));
@@ -212,9 +216,21 @@ QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, c
     // so band labels know how wide their bands will be in the file.
     chart.setViewport(QRect(0, 0, w, h));
     chart.replot();
-    chart.setReport(report);
+    fill(chart);
     chart.replot();
     return exportPlot(&chart, path, options);
+}
+
+}  // namespace
+
+QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, const ExportOptions& options) {
+    return exportTimeline(path, options, [&](TimelineChart& chart) { chart.setReport(report); });
+}
+
+QString exportSnapshotChart(const ckpt::TorchSnapshot& snapshot, const QString& path, const ExportOptions& options) {
+    return exportTimeline(path, options, [&](TimelineChart& chart) {
+        chart.setSnapshot(snapshot.report, snapshot.timed, snapshotTitle(snapshot));
+    });
 }
 
 QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, int width, int height) {

@@ -11,6 +11,7 @@
 #include <QString>
 
 #include "ckpt/report.h"
+#include "ckpt/torch_snapshot.h"
 
 class QCustomPlot;
 
@@ -46,5 +47,7 @@ QString parsePlotSize(const QString& text, ExportOptions* options);
 // the headless demo). Needs a QApplication; works on the offscreen platform.
 QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, const ExportOptions& options = {});
 QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, int width, int height);
+// The same for a PyTorch memory snapshot, titled as the snapshot window titles it.
+QString exportSnapshotChart(const ckpt::TorchSnapshot& snapshot, const QString& path, const ExportOptions& options = {});
 
 }  // namespace ckptui

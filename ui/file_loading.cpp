@@ -85,6 +85,9 @@ QByteArray readCapped(const QString& path, qint64 cap, QString* error) {
 namespace {
 
 LoadedFile loadFileOrThrow(const QString& path, FileKind kind, qint64 batch, qint64 seq, const std::atomic<bool>* stop) {
+    // A dropped or named .pickle is a PyTorch snapshot (no other file the window opens is one).
+    if (kind == FileKind::any && (path.endsWith(QLatin1String(".pickle")) || path.endsWith(QLatin1String(".pkl"))))
+        kind = FileKind::torch_snapshot;
     LoadedFile out;
     out.path = path;
     out.kind = kind == FileKind::any ? FileKind::experiment : kind;
@@ -98,6 +101,19 @@ LoadedFile loadFileOrThrow(const QString& path, FileKind kind, qint64 batch, qin
         ckpt::Result<ckpt::ModelSpec> s = ckpt::import_hf_config_file(path.toStdString(), batch, seq);
         if (!s) out.error = QString::fromStdString(s.error().message);
         else out.experiment.spec = std::move(*s);
+        return out;
+    }
+    if (kind == FileKind::torch_snapshot) {
+        QString err;
+        const QByteArray data = readCapped(path, qint64(ckpt::kMaxSnapshotBytes), &err);
+        if (!err.isEmpty()) {
+            out.error = err;
+            return out;
+        }
+        ckpt::Result<ckpt::TorchSnapshot> s = ckpt::parse_torch_snapshot(std::string_view(data.constData(), size_t(data.size())),
+                                                                        fileName(path).toStdString());
+        if (!s) out.error = QStringLiteral("%1: %2").arg(fileName(path), QString::fromStdString(s.error().message));
+        else out.snapshot = std::make_shared<const ckpt::TorchSnapshot>(std::move(*s));
         return out;
     }
     const qint64 cap = kind == FileKind::experiment ? kMaxExperimentBytes : qint64(ckpt::kMaxReportBytes);

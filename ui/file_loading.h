@@ -1,5 +1,6 @@
 // Reading the files the window opens, off the GUI thread: experiments and model specs, run
-// reports (File > Open run) and Hugging Face configs (File > Import config). A file is untrusted:
+// reports (File > Open run), Hugging Face configs (File > Import config) and PyTorch memory
+// snapshots (File > Open PyTorch snapshot). A file is untrusted:
 // only regular files are read (opening /dev/zero is a one-line error, not an abort), never more
 // than the kind's cap, and parsing (which takes seconds on a hostile file) runs on a worker while
 // the window stays responsive. Only the newest request is delivered.
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "ckpt/recorded_run.h"
+#include "ckpt/torch_snapshot.h"
 #include "ui/experiment.h"
 #include "ui/run_controller.h"
 
@@ -21,6 +23,7 @@ enum class FileKind {
     experiment,  // an experiment or a bare model spec
     run,         // a report written by checkpointlab run --report
     config,      // a Hugging Face config.json, imported at a batch and sequence
+    torch_snapshot,  // a PyTorch CUDA memory snapshot (torch.cuda.memory._dump_snapshot)
 };
 
 struct LoadedFile {
@@ -32,6 +35,8 @@ struct LoadedFile {
     // which the charts draw beside the measurement as they do for a step run here
     std::shared_ptr<const ckpt::RecordedRun> run;
     ReportPtr predicted;
+    // torch_snapshot: what PyTorch measured, shown in a window of its own (the model is kept)
+    std::shared_ptr<const ckpt::TorchSnapshot> snapshot;
     bool ok() const { return error.isEmpty(); }
 };
 

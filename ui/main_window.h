@@ -19,6 +19,7 @@
 
 #include <QElapsedTimer>
 #include <QMainWindow>
+#include <QPointer>
 
 #include "ckpt/report.h"
 #include "ui/chart_export.h"
@@ -27,6 +28,7 @@
 #include "ui/file_loading.h"
 #include "ui/predictor.h"
 #include "ui/run_controller.h"
+#include "ui/snapshot_window.h"
 
 class QTextBrowser;
 class QProgressBar;
@@ -59,6 +61,10 @@ public:
     QString saveExperiment(const QString& path);  // and it becomes the current file
     QString loadPreset(const QString& name);
     QString openRun(const QString& path);         // a report written by `checkpointlab run --report`
+    // A PyTorch CUDA memory snapshot, in a window of its own (the experiment is kept): "" or the
+    // error (also shown in a dialog). The menu's File > Open PyTorch snapshot reads on a worker.
+    QString openTorchSnapshot(const QString& path);
+    SnapshotWindow* snapshotWindow() const { return snapshotWindow_.data(); }  // the last one opened, while open
     void newModel(const ckpt::ModelSpec& spec, const QString& title);  // a template or an import
     // The menus' way: asks about unsaved changes, then reads and parses on a worker and applies the
     // file when it arrives; fileOpened says how it ended.
@@ -144,6 +150,7 @@ private:
     void startAfresh();  // another model was loaded: history, sessions and shown step go
     bool shownIsCurrent() const;
     void showRecordedRun(const LoadedFile& f);
+    void showSnapshot(const LoadedFile& f);
     void beginProgress();
     void advanceProgress(const QVector<ckpt::MemoryEvent>& events);
     void updateContext();       // the charts' subtitles and the run bar's recorded-run mark
@@ -181,6 +188,7 @@ private:
     SummaryPanel* summary_;
     QTextBrowser* help_;
     ManualWindow* manual_ = nullptr;
+    QPointer<SnapshotWindow> snapshotWindow_;  // deletes itself when closed
     RunBar* runBar_;
     QProgressBar* progress_;
     QMenu* recentMenu_ = nullptr;

@@ -18,6 +18,8 @@
 #include "ui/lessons.h"
 #include "ui/main_window.h"
 #include "ui/run_bar.h"
+#include "ui/messages.h"
+#include "ui/style.h"
 #include "ui/stack_model.h"
 #include "ui/summary_panel.h"
 
@@ -27,8 +29,11 @@ namespace {
 
 constexpr int kRecentFiles = 8;
 
-bool isJsonFile(const QUrl& url) {
-    return url.isLocalFile() && url.toLocalFile().endsWith(QLatin1String(".json"), Qt::CaseInsensitive);
+// What a drop opens: JSON files (by their content) and PyTorch snapshots (.pickle, .pkl).
+bool isOpenableFile(const QUrl& url) {
+    const QString f = url.toLocalFile();
+    return url.isLocalFile() && (f.endsWith(QLatin1String(".json"), Qt::CaseInsensitive) || f.endsWith(QLatin1String(".pickle")) ||
+                                 f.endsWith(QLatin1String(".pkl")));
 }
 
 }  // namespace
@@ -55,6 +60,22 @@ QString MainWindow::openRun(const QString& path) {
     return {};
 }
 
+QString MainWindow::openTorchSnapshot(const QString& path) {
+    const LoadedFile f = loadFile(path, FileKind::torch_snapshot);
+    applyLoaded(f);
+    return f.error;
+}
+
+void MainWindow::showSnapshot(const LoadedFile& f) {
+    // A window per snapshot, beside the main one: the model and its runs stay as they were.
+    snapshotWindow_ = new SnapshotWindow(f.snapshot, f.path, this);
+    snapshotWindow_->show();
+    statusBar()->showMessage(tr("Opened PyTorch snapshot %1: peak %2 allocated, %3 reserved")
+                                 .arg(shownText(QFileInfo(f.path).fileName().toStdString()),
+                                      humanBytes(f.snapshot->report.peak_total), humanBytes(f.snapshot->reserved_peak)),
+                             5000);
+}
+
 void MainWindow::openFile(const QString& path, FileKind kind) {
     if (!maybeSave()) {
         emit fileOpened(path, tr("cancelled"));
@@ -66,8 +87,16 @@ void MainWindow::openFile(const QString& path, FileKind kind) {
 
 void MainWindow::applyLoaded(const LoadedFile& f) {
     if (!f.ok()) {
-        showError(f.kind == FileKind::run ? tr("Cannot open run") : tr("Cannot open file"), f.error);
+        showError(f.kind == FileKind::run              ? tr("Cannot open run")
+                  : f.kind == FileKind::torch_snapshot ? tr("Cannot open PyTorch snapshot")
+                                                       : tr("Cannot open file"),
+                  f.error);
         emit fileOpened(f.path, f.error);
+        return;
+    }
+    if (f.kind == FileKind::torch_snapshot) {
+        showSnapshot(f);
+        emit fileOpened(f.path, QString());
         return;
     }
     const QString name = QFileInfo(f.path).fileName();
@@ -157,12 +186,12 @@ void MainWindow::openArguments(const QStringList& arguments) {
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.size() == 1 && isJsonFile(urls.first())) event->acceptProposedAction();
+    if (urls.size() == 1 && isOpenableFile(urls.first())) event->acceptProposedAction();
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
     const QList<QUrl> urls = event->mimeData()->urls();
-    if (urls.size() != 1 || !isJsonFile(urls.first())) return;
+    if (urls.size() != 1 || !isOpenableFile(urls.first())) return;
     event->acceptProposedAction();
     // After the drop has returned: the prompt must not run inside the drag's event.
     const QString path = urls.first().toLocalFile();

@@ -107,6 +107,14 @@ void MainWindow::buildMenus() {
     });
     tipWithShortcut(a, tr("Show a run recorded elsewhere (checkpointlab run --report r.json on a GPU server) with every "
                           "chart, as if it had run here."));
+    a = file->addAction(tr("Open PyTorch &snapshot…"), this, [this] {
+        const QString p = QFileDialog::getOpenFileName(this, tr("Open PyTorch snapshot"), QFileInfo(currentFile_).path(),
+                                                       tr("PyTorch memory snapshots (*.pickle *.pkl);;All files (*)"));
+        if (!p.isEmpty()) loader_->load(p, FileKind::torch_snapshot);  // the experiment is kept: nothing to save first
+    });
+    a->setObjectName(QStringLiteral("openTorchSnapshot"));
+    a->setToolTip(tr("What PyTorch measured on your GPU: a CUDA memory snapshot (torch.cuda.memory._dump_snapshot) "
+                     "drawn as a memory timeline, in a window of its own. Read without running anything in it."));
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     recentMenu_->setObjectName(QStringLiteral("recentMenu"));
     connect(recentMenu_, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);

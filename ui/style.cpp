@@ -26,6 +26,7 @@ QColor categoryColor(ckpt::Category c) {
     case ckpt::Category::recomputed: return QColor(0xD5, 0x5E, 0x00);
     case ckpt::Category::temporary: return QColor(0xCC, 0x79, 0xA7);
     case ckpt::Category::communication: return QColor(0x6A, 0x3D, 0x9A);  // outside Okabe-Ito's eight: a dark violet
+    case ckpt::Category::unattributed: return QColor(0xC8, 0xC8, 0xC8);  // a neutral light grey: "not known"
     }
     return Qt::black;
 }
@@ -117,6 +118,7 @@ QString categoryLabel(ckpt::Category c) {
     case ckpt::Category::recomputed: return QStringLiteral("recomputed");
     case ckpt::Category::temporary: return QStringLiteral("temporaries");
     case ckpt::Category::communication: return QStringLiteral("communication");
+    case ckpt::Category::unattributed: return QStringLiteral("unattributed");
     }
     return {};
 }
@@ -144,6 +146,9 @@ QString categoryMeaning(ckpt::Category c) {
     case ckpt::Category::communication:
         return QStringLiteral("Parallel layouts: a sharded block's parameters gathered to compute it (ZeRO-3, FSDP), and "
                               "its full gradients waiting to be reduce-scattered.");
+    case ckpt::Category::unattributed:
+        return QStringLiteral("A PyTorch snapshot's allocations whose stack frames do not say what they are for: "
+                              "shown as they are rather than guessed.");
     }
     return {};
 }

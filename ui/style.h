@@ -39,6 +39,7 @@ qint64 parseGroupedCount(QString text, bool* ok);  // the reverse, any separator
 inline constexpr ckpt::Category kStackOrder[] = {
     ckpt::Category::parameter, ckpt::Category::buffer, ckpt::Category::optimizer_state, ckpt::Category::weight_cast, ckpt::Category::gradient,
     ckpt::Category::input,
-    ckpt::Category::activation, ckpt::Category::recomputed, ckpt::Category::communication, ckpt::Category::temporary};
+    ckpt::Category::activation, ckpt::Category::recomputed, ckpt::Category::communication, ckpt::Category::temporary,
+    ckpt::Category::unattributed};
 
 }  // namespace ckptui

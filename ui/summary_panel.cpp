@@ -366,6 +366,7 @@ void SummaryPanel::render() {
     for (ckpt::Category c : kStackOrder) {
         // A parallel layout's category, shown for a rank's step only.
         if (c == ckpt::Category::communication && !(compare && r->peak[int(c)] > 0) && !(p && p->peak[int(c)] > 0)) continue;
+        if (c == ckpt::Category::unattributed) continue;  // a PyTorch snapshot's only (its own window)
         row(categoryLabel(c), categoryColor(c), compare ? r->at_peak[int(c)] : 0, p ? p->at_peak[int(c)] : 0, false,
             c == ckpt::Category::activation && explainKept ? keptWhy(*r) : QString(), categoryMark(c));
     }
@@ -435,9 +436,11 @@ QString helpHtml(const StepResult* res) {
                      "drawn in the order memory is allocated and freed (no time has been measured yet), with a grey "
                      "line where the peak would be without checkpointing. After a run it shows the measurement in "
                      "time, with the prediction of the same step dashed in blue over it.</p><ul>");
-    for (ckpt::Category c : kStackOrder)
+    for (ckpt::Category c : kStackOrder) {
+        if (c == ckpt::Category::unattributed) continue;  // a PyTorch snapshot's only (its own window)
         h += QStringLiteral("<li><font color='%1'>%4</font> <b>%2</b>: %3</li>")
                  .arg(categoryColor(c).name(), categoryLabel(c), categoryMeaning(c), categoryMark(c));
+    }
     h += QObject::tr("</ul><p><b>Per block</b> shows what each block keeps and what checkpointing avoided; a negative "
                      "effect shows where the boundary tensor between two blocks moved. <b>Step history</b> follows the "
                      "steps you run on this model (the first, a warm-up, is slower): toggle a checkpoint and the next "

@@ -89,6 +89,7 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
     graphs_[size_t(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::communication) -
                    std::begin(kStackOrder))]->removeFromLegend();  // until a step has some (updateTitle)
+    showUnattributed(false);
     putLegendBelow(this, 4);  // under the chart, so it never covers data
     title_ = addTitle(this, QString());
     // Zooming re-decimates the visible range and re-lays the bands: labels appear once their band
@@ -112,10 +113,11 @@ void TimelineChart::setMode(Mode m) {
     yAxis->setVisible(data);
     if (m == Mode::predicted) {
         xAxis->setTicker(orderTicker_);
-        xAxis->setLabel(tr("allocations and frees, in order (a prediction: no time measured yet)"));
+        xAxis->setLabel(snapshotOrder_ ? tr("allocations and frees, in the snapshot's order (it records no times)")
+                                       : tr("allocations and frees, in order (a prediction: no time measured yet)"));
     } else {
         xAxis->setTicker(timeTicker_);
-        xAxis->setLabel(tr("time in step"));
+        xAxis->setLabel(snapshotTitle_.isEmpty() ? tr("time in step") : tr("time since the trace's first entry"));
     }
     if (overlayGraph_->visible() != (m == Mode::measured && !overlay_.empty())) {
         const bool on = m == Mode::measured && !overlay_.empty();
@@ -137,6 +139,8 @@ void TimelineChart::clearData() {
 
 void TimelineChart::showMessage(const QString& text) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     haveReport_ = false;
     clearItems();
@@ -154,8 +158,28 @@ void TimelineChart::showMessage(const QString& text) {
     replot(QCustomPlot::rpQueuedReplot);
 }
 
+void TimelineChart::showUnattributed(bool on) {
+    // Only a PyTorch snapshot has bytes no one attributed: the engine's steps never list the category.
+    QCPGraph* g = graphs_[int(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::unattributed) -
+                              std::begin(kStackOrder))];
+    if (on) g->addToLegend();
+    else g->removeFromLegend();
+}
+
+void TimelineChart::setSnapshot(const ckpt::StepReport& r, bool timed, const QString& title) {
+    if (timed) setReport(r);
+    else setPredicted(r);
+    snapshotTitle_ = title;
+    snapshotOrder_ = !timed;
+    setMode(mode_);  // the axis label and the title
+    drawAnnotations();  // the peak's label says measured
+    replot(QCustomPlot::rpQueuedReplot);
+}
+
 void TimelineChart::beginLive(const ckpt::CategoryBytes& baseline) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     haveReport_ = false;
     d_.live = baseline;
@@ -180,6 +204,8 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
                               std::shared_ptr<const ckpt::StepReport> shared) {
     hideChartTip(this);
     step_ = step >= 0 ? step : r.step;
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     d_.fill(r, false);
     // The prediction's total at every measured event, while the two streams are the same events:
@@ -203,6 +229,8 @@ void TimelineChart::setReport(const ckpt::StepReport& r, const ckpt::StepReport*
 void TimelineChart::setPredicted(const ckpt::StepReport& p, qint64 uncheckedPeak, std::shared_ptr<TimelineSeries> series,
                                  std::shared_ptr<const ckpt::StepReport> shared) {
     hideChartTip(this);
+    snapshotTitle_.clear();
+    snapshotOrder_ = false;
     clearData();
     if (series && series->x.size() == p.events.size() + 1) {
         std::swap(d_, *series);  // lent while it is drawn (clearData gives it back)
@@ -226,6 +254,7 @@ void TimelineChart::finishReport(const ckpt::StepReport& r, std::shared_ptr<cons
         report_ = std::move(copy);
     }
     haveReport_ = true;
+    showUnattributed(r.peak[size_t(ckpt::Category::unattributed)] > 0);
     updateTitle();
     redecimating_ = true;
     const double end = mode_ == Mode::predicted ? double(d_.x.size()) : std::max(double(r.step_ns) / 1e6, d_.x.back()) * 1.01;
@@ -282,6 +311,7 @@ void TimelineChart::updateTitle() {
         t += QLatin1Char('\n') + QString::fromStdString(report_->parallel);
     // The note on a line of its own: appended, it pushed the title past a 1366-px window's
     // chart and both ends were cut.
+    if (!snapshotTitle_.isEmpty() && mode_ != Mode::empty && mode_ != Mode::live) t = snapshotTitle_;
     if (!note_.isEmpty()) t += QLatin1Char('\n') + note_;
     title_->setText(t);
 }
@@ -501,7 +531,7 @@ void TimelineChart::drawAnnotations() {
     };
 
     // Peak marker, at the event that reached it.
-    const bool predicted = mode_ == Mode::predicted;
+    const bool predicted = mode_ == Mode::predicted && !snapshotOrder_;  // a snapshot in its order is measured
     // d_.x has the baseline point first, so the peak event's point is peak_event + 1 (compared
     // without adding: a report's peak_event can be any int64).
     const size_t pi = r.peak_event >= 0 && !d_.x.empty() && uint64_t(r.peak_event) < uint64_t(d_.x.size()) - 1 ? size_t(r.peak_event) + 1 : 0;
@@ -519,7 +549,11 @@ void TimelineChart::drawAnnotations() {
     auto* label = new QCPItemText(this);
     label->position->setCoords(tp, double(r.peak_total));
     label->setPadding(QMargins(6, 0, 6, 4));
-    label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), whereText(r.peak_tag)));
+    // A snapshot has no blocks, and its phase is known only where a frame said (setup otherwise).
+    const QString where = snapshotTitle_.isEmpty()                    ? whereText(r.peak_tag)
+                          : r.peak_tag.phase == ckpt::Phase::setup ? QString()
+                                                                     : tr("in %1").arg(phaseLabel(r.peak_tag.phase));
+    label->setText((predicted ? tr("predicted peak %1 %2") : tr("peak %1 %2")).arg(humanBytes(r.peak_total), where).trimmed());
     label->setFont(smallFont(font(), 9, true));
     label->setProperty("ckptPeakX", tp);  // placed on its side at every layout (placePeakLabel)
     setInk(label, Ink::text);
@@ -592,7 +626,7 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
     size_t i = size_t(std::upper_bound(d_.x.begin(), d_.x.end(), x) - d_.x.begin());
     if (i == 0) return;
     --i;
-    QString text = mode_ == Mode::predicted ? tr("<b>event %1 of %2</b> (predicted)").arg(i).arg(d_.x.size() - 1)
+    QString text = mode_ == Mode::predicted ? (snapshotOrder_ ? tr("<b>event %1 of %2</b>") : tr("<b>event %1 of %2</b> (predicted)")).arg(i).arg(d_.x.size() - 1)
                                             : tr("<b>t = %1</b>").arg(humanTime(qint64(d_.x[i] * 1e6)));
     const ckpt::MemoryTag& tag = d_.tags[i];
     if (i > 0) {

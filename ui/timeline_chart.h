@@ -40,6 +40,10 @@ public:
     // the same report, is lent to the chart while it shows it (else the chart builds its own).
     void setPredicted(const ckpt::StepReport& predicted, qint64 uncheckedPeak = -1,
                       std::shared_ptr<TimelineSeries> series = nullptr, std::shared_ptr<const ckpt::StepReport> shared = nullptr);
+    // What PyTorch measured (a CUDA memory snapshot, torch_snapshot.h), with `title` for the
+    // chart's: in time when `timed`, else in the trace's order (the axis says so). No prediction
+    // is drawn over it: the snapshot has no model to predict.
+    void setSnapshot(const ckpt::StepReport& report, bool timed, const QString& title);
     // Live view while a step runs: start from the baseline, then append event batches.
     void beginLive(const ckpt::CategoryBytes& baseline);
     void appendLive(const QVector<ckpt::MemoryEvent>& events);
@@ -69,6 +73,7 @@ protected:
 
 private:
     void placePeakLabel();
+    void showUnattributed(bool on);  // the category in the legend
     void clearData();
     void setMode(Mode m);
     void finishReport(const ckpt::StepReport& r, std::shared_ptr<const ckpt::StepReport> shared);
@@ -94,6 +99,8 @@ private:
     qint64 uncheckedPeak_ = -1;
     qint64 limit_ = 0;
     QString note_;
+    QString snapshotTitle_;  // set while a PyTorch snapshot is shown, which has its own title
+    bool snapshotOrder_ = false;  // ... and is drawn in its trace's order (no times)
     int step_ = 0;
     QVector<QCPGraph*> graphs_;  // in kStackOrder
     QCPGraph* overlayGraph_ = nullptr;

@@ -9,6 +9,7 @@
 //       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
 //       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
 //       [--open-run REPORT.json [--while-sweeping]] [--experiment FILE.json]
+//       [--open-snapshot SNAPSHOT.pickle]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -120,6 +121,9 @@ int main(int argc, char** argv) {
                      QStringLiteral("file")},
                     {QStringLiteral("while-sweeping"), QStringLiteral("with --open-run on the Pareto tab: the picture while it "
                                                                       "sweeps, not of its answer")},
+                    {QStringLiteral("open-snapshot"), QStringLiteral("picture the window of a PyTorch memory snapshot "
+                                                                     "(File > Open PyTorch snapshot) instead"),
+                     QStringLiteral("snapshot.pickle")},
                     {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
     cli.addHelpOption();
     cli.process(app);
@@ -145,6 +149,15 @@ int main(int argc, char** argv) {
         w.showManual(ckptui::manualUrl(at.value(0), at.value(1)));
         settle(500);
         return w.manualWindow()->grab().save(out) ? 0 : 1;
+    }
+    if (cli.isSet(QStringLiteral("open-snapshot"))) {  // File > Open PyTorch snapshot: its own window
+        const QString err = w.openTorchSnapshot(cli.value(QStringLiteral("open-snapshot")));
+        if (!err.isEmpty()) {
+            fprintf(stderr, "%s\n", qPrintable(err));
+            return 1;
+        }
+        settle(800);
+        return w.snapshotWindow()->grab().save(out) ? 0 : 1;
     }
     if (cli.isSet(QStringLiteral("experiment"))) {  // a saved experiment (a parallel layout's, say), predicted
         const QString err = w.openExperiment(cli.value(QStringLiteral("experiment")));

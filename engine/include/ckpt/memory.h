@@ -26,8 +26,11 @@ enum class Category : uint8_t {
     // Parallel layouts (parallel.h): a sharded unit's parameters gathered for computing (ZeRO-3,
     // FSDP's all-gather) and its unsharded gradients awaiting the reduce-scatter.
     communication,
+    // Bytes whose purpose the source does not say: only a PyTorch memory snapshot's allocations
+    // that no stack frame attributes (torch_snapshot.h). The engine's own steps never use it.
+    unattributed,
 };
-inline constexpr int kCategoryCount = 10;
+inline constexpr int kCategoryCount = 11;
 using CategoryBytes = std::array<int64_t, kCategoryCount>;
 
 enum class Phase : uint8_t { setup, forward, loss, backward, recompute, optimizer };

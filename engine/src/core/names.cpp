@@ -26,6 +26,7 @@ constexpr std::array<EnumName<Category>, kCategoryCount> kCategories{{
     {Category::recomputed, "recomputed"},
     {Category::temporary, "temporary"},
     {Category::communication, "communication"},
+    {Category::unattributed, "unattributed"},
 }};
 static_assert(kCategories.size() == kCategoryCount);
 
