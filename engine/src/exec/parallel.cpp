@@ -11,10 +11,8 @@
 #include <optional>
 #include <string>
 
-#include "backends/backend.h"
 #include "ckpt/layer_traits.h"
 #include "core/allocator.h"
-#include "exec/executor.h"
 
 namespace ckpt {
 
@@ -136,26 +134,6 @@ Features features_before(const ModelSpec& s, int b) {
     Features f = s.input_shape_features();
     for (int k = 0; k < b; ++k) f = block_output(s.blocks[size_t(k)], f);
     return f;
-}
-
-ModelSpec unchecked(ModelSpec s) {
-    for (BlockSpec& b : s.blocks) b.checkpoint = false;
-    return s;
-}
-
-Result<StepReport> dry_steps(const ModelSpec& s, int steps, DeviceKind kind, const std::vector<int64_t>& kept_unchecked,
-                             const std::atomic<bool>* stop) {
-    Allocator alloc(dry_backend(kind), 0);
-    Executor exec(s, alloc);
-    exec.kept_unchecked = kept_unchecked;
-    StepOptions opts;
-    opts.stop = stop;
-    StepReport r;
-    for (int i = 0; i < steps; ++i) {
-        r = exec.step(opts);
-        if (r.status != StepStatus::ok) return Error{r.message, error_kind(r.status)};
-    }
-    return r;
 }
 
 }  // namespace
@@ -288,13 +266,8 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
     std::optional<DryRankScope> scope;
     scope.emplace(dry);
 
-    // What each block keeps unchecked ("bytes avoided" is measured against it), as predict() does.
-    Result<StepReport> base = dry_steps(unchecked(*rs), 1, kind, {}, stop);
-    if (!base) return base.error();
-    std::vector<int64_t> kept_unchecked;
-    for (const BlockReport& b : base->blocks) kept_unchecked.push_back(b.kept_bytes);
-
-    Result<StepReport> r = dry_steps(*rs, steps, kind, kept_unchecked, stop);
+    // The rank's model predicted as one device's is (session.h), its dry runs counting the rank.
+    Result<StepReport> r = predict(*rs, steps, kind, stop);
     if (!r) return r.error();
     // Pipeline: under 1F1B stage s has min(pp - s, M) microbatches' activations kept when its
     // first backward starts, under GPipe all M. The others' are what this one keeps: each
@@ -309,7 +282,7 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
             dry.in_flight = out.in_flight_bytes;
             scope.reset();
             scope.emplace(dry);
-            r = dry_steps(*rs, steps, kind, kept_unchecked, stop);
+            r = predict(*rs, steps, kind, stop);
             if (!r) return r.error();
         }
     }
