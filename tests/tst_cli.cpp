@@ -10,6 +10,7 @@
 
 #include <limits>
 
+#include "cli_process.h"
 #include "malformed_cases.h"
 
 #include "app/cli_progress.h"
@@ -29,47 +30,6 @@
 using namespace Qt::StringLiterals;
 
 namespace {
-
-const QString kBinary = QStringLiteral(CKPT_CLI_PATH);
-
-struct Run {
-    QProcess::ExitStatus status = QProcess::CrashExit;
-    int code = -1;
-    QString out, err;
-};
-
-Run runCli(const QStringList& args, const QString& workDir = {}, const QList<QPair<QString, QString>>& setEnv = {}) {
-    QProcess p;
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    for (const auto& [name, value] : setEnv) env.insert(name, value);
-    env.remove("DISPLAY");
-    env.remove("WAYLAND_DISPLAY");
-    env.remove("QT_QPA_PLATFORM");  // with none of the three, no arguments means the demo, not the GUI
-    p.setProcessEnvironment(env);
-    if (!workDir.isEmpty()) p.setWorkingDirectory(workDir);
-    p.start(kBinary, args);
-    Run r;
-    if (!p.waitForStarted(30000)) {
-        r.err = "failed to start " + kBinary;
-        return r;
-    }
-    if (!p.waitForFinished(300000)) {
-        p.kill();
-        p.waitForFinished();
-        r.err = "timed out";
-        return r;
-    }
-    r.status = p.exitStatus();
-    r.code = p.exitCode();
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-}
-
-// One line: "checkpointlab: error: ...\n" and nothing else.
-bool isOneErrorLine(const QString& err) {
-    return err.startsWith("checkpointlab: error: ") && err.endsWith('\n') && err.count('\n') == 1;
-}
 
 QJsonObject readJson(const QString& path) {
     QFile f(path);
@@ -290,62 +250,6 @@ private slots:
 #endif
         QTest::newRow("plot options alone") << QStringList{"run", "tutorial_mlp", "--plot-size", "10x5cm"} << 2
                                             << "go with --plot FILE";
-        QTest::newRow("predict tp heads") << QStringList{"predict", "gpt2_small", "--tp", "5"} << 2
-                                          << "tp 5 does not divide the 2304 output features of block 1 (h0.attn), layer 1";
-        QTest::newRow("predict tp kv heads") << QStringList{"predict", "llama3_8b_8k", "--tp", "16"} << 2
-                                             << "tp 16 does not divide the 8 KV heads of block 1 (l0.attn), layer 2";
-        QTest::newRow("predict too many stages") << QStringList{"predict", "lesson1_activations", "--pp", "9"} << 2
-                                                 << "pp 9 is more than the model's 8 units of blocks";
-        QTest::newRow("predict world") << QStringList{"predict", "gpt2_small", "--dp", "2", "--tp", "2", "--world", "8"} << 2
-                                       << "--world 8 is not dp x tp x pp = 2 x 2 x 1 = 4";
-        QTest::newRow("predict zero stage") << QStringList{"predict", "gpt2_small", "--dp", "2", "--zero", "4"} << 2
-                                            << "--zero: expected an integer from 0 to 3";
-        QTest::newRow("predict rank") << QStringList{"predict", "gpt2_small", "--dp", "2", "--rank", "2"} << 2
-                                      << "--rank: expected an integer from 0 to 1";
-        QTest::newRow("predict sp") << QStringList{"predict", "gpt2_small", "--tp", "2", "--sp"} << 2
-                                    << "--sp: sequence parallelism is not modelled yet";
-        QTest::newRow("predict conv tp") << QStringList{"predict", "resnet20_cifar", "--tp", "2"} << 2
-                                         << "tensor parallelism is modelled for linear, attention and embedding layers";
-        QTest::newRow("predict microbatches") << QStringList{"predict", "lesson1_activations", "--microbatches", "7"} << 2
-                                              << "microbatches 7 does not divide the batch";
-        QTest::newRow("plan pipeline") << QStringList{"plan", "gpt2_small", "--budget", "1GiB", "--pp", "2"} << 2
-                                       << "--pp: planning a pipeline is not built yet";
-    }
-
-    // predict: one rank of a layout, its report marked with the rank and readable as a recorded
-    // run; a layout of one device predicts what run measures; plan with a layout chooses a set
-    // whose predict peak it quoted.
-    void predictWritesTheRanksReport() {
-        QTemporaryDir dir;
-        const Run r = runCli({"predict", "gpt2_small", "--dp", "4", "--zero", "3", "--tp", "2", "--pp", "2",
-                              "--microbatches", "2", "--rank", "9", "--report", "r.json", "--csv", "t.csv"},
-                             dir.path());
-        QCOMPARE(r.code, 0);
-        QVERIFY2(r.out.contains("rank 9: stage 1 (blocks"), qPrintable(r.out));
-        QVERIFY(r.out.contains("<- worst"));
-        const ckpt::Result<ckpt::RecordedRun> run = ckpt::load_recorded_run(dir.filePath("r.json").toStdString());
-        QVERIFY2(run.ok(), run.ok() ? "" : run.error().message.c_str());
-        QVERIFY(run->report.dry_run);
-        QVERIFY(QString::fromStdString(run->report.parallel).startsWith("rank 9 (stage 1"));
-        QVERIFY(run->report.peak[int(ckpt::Category::communication)] > 0);
-
-        const Run one = runCli({"predict", "tutorial_mlp", "--device", "cpu", "--steps", "2"});
-        const Run measured = runCli({"run", "tutorial_mlp", "--steps", "2", "--repeats", "1"});
-        QCOMPARE(one.code, 0);
-        QCOMPARE(measured.code, 0);
-        const QRegularExpression peak(QStringLiteral("peak +([0-9.]+ [KMG]?i?B)"));
-        QCOMPARE(peak.match(one.out).captured(1), peak.match(measured.out).captured(1));
-
-        const Run plan = runCli({"plan", "gpt2_small", "--budget", "640MiB", "--dp", "8", "--zero", "3"});
-        QCOMPARE(plan.code, 0);
-        const QRegularExpression chosen(QStringLiteral("predicted peak ([0-9.]+ [KMG]?i?B) of the"));
-        const QString quoted = chosen.match(plan.out).captured(1);
-        const QRegularExpression see(QStringLiteral("see it: checkpointlab (predict .*)\n"));
-        const QString again = see.match(plan.out).captured(1);
-        QVERIFY2(!quoted.isEmpty() && !again.isEmpty(), qPrintable(plan.out));
-        const Run check = runCli(again.split(' '));
-        QCOMPARE(check.code, 0);
-        QCOMPARE(peak.match(check.out).captured(1), quoted);
     }
 
     void badUsage() {
