@@ -386,8 +386,7 @@ ckpt::ParallelLayout parse_layout(const Args& a, const ckpt::ParallelLayout& bas
         else if (s == "gpipe") p.schedule = ckpt::PipelineSchedule::gpipe;
         else usage_error("--schedule: unknown schedule \"" + ckpt::printable(s, 200) + "\" (expected 1f1b or gpipe)");
     }
-    if (a.has("sp")) usage_error("--sp: sequence parallelism is not modelled yet (tensor parallelism keeps norms, dropout "
-                                 "and the residual stream whole on every rank)");
+    if (a.has("sp")) p.sp = true;
     if (a.has("world")) {
         const int64_t world = parse_int(a.value("world"), "world", 1, int64_t(1) << 20);
         if (world != int64_t(p.dp) * p.tp * p.pp)

@@ -368,7 +368,14 @@ DESCRIPTION
         split by heads (T divides the heads and the KV heads); the embedding and the LM head
         are split by vocabulary (padded up to a multiple of T), the loss vocabulary-parallel.
         Norms, dropout after a row-parallel linear and the residual stream stay whole on
-        every rank (no sequence parallelism yet: --sp is refused).
+        every rank.
+    --sp
+        Sequence parallelism (Korthikanti et al. 2022) with --tp T: norms, dropout and the
+        residual stream work on 1/T of the sequence. A column-parallel linear and the LM head
+        all-gather the sequence (16-bit in mixed precision) and keep only their split for
+        backward, gathering it again there; a row-parallel linear and the embedding make the
+        whole sequence's product and reduce-scatter it. The gathered and unscattered buffers
+        are `communication`. T divides the sequence.
     --pp P --microbatches M --schedule 1f1b|gpipe
         The model's units as its file has them (segments and the blocks outside them) dealt
         out to P stages in order, the earlier stages taking one more; a --checkpoint plan's

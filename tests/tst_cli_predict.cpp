@@ -30,8 +30,8 @@ private slots:
                                             << "--zero: expected an integer from 0 to 3";
         QTest::newRow("predict rank") << QStringList{"predict", "gpt2_small", "--dp", "2", "--rank", "2"} << 2
                                       << "--rank: expected an integer from 0 to 1";
-        QTest::newRow("predict sp") << QStringList{"predict", "gpt2_small", "--tp", "2", "--sp"} << 2
-                                    << "--sp: sequence parallelism is not modelled yet";
+        QTest::newRow("sp without tp") << QStringList{"predict", "gpt2_small", "--sp"} << 2
+                                       << "sequence parallelism splits the sequence across the tensor ranks: it needs tp 2";
         QTest::newRow("predict conv tp") << QStringList{"predict", "resnet20_cifar", "--tp", "2"} << 2
                                          << "tensor parallelism is modelled for linear, attention and embedding layers";
         QTest::newRow("predict microbatches") << QStringList{"predict", "lesson1_activations", "--microbatches", "7"} << 2

@@ -5,6 +5,7 @@
 // experiment is refused with an error and the current experiment stays as it was.
 #include <QAbstractButton>
 #include <QAbstractItemView>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDockWidget>
 #include <QLineEdit>
@@ -285,6 +286,14 @@ private slots:
         QVERIFY(d.error().contains(QStringLiteral("tp 5 does not divide")));
         d.findChild<QSpinBox*>(QStringLiteral("tp"))->setValue(4);
         QVERIFY(d.error().isEmpty());
+        // Sequence parallelism is the tensor ranks': the dialog names tp 1 as the problem.
+        d.findChild<QCheckBox*>(QStringLiteral("sp"))->setChecked(true);
+        QVERIFY(d.error().isEmpty());
+        QVERIFY(d.layout().sp);
+        QVERIFY(ParallelDialog::summary(d.layout(), 3).contains(QStringLiteral("tp 4 (SP)")));
+        d.findChild<QSpinBox*>(QStringLiteral("tp"))->setValue(1);
+        QVERIFY(d.error().contains(QStringLiteral("needs tp 2 or more")));
+        d.findChild<QSpinBox*>(QStringLiteral("tp"))->setValue(4);
         // A file whose layout the model cannot take is refused, the experiment kept.
         e.parallel.tp = 5;
         QFile f(dir.filePath("bad.json"));

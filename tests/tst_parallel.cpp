@@ -27,6 +27,9 @@ ModelSpec bf16(ModelSpec s) {
     return s;
 }
 
+// Token ids of a (b, s) batch: int64.
+int64_t sb_ids(int64_t b, int64_t s) { return b * s * 8; }
+
 int64_t kept_sum(const StepReport& r) {
     int64_t n = 0;
     for (const BlockReport& b : r.blocks) n += b.kept_bytes;
@@ -173,6 +176,90 @@ private slots:
         }
     }
 
+    // Korthikanti et al. 2022, Table 2, with sequence parallelism: a layer keeps
+    // (sbh/t)(34 + 5as/h) bytes, and 34sbh/t with selective recomputation. Every activation
+    // outside the tensor-parallel pairs is split over the sequence, the QKV and first MLP
+    // projections keep their split input (gathering it again in backward), so each row is the
+    // tensor-parallel row above with its replicated part divided by t: the engine's two
+    // differences (f32 LayerNorm inputs +4sbh, statistics +16sb) divided by t as well, and under
+    // selective recomputation the same +6sbh - 2sbh (split t ways). Full recomputation keeps the
+    // layer's f32 input split: 4sbh/t. The collectives' buffers are `communication`: at most
+    // 4sbh at once (the embedding's f32 output before its reduce-scatter; a column-parallel
+    // linear's input gathered again in backward beside its unscattered 16-bit dx), and the
+    // parameters are those of tensor parallelism alone.
+    void korthikantiSequenceParallelRows() {
+        const int64_t s_ = 16, b = 2, h = 32, a = 4;
+        const int64_t sbh = s_ * b * h, as2b = a * s_ * s_ * b, sb = s_ * b;
+        const ModelSpec model = bf16(testmodels::gpt(97, h, a, 2, b, s_, 0.1));
+        auto kept = [](const StepReport& r, int layer) {
+            return r.blocks[size_t(1 + 2 * layer)].kept_bytes + r.blocks[size_t(2 + 2 * layer)].kept_bytes;
+        };
+        for (int t : {2, 4}) {
+            ParallelLayout tp_only;
+            tp_only.tp = t;
+            ParallelLayout p = tp_only;
+            p.sp = true;
+            const Result<RankPrediction> none = predict_rank(model, p, 0, 1);
+            QVERIFY2(none.ok(), none.ok() ? "" : none.error().message.c_str());
+            for (int layer = 0; layer < 2; ++layer)
+                QCOMPARE(kept(none->report, layer), (34 * sbh + 5 * as2b + 4 * sbh + 16 * sb) / t);
+            QCOMPARE(none->report.peak[size_t(Category::communication)], 4 * sbh);
+            const Result<RankPrediction> plain = predict_rank(model, tp_only, 0, 1);
+            QVERIFY(plain.ok());
+            QCOMPARE(plain->report.peak[size_t(Category::communication)], int64_t(0));
+            QCOMPARE(none->report.peak[size_t(Category::parameter)], plain->report.peak[size_t(Category::parameter)]);
+            QVERIFY(none->report.parallel.find("tp " + std::to_string(t) + " (SP)") != std::string::npos);
+
+            ModelSpec selective = model;
+            for (int layer = 0; layer < 2; ++layer) {
+                selective.blocks[size_t(1 + 2 * layer)].checkpoint = true;
+                selective.blocks[size_t(1 + 2 * layer)].policy = BlockSpec::Policy::attention_core;
+            }
+            const Result<RankPrediction> sel = predict_rank(selective, p, 0, 1);
+            QVERIFY(sel.ok());
+            for (int layer = 0; layer < 2; ++layer)
+                QCOMPARE(kept(sel->report, layer), (34 * sbh + 6 * sbh - 2 * sbh + 16 * sb) / t);
+
+            ModelSpec full = model;
+            for (int layer = 0; layer < 2; ++layer) {
+                full.blocks[size_t(1 + 2 * layer)].checkpoint = full.blocks[size_t(2 + 2 * layer)].checkpoint = true;
+                full.segments.push_back({1 + 2 * layer, 2 + 2 * layer});
+            }
+            const Result<RankPrediction> rec = predict_rank(full, p, 0, 1);
+            QVERIFY(rec.ok());
+            for (int layer = 0; layer < 2; ++layer) QCOMPARE(kept(rec->report, layer), 4 * sbh / t);
+        }
+    }
+
+    // Sequence parallelism through a pipeline: a later stage's input and the earlier stage's
+    // stand-in for the gradient sent back hold the rank's split of the sequence (f32 rows of
+    // the hidden width), and the layout's checks name a sequence the tensor ranks cannot split.
+    void sequenceParallelAcrossStages() {
+        const int64_t s_ = 16, b = 2, h = 32;
+        const ModelSpec model = bf16(testmodels::gpt(97, h, 4, 2, b, s_, 0.1));
+        ParallelLayout p;
+        p.tp = 2;
+        p.pp = 2;
+        for (bool sp : {false, true}) {
+            p.sp = sp;
+            const int64_t split = sp ? 2 : 1;
+            for (int stage = 0; stage < 2; ++stage) {
+                const Result<RankPrediction> r = predict_rank(model, p, stage * 2, 1);
+                QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+                // stage 0: token ids and the MSE target; stage 1: the f32 activations and the ids.
+                const int64_t want = stage == 0 ? sb_ids(b, s_) + s_ * b * h * 4 / split : s_ * b * h * 4 / split + sb_ids(b, s_);
+                QCOMPARE(r->report.peak[size_t(Category::input)], want);
+            }
+        }
+        ParallelLayout odd;
+        odd.tp = 4;
+        odd.sp = true;
+        QVERIFY(check_layout(testmodels::gpt(97, h, 4, 2, b, 18, 0.1), odd).find("does not divide the sequence of 18") !=
+                std::string::npos);
+        odd.tp = 1;
+        QVERIFY(check_layout(model, odd).find("needs tp 2 or more") != std::string::npos);
+    }
+
     // Llama-3-8B's parameters on one tensor rank: the embedding, every projection and the head
     // split t ways (Megatron-LM's vocabulary-parallel embedding and head, column- and
     // row-parallel projections), the RMSNorm weights whole on every rank.
@@ -303,6 +390,7 @@ private slots:
         e.parallel.dp = 4;
         e.parallel.zero = 2;
         e.parallel.tp = 2;
+        e.parallel.sp = true;
         e.parallel.pp = 2;
         e.parallel.microbatches = 4;
         e.parallel.schedule = PipelineSchedule::gpipe;
@@ -319,7 +407,9 @@ private slots:
         QVERIFY(error("{\"dp\": 0}").startsWith("parallel.dp: expected an integer from 1"));
         QVERIFY(error("{\"zero\": 4}").startsWith("parallel.zero: expected an integer from 0 to 3"));
         QVERIFY(error("{\"dp\": 2.5}").startsWith("parallel.dp: expected an integer"));
-        QVERIFY(error("{\"sp\": true}").startsWith("parallel.sp: unknown key in the layout"));
+        QVERIFY(error("{\"sp\": 1}").startsWith("parallel.sp: expected true or false"));
+        QVERIFY(error("{\"sp\": true}").startsWith("parallel: sequence parallelism splits the sequence across the tensor ranks"));
+        QVERIFY(error("{\"cp\": 2}").startsWith("parallel.cp: unknown key in the layout"));
         QVERIFY(error("{\"schedule\": \"zb\"}").startsWith("parallel.schedule: expected \"1f1b\" or \"gpipe\""));
         QVERIFY(error("{\"dp\": 2, \"rank\": 2}").startsWith("parallel.rank: 2 is not one of the 2 ranks"));
         QVERIFY(error("{\"tp\": 3}").startsWith("parallel: tp 3 does not divide the 4 heads"));

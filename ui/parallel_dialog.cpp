@@ -1,6 +1,7 @@
 // The parallel layout dialog (see parallel_dialog.h).
 #include "ui/parallel_dialog.h"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QFormLayout>
@@ -38,12 +39,19 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
     tp_ = spin("tp", 1, 1 << 16, layout.tp,
                tr("Tensor-parallel degree (Megatron-LM): projections split column- and row-wise, attention by heads, "
                   "the embedding and the head by vocabulary."));
+    sp_ = new QCheckBox(tr("Sequence parallel (sp)"), this);
+    sp_->setObjectName(QStringLiteral("sp"));
+    sp_->setChecked(layout.sp);
+    sp_->setToolTip(tr("With tp > 1: norms, dropout and the residual stream work on 1/tp of the sequence (Korthikanti et "
+                       "al. 2022). Projections gather the sequence and keep only their part for backward."));
+    connect(sp_, &QCheckBox::toggled, this, &ParallelDialog::check);
     microbatches_ = spin("microbatches", 1, 1 << 16, layout.microbatches,
                          tr("Microbatches per step (gradient accumulation): each computes batch / microbatches rows."));
     rank_ = spin("rank", 0, (1 << 20) - 1, rank, tr("The rank whose step the window shows (tensor rank fastest, then data rank)."));
     form->addRow(tr("Data parallel (dp)"), dp_);
     form->addRow(tr("ZeRO stage"), zero_);
     form->addRow(tr("Tensor parallel (tp)"), tp_);
+    form->addRow(QString(), sp_);
     form->addRow(tr("Microbatches"), microbatches_);
     form->addRow(tr("Rank shown"), rank_);
     world_ = new QLabel(this);
@@ -63,6 +71,7 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
         dp_->setValue(1);
         zero_->setCurrentIndex(0);
         tp_->setValue(1);
+        sp_->setChecked(false);
         microbatches_->setValue(1);
         rank_->setValue(0);
     });
@@ -79,6 +88,7 @@ ckpt::ParallelLayout ParallelDialog::layout() const {
     p.dp = dp_->value();
     p.zero = zero_->currentIndex();
     p.tp = tp_->value();
+    p.sp = sp_->isChecked();
     p.microbatches = microbatches_->value();
     return p;
 }
@@ -106,7 +116,7 @@ QString ParallelDialog::summary(const ckpt::ParallelLayout& p, int rank) {
     if (p.single_device()) return tr("One device");
     QString s = tr("dp %1").arg(p.dp);
     if (p.zero > 0) s += p.zero == 3 ? tr(" (ZeRO-3, FSDP)") : tr(" (ZeRO-%1)").arg(p.zero);
-    if (p.tp > 1) s += tr(" × tp %1").arg(p.tp);
+    if (p.tp > 1) s += p.sp ? tr(" × tp %1 (SP)").arg(p.tp) : tr(" × tp %1").arg(p.tp);
     if (p.pp > 1) s += tr(" × pp %1").arg(p.pp);
     if (p.microbatches > 1) s += tr(", %1 microbatches").arg(p.microbatches);
     return s + tr(", rank %1").arg(rank);

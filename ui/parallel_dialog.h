@@ -1,6 +1,6 @@
 // Run › Parallel layout…: one rank of a layout over several GPUs (ckpt/parallel.h) for the view
-// to predict: data-parallel replicas and their ZeRO stage (3 is FSDP), the tensor-parallel degree,
-// microbatches and the rank shown. The engine checks the layout against the model as the fields
+// to predict: data-parallel replicas and their ZeRO stage (3 is FSDP), the tensor-parallel degree
+// and sequence parallelism, microbatches and the rank shown. The engine checks the layout against the model as the fields
 // change; a layout it refuses is named in red and cannot be applied. Pipeline stages are predicted
 // on the command line (checkpointlab predict --pp): the window's per-block views follow the
 // whole model's blocks.
@@ -11,6 +11,7 @@
 #include "ckpt/model_spec.h"
 #include "ckpt/parallel.h"
 
+class QCheckBox;
 class QComboBox;
 class QDialogButtonBox;
 class QLabel;
@@ -37,6 +38,7 @@ private:
     ckpt::ModelSpec spec_;
     ckpt::ParallelLayout base_;  // what the dialog does not edit (pipeline stages) is kept
     QSpinBox *dp_, *tp_, *microbatches_, *rank_;
+    QCheckBox* sp_;
     QComboBox* zero_;
     QLabel* world_;
     QLabel* error_;

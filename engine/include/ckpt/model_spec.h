@@ -79,6 +79,13 @@ struct LayerSpec {
     // Selective checkpointing: inside a checkpointed block, a saved layer keeps what its
     // backward needs and its output, so recomputation skips it (BlockSpec::policy custom).
     bool save = false;
+    // Sequence parallelism, in one rank's model under a parallel layout only (parallel.cpp; never
+    // read from or written to a file): outside the tensor-parallel pairs the sequence is split
+    // across the tensor ranks. A linear with sp_gather > 1 all-gathers its split input before the
+    // product and keeps only its own split for backward (Megatron-LM's column-parallel linear
+    // with sequence parallelism); a linear or an embedding with sp_scatter > 1 reduce-scatters its
+    // output into the split. Only a dry run counts them: the other ranks' data is not there.
+    int sp_gather = 1, sp_scatter = 1;
 
     bool operator==(const LayerSpec&) const = default;
 };

@@ -26,6 +26,9 @@ struct ParallelLayout {
     int dp = 1;            // data-parallel replicas
     int zero = 0;          // ZeRO stage: 0 replicated, 1 optimizer state, 2 + gradients, 3 + parameters (FSDP)
     int tp = 1;            // tensor-parallel degree (Megatron's column/row-parallel linears and heads)
+    // Sequence parallelism (Korthikanti et al. 2022): with tp > 1, the layers outside the
+    // tensor-parallel pairs (norms, dropout, residual adds) work on the sequence split tp ways.
+    bool sp = false;
     int pp = 1;            // pipeline stages
     int microbatches = 1;  // per step, each of batch / microbatches rows (gradient accumulation)
     PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
@@ -35,12 +38,12 @@ struct ParallelLayout {
     std::vector<BlockRange> stages;
 
     int64_t world() const { return int64_t(dp) * tp * pp; }
-    bool single_device() const { return world() == 1 && microbatches == 1; }
+    bool single_device() const { return world() == 1 && microbatches == 1 && !sp; }
     bool operator==(const ParallelLayout&) const = default;
 };
 
 std::string_view schedule_name(PipelineSchedule s);  // "1f1b", "gpipe"
-// "dp 8 (ZeRO-3) x tp 2 x pp 1, 1 microbatch", or "one device".
+// "dp 8 (ZeRO-3) x tp 2 (SP) x pp 1, 1 microbatch", or "one device".
 std::string describe_layout(const ParallelLayout& layout);
 
 // Where a rank sits: its coordinates along each dimension.

@@ -42,6 +42,10 @@ struct DryRank {
     int zero = 0;             // ZeRO stage
     int64_t in_flight = 0;    // pipeline: the other microbatches' kept activations
     bool accumulating = false;  // microbatches > 1: the gradients are live from the step's start
+    // Sequence parallelism: the sequence is split this many ways between the layers that gather
+    // it (LayerSpec::sp_gather), so a later pipeline stage's input and an MSE target (the
+    // gradient the next stage sends back) hold this rank's split only.
+    int sequence_shards = 1;
 };
 const DryRank* current_dry_rank();  // null outside every scope
 class DryRankScope {

@@ -5,6 +5,7 @@
 // once it is over, so timing never waits for the device.
 #include "exec/executor.h"
 
+#include <stdexcept>
 #include <unordered_set>
 
 #include "ckpt/units.h"
@@ -54,6 +55,12 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
       recorder_(alloc.backend().clock()),
       loss_(spec.loss) {
     alloc_.set_context(-1, -1, Phase::setup);
+    // Sequence parallelism only counts buffers (LayerSpec::sp_gather): it cannot compute.
+    if (alloc.backend().computes())
+        for (const BlockSpec& b : spec_.blocks)
+            for (size_t l = 0; l < b.layer_count(); ++l)
+                if (b.layer(l).sp_gather > 1 || b.layer(l).sp_scatter > 1)
+                    throw std::invalid_argument("sequence parallelism is predicted, not run: it needs a dry run");
     uint64_t stream = philox::kStreamParams;
     for (size_t b = 0; b < spec_.blocks.size(); ++b) {
         auto& layers = blocks_.emplace_back();
@@ -78,6 +85,7 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
         // products read (ZeRO-3) and its f32 gradients whole until the reduce-scatter (ZeRO-2
         // and 3), each tensor padded to a multiple of dp elements as its shards are.
         extras_.in_flight = r->in_flight;
+        sequence_shards_ = r->sequence_shards;
         extras_.accumulating = r->accumulating;
         const int64_t compute_bytes = spec_.precision == Precision::f32 ? 4 : 2;
         auto padded = [r](int64_t numel) { return (numel + r->dp - 1) / r->dp * r->dp; };
@@ -365,9 +373,15 @@ void Executor::hash_gradients(StepReport& rep, bool capture) {
 void Executor::make_batch(Tensor& x, Tensor& target) {
     const int64_t rows = spec_.rows();
     const bool tokens = spec_.token_input();
-    x = ctx_.make(spec_.input_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
-    target = spec_.loss == LossType::cross_entropy ? ctx_.make({rows}, Category::input, ElemType::i64)
-                                                   : ctx_.make({rows, spec_.output_features()}, Category::input);
+    // Under sequence parallelism a later pipeline stage takes, and an MSE target (the gradient
+    // the next stage sends back) holds, this rank's split of the sequence; token ids stay whole,
+    // as the cross-entropy's targets do (the vocabulary-parallel head gathers the sequence).
+    std::vector<int64_t> in_shape = spec_.input_shape;  // (B, T, F) or (B, T) ids
+    if (!tokens && in_shape.size() == 3) in_shape[1] /= sequence_shards_;
+    x = ctx_.make(in_shape, Category::input, tokens ? ElemType::i64 : ElemType::f32);
+    target = spec_.loss == LossType::cross_entropy
+                 ? ctx_.make({rows}, Category::input, ElemType::i64)
+                 : ctx_.make({rows / sequence_shards_, spec_.output_features()}, Category::input);
     if (tokens)
         ctx_.be.fill_classes(x.i64(), x.numel(), spec_.blocks[0].layers[0].vocab, spec_.seed, philox::kStreamInput);
     else
@@ -414,7 +428,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     }
     // Views of (B, T, F) inputs as (rows, F) for the layers; an image batch stays (B, C, H, W).
     Tensor h = x;
-    if (!spec_.image_input()) h.shape = {rows, tokens ? 1 : spec_.input_features()};
+    if (!spec_.image_input()) h.shape = {tokens ? rows : rows / sequence_shards_, tokens ? 1 : spec_.input_features()};
     ctx_.dropout_stream = philox::kStreamDropout + (uint64_t(step_) << 24);
 
     // Gradient accumulation: the earlier microbatches' gradients are there before this forward.

@@ -144,6 +144,7 @@ private:
     std::vector<Param*> buffers_;  // not trained: batch norm's running statistics
     RankExtras extras_;
     std::vector<Tensor> gathered_;  // per block, while gathered
+    int64_t sequence_shards_ = 1;  // a rank's split of the sequence (DryRank::sequence_shards)
     int64_t step_ = 0;
     // fp16 loss scaling (PyTorch's GradScaler defaults): the scale, and the steps since it last
     // changed; a step whose gradients overflow is skipped and halves it, 2000 good ones double it.

@@ -48,17 +48,24 @@ bool opens_pair(const std::vector<LayerSpec>& path, size_t i) {
 
 // One path of a block split over t tensor ranks; `last_linear` is the model's last linear layer
 // (the LM head, split by vocabulary when the loss is cross-entropy). "" or the problem.
-std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::vector<LayerSpec>& path, int t,
+// With sequence parallelism (`sp`), the layers outside the pairs see this rank's split of the
+// sequence: a column-parallel linear and the vocabulary-parallel head gather it, a row-parallel
+// linear and the embedding reduce-scatter into it (LayerSpec::sp_gather, sp_scatter). A
+// row-parallel linear that is the model's last before a cross-entropy keeps its output whole
+// (an all-reduce), as the loss takes every row.
+std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::vector<LayerSpec>& path, int t, bool sp,
                        const LayerSpec* last_linear) {
     bool split = false;  // the features flowing now are split across the tensor ranks
     for (size_t i = 0; i < path.size(); ++i) {
         LayerSpec& l = path[i];
         const std::string at = where(s, b, first_layer + i);
         switch (l.type) {
-        case LayerType::linear:
+        case LayerType::linear: {
+            const bool head = &s.blocks[b].layer(first_layer + i) == last_linear && s.loss == LossType::cross_entropy;
             if (split) {  // row-parallel: its input is split, its output summed whole (all-reduce)
                 l.in /= t;
                 split = false;
+                if (sp && !head) l.sp_scatter = t;
             } else if (opens_pair(path, i)) {  // column-parallel
                 if (l.out % t != 0)
                     return "tp " + str(t) + " does not divide the " + str(l.out) + " output features of " + at;
@@ -68,12 +75,15 @@ std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::ve
                            " (its gate and up halves)";
                 l.out /= t;
                 split = true;
-            } else if (&s.blocks[b].layer(first_layer + i) == last_linear && s.loss == LossType::cross_entropy) {
+                if (sp) l.sp_gather = t;
+            } else if (head) {
                 // The LM head: vocabulary-parallel logits and cross-entropy, the vocabulary padded up
                 // to a multiple of t as Megatron-LM pads it.
                 l.out = round_up(l.out, t) / t;
+                if (sp) l.sp_gather = t;
             }
             break;
+        }
         case LayerType::attention: {
             if (!split) return "tensor parallelism splits attention by heads: " + at + " must follow its QKV linear";
             const int64_t kv = l.kv_heads > 0 ? l.kv_heads : l.heads;
@@ -85,6 +95,7 @@ std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::ve
         }
         case LayerType::embedding:  // vocabulary-parallel; positions (if learned) whole on every rank
             l.vocab = round_up(l.vocab, t) / t;
+            if (sp) l.sp_scatter = t;
             break;
         case LayerType::relu: case LayerType::gelu: case LayerType::tanh: case LayerType::silu:
         case LayerType::swiglu: case LayerType::dropout:
@@ -108,7 +119,7 @@ const LayerSpec* last_linear_of(const ModelSpec& s) {
     return nullptr;
 }
 
-Result<ModelSpec> tensor_shard(const ModelSpec& spec, int t) {
+Result<ModelSpec> tensor_shard(const ModelSpec& spec, int t, bool sp) {
     if (t == 1) return spec;
     ModelSpec out = spec;
     const LayerSpec* head = last_linear_of(spec);
@@ -121,7 +132,7 @@ Result<ModelSpec> tensor_shard(const ModelSpec& spec, int t) {
                 if (&spec.blocks[b].layer(l) == head) head_here = &spec.blocks[b].layer(l);
         size_t first = 0;
         for (std::vector<LayerSpec>* path : {&bs.layers, &bs.shortcut, &bs.post}) {
-            std::string bad = split_path(spec, b, first, *path, t, head_here);
+            std::string bad = split_path(spec, b, first, *path, t, sp, head_here);
             if (!bad.empty()) return Error{bad};
             first += path->size();
         }
@@ -136,6 +147,16 @@ Features features_before(const ModelSpec& s, int b) {
     return f;
 }
 
+// The dry runs' view of one rank of the layout (allocator.h).
+DryRank dry_rank(const ParallelLayout& p) {
+    DryRank r;
+    r.dp = p.dp;
+    r.zero = p.zero;
+    r.accumulating = p.microbatches > 1;
+    r.sequence_shards = p.sp ? p.tp : 1;
+    return r;
+}
+
 }  // namespace
 
 std::string_view schedule_name(PipelineSchedule s) { return s == PipelineSchedule::gpipe ? "gpipe" : "1f1b"; }
@@ -144,7 +165,7 @@ std::string describe_layout(const ParallelLayout& p) {
     if (p.single_device()) return "one device";
     std::string s = "dp " + str(p.dp);
     if (p.zero > 0) s += p.zero == 3 ? " (ZeRO-3, FSDP)" : " (ZeRO-" + str(p.zero) + ")";
-    s += " x tp " + str(p.tp) + " x pp " + str(p.pp) + " = " + str(p.world()) + (p.world() == 1 ? " device" : " devices");
+    s += " x tp " + str(p.tp) + (p.sp ? " (SP)" : "") + " x pp " + str(p.pp) + " = " + str(p.world()) + (p.world() == 1 ? " device" : " devices");
     s += ", " + str(p.microbatches) + (p.microbatches == 1 ? " microbatch" : " microbatches");
     if (p.pp > 1) s += " (" + std::string(schedule_name(p.schedule)) + ")";
     return s;
@@ -160,7 +181,17 @@ std::string check_layout(const ModelSpec& spec, const ParallelLayout& p) {
     const int64_t batch = spec.input_shape.empty() ? 0 : spec.input_shape[0];
     if (batch % p.microbatches != 0)
         return "microbatches " + str(p.microbatches) + " does not divide the batch of " + str(batch);
-    if (Result<ModelSpec> t = tensor_shard(spec, p.tp); !t) return t.error().message;
+    if (p.sp) {
+        // Megatron-LM splits the sequence over the tensor ranks: it needs tp > 1 and a sequence
+        // the tensor ranks divide.
+        if (p.tp < 2) return "sequence parallelism splits the sequence across the tensor ranks: it needs tp 2 or more";
+        if (!spec.token_input() && spec.input_shape.size() != 3)
+            return "sequence parallelism needs a sequence: the model's input is not (batch, sequence[, features])";
+        if (spec.sequence_length() % p.tp != 0)
+            return "tp " + str(p.tp) + " does not divide the sequence of " + str(spec.sequence_length()) +
+                   " tokens (sequence parallelism splits it)";
+    }
+    if (Result<ModelSpec> t = tensor_shard(spec, p.tp, p.sp); !t) return t.error().message;
     return "";
 }
 
@@ -209,7 +240,7 @@ Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& p, int 
     if (std::string bad = check_layout(spec, p); !bad.empty()) return Error{bad};
     Result<RankPlace> at = rank_place(spec, p, rank);
     if (!at) return at.error();
-    Result<ModelSpec> split = tensor_shard(spec, p.tp);
+    Result<ModelSpec> split = tensor_shard(spec, p.tp, p.sp);
     if (!split) return split.error();
     const ModelSpec& whole = *split;
     ModelSpec s = whole;
@@ -261,7 +292,7 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
     if (!rs) return rs.error();
     RankPrediction out;
     out.place = *rank_place(spec, p, rank);
-    DryRank dry{p.dp, p.zero, 0, p.microbatches > 1};
+    DryRank dry = dry_rank(p);
     out.accumulating = dry.accumulating;
     std::optional<DryRankScope> scope;
     scope.emplace(dry);
@@ -301,7 +332,7 @@ Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayou
                      "each stage's peak with checkpointlab predict"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
-    const DryRankScope scope(DryRank{p.dp, p.zero, 0, p.microbatches > 1});
+    const DryRankScope scope(dry_rank(p));
     return plan_table(*rs, planner, budget, {}, kind, limits);
 }
 
@@ -309,7 +340,7 @@ Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayou
     if (p.pp > 1) return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
-    const DryRankScope scope(DryRank{p.dp, p.zero, 0, p.microbatches > 1});
+    const DryRankScope scope(dry_rank(p));
     Result<ChainModel> chain = ChainModel::build(*rs, {}, kind);
     if (!chain) return chain.error();
     return minimal_segment_peak(*chain, limits);

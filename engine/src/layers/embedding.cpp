@@ -1,5 +1,7 @@
 // Token (and optionally learned position) embedding: (rows, 1) token ids -> (rows, dim). Keeps
-// the token ids, which are `input` bytes, so it adds no activation bytes.
+// the token ids, which are `input` bytes, so it adds no activation bytes. Under sequence
+// parallelism (LayerSpec::sp_scatter, one rank's dry step) the vocabulary-parallel lookup's
+// partial rows are reduce-scattered into this rank's split of the sequence.
 #include "layers/layer_types.h"
 
 namespace ckpt {
@@ -21,15 +23,16 @@ public:
 
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
         const int64_t rows = x.numel();
-        Tensor y = ctx.make({rows, spec_.dim});
+        Tensor y = ctx.make({rows, spec_.dim}, spec_.sp_scatter > 1 ? Category::communication : Category::temporary);
         if (state) *state = std::make_unique<OneTensorState>(ctx.keep(x));
         ctx.be.embedding_forward(x.i64(), params_[0].value.f(), params_.size() > 1 ? params_[1].value.f() : nullptr,
                                  y.f(), rows, ctx.seq, spec_.dim);
-        return y;
+        return spec_.sp_scatter > 1 ? ctx.reduce_scatter_rows(y, spec_.sp_scatter) : y;
     }
 
-    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool) override {
+    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy_in, bool) override {
         const Tensor& tokens = static_cast<OneTensorState&>(state).kept;
+        const Tensor dy = spec_.sp_scatter > 1 ? ctx.all_gather_rows(dy_in, spec_.sp_scatter) : dy_in;  // (rows, dim)
         // A tied LM head ran its backward first and left the table's gradient: this one is
         // computed beside it and added, as autograd accumulates a shared parameter's gradient.
         Tensor table_grad;

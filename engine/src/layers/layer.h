@@ -78,6 +78,16 @@ struct OpContext {
         be.cast(x.data(), x.type, y.data(), t, x.numel());
         return y;
     }
+    // Sequence parallelism's collectives (LayerSpec::sp_gather, sp_scatter) on one rank's dry
+    // step: the whole sequence's rows gathered from t splits into a `communication` buffer, and a
+    // product over the whole sequence reduce-scattered into this rank's split. The other ranks'
+    // rows do not exist here, so only the buffers are made (Executor refuses a computing backend).
+    Tensor all_gather_rows(const Tensor& split, int t) {
+        return make({split.rows() * t, split.cols()}, Category::communication, split.type);
+    }
+    Tensor reduce_scatter_rows(const Tensor& whole, int t) {
+        return make({whole.rows() / t, whole.cols()}, Category::temporary, whole.type);
+    }
     // Marks a tensor as kept for backward: a transient one moves to the keep category.
     const Tensor& keep(const Tensor& t) {
         if (t.storage->tag.category == Category::temporary) alloc.retag(*t.storage, keep_category);

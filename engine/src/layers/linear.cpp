@@ -7,6 +7,13 @@
 // 16-bit; backward computes dx and dW in 16 bits and the weight's gradient reaches the f32
 // parameter's gradient through the cast, so it is a 16-bit value held in f32. Like autograd, it
 // keeps the weight's copy only when its input wants a gradient (not for the model's first layer).
+//
+// Under sequence parallelism (one rank's dry step, LayerSpec::sp_gather and sp_scatter), a
+// column-parallel linear takes this rank's split of the sequence, multiplies the whole sequence
+// gathered into a communication buffer, and keeps only its split (Megatron-LM gathers again in
+// backward for the weight's gradient and reduce-scatters dx); a row-parallel one makes its
+// product over the whole sequence in a communication buffer and returns its split (backward
+// gathers dy whole again).
 #include <cmath>
 
 #include "layers/layer_types.h"
@@ -51,10 +58,12 @@ public:
     }
 
     Tensor forward(OpContext& ctx, const Tensor& x, StatePtr* state) override {
-        const int64_t rows = x.rows();
         const ElemType c = ctx.compute;
+        const Category out_category = spec_.sp_scatter > 1 ? Category::communication : Category::temporary;
         if (c == ElemType::f32) {
-            Tensor y = ctx.make({rows, spec_.out});  // (rows, out)
+            const Tensor xw = spec_.sp_gather > 1 ? ctx.all_gather_rows(x, spec_.sp_gather) : x;  // (rows, in)
+            const int64_t rows = xw.rows();
+            Tensor y = ctx.make({rows, spec_.out}, out_category);  // (rows, out)
             if (state) {
                 auto st = std::make_unique<LinearState>();
                 st->x = ctx.keep(x);
@@ -62,18 +71,20 @@ public:
             }
             const float* W = weight().value.f();
             if (spec_.bias) ctx.be.broadcast_rows(y.f(), bias()->value.f(), rows, spec_.out, ElemType::f32);
-            ctx.be.gemm(false, true, rows, spec_.out, spec_.in, 1.0f, x.f(), spec_.in, W, spec_.in,
+            ctx.be.gemm(false, true, rows, spec_.out, spec_.in, 1.0f, xw.f(), spec_.in, W, spec_.in,
                         spec_.bias ? 1.0f : 0.0f, y.f(), spec_.out);
-            return y;
+            return spec_.sp_scatter > 1 ? ctx.reduce_scatter_rows(y, spec_.sp_scatter) : y;
         }
         Tensor xc = ctx.cast_to(x, c);
+        const Tensor xw = spec_.sp_gather > 1 ? ctx.all_gather_rows(xc, spec_.sp_gather) : xc;  // (rows, in)
+        const int64_t rows = xw.rows();
         Tensor wc = ctx.cast_to(weight().value, c, Category::weight_cast);
-        Tensor y = ctx.make({rows, spec_.out}, Category::temporary, c);
+        Tensor y = ctx.make({rows, spec_.out}, out_category, c);
         if (spec_.bias) {
             Tensor bc = ctx.cast_to(bias()->value, c, Category::weight_cast);
             ctx.be.broadcast_rows(y.data(), bc.data(), rows, spec_.out, c);
         }
-        ctx.be.gemm_ex(false, true, rows, spec_.out, spec_.in, 1.0f, xc.data(), spec_.in, wc.data(), spec_.in,
+        ctx.be.gemm_ex(false, true, rows, spec_.out, spec_.in, 1.0f, xw.data(), spec_.in, wc.data(), spec_.in,
                        spec_.bias ? 1.0f : 0.0f, y.data(), spec_.out, c, c);
         if (state) {
             auto st = std::make_unique<LinearState>();
@@ -83,17 +94,20 @@ public:
             if (ctx.input_needs_grad) st->w_cast = std::move(wc);
             *state = std::move(st);
         }
-        return y;
+        return spec_.sp_scatter > 1 ? ctx.reduce_scatter_rows(y, spec_.sp_scatter) : y;
     }
 
-    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy, bool need_dx) override {
+    Tensor backward(OpContext& ctx, LayerState& state, const Tensor& dy_in, bool need_dx) override {
         auto& st = static_cast<LinearState&>(state);
-        const Tensor& x = st.x;  // (rows, in)
+        // Sequence parallelism: the whole sequence's input and output gradient gathered again.
+        const Tensor x = spec_.sp_gather > 1 ? ctx.all_gather_rows(st.x, spec_.sp_gather) : st.x;  // (rows, in)
+        const Tensor dy = spec_.sp_scatter > 1 ? ctx.all_gather_rows(dy_in, spec_.sp_scatter) : dy_in;  // (rows, out)
         const int64_t rows = x.rows();
         const ElemType c = x.type;
         Param& w = weight();
         Tensor dx;
-        if (need_dx) dx = ctx.make({rows, spec_.in}, Category::temporary, c);
+        if (need_dx)
+            dx = ctx.make({rows, spec_.in}, spec_.sp_gather > 1 ? Category::communication : Category::temporary, c);
         // A gradient that already exists (a tied weight the embedding also uses) is added to.
         const bool accumulate = bool(w.grad);
         if (!w.grad) w.grad = ctx.make(w.value.shape, Category::gradient);
@@ -105,7 +119,7 @@ public:
             ctx.be.gemm(true, false, spec_.out, spec_.in, rows, 1.0f, dy.f(), spec_.out, x.f(), spec_.in,
                         accumulate ? 1.0f : 0.0f, w.grad.f(), spec_.in);
             if (spec_.bias) ctx.be.column_sum(bias()->grad.f(), dy.f(), rows, spec_.out, ElemType::f32);
-            return dx;
+            return need_dx && spec_.sp_gather > 1 ? ctx.reduce_scatter_rows(dx, spec_.sp_gather) : dx;
         }
         if (need_dx)
             ctx.be.gemm_ex(false, false, rows, spec_.in, spec_.out, 1.0f, dy.data(), spec_.out, st.w_cast.data(),
@@ -128,6 +142,7 @@ public:
             ctx.be.cast(b.grad.data(), ElemType::f32, db.data(), c, spec_.out);
             ctx.be.cast(db.data(), c, b.grad.data(), ElemType::f32, spec_.out);
         }
+        if (need_dx && spec_.sp_gather > 1) dx = ctx.reduce_scatter_rows(dx, spec_.sp_gather);
         if (need_dx && st.in_type != c) return ctx.cast_to(dx, st.in_type);
         return dx;
     }

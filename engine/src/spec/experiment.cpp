@@ -154,6 +154,11 @@ Result<std::pair<ParallelLayout, int>> parse_parallel(const json& v) {
     for (auto it = v.begin(); it != v.end(); ++it) {
         const std::string path = "parallel." + printable(it.key());
         const json& x = it.value();
+        if (it.key() == "sp") {
+            if (!x.is_boolean()) return Error{path + ": expected true or false, got " + shown(x)};
+            p.sp = x.get<bool>();
+            continue;
+        }
         if (it.key() == "schedule") {
             if (!x.is_string() || (x.get<std::string>() != "1f1b" && x.get<std::string>() != "gpipe"))
                 return Error{path + ": expected \"1f1b\" or \"gpipe\", got " + shown(x)};
@@ -163,7 +168,7 @@ Result<std::pair<ParallelLayout, int>> parse_parallel(const json& v) {
         int* field = it.key() == "dp" ? &p.dp : it.key() == "zero" ? &p.zero : it.key() == "tp" ? &p.tp
                    : it.key() == "pp" ? &p.pp : it.key() == "microbatches" ? &p.microbatches : it.key() == "rank" ? &rank : nullptr;
         if (!field)
-            return Error{path + ": unknown key in the layout (expected dp, zero, tp, pp, microbatches, schedule, rank)"};
+            return Error{path + ": unknown key in the layout (expected dp, zero, tp, sp, pp, microbatches, schedule, rank)"};
         const int lo = it.key() == "zero" || it.key() == "rank" ? 0 : 1;
         const int hi = it.key() == "zero" ? 3 : it.key() == "rank" ? (1 << 20) - 1 : 1 << 16;
         if (!x.is_number_integer() || x.get<int64_t>() < lo || x.get<int64_t>() > hi)
@@ -269,6 +274,7 @@ std::string to_json(const Experiment& e) {
         p["dp"] = e.parallel.dp;
         p["zero"] = e.parallel.zero;
         p["tp"] = e.parallel.tp;
+        if (e.parallel.sp) p["sp"] = true;
         p["pp"] = e.parallel.pp;
         p["microbatches"] = e.parallel.microbatches;
         p["schedule"] = std::string(schedule_name(e.parallel.schedule));
