@@ -271,6 +271,26 @@ private slots:
         QCOMPARE(w_->prediction().step->peak_total, engine->report.peak_total);
         QCOMPARE(w_->prediction().rank, 3);
         QVERIFY(w_->findChild<SummaryPanel*>()->toPlainText().contains(QStringLiteral("Rank 3 of 16 devices")));
+        // The Pareto sweep is the rank's: its unchecked plan peaks where the engine's prediction of
+        // that rank without checkpoints does, to the byte, and every point below one device's.
+        QVERIFY(paretoAndWait(w_->planPanel()));
+        const std::vector<ckpt::ParetoPoint>& points = w_->planPanel()->points();
+        QVERIFY(points.size() >= 3);
+        ckpt::ModelSpec unchecked = e.spec;
+        for (ckpt::BlockSpec& b : unchecked.blocks) b.checkpoint = false;
+        unchecked.segments.clear();
+        const ckpt::Result<ckpt::RankPrediction> none = ckpt::predict_rank(unchecked, e.parallel, 0, 2, ckpt::DeviceKind::cpu);
+        const ckpt::Result<ckpt::StepReport> one = ckpt::predict(unchecked, 2, ckpt::DeviceKind::cpu);
+        QVERIFY(none.ok() && one.ok());
+        bool seen = false;
+        for (const ckpt::ParetoPoint& pt : points) {
+            QVERIFY(pt.plan.predicted_peak < one->peak_total);
+            if (pt.plan.checkpointed() == 0) {
+                QCOMPARE(pt.plan.predicted_peak, none->report.peak_total);
+                seen = true;
+            }
+        }
+        QVERIFY(seen);
         QAction* run = w_->runBar()->runActions().first();
         QVERIFY(!run->isEnabled());
         w_->runSteps(1);  // refused: nothing starts

@@ -17,6 +17,7 @@
 #include "ckpt/writers.h"
 #include "ui/charts.h"
 #include "ui/messages.h"
+#include "ui/parallel_dialog.h"
 #include "ui/run_controller.h"
 #include "ui/stack_model.h"
 #include "ui/style.h"
@@ -101,7 +102,7 @@ PlanPanel::PlanPanel(LayerStackModel* model, QCustomPlot* pareto, QWidget* paren
     // A typed budget moves the line at once: the sweep on screen is redrawn, not recomputed.
     connect(budget_, &QLineEdit::textChanged, this, [this] {
         if (!pareto_->isVisible()) return;
-        if (lastPareto_ && *lastPareto_->spec == model_->spec()) drawPareto(*lastPareto_);
+        if (lastPareto_ && *lastPareto_->spec == model_->spec() && lastPareto_->layout == layout_) drawPareto(*lastPareto_);
         else refreshPareto();
     });
     connect(model_, &LayerStackModel::specChanged, this, &PlanPanel::onSpecChanged);
@@ -327,10 +328,9 @@ void PlanPanel::refreshPareto() {
     const int generation = ++paretoGeneration_;
     const QString unavailable = !model_->validationError().isEmpty()
                                     ? tr("This stack cannot run: %1").arg(model_->validationError())
-                                : !layout_.single_device()
-                                    ? tr("The Pareto sweep of a parallel layout is not built yet. Plan finds the cheapest "
-                                         "plan for a rank under the budget; the command line prints every plan: "
-                                         "checkpointlab plan MODEL --budget B --dp N --zero S --tp T.")
+                                : layout_.pp > 1
+                                    ? tr("The Pareto sweep of a pipeline is not built yet: checkpointlab predict MODEL "
+                                         "--pp P shows each stage's peak.")
                                     : QString();
     if (!unavailable.isEmpty()) {
         pareto_->clearPlottables();
@@ -359,14 +359,19 @@ void PlanPanel::refreshPareto() {
         sweeping_ = false;
         updateStop();
         const ParetoWork w = watcher->result();
-        if (*w.spec == model_->spec()) drawPareto(w);
-        else refreshPareto();  // the stack moved on while this was computed
+        if (*w.spec == model_->spec() && w.layout == layout_) drawPareto(w);
+        else refreshPareto();  // the stack or the layout moved on while this was computed
     });
-    watcher->setFuture(QtConcurrent::run([spec, forward, through, stop = paretoStop_] {
+    watcher->setFuture(QtConcurrent::run([spec, forward, through, stop = paretoStop_, layout = layout_] {
         ParetoWork w;
         w.spec = spec;
-        if (through.valid()) w.time = ckpt::predict_times(*spec, through);
-        auto m = ckpt::ChainModel::build(*spec, forward);
+        w.layout = layout;
+        // A rank of a layout: its chain model from dry runs of its shard (the blocks are the whole
+        // model's while pp is 1), its time the rank's own computation (no communication time).
+        const bool rank = !layout.single_device();
+        const ckpt::Result<ckpt::ModelSpec> timed = rank ? ckpt::rank_spec(*spec, layout, 0) : ckpt::Result<ckpt::ModelSpec>(*spec);
+        if (through.valid() && timed) w.time = ckpt::predict_times(*timed, through);
+        auto m = rank ? ckpt::chain_model_for_rank(*spec, layout, ckpt::DeviceKind::cpu) : ckpt::ChainModel::build(*spec, forward);
         if (!m) {
             w.error = QString::fromStdString(m.error().message);
             return w;
@@ -391,11 +396,18 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     pareto_->clearItems();
     points_.clear();
     paretoNote_ = w.cutShort;
+    // A layout's sweep is its rank 0's: the title says which, and that time is computation only.
+    const QString title =
+        w.layout.single_device()
+            ? paretoTitleText()
+            : paretoTitleText() + QLatin1Char('\n') +
+                  tr("Rank 0 of %1: its own peak; time is its computation, without communication")
+                      .arg(ParallelDialog::summary(w.layout, 0).section(QStringLiteral(", rank"), 0, 0));
     // Not every budget planned: the frontier drawn is of the plans found, and the title says so
     // (the chart's tooltip, why).
     paretoTitle_->setText(paretoNote_.isEmpty()
-                              ? paretoTitleText()
-                              : paretoTitleText() + QLatin1Char('\n') +
+                              ? title
+                              : title + QLatin1Char('\n') +
                                     tr("Incomplete: the planner stopped after %1 of %2 budgets (%3); the points are the "
                                        "plans it found")
                                         .arg(w.planned)
@@ -414,7 +426,10 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     hideChartTip(pareto_);
     points_ = w.points;
     // The time axis: a whole step's time in human units, measured on this model or predicted.
-    timeAxis_ = measuredHere() ? TimeAxis::measured : w.time ? TimeAxis::predicted : TimeAxis::relative;
+    // A rank's chain model has no measured times: one device's steps are no basis for it.
+    timeAxis_ = measuredHere() && w.layout.single_device() ? TimeAxis::measured
+                : w.time                                   ? TimeAxis::predicted
+                                                           : TimeAxis::relative;
     measuredShown_ = 0;
     static const QSharedPointer<QCPAxisTicker> durationTicker(new DurationTicker);
     static const QSharedPointer<QCPAxisTicker> plainTicker(new QCPAxisTicker);
@@ -479,7 +494,8 @@ void PlanPanel::drawPareto(const ParetoWork& work) {
     const ckpt::Plan& cur = w.current;
     current->addData(double(cur.predicted_peak), stepEstimateMs(cur));
     // Measured points only of this model's structure (another model's steps are no point here).
-    if (!measuredPoints_.isEmpty() && timeAxis_ != TimeAxis::relative && measuredSpec_ && sameStructure(*measuredSpec_, *w.spec)) {
+    if (!measuredPoints_.isEmpty() && timeAxis_ != TimeAxis::relative && w.layout.single_device() && measuredSpec_ &&
+        sameStructure(*measuredSpec_, *w.spec)) {
         measuredShown_ = measuredPoints_.size();
         auto* meas = new QCPGraph(pareto_->xAxis, pareto_->yAxis);
         meas->setName(tr("measured steps"));

@@ -87,6 +87,7 @@ signals:
 private:
     struct ParetoWork {
         std::shared_ptr<const ckpt::ModelSpec> spec;  // shared, not copied with the work
+        ckpt::ParallelLayout layout;  // whose rank 0 the points are (one device by default)
         std::vector<ckpt::ParetoPoint> points;
         ckpt::Plan current;  // the ticks on screen
         std::optional<ckpt::TimePrediction> time;  // of `spec`, with the throughput at the request

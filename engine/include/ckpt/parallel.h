@@ -102,6 +102,12 @@ Result<LayoutPrediction> predict_layout(const ModelSpec& spec, const ParallelLay
 Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayout& layout, PlannerKind planner,
                                       int64_t budget, DeviceKind kind = DeviceKind::cuda, PlanLimits* limits = nullptr);
 
+// The planner's chain model (planner.h) of one rank of a layout: built from dry runs of the rank's
+// model as it is sharded, so a sweep over it (pareto_sweep) gives that rank's peaks. Its blocks are
+// the whole model's while pp is 1; pp > 1 as plan_table_for_rank.
+Result<ChainModel> chain_model_for_rank(const ModelSpec& spec, const ParallelLayout& layout,
+                                        DeviceKind kind = DeviceKind::cuda);
+
 // The lowest peak any checkpoint set reaches on that rank (planner.h's minimal_segment_peak over
 // the rank's chain model); pp > 1 as plan_table_for_rank.
 Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& layout, DeviceKind kind = DeviceKind::cuda,

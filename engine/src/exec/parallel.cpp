@@ -336,12 +336,16 @@ Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayou
     return plan_table(*rs, planner, budget, {}, kind, limits);
 }
 
-Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& p, DeviceKind kind, PlanLimits* limits) {
+Result<ChainModel> chain_model_for_rank(const ModelSpec& spec, const ParallelLayout& p, DeviceKind kind) {
     if (p.pp > 1) return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
     const DryRankScope scope(dry_rank(p));
-    Result<ChainModel> chain = ChainModel::build(*rs, {}, kind);
+    return ChainModel::build(*rs, {}, kind);
+}
+
+Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& p, DeviceKind kind, PlanLimits* limits) {
+    Result<ChainModel> chain = chain_model_for_rank(spec, p, kind);
     if (!chain) return chain.error();
     return minimal_segment_peak(*chain, limits);
 }
