@@ -244,7 +244,42 @@ std::string layout_args(const Args& a) {
     std::string s;
     for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule"})
         if (a.has(o)) s += std::string(" --") + o + " " + ckpt::printable(a.value(o), 100);
+    if (a.has("sp")) s += " --sp";
     return s;
+}
+
+// `plan --pp P`: each stage planned on its own rank with its microbatches in flight, one line each.
+int plan_pipeline_cmd(const Args& a, const ckpt::ModelSpec& spec, const ckpt::ParallelLayout& layout,
+                      ckpt::PlannerKind planner, int64_t budget) {
+    const ckpt::Result<ckpt::PipelinePlan> plan = ckpt::plan_pipeline(spec, layout, planner, budget);
+    if (!plan) fail(plan.error());
+    std::printf("%s (%s): %zu blocks in %d stages, budget %s per GPU, planner %s\n", ckpt::printable(spec.name, 200).c_str(),
+                std::string(ckpt::precision_name(spec.precision)).c_str(), spec.blocks.size(), layout.pp,
+                format_bytes(budget).c_str(), std::string(ckpt::planner_name(planner)).c_str());
+    std::printf("each stage's first rank of %s, planned with its microbatches in flight\n\n",
+                ckpt::describe_layout(plan->layout).c_str());
+    std::printf("  %5s  %-8s %-14s %9s %14s %9s %15s %15s %15s  %s\n", "stage", "blocks", "plan", "in flight",
+                "checkpointed", "segments", "planned step to", "in flight", "predicted peak", "peak in");
+    for (size_t s = 0; s < plan->stages.size(); ++s) {
+        const ckpt::StagePlan& st = plan->stages[s];
+        const ckpt::PlanCandidate& c = *st.table.chosen_candidate();
+        std::printf("  %5zu  %-8s %-14s %9d %14s %9zu %15s %15s %15s  %s%s\n", s,
+                    ckpt::format_block_range(st.place.blocks).c_str(), c.plan.planner.c_str(), st.in_flight_microbatches,
+                    (std::to_string(c.plan.checkpointed()) + " of " + std::to_string(c.plan.checkpoint.size())).c_str(),
+                    c.plan.runs.size(), format_bytes(st.inner_budget).c_str(), format_bytes(st.in_flight_bytes).c_str(),
+                    format_bytes(st.peak).c_str(), std::string(ckpt::phase_name(st.peak_tag.phase)).c_str(),
+                    s == plan->worst ? "  <- worst" : "");
+    }
+    std::printf("\n  in flight: microbatches whose activations the stage holds when its first backward starts, and the\n"
+                "  bytes the others keep; planned step to: the budget the stage's step alone was planned to, so that\n"
+                "  the whole fits (the highest such, found by bisection)\n\n");
+    const ckpt::StagePlan& worst = plan->stages[plan->worst];
+    std::printf("chosen: checkpoint %s\n", plan->checkpoint_arg.c_str());
+    std::printf("predicted peak %s (stage %zu) of the %s budget\n", format_bytes(worst.peak).c_str(), plan->worst,
+                format_bytes(budget).c_str());
+    std::printf("see it: checkpointlab predict %s --checkpoint %s%s --rank %d\n", ckpt::printable(a.positional[0], 2000).c_str(),
+                plan->checkpoint_arg.c_str(), layout_args(a).c_str(), worst.place.rank);
+    return worst.peak <= budget ? kOk : kOutOfMemory;
 }
 
 int cmd_plan(const std::vector<std::string>& argv) {
@@ -269,7 +304,7 @@ int cmd_plan(const std::vector<std::string>& argv) {
     if (precision) spec.precision = *precision;
     const ckpt::ParallelLayout layout = parse_layout(a, experiment.parallel);
     if (const std::string bad = ckpt::check_layout(spec, layout); !bad.empty()) usage_error(bad);
-    if (layout.pp > 1) usage_error("--pp: planning a pipeline is not built yet (checkpointlab predict shows each stage's peak)");
+    if (layout.pp > 1) return plan_pipeline_cmd(a, spec, layout, *planner, *budget);
     // One device plans for this machine's CPU as ever; a layout plans rank 0 on a GPU.
     const ckpt::Result<ckpt::PlanTable> table = layout.single_device()
                                                     ? ckpt::plan_table(spec, *planner, *budget)

@@ -263,10 +263,14 @@ OPTIONS
     --precision f32|bf16-mixed|fp16-mixed
         Plan for this precision instead of the model file's (16-bit activations and weight
         casts change every peak).
-    --dp N, --zero S, --tp T, --microbatches M
+    --dp N, --zero S, --tp T, --sp, --pp P, --microbatches M, --schedule 1f1b|gpipe
         Plan for each rank of this parallel layout (see predict --help): the peaks are a rank's,
         as checkpointlab predict counts them, and no time is predicted (the ranks are GPUs).
-        --pp is refused: planning across pipeline stages is not built yet.
+        With --pp each stage plans its own blocks so that it fits with its microbatches in
+        flight (they keep what the plan keeps): the cheapest of the planner's candidates, and of
+        its optima under lower budgets for the stage's step alone (bisection to 1/256 of the
+        budget), each counted with the microbatches in flight. One line per stage, and the
+        --checkpoint text of the whole model's plan; exit 3 names a stage that fits no plan.
     -h, --help
         Show this page.
 

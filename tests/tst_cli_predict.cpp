@@ -36,8 +36,8 @@ private slots:
                                          << "tensor parallelism is modelled for linear, attention and embedding layers";
         QTest::newRow("predict microbatches") << QStringList{"predict", "lesson1_activations", "--microbatches", "7"} << 2
                                               << "microbatches 7 does not divide the batch";
-        QTest::newRow("plan pipeline") << QStringList{"plan", "gpt2_small", "--budget", "1GiB", "--pp", "2"} << 2
-                                       << "--pp: planning a pipeline is not built yet";
+        QTest::newRow("plan pipeline too small") << QStringList{"plan", "gpt2_small", "--budget", "1MiB", "--pp", "2"} << 3
+                                                 << "no plan fits stage 0 (blocks 0-";
     }
 
     void badLayouts() {
@@ -86,6 +86,24 @@ private slots:
         const Run check = runCli(again.split(' '));
         QCOMPARE(check.code, 0);
         QCOMPARE(peak.match(check.out).captured(1), quoted);
+    }
+
+    // plan --pp: every stage planned with its microbatches in flight; the rank its "see it" line
+    // names (the worst stage's) peaks in predict where plan said, within the budget.
+    void planAPipeline() {
+        const Run plan = runCli({"plan", "gpt2_124m", "--budget", "1.2GiB", "--pp", "4", "--microbatches", "4"});
+        QCOMPARE(plan.code, 0);
+        QVERIFY2(plan.out.contains("planned with its microbatches in flight"), qPrintable(plan.out));
+        const QRegularExpression chosen(QStringLiteral("predicted peak ([0-9.]+ [KMG]?i?B) \\(stage ([0-9])\\) of the"));
+        const QRegularExpressionMatch m = chosen.match(plan.out);
+        const QRegularExpression see(QStringLiteral("see it: checkpointlab (predict .*)\n"));
+        const QString again = see.match(plan.out).captured(1);
+        QVERIFY2(m.hasMatch() && !again.isEmpty(), qPrintable(plan.out));
+        const Run check = runCli(again.split(' '));
+        QCOMPARE(check.code, 0);
+        const QRegularExpression peak(QStringLiteral("peak +([0-9.]+ [KMG]?i?B)"));
+        QCOMPARE(peak.match(check.out).captured(1), m.captured(1));
+        QVERIFY2(check.out.contains("stage " + m.captured(2) + " ("), qPrintable(check.out));
     }
 
 };

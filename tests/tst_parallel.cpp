@@ -27,6 +27,9 @@ ModelSpec bf16(ModelSpec s) {
     return s;
 }
 
+// Stage s of a 1F1B pipeline holds min(pp - s, M) microbatches at once (Narayanan et al. 2021).
+int in_flight_count(const ParallelLayout& p, int s) { return std::min(p.pp - s, p.microbatches); }
+
 // Token ids of a (b, s) batch: int64.
 int64_t sb_ids(int64_t b, int64_t s) { return b * s * 8; }
 
@@ -258,6 +261,53 @@ private slots:
                 std::string::npos);
         odd.tp = 1;
         QVERIFY(check_layout(model, odd).find("needs tp 2 or more") != std::string::npos);
+    }
+
+    // plan --pp: each stage planned with its microbatches in flight. Applied as its --checkpoint
+    // text says and predicted stage by stage, every stage fits the budget and peaks where the
+    // plan says; a budget under every plan's peak is refused naming the stage.
+    void pipelinePlanFitsEveryStage() {
+        const ModelSpec model = testmodels::gpt(97, 64, 4, 4, 8, 32, 0.0);
+        ParallelLayout p;
+        p.pp = 2;
+        p.microbatches = 4;
+        auto worst_with = [&](const std::string& text) {
+            ModelSpec m = model;
+            const Result<CheckpointSet> set = parse_checkpoint(text, model);
+            if (!set) return int64_t(-1);
+            apply_checkpoint(m, *set);
+            ParallelLayout fixed = p;
+            fixed.stages = *stage_split(model, p);
+            const Result<LayoutPrediction> l = predict_layout(m, fixed, 2, DeviceKind::cuda);
+            return l ? l->stages[l->worst].report.peak_total : int64_t(-1);
+        };
+        const int64_t none = worst_with("none"), all = worst_with("all");
+        QVERIFY2(all > 0 && all < none, qPrintable(QString("%1 %2").arg(all).arg(none)));
+        const int64_t budget = all + (none - all) / 3;
+        const Result<PipelinePlan> plan = plan_pipeline(model, p, PlannerKind::dp, budget);
+        QVERIFY2(plan.ok(), plan.ok() ? "" : plan.error().message.c_str());
+        QCOMPARE(int(plan->stages.size()), 2);
+        ModelSpec planned = model;
+        const Result<CheckpointSet> set = parse_checkpoint(plan->checkpoint_arg, model);
+        QVERIFY(set.ok());
+        QVERIFY(*set == plan->set);
+        apply_checkpoint(planned, *set);
+        const Result<LayoutPrediction> again = predict_layout(planned, plan->layout, 2, DeviceKind::cuda);
+        QVERIFY(again.ok());
+        for (size_t st = 0; st < 2; ++st) {
+            QVERIFY(plan->stages[st].peak <= budget);
+            QCOMPARE(plan->stages[st].peak, again->stages[st].report.peak_total);
+            QCOMPARE(plan->stages[st].in_flight_microbatches, in_flight_count(p, int(st)));
+        }
+        QVERIFY(plan->set.checkpoint != std::vector<bool>(model.blocks.size(), false));
+        qInfo("worst stage: none %lld, all %lld, budget %lld; planned %s: stage peaks %lld and %lld, in flight %lld and %lld",
+              (long long)none, (long long)all, (long long)budget, plan->checkpoint_arg.c_str(),
+              (long long)plan->stages[0].peak, (long long)plan->stages[1].peak, (long long)plan->stages[0].in_flight_bytes,
+              (long long)plan->stages[1].in_flight_bytes);
+        const Result<PipelinePlan> tiny = plan_pipeline(model, p, PlannerKind::dp, all / 2);
+        QVERIFY(!tiny.ok());
+        QCOMPARE(tiny.error().kind, ErrorKind::out_of_memory);
+        QVERIFY(QString::fromStdString(tiny.error().message).startsWith("no plan fits stage 0 (blocks 0-"));
     }
 
     // Llama-3-8B's parameters on one tensor rank: the embedding, every projection and the head

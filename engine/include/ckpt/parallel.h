@@ -113,6 +113,34 @@ Result<ChainModel> chain_model_for_rank(const ModelSpec& spec, const ParallelLay
 Result<int64_t> minimal_peak_for_rank(const ModelSpec& spec, const ParallelLayout& layout, DeviceKind kind = DeviceKind::cuda,
                                       PlanLimits* limits = nullptr);
 
+// A pipeline's plan (pp > 1): each stage plans its own blocks, so that its worst rank fits the
+// budget with its microbatches in flight. A stage's peak under a plan is its step's peak plus the
+// other microbatches' kept activations, which the plan itself changes; the stage's planner is
+// asked for the cheapest plan under an inner budget, the highest inner budget whose plan fits
+// with the microbatches in flight found by bisection (to 1/256 of the budget), each try's kept
+// bytes counted by a dry run. The plans of the stages together are one checkpoint set of the
+// whole model; stages stay as the model's file splits them (ParallelLayout::stages).
+struct StagePlan {
+    RankPlace place;
+    PlanTable table;            // the stage's plan table at its inner budget (its own block numbers)
+    int64_t inner_budget = 0;   // what the stage's step alone was planned to
+    int in_flight_microbatches = 0;
+    int64_t peak = 0;           // the chosen plan's peak with its microbatches in flight (predict_rank's)
+    int64_t in_flight_bytes = 0;
+    MemoryTag peak_tag;
+};
+struct PipelinePlan {
+    ParallelLayout layout;        // with its stages fixed
+    std::vector<StagePlan> stages;
+    CheckpointSet set;            // every stage's plan, in the whole model's block numbers
+    std::string checkpoint_arg;   // the --checkpoint text that selects it
+    size_t worst = 0;             // the stage with the highest peak
+};
+// An error when a stage cannot fit at any plan (out_of_memory, naming the stage and its lowest
+// peak with its microbatches in flight), or when planning was stopped.
+Result<PipelinePlan> plan_pipeline(const ModelSpec& spec, const ParallelLayout& layout, PlannerKind planner,
+                                   int64_t budget, DeviceKind kind = DeviceKind::cuda, PlanLimits* limits = nullptr);
+
 // Parameter elements of the rank (after tensor and pipeline parallelism, before ZeRO).
 int64_t rank_parameter_count(const ModelSpec& rank_spec);
 

@@ -13,6 +13,7 @@
 
 #include "ckpt/layer_traits.h"
 #include "core/allocator.h"
+#include "exec/rank_scope.h"
 
 namespace ckpt {
 
@@ -147,7 +148,8 @@ Features features_before(const ModelSpec& s, int b) {
     return f;
 }
 
-// The dry runs' view of one rank of the layout (allocator.h).
+}  // namespace
+
 DryRank dry_rank(const ParallelLayout& p) {
     DryRank r;
     r.dp = p.dp;
@@ -157,7 +159,9 @@ DryRank dry_rank(const ParallelLayout& p) {
     return r;
 }
 
-}  // namespace
+int in_flight_microbatches(const ParallelLayout& p, int stage) {
+    return p.schedule == PipelineSchedule::gpipe ? p.microbatches : std::min(p.pp - stage, p.microbatches);
+}
 
 std::string_view schedule_name(PipelineSchedule s) { return s == PipelineSchedule::gpipe ? "gpipe" : "1f1b"; }
 
@@ -304,8 +308,7 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
     // first backward starts, under GPipe all M. The others' are what this one keeps: each
     // block's kept bytes (the stage's input among them); their outputs went to the next stage.
     if (p.pp > 1) {
-        out.in_flight_microbatches = p.schedule == PipelineSchedule::gpipe ? p.microbatches
-                                                                             : std::min(p.pp - out.place.stage, p.microbatches);
+        out.in_flight_microbatches = in_flight_microbatches(p, out.place.stage);
         int64_t per_microbatch = 0;
         for (const BlockReport& b : r->blocks) per_microbatch += b.kept_bytes;
         out.in_flight_bytes = int64_t(out.in_flight_microbatches - 1) * per_microbatch;
