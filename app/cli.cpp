@@ -239,10 +239,11 @@ int cmd_run(const std::vector<std::string>& argv) {
 
 // ---- plan ---------------------------------------------------------------------------------
 
-// The layout options as given, for the command line a plan suggests (" --dp 8 --zero 3").
-std::string layout_args(const Args& a) {
+// The options as given that the command line a plan suggests must repeat for the same peaks
+// (" --precision bf16-mixed --dp 8 --zero 3").
+std::string replay_args(const Args& a) {
     std::string s;
-    for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule"})
+    for (const char* o : {"precision", "dp", "zero", "tp", "pp", "microbatches", "schedule"})
         if (a.has(o)) s += std::string(" --") + o + " " + ckpt::printable(a.value(o), 100);
     if (a.has("sp")) s += " --sp";
     return s;
@@ -278,7 +279,7 @@ int plan_pipeline_cmd(const Args& a, const ckpt::ModelSpec& spec, const ckpt::Pa
     std::printf("predicted peak %s (stage %zu) of the %s budget\n", format_bytes(worst.peak).c_str(), plan->worst,
                 format_bytes(budget).c_str());
     std::printf("see it: checkpointlab predict %s --checkpoint %s%s --rank %d\n", ckpt::printable(a.positional[0], 2000).c_str(),
-                plan->checkpoint_arg.c_str(), layout_args(a).c_str(), worst.place.rank);
+                plan->checkpoint_arg.c_str(), replay_args(a).c_str(), worst.place.rank);
     return worst.peak <= budget ? kOk : kOutOfMemory;
 }
 
@@ -355,11 +356,11 @@ int cmd_plan(const std::vector<std::string>& argv) {
     std::printf("predicted peak %s of the %s budget\n", format_bytes(chosen->plan.predicted_peak).c_str(),
                 format_bytes(*budget).c_str());
     if (layout.single_device())
-        std::printf("run it: checkpointlab run %s --checkpoint %s\n", ckpt::printable(a.positional[0], 2000).c_str(),
-                    chosen->checkpoint_arg.c_str());
+        std::printf("run it: checkpointlab run %s --checkpoint %s%s\n", ckpt::printable(a.positional[0], 2000).c_str(),
+                    chosen->checkpoint_arg.c_str(), replay_args(a).c_str());
     else
         std::printf("see it: checkpointlab predict %s --checkpoint %s%s\n", ckpt::printable(a.positional[0], 2000).c_str(),
-                    chosen->checkpoint_arg.c_str(), layout_args(a).c_str());
+                    chosen->checkpoint_arg.c_str(), replay_args(a).c_str());
     return kOk;
 }
 

@@ -31,7 +31,7 @@ SYNOPSIS
     checkpointlab
     checkpointlab run MODEL [--device cpu|cuda[:N]] [--checkpoint POLICY] [--steps N] [OPTIONS]
     checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
-    checkpointlab predict MODEL [--checkpoint POLICY] [--dp N --zero 0-3 --tp T --pp P] [--rank R]
+    checkpointlab predict MODEL [--checkpoint POLICY] [--dp N --zero 0-3 --tp T --sp --pp P]
     checkpointlab import CONFIG.json --batch B --seq S [-o model.json]
     checkpointlab export-torch MODEL -o SCRIPT.py [--checkpoint POLICY] [--steps N]
     checkpointlab import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--plot chart.png]
@@ -215,7 +215,7 @@ EXAMPLES
 SYNOPSIS
     checkpointlab plan MODEL --budget BYTES [--planner dp|segments|sqrt|every-k|all|none]
                        [--precision f32|bf16-mixed|fp16-mixed]
-                       [--dp N --zero 0|1|2|3 --tp T --microbatches M]
+                       [--dp N --zero 0|1|2|3 --tp T --sp --pp P --microbatches M]
 
 DESCRIPTION
     Prints the candidate checkpoint plans of a planner with each one's predicted peak memory,
@@ -341,7 +341,7 @@ EXAMPLES
 
 SYNOPSIS
     checkpointlab predict MODEL [--checkpoint PLAN] [--policy P] [--precision P] [--attention K]
-                          [--dp N] [--zero 0|1|2|3] [--tp T] [--pp P] [--microbatches M]
+                          [--dp N] [--zero 0|1|2|3] [--tp T] [--sp] [--pp P] [--microbatches M]
                           [--schedule 1f1b|gpipe] [--world W] [--rank R] [--device cuda|cpu]
                           [--steps N] [--report r.json] [--csv t.csv] [--trace t.json]
                           [--plot chart.png|.pdf|.svg]
@@ -372,13 +372,14 @@ DESCRIPTION
         split by heads (T divides the heads and the KV heads); the embedding and the LM head
         are split by vocabulary (padded up to a multiple of T), the loss vocabulary-parallel.
         Norms, dropout after a row-parallel linear and the residual stream stay whole on
-        every rank.
+        every rank (without --sp).
     --sp
         Sequence parallelism (Korthikanti et al. 2022) with --tp T: norms, dropout and the
         residual stream work on 1/T of the sequence. A column-parallel linear and the LM head
         all-gather the sequence (16-bit in mixed precision) and keep only their split for
         backward, gathering it again there; a row-parallel linear and the embedding make the
-        whole sequence's product and reduce-scatter it. The gathered and unscattered buffers
+        whole sequence's product and reduce-scatter it; an output still split before a
+        cross-entropy is gathered whole for the loss. The gathered and unscattered buffers
         are `communication`. T divides the sequence.
     --pp P --microbatches M --schedule 1f1b|gpipe
         The model's units as its file has them (segments and the blocks outside them) dealt

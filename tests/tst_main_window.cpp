@@ -251,6 +251,43 @@ private slots:
         QCOMPARE(w_->experiment().run.settings.memory_limit, int64_t(0));
     }
 
+    // A pipeline rank: the view draws its stage's step in the whole stack's block numbers (the
+    // other stages' blocks empty), its peak predict_rank's to the byte; the summary says which
+    // stage; the dialog edits pp and the schedule.
+    void pipelineRankIsDrawnInTheWholeStack() {
+        QTemporaryDir dir;
+        Experiment e;
+        QVERIFY(ckptui::loadPreset(QStringLiteral("gpt2_small"), &e).isEmpty());
+        e.parallel.pp = 2;
+        e.parallel.microbatches = 2;
+        e.rank = 1;  // the second stage
+        QCOMPARE(saveExperiment(dir.filePath("pipe.json"), e), QString());
+        QCOMPARE(w_->openExperiment(dir.filePath("pipe.json")), QString());
+        QTRY_VERIFY_WITH_TIMEOUT(w_->prediction().ok() && w_->prediction().layout == e.parallel, 60000);
+        const ckpt::Result<ckpt::RankPrediction> engine = ckpt::predict_rank(e.spec, e.parallel, 1, 2, ckpt::DeviceKind::cpu);
+        QVERIFY(engine.ok());
+        const ckpt::StepReport& shown = *w_->prediction().step;
+        QCOMPARE(shown.peak_total, engine->report.peak_total);
+        QCOMPARE(shown.blocks.size(), e.spec.blocks.size());
+        const ckpt::BlockRange stage = engine->place.blocks;
+        QVERIFY(stage.first > 0);
+        for (int b = 0; b < int(e.spec.blocks.size()); ++b) {
+            QCOMPARE(shown.blocks[size_t(b)].index, b);
+            if (b < stage.first) QCOMPARE(shown.blocks[size_t(b)].kept_bytes, int64_t(0));
+            else QCOMPARE(shown.blocks[size_t(b)].kept_bytes, engine->report.blocks[size_t(b - stage.first)].kept_bytes);
+        }
+        for (const ckpt::MemoryEvent& ev : shown.events) QVERIFY(ev.tag.block < 0 || ev.tag.block >= stage.first);
+        QVERIFY(w_->findChild<SummaryPanel*>()->toPlainText().contains(QStringLiteral("A pipeline: rank 1 (stage 1")));
+        ParallelDialog d(e.spec, e.parallel, 1, w_.get());
+        QCOMPARE(d.layout().pp, 2);
+        d.findChild<QSpinBox*>(QStringLiteral("pp"))->setValue(99);
+        QVERIFY(d.error().contains(QStringLiteral("pp 99 is more than the model's")));
+        d.findChild<QSpinBox*>(QStringLiteral("pp"))->setValue(2);
+        d.findChild<QComboBox*>(QStringLiteral("schedule"))->setCurrentIndex(1);
+        QCOMPARE(d.layout().schedule, ckpt::PipelineSchedule::gpipe);
+        QVERIFY(d.error().isEmpty());
+    }
+
     // A parallel layout from an experiment file: the view predicts that rank (its peak is the
     // engine's predict_rank's, to the byte), says so, cannot run, saves the layout back; the
     // button's dialog refuses a layout the model cannot take; a new model is one device again.

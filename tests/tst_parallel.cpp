@@ -234,6 +234,32 @@ private slots:
         }
     }
 
+    // A cross-entropy after a residual block whose last linear is row-parallel (lesson 3's stack
+    // classifying its 256 features): under sequence parallelism that linear reduce-scatters like
+    // the others, so the residual add meets a split stream, and the output is gathered whole for
+    // the loss, a `communication` buffer of rows x classes f32 in the loss phase. The blocks keep
+    // what they keep under an MSE, and the loss what it keeps without sequence parallelism.
+    void sequenceParallelGathersTheLossInput() {
+        Result<Experiment> e = load_experiment(CKPT_SOURCE_DIR "/resources/presets/lesson3_selective_attention.json");
+        QVERIFY(e.ok());
+        ModelSpec ce = e->spec, mse = e->spec;
+        ce.loss = LossType::cross_entropy;
+        ParallelLayout tp;
+        tp.tp = 2;
+        ParallelLayout sp = tp;
+        sp.sp = true;
+        const Result<RankPrediction> a = predict_rank(ce, sp, 0, 1), b = predict_rank(mse, sp, 0, 1), c = predict_rank(ce, tp, 0, 1);
+        QVERIFY2(a.ok() && b.ok() && c.ok(), a.ok() ? "" : a.error().message.c_str());
+        for (size_t k = 0; k < ce.blocks.size(); ++k) QCOMPARE(a->report.blocks[k].kept_bytes, b->report.blocks[k].kept_bytes);
+        QCOMPARE(a->report.loss_kept_bytes, c->report.loss_kept_bytes);
+        const int64_t rows = ce.rows(), classes = ce.output_features();
+        int gathered = 0;
+        for (const MemoryEvent& ev : a->report.events)
+            if (ev.tag.phase == Phase::loss && ev.tag.category == Category::communication && ev.bytes == rows * classes * 4)
+                ++gathered;
+        QCOMPARE(gathered, 1);
+    }
+
     // Sequence parallelism through a pipeline: a later stage's input and the earlier stage's
     // stand-in for the gradient sent back hold the rank's split of the sequence (f32 rows of
     // the hidden width), and the layout's checks name a sequence the tensor ranks cannot split.

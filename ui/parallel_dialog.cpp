@@ -45,13 +45,26 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
     sp_->setToolTip(tr("With tp > 1: norms, dropout and the residual stream work on 1/tp of the sequence (Korthikanti et "
                        "al. 2022). Projections gather the sequence and keep only their part for backward."));
     connect(sp_, &QCheckBox::toggled, this, &ParallelDialog::check);
+    pp_ = spin("pp", 1, 1 << 16, layout.pp,
+               tr("Pipeline stages: the stack's units (segments and the blocks outside them) dealt out in order, the "
+                  "earlier stages taking one more. The window draws the chosen rank's stage."));
+    schedule_ = new QComboBox(this);
+    schedule_->setObjectName(QStringLiteral("schedule"));
+    schedule_->addItems({tr("1F1B: stage s holds min(pp − s, microbatches) microbatches"),
+                         tr("GPipe: every stage holds all microbatches")});
+    schedule_->setCurrentIndex(layout.schedule == ckpt::PipelineSchedule::gpipe ? 1 : 0);
+    schedule_->setToolTip(tr("How many microbatches' activations a stage holds when its first backward starts."));
+    connect(schedule_, &QComboBox::currentIndexChanged, this, &ParallelDialog::check);
     microbatches_ = spin("microbatches", 1, 1 << 16, layout.microbatches,
                          tr("Microbatches per step (gradient accumulation): each computes batch / microbatches rows."));
-    rank_ = spin("rank", 0, (1 << 20) - 1, rank, tr("The rank whose step the window shows (tensor rank fastest, then data rank)."));
+    rank_ = spin("rank", 0, (1 << 20) - 1, rank,
+                 tr("The rank whose step the window shows (tensor rank fastest, then data rank, then stage)."));
     form->addRow(tr("Data parallel (dp)"), dp_);
     form->addRow(tr("ZeRO stage"), zero_);
     form->addRow(tr("Tensor parallel (tp)"), tp_);
     form->addRow(QString(), sp_);
+    form->addRow(tr("Pipeline stages (pp)"), pp_);
+    form->addRow(tr("Schedule"), schedule_);
     form->addRow(tr("Microbatches"), microbatches_);
     form->addRow(tr("Rank shown"), rank_);
     world_ = new QLabel(this);
@@ -59,8 +72,8 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
     error_ = new QLabel(this);
     error_->setObjectName(QStringLiteral("layoutError"));
     error_->setWordWrap(true);
-    auto* note = new QLabel(tr("The window predicts one rank; nothing runs on more than one device yet. Pipeline stages: "
-                               "<tt>checkpointlab predict MODEL --pp P</tt>."),
+    auto* note = new QLabel(tr("The window predicts one rank; nothing runs on more than one device yet. A pipeline is "
+                               "planned on the command line: <tt>checkpointlab plan MODEL --pp P --budget B</tt>."),
                             this);
     note->setWordWrap(true);
     buttons_ = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel | QDialogButtonBox::Reset, this);
@@ -72,6 +85,8 @@ ParallelDialog::ParallelDialog(const ckpt::ModelSpec& spec, const ckpt::Parallel
         zero_->setCurrentIndex(0);
         tp_->setValue(1);
         sp_->setChecked(false);
+        pp_->setValue(1);
+        schedule_->setCurrentIndex(0);
         microbatches_->setValue(1);
         rank_->setValue(0);
     });
@@ -89,6 +104,9 @@ ckpt::ParallelLayout ParallelDialog::layout() const {
     p.zero = zero_->currentIndex();
     p.tp = tp_->value();
     p.sp = sp_->isChecked();
+    p.pp = pp_->value();
+    p.schedule = schedule_->currentIndex() == 1 ? ckpt::PipelineSchedule::gpipe : ckpt::PipelineSchedule::one_f_one_b;
+    if (p.pp != base_.pp) p.stages.clear();  // a file's split has its own number of stages
     p.microbatches = microbatches_->value();
     return p;
 }
@@ -104,8 +122,8 @@ QString ParallelDialog::error() const {
 
 void ParallelDialog::check() {
     const ckpt::ParallelLayout p = layout();
-    world_->setText(p.pp > 1 ? tr("%1 (dp × tp × pp %2, from the file)").arg(p.world()).arg(p.pp)
-                             : tr("%1 (dp × tp)").arg(p.world()));
+    world_->setText(tr("%1 (dp × tp × pp)").arg(p.world()));
+    schedule_->setEnabled(p.pp > 1);
     const QString e = error();
     error_->setText(e.isEmpty() ? QString() : QStringLiteral("<font color='#d33'>%1</font>").arg(e.toHtmlEscaped()));
     error_->setVisible(!e.isEmpty());

@@ -1,9 +1,9 @@
 // Run › Parallel layout…: one rank of a layout over several GPUs (ckpt/parallel.h) for the view
 // to predict: data-parallel replicas and their ZeRO stage (3 is FSDP), the tensor-parallel degree
-// and sequence parallelism, microbatches and the rank shown. The engine checks the layout against the model as the fields
-// change; a layout it refuses is named in red and cannot be applied. Pipeline stages are predicted
-// on the command line (checkpointlab predict --pp): the window's per-block views follow the
-// whole model's blocks.
+// and sequence parallelism, pipeline stages and their schedule, microbatches and the rank shown.
+// The engine checks the layout against the model as the fields change; a layout it refuses is
+// named in red and cannot be applied. A pipeline rank's step is drawn in the whole stack's block
+// numbers (in_whole_model).
 #pragma once
 
 #include <QDialog>
@@ -37,9 +37,9 @@ private:
 
     ckpt::ModelSpec spec_;
     ckpt::ParallelLayout base_;  // what the dialog does not edit (pipeline stages) is kept
-    QSpinBox *dp_, *tp_, *microbatches_, *rank_;
+    QSpinBox *dp_, *tp_, *pp_, *microbatches_, *rank_;
     QCheckBox* sp_;
-    QComboBox* zero_;
+    QComboBox *zero_, *schedule_;
     QLabel* world_;
     QLabel* error_;
     QDialogButtonBox* buttons_;

@@ -204,7 +204,9 @@ double PlanPanel::stepEstimateMs(const ckpt::Plan& p) const {
     switch (timeAxis_) {
     case TimeAxis::measured: return (measuredStepNs_ + p.recompute_cost) / 1e6;
     case TimeAxis::predicted:
-        if (lastPareto_ && lastPareto_->time) return double(lastPareto_->time->step_ns_with(p.runs)) / 1e6;
+        // A rank's step runs its microbatches one after another, each predicted alike.
+        if (lastPareto_ && lastPareto_->time)
+            return double(lastPareto_->time->step_ns_with(p.runs)) * lastPareto_->layout.microbatches / 1e6;
         break;
     case TimeAxis::relative: break;
     }
@@ -329,8 +331,9 @@ void PlanPanel::refreshPareto() {
     const QString unavailable = !model_->validationError().isEmpty()
                                     ? tr("This stack cannot run: %1").arg(model_->validationError())
                                 : layout_.pp > 1
-                                    ? tr("The Pareto sweep of a pipeline is not built yet: checkpointlab predict MODEL "
-                                         "--pp P shows each stage's peak.")
+                                    ? tr("No Pareto sweep for a pipeline: its stages' microbatches in flight keep what "
+                                         "a plan keeps, which a sweep of one step cannot show. checkpointlab plan MODEL "
+                                         "--pp P --budget B plans each stage with them.")
                                     : QString();
     if (!unavailable.isEmpty()) {
         pareto_->clearPlottables();

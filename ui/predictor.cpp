@@ -55,18 +55,15 @@ Prediction computeRank(Prediction p, ckpt::DeviceKind kind, const std::atomic<bo
         p.error = QString::fromStdString("parallel: " + bad);
         return p;
     }
-    // A stage's blocks are a part of the stack: the window's views follow the whole stack.
-    if (p.layout.pp > 1) {
-        p.error = QObject::tr("A pipeline of %1 stages is predicted on the command line, stage by stage: checkpointlab "
-                              "predict FILE (the window shows data and tensor parallelism).").arg(p.layout.pp);
-        return p;
-    }
     ckpt::Result<ckpt::RankPrediction> steady = ckpt::predict_rank(spec, p.layout, p.rank, 2, kind, stop);
     if (!steady) {
         p.error = QString::fromStdString(steady.error().message);
         return p;
     }
-    p.step = std::make_shared<const ckpt::StepReport>(std::move(steady->report));
+    // A pipeline stage's blocks are a part of the stack: its report in the stack's block numbers,
+    // the other stages' blocks empty, so the window's views follow the whole stack.
+    p.step = std::make_shared<const ckpt::StepReport>(
+        ckpt::in_whole_model(std::move(steady->report), spec, steady->place.blocks));
     p.series = std::make_shared<TimelineSeries>();
     p.series->fill(*p.step, true);
     for (bool on : {false, true}) {
@@ -77,9 +74,12 @@ Prediction computeRank(Prediction p, ckpt::DeviceKind kind, const std::atomic<bo
             if (!on) p.uncheckedPeakTag = r->report.peak_tag;
         }
     }
+    // The lowest peak a plan reaches is a single step's (the planner's chain model): a pipeline
+    // stage's microbatches in flight keep what the plan keeps, so it has none to quote.
     ckpt::PlanLimits limits;
     limits.stop = stop;
-    if (auto m = ckpt::minimal_peak_for_rank(spec, p.layout, kind, &limits)) p.minimalPeak = *m;
+    if (p.layout.pp == 1)
+        if (auto m = ckpt::minimal_peak_for_rank(spec, p.layout, kind, &limits)) p.minimalPeak = *m;
     p.recomputeFlops = ckpt::recompute_flops_as_grouped(spec);
     return p;
 }

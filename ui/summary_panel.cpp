@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "ckpt/layer_traits.h"
+#include "ckpt/printable.h"
 #include "ui/lessons.h"
 #include "ui/messages.h"
 #include "ui/parallel_dialog.h"
@@ -155,6 +156,14 @@ QString SummaryPanel::predictionHtml() const {
                       humanBytes(pk[int(ckpt::Category::parameter)] + pk[int(ckpt::Category::gradient)] +
                                  pk[int(ckpt::Category::optimizer_state)]),
                       humanBytes(pk[int(ckpt::Category::communication)]));
+        // A pipeline rank computes one stage: the stack's other blocks are another GPU's.
+        if (p.layout.pp > 1)
+            h += tr("<p>A pipeline: %1. Only its stage's blocks are drawn; the others are other GPUs'. The stage also "
+                    "holds the activations its other microbatches keep (%2 schedule), as <i>activations kept</i> from "
+                    "the step's start.</p>")
+                     .arg(QString::fromStdString(ckpt::printable(s.parallel, 300)).toHtmlEscaped(),
+                          QString::fromLatin1(ckpt::schedule_name(p.layout.schedule).data(),
+                                              qsizetype(ckpt::schedule_name(p.layout.schedule).size())));
     }
     h += tr("<p><b>This stack, predicted</b> (a dry run: exact bytes, nothing computed): peak <b>%1</b> %2, "
             "%3 of %4 blocks checkpointed.")

@@ -71,6 +71,11 @@ Result<RankPlace> rank_place(const ModelSpec& spec, const ParallelLayout& layout
 // stands for the gradient the next stage sends back (the same bytes).
 Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& layout, int rank);
 
+// A pipeline stage's report in the whole model's block numbers, for views that follow the whole
+// model: its blocks, events, spans and tags moved to where the stage's blocks are, and the other
+// stages' blocks present with nothing kept, computed or timed (their names and ticks from `whole`).
+StepReport in_whole_model(StepReport stage, const ModelSpec& whole, BlockRange blocks);
+
 // One rank's predicted step (the report a dry run writes, for a device of `kind`).
 struct RankPrediction {
     RankPlace place;

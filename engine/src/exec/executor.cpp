@@ -466,6 +466,12 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     boundary(&forward_windows[size_t(nblocks)]);
     loss_stamps_.begin = stamp();
     StatePtr loss_state;
+    // Sequence parallelism: a cross-entropy takes every row, so an output still split over the
+    // sequence (a row-parallel last linear; the vocabulary-parallel head gathers its own) is
+    // gathered whole first, and its gradient split again.
+    const bool gathered_output = sequence_shards_ > 1 && spec_.loss == LossType::cross_entropy &&
+                                 h.rows() * sequence_shards_ == target.numel();
+    if (gathered_output) h = ctx_.all_gather_rows(h, int(sequence_shards_));
     rep.loss = loss_.forward(ctx_, h, target, &loss_state);
     rep.loss_kept_bytes = count_new(loss_state->tensors(), seen);
     if (opts.capture_tensors) rep.tensors.push_back(host_copy(ctx_.be, "output", h));
@@ -479,6 +485,7 @@ void Executor::run(StepReport& rep, const StepOptions& opts) {
     rep.loss_scale = loss_scale_;
     Tensor dy = loss_.backward(ctx_, *loss_state, loss_scale_);
     loss_state.reset();
+    if (gathered_output) dy = ctx_.reduce_scatter_rows(dy, int(sequence_shards_));
     for (int b = nblocks; b-- > 0;) {
         // The gradient reaches the last block of a checkpointed run: recompute the whole run.
         if (run_last_[size_t(b)] == b) recompute_run(run_first_[size_t(b)], b, states, rep);

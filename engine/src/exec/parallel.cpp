@@ -52,8 +52,8 @@ bool opens_pair(const std::vector<LayerSpec>& path, size_t i) {
 // With sequence parallelism (`sp`), the layers outside the pairs see this rank's split of the
 // sequence: a column-parallel linear and the vocabulary-parallel head gather it, a row-parallel
 // linear and the embedding reduce-scatter into it (LayerSpec::sp_gather, sp_scatter). A
-// row-parallel linear that is the model's last before a cross-entropy keeps its output whole
-// (an all-reduce), as the loss takes every row.
+// row-parallel linear that is the model's last before a cross-entropy scatters too (a residual or
+// a post path may follow it); the executor gathers the output whole for the loss.
 std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::vector<LayerSpec>& path, int t, bool sp,
                        const LayerSpec* last_linear) {
     bool split = false;  // the features flowing now are split across the tensor ranks
@@ -66,7 +66,7 @@ std::string split_path(const ModelSpec& s, size_t b, size_t first_layer, std::ve
             if (split) {  // row-parallel: its input is split, its output summed whole (all-reduce)
                 l.in /= t;
                 split = false;
-                if (sp && !head) l.sp_scatter = t;
+                if (sp) l.sp_scatter = t;
             } else if (opens_pair(path, i)) {  // column-parallel
                 if (l.out % t != 0)
                     return "tp " + str(t) + " does not divide the " + str(l.out) + " output features of " + at;
@@ -281,6 +281,34 @@ Result<ModelSpec> rank_spec(const ModelSpec& spec, const ParallelLayout& p, int 
     return s;
 }
 
+StepReport in_whole_model(StepReport r, const ModelSpec& whole, BlockRange blocks) {
+    const int first = blocks.first;
+    if (first == 0 && int(r.blocks.size()) == int(whole.blocks.size())) return r;
+    auto move = [first](int32_t& b) {
+        if (b >= 0) b += first;
+    };
+    for (MemoryEvent& e : r.events) move(e.tag.block);
+    for (Span& s : r.spans) move(s.block);
+    move(r.peak_tag.block);
+    move(r.oom.tag.block);
+    std::vector<BlockReport> all(whole.blocks.size());
+    for (size_t b = 0; b < all.size(); ++b) {
+        all[b].index = int(b);
+        all[b].name = whole.blocks[b].name;
+        all[b].checkpoint = whole.blocks[b].checkpoint;
+    }
+    for (BlockReport& b : r.blocks) {
+        const size_t at = size_t(b.index + first);
+        if (at >= all.size()) continue;
+        b.index = int(at);
+        if (b.segment_first >= 0) b.segment_first += first;
+        if (b.segment_last >= 0) b.segment_last += first;
+        all[at] = std::move(b);
+    }
+    r.blocks = std::move(all);
+    return r;
+}
+
 int64_t rank_parameter_count(const ModelSpec& rs) {
     int64_t n = 0;
     for (const BlockSpec& b : rs.blocks)
@@ -331,8 +359,8 @@ Result<RankPrediction> predict_rank(const ModelSpec& spec, const ParallelLayout&
 Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayout& p, PlannerKind planner,
                                       int64_t budget, DeviceKind kind, PlanLimits* limits) {
     if (p.pp > 1)
-        return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet: plan each stage's blocks, or see "
-                     "each stage's peak with checkpointlab predict"};
+        return Error{"a pipeline (pp " + str(p.pp) + ") is planned stage by stage with its microbatches in flight: "
+                     "checkpointlab plan MODEL --pp " + str(p.pp) + " --budget B (plan_pipeline)"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
     const DryRankScope scope(dry_rank(p));
@@ -340,7 +368,9 @@ Result<PlanTable> plan_table_for_rank(const ModelSpec& spec, const ParallelLayou
 }
 
 Result<ChainModel> chain_model_for_rank(const ModelSpec& spec, const ParallelLayout& p, DeviceKind kind) {
-    if (p.pp > 1) return Error{"planning a pipeline (pp " + str(p.pp) + ") is not built yet"};
+    if (p.pp > 1)
+        return Error{"a single step's chain model does not see a pipeline's microbatches in flight (pp " + str(p.pp) +
+                     "): plan_pipeline plans one"};
     Result<ModelSpec> rs = rank_spec(spec, p, 0);
     if (!rs) return rs.error();
     const DryRankScope scope(dry_rank(p));

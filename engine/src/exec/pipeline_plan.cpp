@@ -65,11 +65,12 @@ Result<PipelinePlan> plan_pipeline(const ModelSpec& spec, const ParallelLayout& 
         };
         Best best;
         int64_t lowest = 0;  // the lowest peak with the microbatches in flight seen, for the error
-        // Every candidate of the stage's table at `inner`, with the others in flight; true when the
-        // planner's own choice there fits.
-        auto consider = [&](int64_t inner) -> Result<bool> {
-            Result<PlanTable> table = plan_table(*rs, planner, inner, {}, kind, limits);
+        // Every candidate of the stage's table at `inner` (the planner's, or `kind_asked`'s), with the
+        // others in flight; true when the planner's own choice there fits. `at` receives the table.
+        auto consider = [&](int64_t inner, PlannerKind kind_asked, PlanTable* at = nullptr) -> Result<bool> {
+            Result<PlanTable> table = plan_table(*rs, kind_asked, inner, {}, kind, limits);
             if (!table) return table.error();
+            if (at) *at = *table;
             bool own = false;
             for (size_t i = 0; i < table->candidates.size(); ++i) {
                 const PlanCandidate& c = table->candidates[i];
@@ -87,37 +88,45 @@ Result<PipelinePlan> plan_pipeline(const ModelSpec& spec, const ParallelLayout& 
             return own;
         };
 
-        Result<bool> own = consider(budget);
+        PlanTable at_budget;
+        Result<bool> own = consider(budget, planner, &at_budget);
         if (!own) return own.error();
+        // The exact planners search every set, `all` among them: the set that keeps least, which
+        // a step's optimum never is when the step's peak does not depend on it (an embedding's
+        // backward), while the microbatches in flight do.
+        if (k > 1 && (planner == PlannerKind::dp || planner == PlannerKind::segments)) {
+            Result<bool> all = consider(budget, PlannerKind::all);
+            if (!all) return all.error();
+        }
         if (!*own) {
             // The planner's leanest plan: its lowest candidate peak, or for the exact planners the
             // lowest peak any set reaches; then the highest inner budget whose own choice fits,
             // by bisection to 1/256 of the budget.
-            Result<PlanTable> at_budget = plan_table(*rs, planner, budget, {}, kind, limits);
-            if (!at_budget) return at_budget.error();
             int64_t lo = 0;
-            for (const PlanCandidate& c : at_budget->candidates)
+            for (const PlanCandidate& c : at_budget.candidates)
                 if (lo == 0 || c.plan.predicted_peak < lo) lo = c.plan.predicted_peak;
             if (planner == PlannerKind::dp || planner == PlannerKind::segments) {
                 Result<ChainModel> chain = ChainModel::build(*rs, {}, kind);
                 if (!chain) return chain.error();
                 lo = std::min(lo, minimal_segment_peak(*chain, limits));
             }
-            own = consider(lo);
+            own = consider(lo, planner);
             if (!own) return own.error();
             int64_t hi = budget;
             const int64_t step = std::max<int64_t>(budget / 256, 1);
             while (*own && hi - lo > step) {
                 const int64_t mid = lo + (hi - lo) / 2;
-                Result<bool> fits = consider(mid);
+                Result<bool> fits = consider(mid, planner);
                 if (!fits) return fits.error();
                 (*fits ? lo : hi) = mid;
             }
         }
         if (!best.found)
             return Error{"no plan fits stage " + str(s) + " (blocks " + format_block_range(p.stages[size_t(s)]) + ") in " +
-                             format_bytes(budget) + " with " + str(k) + " microbatch" + (k == 1 ? "" : "es") +
-                             " in flight: its lowest peak is " + format_bytes(lowest) + " (" + str(lowest) + " bytes)",
+                             format_bytes(budget) +
+                             (k == 1 ? std::string() : " with its " + str(k) + " microbatches at once") +
+                             ": the lowest peak among the plans tried is " + format_bytes(lowest) + " (" + str(lowest) +
+                             " bytes)",
                          ErrorKind::out_of_memory};
         StagePlan sp;
         sp.place = *rank_place(spec, p, rank);
