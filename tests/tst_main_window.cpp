@@ -278,6 +278,19 @@ private slots:
         }
         for (const ckpt::MemoryEvent& ev : shown.events) QVERIFY(ev.tag.block < 0 || ev.tag.block >= stage.first);
         QVERIFY(w_->findChild<SummaryPanel*>()->toPlainText().contains(QStringLiteral("A pipeline: rank 1 (stage 1")));
+        // Plan: each stage planned with its microbatches in flight, applied as one set whose
+        // worst stage fits, as the engine's plan_pipeline finds it.
+        const ckpt::Result<ckpt::LayoutPrediction> before = ckpt::predict_layout(e.spec, e.parallel, 2, ckpt::DeviceKind::cpu);
+        QVERIFY(before.ok());
+        const int64_t budget = before->stages[before->worst].report.peak_total - 1;
+        const ckpt::Result<ckpt::PipelinePlan> engine_plan =
+            ckpt::plan_pipeline(e.spec, e.parallel, ckpt::PlannerKind::dp, budget, ckpt::DeviceKind::cpu);
+        QVERIFY2(engine_plan.ok(), engine_plan.ok() ? "" : engine_plan.error().message.c_str());
+        QCOMPARE(planAndWait(w_->planPanel(), QString::number(budget), QStringLiteral("dp")), QString());
+        QVERIFY(w_->stackModel()->spec().blocks.size() == e.spec.blocks.size());
+        ckpt::ModelSpec applied = e.spec;
+        ckpt::apply_checkpoint(applied, engine_plan->set);
+        QVERIFY(w_->stackModel()->spec() == applied);
         ParallelDialog d(e.spec, e.parallel, 1, w_.get());
         QCOMPARE(d.layout().pp, 2);
         d.findChild<QSpinBox*>(QStringLiteral("pp"))->setValue(99);

@@ -250,6 +250,12 @@ QString PlanPanel::plan(const QString& budgetText, const QString& planner) {
     watcher->setFuture(QtConcurrent::run([spec, k, bytes, forward, stop = planStop_, layout = layout_] {
         ckpt::PlanLimits limits;
         limits.stop = stop.get();
+        // A pipeline: each stage planned with its microbatches in flight, applied as one set.
+        if (layout.pp > 1) {
+            ckpt::Result<ckpt::PipelinePlan> pipe = ckpt::plan_pipeline(*spec, layout, k, bytes, ckpt::DeviceKind::cpu, &limits);
+            if (!pipe) return ckpt::Result<ckpt::PlanTable>(pipe.error());
+            return ckpt::Result<ckpt::PlanTable>(pipe->as_table(*spec, k, bytes));
+        }
         if (!layout.single_device()) return ckpt::plan_table_for_rank(*spec, layout, k, bytes, ckpt::DeviceKind::cpu, &limits);
         return ckpt::plan_table(*spec, k, bytes, forward, ckpt::DeviceKind::cpu, &limits);
     }));
@@ -290,6 +296,8 @@ QString PlanPanel::applyPlan(const ckpt::Result<ckpt::PlanTable>& table, const c
                        .arg(name).arg(p.checkpointed()).arg(p.checkpoint.size()).arg(p.runs.size())
                        .arg(humanBytes(p.predicted_peak), humanBytes(budget))
                        .arg(100.0 * p.overhead_fraction, 0, 'f', 1);
+    if (layout_.pp > 1)
+        text += tr(" The peak is the worst stage's, with its microbatches in flight; each stage planned its own blocks.");
     // Per block and over segments side by side: which one is cheaper here.
     if (const QString comparison = QString::fromStdString(table->comparison()); !comparison.isEmpty())
         text += QStringLiteral(" ") + comparison.left(1).toUpper() + comparison.mid(1) + QStringLiteral(".");

@@ -140,6 +140,11 @@ struct PipelinePlan {
     CheckpointSet set;            // every stage's plan, in the whole model's block numbers
     std::string checkpoint_arg;   // the --checkpoint text that selects it
     size_t worst = 0;             // the stage with the highest peak
+
+    // The plan as a plan table of one chosen candidate ("dp per stage", its peak the worst
+    // stage's, its recomputation the whole model's FLOPs over the step's), for a front end that
+    // applies tables (the window's Plan button).
+    PlanTable as_table(const ModelSpec& spec, PlannerKind planner, int64_t budget) const;
 };
 // An error when a stage cannot fit at any plan (out_of_memory, naming the stage and its lowest
 // peak with its microbatches in flight), or when planning was stopped.

@@ -156,4 +156,32 @@ Result<PipelinePlan> plan_pipeline(const ModelSpec& spec, const ParallelLayout& 
     return out;
 }
 
+PlanTable PipelinePlan::as_table(const ModelSpec& spec, PlannerKind planner, int64_t budget) const {
+    PlanTable t;
+    t.planner = planner;
+    t.budget = budget;
+    t.blocks = int(spec.blocks.size());
+    PlanCandidate c;
+    c.set = set;
+    c.checkpoint_arg = checkpoint_arg;
+    c.plan.planner = std::string(planner_name(planner)) + " per stage";
+    c.plan.checkpoint = set.checkpoint;
+    c.plan.runs = recompute_segments(set);
+    if (!stages.empty()) {
+        c.plan.predicted_peak = stages[worst].peak;
+        c.peak_tag = stages[worst].peak_tag;
+    }
+    c.plan.fits = c.plan.predicted_peak <= budget;
+    ModelSpec planned = spec;
+    apply_checkpoint(planned, set);
+    double recompute = 0, forward = 0;
+    for (double f : recompute_flops_as_grouped(planned)) recompute += f;
+    for (double f : block_forward_flops(spec)) forward += f;
+    c.plan.recompute_cost = recompute;
+    c.plan.overhead_fraction = forward > 0 ? recompute / (3.0 * forward) : 0.0;  // a step is about 3 forwards
+    t.candidates.push_back(std::move(c));
+    t.chosen = t.candidates.front().plan.fits ? 0 : -1;
+    return t;
+}
+
 }  // namespace ckpt
