@@ -243,7 +243,7 @@ int cmd_run(const std::vector<std::string>& argv) {
 // (" --precision bf16-mixed --dp 8 --zero 3").
 std::string replay_args(const Args& a) {
     std::string s;
-    for (const char* o : {"precision", "dp", "zero", "tp", "pp", "microbatches", "schedule"})
+    for (const char* o : {"precision", "dp", "zero", "tp", "pp", "microbatches", "schedule", "states"})
         if (a.has(o)) s += std::string(" --") + o + " " + ckpt::printable(a.value(o), 100);
     if (a.has("sp")) s += " --sp";
     return s;

@@ -364,7 +364,7 @@ std::optional<ckpt::BlockSpec::Policy> parse_policy(const Args& a) {
 // ---- parallel layouts ---------------------------------------------------------------------
 
 std::vector<OptionDef> with_layout_options(std::vector<OptionDef> defs) {
-    for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule", "world"}) defs.push_back({o, true});
+    for (const char* o : {"dp", "zero", "tp", "pp", "microbatches", "schedule", "world", "states"}) defs.push_back({o, true});
     defs.push_back({"sp", false});
     return defs;
 }
@@ -387,6 +387,12 @@ ckpt::ParallelLayout parse_layout(const Args& a, const ckpt::ParallelLayout& bas
         else usage_error("--schedule: unknown schedule \"" + ckpt::printable(s, 200) + "\" (expected 1f1b or gpipe)");
     }
     if (a.has("sp")) p.sp = true;
+    if (a.has("states")) {
+        const std::string s = a.value("states");
+        if (s == "fsdp") p.states = ckpt::ModelStates::fsdp;
+        else if (s == "deepspeed") p.states = ckpt::ModelStates::deepspeed;
+        else usage_error("--states: unknown convention \"" + ckpt::printable(s, 200) + "\" (expected fsdp or deepspeed)");
+    }
     if (a.has("world")) {
         const int64_t world = parse_int(a.value("world"), "world", 1, int64_t(1) << 20);
         if (world != int64_t(p.dp) * p.tp * p.pp)

@@ -342,8 +342,8 @@ EXAMPLES
 SYNOPSIS
     checkpointlab predict MODEL [--checkpoint PLAN] [--policy P] [--precision P] [--attention K]
                           [--dp N] [--zero 0|1|2|3] [--tp T] [--sp] [--pp P] [--microbatches M]
-                          [--schedule 1f1b|gpipe] [--world W] [--rank R] [--device cuda|cpu]
-                          [--steps N] [--report r.json] [--csv t.csv] [--trace t.json]
+                          [--schedule 1f1b|gpipe] [--states fsdp|deepspeed] [--world W] [--rank R]
+                          [--device cuda|cpu] [--steps N] [--report r.json] [--csv t.csv] [--trace t.json]
                           [--plot chart.png|.pdf|.svg]
 
 DESCRIPTION
@@ -390,6 +390,12 @@ DESCRIPTION
         s holds the kept activations of min(P - s, M) microbatches when its first backward
         starts, under GPipe all M; a stage before the last ends with its output sent on and
         the gradient received back (counted as an MSE target, live through the step).
+    --states fsdp|deepspeed
+        How mixed precision keeps the model states. fsdp (the default): f32 parameters (the
+        master weights) and gradients, 16-bit copies cast or gathered for the products.
+        deepspeed: DeepSpeed's 16-bit optimizer, the ZeRO paper's accounting: 16-bit
+        parameters and gradients, the f32 master weights with the AdamW moments (2 + 2 + 12
+        bytes a parameter), sharded as the ZeRO stage shards each.
     --world W
         Checked against dp x tp x pp.
     --rank R

@@ -119,6 +119,28 @@ private slots:
             QCOMPARE(states, expected[stage]);
             if (stage == 0 || stage == 3) QCOMPARE(std::round(double(states) / 1e8) / 10, paper_gb[stage]);
         }
+        // The paper's own convention, DeepSpeed's 16-bit optimizer (--states deepspeed): 16-bit
+        // parameters and gradients, the f32 master weights with the moments. All four of the
+        // paper's figures, to the byte and as it rounds them.
+        s.precision = Precision::bf16_mixed;
+        const int64_t paper[4] = {16 * psi, 4 * psi + 12 * psi / nd, 2 * psi + 14 * psi / nd, 16 * psi / nd};
+        for (int stage = 0; stage <= 3; ++stage) {
+            ParallelLayout p;
+            p.dp = int(nd);
+            p.zero = stage;
+            p.states = ModelStates::deepspeed;
+            const Result<RankPrediction> r = predict_rank(s, p, 0, 2);
+            QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
+            const CategoryBytes& peak = r->report.peak;
+            const int64_t states = peak[int(Category::parameter)] + peak[int(Category::gradient)] + peak[int(Category::optimizer_state)];
+            QCOMPARE(states, paper[stage]);
+            QCOMPARE(std::round(double(states) / 1e8) / 10, paper_gb[stage]);
+            QCOMPARE(peak[int(Category::weight_cast)], int64_t(0));  // the parameters are the 16-bit copies
+        }
+        ParallelLayout f32_states;
+        f32_states.states = ModelStates::deepspeed;
+        s.precision = Precision::f32;
+        QVERIFY(check_layout(s, f32_states).find("choose bf16-mixed or fp16-mixed") != std::string::npos);
         // The paper's own convention, as a check of the arithmetic the comment quotes.
         QCOMPARE(std::round(double(4 * psi + 12 * psi / nd) / 1e8) / 10, 31.4);
         QCOMPARE(std::round(double(2 * psi + 14 * psi / nd) / 1e8) / 10, 16.6);

@@ -21,6 +21,11 @@
 namespace ckpt {
 
 enum class PipelineSchedule { one_f_one_b, gpipe };
+// How a mixed-precision run keeps its model states. fsdp: f32 parameters (the master weights) and
+// f32 gradients, 16-bit copies cast or gathered for the products (FSDP's common set-up). deepspeed:
+// 16-bit parameters and gradients, the f32 master weights with the Adam moments (DeepSpeed's
+// fp16/bf16 optimizer, the ZeRO paper's 2 + 2 + 12 bytes a parameter).
+enum class ModelStates { fsdp, deepspeed };
 
 struct ParallelLayout {
     int dp = 1;            // data-parallel replicas
@@ -32,13 +37,14 @@ struct ParallelLayout {
     int pp = 1;            // pipeline stages
     int microbatches = 1;  // per step, each of batch / microbatches rows (gradient accumulation)
     PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
+    ModelStates states = ModelStates::fsdp;
     // Which blocks each stage holds, when set (pp ranges in block order covering the model):
     // the split of the model as its file has it, so that a checkpoint plan's segments do not move
     // blocks between stages (stage_split). Empty: pipeline_stages(spec, pp) of the spec given.
     std::vector<BlockRange> stages;
 
     int64_t world() const { return int64_t(dp) * tp * pp; }
-    bool single_device() const { return world() == 1 && microbatches == 1 && !sp; }
+    bool single_device() const { return world() == 1 && microbatches == 1 && !sp && states == ModelStates::fsdp; }
     bool operator==(const ParallelLayout&) const = default;
 };
 

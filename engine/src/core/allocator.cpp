@@ -41,12 +41,21 @@ Allocator::Allocator(Backend& backend, int64_t limit) : backend_(backend), limit
         shards_[size_t(Category::parameter)] = r->dp;
         shards_[size_t(Category::weight_cast)] = 0;
     }
+    // DeepSpeed's model states: the parameters are the 16-bit copies the products read (no casts
+    // besides), the gradients 16-bit, and the f32 master weights live with the optimizer's two
+    // moments (4 + 8 = 12 bytes a parameter: each moment's allocation counts 6).
+    if (r->sixteen_bit_states) {
+        elem_bytes_[size_t(Category::parameter)] = 2;
+        elem_bytes_[size_t(Category::gradient)] = 2;
+        elem_bytes_[size_t(Category::optimizer_state)] = 6;
+        shards_[size_t(Category::weight_cast)] = 0;
+    }
 }
 
 std::shared_ptr<Storage> Allocator::allocate(int64_t bytes, Category category) {
-    if (const int n = shards_[size_t(category)]; n != 1) {
-        constexpr int64_t kElem = 4;
-        bytes = n == 0 ? 0 : (bytes + kElem * n - 1) / (kElem * n) * kElem;
+    if (const int n = shards_[size_t(category)], e = elem_bytes_[size_t(category)]; n != 1 || e != 4) {
+        const int64_t elems = (bytes + 3) / 4;  // f32 elements
+        bytes = n == 0 ? 0 : (elems + n - 1) / n * e;
     }
     MemoryTag tag = ctx_;
     tag.category = category;

@@ -46,6 +46,9 @@ struct DryRank {
     // it (LayerSpec::sp_gather), so a later pipeline stage's input and an MSE target (the
     // gradient the next stage sends back) hold this rank's split only.
     int sequence_shards = 1;
+    // DeepSpeed's mixed-precision model states (the ZeRO paper's K = 12): 16-bit parameters and
+    // gradients, and the f32 master weights with the optimizer's state (ParallelLayout::states).
+    bool sixteen_bit_states = false;
 };
 const DryRank* current_dry_rank();  // null outside every scope
 class DryRankScope {
@@ -114,6 +117,9 @@ private:
     // parameters, gradients and optimizer state, padded as DeepSpeed pads each tensor); 0
     // nothing.
     std::array<int, kCategoryCount> shards_ = filled_shards(1);
+    // The bytes a category's f32 element counts for (DryRank::sixteen_bit_states: parameters and
+    // gradients 2, each Adam moment 6 with its share of the f32 master weights); 4 otherwise.
+    std::array<int, kCategoryCount> elem_bytes_ = filled_shards(4);
     static std::array<int, kCategoryCount> filled_shards(int n) {
         std::array<int, kCategoryCount> a;
         a.fill(n);

@@ -97,7 +97,7 @@ Executor::Executor(const ModelSpec& spec, Allocator& alloc)
                 if (layer->spec().tied) n += padded(blocks_[0][0]->params()[0].value.numel());
             }
             if (r->zero >= 3) extras_.gathered.push_back(n * compute_bytes);
-            if (r->zero >= 2) extras_.reduced.push_back(n * 4);
+            if (r->zero >= 2) extras_.reduced.push_back(n * (r->sixteen_bit_states ? 2 : 4));
         }
     }
     ctx_.seq = spec_.sequence_length();

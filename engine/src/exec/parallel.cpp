@@ -156,6 +156,7 @@ DryRank dry_rank(const ParallelLayout& p) {
     r.zero = p.zero;
     r.accumulating = p.microbatches > 1;
     r.sequence_shards = p.sp ? p.tp : 1;
+    r.sixteen_bit_states = p.states == ModelStates::deepspeed;
     return r;
 }
 
@@ -172,6 +173,7 @@ std::string describe_layout(const ParallelLayout& p) {
     s += " x tp " + str(p.tp) + (p.sp ? " (SP)" : "") + " x pp " + str(p.pp) + " = " + str(p.world()) + (p.world() == 1 ? " device" : " devices");
     s += ", " + str(p.microbatches) + (p.microbatches == 1 ? " microbatch" : " microbatches");
     if (p.pp > 1) s += " (" + std::string(schedule_name(p.schedule)) + ")";
+    if (p.states == ModelStates::deepspeed) s += ", DeepSpeed model states";
     return s;
 }
 
@@ -185,6 +187,13 @@ std::string check_layout(const ModelSpec& spec, const ParallelLayout& p) {
     const int64_t batch = spec.input_shape.empty() ? 0 : spec.input_shape[0];
     if (batch % p.microbatches != 0)
         return "microbatches " + str(p.microbatches) + " does not divide the batch of " + str(batch);
+    if (p.states == ModelStates::deepspeed) {
+        if (spec.precision == Precision::f32)
+            return "DeepSpeed's model states are those of mixed precision (16-bit parameters and gradients): choose "
+                   "bf16-mixed or fp16-mixed";
+        if (spec.optimizer.type != OptimizerType::adamw)
+            return "DeepSpeed's model states are modelled for AdamW (f32 master weights beside its two moments)";
+    }
     if (p.sp) {
         // Megatron-LM splits the sequence over the tensor ranks: it needs tp > 1 and a sequence
         // the tensor ranks divide.

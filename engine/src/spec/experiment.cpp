@@ -159,6 +159,12 @@ Result<std::pair<ParallelLayout, int>> parse_parallel(const json& v) {
             p.sp = x.get<bool>();
             continue;
         }
+        if (it.key() == "states") {
+            if (!x.is_string() || (x.get<std::string>() != "fsdp" && x.get<std::string>() != "deepspeed"))
+                return Error{path + ": expected \"fsdp\" or \"deepspeed\", got " + shown(x)};
+            p.states = x.get<std::string>() == "deepspeed" ? ModelStates::deepspeed : ModelStates::fsdp;
+            continue;
+        }
         if (it.key() == "schedule") {
             if (!x.is_string() || (x.get<std::string>() != "1f1b" && x.get<std::string>() != "gpipe"))
                 return Error{path + ": expected \"1f1b\" or \"gpipe\", got " + shown(x)};
@@ -168,7 +174,7 @@ Result<std::pair<ParallelLayout, int>> parse_parallel(const json& v) {
         int* field = it.key() == "dp" ? &p.dp : it.key() == "zero" ? &p.zero : it.key() == "tp" ? &p.tp
                    : it.key() == "pp" ? &p.pp : it.key() == "microbatches" ? &p.microbatches : it.key() == "rank" ? &rank : nullptr;
         if (!field)
-            return Error{path + ": unknown key in the layout (expected dp, zero, tp, sp, pp, microbatches, schedule, rank)"};
+            return Error{path + ": unknown key in the layout (expected dp, zero, tp, sp, pp, microbatches, schedule, states, rank)"};
         const int lo = it.key() == "zero" || it.key() == "rank" ? 0 : 1;
         const int hi = it.key() == "zero" ? 3 : it.key() == "rank" ? (1 << 20) - 1 : 1 << 16;
         if (!x.is_number_integer() || x.get<int64_t>() < lo || x.get<int64_t>() > hi)
@@ -278,6 +284,7 @@ std::string to_json(const Experiment& e) {
         p["pp"] = e.parallel.pp;
         p["microbatches"] = e.parallel.microbatches;
         p["schedule"] = std::string(schedule_name(e.parallel.schedule));
+        if (e.parallel.states == ModelStates::deepspeed) p["states"] = "deepspeed";
         p["rank"] = e.rank;
         root["parallel"] = std::move(p);
     }
