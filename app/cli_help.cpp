@@ -510,7 +510,10 @@ DESCRIPTION
     Module._apply: parameter); every other allocation is "unattributed". The manual's
     section import-torch-snapshot of "The command line" gives the rules.
 
-    The GUI shows the same with File > Open PyTorch snapshot, in a window of its own.
+    The GUI shows the same with File > Open PyTorch snapshot, in a window of its own; its
+    Compare with the prediction lays the snapshot over the predicted step of the model on
+    screen in the Compare tab (each curve over its own allocations and frees in order: they
+    share no clock), with both peaks and their difference in bytes and percent.
 
 OPTIONS
     --report r.json

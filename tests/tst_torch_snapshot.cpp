@@ -22,7 +22,9 @@
 #include <QMessageBox>
 #include <QPushButton>
 
+#include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
+#include "ui/style.h"
 
 #include "ui/main_window.h"
 #include "ui/snapshot_window.h"
@@ -300,6 +302,66 @@ private slots:
         const ckptui::LoadedFile dropped = ckptui::loadFile(kDir + "training_step_timed.pickle", ckptui::FileKind::any);
         QVERIFY(dropped.ok() && dropped.kind == ckptui::FileKind::torch_snapshot && dropped.snapshot);
         for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+    }
+
+    // Compare with the prediction: the snapshot pinned in Compare over the stack's predicted step,
+    // both curves drawn to their own peaks, the legend naming both peaks and the snapshot's
+    // difference from the prediction in bytes and percent; the x axis says how they are aligned.
+    // Before the prediction has arrived: a dialog, nothing pinned.
+    void snapshotIsLaidOverThePrediction() {
+        ckptui::MainWindow w;
+        QVERIFY(w.openTorchSnapshot(kDir + "training_step_timed.pickle").isEmpty());
+        ckptui::SnapshotWindow* sw = w.snapshotWindow();
+        QVERIFY(sw);
+        auto* compare = sw->findChild<QPushButton*>(QStringLiteral("compareWithPrediction"));
+        QVERIFY(compare);
+        QVERIFY(!w.prediction().ok());  // queued from the worker: not here before events are processed
+        compare->click();
+        QVERIFY(!w.findChildren<QMessageBox*>(QStringLiteral("errorDialog")).isEmpty());
+        QVERIFY(w.charts()->pinNames().isEmpty());
+        for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+        QTRY_VERIFY_WITH_TIMEOUT(w.prediction().ok() && w.prediction().spec == w.stackModel()->spec(), 60000);
+        compare->click();
+        QCOMPARE(w.charts()->currentIndex(), int(ckptui::ChartTabs::CompareTab));
+        QCOMPARE(w.charts()->pinNames(), QStringList{QStringLiteral("PyTorch snapshot training_step_timed.pickle (cuda:0)")});
+        QCustomPlot* plot = w.charts()->comparison();
+        const qint64 snapshotPeak = num(expected("training_step_timed"), "peak_allocated");
+        const qint64 predictedPeak = w.prediction().step->peak_total;
+        QCPGraph *snapshot = nullptr, *predicted = nullptr;
+        for (int i = 0; i < plot->graphCount(); ++i) {
+            if (plot->graph(i)->name().startsWith(QLatin1String("PyTorch snapshot training_step_timed.pickle"))) snapshot = plot->graph(i);
+            if (plot->graph(i)->name().startsWith(QLatin1String("predicted step of the stack on screen"))) predicted = plot->graph(i);
+        }
+        QVERIFY(snapshot && predicted);
+        auto maxOf = [](QCPGraph* g) {
+            double m = 0, lastKey = 0;
+            for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
+                m = std::max(m, it->value);
+                lastKey = it->key;
+            }
+            return std::make_pair(qint64(m), lastKey);
+        };
+        QCOMPARE(maxOf(snapshot).first, snapshotPeak);
+        QCOMPARE(maxOf(predicted).first, predictedPeak);
+        QCOMPARE(maxOf(snapshot).second, 100.0);  // both over their own events, in order
+        QCOMPARE(maxOf(predicted).second, 100.0);
+        auto* title = plot->findChild<QCPTextElement*>(QStringLiteral("ckptComparisonTitle"));
+        QVERIFY(title && title->text().contains(QLatin1String("No common clock")));
+        QVERIFY(plot->xAxis->label().contains(QLatin1String("allocations and frees, in order")));
+        // The difference, counted here: sign, bytes grouped in threes, percent of the prediction.
+        const qint64 d = snapshotPeak - predictedPeak;
+        const QString pct = QString::number(100.0 * double(std::llabs(d)) / double(predictedPeak), 'f', 1);
+        const QString bytes = ckptui::groupedCount(std::llabs(d));
+        QVERIFY2(snapshot->name().contains(QStringLiteral("peak %1").arg(ckptui::humanBytes(snapshotPeak))), qPrintable(snapshot->name()));
+        QVERIFY2(snapshot->name().contains(QStringLiteral("against the predicted peak %4:\n   %1%2 (%1%3 bytes, %1%5 %)")
+                                               .arg(d > 0 ? QStringLiteral("+") : QStringLiteral("−"), ckptui::humanBytes(std::llabs(d)),
+                                                    bytes, ckptui::humanBytes(predictedPeak), pct)),
+                 qPrintable(snapshot->name()));
+        QVERIFY2(predicted->name().contains(QStringLiteral("peak %1").arg(ckptui::humanBytes(predictedPeak))), qPrintable(predicted->name()));
+        // Unpinned, the prediction goes with it and the time axis comes back.
+        w.charts()->unpin(0);
+        QCOMPARE(plot->graphCount(), 0);
+        QVERIFY(!title->text().contains(QLatin1String("No common clock")));
     }
 #endif
 };

@@ -65,6 +65,9 @@ public:
     // error (also shown in a dialog). The menu's File > Open PyTorch snapshot reads on a worker.
     QString openTorchSnapshot(const QString& path);
     SnapshotWindow* snapshotWindow() const { return snapshotWindow_.data(); }  // the last one opened, while open
+    // The snapshot window's Compare with the prediction: pins the snapshot in Compare, laid over the
+    // stack's predicted step, and shows that tab; "" or why not (no prediction: also a dialog).
+    QString compareSnapshot(const std::shared_ptr<const ckpt::TorchSnapshot>& snapshot, const QString& path);
     void newModel(const ckpt::ModelSpec& spec, const QString& title);  // a template or an import
     // The menus' way: asks about unsaved changes, then reads and parses on a worker and applies the
     // file when it arrives; fileOpened says how it ended.

@@ -99,6 +99,12 @@ SnapshotWindow::SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapsh
         });
         dialog->open();
     });
+    QPushButton* compareButton = buttons->addButton(tr("Compare with the prediction"), QDialogButtonBox::ActionRole);
+    compareButton->setObjectName(QStringLiteral("compareWithPrediction"));
+    compareButton->setToolTip(tr("Pin this snapshot in the main window's Compare tab, over the predicted step of the stack "
+                                 "on screen: open the model the snapshot was recorded with. Both peaks and their "
+                                 "difference are in the legend."));
+    connect(compareButton, &QPushButton::clicked, this, &SnapshotWindow::compareRequested);
     layout->addWidget(buttons);
     chart_->setSnapshot(snapshot_->report, snapshot_->timed, snapshotTitle(*snapshot_));
     resize(1100, 680);

@@ -1,7 +1,8 @@
 // File > Open PyTorch snapshot: a window of its own for what PyTorch measured on the user's GPU
 // (a CUDA memory snapshot, torch_snapshot.h). It shows the memory timeline of allocated bytes by
 // category, as the main window shows a step, and under it what was read and how each allocation
-// was attributed. The snapshot has no model, so the main window's experiment stays as it was.
+// was attributed. The snapshot has no model, so the main window's experiment stays as it was; its
+// Compare with the prediction button lays it over the stack on screen's predicted step in Compare.
 #pragma once
 
 #include <QDialog>
@@ -29,6 +30,12 @@ public:
     SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapshot, const QString& path, QWidget* parent = nullptr);
     TimelineChart* chart() const { return chart_; }
     const ckpt::TorchSnapshot& snapshot() const { return *snapshot_; }
+    std::shared_ptr<const ckpt::TorchSnapshot> snapshotPtr() const { return snapshot_; }
+
+signals:
+    // Compare with the prediction: the main window pins the snapshot in Compare over its stack's
+    // predicted step.
+    void compareRequested();
 
 private:
     std::shared_ptr<const ckpt::TorchSnapshot> snapshot_;
