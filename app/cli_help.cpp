@@ -523,7 +523,8 @@ OPTIONS
         The memory timeline as CSV and as a Perfetto trace, as checkpointlab run writes them
         (time_ns is the entry's index when the snapshot has no times).
     --plot FILE, --plot-size, --plot-dpi, --plot-font-scale, --plot-no-title
-        The memory timeline chart, as for checkpointlab run.
+        The memory timeline chart, as for checkpointlab run: allocated bytes stacked by
+        category, reserved bytes over time as a dash-dotted line.
     -h, --help
         Show this page.
 

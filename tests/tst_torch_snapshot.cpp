@@ -8,6 +8,7 @@
 // in PyTorch's documented format: PyTorch 1.13 here is CPU-only and cannot record a CUDA
 // snapshot. expected.json holds that script's own count of each fixture.
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -224,6 +225,17 @@ private slots:
         QCOMPARE(qint64(s->reserved_peak), num(e, "reserved_peak"));
         QCOMPARE(qint64(s->reserved_end), num(e, "reserved_end"));
         QCOMPARE(qint64(r.device_memory.reserved_peak), num(e, "reserved_peak"));
+        // Reserved bytes over time: at the start and after each segment entry, at its time (or
+        // index) and after as many alloc/free_completed events as the script counted.
+        const QJsonArray over = e.value("reserved_over_time").toArray();
+        QCOMPARE(qint64(s->reserved_over_time.size()), qint64(over.size()));
+        QVERIFY(over.size() >= 4);
+        for (int i = 0; i < over.size(); ++i) {
+            const QJsonArray p = over[i].toArray();
+            QCOMPARE(s->reserved_over_time[size_t(i)].time_ns, int64_t(p[0].toDouble()));
+            QCOMPARE(s->reserved_over_time[size_t(i)].events_before, int64_t(p[1].toDouble()));
+            QCOMPARE(s->reserved_over_time[size_t(i)].bytes, int64_t(p[2].toDouble()));
+        }
         QCOMPARE(qint64(s->allocs), num(e, "allocs"));
         QCOMPARE(qint64(s->frees), num(e, "frees_completed"));
         QCOMPARE(qint64(s->entries), num(e, "entries"));
@@ -302,6 +314,35 @@ private slots:
         const ckptui::LoadedFile dropped = ckptui::loadFile(kDir + "training_step_timed.pickle", ckptui::FileKind::any);
         QVERIFY(dropped.ok() && dropped.kind == ckptui::FileKind::torch_snapshot && dropped.snapshot);
         for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+    }
+
+    // The window's chart (and so Export chart… and --plot, which draw the same chart) draws the
+    // reserved bytes as a line with a legend entry, point for point the script's count: at each
+    // segment entry's time, or between the events around it when the snapshot has no times.
+    void reservedBytesAreDrawn_data() { bytesEqualAnIndependentCount_data(); }
+    void reservedBytesAreDrawn() {
+        QFETCH(QString, name);
+        const QJsonArray over = expected(name).value("reserved_over_time").toArray();
+        Result<TorchSnapshot> s = load_torch_snapshot((kDir + name + ".pickle").toStdString());
+        QVERIFY(s.ok() && !over.isEmpty());
+        ckptui::SnapshotWindow sw(std::make_shared<const TorchSnapshot>(*s), kDir + name + ".pickle");
+        QCPGraph* g = sw.chart()->reservedGraph();
+        QVERIFY(g && sw.chart()->legend->hasItemWithPlottable(g));
+        QCOMPARE(g->dataCount(), over.size() + 1);  // and held to the right end
+        auto it = g->data()->constBegin();
+        for (int i = 0; i < over.size(); ++i, ++it) {
+            const QJsonArray p = over[i].toArray();
+            const double x = i == 0 ? 0.0 : s->timed ? p[0].toDouble() / 1e6 : p[1].toDouble() + 0.5;
+            QCOMPARE(it->key, x);
+            QCOMPARE(qint64(it->value), qint64(p[2].toDouble()));
+        }
+        QCOMPARE(qint64(it->value), qint64(over.last().toArray()[2].toDouble()));
+        bool found = false;
+        QCOMPARE(qint64(g->getValueRange(found).upper), num(expected(name), "reserved_peak"));
+        QVERIFY(sw.chart()->yAxis->range().upper > double(num(expected(name), "reserved_peak")));
+        // Another step drawn in the same chart has no reserved line.
+        sw.chart()->setReport(s->report);
+        QVERIFY(g->data()->isEmpty() && !sw.chart()->legend->hasItemWithPlottable(g));
     }
 
     // Compare with the prediction: the snapshot pinned in Compare over the stack's predicted step,

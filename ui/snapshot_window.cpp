@@ -25,7 +25,7 @@ QString count(qint64 n) { return groupedCount(n); }
 }  // namespace
 
 QString snapshotTitle(const ckpt::TorchSnapshot& s) {
-    QString t = QObject::tr("%1: allocated bytes (reserved peak %2)")
+    QString t = QObject::tr("%1: allocated bytes by category, reserved bytes as a line (reserved peak %2)")
                     .arg(shownText(s.report.model_name), humanBytes(s.reserved_peak));
     if (s.ooms > 0)
         t += QLatin1Char('\n') + QObject::tr("out of memory %1: asked for %2 with %3 free")
@@ -106,7 +106,7 @@ SnapshotWindow::SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapsh
                                  "difference are in the legend."));
     connect(compareButton, &QPushButton::clicked, this, &SnapshotWindow::compareRequested);
     layout->addWidget(buttons);
-    chart_->setSnapshot(snapshot_->report, snapshot_->timed, snapshotTitle(*snapshot_));
+    chart_->setSnapshot(*snapshot_, snapshotTitle(*snapshot_));
     resize(1100, 680);
 }
 

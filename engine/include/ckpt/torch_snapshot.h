@@ -11,7 +11,7 @@
 //     the baseline, unattributed (a free's frames are where it was freed);
 //   - reserved bytes: `segment_alloc`/`segment_map` add, `segment_free`/`segment_unmap` take
 //     away, from the reserved bytes at the start, which are the "segments" at the snapshot minus
-//     what the trace added;
+//     what the trace added; kept over time (reserved_over_time) for the chart's reserved line;
 //   - times: `time_us` when every entry has it and they never go back, else the entries' order;
 //   - an `oom` entry: counted, the first described (bytes asked for and free, when). The report's
 //     status stays ok: PyTorch raised an exception the program may have caught and gone on.
@@ -69,6 +69,13 @@ struct TorchSnapshot {
     int64_t baseline_blocks = 0;    // freed in the trace, allocated before it began
     int64_t reserved_start = 0, reserved_peak = 0, reserved_end = 0;
     int64_t reserved_peak_entry = -1;
+    // Reserved bytes over the trace: at the start, then after each segment entry. `time_ns` is
+    // on the events' clock (time_us from the first entry, or the entry's index); `events_before`
+    // counts the alloc and free_completed events before it (the x of an untimed chart).
+    struct ReservedPoint {
+        int64_t time_ns = 0, events_before = 0, bytes = 0;
+    };
+    std::vector<ReservedPoint> reserved_over_time;
     int64_t segments = 0;           // segments of that device at the snapshot
     int64_t ooms = 0;               // oom entries; the first:
     int64_t oom_entry = -1, oom_requested = 0, oom_device_free = 0, oom_time_ns = 0;

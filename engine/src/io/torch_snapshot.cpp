@@ -262,6 +262,8 @@ TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
     r.peak_total = total;
     s.reserved_peak = reserved;
     r.events.reserve(size_t(s.allocs + s.frees));
+    s.reserved_over_time.reserve(size_t(s.segment_entries) + 1);
+    s.reserved_over_time.push_back({0, 0, reserved});
     for (size_t i = 0; i < trace.size(); ++i) {
         const Entry& e = entries[i];
         if (e.action == A::segment_up || e.action == A::segment_down) {
@@ -271,6 +273,7 @@ TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
                 s.reserved_peak = reserved;
                 s.reserved_peak_entry = int64_t(i);
             }
+            s.reserved_over_time.push_back({time_of(i), int64_t(r.events.size()), reserved});
             continue;
         }
         if (e.action == A::oom && int64_t(i) == s.oom_entry) {
