@@ -631,20 +631,16 @@ bool TimelineChart::event(QEvent* event) {
                              item->rect());
                 return true;
             }
-            if (item->plottable() == reservedGraph_) {
-                showChartTip(this, he->globalPos(),
-                             tr("Reserved bytes (torch.cuda.memory_reserved): the segments PyTorch's caching allocator "
-                                "holds from the device, from the snapshot's segment entries. Allocated bytes live "
-                                "inside them; the gap is the allocator's cache and fragmentation."),
-                             item->rect());
-                return true;
-            }
-            if (item->plottable() == overlayGraph_) {
-                showChartTip(this, he->globalPos(),
-                             tr("The engine's prediction of this same step (a dry run: nothing allocated or "
-                                "computed), drawn at the measured events' times. Where it covers the top of the "
-                                "stack exactly, the prediction was right to the byte."),
-                             item->rect());
+            const std::pair<QCPGraph*, QString> lines[] = {
+                {overlayGraph_, tr("The engine's prediction of this same step (a dry run: nothing allocated or "
+                                   "computed), drawn at the measured events' times. Where it covers the top of the "
+                                   "stack exactly, the prediction was right to the byte.")},
+                {reservedGraph_, tr("Reserved bytes (torch.cuda.memory_reserved): the segments PyTorch's caching "
+                                    "allocator holds from the device, from the snapshot's segment entries. Allocated "
+                                    "bytes live inside them; the gap is the allocator's cache and fragmentation.")}};
+            for (const auto& [graph, text] : lines) {
+                if (item->plottable() != graph) continue;
+                showChartTip(this, he->globalPos(), text, item->rect());
                 return true;
             }
         }
