@@ -486,8 +486,8 @@ EXAMPLES
     checkpointlab import-torch-snapshot - what PyTorch measured: a CUDA memory snapshot
 
 SYNOPSIS
-    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--csv m.csv]
-                                        [--trace t.json] [--plot chart.png|.pdf|.svg]
+    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--device-index N] [--report r.json]
+                                        [--csv m.csv] [--trace t.json] [--plot chart.png|.pdf|.svg]
                                         [--plot-size WxH] [--plot-dpi D] [--plot-font-scale F]
                                         [--plot-no-title]
 
@@ -500,7 +500,7 @@ DESCRIPTION
     INST, OBJ, NEWOBJ, ...) is refused with the opcode and its byte offset. Nothing in the
     file is run, and no Python is needed.
 
-    Of the device with the longest trace: allocated bytes (an alloc adds its size, a
+    Of the device with the longest trace (or --device-index N's): allocated bytes (an alloc adds its size, a
     free_completed takes it away; blocks freed in the trace but allocated before it began
     count from the start), reserved bytes (segment_alloc/map add, segment_free/unmap take
     away, ending at the segments of the snapshot), times from time_us (PyTorch 2.1 on; else
@@ -516,8 +516,11 @@ DESCRIPTION
     share no clock), with both peaks and their difference in bytes and percent.
 
 OPTIONS
+    --device-index N
+        Read device N's trace (cuda:N) instead of the longest; the summary lists the devices
+        traced. A device without trace entries is an error (exit 2).
     --report r.json
-        The import's figures: entries, allocated and reserved bytes at the start, the peak
+        The import's figures: the devices traced, entries, allocated and reserved bytes at the start, the peak
         and the end, allocations per category and per frame rule, the out-of-memory.
     --csv m.csv, --trace t.json
         The memory timeline as CSV and as a Perfetto trace, as checkpointlab run writes them

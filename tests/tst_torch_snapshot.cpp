@@ -1,8 +1,10 @@
 // PyTorch memory snapshots (torch_snapshot.h, pickle.h): the restricted unpickler reads plain data
 // and refuses code, truncation and hostile nesting with one line naming the opcode and offset;
 // the reader's allocated and reserved bytes equal an independent count over the trace, its
-// categories the ones each allocation was meant to have; an oom is reported; the CLI and the
-// window open a snapshot and refuse a bad one (exit 2, a dialog, the experiment kept).
+// categories the ones each allocation was meant to have, its reserved bytes over time the
+// script's point for point (and the chart's line); --device-index reads another device's trace or
+// refuses one without; an oom is reported; the CLI and the window open a snapshot and refuse a bad
+// one (exit 2, a dialog, the experiment kept); Compare lays a snapshot over the prediction.
 //
 // The fixtures (tests/data/torch_snapshots) are written by make_snapshots.py with Python's pickle
 // in PyTorch's documented format: PyTorch 1.13 here is CPU-only and cannot record a CUDA
@@ -20,6 +22,7 @@
 #include "ckpt/torch_snapshot.h"
 
 #ifdef CKPT_TEST_UI
+#include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
 
@@ -257,6 +260,53 @@ private slots:
         if (!s->timed) QCOMPARE(r.events.front().time_ns, int64_t(1));
     }
 
+    // --device-index: another device's trace, the devices listed; a device without a trace is
+    // one line and exit 2. Device 1 of the fixtures (make_snapshots.py) is one segment_alloc of
+    // 2 MiB, the 2 MiB segment it holds at the snapshot: reserved 0 -> 2 MiB, nothing allocated.
+    void deviceIndexChoosesTheTrace() {
+        const std::string data = readAll(kDir + "training_step_timed.pickle");
+        Result<TorchSnapshot> s = parse_torch_snapshot(data, "t", 1);
+        QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+        QCOMPARE(s->device, 1);
+        QVERIFY(s->device_chosen);
+        QCOMPARE(s->entries, int64_t(1));
+        QCOMPARE(s->allocs, int64_t(0));
+        QVERIFY(s->report.events.empty());
+        QCOMPARE(s->segments, int64_t(1));
+        QCOMPARE(s->reserved_start, int64_t(0));
+        QCOMPARE(s->reserved_peak, int64_t(2) << 20);
+        QCOMPARE(s->reserved_end, int64_t(2) << 20);
+        QCOMPARE(s->report.device, std::string("cuda:1 (PyTorch snapshot)"));
+        QCOMPARE(s->traces.size(), size_t(2));
+        QCOMPARE(s->traces[0].device, 0);
+        QCOMPARE(s->traces[0].entries, num(expected("training_step_timed"), "entries"));
+        QCOMPARE(s->traces[1].entries, int64_t(1));
+        // Asked for device 0, the same as the longest, but said to be chosen.
+        Result<TorchSnapshot> zero = parse_torch_snapshot(data, "t", 0);
+        QVERIFY(zero.ok() && zero->device_chosen && zero->report.peak_total == num(expected("training_step_timed"), "peak_allocated"));
+        Result<TorchSnapshot> none = parse_torch_snapshot(data, "t", 2);
+        QVERIFY(!none.ok());
+        QCOMPARE(QString::fromStdString(none.error().message),
+                 QStringLiteral("device_traces: device 2 has no trace entries (devices traced: 0, 1)"));
+
+        const QString file = kDir + "training_step_timed.pickle";
+        CliResult r = cli({QStringLiteral("import-torch-snapshot"), file, QStringLiteral("--device-index"), QStringLiteral("1")});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains(QLatin1String("cuda:1 (PyTorch snapshot), 1 entry (chosen with --device-index)")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QLatin1String("devices traced    cuda:0 (63 entries), cuda:1 (1 entry); --device-index N reads another")),
+                 qPrintable(r.out));
+        r = cli({QStringLiteral("import-torch-snapshot"), file});
+        QVERIFY2(r.out.contains(QLatin1String("(the longest of 2 devices' traces)")), qPrintable(r.out));
+        for (const QString& bad : {QStringLiteral("7"), QStringLiteral("x"), QStringLiteral("-1")}) {
+            r = cli({QStringLiteral("import-torch-snapshot"), file, QStringLiteral("--device-index"), bad});
+            QCOMPARE(r.code, 2);
+            QCOMPARE(r.err.count(QLatin1Char('\n')), 1);
+            QVERIFY2(r.err.contains(bad == QLatin1String("7") ? QLatin1String("device 7 has no trace entries (devices traced: 0, 1)")
+                                                              : QLatin1String("--device-index: expected an integer")),
+                     qPrintable(r.err));
+        }
+    }
+
     void oomIsReported() {
         Result<TorchSnapshot> s = load_torch_snapshot((kDir + "training_step_untimed_oom.pickle").toStdString());
         QVERIFY(s.ok());
@@ -292,6 +342,12 @@ private slots:
         QVERIFY(sw);
         QCOMPARE(sw->chart()->plottedPeak(), num(expected("training_step_timed"), "peak_allocated"));
         QVERIFY(sw->chart()->title().contains(QLatin1String("training_step_timed.pickle")));
+        // Which device is shown, and that another has a trace.
+        auto* summary = sw->findChild<QLabel*>(QStringLiteral("snapshotSummary"));
+        QVERIFY(summary);
+        QVERIFY2(summary->text().contains(QLatin1String("<b>Devices traced</b>: cuda:0 (63 entries), cuda:1 (1 entry). "
+                                                        "This window shows cuda:0")),
+                 qPrintable(summary->text()));
         QVERIFY(w.stackModel()->spec() == before);
         // Export chart… writes the window's chart through the export dialog.
         auto* exportButton = sw->findChild<QPushButton*>(QStringLiteral("exportSnapshotChart"));
