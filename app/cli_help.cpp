@@ -465,7 +465,8 @@ OPTIONS
         CheckpointLab's blocks h<i>.attn and h<i>.mlp, or l<i>.*): gradient_checkpointing_enable
         when every layer is checkpointed, else apply_activation_checkpointing with a check_fn
         wrapping the layers with both blocks checkpointed and the attention or MLP submodule of
-        those with one.
+        those with one. The GUI's File > Export as PyTorch script offers the same for such a
+        model.
     -h, --help
         Show this page.
 

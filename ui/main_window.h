@@ -105,8 +105,11 @@ public:
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
     // File > Export as PyTorch script without its dialog: the stack and its plan as `path` (and
     // the initial parameters and batch beside it), written on a worker; torchScriptExported
-    // says how it ended, and a failure is also shown in a dialog.
-    void exportTorchScript(const QString& path);
+    // says how it ended, and a failure is also shown in a dialog. `huggingFace`: instead, the few
+    // lines that apply the plan to the user's own Hugging Face model (export-torch --hf), for a
+    // model imported from a config.json; the dialog offers it where hfPlanError() is "".
+    void exportTorchScript(const QString& path, bool huggingFace = false);
+    QString hfPlanError() const;  // why the stack has no Hugging Face variant, or ""
 
     LayerStackModel* stackModel() const { return model_; }
     RunController* controller() const { return controller_; }
