@@ -471,7 +471,8 @@ OPTIONS
         CheckpointLab's blocks h<i>.attn and h<i>.mlp, or l<i>.*): gradient_checkpointing_enable
         when every layer is checkpointed, else apply_activation_checkpointing with a check_fn
         wrapping the layers with both blocks checkpointed and the attention or MLP submodule of
-        those with one.
+        those with one. The GUI's File > Export as PyTorch script offers the same for such a
+        model.
     -h, --help
         Show this page.
 
@@ -492,8 +493,8 @@ EXAMPLES
     checkpointlab import-torch-snapshot - what PyTorch measured: a CUDA memory snapshot
 
 SYNOPSIS
-    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--csv m.csv]
-                                        [--trace t.json] [--plot chart.png|.pdf|.svg]
+    checkpointlab import-torch-snapshot SNAPSHOT.pickle [--device-index N] [--report r.json]
+                                        [--csv m.csv] [--trace t.json] [--plot chart.png|.pdf|.svg]
                                         [--plot-size WxH] [--plot-dpi D] [--plot-font-scale F]
                                         [--plot-no-title]
 
@@ -506,7 +507,7 @@ DESCRIPTION
     INST, OBJ, NEWOBJ, ...) is refused with the opcode and its byte offset. Nothing in the
     file is run, and no Python is needed.
 
-    Of the device with the longest trace: allocated bytes (an alloc adds its size, a
+    Of the device with the longest trace (or --device-index N's): allocated bytes (an alloc adds its size, a
     free_completed takes it away; blocks freed in the trace but allocated before it began
     count from the start), reserved bytes (segment_alloc/map add, segment_free/unmap take
     away, ending at the segments of the snapshot), times from time_us (PyTorch 2.1 on; else
@@ -516,17 +517,24 @@ DESCRIPTION
     Module._apply: parameter); every other allocation is "unattributed". The manual's
     section import-torch-snapshot of "The command line" gives the rules.
 
-    The GUI shows the same with File > Open PyTorch snapshot, in a window of its own.
+    The GUI shows the same with File > Open PyTorch snapshot, in a window of its own; its
+    Compare with the prediction lays the snapshot over the predicted step of the model on
+    screen in the Compare tab (each curve over its own allocations and frees in order: they
+    share no clock), with both peaks and their difference in bytes and percent.
 
 OPTIONS
+    --device-index N
+        Read device N's trace (cuda:N) instead of the longest; the summary lists the devices
+        traced. A device without trace entries is an error (exit 2).
     --report r.json
-        The import's figures: entries, allocated and reserved bytes at the start, the peak
+        The import's figures: the devices traced, entries, allocated and reserved bytes at the start, the peak
         and the end, allocations per category and per frame rule, the out-of-memory.
     --csv m.csv, --trace t.json
         The memory timeline as CSV and as a Perfetto trace, as checkpointlab run writes them
         (time_ns is the entry's index when the snapshot has no times).
     --plot FILE, --plot-size, --plot-dpi, --plot-font-scale, --plot-no-title
-        The memory timeline chart, as for checkpointlab run.
+        The memory timeline chart, as for checkpointlab run: allocated bytes stacked by
+        category, reserved bytes over time as a dash-dotted line.
     -h, --help
         Show this page.
 

@@ -24,10 +24,19 @@ void print_snapshot_summary(const ckpt::TorchSnapshot& s) {
     int64_t end = ckpt::total(r.baseline);
     for (const ckpt::MemoryEvent& e : r.events) end += e.bytes;
     std::printf("%s\n", ckpt::printable(r.model_name, 400).c_str());
-    std::printf("  trace             %s, %s entries%s, %s\n", ckpt::printable(r.device, 200).c_str(),
-                format_count(s.entries).c_str(),
-                s.devices_traced > 1 ? (" (the longest of " + std::to_string(s.devices_traced) + " devices' traces)").c_str() : "",
+    std::printf("  trace             %s, %s %s%s, %s\n", ckpt::printable(r.device, 200).c_str(),
+                format_count(s.entries).c_str(), s.entries == 1 ? "entry" : "entries",
+                s.device_chosen ? " (chosen with --device-index)"
+                : s.devices_traced > 1 ? (" (the longest of " + std::to_string(s.devices_traced) + " devices' traces)").c_str()
+                                       : "",
                 s.timed ? "timed (time_us)" : "untimed: events in the trace's order");
+    if (s.devices_traced > 1) {  // the others, and how to read one
+        std::printf("  devices traced   ");
+        for (size_t i = 0; i < s.traces.size() && i < 16; ++i)
+            std::printf("%s cuda:%d (%s %s)", i ? "," : "", s.traces[i].device, format_count(s.traces[i].entries).c_str(),
+                        s.traces[i].entries == 1 ? "entry" : "entries");
+        std::printf("%s; --device-index N reads another\n", s.traces.size() > 16 ? ", ..." : "");
+    }
     std::printf("  entries           %s alloc, %s free_completed, %s free_requested, %s segment, %s other\n",
                 format_count(s.allocs).c_str(), format_count(s.frees).c_str(), format_count(s.free_requests).c_str(),
                 format_count(s.segment_entries).c_str(), format_count(s.other_entries).c_str());
@@ -59,12 +68,13 @@ void print_snapshot_summary(const ckpt::TorchSnapshot& s) {
 
 }  // namespace
 
-// `import-torch-snapshot SNAPSHOT.pickle [--report r.json] [--csv] [--trace] [--plot]`: what
+// `import-torch-snapshot SNAPSHOT.pickle [--device-index N] [--report r.json] [--csv] [--trace] [--plot]`: what
 // PyTorch measured, read by the restricted unpickler (torch_snapshot.h) and written as the
 // timeline files of a run. An oom in the trace is reported, not an error: the import worked.
 int cmd_import_torch_snapshot(std::vector<std::string> argv) {
     const Args a = parse_args(argv, {{"report", true}, {"csv", true}, {"trace", true}, {"plot", true}, {"plot-size", true},
-                                     {"plot-dpi", true}, {"plot-font-scale", true}, {"plot-no-title", false}},
+                                     {"plot-dpi", true}, {"plot-font-scale", true}, {"plot-no-title", false},
+                                     {"device-index", true}},
                               "import-torch-snapshot");
     if (a.has("help")) {
         std::fputs(help_text(HelpTopic::import_torch_snapshot).c_str(), stdout);
@@ -82,7 +92,8 @@ int cmd_import_torch_snapshot(std::vector<std::string> argv) {
     out.plot_no_title = a.has("plot-no-title");
     check_plot_path(out);
     auto app = make_app(!out.plot.empty());
-    ckpt::Result<ckpt::TorchSnapshot> s = ckpt::load_torch_snapshot(a.positional[0]);
+    const int device = a.has("device-index") ? int(parse_int(a.value("device-index"), "device-index", 0, 1 << 20)) : -1;
+    ckpt::Result<ckpt::TorchSnapshot> s = ckpt::load_torch_snapshot(a.positional[0], device);
     if (!s) fail(s.error());
     print_snapshot_summary(*s);
     std::vector<std::string> written;

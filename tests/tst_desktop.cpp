@@ -19,6 +19,7 @@
 #include <qcustomplot.h>
 
 #include "ckpt/recorded_run.h"
+#include "ckpt/templates.h"
 #include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
 #include "ui/file_loading.h"
@@ -528,6 +529,42 @@ private slots:
             }
         QVERIFY(shown);
         QVERIFY(w.stackModel()->spec() == before);
+    }
+
+    // File > Export as PyTorch script offers, for a model imported from a config.json, the plan
+    // for the user's own Hugging Face model (export-torch --hf): the layers the window's ticks
+    // checkpoint, wrapped whole or by submodule. A model of no decoder layers is not offered it.
+    void exportsTheHuggingFacePlan() {
+        QTemporaryDir dir;
+        MainWindow w;
+        w.show();
+        QCOMPARE(w.loadPreset(QStringLiteral("tutorial_mlp")), QString());
+        QVERIFY2(w.hfPlanError().contains(QLatin1String("no decoder-layer blocks")), qPrintable(w.hfPlanError()));
+        auto spec = ckpt::import_hf_config_file(CKPT_SOURCE_DIR "/tests/data/configs/gpt2.json", 1, 8);
+        QVERIFY(spec);
+        spec->blocks.erase(spec->blocks.begin() + 7, spec->blocks.end() - 1);  // three decoder layers
+        std::erase_if(spec->segments, [](const ckpt::BlockRange& r) { return r.last > 6; });
+        w.newModel(*spec, QStringLiteral("gpt2"));
+        // Blocks: 0 the embedding, 1 + 2i layer i's attention, 2 + 2i its MLP, 7 the head. (A
+        // tick checkpoints a whole layer's segment; a plan may take one of its blocks.)
+        std::vector<bool> flags(8, false);
+        for (int b : {1, 2, 3, 6}) flags[size_t(b)] = true;
+        w.stackModel()->setCheckpointFlags(flags, QStringLiteral("plan"));
+        QCOMPARE(w.hfPlanError(), QString());
+        QSignalSpy exported(&w, &MainWindow::torchScriptExported);
+        const QString module = dir.filePath("gpt2_plan.py");
+        w.exportTorchScript(module, true);
+        QVERIFY(exported.wait(60000));
+        QCOMPARE(exported.last().at(1).toString(), QString());
+        QFile f(module);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray text = f.readAll();
+        QVERIFY(text.contains("(checkpointlab export-torch --hf)"));
+        QVERIFY(text.contains("ALL = False"));
+        QVERIFY(text.contains("WHOLE_LAYERS = [0, ]"));
+        QVERIFY(text.contains("PARTS = {1: \"attn\", 2: \"mlp\", }"));
+        QVERIFY(text.contains("def apply_plan(model):"));
+        QVERIFY(!QFile::exists(dir.filePath("gpt2_plan.safetensors")));  // a plan, no tensors
     }
 
 private:

@@ -144,7 +144,8 @@ private slots:
     void everyCliOptionIsDocumented() {
         QSet<QString> help;
         for (const QStringList& args : {QStringList{"--help"}, QStringList{"run", "--help"}, QStringList{"plan", "--help"}, QStringList{"predict", "--help"},
-                                        QStringList{"import", "--help"}, QStringList{"export-torch", "--help"}}) {
+                                        QStringList{"import", "--help"}, QStringList{"export-torch", "--help"},
+                                        QStringList{"import-torch-snapshot", "--help"}}) {
             QProcess p;
             p.start(QStringLiteral(CKPT_CLI_PATH), args);
             QVERIFY(p.waitForFinished(30000));

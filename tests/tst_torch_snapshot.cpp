@@ -1,13 +1,16 @@
 // PyTorch memory snapshots (torch_snapshot.h, pickle.h): the restricted unpickler reads plain data
 // and refuses code, truncation and hostile nesting with one line naming the opcode and offset;
 // the reader's allocated and reserved bytes equal an independent count over the trace, its
-// categories the ones each allocation was meant to have; an oom is reported; the CLI and the
-// window open a snapshot and refuse a bad one (exit 2, a dialog, the experiment kept).
+// categories the ones each allocation was meant to have, its reserved bytes over time the
+// script's point for point (and the chart's line); --device-index reads another device's trace or
+// refuses one without; an oom is reported; the CLI and the window open a snapshot and refuse a bad
+// one (exit 2, a dialog, the experiment kept); Compare lays a snapshot over the prediction.
 //
 // The fixtures (tests/data/torch_snapshots) are written by make_snapshots.py with Python's pickle
 // in PyTorch's documented format: PyTorch 1.13 here is CPU-only and cannot record a CUDA
 // snapshot. expected.json holds that script's own count of each fixture.
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
@@ -19,10 +22,13 @@
 #include "ckpt/torch_snapshot.h"
 
 #ifdef CKPT_TEST_UI
+#include <QLabel>
 #include <QMessageBox>
 #include <QPushButton>
 
+#include "ui/chart_tabs.h"
 #include "ui/export_dialog.h"
+#include "ui/style.h"
 
 #include "ui/main_window.h"
 #include "ui/snapshot_window.h"
@@ -222,6 +228,17 @@ private slots:
         QCOMPARE(qint64(s->reserved_peak), num(e, "reserved_peak"));
         QCOMPARE(qint64(s->reserved_end), num(e, "reserved_end"));
         QCOMPARE(qint64(r.device_memory.reserved_peak), num(e, "reserved_peak"));
+        // Reserved bytes over time: at the start and after each segment entry, at its time (or
+        // index) and after as many alloc/free_completed events as the script counted.
+        const QJsonArray over = e.value("reserved_over_time").toArray();
+        QCOMPARE(qint64(s->reserved_over_time.size()), qint64(over.size()));
+        QVERIFY(over.size() >= 4);
+        for (int i = 0; i < over.size(); ++i) {
+            const QJsonArray p = over[i].toArray();
+            QCOMPARE(s->reserved_over_time[size_t(i)].time_ns, int64_t(p[0].toDouble()));
+            QCOMPARE(s->reserved_over_time[size_t(i)].events_before, int64_t(p[1].toDouble()));
+            QCOMPARE(s->reserved_over_time[size_t(i)].bytes, int64_t(p[2].toDouble()));
+        }
         QCOMPARE(qint64(s->allocs), num(e, "allocs"));
         QCOMPARE(qint64(s->frees), num(e, "frees_completed"));
         QCOMPARE(qint64(s->entries), num(e, "entries"));
@@ -241,6 +258,53 @@ private slots:
         // Times: time_us from the first entry, or the entry's order.
         QVERIFY(r.events.size() == size_t(s->allocs + s->frees));
         if (!s->timed) QCOMPARE(r.events.front().time_ns, int64_t(1));
+    }
+
+    // --device-index: another device's trace, the devices listed; a device without a trace is
+    // one line and exit 2. Device 1 of the fixtures (make_snapshots.py) is one segment_alloc of
+    // 2 MiB, the 2 MiB segment it holds at the snapshot: reserved 0 -> 2 MiB, nothing allocated.
+    void deviceIndexChoosesTheTrace() {
+        const std::string data = readAll(kDir + "training_step_timed.pickle");
+        Result<TorchSnapshot> s = parse_torch_snapshot(data, "t", 1);
+        QVERIFY2(s.ok(), s.ok() ? "" : s.error().message.c_str());
+        QCOMPARE(s->device, 1);
+        QVERIFY(s->device_chosen);
+        QCOMPARE(s->entries, int64_t(1));
+        QCOMPARE(s->allocs, int64_t(0));
+        QVERIFY(s->report.events.empty());
+        QCOMPARE(s->segments, int64_t(1));
+        QCOMPARE(s->reserved_start, int64_t(0));
+        QCOMPARE(s->reserved_peak, int64_t(2) << 20);
+        QCOMPARE(s->reserved_end, int64_t(2) << 20);
+        QCOMPARE(s->report.device, std::string("cuda:1 (PyTorch snapshot)"));
+        QCOMPARE(s->traces.size(), size_t(2));
+        QCOMPARE(s->traces[0].device, 0);
+        QCOMPARE(s->traces[0].entries, num(expected("training_step_timed"), "entries"));
+        QCOMPARE(s->traces[1].entries, int64_t(1));
+        // Asked for device 0, the same as the longest, but said to be chosen.
+        Result<TorchSnapshot> zero = parse_torch_snapshot(data, "t", 0);
+        QVERIFY(zero.ok() && zero->device_chosen && zero->report.peak_total == num(expected("training_step_timed"), "peak_allocated"));
+        Result<TorchSnapshot> none = parse_torch_snapshot(data, "t", 2);
+        QVERIFY(!none.ok());
+        QCOMPARE(QString::fromStdString(none.error().message),
+                 QStringLiteral("device_traces: device 2 has no trace entries (devices traced: 0, 1)"));
+
+        const QString file = kDir + "training_step_timed.pickle";
+        CliResult r = cli({QStringLiteral("import-torch-snapshot"), file, QStringLiteral("--device-index"), QStringLiteral("1")});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains(QLatin1String("cuda:1 (PyTorch snapshot), 1 entry (chosen with --device-index)")), qPrintable(r.out));
+        QVERIFY2(r.out.contains(QLatin1String("devices traced    cuda:0 (63 entries), cuda:1 (1 entry); --device-index N reads another")),
+                 qPrintable(r.out));
+        r = cli({QStringLiteral("import-torch-snapshot"), file});
+        QVERIFY2(r.out.contains(QLatin1String("(the longest of 2 devices' traces)")), qPrintable(r.out));
+        for (const QString& bad : {QStringLiteral("7"), QStringLiteral("x"), QStringLiteral("-1")}) {
+            r = cli({QStringLiteral("import-torch-snapshot"), file, QStringLiteral("--device-index"), bad});
+            QCOMPARE(r.code, 2);
+            QCOMPARE(r.err.count(QLatin1Char('\n')), 1);
+            QVERIFY2(r.err.contains(bad == QLatin1String("7") ? QLatin1String("device 7 has no trace entries (devices traced: 0, 1)")
+                                                              : QLatin1String("--device-index: expected an integer")),
+                     qPrintable(r.err));
+        }
     }
 
     void oomIsReported() {
@@ -278,6 +342,12 @@ private slots:
         QVERIFY(sw);
         QCOMPARE(sw->chart()->plottedPeak(), num(expected("training_step_timed"), "peak_allocated"));
         QVERIFY(sw->chart()->title().contains(QLatin1String("training_step_timed.pickle")));
+        // Which device is shown, and that another has a trace.
+        auto* summary = sw->findChild<QLabel*>(QStringLiteral("snapshotSummary"));
+        QVERIFY(summary);
+        QVERIFY2(summary->text().contains(QLatin1String("<b>Devices traced</b>: cuda:0 (63 entries), cuda:1 (1 entry). "
+                                                        "This window shows cuda:0")),
+                 qPrintable(summary->text()));
         QVERIFY(w.stackModel()->spec() == before);
         // Export chart… writes the window's chart through the export dialog.
         auto* exportButton = sw->findChild<QPushButton*>(QStringLiteral("exportSnapshotChart"));
@@ -300,6 +370,95 @@ private slots:
         const ckptui::LoadedFile dropped = ckptui::loadFile(kDir + "training_step_timed.pickle", ckptui::FileKind::any);
         QVERIFY(dropped.ok() && dropped.kind == ckptui::FileKind::torch_snapshot && dropped.snapshot);
         for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+    }
+
+    // The window's chart (and so Export chart… and --plot, which draw the same chart) draws the
+    // reserved bytes as a line with a legend entry, point for point the script's count: at each
+    // segment entry's time, or between the events around it when the snapshot has no times.
+    void reservedBytesAreDrawn_data() { bytesEqualAnIndependentCount_data(); }
+    void reservedBytesAreDrawn() {
+        QFETCH(QString, name);
+        const QJsonArray over = expected(name).value("reserved_over_time").toArray();
+        Result<TorchSnapshot> s = load_torch_snapshot((kDir + name + ".pickle").toStdString());
+        QVERIFY(s.ok() && !over.isEmpty());
+        ckptui::SnapshotWindow sw(std::make_shared<const TorchSnapshot>(*s), kDir + name + ".pickle");
+        QCPGraph* g = sw.chart()->reservedGraph();
+        QVERIFY(g && sw.chart()->legend->hasItemWithPlottable(g));
+        QCOMPARE(g->dataCount(), over.size() + 1);  // and held to the right end
+        auto it = g->data()->constBegin();
+        for (int i = 0; i < over.size(); ++i, ++it) {
+            const QJsonArray p = over[i].toArray();
+            const double x = i == 0 ? 0.0 : s->timed ? p[0].toDouble() / 1e6 : p[1].toDouble() + 0.5;
+            QCOMPARE(it->key, x);
+            QCOMPARE(qint64(it->value), qint64(p[2].toDouble()));
+        }
+        QCOMPARE(qint64(it->value), qint64(over.last().toArray()[2].toDouble()));
+        bool found = false;
+        QCOMPARE(qint64(g->getValueRange(found).upper), num(expected(name), "reserved_peak"));
+        QVERIFY(sw.chart()->yAxis->range().upper > double(num(expected(name), "reserved_peak")));
+        // Another step drawn in the same chart has no reserved line.
+        sw.chart()->setReport(s->report);
+        QVERIFY(g->data()->isEmpty() && !sw.chart()->legend->hasItemWithPlottable(g));
+    }
+
+    // Compare with the prediction: the snapshot pinned in Compare over the stack's predicted step,
+    // both curves drawn to their own peaks, the legend naming both peaks and the snapshot's
+    // difference from the prediction in bytes and percent; the x axis says how they are aligned.
+    // Before the prediction has arrived: a dialog, nothing pinned.
+    void snapshotIsLaidOverThePrediction() {
+        ckptui::MainWindow w;
+        QVERIFY(w.openTorchSnapshot(kDir + "training_step_timed.pickle").isEmpty());
+        ckptui::SnapshotWindow* sw = w.snapshotWindow();
+        QVERIFY(sw);
+        auto* compare = sw->findChild<QPushButton*>(QStringLiteral("compareWithPrediction"));
+        QVERIFY(compare);
+        QVERIFY(!w.prediction().ok());  // queued from the worker: not here before events are processed
+        compare->click();
+        QVERIFY(!w.findChildren<QMessageBox*>(QStringLiteral("errorDialog")).isEmpty());
+        QVERIFY(w.charts()->pinNames().isEmpty());
+        for (auto* box : w.findChildren<QMessageBox*>()) box->close();
+        QTRY_VERIFY_WITH_TIMEOUT(w.prediction().ok() && w.prediction().spec == w.stackModel()->spec(), 60000);
+        compare->click();
+        QCOMPARE(w.charts()->currentIndex(), int(ckptui::ChartTabs::CompareTab));
+        QCOMPARE(w.charts()->pinNames(), QStringList{QStringLiteral("PyTorch snapshot training_step_timed.pickle (cuda:0)")});
+        QCustomPlot* plot = w.charts()->comparison();
+        const qint64 snapshotPeak = num(expected("training_step_timed"), "peak_allocated");
+        const qint64 predictedPeak = w.prediction().step->peak_total;
+        QCPGraph *snapshot = nullptr, *predicted = nullptr;
+        for (int i = 0; i < plot->graphCount(); ++i) {
+            if (plot->graph(i)->name().startsWith(QLatin1String("PyTorch snapshot training_step_timed.pickle"))) snapshot = plot->graph(i);
+            if (plot->graph(i)->name().startsWith(QLatin1String("predicted step of the stack on screen"))) predicted = plot->graph(i);
+        }
+        QVERIFY(snapshot && predicted);
+        auto maxOf = [](QCPGraph* g) {
+            double m = 0, lastKey = 0;
+            for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it) {
+                m = std::max(m, it->value);
+                lastKey = it->key;
+            }
+            return std::make_pair(qint64(m), lastKey);
+        };
+        QCOMPARE(maxOf(snapshot).first, snapshotPeak);
+        QCOMPARE(maxOf(predicted).first, predictedPeak);
+        QCOMPARE(maxOf(snapshot).second, 100.0);  // both over their own events, in order
+        QCOMPARE(maxOf(predicted).second, 100.0);
+        auto* title = plot->findChild<QCPTextElement*>(QStringLiteral("ckptComparisonTitle"));
+        QVERIFY(title && title->text().contains(QLatin1String("No common clock")));
+        QVERIFY(plot->xAxis->label().contains(QLatin1String("allocations and frees, in order")));
+        // The difference, counted here: sign, bytes grouped in threes, percent of the prediction.
+        const qint64 d = snapshotPeak - predictedPeak;
+        const QString pct = QString::number(100.0 * double(std::llabs(d)) / double(predictedPeak), 'f', 1);
+        const QString bytes = ckptui::groupedCount(std::llabs(d));
+        QVERIFY2(snapshot->name().contains(QStringLiteral("peak %1").arg(ckptui::humanBytes(snapshotPeak))), qPrintable(snapshot->name()));
+        QVERIFY2(snapshot->name().contains(QStringLiteral("against the predicted peak %4:\n   %1%2 (%1%3 bytes, %1%5 %)")
+                                               .arg(d > 0 ? QStringLiteral("+") : QStringLiteral("−"), ckptui::humanBytes(std::llabs(d)),
+                                                    bytes, ckptui::humanBytes(predictedPeak), pct)),
+                 qPrintable(snapshot->name()));
+        QVERIFY2(predicted->name().contains(QStringLiteral("peak %1").arg(ckptui::humanBytes(predictedPeak))), qPrintable(predicted->name()));
+        // Unpinned, the prediction goes with it and the time axis comes back.
+        w.charts()->unpin(0);
+        QCOMPARE(plot->graphCount(), 0);
+        QVERIFY(!title->text().contains(QLatin1String("No common clock")));
     }
 #endif
 };

@@ -229,7 +229,7 @@ QString exportMemoryChart(const ckpt::StepReport& report, const QString& path, c
 
 QString exportSnapshotChart(const ckpt::TorchSnapshot& snapshot, const QString& path, const ExportOptions& options) {
     return exportTimeline(path, options, [&](TimelineChart& chart) {
-        chart.setSnapshot(snapshot.report, snapshot.timed, snapshotTitle(snapshot));
+        chart.setSnapshot(snapshot, snapshotTitle(snapshot));
     });
 }
 

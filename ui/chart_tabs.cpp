@@ -210,19 +210,55 @@ void ChartTabs::clearPins() {
 
 QStringList ChartTabs::pinNames() const {
     QStringList out;
-    for (const PinnedRun& p : pinned_) out << p.name + QStringLiteral(" · ") + p.model;
+    for (const PinnedRun& p : pinned_) out << (p.model.isEmpty() ? p.name : p.name + QStringLiteral(" · ") + p.model);
     return out;
+}
+
+void ChartTabs::pinSnapshot(const ckpt::TorchSnapshot& s, const QString& fileName) {
+    PinnedRun p = pinnedFrom(s.report, tr("PyTorch snapshot %1 (cuda:%2)").arg(fileName).arg(s.device));
+    p.kind = PinnedRun::Kind::snapshot;
+    p.timed = s.timed;
+    p.repeats = 1;
+    pinned_ << p;  // its model is not known: the user names the model it was of by the stack on screen
+    redrawComparison();
+}
+
+void ChartTabs::setPrediction(const Prediction* prediction) {
+    if (prediction && prediction->ok()) {
+        predicted_ = pinnedFrom(*prediction->step, tr("predicted step of the stack on screen, %1/%2 ✓")
+                                                       .arg(prediction->step->checkpointed_blocks())
+                                                       .arg(prediction->step->blocks.size()));
+        predicted_->kind = PinnedRun::Kind::prediction;
+        predicted_->model = modelLabel(prediction->spec);
+    } else {
+        predicted_.reset();
+    }
+    if (hasPinnedSnapshot()) redrawComparison();
+}
+
+bool ChartTabs::hasPinnedSnapshot() const {
+    for (const PinnedRun& p : pinned_)
+        if (p.kind == PinnedRun::Kind::snapshot) return true;
+    return false;
 }
 
 void ChartTabs::redrawComparison() {
     QVector<PinnedRun> runs = pinned_;
+    if (predicted_ && hasPinnedSnapshot()) runs << *predicted_;
     if (current_) runs << *current_;
-    // Runs of one model name it once (under the axis); runs of several each name theirs.
+    // Runs of one model name it once (under the axis); runs of several each name theirs. A
+    // snapshot's model is not known, and it names none.
+    QString model;
     bool oneModel = true;
-    for (const PinnedRun& p : runs) oneModel &= p.model == runs.first().model;
+    for (const PinnedRun& p : runs) {
+        if (p.model.isEmpty()) continue;
+        if (model.isEmpty()) model = p.model;
+        oneModel &= p.model == model;
+    }
     if (!oneModel)
-        for (PinnedRun& p : runs) p.name += QStringLiteral(" · ") + p.model;
-    showComparison(comparison_, runs, oneModel && !runs.isEmpty() ? runs.first().model : QString());
+        for (PinnedRun& p : runs)
+            if (!p.model.isEmpty()) p.name += QStringLiteral(" · ") + p.model;
+    showComparison(comparison_, runs, oneModel ? model : QString());
     if (pins_) {
         pins_->clear();
         pins_->addItems(pinNames());

@@ -1,5 +1,6 @@
 // The charts in the middle of the window, one tab each: the memory timeline, per-block bars,
-// the step history, the comparison of pinned runs (with the list to remove them), the Pareto
+// the step history, the comparison of pinned runs (with the list to remove them; a PyTorch
+// snapshot pinned there is laid over the current stack's prediction), the Pareto
 // chart (drawn by the plan panel) and memory against depth (drawn by DepthChart). The window decides what is current; these pages draw
 // a prediction or a measured step (run here or opened from a report), keep the history and the
 // pins, and ask the window to export a tab's charts.
@@ -9,6 +10,7 @@
 #include <QVector>
 #include <optional>
 
+#include "ckpt/torch_snapshot.h"
 #include "ui/charts.h"
 #include "ui/predictor.h"
 #include "ui/run_controller.h"
@@ -60,6 +62,11 @@ public:
     void unpin(int index);
     void clearPins();
     QStringList pinNames() const;
+    // A PyTorch snapshot pinned beside the stack's prediction (charts.h, PinnedRun): `prediction`
+    // is the current stack's, drawn in Compare while a snapshot is pinned; null while there is none.
+    void pinSnapshot(const ckpt::TorchSnapshot& s, const QString& fileName);
+    void setPrediction(const Prediction* prediction);
+    bool hasPinnedSnapshot() const;
 
 signals:
     void errorOccurred(const QString& title, const QString& message);
@@ -77,6 +84,7 @@ private:
     QVector<HistoryPoint> history_points_;
     QVector<PinnedRun> pinned_;
     std::optional<PinnedRun> current_;
+    std::optional<PinnedRun> predicted_;
 };
 
 }  // namespace ckptui

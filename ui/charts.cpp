@@ -789,14 +789,25 @@ PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name) {
     const int64_t n = int64_t(r.events.size());
     const int64_t stride = std::max<int64_t>(1, n / 4000);
     p.timeMs << 0.0;
+    p.orderPct << 0.0;
     p.bytes << double(ckpt::total(r.baseline));
     for (int64_t i = 0; i < n; i += stride) {
         int64_t best = r.events[size_t(i)].live_total;
         for (int64_t j = i; j < std::min(n, i + stride); ++j) best = std::max(best, r.events[size_t(j)].live_total);
         p.timeMs << double(r.events[size_t(i)].time_ns) / 1e6;
+        p.orderPct << 100.0 * double(i + 1) / double(n);  // the last event at 100 %
         p.bytes << double(best);
     }
     return p;
+}
+
+QString peakDifference(qint64 peak, qint64 reference) {
+    const qint64 d = peak - reference;
+    const QString sign = d > 0 ? QStringLiteral("+") : d < 0 ? QStringLiteral("−") : QString();
+    const qint64 a = d < 0 ? -d : d;
+    const QString pct = reference > 0 ? QStringLiteral(", %1%2 %").arg(sign).arg(100.0 * double(a) / double(reference), 0, 'f', 1)
+                                      : QString();
+    return QObject::tr("%1%2 (%1%3 bytes%4)").arg(sign, humanBytes(a), groupedCount(a), pct);  // one line
 }
 
 void setupComparison(QCustomPlot* plot) {
@@ -805,13 +816,15 @@ void setupComparison(QCustomPlot* plot) {
     plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new DurationTicker));
     plot->yAxis->setLabel(QObject::tr("live bytes (all categories)"));
     plot->xAxis->setLabel(QObject::tr("time in step"));
-    addTitle(plot, QObject::tr("Total memory over one step: pinned runs against the current one (rings: peaks)"));
+    addTitle(plot, QObject::tr("Total memory over one step: pinned runs against the current one (rings: peaks)"))
+        ->setObjectName(QStringLiteral("ckptComparisonTitle"));
     putLegendBelow(plot, 1);
     plot->setToolTip(QObject::tr("Pinned runs beside the current one: total live memory over one step. "
                                  "Pin a run, change the checkpoints, run again."));
     setHoverTips(plot, [plot](double x, double) {
-        QString text = plot->property("ckptShare").toBool() ? QObject::tr("<b>%1% into each step</b><table>").arg(x, 0, 'f', 1)
-                                                            : QObject::tr("<b>t = %1</b><table>").arg(humanTime(qint64(x * 1e6)));
+        QString text = plot->property("ckptOrder").toBool()   ? QObject::tr("<b>%1% into each one's events</b><table>").arg(x, 0, 'f', 1)
+                       : plot->property("ckptShare").toBool() ? QObject::tr("<b>%1% into each step</b><table>").arg(x, 0, 'f', 1)
+                                                              : QObject::tr("<b>t = %1</b><table>").arg(humanTime(qint64(x * 1e6)));
         bool any = false;
         for (int i = 0; i < plot->graphCount(); ++i) {
             QCPGraph* g = plot->graph(i);
@@ -839,14 +852,31 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
         maxNs = std::max(maxNs, double(r.stepNs));
     }
     const bool logBytes = minPeak > 0 && maxPeak > 20 * minPeak;
-    const bool share = minNs > 0 && maxNs > 20 * minNs;
+    // A snapshot shares no clock with CheckpointLab's steps: every run over its events in order.
+    const PinnedRun* predicted = nullptr;
+    bool order = false;
+    for (const PinnedRun& r : runs) {
+        order |= r.kind == PinnedRun::Kind::snapshot;
+        if (r.kind == PinnedRun::Kind::prediction) predicted = &r;
+    }
+    const bool share = !order && minNs > 0 && maxNs > 20 * minNs;
     plot->setProperty("ckptShare", share);
+    plot->setProperty("ckptOrder", order);
     // The model once, under the axis, when every run has it: in each legend entry it pushed
     // the peaks and times past a narrow chart's edge.
-    const QString x = share ? QObject::tr("share of each run's own step (%; their lengths differ %1-fold)").arg(qRound(maxNs / minNs))
-                            : QObject::tr("time in step");
-    plot->xAxis->setLabel(commonModel.isEmpty() ? x : QObject::tr("%1 · %2").arg(x, commonModel));
-    plot->xAxis->setTicker(share ? QSharedPointer<QCPAxisTicker>(new QCPAxisTicker) : QSharedPointer<QCPAxisTicker>(new DurationTicker));
+    // With a snapshot, how the curves are aligned goes in the title (the axis is too short for it)
+    // and the model is the subtitle's.
+    const QString x = order ? QObject::tr("% of each one's allocations and frees, in order")
+                      : share ? QObject::tr("share of each run's own step (%; their lengths differ %1-fold)").arg(qRound(maxNs / minNs))
+                              : QObject::tr("time in step");
+    plot->xAxis->setLabel(commonModel.isEmpty() || order ? x : QObject::tr("%1 · %2").arg(x, commonModel));
+    for (auto* title : plot->findChildren<QCPTextElement*>(QStringLiteral("ckptComparisonTitle")))
+        title->setText(order ? QObject::tr("A PyTorch snapshot over the predicted step (rings: peaks). No common clock: each "
+                                           "curve runs over its own allocations and frees in order, the snapshot's whole "
+                                           "trace and the prediction's one step")
+                             : QObject::tr("Total memory over one step: pinned runs against the current one (rings: peaks)"));
+    plot->xAxis->setTicker(share || order ? QSharedPointer<QCPAxisTicker>(new QCPAxisTicker)
+                                          : QSharedPointer<QCPAxisTicker>(new DurationTicker));
     plot->yAxis->setScaleType(logBytes ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     plot->yAxis->setTicker(logBytes ? QSharedPointer<QCPAxisTicker>(new LogBytesTicker) : QSharedPointer<QCPAxisTicker>(new BytesTicker));
     plot->yAxis->setLabel(logBytes ? QObject::tr("live bytes, all categories (log scale: the peaks differ %1-fold)").arg(qRound(maxPeak / minPeak))
@@ -864,12 +894,23 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
         auto* g = plot->addGraph();
         // Its time as measured (median and spread), and whether it differs from the current
         // run's by more than their spreads; a warm-up step's time is compared with nothing.
-        const QString time = timedText(runs[i].stepNs, runs[i].stepRange, runs[i].repeats);
-        QString note;
-        if (runs[i].warmup) note = QObject::tr("(warm-up: not compared)");
-        else if (i + 1 < runs.size() && !current.warmup &&
-                 withinNoise(runs[i].stepNs, runs[i].stepRange, current.stepNs, current.stepRange))
-            note = QObject::tr("(same time as the current run: within the noise)");
+        const PinnedRun::Kind kind = runs[i].kind;
+        QString time, note;
+        if (kind == PinnedRun::Kind::prediction) {
+            time = QObject::tr("the dry run's exact bytes");
+        } else if (kind == PinnedRun::Kind::snapshot) {
+            time = runs[i].timed ? QObject::tr("a trace of %1").arg(humanTime(runs[i].stepNs))
+                                 : QObject::tr("%1 entries, no times").arg(groupedCount(runs[i].stepNs + 1));
+            note = predicted ? QObject::tr("against the predicted peak %1:\n   %2")
+                                   .arg(humanBytes(predicted->peak), peakDifference(runs[i].peak, predicted->peak))
+                             : QObject::tr("(no prediction of the stack on screen yet)");
+        } else {
+            time = timedText(runs[i].stepNs, runs[i].stepRange, runs[i].repeats);
+            if (runs[i].warmup) note = QObject::tr("(warm-up: not compared)");
+            else if (i + 1 < runs.size() && !current.warmup && current.kind == PinnedRun::Kind::step &&
+                     withinNoise(runs[i].stepNs, runs[i].stepRange, current.stepNs, current.stepRange))
+                note = QObject::tr("(same time as the current run: within the noise)");
+        }
         // Lines of their own: the name, its figures, what its time means, so that an entry fits
         // a chart beside the docks.
         QString name = QStringLiteral("%1\n   peak %2 · %3").arg(runs[i].name, humanBytes(runs[i].peak), time);
@@ -879,7 +920,7 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
         // Milliseconds, or a share of its own step when the runs' lengths differ too much.
         const double toX = share && runs[i].stepNs > 0 ? 100.0 * 1e6 / double(runs[i].stepNs) : 1.0;
         // The band where its end may fall: the quartiles of its step time over the repeats.
-        if (runs[i].repeats > 1 && runs[i].stepRange.hi_ns > runs[i].stepRange.lo_ns) {
+        if (!order && runs[i].repeats > 1 && runs[i].stepRange.hi_ns > runs[i].stepRange.lo_ns) {
             auto* band = new QCPItemRect(plot);
             band->topLeft->setTypeY(QCPItemPosition::ptAxisRectRatio);
             band->bottomRight->setTypeY(QCPItemPosition::ptAxisRectRatio);
@@ -895,7 +936,7 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
         g->setProperty("ckptShort", runs[i].name);
         g->setLineStyle(QCPGraph::lsStepLeft);
         g->setPen(QPen(seriesColor(i), i == runs.size() - 1 ? 2.5 : 1.5));
-        QVector<double> keys = runs[i].timeMs;
+        QVector<double> keys = order ? runs[i].orderPct : runs[i].timeMs;
         if (share && runs[i].stepNs > 0)
             for (double& k : keys) k *= 100.0 * 1e6 / double(runs[i].stepNs);
         g->setData(keys, runs[i].bytes, true);
@@ -917,6 +958,7 @@ void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QSt
     plot->rescaleAxes();
     plot->xAxis->setRangeLower(0);
     for (const PinnedRun& r : runs) {  // room for every band
+        if (order) break;
         const double toX = share && r.stepNs > 0 ? 100.0 * 1e6 / double(r.stepNs) : 1.0;
         if (double(r.stepRange.hi_ns) / 1e6 * toX > plot->xAxis->range().upper)
             plot->xAxis->setRangeUpper(double(r.stepRange.hi_ns) / 1e6 * toX * 1.02);

@@ -152,17 +152,28 @@ void showHistory(QCustomPlot* plot, const QVector<HistoryPoint>& points);
 // step time is the median of its repeats; a band in its colour spans its quartiles, where the
 // end of its curve may fall. A pinned run whose time is within the noise of the current one's
 // says so in the legend, and a warm-up step's time is compared with nothing.
+//
+// A PyTorch snapshot pinned from its window is laid over the current stack's predicted step: the
+// two share no clock (a trace's microseconds or order, a dry run's event order), so while one is
+// pinned every curve runs over its own allocations and frees in order (0-100 %), and the
+// snapshot's legend entry states its peak against the prediction's, in bytes and percent.
 struct PinnedRun {
+    enum class Kind { step, prediction, snapshot };
+    Kind kind = Kind::step;
     QString name;
-    QString model;  // the model it came from, as its name and batch say it
+    QString model;  // the model it came from, as its name and batch say it ("" for a snapshot: unknown)
     QVector<double> timeMs, bytes;
+    QVector<double> orderPct;  // beside timeMs: the point's share of the run's events, in order (0-100)
     qint64 peak = 0;
     qint64 stepNs = 0;
     ckpt::TimeRange stepRange{};
     int repeats = 1;
     bool warmup = false;
+    bool timed = true;  // a snapshot without time_us: stepNs counts entries, not nanoseconds
 };
 PinnedRun pinnedFrom(const ckpt::StepReport& r, const QString& name);
+// "+1.50 MiB (+1,572,864 bytes, +12.5 %)": `peak` against `reference`, signed.
+QString peakDifference(qint64 peak, qint64 reference);
 
 void setupComparison(QCustomPlot* plot);
 void showComparison(QCustomPlot* plot, const QVector<PinnedRun>& runs, const QString& commonModel = {});

@@ -289,6 +289,7 @@ bool MainWindow::shownIsCurrent() const { return shown_.report && shown_.spec ==
 void MainWindow::onSpecChanged(const ckpt::ModelSpec& spec, const QString& error) {
     runBar_->syncFromSpec(spec);
     prediction_ = Prediction{};
+    tabs_->setPrediction(nullptr);  // a pinned snapshot waits for the edited stack's prediction
     summary_->setCurrent(shownIsCurrent());
     clearStaleAlarm();
     updateContext();
@@ -310,6 +311,7 @@ void MainWindow::onPrediction(const Prediction& p) {
     if (!(p.layout == layout_) || p.rank != rank_) return;  // so did the layout
     prediction_ = p;
     summary_->setPrediction(&p, p.error);
+    tabs_->setPrediction(&p);  // drawn in Compare under a pinned snapshot
     if (!p.ok()) {
         if (!controller_->isRunning()) tabs_->showNothing(p.error);
         return;

@@ -65,6 +65,9 @@ public:
     // error (also shown in a dialog). The menu's File > Open PyTorch snapshot reads on a worker.
     QString openTorchSnapshot(const QString& path);
     SnapshotWindow* snapshotWindow() const { return snapshotWindow_.data(); }  // the last one opened, while open
+    // The snapshot window's Compare with the prediction: pins the snapshot in Compare, laid over the
+    // stack's predicted step, and shows that tab; "" or why not (no prediction: also a dialog).
+    QString compareSnapshot(const std::shared_ptr<const ckpt::TorchSnapshot>& snapshot, const QString& path);
     void newModel(const ckpt::ModelSpec& spec, const QString& title);  // a template or an import
     // The menus' way: asks about unsaved changes, then reads and parses on a worker and applies the
     // file when it arrives; fileOpened says how it ended.
@@ -102,8 +105,11 @@ public:
     QString exportRun(const QString& path);       // .json report, .csv timeline, .trace.json trace
     // File > Export as PyTorch script without its dialog: the stack and its plan as `path` (and
     // the initial parameters and batch beside it), written on a worker; torchScriptExported
-    // says how it ended, and a failure is also shown in a dialog.
-    void exportTorchScript(const QString& path);
+    // says how it ended, and a failure is also shown in a dialog. `huggingFace`: instead, the few
+    // lines that apply the plan to the user's own Hugging Face model (export-torch --hf), for a
+    // model imported from a config.json; the dialog offers it where hfPlanError() is "".
+    void exportTorchScript(const QString& path, bool huggingFace = false);
+    QString hfPlanError() const;  // why the stack has no Hugging Face variant, or ""
 
     LayerStackModel* stackModel() const { return model_; }
     RunController* controller() const { return controller_; }

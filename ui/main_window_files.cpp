@@ -69,11 +69,32 @@ QString MainWindow::openTorchSnapshot(const QString& path) {
 void MainWindow::showSnapshot(const LoadedFile& f) {
     // A window per snapshot, beside the main one: the model and its runs stay as they were.
     snapshotWindow_ = new SnapshotWindow(f.snapshot, f.path, this);
+    connect(snapshotWindow_, &SnapshotWindow::compareRequested, this,
+            [this, snapshot = f.snapshot, path = f.path] { compareSnapshot(snapshot, path); });
     snapshotWindow_->show();
     statusBar()->showMessage(tr("Opened PyTorch snapshot %1: peak %2 allocated, %3 reserved")
                                  .arg(shownText(QFileInfo(f.path).fileName().toStdString()),
                                       humanBytes(f.snapshot->report.peak_total), humanBytes(f.snapshot->reserved_peak)),
                              5000);
+}
+
+QString MainWindow::compareSnapshot(const std::shared_ptr<const ckpt::TorchSnapshot>& snapshot, const QString& path) {
+    if (!prediction_.ok()) {
+        const QString why = prediction_.error.isEmpty()
+                                ? tr("the stack on screen has no prediction yet: wait for it, then compare again")
+                                : tr("the stack on screen cannot be predicted: %1").arg(prediction_.error);
+        showError(tr("Cannot compare with the prediction"), why);
+        return why;
+    }
+    tabs_->pinSnapshot(*snapshot, shownText(QFileInfo(path).fileName().toStdString()));
+    tabs_->setCurrentIndex(ChartTabs::CompareTab);
+    raise();
+    activateWindow();
+    statusBar()->showMessage(tr("PyTorch snapshot %1 pinned in Compare over the predicted step: peak %2 against %3")
+                                 .arg(shownText(QFileInfo(path).fileName().toStdString()), humanBytes(snapshot->report.peak_total),
+                                      humanBytes(prediction_.step->peak_total)),
+                             8000);
+    return {};
 }
 
 void MainWindow::openFile(const QString& path, FileKind kind) {

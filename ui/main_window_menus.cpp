@@ -17,6 +17,7 @@
 #include <QFutureWatcher>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPushButton>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QTimer>
@@ -137,7 +138,8 @@ void MainWindow::buildMenus() {
     a = file->addAction(tr("Export as &PyTorch script…"), this, &MainWindow::exportTorchDialog);
     a->setObjectName(QStringLiteral("exportTorch"));
     a->setToolTip(tr("The stack and its checkpoint plan as a standalone PyTorch script (torch.utils.checkpoint around each "
-                     "checkpointed block) that prints PyTorch's own figures beside CheckpointLab's prediction."));
+                     "checkpointed block) that prints PyTorch's own figures beside CheckpointLab's prediction; for a "
+                     "model imported from a config.json, or the few lines that apply the plan to your own Hugging Face model."));
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
@@ -437,31 +439,59 @@ QString MainWindow::exportRun(const QString& path) {
     return saveFileAtomically(path, QByteArray::fromStdString(text));
 }
 
-void MainWindow::exportTorchDialog() {
-    const QString base = QString::fromStdString(model_->spec().name).replace(QLatin1Char(' '), QLatin1Char('_'));
-    const QString dir = currentFile_.isEmpty() ? QDir::homePath() : QFileInfo(currentFile_).path();
-    QString p = QFileDialog::getSaveFileName(this, tr("Export as PyTorch script"), QDir(dir).filePath(base + QStringLiteral(".py")),
-                                             tr("Python script (*.py)"));
-    if (p.isEmpty()) return;
-    if (!p.endsWith(QLatin1String(".py"))) p += QStringLiteral(".py");
-    exportTorchScript(p);
+QString MainWindow::hfPlanError() const {
+    // The engine's own test (decoder-layer blocks of one family, no selective policy): the text is
+    // a few hundred lines of string building, cheap for any stack.
+    const auto text = ckpt::hf_plan_script(model_->spec(), ckpt::TorchExportOptions{});
+    return text ? QString() : QString::fromStdString(ckpt::printable(text.error().message, 2000));
 }
 
-void MainWindow::exportTorchScript(const QString& path) {
+void MainWindow::exportTorchDialog() {
+    QString base = QString::fromStdString(model_->spec().name).replace(QLatin1Char(' '), QLatin1Char('_'));
+    bool huggingFace = false;
+    if (hfPlanError().isEmpty()) {  // a model imported from a config.json: the user may want its plan instead
+        QMessageBox box(QMessageBox::Question, tr("Export as PyTorch script"),
+                        tr("This stack is a Hugging Face decoder (imported from a config.json). Export a standalone "
+                           "script that builds the same model and runs it, or the few lines that apply this plan to "
+                           "your own Hugging Face model (apply_plan(model); what checkpointlab export-torch --hf writes)?"),
+                        QMessageBox::Cancel, this);
+        QPushButton* standalone = box.addButton(tr("Standalone script"), QMessageBox::AcceptRole);
+        QPushButton* plan = box.addButton(tr("Plan for my Hugging Face model"), QMessageBox::AcceptRole);
+        box.setDefaultButton(plan);
+        box.exec();
+        if (box.clickedButton() != standalone && box.clickedButton() != plan) return;
+        huggingFace = box.clickedButton() == plan;
+        if (huggingFace) base += QStringLiteral("_plan");
+    }
+    const QString dir = currentFile_.isEmpty() ? QDir::homePath() : QFileInfo(currentFile_).path();
+    QString p = QFileDialog::getSaveFileName(this, huggingFace ? tr("Export the plan for a Hugging Face model") : tr("Export as PyTorch script"),
+                                             QDir(dir).filePath(base + QStringLiteral(".py")), tr("Python script (*.py)"));
+    if (p.isEmpty()) return;
+    if (!p.endsWith(QLatin1String(".py"))) p += QStringLiteral(".py");
+    exportTorchScript(p, huggingFace);
+}
+
+void MainWindow::exportTorchScript(const QString& path, bool huggingFace) {
     // A copy of the stack as it is now: editing on while the worker writes changes nothing.
     const ckpt::ModelSpec spec = model_->spec();
     statusBar()->showMessage(tr("Writing %1…").arg(path));
     auto* watcher = new QFutureWatcher<QString>(this);
-    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, path] {
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, path, huggingFace] {
         const QString err = watcher->result();
         watcher->deleteLater();
         if (!err.isEmpty()) showError(tr("Export failed"), err);
+        else if (huggingFace)
+            statusBar()->showMessage(tr("Wrote %1: import it and call apply_plan(model) on your Hugging Face model").arg(path), 10000);
         else statusBar()->showMessage(tr("Wrote %1 (run it: python3 %1)").arg(path), 10000);
         emit torchScriptExported(path, err);
     });
-    watcher->setFuture(QtConcurrent::run([spec, path] {
+    watcher->setFuture(QtConcurrent::run([spec, path, huggingFace] {
         ckpt::TorchExportOptions options;
         options.version = CKPT_VERSION;
+        if (huggingFace) {
+            const ckpt::Status st = ckpt::export_hf_plan(spec, path.toStdString(), options);
+            return st ? QString() : QString::fromStdString(ckpt::printable(st.message(), 2000));
+        }
         const auto files = ckpt::export_torch(spec, path.toStdString(), options);
         return files ? QString() : QString::fromStdString(ckpt::printable(files.error().message, 2000));
     }));

@@ -25,7 +25,7 @@ QString count(qint64 n) { return groupedCount(n); }
 }  // namespace
 
 QString snapshotTitle(const ckpt::TorchSnapshot& s) {
-    QString t = QObject::tr("%1: allocated bytes (reserved peak %2)")
+    QString t = QObject::tr("%1: allocated bytes by category, reserved bytes as a line (reserved peak %2)")
                     .arg(shownText(s.report.model_name), humanBytes(s.reserved_peak));
     if (s.ooms > 0)
         t += QLatin1Char('\n') + QObject::tr("out of memory %1: asked for %2 with %3 free")
@@ -42,8 +42,21 @@ QString snapshotSummary(const ckpt::TorchSnapshot& s) {
     QString html = QObject::tr("<b>%1</b>, the trace of %2 (%3 entries%4): %5 allocations, %6 frees; blocks freed in "
                                "the trace but allocated before it began (counted from the start, unattributed): %7.<br>")
                        .arg(shownText(r.model_name), shownText(r.device), count(s.entries),
-                            s.devices_traced > 1 ? QObject::tr(", the longest of %1 devices' traces").arg(s.devices_traced) : QString(),
+                            s.device_chosen            ? QObject::tr(", the device asked for")
+                            : s.devices_traced > 1 ? QObject::tr(", the longest of %1 devices' traces").arg(s.devices_traced)
+                                                   : QString(),
                             count(s.allocs), count(s.frees), count(s.baseline_blocks));
+    if (s.devices_traced > 1) {  // which others there are, and how to see one
+        QStringList traced;
+        for (size_t i = 0; i < s.traces.size() && i < 16; ++i)
+            traced << (s.traces[i].entries == 1 ? QObject::tr("cuda:%1 (1 entry)").arg(s.traces[i].device)
+                                                : QObject::tr("cuda:%1 (%2 entries)").arg(s.traces[i].device).arg(count(s.traces[i].entries)));
+        if (s.traces.size() > 16) traced << QStringLiteral("…");
+        html += QObject::tr("<b>Devices traced</b>: %1. This window shows cuda:%2; <tt>checkpointlab import-torch-snapshot "
+                            "--device-index N</tt> reads another.<br>")
+                    .arg(traced.join(QStringLiteral(", ")))
+                    .arg(s.device);
+    }
     html += QObject::tr("<b>Allocated</b> (requested bytes, alloc to free_completed): %1 at the start, peak %2, %3 at the end. "
                         "<b>Reserved</b> (the allocator's segments): %4 at the start, peak %5, %6 at the snapshot (%7 segments).<br>")
                 .arg(humanBytes(ckpt::total(r.baseline)), humanBytes(r.peak_total), humanBytes(end), humanBytes(s.reserved_start),
@@ -80,6 +93,7 @@ SnapshotWindow::SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapsh
     chart_->setMinimumSize(640, 360);
     layout->addWidget(chart_, 1);
     summary_ = new QLabel(snapshotSummary(*snapshot_), this);
+    summary_->setObjectName(QStringLiteral("snapshotSummary"));
     summary_->setWordWrap(true);
     summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(summary_);
@@ -99,8 +113,14 @@ SnapshotWindow::SnapshotWindow(std::shared_ptr<const ckpt::TorchSnapshot> snapsh
         });
         dialog->open();
     });
+    QPushButton* compareButton = buttons->addButton(tr("Compare with the prediction"), QDialogButtonBox::ActionRole);
+    compareButton->setObjectName(QStringLiteral("compareWithPrediction"));
+    compareButton->setToolTip(tr("Pin this snapshot in the main window's Compare tab, over the predicted step of the stack "
+                                 "on screen: open the model the snapshot was recorded with. Both peaks and their "
+                                 "difference are in the legend."));
+    connect(compareButton, &QPushButton::clicked, this, &SnapshotWindow::compareRequested);
     layout->addWidget(buttons);
-    chart_->setSnapshot(snapshot_->report, snapshot_->timed, snapshotTitle(*snapshot_));
+    chart_->setSnapshot(*snapshot_, snapshotTitle(*snapshot_));
     resize(1100, 680);
 }
 

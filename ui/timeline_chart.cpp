@@ -85,6 +85,12 @@ TimelineChart::TimelineChart(QWidget* parent) : QCustomPlot(parent) {
     overlayGraph_->setLineStyle(QCPGraph::lsStepLeft);
     overlayGraph_->setPen(QPen(kPredictedColor, 1.5, Qt::DashLine));
     overlayGraph_->setAdaptiveSampling(false);
+    // A snapshot's reserved bytes: the caching allocator's segments, at or above the allocated stack.
+    reservedGraph_ = addGraph();
+    reservedGraph_->setName(tr("reserved (the allocator's segments)"));
+    reservedGraph_->setLineStyle(QCPGraph::lsStepLeft);
+    reservedGraph_->setPen(QPen(QColor(0xC0, 0x1C, 0x6C), 2, Qt::DashDotLine));
+    reservedGraph_->setAdaptiveSampling(false);
     legend->clearItems();
     for (QCPGraph* g : graphs_) g->addToLegend();  // bottom of the stack first, like the charts read
     graphs_[size_t(std::find(std::begin(kStackOrder), std::end(kStackOrder), ckpt::Category::communication) -
@@ -135,6 +141,8 @@ void TimelineChart::clearData() {
     lent_.reset();
     d_.clear();
     overlay_.clear();
+    reservedGraph_->data()->clear();
+    reservedGraph_->removeFromLegend();
 }
 
 void TimelineChart::showMessage(const QString& text) {
@@ -166,11 +174,28 @@ void TimelineChart::showUnattributed(bool on) {
     else g->removeFromLegend();
 }
 
-void TimelineChart::setSnapshot(const ckpt::StepReport& r, bool timed, const QString& title) {
+void TimelineChart::setSnapshot(const ckpt::TorchSnapshot& s, const QString& title) {
+    const ckpt::StepReport& r = s.report;
+    const bool timed = s.timed;
     if (timed) setReport(r);
     else setPredicted(r);
     snapshotTitle_ = title;
     snapshotOrder_ = !timed;
+    // Reserved bytes at their entries' times, or in the trace's order between the events around
+    // them (event k is drawn at x = k), held to the chart's right end.
+    QVector<double> x, bytes;
+    for (const ckpt::TorchSnapshot::ReservedPoint& p : s.reserved_over_time) {
+        x << (timed ? double(p.time_ns) / 1e6 : double(p.events_before) + 0.5);
+        bytes << double(p.bytes);
+    }
+    if (!x.isEmpty()) {
+        x << std::max(x.back(), timed ? double(r.step_ns) / 1e6 : double(r.events.size()));
+        bytes << bytes.back();
+        x.first() = 0;  // the reserved bytes at the start
+        reservedGraph_->setData(x, bytes, true);
+        reservedGraph_->addToLegend();
+        yAxis->setRange(0, topWithLimit(std::max<double>({1.0, double(r.peak_total), double(s.reserved_peak)}) * 1.22));
+    }
     setMode(mode_);  // the axis label and the title
     drawAnnotations();  // the peak's label says measured
     replot(QCustomPlot::rpQueuedReplot);
@@ -606,12 +631,16 @@ bool TimelineChart::event(QEvent* event) {
                              item->rect());
                 return true;
             }
-            if (item->plottable() == overlayGraph_) {
-                showChartTip(this, he->globalPos(),
-                             tr("The engine's prediction of this same step (a dry run: nothing allocated or "
-                                "computed), drawn at the measured events' times. Where it covers the top of the "
-                                "stack exactly, the prediction was right to the byte."),
-                             item->rect());
+            const std::pair<QCPGraph*, QString> lines[] = {
+                {overlayGraph_, tr("The engine's prediction of this same step (a dry run: nothing allocated or "
+                                   "computed), drawn at the measured events' times. Where it covers the top of the "
+                                   "stack exactly, the prediction was right to the byte.")},
+                {reservedGraph_, tr("Reserved bytes (torch.cuda.memory_reserved): the segments PyTorch's caching "
+                                    "allocator holds from the device, from the snapshot's segment entries. Allocated "
+                                    "bytes live inside them; the gap is the allocator's cache and fragmentation.")}};
+            for (const auto& [graph, text] : lines) {
+                if (item->plottable() != graph) continue;
+                showChartTip(this, he->globalPos(), text, item->rect());
                 return true;
             }
         }
@@ -642,6 +671,13 @@ void TimelineChart::mouseMoveEvent(QMouseEvent* event) {
                     .arg(categoryColor(kStackOrder[k]).name(), categoryLabel(kStackOrder[k]), humanBytes(v), categoryMark(kStackOrder[k]));
     }
     text += tr("<tr><td><b>total</b></td><td align='right'><b>%1</b></td></tr>").arg(humanBytes(qint64(d_.stacked.back()[i])));
+    if (!reservedGraph_->data()->isEmpty()) {  // a snapshot: the segments held at the cursor
+        auto it = reservedGraph_->data()->findEnd(x, false);  // the first point past x
+        if (it != reservedGraph_->data()->constBegin()) {
+            --it;
+            text += tr("<tr><td>reserved</td><td align='right'>%1</td></tr>").arg(humanBytes(qint64(it->value)));
+        }
+    }
     if (i < overlay_.size())
         text += tr("<tr><td>predicted total</td><td align='right'>%1</td></tr>").arg(humanBytes(qint64(overlay_[i])));
     text += QStringLiteral("</table>");

@@ -17,6 +17,7 @@
 #include <qcustomplot.h>
 
 #include "ckpt/report.h"
+#include "ckpt/torch_snapshot.h"
 #include "ui/timeline_series.h"
 
 namespace ckptui {
@@ -41,9 +42,11 @@ public:
     void setPredicted(const ckpt::StepReport& predicted, qint64 uncheckedPeak = -1,
                       std::shared_ptr<TimelineSeries> series = nullptr, std::shared_ptr<const ckpt::StepReport> shared = nullptr);
     // What PyTorch measured (a CUDA memory snapshot, torch_snapshot.h), with `title` for the
-    // chart's: in time when `timed`, else in the trace's order (the axis says so). No prediction
-    // is drawn over it: the snapshot has no model to predict.
-    void setSnapshot(const ckpt::StepReport& report, bool timed, const QString& title);
+    // chart's: in time when the snapshot is timed, else in the trace's order (the axis says so),
+    // the reserved bytes (the allocator's segments) as a line over the allocated stack. No
+    // prediction is drawn over it: the snapshot has no model to predict (Compare lays one over it).
+    void setSnapshot(const ckpt::TorchSnapshot& snapshot, const QString& title);
+    QCPGraph* reservedGraph() const { return reservedGraph_; }  // empty unless a snapshot is shown
     // Live view while a step runs: start from the baseline, then append event batches.
     void beginLive(const ckpt::CategoryBytes& baseline);
     void appendLive(const QVector<ckpt::MemoryEvent>& events);
@@ -104,6 +107,7 @@ private:
     int step_ = 0;
     QVector<QCPGraph*> graphs_;  // in kStackOrder
     QCPGraph* overlayGraph_ = nullptr;
+    QCPGraph* reservedGraph_ = nullptr;  // a snapshot's reserved bytes
     QCPTextElement* title_ = nullptr;
     QCPItemText* message_ = nullptr;
     QSharedPointer<QCPAxisTicker> timeTicker_, orderTicker_;

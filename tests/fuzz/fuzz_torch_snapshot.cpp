@@ -47,7 +47,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (peak != r.peak_total) broken("peak is not the highest running total", "");
     if (s->reserved_start < 0 || s->reserved_peak < s->reserved_start) broken("reserved bytes", "");
+    if (s->reserved_over_time.empty() || s->reserved_over_time.front().bytes != s->reserved_start)
+        broken("reserved bytes over time do not start at the start", "");
+    for (const auto& p : s->reserved_over_time)
+        if (p.bytes < 0 || p.bytes > s->reserved_peak || p.events_before > int64_t(r.events.size()))
+            broken("reserved bytes over time", "");
     (void)ckpt::torch_snapshot_json(*s);
+    // Every other device's trace reads as well, or is refused with one line (--device-index).
+    for (const ckpt::TorchSnapshot::Trace& t : s->traces) {
+        if (t.device == s->device) continue;
+        const ckpt::Result<ckpt::TorchSnapshot> other = ckpt::parse_torch_snapshot(text, "fuzz", t.device);
+        if (!other) fuzz::check_error("fuzz_torch_snapshot", other.error());
+        else if (other->device != t.device || other->entries != t.entries) broken("--device-index read another trace", "");
+        break;  // one is enough: a file of many traces would be read as many times
+    }
     (void)ckpt::timeline_csv(r);
     return 0;
 }

@@ -9,7 +9,7 @@
 //       [--policy POLICY] [--compare POLICY,POLICY] [--attention KERNEL,KERNEL] [--steps N] [--tab N]
 //       [--tabs-dir DIR] [--help-panel] [--threads N] [--size WxH] [--dark] [--manual PAGE[#SECTION]]
 //       [--open-run REPORT.json [--while-sweeping]] [--experiment FILE.json]
-//       [--open-snapshot SNAPSHOT.pickle]
+//       [--open-snapshot SNAPSHOT.pickle] [--compare-snapshot SNAPSHOT.pickle]
 // With --manual, OUT is Help › Manual's window at that page instead.
 #include <algorithm>
 #include <QApplication>
@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
                     {QStringLiteral("open-snapshot"), QStringLiteral("picture the window of a PyTorch memory snapshot "
                                                                      "(File > Open PyTorch snapshot) instead"),
                      QStringLiteral("snapshot.pickle")},
+                    {QStringLiteral("compare-snapshot"), QStringLiteral("picture Compare with a PyTorch memory snapshot "
+                                                                        "laid over the preset's prediction"),
+                     QStringLiteral("snapshot.pickle")},
                     {QStringLiteral("dark"), QStringLiteral("a dark desktop theme (Breeze Dark's palette, Fusion style)")}});
     cli.addHelpOption();
     cli.process(app);
@@ -158,6 +161,18 @@ int main(int argc, char** argv) {
         }
         settle(800);
         return w.snapshotWindow()->grab().save(out) ? 0 : 1;
+    }
+    if (cli.isSet(QStringLiteral("compare-snapshot"))) {  // the snapshot window's Compare with the prediction
+        const QString err = w.openTorchSnapshot(cli.value(QStringLiteral("compare-snapshot")));
+        for (int i = 0; i < 600 && !w.prediction().ok(); ++i) settle(100);
+        const QString why = err.isEmpty() ? w.compareSnapshot(w.snapshotWindow()->snapshotPtr(), cli.value(QStringLiteral("compare-snapshot"))) : err;
+        if (!why.isEmpty()) {
+            fprintf(stderr, "%s\n", qPrintable(why));
+            return 1;
+        }
+        w.snapshotWindow()->close();
+        settle(1000);
+        return w.grab().save(out) ? 0 : 1;
     }
     if (cli.isSet(QStringLiteral("experiment"))) {  // a saved experiment (a parallel layout's, say), predicted
         const QString err = w.openExperiment(cli.value(QStringLiteral("experiment")));

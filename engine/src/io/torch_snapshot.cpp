@@ -130,7 +130,7 @@ private:
 
 std::string bytes_text(int64_t b) { return format_bytes(b); }
 
-TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
+TorchSnapshot convert(const PickleDoc& doc, std::string_view name, int device) {
     Reader rd(doc);
     const Value& root = doc.root();
     if (root.kind != Kind::dict)
@@ -143,15 +143,28 @@ TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
     size_t best = 0;
     for (size_t d = 0; d < traces.size(); ++d) {
         const size_t n = rd.sequence(traces[d], "device_traces[" + std::to_string(d) + "]").size();
-        if (n) ++s.devices_traced;
-        if (n > best) {
+        if (n) {
+            ++s.devices_traced;
+            s.traces.push_back({int(d), int64_t(n)});
+        }
+        if (n > best && device < 0) {
             best = n;
             s.device = int(d);
         }
     }
-    if (best == 0)
+    if (s.traces.empty())
         bad("device_traces", "no trace entries (record them with torch.cuda.memory._record_memory_history() "
                              "before taking the snapshot)");
+    if (device >= 0) {
+        s.device_chosen = true;
+        if (size_t(device) >= traces.size() || doc.items(traces[size_t(device)]).empty()) {
+            std::string traced;  // the first eight: a hostile file may list millions
+            for (size_t i = 0; i < s.traces.size() && i < 8; ++i) traced += (i ? ", " : "") + std::to_string(s.traces[i].device);
+            if (s.traces.size() > 8) traced += ", ... (" + std::to_string(s.traces.size()) + " in all)";
+            bad("device_traces", "device " + std::to_string(device) + " has no trace entries (devices traced: " + traced + ")");
+        }
+        s.device = device;
+    }
     const std::string at = "device_traces[" + std::to_string(s.device) + "]";
     const std::vector<Value>& trace = doc.items(traces[size_t(s.device)]);
 
@@ -262,6 +275,8 @@ TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
     r.peak_total = total;
     s.reserved_peak = reserved;
     r.events.reserve(size_t(s.allocs + s.frees));
+    s.reserved_over_time.reserve(size_t(s.segment_entries) + 1);
+    s.reserved_over_time.push_back({0, 0, reserved});
     for (size_t i = 0; i < trace.size(); ++i) {
         const Entry& e = entries[i];
         if (e.action == A::segment_up || e.action == A::segment_down) {
@@ -271,6 +286,7 @@ TorchSnapshot convert(const PickleDoc& doc, std::string_view name) {
                 s.reserved_peak = reserved;
                 s.reserved_peak_entry = int64_t(i);
             }
+            s.reserved_over_time.push_back({time_of(i), int64_t(r.events.size()), reserved});
             continue;
         }
         if (e.action == A::oom && int64_t(i) == s.oom_entry) {
@@ -351,11 +367,11 @@ FrameAttribution attribute_frames(const std::vector<SnapshotFrame>& frames, bool
     return {};
 }
 
-Result<TorchSnapshot> parse_torch_snapshot(std::string_view data, std::string_view name) {
+Result<TorchSnapshot> parse_torch_snapshot(std::string_view data, std::string_view name, int device) {
     Result<PickleDoc> doc = parse_pickle(data);
     if (!doc) return doc.error();
     try {
-        return convert(*doc, name);
+        return convert(*doc, name, device);
     } catch (const Bad& b) {
         return Error{b.message};
     } catch (const std::bad_alloc&) {
@@ -363,11 +379,12 @@ Result<TorchSnapshot> parse_torch_snapshot(std::string_view data, std::string_vi
     }
 }
 
-Result<TorchSnapshot> load_torch_snapshot(const std::string& path) {
+Result<TorchSnapshot> load_torch_snapshot(const std::string& path, int device) {
     Result<std::string> text = read_text_file(path, kMaxSnapshotBytes, "PyTorch snapshot");
     if (!text) return text.error();
     const size_t slash = path.find_last_of('/');
-    Result<TorchSnapshot> s = parse_torch_snapshot(*text, printable(slash == std::string::npos ? path : path.substr(slash + 1), 200));
+    Result<TorchSnapshot> s =
+        parse_torch_snapshot(*text, printable(slash == std::string::npos ? path : path.substr(slash + 1), 200), device);
     if (!s) return Error{printable(path, 200) + ": " + s.error().message, s.error().kind};
     return s;
 }
@@ -382,6 +399,8 @@ std::string torch_snapshot_json(const TorchSnapshot& s) {
                                                          {"at_peak", r.at_peak[size_t(c)]},
                                                          {"own_peak", r.peak[size_t(c)]}};
     for (int k = 0; k < kSnapshotRuleCount; ++k) rules[std::string(snapshot_rule_name(SnapshotRule(k)))] = s.allocs_by_rule[size_t(k)];
+    json traces = json::array();
+    for (const TorchSnapshot::Trace& t : s.traces) traces.push_back({{"device", t.device}, {"entries", t.entries}});
     int64_t end = 0;
     for (int64_t v : r.baseline) end += v;
     for (const MemoryEvent& e : r.events) end += e.bytes;
@@ -389,6 +408,8 @@ std::string torch_snapshot_json(const TorchSnapshot& s) {
               {"name", r.model_name},
               {"device", s.device},
               {"devices_traced", s.devices_traced},
+              {"traces", traces},
+              {"device_chosen", s.device_chosen},
               {"timed", s.timed},
               {"entries", s.entries},
               {"allocs", s.allocs},

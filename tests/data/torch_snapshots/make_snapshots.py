@@ -160,9 +160,18 @@ def independent_count(tr, baseline_bytes_before, reserved_segments_end):
                        for e in tr.entries if e["action"] in ("segment_alloc", "segment_map", "segment_free", "segment_unmap"))
     reserved = reserved_segments_end - reserved_net
     reserved_start, reserved_peak = reserved, reserved
+    # reserved bytes over time: [time (ns since the first entry, or the entry's index), alloc and
+    # free_completed entries before it, reserved bytes], at the start and after each segment entry
+    reserved_over_time, events = [[0, 0, reserved]], 0
     at_peak = dict(meant_live)
-    for e in tr.entries:
+    for i, e in enumerate(tr.entries):
         a = e["action"]
+        if a in ("segment_alloc", "segment_map", "segment_free", "segment_unmap"):
+            reserved += e["size"] if a in ("segment_alloc", "segment_map") else -e["size"]
+            reserved_peak = max(reserved_peak, reserved)
+            at = (e["time_us"] - tr.entries[0]["time_us"]) * 1000 if tr.timed else i
+            reserved_over_time.append([at, events, reserved])
+        events += a in ("alloc", "free_completed")
         if a == "alloc":
             sizes[e["addr"]] = e["size"]
             meant[e["addr"]] = tr_meant[e["addr"]]
@@ -177,14 +186,9 @@ def independent_count(tr, baseline_bytes_before, reserved_segments_end):
             else:
                 live -= e["size"]
                 meant_live["unattributed"] -= e["size"]
-        elif a in ("segment_alloc", "segment_map"):
-            reserved += e["size"]
-            reserved_peak = max(reserved_peak, reserved)
-        elif a in ("segment_free", "segment_unmap"):
-            reserved -= e["size"]
     return {"peak_allocated": peak, "end_allocated": live, "baseline_allocated": baseline,
             "at_peak_meant": at_peak, "reserved_start": reserved_start, "reserved_peak": reserved_peak,
-            "reserved_end": reserved_segments_end,
+            "reserved_end": reserved_segments_end, "reserved_over_time": reserved_over_time,
             "allocs": sum(1 for e in tr.entries if e["action"] == "alloc"),
             "frees_completed": sum(1 for e in tr.entries if e["action"] == "free_completed"),
             "ooms": sum(1 for e in tr.entries if e["action"] == "oom"),
