@@ -282,6 +282,12 @@ private slots:
         // worst stage fits, as the engine's plan_pipeline finds it.
         const ckpt::Result<ckpt::LayoutPrediction> before = ckpt::predict_layout(e.spec, e.parallel, 2, ckpt::DeviceKind::cpu);
         QVERIFY(before.ok());
+        // The summary's table: every stage's peak, the engine's, the worst marked.
+        const auto& rows = w_->prediction().stagePeaks;
+        QCOMPARE(int(rows.size()), 2);
+        for (size_t s = 0; s < 2; ++s) QCOMPARE(rows[s].peak, before->stages[s].report.peak_total);
+        QCOMPARE(size_t(w_->prediction().worstStage), before->worst);
+        QVERIFY(w_->findChild<SummaryPanel*>()->toPlainText().contains(QStringLiteral("← worst")));
         const int64_t budget = before->stages[before->worst].report.peak_total - 1;
         const ckpt::Result<ckpt::PipelinePlan> engine_plan =
             ckpt::plan_pipeline(e.spec, e.parallel, ckpt::PlannerKind::dp, budget, ckpt::DeviceKind::cpu);

@@ -74,6 +74,25 @@ Prediction computeRank(Prediction p, ckpt::DeviceKind kind, const std::atomic<bo
             if (!on) p.uncheckedPeakTag = r->report.peak_tag;
         }
     }
+    // Every stage's peak, for the summary's table (the rank's own stage from its step above).
+    for (int s = 0; s < p.layout.pp; ++s) {
+        const int first = s * p.layout.tp * p.layout.dp;
+        Prediction::StagePeak row;
+        row.ranks = p.layout.tp * p.layout.dp;
+        if (steady->place.stage == s) {
+            row.place = steady->place;
+            row.peak = p.step->peak_total;
+            row.tag = p.step->peak_tag;
+        } else if (auto r = ckpt::predict_rank(spec, p.layout, first, 2, kind, stop)) {
+            row.place = r->place;
+            row.peak = r->report.peak_total;
+            row.tag = r->report.peak_tag;
+        } else {
+            continue;  // stopped
+        }
+        if (!p.stagePeaks.empty() && row.peak > p.stagePeaks[size_t(p.worstStage)].peak) p.worstStage = int(p.stagePeaks.size());
+        p.stagePeaks.push_back(row);
+    }
     // The lowest peak a plan reaches is a single step's (the planner's chain model): a pipeline
     // stage's microbatches in flight keep what the plan keeps, so it has none to quote.
     ckpt::PlanLimits limits;

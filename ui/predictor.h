@@ -43,6 +43,17 @@ struct Prediction {
     // under a policy other than full, what the same blocks would recompute with full (FLOPs, and
     // the predicted time when there is one); -1 otherwise.
     double selectiveFlops = -1, fullFlops = -1;
+    // A layout of more than one device: each pipeline stage's peak (its first rank stands for the
+    // stage's: they differ only in which shard they hold), the worst marked; one row without
+    // pipeline stages.
+    struct StagePeak {
+        ckpt::RankPlace place;
+        int ranks = 0;  // how many ranks the stage has (dp x tp)
+        qint64 peak = 0;
+        ckpt::MemoryTag tag;
+    };
+    std::vector<StagePeak> stagePeaks;
+    int worstStage = 0;
     qint64 selectiveNs = -1, fullNs = -1;
 
     bool ok() const { return step != nullptr; }

@@ -156,6 +156,22 @@ QString SummaryPanel::predictionHtml() const {
                       humanBytes(pk[int(ckpt::Category::parameter)] + pk[int(ckpt::Category::gradient)] +
                                  pk[int(ckpt::Category::optimizer_state)]),
                       humanBytes(pk[int(ckpt::Category::communication)]));
+        // Every stage's peak: which rank is the one that must fit.
+        if (!p.stagePeaks.empty()) {
+            h += tr("<table cellspacing='0' cellpadding='1'><tr><th align='left'>stage</th><th align='left'>blocks</th>"
+                    "<th align='left'>ranks</th><th align='right'>predicted peak</th></tr>");
+            for (size_t i = 0; i < p.stagePeaks.size(); ++i) {
+                const Prediction::StagePeak& sp = p.stagePeaks[i];
+                const int first = sp.place.rank;
+                h += QStringLiteral("<tr><td>%1</td><td>%2</td><td>%3</td><td align='right'>%4%5</td></tr>")
+                         .arg(sp.place.stage)
+                         .arg(QString::fromStdString(ckpt::format_block_range(sp.place.blocks)))
+                         .arg(sp.ranks == 1 ? QString::number(first) : QStringLiteral("%1–%2").arg(first).arg(first + sp.ranks - 1))
+                         .arg(humanBytes(sp.peak))
+                         .arg(int(i) == p.worstStage && p.stagePeaks.size() > 1 ? tr(" ← worst") : QString());
+            }
+            h += QStringLiteral("</table>");
+        }
         // A pipeline rank computes one stage: the stack's other blocks are another GPU's.
         if (p.layout.pp > 1)
             h += tr("<p>A pipeline: %1. Only its stage's blocks are drawn; the others are other GPUs'. The stage also "
